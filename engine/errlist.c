@@ -1,0 +1,41 @@
+/* errlist: owns the growing list of error messages (see errlist.h). */
+#include "errlist.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char oom_msg[] = "out of memory";
+
+void df_errlist_add(df_errlist *l, const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        char **m = realloc(l->msgs, cap * sizeof *m);
+        if (!m) {
+            free(msg);
+            if (l->n > 0)
+                l->msgs[l->n - 1] = oom_msg;
+            return;
+        }
+        l->msgs = m;
+        l->cap = cap;
+    }
+    l->msgs[l->n++] = msg ? msg : oom_msg;
+}
+
+void df_errlist_clear(df_errlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->msgs[i] != oom_msg)
+            free(l->msgs[i]);
+    free(l->msgs);
+    memset(l, 0, sizeof *l);
+}

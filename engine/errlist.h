@@ -1,0 +1,22 @@
+/* errlist: a growing list of error messages, used where every error must be reported (workflow
+ * loading) instead of only the first. */
+#ifndef DF_ERRLIST_H
+#define DF_ERRLIST_H
+
+#include <stddef.h>
+
+typedef struct df_errlist {
+    char **msgs; /* each a malloc'd NUL-terminated message, owned by the list */
+    size_t n;
+    size_t cap;
+} df_errlist;
+
+/* Appends one message (printf format). On allocation failure the message is dropped silently but
+ * n still grows by one with a fixed "out of memory" text, so callers never mistake a failure for
+ * success. Not thread-safe. */
+void df_errlist_add(df_errlist *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Frees every message and resets the list to empty (the struct itself is the caller's). */
+void df_errlist_clear(df_errlist *l);
+
+#endif

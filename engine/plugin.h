@@ -1,0 +1,58 @@
+/* plugin: finds, loads and checks TaskUnit plugins (SPEC §2), and keeps them loaded in a
+ * registry for the engine's lifetime. Refusals are clear errors, never crashes: a missing file,
+ * a file that is not a shared object (with dlerror's message), no `dagflow_taskunit` symbol, an
+ * ABI this build does not know, a NULL execute, a `name` that does not match the file. */
+#ifndef DF_PLUGIN_H
+#define DF_PLUGIN_H
+
+#include <stddef.h>
+
+#include <dagflow/taskunit.h>
+
+#include "errlist.h"
+#include "workflow.h"
+
+typedef struct df_plugin {
+    char *name;              /* owned: the plugin's name */
+    char *path;              /* owned: absolute path of the .so */
+    void *handle;            /* dlopen handle */
+    const df_taskunit *unit; /* borrowed from the plugin */
+} df_plugin;
+
+typedef struct df_plugin_registry df_plugin_registry;
+
+/* Creates a registry whose search path is: each of dirs (the --plugin-dir options, in order),
+ * each folder of $DAGFLOW_PLUGIN_PATH (colon-separated), then the built-in plugin folders
+ * (<folder of the dagflow binary>/plugins, then DF_PLUGIN_INSTALL_DIR). dirs is borrowed.
+ * Returns NULL on allocation failure. Not thread-safe: use from the engine thread. */
+df_plugin_registry *df_plugin_registry_new(const char *const *dirs, size_t n_dirs);
+
+/* Frees the registry and unloads its plugins (after the pool is gone). NULL is fine. */
+void df_plugin_registry_free(df_plugin_registry *r);
+
+/* Finds and loads a plugin: `ref` is a name (searched as NAME.so along the search path) or, when
+ * it contains '/', a path to a .so (relative paths resolve against base_dir). A plugin already
+ * loaded is returned again. Returns 0 and sets *out (borrowed from the registry), or -1 with a
+ * message in err, e.g. `plugin "foo": not found (searched: a, b, c)` or
+ * `plugin "x.so": wrong ABI 7 (this dagflow supports 1)`. */
+int df_plugin_get(df_plugin_registry *r, const char *ref, const char *base_dir,
+                  const df_plugin **out, char *err, size_t errlen);
+
+/* Loads every NAME.so found along the search path (first of each name wins); ones that fail to
+ * load are reported in errs. Sets *out to a borrowed array of the loaded plugins, sorted by name. */
+int df_plugin_list(df_plugin_registry *r, const df_plugin *const **out, size_t *n,
+                   df_errlist *errs);
+
+/* Resolves every task's plugin and calls its validate with params resolved against the scope
+ * (run params, run id/workflow, env; ${tasks.*} left as strings). Load errors go to load_errs
+ * (the workflow cannot run); validate rejections go to invalid (one message per rejected task,
+ * "task \"x\": <plugin's message>"), and invalid_mask[i] is set for each rejected task i
+ * (caller-allocated, wf->n_tasks entries, zeroed). plugins_out (caller-allocated, n_tasks
+ * entries) receives each task's plugin (borrowed). run_params: the run's params object
+ * (borrowed). Returns 0 when there were no load errors. */
+int df_workflow_check_plugins(df_plugin_registry *r, const df_workflow *wf,
+                              const json_t *run_params, long long run_id,
+                              const df_plugin **plugins_out, unsigned char *invalid_mask,
+                              df_errlist *load_errs, df_errlist *invalid);
+
+#endif

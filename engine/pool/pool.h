@@ -1,0 +1,109 @@
+/* pool: the engine's coroutine pool. Worker OS threads, each with its own libuv loop and its own
+ * stackful coroutines; a job's execute() runs in one coroutine, which never leaves the thread
+ * that created it. The scheduler submits immutable jobs and receives results through a callback;
+ * workers never touch the store or the DAG. */
+#ifndef DF_POOL_H
+#define DF_POOL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dagflow/taskunit.h>
+
+#include "../state.h"
+
+typedef struct df_pool df_pool;
+
+typedef struct df_pool_config {
+    unsigned workers_min;  /* OS threads always running; default 2 */
+    unsigned workers_max;  /* most OS threads; default 2 * cores, at least workers_min */
+    size_t queue_capacity; /* most jobs submitted but not yet started; default 65536 */
+    size_t stack_size;     /* bytes per coroutine stack (guard page extra); default 256 KiB */
+} df_pool_config;
+
+/* One attempt of one task, handed to the pool. The pool takes ownership of the whole struct at
+ * df_pool_submit (it frees params, task_id, workdir and the struct after the callback). */
+typedef struct df_job {
+    const df_taskunit *unit; /* borrowed: plugins stay loaded for the pool's lifetime */
+    json_t *params;          /* owned: resolved params (not shared with any other thread) */
+    char *task_id;           /* owned */
+    char *workdir;           /* owned: default working directory of children */
+    long long run_id;
+    unsigned attempt;
+    void *user; /* opaque to the pool; handed back in the result */
+} df_job;
+
+/* How an attempt ended, from the worker's side. Owned by the receiver of the callback. */
+typedef struct df_job_result {
+    int status;      /* DF_TASK_OK, DF_TASK_FAILED or DF_TASK_FAILED_PERMANENT */
+    int cancelled;   /* non-zero when the attempt had been cancelled */
+    json_t *result;  /* owned: execute's result, or NULL */
+    char *error;     /* owned: df_task_set_error's message, or NULL */
+    char *log;       /* owned: the attempt's log lines joined with '\n', or NULL */
+    uint64_t started_mono_ms;
+    uint64_t ended_mono_ms;
+    void *user; /* df_job.user */
+} df_job_result;
+
+/* Frees the owned members of a result and the struct itself. NULL is fine. */
+void df_job_result_free(df_job_result *r);
+
+/* Called once per submitted job, on a worker thread, when execute() has returned. Must be
+ * thread-safe and quick (post the result to the engine thread and return); takes ownership of
+ * res. */
+typedef void (*df_pool_done_fn)(df_job_result *res, void *ud);
+
+/* Handle of a submitted job, for cancellation. Valid until the done callback for it has
+ * returned. */
+typedef struct df_pool_job df_pool_job;
+
+/* Fills cfg with the defaults above. */
+void df_pool_config_default(df_pool_config *cfg);
+
+/* Starts workers_min workers. Returns 0, or a negative errno-style code with a message in err
+ * (e.g. "pool: cannot start worker thread: ..."). done/ud receive every job's result. */
+int df_pool_create(const df_pool_config *cfg, df_pool_done_fn done, void *ud, df_pool **out,
+                   char *err, size_t errlen);
+
+/* Submits a job (ownership passes to the pool). Returns 0 and sets *handle (may be NULL if the
+ * caller does not need one); or DF_POOL_EFULL when the queue holds queue_capacity jobs (the job
+ * is NOT taken: the caller still owns it); or DF_POOL_ESHUTDOWN after df_pool_shutdown started.
+ * Never waits. Thread-safe (also from inside a running task). */
+int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle);
+
+#define DF_POOL_EFULL (-1001)
+#define DF_POOL_ESHUTDOWN (-1002)
+
+/* Cancels a submitted job: a job not yet started completes at once with cancelled set and status
+ * DF_TASK_FAILED; a running one sees df_task_cancelled() become true, and any yielding helper it
+ * waits in returns early (df_task_spawn signals the child's process group). Thread-safe;
+ * idempotent. */
+void df_pool_cancel(df_pool *p, df_pool_job *handle);
+
+/* Number of jobs submitted whose callback has not run yet. Thread-safe. */
+size_t df_pool_in_flight(df_pool *p);
+
+/* Pool metrics since creation. */
+typedef struct df_pool_stats {
+    unsigned workers;            /* now */
+    unsigned workers_peak;
+    unsigned workers_started;
+    unsigned workers_stopped;
+    size_t in_flight_peak;       /* most jobs submitted and not completed */
+    size_t queue_high_water;     /* most jobs waiting to start */
+    size_t stacks_created;
+    size_t stacks_reused;
+    uint64_t jobs_completed;
+} df_pool_stats;
+
+/* Thread-safe snapshot of the metrics. */
+void df_pool_get_stats(df_pool *p, df_pool_stats *out);
+
+/* Stops accepting jobs, cancels every job in flight, waits for all their callbacks (at most
+ * grace_ms for jobs that ignore cancellation; their workers are then abandoned and their late
+ * results discarded), stops the workers and frees the pool. Call from the thread that created
+ * the pool, never from a worker. */
+void df_pool_destroy(df_pool *p, uint64_t grace_ms);
+
+#endif

@@ -1,0 +1,44 @@
+/* template: ${...} references in task params (SPEC §4).
+ *
+ * References: ${params.NAME}, ${run.id}, ${run.workflow}, ${task.id}, ${task.attempt},
+ * ${env.NAME}, ${tasks.ID.result}, ${tasks.ID.result.KEY.KEY...}. A string that is exactly one
+ * reference takes the referenced JSON value with its type; references inside a longer string are
+ * replaced by their text (strings as is, other JSON values in compact JSON form). `$${` is a
+ * literal `${`. Object keys are never templated, only string values (at any depth). */
+#ifndef DF_TEMPLATE_H
+#define DF_TEMPLATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* What references resolve against. All pointers borrowed. */
+typedef struct df_template_scope {
+    const json_t *params;    /* run parameters object, or NULL */
+    long long run_id;        /* ${run.id} */
+    const char *workflow;    /* ${run.workflow} */
+    const char *task_id;     /* ${task.id}; NULL = leave ${task.*} references as they are */
+    unsigned attempt;        /* ${task.attempt}; 0 = leave ${task.attempt} as it is */
+    bool resolve_tasks;      /* false = leave ${tasks.*} references as they are (creation time) */
+    /* Returns the result of an upstream task (borrowed), or NULL when it has none. */
+    const json_t *(*task_result)(void *ud, const char *task_id);
+    void *ud;
+} df_template_scope;
+
+/* Returns a new JSON value: in with every reference resolved (or left as written where the scope
+ * says so). On failure returns NULL and writes a message naming the reference into err, e.g.
+ * `cannot resolve ${tasks.a.result.x}: task "a" result has no key "x"`. in is borrowed.
+ * Thread-safe (pure apart from getenv). */
+json_t *df_template_resolve(const json_t *in, const df_template_scope *scope, char *err,
+                            size_t errlen);
+
+/* Called for each reference found by df_template_scan: ref is the text between ${ and }
+ * (borrowed, NUL-terminated). Return non-zero to stop the scan. */
+typedef int (*df_template_ref_fn)(void *ud, const char *ref);
+
+/* Checks the syntax of every reference in the string values of in (unterminated ${, an empty or
+ * unknown namespace, a malformed path) and calls fn for each well-formed one. Returns 0 when all
+ * are well formed, else -1 with the first syntax error in err. Thread-safe. */
+int df_template_scan(const json_t *in, df_template_ref_fn fn, void *ud, char *err, size_t errlen);
+
+#endif

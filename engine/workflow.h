@@ -1,0 +1,115 @@
+/* workflow: the in-memory model of a workflow file (SPEC §1) and its strict loader.
+ *
+ * Loading checks everything that does not need a plugin: JSON syntax (with line and column),
+ * required keys, types and ranges, unknown keys (with the closest known key suggested), duplicate
+ * ids, unknown dependencies, self-dependencies, cycles (printed as a path), unknown pools and
+ * breakers, template syntax, and that ${tasks.X...} names an upstream of the task. Plugin lookup
+ * and `validate` are the plugin module's (plugin.h: df_workflow_check_plugins). */
+#ifndef DF_WORKFLOW_H
+#define DF_WORKFLOW_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errlist.h"
+
+/* Trigger rules as in Airflow (SPEC §3). */
+typedef enum df_trigger_rule {
+    DF_TR_ALL_SUCCESS = 0,
+    DF_TR_ALL_FAILED,
+    DF_TR_ALL_DONE,
+    DF_TR_ALL_SKIPPED,
+    DF_TR_ONE_SUCCESS,
+    DF_TR_ONE_FAILED,
+    DF_TR_ONE_DONE,
+    DF_TR_NONE_FAILED,
+    DF_TR_NONE_FAILED_MIN_ONE_SUCCESS,
+    DF_TR_NONE_SKIPPED,
+    DF_TR_ALWAYS,
+    DF_TR__COUNT
+} df_trigger_rule;
+
+/* "all_success" etc.; static strings. */
+const char *df_trigger_rule_name(df_trigger_rule r);
+int df_trigger_rule_parse(const char *name, df_trigger_rule *out);
+
+typedef struct df_task_def {
+    size_t index;       /* position in the file's "tasks" array */
+    char *id;           /* owned */
+    char *plugin;       /* owned: name, or a path when it contains '/' (as written in the file) */
+    json_t *params;     /* owned reference: the task's params object, templates unresolved */
+    size_t *upstream;   /* owned: indexes of depends_on, in file order, no duplicates */
+    size_t n_upstream;
+    size_t *downstream; /* owned: indexes of tasks that depend on this one, ascending */
+    size_t n_downstream;
+    df_trigger_rule trigger_rule;
+    int64_t retries;            /* >= 0 */
+    int64_t retry_delay_ms;     /* >= 0 */
+    double retry_backoff;       /* >= 1 */
+    int64_t retry_max_delay_ms; /* >= 0 */
+    bool retry_jitter;
+    int64_t timeout_ms; /* 0 = none */
+    int64_t priority;
+    int pool;    /* index into df_workflow.pools, or -1 */
+    int breaker; /* index into df_workflow.breakers, or -1 */
+} df_task_def;
+
+typedef struct df_pool_def {
+    char *name; /* owned */
+    int64_t slots; /* >= 1 */
+} df_pool_def;
+
+/* Circuit breaker settings (SPEC §3a), defaults filled in. */
+typedef struct df_breaker_def {
+    char *name; /* owned */
+    double failure_rate; /* 0 < r <= 1, default 0.5 */
+    int64_t window;      /* >= 1, default 10 */
+    int64_t min_calls;   /* >= 1, default 5 */
+    int64_t open_ms;     /* >= 0, default 30000 */
+} df_breaker_def;
+
+typedef struct df_workflow {
+    char *path;        /* owned: the file path as given (or "<stored>" for a stored DAG) */
+    char *dir;         /* owned: absolute path of the file's folder (relative paths resolve here) */
+    json_t *doc;       /* owned reference: the whole document as loaded */
+    char *name;        /* owned */
+    char *description; /* owned, or NULL */
+    json_t *params;    /* owned reference: run parameter defaults (object, maybe empty) */
+    int64_t max_active_tasks; /* 0 = no limit of its own */
+    df_pool_def *pools;
+    size_t n_pools;
+    df_breaker_def *breakers;
+    size_t n_breakers;
+    json_t *alerts; /* owned reference: the validated "alerts" array (maybe empty) */
+    df_task_def *tasks;
+    size_t n_tasks;
+    size_t *topo; /* owned: task indexes in a topological order (upstreams first) */
+} df_workflow;
+
+/* Loads and checks a workflow file. On success returns 0 and sets *out to a new workflow (free
+ * with df_workflow_free). On failure returns -1, sets *out to NULL and appends every error found
+ * to errs, each naming the file, and the task and key where there is one, e.g.
+ *   wf.json: task "load": unknown key "depend_on"; did you mean "depends_on"?
+ *   wf.json: line 3, column 5: JSON error: ...
+ *   wf.json: cycle: a -> b -> c -> a
+ * dir is resolved with realpath. Not thread-safe with respect to errs only. */
+int df_workflow_load_file(const char *path, df_workflow **out, df_errlist *errs);
+
+/* The same for a document already in memory (a stored DAG on resume). doc is borrowed (the
+ * workflow takes its own reference); path is used in messages and dir as the base folder. */
+int df_workflow_load_json(json_t *doc, const char *path, const char *dir, df_workflow **out,
+                          df_errlist *errs);
+
+/* Index of the task with this id, or -1. */
+long df_workflow_find_task(const df_workflow *wf, const char *id);
+
+/* Frees everything; NULL is fine. */
+void df_workflow_free(df_workflow *wf);
+
+/* Resolves a path from the workflow against wf->dir: absolute paths are returned as is.
+ * Returns a new malloc'd string, or NULL on allocation failure. */
+char *df_workflow_resolve_path(const df_workflow *wf, const char *path);
+
+#endif
