@@ -1,0 +1,317 @@
+/* plugin: the plugin registry — search path, dlopen, ABI and name checks, and the creation-time
+ * `validate` of every task of a workflow (SPEC §2). */
+#include "plugin.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "template.h"
+
+struct df_plugin_registry {
+    char **dirs; /* the search path, in order */
+    size_t n_dirs;
+    df_plugin **loaded; /* every plugin loaded, in load order */
+    size_t n_loaded;
+    size_t cap_loaded;
+    const df_plugin **listing; /* df_plugin_list's last answer */
+};
+
+static int push_dir(df_plugin_registry *r, const char *dir)
+{
+    if (!dir || !*dir)
+        return 0;
+    char **d = realloc(r->dirs, (r->n_dirs + 1) * sizeof *d);
+    if (!d)
+        return -1;
+    r->dirs = d;
+    if (!(r->dirs[r->n_dirs] = strdup(dir)))
+        return -1;
+    r->n_dirs++;
+    return 0;
+}
+
+df_plugin_registry *df_plugin_registry_new(const char *const *dirs, size_t n_dirs)
+{
+    df_plugin_registry *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    int bad = 0;
+    for (size_t i = 0; i < n_dirs; i++)
+        bad |= push_dir(r, dirs[i]);
+    const char *env = getenv("DAGFLOW_PLUGIN_PATH");
+    if (env) {
+        char *copy = strdup(env), *save = NULL;
+        if (!copy)
+            bad = -1;
+        for (char *tok = copy ? strtok_r(copy, ":", &save) : NULL; tok;
+             tok = strtok_r(NULL, ":", &save))
+            bad |= push_dir(r, tok);
+        free(copy);
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            char builtin[PATH_MAX + 16];
+            snprintf(builtin, sizeof builtin, "%s/plugins", exe);
+            bad |= push_dir(r, builtin);
+        }
+    }
+    bad |= push_dir(r, DF_PLUGIN_INSTALL_DIR);
+    if (bad) {
+        df_plugin_registry_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void df_plugin_registry_free(df_plugin_registry *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_dirs; i++)
+        free(r->dirs[i]);
+    free(r->dirs);
+    for (size_t i = 0; i < r->n_loaded; i++) {
+        df_plugin *p = r->loaded[i];
+        /* Under AddressSanitizer, keep plugins mapped so leak reports can still symbolize them. */
+#ifndef DF_SANITIZE
+        if (p->handle)
+            dlclose(p->handle);
+#endif
+        free(p->name);
+        free(p->path);
+        free(p);
+    }
+    free(r->loaded);
+    free(r->listing);
+    free(r);
+}
+
+/* The plugin name a file must declare: its base name without ".so". New string. */
+static char *name_from_path(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen(base);
+    if (len > 3 && strcmp(base + len - 3, ".so") == 0)
+        len -= 3;
+    return strndup(base, len);
+}
+
+/* Makes room for one more loaded plugin. Returns 0 or -1 (out of memory). */
+static int reserve_slot(df_plugin_registry *r)
+{
+    if (r->n_loaded < r->cap_loaded)
+        return 0;
+    size_t cap = r->cap_loaded ? r->cap_loaded * 2 : 8;
+    df_plugin **g = realloc(r->loaded, cap * sizeof *g);
+    if (!g)
+        return -1;
+    r->loaded = g;
+    r->cap_loaded = cap;
+    return 0;
+}
+
+/* Loads the .so at path (absolute). Returns the registered plugin or NULL with err filled. */
+static df_plugin *load_path(df_plugin_registry *r, const char *ref, const char *path, char *err,
+                            size_t errlen)
+{
+    char real[PATH_MAX];
+    if (!realpath(path, real)) {
+        snprintf(err, errlen, "plugin \"%s\": cannot open %s: %s", ref, path, strerror(errno));
+        return NULL;
+    }
+    for (size_t i = 0; i < r->n_loaded; i++)
+        if (strcmp(r->loaded[i]->path, real) == 0)
+            return r->loaded[i];
+
+    dlerror();
+    void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        snprintf(err, errlen, "plugin \"%s\": cannot load %s: %s", ref, real,
+                 e ? e : "unknown loader error");
+        return NULL;
+    }
+    df_taskunit_entry_fn entry;
+    *(void **)&entry = dlsym(h, DF_TASKUNIT_ENTRY);
+    char *want = name_from_path(real);
+    const df_taskunit *u = NULL;
+    if (!want)
+        snprintf(err, errlen, "plugin \"%s\": out of memory", ref);
+    else if (!entry)
+        snprintf(err, errlen, "plugin \"%s\": %s does not export %s() (is it a dagflow plugin?)",
+                 ref, real, DF_TASKUNIT_ENTRY);
+    else if (!(u = entry()))
+        snprintf(err, errlen, "plugin \"%s\": %s: %s() returned NULL", ref, real,
+                 DF_TASKUNIT_ENTRY);
+    else if (u->abi != DF_TASKUNIT_ABI)
+        snprintf(err, errlen,
+                 "plugin \"%s\": %s was built for plugin ABI %d, this dagflow supports %d", ref,
+                 real, u->abi, DF_TASKUNIT_ABI);
+    else if (!u->name || strcmp(u->name, want) != 0)
+        snprintf(
+            err, errlen,
+            "plugin \"%s\": %s declares the name \"%s\", which does not match its file name \"%s\"",
+            ref, real, u->name ? u->name : "(null)", want);
+    else if (!u->execute)
+        snprintf(err, errlen, "plugin \"%s\": %s has no execute function", ref, real);
+    else if (reserve_slot(r) != 0)
+        snprintf(err, errlen, "plugin \"%s\": out of memory", ref);
+    else {
+        df_plugin *p = calloc(1, sizeof *p);
+        char *rp = strdup(real);
+        if (p && rp) {
+            p->name = want;
+            p->path = rp;
+            p->handle = h;
+            p->unit = u;
+            r->loaded[r->n_loaded++] = p;
+            return p;
+        }
+        free(p);
+        free(rp);
+        snprintf(err, errlen, "plugin \"%s\": out of memory", ref);
+    }
+    free(want);
+    dlclose(h);
+    return NULL;
+}
+
+int df_plugin_get(df_plugin_registry *r, const char *ref, const char *base_dir,
+                  const df_plugin **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    char path[PATH_MAX];
+    if (strchr(ref, '/')) {
+        if (ref[0] == '/' || !base_dir)
+            snprintf(path, sizeof path, "%s", ref);
+        else
+            snprintf(path, sizeof path, "%s/%s", base_dir, ref);
+        const df_plugin *p = load_path(r, ref, path, err, errlen);
+        *out = p;
+        return p ? 0 : -1;
+    }
+    /* The first NAME.so along the search path; load_path returns it again once loaded. */
+    for (size_t d = 0; d < r->n_dirs; d++) {
+        snprintf(path, sizeof path, "%s/%s.so", r->dirs[d], ref);
+        if (access(path, F_OK) == 0) {
+            const df_plugin *p = load_path(r, ref, path, err, errlen);
+            *out = p;
+            return p ? 0 : -1;
+        }
+    }
+    size_t off = (size_t)snprintf(err, errlen, "unknown plugin \"%s\" (no %s.so in:", ref, ref);
+    for (size_t d = 0; d < r->n_dirs && off < errlen; d++)
+        off += (size_t)snprintf(err + off, errlen - off, "%s %s", d ? "," : "", r->dirs[d]);
+    if (off < errlen)
+        snprintf(err + off, errlen - off, ")");
+    return -1;
+}
+
+static int cmp_plugin(const void *a, const void *b)
+{
+    const df_plugin *pa = *(const df_plugin *const *)a, *pb = *(const df_plugin *const *)b;
+    return strcmp(pa->name, pb->name);
+}
+
+int df_plugin_list(df_plugin_registry *r, const df_plugin *const **out, size_t *n, df_errlist *errs)
+{
+    size_t cap = 0, count = 0;
+    const df_plugin **list = NULL;
+    char err[1024];
+    for (size_t d = 0; d < r->n_dirs; d++) {
+        DIR *dir = opendir(r->dirs[d]);
+        if (!dir)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(dir))) {
+            size_t len = strlen(e->d_name);
+            if (len <= 3 || strcmp(e->d_name + len - 3, ".so") != 0)
+                continue;
+            char *name = strndup(e->d_name, len - 3);
+            if (!name)
+                continue;
+            int seen = 0;
+            for (size_t i = 0; i < count; i++)
+                seen |= strcmp(list[i]->name, name) == 0;
+            const df_plugin *p = NULL;
+            if (!seen) {
+                if (df_plugin_get(r, name, NULL, &p, err, sizeof err) != 0)
+                    df_errlist_add(errs, "%s", err);
+            }
+            free(name);
+            if (!p)
+                continue;
+            if (count == cap) {
+                cap = cap ? cap * 2 : 16;
+                const df_plugin **g = realloc(list, cap * sizeof *g);
+                if (!g) {
+                    closedir(dir);
+                    free(list);
+                    return -1;
+                }
+                list = g;
+            }
+            list[count++] = p;
+        }
+        closedir(dir);
+    }
+    if (count)
+        qsort(list, count, sizeof *list, cmp_plugin);
+    free(r->listing);
+    r->listing = list;
+    *out = (const df_plugin *const *)list;
+    *n = count;
+    return 0;
+}
+
+int df_workflow_check_plugins(df_plugin_registry *r, const df_workflow *wf,
+                              const json_t *run_params, long long run_id,
+                              const df_plugin **plugins_out, unsigned char *invalid_mask,
+                              df_errlist *load_errs, df_errlist *invalid)
+{
+    size_t load_before = load_errs->n;
+    char err[2048];
+    for (size_t i = 0; i < wf->n_tasks; i++) {
+        const df_task_def *t = &wf->tasks[i];
+        const df_plugin *p = NULL;
+        if (df_plugin_get(r, t->plugin, wf->dir, &p, err, sizeof err) != 0) {
+            df_errlist_add(load_errs, "%s: task \"%s\": %s", wf->path, t->id, err);
+            continue;
+        }
+        plugins_out[i] = p;
+        df_template_scope scope = {.params = run_params,
+                                   .run_id = run_id,
+                                   .workflow = wf->name,
+                                   .task_id = t->id,
+                                   .attempt = 0,
+                                   .resolve_tasks = false};
+        json_t *resolved = df_template_resolve(t->params, &scope, err, sizeof err);
+        if (!resolved) {
+            df_errlist_add(load_errs, "%s: task \"%s\": %s", wf->path, t->id, err);
+            continue;
+        }
+        if (p->unit->validate) {
+            err[0] = '\0';
+            if (p->unit->validate(resolved, err, sizeof err) != 0) {
+                err[sizeof err - 1] = '\0';
+                df_errlist_add(invalid, "%s: task \"%s\": plugin %s rejected its params: %s",
+                               wf->path, t->id, p->name, err[0] ? err : "(no message)");
+                invalid_mask[i] = 1;
+            }
+        }
+        json_decref(resolved);
+    }
+    return load_errs->n == load_before ? 0 : -1;
+}
