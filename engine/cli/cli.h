@@ -1,0 +1,168 @@
+/* cli: the command-line framework shared by every `dagflow` command (SPEC §6): exit codes, the
+ * one option parser (getopt_long, options and operands in any order after COMMAND), each
+ * command's declaration and --help text, `dagflow: ` error printing, and small output helpers
+ * (tables, durations, JSON). Nothing here is thread-safe: the CLI is single-threaded until a
+ * command starts the engine. */
+#ifndef DF_CLI_H
+#define DF_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../errlist.h"
+
+/* Exit codes (SPEC §6). */
+#define DF_EXIT_OK 0            /* success (run: the run ended SUCCESS) */
+#define DF_EXIT_FAILED 1        /* the run ended FAILED */
+#define DF_EXIT_USAGE 2         /* invalid or unusable input: bad usage, bad file, INVALID run */
+#define DF_EXIT_INTERNAL 3      /* store or internal error */
+#define DF_EXIT_INTERRUPTED 130 /* interrupted by a signal (128 + SIGINT) */
+
+/* Returned by df_cli_parse when the command should go on (every other value is an exit code). */
+#define DF_CLI_PROCEED (-1)
+
+/* Per-command options, as a bit mask in df_cli_spec.options. The common options (--db,
+ * --plugin-dir, --json, --help) are accepted by every command. */
+#define DF_OPT_PARAM (1u << 0)          /* --param K=V | K:=JSON (repeatable) */
+#define DF_OPT_WORKERS_MIN (1u << 1)    /* --workers-min N */
+#define DF_OPT_WORKERS_MAX (1u << 2)    /* --workers-max N */
+#define DF_OPT_CONCURRENCY (1u << 3)    /* --concurrency N (default 256) */
+#define DF_OPT_QUEUE_CAPACITY (1u << 4) /* --queue-capacity N */
+#define DF_OPT_STACK_SIZE (1u << 5)     /* --stack-size BYTES (K/M suffix allowed) */
+#define DF_OPT_TASK (1u << 6)           /* --task ID */
+#define DF_OPT_WORKFLOW (1u << 7)       /* --workflow NAME */
+#define DF_OPT_LIMIT (1u << 8)          /* --limit N */
+#define DF_OPT_FORMAT (1u << 9)         /* --format dot|mermaid */
+/* The engine options of run, resume and retry. */
+#define DF_OPT_ENGINE                                                                              \
+    (DF_OPT_WORKERS_MIN | DF_OPT_WORKERS_MAX | DF_OPT_CONCURRENCY | DF_OPT_QUEUE_CAPACITY |        \
+     DF_OPT_STACK_SIZE)
+
+/* The default of --concurrency (SPEC §6). */
+#define DF_CLI_DEFAULT_CONCURRENCY 256
+
+/* One command's declaration: what it accepts and its help text. Static data (see
+ * df_cli_spec_find). */
+typedef struct df_cli_spec {
+    const char *name;       /* "run" */
+    const char *summary;    /* one line for `dagflow --help` */
+    const char *usage;      /* after "dagflow ": "run FILE [options]" */
+    const char *operands;   /* help text describing the operands (may be NULL) */
+    const char *details;    /* help text: what the command does (may be NULL) */
+    const char *exit_codes; /* help text: the command's exit codes */
+    unsigned options;       /* DF_OPT_* accepted besides the common ones */
+    size_t min_operands;
+    size_t max_operands;
+} df_cli_spec;
+
+/* The parsed command line of one command. Strings are borrowed from argv or the environment
+ * (they live as long as the process) unless marked owned. */
+typedef struct df_cli {
+    const df_cli_spec *spec; /* the command's declaration (borrowed, static) */
+    const char *command;     /* spec->name */
+    const char *db_path; /* --db, else $DAGFLOW_DB when set and non-empty, else "./dagflow.db" */
+    const char *
+        *plugin_dirs; /* owned array (strings borrowed): the --plugin-dir values, in order */
+    size_t n_plugin_dirs;
+    bool json;        /* --json */
+    bool help;        /* --help (df_cli_parse has printed the help and returned 0) */
+    json_t *params;   /* owned reference, never NULL after a successful parse: the --param values,
+                         an object {K: "V" | JSON value}; a key given twice keeps the last value */
+    long workers_min; /* --workers-min, 0 when not given */
+    long workers_max; /* --workers-max, 0 when not given */
+    long concurrency; /* --concurrency, DF_CLI_DEFAULT_CONCURRENCY when not given */
+    long queue_capacity;  /* --queue-capacity, 0 when not given */
+    size_t stack_size;    /* --stack-size in bytes, 0 when not given */
+    const char *task;     /* --task, or NULL */
+    const char *workflow; /* --workflow, or NULL */
+    long limit;           /* --limit, 0 when not given */
+    const char *format;   /* --format: "dot" (default) or "mermaid" */
+    char **operands;      /* owned array (strings borrowed from argv), in the order given */
+    size_t n_operands;
+} df_cli;
+
+/* The declaration of a command by name ("run", "resume", "retry", "validate", "status",
+ * "history", "graph", "plugins"), or NULL. Returns static data. */
+const df_cli_spec *df_cli_spec_find(const char *name);
+
+/* All commands' declarations, in the order `dagflow --help` lists them; *n receives the count.
+ * Returns static data. */
+const df_cli_spec *df_cli_specs(size_t *n);
+
+/* Parses one command's arguments: argv[0] is the command name, options and operands follow in any
+ * order (`--` ends the options). Fills *cli (zeroed first; release it with df_cli_free, whatever
+ * the result). Returns DF_CLI_PROCEED when the command should run; otherwise the exit code the
+ * command must return at once: DF_EXIT_OK after printing the help (--help), DF_EXIT_USAGE after
+ * printing a `dagflow: CMD: ...` error (unknown or unaccepted option, missing or bad value, bad
+ * --param JSON, wrong number of operands), DF_EXIT_INTERNAL when out of memory.
+ * Validates values: N options are integers in [1, INT_MAX]; --stack-size is a positive byte count
+ * with an optional K or M suffix (x1024); --format is dot or mermaid; --workers-min must not exceed
+ * --workers-max when both are given. Uses getopt_long's global state (not reentrant). */
+int df_cli_parse(const df_cli_spec *spec, int argc, char **argv, df_cli *cli);
+
+/* Releases what df_cli_parse allocated and zeroes *cli; safe on a zeroed struct. */
+void df_cli_free(df_cli *cli);
+
+/* Prints the full --help text of a command (usage, operands, options with defaults, exit codes)
+ * to out. */
+void df_cli_print_help(const df_cli_spec *spec, FILE *out);
+
+/* Prints `dagflow --help` (the commands and the common options) to out. */
+void df_cli_print_main_help(FILE *out);
+
+/* Prints one error line to stderr: "dagflow: " + the formatted message + "\n". Embedded newlines
+ * are replaced by spaces so one error stays one line. */
+void df_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints every message of errs as its own `dagflow: ` line (see df_cli_error). */
+void df_cli_print_errlist(const df_errlist *errs);
+
+/* Prints a JSON value to stdout, indented by 2, keys in insertion order, followed by a newline.
+ * value is borrowed. Returns 0, or -1 when it could not be written (an error is printed). */
+int df_cli_print_json(const json_t *value);
+
+/* Writes a duration in milliseconds as short human text into buf: "850ms", "12.3s", "4m05s",
+ * "2h03m"; "-" for a negative value (unknown). Returns buf. */
+char *df_cli_format_duration(int64_t ms, char *buf, size_t len);
+
+/* Parses an ISO-8601 UTC time as the store writes it ("2026-11-29T08:15:08.123Z"; milliseconds
+ * optional) into milliseconds since the epoch. Returns 0, or -1 when it does not parse. */
+int df_cli_parse_time(const char *iso, int64_t *ms);
+
+/* Parses a run id operand (a positive integer). Returns 0 and sets *id, or -1. */
+int df_cli_parse_run_id(const char *text, long long *id);
+
+/* True when the database file of cli->db_path exists (status and history must not create it). */
+bool df_cli_db_exists(const df_cli *cli);
+
+/* A text table printed with aligned columns (the last column is not padded). Cells are copied;
+ * newlines in a cell are shown as spaces. */
+typedef struct df_cli_table df_cli_table;
+
+/* Creates a table with ncols columns and these headers (copied). NULL on allocation failure. */
+df_cli_table *df_cli_table_new(size_t ncols, const char *const *headers);
+
+/* Appends a row of ncols cells (copied; NULL shows as "-"). Returns 0, or -1 when out of memory. */
+int df_cli_table_add(df_cli_table *t, const char *const *cells);
+
+/* Prints the headers and rows to out, columns separated by two spaces. */
+void df_cli_table_print(const df_cli_table *t, FILE *out);
+
+/* Frees the table; NULL is fine. */
+void df_cli_table_free(df_cli_table *t);
+
+/* The commands (one file each; run/resume/retry in cmd_run.c). argv[0] is the command name; each
+ * returns its exit code. */
+int df_cmd_run(int argc, char **argv);
+int df_cmd_resume(int argc, char **argv);
+int df_cmd_retry(int argc, char **argv);
+int df_cmd_validate(int argc, char **argv);
+int df_cmd_status(int argc, char **argv);
+int df_cmd_history(int argc, char **argv);
+int df_cmd_graph(int argc, char **argv);
+int df_cmd_plugins(int argc, char **argv);
+
+#endif

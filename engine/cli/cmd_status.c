@@ -1,0 +1,168 @@
+/* cmd_status: the `status [RUN_ID]` command (SPEC §6): one run's header and task table, or with
+ * --json the store's status object. Never creates the database. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../store/store.h"
+
+/* Milliseconds since the epoch, now. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *str_or(const json_t *obj, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : dflt;
+}
+
+/* Duration text of a run or task: duration_ms when known, else from its times (still running:
+ * until now). */
+static void duration_text(const json_t *obj, char *buf, size_t len)
+{
+    json_t *d = json_object_get(obj, "duration_ms");
+    int64_t start, end;
+    if (json_is_integer(d)) {
+        df_cli_format_duration(json_integer_value(d), buf, len);
+    } else if (df_cli_parse_time(str_or(obj, "started_at", NULL), &start) == 0) {
+        if (df_cli_parse_time(str_or(obj, "ended_at", NULL), &end) != 0)
+            end = now_ms();
+        df_cli_format_duration(end - start, buf, len);
+    } else {
+        snprintf(buf, len, "-");
+    }
+}
+
+/* The first line of an error, cut to max bytes (on a UTF-8 boundary) with "..." appended. */
+static void one_line(const char *s, char *buf, size_t len, size_t max)
+{
+    if (!s || !*s) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    size_t n = strcspn(s, "\r\n");
+    bool cut = s[n] != '\0';
+    if (max + 4 > len)
+        max = len - 4;
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+        cut = true;
+    }
+    memcpy(buf, s, n);
+    strcpy(buf + n, cut ? "..." : "");
+}
+
+static int print_human(const json_t *st)
+{
+    char dur[32];
+    duration_text(st, dur, sizeof dur);
+    printf("Run:       %lld\n", (long long)json_integer_value(json_object_get(st, "run_id")));
+    printf("Workflow:  %s\n", str_or(st, "workflow", "-"));
+    printf("State:     %s\n", str_or(st, "state", "-"));
+    printf("Started:   %s\n", str_or(st, "started_at", "-"));
+    printf("Ended:     %s\n", str_or(st, "ended_at", "-"));
+    printf("Duration:  %s\n\n", dur);
+
+    static const char *const headers[] = {"TASK", "STATE", "ATTEMPTS", "DURATION", "ERROR"};
+    df_cli_table *t = df_cli_table_new(5, headers);
+    if (!t)
+        goto oom;
+    size_t i;
+    json_t *task;
+    json_array_foreach(json_object_get(st, "tasks"), i, task)
+    {
+        char attempts[24], err[128];
+        snprintf(attempts, sizeof attempts, "%lld",
+                 (long long)json_integer_value(json_object_get(task, "attempts")));
+        duration_text(task, dur, sizeof dur);
+        one_line(str_or(task, "error", NULL), err, sizeof err, 100);
+        const char *cells[] = {str_or(task, "id", "?"), str_or(task, "state", "?"), attempts, dur,
+                               err};
+        if (df_cli_table_add(t, cells) != 0)
+            goto oom;
+    }
+    df_cli_table_print(t, stdout);
+    df_cli_table_free(t);
+    return DF_EXIT_OK;
+oom:
+    df_cli_table_free(t);
+    df_cli_error("out of memory");
+    return DF_EXIT_INTERNAL;
+}
+
+/* `dagflow status [RUN_ID] [--db PATH] [--json]`. Returns 0, 2 for an unknown run, no runs or bad
+ * usage, 3 for a store error. */
+int df_cmd_status(int argc, char **argv)
+{
+    df_cli cli;
+    int code = df_cli_parse(df_cli_spec_find("status"), argc, argv, &cli);
+    if (code != DF_CLI_PROCEED) {
+        df_cli_free(&cli);
+        return code;
+    }
+    long long run_id = 0;
+    df_store *store = NULL;
+    json_t *st = NULL;
+    char err[512];
+
+    if (cli.n_operands && df_cli_parse_run_id(cli.operands[0], &run_id) != 0) {
+        df_cli_error("status: RUN_ID must be a positive integer, got \"%s\"", cli.operands[0]);
+        code = DF_EXIT_USAGE;
+        goto out;
+    }
+    if (!df_cli_db_exists(&cli)) {
+        if (run_id)
+            df_cli_error("unknown run %lld: no runs yet (%s does not exist)", run_id, cli.db_path);
+        else
+            df_cli_error("no runs yet (%s does not exist)", cli.db_path);
+        code = DF_EXIT_USAGE;
+        goto out;
+    }
+    if (df_store_open(cli.db_path, &store, err, sizeof err) != DF_STORE_OK) {
+        df_cli_error("%s", err);
+        code = DF_EXIT_INTERNAL;
+        goto out;
+    }
+    if (!run_id) {
+        int rc = df_store_latest_run(store, &run_id);
+        if (rc == DF_STORE_NOTFOUND) {
+            df_cli_error("no runs yet in %s", cli.db_path);
+            code = DF_EXIT_USAGE;
+            goto out;
+        }
+        if (rc != DF_STORE_OK) {
+            df_cli_error("%s", df_store_error(store));
+            code = DF_EXIT_INTERNAL;
+            goto out;
+        }
+    }
+    int rc = df_store_run_status(store, run_id, &st);
+    if (rc == DF_STORE_NOTFOUND) {
+        df_cli_error("unknown run %lld (see 'dagflow history')", run_id);
+        code = DF_EXIT_USAGE;
+        goto out;
+    }
+    if (rc != DF_STORE_OK) {
+        df_cli_error("%s", df_store_error(store));
+        code = DF_EXIT_INTERNAL;
+        goto out;
+    }
+    if (cli.json)
+        code = df_cli_print_json(st) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL;
+    else
+        code = print_human(st);
+
+out:
+    json_decref(st);
+    df_store_close(store);
+    df_cli_free(&cli);
+    return code;
+}

@@ -1,0 +1,133 @@
+/* main: the `dagflow` entry point: top-level --help/--version, `help [COMMAND]`, and dispatch to
+ * the commands (an unknown command is a usage error suggesting the nearest one). */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef DF_VERSION
+#define DF_VERSION "unknown"
+#endif
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} command;
+
+static const command COMMANDS[] = {
+    {"run", df_cmd_run},     {"validate", df_cmd_validate}, {"resume", df_cmd_resume},
+    {"retry", df_cmd_retry}, {"status", df_cmd_status},     {"history", df_cmd_history},
+    {"graph", df_cmd_graph}, {"plugins", df_cmd_plugins},
+};
+#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+/* Levenshtein distance, for suggestions (names are short). */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return (size_t)-1;
+    size_t prev[65], cur[65];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t m = del < ins ? del : ins;
+            cur[j] = m < sub ? m : sub;
+        }
+        memcpy(prev, cur, sizeof prev);
+    }
+    return prev[lb];
+}
+
+/* The command nearest to name (within about half its length in edits, at most 3; a prefix of a
+ * command counts as 1 edit), or NULL. */
+static const char *nearest_command(const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        size_t d = edit_distance(name, COMMANDS[i].name);
+        if (*name && strncmp(COMMANDS[i].name, name, strlen(name)) == 0)
+            d = d < 1 ? d : 1;
+        if (d < best_d) {
+            best_d = d;
+            best = COMMANDS[i].name;
+        }
+    }
+    const char *help = "help";
+    if (edit_distance(name, help) < best_d) {
+        best_d = edit_distance(name, help);
+        best = help;
+    }
+    size_t len = strlen(name);
+    size_t limit = len <= 2 ? 1 : (len + 1) / 2;
+    if (limit > 3)
+        limit = 3;
+    return best_d <= limit ? best : NULL;
+}
+
+static int unknown_command(const char *name)
+{
+    const char *near = nearest_command(name);
+    if (near)
+        df_cli_error("unknown command \"%s\"; did you mean \"%s\"? (see 'dagflow --help')", name,
+                     near);
+    else
+        df_cli_error("unknown command \"%s\" (see 'dagflow --help')", name);
+    return DF_EXIT_USAGE;
+}
+
+/* `dagflow help [COMMAND]`. */
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 2) {
+        df_cli_print_main_help(stdout);
+        return DF_EXIT_OK;
+    }
+    if (argc > 2) {
+        df_cli_error("help: unexpected operand \"%s\": usage: dagflow help [COMMAND]", argv[2]);
+        return DF_EXIT_USAGE;
+    }
+    const df_cli_spec *spec = df_cli_spec_find(argv[1]);
+    if (!spec) {
+        if (strcmp(argv[1], "help") == 0) {
+            df_cli_print_main_help(stdout);
+            return DF_EXIT_OK;
+        }
+        return unknown_command(argv[1]);
+    }
+    df_cli_print_help(spec, stdout);
+    return DF_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        df_cli_error("no command given: usage: dagflow COMMAND [options] [operands] (see "
+                     "'dagflow --help')");
+        return DF_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+        return cmd_help(1, argv + 1);
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("dagflow %s\n", DF_VERSION);
+        return DF_EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0)
+        return cmd_help(argc - 1, argv + 1);
+    if (cmd[0] == '-') {
+        df_cli_error("unknown option %s: the command comes first: dagflow COMMAND [options] "
+                     "[operands] (see 'dagflow --help')",
+                     cmd);
+        return DF_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(cmd, COMMANDS[i].name) == 0)
+            return COMMANDS[i].fn(argc - 1, argv + 1);
+    return unknown_command(cmd);
+}
