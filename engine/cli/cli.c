@@ -216,7 +216,8 @@ static void print_option(FILE *out, const opt_info *o)
 
 void df_cli_print_help(const df_cli_spec *spec, FILE *out)
 {
-    fprintf(out, "Usage: dagflow %s\n\n%s.\n", spec->usage, spec->summary);
+    fprintf(out, "Usage: dagflow %s\n\n%c%s.\n", spec->usage,
+            toupper((unsigned char)spec->summary[0]), spec->summary + 1);
     if (spec->details)
         fprintf(out, "\n%s", spec->details);
     if (spec->operands)

@@ -21,6 +21,7 @@ int df_cmd_plugins(int argc, char **argv)
         df_cli_free(&cli);
         return code;
     }
+    code = DF_EXIT_OK;
     df_errlist errs = {0};
     const df_plugin *const *list = NULL;
     size_t n = 0;

@@ -1,0 +1,154 @@
+# lib.sh: shared helpers of the end-to-end tests (sourced by tests/e2e/test_*.sh).
+#
+# Each test script does:   set -euo pipefail; source "$(dirname "$0")/lib.sh"; df_setup
+# and then runs the real `dagflow` binary ($DF_BIN) inside a fresh temporary folder ($WORK, also the
+# current directory), removed on exit. ctest provides DF_BIN, DF_BUILD_DIR, DF_SOURCE_DIR,
+# DF_TEST_PLUGIN_DIR and DF_PLUGIN_DIR; when run by hand, they default from ./build.
+
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+: "${DF_SOURCE_DIR:=$(cd "$E2E_DIR/../.." && pwd)}"
+: "${DF_BUILD_DIR:=$DF_SOURCE_DIR/build}"
+: "${DF_BIN:=$DF_BUILD_DIR/dagflow}"
+: "${DF_TEST_PLUGIN_DIR:=$DF_BUILD_DIR/tests/plugins}"
+: "${DF_PLUGIN_DIR:=$DF_BUILD_DIR/plugins}"
+export DF_SOURCE_DIR DF_BUILD_DIR DF_BIN DF_TEST_PLUGIN_DIR DF_PLUGIN_DIR
+
+# Fixtures of the CLI tests.
+CLI_DATA="$E2E_DIR/data/cli"
+
+# Number of assertions that passed (printed by df_done).
+DF_ASSERTS=0
+
+# fail MSG...: prints the failure (with the last command's output when there is one) and exits 1.
+fail() {
+    echo "FAIL: $*" >&2
+    if [[ -n "${DF_RC:-}" ]]; then
+        echo "  last command: dagflow ${DF_LAST_ARGS:-}" >&2
+        echo "  exit code: $DF_RC" >&2
+        echo "  stdout: $(head -c 2000 "$WORK/.stdout" 2>/dev/null)" >&2
+        echo "  stderr: $(head -c 2000 "$WORK/.stderr" 2>/dev/null)" >&2
+    fi
+    exit 1
+}
+
+# skip MSG...: ends the whole test as passed-but-skipped, saying why.
+skip() {
+    echo "SKIP: $*"
+    exit 0
+}
+
+# note MSG...: a line of progress in the test's log.
+note() {
+    echo "--- $*"
+}
+
+# assert_eq EXPECTED ACTUAL [WHAT]
+assert_eq() {
+    if [[ "$1" != "$2" ]]; then
+        fail "${3:-value}: expected [$1], got [$2]"
+    fi
+    DF_ASSERTS=$((DF_ASSERTS + 1))
+}
+
+# assert_contains HAYSTACK NEEDLE [WHAT]: fixed-string search.
+assert_contains() {
+    if [[ "$1" != *"$2"* ]]; then
+        fail "${3:-text} does not contain [$2]; it is: [$1]"
+    fi
+    DF_ASSERTS=$((DF_ASSERTS + 1))
+}
+
+# assert_not_contains HAYSTACK NEEDLE [WHAT]
+assert_not_contains() {
+    if [[ "$1" == *"$2"* ]]; then
+        fail "${3:-text} contains [$2] but should not; it is: [$1]"
+    fi
+    DF_ASSERTS=$((DF_ASSERTS + 1))
+}
+
+# assert_match HAYSTACK ERE [WHAT]: extended regular expression (grep -E), any line.
+assert_match() {
+    if ! grep -Eq -- "$2" <<<"$1"; then
+        fail "${3:-text} does not match /$2/; it is: [$1]"
+    fi
+    DF_ASSERTS=$((DF_ASSERTS + 1))
+}
+
+# assert_file_absent PATH [WHAT]
+assert_file_absent() {
+    if [[ -e "$1" ]]; then
+        fail "${2:-file} $1 exists but should not"
+    fi
+    DF_ASSERTS=$((DF_ASSERTS + 1))
+}
+
+# run_df ARGS...: runs dagflow without stopping the test on failure; sets DF_OUT (stdout), DF_ERR
+# (stderr) and DF_RC (exit code).
+run_df() {
+    DF_LAST_ARGS="$*"
+    set +e
+    "$DF_BIN" "$@" >"$WORK/.stdout" 2>"$WORK/.stderr"
+    DF_RC=$?
+    set -e
+    DF_OUT="$(cat "$WORK/.stdout")"
+    DF_ERR="$(cat "$WORK/.stderr")"
+}
+
+# expect_rc CODE [WHAT]: the last run_df ended with this exit code.
+expect_rc() {
+    if [[ "$DF_RC" != "$1" ]]; then
+        fail "${2:-exit code}: expected exit code $1, got $DF_RC"
+    fi
+    DF_ASSERTS=$((DF_ASSERTS + 1))
+}
+
+# expect_stderr_lines_prefixed: every line the last run_df wrote to stderr starts with "dagflow: ".
+expect_stderr_lines_prefixed() {
+    local line
+    while IFS= read -r line; do
+        [[ -z "$line" || "$line" == "dagflow: "* ]] || fail "stderr line without 'dagflow: ': [$line]"
+    done <<<"$DF_ERR"
+    DF_ASSERTS=$((DF_ASSERTS + 1))
+}
+
+# df_sqlite DB SQL: runs SQL with the sqlite3 shell (read-only use; a busy timeout as a second
+# process would need), printing rows separated by '|'.
+df_sqlite() {
+    command -v sqlite3 >/dev/null || skip "the sqlite3 shell is not installed"
+    sqlite3 -batch -bail -cmd '.timeout 5000' "$1" "$2"
+}
+
+# have_jq: true when jq is available for JSON checks.
+have_jq() {
+    command -v jq >/dev/null
+}
+
+# json_q FILTER JSON_TEXT: prints jq's output (compact) for the filter; fails the test when the
+# text is not JSON. Callers check have_jq first.
+json_q() {
+    local out
+    out="$(jq -c -- "$1" <<<"$2")" || fail "not valid JSON for jq filter $1: [$2]"
+    printf '%s' "$out"
+}
+
+# test_plugin NAME: prints the path of test plugin NAME.so, or returns 1 when it was not built.
+test_plugin() {
+    local p="$DF_TEST_PLUGIN_DIR/$1.so"
+    [[ -f "$p" ]] || return 1
+    printf '%s' "$p"
+}
+
+# df_setup: checks the binary, creates $WORK, cd's into it, and removes it on exit. Clears the
+# environment variables that would change dagflow's behaviour.
+df_setup() {
+    [[ -x "$DF_BIN" ]] || fail "DF_BIN ($DF_BIN) is not an executable; build first"
+    unset DAGFLOW_DB DAGFLOW_PLUGIN_PATH
+    WORK="$(mktemp -d "${TMPDIR:-/tmp}/dagflow-e2e.XXXXXX")"
+    trap 'rm -rf -- "$WORK"' EXIT
+    cd "$WORK"
+}
+
+# df_done: the closing line of a passing test.
+df_done() {
+    echo "PASS: $(basename "$0") ($DF_ASSERTS assertions)"
+}
