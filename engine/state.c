@@ -83,6 +83,10 @@ bool df_transition_allowed(df_task_state from, df_task_state to, df_transition_c
     case DF_TS_UPSTREAM_FAILED:
     case DF_TS_SKIPPED:
         return to == DF_TS_PENDING && cause == DF_TC_RETRY_CMD;
+    case DF_TS_SUCCESS:
+        /* `retry --task ID` re-runs that task "whatever its state" (SPEC §6), which SPEC §3's
+         * table does not list: allowed for the retry command only. */
+        return to == DF_TS_PENDING && cause == DF_TC_RETRY_CMD;
     default:
         return false;
     }

@@ -1,0 +1,56 @@
+/* alert: the alert payload, which sinks want which events, and delivery with retries (SPEC §5).
+ * The engine writes every alert to the store's outbox first (df_store_alert_add) and only then
+ * asks this module to deliver it; each try's outcome comes back through a callback so the engine
+ * records it. This module never touches the store. Runs on the engine's event loop. */
+#ifndef DF_ALERT_H
+#define DF_ALERT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* Tries per alert (the first try and two retries, 500 ms then 1000 ms apart). */
+#define DF_ALERT_MAX_TRIES 3
+
+typedef struct df_alerts df_alerts;
+
+/* Outcome of one delivery try: status "delivered", "pending" (another try follows) or "failed"
+ * (no tries left); tries counts every try so far; delivered_at in ms (0 unless delivered); error
+ * (borrowed) or NULL. Called on the loop's thread. */
+typedef void (*df_alert_outcome_fn)(void *ud, long long alert_id, const char *status, int tries,
+                                    int64_t delivered_at, const char *error);
+
+/* Creates a deliverer on loop. Returns NULL on allocation failure. */
+df_alerts *df_alerts_new(uv_loop_t *loop, df_alert_outcome_fn fn, void *ud);
+
+/* Starts delivering one alert, asynchronously. sink is the sink object from the workflow
+ * (borrowed, must outlive the delivery: the workflow's document keeps it); base_dir resolves
+ * relative paths (borrowed, copied); payload is the alert JSON text (copied); tries_done counts
+ * tries made before (resume). Returns 0, or -1 on allocation failure. */
+int df_alerts_deliver(df_alerts *a, long long alert_id, const json_t *sink, const char *base_dir,
+                      const char *payload, int tries_done);
+
+/* Deliveries not finished yet (including ones waiting for their next try). */
+size_t df_alerts_busy(const df_alerts *a);
+
+/* Closes the deliverer's handles and frees it once the loop has run them down (call uv_run
+ * afterwards). Deliveries still busy are dropped (they stay "pending" in the store and are
+ * delivered on resume). NULL is fine. */
+void df_alerts_close(df_alerts *a);
+
+/* The alert JSON (SPEC §5) as a new object: {"event", "run_id", "workflow", "task_id" (null for
+ * run events), "state", "error" (or null), "attempt" (or null), "at" (ISO-8601 UTC)}. */
+json_t *df_alert_payload(const char *event, long long run_id, const char *workflow,
+                         const char *task_id, const char *state, const char *error,
+                         unsigned attempt, int64_t at_ms);
+
+/* True when the sink subscribes to event: its "on" list, or task_failed and run_failed when it
+ * has none (SPEC §5). */
+bool df_alert_sink_wants(const json_t *sink, const char *event);
+
+/* A short description of a sink for alert_history.sink ("command:./notify.sh",
+ * "file:alerts.jsonl", "webhook:http://..."). New malloc'd string, or NULL. */
+char *df_alert_sink_describe(const json_t *sink);
+
+#endif

@@ -1,0 +1,712 @@
+/* engine: the engine process around the runs — the libuv loop of the engine thread, the coroutine
+ * pool and its completion inbox, the store connection with group commit, the alert outbox, the
+ * named pools' slots, the heartbeat, and graceful stop on SIGINT/SIGTERM. The run lifecycle
+ * itself is scheduler.c's. */
+#include "engine_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+
+#define DF_HEARTBEAT_MS 5000
+#define DF_STOP_GRACE_MS 5000
+
+void df_engine_config_default(df_engine_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->db_path = "./dagflow.db";
+    cfg->concurrency = 256;
+    df_pool_config_default(&cfg->pool);
+}
+
+void df_engine_fail(df_engine *e, const char *fmt, ...)
+{
+    if (e->fatal)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->fatal_msg, sizeof e->fatal_msg, fmt, ap);
+    va_end(ap);
+    e->fatal = true;
+    if (e->in_tx) {
+        df_store_rollback(e->store);
+        e->in_tx = false;
+    }
+    for (size_t i = 0; i < e->n_runs; i++)
+        df_run_cancel_all(e->runs[i]);
+    df_engine_wake(e);
+}
+
+int df_engine_tx(df_engine *e)
+{
+    if (e->fatal)
+        return -1;
+    if (e->in_tx)
+        return 0;
+    if (df_store_begin(e->store) != DF_STORE_OK) {
+        df_engine_fail(e, "store: %s", df_store_error(e->store));
+        return -1;
+    }
+    e->in_tx = true;
+    return 0;
+}
+
+/* Commits the group-commit transaction, then starts delivering the alerts it recorded.
+ * Returns 0, or -1 when the engine is (or became) fatal. */
+int df_engine_commit(df_engine *e)
+{
+    if (e->fatal)
+        return -1;
+    if (e->in_tx) {
+        if (df_store_commit(e->store) != DF_STORE_OK) {
+            df_engine_fail(e, "store: %s", df_store_error(e->store));
+            return -1;
+        }
+        e->in_tx = false;
+    }
+    while (e->outbox_head) {
+        df_outbox_item *it = e->outbox_head;
+        e->outbox_head = it->next;
+        if (!e->outbox_head)
+            e->outbox_tail = &e->outbox_head;
+        if (df_alerts_deliver(e->alerts, it->alert_id, it->sink, it->dir, it->payload, it->tries) !=
+            0)
+            df_engine_fail(e, "alerts: out of memory");
+        free(it->dir);
+        free(it->payload);
+        free(it);
+    }
+    return 0;
+}
+
+int df_engine_raise_alert(df_engine *e, long long run_id, const df_workflow *wf, const char *event,
+                          const char *task_id, const char *state, const char *error,
+                          unsigned attempt)
+{
+    size_t n = json_array_size(wf->alerts);
+    if (n == 0)
+        return 0;
+    int64_t now = df_now_ms();
+    json_t *payload =
+        df_alert_payload(event, run_id, wf->name, task_id, state, error, attempt, now);
+    char *text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+    json_decref(payload);
+    if (!text) {
+        df_engine_fail(e, "alerts: out of memory");
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const json_t *sink = json_array_get(wf->alerts, i);
+        if (!df_alert_sink_wants(sink, event))
+            continue;
+        if (df_engine_tx(e) != 0) {
+            rc = -1;
+            break;
+        }
+        char *desc = df_alert_sink_describe(sink);
+        long long id = 0;
+        if (df_store_alert_add(e->store, run_id, task_id, event, desc ? desc : "?", (int)i, text,
+                               now, &id) != DF_STORE_OK) {
+            df_engine_fail(e, "store: %s", df_store_error(e->store));
+            rc = -1;
+        } else {
+            df_outbox_item *it = calloc(1, sizeof *it);
+            if (it && (it->dir = strdup(wf->dir)) && (it->payload = strdup(text))) {
+                it->alert_id = id;
+                it->sink = sink;
+                *e->outbox_tail = it;
+                e->outbox_tail = &it->next;
+            } else {
+                if (it) {
+                    free(it->dir);
+                    free(it);
+                }
+                df_engine_fail(e, "alerts: out of memory");
+                rc = -1;
+            }
+        }
+        free(desc);
+    }
+    free(text);
+    df_engine_wake(e);
+    return rc;
+}
+
+int df_engine_redeliver_alert(df_engine *e, const df_workflow *wf, long long alert_id,
+                              int sink_index, const char *payload, int tries)
+{
+    const json_t *sink = json_array_get(wf->alerts, (size_t)sink_index);
+    if (!sink)
+        return 0;
+    df_outbox_item *it = calloc(1, sizeof *it);
+    if (!it || !(it->dir = strdup(wf->dir)) || !(it->payload = strdup(payload))) {
+        if (it)
+            free(it->dir);
+        free(it);
+        return -1;
+    }
+    it->alert_id = alert_id;
+    it->sink = sink;
+    it->tries = tries;
+    *e->outbox_tail = it;
+    e->outbox_tail = &it->next;
+    df_engine_wake(e);
+    return 0;
+}
+
+static void on_alert_outcome(void *ud, long long alert_id, const char *status, int tries,
+                             int64_t delivered_at, const char *error)
+{
+    df_engine *e = ud;
+    if (df_engine_tx(e) != 0)
+        return;
+    if (df_store_alert_update(e->store, alert_id, status, tries, delivered_at, error) !=
+        DF_STORE_OK)
+        df_engine_fail(e, "store: %s", df_store_error(e->store));
+    df_engine_wake(e);
+}
+
+void df_engine_emit(df_engine *e, const df_engine_event *ev)
+{
+    if (e->cfg.on_event)
+        e->cfg.on_event(e->cfg.ud, ev);
+}
+
+df_slot_pool *df_engine_slot_pool(df_engine *e, const char *name)
+{
+    for (size_t i = 0; i < e->n_slot_pools; i++)
+        if (strcmp(e->slot_pools[i].name, name) == 0)
+            return &e->slot_pools[i];
+    return NULL;
+}
+
+/* Registers the workflow's pools; an existing pool keeps its slot count (first run wins). */
+static int engine_add_pools(df_engine *e, const df_workflow *wf)
+{
+    for (size_t i = 0; i < wf->n_pools; i++) {
+        if (df_engine_slot_pool(e, wf->pools[i].name))
+            continue;
+        df_slot_pool *g = realloc(e->slot_pools, (e->n_slot_pools + 1) * sizeof *g);
+        if (!g)
+            return -1;
+        e->slot_pools = g;
+        df_slot_pool *p = &g[e->n_slot_pools];
+        if (!(p->name = strdup(wf->pools[i].name)))
+            return -1;
+        p->slots = wf->pools[i].slots;
+        p->used = 0;
+        e->n_slot_pools++;
+    }
+    return 0;
+}
+
+/* ---- the inbox: results from worker threads ---- */
+
+static void on_pool_done(df_job_result *res, void *ud)
+{
+    df_engine *e = ud;
+    df_inbox_item *it = malloc(sizeof *it);
+    if (!it) {
+        /* Cannot hand it over: the attempt will be found by its timeout or on resume. */
+        df_job_result_free(res);
+        return;
+    }
+    it->res = res;
+    it->next = NULL;
+    pthread_mutex_lock(&e->inbox_mu);
+    if (e->inbox_tail)
+        e->inbox_tail->next = it;
+    else
+        e->inbox_head = it;
+    e->inbox_tail = it;
+    /* After the handles closed, results just wait in the inbox for df_engine_close. */
+    if (e->inbox_open)
+        uv_async_send(&e->inbox_async);
+    pthread_mutex_unlock(&e->inbox_mu);
+}
+
+/* Posts a result produced on the engine thread itself (an attempt that failed before the pool). */
+void df_engine_post_result(df_engine *e, df_job_result *res)
+{
+    on_pool_done(res, e);
+}
+
+static void on_inbox(uv_async_t *h)
+{
+    df_engine *e = h->data;
+    pthread_mutex_lock(&e->inbox_mu);
+    df_inbox_item *it = e->inbox_head;
+    e->inbox_head = e->inbox_tail = NULL;
+    pthread_mutex_unlock(&e->inbox_mu);
+    while (it) {
+        df_inbox_item *next = it->next;
+        df_run_on_result(e, it->res);
+        free(it);
+        it = next;
+    }
+    df_engine_wake(e);
+}
+
+/* ---- the tick: group commit, then dispatch, then end-of-run checks ---- */
+
+static void engine_close_handles(df_engine *e);
+
+static bool engine_done(df_engine *e)
+{
+    for (size_t i = 0; i < e->n_runs; i++)
+        if (!df_run_ended(e->runs[i]))
+            return false;
+    if (e->fatal)
+        return true;
+    return df_alerts_busy(e->alerts) == 0 && e->outbox_head == NULL;
+}
+
+static void on_tick(uv_idle_t *h)
+{
+    df_engine *e = h->data;
+    uv_idle_stop(&e->tick_idle);
+    e->tick_armed = false;
+    if (df_engine_commit(e) == 0) {
+        for (size_t i = 0; i < e->n_runs; i++)
+            if (!e->stopping && !df_run_ended(e->runs[i]))
+                df_run_dispatch(e->runs[i]);
+        for (size_t i = 0; i < e->n_runs; i++)
+            df_run_check_end(e->runs[i]);
+        df_engine_commit(e);
+    } else {
+        for (size_t i = 0; i < e->n_runs; i++)
+            df_run_check_end(e->runs[i]);
+    }
+    if (engine_done(e))
+        engine_close_handles(e);
+}
+
+void df_engine_wake(df_engine *e)
+{
+    if (e->tick_armed || !e->handles_open)
+        return;
+    e->tick_armed = true;
+    uv_idle_start(&e->tick_idle, on_tick);
+}
+
+static void on_heartbeat(uv_timer_t *h)
+{
+    df_engine *e = h->data;
+    int64_t now = df_now_ms();
+    for (size_t i = 0; i < e->n_runs; i++) {
+        if (df_run_ended(e->runs[i]) || df_engine_tx(e) != 0)
+            continue;
+        if (df_store_run_heartbeat(e->store, df_run_id(e->runs[i]), now) != DF_STORE_OK)
+            df_engine_fail(e, "store: %s", df_store_error(e->store));
+    }
+    df_engine_wake(e);
+}
+
+static void on_stop_grace(uv_timer_t *h)
+{
+    df_engine *e = h->data;
+    for (size_t i = 0; i < e->n_runs; i++)
+        df_run_abandon_in_flight(e->runs[i]);
+    df_engine_wake(e);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    df_engine *e = h->data;
+    if (e->stopping) {
+        /* Second signal: leave at once. The run stays RUNNING with a dead engine: resumable. */
+        _exit(130);
+    }
+    (void)signum;
+    e->stopping = true;
+    for (size_t i = 0; i < e->n_runs; i++)
+        df_run_cancel_all(e->runs[i]);
+    uv_timer_stop(&e->heartbeat);
+    uv_timer_start(&e->heartbeat, on_stop_grace, DF_STOP_GRACE_MS, 0);
+    df_engine_wake(e);
+}
+
+static int engine_open_handles(df_engine *e, char *err, size_t errlen)
+{
+    if (e->handles_open)
+        return 0;
+    if (!e->pool) {
+        int rc = df_pool_create(&e->cfg.pool, on_pool_done, e, &e->pool, err, errlen);
+        if (rc != 0)
+            return -1;
+    }
+    uv_async_init(&e->loop, &e->inbox_async, on_inbox);
+    e->inbox_async.data = e;
+    pthread_mutex_lock(&e->inbox_mu);
+    e->inbox_open = true;
+    pthread_mutex_unlock(&e->inbox_mu);
+    uv_idle_init(&e->loop, &e->tick_idle);
+    e->tick_idle.data = e;
+    uv_timer_init(&e->loop, &e->heartbeat);
+    e->heartbeat.data = e;
+    uv_timer_start(&e->heartbeat, on_heartbeat, DF_HEARTBEAT_MS, DF_HEARTBEAT_MS);
+    uv_signal_init(&e->loop, &e->sig_int);
+    e->sig_int.data = e;
+    uv_signal_start(&e->sig_int, on_signal, SIGINT);
+    uv_signal_init(&e->loop, &e->sig_term);
+    e->sig_term.data = e;
+    uv_signal_start(&e->sig_term, on_signal, SIGTERM);
+    e->handles_open = true;
+    return 0;
+}
+
+static void engine_close_handles(df_engine *e)
+{
+    if (!e->handles_open)
+        return;
+    e->handles_open = false;
+    pthread_mutex_lock(&e->inbox_mu);
+    e->inbox_open = false;
+    pthread_mutex_unlock(&e->inbox_mu);
+    uv_close((uv_handle_t *)&e->inbox_async, NULL);
+    uv_close((uv_handle_t *)&e->tick_idle, NULL);
+    uv_close((uv_handle_t *)&e->heartbeat, NULL);
+    uv_close((uv_handle_t *)&e->sig_int, NULL);
+    uv_close((uv_handle_t *)&e->sig_term, NULL);
+    for (size_t i = 0; i < e->n_runs; i++)
+        df_run_close_handles(e->runs[i]);
+}
+
+/* ---- open / close ---- */
+
+int df_engine_open(const df_engine_config *cfg, df_engine **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    df_engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    e->cfg = *cfg;
+    if (e->cfg.concurrency == 0)
+        e->cfg.concurrency = 256;
+    e->cfg.on_event = cfg->on_event;
+    e->outbox_tail = &e->outbox_head;
+    pthread_mutex_init(&e->inbox_mu, NULL);
+    if (uv_loop_init(&e->loop) != 0) {
+        snprintf(err, errlen, "cannot create the event loop");
+        free(e);
+        return -1;
+    }
+    if (df_store_open(cfg->db_path, &e->store, err, errlen) != DF_STORE_OK) {
+        uv_loop_close(&e->loop);
+        free(e);
+        return -1;
+    }
+    e->plugins = df_plugin_registry_new(cfg->plugin_dirs, cfg->n_plugin_dirs);
+    e->alerts = df_alerts_new(&e->loop, on_alert_outcome, e);
+    if (!e->plugins || !e->alerts) {
+        snprintf(err, errlen, "out of memory");
+        df_engine_close(e);
+        return -1;
+    }
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    e->engine_info = json_pack("{s:I, s:s, s:I}", "pid", (json_int_t)getpid(), "host", host,
+                               "started_at", (json_int_t)df_now_ms());
+    *out = e;
+    return 0;
+}
+
+void df_engine_close(df_engine *e)
+{
+    if (!e)
+        return;
+    engine_close_handles(e);
+    df_alerts_close(e->alerts);
+    uv_run(&e->loop, UV_RUN_NOWAIT);
+    if (e->pool)
+        df_pool_destroy(e->pool, DF_STOP_GRACE_MS);
+    /* Results that arrived after the loop stopped. */
+    df_inbox_item *it = e->inbox_head;
+    while (it) {
+        df_inbox_item *next = it->next;
+        df_attempt_rec *rec = it->res->user;
+        if (rec && !rec->abandoned)
+            free(rec);
+        df_job_result_free(it->res);
+        free(it);
+        it = next;
+    }
+    while (e->abandoned) {
+        df_attempt_rec *next = e->abandoned->next_abandoned;
+        free(e->abandoned);
+        e->abandoned = next;
+    }
+    for (size_t i = 0; i < e->n_runs; i++)
+        df_run_free(e->runs[i]);
+    free(e->runs);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&e->loop);
+    while (e->outbox_head) {
+        df_outbox_item *o = e->outbox_head;
+        e->outbox_head = o->next;
+        free(o->dir);
+        free(o->payload);
+        free(o);
+    }
+    e->outbox_tail = &e->outbox_head;
+    for (size_t i = 0; i < e->n_slot_pools; i++)
+        free(e->slot_pools[i].name);
+    free(e->slot_pools);
+    if (e->in_tx)
+        df_store_rollback(e->store);
+    df_store_close(e->store);
+    df_plugin_registry_free(e->plugins);
+    json_decref(e->engine_info);
+    pthread_mutex_destroy(&e->inbox_mu);
+    free(e);
+}
+
+/* ---- driving runs ---- */
+
+static int engine_add_run(df_engine *e, df_run *r)
+{
+    df_run **g = realloc(e->runs, (e->n_runs + 1) * sizeof *g);
+    if (!g)
+        return -1;
+    e->runs = g;
+    e->runs[e->n_runs++] = r;
+    return 0;
+}
+
+/* Runs the loop until every run has ended; maps the outcome to a status. */
+static df_engine_status engine_drive(df_engine *e, df_run *r, df_run_state *state, df_errlist *errs)
+{
+    df_engine_wake(e);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    *state = df_run_final_state(r);
+    if (e->fatal) {
+        df_errlist_add(errs, "%s", e->fatal_msg);
+        df_errlist_add(errs, "run %lld stopped; fix the cause, then `dagflow resume %lld`",
+                       df_run_id(r), df_run_id(r));
+        return DF_ENGINE_ESTORE;
+    }
+    if (*state == DF_RS_INTERRUPTED)
+        return DF_ENGINE_INTERRUPTED;
+    return DF_ENGINE_OK;
+}
+
+/* Merges the workflow's params with overrides; unknown names are errors. New object or NULL. */
+static json_t *merge_params(const df_workflow *wf, const json_t *overrides, df_errlist *errs)
+{
+    json_t *p = json_deep_copy(wf->params);
+    if (!p)
+        return NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)overrides, k, v)
+    {
+        if (!json_object_get(wf->params, k)) {
+            df_errlist_add(errs, "%s: --param %s: the workflow declares no param \"%s\"", wf->path,
+                           k, k);
+            continue;
+        }
+        json_object_set(p, k, v);
+    }
+    return p;
+}
+
+static json_t *run_record(df_engine *e, const df_workflow *wf, const json_t *params,
+                          const df_plugin **plugins)
+{
+    json_t *tasks = json_array(), *pv = json_object();
+    for (size_t i = 0; i < wf->n_tasks; i++) {
+        const df_task_def *t = &wf->tasks[i];
+        json_t *deps = json_array();
+        for (size_t j = 0; j < t->n_upstream; j++)
+            json_array_append_new(deps, json_string(wf->tasks[t->upstream[j]].id));
+        json_array_append_new(tasks, json_pack("{s:s, s:s, s:o}", "id", t->id, "plugin", t->plugin,
+                                               "depends_on", deps));
+        if (plugins[i])
+            json_object_set_new(
+                pv, plugins[i]->name,
+                json_string(plugins[i]->unit->version ? plugins[i]->unit->version : ""));
+    }
+    return json_pack("{s:s, s:O, s:s, s:s, s:O, s:o, s:I, s:O, s:o}", "workflow", wf->name, "dag",
+                     wf->doc, "path", wf->path, "dir", wf->dir, "params", params, "plugins", pv,
+                     "started_at", (json_int_t)df_now_ms(), "engine", e->engine_info, "tasks",
+                     tasks);
+}
+
+df_engine_status df_engine_run_file(df_engine *e, const char *path, const json_t *overrides,
+                                    long long *run_id, df_run_state *state, df_errlist *errs)
+{
+    *run_id = 0;
+    *state = DF_RS_RUNNING;
+    df_workflow *wf = NULL;
+    if (df_workflow_load_file(path, &wf, errs) != 0)
+        return DF_ENGINE_EINPUT;
+    size_t before = errs->n;
+    json_t *params = merge_params(wf, overrides ? overrides : json_object(), errs);
+    const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);
+    unsigned char *invalid = calloc(wf->n_tasks ? wf->n_tasks : 1, 1);
+    df_errlist rejected = {0};
+    df_engine_status st = DF_ENGINE_OK;
+    if (!params || !plugins || !invalid) {
+        df_errlist_add(errs, "out of memory");
+        st = DF_ENGINE_EINTERNAL;
+        goto fail;
+    }
+    if (errs->n != before) {
+        st = DF_ENGINE_EINPUT;
+        goto fail;
+    }
+    if (df_workflow_check_plugins(e->plugins, wf, params, 0, plugins, invalid, errs, &rejected) !=
+        0) {
+        st = DF_ENGINE_EINPUT;
+        goto fail;
+    }
+    if (engine_add_pools(e, wf) != 0) {
+        df_errlist_add(errs, "out of memory");
+        st = DF_ENGINE_EINTERNAL;
+        goto fail;
+    }
+    json_t *rec = run_record(e, wf, params, plugins);
+    int rc = rec ? df_store_create_run(e->store, rec, run_id) : DF_STORE_ERROR;
+    json_decref(rec);
+    if (rc != DF_STORE_OK) {
+        df_errlist_add(errs, "store: %s", rec ? df_store_error(e->store) : "out of memory");
+        st = DF_ENGINE_ESTORE;
+        goto fail;
+    }
+    for (size_t i = 0; i < rejected.n; i++)
+        df_errlist_add(errs, "%s", rejected.msgs[i]);
+    df_errlist_clear(&rejected);
+
+    char err[1024];
+    df_run *r = df_run_new(e, *run_id, wf, plugins, params);
+    if (!r || engine_add_run(e, r) != 0) {
+        df_run_free(r);
+        df_errlist_add(errs, "out of memory");
+        free(invalid);
+        return DF_ENGINE_EINTERNAL;
+    }
+    if (engine_open_handles(e, err, sizeof err) != 0) {
+        df_errlist_add(errs, "%s", err);
+        free(invalid);
+        return DF_ENGINE_EINTERNAL;
+    }
+    df_run_mark_invalid(r, invalid);
+    free(invalid);
+    df_run_start(r);
+    return engine_drive(e, r, state, errs);
+
+fail:
+    df_errlist_clear(&rejected);
+    json_decref(params);
+    free(plugins);
+    free(invalid);
+    df_workflow_free(wf);
+    return st;
+}
+
+/* Loads a stored run and rebuilds its workflow from the stored DAG. */
+static df_engine_status engine_load_stored(df_engine *e, long long run_id, json_t **loaded_out,
+                                           df_run **run_out, df_errlist *errs)
+{
+    json_t *loaded = NULL;
+    int rc = df_store_load_run(e->store, run_id, &loaded);
+    if (rc == DF_STORE_NOTFOUND) {
+        df_errlist_add(errs, "no run %lld in %s", run_id, e->cfg.db_path);
+        return DF_ENGINE_EREFUSED;
+    }
+    if (rc != DF_STORE_OK) {
+        df_errlist_add(errs, "store: %s", df_store_error(e->store));
+        return DF_ENGINE_ESTORE;
+    }
+    df_workflow *wf = NULL;
+    const char *dir = json_string_value(json_object_get(loaded, "dir"));
+    const char *path = json_string_value(json_object_get(loaded, "path"));
+    if (df_workflow_load_json(json_object_get(loaded, "dag"), path ? path : "<stored>",
+                              dir ? dir : ".", &wf, errs) != 0) {
+        json_decref(loaded);
+        return DF_ENGINE_EINPUT;
+    }
+    const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);
+    json_t *params = json_deep_copy(json_object_get(loaded, "params"));
+    char err[2048];
+    for (size_t i = 0; plugins && i < wf->n_tasks; i++)
+        if (df_plugin_get(e->plugins, wf->tasks[i].plugin, wf->dir, &plugins[i], err, sizeof err) !=
+            0)
+            df_errlist_add(errs, "run %lld: task \"%s\": %s", run_id, wf->tasks[i].id, err);
+    if (!plugins || !params || errs->n) {
+        if (!plugins || !params)
+            df_errlist_add(errs, "out of memory");
+        free(plugins);
+        json_decref(params);
+        df_workflow_free(wf);
+        json_decref(loaded);
+        return DF_ENGINE_EINPUT;
+    }
+    engine_add_pools(e, wf);
+    df_run *r = df_run_new(e, run_id, wf, plugins, params ? params : json_object());
+    if (!r || engine_add_run(e, r) != 0) {
+        df_run_free(r);
+        json_decref(loaded);
+        df_errlist_add(errs, "out of memory");
+        return DF_ENGINE_EINTERNAL;
+    }
+    *loaded_out = loaded;
+    *run_out = r;
+    return DF_ENGINE_OK;
+}
+
+df_engine_status df_engine_resume(df_engine *e, long long run_id, df_run_state *state,
+                                  df_errlist *errs)
+{
+    *state = DF_RS_RUNNING;
+    json_t *loaded = NULL;
+    df_run *r = NULL;
+    df_engine_status st = engine_load_stored(e, run_id, &loaded, &r, errs);
+    if (st != DF_ENGINE_OK)
+        return st;
+    char err[1024];
+    int rc = df_run_resume_prepare(r, loaded, err, sizeof err);
+    json_decref(loaded);
+    if (rc != 0) {
+        df_errlist_add(errs, "%s", err);
+        return rc == -2 ? DF_ENGINE_ESTORE : DF_ENGINE_EREFUSED;
+    }
+    if (engine_open_handles(e, err, sizeof err) != 0) {
+        df_errlist_add(errs, "%s", err);
+        return DF_ENGINE_EINTERNAL;
+    }
+    df_run_start(r);
+    return engine_drive(e, r, state, errs);
+}
+
+df_engine_status df_engine_retry(df_engine *e, long long run_id, const char *task,
+                                 df_run_state *state, df_errlist *errs)
+{
+    *state = DF_RS_RUNNING;
+    json_t *loaded = NULL;
+    df_run *r = NULL;
+    df_engine_status st = engine_load_stored(e, run_id, &loaded, &r, errs);
+    if (st != DF_ENGINE_OK)
+        return st;
+    char err[1024];
+    int rc = df_run_retry_prepare(r, loaded, task, err, sizeof err);
+    json_decref(loaded);
+    if (rc != 0) {
+        df_errlist_add(errs, "%s", err);
+        return rc == -2 ? DF_ENGINE_ESTORE : DF_ENGINE_EREFUSED;
+    }
+    if (engine_open_handles(e, err, sizeof err) != 0) {
+        df_errlist_add(errs, "%s", err);
+        return DF_ENGINE_EINTERNAL;
+    }
+    df_run_start(r);
+    return engine_drive(e, r, state, errs);
+}

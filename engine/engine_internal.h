@@ -1,0 +1,173 @@
+/* engine_internal: the structures shared by engine.c (the engine process: loop, pool, store,
+ * inbox, signals, group commit) and scheduler.c (one run's lifecycle). Not a public header. */
+#ifndef DF_ENGINE_INTERNAL_H
+#define DF_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "../store/store.h"
+#include "alert.h"
+#include "engine.h"
+#include "plugin.h"
+#include "pool/pool.h"
+#include "workflow.h"
+
+typedef struct df_run df_run;
+
+/* One attempt handed to the pool; df_job.user points here. Owned by the run until the job's
+ * result has come back (or, for an abandoned attempt, until the engine closes). */
+typedef struct df_attempt_rec {
+    df_run *run;
+    size_t task;
+    unsigned attempt;
+    int64_t started_at;
+    df_pool_job *job;
+    uv_timer_t *timer; /* timeout, then grace; NULL when the task has no timeout */
+    bool timed_out;    /* the deadline passed: the outcome is TIMED_OUT */
+    bool abandoned;    /* recorded without its result; a late result is discarded */
+    bool synthetic;    /* failed before reaching the pool (template, validate) */
+    struct df_attempt_rec *next_abandoned;
+} df_attempt_rec;
+
+/* A named pool's slots, shared by every run of the engine (SPEC §1 `pools`). */
+typedef struct df_slot_pool {
+    char *name;
+    int64_t slots;
+    int64_t used;
+} df_slot_pool;
+
+/* An alert written to the store in the open transaction, delivered once it commits. */
+typedef struct df_outbox_item {
+    long long alert_id;
+    const json_t *sink; /* borrowed from the run's workflow document */
+    char *dir;
+    char *payload;
+    int tries;
+    struct df_outbox_item *next;
+} df_outbox_item;
+
+/* A completion travelling from a worker thread to the engine thread. */
+typedef struct df_inbox_item {
+    df_job_result *res;
+    struct df_inbox_item *next;
+} df_inbox_item;
+
+struct df_engine {
+    df_engine_config cfg;
+    char **plugin_dirs;
+    uv_loop_t loop;
+    df_store *store;
+    df_plugin_registry *plugins;
+    df_pool *pool;
+    df_alerts *alerts;
+
+    uv_async_t inbox_async;
+    pthread_mutex_t inbox_mu;
+    df_inbox_item *inbox_head, *inbox_tail;
+    bool inbox_open; /* inbox_async may be signalled (guarded by inbox_mu) */
+
+    uv_signal_t sig_int, sig_term;
+    uv_timer_t heartbeat;
+    uv_idle_t tick_idle; /* runs the group commit + dispatch once the current callbacks end */
+    bool tick_armed;
+    bool handles_open;
+
+    bool in_tx;
+    bool stopping; /* a signal asked to stop */
+    bool fatal;    /* the store failed: no more writes */
+    char fatal_msg[1024];
+
+    df_run **runs;
+    size_t n_runs;
+    size_t in_flight; /* attempts in the pool, all runs */
+    df_slot_pool *slot_pools;
+    size_t n_slot_pools;
+    df_attempt_rec *abandoned;
+    df_outbox_item *outbox_head, **outbox_tail;
+
+    json_t *engine_info; /* {"pid","host","started_at"} */
+};
+
+/* ---- engine.c services used by the scheduler ---- */
+
+/* Opens the group-commit transaction if none is open. Returns 0, or -1 once the engine is fatal. */
+int df_engine_tx(df_engine *e);
+
+/* Commits the group-commit transaction, then starts delivering the alerts it recorded.
+ * Returns 0, or -1 when the engine is (or became) fatal. */
+int df_engine_commit(df_engine *e);
+
+/* Records the alert `event` for each sink of wf that wants it (in the open transaction) and
+ * queues its delivery for after the commit. Returns 0 or -1 (engine fatal). */
+int df_engine_raise_alert(df_engine *e, long long run_id, const df_workflow *wf, const char *event,
+                          const char *task_id, const char *state, const char *error,
+                          unsigned attempt);
+
+/* Queues delivery of an alert found still pending in the store (resume). */
+int df_engine_redeliver_alert(df_engine *e, const df_workflow *wf, long long alert_id,
+                              int sink_index, const char *payload, int tries);
+
+/* Hands a result produced on the engine thread to the inbox, as if a worker had sent it. */
+void df_engine_post_result(df_engine *e, df_job_result *res);
+
+/* Records a fatal store failure: no more writes, every run stops, the CLI exits 3. */
+void df_engine_fail(df_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Asks for a tick (commit, then dispatch) once the current callback returns. */
+void df_engine_wake(df_engine *e);
+
+/* The shared slot pool with this name, or NULL. */
+df_slot_pool *df_engine_slot_pool(df_engine *e, const char *name);
+
+/* Reports a state change to the observer. */
+void df_engine_emit(df_engine *e, const df_engine_event *ev);
+
+/* ---- scheduler.c ---- */
+
+/* Builds a run over a loaded workflow (taking ownership of wf and plugins) whose tasks are all
+ * PENDING in the store already (run_id recorded). */
+df_run *df_run_new(df_engine *e, long long run_id, df_workflow *wf, const df_plugin **plugins,
+                   json_t *params);
+
+/* Marks the tasks whose invalid[i] is set INVALID and the others SKIPPED (run creation). */
+void df_run_mark_invalid(df_run *r, const unsigned char *invalid);
+
+/* Takes over a stored run for `resume`: refuses (-1, reason in err) a finished run or one whose
+ * engine is alive; closes open attempts as LOST (failing a task after three in a row), requeues
+ * work, restores retry timers and pending alerts. -2 on a store failure. */
+int df_run_resume_prepare(df_run *r, const json_t *loaded, char *err, size_t errlen);
+
+/* Reopens a finished stored run for `retry` (task NULL or an id). -1 refused, -2 store failure. */
+int df_run_retry_prepare(df_run *r, const json_t *loaded, const char *task, char *err,
+                         size_t errlen);
+
+/* Evaluates every PENDING task once (start of a run or of a resume). */
+void df_run_start(df_run *r);
+
+/* Handles one attempt's result (takes ownership of res). */
+void df_run_on_result(df_engine *e, df_job_result *res);
+
+/* Dispatches ready tasks while slots allow (after the commit). */
+void df_run_dispatch(df_run *r);
+
+/* Called after each commit: finishes the run when every task is final and nothing is in flight.
+ * Returns true once the run has ended. */
+bool df_run_check_end(df_run *r);
+
+/* Stop: cancel every attempt in flight and every retry timer (SIGINT/SIGTERM). */
+void df_run_cancel_all(df_run *r);
+
+/* Records attempts that did not come back within the grace period as CANCELLED (shutdown). */
+void df_run_abandon_in_flight(df_run *r);
+
+bool df_run_ended(const df_run *r);
+df_run_state df_run_final_state(const df_run *r);
+long long df_run_id(const df_run *r);
+
+/* Frees the run (its timers must be closed: call df_run_close_handles and let the loop run). */
+void df_run_close_handles(df_run *r);
+void df_run_free(df_run *r);
+
+#endif
