@@ -1,23 +1,258 @@
-/* cmd_run: the `run`, `resume` and `retry` commands (placeholder until the scheduler lands). */
+/* cmd_run: the `run`, `resume` and `retry` commands — engine options, live progress on a
+ * terminal (plain lines otherwise), the closing summary or `--json` status, and the SPEC §6 exit
+ * codes. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-int df_cmd_run(int argc, char **argv);
-int df_cmd_resume(int argc, char **argv);
-int df_cmd_retry(int argc, char **argv);
+#include "../../store/store.h"
+#include "../clock.h"
+#include "../engine.h"
+#include "cli.h"
+
+/* Progress display state (stderr). */
+typedef struct progress {
+    bool tty;
+    uint64_t last_draw_ms;
+    bool drawn;
+} progress;
+
+static void progress_clear(progress *p)
+{
+    if (p->tty && p->drawn) {
+        fputs("\r\033[K", stderr);
+        p->drawn = false;
+    }
+}
+
+static void on_event(void *ud, const df_engine_event *ev)
+{
+    progress *p = ud;
+    if (!ev->task_id) {
+        progress_clear(p);
+        return;
+    }
+    bool notable = df_task_state_final(ev->task_state) || ev->task_state == DF_TS_UP_FOR_RETRY;
+    if (p->tty) {
+        if (notable && (ev->task_state == DF_TS_FAILED || ev->task_state == DF_TS_UP_FOR_RETRY)) {
+            progress_clear(p);
+            fprintf(stderr, "%s %s (attempt %u)%s%s\n", ev->task_id,
+                    df_task_state_name(ev->task_state), ev->attempt, ev->error ? ": " : "",
+                    ev->error ? ev->error : "");
+        }
+        uint64_t now = df_mono_ms();
+        if (now - p->last_draw_ms >= 100 || ev->tasks_final == ev->tasks_total) {
+            p->last_draw_ms = now;
+            fprintf(stderr, "\r\033[K[run %lld %s] %zu/%zu done, %zu running, %zu failed",
+                    ev->run_id, ev->workflow, ev->tasks_final, ev->tasks_total, ev->tasks_running,
+                    ev->tasks_failed);
+            p->drawn = true;
+        }
+        return;
+    }
+    if (!notable)
+        return;
+    char line[1024];
+    int n = snprintf(line, sizeof line, "run %lld: %s %s (attempt %u)", ev->run_id, ev->task_id,
+                     df_task_state_name(ev->task_state), ev->attempt);
+    if (ev->error && n > 0 && (size_t)n < sizeof line)
+        snprintf(line + n, sizeof line - (size_t)n, ": %s", ev->error);
+    for (char *c = line; *c; c++)
+        if (*c == '\n')
+            *c = ' ';
+    fprintf(stderr, "%s\n", line);
+}
+
+/* Prints the run's summary (or its status object with --json) from the store. */
+static int print_summary(const df_cli *cli, long long run_id)
+{
+    df_store *s = NULL;
+    char err[1024];
+    if (df_store_open(cli->db_path, &s, err, sizeof err) != DF_STORE_OK) {
+        df_cli_error("%s", err);
+        return -1;
+    }
+    json_t *st = NULL;
+    int rc = df_store_run_status(s, run_id, &st);
+    if (rc != DF_STORE_OK) {
+        df_cli_error("status of run %lld: %s", run_id, df_store_error(s));
+        df_store_close(s);
+        return -1;
+    }
+    df_store_close(s);
+    if (cli->json) {
+        df_cli_print_json(st);
+        json_decref(st);
+        return 0;
+    }
+    const json_t *tasks = json_object_get(st, "tasks");
+    size_t n = json_array_size(tasks), ok = 0, failed = 0, skipped = 0, other = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *state = json_string_value(json_object_get(json_array_get(tasks, i), "state"));
+        if (!state)
+            other++;
+        else if (strcmp(state, "SUCCESS") == 0)
+            ok++;
+        else if (strcmp(state, "SKIPPED") == 0)
+            skipped++;
+        else if (strcmp(state, "FAILED") == 0 || strcmp(state, "UPSTREAM_FAILED") == 0 ||
+                 strcmp(state, "INVALID") == 0)
+            failed++;
+        else
+            other++;
+    }
+    int64_t t0 = 0, t1 = 0;
+    char dur[32] = "-";
+    if (df_cli_parse_time(json_string_value(json_object_get(st, "started_at")), &t0) == 0 &&
+        df_cli_parse_time(json_string_value(json_object_get(st, "ended_at")), &t1) == 0)
+        df_cli_format_duration(t1 - t0, dur, sizeof dur);
+    printf("run %lld (%s): %s in %s: %zu tasks, %zu succeeded, %zu failed, %zu skipped", run_id,
+           json_string_value(json_object_get(st, "workflow")),
+           json_string_value(json_object_get(st, "state")), dur, n, ok, failed, skipped);
+    if (other)
+        printf(", %zu not finished", other);
+    printf("\n");
+    /* Small runs: every task; large ones: only the tasks that did not succeed (at most 20). */
+    static const char *const headers[] = {"TASK", "STATE", "ATTEMPTS", "DURATION", "ERROR"};
+    df_cli_table *t = df_cli_table_new(5, headers);
+    size_t shown = 0, hidden = 0;
+    for (size_t i = 0; t && i < n; i++) {
+        const json_t *jt = json_array_get(tasks, i);
+        const char *state = json_string_value(json_object_get(jt, "state"));
+        bool boring = state && strcmp(state, "SUCCESS") == 0;
+        if (n > 30 && (boring || shown >= 20)) {
+            hidden += !boring;
+            continue;
+        }
+        char attempts[24], d[32] = "-";
+        snprintf(attempts, sizeof attempts, "%lld",
+                 (long long)json_integer_value(json_object_get(jt, "attempts")));
+        const json_t *dm = json_object_get(jt, "duration_ms");
+        if (json_is_integer(dm))
+            df_cli_format_duration(json_integer_value(dm), d, sizeof d);
+        char error[121] = "";
+        const char *e = json_string_value(json_object_get(jt, "error"));
+        if (e)
+            snprintf(error, sizeof error, "%s", e);
+        const char *cells[5] = {json_string_value(json_object_get(jt, "id")), state, attempts, d,
+                                error[0] ? error : NULL};
+        df_cli_table_add(t, cells);
+        shown++;
+    }
+    if (t && shown)
+        df_cli_table_print(t, stdout);
+    df_cli_table_free(t);
+    if (hidden)
+        printf("(%zu more tasks did not succeed: dagflow status %lld)\n", hidden, run_id);
+    printf("history: sqlite3 %s \"SELECT * FROM task_history WHERE run_id = %lld\"\n", cli->db_path,
+           run_id);
+    json_decref(st);
+    return 0;
+}
+
+static int exit_code(df_engine_status st, df_run_state state)
+{
+    switch (st) {
+    case DF_ENGINE_OK:
+        return state == DF_RS_SUCCESS  ? DF_EXIT_OK
+               : state == DF_RS_FAILED ? DF_EXIT_FAILED
+                                       : DF_EXIT_USAGE;
+    case DF_ENGINE_EINPUT:
+    case DF_ENGINE_EREFUSED:
+        return DF_EXIT_USAGE;
+    case DF_ENGINE_INTERRUPTED:
+        return DF_EXIT_INTERRUPTED;
+    default:
+        return DF_EXIT_INTERNAL;
+    }
+}
+
+enum which { RUN, RESUME, RETRY };
+
+static int run_command(enum which which, int argc, char **argv)
+{
+    df_cli cli;
+    int rc = df_cli_parse(df_cli_spec_find(argv[0]), argc, argv, &cli);
+    if (rc != DF_CLI_PROCEED) {
+        df_cli_free(&cli);
+        return rc;
+    }
+    long long run_id = 0;
+    if (which != RUN && df_cli_parse_run_id(cli.operands[0], &run_id) != 0) {
+        df_cli_error("%s: RUN_ID must be a positive integer, not \"%s\"", cli.command,
+                     cli.operands[0]);
+        df_cli_free(&cli);
+        return DF_EXIT_USAGE;
+    }
+    if (which != RUN && !df_cli_db_exists(&cli)) {
+        df_cli_error("%s: no run %lld: %s does not exist", cli.command, run_id, cli.db_path);
+        df_cli_free(&cli);
+        return DF_EXIT_USAGE;
+    }
+    progress prog = {.tty = isatty(STDERR_FILENO) != 0};
+    df_engine_config cfg;
+    df_engine_config_default(&cfg);
+    cfg.db_path = cli.db_path;
+    cfg.plugin_dirs = cli.plugin_dirs;
+    cfg.n_plugin_dirs = cli.n_plugin_dirs;
+    cfg.concurrency = (size_t)cli.concurrency;
+    if (cli.workers_min > 0)
+        cfg.pool.workers_min = (unsigned)cli.workers_min;
+    if (cli.workers_max > 0)
+        cfg.pool.workers_max = (unsigned)cli.workers_max;
+    if (cfg.pool.workers_max < cfg.pool.workers_min)
+        cfg.pool.workers_max = cfg.pool.workers_min;
+    if (cli.queue_capacity > 0)
+        cfg.pool.queue_capacity = (size_t)cli.queue_capacity;
+    if (cli.stack_size > 0)
+        cfg.pool.stack_size = cli.stack_size;
+    cfg.on_event = on_event;
+    cfg.ud = &prog;
+
+    df_engine *e = NULL;
+    char err[1024];
+    if (df_engine_open(&cfg, &e, err, sizeof err) != 0) {
+        df_cli_error("%s", err);
+        df_cli_free(&cli);
+        return DF_EXIT_INTERNAL;
+    }
+    df_errlist errs = {0};
+    df_run_state state = DF_RS_RUNNING;
+    df_engine_status st;
+    if (which == RUN)
+        st = df_engine_run_file(e, cli.operands[0], cli.params, &run_id, &state, &errs);
+    else if (which == RESUME)
+        st = df_engine_resume(e, run_id, &state, &errs);
+    else
+        st = df_engine_retry(e, run_id, cli.task, &state, &errs);
+    df_engine_close(e);
+    progress_clear(&prog);
+    df_cli_print_errlist(&errs);
+    df_errlist_clear(&errs);
+    int code = exit_code(st, state);
+    if (run_id > 0 && (st == DF_ENGINE_OK || st == DF_ENGINE_INTERRUPTED)) {
+        if (print_summary(&cli, run_id) != 0 && code == DF_EXIT_OK)
+            code = DF_EXIT_INTERNAL;
+        if (st == DF_ENGINE_INTERRUPTED)
+            df_cli_error("run %lld interrupted; continue it with `dagflow resume %lld`", run_id,
+                         run_id);
+    }
+    df_cli_free(&cli);
+    return code;
+}
 
 int df_cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "dagflow: %s: not available in this build yet\n", argv[0]);
-    return 3;
+    return run_command(RUN, argc, argv);
 }
 
 int df_cmd_resume(int argc, char **argv)
 {
-    return df_cmd_run(argc, argv);
+    return run_command(RESUME, argc, argv);
 }
 
 int df_cmd_retry(int argc, char **argv)
 {
-    return df_cmd_run(argc, argv);
+    return run_command(RETRY, argc, argv);
 }
