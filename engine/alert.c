@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -119,6 +120,23 @@ static char *resolve(const char *dir, const char *path)
     return out;
 }
 
+/* Creates the folders above path that do not exist yet (like `mkdir -p "$(dirname path)"`). */
+static void make_parents(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return;
+    for (char *p = copy + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(copy, 0755) != 0 && errno != EEXIST)
+            break;
+        *p = '/';
+    }
+    free(copy);
+}
+
 static void deliver_file(delivery *d)
 {
     const char *path = json_string_value(json_object_get(d->sink, "path"));
@@ -127,6 +145,7 @@ static void deliver_file(delivery *d)
     if (!full) {
         snprintf(err, sizeof err, "file sink: no path");
     } else {
+        make_parents(full);
         int fd = open(full, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) {
             snprintf(err, sizeof err, "file sink: cannot open %s: %s", full, strerror(errno));
