@@ -194,6 +194,7 @@ static int fail(df_store *s, int rc, const char *what)
 /* The cached statement id, prepared on first use; NULL (error recorded) on failure. */
 static sqlite3_stmt *stmt(df_store *s, int id, const char *what, int *code)
 {
+    *code = DF_STORE_OK;
     if (!s->st[id]) {
         int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->st[id],
                                     NULL);
