@@ -1,0 +1,61 @@
+/* coro: stackful coroutines for the pool's workers. Owns the guarded mmap'd stacks (with a
+ * per-thread free list), the ucontext switch between a worker's scheduler and its coroutines,
+ * and the AddressSanitizer / Valgrind annotations that make those switches visible to the tools.
+ *
+ * A df_coro_sched belongs to one OS thread; every coroutine created from it runs and dies on that
+ * thread (errno and thread-locals are per thread, so a coroutine never migrates). Nothing here is
+ * thread-safe: all calls for one scheduler come from its thread. */
+#ifndef DF_POOL_CORO_H
+#define DF_POOL_CORO_H
+
+#include <stddef.h>
+#include <ucontext.h>
+
+typedef struct df_coro df_coro;
+typedef void (*df_coro_fn)(df_coro *co, void *arg);
+
+/* One thread's scheduler side: its saved context and a free list of finished coroutines whose
+ * stacks are reused. */
+typedef struct df_coro_sched {
+    ucontext_t ctx;          /* the scheduler's context while a coroutine runs */
+    df_coro *current;        /* the coroutine running now, or NULL */
+    df_coro *free_list;      /* finished coroutines kept for reuse (stack included) */
+    size_t n_free;           /* length of free_list */
+    size_t max_free;         /* most coroutines kept in free_list; the rest are unmapped */
+    size_t stack_size;       /* usable bytes per stack (a guard page comes on top) */
+    size_t created;          /* stacks mapped by this scheduler since init */
+    size_t reused;           /* stacks taken from free_list since init */
+    const void *asan_bottom; /* ASan: the scheduler's own stack, learnt on the first switch */
+    size_t asan_size;
+    void *asan_fake;
+} df_coro_sched;
+
+/* Initialises a scheduler for the calling thread. stack_size is rounded up to whole pages (at
+ * least 16 KiB); max_free bounds the free list. Never fails. */
+void df_coro_sched_init(df_coro_sched *s, size_t stack_size, size_t max_free);
+
+/* Unmaps every stack in the free list. Coroutines still alive are the caller's concern (the pool
+ * never finalises a scheduler while one of its coroutines has not finished). */
+void df_coro_sched_fini(df_coro_sched *s);
+
+/* Creates a coroutine that will run fn(co, arg) on a fresh or reused stack when first resumed.
+ * Returns NULL and writes a message into err (e.g. "cannot map a 262144-byte coroutine stack:
+ * Cannot allocate memory (see vm.max_map_count)") when no stack can be had. */
+df_coro *df_coro_create(df_coro_sched *s, df_coro_fn fn, void *arg, char *err, size_t errlen);
+
+/* Switches from the scheduler into co until it yields or finishes. Must be called on the
+ * scheduler's own stack (never from inside a coroutine). Returns 1 when co has finished (its
+ * function returned; release it with df_coro_release), 0 when it yielded. */
+int df_coro_resume(df_coro_sched *s, df_coro *co);
+
+/* Switches from the running coroutine back to its scheduler; returns when it is resumed. Must
+ * be called from inside a coroutine. */
+void df_coro_yield(df_coro_sched *s);
+
+/* Returns a finished coroutine's stack to the free list (or unmaps it when the list is full). */
+void df_coro_release(df_coro_sched *s, df_coro *co);
+
+/* The user pointer given to df_coro_create. */
+void *df_coro_arg(const df_coro *co);
+
+#endif

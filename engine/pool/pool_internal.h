@@ -1,0 +1,134 @@
+/* pool_internal: the structures shared by pool.c (workers, queue, supervisor) and task_ctx.c
+ * (the df_task_* helpers that run inside a worker's coroutines). Not part of any interface
+ * outside engine/pool/.
+ *
+ * Locking: one mutex per pool (df_pool.mu) guards the inboxes, job states, counters and worker
+ * states; fields marked "worker thread" are touched only by the thread that owns the worker. */
+#ifndef DF_POOL_INTERNAL_H
+#define DF_POOL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "../proc.h"
+#include "coro.h"
+#include "pool.h"
+
+/* A worker in the pool's slot table. */
+enum { DF_W_LIVE = 0, DF_W_RETIRING, DF_W_EXITED };
+
+/* A job's life, as seen under the pool mutex. */
+enum { DF_J_QUEUED = 0, DF_J_RUNNING, DF_J_DONE };
+
+/* What a coroutine is waiting in (worker thread). */
+enum { DF_WAIT_NONE = 0, DF_WAIT_SLEEP, DF_WAIT_SPAWN, DF_WAIT_BLOCKING };
+
+typedef struct df_worker df_worker;
+
+struct df_pool_job {
+    df_job *job; /* owned until the job completes */
+    df_pool *pool;
+    df_worker *owner;           /* under mu: the worker whose inbox or coroutine holds it */
+    df_pool_job *next, *prev;   /* under mu: inbox links while QUEUED */
+    int state;                  /* under mu: DF_J_* */
+    atomic_int cancelled;       /* set by df_pool_cancel, read anywhere */
+    df_task_ctx *ctx;           /* worker thread: set once RUNNING */
+    df_pool_job *anext, *aprev; /* worker thread: the worker's running list */
+};
+
+struct df_task_ctx {
+    df_worker *w;
+    df_pool_job *pj;
+    df_coro *co;
+    int wait;     /* DF_WAIT_* */
+    int in_ready; /* queued in w->ready */
+    df_task_ctx *ready_next;
+    uv_timer_t timer; /* df_task_sleep's timer, initialised on first use */
+    int timer_inited;
+    df_proc *proc; /* the child df_task_spawn waits for */
+    df_spawn_result spawn_res;
+    /* outcome */
+    int status;
+    json_t *result;
+    char *error;
+    char *log;
+    size_t log_len, log_cap;
+    uint64_t started_ms, ended_ms;
+};
+
+struct df_worker {
+    df_pool *pool;
+    unsigned slot;
+    pthread_t thread;
+    uv_loop_t loop;
+    uv_async_t async;
+    df_coro_sched sched; /* worker thread */
+    /* under mu */
+    df_pool_job *inbox_head, *inbox_tail;
+    size_t inbox_n;
+    size_t active_n;
+    int async_alive;
+    int stop;
+    int cancel_scan;
+    int state; /* DF_W_* */
+    int abandoned;
+    uint64_t last_busy_ms;
+    /* any thread */
+    atomic_uint_fast64_t busy_since; /* mono ms when it entered a coroutine; 0 in its loop */
+    /* worker thread */
+    df_pool_job *active_head;
+    df_task_ctx *ready_head, *ready_tail;
+    int closing;
+    size_t stacks_created_seen, stacks_reused_seen;
+};
+
+struct df_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;     /* in_flight / callbacks_running changed (CLOCK_MONOTONIC) */
+    pthread_cond_t sup_cond; /* wakes the supervisor (CLOCK_MONOTONIC) */
+    df_pool_config cfg;
+    df_pool_done_fn done;
+    void *ud;
+    df_worker **slots; /* cfg.workers_max entries */
+    unsigned n_live;   /* LIVE workers */
+    size_t waiting;    /* jobs in inboxes */
+    size_t in_flight;  /* submitted, callback not yet returned */
+    int shutting_down;
+    int destroyed;
+    int callbacks_running;
+    unsigned refs; /* the owner + each abandoned worker still running */
+    atomic_int cancel_all;
+    pthread_t supervisor;
+    int sup_started;
+    int sup_stop;
+    df_pool_stats stats; /* under mu (stacks_* folded in by workers) */
+};
+
+/* Queues a waiting coroutine to be resumed by its worker's scheduler (worker thread). */
+void df_worker_wake(df_task_ctx *ctx);
+
+/* Resumes every queued coroutine until none is ready, completing those that finish. Called at
+ * the end of every libuv callback of the worker that may have woken a coroutine (worker
+ * thread). */
+void df_worker_run_ready(df_worker *w);
+
+/* Yields the calling coroutine until something wakes it and its wait is over: loops while
+ * ctx->wait != DF_WAIT_NONE (worker thread, inside the coroutine). */
+void df_task_ctx_wait(df_task_ctx *ctx);
+
+/* Non-zero when the job was cancelled (itself or the whole pool). Any thread. */
+int df_pool_job_is_cancelled(const df_pool_job *pj);
+
+/* Acts on a cancellation of a running job: wakes a sleeping coroutine, kills a child (worker
+ * thread). */
+void df_task_ctx_on_cancel(df_task_ctx *ctx);
+
+/* Trims the log to what the result keeps (worker thread, when the job ends). */
+void df_task_ctx_log_finish(df_task_ctx *ctx);
+
+/* Frees the context (after closing its timer, which needs a loop turn). Worker thread. */
+void df_task_ctx_dispose(df_task_ctx *ctx);
+
+#endif

@@ -1,0 +1,295 @@
+/* task_ctx: the df_task_* helpers of the plugin SDK (include/dagflow/taskunit.h), run by a
+ * plugin's execute() inside a pool coroutine. Waiting helpers start a libuv request on the
+ * worker's loop and yield to the worker's scheduler; the request's callback wakes the coroutine.
+ * These functions are exported from the dagflow executable to dlopen'd plugins. */
+#include "pool_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest log line kept, and how much of the log is kept (the newest bytes). */
+#define DF_LOG_LINE_MAX 4096
+#define DF_LOG_KEEP (64 * 1024)
+
+void df_task_ctx_wait(df_task_ctx *ctx)
+{
+    while (ctx->wait != DF_WAIT_NONE)
+        df_coro_yield(&ctx->w->sched);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void df_task_ctx_dispose(df_task_ctx *ctx)
+{
+    json_decref(ctx->result);
+    free(ctx->error);
+    free(ctx->log);
+    ctx->result = NULL;
+    ctx->error = ctx->log = NULL;
+    if (ctx->timer_inited)
+        uv_close((uv_handle_t *)&ctx->timer, on_timer_closed); /* frees ctx */
+    else
+        free(ctx);
+}
+
+void df_task_ctx_on_cancel(df_task_ctx *ctx)
+{
+    switch (ctx->wait) {
+    case DF_WAIT_SLEEP:
+        uv_timer_stop(&ctx->timer);
+        ctx->wait = DF_WAIT_NONE;
+        df_worker_wake(ctx);
+        break;
+    case DF_WAIT_SPAWN:
+        df_proc_kill(ctx->proc); /* the coroutine resumes once the child is reaped */
+        break;
+    default: /* run_blocking cannot be interrupted; others check the flag themselves */
+        break;
+    }
+}
+
+/* ---- sleep ---- */
+
+static void on_sleep_timer(uv_timer_t *t)
+{
+    df_task_ctx *ctx = t->data;
+    if (ctx->wait == DF_WAIT_SLEEP) {
+        ctx->wait = DF_WAIT_NONE;
+        df_worker_wake(ctx);
+    }
+    df_worker_run_ready(ctx->w);
+}
+
+/* Waits ms milliseconds on a uv timer of the worker's loop; see taskunit.h. */
+int df_task_sleep(df_task_ctx *ctx, uint64_t ms)
+{
+    if (!ctx)
+        return -1;
+    if (df_pool_job_is_cancelled(ctx->pj))
+        return 1;
+    if (ms == 0)
+        return 0;
+    if (!ctx->timer_inited) {
+        uv_timer_init(&ctx->w->loop, &ctx->timer);
+        ctx->timer.data = ctx;
+        ctx->timer_inited = 1;
+    }
+    /* The loop's cached time may be stale after a long run of coroutines: refresh it so the
+     * timer never fires early. */
+    uv_update_time(&ctx->w->loop);
+    uv_timer_start(&ctx->timer, on_sleep_timer, ms, 0);
+    ctx->wait = DF_WAIT_SLEEP;
+    df_task_ctx_wait(ctx);
+    uv_timer_stop(&ctx->timer);
+    return df_pool_job_is_cancelled(ctx->pj) ? 1 : 0;
+}
+
+/* Non-zero once the job or the whole pool was cancelled; see taskunit.h. */
+int df_task_cancelled(const df_task_ctx *ctx)
+{
+    return ctx ? df_pool_job_is_cancelled(ctx->pj) : 1;
+}
+
+/* ---- run_blocking ---- */
+
+typedef struct blocking_call {
+    void (*fn)(void *);
+    void *arg;
+    df_task_ctx *ctx;
+} blocking_call;
+
+static void on_work(uv_work_t *req)
+{
+    blocking_call *bc = req->data;
+    bc->fn(bc->arg);
+}
+
+static void on_work_done(uv_work_t *req, int status)
+{
+    (void)status;
+    blocking_call *bc = req->data;
+    df_task_ctx *ctx = bc->ctx;
+    ctx->wait = DF_WAIT_NONE;
+    df_worker_wake(ctx);
+    df_worker_run_ready(ctx->w);
+}
+
+/* Runs fn(arg) on libuv's thread pool (a bounded set of threads outside the workers, sized by
+ * UV_THREADPOOL_SIZE) and yields until it returned; see taskunit.h. */
+int df_task_run_blocking(df_task_ctx *ctx, void (*fn)(void *arg), void *arg)
+{
+    if (!ctx || !fn)
+        return -1;
+    uv_work_t req;
+    blocking_call bc = {fn, arg, ctx};
+    req.data = &bc;
+    int rc = uv_queue_work(&ctx->w->loop, &req, on_work, on_work_done);
+    if (rc != 0)
+        return rc;
+    ctx->wait = DF_WAIT_BLOCKING;
+    df_task_ctx_wait(ctx);
+    return 0;
+}
+
+/* ---- log and error ---- */
+
+/* Keeps the last DF_LOG_KEEP bytes of the log, cut at a line start. */
+static void log_trim(df_task_ctx *ctx)
+{
+    if (ctx->log_len <= DF_LOG_KEEP)
+        return;
+    size_t drop = ctx->log_len - DF_LOG_KEEP;
+    /* the log ends with '\n', so a newline is always found */
+    char *nl = memchr(ctx->log + drop - 1, '\n', ctx->log_len - (drop - 1));
+    size_t cut = nl ? (size_t)(nl - ctx->log) + 1 : ctx->log_len;
+    memmove(ctx->log, ctx->log + cut, ctx->log_len - cut);
+    ctx->log_len -= cut;
+}
+
+void df_task_ctx_log_finish(df_task_ctx *ctx)
+{
+    log_trim(ctx);
+}
+
+static void log_append(df_task_ctx *ctx, const char *line, size_t n)
+{
+    if (ctx->log_len + n + 1 > ctx->log_cap) {
+        size_t ncap = ctx->log_cap ? ctx->log_cap : 1024;
+        while (ncap < ctx->log_len + n + 1)
+            ncap *= 2;
+        char *nb = realloc(ctx->log, ncap);
+        if (!nb)
+            return;
+        ctx->log = nb;
+        ctx->log_cap = ncap;
+    }
+    memcpy(ctx->log + ctx->log_len, line, n);
+    ctx->log_len += n;
+    ctx->log[ctx->log_len++] = '\n';
+    /* let the log reach twice the kept size before trimming, so trims stay rare */
+    if (ctx->log_len > 2 * DF_LOG_KEEP)
+        log_trim(ctx);
+}
+
+/* Appends one line to the attempt's log; see taskunit.h. Lines are cut at DF_LOG_LINE_MAX bytes;
+ * the log handed back with the result holds the last DF_LOG_KEEP bytes (whole lines). */
+void df_task_log(df_task_ctx *ctx, const char *fmt, ...)
+{
+    if (!ctx || !fmt)
+        return;
+    char line[DF_LOG_LINE_MAX + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < DF_LOG_LINE_MAX ? (size_t)n : DF_LOG_LINE_MAX;
+    log_append(ctx, line, len);
+}
+
+/* Records the attempt's error message (the last call wins); see taskunit.h. */
+void df_task_set_error(df_task_ctx *ctx, const char *fmt, ...)
+{
+    if (!ctx || !fmt)
+        return;
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    free(ctx->error);
+    ctx->error = msg;
+}
+
+/* ---- identity ---- */
+
+unsigned df_task_attempt(const df_task_ctx *ctx)
+{
+    return ctx ? ctx->pj->job->attempt : 0;
+}
+
+const char *df_task_id(const df_task_ctx *ctx)
+{
+    return ctx && ctx->pj->job->task_id ? ctx->pj->job->task_id : "";
+}
+
+long long df_task_run_id(const df_task_ctx *ctx)
+{
+    return ctx ? ctx->pj->job->run_id : 0;
+}
+
+const char *df_task_workdir(const df_task_ctx *ctx)
+{
+    return ctx ? ctx->pj->job->workdir : NULL;
+}
+
+/* ---- child processes ---- */
+
+static void on_spawn_done(df_proc *proc, df_spawn_result *res, void *ud)
+{
+    (void)proc;
+    df_task_ctx *ctx = ud;
+    ctx->spawn_res = *res;
+    ctx->proc = NULL;
+    ctx->wait = DF_WAIT_NONE;
+    df_worker_wake(ctx);
+    df_worker_run_ready(ctx->w);
+}
+
+/* Runs a child through df_proc_run on the worker's loop and yields until it has been reaped and
+ * its output collected; a cancellation kills its process group. See taskunit.h. */
+int df_task_spawn(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result *res, char *errbuf,
+                  size_t errlen)
+{
+    char dummy[1];
+    if (!errbuf || !errlen) {
+        errbuf = dummy;
+        errlen = sizeof dummy;
+    }
+    if (res)
+        memset(res, 0, sizeof *res);
+    if (!ctx || !opts || !res) {
+        snprintf(errbuf, errlen, "spawn: invalid arguments");
+        return -1;
+    }
+    if (df_pool_job_is_cancelled(ctx->pj)) {
+        snprintf(errbuf, errlen, "spawn %s: the attempt was cancelled",
+                 opts->argv && opts->argv[0] ? opts->argv[0] : "?");
+        return -1;
+    }
+    char run_id[48], task_id[4200], attempt[48];
+    snprintf(run_id, sizeof run_id, "DAGFLOW_RUN_ID=%lld", df_task_run_id(ctx));
+    snprintf(task_id, sizeof task_id, "DAGFLOW_TASK_ID=%s", df_task_id(ctx));
+    snprintf(attempt, sizeof attempt, "DAGFLOW_ATTEMPT=%u", df_task_attempt(ctx));
+    const char *extra[] = {run_id, task_id, attempt, NULL};
+    df_proc *proc = NULL;
+    int rc = df_proc_run(&ctx->w->loop, opts, extra, df_task_workdir(ctx), on_spawn_done, ctx,
+                         &proc, errbuf, errlen);
+    if (rc != 0)
+        return rc;
+    ctx->proc = proc;
+    ctx->wait = DF_WAIT_SPAWN;
+    df_task_ctx_wait(ctx);
+    *res = ctx->spawn_res;
+    memset(&ctx->spawn_res, 0, sizeof ctx->spawn_res);
+    return 0;
+}
+
+/* Frees the buffers of a spawn result (not the struct); NULL is fine. */
+void df_spawn_result_free(df_spawn_result *res)
+{
+    if (!res)
+        return;
+    free(res->stdout_data);
+    free(res->stderr_data);
+    res->stdout_data = res->stderr_data = NULL;
+    res->stdout_len = res->stderr_len = 0;
+}

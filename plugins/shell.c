@@ -1,0 +1,518 @@
+/* shell: the built-in TaskUnit that runs a command (SPEC §2).
+ *
+ * params: exactly one of "argv" (non-empty array, run directly, argv[0] looked up in PATH) or
+ * "script" (string, run by /bin/sh -c); optional "env" (object of strings, added to the
+ * environment), "cwd" (string; relative to the workflow's folder), "stdin" (a string written to
+ * the child's stdin; any other JSON value is written as compact JSON text), "parse_json_stdout"
+ * (boolean), "retry_on_exit_codes" (array of integers: when set, a non-zero exit code not in it
+ * fails the task permanently instead of being retried), "limits" ({"cpu_seconds", "memory_mb",
+ * "open_files"}, integers >= 1, applied with setrlimit in the child; memory_mb is RLIMIT_AS).
+ * argv elements and env values may also be numbers or booleans (written as their JSON text), so
+ * a reference like "${tasks.a.result.exit_code}" works where a string is expected.
+ *
+ * result: {"exit_code", "stdout", "stderr"} (each output capped at 1 MiB, one trailing newline
+ * removed, invalid UTF-8 replaced by U+FFFD) plus "json" (stdout parsed) with parse_json_stdout.
+ * Success is exit status 0. A failure's error names the exit code or signal and ends with the
+ * last lines of stderr (at most 1 KiB): `exit code 3: <stderr tail>`.
+ *
+ * The child runs in its own process group with DAGFLOW_RUN_ID, DAGFLOW_TASK_ID and
+ * DAGFLOW_ATTEMPT set; on cancellation (timeout, shutdown) the group gets SIGTERM, then SIGKILL
+ * 2 s later (df_task_spawn). */
+#include <dagflow/taskunit.h>
+
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAIL_MAX 1024
+
+static const char *const known_keys[] = {
+    "argv",   "script", "env", "cwd", "stdin", "parse_json_stdout", "retry_on_exit_codes",
+    "limits", NULL};
+static const char *const limit_keys[] = {"cpu_seconds", "memory_mb", "open_files", NULL};
+
+/* ---- validation ---- */
+
+static int is_template(const json_t *v)
+{
+    return json_is_string(v) && strstr(json_string_value(v), "${") != NULL;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return SIZE_MAX;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static int check_keys(const json_t *obj, const char *const *keys, const char *where, char *err,
+                      size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        int found = 0;
+        for (size_t i = 0; keys[i] && !found; i++)
+            found = strcmp(keys[i], key) == 0;
+        if (found)
+            continue;
+        const char *best = NULL;
+        size_t bd = SIZE_MAX;
+        for (size_t i = 0; keys[i]; i++) {
+            size_t d = edit_distance(key, keys[i]);
+            if (d < bd) {
+                bd = d;
+                best = keys[i];
+            }
+        }
+        if (best && bd <= 3 && bd < strlen(key))
+            snprintf(err, errlen, "unknown key \"%s\"%s; did you mean \"%s\"?", key, where, best);
+        else {
+            size_t o = (size_t)snprintf(err, errlen, "unknown key \"%s\"%s (known:", key, where);
+            for (size_t i = 0; keys[i] && o < errlen; i++)
+                o += (size_t)snprintf(err + o, errlen - o, "%s %s", i ? "," : "", keys[i]);
+            if (o < errlen)
+                snprintf(err + o, errlen - o, ")");
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static int is_scalar_text(const json_t *v)
+{
+    return json_is_string(v) || json_is_number(v) || json_is_boolean(v);
+}
+
+/* The checks of validate; with templates, a ${...} string is accepted wherever a value is
+ * expected (run creation); without, every value must have its final type (execute). */
+static int check_params(const json_t *params, int templates, char *err, size_t errlen)
+{
+    if (!json_is_object(params)) {
+        snprintf(err, errlen, "params must be an object with \"argv\" or \"script\"");
+        return 1;
+    }
+    if (check_keys(params, known_keys, "", err, errlen))
+        return 1;
+    json_t *argv = json_object_get(params, "argv");
+    json_t *script = json_object_get(params, "script");
+    if (argv && script) {
+        snprintf(err, errlen, "give either \"argv\" or \"script\", not both");
+        return 1;
+    }
+    if (!argv && !script) {
+        snprintf(err, errlen, "missing \"argv\" (array of strings) or \"script\" (string)");
+        return 1;
+    }
+    if (argv && !(templates && is_template(argv))) {
+        if (!json_is_array(argv) || json_array_size(argv) == 0) {
+            snprintf(err, errlen, "\"argv\" must be a non-empty array of strings");
+            return 1;
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(argv, i, v)
+        {
+            if (!is_scalar_text(v)) {
+                snprintf(err, errlen, "\"argv\"[%zu] must be a string", i);
+                return 1;
+            }
+        }
+        if (!json_is_string(json_array_get(argv, 0)) ||
+            !*json_string_value(json_array_get(argv, 0))) {
+            snprintf(err, errlen, "\"argv\"[0] must be a non-empty string (the program)");
+            return 1;
+        }
+    }
+    if (script && !json_is_string(script)) {
+        snprintf(err, errlen, "\"script\" must be a string");
+        return 1;
+    }
+    json_t *env = json_object_get(params, "env");
+    if (env && !(templates && is_template(env))) {
+        if (!json_is_object(env)) {
+            snprintf(err, errlen, "\"env\" must be an object of strings");
+            return 1;
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(env, k, v)
+        {
+            if (!*k || strchr(k, '=')) {
+                snprintf(err, errlen, "\"env\" key \"%s\" is not a valid variable name", k);
+                return 1;
+            }
+            if (!is_scalar_text(v)) {
+                snprintf(err, errlen, "\"env\".\"%s\" must be a string", k);
+                return 1;
+            }
+        }
+    }
+    json_t *cwd = json_object_get(params, "cwd");
+    if (cwd && !json_is_string(cwd)) {
+        snprintf(err, errlen, "\"cwd\" must be a string");
+        return 1;
+    }
+    json_t *pj = json_object_get(params, "parse_json_stdout");
+    if (pj && !json_is_boolean(pj) && !(templates && is_template(pj))) {
+        snprintf(err, errlen, "\"parse_json_stdout\" must be a boolean");
+        return 1;
+    }
+    json_t *codes = json_object_get(params, "retry_on_exit_codes");
+    if (codes && !(templates && is_template(codes))) {
+        size_t i;
+        json_t *v;
+        if (!json_is_array(codes)) {
+            snprintf(err, errlen, "\"retry_on_exit_codes\" must be an array of integers");
+            return 1;
+        }
+        json_array_foreach(codes, i, v)
+        {
+            if (!json_is_integer(v) && !(templates && is_template(v))) {
+                snprintf(err, errlen, "\"retry_on_exit_codes\"[%zu] must be an integer", i);
+                return 1;
+            }
+        }
+    }
+    json_t *limits = json_object_get(params, "limits");
+    if (limits && !(templates && is_template(limits))) {
+        if (!json_is_object(limits)) {
+            snprintf(err, errlen,
+                     "\"limits\" must be an object with cpu_seconds, memory_mb, open_files");
+            return 1;
+        }
+        if (check_keys(limits, limit_keys, " in \"limits\"", err, errlen))
+            return 1;
+        const char *k;
+        json_t *v;
+        json_object_foreach(limits, k, v)
+        {
+            if (templates && is_template(v))
+                continue;
+            if (!json_is_integer(v) || json_integer_value(v) < 1) {
+                snprintf(err, errlen, "\"limits\".\"%s\" must be an integer >= 1", k);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int shell_validate(const json_t *params, char *err, size_t errlen)
+{
+    return check_params(params, 1, err, errlen);
+}
+
+/* ---- execution ---- */
+
+/* A scalar as the text a command line would carry. malloc'd. */
+static char *scalar_text(const json_t *v)
+{
+    char buf[64];
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    if (json_is_integer(v))
+        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
+    else
+        snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
+    return strdup(buf);
+}
+
+static void free_strv(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 when invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    if (c < 0x80)
+        return 1;
+    if (c < 0xC2)
+        return 0;
+    len = c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
+    if (!len || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if (c == 0xE0 && s[1] < 0xA0)
+        return 0; /* overlong */
+    if (c == 0xED && s[1] >= 0xA0)
+        return 0; /* surrogate */
+    if (c == 0xF0 && s[1] < 0x90)
+        return 0; /* overlong */
+    if (c == 0xF4 && s[1] >= 0x90)
+        return 0; /* beyond U+10FFFF */
+    return len;
+}
+
+/* A JSON string of the bytes, invalid UTF-8 replaced by U+FFFD. New reference. */
+static json_t *text_json(const char *data, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)data;
+    size_t i = 0;
+    while (i < n) {
+        size_t l = utf8_seq(s + i, n - i);
+        if (!l)
+            break;
+        i += l;
+    }
+    if (i == n)
+        return json_stringn(data, n);
+    char *out = malloc(n * 3 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (i = 0; i < n;) {
+        size_t l = utf8_seq(s + i, n - i);
+        if (l) {
+            memcpy(out + o, s + i, l);
+            o += l;
+            i += l;
+        } else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    json_t *j = json_stringn(out, o);
+    free(out);
+    return j;
+}
+
+/* Removes one trailing newline ("\n" or "\r\n"). */
+static size_t strip_newline(const char *d, size_t n)
+{
+    if (n && d[n - 1] == '\n') {
+        n--;
+        if (n && d[n - 1] == '\r')
+            n--;
+    }
+    return n;
+}
+
+/* The last lines of stderr, at most TAIL_MAX bytes, as valid UTF-8. malloc'd, maybe "". */
+static char *stderr_tail(const char *d, size_t n)
+{
+    while (n && (d[n - 1] == '\n' || d[n - 1] == '\r' || d[n - 1] == ' ' || d[n - 1] == '\t'))
+        n--;
+    size_t start = 0;
+    if (n > TAIL_MAX) {
+        start = n - TAIL_MAX;
+        const char *nl = memchr(d + start, '\n', n - start);
+        if (nl && (size_t)(nl - d) + 1 < n)
+            start = (size_t)(nl - d) + 1; /* whole lines */
+        else
+            while (start < n && ((unsigned char)d[start] & 0xC0) == 0x80)
+                start++; /* one long line: start at a character boundary */
+    }
+    json_t *j = text_json(d + start, n - start);
+    char *r = strdup(j ? json_string_value(j) : "");
+    json_decref(j);
+    return r;
+}
+
+static int in_codes(const json_t *codes, long long code)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(codes, i, v)
+    {
+        if (json_is_integer(v) && json_integer_value(v) == code)
+            return 1;
+    }
+    return 0;
+}
+
+static int shell_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    char err[1024];
+    if (check_params(params, 0, err, sizeof err)) {
+        df_task_set_error(ctx, "%s", err);
+        return DF_TASK_FAILED_PERMANENT;
+    }
+    int status = DF_TASK_FAILED_PERMANENT;
+    char **argv = NULL, **env = NULL, *stdin_text = NULL;
+    json_t *jargv = json_object_get(params, "argv");
+    json_t *script = json_object_get(params, "script");
+    size_t argc = jargv ? json_array_size(jargv) : 3;
+    argv = calloc(argc + 1, sizeof *argv);
+    if (!argv)
+        goto oom;
+    if (jargv) {
+        for (size_t i = 0; i < argc; i++)
+            if (!(argv[i] = scalar_text(json_array_get(jargv, i))))
+                goto oom;
+    } else {
+        argv[0] = strdup("/bin/sh");
+        argv[1] = strdup("-c");
+        argv[2] = strdup(json_string_value(script));
+        if (!argv[0] || !argv[1] || !argv[2])
+            goto oom;
+    }
+    json_t *jenv = json_object_get(params, "env");
+    if (jenv) {
+        env = calloc(json_object_size(jenv) + 1, sizeof *env);
+        if (!env)
+            goto oom;
+        size_t k = 0;
+        const char *key;
+        json_t *v;
+        json_object_foreach(jenv, key, v)
+        {
+            char *val = scalar_text(v);
+            if (!val || asprintf(&env[k], "%s=%s", key, val) < 0) {
+                env[k] = NULL;
+                free(val);
+                goto oom;
+            }
+            free(val);
+            k++;
+        }
+    }
+    df_spawn_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.argv = (const char *const *)argv;
+    opts.env = (const char *const *)env;
+    json_t *cwd = json_object_get(params, "cwd");
+    opts.cwd = cwd ? json_string_value(cwd) : NULL;
+    json_t *jin = json_object_get(params, "stdin");
+    if (jin) {
+        if (json_is_string(jin)) {
+            opts.stdin_data = json_string_value(jin);
+            opts.stdin_len = json_string_length(jin);
+        } else {
+            stdin_text = json_dumps(jin, JSON_COMPACT | JSON_ENCODE_ANY);
+            if (!stdin_text)
+                goto oom;
+            opts.stdin_data = stdin_text;
+            opts.stdin_len = strlen(stdin_text);
+        }
+    }
+    json_t *limits = json_object_get(params, "limits");
+    if (limits) {
+        json_t *v;
+        if ((v = json_object_get(limits, "cpu_seconds")))
+            opts.limit_cpu_seconds = (uint64_t)json_integer_value(v);
+        if ((v = json_object_get(limits, "memory_mb")))
+            opts.limit_memory_mb = (uint64_t)json_integer_value(v);
+        if ((v = json_object_get(limits, "open_files")))
+            opts.limit_open_files = (uint64_t)json_integer_value(v);
+    }
+
+    df_spawn_result res;
+    if (df_task_spawn(ctx, &opts, &res, err, sizeof err) != 0) {
+        df_task_set_error(ctx, "%s", err);
+        status = DF_TASK_FAILED;
+        goto out;
+    }
+    if (res.stdout_truncated)
+        df_task_log(ctx, "stdout was longer than 1 MiB: only its first 1 MiB is kept");
+    if (res.stderr_truncated)
+        df_task_log(ctx, "stderr was longer than 1 MiB: only its first 1 MiB is kept");
+    size_t out_n = strip_newline(res.stdout_data, res.stdout_len);
+    size_t err_n = strip_newline(res.stderr_data, res.stderr_len);
+
+    if (res.exit_code == 0 && !res.term_signal && !res.cancelled) {
+        json_t *r = json_object();
+        json_t *jout = text_json(res.stdout_data, out_n);
+        json_t *jerr = text_json(res.stderr_data, err_n);
+        if (!r || !jout || !jerr || json_object_set_new(r, "exit_code", json_integer(0)) ||
+            json_object_set_new(r, "stdout", jout) || json_object_set_new(r, "stderr", jerr)) {
+            json_decref(r);
+            df_spawn_result_free(&res);
+            goto oom;
+        }
+        if (json_is_true(json_object_get(params, "parse_json_stdout"))) {
+            json_error_t je;
+            json_t *parsed = json_loadb(res.stdout_data, out_n, JSON_DECODE_ANY, &je);
+            if (!parsed) {
+                df_task_set_error(ctx,
+                                  "stdout is not valid JSON (parse_json_stdout): %s at line "
+                                  "%d, column %d",
+                                  je.text, je.line, je.column);
+                json_decref(r);
+                df_spawn_result_free(&res);
+                status = DF_TASK_FAILED_PERMANENT;
+                goto out;
+            }
+            json_object_set_new(r, "json", parsed);
+        }
+        *result = r;
+        status = DF_TASK_OK;
+    } else {
+        char what[96];
+        if (res.term_signal) {
+            const char *abbr = sigabbrev_np(res.term_signal);
+            snprintf(what, sizeof what, "killed by signal %d%s%s%s", res.term_signal,
+                     abbr ? " (SIG" : "", abbr ? abbr : "", abbr ? ")" : "");
+        } else {
+            snprintf(what, sizeof what, "exit code %lld", (long long)res.exit_code);
+        }
+        char *tail = stderr_tail(res.stderr_data, err_n);
+        df_task_set_error(ctx, "%s%s%s%s", res.cancelled ? "cancelled: " : "", what,
+                          tail && *tail ? ": " : "", tail ? tail : "");
+        free(tail);
+        json_t *codes = json_object_get(params, "retry_on_exit_codes");
+        if (!res.cancelled && !res.term_signal && codes && !in_codes(codes, res.exit_code))
+            status = DF_TASK_FAILED_PERMANENT;
+        else
+            status = DF_TASK_FAILED;
+    }
+    df_task_log(ctx, "exit code %lld%s", (long long)res.exit_code,
+                res.term_signal ? " (signal)" : "");
+    df_spawn_result_free(&res);
+    goto out;
+
+oom:
+    df_task_set_error(ctx, "shell: out of memory");
+    status = DF_TASK_FAILED;
+out:
+    free_strv(argv);
+    free_strv(env);
+    free(stdin_text);
+    return status;
+}
+
+static const df_taskunit shell_unit = {
+    .abi = DF_TASKUNIT_ABI,
+    .name = "shell",
+    .version = "1.0.0",
+    .description = "runs a command (argv) or a /bin/sh script; result {exit_code, stdout, stderr}",
+    .validate = shell_validate,
+    .execute = shell_execute,
+};
+
+/* The plugin's entry point: the static descriptor above. */
+const df_taskunit *dagflow_taskunit(void)
+{
+    return &shell_unit;
+}

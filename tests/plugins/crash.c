@@ -1,0 +1,24 @@
+/* crash: test-only TaskUnit that kills the whole process with SIGKILL (for crash-recovery tests),
+ * but only when params.really is true; otherwise it fails permanently. */
+#include <dagflow/taskunit.h>
+
+#include <signal.h>
+
+static int crash_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    (void)result;
+    if (json_is_true(json_object_get(params, "really")))
+        raise(SIGKILL);
+    df_task_set_error(ctx, "crash: params.really is not true, not crashing");
+    return DF_TASK_FAILED_PERMANENT;
+}
+
+static const df_taskunit unit = {
+    DF_TASKUNIT_ABI, "crash", "1.0.0", "test: kills the engine process (params.really)", NULL,
+    crash_execute};
+
+/* Entry point. */
+const df_taskunit *dagflow_taskunit(void)
+{
+    return &unit;
+}
