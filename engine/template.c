@@ -474,7 +474,8 @@ static void free_pieces(piece *ps, size_t n)
 }
 
 /* The text that replaces a value inside a longer string: strings as they are, anything else in
- * compact JSON. Returns a malloc'd buffer (length in *len), or NULL on allocation failure. */
+ * compact JSON (a real number in its shortest exact form). Returns a malloc'd buffer (length in
+ * *len), or NULL on allocation failure. */
 static char *value_text(const json_t *v, size_t *len)
 {
     if (json_is_string(v)) {
@@ -486,7 +487,22 @@ static char *value_text(const json_t *v, size_t *len)
         }
         return s;
     }
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = NULL;
+    if (json_is_real(v)) {
+        /* The shortest text that reads back as the same number ("0.1", not jansson's default
+         * "0.10000000000000001"); jansson formats it, so the locale cannot change the point. */
+        for (int prec = 1; prec <= 17 && !s; prec++) {
+            char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(prec));
+            json_t *back = t ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
+            if (back && json_number_value(back) == json_real_value(v))
+                s = t;
+            else
+                free(t);
+            json_decref(back);
+        }
+    }
+    if (!s)
+        s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (s)
         *len = strlen(s);
     return s;
