@@ -443,6 +443,8 @@ static int migrate(df_store *s, const char *path)
         exec_id(s, ST_ROLLBACK, "migrate schema");
         goto newer;
     }
+    if (version == DF_STORE_SCHEMA_VERSION) /* another process got there first */
+        return exec_id(s, ST_COMMIT, "migrate schema");
     if (version == 0) {
         long long tables = 0;
         code = query1(s, "SELECT count(*) FROM sqlite_schema", &tables, NULL, 0,

@@ -1252,10 +1252,10 @@ static void test_busy(void **state)
 /* ---- speed ------------------------------------------------------------------------------------
  */
 
-static double mono_s(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -1265,7 +1265,7 @@ static void test_perf_group_commit(void **state)
     f->s = open_ok(f);
     enum { N = 10000, BATCH = 1000 };
     int64_t t0 = now_ms();
-    double start = mono_s();
+    double start = clock_s(CLOCK_MONOTONIC), cpu_start = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     long long run = create(f->s, "big", N, 0, t0);
     static const df_task_state path[] = {DF_TS_PENDING, DF_TS_QUEUED, DF_TS_RUNNING,
                                          DF_TS_UP_FOR_RETRY, DF_TS_QUEUED};
@@ -1281,9 +1281,19 @@ static void test_perf_group_commit(void **state)
             assert_int_equal(df_store_commit(f->s), DF_STORE_OK);
         }
     }
-    double took = mono_s() - start;
-    print_message("10000 tasks created + 40000 transitions: %.3f s\n", took);
+    double took = clock_s(CLOCK_MONOTONIC) - start;
+    double cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu_start;
+    print_message("10000 tasks created + 40000 transitions: %.3f s (%.3f s CPU)\n", took, cpu);
+    /* Well under a second in a normal build. Under AddressSanitizer every SQLite allocation
+     * touches fresh memory (quarantine), which makes this several times slower and sensitive to
+     * the load of a shared machine: there the bound is on this process's CPU time, and the wall
+     * clock only has to stay sane (no per-transition fsync or busy wait). */
+#ifdef DF_SANITIZE
+    assert_true(cpu < 5.0);
+    assert_true(took < 15.0);
+#else
     assert_true(took < 5.0);
+#endif
     sqlite3 *db = df_store_sqlite(f->s);
     assert_int_equal(q_int(db, "SELECT count(*) FROM task_event_log"), 5 * N);
     assert_int_equal(q_int(db, "SELECT count(*) FROM task_instances WHERE state='QUEUED' AND "
