@@ -512,10 +512,11 @@ int df_store_open(const char *path, df_store **out, char *err, size_t errlen)
         goto out;
     }
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int open_errno = errno;
     if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
         fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        code = failf(s, DF_STORE_ERROR, "store: cannot open %s: %s", path, strerror(errno));
+        code = failf(s, DF_STORE_ERROR, "store: cannot open %s: %s", path, strerror(open_errno));
         goto out;
     }
     close(fd);
