@@ -111,3 +111,12 @@ max_concurrent() {
         awk -F'|' '$2 == "RUNNING" { n++; if (n > m) m = n } $1 == "RUNNING" { n-- }
                    END { print m + 0 }'
 }
+
+# jv FILTER JSON_TEXT: jq's compact output of FILTER over JSON_TEXT (raw for strings with -r
+# as a third argument); fails the test when the text is not JSON. (lib.sh's json_q passes `--`
+# before the filter, which Debian 12's jq 1.6 rejects.)
+jv() {
+    local out
+    out="$(jq -c ${3:-} "$1" <<<"$2")" || fail "not valid JSON for jq filter $1: [$2]"
+    printf '%s' "$out"
+}
