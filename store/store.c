@@ -143,7 +143,9 @@ static const char *const stmt_sql[ST__COUNT] = {
         " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
         "   AND a.outcome = 'LOST' AND a.attempt > COALESCE((SELECT max(b.attempt)"
         "     FROM attempts b WHERE b.run_id = t.run_id AND b.task_id = t.task_id"
-        "     AND b.outcome NOT IN ('LOST', 'RUNNING')), 0))"
+        "     AND b.outcome NOT IN ('LOST', 'RUNNING')), 0)),"
+        " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
+        "   AND a.outcome IN ('FAILED', 'TIMED_OUT') AND a.attempt > t.retry_base)"
         " FROM task_instances t WHERE t.run_id = ?1 ORDER BY t.idx",
 };
 
@@ -1240,6 +1242,7 @@ static int load_run_body(df_store *s, long long run_id, json_t **out, const char
         json_object_set_new(t, "ended_at", col_ms(tq, 9));
         json_object_set_new(t, "open_attempt", col_json(tq, 10));
         json_object_set_new(t, "lost_streak", col_json(tq, 11));
+        json_object_set_new(t, "failures", col_json(tq, 12));
         json_array_append_new(tasks, t);
     }
     code = rc == SQLITE_DONE ? DF_STORE_OK : fail(s, rc, W);

@@ -137,7 +137,9 @@ int df_store_history(df_store *s, const char *workflow, int limit, json_t **out)
  *  "tasks": [{"id", "state", "attempts", "retry_base", "next_retry_at" (ms or null),
  *             "result" (JSON or null), "error",
  *             "open_attempt" (number of an attempt still RUNNING, or 0),
- *             "lost_streak" (how many of the latest attempts in a row are LOST)}]}
+ *             "lost_streak" (LOST attempts in a row before the latest attempt that ended
+ *                            otherwise, not counting one still RUNNING),
+ *             "failures" (FAILED or TIMED_OUT attempts since the retry budget was reset)}]}
  * DF_STORE_NOTFOUND for an unknown run. */
 int df_store_load_run(df_store *s, long long run_id, json_t **out);
 
