@@ -43,7 +43,7 @@ static int report(const df_cli *cli, const char *path, const df_errlist *errs, s
             code = DF_EXIT_INTERNAL;
         json_decref(out);
     } else if (code == DF_EXIT_OK) {
-        printf("%s: valid (%zu task%s)\n", path, n_tasks, n_tasks == 1 ? "" : "s");
+        printf("%s: valid (%zu tasks)\n", path, n_tasks);
     }
     return code;
 }

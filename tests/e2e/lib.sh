@@ -127,7 +127,7 @@ have_jq() {
 # text is not JSON. Callers check have_jq first.
 json_q() {
     local out
-    out="$(jq -c -- "$1" <<<"$2")" || fail "not valid JSON for jq filter $1: [$2]"
+    out="$(jq -c "$1" <<<"$2")" || fail "not valid JSON for jq filter $1: [$2]"
     printf '%s' "$out"
 }
 
