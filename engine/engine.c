@@ -267,22 +267,23 @@ static bool engine_done(df_engine *e)
     return df_alerts_busy(e->alerts) == 0 && e->outbox_head == NULL;
 }
 
+/* One tick: everything the last callbacks changed, the next dispatches and any run's end go into
+ * one transaction; only after it commits are the dispatched attempts handed to the pool (an
+ * attempt's RUNNING state, and the upstream SUCCESS that made it ready, are durable before it
+ * starts) and the recorded alerts delivered. */
 static void on_tick(uv_idle_t *h)
 {
     df_engine *e = h->data;
     uv_idle_stop(&e->tick_idle);
     e->tick_armed = false;
-    if (df_engine_commit(e) == 0) {
+    for (size_t i = 0; i < e->n_runs; i++)
+        if (!e->stopping && !df_run_ended(e->runs[i]))
+            df_run_dispatch(e->runs[i]);
+    for (size_t i = 0; i < e->n_runs; i++)
+        df_run_check_end(e->runs[i]);
+    if (df_engine_commit(e) == 0)
         for (size_t i = 0; i < e->n_runs; i++)
-            if (!e->stopping && !df_run_ended(e->runs[i]))
-                df_run_dispatch(e->runs[i]);
-        for (size_t i = 0; i < e->n_runs; i++)
-            df_run_check_end(e->runs[i]);
-        df_engine_commit(e);
-    } else {
-        for (size_t i = 0; i < e->n_runs; i++)
-            df_run_check_end(e->runs[i]);
-    }
+            df_run_submit(e->runs[i]);
     if (engine_done(e))
         engine_close_handles(e);
 }

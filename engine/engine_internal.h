@@ -149,8 +149,12 @@ void df_run_start(df_run *r);
 /* Handles one attempt's result (takes ownership of res). */
 void df_run_on_result(df_engine *e, df_job_result *res);
 
-/* Dispatches ready tasks while slots allow (after the commit). */
+/* Starts ready tasks while slots allow: writes their RUNNING states and open attempts into the
+ * open transaction; df_run_submit hands them to the pool once that transaction has committed. */
 void df_run_dispatch(df_run *r);
+
+/* Submits the attempts df_run_dispatch started (call only after the commit). */
+void df_run_submit(df_run *r);
 
 /* Called after each commit: finishes the run when every task is final and nothing is in flight.
  * Returns true once the run has ended. */

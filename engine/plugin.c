@@ -20,6 +20,8 @@ struct df_plugin_registry {
     size_t n_loaded;
     size_t cap_loaded;
     const df_plugin **listing; /* df_plugin_list's last answer */
+    df_plugin **by_name;       /* plugins found by name along the search path (a cache: the */
+    size_t n_by_name;          /* search path never changes during the registry's life) */
 };
 
 static int push_dir(df_plugin_registry *r, const char *dir)
@@ -94,6 +96,7 @@ void df_plugin_registry_free(df_plugin_registry *r)
     }
     free(r->loaded);
     free(r->listing);
+    free(r->by_name);
     free(r);
 }
 
@@ -202,11 +205,21 @@ int df_plugin_get(df_plugin_registry *r, const char *ref, const char *base_dir,
         *out = p;
         return p ? 0 : -1;
     }
-    /* The first NAME.so along the search path; load_path returns it again once loaded. */
+    for (size_t i = 0; i < r->n_by_name; i++)
+        if (strcmp(r->by_name[i]->name, ref) == 0) {
+            *out = r->by_name[i];
+            return 0;
+        }
+    /* The first NAME.so along the search path. */
     for (size_t d = 0; d < r->n_dirs; d++) {
         snprintf(path, sizeof path, "%s/%s.so", r->dirs[d], ref);
         if (access(path, F_OK) == 0) {
-            const df_plugin *p = load_path(r, ref, path, err, errlen);
+            df_plugin *p = load_path(r, ref, path, err, errlen);
+            df_plugin **g = p ? realloc(r->by_name, (r->n_by_name + 1) * sizeof *g) : NULL;
+            if (g) {
+                r->by_name = g;
+                r->by_name[r->n_by_name++] = p;
+            }
             *out = p;
             return p ? 0 : -1;
         }

@@ -448,18 +448,11 @@ void df_run_dispatch(df_run *r)
     df_engine *e = r->e;
     if (e->fatal || e->stopping || r->cancelling)
         return;
-    /* Attempts refused earlier by a full pool queue go first. */
-    size_t kept = 0;
-    for (size_t k = 0; k < r->unsubmitted_n; k++)
-        if (!submit(r, r->unsubmitted[k]))
-            r->unsubmitted[kept++] = r->unsubmitted[k];
-    r->unsubmitted_n = kept;
-    if (kept > 0)
+    /* Backpressure: while the pool's queue refuses attempts, start no more. */
+    if (r->unsubmitted_n > 0)
         return;
-
-    size_t n_held = 0, n_started = 0;
+    size_t n_held = 0;
     size_t *held = r->held;
-    df_attempt_rec **started = r->unsubmitted;
     int64_t now = df_now_ms();
     while (r->heap_n > 0 && slots_free(r)) {
         size_t i = heap_pop(r);
@@ -494,20 +487,21 @@ void df_run_dispatch(df_run *r)
         t->running = rec;
         r->running++;
         e->in_flight++;
-        started[n_started++] = rec;
+        /* Submitted by df_run_submit once the engine has committed this transaction. */
+        r->unsubmitted[r->unsubmitted_n++] = rec;
     }
     for (size_t k = 0; k < n_held; k++)
         heap_push(r, held[k]);
-    if (n_started == 0)
+}
+
+void df_run_submit(df_run *r)
+{
+    if (r->e->fatal)
         return;
-    /* Durable before visible: the RUNNING states and open attempts are committed before any
-     * of these attempts can start. */
-    if (df_engine_commit(e) != 0)
-        return;
-    kept = 0;
-    for (size_t k = 0; k < n_started; k++)
-        if (!submit(r, started[k]))
-            r->unsubmitted[kept++] = started[k];
+    size_t kept = 0;
+    for (size_t k = 0; k < r->unsubmitted_n; k++)
+        if (!submit(r, r->unsubmitted[k]))
+            r->unsubmitted[kept++] = r->unsubmitted[k];
     r->unsubmitted_n = kept;
 }
 
@@ -854,6 +848,8 @@ void df_run_free(df_run *r)
         json_decref(r->t[i].result);
         /* Attempts still in the pool are freed with the pool's late results (engine close). */
     }
+    for (size_t k = 0; k < r->unsubmitted_n; k++)
+        free(r->unsubmitted[k]);
     free(r->t);
     free(r->heap);
     free(r->eval);
