@@ -4,7 +4,8 @@
  * ${env.NAME}, ${tasks.ID.result}, ${tasks.ID.result.KEY.KEY...}. A string that is exactly one
  * reference takes the referenced JSON value with its type; references inside a longer string are
  * replaced by their text (strings as is, other JSON values in compact JSON form). `$${` is a
- * literal `${`. Object keys are never templated, only string values (at any depth). */
+ * literal `${`. Object keys are never templated, only string values (at any depth). A KEY applied
+ * to an array is a decimal index (`${tasks.a.result.rows.0.name}`); template.c has the grammar. */
 #ifndef DF_TEMPLATE_H
 #define DF_TEMPLATE_H
 

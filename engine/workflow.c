@@ -150,7 +150,7 @@ static const char *describe(const json_t *v, char *buf, size_t len)
         snprintf(buf, len, "a string (%.*s%s)", cut, t, ell);
         break;
     case JSON_INTEGER:
-        snprintf(buf, len, "%s", t);
+        snprintf(buf, len, "an integer (%s)", t);
         break;
     case JSON_REAL:
         snprintf(buf, len, "a real number (%.*s%s)", cut, t, ell);
@@ -163,6 +163,15 @@ static const char *describe(const json_t *v, char *buf, size_t len)
         snprintf(buf, len, "null");
         break;
     }
+    free(text);
+    return buf;
+}
+
+/* A number as written in JSON, for range errors ("0.5", "3"). */
+static const char *num_text(const json_t *v, char *buf, size_t len)
+{
+    char *text = json_dumps(v, JSON_ENCODE_ANY);
+    snprintf(buf, len, "%s", text ? text : "?");
     free(text);
     return buf;
 }
@@ -271,7 +280,7 @@ static void task_field(loader *L, const char *where, const char *key, const json
                  describe(v, d, sizeof d));
         else if (!(json_number_value(v) >= 1.0))
             lerr(L, where, "retry_backoff: must be a number >= 1, got %s",
-                 describe(v, d, sizeof d));
+                 num_text(v, d, sizeof d));
         else
             t->retry_backoff = json_number_value(v);
     } else if (strcmp(key, "retry_jitter") == 0) {
@@ -379,9 +388,12 @@ static void load_breakers(loader *L, const json_t *breakers, const char ***names
         {
             if (strcmp(k, "failure_rate") == 0) {
                 double r = json_number_value(x);
-                if (!json_is_number(x) || !(r > 0.0 && r <= 1.0))
+                if (!json_is_number(x))
                     lerr(L, where, "failure_rate: must be a number in (0, 1], got %s",
                          describe(x, d, sizeof d));
+                else if (!(r > 0.0 && r <= 1.0))
+                    lerr(L, where, "failure_rate: must be a number in (0, 1], got %s",
+                         num_text(x, d, sizeof d));
                 else
                     b->failure_rate = r;
             } else if (strcmp(k, "window") == 0) {
@@ -581,6 +593,23 @@ static int check_ref(void *ud, const char *ref)
     return 0;
 }
 
+/* Appends a then b (may be NULL) to the path of len bytes in a buffer of cap bytes; returns the
+ * new length. What does not fit becomes "..." (bytes before len are never changed, so the caller
+ * restores its path with path[len] = '\0'). */
+static size_t path_push(char *path, size_t len, size_t cap, const char *a, const char *b)
+{
+    int w = snprintf(path + len, cap - len, "%s%s", a, b ? b : "");
+    if (w < 0 || (size_t)w >= cap - len) {
+        if (cap - len < 4) {
+            path[len] = '\0';
+            return len;
+        }
+        memcpy(path + len, "...", 4);
+        return len + 3;
+    }
+    return len + (size_t)w;
+}
+
 /* Walks a task's params, checking every string's template syntax and ${tasks.X} references.
  * path holds the JSON path so far (cap bytes, truncated with "..." when too deep). */
 static void check_templates(ref_check *c, const json_t *v, char *path, size_t len, size_t cap)
@@ -597,20 +626,15 @@ static void check_templates(ref_check *c, const json_t *v, char *path, size_t le
         json_t *x;
         json_object_foreach((json_t *)v, key, x)
         {
-            int w = snprintf(path + len, cap - len, ".%s", key);
-            if (w < 0 || (size_t)w >= cap - len)
-                snprintf(path + cap - 4, 4, "...");
-            check_templates(c, x, path, len + (w > 0 && (size_t)w < cap - len ? (size_t)w : 0),
-                            cap);
+            check_templates(c, x, path, path_push(path, len, cap, ".", key), cap);
             path[len] = '\0';
         }
     } else if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
-            int w = snprintf(path + len, cap - len, "[%zu]", i);
-            if (w < 0 || (size_t)w >= cap - len)
-                snprintf(path + cap - 4, 4, "...");
-            check_templates(c, json_array_get(v, i), path,
-                            len + (w > 0 && (size_t)w < cap - len ? (size_t)w : 0), cap);
+            char idx[32];
+            snprintf(idx, sizeof idx, "[%zu]", i);
+            check_templates(c, json_array_get(v, i), path, path_push(path, len, cap, idx, NULL),
+                            cap);
             path[len] = '\0';
         }
     }

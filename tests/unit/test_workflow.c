@@ -296,25 +296,25 @@ static void test_err_missing_file(void **state)
 static void test_err_wrong_type(void **state)
 {
     (void)state;
-    EXPECT_ERRORS("err_wrong_type.json", "name: must be a string, got 5",
+    EXPECT_ERRORS("err_wrong_type.json", "name: must be a string, got an integer (5)",
                   "description: must be a string, got an array",
                   "params: must be an object, got an array",
                   "max_active_tasks: must be an integer >= 1, got a real number (2.0)",
                   "pools: \"p\": must be an integer >= 1, got a string (\"2\")",
-                  "tasks[1]: id: must be a string, got 7",
+                  "tasks[1]: id: must be a string, got an integer (7)",
                   "tasks[3]: must be an object (a task), got a string (\"not a task\")",
                   "task \"a\": retries: must be an integer >= 0, got a real number (1.0)",
                   "task \"a\": retry_delay_ms: must be an integer >= 0, got a string (\"1000\")",
                   "task \"a\": retry_backoff: must be a number >= 1, got a string (\"2\")",
-                  "task \"a\": retry_jitter: must be a boolean, got 1",
+                  "task \"a\": retry_jitter: must be a boolean, got an integer (1)",
                   "task \"a\": timeout_ms: must be an integer >= 0, got null",
                   "task \"a\": priority: must be an integer, got a real number (1.5)",
                   "task \"a\": params: must be an object, got an array",
-                  "task \"a\": trigger_rule: must be a string, got 1",
-                  "task \"a\": pool: must be a string, got 3",
+                  "task \"a\": trigger_rule: must be a string, got an integer (1)",
+                  "task \"a\": pool: must be a string, got an integer (3)",
                   "task \"a\": depends_on: must be an array of task ids, got a string (\"b\")",
                   "task \"c\": plugin: must be a string, got a boolean (true)",
-                  "task \"c\": depends_on[0]: must be a string (a task id), got 1");
+                  "task \"c\": depends_on[0]: must be a string (a task id), got an integer (1)");
 }
 
 #define X10 "xxxxxxxxxx"
@@ -337,7 +337,7 @@ static void test_err_range(void **state)
         "tasks[2]: id: \"\" is not a valid task id (it must match [A-Za-z0-9_-]{1,128})",
         "task \"a\": retries: must be an integer >= 0, got -1",
         "task \"a\": retry_delay_ms: must be an integer >= 0, got -1",
-        "task \"a\": retry_backoff: must be a number >= 1, got a real number (0.5)",
+        "task \"a\": retry_backoff: must be a number >= 1, got 0.5",
         "task \"a\": retry_max_delay_ms: must be an integer >= 0, got -5",
         "task \"a\": timeout_ms: must be an integer >= 0, got -1",
         "tasks[2]: plugin: must not be empty");
@@ -443,7 +443,7 @@ static void test_err_alerts(void **state)
         "sinks)",
         "alerts[2]: missing required key \"argv\" (a command sink needs it)",
         "alerts[3]: url: must start with http:// or https://, got \"ftp://x\"",
-        "alerts[3]: headers: \"A\": must be a string, got 1",
+        "alerts[3]: headers: \"A\": must be a string, got an integer (1)",
         "alerts[3]: on[0]: unknown event \"run_faild\"; did you mean \"run_failed\"? (expected "
         "task_failed, task_retry, run_failed, run_succeeded, breaker_opened or breaker_closed)",
         "alerts[4]: path: must not be empty",
@@ -531,6 +531,29 @@ static void test_errors_append_to_existing_list(void **state)
     df_workflow_free(wf);
     json_decref(doc);
     df_errlist_clear(&e);
+}
+
+/* A template error deep inside long keys: a path component that does not fit is shown as "...",
+ * and the rest of the path and of the message survive. */
+static void test_long_param_path(void **state)
+{
+    (void)state;
+    char key[301];
+    memset(key, 'k', 300);
+    key[300] = '\0';
+    json_t *params = json_pack("{s:{s:[s, s]}}", key, key, "fine", "${oops");
+    json_t *doc = json_pack("{s:s, s:[{s:s, s:s, s:o}]}", "name", "x", "tasks", "id", "a", "plugin",
+                            "noop", "params", params);
+    df_errlist e = {0};
+    df_workflow *wf = NULL;
+    assert_int_equal(df_workflow_load_json(doc, "p", "/", &wf, &e), -1);
+    assert_int_equal(e.n, 1);
+    char want_head[400];
+    snprintf(want_head, sizeof want_head, "p: task \"a\": params.%s.", key);
+    assert_int_equal(strncmp(e.msgs[0], want_head, strlen(want_head)), 0);
+    assert_non_null(strstr(e.msgs[0], "kkk...[1]: unterminated reference \"${oops\""));
+    df_errlist_clear(&e);
+    json_decref(doc);
 }
 
 /* ---- names, paths, lookup ------------------------------------------------------------------- */
@@ -725,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_several_errors_at_once),
         cmocka_unit_test(test_load_json_stored),
         cmocka_unit_test(test_errors_append_to_existing_list),
+        cmocka_unit_test(test_long_param_path),
         cmocka_unit_test(test_trigger_rule_names),
         cmocka_unit_test(test_resolve_path),
         cmocka_unit_test(test_find_task_hand_built),
