@@ -394,6 +394,8 @@ int df_engine_open(const df_engine_config *cfg, df_engine **out, char *err, size
         e->cfg.concurrency = 256;
     e->cfg.on_event = cfg->on_event;
     e->outbox_tail = &e->outbox_head;
+    /* Retry jitter draws from drand48: a different sequence in every engine process. */
+    srand48((long)df_now_ms() ^ ((long)getpid() << 16));
     pthread_mutex_init(&e->inbox_mu, NULL);
     if (uv_loop_init(&e->loop) != 0) {
         snprintf(err, errlen, "cannot create the event loop");
