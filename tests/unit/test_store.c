@@ -1073,12 +1073,15 @@ static void test_load_run(void **state)
     assert_int_equal(json_array_size(tasks), 5);
     static const int streak[] = {2, 2, 0, 0, 1};
     static const int open[] = {0, 3, 0, 0, 0};
+    /* FAILED or TIMED_OUT attempts above retry_base (0): only t0's first. */
+    static const int failures[] = {1, 0, 0, 0, 0};
     for (int i = 0; i < 5; i++) {
         json_t *ti = json_array_get(tasks, i);
         char id[16];
         snprintf(id, sizeof id, "t%d", i);
-        assert_keys(ti, "attempts,ended_at,error,id,lost_streak,next_retry_at,open_attempt,plugin,"
-                        "result,retry_base,started_at,state");
+        assert_keys(ti, "attempts,ended_at,error,failures,id,lost_streak,next_retry_at,"
+                        "open_attempt,plugin,result,retry_base,started_at,state");
+        assert_int_equal(json_integer_value(json_object_get(ti, "failures")), failures[i]);
         assert_string_equal(json_string_value(json_object_get(ti, "id")), id);
         assert_int_equal(json_integer_value(json_object_get(ti, "lost_streak")), streak[i]);
         assert_int_equal(json_integer_value(json_object_get(ti, "open_attempt")), open[i]);
