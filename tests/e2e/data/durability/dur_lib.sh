@@ -1,0 +1,143 @@
+# dur_lib.sh: helpers of the durability end-to-end tests (tests/e2e/test_durability_*.sh), on top
+# of lib.sh and run_lib.sh: dagflow processes in the background (to kill or interrupt them mid-run),
+# polling the store while an engine writes it, and clean-up of everything a test started
+# (engines and the process groups of their shell tasks). Each such script does:
+#     set -euo pipefail; source "$(dirname "$0")/lib.sh"; source "$(dirname "$0")/run_lib.sh"
+#     source "$(dirname "$0")/data/durability/dur_lib.sh"; dur_setup
+# The SPEC §3/§7 invariants come from tests/crash/invariants.sh (inv_check).
+
+DUR_DATA="$E2E_DIR/data/durability"
+source "$E2E_DIR/../crash/invariants.sh"
+
+# Pids of background engines, and a file where shell tasks write their process group ids.
+DUR_PIDS=()
+
+# dur_cleanup: kills what the test left running (the engines it started, by pid, and the process
+# groups recorded in $WORK/pgids), then removes $WORK.
+dur_cleanup() {
+    local p
+    for p in "${DUR_PIDS[@]}"; do
+        kill -9 "$p" 2>/dev/null || true
+    done
+    if [[ -n "${WORK:-}" && -f "$WORK/pgids" ]]; then
+        while read -r p; do
+            [[ "$p" =~ ^[0-9]+$ ]] && kill -9 -- "-$p" 2>/dev/null || true
+        done <"$WORK/pgids"
+    fi
+    [[ -z "${WORK:-}" ]] || rm -rf -- "$WORK"
+}
+
+# dur_setup: run_setup (a fresh $WORK, $DB), the plugins these tests use, and the clean-up trap.
+dur_setup() {
+    run_setup
+    trap dur_cleanup EXIT
+    need_builtin sleep
+    need_builtin shell
+    need_builtin noop
+    need_plugin counter
+}
+
+# bg NAME ARGS...: starts `dagflow ARGS... --db $DB --plugin-dir $DF_TEST_PLUGIN_DIR` in the
+# background with stdout/stderr in $WORK/NAME.out and NAME.err; sets BG_PID. SIGINT is restored
+# to its default first (a non-interactive bash starts background jobs with SIGINT ignored, and a
+# dagflow that inherited that would still install its own handler, but its shell children would
+# not see the default disposition otherwise).
+bg() {
+    local name="$1"
+    shift
+    (
+        trap - INT TERM
+        exec "$DF_BIN" "$@" --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR"
+    ) >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    BG_PID=$!
+    DUR_PIDS+=("$BG_PID")
+}
+
+# bg_wait PID SECONDS NAME: waits for the background dagflow PID to exit, at most SECONDS
+# (fractions allowed); sets BG_RC to its exit code (137 when killed by SIGKILL) and BG_MS to the
+# milliseconds waited; fails the test (after killing it) when it does not exit in time.
+bg_wait() {
+    local pid="$1" limit_ms t0
+    limit_ms=$(awk -v s="$2" 'BEGIN { printf "%d", s * 1000 }')
+    t0=$(now_ms)
+    while kill -0 "$pid" 2>/dev/null; do
+        # A zombie is done: `wait` collects it below.
+        [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == Z* ]] && break
+        if (($(now_ms) - t0 > limit_ms)); then
+            kill -9 "$pid" 2>/dev/null || true
+            fail "dagflow $3 (pid $pid) did not exit within $2 s; stderr: $(head -c 2000 "$WORK/$3.err" 2>/dev/null)"
+        fi
+        sleep 0.02
+    done
+    set +e
+    wait "$pid" 2>/dev/null
+    BG_RC=$?
+    set -e
+    BG_MS=$(($(now_ms) - t0))
+}
+
+# expect_bg_rc CODE NAME [WHAT]: the last bg_wait ended with this exit code.
+expect_bg_rc() {
+    if [[ "$BG_RC" != "$1" ]]; then
+        fail "${3:-exit code of dagflow $2}: expected $1, got $BG_RC; stderr: $(head -c 3000 "$WORK/$2.err" 2>/dev/null)"
+    fi
+    DF_ASSERTS=$((DF_ASSERTS + 1))
+}
+
+# wait_sql SQL SECONDS WHAT: polls the store until SQL returns a non-empty, non-zero first row;
+# fails the test after SECONDS. Reading while an engine writes is what WAL mode promises (SPEC §7).
+wait_sql() {
+    local limit_ms t0 out
+    limit_ms=$(awk -v s="$2" 'BEGIN { printf "%d", s * 1000 }')
+    t0=$(now_ms)
+    while :; do
+        out="$(sqlite3 -batch -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null || true)"
+        out="${out%%$'\n'*}"
+        [[ -n "$out" && "$out" != 0 ]] && return 0
+        (($(now_ms) - t0 > limit_ms)) && fail "timed out after $2 s waiting for: $3"
+        sleep 0.03
+    done
+}
+
+# expect_invariants RUN MODE: tests/crash/invariants.sh's inv_check passes (MODE dead|finished).
+expect_invariants() {
+    local out
+    out="$(inv_check "$DB" "$1" "$2")" || fail "store invariants violated: $out"
+    DF_ASSERTS=$((DF_ASSERTS + 1))
+}
+
+# pg_alive PGID: true while any process of that process group exists.
+pg_alive() {
+    kill -0 -- "-$1" 2>/dev/null
+}
+
+# resume_fg RUN [ARGS...]: `dagflow resume RUN` in the foreground (run_df with --db and
+# --plugin-dir, under a 60 s limit).
+resume_fg() {
+    local run="$1"
+    shift
+    DF_LAST_ARGS="resume $run $*"
+    set +e
+    timeout -k 5 60 "$DF_BIN" resume "$run" --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" "$@" \
+        >"$WORK/.stdout" 2>"$WORK/.stderr"
+    DF_RC=$?
+    set -e
+    DF_OUT="$(cat "$WORK/.stdout")"
+    DF_ERR="$(cat "$WORK/.stderr")"
+    [[ $DF_RC != 124 ]] || fail "dagflow resume $run did not finish within 60 s"
+}
+
+# retry_fg RUN [ARGS...]: `dagflow retry RUN ARGS...` like resume_fg.
+retry_fg() {
+    local run="$1"
+    shift
+    DF_LAST_ARGS="retry $run $*"
+    set +e
+    timeout -k 5 60 "$DF_BIN" retry "$run" --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" "$@" \
+        >"$WORK/.stdout" 2>"$WORK/.stderr"
+    DF_RC=$?
+    set -e
+    DF_OUT="$(cat "$WORK/.stdout")"
+    DF_ERR="$(cat "$WORK/.stderr")"
+    [[ $DF_RC != 124 ]] || fail "dagflow retry $run did not finish within 60 s"
+}

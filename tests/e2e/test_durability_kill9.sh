@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# test_durability_kill9: the engine killed with SIGKILL in the middle of a run, then `dagflow
+# resume` (SPEC §3 LOST attempts, §6 resume, §7): 30 shell, sleep and counter tasks in a DAG
+# (data/durability/kill9.json, at most 4 at once) are killed once 8 of them have succeeded and
+# others are running. Then: the store passes integrity_check and the SPEC §3 invariants
+# (tests/crash/invariants.sh); resume ends the run SUCCESS with exit 0; every task has exactly
+# one SUCCESS attempt; the attempts open at the kill are LOST and their tasks went RUNNING ->
+# QUEUED without using a retry (retries is 0); every shell and counter task ran at least once
+# (each appends "<task> <attempt>" to runs.log when it starts), and no task whose SUCCESS was
+# committed before the kill ran again.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/run_lib.sh"
+source "$(dirname "$0")/data/durability/dur_lib.sh"
+dur_setup
+
+cp "$DUR_DATA/kill9.json" wf.json
+note "run 30 tasks, SIGKILL once 8 have succeeded while others run"
+bg run run wf.json
+wait_sql "SELECT (SELECT count(*) FROM task_history WHERE state = 'SUCCESS') >= 8 AND
+                 (SELECT count(*) FROM task_history WHERE state = 'RUNNING') >= 1" 30 \
+    "8 tasks SUCCESS and one RUNNING"
+kill -9 "$BG_PID"
+bg_wait "$BG_PID" 10 run
+expect_bg_rc 137 run "exit status of the killed engine"
+run=$(last_run)
+assert_eq 1 "$run" "run id"
+
+# What the kill left: the committed SUCCESS tasks (with their attempt counts and runs.log lines),
+# the open attempts.
+before_success="$(q "SELECT task_id || ' ' || attempts FROM task_history
+                     WHERE run_id = $run AND state = 'SUCCESS' ORDER BY task_id")"
+open_attempts="$(q "SELECT task_id || ' ' || attempt FROM attempt_history
+                    WHERE run_id = $run AND outcome = 'RUNNING' ORDER BY task_id")"
+n_before=$(wc -l <<<"$before_success")
+note "at the kill: $n_before tasks SUCCESS, open attempts: ${open_attempts//$'\n'/, }"
+((n_before >= 8)) || fail "expected at least 8 SUCCESS tasks at the kill, got $n_before"
+[[ -n "$open_attempts" ]] || fail "expected attempts open at the kill"
+cp runs.log runs.before
+expect_invariants "$run" dead
+# The stored run still says RUNNING (its engine died without a word); the view shows it RUNNING
+# until the heartbeat is 30 s old.
+assert_eq RUNNING "$(q "SELECT state FROM runs WHERE run_id = $run")" "stored state after the kill"
+
+note "resume"
+resume_fg "$run"
+expect_rc 0 "resume of the killed run"
+expect_run "$run" SUCCESS
+expect_invariants "$run" finished
+assert_eq 30 "$(q "SELECT count(*) FROM task_history WHERE run_id = $run AND state = 'SUCCESS'")" \
+    "tasks SUCCESS"
+assert_eq 30 "$(q "SELECT count(*) FROM (SELECT task_id FROM attempt_history WHERE run_id = $run
+                   AND outcome = 'SUCCESS' GROUP BY task_id HAVING count(*) = 1)")" \
+    "tasks with exactly one SUCCESS attempt"
+
+# The attempts open at the kill are LOST, and their tasks went back to QUEUED (no retry used).
+while read -r task attempt; do
+    assert_eq LOST "$(q "SELECT outcome FROM attempt_history WHERE run_id = $run
+                         AND task_id = '$task' AND attempt = $attempt")" "outcome of $task attempt $attempt"
+    assert_eq "the engine died during this attempt" \
+        "$(q "SELECT error FROM attempt_history WHERE run_id = $run AND task_id = '$task'
+              AND attempt = $attempt")" "error of the LOST attempt of $task"
+    assert_contains "$(events "$run" "$task")" "RUNNING>QUEUED QUEUED>RUNNING RUNNING>SUCCESS" \
+        "transitions of $task"
+    assert_eq $((attempt + 1)) "$(q "SELECT attempts FROM task_history WHERE run_id = $run
+                                     AND task_id = '$task'")" "attempts of $task"
+done <<<"$open_attempts"
+assert_eq "$(wc -l <<<"$open_attempts")" \
+    "$(q "SELECT count(*) FROM attempt_history WHERE run_id = $run AND outcome = 'LOST'")" \
+    "LOST attempts (exactly the ones open at the kill)"
+
+# Tasks committed SUCCESS before the kill did not run again: same attempts, same runs.log lines.
+while read -r task attempts; do
+    assert_eq "$attempts" "$(q "SELECT attempts FROM task_history WHERE run_id = $run
+                                AND task_id = '$task'")" "attempts of $task (SUCCESS before the kill)"
+    assert_eq "$(grep -c "^$task " runs.before || true)" "$(grep -c "^$task " runs.log || true)" \
+        "executions of $task (SUCCESS before the kill) in runs.log"
+done <<<"$before_success"
+
+# Every shell and counter task ran at least once, and never more often than it has attempts.
+for task in $(jq -r '.tasks[] | select(.plugin != "sleep") | .id' wf.json); do
+    n=$(grep -c "^$task " runs.log || true)
+    attempts=$(q "SELECT attempts FROM task_history WHERE run_id = $run AND task_id = '$task'")
+    ((n >= 1)) || fail "task $task never ran (runs.log has no line for it)"
+    ((n <= attempts)) || fail "task $task ran $n times but has $attempts attempts"
+    DF_ASSERTS=$((DF_ASSERTS + 1))
+done
+# Attempt numbers in runs.log are the attempts' numbers: no line names an attempt that does not
+# exist.
+while read -r task attempt; do
+    assert_eq 1 "$(q "SELECT count(*) FROM attempt_history WHERE run_id = $run
+                      AND task_id = '$task' AND attempt = $attempt")" "attempt $attempt of $task in runs.log"
+done <runs.log
+
+df_done
