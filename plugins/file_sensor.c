@@ -1,0 +1,175 @@
+/* file_sensor: the built-in TaskUnit that waits until a file exists (SPEC §2), as Airflow's
+ * FileSensor does in "poke" mode.
+ *
+ * params: {"path": string (required; relative to the workflow's folder), "poke_interval_ms":
+ * integer >= 1 (default 1000)}. result: {"path": the path checked (the workflow's folder joined
+ * with a relative path), "size": the file's size in bytes}.
+ *
+ * The sensor checks at once, then every poke_interval_ms, waiting with df_task_sleep between
+ * checks: a waiting sensor costs a timer on its worker's event loop and no thread, so thousands
+ * of sensors can wait at once. Any kind of file counts (a directory too). A missing path
+ * (ENOENT, ENOTDIR) keeps it waiting; any other stat error fails the attempt (retryable). A
+ * cancellation (the task's timeout_ms, or a shutdown) ends the wait with DF_TASK_FAILED and an
+ * error naming the path and how long it waited. The check is one stat(2) on the worker thread,
+ * which is instant on a local file system. */
+#include <dagflow/taskunit.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define DEFAULT_POKE_MS 1000
+
+static const char *const known_keys[] = {"path", "poke_interval_ms", NULL};
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A string holding a ${...} reference still to be resolved (validate at run creation). */
+static int is_template(const json_t *v)
+{
+    return json_is_string(v) && strstr(json_string_value(v), "${") != NULL;
+}
+
+/* Rejects the first key not in known_keys, suggesting the closest known one when it differs
+ * by a typo (one or two characters). */
+static int check_keys(const json_t *params, char *err, size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)params, key, v)
+    {
+        int found = 0;
+        for (size_t i = 0; known_keys[i] && !found; i++)
+            found = strcmp(known_keys[i], key) == 0;
+        if (found)
+            continue;
+        const char *hint = NULL;
+        if (strstr(key, "path") || strstr("path", key))
+            hint = "path";
+        else if (strstr(key, "interval") || strstr(key, "poke"))
+            hint = "poke_interval_ms";
+        if (hint)
+            snprintf(err, errlen, "unknown key \"%s\"; did you mean \"%s\"?", key, hint);
+        else
+            snprintf(err, errlen,
+                     "unknown key \"%s\" (file_sensor takes \"path\" and \"poke_interval_ms\")",
+                     key);
+        return 1;
+    }
+    return 0;
+}
+
+/* The checks of validate. With templates (run creation), a ${...} string is accepted in place of
+ * any value; without (execute), every value must have its final type. */
+static int check_params(const json_t *params, int templates, char *err, size_t errlen)
+{
+    if (!json_is_object(params)) {
+        snprintf(err, errlen, "params must be an object with \"path\"");
+        return 1;
+    }
+    if (check_keys(params, err, errlen))
+        return 1;
+    json_t *path = json_object_get(params, "path");
+    if (!path) {
+        snprintf(err, errlen, "missing required key \"path\" (the file to wait for)");
+        return 1;
+    }
+    if (!json_is_string(path) || json_string_length(path) == 0) {
+        snprintf(err, errlen, "\"path\" must be a non-empty string");
+        return 1;
+    }
+    json_t *poke = json_object_get(params, "poke_interval_ms");
+    if (poke && !(templates && is_template(poke)) &&
+        (!json_is_integer(poke) || json_integer_value(poke) < 1)) {
+        snprintf(err, errlen, "\"poke_interval_ms\" must be an integer >= 1 (milliseconds)");
+        return 1;
+    }
+    return 0;
+}
+
+static int fs_validate(const json_t *params, char *err, size_t errlen)
+{
+    return check_params(params, 1, err, errlen);
+}
+
+/* path joined to the workflow's folder when relative; malloc'd. */
+static char *resolve(const char *workdir, const char *path)
+{
+    char *out = NULL;
+    if (path[0] == '/' || !workdir || !*workdir)
+        return strdup(path);
+    size_t wl = strlen(workdir);
+    int slash = workdir[wl - 1] == '/';
+    if (asprintf(&out, "%s%s%s", workdir, slash ? "" : "/", path) < 0)
+        return NULL;
+    return out;
+}
+
+static int fs_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    char err[256];
+    if (check_params(params, 0, err, sizeof err) != 0) {
+        df_task_set_error(ctx, "%s", err);
+        return DF_TASK_FAILED_PERMANENT;
+    }
+    json_t *poke = json_object_get(params, "poke_interval_ms");
+    uint64_t interval = poke ? (uint64_t)json_integer_value(poke) : DEFAULT_POKE_MS;
+    char *path = resolve(df_task_workdir(ctx), json_string_value(json_object_get(params, "path")));
+    if (!path) {
+        df_task_set_error(ctx, "out of memory");
+        return DF_TASK_FAILED;
+    }
+    long long start = mono_ms();
+    unsigned long pokes = 0;
+    df_task_log(ctx, "waiting for %s (every %llu ms)", path, (unsigned long long)interval);
+    for (;;) {
+        struct stat st;
+        pokes++;
+        if (stat(path, &st) == 0) {
+            df_task_log(ctx, "%s exists (%lld bytes) after %lld ms, %lu checks", path,
+                        (long long)st.st_size, mono_ms() - start, pokes);
+            *result = json_pack("{s:s, s:I}", "path", path, "size", (json_int_t)st.st_size);
+            free(path);
+            if (!*result) {
+                df_task_set_error(ctx, "cannot build the result (path not valid UTF-8?)");
+                return DF_TASK_FAILED_PERMANENT;
+            }
+            return DF_TASK_OK;
+        }
+        if (errno != ENOENT && errno != ENOTDIR) {
+            df_task_set_error(ctx, "cannot check %s: %s", path, strerror(errno));
+            free(path);
+            return DF_TASK_FAILED;
+        }
+        if (df_task_sleep(ctx, interval) != 0) {
+            df_task_set_error(ctx, "cancelled after waiting %lld ms for %s (%lu checks)",
+                              mono_ms() - start, path, pokes);
+            free(path);
+            return DF_TASK_FAILED;
+        }
+    }
+}
+
+static const df_taskunit file_sensor_unit = {
+    .abi = DF_TASKUNIT_ABI,
+    .name = "file_sensor",
+    .version = "1.0.0",
+    .description = "waits until a file exists, without blocking a worker; result {\"path\", "
+                   "\"size\"}",
+    .validate = fs_validate,
+    .execute = fs_execute,
+};
+
+/* The plugin's entry point: the static descriptor above (borrowed, lives as long as the .so). */
+const df_taskunit *dagflow_taskunit(void)
+{
+    return &file_sensor_unit;
+}
