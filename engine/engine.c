@@ -186,6 +186,52 @@ df_slot_pool *df_engine_slot_pool(df_engine *e, const char *name)
     return NULL;
 }
 
+df_engine_breaker *df_engine_breaker_find(df_engine *e, const char *name)
+{
+    for (size_t i = 0; i < e->n_breakers; i++)
+        if (strcmp(e->breakers[i].b->name, name) == 0)
+            return &e->breakers[i];
+    return NULL;
+}
+
+static void on_breaker_timer(uv_timer_t *h)
+{
+    df_engine_wake(h->data);
+}
+
+void df_engine_breaker_arm(df_engine *e, df_engine_breaker *eb)
+{
+    if (!e->handles_open || eb->b->state != DF_BREAKER_OPEN)
+        return;
+    if (!eb->timer) {
+        if (!(eb->timer = malloc(sizeof *eb->timer)))
+            return;
+        uv_timer_init(&e->loop, eb->timer);
+        eb->timer->data = e;
+    }
+    uint64_t now = df_mono_ms();
+    uv_timer_start(eb->timer, on_breaker_timer,
+                   eb->b->open_until > now ? eb->b->open_until - now : 0, 0);
+}
+
+/* Registers the workflow's breakers; an existing one keeps its settings and state. */
+static int engine_add_breakers(df_engine *e, const df_workflow *wf)
+{
+    for (size_t i = 0; i < wf->n_breakers; i++) {
+        if (df_engine_breaker_find(e, wf->breakers[i].name))
+            continue;
+        df_engine_breaker *g = realloc(e->breakers, (e->n_breakers + 1) * sizeof *g);
+        if (!g)
+            return -1;
+        e->breakers = g;
+        g[e->n_breakers].timer = NULL;
+        if (!(g[e->n_breakers].b = df_breaker_new(&wf->breakers[i])))
+            return -1;
+        e->n_breakers++;
+    }
+    return 0;
+}
+
 /* Registers the workflow's pools; an existing pool keeps its slot count (first run wins). */
 static int engine_add_pools(df_engine *e, const df_workflow *wf)
 {
@@ -362,10 +408,20 @@ static int engine_open_handles(df_engine *e, char *err, size_t errlen)
     return 0;
 }
 
+static void close_free(uv_handle_t *h)
+{
+    free(h);
+}
+
 static void engine_close_handles(df_engine *e)
 {
     if (!e->handles_open)
         return;
+    for (size_t i = 0; i < e->n_breakers; i++)
+        if (e->breakers[i].timer) {
+            uv_close((uv_handle_t *)e->breakers[i].timer, close_free);
+            e->breakers[i].timer = NULL;
+        }
     e->handles_open = false;
     pthread_mutex_lock(&e->inbox_mu);
     e->inbox_open = false;
@@ -463,6 +519,9 @@ void df_engine_close(df_engine *e)
     for (size_t i = 0; i < e->n_slot_pools; i++)
         free(e->slot_pools[i].name);
     free(e->slot_pools);
+    for (size_t i = 0; i < e->n_breakers; i++)
+        df_breaker_free(e->breakers[i].b);
+    free(e->breakers);
     if (e->in_tx)
         df_store_rollback(e->store);
     df_store_close(e->store);
@@ -571,7 +630,7 @@ df_engine_status df_engine_run_file(df_engine *e, const char *path, const json_t
         st = DF_ENGINE_EINPUT;
         goto fail;
     }
-    if (engine_add_pools(e, wf) != 0) {
+    if (engine_add_pools(e, wf) != 0 || engine_add_breakers(e, wf) != 0) {
         df_errlist_add(errs, "out of memory");
         st = DF_ENGINE_EINTERNAL;
         goto fail;
@@ -653,7 +712,14 @@ static df_engine_status engine_load_stored(df_engine *e, long long run_id, json_
         json_decref(loaded);
         return DF_ENGINE_EINPUT;
     }
-    engine_add_pools(e, wf);
+    if (engine_add_pools(e, wf) != 0 || engine_add_breakers(e, wf) != 0) {
+        free(plugins);
+        json_decref(params);
+        df_workflow_free(wf);
+        json_decref(loaded);
+        df_errlist_add(errs, "out of memory");
+        return DF_ENGINE_EINTERNAL;
+    }
     df_run *r = df_run_new(e, run_id, wf, plugins, params ? params : json_object());
     if (!r || engine_add_run(e, r) != 0) {
         df_run_free(r);

@@ -9,6 +9,7 @@
 
 #include "../store/store.h"
 #include "alert.h"
+#include "breaker.h"
 #include "engine.h"
 #include "plugin.h"
 #include "pool/pool.h"
@@ -28,6 +29,7 @@ typedef struct df_attempt_rec {
     bool timed_out;    /* the deadline passed: the outcome is TIMED_OUT */
     bool abandoned;    /* recorded without its result; a late result is discarded */
     bool synthetic;    /* failed before reaching the pool (template, validate) */
+    bool probe;        /* the half-open probe of its task's circuit breaker */
     struct df_attempt_rec *next_abandoned;
 } df_attempt_rec;
 
@@ -37,6 +39,13 @@ typedef struct df_slot_pool {
     int64_t slots;
     int64_t used;
 } df_slot_pool;
+
+/* A circuit breaker shared by every run of the engine (SPEC §3a), with the timer that wakes the
+ * engine when it may half-open. */
+typedef struct df_engine_breaker {
+    df_breaker *b;
+    uv_timer_t *timer;
+} df_engine_breaker;
 
 /* An alert written to the store in the open transaction, delivered once it commits. */
 typedef struct df_outbox_item {
@@ -84,6 +93,8 @@ struct df_engine {
     size_t in_flight; /* attempts in the pool, all runs */
     df_slot_pool *slot_pools;
     size_t n_slot_pools;
+    df_engine_breaker *breakers;
+    size_t n_breakers;
     df_attempt_rec *abandoned;
     df_outbox_item *outbox_head, **outbox_tail;
 
@@ -120,6 +131,12 @@ void df_engine_wake(df_engine *e);
 
 /* The shared slot pool with this name, or NULL. */
 df_slot_pool *df_engine_slot_pool(df_engine *e, const char *name);
+
+/* The shared breaker with this name, or NULL. */
+df_engine_breaker *df_engine_breaker_find(df_engine *e, const char *name);
+
+/* Wakes the engine when an OPEN breaker's open_ms has passed. */
+void df_engine_breaker_arm(df_engine *e, df_engine_breaker *eb);
 
 /* Reports a state change to the observer. */
 void df_engine_emit(df_engine *e, const df_engine_event *ev);

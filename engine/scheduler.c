@@ -433,6 +433,71 @@ static bool submit(df_run *r, df_attempt_rec *rec)
     return true;
 }
 
+static df_engine_breaker *task_breaker(df_run *r, size_t i)
+{
+    const df_task_def *d = &r->wf->tasks[i];
+    return d->breaker >= 0 ? df_engine_breaker_find(r->e, r->wf->breakers[d->breaker].name) : NULL;
+}
+
+/* Records a breaker's change of state caused by an attempt of task i, and raises its alert. */
+static void breaker_changed(df_run *r, size_t i, df_engine_breaker *eb, const df_breaker_change *ch)
+{
+    df_engine *e = r->e;
+    const df_task_def *d = &r->wf->tasks[i];
+    if (df_engine_tx(e) != 0)
+        return;
+    if (df_store_breaker_event(e->store, r->id, d->id, eb->b->name, df_breaker_state_name(ch->from),
+                               df_breaker_state_name(ch->to), ch->failure_rate, (int)ch->calls,
+                               df_now_ms()) != DF_STORE_OK) {
+        df_engine_fail(e, "store: %s", df_store_error(e->store));
+        return;
+    }
+    char msg[256];
+    snprintf(msg, sizeof msg, "breaker \"%s\": %s -> %s, failure rate %.2f over %zu calls",
+             eb->b->name, df_breaker_state_name(ch->from), df_breaker_state_name(ch->to),
+             ch->failure_rate, ch->calls);
+    if (ch->to == DF_BREAKER_OPEN) {
+        df_engine_raise_alert(e, r->id, r->wf, "breaker_opened", d->id, "OPEN", msg,
+                              r->t[i].attempt);
+        df_engine_breaker_arm(e, eb);
+    } else if (ch->to == DF_BREAKER_CLOSED) {
+        df_engine_raise_alert(e, r->id, r->wf, "breaker_closed", d->id, "CLOSED", msg,
+                              r->t[i].attempt);
+    }
+}
+
+/* Whether task i's breaker lets an attempt start now (SPEC §3a); a held task stays QUEUED and
+ * uses no attempt. */
+static bool breaker_allows(df_run *r, size_t i, bool *probe)
+{
+    df_engine_breaker *eb = task_breaker(r, i);
+    if (!eb)
+        return true;
+    df_breaker_change ch;
+    bool ok = df_breaker_allow(eb->b, df_mono_ms(), probe, &ch);
+    if (ch.from != ch.to)
+        breaker_changed(r, i, eb, &ch);
+    if (!ok)
+        df_engine_breaker_arm(r->e, eb);
+    return ok;
+}
+
+/* Feeds an attempt's outcome to its task's breaker. */
+static void breaker_outcome(df_run *r, df_attempt_rec *rec, df_attempt_outcome outcome)
+{
+    df_engine_breaker *eb = task_breaker(r, rec->task);
+    if (!eb)
+        return;
+    if (outcome == DF_AO_CANCELLED || outcome == DF_AO_LOST) {
+        if (rec->probe)
+            df_breaker_probe_aborted(eb->b);
+        return;
+    }
+    df_breaker_change ch;
+    if (df_breaker_record(eb->b, outcome != DF_AO_SUCCESS, rec->probe, df_mono_ms(), &ch))
+        breaker_changed(r, rec->task, eb, &ch);
+}
+
 static bool slots_free(df_run *r)
 {
     df_engine *e = r->e;
@@ -462,6 +527,11 @@ void df_run_dispatch(df_run *r)
             held[n_held++] = i;
             continue;
         }
+        bool probe = false;
+        if (d->breaker >= 0 && !breaker_allows(r, i, &probe)) {
+            held[n_held++] = i;
+            continue;
+        }
         df_attempt_rec *rec = calloc(1, sizeof *rec);
         if (!rec) {
             df_engine_fail(e, "out of memory");
@@ -472,6 +542,7 @@ void df_run_dispatch(df_run *r)
         rec->task = i;
         rec->attempt = t->attempt + 1;
         rec->started_at = now;
+        rec->probe = probe;
         if (set_state(r, i, &(change){.to = DF_TS_RUNNING, .to_attempt = rec->attempt}) != 0 ||
             df_engine_tx(e) != 0) {
             free(rec);
@@ -607,6 +678,7 @@ static void finish_attempt(df_run *r, df_attempt_rec *rec, int status, bool canc
     }
     if (df_engine_tx(e) != 0)
         return;
+    breaker_outcome(r, rec, outcome);
     if (df_store_attempt_close(e->store, r->id, d->id, rec->attempt, outcome, now,
                                outcome == DF_AO_SUCCESS ? NULL : error, log) != DF_STORE_OK) {
         df_engine_fail(e, "store: %s", df_store_error(e->store));

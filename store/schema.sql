@@ -36,6 +36,10 @@
 -- attempts         one row per attempt, PRIMARY KEY (run_id, task_id, attempt); outcome is
 --                  RUNNING while the attempt is open, then SUCCESS | FAILED | TIMED_OUT |
 --                  CANCELLED | LOST; log holds the lines the plugin logged
+-- breaker_log      every state change of a circuit breaker (the breaker_history view): the run
+--                  and task of the attempt that caused it, the breaker's name, from/to state
+--                  (CLOSED | OPEN | HALF_OPEN), the failure rate over its window then, and the
+--                  number of outcomes that rate is over
 -- alerts           one row per alert event and sink: sink is a short description
 --                  ("command:./notify.sh"), sink_index its position in the workflow's "alerts",
 --                  payload the alert JSON; status pending | delivered | failed; tries so far
@@ -134,6 +138,19 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_by_run_status ON alerts (run_id, status, alert_id);
 
+CREATE TABLE breaker_log (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id       INTEGER NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    task_id      TEXT,
+    breaker      TEXT    NOT NULL,
+    from_state   TEXT    NOT NULL CHECK (from_state IN ('CLOSED', 'OPEN', 'HALF_OPEN')),
+    to_state     TEXT    NOT NULL CHECK (to_state IN ('CLOSED', 'OPEN', 'HALF_OPEN')),
+    failure_rate REAL    NOT NULL,
+    calls        INTEGER NOT NULL,
+    at           INTEGER NOT NULL
+);
+CREATE INDEX breaker_log_by_run ON breaker_log (run_id, seq);
+
 -- Views: SPEC §7, the stable query surface. Times as ISO-8601 UTC text with milliseconds,
 -- durations as integers in milliseconds (NULL while unfinished).
 
@@ -207,3 +224,17 @@ SELECT l.alert_id AS alert_id,
        strftime('%Y-%m-%dT%H:%M:%fZ', l.delivered_at / 1000.0, 'unixepoch') AS delivered_at,
        l.error AS error
   FROM alerts l;
+
+-- breaker_history: every circuit breaker state change (SPEC §3a), in order of seq. An addition to
+-- SPEC §7's surface, documented in the README.
+CREATE VIEW breaker_history AS
+SELECT b.seq AS seq,
+       b.run_id AS run_id,
+       b.task_id AS task_id,
+       b.breaker AS breaker,
+       b.from_state AS from_state,
+       b.to_state AS to_state,
+       b.failure_rate AS failure_rate,
+       b.calls AS calls,
+       strftime('%Y-%m-%dT%H:%M:%fZ', b.at / 1000.0, 'unixepoch') AS at
+  FROM breaker_log b;

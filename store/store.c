@@ -59,6 +59,7 @@ enum {
     ST_RUN_HEARTBEAT,
     ST_RUN_SET_METRICS,
     ST_ALERT_ADD,
+    ST_BREAKER_EVENT,
     ST_ALERT_UPDATE,
     ST_ALERTS_PENDING,
     ST_RUN_STATUS,
@@ -114,6 +115,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                           " engine_started_at = ?3, heartbeat_at = ?4 WHERE run_id = ?5",
     [ST_RUN_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?1 WHERE run_id = ?2",
     [ST_RUN_SET_METRICS] = "UPDATE runs SET metrics = ?1 WHERE run_id = ?2",
+    [ST_BREAKER_EVENT] = "INSERT INTO breaker_log (run_id, task_id, breaker, from_state, to_state,"
+                         " failure_rate, calls, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_ALERT_ADD] = "INSERT INTO alerts (run_id, task_id, event, sink, sink_index, payload,"
                      " status, tries, created_at)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7)",
@@ -980,6 +983,32 @@ int df_store_attempt_close(df_store *s, long long run_id, const char *task_id, u
     else
         code = fail(s, rc, W);
     done(get);
+    return code;
+}
+
+/* ---- breakers ------------------------------------------------------------------------------ */
+
+/* See store.h. */
+int df_store_breaker_event(df_store *s, long long run_id, const char *task_id, const char *breaker,
+                           const char *from, const char *to, double failure_rate, int calls,
+                           int64_t at)
+{
+    const char *W = "record breaker change";
+    if (!breaker || !from || !to)
+        return failf(s, DF_STORE_ERROR, "store: %s: invalid arguments", W);
+    int code;
+    sqlite3_stmt *st = stmt(s, ST_BREAKER_EVENT, W, &code);
+    if (!st)
+        return code;
+    sqlite3_bind_int64(st, 1, run_id);
+    bind_text(st, 2, task_id);
+    sqlite3_bind_text(st, 3, breaker, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, to, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 6, failure_rate);
+    sqlite3_bind_int(st, 7, calls);
+    sqlite3_bind_int64(st, 8, at);
+    code = run_write(s, st, W);
     return code;
 }
 

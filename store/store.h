@@ -99,6 +99,13 @@ int df_store_run_heartbeat(df_store *s, long long run_id, int64_t at);
 /* Stores the run's pool metrics object (borrowed; any JSON object). */
 int df_store_run_set_metrics(df_store *s, long long run_id, const json_t *metrics);
 
+/* Records a circuit breaker's state change (SPEC §3a; the breaker_history view): caused by an
+ * attempt of task_id (may be NULL) in run_id; from/to are "CLOSED", "OPEN" or "HALF_OPEN";
+ * failure_rate (0..1) over `calls` outcomes in its window at that moment. */
+int df_store_breaker_event(df_store *s, long long run_id, const char *task_id, const char *breaker,
+                           const char *from, const char *to, double failure_rate, int calls,
+                           int64_t at);
+
 /* Writes one alert row (status "pending", tries 0) and sets *alert_id. task_id may be NULL (run
  * events). sink is a short description ("command:./notify.sh", "file:alerts.jsonl"); payload is
  * the alert JSON text. */
