@@ -21,7 +21,8 @@ result() {
 
 cat >tmpl.json <<'EOF'
 {"name": "tmpl",
- "params": {"n": 5, "name": "world", "obj": {"k": [1, 2, 3]}, "flag": true, "ratio": 0.5},
+ "params": {"n": 5, "name": "world", "obj": {"k": [1, 2, 3]}, "flag": true, "ratio": 0.5,
+            "price": 19.99},
  "tasks": [
   {"id": "a", "plugin": "noop", "params": {
      "num": "${params.n}",
@@ -53,7 +54,12 @@ cat >tmpl.json <<'EOF'
      "exit": "${tasks.b.result.exit_code}"}},
   {"id": "d", "plugin": "shell", "depends_on": ["a"],
    "params": {"argv": ["sh", "-c", "printf '%s|%s|%s' \"$1\" \"$2\" \"$3\"", "sh",
-                       "${params.n}", "${task.id}", "${tasks.a.result.text}"]}}
+                       "${params.n}", "${task.id}", "${tasks.a.result.text}"]}},
+  {"id": "e", "plugin": "shell",
+   "params": {"argv": ["sh", "-c", "printf '%s|%s|%s|%s|%s' \"$P\" \"$N\" \"$F\" \"$1\" \"$T\"", "sh",
+                       "${params.price}"],
+              "env": {"P": "${params.price}", "N": "${params.n}", "F": "${params.flag}",
+                      "T": "p=${params.price}"}}}
  ]}
 EOF
 
@@ -90,6 +96,10 @@ assert_eq '[1,2,3]' "$(result "$run" c .a_obj_k)" "an upstream result's array"
 assert_eq 0 "$(result "$run" c .exit)" "exit_code of the shell upstream"
 expect_task "$run" d SUCCESS
 assert_eq '"5|d|n=5, name=world!"' "$(result "$run" d .stdout)" "templates in a shell argv"
+# A typed value handed to shell's env or argv is written as its JSON text: 19.99, not
+# 19.989999999999998.
+expect_task "$run" e SUCCESS
+assert_eq '"19.99|5|true|19.99|p=19.99"' "$(result "$run" e .stdout)" "typed values in shell env and argv"
 
 note "--param K=V gives a string, K:=JSON a typed value"
 export DF_E2E_VAR="v2"
