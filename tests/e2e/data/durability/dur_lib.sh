@@ -106,38 +106,44 @@ expect_invariants() {
     DF_ASSERTS=$((DF_ASSERTS + 1))
 }
 
-# pg_alive PGID: true while any process of that process group exists.
+# pg_alive PGID: true while a process of that process group is alive (zombies, dead and waiting
+# for their new parent to reap them, do not count).
 pg_alive() {
-    kill -0 -- "-$1" 2>/dev/null
+    ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
 }
 
-# resume_fg RUN [ARGS...]: `dagflow resume RUN` in the foreground (run_df with --db and
-# --plugin-dir, under a 60 s limit).
+# pg_show PGID: the processes of that group, for failure messages.
+pg_show() {
+    ps -e -o pid=,pgid=,stat=,args= | awk -v g="$1" '$2 == g'
+}
+
+# dfg COMMAND ARGS...: `dagflow COMMAND ARGS... --db $DB --plugin-dir $DF_TEST_PLUGIN_DIR` in the
+# foreground under a 60 s limit; sets DF_OUT, DF_ERR, DF_RC like run_df (137 when the engine was
+# killed by SIGKILL, e.g. by the crash plugin) and FG_MS (wall time in milliseconds).
+dfg() {
+    DF_LAST_ARGS="$*"
+    local t0
+    t0=$(now_ms)
+    set +e
+    # In a subshell whose stderr is /dev/null, so that bash's "Killed" notice stays out of the
+    # log (the `exit` keeps bash from exec'ing timeout in place of the subshell).
+    (
+        timeout -k 5 60 "$DF_BIN" "$@" --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" \
+            >"$WORK/.stdout" 2>"$WORK/.stderr"
+        exit $?
+    ) 2>/dev/null
+    DF_RC=$?
+    set -e
+    FG_MS=$(($(now_ms) - t0))
+    DF_OUT="$(cat "$WORK/.stdout")"
+    DF_ERR="$(cat "$WORK/.stderr")"
+    ((FG_MS < 60000)) || fail "dagflow $* did not finish within 60 s"
+}
+
+# resume_fg RUN [ARGS...] and retry_fg RUN [ARGS...]: dfg resume / dfg retry.
 resume_fg() {
-    local run="$1"
-    shift
-    DF_LAST_ARGS="resume $run $*"
-    set +e
-    timeout -k 5 60 "$DF_BIN" resume "$run" --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" "$@" \
-        >"$WORK/.stdout" 2>"$WORK/.stderr"
-    DF_RC=$?
-    set -e
-    DF_OUT="$(cat "$WORK/.stdout")"
-    DF_ERR="$(cat "$WORK/.stderr")"
-    [[ $DF_RC != 124 ]] || fail "dagflow resume $run did not finish within 60 s"
+    dfg resume "$@"
 }
-
-# retry_fg RUN [ARGS...]: `dagflow retry RUN ARGS...` like resume_fg.
 retry_fg() {
-    local run="$1"
-    shift
-    DF_LAST_ARGS="retry $run $*"
-    set +e
-    timeout -k 5 60 "$DF_BIN" retry "$run" --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" "$@" \
-        >"$WORK/.stdout" 2>"$WORK/.stderr"
-    DF_RC=$?
-    set -e
-    DF_OUT="$(cat "$WORK/.stdout")"
-    DF_ERR="$(cat "$WORK/.stderr")"
-    [[ $DF_RC != 124 ]] || fail "dagflow retry $run did not finish within 60 s"
+    dfg retry "$@"
 }

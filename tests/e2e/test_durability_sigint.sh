@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# test_durability_sigint: graceful stop on SIGINT and resume (SPEC §3 CANCELLED attempts and the
+# RUNNING -> QUEUED transition that uses no retry, §6 exit code 130, §2 shell process groups):
+#   1. SIGINT while shell tasks (each with a grandchild in its process group) and a sleep task
+#      run: exit 130 within a few seconds; run_history INTERRUPTED; the running attempts
+#      CANCELLED and their tasks QUEUED; every shell process group gone; a hint to resume on
+#      stderr; then `resume` ends the run SUCCESS although every task has retries 0.
+#   2. Two SIGINTs while a task ignores cancellation: the second one exits 130 at once (not after
+#      the grace period) and the run can still be resumed to SUCCESS.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/run_lib.sh"
+source "$(dirname "$0")/data/durability/dur_lib.sh"
+dur_setup
+need_plugin sleepy
+
+# A shell task: records its process group id (its own pid: the shell leads its group) and its
+# start in runs.log, then, unless the file "go" exists, leaves a grandchild in the group and
+# sleeps 30 s.
+SH='echo $$ >> pgids; echo \"$DAGFLOW_TASK_ID $DAGFLOW_ATTEMPT\" >> runs.log; [ -f go ] && exit 0; sleep 45 & sleep 30; wait'
+cat >wf.json <<EOF
+{"name": "durability_sigint", "tasks": [
+  {"id": "a", "plugin": "noop"},
+  {"id": "sh1", "plugin": "shell", "depends_on": ["a"], "params": {"script": "$SH"}},
+  {"id": "sh2", "plugin": "shell", "depends_on": ["a"], "params": {"script": "$SH"}},
+  {"id": "sh3", "plugin": "shell", "depends_on": ["a"], "params": {"script": "$SH"}},
+  {"id": "sl", "plugin": "sleep", "depends_on": ["a"], "params": {"ms": 2000}},
+  {"id": "done", "plugin": "counter", "depends_on": ["sh1", "sh2", "sh3", "sl"],
+   "params": {"path": "runs.log"}}
+]}
+EOF
+
+# running_ready: SQL true once sh1..sh3 and sl run and the three shells recorded their groups.
+running_ready="SELECT count(*) = 4 FROM task_history WHERE state = 'RUNNING'
+                 AND task_id IN ('sh1', 'sh2', 'sh3', 'sl')"
+
+note "1. SIGINT while 3 shell tasks and a sleep task run"
+bg run run wf.json
+wait_sql "$running_ready" 20 "sh1, sh2, sh3 and sl RUNNING"
+for _ in $(seq 100); do
+    [[ -f pgids && $(wc -l <pgids) -ge 3 ]] && break
+    sleep 0.05
+done
+assert_eq 3 "$(wc -l <pgids)" "shell process groups recorded"
+sleep 0.3 # let the grandchildren start
+pgroups="$(cat pgids)"
+for g in $pgroups; do
+    pg_alive "$g" || fail "process group $g of a shell task is not running before the SIGINT"
+done
+kill -INT "$BG_PID"
+bg_wait "$BG_PID" 10 run
+expect_bg_rc 130 run "exit code after SIGINT"
+note "exited ${BG_MS} ms after SIGINT"
+((BG_MS < 5000)) || fail "dagflow took $BG_MS ms to stop after SIGINT (expected a few seconds)"
+run=$(last_run)
+expect_run "$run" INTERRUPTED
+assert_eq INTERRUPTED "$(q "SELECT state FROM runs WHERE run_id = $run")" "stored run state"
+assert_contains "$(cat run.err)" "dagflow: run $run interrupted; continue it with \`dagflow resume $run\`" \
+    "stderr after SIGINT"
+for t in sh1 sh2 sh3 sl; do
+    assert_eq "1 CANCELLED" "$(q "SELECT group_concat(attempt || ' ' || outcome, ',') FROM attempt_history
+                                 WHERE run_id = $run AND task_id = '$t'")" "attempts of $t after SIGINT"
+    expect_task "$run" "$t" QUEUED
+    assert_eq ">PENDING PENDING>QUEUED QUEUED>RUNNING RUNNING>QUEUED" "$(events "$run" "$t")" \
+        "transitions of $t"
+done
+expect_task "$run" a SUCCESS
+expect_task "$run" done PENDING
+expect_invariants "$run" finished
+# No process of any shell task's group is left.
+for g in $pgroups; do
+    if pg_alive "$g"; then
+        fail "process group $g of a shell task survived the SIGINT: $(pg_show "$g")"
+    fi
+    DF_ASSERTS=$((DF_ASSERTS + 1))
+done
+
+note "resume the interrupted run (retries 0: the CANCELLED attempts used none)"
+touch go
+resume_fg "$run"
+expect_rc 0 "resume after SIGINT"
+expect_run "$run" SUCCESS
+for t in sh1 sh2 sh3 sl; do
+    assert_eq "1 CANCELLED,2 SUCCESS" \
+        "$(q "SELECT group_concat(attempt || ' ' || outcome, ',') FROM
+                (SELECT attempt, outcome FROM attempt_history WHERE run_id = $run AND task_id = '$t'
+                 ORDER BY attempt)")" "attempts of $t after resume"
+done
+expect_task "$run" done SUCCESS
+expect_invariants "$run" finished
+assert_eq 1 "$(grep -c '^done ' runs.log)" "executions of done"
+
+note "2. two SIGINTs while a task ignores cancellation"
+rm -f go pgids
+cat >wf2.json <<EOF
+{"name": "durability_sigint2", "tasks": [
+  {"id": "stubborn", "plugin": "sleepy", "params": {"ms": 4000, "ignore_cancel": true}},
+  {"id": "sh", "plugin": "shell", "params": {"script": "$SH"}},
+  {"id": "done", "plugin": "counter", "depends_on": ["stubborn", "sh"], "params": {"path": "runs.log"}}
+]}
+EOF
+bg run2 run wf2.json
+wait_sql "SELECT count(*) = 2 FROM task_history WHERE state = 'RUNNING' AND run_id = $((run + 1))" 20 \
+    "stubborn and sh RUNNING"
+run2=$(last_run)
+kill -INT "$BG_PID"
+sleep 0.5
+kill -0 "$BG_PID" 2>/dev/null || fail "dagflow stopped before the second SIGINT (stubborn should hold it)"
+kill -INT "$BG_PID"
+bg_wait "$BG_PID" 10 run2
+expect_bg_rc 130 run2 "exit code after a second SIGINT"
+note "exited ${BG_MS} ms after the second SIGINT"
+((BG_MS < 1500)) || fail "the second SIGINT took $BG_MS ms to stop dagflow (expected at once)"
+# The engine left at once: its run is still RUNNING in the store, owned by a dead process.
+assert_eq RUNNING "$(q "SELECT state FROM runs WHERE run_id = $run2")" "stored state after two SIGINTs"
+expect_invariants "$run2" dead
+touch go
+resume_fg "$run2"
+expect_rc 0 "resume after two SIGINTs"
+expect_run "$run2" SUCCESS
+expect_task "$run2" stubborn SUCCESS
+expect_task "$run2" done SUCCESS
+expect_invariants "$run2" finished
+
+df_done
