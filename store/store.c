@@ -137,14 +137,16 @@ static const char *const stmt_sql[ST__COUNT] = {
                     " ended_at, engine_pid, engine_host, engine_started_at, heartbeat_at"
                     " FROM runs WHERE run_id = ?1",
     /* lost_streak skips an attempt still RUNNING (the one a crash left open): it counts the
-     * LOST attempts after the latest attempt that ended otherwise. */
+     * LOST attempts after the latest attempt that ended otherwise, within the current retry
+     * budget (a `retry` command starts a fresh streak). */
     [ST_LOAD_TASKS] =
         "SELECT t.task_id, t.plugin, t.state, t.attempt, t.retry_base, t.next_retry_at,"
         " t.result, t.error, t.started_at, t.ended_at,"
         " COALESCE((SELECT max(a.attempt) FROM attempts a WHERE a.run_id = t.run_id"
         "           AND a.task_id = t.task_id AND a.outcome = 'RUNNING'), 0),"
         " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
-        "   AND a.outcome = 'LOST' AND a.attempt > COALESCE((SELECT max(b.attempt)"
+        "   AND a.outcome = 'LOST' AND a.attempt > t.retry_base"
+        "   AND a.attempt > COALESCE((SELECT max(b.attempt)"
         "     FROM attempts b WHERE b.run_id = t.run_id AND b.task_id = t.task_id"
         "     AND b.outcome NOT IN ('LOST', 'RUNNING')), 0)),"
         " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"

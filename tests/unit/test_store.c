@@ -1105,6 +1105,45 @@ static void test_load_run(void **state)
     assert_null(l);
 }
 
+/* A `retry` command starts a fresh retry budget: LOST attempts before it do not count in the
+ * streak (or a task failed by three LOST attempts would fail again after one more). */
+static void test_lost_streak_after_retry(void **state)
+{
+    fx *f = *state;
+    f->s = open_ok(f);
+    int64_t t0 = now_ms();
+    json_t *runj = make_run("retried", 1, 0, t0, t0);
+    long long run = 0;
+    assert_int_equal(df_store_create_run(f->s, runj, &run), DF_STORE_OK);
+    json_decref(runj);
+    tr_ok(f->s, run, "t0", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, t0);
+    tr_ok(f->s, run, "t0", DF_TS_QUEUED, 0, DF_TS_RUNNING, 3, t0);
+    attempt(f->s, run, "t0", 1, DF_AO_LOST);
+    attempt(f->s, run, "t0", 2, DF_AO_LOST);
+    attempt(f->s, run, "t0", 3, DF_AO_LOST);
+    tr_ok(f->s, run, "t0", DF_TS_RUNNING, 3, DF_TS_FAILED, 3, t0);
+    df_transition t = {.run_id = run,
+                       .task_id = "t0",
+                       .from = DF_TS_FAILED,
+                       .from_attempt = 3,
+                       .to = DF_TS_PENDING,
+                       .to_attempt = 3,
+                       .at = t0,
+                       .reset_retry_budget = 1};
+    assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
+    tr_ok(f->s, run, "t0", DF_TS_PENDING, 3, DF_TS_QUEUED, 3, t0);
+    tr_ok(f->s, run, "t0", DF_TS_QUEUED, 3, DF_TS_RUNNING, 4, t0);
+    attempt(f->s, run, "t0", 4, DF_AO_RUNNING);
+
+    json_t *l = NULL;
+    assert_int_equal(df_store_load_run(f->s, run, &l), DF_STORE_OK);
+    json_t *ti = json_array_get(json_object_get(l, "tasks"), 0);
+    assert_int_equal(json_integer_value(json_object_get(ti, "retry_base")), 3);
+    assert_int_equal(json_integer_value(json_object_get(ti, "open_attempt")), 4);
+    assert_int_equal(json_integer_value(json_object_get(ti, "lost_streak")), 0);
+    json_decref(l);
+}
+
 /* ---- errors and transactions ------------------------------------------------------------------
  */
 
@@ -1328,6 +1367,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_streak_after_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_run_invalid_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
