@@ -120,3 +120,44 @@ jv() {
     out="$(jq -c ${3:-} "$1" <<<"$2")" || fail "not valid JSON for jq filter $1: [$2]"
     printf '%s' "$out"
 }
+
+# Failures recorded by the soft_* checks, reported (and failing the test) by run_done.
+RUN_SOFT_FAILS=()
+
+# soft_fail MSG: records a failure without stopping the test, so that the checks after it still
+# run (for known product defects); run_done fails the test at the end.
+soft_fail() {
+    echo "FAIL (continuing): $*" >&2
+    RUN_SOFT_FAILS+=("$*")
+}
+
+# soft_eq EXPECTED ACTUAL [WHAT]: assert_eq that records instead of stopping.
+soft_eq() {
+    if [[ "$1" != "$2" ]]; then
+        soft_fail "${3:-value}: expected [$1], got [$2]"
+    else
+        DF_ASSERTS=$((DF_ASSERTS + 1))
+    fi
+}
+
+# soft_contains HAYSTACK NEEDLE [WHAT]: assert_contains that records instead of stopping.
+soft_contains() {
+    if [[ "$1" != *"$2"* ]]; then
+        soft_fail "${3:-text} does not contain [$2]; it is: [$1]"
+    else
+        DF_ASSERTS=$((DF_ASSERTS + 1))
+    fi
+}
+
+# run_done: df_done when every check passed; otherwise lists the recorded failures and exits 1.
+run_done() {
+    if ((${#RUN_SOFT_FAILS[@]} > 0)); then
+        echo "FAIL: $(basename "$0"): ${#RUN_SOFT_FAILS[@]} check(s) failed:" >&2
+        local m
+        for m in "${RUN_SOFT_FAILS[@]}"; do
+            echo "  - $m" >&2
+        done
+        exit 1
+    fi
+    df_done
+}

@@ -206,4 +206,4 @@ assert_eq '"run_succeeded"' "$(jq -c .event wf/out/ok.jsonl)"
 assert_eq 4 "$(q "SELECT count(*) FROM alert_history WHERE run_id = $run AND status = 'delivered'")" \
     "delivered alerts of the successful run"
 
-df_done
+run_done

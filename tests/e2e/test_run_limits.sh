@@ -132,4 +132,4 @@ run_wf conc_mat4.json --concurrency 6
 expect_rc 0
 assert_eq 4 "$(max_concurrent "$(last_run)")" "max_active_tasks 4 under --concurrency 6"
 
-df_done
+run_done

@@ -183,4 +183,4 @@ assert_eq TIMED_OUT "$(attempt_field "$run" stubborn 1 outcome)" "outcome of sle
 assert_eq "null" "$(dfx status "$run" --json && jv '.tasks[] | select(.id == "stubborn") | .result' "$DF_OUT")" \
     "result of a timed-out attempt (late result discarded)"
 
-df_done
+run_done

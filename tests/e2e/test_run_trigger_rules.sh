@@ -202,4 +202,4 @@ expect_task "$run" ad SUCCESS
 ad_start=$(q "SELECT started_at FROM task_history WHERE run_id = $run AND task_id = 'ad'")
 [[ ! "$ad_start" < "$slow_end" ]] || fail "all_done task started ($ad_start) before slow ended ($slow_end)"
 
-df_done
+run_done
