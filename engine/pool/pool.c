@@ -190,6 +190,51 @@ static int start_worker_locked(df_pool *p, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- the id table (under mu) ---- */
+
+static void table_insert_locked(df_pool *p, df_pool_job *pj)
+{
+    if (p->table_n >= 2 * p->table_size) { /* grow; on failure, chains just get longer */
+        size_t nsize = p->table_size * 4;
+        df_pool_job **nt = calloc(nsize, sizeof *nt);
+        if (nt) {
+            for (size_t i = 0; i < p->table_size; i++)
+                while (p->table[i]) {
+                    df_pool_job *e = p->table[i];
+                    p->table[i] = e->hnext;
+                    e->hnext = nt[e->id & (nsize - 1)];
+                    nt[e->id & (nsize - 1)] = e;
+                }
+            free(p->table);
+            p->table = nt;
+            p->table_size = nsize;
+        }
+    }
+    df_pool_job **b = &p->table[pj->id & (p->table_size - 1)];
+    pj->hnext = *b;
+    *b = pj;
+    p->table_n++;
+}
+
+static df_pool_job *table_find_locked(df_pool *p, uint64_t id)
+{
+    for (df_pool_job *e = p->table[id & (p->table_size - 1)]; e; e = e->hnext)
+        if (e->id == id)
+            return e;
+    return NULL;
+}
+
+static void table_remove_locked(df_pool *p, df_pool_job *pj)
+{
+    for (df_pool_job **b = &p->table[pj->id & (p->table_size - 1)]; *b; b = &(*b)->hnext)
+        if (*b == pj) {
+            *b = pj->hnext;
+            pj->hnext = NULL;
+            p->table_n--;
+            return;
+        }
+}
+
 /* ---- job completion (worker thread) ---- */
 
 /* Hands a result to the done callback (or discards it after destroy) and frees the job. */
@@ -204,6 +249,7 @@ static void deliver(df_worker *w, df_pool_job *pj, df_job_result *res, int was_r
     if (w->active_n == 0 && w->inbox_n == 0)
         w->last_busy_ms = df_mono_ms();
     pj->state = DF_J_DONE;
+    table_remove_locked(p, pj);
     /* After destroy began discarding, or without memory for a result, no callback runs. */
     int discard = p->destroyed || !res;
     if (!discard)
@@ -464,6 +510,7 @@ static void pool_free(df_pool *p)
     pthread_cond_destroy(&p->cond);
     pthread_cond_destroy(&p->sup_cond);
     free(p->slots);
+    free(p->table);
     free(p);
 }
 
@@ -478,6 +525,8 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&p->mu);
     /* Jobs that reached the inbox of an abandoned worker are dropped with it. */
     df_pool_job *list = w->inbox_head;
+    for (df_pool_job *pj = list; pj; pj = pj->next)
+        table_remove_locked(p, pj);
     w->inbox_head = w->inbox_tail = NULL;
     w->inbox_n = 0;
     w->state = DF_W_EXITED;
@@ -539,8 +588,7 @@ static void supervise_locked(df_pool *p)
         df_worker *w = p->slots[i];
         if (!w || w->state != DF_W_LIVE || p->n_live <= p->cfg.workers_min)
             continue;
-        if (w->active_n == 0 && w->inbox_n == 0 &&
-            now >= w->last_busy_ms + DF_POOL_IDLE_EXPIRY_MS) {
+        if (w->active_n == 0 && w->inbox_n == 0 && now >= w->last_busy_ms + p->idle_expiry_ms) {
             w->state = DF_W_RETIRING;
             w->stop = 1;
             p->n_live--;
@@ -614,7 +662,11 @@ int df_pool_create(const df_pool_config *cfg, df_pool_done_fn done, void *ud, df
     pthread_cond_init(&p->sup_cond, &ca);
     pthread_condattr_destroy(&ca);
     p->slots = calloc(p->cfg.workers_max, sizeof *p->slots);
-    if (!p->slots) {
+    p->idle_expiry_ms = DF_POOL_IDLE_EXPIRY_MS;
+    p->table_size = 1024;
+    p->table = calloc(p->table_size, sizeof *p->table);
+    p->next_id = 1;
+    if (!p->slots || !p->table) {
         snprintf(err, errlen, "pool: out of memory");
         pool_free(p);
         return -ENOMEM;
@@ -675,6 +727,8 @@ int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle)
         return DF_POOL_EFULL;
     }
     pj->state = DF_J_QUEUED;
+    pj->id = p->next_id++;
+    table_insert_locked(p, pj);
     inbox_push_locked(w, pj);
     p->waiting++;
     p->in_flight++;
@@ -685,9 +739,10 @@ int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle)
     wake_worker_locked(w);
     if (all_stuck || p->in_flight == 1)
         pthread_cond_signal(&p->sup_cond);
+    uint64_t id = pj->id;
     pthread_mutex_unlock(&p->mu);
-    if (handle)
-        *handle = pj;
+    if (handle) /* the id, not the address: see df_pool_cancel */
+        *handle = (df_pool_job *)(uintptr_t)id;
     return 0;
 }
 
@@ -696,12 +751,16 @@ int df_pool_job_is_cancelled(const df_pool_job *pj)
     return atomic_load(&pj->cancelled) || atomic_load(&pj->pool->cancel_all);
 }
 
-void df_pool_cancel(df_pool *p, df_pool_job *h)
+/* Handles are job ids looked up in the table, so cancelling a job that already completed (even
+ * one whose result the caller has not processed yet) is a harmless no-op: stricter than pool.h's
+ * "valid until the done callback has returned". */
+void df_pool_cancel(df_pool *p, df_pool_job *handle)
 {
-    if (!p || !h)
+    if (!p || !handle)
         return;
     pthread_mutex_lock(&p->mu);
-    if (h->state != DF_J_DONE) {
+    df_pool_job *h = table_find_locked(p, (uint64_t)(uintptr_t)handle);
+    if (h && h->state != DF_J_DONE) {
         atomic_store(&h->cancelled, 1);
         df_worker *w = h->owner;
         if (h->state == DF_J_RUNNING)
@@ -711,6 +770,14 @@ void df_pool_cancel(df_pool *p, df_pool_job *h)
         if (h->state == DF_J_QUEUED)
             pthread_cond_signal(&p->sup_cond);
     }
+    pthread_mutex_unlock(&p->mu);
+}
+
+void df_pool_set_idle_expiry(df_pool *p, uint64_t ms)
+{
+    pthread_mutex_lock(&p->mu);
+    p->idle_expiry_ms = ms;
+    pthread_cond_signal(&p->sup_cond);
     pthread_mutex_unlock(&p->mu);
 }
 

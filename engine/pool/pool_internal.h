@@ -27,8 +27,12 @@ enum { DF_WAIT_NONE = 0, DF_WAIT_SLEEP, DF_WAIT_SPAWN, DF_WAIT_BLOCKING };
 
 typedef struct df_worker df_worker;
 
+/* The pool's record of a submitted job. Callers never see its address: the df_pool_job handle
+ * they get is the job's id (1, 2, ...), looked up under mu, so a stale handle is harmless. */
 struct df_pool_job {
-    df_job *job; /* owned until the job completes */
+    uint64_t id;
+    df_pool_job *hnext; /* under mu: chain in the pool's id table */
+    df_job *job;        /* owned until the job completes */
     df_pool *pool;
     df_worker *owner;           /* under mu: the worker whose inbox or coroutine holds it */
     df_pool_job *next, *prev;   /* under mu: inbox links while QUEUED */
@@ -100,11 +104,19 @@ struct df_pool {
     int callbacks_running;
     unsigned refs; /* the owner + each abandoned worker still running */
     atomic_int cancel_all;
+    uint64_t idle_expiry_ms; /* under mu: idle time after which a worker above the minimum stops */
+    uint64_t next_id;        /* under mu: the id of the next job */
+    df_pool_job **table;     /* under mu: jobs not yet completed, by id (chained) */
+    size_t table_size, table_n;
     pthread_t supervisor;
     int sup_started;
     int sup_stop;
     df_pool_stats stats; /* under mu (stacks_* folded in by workers) */
 };
+
+/* Sets how long a worker above workers_min may stay idle before it stops (default
+ * DF_POOL_IDLE_EXPIRY_MS, 10 s). For tests and tuning; thread-safe. */
+void df_pool_set_idle_expiry(df_pool *p, uint64_t ms);
 
 /* Queues a waiting coroutine to be resumed by its worker's scheduler (worker thread). */
 void df_worker_wake(df_task_ctx *ctx);
