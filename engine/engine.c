@@ -458,11 +458,6 @@ int df_engine_open(const df_engine_config *cfg, df_engine **out, char *err, size
         free(e);
         return -1;
     }
-    if (df_store_open(cfg->db_path, &e->store, err, errlen) != DF_STORE_OK) {
-        uv_loop_close(&e->loop);
-        free(e);
-        return -1;
-    }
     e->plugins = df_plugin_registry_new(cfg->plugin_dirs, cfg->n_plugin_dirs);
     e->alerts = df_alerts_new(&e->loop, on_alert_outcome, e);
     if (!e->plugins || !e->alerts) {
@@ -522,13 +517,26 @@ void df_engine_close(df_engine *e)
     for (size_t i = 0; i < e->n_breakers; i++)
         df_breaker_free(e->breakers[i].b);
     free(e->breakers);
-    if (e->in_tx)
+    if (e->in_tx && e->store)
         df_store_rollback(e->store);
     df_store_close(e->store);
     df_plugin_registry_free(e->plugins);
     json_decref(e->engine_info);
     pthread_mutex_destroy(&e->inbox_mu);
     free(e);
+}
+
+/* Opens the store on first use, so that input that cannot be loaded never creates a database. */
+static int engine_store(df_engine *e, df_errlist *errs)
+{
+    if (e->store)
+        return 0;
+    char err[1024];
+    if (df_store_open(e->cfg.db_path, &e->store, err, sizeof err) != DF_STORE_OK) {
+        df_errlist_add(errs, "%s", err);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- driving runs ---- */
@@ -635,6 +643,10 @@ df_engine_status df_engine_run_file(df_engine *e, const char *path, const json_t
         st = DF_ENGINE_EINTERNAL;
         goto fail;
     }
+    if (engine_store(e, errs) != 0) {
+        st = DF_ENGINE_ESTORE;
+        goto fail;
+    }
     json_t *rec = run_record(e, wf, params, plugins);
     int rc = rec ? df_store_create_run(e->store, rec, run_id) : DF_STORE_ERROR;
     json_decref(rec);
@@ -645,7 +657,6 @@ df_engine_status df_engine_run_file(df_engine *e, const char *path, const json_t
     }
     for (size_t i = 0; i < rejected.n; i++)
         df_errlist_add(errs, "%s", rejected.msgs[i]);
-    df_errlist_clear(&rejected);
 
     char err[1024];
     df_run *r = df_run_new(e, *run_id, wf, plugins, params);
@@ -653,15 +664,18 @@ df_engine_status df_engine_run_file(df_engine *e, const char *path, const json_t
         df_run_free(r);
         df_errlist_add(errs, "out of memory");
         free(invalid);
+        df_errlist_clear(&rejected);
         return DF_ENGINE_EINTERNAL;
     }
     if (engine_open_handles(e, err, sizeof err) != 0) {
         df_errlist_add(errs, "%s", err);
         free(invalid);
+        df_errlist_clear(&rejected);
         return DF_ENGINE_EINTERNAL;
     }
-    df_run_mark_invalid(r, invalid);
+    df_run_mark_invalid(r, invalid, (const char *const *)rejected.msgs);
     free(invalid);
+    df_errlist_clear(&rejected);
     df_run_start(r);
     return engine_drive(e, r, state, errs);
 
@@ -679,6 +693,8 @@ static df_engine_status engine_load_stored(df_engine *e, long long run_id, json_
                                            df_run **run_out, df_errlist *errs)
 {
     json_t *loaded = NULL;
+    if (engine_store(e, errs) != 0)
+        return DF_ENGINE_ESTORE;
     int rc = df_store_load_run(e->store, run_id, &loaded);
     if (rc == DF_STORE_NOTFOUND) {
         df_errlist_add(errs, "no run %lld in %s", run_id, e->cfg.db_path);

@@ -148,8 +148,9 @@ void df_engine_emit(df_engine *e, const df_engine_event *ev);
 df_run *df_run_new(df_engine *e, long long run_id, df_workflow *wf, const df_plugin **plugins,
                    json_t *params);
 
-/* Marks the tasks whose invalid[i] is set INVALID and the others SKIPPED (run creation). */
-void df_run_mark_invalid(df_run *r, const unsigned char *invalid);
+/* Marks the tasks whose invalid[i] is set INVALID and the others SKIPPED (run creation). msgs
+ * holds one message per INVALID task, in task order (the rejections of validate). */
+void df_run_mark_invalid(df_run *r, const unsigned char *invalid, const char *const *msgs);
 
 /* Takes over a stored run for `resume`: refuses (-1, reason in err) a finished run or one whose
  * engine is alive; closes open attempts as LOST (failing a task after three in a row), requeues

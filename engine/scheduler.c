@@ -297,18 +297,22 @@ df_run *df_run_new(df_engine *e, long long run_id, df_workflow *wf, const df_plu
     return r;
 }
 
-void df_run_mark_invalid(df_run *r, const unsigned char *invalid)
+void df_run_mark_invalid(df_run *r, const unsigned char *invalid, const char *const *msgs)
 {
     bool any = false;
     for (size_t i = 0; i < r->wf->n_tasks; i++)
         any |= invalid[i] != 0;
     if (!any)
         return;
+    size_t k = 0;
     for (size_t i = 0; i < r->wf->n_tasks; i++) {
+        const char *msg = invalid[i] && msgs && msgs[k] ? msgs[k] : NULL;
+        if (invalid[i])
+            k++;
         change c = {.to = invalid[i] ? DF_TS_INVALID : DF_TS_SKIPPED,
                     .cause = DF_TC_CREATE,
                     .detail = invalid[i] ? "validate rejected the params" : "run is invalid",
-                    .error = invalid[i] ? "validate rejected the params" : NULL};
+                    .error = invalid[i] ? (msg ? msg : "validate rejected the params") : NULL};
         if (set_state(r, i, &c) != 0)
             return;
     }

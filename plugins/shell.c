@@ -234,9 +234,15 @@ static char *scalar_text(const json_t *v)
         return strdup(json_string_value(v));
     if (json_is_integer(v))
         snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
-    else if (json_is_real(v))
-        snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
-    else
+    else if (json_is_real(v)) {
+        /* The shortest text that reads back as the same double (19.99, not 19.989999999999998). */
+        double d = json_real_value(v);
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(buf, sizeof buf, "%.*g", prec, d);
+            if (strtod(buf, NULL) == d)
+                break;
+        }
+    } else
         snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
     return strdup(buf);
 }

@@ -82,6 +82,7 @@ static int print_summary(const df_cli *cli, long long run_id)
     }
     df_store_close(s);
     if (cli->json) {
+        json_object_del(st, "metrics"); /* exactly SPEC §6's keys */
         df_cli_print_json(st);
         json_decref(st);
         return 0;

@@ -69,7 +69,20 @@ static int print_human(const json_t *st)
     printf("State:     %s\n", str_or(st, "state", "-"));
     printf("Started:   %s\n", str_or(st, "started_at", "-"));
     printf("Ended:     %s\n", str_or(st, "ended_at", "-"));
-    printf("Duration:  %s\n\n", dur);
+    printf("Duration:  %s\n", dur);
+    const json_t *m = json_object_get(st, "metrics");
+    if (json_is_object(m))
+        printf(
+            "Pool:      %lld workers at most (%lld started, %lld stopped), %lld tasks in flight at "
+            "most, queue high-water %lld, stacks %lld created / %lld reused\n",
+            (long long)json_integer_value(json_object_get(m, "workers_peak")),
+            (long long)json_integer_value(json_object_get(m, "workers_started")),
+            (long long)json_integer_value(json_object_get(m, "workers_stopped")),
+            (long long)json_integer_value(json_object_get(m, "in_flight_peak")),
+            (long long)json_integer_value(json_object_get(m, "queue_high_water")),
+            (long long)json_integer_value(json_object_get(m, "stacks_created")),
+            (long long)json_integer_value(json_object_get(m, "stacks_reused")));
+    printf("\n");
 
     static const char *const headers[] = {"TASK", "STATE", "ATTEMPTS", "DURATION", "ERROR"};
     df_cli_table *t = df_cli_table_new(5, headers);
@@ -155,9 +168,11 @@ int df_cmd_status(int argc, char **argv)
         code = DF_EXIT_INTERNAL;
         goto out;
     }
-    if (cli.json)
+    if (cli.json) {
+        /* Exactly SPEC §6's keys: the pool metrics are shown by the human output only. */
+        json_object_del(st, "metrics");
         code = df_cli_print_json(st) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL;
-    else
+    } else
         code = print_human(st);
 
 out:
