@@ -38,19 +38,52 @@ dur_setup() {
 }
 
 # bg NAME ARGS...: starts `dagflow ARGS... --db $DB --plugin-dir $DF_TEST_PLUGIN_DIR` in the
-# background with stdout/stderr in $WORK/NAME.out and NAME.err; sets BG_PID. SIGINT is restored
-# to its default first (a non-interactive bash starts background jobs with SIGINT ignored, and a
-# dagflow that inherited that would still install its own handler, but its shell children would
-# not see the default disposition otherwise).
+# background with stdout/stderr in $WORK/NAME.out and NAME.err; sets BG_PID to dagflow's pid.
+# dagflow runs under a small wrapper subshell that reports its exit code (so that bash prints no
+# "Killed" notice when a test kills it); a background dagflow starts with SIGINT ignored, as
+# every asynchronous command of a non-interactive shell does, and installs its own handler.
+# With BG_GATE set to a FIFO (made by gate_new), dagflow starts only when gate_open is called,
+# so that several of them start at the same moment.
+declare -A DUR_WRAPPER
 bg() {
-    local name="$1"
+    local name="$1" pidfile="$WORK/$1.pid"
     shift
+    rm -f "$pidfile"
     (
-        trap - INT TERM
-        exec "$DF_BIN" "$@" --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR"
-    ) >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    BG_PID=$!
+        [[ -z "${BG_GATE:-}" ]] || cat "$BG_GATE" >/dev/null
+        "$DF_BIN" "$@" --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" \
+            >"$WORK/$name.out" 2>"$WORK/$name.err" &
+        echo $! >"$pidfile.tmp"
+        mv "$pidfile.tmp" "$pidfile"
+        wait $!
+        exit $?
+    ) 2>/dev/null &
+    DUR_WRAPPER[$name]=$!
+    [[ -n "${BG_GATE:-}" ]] || bg_collect "$name"
+}
+
+# bg_collect NAME: waits until the dagflow started by `bg NAME` is running; sets BG_PID (done by
+# bg itself unless BG_GATE was set).
+bg_collect() {
+    local pidfile="$WORK/$1.pid"
+    while [[ ! -s "$pidfile" ]]; do
+        sleep 0.01
+    done
+    BG_PID=$(cat "$pidfile")
+    DUR_WRAPPER[$BG_PID]=${DUR_WRAPPER[$1]}
     DUR_PIDS+=("$BG_PID")
+}
+
+# gate_new PATH: makes the FIFO PATH for BG_GATE. gate_open PATH: lets everything waiting on it go
+# (opening the FIFO for writing completes every reader's open at once).
+gate_new() {
+    rm -f "$1"
+    mkfifo "$1"
+}
+gate_open() {
+    sleep 0.3 # every reader is blocked in its open by now
+    exec {gate_fd}>"$1"
+    exec {gate_fd}>&-
 }
 
 # bg_wait PID SECONDS NAME: waits for the background dagflow PID to exit, at most SECONDS
@@ -61,7 +94,7 @@ bg_wait() {
     limit_ms=$(awk -v s="$2" 'BEGIN { printf "%d", s * 1000 }')
     t0=$(now_ms)
     while kill -0 "$pid" 2>/dev/null; do
-        # A zombie is done: `wait` collects it below.
+        # A zombie is done: its wrapper collects it.
         [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == Z* ]] && break
         if (($(now_ms) - t0 > limit_ms)); then
             kill -9 "$pid" 2>/dev/null || true
@@ -70,7 +103,7 @@ bg_wait() {
         sleep 0.02
     done
     set +e
-    wait "$pid" 2>/dev/null
+    wait "${DUR_WRAPPER[$pid]}"
     BG_RC=$?
     set -e
     BG_MS=$(($(now_ms) - t0))
