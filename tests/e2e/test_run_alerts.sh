@@ -206,4 +206,72 @@ assert_eq '"run_succeeded"' "$(jq -c .event wf/out/ok.jsonl)"
 assert_eq 4 "$(q "SELECT count(*) FROM alert_history WHERE run_id = $run AND status = 'delivered'")" \
     "delivered alerts of the successful run"
 
+note "webhook sink: POST of the alert JSON with the sink's headers; non-2xx is tried 3 times"
+if ! command -v python3 >/dev/null; then
+    note "python3 is not installed; skipping the webhook part"
+else
+    # A tiny HTTP server: records each POST as one JSON line in hooks.jsonl, answers 200 on /ok
+    # and 500 elsewhere, and writes its port to hook.port.
+    cat >hook.py <<'PY'
+import http.server, json, os
+
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        with open("hooks.jsonl", "a") as f:
+            f.write(json.dumps({"path": self.path, "body": body,
+                                "ctype": self.headers.get("Content-Type"),
+                                "xtest": self.headers.get("X-Test")}) + "\n")
+        self.send_response(200 if self.path == "/ok" else 500)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open("hook.port.tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+os.rename("hook.port.tmp", "hook.port")
+srv.serve_forever()
+PY
+    python3 hook.py &
+    hook_pid=$!
+    trap 'kill "$hook_pid" 2>/dev/null; rm -rf -- "$WORK"' EXIT
+    for _ in $(seq 1 100); do [[ -s hook.port ]] && break; sleep 0.05; done
+    [[ -s hook.port ]] || fail "the test's HTTP server did not start"
+    port=$(cat hook.port)
+    cat >wf/hook.json <<JSON
+{"name": "hook",
+ "alerts": [
+   {"type": "webhook", "url": "http://127.0.0.1:$port/ok", "headers": {"X-Test": "yes"}},
+   {"type": "webhook", "url": "http://127.0.0.1:$port/bad", "on": ["run_failed"]}
+ ],
+ "tasks": [{"id": "boom", "plugin": "fail", "params": {"message": "hook me"}}]}
+JSON
+    run_wf wf/hook.json
+    expect_rc 1
+    run=$(last_run)
+    [[ -f hooks.jsonl ]] || fail "the webhook sinks posted nothing"
+    assert_eq '["task_failed","run_failed"]' \
+        "$(jq -cs '[.[] | select(.path == "/ok") | .body | fromjson | .event]' hooks.jsonl)" \
+        "events posted to the good webhook"
+    assert_eq '["hook me"]' \
+        "$(jq -cs '[.[] | select(.path == "/ok") | .body | fromjson | select(.event == "task_failed") | .error]' hooks.jsonl)" \
+        "error in the posted task_failed alert"
+    assert_eq '["yes"]' "$(jq -cs '[.[] | select(.path == "/ok") | .xtest] | unique' hooks.jsonl)" \
+        "the sink's headers are sent"
+    assert_contains "$(jq -cs '[.[] | select(.path == "/ok") | .ctype] | unique' hooks.jsonl)" \
+        "application/json" "Content-Type of the POST"
+    assert_eq 3 "$(jq -s '[.[] | select(.path == "/bad")] | length' hooks.jsonl)" \
+        "tries of a webhook answering 500"
+    assert_eq "delivered|delivered" "$(q "SELECT group_concat(status, '|') FROM alert_history
+        WHERE run_id = $run AND sink LIKE '%/ok%'")" "status of the good webhook's alerts"
+    assert_eq "failed|3" "$(q "SELECT status, tries FROM alert_history WHERE run_id = $run
+        AND sink LIKE '%/bad%'")" "status and tries of the failing webhook"
+    err=$(q "SELECT error FROM alert_history WHERE run_id = $run AND sink LIKE '%/bad%'")
+    assert_contains "$err" "500" "the failed webhook's error names the status"
+    kill "$hook_pid" 2>/dev/null || true
+fi
+
 run_done
