@@ -228,6 +228,7 @@ static void on_kill_timer(uv_timer_t *t)
     }
 }
 
+/* See proc.h: SIGTERM to the group now, SIGKILL after DF_PROC_KILL_GRACE_MS. */
 void df_proc_kill(df_proc *p)
 {
     if (!p || p->completed || p->kill_requested)
@@ -237,6 +238,7 @@ void df_proc_kill(df_proc *p)
     uv_timer_start(&p->kill_timer, on_kill_timer, DF_PROC_KILL_GRACE_MS, 0);
 }
 
+/* See proc.h; -1 for NULL. */
 int df_proc_pid(const df_proc *p)
 {
     return p ? p->pid : -1;
@@ -374,6 +376,9 @@ static int check_executable(const char *file, const char *cwd, char **env)
     return best;
 }
 
+/* See proc.h. Order: resolve and check the working directory, build the environment, wrap
+ * argv in the sh limits wrapper when a limit is set (checking argv[0] can be executed first,
+ * since the wrapper would hide that error), spawn, start reading, write stdin. */
 int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *extra_env,
                 const char *base_dir, df_proc_done_fn done, void *ud, df_proc **out, char *err,
                 size_t errlen)

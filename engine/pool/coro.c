@@ -53,6 +53,7 @@ static size_t page_size(void)
     return ps;
 }
 
+/* See coro.h. */
 void df_coro_sched_init(df_coro_sched *s, size_t stack_size, size_t max_free)
 {
     memset(s, 0, sizeof *s);
@@ -76,6 +77,7 @@ static void coro_unmap(df_coro *co)
     free(co);
 }
 
+/* See coro.h. */
 void df_coro_sched_fini(df_coro_sched *s)
 {
     while (s->free_list) {
@@ -165,6 +167,7 @@ static __attribute__((noinline)) int prepare_context(df_coro *co)
     return 0;
 }
 
+/* See coro.h: a stack from the free list when there is one, else a new guarded mapping. */
 df_coro *df_coro_create(df_coro_sched *s, df_coro_fn fn, void *arg, char *err, size_t errlen)
 {
     df_coro *co;
@@ -191,6 +194,7 @@ df_coro *df_coro_create(df_coro_sched *s, df_coro_fn fn, void *arg, char *err, s
     return co;
 }
 
+/* See coro.h. The ASan hooks bracket the switch: start before, finish after. */
 int df_coro_resume(df_coro_sched *s, df_coro *co)
 {
     df_coro *prev = s->current;
@@ -206,6 +210,7 @@ int df_coro_resume(df_coro_sched *s, df_coro *co)
     return co->finished;
 }
 
+/* See coro.h. */
 void df_coro_yield(df_coro_sched *s)
 {
     df_coro *co = s->current;
@@ -218,6 +223,7 @@ void df_coro_yield(df_coro_sched *s)
 #endif
 }
 
+/* See coro.h. */
 void df_coro_release(df_coro_sched *s, df_coro *co)
 {
     if (s->n_free >= s->max_free) {
@@ -232,6 +238,7 @@ void df_coro_release(df_coro_sched *s, df_coro *co)
     s->n_free++;
 }
 
+/* See coro.h. */
 void *df_coro_arg(const df_coro *co)
 {
     return co->arg;

@@ -51,6 +51,7 @@ static void free_job(df_job *j)
     free(j);
 }
 
+/* Frees a result and its owned members (see pool.h). NULL is fine. */
 void df_job_result_free(df_job_result *r)
 {
     if (!r)
@@ -61,6 +62,7 @@ void df_job_result_free(df_job_result *r)
     free(r);
 }
 
+/* Defaults: 2 workers minimum, 2 x online CPUs maximum, 65536 queued jobs, 256 KiB stacks. */
 void df_pool_config_default(df_pool_config *cfg)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -410,6 +412,7 @@ static void start_job(df_worker *w, df_pool_job *pj)
 
 /* ---- the worker's scheduler (worker thread) ---- */
 
+/* See pool_internal.h. */
 void df_worker_wake(df_task_ctx *ctx)
 {
     df_worker *w = ctx->w;
@@ -442,6 +445,7 @@ static void maybe_stop(df_worker *w)
     }
 }
 
+/* See pool_internal.h. */
 void df_worker_run_ready(df_worker *w)
 {
     while (w->ready_head) {
@@ -514,13 +518,25 @@ static void pool_free(df_pool *p)
     free(p);
 }
 
+static void close_stray_handle(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
 static void *worker_main(void *arg)
 {
     df_worker *w = arg;
     df_pool *p = w->pool;
     uv_run(&w->loop, UV_RUN_DEFAULT);
-    /* Every handle is closed: the async by maybe_stop, timers and children by their owners. */
-    uv_loop_close(&w->loop);
+    /* Every handle is closed: the async by maybe_stop, timers and children by their owners. Should
+     * one have been left open (a bug), close it rather than leak the loop. */
+    if (uv_loop_close(&w->loop) == UV_EBUSY) {
+        uv_walk(&w->loop, close_stray_handle, NULL);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&w->loop);
+    }
     fold_stack_stats(w);
     pthread_mutex_lock(&p->mu);
     /* Jobs that reached the inbox of an abandoned worker are dropped with it. */
@@ -624,6 +640,8 @@ static void *supervisor_main(void *arg)
 
 /* ---- public API ---- */
 
+/* Starts workers_min workers and the supervisor (see pool.h). Zero fields of cfg take the
+ * defaults; cfg may be NULL. On failure nothing is left running. */
 int df_pool_create(const df_pool_config *cfg, df_pool_done_fn done, void *ud, df_pool **out,
                    char *err, size_t errlen)
 {
@@ -691,6 +709,8 @@ int df_pool_create(const df_pool_config *cfg, df_pool_done_fn done, void *ud, df
     return 0;
 }
 
+/* Queues a job on the least-loaded worker (see pool.h); *handle receives the job id. Takes the
+ * pool mutex briefly; never waits for a worker. */
 int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle)
 {
     if (handle)
@@ -746,6 +766,7 @@ int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle)
     return 0;
 }
 
+/* See pool_internal.h. */
 int df_pool_job_is_cancelled(const df_pool_job *pj)
 {
     return atomic_load(&pj->cancelled) || atomic_load(&pj->pool->cancel_all);
@@ -773,6 +794,7 @@ void df_pool_cancel(df_pool *p, df_pool_job *handle)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* See pool_internal.h. */
 void df_pool_set_idle_expiry(df_pool *p, uint64_t ms)
 {
     pthread_mutex_lock(&p->mu);
@@ -781,6 +803,7 @@ void df_pool_set_idle_expiry(df_pool *p, uint64_t ms)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* Jobs submitted whose callback has not returned yet (see pool.h). Thread-safe. */
 size_t df_pool_in_flight(df_pool *p)
 {
     pthread_mutex_lock(&p->mu);
@@ -789,6 +812,7 @@ size_t df_pool_in_flight(df_pool *p)
     return n;
 }
 
+/* Snapshot of the metrics (see pool.h); workers counts the live ones. Thread-safe. */
 void df_pool_get_stats(df_pool *p, df_pool_stats *out)
 {
     pthread_mutex_lock(&p->mu);
@@ -797,6 +821,10 @@ void df_pool_get_stats(df_pool *p, df_pool_stats *out)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* Shuts the pool down (see pool.h): refuse submissions, cancel everything, wait up to grace_ms
+ * (milliseconds) for callbacks, then stop workers; a worker still inside a job that ignores
+ * cancellation is detached and frees itself (and the pool memory, if last) when that job
+ * returns. No callback starts after this returns. */
 void df_pool_destroy(df_pool *p, uint64_t grace_ms)
 {
     if (!p)

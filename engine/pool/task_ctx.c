@@ -13,6 +13,7 @@
 #define DF_LOG_LINE_MAX 4096
 #define DF_LOG_KEEP (64 * 1024)
 
+/* See pool_internal.h. */
 void df_task_ctx_wait(df_task_ctx *ctx)
 {
     while (ctx->wait != DF_WAIT_NONE)
@@ -24,6 +25,7 @@ static void on_timer_closed(uv_handle_t *h)
     free(h->data);
 }
 
+/* See pool_internal.h. */
 void df_task_ctx_dispose(df_task_ctx *ctx)
 {
     json_decref(ctx->result);
@@ -37,6 +39,7 @@ void df_task_ctx_dispose(df_task_ctx *ctx)
         free(ctx);
 }
 
+/* See pool_internal.h. */
 void df_task_ctx_on_cancel(df_task_ctx *ctx)
 {
     switch (ctx->wait) {
@@ -151,6 +154,7 @@ static void log_trim(df_task_ctx *ctx)
     ctx->log_len -= cut;
 }
 
+/* See pool_internal.h. */
 void df_task_ctx_log_finish(df_task_ctx *ctx)
 {
     log_trim(ctx);
@@ -211,21 +215,25 @@ void df_task_set_error(df_task_ctx *ctx, const char *fmt, ...)
 
 /* ---- identity ---- */
 
+/* The attempt number, 1-based (taskunit.h). */
 unsigned df_task_attempt(const df_task_ctx *ctx)
 {
     return ctx ? ctx->pj->job->attempt : 0;
 }
 
+/* The task id, borrowed for the duration of execute (taskunit.h); "" without one. */
 const char *df_task_id(const df_task_ctx *ctx)
 {
     return ctx && ctx->pj->job->task_id ? ctx->pj->job->task_id : "";
 }
 
+/* The run id (taskunit.h). */
 long long df_task_run_id(const df_task_ctx *ctx)
 {
     return ctx ? ctx->pj->job->run_id : 0;
 }
 
+/* The default working directory of children (the workflow folder), borrowed (taskunit.h). */
 const char *df_task_workdir(const df_task_ctx *ctx)
 {
     return ctx ? ctx->pj->job->workdir : NULL;
