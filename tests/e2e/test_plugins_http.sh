@@ -4,7 +4,8 @@
 # through ${tasks.get.result.json.x}, a POST of a JSON body echoed back, request headers, a non-2xx
 # status failing and being retried until the fail-N-times endpoint succeeds, expect_status
 # accepting a 404, a connection refused, a server that never answers cut off by timeout_ms
-# (TIMED_OUT), and validate rejecting bad params (missing url, unknown key, bad method).
+# (TIMED_OUT), validate rejecting bad params (missing url, unknown key, bad method), and the
+# example workflows/api_to_sqlite.json run from a copy, leaving no server behind.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/run_lib.sh"
@@ -218,5 +219,25 @@ expect_rc 0 "validate accepts template url, method and expect_status"
 run_wf bad_nourl.json
 expect_rc 2 "run of a task without url"
 expect_run "$(last_run)" INVALID
+
+note "the example workflows/api_to_sqlite.json runs as is (from a copy) and leaves no server"
+mkdir example
+cp "$DF_SOURCE_DIR/workflows/api_to_sqlite.json" "$DF_SOURCE_DIR/workflows/api_server.py" example/
+run_wf example/api_to_sqlite.json
+expect_rc 0 "the api_to_sqlite example"
+run=$(last_run)
+expect_run "$run" SUCCESS
+assert_eq 10 "$(q "SELECT tasks_succeeded FROM run_history WHERE run_id = $run")" "example tasks"
+loaded=$(jv .changes "$(result "$run" load)")
+((loaded >= 8)) || fail "the example loaded $loaded orders"
+assert_eq "$loaded" "$(df_sqlite example/out/orders.db "SELECT count(*) FROM orders")" "orders in SQLite"
+assert_contains "$(cat example/out/report.txt)" "$loaded loaded into out/orders.db" "the report"
+assert_file_absent example/out/api.pid "the server's pid file"
+stopped=$(jv .stdout "$(result "$run" stop_api)" -r)
+assert_match "$stopped" '^api server [0-9]+ stopped$' "the stop task's output"
+pid=${stopped//[^0-9]/}
+if kill -0 "$pid" 2>/dev/null && ! grep -q ') Z' "/proc/$pid/stat" 2>/dev/null; then
+    fail "the example left its API server (pid $pid) running"
+fi
 
 df_done
