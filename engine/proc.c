@@ -517,8 +517,11 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
     }
     p->pid = p->process.pid;
     p->out.open = p->err.open = 1;
-    uv_read_start((uv_stream_t *)&p->out.pipe, on_alloc, on_read);
-    uv_read_start((uv_stream_t *)&p->err.pipe, on_alloc, on_read);
+    /* a pipe that cannot be read counts as closed, so completion never waits for it */
+    if (uv_read_start((uv_stream_t *)&p->out.pipe, on_alloc, on_read) != 0)
+        capture_stop(p, &p->out);
+    if (uv_read_start((uv_stream_t *)&p->err.pipe, on_alloc, on_read) != 0)
+        capture_stop(p, &p->err);
     if (opts->stdin_data) {
         int wr = -1;
         if (opts->stdin_len > 0) {
