@@ -1,7 +1,7 @@
-/* test_plugins_builtin: the built-in TaskUnits noop, sleep and shell (NAME.so in the plugin folder, loaded with
- * dlopen from $DF_PLUGIN_DIR) run through the real coroutine pool — results, validation (template
- * strings accepted, bad params rejected with clear messages), exit codes and errors, JSON stdout,
- * environment, working directory, stdin, limits, cancellation — plus a sanity run of the
+/* test_plugins_builtin: the built-in TaskUnits noop, sleep and shell (NAME.so in the plugin folder,
+ * loaded with dlopen from $DF_PLUGIN_DIR) run through the real coroutine pool — results, validation
+ * (template strings accepted, bad params rejected with clear messages), exit codes and errors, JSON
+ * stdout, environment, working directory, stdin, limits, cancellation — plus a sanity run of the
  * test-only plugins ($DF_TEST_PLUGIN_DIR) other suites rely on. */
 #include <setjmp.h>
 #include <stdarg.h>
