@@ -13,7 +13,8 @@ need_builtin noop
 need_builtin sleep
 
 # The cases: "ID RULE UPSTREAMS EXPECTED". Upstreams: s1, s2 succeed (noop); f1, f2 fail
-# permanently (fail plugin); k1, k2 are SKIPPED (one_failed / all_failed over succeeded tasks).
+# permanently (fail plugin); k1, k2 are SKIPPED (one_failed / all_failed over succeeded tasks);
+# u1 is UPSTREAM_FAILED (below f1), which counts as a failure for its own downstream.
 cases='
 as_ok      all_success                 s1,s2    SUCCESS
 as_fail    all_success                 s1,f1    UPSTREAM_FAILED
@@ -45,6 +46,15 @@ ns_ok      none_skipped                s1,f1    SUCCESS
 ns_skip    none_skipped                s1,k1    SKIPPED
 al_fail    always                      f1       SUCCESS
 al_skip    always                      k1,f2    SUCCESS
+af_uf      all_failed                  u1,f2    SUCCESS
+of_uf      one_failed                  u1,s1    SUCCESS
+as_uf      all_success                 u1,s1    UPSTREAM_FAILED
+nf_uf      none_failed                 u1,k1    UPSTREAM_FAILED
+od_uf      one_done                    u1,k1    SUCCESS
+ak_uf      all_skipped                 u1,k1    SKIPPED
+ns_uf      none_skipped                u1,s1    SUCCESS
+ad_uf      all_done                    u1,k1    SUCCESS
+os_uf      one_success                 u1,s1    SUCCESS
 '
 
 # One JSON task per case, all noop.
@@ -65,7 +75,8 @@ note "every trigger rule over succeeded, failed and skipped upstreams"
              {id: "f1", plugin: "fail", params: {message: "f1 broke"}},
              {id: "f2", plugin: "fail", params: {message: "f2 broke"}},
              {id: "k1", plugin: "noop", depends_on: ["s1"], trigger_rule: "one_failed", params: {}},
-             {id: "k2", plugin: "noop", depends_on: ["s2"], trigger_rule: "all_failed", params: {}}]
+             {id: "k2", plugin: "noop", depends_on: ["s2"], trigger_rule: "all_failed", params: {}},
+             {id: "u1", plugin: "noop", depends_on: ["f1"], params: {}}]
              | .[]'
     tasks_json
 } | jq -s '{name: "rules", tasks: .}' >rules.json
@@ -80,15 +91,16 @@ expect_task "$run" f1 FAILED
 expect_task "$run" f2 FAILED
 expect_task "$run" k1 SKIPPED
 expect_task "$run" k2 SKIPPED
+expect_task "$run" u1 UPSTREAM_FAILED
 while read -r id rule ups exp; do
     [[ -n "$id" ]] || continue
     assert_eq "$exp" "$(task_state "$run" "$id")" "task $id ($rule over $ups)"
 done <<<"$cases"
 total=$(q "SELECT count(*) FROM task_history WHERE run_id = $run")
-assert_eq $((6 + $(grep -c . <<<"$cases"))) "$total" "tasks recorded"
+assert_eq $((7 + $(grep -c . <<<"$cases"))) "$total" "tasks recorded"
 
 note "tasks that never ran have no attempt and went PENDING -> final directly"
-for id in k1 k2 as_fail as_skip af_succ os_fail os_skip ns_skip; do
+for id in k1 k2 u1 as_uf ak_uf as_fail as_skip af_succ os_fail os_skip ns_skip; do
     assert_eq 0 "$(q "SELECT attempts FROM task_history WHERE run_id = $run AND task_id = '$id'")" \
         "attempts of $id"
     assert_eq 0 "$(q "SELECT count(*) FROM attempt_history WHERE run_id = $run AND task_id = '$id'")" \
@@ -201,5 +213,19 @@ done
 expect_task "$run" ad SUCCESS
 ad_start=$(q "SELECT started_at FROM task_history WHERE run_id = $run AND task_id = 'ad'")
 [[ ! "$ad_start" < "$slow_end" ]] || fail "all_done task started ($ad_start) before slow ended ($slow_end)"
+
+note "an always task may not reference its upstreams' results (it does not wait for them)"
+cat >always_ref.json <<'EOF'
+{"name": "always_ref", "tasks": [
+  {"id": "a", "plugin": "noop"},
+  {"id": "b", "plugin": "noop", "depends_on": ["a"], "trigger_rule": "always",
+   "params": {"x": "${tasks.a.result}"}}
+]}
+EOF
+before=$(last_run)
+run_wf always_ref.json
+expect_rc 2 "an always task referencing an upstream's result"
+assert_contains "$DF_ERR" '"b"' "the error names the task"
+assert_eq "$before" "$(last_run)" "runs recorded"
 
 run_done
