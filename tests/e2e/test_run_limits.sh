@@ -96,6 +96,22 @@ all=$(max_concurrent "$run")
 DF_ASSERTS=$((DF_ASSERTS + 1))
 ((RUN_MS >= 700)) || fail "3 x 250 ms one at a time took only $RUN_MS ms"
 
+note "tasks waiting for a pool slot start by priority"
+cat >pool_prio.json <<'EOF'
+{"name": "pool_prio", "pools": {"one": 1}, "tasks": [
+  {"id": "low", "plugin": "sleep", "params": {"ms": 30}, "pool": "one", "priority": 1},
+  {"id": "high", "plugin": "sleep", "params": {"ms": 30}, "pool": "one", "priority": 9},
+  {"id": "free", "plugin": "sleep", "params": {"ms": 30}},
+  {"id": "mid", "plugin": "sleep", "params": {"ms": 30}, "pool": "one", "priority": 5}
+]}
+EOF
+run_wf pool_prio.json
+expect_rc 0
+run=$(last_run)
+assert_eq "high mid low" "$(q "SELECT group_concat(task_id, ' ') FROM (SELECT task_id FROM task_events
+    WHERE run_id = $run AND to_state = 'RUNNING' AND task_id != 'free' ORDER BY seq)")" \
+    "start order in a one-slot pool"
+
 note "a pool with 2 slots and max_active_tasks 3"
 {
     sleep_tasks w 5 250 '{"pool": "wide"}'
@@ -122,6 +138,21 @@ all=$(max_concurrent "$run")
 ((all >= 6)) || fail "8 independent sleep tasks ran at most $all at once without any limit"
 DF_ASSERTS=$((DF_ASSERTS + 1))
 ((RUN_MS < 2000)) || fail "8 x 250 ms in parallel took $RUN_MS ms"
+
+note "a wide fan-out and fan-in: 300 tasks, then a join"
+jq -n '{name: "fan", tasks: ([range(300) | {id: "n\(.)", plugin: "noop", params: {i: .}}]
+        + [{id: "join", plugin: "noop", depends_on: [range(300) | "n\(.)"],
+            params: {last: "${tasks.n299.result.i}"}}])}' >fan.json
+run_wf fan.json
+expect_rc 0 "300 tasks and a join"
+run=$(last_run)
+assert_eq "SUCCESS|301|301|0" "$(q "SELECT state, tasks_total, tasks_succeeded, tasks_failed
+                                  FROM run_history WHERE run_id = $run")" "the fan-out run"
+assert_eq 301 "$(q "SELECT count(*) FROM attempt_history WHERE run_id = $run AND outcome = 'SUCCESS'")"
+join_start=$(q "SELECT started_at FROM task_history WHERE run_id = $run AND task_id = 'join'")
+assert_eq 0 "$(q "SELECT count(*) FROM task_history WHERE run_id = $run AND task_id != 'join'
+                  AND ended_at > '$join_start'")" "tasks ending after the join started"
+((RUN_MS < 20000)) || fail "300 noop tasks took $RUN_MS ms"
 
 note "the smaller of --concurrency and max_active_tasks applies"
 jq '. + {max_active_tasks: 4}' conc3.json >conc_mat4.json
