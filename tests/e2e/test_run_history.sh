@@ -178,6 +178,46 @@ assert_eq "[4,3]" "$(jv '[.[].run_id]' "$DF_OUT")" "history --limit 2"
 dfx history --workflow nosuch
 expect_rc 0 "history of a workflow without runs"
 
+note "a run in progress: RUNNING in the views and in status, readable by sqlite3 meanwhile"
+cat >live.json <<'EOF'
+{"name": "live", "tasks": [
+  {"id": "quick", "plugin": "noop"},
+  {"id": "slow", "plugin": "sleep", "params": {"ms": 1500}, "depends_on": ["quick"]},
+  {"id": "last", "plugin": "noop", "depends_on": ["slow"]}
+]}
+EOF
+timeout 30 "$DF_BIN" run live.json --db "$DB" >live.out 2>live.err &
+live_pid=$!
+live_run=""
+for _ in $(seq 1 100); do
+    live_run=$(q "SELECT run_id FROM run_history WHERE workflow = 'live'
+                  AND state = 'RUNNING'" 2>/dev/null || true)
+    [[ -z "$live_run" ]] || break
+    sleep 0.02
+done
+[[ -n "$live_run" ]] || fail "the live run never showed as RUNNING in run_history"
+for _ in $(seq 1 100); do
+    [[ "$(task_state "$live_run" slow)" == RUNNING ]] && break
+    sleep 0.02
+done
+expect_task "$live_run" slow RUNNING
+expect_task "$live_run" quick SUCCESS
+expect_task "$live_run" last PENDING
+assert_eq "|" "$(q "SELECT ifnull(ended_at, '') || '|' || ifnull(duration_ms, '') FROM run_history
+                    WHERE run_id = $live_run")" "ended_at and duration_ms of a running run"
+dfx status "$live_run" --json
+expect_rc 0 "status of a running run"
+assert_eq '"RUNNING"' "$(jv .state "$DF_OUT")" "status of a running run"
+assert_eq null "$(jv .ended_at "$DF_OUT")" "ended_at of a running run"
+assert_eq '{"slow":"RUNNING","last":"PENDING"}' \
+    "$(jv '[.tasks[] | {(.id): .state}] | add | {slow, last}' "$DF_OUT")" "task states of a running run"
+set +e
+wait "$live_pid"
+rc=$?
+set -e
+assert_eq 0 "$rc" "exit code of the live run"
+expect_run "$live_run" SUCCESS
+
 note "four runs started together on a new database"
 CDB="$WORK/concurrent.db"
 cat >conc.json <<'EOF'
