@@ -1051,6 +1051,18 @@ int df_run_resume_prepare(df_run *r, const json_t *loaded, char *err, size_t err
     if (df_run_state_parse(json_string_value(json_object_get(loaded, "state")), &st) != 0)
         st = DF_RS_RUNNING;
     if (st == DF_RS_SUCCESS || st == DF_RS_FAILED || st == DF_RS_INVALID) {
+        /* A finished run whose engine died before its alerts were delivered: deliver them. */
+        json_t *pending = NULL;
+        if (df_store_alerts_pending(r->e->store, r->id, &pending) == DF_STORE_OK &&
+            json_array_size(pending) > 0) {
+            json_decref(pending);
+            if (restore_tasks(r, loaded, err, errlen) != 0)
+                return -1;
+            r->ended = true;
+            r->final_state = st;
+            return redeliver_pending_alerts(r);
+        }
+        json_decref(pending);
         snprintf(err, errlen,
                  "run %lld has finished (%s); nothing to resume (use `dagflow retry %lld` to "
                  "re-run its failed tasks)",
