@@ -43,7 +43,8 @@ dur_setup() {
 # "Killed" notice when a test kills it); a background dagflow starts with SIGINT ignored, as
 # every asynchronous command of a non-interactive shell does, and installs its own handler.
 # With BG_GATE set to a FIFO (made by gate_new), dagflow starts only when gate_open is called,
-# so that several of them start at the same moment.
+# so that several of them start at the same moment. With BG_IGNORE_XFSZ=1, dagflow starts with
+# SIGXFSZ ignored (a write past RLIMIT_FSIZE then fails with EFBIG instead of killing it).
 declare -A DUR_WRAPPER
 bg() {
     local name="$1" pidfile="$WORK/$1.pid"
@@ -51,12 +52,25 @@ bg() {
     rm -f "$pidfile"
     (
         [[ -z "${BG_GATE:-}" ]] || cat "$BG_GATE" >/dev/null
-        "$DF_BIN" "$@" --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" \
-            >"$WORK/$name.out" 2>"$WORK/$name.err" &
-        echo $! >"$pidfile.tmp"
+        out="$WORK/$name.out" err="$WORK/$name.err" copier=""
+        if [[ -n "${BG_IGNORE_XFSZ:-}" ]]; then
+            trap '' XFSZ
+            # The output goes through pipes: a file limit on dagflow must not hide its messages.
+            mkfifo "$WORK/$name.out.fifo" "$WORK/$name.err.fifo"
+            cat "$WORK/$name.out.fifo" >"$out" &
+            copier="$copier $!"
+            cat "$WORK/$name.err.fifo" >"$err" &
+            copier="$copier $!"
+            out="$WORK/$name.out.fifo" err="$WORK/$name.err.fifo"
+        fi
+        "$DF_BIN" "$@" --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" >"$out" 2>"$err" &
+        pid=$!
+        echo $pid >"$pidfile.tmp"
         mv "$pidfile.tmp" "$pidfile"
-        wait $!
-        exit $?
+        wait $pid
+        rc=$?
+        [[ -z "$copier" ]] || wait $copier
+        exit $rc
     ) 2>/dev/null &
     DUR_WRAPPER[$name]=$!
     [[ -n "${BG_GATE:-}" ]] || bg_collect "$name"
@@ -124,7 +138,10 @@ wait_sql() {
     limit_ms=$(awk -v s="$2" 'BEGIN { printf "%d", s * 1000 }')
     t0=$(now_ms)
     while :; do
-        out="$(sqlite3 -batch -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null || true)"
+        out=""
+        # Never let the sqlite3 shell create the database (it would be root's, mode 0644).
+        [[ ! -s "$DB" ]] ||
+            out="$(sqlite3 -batch -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null || true)"
         out="${out%%$'\n'*}"
         [[ -n "$out" && "$out" != 0 ]] && return 0
         (($(now_ms) - t0 > limit_ms)) && fail "timed out after $2 s waiting for: $3"
