@@ -143,8 +143,9 @@ assert_eq wobbly "$(env_of "$f" DAGFLOW_TASK_ID)"
 note "file sink: one JSON line per alert"
 [[ -f wf/out/alerts.jsonl ]] || fail "the file sink's file wf/out/alerts.jsonl was not written"
 assert_eq 2 "$(wc -l <wf/out/alerts.jsonl | tr -d ' ')" "lines in the file sink"
-assert_eq '["task_failed","run_failed"]' "$(jq -cs '[.[].event]' wf/out/alerts.jsonl)" \
-    "events in the file sink, in order"
+# (SPEC §5 does not order deliveries, so the checks below sort.)
+assert_eq '["run_failed","task_failed"]' "$(jq -cs '[.[].event] | sort' wf/out/alerts.jsonl)" \
+    "events in the file sink"
 assert_eq "[$run,$run]" "$(jq -cs '[.[].run_id]' wf/out/alerts.jsonl)"
 
 note "a failing sink is tried 3 times; alert_history records every delivery"
@@ -237,7 +238,7 @@ srv.serve_forever()
 PY
     python3 hook.py &
     hook_pid=$!
-    trap 'kill "$hook_pid" 2>/dev/null; rm -rf -- "$WORK"' EXIT
+    trap 'kill "$hook_pid" 2>/dev/null || true; rm -rf -- "$WORK"' EXIT
     for _ in $(seq 1 100); do [[ -s hook.port ]] && break; sleep 0.05; done
     [[ -s hook.port ]] || fail "the test's HTTP server did not start"
     port=$(cat hook.port)
@@ -253,8 +254,8 @@ JSON
     expect_rc 1
     run=$(last_run)
     [[ -f hooks.jsonl ]] || fail "the webhook sinks posted nothing"
-    assert_eq '["task_failed","run_failed"]' \
-        "$(jq -cs '[.[] | select(.path == "/ok") | .body | fromjson | .event]' hooks.jsonl)" \
+    assert_eq '["run_failed","task_failed"]' \
+        "$(jq -cs '[.[] | select(.path == "/ok") | .body | fromjson | .event] | sort' hooks.jsonl)" \
         "events posted to the good webhook"
     assert_eq '["hook me"]' \
         "$(jq -cs '[.[] | select(.path == "/ok") | .body | fromjson | select(.event == "task_failed") | .error]' hooks.jsonl)" \
@@ -272,6 +273,7 @@ JSON
     err=$(q "SELECT error FROM alert_history WHERE run_id = $run AND sink LIKE '%/bad%'")
     assert_contains "$err" "500" "the failed webhook's error names the status"
     kill "$hook_pid" 2>/dev/null || true
+    wait "$hook_pid" 2>/dev/null || true
 fi
 
 run_done
