@@ -231,7 +231,7 @@ assert_eq 10 "$(q "SELECT tasks_succeeded FROM run_history WHERE run_id = $run")
 loaded=$(jv .changes "$(result "$run" load)")
 ((loaded >= 8)) || fail "the example loaded $loaded orders"
 assert_eq "$loaded" "$(df_sqlite example/out/orders.db "SELECT count(*) FROM orders")" "orders in SQLite"
-assert_contains "$(cat example/out/report.txt)" "$loaded loaded into out/orders.db" "the report"
+assert_contains "$(cat example/out/api_report.txt)" "$loaded loaded into out/orders.db" "the report"
 assert_file_absent example/out/api.pid "the server's pid file"
 stopped=$(jv .stdout "$(result "$run" stop_api)" -r)
 assert_match "$stopped" '^api server [0-9]+ stopped$' "the stop task's output"
