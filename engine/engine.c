@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -437,8 +438,24 @@ static void engine_close_handles(df_engine *e)
 
 /* ---- open / close ---- */
 
+/* Process-wide limits a workflow engine needs: every task in flight may hold several file
+ * descriptors (pipes, sockets), so the soft RLIMIT_NOFILE is raised to the hard limit; and
+ * df_task_run_blocking runs on libuv's thread pool, 4 threads unless UV_THREADPOOL_SIZE says
+ * otherwise, which is raised to 16 when the user has not set it. */
+static void raise_process_limits(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (!getenv("UV_THREADPOOL_SIZE"))
+        setenv("UV_THREADPOOL_SIZE", "16", 0);
+}
+
 int df_engine_open(const df_engine_config *cfg, df_engine **out, char *err, size_t errlen)
 {
+    raise_process_limits();
     *out = NULL;
     df_engine *e = calloc(1, sizeof *e);
     if (!e) {
