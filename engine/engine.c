@@ -439,14 +439,15 @@ static void engine_close_handles(df_engine *e)
 /* ---- open / close ---- */
 
 /* Process-wide limits a workflow engine needs: every task in flight may hold several file
- * descriptors (pipes, sockets), so the soft RLIMIT_NOFILE is raised to the hard limit; and
+ * descriptors (pipes, sockets), so the soft RLIMIT_NOFILE is raised toward the hard limit; and
  * df_task_run_blocking runs on libuv's thread pool, 4 threads unless UV_THREADPOOL_SIZE says
  * otherwise, which is raised to 16 when the user has not set it. */
 static void raise_process_limits(void)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
+    /* Capped at 65536: children inherit it, and some programs walk every possible fd. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
+        rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     if (!getenv("UV_THREADPOOL_SIZE"))
