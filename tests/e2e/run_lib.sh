@@ -112,9 +112,8 @@ max_concurrent() {
                    END { print m + 0 }'
 }
 
-# jv FILTER JSON_TEXT: jq's compact output of FILTER over JSON_TEXT (raw for strings with -r
-# as a third argument); fails the test when the text is not JSON. (lib.sh's json_q passes `--`
-# before the filter, which Debian 12's jq 1.6 rejects.)
+# jv FILTER JSON_TEXT [-r]: jq's compact output of FILTER over JSON_TEXT (raw strings with -r);
+# fails the test when the text is not JSON. Like lib.sh's json_q, plus the raw option.
 jv() {
     local out
     out="$(jq -c ${3:-} "$1" <<<"$2")" || fail "not valid JSON for jq filter $1: [$2]"
