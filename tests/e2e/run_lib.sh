@@ -5,9 +5,6 @@
 # and then writes workflows into $WORK, runs them with run_wf against the database $DB, and checks
 # the SPEC §7 views with q.
 
-# Fixtures of the run tests.
-RUN_DATA="$E2E_DIR/data/run"
-
 # run_setup: df_setup, then the database path ($DB) and the tools the run tests need.
 run_setup() {
     df_setup
