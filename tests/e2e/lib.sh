@@ -138,13 +138,20 @@ test_plugin() {
     printf '%s' "$p"
 }
 
+# df_remove_work: removes $WORK at exit. A process the test started may still be writing into it
+# for a moment (a killed server, a sink command), which can make one rm fail: try again, and never
+# let the clean-up change the test's exit code.
+df_remove_work() {
+    rm -rf -- "$WORK" 2>/dev/null || { sleep 0.3; rm -rf -- "$WORK" 2>/dev/null; } || true
+}
+
 # df_setup: checks the binary, creates $WORK, cd's into it, and removes it on exit. Clears the
 # environment variables that would change dagflow's behaviour.
 df_setup() {
     [[ -x "$DF_BIN" ]] || fail "DF_BIN ($DF_BIN) is not an executable; build first"
     unset DAGFLOW_DB DAGFLOW_PLUGIN_PATH
     WORK="$(mktemp -d "${TMPDIR:-/tmp}/dagflow-e2e.XXXXXX")"
-    trap 'rm -rf -- "$WORK"' EXIT
+    trap df_remove_work EXIT
     cd "$WORK"
 }
 

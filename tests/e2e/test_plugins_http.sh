@@ -17,7 +17,7 @@ command -v python3 >/dev/null || skip "python3 is not installed (the test server
 # The server: a free loopback port written to $WORK/port; killed on exit (and it exits by itself
 # after 50 s in any case).
 SERVER_PID=""
-trap '[[ -z "$SERVER_PID" ]] || kill "$SERVER_PID" 2>/dev/null || true; rm -rf -- "$WORK"' EXIT
+trap '[[ -z "$SERVER_PID" ]] || kill "$SERVER_PID" 2>/dev/null || true; df_remove_work' EXIT
 python3 "$E2E_DIR/data/plugins/http_server.py" --port-file "$WORK/port" --lifetime 50 &
 SERVER_PID=$!
 for _ in $(seq 100); do

@@ -238,7 +238,7 @@ srv.serve_forever()
 PY
     python3 hook.py &
     hook_pid=$!
-    trap 'kill "$hook_pid" 2>/dev/null || true; rm -rf -- "$WORK"' EXIT
+    trap 'kill "$hook_pid" 2>/dev/null || true; df_remove_work' EXIT
     for _ in $(seq 1 100); do [[ -s hook.port ]] && break; sleep 0.05; done
     [[ -s hook.port ]] || fail "the test's HTTP server did not start"
     port=$(cat hook.port)
