@@ -2,9 +2,11 @@
 # crash_test.sh: kills the dagflow engine with SIGKILL at random moments, many times in a row, and
 # checks after every kill that nothing was lost or done twice.
 #
-# What it does: generates a workflow of several hundred tasks (noop, sleep, shell and counter
-# tasks in a layered DAG with fan-out and fan-in; shell and counter tasks append
-# "<task> <attempt>" to runs.log when they start), starts `dagflow run` on it, and then, over and
+# What it does: generates a workflow of several hundred tasks (noop, sleep, shell, counter and
+# flaky tasks in a layered DAG with fan-out and fan-in; shell and counter tasks append
+# "<task> <attempt>" to runs.log when they start; flaky tasks fail their first attempt and are
+# retried after a delay; a file alert sink records task_retry and run_succeeded), starts
+# `dagflow run` on it, and then, over and
 # over: waits a random time (from a few milliseconds, i.e. during start-up or resume, to a second
 # and more), kills the engine with SIGKILL, checks the store, and continues the run with
 # `dagflow resume`. When a run ends it is checked and a new one starts, until the number of kills
@@ -19,8 +21,13 @@
 #   - a task that was SUCCESS at the previous check is still SUCCESS, with the same number of
 #     attempts and of executions in runs.log (a committed SUCCESS is never re-run);
 #   - an attempt open at the previous kill is now LOST, or still open (the next engine died before
-#     taking the run over), never anything else.
-# At the end of every run: it is SUCCESS, every task SUCCESS, no attempt open, invariants hold.
+#     taking the run over), never anything else;
+#   - one task_retry alert row per transition to UP_FOR_RETRY (an alert is written with the state
+#     change that raises it, SPEC §5).
+# At the end of every run: it is SUCCESS, every task SUCCESS, no attempt open, invariants hold,
+# and every alert of the run delivered (after a `resume` of the finished run when the engine was
+# killed between the run's last commit and the delivery: SPEC §5 "an alert still pending when the
+# engine dies is delivered on resume"), with a run_succeeded line in alerts.jsonl.
 # The engine may end a run FAILED only because a task's attempts were LOST three times in a row
 # (SPEC §3); such a failure is checked (its last three attempts LOST) and the run is continued
 # with `dagflow retry`.
@@ -71,7 +78,7 @@ done
 }
 DF_BIN="${DF_BIN:-$BUILD/dagflow}"
 PLUGINS="${DF_TEST_PLUGIN_DIR:-$BUILD/tests/plugins}"
-for f in "$DF_BIN" "$PLUGINS/counter.so" "$BUILD/plugins/shell.so" "$BUILD/plugins/sleep.so"; do
+for f in "$DF_BIN" "$PLUGINS/counter.so" "$PLUGINS/flaky.so" "$BUILD/plugins/shell.so" "$BUILD/plugins/sleep.so"; do
     [[ -e "$f" ]] || { echo "crash_test: $f is missing: build first (or --build DIR)" >&2; exit 2; }
 done
 command -v sqlite3 >/dev/null || { echo "crash_test: the sqlite3 shell is needed" >&2; exit 2; }
@@ -99,10 +106,13 @@ log() { echo "crash_test: $*"; }
 
 # Layers of about 16 tasks; a task of layer L > 0 depends on 1 to 3 tasks of the two layers
 # before it (fan-in), and a task is often the upstream of several (fan-out). Plugins by turn:
-# noop, sleep 20-250 ms, shell (logs, then sleeps 20-200 ms), counter (logs).
+# noop, sleep 20-250 ms, shell (logs, then sleeps 20-200 ms), counter (logs), flaky (fails its
+# first attempt; retries 2 after 20-300 ms).
 gen_workflow() {
-    local n="$1" width=16 i layer lo hi deps k d plugin params
-    echo '{"name": "crash_test", "max_active_tasks": 24, "tasks": ['
+    local n="$1" width=16 i layer lo hi deps k d plugin params extra
+    echo '{"name": "crash_test", "max_active_tasks": 24,'
+    echo ' "alerts": [{"type": "file", "path": "alerts.jsonl", "on": ["task_retry", "run_succeeded"]}],'
+    echo ' "tasks": ['
     for ((i = 0; i < n; i++)); do
         layer=$((i / width))
         deps=""
@@ -114,8 +124,13 @@ gen_workflow() {
                 [[ ",$deps," == *",\"$d\","* ]] || deps+="${deps:+,}\"$d\""
             done
         fi
-        case $((RANDOM % 10)) in
+        extra=""
+        case $((RANDOM % 11)) in
         0 | 1 | 2) plugin=noop params='{"i": '$i'}' ;;
+        10)
+            plugin=flaky params='{"fail_times": 1}'
+            extra=', "retries": 2, "retry_delay_ms": '$((20 + RANDOM % 281))
+            ;;
         3 | 4 | 5) plugin=sleep params='{"ms": '$((20 + RANDOM % 231))'}' ;;
         6 | 7)
             plugin=shell
@@ -123,8 +138,8 @@ gen_workflow() {
             ;;
         *) plugin=counter params='{"path": "runs.log"}' ;;
         esac
-        printf '  {"id": "t%d", "plugin": "%s", "depends_on": [%s], "params": %s}%s\n' \
-            "$i" "$plugin" "$deps" "$params" "$([[ $i -lt $((n - 1)) ]] && echo ,)"
+        printf '  {"id": "t%d", "plugin": "%s", "depends_on": [%s], "params": %s%s}%s\n' \
+            "$i" "$plugin" "$deps" "$params" "$extra" "$([[ $i -lt $((n - 1)) ]] && echo ,)"
     done
     echo ']}'
 }
@@ -214,7 +229,41 @@ check_after_kill() {
     done <<<"$OPEN_BEFORE"
     OPEN_BEFORE="$(inv_sql "$DB" "SELECT task_id || ' ' || attempt FROM attempt_history
                                   WHERE run_id = $RUN AND outcome = 'RUNNING'")"
+    check_retry_alerts "after kill $KILLED"
     remember_done
+}
+
+# check_retry_alerts WHEN: one task_retry alert per transition to UP_FOR_RETRY, task by task.
+check_retry_alerts() {
+    local bad
+    bad="$(inv_sql "$DB" "SELECT task_id, sum(ev), sum(al) FROM (
+              SELECT task_id, 1 AS ev, 0 AS al FROM task_events
+               WHERE run_id = $RUN AND to_state = 'UP_FOR_RETRY'
+              UNION ALL
+              SELECT task_id, 0, 1 FROM alert_history WHERE run_id = $RUN AND event = 'task_retry')
+           GROUP BY task_id HAVING sum(ev) != sum(al) LIMIT 10")"
+    [[ -z "$bad" ]] ||
+        failure "$1: task_retry alerts do not match the UP_FOR_RETRY events (task|events|alerts): ${bad//$'\n'/; }"
+}
+
+# check_alerts_delivered: every alert of RUN delivered; a pending one (engine killed after the
+# run's last commit) is delivered by `dagflow resume`.
+check_alerts_delivered() {
+    local pending bad
+    pending="$(inv_sql "$DB" "SELECT count(*) FROM alert_history WHERE run_id = $RUN AND status = 'pending'")"
+    if ((pending > 0)); then
+        start_engine resume "$RUN"
+        wait_engine
+        [[ "$ENGINE_RC" == 0 ]] ||
+            failure "run $RUN: resume to deliver $pending pending alerts exited $ENGINE_RC: $(tail -c 800 engine.err)"
+        PENDING_REDELIVERED=$((PENDING_REDELIVERED + pending))
+    fi
+    bad="$(inv_sql "$DB" "SELECT alert_id || ' ' || event || ' ' || status || ' ' || ifnull(error, '')
+             FROM alert_history WHERE run_id = $RUN AND status != 'delivered' LIMIT 5")"
+    [[ -z "$bad" ]] || failure "run $RUN: alerts not delivered: ${bad//$'\n'/; }"
+    grep -q "\"event\": *\"run_succeeded\".*\"run_id\": *$RUN[,}]\|\"run_id\": *$RUN[,}].*\"event\": *\"run_succeeded\"" \
+        alerts.jsonl 2>/dev/null || failure "run $RUN: no run_succeeded line in alerts.jsonl"
+    check_retry_alerts "end of run $RUN"
 }
 
 # remember_done: records the SUCCESS tasks of RUN (attempts, executions).
@@ -246,6 +295,7 @@ check_lost3_failures() {
 # only through LOST attempts (then NEXT=retry).
 RUNS_DONE=0
 LOST3=0
+PENDING_REDELIVERED=0
 check_run_end() {
     local out state n
     out="$(inv_check "$DB" "$RUN" finished)" || failure "end of run $RUN: $out"
@@ -256,6 +306,7 @@ check_run_end() {
         [[ "$n" == 0 ]] || failure "run $RUN SUCCESS with $n tasks not SUCCESS"
         n="$(inv_sql "$DB" "SELECT count(*) FROM task_history WHERE run_id = $RUN")"
         [[ "$n" == "$TASKS" ]] || failure "run $RUN has $n tasks, not $TASKS"
+        check_alerts_delivered
         RUNS_DONE=$((RUNS_DONE + 1))
         log "run $RUN SUCCESS after $((KILLED - RUN_FIRST_KILL)) kills"
         NEXT=run
@@ -286,7 +337,7 @@ finish() {
         cleanup
         exit 1
     fi
-    log "seed $SEED: $KILLED kills survived, $RUNS_DONE runs completed ($TASKS tasks each), $LOST3 tasks failed by three LOST attempts and retried, 0 failures, ${secs}s"
+    log "seed $SEED: $KILLED kills survived, $RUNS_DONE runs completed ($TASKS tasks each), $LOST3 tasks failed by three LOST attempts and retried, $PENDING_REDELIVERED pending alerts delivered by resume, 0 failures, ${secs}s"
     cleanup
     exit 0
 }
