@@ -1,21 +1,39 @@
-/* proc: child processes on a libuv loop — spawn in a new process group, capture stdout/stderr,
- * feed stdin, apply resource limits through a /bin/sh exec wrapper, kill the group with
- * SIGTERM then SIGKILL (see proc.h for the contract). */
+/* proc: child processes on a libuv loop — start them with posix_spawn (or uv_spawn as a
+ * fallback) in a new session and process group, watch their exit through a pidfd, capture
+ * stdout/stderr, feed stdin, apply resource limits through a /bin/sh exec wrapper, kill the group
+ * with SIGTERM then SIGKILL (see proc.h for the contract). */
 #include "proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
 
+/* The posix_spawn backend needs POSIX_SPAWN_SETSID and the chdir/closefrom file actions (glibc
+ * 2.34) and pidfd_open (Linux 5.3, probed at run time). */
+#if defined(__linux__) && defined(__GLIBC__) && defined(SYS_pidfd_open) &&                         \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#define HAVE_SPAWN_BACKEND 1
+#else
+#define HAVE_SPAWN_BACKEND 0
+#endif
+
 #define READ_CHUNK 65536
+/* execvp's search path when PATH is unset (glibc's confstr(_CS_PATH)). */
+#define DEFAULT_PATH "/bin:/usr/bin"
+
+enum { BACKEND_SPAWN, BACKEND_UV };
 
 typedef struct capture {
     uv_pipe_t pipe;
@@ -28,7 +46,11 @@ typedef struct capture {
 
 struct df_proc {
     uv_loop_t *loop;
-    uv_process_t process;
+    int backend;
+    uv_process_t process; /* BACKEND_UV: libuv spawned and reaps the child */
+    uv_poll_t exit_poll;  /* BACKEND_SPAWN: readable when the child has exited */
+    int pidfd;            /* BACKEND_SPAWN: watched by exit_poll, closed with it */
+    int exit_watch;       /* 1 once process or exit_poll must be closed */
     uv_pipe_t in;
     uv_write_t write_req;
     uv_timer_t kill_timer;
@@ -48,11 +70,34 @@ struct df_proc {
     void *ud;
 };
 
-static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int pidfd_works; /* pidfd_open is available (probed once) */
 
-static void ignore_sigpipe(void)
+static void init_process_wide(void)
 {
     signal(SIGPIPE, SIG_IGN);
+#if HAVE_SPAWN_BACKEND
+    int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (fd >= 0) {
+        pidfd_works = 1;
+        close(fd);
+    }
+#endif
+}
+
+/* A SIGCHLD set to SIG_IGN (or SA_NOCLDWAIT) makes the kernel reap children itself and their
+ * exit status is lost; put the default disposition back, as libuv's own SIGCHLD handler would. */
+static void keep_exit_statuses(void)
+{
+    struct sigaction sa;
+    if (sigaction(SIGCHLD, NULL, &sa) != 0)
+        return;
+    if (sa.sa_handler == SIG_IGN || (sa.sa_handler == SIG_DFL && (sa.sa_flags & SA_NOCLDWAIT))) {
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_DFL;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGCHLD, &sa, NULL);
+    }
 }
 
 static void proc_free(df_proc *p)
@@ -70,6 +115,16 @@ static void on_handle_closed(uv_handle_t *h)
         proc_free(p);
 }
 
+static void on_exit_poll_closed(uv_handle_t *h)
+{
+    df_proc *p = h->data;
+    if (p->pidfd >= 0) {
+        close(p->pidfd);
+        p->pidfd = -1;
+    }
+    on_handle_closed(h);
+}
+
 static void close_handle(df_proc *p, uv_handle_t *h)
 {
     (void)p;
@@ -80,7 +135,12 @@ static void close_handle(df_proc *p, uv_handle_t *h)
 /* Closes every handle still open; the struct is freed when the last close callback ran. */
 static void proc_close_all(df_proc *p)
 {
-    close_handle(p, (uv_handle_t *)&p->process);
+    if (p->exit_watch) {
+        if (p->backend == BACKEND_UV)
+            close_handle(p, (uv_handle_t *)&p->process);
+        else if (!uv_is_closing((uv_handle_t *)&p->exit_poll))
+            uv_close((uv_handle_t *)&p->exit_poll, on_exit_poll_closed);
+    }
     close_handle(p, (uv_handle_t *)&p->kill_timer);
     close_handle(p, (uv_handle_t *)&p->out.pipe);
     close_handle(p, (uv_handle_t *)&p->err.pipe);
@@ -185,9 +245,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
-static void on_child_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
+static void child_exited(df_proc *p, int64_t exit_status, int term_signal)
 {
-    df_proc *p = proc->data;
     p->exited = 1;
     p->exit_status = exit_status;
     p->term_signal = term_signal;
@@ -196,6 +255,38 @@ static void on_child_exit(uv_process_t *proc, int64_t exit_status, int term_sign
         capture_stop(p, &p->err);
     }
     maybe_complete(p);
+}
+
+/* BACKEND_UV: libuv reaped the child (its SIGCHLD handler, waitpid on this pid). */
+static void on_uv_child_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
+{
+    child_exited(proc->data, exit_status, term_signal);
+}
+
+/* BACKEND_SPAWN: the pidfd is readable once the child has exited; reap exactly this pid. */
+static void on_pidfd(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    df_proc *p = h->data;
+    if (p->exited)
+        return;
+    int st = 0;
+    pid_t r;
+    do
+        r = waitpid(p->pid, &st, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0) { /* not exited after all: keep watching (restarts a poll stopped by an error) */
+        uv_poll_start(h, UV_READABLE, on_pidfd);
+        return;
+    }
+    uv_poll_stop(h);
+    if (r < 0) /* ECHILD: someone else reaped it and its status is gone */
+        child_exited(p, -1, 0);
+    else if (WIFSIGNALED(st))
+        child_exited(p, 0, WTERMSIG(st));
+    else
+        child_exited(p, WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
 }
 
 static void on_write(uv_write_t *req, int status)
@@ -211,7 +302,7 @@ static void on_write(uv_write_t *req, int status)
 static void signal_group(df_proc *p, int sig)
 {
     /* The child leads its own group (setsid), so -pid reaches every process it started that did
-     * not leave the group. */
+     * not leave the group. The pid cannot be reused before we reaped it (exited). */
     if (kill(-p->pid, sig) != 0 && !p->exited)
         kill(p->pid, sig);
 }
@@ -325,55 +416,308 @@ static char *resolve_path(const char *base, const char *path)
     return r;
 }
 
-/* Whether file can be executed in the child (PATH lookup like execvp). 0 or a libuv error. Only
- * used when the sh wrapper hides exec errors from libuv. */
-static int check_executable(const char *file, const char *cwd, char **env)
+/* 0 when path (relative to cwd) names an executable file, else the error exec would give. */
+static int executable_at(const char *cwd, const char *path)
 {
+    char *p = resolve_path(cwd, path);
+    if (!p)
+        return UV_ENOMEM;
+    struct stat st;
+    int r;
+    if (stat(p, &st) != 0)
+        r = uv_translate_sys_error(errno);
+    else if (!S_ISREG(st.st_mode))
+        r = UV_EACCES;
+    else
+        r = access(p, X_OK) == 0 ? 0 : uv_translate_sys_error(errno);
+    free(p);
+    return r;
+}
+
+/* What execvp in the child would run for file: file itself when it has a '/', else the first
+ * executable regular file along the child's PATH (DEFAULT_PATH when unset; an empty entry is the
+ * working directory; relative entries are relative to cwd). On 0, *found is a malloc'd path
+ * relative to the child's working directory (or absolute); otherwise a libuv error: EACCES when
+ * only non-executable candidates were seen, as execvp reports, else ENOENT. */
+static int find_program(const char *file, const char *cwd, char **env, char **found)
+{
+    *found = NULL;
     if (!*file)
         return UV_ENOENT;
     if (strchr(file, '/')) {
-        char *p = resolve_path(cwd, file);
-        if (!p)
+        int r = executable_at(cwd, file);
+        if (r == 0 && !(*found = strdup(file)))
             return UV_ENOMEM;
-        int r = access(p, X_OK) == 0 ? 0 : uv_translate_sys_error(errno);
-        free(p);
         return r;
     }
     const char *path = env_lookup(env, "PATH");
     if (!path)
-        path = "/usr/local/bin:/usr/bin:/bin";
+        path = DEFAULT_PATH;
+    size_t fl = strlen(file);
     int best = UV_ENOENT;
-    const char *s = path;
-    for (;;) {
+    for (const char *s = path;;) {
         const char *colon = strchr(s, ':');
         size_t dl = colon ? (size_t)(colon - s) : strlen(s);
-        char dir[4096];
+        char *cand = malloc(dl + fl + 3);
+        if (!cand)
+            return UV_ENOMEM;
         if (dl == 0)
-            snprintf(dir, sizeof dir, ".");
+            snprintf(cand, dl + fl + 3, "./%s", file);
         else
-            snprintf(dir, sizeof dir, "%.*s", (int)dl, s);
-        char *full = malloc(strlen(dir) + strlen(file) + 2);
-        if (!full)
-            return UV_ENOMEM;
-        sprintf(full, "%s/%s", dir, file);
-        char *p = resolve_path(cwd, full);
-        free(full);
-        if (!p)
-            return UV_ENOMEM;
-        struct stat st;
-        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
-            if (access(p, X_OK) == 0) {
-                free(p);
-                return 0;
-            }
-            best = UV_EACCES;
+            snprintf(cand, dl + fl + 3, "%.*s/%s", (int)dl, s, file);
+        int r = executable_at(cwd, cand);
+        if (r == 0) {
+            *found = cand;
+            return 0;
         }
-        free(p);
+        free(cand);
+        if (r == UV_EACCES)
+            best = UV_EACCES;
+        else if (r == UV_ENOMEM)
+            return r;
         if (!colon)
             break;
         s = colon + 1;
     }
     return best;
+}
+
+/* Moves fd out of 0..2 (where the child's stdio goes), keeping it close-on-exec. */
+static int above_stdio(int *fd)
+{
+    if (*fd > 2)
+        return 0;
+    int nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+    if (nfd < 0)
+        return uv_translate_sys_error(errno);
+    close(*fd);
+    *fd = nfd;
+    return 0;
+}
+
+/* A pipe with both ends close-on-exec, the child's end out of 0..2. child_reads: fds[0] is the
+ * child's end. 0 or a libuv error (nothing left open). */
+static int make_pipe(int fds[2], int child_reads)
+{
+    int r = uv_pipe(fds, 0, 0);
+    if (r)
+        return r;
+    r = above_stdio(&fds[child_reads ? 0 : 1]);
+    if (r) {
+        close(fds[0]);
+        close(fds[1]);
+    }
+    return r;
+}
+
+#if HAVE_SPAWN_BACKEND
+/* posix_spawn (clone(CLONE_VM|CLONE_VFORK) in glibc: no copy of the engine's page tables) in a
+ * new session, stdio on the given fds, in cwd, with every other descriptor closed and signals at
+ * their defaults, unblocked. Reports exec errors synchronously (glibc >= 2.24). 0 and *pid, or a
+ * positive errno. */
+static int spawn_posix(const char *path, char **args, char **env, const char *cwd, int in_fd,
+                       int out_fd, int err_fd, pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    int r = posix_spawn_file_actions_init(&fa);
+    if (r)
+        return r;
+    r = posix_spawnattr_init(&at);
+    if (r) {
+        posix_spawn_file_actions_destroy(&fa);
+        return r;
+    }
+    if (in_fd >= 0)
+        r = posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+    else
+        r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (!r)
+        r = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    if (!r)
+        r = posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+    if (!r && cwd)
+        r = posix_spawn_file_actions_addchdir_np(&fa, cwd);
+    if (!r) /* even descriptors someone opened without O_CLOEXEC stay out of the child */
+        r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    if (!r)
+        r = posix_spawnattr_setsigmask(&at, &none);
+    if (!r)
+        r = posix_spawnattr_setsigdefault(&at, &all); /* SIGPIPE is ignored here, not there */
+    if (!r)
+        r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+                                              POSIX_SPAWN_SETSIGDEF);
+    if (!r)
+        r = posix_spawn(pid, path, &fa, &at, args, env);
+    posix_spawnattr_destroy(&at);
+    posix_spawn_file_actions_destroy(&fa);
+    return r;
+}
+
+/* Starts the child of p with posix_spawn and watches its pidfd. args[0] is what to look up.
+ * 0, or a libuv error with err filled (the child is then not running, nothing of p is started
+ * but its handles, which the caller closes). */
+static int start_posix(df_proc *p, char **args, char **env, const char *cwd, const char *argv0,
+                       int wrapped, char *err, size_t errlen)
+{
+    int rc;
+    char *path = NULL;
+    if (wrapped) { /* args[0] is /bin/sh; argv0 was checked by the caller */
+        path = strdup(args[0]);
+        rc = path ? 0 : UV_ENOMEM;
+    } else {
+        rc = find_program(args[0], cwd, env, &path);
+    }
+    if (rc) {
+        snprintf(err, errlen, "spawn %s: %s", argv0, uv_strerror(rc));
+        return rc;
+    }
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
+    rc = make_pipe(out, 0);
+    if (!rc && (rc = make_pipe(er, 0)) != 0) {
+        close(out[0]);
+        close(out[1]);
+    }
+    if (!rc && p->in_open > 0 && (rc = make_pipe(in, 1)) != 0) {
+        close(out[0]);
+        close(out[1]);
+        close(er[0]);
+        close(er[1]);
+    }
+    if (rc) {
+        free(path);
+        snprintf(err, errlen, "spawn %s: %s", argv0, uv_strerror(rc));
+        return rc;
+    }
+    /* the parent's ends go to the loop first: nothing can fail after the child runs but the
+     * pidfd */
+    int r1 = uv_pipe_open(&p->out.pipe, out[0]);
+    int r2 = uv_pipe_open(&p->err.pipe, er[0]);
+    int r3 = p->in_open > 0 ? uv_pipe_open(&p->in, in[1]) : 0;
+    if (r1 || r2 || r3) {
+        rc = r1 ? r1 : r2 ? r2 : r3;
+        if (r1)
+            close(out[0]); /* an opened one is closed with its handle */
+        if (r2)
+            close(er[0]);
+        if (r3)
+            close(in[1]);
+        close(out[1]);
+        close(er[1]);
+        if (in[0] >= 0)
+            close(in[0]);
+        free(path);
+        snprintf(err, errlen, "spawn %s: %s", argv0, uv_strerror(rc));
+        return rc;
+    }
+
+    pid_t pid = 0;
+    int e = spawn_posix(path, args, env, cwd, in[0], out[1], er[1], &pid);
+    if (e == ENOEXEC && !wrapped) {
+        /* no #! line: run it with the shell, as execvp does */
+        size_t argc = 0;
+        while (args[argc])
+            argc++;
+        char **sh = calloc(argc + 2, sizeof *sh);
+        if (!sh) {
+            e = ENOMEM;
+        } else {
+            sh[0] = "/bin/sh";
+            sh[1] = path;
+            for (size_t i = 1; i < argc; i++)
+                sh[i + 1] = args[i];
+            e = spawn_posix("/bin/sh", sh, env, cwd, in[0], out[1], er[1], &pid);
+            free(sh);
+        }
+    }
+    free(path);
+    close(out[1]);
+    close(er[1]);
+    if (in[0] >= 0)
+        close(in[0]);
+    if (e) {
+        rc = uv_translate_sys_error(e);
+        snprintf(err, errlen, "spawn %s: %s", argv0, uv_strerror(rc));
+        return rc;
+    }
+    p->pid = pid;
+
+    /* Only we reap this pid (libuv's SIGCHLD handler waits for its own pids only), so it stays
+     * a zombie until then and the pidfd refers to it even if it has already exited. */
+    p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    rc = p->pidfd >= 0 ? 0 : uv_translate_sys_error(errno);
+    if (!rc) {
+        rc = uv_poll_init(p->loop, &p->exit_poll, p->pidfd);
+        if (!rc) {
+            p->exit_poll.data = p;
+            p->exit_watch = 1;
+            p->handles++;
+            rc = uv_poll_start(&p->exit_poll, UV_READABLE, on_pidfd);
+        } else {
+            close(p->pidfd);
+            p->pidfd = -1;
+        }
+    }
+    if (rc) { /* cannot watch it: do not leave it running unreaped */
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        snprintf(err, errlen, "spawn %s: %s", argv0, uv_strerror(rc));
+        return rc;
+    }
+    return 0;
+}
+#endif
+
+/* Starts the child of p with uv_spawn (fork in libuv 1.44; libuv reaps it). Same contract as
+ * start_posix. */
+static int start_uv(df_proc *p, char **args, char **env, const char *cwd, const char *argv0,
+                    char *err, size_t errlen)
+{
+    uv_stdio_container_t stdio[3];
+    if (p->in_open > 0) {
+        stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+        stdio[0].data.stream = (uv_stream_t *)&p->in;
+    } else {
+        stdio[0].flags = UV_IGNORE;
+    }
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&p->out.pipe;
+    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[2].data.stream = (uv_stream_t *)&p->err.pipe;
+
+    uv_process_options_t po;
+    memset(&po, 0, sizeof po);
+    po.exit_cb = on_uv_child_exit;
+    po.file = args[0];
+    po.args = args;
+    po.env = env;
+    po.cwd = cwd;
+    po.flags = UV_PROCESS_DETACHED;
+    po.stdio_count = 3;
+    po.stdio = stdio;
+    p->exit_watch = 1;
+    p->handles++; /* the process handle must be closed whether or not spawn succeeds */
+    int rc = uv_spawn(p->loop, &p->process, &po);
+    p->process.data = p;
+    if (rc) {
+        snprintf(err, errlen, "spawn %s: %s", argv0, uv_strerror(rc));
+        return rc;
+    }
+    p->pid = p->process.pid;
+    return 0;
+}
+
+static int use_uv_backend(void)
+{
+    if (!pidfd_works || !HAVE_SPAWN_BACKEND)
+        return 1;
+    const char *b = getenv("DAGFLOW_PROC_BACKEND");
+    return b && strcmp(b, "uv_spawn") == 0;
 }
 
 /* See proc.h. Order: resolve and check the working directory, build the environment, wrap
@@ -389,7 +733,8 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
         snprintf(err, errlen, "spawn: no command given");
         return UV_EINVAL;
     }
-    pthread_once(&sigpipe_once, ignore_sigpipe);
+    pthread_once(&init_once, init_process_wide);
+    keep_exit_statuses();
     const char *argv0 = opts->argv[0];
 
     char *cwd = resolve_path(base_dir, opts->cwd);
@@ -428,7 +773,9 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
         goto fail_early;
     }
     if (wrap) {
-        rc = check_executable(argv0, cwd, env);
+        char *found = NULL;
+        rc = find_program(argv0, cwd, env, &found);
+        free(found);
         if (rc) {
             snprintf(err, errlen, "spawn %s: %s", argv0, uv_strerror(rc));
             goto fail_early;
@@ -463,6 +810,8 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
     p->loop = loop;
     p->done = done;
     p->ud = ud;
+    p->pidfd = -1;
+    p->backend = use_uv_backend() ? BACKEND_UV : BACKEND_SPAWN;
     p->capture_max = opts->capture_max ? opts->capture_max : DF_PROC_CAPTURE_DEFAULT;
     p->in_open = -1; /* -1: no stdin pipe */
     uv_timer_init(loop, &p->kill_timer);
@@ -480,42 +829,21 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
     }
     p->write_req.data = p;
 
-    uv_stdio_container_t stdio[3];
-    if (opts->stdin_data) {
-        stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-        stdio[0].data.stream = (uv_stream_t *)&p->in;
-    } else {
-        stdio[0].flags = UV_IGNORE;
-    }
-    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[1].data.stream = (uv_stream_t *)&p->out.pipe;
-    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[2].data.stream = (uv_stream_t *)&p->err.pipe;
-
-    uv_process_options_t po;
-    memset(&po, 0, sizeof po);
-    po.exit_cb = on_child_exit;
-    po.file = args[0];
-    po.args = args;
-    po.env = env;
-    po.cwd = cwd;
-    po.flags = UV_PROCESS_DETACHED;
-    po.stdio_count = 3;
-    po.stdio = stdio;
-    p->handles++; /* the process handle must be closed whether or not spawn succeeds */
-    rc = uv_spawn(loop, &p->process, &po);
-    p->process.data = p;
+#if HAVE_SPAWN_BACKEND
+    if (p->backend == BACKEND_SPAWN)
+        rc = start_posix(p, args, env, cwd, argv0, wrap, err, errlen);
+    else
+#endif
+        rc = start_uv(p, args, env, cwd, argv0, err, errlen);
     free(args);
     free(env);
     free(cwd);
     if (rc != 0) {
-        snprintf(err, errlen, "spawn %s: %s", argv0, uv_strerror(rc));
         p->completed = 1;
         p->out.open = p->err.open = 0;
         proc_close_all(p);
         return rc;
     }
-    p->pid = p->process.pid;
     p->out.open = p->err.open = 1;
     /* a pipe that cannot be read counts as closed, so completion never waits for it */
     if (uv_read_start((uv_stream_t *)&p->out.pipe, on_alloc, on_read) != 0)

@@ -2,26 +2,46 @@
  * df_task_spawn (on a worker's loop, from a coroutine) and by the alert module's `command` sinks
  * (on the engine's loop); it knows nothing of coroutines.
  *
+ * How a child is started: with glibc's posix_spawn, which uses clone(CLONE_VM|CLONE_VFORK) and
+ * so never copies the engine's page tables (fork() did, for every child: the cost grew with the
+ * engine's threads and mappings). Exec errors come back synchronously from posix_spawn. Its exit
+ * is watched through a pidfd (pidfd_open, Linux >= 5.3) polled on the loop; when it turns readable
+ * the child is reaped with waitpid(pid, WNOHANG) for that pid only. Where pidfd_open is missing
+ * (ENOSYS, or refused by a seccomp filter; probed once) or DAGFLOW_PROC_BACKEND=uv_spawn is set in
+ * the engine's environment, children are started with libuv's uv_spawn (fork) and reaped by
+ * libuv, as before; both kinds can be in flight at once.
+ *
  * What a child gets:
- * - its own session and process group (UV_PROCESS_DETACHED makes it a session leader, so its
- *   pgid is its pid), so df_proc_kill can signal the whole tree it starts;
+ * - its own session and process group (POSIX_SPAWN_SETSID, or UV_PROCESS_DETACHED; it is a
+ *   session leader, so its pgid is its pid), so df_proc_kill can signal the whole tree it starts;
  * - the parent's environment plus the extra "K=V" entries (opts->env, then extra_env: a later
  *   entry replaces an earlier one with the same key);
+ * - argv[0] looked up as execvp would in the child: a name without '/' along the child's PATH
+ *   ("/bin:/usr/bin" when unset; relative entries are relative to its working directory), the
+ *   first executable regular file wins, EACCES when only non-executable candidates exist; a file
+ *   without a #! line (ENOEXEC) is run by /bin/sh;
  * - as working directory opts->cwd, resolved against base_dir when relative; base_dir when
  *   opts->cwd is NULL; the parent's when both are NULL;
  * - stdin: opts->stdin_data written through a pipe then closed, or /dev/null when NULL;
  * - stdout and stderr captured through pipes: the first capture_max bytes of each are kept
  *   (default 1 MiB), the rest is read and dropped so the child never blocks on a full pipe;
+ * - no other descriptor of the engine: every fd from 3 up is closed in the child (close_range),
+ *   even one opened without O_CLOEXEC (the uv_spawn fallback relies on O_CLOEXEC);
+ * - every signal at its default disposition and an empty signal mask;
  * - resource limits (opts->limit_*): setrlimit must run in the child between fork and exec, and
- *   libuv has no pre-exec hook, so when any limit is set the child is started through /bin/sh
- *   as a tiny exec wrapper: `/bin/sh -c 'ulimit -t CPU && ulimit -v KB && ulimit -n FILES &&
- *   exec "$0" "$@"' argv0 argv1 ...` (sh's ulimit is setrlimit, soft and hard; -v is RLIMIT_AS).
- *   The wrapper is used only when a limit is set. prlimit(2) after spawn was rejected because
- *   the child could run (and allocate) before the limit lands.
+ *   neither posix_spawn nor libuv has a pre-exec hook, so when any limit is set the child is
+ *   started through /bin/sh as a tiny exec wrapper: `/bin/sh -c 'ulimit -t CPU && ulimit -v KB &&
+ *   ulimit -n FILES && exec "$0" "$@"' argv0 argv1 ...` (sh's ulimit is setrlimit, soft and
+ *   hard; -v is RLIMIT_AS). The wrapper is used only when a limit is set. prlimit(2) after spawn
+ *   was rejected because the child could run (and allocate) before the limit lands.
  *
- * Children are reaped only by libuv (no waitpid(-1), no SIGCHLD handler of ours). The first
- * df_proc_run ignores SIGPIPE process-wide (a child that exits without reading its stdin would
- * otherwise kill the engine with it); libuv resets signal dispositions in the child.
+ * Reaping: a child is only ever reaped by a wait for its own pid (ours after its pidfd turned
+ * readable, or libuv's for the children it forked): never waitpid(-1), and no SIGCHLD handler of
+ * ours. libuv's SIGCHLD handler (installed once uv_spawn is used) waits only for the pids it
+ * spawned, so it never takes the exit status of ours. Each df_proc_run puts SIGCHLD back to
+ * SIG_DFL if it was set to SIG_IGN (or SA_NOCLDWAIT), which would make the kernel discard exit
+ * statuses. The first df_proc_run ignores SIGPIPE process-wide (a child that exits without
+ * reading its stdin would otherwise kill the engine with it); the child gets it back at default.
  *
  * Thread-safety: everything about one df_proc happens on its loop's thread. */
 #ifndef DF_PROC_H
