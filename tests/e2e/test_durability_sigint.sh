@@ -7,6 +7,8 @@
 #      stderr; then `resume` ends the run SUCCESS although every task has retries 0.
 #   2. Two SIGINTs while a task ignores cancellation: the second one exits 130 at once (not after
 #      the grace period) and the run can still be resumed to SUCCESS.
+#   3. SIGTERM stops a `run` and a `resume` the same way (exit 130, INTERRUPTED, CANCELLED
+#      attempts, no process group left), and the run resumes again to SUCCESS.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/run_lib.sh"
@@ -121,5 +123,51 @@ expect_run "$run2" SUCCESS
 expect_task "$run2" stubborn SUCCESS
 expect_task "$run2" done SUCCESS
 expect_invariants "$run2" finished
+
+note "3. SIGTERM during a run, then during its resume"
+rm -f go pgids
+cat >wf3.json <<EOF
+{"name": "durability_sigterm", "tasks": [
+  {"id": "first", "plugin": "sleep", "params": {"ms": 3000}},
+  {"id": "sh", "plugin": "shell", "depends_on": ["first"], "params": {"script": "$SH"}},
+  {"id": "done", "plugin": "counter", "depends_on": ["sh"], "params": {"path": "runs.log"}}
+]}
+EOF
+bg run3 run wf3.json
+wait_sql "SELECT count(*) FROM task_history WHERE task_id = 'first' AND state = 'RUNNING'
+          AND run_id = $((run2 + 1))" 20 "first RUNNING"
+run3=$(last_run)
+kill -TERM "$BG_PID"
+bg_wait "$BG_PID" 10 run3
+expect_bg_rc 130 run3 "exit code after SIGTERM"
+expect_run "$run3" INTERRUPTED
+bg resume3 resume "$run3"
+wait_sql "SELECT count(*) FROM task_history WHERE task_id = 'sh' AND state = 'RUNNING'
+          AND run_id = $run3" 20 "sh RUNNING in the resumed run"
+for _ in $(seq 100); do
+    [[ -s pgids ]] && break
+    sleep 0.05
+done
+sleep 0.2
+kill -TERM "$BG_PID"
+bg_wait "$BG_PID" 10 resume3
+expect_bg_rc 130 resume3 "exit code of a resume stopped by SIGTERM"
+expect_run "$run3" INTERRUPTED
+assert_eq "1 CANCELLED" "$(q "SELECT group_concat(attempt || ' ' || outcome, ',') FROM attempt_history
+                             WHERE run_id = $run3 AND task_id = 'sh'")" "attempts of sh"
+assert_eq "1 CANCELLED,2 SUCCESS" "$(q "SELECT group_concat(attempt || ' ' || outcome, ',') FROM
+        (SELECT attempt, outcome FROM attempt_history WHERE run_id = $run3 AND task_id = 'first'
+         ORDER BY attempt)")" "attempts of first"
+for g in $(cat pgids); do
+    if pg_alive "$g"; then
+        fail "process group $g survived SIGTERM: $(pg_show "$g")"
+    fi
+done
+expect_invariants "$run3" finished
+touch go
+resume_fg "$run3"
+expect_rc 0 "resume after SIGTERM"
+expect_run "$run3" SUCCESS
+expect_invariants "$run3" finished
 
 df_done
