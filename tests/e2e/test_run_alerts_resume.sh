@@ -7,8 +7,9 @@ df_setup
 
 cat >sink.sh <<'SH'
 #!/bin/sh
-cat >> received.jsonl
-echo >> received.jsonl
+# One write per alert: deliveries run concurrently, and one small O_APPEND write stays whole.
+payload=$(cat)
+printf '%s\n' "$payload" >> received.jsonl
 SH
 chmod +x sink.sh
 cat >wf.json <<'JSON'
