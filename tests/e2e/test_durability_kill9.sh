@@ -7,7 +7,8 @@
 # one SUCCESS attempt; the attempts open at the kill are LOST and their tasks went RUNNING ->
 # QUEUED without using a retry (retries is 0); every shell and counter task ran at least once
 # (each appends "<task> <attempt>" to runs.log when it starts), and no task whose SUCCESS was
-# committed before the kill ran again.
+# committed before the kill ran again. Then two engines run two workflows in the same database;
+# one is killed: the other one's run ends SUCCESS untouched, and the killed one resumes.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/run_lib.sh"
@@ -91,5 +92,33 @@ while read -r task attempt; do
     assert_eq 1 "$(q "SELECT count(*) FROM attempt_history WHERE run_id = $run
                       AND task_id = '$task' AND attempt = $attempt")" "attempt $attempt of $task in runs.log"
 done <runs.log
+
+note "two engines share the database; one is killed, the other goes on"
+rm -f runs.log
+cp "$DUR_DATA/kill9.json" wf_b.json
+sed -i 's/"durability_kill9"/"durability_kill9_b"/' wf_b.json
+bg a run wf.json
+pid_a=$BG_PID
+bg b run wf_b.json
+pid_b=$BG_PID
+wait_sql "SELECT count(*) = 2 FROM runs WHERE run_id > $run" 20 "both runs recorded"
+run_a=$(q "SELECT run_id FROM runs WHERE run_id > $run AND workflow = 'durability_kill9'")
+run_b=$(q "SELECT run_id FROM runs WHERE run_id > $run AND workflow = 'durability_kill9_b'")
+wait_sql "SELECT count(*) >= 5 FROM task_history WHERE run_id = $run_a AND state = 'SUCCESS'" 30 \
+    "5 tasks of run $run_a SUCCESS"
+kill -9 "$pid_a"
+bg_wait "$pid_a" 10 a
+expect_bg_rc 137 a
+expect_invariants "$run_a" dead
+bg_wait "$pid_b" 30 b
+expect_bg_rc 0 b "the engine that was not killed"
+expect_run "$run_b" SUCCESS
+expect_invariants "$run_b" finished
+resume_fg "$run_a"
+expect_rc 0 "resume of the killed engine's run"
+expect_run "$run_a" SUCCESS
+expect_invariants "$run_a" finished
+assert_eq 0 "$(q "SELECT count(*) FROM attempt_history WHERE run_id = $run_b AND outcome != 'SUCCESS'")" \
+    "attempts of the other run that did not succeed"
 
 df_done
