@@ -495,14 +495,16 @@ static int above_stdio(int *fd)
     return 0;
 }
 
-/* A pipe with both ends close-on-exec, the child's end out of 0..2. child_reads: fds[0] is the
- * child's end. 0 or a libuv error (nothing left open). */
-static int make_pipe(int fds[2], int child_reads)
+/* A pipe with both ends close-on-exec and out of 0..2 (free when the engine's own stdio is
+ * closed): the child's end would be overwritten by the other stdio dup2s, and libuv never closes
+ * a stream fd <= 2. 0 or a libuv error (nothing left open). */
+static int make_pipe(int fds[2])
 {
     int r = uv_pipe(fds, 0, 0);
     if (r)
         return r;
-    r = above_stdio(&fds[child_reads ? 0 : 1]);
+    if ((r = above_stdio(&fds[0])) == 0)
+        r = above_stdio(&fds[1]);
     if (r) {
         close(fds[0]);
         close(fds[1]);
@@ -511,6 +513,19 @@ static int make_pipe(int fds[2], int child_reads)
 }
 
 #if HAVE_SPAWN_BACKEND
+/* Every signal, glibc's internal ones (32 up to SIGRTMIN) included: sigfillset leaves those out,
+ * glibc's posix_spawn then sets them to SIG_IGN in the child, and exec keeps an ignored signal
+ * ignored. sigaddset refuses them, so their bits (sig - 1, as glibc numbers them) are set
+ * directly. */
+static void all_signals(sigset_t *s)
+{
+    sigfillset(s);
+    const size_t bits = 8 * sizeof s->__val[0];
+    for (int sig = 32; sig < SIGRTMIN; sig++)
+        if (sigaddset(s, sig) != 0)
+            s->__val[(sig - 1) / bits] |= 1UL << ((sig - 1) % bits);
+}
+
 /* posix_spawn (clone(CLONE_VM|CLONE_VFORK) in glibc: no copy of the engine's page tables) in a
  * new session, stdio on the given fds, in cwd, with every other descriptor closed and signals at
  * their defaults, unblocked. Reports exec errors synchronously (glibc >= 2.24). 0 and *pid, or a
@@ -542,7 +557,7 @@ static int spawn_posix(const char *path, char **args, char **env, const char *cw
         r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     sigset_t none, all;
     sigemptyset(&none);
-    sigfillset(&all);
+    all_signals(&all);
     if (!r)
         r = posix_spawnattr_setsigmask(&at, &none);
     if (!r)
@@ -576,12 +591,12 @@ static int start_posix(df_proc *p, char **args, char **env, const char *cwd, con
         return rc;
     }
     int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
-    rc = make_pipe(out, 0);
-    if (!rc && (rc = make_pipe(er, 0)) != 0) {
+    rc = make_pipe(out);
+    if (!rc && (rc = make_pipe(er)) != 0) {
         close(out[0]);
         close(out[1]);
     }
-    if (!rc && p->in_open > 0 && (rc = make_pipe(in, 1)) != 0) {
+    if (!rc && p->in_open > 0 && (rc = make_pipe(in)) != 0) {
         close(out[0]);
         close(out[1]);
         close(er[0]);

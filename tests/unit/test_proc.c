@@ -1,6 +1,10 @@
 /* test_proc: engine/proc (child processes on a libuv loop) — exit codes and signals, stdout and
  * stderr capture and truncation, stdin, environment, working directory, resource limits, spawn
- * errors, and killing a process tree (SIGTERM, then SIGKILL for a child that ignores it). */
+ * and exec errors (PATH lookup, #!-less scripts), no engine descriptor or ignored/blocked signal
+ * reaching the child, the engine's own stdio closed, SIGCHLD ignored, many children at once on
+ * several loops and threads (next to plain uv_spawn children), and killing a process tree
+ * (SIGTERM, then SIGKILL, with grandchildren holding the pipes); the main ones again through the
+ * uv_spawn fallback. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +14,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -432,23 +438,470 @@ static void test_kill_after_leader_exited_with_pipe_held(void **state)
     df_spawn_result_free(&st.res);
 }
 
-static void test_sigterm_ignored_gets_sigkill(void **state)
+/* ---- added with the posix_spawn backend ---- */
+
+/* The fd numbers open in process pid, sorted ascending, into fds; returns how many. */
+static int list_fds(int pid, int *fds, int max)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max)
+        if (e->d_name[0] >= '0' && e->d_name[0] <= '9')
+            fds[n++] = atoi(e->d_name);
+    closedir(d);
+    for (int i = 1; i < n; i++) /* insertion sort */
+        for (int j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
+            int t = fds[j];
+            fds[j] = fds[j - 1];
+            fds[j - 1] = t;
+        }
+    return n;
+}
+
+/* The line of /proc/pid/status starting with key, value only (e.g. "SigIgn"). */
+static int status_field(int pid, const char *key, char *out, size_t outlen)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int found = -1;
+    size_t kl = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+            char *v = line + kl + 1;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            v[strcspn(v, "\n")] = '\0';
+            snprintf(out, outlen, "%s", v);
+            found = 0;
+            break;
+        }
+    fclose(f);
+    return found;
+}
+
+static int backend_is_uv(void)
+{
+    const char *b = getenv("DAGFLOW_PROC_BACKEND");
+    return b && strcmp(b, "uv_spawn") == 0;
+}
+
+/* A descriptor of the engine (even one opened without O_CLOEXEC on the posix_spawn backend) is
+ * not in the child; the child's signals are at their defaults and unblocked even though the
+ * engine ignores SIGPIPE and the spawning thread blocks SIGUSR1. */
+static void test_child_gets_no_fds_and_default_signals(void **state)
 {
     (void)state;
+    int leaky = open("/dev/null", backend_is_uv() ? O_RDONLY | O_CLOEXEC : O_RDONLY);
+    int cloexec = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(leaky >= 3 && cloexec >= 3);
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, &old);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    run_state st;
+    memset(&st, 0, sizeof st);
+    df_spawn_opts o;
+    memset(&o, 0, sizeof o);
+    const char *argv[] = {"sleep", "30", NULL};
+    o.argv = argv;
+    o.stdin_data = "x";
+    o.stdin_len = 1;
+    char err[256];
+    assert_int_equal(df_proc_run(&loop, &o, NULL, NULL, on_done, &st, &st.proc, err, sizeof err),
+                     0);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int pid = df_proc_pid(st.proc);
+    assert_true(pid > 0);
+    usleep(150 * 1000); /* let sleep's loader finish with its transient descriptors */
+    int fds[64];
+    int n = list_fds(pid, fds, 64);
+    char ign[64] = "", blk[64] = "";
+    assert_int_equal(status_field(pid, "SigIgn", ign, sizeof ign), 0);
+    assert_int_equal(status_field(pid, "SigBlk", blk, sizeof blk), 0);
+    assert_int_equal(getsid(pid), pid); /* a session leader */
+    char link[300], target[300];
+    snprintf(link, sizeof link, "/proc/%d/fd/1", pid);
+    ssize_t tl = readlink(link, target, sizeof target - 1);
+    df_proc_kill(st.proc);
+    while (!st.done)
+        uv_run(&loop, UV_RUN_ONCE);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    df_spawn_result_free(&st.res);
+    close(leaky);
+    close(cloexec);
+
+    assert_true(n >= 3);
+    assert_int_equal(fds[0], 0);
+    assert_int_equal(fds[1], 1);
+    assert_int_equal(fds[2], 2);
+    if (backend_is_uv()) { /* fork: only descriptors with O_CLOEXEC are kept out */
+        for (int i = 3; i < n; i++)
+            assert_true(fds[i] != leaky && fds[i] != cloexec);
+    } else { /* whatever the engine inherited or opened */
+        assert_int_equal(n, 3);
+    }
+    assert_string_equal(ign, "0000000000000000");
+    assert_string_equal(blk, "0000000000000000");
+    assert_true(tl > 0);
+    target[tl] = '\0';
+    if (!backend_is_uv()) /* libuv 1.44 gives its children socketpairs */
+        assert_int_equal(strncmp(target, "pipe:", 5), 0);
+}
+
+/* Errors only exec itself can find (the checks before it pass) come back from df_proc_run with
+ * the usual message; a script without #! is run by /bin/sh, as execvp does. */
+static void test_exec_failures_and_shell_fallback(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/df_test_exec_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char bad[600], plain[600], sub[600];
+    snprintf(bad, sizeof bad, "%s/bad-interp", dir);
+    snprintf(plain, sizeof plain, "%s/plain", dir);
+    snprintf(sub, sizeof sub, "%s/bin", dir);
+    FILE *f = fopen(bad, "w");
+    fputs("#!/nonexistent/interpreter\necho never\n", f);
+    fclose(f);
+    chmod(bad, 0755);
+    f = fopen(plain, "w");
+    fputs("echo plain script \"$1\"\n", f);
+    fclose(f);
+    chmod(plain, 0755);
+    assert_int_equal(mkdir(sub, 0755), 0);
+
     run_state st;
     df_spawn_opts o;
     memset(&o, 0, sizeof o);
-    const char *argv[] = {"sh", "-c", "trap '' TERM; sleep 30", NULL};
-    o.argv = argv;
-    char err[256];
-    uint64_t t0 = df_mono_ms();
-    assert_int_equal(run(&o, NULL, NULL, 100, &st, err, sizeof err), 0);
-    uint64_t took = st.done_at - t0;
-    assert_true(took >= 100 + DF_PROC_KILL_GRACE_MS - 100);
-    assert_true(took < 100 + DF_PROC_KILL_GRACE_MS + 1500);
-    assert_int_equal(st.res.term_signal, SIGKILL);
-    assert_int_equal(st.res.cancelled, 1);
+    char err[256] = "";
+    const char *badv[] = {"./bad-interp", NULL};
+    o.argv = badv;
+    int rc = run(&o, NULL, dir, 0, &st, err, sizeof err);
+    assert_int_equal(rc, UV_ENOENT);
+    assert_string_equal(err, "spawn ./bad-interp: no such file or directory");
+    assert_int_equal(st.done, 0);
+
+    const char *plainv[] = {"./plain", "arg", NULL};
+    o.argv = plainv;
+    assert_int_equal(run(&o, NULL, dir, 0, &st, err, sizeof err), 0);
+    assert_int_equal(st.res.exit_code, 0);
+    assert_string_equal(st.res.stdout_data, "plain script arg\n");
     df_spawn_result_free(&st.res);
+
+    /* PATH is the child's: a program only in the PATH given to it is found; a directory of that
+     * name is skipped with EACCES, as execvp reports */
+    char path_env[700];
+    snprintf(path_env, sizeof path_env, "PATH=%s/bin:%s", dir, dir);
+    const char *env[] = {path_env, NULL};
+    o.env = env;
+    const char *byname[] = {"plain", "found", NULL};
+    o.argv = byname;
+    assert_int_equal(run(&o, NULL, NULL, 0, &st, err, sizeof err), 0);
+    assert_string_equal(st.res.stdout_data, "plain script found\n");
+    df_spawn_result_free(&st.res);
+    const char *isdir[] = {"bin", NULL};
+    o.argv = isdir;
+    rc = run(&o, NULL, NULL, 0, &st, err, sizeof err);
+    assert_int_equal(rc, UV_EACCES);
+    assert_string_equal(err, "spawn bin: permission denied");
+    /* a relative PATH entry is relative to the child's working directory */
+    const char *relenv[] = {"PATH=.", NULL};
+    o.env = relenv;
+    o.argv = byname;
+    assert_int_equal(run(&o, NULL, dir, 0, &st, err, sizeof err), 0);
+    assert_string_equal(st.res.stdout_data, "plain script found\n");
+    df_spawn_result_free(&st.res);
+    rc = run(&o, NULL, "/", 0, &st, err, sizeof err);
+    assert_int_equal(rc, UV_ENOENT);
+    assert_string_equal(err, "spawn plain: no such file or directory");
+
+    unlink(bad);
+    unlink(plain);
+    rmdir(sub);
+    rmdir(dir);
+}
+
+/* The engine's own 0, 1 and 2 may be closed (a daemon): the pipes then get those numbers in the
+ * parent, and the child must still see its stdin/stdout/stderr in the right places. */
+static void test_engine_stdio_closed(void **state)
+{
+    (void)state;
+    int save[3];
+    for (int i = 0; i < 3; i++) {
+        save[i] = fcntl(i, F_DUPFD_CLOEXEC, 10);
+        assert_true(save[i] >= 10);
+    }
+    /* libuv asserts it never closes a fd <= 2 itself: let the loop open its own fds first (the
+     * reserve fd for EMFILE is opened with the first stream) */
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    uv_pipe_t warm;
+    uv_pipe_init(&loop, &warm, 0);
+    uv_close((uv_handle_t *)&warm, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    fflush(stdout);
+    fflush(stderr);
+    close(0);
+    close(1);
+    close(2);
+    run_state st;
+    df_spawn_opts o;
+    memset(&o, 0, sizeof o);
+    const char *argv[] = {"sh", "-c", "read x; echo \"out:$x\"; echo \"err:$x\" >&2", NULL};
+    o.argv = argv;
+    o.stdin_data = "hello\n";
+    o.stdin_len = 6;
+    char err[256] = "";
+    memset(&st, 0, sizeof st);
+    int rc = df_proc_run(&loop, &o, NULL, NULL, on_done, &st, &st.proc, err, sizeof err);
+    while (rc == 0 && !st.done)
+        uv_run(&loop, UV_RUN_ONCE);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    int closed = uv_loop_close(&loop);
+    for (int i = 0; i < 3; i++) {
+        dup2(save[i], i);
+        close(save[i]);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(closed, 0);
+    assert_int_equal(st.res.exit_code, 0);
+    assert_string_equal(st.res.stdout_data, "out:hello\n");
+    assert_string_equal(st.res.stderr_data, "err:hello\n");
+    df_spawn_result_free(&st.res);
+}
+
+/* SIGCHLD set to SIG_IGN would let the kernel discard exit statuses: df_proc_run restores it. */
+static void test_sigchld_ignored_status_kept(void **state)
+{
+    (void)state;
+    struct sigaction old, now;
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGCHLD, &ign, &old);
+    run_state st;
+    const char *argv[] = {"sh", "-c", "exit 5", NULL};
+    run_argv(argv, &st);
+    sigaction(SIGCHLD, NULL, &now);
+    sigaction(SIGCHLD, &old, NULL);
+    assert_int_equal(st.res.exit_code, 5);
+    assert_true(now.sa_handler != SIG_IGN);
+    df_spawn_result_free(&st.res);
+}
+
+/* ---- many children at once, on several loops in several threads ---- */
+
+#define MT_THREADS 4
+#define MT_PER_THREAD 24
+
+typedef struct mt_child {
+    run_state st;
+    int want_code, want_signal;
+    int rc;
+} mt_child;
+
+typedef struct mt_thread {
+    pthread_t th;
+    int index;
+    mt_child kids[MT_PER_THREAD];
+    int uv_direct; /* also run children through plain uv_spawn on this loop */
+    int uv_done, uv_status_ok;
+} mt_thread;
+
+static void on_uv_exit(uv_process_t *p, int64_t status, int sig)
+{
+    mt_thread *t = p->data;
+    if (status == 7 && sig == 0)
+        t->uv_status_ok++;
+    t->uv_done++;
+    uv_close((uv_handle_t *)p, (uv_close_cb)free);
+}
+
+static void *mt_main(void *arg)
+{
+    mt_thread *t = arg;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int uv_started = 0;
+    for (int i = 0; i < MT_PER_THREAD; i++) {
+        mt_child *c = &t->kids[i];
+        int code = (t->index * MT_PER_THREAD + i) % 200;
+        char script[128];
+        df_spawn_opts o;
+        memset(&o, 0, sizeof o);
+        if (i % 6 == 5) { /* some die of a signal */
+            snprintf(script, sizeof script, "echo %d; kill -%d $$", code, i % 12 == 5 ? 15 : 9);
+            c->want_code = -1;
+            c->want_signal = i % 12 == 5 ? SIGTERM : SIGKILL;
+        } else {
+            snprintf(script, sizeof script, "echo %d; sleep 0.0%d; exit %d", code, i % 10, code);
+            c->want_code = code;
+        }
+        const char *argv[] = {"sh", "-c", script, NULL};
+        o.argv = argv;
+        char err[256];
+        c->rc = df_proc_run(&loop, &o, NULL, NULL, on_done, &c->st, &c->st.proc, err, sizeof err);
+        if (t->uv_direct && i % 4 == 0) {
+            uv_process_t *p = calloc(1, sizeof *p);
+            const char *uargs[] = {"sh", "-c", "sleep 0.05; exit 7", NULL};
+            uv_process_options_t po;
+            memset(&po, 0, sizeof po);
+            po.file = "sh";
+            po.args = (char **)uargs;
+            po.exit_cb = on_uv_exit;
+            p->data = t;
+            if (uv_spawn(&loop, p, &po) == 0)
+                uv_started++;
+            else
+                uv_close((uv_handle_t *)p, (uv_close_cb)free);
+        }
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (t->uv_done != uv_started)
+        t->uv_status_ok = -1;
+    uv_loop_close(&loop);
+    return NULL;
+}
+
+static void run_many_concurrent(void)
+{
+    mt_thread *ts = calloc(MT_THREADS, sizeof *ts);
+    for (int i = 0; i < MT_THREADS; i++) {
+        ts[i].index = i;
+        ts[i].uv_direct = i == 0; /* libuv's SIGCHLD handler active at the same time */
+        assert_int_equal(pthread_create(&ts[i].th, NULL, mt_main, &ts[i]), 0);
+    }
+    for (int i = 0; i < MT_THREADS; i++)
+        pthread_join(ts[i].th, NULL);
+    for (int i = 0; i < MT_THREADS; i++) {
+        for (int k = 0; k < MT_PER_THREAD; k++) {
+            mt_child *c = &ts[i].kids[k];
+            assert_int_equal(c->rc, 0);
+            assert_int_equal(c->st.done, 1);
+            assert_int_equal(c->st.res.exit_code, c->want_code);
+            assert_int_equal(c->st.res.term_signal, c->want_signal);
+            char want[16];
+            snprintf(want, sizeof want, "%d\n", (i * MT_PER_THREAD + k) % 200);
+            assert_string_equal(c->st.res.stdout_data, want);
+            df_spawn_result_free(&c->st.res);
+        }
+    }
+    assert_int_equal(ts[0].uv_status_ok, (MT_PER_THREAD + 3) / 4);
+    free(ts);
+}
+
+static void test_many_children_on_many_loops(void **state)
+{
+    (void)state;
+    run_many_concurrent();
+}
+
+/* Killing needs the SIGKILL, three children side by side on one loop (one grace period):
+ * - a leader that ignores SIGTERM;
+ * - a leader that exits at once while a grandchild in its group, ignoring SIGTERM, keeps its
+ *   stdout open: the result waits for the pipe, the SIGKILL ends the grandchild, and the leader's
+ *   own exit status is kept;
+ * - a leader that exits at once while a grandchild that escaped to its own session keeps the pipe
+ *   open: never signalled, so after the SIGKILL the pipes are closed without waiting for it. */
+static void stop_loop(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+static void test_sigterm_ignored_gets_sigkill(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    run_state leader, in_group, escaped;
+    memset(&leader, 0, sizeof leader);
+    memset(&in_group, 0, sizeof in_group);
+    memset(&escaped, 0, sizeof escaped);
+    df_spawn_opts o;
+    memset(&o, 0, sizeof o);
+    const char *a1[] = {"sh", "-c", "(trap '' TERM; sleep 30; echo late) & echo started; exit 4",
+                        NULL};
+    const char *a2[] = {"sh", "-c", "setsid sh -c 'echo $$; exec sleep 30' & exit 6", NULL};
+    const char *a0[] = {"sh", "-c", "trap '' TERM; sleep 30", NULL};
+    char err[256];
+    o.argv = a0;
+    assert_int_equal(
+        df_proc_run(&loop, &o, NULL, NULL, on_done, &leader, &leader.proc, err, sizeof err), 0);
+    o.argv = a1;
+    assert_int_equal(
+        df_proc_run(&loop, &o, NULL, NULL, on_done, &in_group, &in_group.proc, err, sizeof err), 0);
+    o.argv = a2;
+    assert_int_equal(
+        df_proc_run(&loop, &o, NULL, NULL, on_done, &escaped, &escaped.proc, err, sizeof err), 0);
+    int pgid = df_proc_pid(in_group.proc);
+    uint64_t t0 = df_mono_ms();
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    /* give both leaders time to exit; neither callback may come while the pipes are held */
+    uv_timer_start(&t, stop_loop, 300, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(leader.done, 0);
+    assert_int_equal(in_group.done, 0);
+    assert_int_equal(escaped.done, 0);
+    df_proc_kill(leader.proc);
+    df_proc_kill(in_group.proc);
+    df_proc_kill(escaped.proc);
+    while (!leader.done || !in_group.done || !escaped.done)
+        uv_run(&loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+
+    uint64_t took0 = leader.done_at - t0;
+    assert_true(took0 >= 300 + DF_PROC_KILL_GRACE_MS - 100);
+    assert_true(took0 < 300 + DF_PROC_KILL_GRACE_MS + 1500);
+    assert_int_equal(leader.res.term_signal, SIGKILL);
+    assert_int_equal(leader.res.exit_code, -1);
+    assert_int_equal(leader.res.cancelled, 1);
+    uint64_t took1 = in_group.done_at - t0, took2 = escaped.done_at - t0;
+    assert_true(took1 >= 300 + DF_PROC_KILL_GRACE_MS - 100);
+    assert_true(took1 < 300 + DF_PROC_KILL_GRACE_MS + 1500);
+    assert_true(took2 >= 300 + DF_PROC_KILL_GRACE_MS - 100);
+    assert_true(took2 < 300 + DF_PROC_KILL_GRACE_MS + 1500);
+    assert_int_equal(in_group.res.exit_code, 4); /* the leader's own status, not lost */
+    assert_int_equal(in_group.res.term_signal, 0);
+    assert_int_equal(in_group.res.cancelled, 1);
+    assert_string_equal(in_group.res.stdout_data, "started\n");
+    assert_true(wait_group_gone(pgid, 2000));
+    assert_int_equal(escaped.res.exit_code, 6);
+    assert_int_equal(escaped.res.cancelled, 1);
+    int esc = atoi(escaped.res.stdout_data);
+    assert_true(esc > 0);
+    assert_int_equal(kill(esc, 0), 0); /* it was left alone (another session) */
+    kill(esc, SIGKILL);
+    df_spawn_result_free(&leader.res);
+    df_spawn_result_free(&in_group.res);
+    df_spawn_result_free(&escaped.res);
+}
+
+/* The uv_spawn fallback keeps the same contract: the main behaviours again through it. */
+static void test_uv_spawn_backend(void **state)
+{
+    setenv("DAGFLOW_PROC_BACKEND", "uv_spawn", 1);
+    test_exit_code_and_output(state);
+    test_stdin(state);
+    test_spawn_errors(state);
+    test_exec_failures_and_shell_fallback(state);
+    test_child_gets_no_fds_and_default_signals(state);
+    test_kill_process_tree(state);
+    run_many_concurrent();
+    unsetenv("DAGFLOW_PROC_BACKEND");
 }
 
 int main(void)
@@ -463,7 +916,13 @@ int main(void)
         cmocka_unit_test(test_resource_limits),
         cmocka_unit_test(test_kill_process_tree),
         cmocka_unit_test(test_kill_after_leader_exited_with_pipe_held),
+        cmocka_unit_test(test_child_gets_no_fds_and_default_signals),
+        cmocka_unit_test(test_exec_failures_and_shell_fallback),
+        cmocka_unit_test(test_engine_stdio_closed),
+        cmocka_unit_test(test_sigchld_ignored_status_kept),
+        cmocka_unit_test(test_many_children_on_many_loops),
         cmocka_unit_test(test_sigterm_ignored_gets_sigkill),
+        cmocka_unit_test(test_uv_spawn_backend),
     };
     if (getenv("DF_TEST_FILTER"))
         cmocka_set_test_filter(getenv("DF_TEST_FILTER"));
