@@ -48,7 +48,8 @@ m=0
 while IFS= read -r line; do
     printf '\0%s' "$line" >"$OUT/corpus/template/seed_$(printf '%03d' $m)"
     m=$((m + 1))
-done < <(cat "$OUT"/corpus/workflow/* | grep -o '"[^"]*\${[^"]*"' | sed 's/^"//; s/"$//' | sort -u)
+done < <(find "$SRC/workflows" "$SRC/tests/data/workflows" "$SRC/tests/e2e/data" -name '*.json' \
+    -exec cat {} + 2>/dev/null | grep -o '"[^"]*\${[^"]*"' | sed 's/^"//; s/"$//' | sort -u)
 for t in '${params.day}' '${params.obj.a.2.b}' 'x ${run.id} ${run.workflow} y' '${task.id}-${task.attempt}' \
     '${env.DF_FUZZ_ENV}' '${tasks.up.result}' '${tasks.up.result.json.rows.1.id}' \
     'a $${literal} b' '${tasks.arr.result.2.0}' '${params.nothing}' '${' '${}' '${params.}'; do
