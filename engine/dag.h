@@ -19,16 +19,16 @@ int df_dag_toposort(size_t n, const size_t *const *upstream, const size_t *n_ups
 typedef struct df_upstream_counts {
     size_t total;
     size_t success;
-    size_t failed;  /* FAILED, UPSTREAM_FAILED, INVALID */
+    size_t failed; /* FAILED, UPSTREAM_FAILED, INVALID */
     size_t skipped;
     /* done = success + failed + skipped; the rest are not final yet */
 } df_upstream_counts;
 
 typedef enum df_trigger_verdict {
-    DF_TV_WAIT = 0,          /* not decided yet */
-    DF_TV_READY,             /* the task may start (PENDING -> QUEUED) */
-    DF_TV_UPSTREAM_FAILED,   /* can never run because upstreams failed */
-    DF_TV_SKIPPED,           /* can never run otherwise */
+    DF_TV_WAIT = 0,        /* not decided yet */
+    DF_TV_READY,           /* the task may start (PENDING -> QUEUED) */
+    DF_TV_UPSTREAM_FAILED, /* can never run because upstreams failed */
+    DF_TV_SKIPPED,         /* can never run otherwise */
 } df_trigger_verdict;
 
 /* Evaluates a trigger rule, as in Airflow (SPEC §3): one_* rules fire as soon as met; a rule that

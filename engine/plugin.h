@@ -39,7 +39,8 @@ int df_plugin_get(df_plugin_registry *r, const char *ref, const char *base_dir,
                   const df_plugin **out, char *err, size_t errlen);
 
 /* Loads every NAME.so found along the search path (first of each name wins); ones that fail to
- * load are reported in errs. Sets *out to a borrowed array of the loaded plugins, sorted by name. */
+ * load are reported in errs. Sets *out to a borrowed array of the loaded plugins, sorted by name.
+ */
 int df_plugin_list(df_plugin_registry *r, const df_plugin *const **out, size_t *n,
                    df_errlist *errs);
 

@@ -39,10 +39,11 @@ typedef enum df_attempt_outcome {
 
 /* Why a transition happens; some transitions are allowed only for one cause (SPEC §3). */
 typedef enum df_transition_cause {
-    DF_TC_NORMAL = 0,  /* the scheduler driving a run forward */
-    DF_TC_CREATE,      /* run creation (PENDING -> INVALID) */
-    DF_TC_RECOVER,     /* an attempt lost to an engine crash or shutdown (RUNNING -> QUEUED, QUEUED -> PENDING) */
-    DF_TC_RETRY_CMD,   /* the `retry` command (FAILED | UPSTREAM_FAILED | SKIPPED -> PENDING) */
+    DF_TC_NORMAL = 0, /* the scheduler driving a run forward */
+    DF_TC_CREATE,     /* run creation (PENDING -> INVALID) */
+    DF_TC_RECOVER,   /* an attempt lost to an engine crash or shutdown (RUNNING -> QUEUED, QUEUED ->
+                        PENDING) */
+    DF_TC_RETRY_CMD, /* the `retry` command (FAILED | UPSTREAM_FAILED | SKIPPED -> PENDING) */
 } df_transition_cause;
 
 /* Upper-case names as in SPEC §3 ("UP_FOR_RETRY"). Static strings; "?" for out-of-range. */

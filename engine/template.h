@@ -15,12 +15,12 @@
 
 /* What references resolve against. All pointers borrowed. */
 typedef struct df_template_scope {
-    const json_t *params;    /* run parameters object, or NULL */
-    long long run_id;        /* ${run.id} */
-    const char *workflow;    /* ${run.workflow} */
-    const char *task_id;     /* ${task.id}; NULL = leave ${task.*} references as they are */
-    unsigned attempt;        /* ${task.attempt}; 0 = leave ${task.attempt} as it is */
-    bool resolve_tasks;      /* false = leave ${tasks.*} references as they are (creation time) */
+    const json_t *params; /* run parameters object, or NULL */
+    long long run_id;     /* ${run.id} */
+    const char *workflow; /* ${run.workflow} */
+    const char *task_id;  /* ${task.id}; NULL = leave ${task.*} references as they are */
+    unsigned attempt;     /* ${task.attempt}; 0 = leave ${task.attempt} as it is */
+    bool resolve_tasks;   /* false = leave ${tasks.*} references as they are (creation time) */
     /* Returns the result of an upstream task (borrowed), or NULL when it has none. */
     const json_t *(*task_result)(void *ud, const char *task_id);
     void *ud;

@@ -36,11 +36,11 @@ const char *df_trigger_rule_name(df_trigger_rule r);
 int df_trigger_rule_parse(const char *name, df_trigger_rule *out);
 
 typedef struct df_task_def {
-    size_t index;       /* position in the file's "tasks" array */
-    char *id;           /* owned */
-    char *plugin;       /* owned: name, or a path when it contains '/' (as written in the file) */
-    json_t *params;     /* owned reference: the task's params object, templates unresolved */
-    size_t *upstream;   /* owned: indexes of depends_on, in file order, no duplicates */
+    size_t index;     /* position in the file's "tasks" array */
+    char *id;         /* owned */
+    char *plugin;     /* owned: name, or a path when it contains '/' (as written in the file) */
+    json_t *params;   /* owned reference: the task's params object, templates unresolved */
+    size_t *upstream; /* owned: indexes of depends_on, in file order, no duplicates */
     size_t n_upstream;
     size_t *downstream; /* owned: indexes of tasks that depend on this one, ascending */
     size_t n_downstream;
@@ -57,13 +57,13 @@ typedef struct df_task_def {
 } df_task_def;
 
 typedef struct df_pool_def {
-    char *name; /* owned */
+    char *name;    /* owned */
     int64_t slots; /* >= 1 */
 } df_pool_def;
 
 /* Circuit breaker settings (SPEC §3a), defaults filled in. */
 typedef struct df_breaker_def {
-    char *name; /* owned */
+    char *name;          /* owned */
     double failure_rate; /* 0 < r <= 1, default 0.5 */
     int64_t window;      /* >= 1, default 10 */
     int64_t min_calls;   /* >= 1, default 5 */
