@@ -263,6 +263,7 @@ static void on_uv_child_exit(uv_process_t *proc, int64_t exit_status, int term_s
     child_exited(proc->data, exit_status, term_signal);
 }
 
+#if HAVE_SPAWN_BACKEND
 /* BACKEND_SPAWN: the pidfd is readable once the child has exited; reap exactly this pid. */
 static void on_pidfd(uv_poll_t *h, int status, int events)
 {
@@ -288,6 +289,7 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
     else
         child_exited(p, WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
 }
+#endif
 
 static void on_write(uv_write_t *req, int status)
 {
@@ -482,6 +484,7 @@ static int find_program(const char *file, const char *cwd, char **env, char **fo
     return best;
 }
 
+#if HAVE_SPAWN_BACKEND
 /* Moves fd out of 0..2 (where the child's stdio goes), keeping it close-on-exec. */
 static int above_stdio(int *fd)
 {
@@ -512,7 +515,6 @@ static int make_pipe(int fds[2])
     return r;
 }
 
-#if HAVE_SPAWN_BACKEND
 /* Every signal, glibc's internal ones (32 up to SIGRTMIN) included: sigfillset leaves those out,
  * glibc's posix_spawn then sets them to SIG_IGN in the child, and exec keeps an ignored signal
  * ignored. sigaddset refuses them, so their bits (sig - 1, as glibc numbers them) are set
