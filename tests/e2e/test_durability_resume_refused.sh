@@ -116,7 +116,7 @@ for round in 1 2 3 4; do
     if [[ $rc_a == 0 ]]; then loser=resume_b; else loser=resume_a; fi
     first_err="$(grep -m1 '^dagflow: ' "$WORK/$loser.err" || true)"
     assert_match "$first_err" "^dagflow: .*run $rrun" \
-        "first error line of the resume that lost the race (exit ${rc_a}/${rc_b})"
+        "first error line of the resume that lost the race (exit ${rc_a}/${rc_b}; its stderr: $(head -c 1500 "$WORK/$loser.err"))"
     expect_run "$rrun" SUCCESS
     expect_invariants "$rrun" finished
     assert_eq "c1 1,c2 1,c3 1" "$(sort race.log | paste -sd,)" "executions in round $round"

@@ -105,7 +105,8 @@ note "2. disk full (RLIMIT_FSIZE 0) mid-run"
 if command -v prlimit >/dev/null; then
     BG_IGNORE_XFSZ=1 bg run2 run wf.json
     wait_sql "SELECT count(*) >= 3 FROM task_history WHERE state = 'SUCCESS'
-              AND run_id = (SELECT max(run_id) FROM runs)" 20 "3 tasks SUCCESS"
+              AND run_id = (SELECT max(run_id) FROM runs) AND run_id > ${run1:-0}" 20 \
+        "3 tasks of the new run SUCCESS"
     run2=$(last_run)
     prlimit --pid "$BG_PID" --fsize=0: || fail "prlimit --fsize on the engine failed"
     bg_wait "$BG_PID" 15 run2
