@@ -7,7 +7,9 @@
 # one SUCCESS attempt; the attempts open at the kill are LOST and their tasks went RUNNING ->
 # QUEUED without using a retry (retries is 0); every shell and counter task ran at least once
 # (each appends "<task> <attempt>" to runs.log when it starts), and no task whose SUCCESS was
-# committed before the kill ran again. Then two engines run two workflows in the same database;
+# committed before the kill ran again. A resume that cannot find a plugin is refused without
+# touching the run, and the resume works from the stored DAG while the workflow file is broken.
+# Then two engines run two workflows in the same database;
 # one is killed: the other one's run ends SUCCESS untouched, and the killed one resumes.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -43,8 +45,27 @@ expect_invariants "$run" dead
 # until the heartbeat is 30 s old.
 assert_eq RUNNING "$(q "SELECT state FROM runs WHERE run_id = $run")" "stored state after the kill"
 
-note "resume"
+note "resume without the test plugins: refused, nothing changed"
+events_before=$(q "SELECT count(*) FROM task_events WHERE run_id = $run")
+DF_LAST_ARGS="resume $run (no --plugin-dir)"
+set +e
+"$DF_BIN" resume "$run" --db "$DB" >"$WORK/.stdout" 2>"$WORK/.stderr"
+DF_RC=$?
+set -e
+DF_ERR="$(cat "$WORK/.stderr")"
+expect_rc 2 "resume when a plugin of the run cannot be found"
+assert_contains "$DF_ERR" "counter" "the message names the missing plugin"
+assert_eq "$events_before" "$(q "SELECT count(*) FROM task_events WHERE run_id = $run")" \
+    "events written by the refused resume"
+assert_eq "$open_attempts" "$(q "SELECT task_id || ' ' || attempt FROM attempt_history
+                                 WHERE run_id = $run AND outcome = 'RUNNING' ORDER BY task_id")" \
+    "attempts still open after the refused resume"
+
+note "resume (the workflow file is broken meanwhile: the stored DAG is used)"
+mv wf.json wf.saved
+echo '{"broken' >wf.json
 resume_fg "$run"
+mv wf.saved wf.json
 expect_rc 0 "resume of the killed run"
 expect_run "$run" SUCCESS
 expect_invariants "$run" finished
