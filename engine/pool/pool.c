@@ -1,21 +1,33 @@
-/* pool: the coroutine pool's workers, submission queue, cancellation, supervisor (stealing from
- * stuck workers, growth, shrinking) and shutdown. The df_task_* helpers that run inside the
- * coroutines live in task_ctx.c; stacks and context switches in coro.c.
+/* pool: the coroutine pool's workers, submission queue, cancellation, supervisor (moving work
+ * away from stuck workers, growth, replacement, shrinking) and shutdown. The df_task_* helpers
+ * that run inside the coroutines live in task_ctx.c; stacks and context switches in coro.c.
  *
  * Shape:
  * - Each worker is an OS thread running its own uv loop. Jobs reach it through its inbox (under
- *   the pool mutex) and a uv_async_t; the async callback drains the whole inbox, because
- *   uv_async_send coalesces. Each job runs in its own coroutine on that worker, for good.
+ *   the pool mutex) and a uv_async_t, sent only when the inbox was empty (uv_async_send
+ *   coalesces anyway). The worker takes up to DF_POOL_BATCH jobs per loop turn under one lock
+ *   and runs each at once in a coroutine, which stays on that worker for good; while its inbox
+ *   still holds jobs, a uv_idle_t brings it back after the loop has run its timers and I/O. Jobs
+ *   left in an inbox are still movable to another worker.
  * - df_pool_submit puts a job in the inbox of the least-loaded worker (running + queued jobs),
- *   preferring workers that are not stuck. A worker is "stuck" when it has been inside one
- *   coroutine for DF_POOL_STUCK_MS (a plugin that computes or blocks instead of yielding).
- * - A supervisor thread wakes every few milliseconds while jobs are in flight: it moves jobs
- *   waiting in a stuck worker's inbox to a free worker, starting a new worker (up to
- *   workers_max) when every worker is stuck, and retires workers above workers_min that have
- *   been idle for DF_POOL_IDLE_EXPIRY_MS. Its policy is deliberately simple; the elastic
- *   behaviour can be refined there without touching the workers.
- * - Results go to the done callback from the worker thread. After df_pool_destroy has started
- *   discarding (destroyed), no callback starts, and destroy waits for the ones running. */
+ *   preferring workers that are not stuck.
+ * - Results are collected per worker and delivered in batches: one lock to retire a batch, the
+ *   done callbacks, one lock to count them.
+ * - A supervisor thread ticks every DF_POOL_SUP_BUSY_MS while jobs are in flight. A worker whose
+ *   epoch (bumped on every coroutine switch) stays odd and unchanged for DF_POOL_STUCK_MS is
+ *   "stuck" in one coroutine (a plugin that computes or blocks instead of yielding): its queued
+ *   jobs move to a worker that is not stuck, starting a new one (up to workers_max) when there is
+ *   none. A worker stuck for DF_POOL_REPLACE_MS is replaced: it takes no more work, no longer
+ *   counts against workers_max, and stops once its coroutines have finished. When a worker's
+ *   inbox backs up (its jobs have waited DF_POOL_BACKLOG_MS and it has taken none for as long:
+ *   it is busy, e.g. with short CPU-bound jobs), half of that inbox moves to a worker that keeps
+ *   up, or to a new one when every worker is backed up or stuck. A burst that workers keep
+ *   taking batches from is not a backlog: more threads than cores would not start it sooner.
+ * Workers above workers_min idle for DF_POOL_IDLE_EXPIRY_MS stop. Growth happens only under the
+ * pool mutex, against n_live, so concurrent submitters can never start more than workers_max live
+ * workers (the race of ants #374).
+ * - After df_pool_destroy has started discarding (destroyed), no callback starts, and destroy
+ *   waits for the ones running. */
 #include "pool_internal.h"
 
 #include <errno.h>
@@ -26,17 +38,30 @@
 
 #include "../clock.h"
 
-/* A worker inside one coroutine for this long is considered stuck. */
+/* A worker inside one coroutine for this long is stuck: it gets no new jobs. */
 #define DF_POOL_STUCK_MS 100
+/* A worker stuck for this long is replaced. */
+#define DF_POOL_REPLACE_MS 500
+/* A job waiting this long in an inbox means that the queue backs up. */
+#define DF_POOL_BACKLOG_MS 20
+/* A coroutine running this long without yielding counts as CPU-bound work. */
+#define DF_POOL_LONG_RUN_MS 1
 /* A worker above workers_min idle for this long stops. */
 #define DF_POOL_IDLE_EXPIRY_MS 10000
 /* Supervisor period while jobs are in flight, and when idle. */
 #define DF_POOL_SUP_BUSY_MS 20
 #define DF_POOL_SUP_IDLE_MS 1000
-/* Finished coroutines (with their stacks) kept per worker for reuse. */
-#define DF_POOL_MAX_FREE_STACKS 1024
+/* Jobs a worker takes from its inbox per loop turn, and results it delivers per batch. */
+#define DF_POOL_BATCH 64
+/* A worker starting a batch of jobs gives the ones not started yet back to its inbox (where the
+ * supervisor can move them) after this long: CPU-bound jobs are not held behind each other. */
+#define DF_POOL_SLICE_MS 2
+/* Period of the worker's stack trimming (see df_coro_sched_trim). */
+#define DF_POOL_TRIM_MS 1000
 
 static void on_async(uv_async_t *a);
+static void on_idle(uv_idle_t *h);
+static void on_trim(uv_timer_t *t);
 static void *worker_main(void *arg);
 
 /* ---- small helpers ---- */
@@ -62,7 +87,8 @@ void df_job_result_free(df_job_result *r)
     free(r);
 }
 
-/* Defaults: 2 workers minimum, 2 x online CPUs maximum, 65536 queued jobs, 256 KiB stacks. */
+/* Defaults: 2 workers minimum, 2 x online CPUs maximum (at least 2), 65536 queued jobs, 256 KiB
+ * stacks. See the pool section of docs/ for the measurements behind them. */
 void df_pool_config_default(df_pool_config *cfg)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -93,24 +119,18 @@ static void wake_worker_locked(df_worker *w)
         uv_async_send(&w->async);
 }
 
-static int worker_stuck(df_worker *w, uint64_t now)
-{
-    uint64_t b = atomic_load(&w->busy_since);
-    return b && now >= b + DF_POOL_STUCK_MS;
-}
-
-/* The least-loaded LIVE worker, preferring ones not stuck. *all_stuck says whether only stuck
- * workers were left. Under mu. */
-static df_worker *pick_worker_locked(df_pool *p, uint64_t now, int *all_stuck)
+/* The least-loaded LIVE worker, preferring ones not stuck (or only those, with only_free).
+ * *all_stuck says whether only stuck workers were left. Under mu. */
+static df_worker *pick_worker_locked(df_pool *p, int only_free, int *all_stuck)
 {
     df_worker *best = NULL, *best_stuck = NULL;
     size_t best_load = SIZE_MAX, best_stuck_load = SIZE_MAX;
-    for (unsigned i = 0; i < p->cfg.workers_max; i++) {
+    for (unsigned i = 0; i < p->n_slots; i++) {
         df_worker *w = p->slots[i];
         if (!w || w->state != DF_W_LIVE)
             continue;
         size_t load = w->active_n + w->inbox_n;
-        if (worker_stuck(w, now)) {
+        if (w->stuck) {
             if (load < best_stuck_load) {
                 best_stuck = w;
                 best_stuck_load = load;
@@ -122,12 +142,13 @@ static df_worker *pick_worker_locked(df_pool *p, uint64_t now, int *all_stuck)
     }
     if (all_stuck)
         *all_stuck = best == NULL;
-    return best ? best : best_stuck;
+    return best || only_free ? best : best_stuck;
 }
 
-static void inbox_push_locked(df_worker *w, df_pool_job *pj)
+static void inbox_push_locked(df_worker *w, df_pool_job *pj, uint64_t now)
 {
     pj->owner = w;
+    pj->queued_ms = now;
     pj->next = NULL;
     pj->prev = w->inbox_tail;
     if (w->inbox_tail)
@@ -138,23 +159,60 @@ static void inbox_push_locked(df_worker *w, df_pool_job *pj)
     w->inbox_n++;
 }
 
-/* Starts a new worker in a free slot. Under mu. 0 or a negative errno, with a message. */
-static int start_worker_locked(df_pool *p, char *err, size_t errlen)
+static void inbox_unlink_locked(df_worker *w, df_pool_job *pj)
 {
-    unsigned slot = p->cfg.workers_max;
-    for (unsigned i = 0; i < p->cfg.workers_max; i++)
+    if (pj->prev)
+        pj->prev->next = pj->next;
+    else
+        w->inbox_head = pj->next;
+    if (pj->next)
+        pj->next->prev = pj->prev;
+    else
+        w->inbox_tail = pj->prev;
+    pj->next = pj->prev = NULL;
+    w->inbox_n--;
+}
+
+/* Moves the last n jobs of from's inbox to the end of to's inbox (order kept), and wakes to.
+ * Under mu. */
+static void inbox_move_locked(df_worker *from, df_worker *to, size_t n, uint64_t now)
+{
+    if (!n || from == to)
+        return;
+    df_pool_job *pj = from->inbox_tail;
+    for (size_t i = 1; i < n && pj->prev; i++)
+        pj = pj->prev;
+    while (pj) {
+        df_pool_job *next = pj->next;
+        inbox_unlink_locked(from, pj);
+        inbox_push_locked(to, pj, now);
+        pj = next;
+    }
+    wake_worker_locked(to);
+}
+
+/* Starts a new worker in a free slot, if fewer than workers_max are live. Under mu. Returns the
+ * worker, or NULL with a message in err. */
+static df_worker *start_worker_locked(df_pool *p, char *err, size_t errlen)
+{
+    if (p->n_live >= p->cfg.workers_max) {
+        snprintf(err, errlen, "pool: already %u workers (workers_max)", p->cfg.workers_max);
+        return NULL;
+    }
+    unsigned slot = p->n_slots;
+    for (unsigned i = 0; i < p->n_slots; i++)
         if (!p->slots[i]) {
             slot = i;
             break;
         }
-    if (slot == p->cfg.workers_max) {
-        snprintf(err, errlen, "pool: no free worker slot (workers_max %u)", p->cfg.workers_max);
-        return -EAGAIN;
+    if (slot == p->n_slots) {
+        snprintf(err, errlen, "pool: no free worker slot (replaced workers still running)");
+        return NULL;
     }
     df_worker *w = calloc(1, sizeof *w);
     if (!w) {
         snprintf(err, errlen, "pool: cannot start worker: out of memory");
-        return -ENOMEM;
+        return NULL;
     }
     w->pool = p;
     w->slot = slot;
@@ -162,34 +220,41 @@ static int start_worker_locked(df_pool *p, char *err, size_t errlen)
     if (rc) {
         snprintf(err, errlen, "pool: cannot start worker loop: %s", uv_strerror(rc));
         free(w);
-        return rc;
+        return NULL;
     }
     rc = uv_async_init(&w->loop, &w->async, on_async);
     if (rc) {
         snprintf(err, errlen, "pool: cannot start worker: %s", uv_strerror(rc));
         uv_loop_close(&w->loop);
         free(w);
-        return rc;
+        return NULL;
     }
-    w->async.data = w;
+    uv_idle_init(&w->loop, &w->idle);
+    uv_timer_init(&w->loop, &w->trim);
+    uv_timer_start(&w->trim, on_trim, DF_POOL_TRIM_MS, DF_POOL_TRIM_MS);
+    w->async.data = w->idle.data = w->trim.data = w;
     w->async_alive = 1;
     w->last_busy_ms = df_mono_ms();
-    df_coro_sched_init(&w->sched, p->cfg.stack_size, DF_POOL_MAX_FREE_STACKS);
+    atomic_init(&w->epoch, 0);
+    atomic_init(&w->long_ns, 0);
+    df_coro_sched_init(&w->sched, p->cfg.stack_size, SIZE_MAX);
     rc = pthread_create(&w->thread, NULL, worker_main, w);
     if (rc) {
         snprintf(err, errlen, "pool: cannot start worker thread: %s", strerror(rc));
         uv_close((uv_handle_t *)&w->async, NULL);
+        uv_close((uv_handle_t *)&w->idle, NULL);
+        uv_close((uv_handle_t *)&w->trim, NULL);
         uv_run(&w->loop, UV_RUN_DEFAULT);
         uv_loop_close(&w->loop);
         free(w);
-        return -rc;
+        return NULL;
     }
     p->slots[slot] = w;
     p->n_live++;
     p->stats.workers_started++;
     if (p->n_live > p->stats.workers_peak)
         p->stats.workers_peak = p->n_live;
-    return 0;
+    return w;
 }
 
 /* ---- the id table (under mu) ---- */
@@ -239,38 +304,78 @@ static void table_remove_locked(df_pool *p, df_pool_job *pj)
 
 /* ---- job completion (worker thread) ---- */
 
-/* Hands a result to the done callback (or discards it after destroy) and frees the job. */
-static void deliver(df_worker *w, df_pool_job *pj, df_job_result *res, int was_running)
+/* Folds the scheduler's stack counters into the pool's stats. Under mu. */
+static void fold_stack_stats_locked(df_worker *w)
 {
+    w->pool->stats.stacks_created += w->sched.created - w->stacks_created_seen;
+    w->pool->stats.stacks_reused += w->sched.reused - w->stacks_reused_seen;
+    w->pool->stats.stacks_freed += w->sched.unmapped - w->stacks_freed_seen;
+    w->stacks_created_seen = w->sched.created;
+    w->stacks_reused_seen = w->sched.reused;
+    w->stacks_freed_seen = w->sched.unmapped;
+}
+
+/* Delivers the worker's completed jobs: one lock to retire them, the done callbacks (none once
+ * destroy began discarding, or for a job without memory for a result), one lock to count them. */
+static void flush_done(df_worker *w)
+{
+    df_pool_job *list = w->done_head;
+    size_t n = w->done_n;
+    if (!list)
+        return;
+    w->done_head = w->done_tail = NULL;
+    w->done_n = 0;
     df_pool *p = w->pool;
-    free_job(pj->job);
-    pj->job = NULL;
     pthread_mutex_lock(&p->mu);
-    if (was_running)
-        w->active_n--;
+    for (df_pool_job *pj = list; pj; pj = pj->dnext) {
+        pj->state = DF_J_DONE;
+        table_remove_locked(p, pj);
+    }
+    w->active_n -= n;
     if (w->active_n == 0 && w->inbox_n == 0)
         w->last_busy_ms = df_mono_ms();
-    pj->state = DF_J_DONE;
-    table_remove_locked(p, pj);
-    /* After destroy began discarding, or without memory for a result, no callback runs. */
-    int discard = p->destroyed || !res;
+    fold_stack_stats_locked(w);
+    int discard = p->destroyed;
     if (!discard)
         p->callbacks_running++;
     pthread_mutex_unlock(&p->mu);
 
-    if (discard)
-        df_job_result_free(res);
-    else
-        p->done(res, p->ud);
+    for (df_pool_job *pj = list; pj; pj = pj->dnext) {
+        free_job(pj->job);
+        pj->job = NULL;
+        if (discard || !pj->res)
+            df_job_result_free(pj->res);
+        else
+            p->done(pj->res, p->ud);
+        pj->res = NULL;
+    }
 
     pthread_mutex_lock(&p->mu);
     if (!discard)
         p->callbacks_running--;
-    p->in_flight--;
-    p->stats.jobs_completed++;
-    pthread_cond_broadcast(&p->cond);
+    p->in_flight -= n;
+    p->stats.jobs_completed += n;
+    if (p->destroy_waiting)
+        pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->mu);
-    free(pj);
+    while (list) {
+        df_pool_job *next = list->dnext;
+        free(list);
+        list = next;
+    }
+}
+
+/* Queues a completed job (its result in pj->res) for delivery. */
+static void push_done(df_worker *w, df_pool_job *pj)
+{
+    pj->dnext = NULL;
+    if (w->done_tail)
+        w->done_tail->dnext = pj;
+    else
+        w->done_head = pj;
+    w->done_tail = pj;
+    if (++w->done_n >= DF_POOL_BATCH)
+        flush_done(w);
 }
 
 static df_job_result *new_result(df_pool_job *pj)
@@ -281,7 +386,8 @@ static df_job_result *new_result(df_pool_job *pj)
     return r;
 }
 
-/* A job that will never start (cancelled while queued, or no coroutine could be had). */
+/* A job that will never start (cancelled while queued, or no coroutine could be had). Without
+ * memory for a result the callback cannot be honoured; the job is dropped. */
 static void complete_unstarted(df_worker *w, df_pool_job *pj, int status, const char *error)
 {
     df_job_result *r = new_result(pj);
@@ -291,8 +397,8 @@ static void complete_unstarted(df_worker *w, df_pool_job *pj, int status, const 
         r->error = error ? strdup(error) : NULL;
         r->started_mono_ms = r->ended_mono_ms = df_mono_ms();
     }
-    /* Without memory for a result the callback cannot be honoured; the job is dropped. */
-    deliver(w, pj, r, 0);
+    pj->res = r;
+    push_done(w, pj);
 }
 
 static void active_remove(df_worker *w, df_pool_job *pj)
@@ -332,7 +438,8 @@ static void complete_running(df_worker *w, df_task_ctx *ctx)
     }
     pj->ctx = NULL;
     df_task_ctx_dispose(ctx);
-    deliver(w, pj, r, 1);
+    pj->res = r;
+    push_done(w, pj);
 }
 
 /* The body of every coroutine. */
@@ -363,28 +470,40 @@ static void coro_main(df_coro *co, void *arg)
     ctx->ended_ms = df_mono_ms();
 }
 
-static void fold_stack_stats(df_worker *w)
+/* Resumes one coroutine; the epoch is odd while it runs (the supervisor's stuck detection). */
+static void run_ctx(df_worker *w, df_task_ctx *ctx)
 {
-    size_t dc = w->sched.created - w->stacks_created_seen;
-    size_t dr = w->sched.reused - w->stacks_reused_seen;
-    if (!dc && !dr)
-        return;
-    w->stacks_created_seen = w->sched.created;
-    w->stacks_reused_seen = w->sched.reused;
-    pthread_mutex_lock(&w->pool->mu);
-    w->pool->stats.stacks_created += dc;
-    w->pool->stats.stacks_reused += dr;
-    pthread_mutex_unlock(&w->pool->mu);
+    atomic_store_explicit(&w->epoch, ++w->epoch_local, memory_order_relaxed);
+    uint64_t t0 = uv_hrtime();
+    int finished = df_coro_resume(&w->sched, ctx->co);
+    uint64_t d = uv_hrtime() - t0;
+    atomic_store_explicit(&w->epoch, ++w->epoch_local, memory_order_relaxed);
+    if (d >= DF_POOL_LONG_RUN_MS * 1000000ull) {
+        w->long_ns_local += d;
+        atomic_store_explicit(&w->long_ns, w->long_ns_local, memory_order_relaxed);
+    }
+    if (finished)
+        complete_running(w, ctx);
 }
 
+static df_task_ctx *ctx_get(df_worker *w)
+{
+    df_task_ctx *ctx = w->ctx_free;
+    if (ctx) {
+        w->ctx_free = ctx->free_next;
+        w->ctx_free_n--;
+        ctx->free_next = NULL;
+        return ctx;
+    }
+    return calloc(1, sizeof *ctx);
+}
+
+/* Creates the job's coroutine and runs it until it first yields or finishes. */
 static void start_job(df_worker *w, df_pool_job *pj)
 {
-    df_task_ctx *ctx = calloc(1, sizeof *ctx);
+    df_task_ctx *ctx = ctx_get(w);
     char err[256];
     if (!ctx) {
-        pthread_mutex_lock(&w->pool->mu);
-        w->active_n--; /* counted as running by the drain */
-        pthread_mutex_unlock(&w->pool->mu);
         complete_unstarted(w, pj, DF_TASK_FAILED, "pool: cannot start task: out of memory");
         return;
     }
@@ -392,12 +511,9 @@ static void start_job(df_worker *w, df_pool_job *pj)
     ctx->pj = pj;
     ctx->co = df_coro_create(&w->sched, coro_main, ctx, err, sizeof err);
     if (!ctx->co) {
-        free(ctx);
+        df_task_ctx_dispose(ctx);
         char msg[320];
         snprintf(msg, sizeof msg, "pool: cannot start task: %s", err);
-        pthread_mutex_lock(&w->pool->mu);
-        w->active_n--;
-        pthread_mutex_unlock(&w->pool->mu);
         complete_unstarted(w, pj, DF_TASK_FAILED, msg);
         return;
     }
@@ -407,7 +523,7 @@ static void start_job(df_worker *w, df_pool_job *pj)
     if (w->active_head)
         w->active_head->aprev = pj;
     w->active_head = pj;
-    df_worker_wake(ctx);
+    run_ctx(w, ctx);
 }
 
 /* ---- the worker's scheduler (worker thread) ---- */
@@ -442,6 +558,9 @@ static void maybe_stop(df_worker *w)
     if (go) {
         w->closing = 1;
         uv_close((uv_handle_t *)&w->async, NULL);
+        uv_close((uv_handle_t *)&w->idle, NULL);
+        uv_close((uv_handle_t *)&w->trim, NULL);
+        df_task_ctx_free_all(w);
     }
 }
 
@@ -455,51 +574,146 @@ void df_worker_run_ready(df_worker *w)
             w->ready_tail = NULL;
         ctx->in_ready = 0;
         ctx->ready_next = NULL;
-        atomic_store(&w->busy_since, df_mono_ms());
-        int finished = df_coro_resume(&w->sched, ctx->co);
-        atomic_store(&w->busy_since, 0);
-        if (finished)
-            complete_running(w, ctx);
+        run_ctx(w, ctx);
     }
-    fold_stack_stats(w);
-    maybe_stop(w);
+    flush_done(w);
+    /* stop is only ever set under mu and never cleared; a stale 0 is caught by the async that
+     * follows every setting of it */
+    if (__atomic_load_n(&w->stop, __ATOMIC_RELAXED))
+        maybe_stop(w);
 }
 
-static void on_async(uv_async_t *a)
+/* Puts jobs taken by worker_pull but not started back at the head of the inbox, in order. */
+static void unpull(df_worker *w, df_pool_job *list)
 {
-    df_worker *w = a->data;
     df_pool *p = w->pool;
+    df_pool_job *tail = list;
+    size_t n = 1;
+    while (tail->next) {
+        tail = tail->next;
+        n++;
+    }
     pthread_mutex_lock(&p->mu);
-    df_pool_job *list = w->inbox_head;
-    size_t n = w->inbox_n;
-    w->inbox_head = w->inbox_tail = NULL;
-    w->inbox_n = 0;
-    p->waiting -= n;
     for (df_pool_job *pj = list; pj; pj = pj->next)
-        if (!df_pool_job_is_cancelled(pj)) {
-            pj->state = DF_J_RUNNING;
-            w->active_n++;
+        pj->state = DF_J_QUEUED; /* queued_ms kept: their wait goes on */
+    /* relink as a doubly linked list and splice in front of the inbox */
+    df_pool_job *prev = NULL;
+    for (df_pool_job *pj = list; pj; pj = pj->next) {
+        pj->prev = prev;
+        prev = pj;
+    }
+    tail->next = w->inbox_head;
+    if (w->inbox_head)
+        w->inbox_head->prev = tail;
+    else
+        w->inbox_tail = tail;
+    w->inbox_head = list;
+    w->inbox_n += n;
+    w->active_n -= n;
+    p->waiting += n;
+    pthread_mutex_unlock(&p->mu);
+    if (!w->closing)
+        uv_idle_start(&w->idle, on_idle);
+}
+
+/* Takes up to DF_POOL_BATCH jobs from the inbox and starts them; completes queued jobs that
+ * were cancelled; acts on cancellations of running ones. */
+static void worker_pull(df_worker *w)
+{
+    df_pool *p = w->pool;
+    df_pool_job *take = NULL, *take_tail = NULL, *dead = NULL;
+    size_t taken = 0;
+    pthread_mutex_lock(&p->mu);
+    if (w->cancel_queued || atomic_load(&p->cancel_all)) {
+        w->cancel_queued = 0;
+        for (df_pool_job *pj = w->inbox_head, *next; pj; pj = next) {
+            next = pj->next;
+            if (df_pool_job_is_cancelled(pj)) {
+                inbox_unlink_locked(w, pj);
+                pj->next = dead;
+                dead = pj;
+                taken++;
+            }
         }
-    if (n)
+    }
+    size_t n = 0;
+    while (n < DF_POOL_BATCH && w->inbox_head) {
+        df_pool_job *pj = w->inbox_head;
+        inbox_unlink_locked(w, pj);
+        taken++;
+        if (df_pool_job_is_cancelled(pj)) {
+            pj->next = dead;
+            dead = pj;
+            continue;
+        }
+        pj->state = DF_J_RUNNING;
+        if (take_tail)
+            take_tail->next = pj;
+        else
+            take = pj;
+        take_tail = pj;
+        n++;
+    }
+    p->waiting -= taken;
+    w->active_n += taken; /* every taken job is retired by flush_done */
+    if (taken)
         w->last_busy_ms = df_mono_ms();
+    int more = w->inbox_n > 0;
     int scan = w->cancel_scan;
     w->cancel_scan = 0;
     pthread_mutex_unlock(&p->mu);
 
-    while (list) {
-        df_pool_job *pj = list;
-        list = pj->next;
-        pj->next = pj->prev = NULL;
-        if (pj->state == DF_J_RUNNING)
-            start_job(w, pj);
+    if (!w->closing) {
+        if (more)
+            uv_idle_start(&w->idle, on_idle);
         else
-            complete_unstarted(w, pj, DF_TASK_FAILED, "cancelled before it started");
+            uv_idle_stop(&w->idle);
+    }
+    while (dead) {
+        df_pool_job *pj = dead;
+        dead = pj->next;
+        pj->next = NULL;
+        complete_unstarted(w, pj, DF_TASK_FAILED, "cancelled before it started");
+    }
+    uint64_t t0 = df_mono_ms();
+    while (take) {
+        df_pool_job *pj = take;
+        take = pj->next;
+        pj->next = NULL;
+        start_job(w, pj);
+        if (take && df_mono_ms() - t0 >= DF_POOL_SLICE_MS) {
+            /* CPU-bound jobs: give the rest back, where they stay movable */
+            unpull(w, take);
+            break;
+        }
     }
     if (scan)
         for (df_pool_job *pj = w->active_head; pj; pj = pj->anext)
             if (pj->ctx && df_pool_job_is_cancelled(pj))
                 df_task_ctx_on_cancel(pj->ctx);
     df_worker_run_ready(w);
+}
+
+static void on_async(uv_async_t *a)
+{
+    df_worker *w = a->data;
+    worker_pull(w);
+    if (!w->closing && __atomic_load_n(&w->stop, __ATOMIC_RELAXED))
+        maybe_stop(w);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    worker_pull(h->data);
+}
+
+static void on_trim(uv_timer_t *t)
+{
+    df_worker *w = t->data;
+    df_coro_sched_trim(&w->sched);
+    pthread_mutex_lock(&w->pool->mu);
+    fold_stack_stats_locked(w);
+    pthread_mutex_unlock(&w->pool->mu);
 }
 
 static void free_worker(df_worker *w)
@@ -529,16 +743,17 @@ static void *worker_main(void *arg)
 {
     df_worker *w = arg;
     df_pool *p = w->pool;
+    pthread_setname_np(pthread_self(), "df-worker");
     uv_run(&w->loop, UV_RUN_DEFAULT);
-    /* Every handle is closed: the async by maybe_stop, timers and children by their owners. Should
-     * one have been left open (a bug), close it rather than leak the loop. */
+    /* Every handle is closed: the worker's own by maybe_stop, timers and children by their
+     * owners. Should one have been left open (a bug), close it rather than leak the loop. */
     if (uv_loop_close(&w->loop) == UV_EBUSY) {
         uv_walk(&w->loop, close_stray_handle, NULL);
         uv_run(&w->loop, UV_RUN_DEFAULT);
         uv_loop_close(&w->loop);
     }
-    fold_stack_stats(w);
     pthread_mutex_lock(&p->mu);
+    fold_stack_stats_locked(w);
     /* Jobs that reached the inbox of an abandoned worker are dropped with it. */
     df_pool_job *list = w->inbox_head;
     for (df_pool_job *pj = list; pj; pj = pj->next)
@@ -546,6 +761,8 @@ static void *worker_main(void *arg)
     w->inbox_head = w->inbox_tail = NULL;
     w->inbox_n = 0;
     w->state = DF_W_EXITED;
+    if (w->replaced)
+        p->n_replaced--;
     p->stats.workers_stopped++;
     int abandoned = w->abandoned;
     int last = 0;
@@ -569,50 +786,119 @@ static void *worker_main(void *arg)
 
 /* ---- supervisor ---- */
 
-/* Moves the waiting jobs of stuck workers to workers that are free, starting one when all are
- * stuck; retires idle workers above the minimum; joins workers that stopped. Under mu; may
- * unlock while joining. */
+/* A LIVE worker whose inbox backs up: its oldest job has waited DF_POOL_BACKLOG_MS and the
+ * worker spent at least half of the last tick in long runs of coroutines (DF_POOL_LONG_RUN_MS or
+ * more without yielding: CPU-bound jobs). A burst of jobs that yield at once is not a backlog:
+ * more threads than cores would not start it any sooner. */
+static int backed_up_locked(const df_worker *w, uint64_t now)
+{
+    return w->inbox_head && w->state == DF_W_LIVE && !w->stuck && w->cpu_bound &&
+           now - w->inbox_head->queued_ms >= DF_POOL_BACKLOG_MS;
+}
+
+static void retire_locked(df_pool *p, df_worker *w)
+{
+    w->state = DF_W_RETIRING;
+    __atomic_store_n(&w->stop, 1, __ATOMIC_RELAXED);
+    p->n_live--;
+    wake_worker_locked(w);
+}
+
+/* One supervisor tick (see the top of this file). Under mu; may unlock while joining. */
 static void supervise_locked(df_pool *p)
 {
     uint64_t now = df_mono_ms();
-    for (unsigned i = 0; i < p->cfg.workers_max; i++) {
+    char err[128];
+    /* 1. stuck detection, and replacement of workers stuck for too long */
+    for (unsigned i = 0; i < p->n_slots; i++) {
         df_worker *w = p->slots[i];
-        if (!w || w->state != DF_W_LIVE || !w->inbox_n || !worker_stuck(w, now))
+        if (!w || w->state == DF_W_EXITED)
             continue;
-        int all_stuck = 0;
-        df_worker *t = pick_worker_locked(p, now, &all_stuck);
-        if ((all_stuck || !t) && !p->shutting_down && p->n_live < p->cfg.workers_max) {
-            char err[128];
-            if (start_worker_locked(p, err, sizeof err) == 0) {
-                all_stuck = 0;
-                t = pick_worker_locked(p, now, &all_stuck);
+        uint64_t ln = atomic_load_explicit(&w->long_ns, memory_order_relaxed);
+        uint64_t tick_ns = (now - p->sup_last_ms) * 1000000ull;
+        w->cpu_bound = tick_ns && ln - w->sup_long_ns >= tick_ns / 2;
+        w->sup_long_ns = ln;
+        uint64_t e = atomic_load_explicit(&w->epoch, memory_order_relaxed);
+        if (!(e & 1)) {
+            w->sup_epoch = e;
+            w->stuck = 0;
+            continue;
+        }
+        if (e != w->sup_epoch) {
+            w->sup_epoch = e;
+            w->sup_epoch_since_ms = now;
+        }
+        w->stuck = now - w->sup_epoch_since_ms >= DF_POOL_STUCK_MS;
+        if (w->state == DF_W_LIVE && now - w->sup_epoch_since_ms >= DF_POOL_REPLACE_MS &&
+            !p->shutting_down && p->n_replaced < p->cfg.workers_max) {
+            w->replaced = 1;
+            p->n_replaced++;
+            p->stats.workers_replaced++;
+            retire_locked(p, w);
+            if (p->n_live < p->cfg.workers_min)
+                start_worker_locked(p, err, sizeof err);
+        }
+    }
+    /* 2. queued jobs leave retiring and stuck workers */
+    for (unsigned i = 0; i < p->n_slots; i++) {
+        df_worker *w = p->slots[i];
+        if (!w || !w->inbox_n || (w->state == DF_W_LIVE && !w->stuck))
+            continue;
+        df_worker *t = pick_worker_locked(p, 1, NULL);
+        if (!t && !p->shutting_down)
+            t = start_worker_locked(p, err, sizeof err);
+        if (t)
+            inbox_move_locked(w, t, w->inbox_n, now);
+    }
+    /* 3. backlog: half of a backed-up inbox moves to a worker that keeps up, or to a new one */
+    if (p->waiting && !p->shutting_down) {
+        unsigned backed = 0, keeping_up = 0;
+        for (unsigned i = 0; i < p->n_slots; i++) {
+            df_worker *w = p->slots[i];
+            if (!w || w->state != DF_W_LIVE || w->stuck)
+                continue;
+            if (backed_up_locked(w, now))
+                backed++;
+            else
+                keeping_up++;
+        }
+        df_worker *fresh = NULL;
+        if (backed && !keeping_up)
+            fresh = start_worker_locked(p, err, sizeof err);
+        if (backed && (fresh || keeping_up)) {
+            for (unsigned i = 0; i < p->n_slots; i++) {
+                df_worker *w = p->slots[i];
+                if (!w || w == fresh || !backed_up_locked(w, now))
+                    continue;
+                df_worker *t = fresh;
+                if (!t) { /* the least-loaded worker that keeps up */
+                    size_t best = SIZE_MAX;
+                    for (unsigned j = 0; j < p->n_slots; j++) {
+                        df_worker *c = p->slots[j];
+                        if (!c || c->state != DF_W_LIVE || c->stuck || backed_up_locked(c, now))
+                            continue;
+                        if (c->active_n + c->inbox_n < best) {
+                            best = c->active_n + c->inbox_n;
+                            t = c;
+                        }
+                    }
+                }
+                if (t)
+                    inbox_move_locked(w, t, (w->inbox_n + 1) / 2, now);
             }
         }
-        if (!t || all_stuck || t == w)
-            continue;
-        while (w->inbox_head) {
-            df_pool_job *pj = w->inbox_head;
-            w->inbox_head = pj->next;
-            w->inbox_n--;
-            inbox_push_locked(t, pj);
-        }
-        w->inbox_tail = NULL;
-        wake_worker_locked(t);
     }
-    /* shrink */
-    for (unsigned i = 0; i < p->cfg.workers_max && !p->shutting_down; i++) {
+    /* 4. shrink */
+    for (unsigned i = 0; i < p->n_slots && !p->shutting_down; i++) {
         df_worker *w = p->slots[i];
         if (!w || w->state != DF_W_LIVE || p->n_live <= p->cfg.workers_min)
             continue;
-        if (w->active_n == 0 && w->inbox_n == 0 && now >= w->last_busy_ms + p->idle_expiry_ms) {
-            w->state = DF_W_RETIRING;
-            w->stop = 1;
-            p->n_live--;
-            wake_worker_locked(w);
-        }
+        if (w->active_n == 0 && w->inbox_n == 0 && now >= w->last_busy_ms + p->idle_expiry_ms)
+            retire_locked(p, w);
     }
-    /* reap */
-    for (unsigned i = 0; i < p->cfg.workers_max; i++) {
+    p->sup_last_ms = now;
+    /* 5. reap */
+    for (unsigned i = 0; i < p->n_slots; i++) {
         df_worker *w = p->slots[i];
         if (!w || w->state != DF_W_EXITED)
             continue;
@@ -627,6 +913,7 @@ static void supervise_locked(df_pool *p)
 static void *supervisor_main(void *arg)
 {
     df_pool *p = arg;
+    pthread_setname_np(pthread_self(), "df-pool-sup");
     pthread_mutex_lock(&p->mu);
     while (!p->sup_stop) {
         supervise_locked(p);
@@ -679,7 +966,8 @@ int df_pool_create(const df_pool_config *cfg, df_pool_done_fn done, void *ud, df
     pthread_cond_init(&p->cond, &ca);
     pthread_cond_init(&p->sup_cond, &ca);
     pthread_condattr_destroy(&ca);
-    p->slots = calloc(p->cfg.workers_max, sizeof *p->slots);
+    p->n_slots = 2 * p->cfg.workers_max;
+    p->slots = calloc(p->n_slots, sizeof *p->slots);
     p->idle_expiry_ms = DF_POOL_IDLE_EXPIRY_MS;
     p->table_size = 1024;
     p->table = calloc(p->table_size, sizeof *p->table);
@@ -692,7 +980,8 @@ int df_pool_create(const df_pool_config *cfg, df_pool_done_fn done, void *ud, df
     int rc = 0;
     pthread_mutex_lock(&p->mu);
     for (unsigned i = 0; i < p->cfg.workers_min && rc == 0; i++)
-        rc = start_worker_locked(p, err, errlen);
+        if (!start_worker_locked(p, err, errlen))
+            rc = -EAGAIN;
     pthread_mutex_unlock(&p->mu);
     if (rc == 0) {
         rc = -pthread_create(&p->supervisor, NULL, supervisor_main, p);
@@ -723,6 +1012,7 @@ int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle)
     pj->job = job;
     pj->pool = p;
     atomic_init(&pj->cancelled, 0);
+    uint64_t now = df_mono_ms();
     pthread_mutex_lock(&p->mu);
     if (p->shutting_down) {
         pthread_mutex_unlock(&p->mu);
@@ -735,11 +1025,10 @@ int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle)
         return DF_POOL_EFULL;
     }
     int all_stuck = 0;
-    df_worker *w = pick_worker_locked(p, df_mono_ms(), &all_stuck);
+    df_worker *w = pick_worker_locked(p, 0, &all_stuck);
     if (!w) {
         char err[128];
-        if (start_worker_locked(p, err, sizeof err) == 0)
-            w = pick_worker_locked(p, df_mono_ms(), &all_stuck);
+        w = start_worker_locked(p, err, sizeof err);
     }
     if (!w) { /* no worker can take it now: the caller may retry later */
         pthread_mutex_unlock(&p->mu);
@@ -749,14 +1038,18 @@ int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle)
     pj->state = DF_J_QUEUED;
     pj->id = p->next_id++;
     table_insert_locked(p, pj);
-    inbox_push_locked(w, pj);
+    int was_empty = w->inbox_n == 0;
+    inbox_push_locked(w, pj, now);
     p->waiting++;
     p->in_flight++;
     if (p->waiting > p->stats.queue_high_water)
         p->stats.queue_high_water = p->waiting;
     if (p->in_flight > p->stats.in_flight_peak)
         p->stats.in_flight_peak = p->in_flight;
-    wake_worker_locked(w);
+    /* A non-empty inbox already has a wake-up coming: the async that was sent when it became
+     * non-empty, or the idle handle of a worker that left jobs in it. */
+    if (was_empty)
+        wake_worker_locked(w);
     if (all_stuck || p->in_flight == 1)
         pthread_cond_signal(&p->sup_cond);
     uint64_t id = pj->id;
@@ -769,7 +1062,8 @@ int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle)
 /* See pool_internal.h. */
 int df_pool_job_is_cancelled(const df_pool_job *pj)
 {
-    return atomic_load(&pj->cancelled) || atomic_load(&pj->pool->cancel_all);
+    return atomic_load_explicit(&pj->cancelled, memory_order_relaxed) ||
+           atomic_load_explicit(&pj->pool->cancel_all, memory_order_relaxed);
 }
 
 /* Handles are job ids looked up in the table, so cancelling a job that already completed (even
@@ -786,6 +1080,8 @@ void df_pool_cancel(df_pool *p, df_pool_job *handle)
         df_worker *w = h->owner;
         if (h->state == DF_J_RUNNING)
             w->cancel_scan = 1;
+        else
+            w->cancel_queued = 1;
         wake_worker_locked(w);
         /* a job queued behind a stuck worker is moved by the supervisor */
         if (h->state == DF_J_QUEUED)
@@ -831,12 +1127,14 @@ void df_pool_destroy(df_pool *p, uint64_t grace_ms)
         return;
     pthread_mutex_lock(&p->mu);
     p->shutting_down = 1;
+    p->destroy_waiting = 1;
     atomic_store(&p->cancel_all, 1);
-    for (unsigned i = 0; i < p->cfg.workers_max; i++) {
+    for (unsigned i = 0; i < p->n_slots; i++) {
         df_worker *w = p->slots[i];
         if (!w)
             continue;
         w->cancel_scan = 1;
+        w->cancel_queued = 1;
         wake_worker_locked(w);
     }
     pthread_cond_signal(&p->sup_cond);
@@ -856,7 +1154,7 @@ void df_pool_destroy(df_pool *p, uint64_t grace_ms)
     p->destroyed = 1; /* from now on results are discarded */
     while (p->callbacks_running > 0)
         pthread_cond_wait(&p->cond, &p->mu);
-    unsigned n = p->cfg.workers_max;
+    unsigned n = p->n_slots;
     df_worker **join = calloc(n, sizeof *join);
     unsigned n_join = 0;
     for (unsigned i = 0; i < n; i++) {
@@ -864,7 +1162,7 @@ void df_pool_destroy(df_pool *p, uint64_t grace_ms)
         if (!w)
             continue;
         p->slots[i] = NULL;
-        w->stop = 1;
+        __atomic_store_n(&w->stop, 1, __ATOMIC_RELAXED);
         wake_worker_locked(w);
         if (w->state != DF_W_EXITED && w->active_n > 0) {
             /* Its coroutine ignores cancellation: leave the thread to finish on its own. It

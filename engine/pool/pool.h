@@ -36,11 +36,11 @@ typedef struct df_job {
 
 /* How an attempt ended, from the worker's side. Owned by the receiver of the callback. */
 typedef struct df_job_result {
-    int status;      /* DF_TASK_OK, DF_TASK_FAILED or DF_TASK_FAILED_PERMANENT */
-    int cancelled;   /* non-zero when the attempt had been cancelled */
-    json_t *result;  /* owned: execute's result, or NULL */
-    char *error;     /* owned: df_task_set_error's message, or NULL */
-    char *log;       /* owned: the attempt's log lines joined with '\n', or NULL */
+    int status;     /* DF_TASK_OK, DF_TASK_FAILED or DF_TASK_FAILED_PERMANENT */
+    int cancelled;  /* non-zero when the attempt had been cancelled */
+    json_t *result; /* owned: execute's result, or NULL */
+    char *error;    /* owned: df_task_set_error's message, or NULL */
+    char *log;      /* owned: the attempt's log lines joined with '\n', or NULL */
     uint64_t started_mono_ms;
     uint64_t ended_mono_ms;
     void *user; /* df_job.user */
@@ -86,15 +86,17 @@ size_t df_pool_in_flight(df_pool *p);
 
 /* Pool metrics since creation. */
 typedef struct df_pool_stats {
-    unsigned workers;            /* now */
+    unsigned workers; /* now */
     unsigned workers_peak;
     unsigned workers_started;
     unsigned workers_stopped;
-    size_t in_flight_peak;       /* most jobs submitted and not completed */
-    size_t queue_high_water;     /* most jobs waiting to start */
+    size_t in_flight_peak;   /* most jobs submitted and not completed */
+    size_t queue_high_water; /* most jobs waiting to start */
     size_t stacks_created;
     size_t stacks_reused;
     uint64_t jobs_completed;
+    unsigned workers_replaced; /* taken out of service after staying stuck in one coroutine */
+    size_t stacks_freed;       /* unmapped again (the free list is trimmed when work stops) */
 } df_pool_stats;
 
 /* Thread-safe snapshot of the metrics. */

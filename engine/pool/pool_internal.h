@@ -1,9 +1,10 @@
 /* pool_internal: the structures shared by pool.c (workers, queue, supervisor) and task_ctx.c
  * (the df_task_* helpers that run inside a worker's coroutines). Not part of any interface
- * outside engine/pool/.
+ * outside engine/pool/ (the pool's unit tests include it for df_pool_set_idle_expiry).
  *
  * Locking: one mutex per pool (df_pool.mu) guards the inboxes, job states, counters and worker
- * states; fields marked "worker thread" are touched only by the thread that owns the worker. */
+ * states; fields marked "worker thread" are touched only by the thread that owns the worker, and
+ * fields marked "supervisor" only by the supervisor thread (under mu). */
 #ifndef DF_POOL_INTERNAL_H
 #define DF_POOL_INTERNAL_H
 
@@ -16,7 +17,9 @@
 #include "coro.h"
 #include "pool.h"
 
-/* A worker in the pool's slot table. */
+/* A worker in the pool's slot table. LIVE workers take new jobs and count against workers_max;
+ * RETIRING ones finish the coroutines they hold and stop (idle expiry, or replaced because they
+ * stayed stuck in one coroutine); EXITED ones wait for the supervisor to join them. */
 enum { DF_W_LIVE = 0, DF_W_RETIRING, DF_W_EXITED };
 
 /* A job's life, as seen under the pool mutex. */
@@ -36,10 +39,13 @@ struct df_pool_job {
     df_pool *pool;
     df_worker *owner;           /* under mu: the worker whose inbox or coroutine holds it */
     df_pool_job *next, *prev;   /* under mu: inbox links while QUEUED */
+    uint64_t queued_ms;         /* mono ms when it entered its current inbox */
     int state;                  /* under mu: DF_J_* */
     atomic_int cancelled;       /* set by df_pool_cancel, read anywhere */
     df_task_ctx *ctx;           /* worker thread: set once RUNNING */
     df_pool_job *anext, *aprev; /* worker thread: the worker's running list */
+    df_job_result *res;         /* worker thread: the result, between completion and delivery */
+    df_pool_job *dnext;         /* worker thread: the worker's list of results to deliver */
 };
 
 struct df_task_ctx {
@@ -49,7 +55,8 @@ struct df_task_ctx {
     int wait;     /* DF_WAIT_* */
     int in_ready; /* queued in w->ready */
     df_task_ctx *ready_next;
-    uv_timer_t timer; /* df_task_sleep's timer, initialised on first use */
+    df_task_ctx *free_next; /* in w->ctx_free */
+    uv_timer_t timer;       /* df_task_sleep's timer, initialised on first use, kept on reuse */
     int timer_inited;
     df_proc *proc; /* the child df_task_spawn waits for */
     df_spawn_result spawn_res;
@@ -67,25 +74,41 @@ struct df_worker {
     unsigned slot;
     pthread_t thread;
     uv_loop_t loop;
-    uv_async_t async;
+    uv_async_t async;    /* wakes the worker: new jobs, cancellations, stop */
+    uv_idle_t idle;      /* active while its inbox still holds jobs after a batch */
+    uv_timer_t trim;     /* gives unused stacks back, every DF_POOL_TRIM_MS */
     df_coro_sched sched; /* worker thread */
     /* under mu */
     df_pool_job *inbox_head, *inbox_tail;
     size_t inbox_n;
-    size_t active_n;
+    size_t active_n; /* jobs taken from the inbox whose result is not delivered yet */
     int async_alive;
     int stop;
-    int cancel_scan;
-    int state; /* DF_W_* */
+    int cancel_scan;   /* a running job was cancelled: look at the running list */
+    int cancel_queued; /* a queued job was cancelled: look through the inbox */
+    int state;         /* DF_W_* */
     int abandoned;
+    int replaced; /* retired because it stayed stuck in one coroutine */
     uint64_t last_busy_ms;
-    /* any thread */
-    atomic_uint_fast64_t busy_since; /* mono ms when it entered a coroutine; 0 in its loop */
+    /* supervisor (under mu): stuck detection from the epoch */
+    uint64_t sup_epoch, sup_epoch_since_ms;
+    int stuck;
+    uint64_t sup_long_ns; /* long_ns at the previous tick */
+    int cpu_bound;        /* spent half of the last tick in long coroutine runs */
+    /* any thread: odd while inside a coroutine; changes on every resume and return */
+    atomic_uint_fast64_t epoch;
+    /* any thread: total ns of coroutine runs of DF_POOL_LONG_RUN_MS or more */
+    atomic_uint_fast64_t long_ns;
     /* worker thread */
+    uint64_t epoch_local, long_ns_local;
     df_pool_job *active_head;
     df_task_ctx *ready_head, *ready_tail;
+    df_pool_job *done_head, *done_tail; /* completed jobs whose results wait for delivery */
+    size_t done_n;
+    df_task_ctx *ctx_free; /* finished contexts kept for reuse (their timers stay open) */
+    size_t ctx_free_n;
     int closing;
-    size_t stacks_created_seen, stacks_reused_seen;
+    size_t stacks_created_seen, stacks_reused_seen, stacks_freed_seen;
 };
 
 struct df_pool {
@@ -95,12 +118,15 @@ struct df_pool {
     df_pool_config cfg;
     df_pool_done_fn done;
     void *ud;
-    df_worker **slots; /* cfg.workers_max entries */
-    unsigned n_live;   /* LIVE workers */
-    size_t waiting;    /* jobs in inboxes */
-    size_t in_flight;  /* submitted, callback not yet returned */
+    df_worker **slots; /* n_slots = 2 * cfg.workers_max entries (live + replaced ones) */
+    unsigned n_slots;
+    unsigned n_live;     /* LIVE workers: never more than cfg.workers_max */
+    unsigned n_replaced; /* replaced workers still running their stuck coroutine */
+    size_t waiting;      /* jobs in inboxes */
+    size_t in_flight;    /* submitted, callback not yet returned */
     int shutting_down;
     int destroyed;
+    int destroy_waiting; /* destroy waits on cond */
     int callbacks_running;
     unsigned refs; /* the owner + each abandoned worker still running */
     atomic_int cancel_all;
@@ -111,7 +137,8 @@ struct df_pool {
     pthread_t supervisor;
     int sup_started;
     int sup_stop;
-    df_pool_stats stats; /* under mu (stacks_* folded in by workers) */
+    uint64_t sup_last_ms; /* supervisor: time of the previous tick */
+    df_pool_stats stats;  /* under mu (stacks_* folded in by workers) */
 };
 
 /* Sets how long a worker above workers_min may stay idle before it stops (default
@@ -121,9 +148,9 @@ void df_pool_set_idle_expiry(df_pool *p, uint64_t ms);
 /* Queues a waiting coroutine to be resumed by its worker's scheduler (worker thread). */
 void df_worker_wake(df_task_ctx *ctx);
 
-/* Resumes every queued coroutine until none is ready, completing those that finish. Called at
- * the end of every libuv callback of the worker that may have woken a coroutine (worker
- * thread). */
+/* Resumes every queued coroutine until none is ready, completing those that finish, and
+ * delivers their results. Called at the end of every libuv callback of the worker that may have
+ * woken a coroutine (worker thread). */
 void df_worker_run_ready(df_worker *w);
 
 /* Yields the calling coroutine until something wakes it and its wait is over: loops while
@@ -140,7 +167,12 @@ void df_task_ctx_on_cancel(df_task_ctx *ctx);
 /* Trims the log to what the result keeps (worker thread, when the job ends). */
 void df_task_ctx_log_finish(df_task_ctx *ctx);
 
-/* Frees the context (after closing its timer, which needs a loop turn). Worker thread. */
+/* Frees what the context still owns and keeps it (with its timer) in the worker's list for
+ * reuse, or closes and frees it when that list is full. Worker thread. */
 void df_task_ctx_dispose(df_task_ctx *ctx);
+
+/* Closes and frees every context kept for reuse (worker thread, when the worker stops; the
+ * frees happen in the close callbacks, on the next loop turn). */
+void df_task_ctx_free_all(df_worker *w);
 
 #endif

@@ -25,18 +25,55 @@ static void on_timer_closed(uv_handle_t *h)
     free(h->data);
 }
 
+/* Finished contexts kept per worker for reuse (with their sleep timers still open). */
+#define DF_CTX_FREE_MAX 1024
+
 /* See pool_internal.h. */
 void df_task_ctx_dispose(df_task_ctx *ctx)
 {
+    df_worker *w = ctx->w;
     json_decref(ctx->result);
     free(ctx->error);
     free(ctx->log);
+    if (!w->closing && w->ctx_free_n < DF_CTX_FREE_MAX) {
+        /* everything but the timer (stopped, still open) starts afresh */
+        ctx->pj = NULL;
+        ctx->co = NULL;
+        ctx->wait = DF_WAIT_NONE;
+        ctx->in_ready = 0;
+        ctx->ready_next = NULL;
+        ctx->proc = NULL;
+        memset(&ctx->spawn_res, 0, sizeof ctx->spawn_res);
+        ctx->status = 0;
+        ctx->result = NULL;
+        ctx->error = ctx->log = NULL;
+        ctx->log_len = ctx->log_cap = 0;
+        ctx->started_ms = ctx->ended_ms = 0;
+        ctx->free_next = w->ctx_free;
+        w->ctx_free = ctx;
+        w->ctx_free_n++;
+        return;
+    }
     ctx->result = NULL;
     ctx->error = ctx->log = NULL;
     if (ctx->timer_inited)
         uv_close((uv_handle_t *)&ctx->timer, on_timer_closed); /* frees ctx */
     else
         free(ctx);
+}
+
+/* See pool_internal.h. */
+void df_task_ctx_free_all(df_worker *w)
+{
+    while (w->ctx_free) {
+        df_task_ctx *ctx = w->ctx_free;
+        w->ctx_free = ctx->free_next;
+        if (ctx->timer_inited)
+            uv_close((uv_handle_t *)&ctx->timer, on_timer_closed); /* frees ctx */
+        else
+            free(ctx);
+    }
+    w->ctx_free_n = 0;
 }
 
 /* See pool_internal.h. */

@@ -1,0 +1,499 @@
+/* test_pool_elastic: the coroutine pool's elasticity (engine/pool) — growth when the queue backs
+ * up behind short CPU-bound jobs, growth when a worker blocks, shrinking after the idle expiry,
+ * workers_max never exceeded while many threads submit at once (ants #374), a worker stuck in
+ * one coroutine replaced, submission from inside a task into a full pool (ants #197), and idle
+ * stacks given back. The task units are defined here; the test executable exports the engine's
+ * df_task_* helpers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/clock.h"
+#include "engine/pool/pool.h"
+#include "engine/pool/pool_internal.h"
+
+/* ---- result collection ---- */
+
+#define MAX_RESULTS 4096
+
+typedef struct collector {
+    pthread_mutex_t mu;
+    size_t n;
+    df_job_result *res[MAX_RESULTS];
+    uint64_t at[MAX_RESULTS]; /* mono ms when the callback ran */
+} collector;
+
+static collector C = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, {0}};
+
+static void collector_reset(void)
+{
+    pthread_mutex_lock(&C.mu);
+    for (size_t i = 0; i < C.n; i++)
+        df_job_result_free(C.res[i]);
+    C.n = 0;
+    pthread_mutex_unlock(&C.mu);
+}
+
+static void on_done(df_job_result *r, void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&C.mu);
+    if (C.n < MAX_RESULTS) {
+        C.at[C.n] = df_mono_ms();
+        C.res[C.n++] = r;
+    } else {
+        df_job_result_free(r);
+    }
+    pthread_mutex_unlock(&C.mu);
+}
+
+static size_t results_now(void)
+{
+    pthread_mutex_lock(&C.mu);
+    size_t n = C.n;
+    pthread_mutex_unlock(&C.mu);
+    return n;
+}
+
+static size_t wait_results(size_t n, uint64_t timeout_ms)
+{
+    uint64_t end = df_mono_ms() + timeout_ms;
+    while (results_now() < n && df_mono_ms() < end)
+        usleep(2000);
+    return results_now();
+}
+
+static df_job_result *find_result(void *tag, uint64_t *at)
+{
+    df_job_result *r = NULL;
+    pthread_mutex_lock(&C.mu);
+    for (size_t i = 0; i < C.n && !r; i++)
+        if (C.res[i]->user == tag) {
+            r = C.res[i];
+            if (at)
+                *at = C.at[i];
+        }
+    pthread_mutex_unlock(&C.mu);
+    return r;
+}
+
+#define TAG(i) ((void *)(uintptr_t)(0x1000 + (i)))
+
+static df_job *make_job(const df_taskunit *unit, json_t *params, void *user)
+{
+    df_job *j = calloc(1, sizeof *j);
+    j->unit = unit;
+    j->params = params ? params : json_object();
+    j->task_id = strdup("t");
+    j->workdir = strdup("/tmp");
+    j->attempt = 1;
+    j->user = user;
+    return j;
+}
+
+static void free_job(df_job *j)
+{
+    json_decref(j->params);
+    free(j->task_id);
+    free(j->workdir);
+    free(j);
+}
+
+static df_pool *new_pool(unsigned wmin, unsigned wmax, size_t qcap)
+{
+    df_pool_config cfg;
+    df_pool_config_default(&cfg);
+    cfg.workers_min = wmin;
+    cfg.workers_max = wmax;
+    if (qcap)
+        cfg.queue_capacity = qcap;
+    df_pool *p = NULL;
+    char err[256] = "";
+    if (df_pool_create(&cfg, on_done, NULL, &p, err, sizeof err) != 0)
+        fail_msg("df_pool_create: %s", err);
+    return p;
+}
+
+static df_pool_stats stats(df_pool *p)
+{
+    df_pool_stats st;
+    df_pool_get_stats(p, &st);
+    return st;
+}
+
+/* Worker threads alive now (the pool names them "df-worker"). */
+static unsigned worker_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return 0;
+    unsigned n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], comm[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof comm, f) && !strncmp(comm, "df-worker", 9))
+            n++;
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+/* ---- task units ---- */
+
+static atomic_int started_flag;
+
+/* spin: computes for params.ms without yielding, ignoring cancellation. */
+static int spin_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    (void)ctx;
+    (void)result;
+    atomic_store(&started_flag, 1);
+    uint64_t end = df_mono_ms() + (uint64_t)json_integer_value(json_object_get(params, "ms"));
+    while (df_mono_ms() < end)
+        ;
+    return DF_TASK_OK;
+}
+static const df_taskunit spin_unit = {DF_TASKUNIT_ABI, "spin", "1", "t", NULL, spin_execute};
+
+/* block: blocks its worker thread in usleep for params.ms (a plugin that blocks). */
+static int block_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    (void)ctx;
+    (void)result;
+    atomic_store(&started_flag, 1);
+    usleep((useconds_t)json_integer_value(json_object_get(params, "ms")) * 1000);
+    return DF_TASK_OK;
+}
+static const df_taskunit block_unit = {DF_TASKUNIT_ABI, "block", "1", "t", NULL, block_execute};
+
+/* sleeper: yields for params.ms. */
+static int sleeper_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    (void)result;
+    return df_task_sleep(ctx, (uint64_t)json_integer_value(json_object_get(params, "ms")))
+               ? DF_TASK_FAILED
+               : DF_TASK_OK;
+}
+static const df_taskunit sleeper_unit = {DF_TASKUNIT_ABI, "sleeper", "1", "t", NULL,
+                                         sleeper_execute};
+
+static json_t *ms(int v)
+{
+    return json_pack("{si}", "ms", v);
+}
+
+/* Waits until the pool has exactly `want` live workers; returns the last count seen. */
+static unsigned wait_workers(df_pool *p, unsigned want, uint64_t timeout_ms)
+{
+    uint64_t end = df_mono_ms() + timeout_ms;
+    unsigned n;
+    while ((n = stats(p).workers) != want && df_mono_ms() < end)
+        usleep(5000);
+    return n;
+}
+
+/* ---- tests ---- */
+
+static void test_growth_on_backlog_of_cpu_bound_jobs(void **state)
+{
+    (void)state;
+    collector_reset();
+    df_pool *p = new_pool(1, 3, 0);
+    enum { N = 120 };
+    for (int i = 0; i < N; i++)
+        assert_int_equal(df_pool_submit(p, make_job(&spin_unit, ms(4), TAG(i)), NULL), 0);
+    assert_int_equal(wait_results(N, 10000), N);
+    df_pool_stats st = stats(p);
+    /* one worker would need 480 ms; the queue backed up, so more workers started */
+    assert_true(st.workers_started >= 2);
+    assert_true(st.workers_peak >= 2 && st.workers_peak <= 3);
+    assert_int_equal(st.workers_replaced, 0);
+    assert_true(st.queue_high_water >= 50);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(find_result(TAG(i), NULL)->status, DF_TASK_OK);
+    /* and back to the minimum once idle for the expiry */
+    df_pool_set_idle_expiry(p, 100);
+    assert_int_equal(wait_workers(p, 1, 3000), 1);
+    st = stats(p);
+    assert_int_equal(st.workers_stopped, st.workers_started - 1);
+    assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(1), TAG(N)), NULL), 0);
+    assert_int_equal(wait_results(N + 1, 5000), N + 1);
+    df_pool_destroy(p, 1000);
+    collector_reset();
+}
+
+static void test_yielding_burst_does_not_grow(void **state)
+{
+    (void)state;
+    collector_reset();
+    df_pool *p = new_pool(2, 4, 0);
+    enum { N = 2000 };
+    for (int i = 0; i < N; i++)
+        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(300), TAG(i)), NULL), 0);
+    assert_int_equal(wait_results(N, 10000), N);
+    df_pool_stats st = stats(p);
+    /* a burst of jobs that yield at once is not a backlog: no thread per task */
+    assert_int_equal(st.workers_peak, 2);
+    assert_int_equal(st.workers_started, 2);
+    df_pool_destroy(p, 1000);
+    collector_reset();
+}
+
+static void test_growth_when_a_worker_blocks(void **state)
+{
+    (void)state;
+    collector_reset();
+    atomic_store(&started_flag, 0);
+    df_pool *p = new_pool(1, 2, 0);
+    assert_int_equal(df_pool_submit(p, make_job(&block_unit, ms(600), TAG(0)), NULL), 0);
+    uint64_t end = df_mono_ms() + 5000;
+    while (!atomic_load(&started_flag) && df_mono_ms() < end)
+        usleep(1000);
+    uint64_t t0 = df_mono_ms();
+    for (int i = 1; i <= 5; i++)
+        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(10), TAG(i)), NULL), 0);
+    assert_true(wait_results(5, 5000) >= 5);
+    for (int i = 1; i <= 5; i++) {
+        uint64_t at = 0;
+        df_job_result *r = find_result(TAG(i), &at);
+        assert_non_null(r);
+        assert_int_equal(r->status, DF_TASK_OK);
+        assert_true(at - t0 < 450); /* moved to a new worker, not behind the blocked one */
+    }
+    assert_null(find_result(TAG(0), NULL)); /* still blocked */
+    assert_int_equal(stats(p).workers_started, 2);
+    assert_int_equal(wait_results(6, 5000), 6);
+    df_pool_destroy(p, 1000);
+    collector_reset();
+}
+
+/* ---- workers_max under concurrent submitters ---- */
+
+enum { SUBMITTERS = 8, PER_SUBMITTER = 25, MAX_WORKERS = 3 };
+
+typedef struct race {
+    df_pool *p;
+    pthread_barrier_t start;
+    atomic_int stop;
+    atomic_int submit_errors;
+    unsigned max_live, max_threads;
+} race;
+
+static void *race_submitter(void *arg)
+{
+    race *r = arg;
+    pthread_barrier_wait(&r->start);
+    for (int i = 0; i < PER_SUBMITTER; i++) {
+        df_job *j = make_job(&spin_unit, ms(3), NULL);
+        if (df_pool_submit(r->p, j, NULL) != 0) {
+            free_job(j);
+            atomic_fetch_add(&r->submit_errors, 1);
+        }
+    }
+    return NULL;
+}
+
+static void *race_monitor(void *arg)
+{
+    race *r = arg;
+    while (!atomic_load(&r->stop)) {
+        unsigned live = stats(r->p).workers, threads = worker_threads();
+        if (live > r->max_live)
+            r->max_live = live;
+        if (threads > r->max_threads)
+            r->max_threads = threads;
+        usleep(1000);
+    }
+    return NULL;
+}
+
+static void test_max_never_exceeded_with_concurrent_submitters(void **state)
+{
+    (void)state;
+    collector_reset();
+    race r = {.p = new_pool(1, MAX_WORKERS, 100000)};
+    atomic_init(&r.stop, 0);
+    atomic_init(&r.submit_errors, 0);
+    pthread_barrier_init(&r.start, NULL, SUBMITTERS);
+    pthread_t sub[SUBMITTERS], mon;
+    pthread_create(&mon, NULL, race_monitor, &r);
+    for (int i = 0; i < SUBMITTERS; i++)
+        pthread_create(&sub[i], NULL, race_submitter, &r);
+    for (int i = 0; i < SUBMITTERS; i++)
+        pthread_join(sub[i], NULL);
+    size_t n = SUBMITTERS * PER_SUBMITTER;
+    assert_int_equal(wait_results(n, 20000), n);
+    atomic_store(&r.stop, 1);
+    pthread_join(mon, NULL);
+    pthread_barrier_destroy(&r.start);
+    assert_int_equal(atomic_load(&r.submit_errors), 0);
+    df_pool_stats st = stats(r.p);
+    assert_true(st.workers_peak <= MAX_WORKERS);
+    assert_true(st.workers_peak >= 2); /* the backlog did make it grow */
+    assert_true(r.max_live <= MAX_WORKERS);
+    assert_true(r.max_threads <= MAX_WORKERS); /* no replaced thread either: spins are short */
+    assert_int_equal(st.jobs_completed, n);
+    assert_int_equal(df_pool_in_flight(r.p), 0);
+    df_pool_destroy(r.p, 1000);
+    collector_reset();
+}
+
+static void test_stuck_worker_is_replaced(void **state)
+{
+    (void)state;
+    collector_reset();
+    atomic_store(&started_flag, 0);
+    df_pool *p = new_pool(1, 1, 0);
+    df_pool_job *h = NULL;
+    assert_int_equal(df_pool_submit(p, make_job(&spin_unit, ms(1500), TAG(0)), &h), 0);
+    uint64_t end = df_mono_ms() + 5000;
+    while (!atomic_load(&started_flag) && df_mono_ms() < end)
+        usleep(1000);
+    uint64_t t0 = df_mono_ms();
+    df_pool_cancel(p, h); /* its deadline: ignored */
+    for (int i = 1; i <= 10; i++)
+        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(10), TAG(i)), NULL), 0);
+    /* workers_max is 1: only replacing the stuck worker lets them run */
+    assert_true(wait_results(10, 5000) >= 10);
+    for (int i = 1; i <= 10; i++) {
+        uint64_t at = 0;
+        df_job_result *r = find_result(TAG(i), &at);
+        assert_non_null(r);
+        assert_int_equal(r->status, DF_TASK_OK);
+        assert_true(at - t0 < 1200);
+    }
+    assert_null(find_result(TAG(0), NULL)); /* still spinning on the replaced worker */
+    df_pool_stats st = stats(p);
+    assert_int_equal(st.workers_replaced, 1);
+    assert_int_equal(st.workers, 1);
+    assert_int_equal(st.workers_peak, 1); /* never two live workers */
+    /* the spinner's late result still arrives, and its worker then stops */
+    assert_int_equal(wait_results(11, 5000), 11);
+    df_job_result *r = find_result(TAG(0), NULL);
+    assert_int_equal(r->cancelled, 1);
+    end = df_mono_ms() + 3000;
+    while (stats(p).workers_stopped < 1 && df_mono_ms() < end)
+        usleep(5000);
+    assert_int_equal(stats(p).workers_stopped, 1);
+    assert_int_equal(stats(p).workers, 1);
+    df_pool_destroy(p, 1000);
+    collector_reset();
+}
+
+/* ---- submit from inside a task into a full pool ---- */
+
+static df_pool *g_pool;
+static atomic_int q_submitted;
+
+/* parent: waits (without yielding: its worker cannot drain the queue) until the test filled the
+ * queue, then submits; the submit must fail at once instead of waiting for room. */
+static int parent_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    (void)params;
+    atomic_store(&started_flag, 1);
+    uint64_t end = df_mono_ms() + 3000;
+    while (!atomic_load(&q_submitted) && df_mono_ms() < end)
+        ;
+    df_job *j = make_job(&sleeper_unit, ms(1), TAG(9));
+    uint64_t t0 = df_mono_ms();
+    int rc = df_pool_submit(g_pool, j, NULL);
+    uint64_t took = df_mono_ms() - t0;
+    if (rc != 0)
+        free_job(j);
+    df_task_sleep(ctx, 1);
+    *result = json_pack("{sisI}", "rc", rc, "took", (json_int_t)took);
+    return DF_TASK_OK;
+}
+static const df_taskunit parent_unit = {DF_TASKUNIT_ABI, "parent", "1", "t", NULL, parent_execute};
+
+static void test_submit_from_inside_a_task_into_a_full_pool(void **state)
+{
+    (void)state;
+    collector_reset();
+    atomic_store(&started_flag, 0);
+    atomic_store(&q_submitted, 0);
+    g_pool = new_pool(1, 1, 2);
+    assert_int_equal(df_pool_submit(g_pool, make_job(&parent_unit, NULL, TAG(1)), NULL), 0);
+    uint64_t end = df_mono_ms() + 5000;
+    while (!atomic_load(&started_flag) && df_mono_ms() < end)
+        usleep(1000);
+    assert_int_equal(df_pool_submit(g_pool, make_job(&sleeper_unit, ms(1), TAG(2)), NULL), 0);
+    assert_int_equal(df_pool_submit(g_pool, make_job(&sleeper_unit, ms(1), TAG(3)), NULL), 0);
+    atomic_store(&q_submitted, 1);
+    assert_int_equal(wait_results(3, 5000), 3);
+    df_job_result *r = find_result(TAG(1), NULL);
+    assert_int_equal(json_integer_value(json_object_get(r->result, "rc")), DF_POOL_EFULL);
+    assert_true(json_integer_value(json_object_get(r->result, "took")) < 100);
+    assert_int_equal(find_result(TAG(2), NULL)->status, DF_TASK_OK);
+    assert_int_equal(find_result(TAG(3), NULL)->status, DF_TASK_OK);
+    assert_null(find_result(TAG(9), NULL));
+    df_pool_destroy(g_pool, 1000);
+    g_pool = NULL;
+    assert_int_equal(results_now(), 3);
+    collector_reset();
+}
+
+static void test_idle_stacks_are_given_back(void **state)
+{
+    (void)state;
+    collector_reset();
+    df_pool *p = new_pool(1, 1, 0);
+    enum { N = 300 };
+    for (int i = 0; i < N; i++)
+        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(30), TAG(i)), NULL), 0);
+    assert_int_equal(wait_results(N, 5000), N);
+    df_pool_stats st = stats(p);
+    assert_int_equal(st.stacks_created, N); /* all at once: one stack each */
+    assert_int_equal(st.stacks_freed, 0);   /* none unmapped after each job */
+    /* unused stacks fade away: half of them within about two trim periods */
+    uint64_t end = df_mono_ms() + 4000;
+    while (stats(p).stacks_freed < N / 2 && df_mono_ms() < end)
+        usleep(20000);
+    st = stats(p);
+    assert_true(st.stacks_freed >= N / 2);
+    assert_true(st.stacks_freed < N);
+    /* the ones kept are reused */
+    collector_reset();
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(1), TAG(i)), NULL), 0);
+    assert_int_equal(wait_results(10, 5000), 10);
+    df_pool_stats st2 = stats(p);
+    assert_int_equal(st2.stacks_created, N);
+    assert_true(st2.stacks_reused >= 10);
+    df_pool_destroy(p, 1000);
+    collector_reset();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_growth_on_backlog_of_cpu_bound_jobs),
+        cmocka_unit_test(test_yielding_burst_does_not_grow),
+        cmocka_unit_test(test_growth_when_a_worker_blocks),
+        cmocka_unit_test(test_max_never_exceeded_with_concurrent_submitters),
+        cmocka_unit_test(test_stuck_worker_is_replaced),
+        cmocka_unit_test(test_submit_from_inside_a_task_into_a_full_pool),
+        cmocka_unit_test(test_idle_stacks_are_given_back),
+    };
+    if (getenv("DF_TEST_FILTER")) /* e.g. DF_TEST_FILTER='*replaced*' */
+        cmocka_set_test_filter(getenv("DF_TEST_FILTER"));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
