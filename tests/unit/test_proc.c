@@ -487,6 +487,21 @@ static int status_field(int pid, const char *key, char *out, size_t outlen)
     return found;
 }
 
+/* The state letter of /proc/pid/stat ('R', 'S', ...), or 0. */
+static char proc_state(int pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' ? rp[2] : 0;
+}
+
 static int backend_is_uv(void)
 {
     const char *b = getenv("DAGFLOW_PROC_BACKEND");
@@ -523,7 +538,10 @@ static void test_child_gets_no_fds_and_default_signals(void **state)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     int pid = df_proc_pid(st.proc);
     assert_true(pid > 0);
-    usleep(150 * 1000); /* let sleep's loader finish with its transient descriptors */
+    /* let sleep's loader finish with its transient descriptors: wait until it sleeps */
+    for (int i = 0; i < 300 && proc_state(pid) != 'S'; i++)
+        usleep(10 * 1000);
+    usleep(20 * 1000);
     int fds[64];
     int n = list_fds(pid, fds, 64);
     char ign[64] = "", blk[64] = "";
