@@ -23,7 +23,7 @@
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_workflow: broken promise: %s (%s:%d)\n", #cond, __FILE__,       \
+            fprintf(stderr, "fuzz_workflow: broken promise: %s (%s:%d)\n", #cond, __FILE__,        \
                     __LINE__);                                                                     \
             abort();                                                                               \
         }                                                                                          \
