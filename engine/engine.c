@@ -50,7 +50,7 @@ int df_engine_tx(df_engine *e)
     if (e->in_tx)
         return 0;
     if (df_store_begin(e->store) != DF_STORE_OK) {
-        df_engine_fail(e, "store: %s", df_store_error(e->store));
+        df_engine_fail(e, "%s", df_store_error(e->store));
         return -1;
     }
     e->in_tx = true;
@@ -65,7 +65,7 @@ int df_engine_commit(df_engine *e)
         return -1;
     if (e->in_tx) {
         if (df_store_commit(e->store) != DF_STORE_OK) {
-            df_engine_fail(e, "store: %s", df_store_error(e->store));
+            df_engine_fail(e, "%s", df_store_error(e->store));
             return -1;
         }
         e->in_tx = false;
@@ -114,7 +114,7 @@ int df_engine_raise_alert(df_engine *e, long long run_id, const df_workflow *wf,
         long long id = 0;
         if (df_store_alert_add(e->store, run_id, task_id, event, desc ? desc : "?", (int)i, text,
                                now, &id) != DF_STORE_OK) {
-            df_engine_fail(e, "store: %s", df_store_error(e->store));
+            df_engine_fail(e, "%s", df_store_error(e->store));
             rc = -1;
         } else {
             df_outbox_item *it = calloc(1, sizeof *it);
@@ -169,7 +169,7 @@ static void on_alert_outcome(void *ud, long long alert_id, const char *status, i
         return;
     if (df_store_alert_update(e->store, alert_id, status, tries, delivered_at, error) !=
         DF_STORE_OK)
-        df_engine_fail(e, "store: %s", df_store_error(e->store));
+        df_engine_fail(e, "%s", df_store_error(e->store));
     df_engine_wake(e);
 }
 
@@ -351,7 +351,7 @@ static void on_heartbeat(uv_timer_t *h)
         if (df_run_ended(e->runs[i]) || df_engine_tx(e) != 0)
             continue;
         if (df_store_run_heartbeat(e->store, df_run_id(e->runs[i]), now) != DF_STORE_OK)
-            df_engine_fail(e, "store: %s", df_store_error(e->store));
+            df_engine_fail(e, "%s", df_store_error(e->store));
     }
     df_engine_wake(e);
 }
@@ -669,7 +669,7 @@ df_engine_status df_engine_run_file(df_engine *e, const char *path, const json_t
     int rc = rec ? df_store_create_run(e->store, rec, run_id) : DF_STORE_ERROR;
     json_decref(rec);
     if (rc != DF_STORE_OK) {
-        df_errlist_add(errs, "store: %s", rec ? df_store_error(e->store) : "out of memory");
+        df_errlist_add(errs, "%s", rec ? df_store_error(e->store) : "out of memory");
         st = DF_ENGINE_ESTORE;
         goto fail;
     }
@@ -719,7 +719,7 @@ static df_engine_status engine_load_stored(df_engine *e, long long run_id, json_
         return DF_ENGINE_EREFUSED;
     }
     if (rc != DF_STORE_OK) {
-        df_errlist_add(errs, "store: %s", df_store_error(e->store));
+        df_errlist_add(errs, "%s", df_store_error(e->store));
         return DF_ENGINE_ESTORE;
     }
     df_workflow *wf = NULL;
@@ -776,10 +776,11 @@ df_engine_status df_engine_resume(df_engine *e, long long run_id, df_run_state *
     if (st != DF_ENGINE_OK)
         return st;
     char err[1024];
+    err[0] = '\0';
     int rc = df_run_resume_prepare(r, loaded, err, sizeof err);
     json_decref(loaded);
     if (rc != 0) {
-        df_errlist_add(errs, "%s", err);
+        df_errlist_add(errs, "%s", err[0] ? err : e->fatal_msg);
         return rc == -2 ? DF_ENGINE_ESTORE : DF_ENGINE_EREFUSED;
     }
     if (engine_open_handles(e, err, sizeof err) != 0) {
@@ -800,10 +801,11 @@ df_engine_status df_engine_retry(df_engine *e, long long run_id, const char *tas
     if (st != DF_ENGINE_OK)
         return st;
     char err[1024];
+    err[0] = '\0';
     int rc = df_run_retry_prepare(r, loaded, task, err, sizeof err);
     json_decref(loaded);
     if (rc != 0) {
-        df_errlist_add(errs, "%s", err);
+        df_errlist_add(errs, "%s", err[0] ? err : e->fatal_msg);
         return rc == -2 ? DF_ENGINE_ESTORE : DF_ENGINE_EREFUSED;
     }
     if (engine_open_handles(e, err, sizeof err) != 0) {

@@ -194,7 +194,7 @@ static int set_state(df_run *r, size_t i, const change *c)
         return -1;
     }
     if (rc != DF_STORE_OK) {
-        df_engine_fail(e, "store: %s", df_store_error(e->store));
+        df_engine_fail(e, "%s", df_store_error(e->store));
         return -1;
     }
     df_task_state from = t->state;
@@ -453,7 +453,7 @@ static void breaker_changed(df_run *r, size_t i, df_engine_breaker *eb, const df
     if (df_store_breaker_event(e->store, r->id, d->id, eb->b->name, df_breaker_state_name(ch->from),
                                df_breaker_state_name(ch->to), ch->failure_rate, (int)ch->calls,
                                df_now_ms()) != DF_STORE_OK) {
-        df_engine_fail(e, "store: %s", df_store_error(e->store));
+        df_engine_fail(e, "%s", df_store_error(e->store));
         return;
     }
     char msg[256];
@@ -553,7 +553,7 @@ void df_run_dispatch(df_run *r)
             return;
         }
         if (df_store_attempt_open(e->store, r->id, d->id, rec->attempt, now) != DF_STORE_OK) {
-            df_engine_fail(e, "store: %s", df_store_error(e->store));
+            df_engine_fail(e, "%s", df_store_error(e->store));
             free(rec);
             return;
         }
@@ -685,7 +685,7 @@ static void finish_attempt(df_run *r, df_attempt_rec *rec, int status, bool canc
     breaker_outcome(r, rec, outcome);
     if (df_store_attempt_close(e->store, r->id, d->id, rec->attempt, outcome, now,
                                outcome == DF_AO_SUCCESS ? NULL : error, log) != DF_STORE_OK) {
-        df_engine_fail(e, "store: %s", df_store_error(e->store));
+        df_engine_fail(e, "%s", df_store_error(e->store));
         return;
     }
     if (outcome == DF_AO_CANCELLED) {
@@ -822,7 +822,7 @@ bool df_run_check_end(df_run *r)
     if (df_engine_tx(e) != 0)
         return false;
     if (df_store_run_set_state(e->store, r->id, st, df_now_ms()) != DF_STORE_OK) {
-        df_engine_fail(e, "store: %s", df_store_error(e->store));
+        df_engine_fail(e, "%s", df_store_error(e->store));
         return false;
     }
     df_pool_stats ps;
@@ -835,7 +835,7 @@ bool df_run_check_end(df_run *r)
                   (json_int_t)ps.stacks_created, "stacks_reused", (json_int_t)ps.stacks_reused,
                   "jobs_completed", (json_int_t)ps.jobs_completed);
     if (m && df_store_run_set_metrics(e->store, r->id, m) != DF_STORE_OK)
-        df_engine_fail(e, "store: %s", df_store_error(e->store));
+        df_engine_fail(e, "%s", df_store_error(e->store));
     json_decref(m);
     if (st == DF_RS_FAILED || st == DF_RS_INVALID)
         df_engine_raise_alert(e, r->id, r->wf, "run_failed", NULL, df_run_state_name(st), NULL, 0);
@@ -1011,15 +1011,29 @@ static bool engine_alive(const json_t *loaded, char *who, size_t wholen)
     return age < 30000;
 }
 
-/* Takes ownership of the run in the store: this engine, state RUNNING. */
-static int take_over(df_run *r)
+/* Takes ownership of the run in the store: this engine (a compare-and-set against the engine
+ * read with the run, so of two resumes at once only one wins), state RUNNING. Returns 0, -1 with
+ * err filled when another engine claimed it first, -2 (err filled) on a store failure. */
+static int take_over(df_run *r, const json_t *loaded, char *err, size_t errlen)
 {
     df_engine *e = r->e;
-    if (df_engine_tx(e) != 0)
+    if (df_engine_tx(e) != 0) {
+        snprintf(err, errlen, "%s", e->fatal_msg);
         return -2;
-    if (df_store_run_set_engine(e->store, r->id, e->engine_info, df_now_ms()) != DF_STORE_OK ||
+    }
+    int rc = df_store_run_claim(e->store, r->id, json_object_get(loaded, "engine"), e->engine_info,
+                                df_now_ms());
+    if (rc == DF_STORE_CONFLICT) {
+        snprintf(err, errlen, "run %lld was taken over by another engine just now; not resuming",
+                 r->id);
+        df_store_rollback(e->store);
+        e->in_tx = false;
+        return -1;
+    }
+    if (rc != DF_STORE_OK ||
         df_store_run_set_state(e->store, r->id, DF_RS_RUNNING, 0) != DF_STORE_OK) {
-        df_engine_fail(e, "store: %s", df_store_error(e->store));
+        df_engine_fail(e, "%s", df_store_error(e->store));
+        snprintf(err, errlen, "%s", e->fatal_msg);
         return -2;
     }
     return 0;
@@ -1029,7 +1043,7 @@ static int redeliver_pending_alerts(df_run *r)
 {
     json_t *pending = NULL;
     if (df_store_alerts_pending(r->e->store, r->id, &pending) != DF_STORE_OK) {
-        df_engine_fail(r->e, "store: %s", df_store_error(r->e->store));
+        df_engine_fail(r->e, "%s", df_store_error(r->e->store));
         return -2;
     }
     size_t k;
@@ -1077,8 +1091,9 @@ int df_run_resume_prepare(df_run *r, const json_t *loaded, char *err, size_t err
     }
     if (restore_tasks(r, loaded, err, errlen) != 0)
         return -1;
-    if (take_over(r) != 0)
-        return -2;
+    int claimed = take_over(r, loaded, err, errlen);
+    if (claimed != 0)
+        return claimed;
     const json_t *tasks = json_object_get(loaded, "tasks");
     int64_t now = df_now_ms();
     for (size_t k = 0; k < json_array_size(tasks); k++) {
@@ -1091,7 +1106,7 @@ int df_run_resume_prepare(df_run *r, const json_t *loaded, char *err, size_t err
             if (df_store_attempt_close(r->e->store, r->id, d->id, open, DF_AO_LOST, now,
                                        "the engine died during this attempt",
                                        NULL) != DF_STORE_OK) {
-                df_engine_fail(r->e, "store: %s", df_store_error(r->e->store));
+                df_engine_fail(r->e, "%s", df_store_error(r->e->store));
                 return -2;
             }
             t->lost_streak++;
@@ -1203,9 +1218,10 @@ int df_run_retry_prepare(df_run *r, const json_t *loaded, const char *task, char
                  r->id);
         return -1;
     }
-    if (take_over(r) != 0) {
+    int claimed = take_over(r, loaded, err, errlen);
+    if (claimed != 0) {
         free(reopen);
-        return -2;
+        return claimed;
     }
     for (size_t k = 0; k < n; k++) {
         size_t i = r->wf->topo[k];

@@ -56,6 +56,7 @@ enum {
     ST_ATTEMPT_GET,
     ST_RUN_SET_STATE,
     ST_RUN_SET_ENGINE,
+    ST_RUN_CLAIM,
     ST_RUN_HEARTBEAT,
     ST_RUN_SET_METRICS,
     ST_ALERT_ADD,
@@ -113,6 +114,9 @@ static const char *const stmt_sql[ST__COUNT] = {
                          " WHERE run_id = ?3",
     [ST_RUN_SET_ENGINE] = "UPDATE runs SET engine_pid = ?1, engine_host = ?2,"
                           " engine_started_at = ?3, heartbeat_at = ?4 WHERE run_id = ?5",
+    [ST_RUN_CLAIM] = "UPDATE runs SET engine_pid = ?1, engine_host = ?2, engine_started_at = ?3,"
+                     " heartbeat_at = ?4 WHERE run_id = ?5 AND engine_pid IS ?6"
+                     " AND engine_host IS ?7 AND engine_started_at IS ?8",
     [ST_RUN_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?1 WHERE run_id = ?2",
     [ST_RUN_SET_METRICS] = "UPDATE runs SET metrics = ?1 WHERE run_id = ?2",
     [ST_BREAKER_EVENT] = "INSERT INTO breaker_log (run_id, task_id, breaker, from_state, to_state,"
@@ -804,6 +808,51 @@ int df_store_run_set_engine(df_store *s, long long run_id, const json_t *engine,
     sqlite3_bind_int64(st, 4, at);
     sqlite3_bind_int64(st, 5, run_id);
     return run_update(s, st, run_id, W);
+}
+
+/* See store.h. */
+int df_store_run_claim(df_store *s, long long run_id, const json_t *expected, const json_t *engine,
+                       int64_t at)
+{
+    const char *W = "claim run";
+    const json_t *pid = json_object_get(engine, "pid");
+    const json_t *host = json_object_get(engine, "host");
+    const json_t *est = json_object_get(engine, "started_at");
+    if (!json_is_integer(pid) || !json_is_string(host) || !json_is_integer(est))
+        return failf(s, DF_STORE_ERROR,
+                     "store: %s: engine needs integer \"pid\", string \"host\" and integer "
+                     "\"started_at\"",
+                     W);
+    int code;
+    sqlite3_stmt *st = stmt(s, ST_RUN_CLAIM, W, &code);
+    if (!st)
+        return code;
+    sqlite3_bind_int64(st, 1, json_integer_value(pid));
+    sqlite3_bind_text(st, 2, json_string_value(host), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, json_integer_value(est));
+    sqlite3_bind_int64(st, 4, at);
+    sqlite3_bind_int64(st, 5, run_id);
+    const json_t *epid = json_object_get(expected, "pid");
+    const json_t *ehost = json_object_get(expected, "host");
+    const json_t *eest = json_object_get(expected, "started_at");
+    if (json_is_integer(epid))
+        sqlite3_bind_int64(st, 6, json_integer_value(epid));
+    else
+        sqlite3_bind_null(st, 6);
+    if (json_is_string(ehost))
+        sqlite3_bind_text(st, 7, json_string_value(ehost), -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
+    if (json_is_integer(eest))
+        sqlite3_bind_int64(st, 8, json_integer_value(eest));
+    else
+        sqlite3_bind_null(st, 8);
+    code = run_write(s, st, W);
+    if (code == DF_STORE_OK && sqlite3_changes(s->db) == 0)
+        code =
+            failf(s, DF_STORE_CONFLICT,
+                  "store: %s: run %lld was claimed by another engine in the meantime", W, run_id);
+    return code;
 }
 
 /* See store.h. at in ms. */

@@ -93,6 +93,13 @@ int df_store_run_set_state(df_store *s, long long run_id, df_run_state state, in
  * {"pid": int, "host": str, "started_at": ms}. */
 int df_store_run_set_engine(df_store *s, long long run_id, const json_t *engine, int64_t at);
 
+/* Takes ownership of a run for this engine, as a compare-and-set: applied only while the run is
+ * still owned by `expected` (the {"pid","host","started_at"} object read before deciding that
+ * engine was dead; null or NULL for a run without an owner). Sets the new engine and its
+ * heartbeat. DF_STORE_CONFLICT when another engine claimed it first (two resumes at once). */
+int df_store_run_claim(df_store *s, long long run_id, const json_t *expected, const json_t *engine,
+                       int64_t at);
+
 /* Refreshes the run's heartbeat. */
 int df_store_run_heartbeat(df_store *s, long long run_id, int64_t at);
 
