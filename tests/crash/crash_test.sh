@@ -32,6 +32,9 @@
 # (SPEC §3); such a failure is checked (its last three attempts LOST) and the run is continued
 # with `dagflow retry`.
 #
+# Built with -DDF_SANITIZE=ON (--build of an ASan+UBSan build folder), a sanitizer report on an
+# engine's stderr counts as a failure too.
+#
 # Usage: tests/crash/crash_test.sh [--kills N] [--short] [--tasks N] [--seed N] [--build DIR]
 #                                  [--max-delay MS] [--keep] [--keep-going]
 #   --kills N       kills to survive (default 50)
@@ -169,13 +172,18 @@ start_engine() {
     ENGINE_PID=$!
 }
 
-# wait_engine: waits for ENGINE_PID; sets ENGINE_RC.
+# wait_engine: waits for ENGINE_PID; sets ENGINE_RC. A sanitizer report in its stderr (a build
+# with -DDF_SANITIZE=ON) is a failure.
 wait_engine() {
     set +e
     wait "$ENGINE_PID" 2>/dev/null
     ENGINE_RC=$?
     set -e
     ENGINE_PID=""
+    if grep -aqE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK/engine.err"; then
+        cp "$WORK/engine.err" "$WORK/sanitizer-$KILLED.err"
+        failure "sanitizer report from the engine (kept in sanitizer-$KILLED.err): $(grep -aE -m3 'ERROR:|runtime error:|#[0-3] ' "$WORK/engine.err" | head -c 1500)"
+    fi
 }
 
 # random_delay_ms: a third of the kills within 60 ms of the start (start-up, loading the run,
