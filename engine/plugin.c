@@ -85,11 +85,8 @@ void df_plugin_registry_free(df_plugin_registry *r)
     free(r->dirs);
     for (size_t i = 0; i < r->n_loaded; i++) {
         df_plugin *p = r->loaded[i];
-        /* Under AddressSanitizer, keep plugins mapped so leak reports can still symbolize them. */
-#ifndef DF_SANITIZE
-        if (p->handle)
-            dlclose(p->handle);
-#endif
+        /* Plugins are never unloaded: a worker abandoned in a plugin that ignored its
+         * cancellation may still be running the plugin's code while the engine exits. */
         free(p->name);
         free(p->path);
         free(p);

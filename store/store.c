@@ -336,7 +336,10 @@ static json_t *col_parsed(sqlite3_stmt *st, int i)
     if (sqlite3_column_type(st, i) == SQLITE_NULL)
         return json_null();
     const char *text = (const char *)sqlite3_column_text(st, i);
-    json_t *v = json_loadb(text, (size_t)sqlite3_column_bytes(st, i), JSON_DECODE_ANY, NULL);
+    /* JSON_ALLOW_NUL: results may hold "\u0000" (binary output), which jansson refuses by
+     * default; the value must come back with the type it was stored with. */
+    json_t *v = json_loadb(text, (size_t)sqlite3_column_bytes(st, i),
+                           JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     return v ? v : col_json(st, i);
 }
 

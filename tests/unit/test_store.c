@@ -1105,6 +1105,44 @@ static void test_load_run(void **state)
     assert_null(l);
 }
 
+/* A result holding a NUL character (binary output) comes back as the JSON it was, not as text. */
+static void test_result_with_nul(void **state)
+{
+    fx *f = *state;
+    f->s = open_ok(f);
+    int64_t t0 = now_ms();
+    json_t *runj = make_run("nul", 1, 0, t0, t0);
+    long long run = 0;
+    assert_int_equal(df_store_create_run(f->s, runj, &run), DF_STORE_OK);
+    json_decref(runj);
+    tr_ok(f->s, run, "t0", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, t0);
+    tr_ok(f->s, run, "t0", DF_TS_QUEUED, 0, DF_TS_RUNNING, 1, t0);
+    json_t *res = json_pack("{s:s%}", "stdout", "a\0b", (size_t)3);
+    char *text = json_dumps(res, JSON_COMPACT);
+    df_transition t = {.run_id = run,
+                       .task_id = "t0",
+                       .from = DF_TS_RUNNING,
+                       .from_attempt = 1,
+                       .to = DF_TS_SUCCESS,
+                       .to_attempt = 1,
+                       .at = t0,
+                       .result_json = text};
+    assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
+    free(text);
+    json_t *l = NULL;
+    assert_int_equal(df_store_load_run(f->s, run, &l), DF_STORE_OK);
+    json_t *got = json_object_get(json_array_get(json_object_get(l, "tasks"), 0), "result");
+    assert_true(json_is_object(got));
+    assert_true(json_equal(got, res));
+    json_decref(l);
+    json_t *st = NULL;
+    assert_int_equal(df_store_run_status(f->s, run, &st), DF_STORE_OK);
+    got = json_object_get(json_array_get(json_object_get(st, "tasks"), 0), "result");
+    assert_true(json_equal(got, res));
+    json_decref(st);
+    json_decref(res);
+}
+
 /* A `retry` command starts a fresh retry budget: LOST attempts before it do not count in the
  * streak (or a task failed by three LOST attempts would fail again after one more). */
 static void test_lost_streak_after_retry(void **state)
@@ -1368,6 +1406,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_streak_after_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_with_nul, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_run_invalid_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
