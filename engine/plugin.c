@@ -24,10 +24,15 @@ struct df_plugin_registry {
     size_t n_by_name;          /* search path never changes during the registry's life) */
 };
 
+/* Appends dir to the search path (copied); an empty dir, or one already on the path, is
+ * skipped. Returns 0, or -1 when out of memory. */
 static int push_dir(df_plugin_registry *r, const char *dir)
 {
     if (!dir || !*dir)
         return 0;
+    for (size_t i = 0; i < r->n_dirs; i++)
+        if (strcmp(r->dirs[i], dir) == 0)
+            return 0;
     char **d = realloc(r->dirs, (r->n_dirs + 1) * sizeof *d);
     if (!d)
         return -1;
@@ -56,6 +61,10 @@ df_plugin_registry *df_plugin_registry_new(const char *const *dirs, size_t n_dir
             bad |= push_dir(r, tok);
         free(copy);
     }
+    /* The built-in plugin folders, found from the binary's own path (symbolic links resolved):
+     * <bin dir>/plugins (the build tree), then <bin dir>/../lib/dagflow/plugins (an installed
+     * tree, wherever `cmake --install --prefix` put it), then the folder of the configured
+     * install prefix. */
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
@@ -63,9 +72,16 @@ df_plugin_registry *df_plugin_registry_new(const char *const *dirs, size_t n_dir
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0';
-            char builtin[PATH_MAX + 16];
+            char builtin[PATH_MAX + 32];
             snprintf(builtin, sizeof builtin, "%s/plugins", exe);
             bad |= push_dir(r, builtin);
+            /* The prefix: the bin dir's parent ("" when the binary sits in "/bin"). */
+            char *parent = strrchr(exe, '/');
+            if (parent) {
+                *parent = '\0';
+                snprintf(builtin, sizeof builtin, "%s/lib/dagflow/plugins", exe);
+                bad |= push_dir(r, builtin);
+            }
         }
     }
     bad |= push_dir(r, DF_PLUGIN_INSTALL_DIR);
