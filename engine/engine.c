@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "proc.h"
 
 #define DF_HEARTBEAT_MS 5000
 #define DF_STOP_GRACE_MS 5000
@@ -368,7 +369,15 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     df_engine *e = h->data;
     if (e->stopping) {
-        /* Second signal: leave at once. The run stays RUNNING with a dead engine: resumable. */
+        /* Second signal: leave at once. The children's process groups go with us (no process
+         * is left behind); the run stays RUNNING with a dead engine, so it can be resumed. */
+        df_proc_kill_all_now();
+        for (size_t i = 0; i < e->n_runs; i++) {
+            df_engine_event ev = {.run_id = df_run_id(e->runs[i]),
+                                  .run_state = DF_RS_INTERRUPTED,
+                                  .error = "second signal: stopped at once"};
+            df_engine_emit(e, &ev);
+        }
         _exit(130);
     }
     (void)signum;

@@ -70,6 +70,47 @@ struct df_proc {
     void *ud;
 };
 
+/* Every child that has not exited yet, in any loop of the process, so that an engine leaving at
+ * once (a second SIGINT) can take their process groups down with it. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static int *live_pids;
+static size_t live_n, live_cap;
+
+static void live_add(int pid)
+{
+    pthread_mutex_lock(&live_mu);
+    if (live_n == live_cap) {
+        size_t cap = live_cap ? live_cap * 2 : 64;
+        int *g = realloc(live_pids, cap * sizeof *g);
+        if (g) {
+            live_pids = g;
+            live_cap = cap;
+        }
+    }
+    if (live_n < live_cap)
+        live_pids[live_n++] = pid;
+    pthread_mutex_unlock(&live_mu);
+}
+
+static void live_remove(int pid)
+{
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        if (live_pids[i] == pid) {
+            live_pids[i] = live_pids[--live_n];
+            break;
+        }
+    pthread_mutex_unlock(&live_mu);
+}
+
+void df_proc_kill_all_now(void)
+{
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        kill(-live_pids[i], SIGKILL);
+    pthread_mutex_unlock(&live_mu);
+}
+
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int pidfd_works; /* pidfd_open is available (probed once) */
 
@@ -247,6 +288,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void child_exited(df_proc *p, int64_t exit_status, int term_signal)
 {
+    live_remove(p->pid);
     p->exited = 1;
     p->exit_status = exit_status;
     p->term_signal = term_signal;
@@ -661,6 +703,7 @@ static int start_posix(df_proc *p, char **args, char **env, const char *cwd, con
         return rc;
     }
     p->pid = pid;
+    live_add(pid);
 
     /* Only we reap this pid (libuv's SIGCHLD handler waits for its own pids only), so it stays
      * a zombie until then and the pidfd refers to it even if it has already exited. */
@@ -683,6 +726,7 @@ static int start_posix(df_proc *p, char **args, char **env, const char *cwd, con
         kill(pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
+        live_remove(pid);
         snprintf(err, errlen, "spawn %s: %s", argv0, uv_strerror(rc));
         return rc;
     }
@@ -726,6 +770,7 @@ static int start_uv(df_proc *p, char **args, char **env, const char *cwd, const 
         return rc;
     }
     p->pid = p->process.pid;
+    live_add(p->pid);
     return 0;
 }
 

@@ -84,6 +84,10 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
  * Idempotent. Only valid until done has returned. Loop thread only. */
 void df_proc_kill(df_proc *p);
 
+/* SIGKILLs the process group of every child started by df_proc_run in this process that has not
+ * exited yet, at once (for an engine that must leave now: a second SIGINT). Thread-safe. */
+void df_proc_kill_all_now(void);
+
 /* The child's pid, which is also its process group id. */
 int df_proc_pid(const df_proc *p);
 

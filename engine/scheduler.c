@@ -547,21 +547,24 @@ void df_run_dispatch(df_run *r)
         rec->attempt = t->attempt + 1;
         rec->started_at = now;
         rec->probe = probe;
-        if (set_state(r, i, &(change){.to = DF_TS_RUNNING, .to_attempt = rec->attempt}) != 0 ||
-            df_engine_tx(e) != 0) {
-            free(rec);
-            return;
-        }
-        if (df_store_attempt_open(e->store, r->id, d->id, rec->attempt, now) != DF_STORE_OK) {
-            df_engine_fail(e, "%s", df_store_error(e->store));
-            free(rec);
-            return;
-        }
+        /* Counted before the change is reported, so progress shows it running. */
         if (sp)
             sp->used++;
         t->running = rec;
         r->running++;
         e->in_flight++;
+        if (set_state(r, i, &(change){.to = DF_TS_RUNNING, .to_attempt = rec->attempt}) != 0 ||
+            df_engine_tx(e) != 0) {
+            release_attempt(r, rec);
+            free(rec);
+            return;
+        }
+        if (df_store_attempt_open(e->store, r->id, d->id, rec->attempt, now) != DF_STORE_OK) {
+            df_engine_fail(e, "%s", df_store_error(e->store));
+            release_attempt(r, rec);
+            free(rec);
+            return;
+        }
         /* Submitted by df_run_submit once the engine has committed this transaction. */
         r->unsubmitted[r->unsubmitted_n++] = rec;
     }

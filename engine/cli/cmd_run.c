@@ -11,6 +11,10 @@
 #include "../engine.h"
 #include "cli.h"
 
+/* The run being driven, for the exit() guard: a plugin that calls exit() must not make dagflow
+ * exit 0 (which means "run SUCCESS") with the run unfinished. */
+static long long running_run_id = -1;
+
 /* Progress display state (stderr). */
 typedef struct progress {
     bool tty;
@@ -29,17 +33,26 @@ static void progress_clear(progress *p)
 static void on_event(void *ud, const df_engine_event *ev)
 {
     progress *p = ud;
+    if (running_run_id == 0)
+        running_run_id = ev->run_id;
     if (!ev->task_id) {
         progress_clear(p);
+        if (ev->error)
+            df_cli_error("run %lld: %s; continue it with `dagflow resume %lld`", ev->run_id,
+                         ev->error, ev->run_id);
         return;
     }
     bool notable = df_task_state_final(ev->task_state) || ev->task_state == DF_TS_UP_FOR_RETRY;
     if (p->tty) {
         if (notable && (ev->task_state == DF_TS_FAILED || ev->task_state == DF_TS_UP_FOR_RETRY)) {
             progress_clear(p);
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", ev->error ? ev->error : "");
+            for (char *c = msg; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                    *c = ' ';
             fprintf(stderr, "%s %s (attempt %u)%s%s\n", ev->task_id,
-                    df_task_state_name(ev->task_state), ev->attempt, ev->error ? ": " : "",
-                    ev->error ? ev->error : "");
+                    df_task_state_name(ev->task_state), ev->attempt, ev->error ? ": " : "", msg);
         }
         uint64_t now = df_mono_ms();
         if (now - p->last_draw_ms >= 100 || ev->tasks_final == ev->tasks_total) {
@@ -58,8 +71,9 @@ static void on_event(void *ud, const df_engine_event *ev)
                      df_task_state_name(ev->task_state), ev->attempt);
     if (ev->error && n > 0 && (size_t)n < sizeof line)
         snprintf(line + n, sizeof line - (size_t)n, ": %s", ev->error);
+    /* Task errors are task output: no control character reaches the terminal. */
     for (char *c = line; *c; c++)
-        if (*c == '\n')
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
             *c = ' ';
     fprintf(stderr, "%s\n", line);
 }
@@ -169,6 +183,20 @@ static int exit_code(df_engine_status st, df_run_state state)
     }
 }
 
+static void exit_guard(void)
+{
+    if (running_run_id < 0)
+        return;
+    if (running_run_id > 0)
+        fprintf(stderr,
+                "dagflow: a plugin called exit() during run %lld; the run is unfinished (continue "
+                "it with `dagflow resume %lld`)\n",
+                running_run_id, running_run_id);
+    else
+        fprintf(stderr, "dagflow: a plugin called exit() during the run; the run is unfinished\n");
+    _exit(DF_EXIT_INTERNAL);
+}
+
 enum which { RUN, RESUME, RETRY };
 
 static int run_command(enum which which, int argc, char **argv)
@@ -221,6 +249,10 @@ static int run_command(enum which which, int argc, char **argv)
     df_errlist errs = {0};
     df_run_state state = DF_RS_RUNNING;
     df_engine_status st;
+    static bool guard_installed;
+    if (!guard_installed && atexit(exit_guard) == 0)
+        guard_installed = true;
+    running_run_id = run_id;
     if (which == RUN)
         st = df_engine_run_file(e, cli.operands[0], cli.params, &run_id, &state, &errs);
     else if (which == RESUME)
@@ -228,6 +260,7 @@ static int run_command(enum which which, int argc, char **argv)
     else
         st = df_engine_retry(e, run_id, cli.task, &state, &errs);
     df_engine_close(e);
+    running_run_id = -1;
     progress_clear(&prog);
     df_cli_print_errlist(&errs);
     df_errlist_clear(&errs);

@@ -1,0 +1,25 @@
+/* exiter: a test-only plugin that calls exit(params.code) from inside execute, as a badly written
+ * plugin might; dagflow must not then exit 0 as if the run had succeeded. */
+#include <stdlib.h>
+
+#include <dagflow/taskunit.h>
+
+static int execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    (void)ctx;
+    (void)result;
+    exit((int)json_integer_value(json_object_get(params, "code")));
+}
+
+static const df_taskunit unit = {
+    .abi = DF_TASKUNIT_ABI,
+    .name = "exiter",
+    .version = "1.0.0",
+    .description = "test only: calls exit(params.code)",
+    .execute = execute,
+};
+
+const df_taskunit *dagflow_taskunit(void)
+{
+    return &unit;
+}
