@@ -48,6 +48,11 @@
 #define DF_POOL_LONG_RUN_MS 1
 /* A worker above workers_min idle for this long stops. */
 #define DF_POOL_IDLE_EXPIRY_MS 10000
+/* Default coroutine stack size; a -D override exists only for measuring (see the report of
+ * the pool's defaults in df_pool_config_default). */
+#ifndef DF_POOL_DEFAULT_STACK_SIZE
+#define DF_POOL_DEFAULT_STACK_SIZE (256 * 1024)
+#endif
 /* Supervisor period while jobs are in flight, and when idle. */
 #define DF_POOL_SUP_BUSY_MS 20
 #define DF_POOL_SUP_IDLE_MS 1000
@@ -87,19 +92,30 @@ void df_job_result_free(df_job_result *r)
     free(r);
 }
 
-/* Defaults: 2 workers minimum, 2 x online CPUs maximum (at least 2), 65536 queued jobs, 256 KiB
- * stacks. See the pool section of docs/ for the measurements behind them. */
+/* Defaults, from measurements on a 2-core machine (tests/bench/bench_pool):
+ * - workers_min = online CPUs (at least 2): computing jobs use every core from the start (2,000
+ *   jobs of 1 ms CPU: 2.1 s on 1 worker, 1.6 s on 2); for jobs that yield, 1, 2 or 4 workers make
+ *   no difference (10,000 sleeps of 1 s: 1.07-1.09 s each); a second worker keeps work moving
+ *   while the supervisor notices a plugin that blocks.
+ * - workers_max = 2 x online CPUs (at least workers_min): room to grow past plugins that block
+ *   without yielding (a worker stuck in one is also replaced, outside this count).
+ * - queue_capacity = 65536 jobs waiting to start.
+ * - stack_size = 256 KiB: every built-in plugin passes its end-to-end tests with 16 KiB stacks,
+ *   even under AddressSanitizer; stacks are mapped with MAP_NORESERVE and cost only the pages
+ *   touched (10,000 sleeping tasks: 87.5 MB peak RSS with 16 KiB, 64 KiB, 256 KiB or 1 MiB
+ *   stacks), so 16 times that much headroom costs only address space, for plugins that keep big
+ *   buffers on the stack. */
 void df_pool_config_default(df_pool_config *cfg)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1)
         n = 1;
-    cfg->workers_min = 2;
+    cfg->workers_min = n < 2 ? 2 : (unsigned)n;
     cfg->workers_max = (unsigned)(2 * n);
     if (cfg->workers_max < cfg->workers_min)
         cfg->workers_max = cfg->workers_min;
     cfg->queue_capacity = 65536;
-    cfg->stack_size = 256 * 1024;
+    cfg->stack_size = DF_POOL_DEFAULT_STACK_SIZE;
 }
 
 static void deadline_in(struct timespec *ts, uint64_t ms)
@@ -175,7 +191,7 @@ static void inbox_unlink_locked(df_worker *w, df_pool_job *pj)
 
 /* Moves the last n jobs of from's inbox to the end of to's inbox (order kept), and wakes to.
  * Under mu. */
-static void inbox_move_locked(df_worker *from, df_worker *to, size_t n, uint64_t now)
+static void inbox_move_locked(df_worker *from, df_worker *to, size_t n)
 {
     if (!n || from == to)
         return;
@@ -185,7 +201,7 @@ static void inbox_move_locked(df_worker *from, df_worker *to, size_t n, uint64_t
     while (pj) {
         df_pool_job *next = pj->next;
         inbox_unlink_locked(from, pj);
-        inbox_push_locked(to, pj, now);
+        inbox_push_locked(to, pj, pj->queued_ms); /* their wait goes on */
         pj = next;
     }
     wake_worker_locked(to);
@@ -238,6 +254,7 @@ static df_worker *start_worker_locked(df_pool *p, char *err, size_t errlen)
     atomic_init(&w->epoch, 0);
     atomic_init(&w->long_ns, 0);
     df_coro_sched_init(&w->sched, p->cfg.stack_size, SIZE_MAX);
+    w->pull_n = DF_POOL_BATCH;
     rc = pthread_create(&w->thread, NULL, worker_main, w);
     if (rc) {
         snprintf(err, errlen, "pool: cannot start worker thread: %s", strerror(rc));
@@ -616,7 +633,8 @@ static void unpull(df_worker *w, df_pool_job *list)
         uv_idle_start(&w->idle, on_idle);
 }
 
-/* Takes up to DF_POOL_BATCH jobs from the inbox and starts them; completes queued jobs that
+/* Takes up to pull_n jobs from the inbox (DF_POOL_BATCH, or fewer after jobs that took long)
+ * and starts them; completes queued jobs that
  * were cancelled; acts on cancellations of running ones. */
 static void worker_pull(df_worker *w)
 {
@@ -637,7 +655,7 @@ static void worker_pull(df_worker *w)
         }
     }
     size_t n = 0;
-    while (n < DF_POOL_BATCH && w->inbox_head) {
+    while (n < w->pull_n && w->inbox_head) {
         df_pool_job *pj = w->inbox_head;
         inbox_unlink_locked(w, pj);
         taken++;
@@ -681,12 +699,18 @@ static void worker_pull(df_worker *w)
         take = pj->next;
         pj->next = NULL;
         start_job(w, pj);
-        if (take && df_mono_ms() - t0 >= DF_POOL_SLICE_MS) {
-            /* CPU-bound jobs: give the rest back, where they stay movable */
-            unpull(w, take);
+        if (df_mono_ms() - t0 >= DF_POOL_SLICE_MS) {
+            /* Jobs that compute or block: take one at a time for now, and give the rest back,
+             * where they stay visible to the supervisor and movable. */
+            w->pull_n = 1;
+            if (take)
+                unpull(w, take);
+            take = NULL;
             break;
         }
     }
+    if (take == NULL && df_mono_ms() - t0 < DF_POOL_SLICE_MS && w->pull_n < DF_POOL_BATCH)
+        w->pull_n *= 2; /* quick jobs again: back to batches */
     if (scan)
         for (df_pool_job *pj = w->active_head; pj; pj = pj->anext)
             if (pj->ctx && df_pool_job_is_cancelled(pj))
@@ -818,6 +842,18 @@ static void supervise_locked(df_pool *p)
         uint64_t tick_ns = (now - p->sup_last_ms) * 1000000ull;
         w->cpu_bound = tick_ns && ln - w->sup_long_ns >= tick_ns / 2;
         w->sup_long_ns = ln;
+        /* the thread's CPU time: did those long runs compute, or block? */
+        clockid_t cid;
+        struct timespec ts;
+        if (pthread_getcpuclockid(w->thread, &cid) == 0 && clock_gettime(cid, &ts) == 0) {
+            uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+            /* an eighth: a thread that computes still gets that much of a core on a busy
+             * machine, one that blocks in system calls uses far less */
+            w->computing = tick_ns && cpu - w->sup_cpu_ns >= tick_ns / 8;
+            w->sup_cpu_ns = cpu;
+        } else {
+            w->computing = 1;
+        }
         uint64_t e = atomic_load_explicit(&w->epoch, memory_order_relaxed);
         if (!(e & 1)) {
             w->sup_epoch = e;
@@ -848,22 +884,26 @@ static void supervise_locked(df_pool *p)
         if (!t && !p->shutting_down)
             t = start_worker_locked(p, err, sizeof err);
         if (t)
-            inbox_move_locked(w, t, w->inbox_n, now);
+            inbox_move_locked(w, t, w->inbox_n);
     }
     /* 3. backlog: half of a backed-up inbox moves to a worker that keeps up, or to a new one */
     if (p->waiting && !p->shutting_down) {
-        unsigned backed = 0, keeping_up = 0;
+        unsigned backed = 0, blocked = 0, keeping_up = 0;
         for (unsigned i = 0; i < p->n_slots; i++) {
             df_worker *w = p->slots[i];
             if (!w || w->state != DF_W_LIVE || w->stuck)
                 continue;
-            if (backed_up_locked(w, now))
+            if (backed_up_locked(w, now)) {
                 backed++;
-            else
+                blocked += !w->computing;
+            } else {
                 keeping_up++;
+            }
         }
+        /* Past one worker per core, only workers that block (not compute) justify another: more
+         * threads than cores would not run computing jobs any sooner. */
         df_worker *fresh = NULL;
-        if (backed && !keeping_up)
+        if (backed && !keeping_up && (p->n_live < p->n_cpus || blocked))
             fresh = start_worker_locked(p, err, sizeof err);
         if (backed && (fresh || keeping_up)) {
             for (unsigned i = 0; i < p->n_slots; i++) {
@@ -884,7 +924,7 @@ static void supervise_locked(df_pool *p)
                     }
                 }
                 if (t)
-                    inbox_move_locked(w, t, (w->inbox_n + 1) / 2, now);
+                    inbox_move_locked(w, t, (w->inbox_n + 1) / 2);
             }
         }
     }
@@ -967,6 +1007,8 @@ int df_pool_create(const df_pool_config *cfg, df_pool_done_fn done, void *ud, df
     pthread_cond_init(&p->sup_cond, &ca);
     pthread_condattr_destroy(&ca);
     p->n_slots = 2 * p->cfg.workers_max;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    p->n_cpus = ncpu > 0 ? (unsigned)ncpu : 1;
     p->slots = calloc(p->n_slots, sizeof *p->slots);
     p->idle_expiry_ms = DF_POOL_IDLE_EXPIRY_MS;
     p->table_size = 1024;

@@ -95,12 +95,15 @@ struct df_worker {
     int stuck;
     uint64_t sup_long_ns; /* long_ns at the previous tick */
     int cpu_bound;        /* spent half of the last tick in long coroutine runs */
+    uint64_t sup_cpu_ns;  /* the thread's CPU time at the previous tick */
+    int computing;        /* used an eighth of the last tick in CPU time (not blocked) */
     /* any thread: odd while inside a coroutine; changes on every resume and return */
     atomic_uint_fast64_t epoch;
     /* any thread: total ns of coroutine runs of DF_POOL_LONG_RUN_MS or more */
     atomic_uint_fast64_t long_ns;
     /* worker thread */
     uint64_t epoch_local, long_ns_local;
+    size_t pull_n; /* jobs taken from the inbox per loop turn */
     df_pool_job *active_head;
     df_task_ctx *ready_head, *ready_tail;
     df_pool_job *done_head, *done_tail; /* completed jobs whose results wait for delivery */
@@ -122,6 +125,7 @@ struct df_pool {
     unsigned n_slots;
     unsigned n_live;     /* LIVE workers: never more than cfg.workers_max */
     unsigned n_replaced; /* replaced workers still running their stuck coroutine */
+    unsigned n_cpus;     /* online CPUs when the pool was created */
     size_t waiting;      /* jobs in inboxes */
     size_t in_flight;    /* submitted, callback not yet returned */
     int shutting_down;

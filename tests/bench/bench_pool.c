@@ -5,6 +5,8 @@
  *   bench_pool tiny [N]         N tiny tasks (default 1,000,000) through each of the three
  *                               (each in its own child process, so peak RSS is its own)
  *   bench_pool sleep [N] [MS]   N tasks each sleeping MS ms (default 10,000 x 1000) in the pool
+ *   bench_pool cpu [N] [US]     N tasks each computing US microseconds without yielding
+ *                               (default 2,000 x 1000) in the pool: where more workers help
  *
  * Options (environment): BENCH_WORKERS_MIN, BENCH_WORKERS_MAX, BENCH_QUEUE (pool config; the
  * thread queue gets the same capacity and BENCH_WORKERS_MIN threads, default 2), BENCH_ONLY
@@ -60,6 +62,24 @@ static int sleep_execute(df_task_ctx *ctx, const json_t *params, json_t **result
     return df_task_sleep(ctx, ms) ? DF_TASK_FAILED : DF_TASK_OK;
 }
 static const df_taskunit sleep_unit = {DF_TASKUNIT_ABI, "sleep", "1", "bench", NULL, sleep_execute};
+
+/* Computes for the given thread CPU time (not wall time: a job whose thread is descheduled does
+ * not progress). */
+static int cpu_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    (void)params;
+    (void)result;
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    double start = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, now = start;
+    double need = (double)df_task_attempt(ctx) / 1e6; /* microseconds ride in attempt */
+    while (now - start < need) {
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    }
+    return DF_TASK_OK;
+}
+static const df_taskunit cpu_unit = {DF_TASKUNIT_ABI, "cpu", "1", "bench", NULL, cpu_execute};
 
 typedef struct waiter {
     pthread_mutex_t mu;
@@ -356,6 +376,22 @@ int main(int argc, char **argv)
         df_pool_destroy(p, 1000);
         return 0;
     }
-    fprintf(stderr, "usage: bench_pool tiny [N] | sleep [N] [MS]\n");
+    if (!strcmp(mode, "cpu")) {
+        unsigned long n = argc > 2 ? strtoul(argv[2], NULL, 10) : 2000;
+        unsigned us = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 1000;
+        df_pool_config cfg;
+        df_pool *p = make_pool(&cfg);
+        double t0 = now_s();
+        submit_all(p, &cfg, &cpu_unit, n, us);
+        wait_completed(n);
+        double t = now_s() - t0;
+        printf("bench_pool cpu: %lu tasks of %u us CPU (%.3f s of work): all done in %.3f s, "
+               "workers min %u max %u\n",
+               n, us, (double)n * us / 1e6, t, cfg.workers_min, cfg.workers_max);
+        print_pool_stats(p);
+        df_pool_destroy(p, 1000);
+        return 0;
+    }
+    fprintf(stderr, "usage: bench_pool tiny [N] | sleep [N] [MS] | cpu [N] [US]\n");
     return 2;
 }

@@ -1,8 +1,9 @@
 /* test_pool_elastic: the coroutine pool's elasticity (engine/pool) — growth when the queue backs
- * up behind short CPU-bound jobs, growth when a worker blocks, shrinking after the idle expiry,
- * workers_max never exceeded while many threads submit at once (ants #374), a worker stuck in
- * one coroutine replaced, submission from inside a task into a full pool (ants #197), and idle
- * stacks given back. The task units are defined here; the test executable exports the engine's
+ * up behind short CPU-bound jobs (up to one worker per core) and past the cores when short jobs
+ * block, no growth for a burst of yielding jobs, growth when a worker blocks, shrinking after the
+ * idle expiry, workers_max never exceeded while many threads submit at once (ants #374), a worker
+ * stuck in one coroutine replaced, submission from inside a task into a full pool (ants #197), and
+ * idle stacks given back. The task units are defined here; the test executable exports the engine's
  * df_task_* helpers. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/clock.h"
@@ -173,6 +175,23 @@ static int spin_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
 }
 static const df_taskunit spin_unit = {DF_TASKUNIT_ABI, "spin", "1", "t", NULL, spin_execute};
 
+/* cpu: computes for params.ms of the thread's CPU time without yielding. */
+static int cpu_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    (void)ctx;
+    (void)result;
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    uint64_t need = (uint64_t)json_integer_value(json_object_get(params, "ms")) * 1000000ull;
+    uint64_t start = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, now = start;
+    while (now - start < need) {
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    }
+    return DF_TASK_OK;
+}
+static const df_taskunit cpu_unit = {DF_TASKUNIT_ABI, "cpu", "1", "t", NULL, cpu_execute};
+
 /* block: blocks its worker thread in usleep for params.ms (a plugin that blocks). */
 static int block_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
 {
@@ -240,6 +259,44 @@ static void test_growth_on_backlog_of_cpu_bound_jobs(void **state)
     collector_reset();
 }
 
+static void test_growth_past_the_cores_when_short_jobs_block(void **state)
+{
+    (void)state;
+    collector_reset();
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned max = (unsigned)(cores < 1 ? 1 : cores) + 2;
+    df_pool *p = new_pool(1, max, 0);
+    enum { N = 150 };
+    /* 5 ms each in a blocking call: too short to be "stuck", but the CPU stays idle */
+    for (int i = 0; i < N; i++)
+        assert_int_equal(df_pool_submit(p, make_job(&block_unit, ms(5), TAG(i)), NULL), 0);
+    assert_int_equal(wait_results(N, 10000), N);
+    df_pool_stats st = stats(p);
+    assert_true(st.workers_peak > (unsigned)cores);
+    assert_true(st.workers_peak <= max);
+    df_pool_destroy(p, 1000);
+    collector_reset();
+}
+
+static void test_computing_jobs_do_not_grow_past_the_cores(void **state)
+{
+    (void)state;
+    collector_reset();
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    df_pool *p = new_pool((unsigned)cores, (unsigned)cores + 2, 0);
+    enum { N = 150 };
+    for (int i = 0; i < N; i++)
+        assert_int_equal(df_pool_submit(p, make_job(&cpu_unit, ms(4), TAG(i)), NULL), 0);
+    assert_int_equal(wait_results(N, 10000), N);
+    /* backed up all along, but every worker computes: another thread would not help. (One
+     * more is tolerated: on a shared machine a computing thread may get little CPU in a tick;
+     * without the rule the pool grows to its maximum.) */
+    assert_true(stats(p).workers_peak >= (unsigned)cores);
+    assert_true(stats(p).workers_peak <= (unsigned)cores + 1);
+    df_pool_destroy(p, 1000);
+    collector_reset();
+}
+
 static void test_yielding_burst_does_not_grow(void **state)
 {
     (void)state;
@@ -294,7 +351,7 @@ typedef struct race {
     pthread_barrier_t start;
     atomic_int stop;
     atomic_int submit_errors;
-    unsigned max_live, max_threads;
+    unsigned max_live, max_threads, before;
 } race;
 
 static void *race_submitter(void *arg)
@@ -315,7 +372,7 @@ static void *race_monitor(void *arg)
 {
     race *r = arg;
     while (!atomic_load(&r->stop)) {
-        unsigned live = stats(r->p).workers, threads = worker_threads();
+        unsigned live = stats(r->p).workers, threads = worker_threads() - r->before;
         if (live > r->max_live)
             r->max_live = live;
         if (threads > r->max_threads)
@@ -329,7 +386,9 @@ static void test_max_never_exceeded_with_concurrent_submitters(void **state)
 {
     (void)state;
     collector_reset();
+    unsigned before = worker_threads(); /* threads of pools that earlier failures left behind */
     race r = {.p = new_pool(1, MAX_WORKERS, 100000)};
+    r.before = before;
     atomic_init(&r.stop, 0);
     atomic_init(&r.submit_errors, 0);
     pthread_barrier_init(&r.start, NULL, SUBMITTERS);
@@ -486,6 +545,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_growth_on_backlog_of_cpu_bound_jobs),
+        cmocka_unit_test(test_growth_past_the_cores_when_short_jobs_block),
+        cmocka_unit_test(test_computing_jobs_do_not_grow_past_the_cores),
         cmocka_unit_test(test_yielding_burst_does_not_grow),
         cmocka_unit_test(test_growth_when_a_worker_blocks),
         cmocka_unit_test(test_max_never_exceeded_with_concurrent_submitters),
