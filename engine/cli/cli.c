@@ -9,8 +9,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- Options ---------------------------------------------------------------------------- */
 
@@ -53,16 +55,19 @@ static const opt_info OPTIONS[] = {
     {"format", "dot|mermaid", OPT_FORMAT, DF_OPT_FORMAT,
      "output format: Graphviz DOT or Mermaid flowchart (default: dot)"},
     {"workers-min", "N", OPT_WORKERS_MIN, DF_OPT_WORKERS_MIN,
-     "OS threads the coroutine pool keeps at least (default: the engine's)"},
+     "OS threads the coroutine pool keeps at least (default: the number of online CPUs, at least "
+     "2)"},
     {"workers-max", "N", OPT_WORKERS_MAX, DF_OPT_WORKERS_MAX,
-     "OS threads the coroutine pool grows to at most (default: the engine's)"},
+     "OS threads the coroutine pool grows to at most (default: 2 x the number of online CPUs, at "
+     "least --workers-min)"},
     {"concurrency", "N", OPT_CONCURRENCY, DF_OPT_CONCURRENCY,
      "task instances in flight at most (default: 256); a workflow's max_active_tasks can only "
      "lower it"},
     {"queue-capacity", "N", OPT_QUEUE_CAPACITY, DF_OPT_QUEUE_CAPACITY,
-     "size of the pool's submission queue (default: the engine's)"},
+     "task attempts the pool holds waiting to start at most (default: 65536)"},
     {"stack-size", "BYTES", OPT_STACK_SIZE, DF_OPT_STACK_SIZE,
-     "stack size of each task coroutine, K or M suffix allowed (default: the engine's)"},
+     "stack size of each task coroutine, K or M suffix allowed (default: 256K); a plugin needing "
+     "big buffers should malloc them"},
     {"db", "PATH", OPT_DB, DF_OPT_COMMON,
      "SQLite history file (default: $DAGFLOW_DB, else ./dagflow.db; created on first use)"},
     {"plugin-dir", "DIR", OPT_PLUGIN_DIR, DF_OPT_COMMON,
@@ -143,7 +148,10 @@ static const df_cli_spec SPECS[] = {
      "Loads FILE (no plugins are loaded) and prints its DAG, edges going from upstream to\n"
      "downstream. DOT node ids are the task ids (quoted), labelled with the task's plugin.\n"
      "Mermaid node ids are the task ids when Mermaid can take them; any other id (a keyword such\n"
-     "as `end`, or one with `-`) gets a generated id labelled with the task id: n3[\"a-b\"].\n",
+     "as `end`, or one with `-`) gets a generated id labelled with the task id: n3[\"a-b\"].\n"
+     "With --json, prints {\"workflow\": NAME, \"format\": \"dot\"|\"mermaid\", \"text\": the "
+     "same\n"
+     "text}.\n",
      "  0    the graph was printed\n"
      "  2    the file cannot be loaded, or bad usage\n",
      DF_OPT_FORMAT, 1, 1},
@@ -257,11 +265,80 @@ void df_cli_print_main_help(FILE *out)
 
 /* ---- Errors and output ------------------------------------------------------------------- */
 
+/* Length of the valid UTF-8 sequence starting at p (1..4), or 0 when p does not start one
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    return n;
+}
+
+void df_cli_sanitize(char *s)
+{
+    if (!s)
+        return;
+    unsigned char *r = (unsigned char *)s, *w = r;
+    while (*r) {
+        unsigned char c = *r;
+        if (c < 0x20 || c == 0x7f) {
+            *w++ = (c >= '\t' && c <= '\r') ? ' ' : '?';
+            r++;
+            continue;
+        }
+        size_t n = utf8_len(r);
+        if (n == 0) {
+            *w++ = '?';
+            r++;
+        } else if (n == 2 && c == 0xC2 && r[1] < 0xA0) {
+            *w++ = '?'; /* C1 control U+0080..U+009F */
+            r += 2;
+        } else {
+            memmove(w, r, n);
+            w += n;
+            r += n;
+        }
+    }
+    *w = '\0';
+}
+
 static void print_error_line(const char *msg)
 {
+    /* Messages may carry task or plugin output (an error, a validate message): sanitized. */
+    char *copy = strdup(msg);
     fputs("dagflow: ", stderr);
-    for (const char *p = msg; *p; p++)
-        fputc(*p == '\n' || *p == '\r' ? ' ' : *p, stderr);
+    if (copy) {
+        df_cli_sanitize(copy);
+        fputs(copy, stderr);
+        free(copy);
+    } else {
+        for (const char *p = msg; *p; p++)
+            fputc((unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p, stderr);
+    }
     fputc('\n', stderr);
 }
 
@@ -360,6 +437,40 @@ bool df_cli_db_exists(const df_cli *cli)
     return stat(cli->db_path, &st) == 0;
 }
 
+int df_cli_file_problem(const char *path, char *msg, size_t len)
+{
+    struct stat st;
+    bool dir;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        dir = err == EISDIR || (stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+        if (!dir) {
+            snprintf(msg, len, "%s: cannot open: %s", path, strerror(err));
+            return DF_EXIT_USAGE;
+        }
+    } else {
+        dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+        close(fd);
+    }
+    if (dir) {
+        snprintf(msg, len, "%s: is a directory", path);
+        return DF_EXIT_USAGE;
+    }
+    if (len)
+        msg[0] = '\0';
+    return 0;
+}
+
+int df_cli_check_file(const char *path)
+{
+    char msg[PATH_MAX + 128];
+    int code = df_cli_file_problem(path, msg, sizeof msg);
+    if (code)
+        df_cli_error("%s", msg);
+    return code;
+}
+
 /* ---- Tables ------------------------------------------------------------------------------- */
 
 struct df_cli_table {
@@ -400,12 +511,20 @@ int df_cli_table_add(df_cli_table *t, const char *const *cells)
                 free(row[i]);
             return -1;
         }
-        for (char *p = row[i]; *p; p++)
-            if (*p == '\n' || *p == '\r' || *p == '\t')
-                *p = ' ';
+        df_cli_sanitize(row[i]); /* cells may hold task output (errors) */
     }
     t->nrows++;
     return 0;
+}
+
+/* Width of a sanitized cell in characters: its UTF-8 code points (continuation bytes do not
+ * count). */
+static size_t cell_width(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
 }
 
 void df_cli_table_print(const df_cli_table *t, FILE *out)
@@ -415,7 +534,7 @@ void df_cli_table_print(const df_cli_table *t, FILE *out)
         return;
     for (size_t r = 0; r < t->nrows; r++)
         for (size_t c = 0; c < t->ncols; c++) {
-            size_t l = strlen(t->cells[r * t->ncols + c]);
+            size_t l = cell_width(t->cells[r * t->ncols + c]);
             if (l > w[c])
                 w[c] = l;
         }
@@ -425,7 +544,7 @@ void df_cli_table_print(const df_cli_table *t, FILE *out)
             if (c + 1 == t->ncols)
                 fprintf(out, "%s\n", cell);
             else
-                fprintf(out, "%-*s  ", (int)w[c], cell);
+                fprintf(out, "%s%*s  ", cell, (int)(w[c] - cell_width(cell)), "");
         }
     }
     free(w);

@@ -138,8 +138,33 @@ int df_cli_parse_run_id(const char *text, long long *id);
 /* True when the database file of cli->db_path exists (status and history must not create it). */
 bool df_cli_db_exists(const df_cli *cli);
 
-/* A text table printed with aligned columns (the last column is not padded). Cells are copied;
- * newlines in a cell are shown as spaces. */
+/* Makes text that came from a task (an error, a log line, a plugin's message) safe to print on a
+ * terminal, in place: a task writing escape sequences, carriage returns or backspaces must not
+ * rewrite the user's screen. Tab, newline, carriage return, vertical tab and form feed become a
+ * space; every other C0 control byte (below 0x20, ESC included), DEL (0x7f), a C1 control
+ * character (U+0080..U+009F, which some terminals obey as ESC sequences) and any byte that is not
+ * part of valid UTF-8 become '?'. Valid UTF-8 (accents, CJK, emoji) is kept intact. The string
+ * can only get shorter (a C1 character's two bytes become one '?'). NULL is fine. Thread-safe
+ * (touches only s). For code that prints task output itself, e.g. cmd_run.c's progress lines:
+ *     char msg[512]; snprintf(msg, sizeof msg, "%s", ev->error); df_cli_sanitize(msg); */
+void df_cli_sanitize(char *s);
+
+/* Checks up front that path names a workflow file that can be read, so that a directory or an
+ * unreadable file gets a clear message instead of a JSON parse error. Writes the problem into msg
+ * (NUL-terminated, at most len bytes) and returns DF_EXIT_USAGE: "PATH: is a directory", or
+ * "PATH: cannot open: <strerror>" (missing, permission denied, ...); returns 0 (msg set to "")
+ * when the file opens for reading. Opens with O_NONBLOCK so a FIFO does not hang it; the file is
+ * closed again. Thread-safe. */
+int df_cli_file_problem(const char *path, char *msg, size_t len);
+
+/* df_cli_file_problem, printing the problem as a `dagflow: ` line on stderr. Returns
+ * DF_EXIT_USAGE (the caller exits with it) or 0. Used by validate, graph and run before loading
+ * FILE. */
+int df_cli_check_file(const char *path);
+
+/* A text table printed with aligned columns (the last column is not padded). Cells are copied
+ * and made safe for a terminal with df_cli_sanitize; columns are aligned by characters (UTF-8
+ * code points), not bytes. */
 typedef struct df_cli_table df_cli_table;
 
 /* Creates a table with ncols columns and these headers (copied). NULL on allocation failure. */

@@ -1,5 +1,6 @@
-/* cmd_graph: the `graph FILE [--format dot|mermaid]` command (SPEC §6): a workflow's DAG as
- * Graphviz DOT or a Mermaid flowchart, edges from upstream to downstream. */
+/* cmd_graph: the `graph FILE [--format dot|mermaid] [--json]` command (SPEC §6): a workflow's DAG
+ * as Graphviz DOT or a Mermaid flowchart, edges from upstream to downstream; with --json, that
+ * text inside {"workflow", "format", "text"}. */
 #include "cli.h"
 
 #include <ctype.h>
@@ -136,8 +137,46 @@ out:
     return rc;
 }
 
-/* `dagflow graph FILE [--format dot|mermaid]`. Returns 0, or 2 when the file cannot be loaded
- * (every load error printed) or on bad usage, 3 when out of memory. */
+/* Writes the graph in cli->format to out. Returns 0, or -1 when out of memory. */
+static int print_graph(const df_cli *cli, const df_workflow *wf, FILE *out)
+{
+    if (strcmp(cli->format, "mermaid") == 0)
+        return print_mermaid(wf, out);
+    print_dot(wf, out);
+    return 0;
+}
+
+/* --json: {"workflow": NAME, "format": "dot"|"mermaid", "text": the graph text}, so that a
+ * script asking for JSON gets JSON (the text is exactly what the command prints without --json).
+ * Returns an exit code. */
+static int print_graph_json(const df_cli *cli, const df_workflow *wf)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) {
+        df_cli_error("out of memory");
+        return DF_EXIT_INTERNAL;
+    }
+    int rc = print_graph(cli, wf, mem);
+    if (fclose(mem) != 0)
+        rc = -1;
+    json_t *obj = rc == 0 ? json_pack("{s:s, s:s, s:s%}", "workflow", wf->name, "format",
+                                      cli->format, "text", text, len)
+                          : NULL;
+    free(text);
+    if (!obj) {
+        df_cli_error("out of memory");
+        return DF_EXIT_INTERNAL;
+    }
+    int code = df_cli_print_json(obj) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL;
+    json_decref(obj);
+    return code;
+}
+
+/* `dagflow graph FILE [--format dot|mermaid] [--json]`. Returns 0, or 2 when the file cannot be
+ * loaded (every load error printed; a directory or an unreadable file is said so up front) or on
+ * bad usage, 3 when out of memory or stdout cannot be written. */
 int df_cmd_graph(int argc, char **argv)
 {
     df_cli cli;
@@ -148,22 +187,23 @@ int df_cmd_graph(int argc, char **argv)
     }
     df_errlist errs = {0};
     df_workflow *wf = NULL;
-    if (df_workflow_load_file(cli.operands[0], &wf, &errs) != 0) {
+    if ((code = df_cli_check_file(cli.operands[0])) != 0) {
+        /* printed */
+    } else if (df_workflow_load_file(cli.operands[0], &wf, &errs) != 0) {
         if (errs.n == 0)
             df_errlist_add(&errs, "%s: cannot be loaded", cli.operands[0]);
         df_cli_print_errlist(&errs);
         code = DF_EXIT_USAGE;
-    } else if (strcmp(cli.format, "mermaid") == 0) {
-        code = print_mermaid(wf, stdout) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL;
+    } else if (cli.json) {
+        code = print_graph_json(&cli, wf);
+    } else {
+        code = print_graph(&cli, wf, stdout) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL;
         if (code)
             df_cli_error("out of memory");
-    } else {
-        print_dot(wf, stdout);
-        code = DF_EXIT_OK;
-    }
-    if (code == DF_EXIT_OK && fflush(stdout) != 0) {
-        df_cli_error("cannot write to stdout");
-        code = DF_EXIT_INTERNAL;
+        else if (fflush(stdout) != 0) {
+            df_cli_error("cannot write to stdout");
+            code = DF_EXIT_INTERNAL;
+        }
     }
     df_workflow_free(wf);
     df_errlist_clear(&errs);

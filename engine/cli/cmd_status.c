@@ -22,21 +22,36 @@ static const char *str_or(const json_t *obj, const char *key, const char *dflt)
     return s ? s : dflt;
 }
 
-/* Duration text of a run or task: duration_ms when known, else from its times (still running:
- * until now). */
-static void duration_text(const json_t *obj, char *buf, size_t len)
+/* Duration text of a run or task: duration_ms when known, else from its times once ended_at is
+ * set. Without ended_at the duration is unknown ("-"): a task left QUEUED, RUNNING or PENDING by
+ * an INTERRUPTED run has no end, and a clock-based guess would grow for ever. The one exception is
+ * what is running right now: when live is true (the run is RUNNING, i.e. its engine's heartbeat
+ * is fresh, and obj is that run or one of its RUNNING tasks), the time since started_at is shown
+ * as "running for X". */
+static void duration_text(const json_t *obj, bool live, char *buf, size_t len)
 {
     json_t *d = json_object_get(obj, "duration_ms");
     int64_t start, end;
     if (json_is_integer(d)) {
         df_cli_format_duration(json_integer_value(d), buf, len);
-    } else if (df_cli_parse_time(str_or(obj, "started_at", NULL), &start) == 0) {
-        if (df_cli_parse_time(str_or(obj, "ended_at", NULL), &end) != 0)
-            end = now_ms();
+    } else if (df_cli_parse_time(str_or(obj, "started_at", NULL), &start) != 0) {
+        snprintf(buf, len, "-");
+    } else if (df_cli_parse_time(str_or(obj, "ended_at", NULL), &end) == 0) {
         df_cli_format_duration(end - start, buf, len);
+    } else if (live) {
+        char t[32];
+        int64_t now = now_ms();
+        snprintf(buf, len, "running for %s",
+                 df_cli_format_duration(now > start ? now - start : 0, t, sizeof t));
     } else {
         snprintf(buf, len, "-");
     }
+}
+
+static bool str_is(const json_t *obj, const char *key, const char *want)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s && strcmp(s, want) == 0;
 }
 
 /* The first line of an error, cut to max bytes (on a UTF-8 boundary) with "..." appended. */
@@ -62,8 +77,9 @@ static void one_line(const char *s, char *buf, size_t len, size_t max)
 
 static int print_human(const json_t *st)
 {
-    char dur[32];
-    duration_text(st, dur, sizeof dur);
+    char dur[48];
+    bool run_live = str_is(st, "state", "RUNNING"); /* the store shows a stale one INTERRUPTED */
+    duration_text(st, run_live, dur, sizeof dur);
     printf("Run:       %lld\n", (long long)json_integer_value(json_object_get(st, "run_id")));
     printf("Workflow:  %s\n", str_or(st, "workflow", "-"));
     printf("State:     %s\n", str_or(st, "state", "-"));
@@ -95,7 +111,7 @@ static int print_human(const json_t *st)
         char attempts[24], err[128];
         snprintf(attempts, sizeof attempts, "%lld",
                  (long long)json_integer_value(json_object_get(task, "attempts")));
-        duration_text(task, dur, sizeof dur);
+        duration_text(task, run_live && str_is(task, "state", "RUNNING"), dur, sizeof dur);
         one_line(str_or(task, "error", NULL), err, sizeof err, 100);
         const char *cells[] = {str_or(task, "id", "?"), str_or(task, "state", "?"), attempts, dur,
                                err};

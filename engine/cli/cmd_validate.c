@@ -67,6 +67,13 @@ int df_cmd_validate(int argc, char **argv)
     unsigned char *mask = NULL;
     size_t n_tasks = 0;
 
+    /* A directory or an unreadable file: a clear message, not a JSON parse error. */
+    char problem[4200];
+    if (df_cli_file_problem(path, problem, sizeof problem) != 0) {
+        df_errlist_add(&all, "%s", problem);
+        code = report(&cli, path, &all, 0);
+        goto out;
+    }
     if (df_workflow_load_file(path, &wf, &load) != 0) {
         if (load.n == 0)
             df_errlist_add(&load, "%s: cannot be loaded", path);
