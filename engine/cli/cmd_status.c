@@ -54,14 +54,14 @@ static bool str_is(const json_t *obj, const char *key, const char *want)
     return s && strcmp(s, want) == 0;
 }
 
-/* The first line of an error, cut to max bytes (on a UTF-8 boundary) with "..." appended. */
+/* The first line (up to a newline) of an error, cut to max bytes (on a UTF-8 boundary) with "..." appended. */
 static void one_line(const char *s, char *buf, size_t len, size_t max)
 {
     if (!s || !*s) {
         snprintf(buf, len, "-");
         return;
     }
-    size_t n = strcspn(s, "\r\n");
+    size_t n = strcspn(s, "\n"); /* a \r is shown as a space (df_cli_sanitize) */
     bool cut = s[n] != '\0';
     if (max + 4 > len)
         max = len - 4;
