@@ -13,6 +13,9 @@
 /* Tries per alert (the first try and two retries, 500 ms then 1000 ms apart). */
 #define DF_ALERT_MAX_TRIES 3
 
+/* Bytes of an error kept in an alert (its JSON and DAGFLOW_ERROR); longer ones are cut. */
+#define DF_ALERT_ERROR_MAX 4096
+
 typedef struct df_alerts df_alerts;
 
 /* Outcome of one delivery try: status "delivered", "pending" (another try follows) or "failed"

@@ -44,6 +44,18 @@ void df_engine_fail(df_engine *e, const char *fmt, ...)
     df_engine_wake(e);
 }
 
+void df_engine_taken_over(df_engine *e, long long run_id)
+{
+    if (e->fatal)
+        return;
+    df_engine_fail(e,
+                   "run %lld was taken over by another engine (its heartbeat was older than "
+                   "30 s, so `dagflow resume` treated this engine as dead); this engine stops and "
+                   "leaves the run to the other one",
+                   run_id);
+    e->taken_over = true;
+}
+
 int df_engine_tx(df_engine *e)
 {
     if (e->fatal)
@@ -94,6 +106,10 @@ int df_engine_raise_alert(df_engine *e, long long run_id, const df_workflow *wf,
     if (n == 0)
         return 0;
     int64_t now = df_now_ms();
+    /* The error goes into the JSON and into a command sink's environment: keep it short. */
+    char short_error[DF_ALERT_ERROR_MAX + 1];
+    if (error)
+        error = df_utf8_cut(error, short_error, sizeof short_error);
     json_t *payload =
         df_alert_payload(event, run_id, wf->name, task_id, state, error, attempt, now);
     char *text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
@@ -310,7 +326,9 @@ static bool engine_done(df_engine *e)
     for (size_t i = 0; i < e->n_runs; i++)
         if (!df_run_ended(e->runs[i]))
             return false;
-    if (e->fatal)
+    /* Stopping (a signal) or failed: alerts still being delivered stay "pending" in the store
+     * and `dagflow resume` delivers them. */
+    if (e->fatal || e->stopping)
         return true;
     return df_alerts_busy(e->alerts) == 0 && e->outbox_head == NULL;
 }
@@ -351,7 +369,13 @@ static void on_heartbeat(uv_timer_t *h)
     for (size_t i = 0; i < e->n_runs; i++) {
         if (df_run_ended(e->runs[i]) || df_engine_tx(e) != 0)
             continue;
-        if (df_store_run_heartbeat(e->store, df_run_id(e->runs[i]), now) != DF_STORE_OK)
+        /* A compare-and-set on the owner: an engine that was frozen past the 30 s limit and
+         * whose run was resumed elsewhere learns here that it lost the run. */
+        int rc = df_store_run_claim(e->store, df_run_id(e->runs[i]), e->engine_info, e->engine_info,
+                                    now);
+        if (rc == DF_STORE_CONFLICT)
+            df_engine_taken_over(e, df_run_id(e->runs[i]));
+        else if (rc != DF_STORE_OK)
             df_engine_fail(e, "%s", df_store_error(e->store));
     }
     df_engine_wake(e);
@@ -586,8 +610,9 @@ static df_engine_status engine_drive(df_engine *e, df_run *r, df_run_state *stat
     *state = df_run_final_state(r);
     if (e->fatal) {
         df_errlist_add(errs, "%s", e->fatal_msg);
-        df_errlist_add(errs, "run %lld stopped; fix the cause, then `dagflow resume %lld`",
-                       df_run_id(r), df_run_id(r));
+        if (!e->taken_over)
+            df_errlist_add(errs, "run %lld stopped; fix the cause, then `dagflow resume %lld`",
+                           df_run_id(r), df_run_id(r));
         return DF_ENGINE_ESTORE;
     }
     if (*state == DF_RS_INTERRUPTED)

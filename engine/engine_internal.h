@@ -84,8 +84,9 @@ struct df_engine {
     bool handles_open;
 
     bool in_tx;
-    bool stopping; /* a signal asked to stop */
-    bool fatal;    /* the store failed: no more writes */
+    bool stopping;   /* a signal asked to stop */
+    bool fatal;      /* the store failed: no more writes */
+    bool taken_over; /* ... because another engine claimed the run */
     char fatal_msg[1024];
 
     df_run **runs;
@@ -105,6 +106,9 @@ struct df_engine {
 
 /* Opens the group-commit transaction if none is open. Returns 0, or -1 once the engine is fatal. */
 int df_engine_tx(df_engine *e);
+
+/* Stops the engine because another engine claimed run_id (compare-and-set lost). */
+void df_engine_taken_over(df_engine *e, long long run_id);
 
 /* Commits the group-commit transaction, then starts delivering the alerts it recorded.
  * Returns 0, or -1 when the engine is (or became) fatal. */

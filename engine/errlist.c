@@ -39,3 +39,18 @@ void df_errlist_clear(df_errlist *l)
     free(l->msgs);
     memset(l, 0, sizeof *l);
 }
+
+const char *df_utf8_cut(const char *s, char *buf, size_t len)
+{
+    size_t n = strlen(s);
+    if (n < len)
+        return s;
+    if (len < 4)
+        return "";
+    size_t keep = len - 4; /* room for "..." and the NUL */
+    while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
+        keep--; /* do not split a multi-byte character */
+    memcpy(buf, s, keep);
+    memcpy(buf + keep, "...", 4);
+    return buf;
+}

@@ -16,6 +16,11 @@ typedef struct df_errlist {
  * success. Not thread-safe. */
 void df_errlist_add(df_errlist *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Returns s when it fits in len bytes (NUL included); otherwise copies into buf (len bytes) as
+ * much of s as fits with a trailing "..." without splitting a UTF-8 character, and returns buf.
+ * Thread-safe. */
+const char *df_utf8_cut(const char *s, char *buf, size_t len);
+
 /* Frees every message and resets the list to empty (the struct itself is the caller's). */
 void df_errlist_clear(df_errlist *l);
 

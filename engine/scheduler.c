@@ -187,10 +187,7 @@ static int set_state(df_run *r, size_t i, const change *c)
                         .reset_retry_budget = c->reset_budget};
     int rc = df_store_transition(e->store, &tr);
     if (rc == DF_STORE_CONFLICT) {
-        df_engine_fail(e,
-                       "run %lld task \"%s\" was changed by another engine (expected %s, attempt "
-                       "%u); stopping",
-                       r->id, tr.task_id, df_task_state_name(t->state), t->attempt);
+        df_engine_taken_over(e, r->id);
         return -1;
     }
     if (rc != DF_STORE_OK) {
@@ -683,11 +680,20 @@ static void finish_attempt(df_run *r, df_attempt_rec *rec, int status, bool canc
     } else if (outcome == DF_AO_CANCELLED && !error) {
         error = "cancelled: the engine is stopping";
     }
+    /* Errors are kept whole up to 64 KiB (a plugin may set a huge one). */
+    static char long_error[64 * 1024];
+    if (error)
+        error = df_utf8_cut(error, long_error, sizeof long_error);
     if (df_engine_tx(e) != 0)
         return;
     breaker_outcome(r, rec, outcome);
-    if (df_store_attempt_close(e->store, r->id, d->id, rec->attempt, outcome, now,
-                               outcome == DF_AO_SUCCESS ? NULL : error, log) != DF_STORE_OK) {
+    int crc = df_store_attempt_close(e->store, r->id, d->id, rec->attempt, outcome, now,
+                                     outcome == DF_AO_SUCCESS ? NULL : error, log);
+    if (crc == DF_STORE_CONFLICT) {
+        df_engine_taken_over(e, r->id); /* another engine closed it as LOST */
+        return;
+    }
+    if (crc != DF_STORE_OK) {
         df_engine_fail(e, "%s", df_store_error(e->store));
         return;
     }

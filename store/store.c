@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -512,6 +514,26 @@ newer:
 /* See store.h. The file is created with open(2) and mode 0600 before SQLite opens it (SQLite
  * then gives its -wal and -shm files the same mode); a file that exists but cannot be written
  * opens read-only, so that reads (status, history) still work and writes fail with a message. */
+/* SQLite creates the -wal and -shm files with the database's mode at that moment: opened while
+ * the database was read-only (chmod 0400), they stay read-only after the database is writable
+ * again, and every later write fails. When the database is writable, give such files of ours its
+ * mode back. */
+static void repair_wal_modes(const char *path)
+{
+    struct stat db;
+    if (access(path, W_OK) != 0 || stat(path, &db) != 0)
+        return;
+    static const char *const suffixes[] = {"-wal", "-shm"};
+    for (int i = 0; i < 2; i++) {
+        char side[PATH_MAX];
+        struct stat st;
+        if (snprintf(side, sizeof side, "%s%s", path, suffixes[i]) >= (int)sizeof side)
+            continue;
+        if (stat(side, &st) == 0 && access(side, W_OK) != 0 && st.st_uid == geteuid())
+            chmod(side, db.st_mode & 0777);
+    }
+}
+
 int df_store_open(const char *path, df_store **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -534,6 +556,7 @@ int df_store_open(const char *path, df_store **out, char *err, size_t errlen)
         goto out;
     }
     close(fd);
+    repair_wal_modes(path);
 
     int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -546,6 +569,10 @@ int df_store_open(const char *path, df_store **out, char *err, size_t errlen)
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* No checkpoint when the engine closes its connection: that checkpoint takes an exclusive
+     * lock, and a user's `sqlite3` reading at that moment would get "database is locked". The
+     * WAL is checkpointed as it grows instead (SQLite's automatic checkpoint). */
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 
     long long unused;
     code = set_wal(s, path);
