@@ -584,7 +584,10 @@ static int engine_store(df_engine *e, df_errlist *errs)
         return 0;
     char err[1024];
     if (df_store_open(e->cfg.db_path, &e->store, err, sizeof err) != DF_STORE_OK) {
-        df_errlist_add(errs, "%s", err);
+        if (strstr(err, e->cfg.db_path))
+            df_errlist_add(errs, "%s", err);
+        else
+            df_errlist_add(errs, "%s: %s", e->cfg.db_path, err);
         return -1;
     }
     return 0;

@@ -1122,9 +1122,11 @@ int df_run_resume_prepare(df_run *r, const json_t *loaded, char *err, size_t err
         }
         if (t->state == DF_TS_RUNNING) {
             if (t->lost_streak >= DF_MAX_LOST_STREAK) {
-                char msg[200];
+                char msg[300];
                 snprintf(msg, sizeof msg,
-                         "attempt lost %u times in a row: the task keeps taking the engine down",
+                         "attempt lost %u times in a row: the engine died during each of them "
+                         "(this task may be taking the engine down, or it was running when "
+                         "something else did; `dagflow retry` re-runs it)",
                          t->lost_streak);
                 if (set_state(r, (size_t)i,
                               &(change){.to = DF_TS_FAILED,
