@@ -373,7 +373,9 @@ int main(int argc, char **argv)
                n, ms, ts, t, t - ms / 1000.0, (double)ru.ru_maxrss / 1024.0,
                atomic_load(&W.failed));
         print_pool_stats(p);
+        double td = now_s();
         df_pool_destroy(p, 1000);
+        printf("  df_pool_destroy: %.3f s\n", now_s() - td);
         return 0;
     }
     if (!strcmp(mode, "cpu")) {
