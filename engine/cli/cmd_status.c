@@ -54,7 +54,8 @@ static bool str_is(const json_t *obj, const char *key, const char *want)
     return s && strcmp(s, want) == 0;
 }
 
-/* The first line (up to a newline) of an error, cut to max bytes (on a UTF-8 boundary) with "..." appended. */
+/* The first line (up to a newline) of an error, cut to max bytes (on a UTF-8 boundary) with "..."
+ * appended. */
 static void one_line(const char *s, char *buf, size_t len, size_t max)
 {
     if (!s || !*s) {
