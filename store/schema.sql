@@ -30,7 +30,8 @@
 --   next_retry_at  when an UP_FOR_RETRY task's next attempt is due, else NULL
 --   started_at     start of the first attempt; ended_at: when it became final (NULL otherwise)
 --   error          the task's error text, or NULL; result: the task's result (JSON), or NULL
--- task_event_log   every state change (the task_events view): seq increases with each one;
+-- task_event_log   every state change (the task_events view): seq increases with each one
+--                  (a rowid: max + 1; events are never deleted, so no AUTOINCREMENT is needed);
 --                  from_state is NULL for the creation of the instance; attempt is the attempt
 --                  number after the change; detail is free text or NULL
 -- attempts         one row per attempt, PRIMARY KEY (run_id, task_id, attempt); outcome is
@@ -80,7 +81,7 @@ CREATE TABLE task_instances (
     error         TEXT,
     result        TEXT    CHECK (result IS NULL OR json_valid(result)),
     PRIMARY KEY (run_id, task_id)
-);
+) WITHOUT ROWID;
 CREATE UNIQUE INDEX task_instances_by_idx ON task_instances (run_id, idx);
 
 CREATE TABLE run_edges (
@@ -95,7 +96,7 @@ CREATE TABLE run_edges (
 CREATE INDEX run_edges_by_downstream ON run_edges (run_id, downstream);
 
 CREATE TABLE task_event_log (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq        INTEGER PRIMARY KEY,
     run_id     INTEGER NOT NULL,
     task_id    TEXT    NOT NULL,
     from_state TEXT,
@@ -119,7 +120,7 @@ CREATE TABLE attempts (
     log        TEXT,
     PRIMARY KEY (run_id, task_id, attempt),
     FOREIGN KEY (run_id, task_id) REFERENCES task_instances (run_id, task_id) ON DELETE CASCADE
-);
+) WITHOUT ROWID;
 
 CREATE TABLE alerts (
     alert_id     INTEGER PRIMARY KEY AUTOINCREMENT,
