@@ -90,7 +90,18 @@ print(json.dumps({"name": "sensors1k", "tasks": [
     {"id": "s%d" % i, "plugin": "file_sensor",
      "params": {"path": "many/f%d" % i, "poke_interval_ms": 100}} for i in range(1000)]}))' >many.json
 mkdir many
-(sleep 1 && for i in $(seq 0 999); do : >"many/f$i"; done) &
+# The files appear 1 s after every sensor is waiting (on a slow machine, e.g. under the
+# sanitizers, starting 1,000 attempts can itself take a while; an early file would let a sensor
+# finish before the last one starts).
+(
+    for _ in $(seq 200); do
+        n=$(sqlite3 -cmd '.timeout 2000' "$DB" "SELECT count(*) FROM task_instances WHERE state = 'RUNNING'" 2>/dev/null || echo 0)
+        [[ $n == 1000 ]] && break
+        sleep 0.1
+    done
+    sleep 1
+    for i in $(seq 0 999); do : >"many/f$i"; done
+) &
 WRITER=$!
 run_wf many.json --concurrency 1000 --workers-min 2 --workers-max 4
 wait "$WRITER"
