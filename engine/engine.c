@@ -803,8 +803,10 @@ static df_engine_status engine_load_stored(df_engine *e, long long run_id, json_
     return DF_ENGINE_OK;
 }
 
-df_engine_status df_engine_resume(df_engine *e, long long run_id, df_run_state *state,
-                                  df_errlist *errs)
+/* resume and retry: load the stored run, let the scheduler prepare it (task NULL and retry false:
+ * resume), then drive it to its end. */
+static df_engine_status engine_reopen(df_engine *e, long long run_id, bool retry, const char *task,
+                                      df_run_state *state, df_errlist *errs)
 {
     *state = DF_RS_RUNNING;
     json_t *loaded = NULL;
@@ -814,7 +816,8 @@ df_engine_status df_engine_resume(df_engine *e, long long run_id, df_run_state *
         return st;
     char err[1024];
     err[0] = '\0';
-    int rc = df_run_resume_prepare(r, loaded, err, sizeof err);
+    int rc = retry ? df_run_retry_prepare(r, loaded, task, err, sizeof err)
+                   : df_run_resume_prepare(r, loaded, err, sizeof err);
     json_decref(loaded);
     if (rc != 0) {
         df_errlist_add(errs, "%s", err[0] ? err : e->fatal_msg);
@@ -828,27 +831,14 @@ df_engine_status df_engine_resume(df_engine *e, long long run_id, df_run_state *
     return engine_drive(e, r, state, errs);
 }
 
+df_engine_status df_engine_resume(df_engine *e, long long run_id, df_run_state *state,
+                                  df_errlist *errs)
+{
+    return engine_reopen(e, run_id, false, NULL, state, errs);
+}
+
 df_engine_status df_engine_retry(df_engine *e, long long run_id, const char *task,
                                  df_run_state *state, df_errlist *errs)
 {
-    *state = DF_RS_RUNNING;
-    json_t *loaded = NULL;
-    df_run *r = NULL;
-    df_engine_status st = engine_load_stored(e, run_id, &loaded, &r, errs);
-    if (st != DF_ENGINE_OK)
-        return st;
-    char err[1024];
-    err[0] = '\0';
-    int rc = df_run_retry_prepare(r, loaded, task, err, sizeof err);
-    json_decref(loaded);
-    if (rc != 0) {
-        df_errlist_add(errs, "%s", err[0] ? err : e->fatal_msg);
-        return rc == -2 ? DF_ENGINE_ESTORE : DF_ENGINE_EREFUSED;
-    }
-    if (engine_open_handles(e, err, sizeof err) != 0) {
-        df_errlist_add(errs, "%s", err);
-        return DF_ENGINE_EINTERNAL;
-    }
-    df_run_start(r);
-    return engine_drive(e, r, state, errs);
+    return engine_reopen(e, run_id, true, task, state, errs);
 }
