@@ -253,7 +253,8 @@ static void test_growth_on_backlog_of_cpu_bound_jobs(void **state)
     assert_int_equal(wait_workers(p, 1, 3000), 1);
     /* A stopping worker leaves the live count a moment before it is counted as stopped. */
     uint64_t until = df_mono_ms() + 3000;
-    while ((st = stats(p)).workers_stopped != st.workers_started - 1 && df_mono_ms() < until)
+    for (st = stats(p); st.workers_stopped != st.workers_started - 1 && df_mono_ms() < until;
+         st = stats(p))
         usleep(5000);
     assert_int_equal(st.workers_stopped, st.workers_started - 1);
     assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(1), TAG(N)), NULL), 0);
