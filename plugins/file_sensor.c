@@ -19,52 +19,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
+
+#include "common/plugin_util.h"
 
 #define DEFAULT_POKE_MS 1000
 
 static const char *const known_keys[] = {"path", "poke_interval_ms", NULL};
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A string holding a ${...} reference still to be resolved (validate at run creation). */
-static int is_template(const json_t *v)
-{
-    return json_is_string(v) && strstr(json_string_value(v), "${") != NULL;
-}
-
-/* Rejects the first key not in known_keys, suggesting the closest known one when it differs
- * by a typo (one or two characters). */
+/* Rejects the first key not in known_keys, suggesting the known key it seems to mean: "path" for
+ * a key containing "path" or part of it, "poke_interval_ms" for one containing "interval" or
+ * "poke". */
 static int check_keys(const json_t *params, char *err, size_t errlen)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)params, key, v)
-    {
-        int found = 0;
-        for (size_t i = 0; known_keys[i] && !found; i++)
-            found = strcmp(known_keys[i], key) == 0;
-        if (found)
-            continue;
-        const char *hint = NULL;
-        if (strstr(key, "path") || strstr("path", key))
-            hint = "path";
-        else if (strstr(key, "interval") || strstr(key, "poke"))
-            hint = "poke_interval_ms";
-        if (hint)
-            snprintf(err, errlen, "unknown key \"%s\"; did you mean \"%s\"?", key, hint);
-        else
-            snprintf(err, errlen,
-                     "unknown key \"%s\" (file_sensor takes \"path\" and \"poke_interval_ms\")",
-                     key);
-        return 1;
-    }
-    return 0;
+    const char *key = dfp_unknown_key(params, known_keys);
+    if (!key)
+        return 0;
+    const char *hint = NULL;
+    if (strstr(key, "path") || strstr("path", key))
+        hint = "path";
+    else if (strstr(key, "interval") || strstr(key, "poke"))
+        hint = "poke_interval_ms";
+    dfp_unknown_key_error(err, errlen, key, "", hint,
+                          "file_sensor takes \"path\" and \"poke_interval_ms\"");
+    return 1;
 }
 
 /* The checks of validate. With templates (run creation), a ${...} string is accepted in place of
@@ -87,7 +64,7 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         return 1;
     }
     json_t *poke = json_object_get(params, "poke_interval_ms");
-    if (poke && !(templates && is_template(poke)) &&
+    if (poke && !(templates && dfp_is_template(poke)) &&
         (!json_is_integer(poke) || json_integer_value(poke) < 1)) {
         snprintf(err, errlen, "\"poke_interval_ms\" must be an integer >= 1 (milliseconds)");
         return 1;
@@ -100,34 +77,19 @@ static int fs_validate(const json_t *params, char *err, size_t errlen)
     return check_params(params, 1, err, errlen);
 }
 
-/* path joined to the workflow's folder when relative; malloc'd. */
-static char *resolve(const char *workdir, const char *path)
-{
-    char *out = NULL;
-    if (path[0] == '/' || !workdir || !*workdir)
-        return strdup(path);
-    size_t wl = strlen(workdir);
-    int slash = workdir[wl - 1] == '/';
-    if (asprintf(&out, "%s%s%s", workdir, slash ? "" : "/", path) < 0)
-        return NULL;
-    return out;
-}
-
 static int fs_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
 {
-    char err[256];
-    if (check_params(params, 0, err, sizeof err) != 0) {
-        df_task_set_error(ctx, "%s", err);
+    if (dfp_check_final(ctx, check_params, params, 256))
         return DF_TASK_FAILED_PERMANENT;
-    }
     json_t *poke = json_object_get(params, "poke_interval_ms");
     uint64_t interval = poke ? (uint64_t)json_integer_value(poke) : DEFAULT_POKE_MS;
-    char *path = resolve(df_task_workdir(ctx), json_string_value(json_object_get(params, "path")));
+    char *path =
+        dfp_resolve_path(df_task_workdir(ctx), json_string_value(json_object_get(params, "path")));
     if (!path) {
         df_task_set_error(ctx, "out of memory");
         return DF_TASK_FAILED;
     }
-    long long start = mono_ms();
+    long long start = dfp_mono_ms();
     unsigned long pokes = 0;
     df_task_log(ctx, "waiting for %s (every %llu ms)", path, (unsigned long long)interval);
     for (;;) {
@@ -135,7 +97,7 @@ static int fs_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
         pokes++;
         if (stat(path, &st) == 0) {
             df_task_log(ctx, "%s exists (%lld bytes) after %lld ms, %lu checks", path,
-                        (long long)st.st_size, mono_ms() - start, pokes);
+                        (long long)st.st_size, dfp_mono_ms() - start, pokes);
             *result = json_pack("{s:s, s:I}", "path", path, "size", (json_int_t)st.st_size);
             free(path);
             if (!*result) {
@@ -151,7 +113,7 @@ static int fs_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
         }
         if (df_task_sleep(ctx, interval) != 0) {
             df_task_set_error(ctx, "cancelled after waiting %lld ms for %s (%lu checks)",
-                              mono_ms() - start, path, pokes);
+                              dfp_mono_ms() - start, path, pokes);
             free(path);
             return DF_TASK_FAILED;
         }

@@ -42,7 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
+
+#include "common/plugin_util.h"
 
 #define BODY_MAX (16u * 1024 * 1024)
 #define ERR_BODY_MAX 200
@@ -57,73 +58,6 @@ static const char *const methods[] = {"GET",    "POST", "PUT",     "PATCH",
                                       "DELETE", "HEAD", "OPTIONS", NULL};
 
 /* ---- validation ---- */
-
-static int is_template(const json_t *v)
-{
-    return json_is_string(v) && strstr(json_string_value(v), "${") != NULL;
-}
-
-/* Levenshtein distance of two short strings (SIZE_MAX when either is long). */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 32 || lb > 32)
-        return SIZE_MAX;
-    size_t row[33];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (tolower((unsigned char)a[i - 1]) != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-static int check_keys(const json_t *params, char *err, size_t errlen)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)params, key, v)
-    {
-        int found = 0;
-        for (size_t i = 0; known_keys[i] && !found; i++)
-            found = strcmp(known_keys[i], key) == 0;
-        if (found)
-            continue;
-        const char *best = NULL;
-        size_t bd = SIZE_MAX;
-        for (size_t i = 0; known_keys[i]; i++) {
-            size_t d = edit_distance(key, known_keys[i]);
-            if (d < bd) {
-                bd = d;
-                best = known_keys[i];
-            }
-        }
-        if (best && bd <= 3 && bd < strlen(key))
-            snprintf(err, errlen, "unknown key \"%s\"; did you mean \"%s\"?", key, best);
-        else
-            snprintf(err, errlen,
-                     "unknown key \"%s\" (http takes url, method, headers, body, expect_status)",
-                     key);
-        return 1;
-    }
-    return 0;
-}
-
-static int is_scalar_text(const json_t *v)
-{
-    return json_is_string(v) || json_is_number(v) || json_is_boolean(v);
-}
 
 /* A header name is an RFC 9110 token. */
 static int valid_header_name(const char *s)
@@ -144,7 +78,7 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         snprintf(err, errlen, "params must be an object with \"url\"");
         return 1;
     }
-    if (check_keys(params, err, errlen))
+    if (dfp_check_keys(params, known_keys, "", 1, "http takes", err, errlen))
         return 1;
     json_t *url = json_object_get(params, "url");
     if (!url) {
@@ -155,7 +89,7 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         snprintf(err, errlen, "\"url\" must be a non-empty string");
         return 1;
     }
-    if (!(templates && is_template(url))) {
+    if (!(templates && dfp_is_template(url))) {
         const char *u = json_string_value(url);
         if (strncasecmp(u, "http://", 7) != 0 && strncasecmp(u, "https://", 8) != 0) {
             snprintf(err, errlen, "\"url\" must start with http:// or https:// (got \"%.60s\")", u);
@@ -167,7 +101,7 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         }
     }
     json_t *method = json_object_get(params, "method");
-    if (method && !(templates && is_template(method))) {
+    if (method && !(templates && dfp_is_template(method))) {
         int ok = 0;
         for (size_t i = 0; json_is_string(method) && methods[i] && !ok; i++)
             ok = strcasecmp(methods[i], json_string_value(method)) == 0;
@@ -178,7 +112,7 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         }
     }
     json_t *headers = json_object_get(params, "headers");
-    if (headers && !(templates && is_template(headers))) {
+    if (headers && !(templates && dfp_is_template(headers))) {
         if (!json_is_object(headers)) {
             snprintf(err, errlen, "\"headers\" must be an object of strings (name -> value)");
             return 1;
@@ -191,7 +125,7 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
                 snprintf(err, errlen, "\"headers\": \"%.60s\" is not a valid header name", name);
                 return 1;
             }
-            if (!is_scalar_text(v)) {
+            if (!dfp_is_scalar_text(v)) {
                 snprintf(err, errlen, "\"headers\".\"%.60s\" must be a string", name);
                 return 1;
             }
@@ -203,7 +137,7 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         }
     }
     json_t *expect = json_object_get(params, "expect_status");
-    if (expect && !(templates && is_template(expect))) {
+    if (expect && !(templates && dfp_is_template(expect))) {
         if (!json_is_array(expect) || json_array_size(expect) == 0) {
             snprintf(err, errlen, "\"expect_status\" must be a non-empty array of integers");
             return 1;
@@ -212,7 +146,7 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         json_t *v;
         json_array_foreach(expect, i, v)
         {
-            if (templates && is_template(v))
+            if (templates && dfp_is_template(v))
                 continue;
             if (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 599) {
                 snprintf(err, errlen, "\"expect_status\"[%zu] must be an integer from 100 to 599",
@@ -238,42 +172,6 @@ typedef struct transfer {
     json_t *headers; /* lower-case name -> value */
     size_t received; /* header and body bytes so far: progress for the polling slices */
 } transfer;
-
-/* Text as a JSON string, invalid UTF-8 replaced by U+FFFD. New reference, or NULL (no memory). */
-static json_t *text_value(const char *s, size_t n)
-{
-    json_t *v = json_stringn(s, n);
-    if (v)
-        return v;
-    char *out = malloc(n * 3 + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = len > 0 && i + len <= n;
-        for (size_t k = 1; ok && k < len; k++)
-            ok = ((unsigned char)s[i + k] >> 6) == 2;
-        if (ok && len > 1) {
-            json_t *probe = json_stringn(s + i, len); /* rejects overlongs and surrogates */
-            ok = probe != NULL;
-            json_decref(probe);
-        }
-        if (ok) {
-            memcpy(out + o, s + i, len);
-            o += len;
-            i += len;
-        } else {
-            memcpy(out + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-        }
-    }
-    v = json_stringn(out, o);
-    free(out);
-    return v;
-}
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
@@ -340,12 +238,12 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
         memcpy(joined, json_string_value(prev), pl);
         memcpy(joined + pl, ", ", 2);
         memcpy(joined + pl + 2, v, vl);
-        val = text_value(joined, pl + 2 + vl);
+        val = dfp_text_json(joined, pl + 2 + vl);
         free(joined);
     } else {
-        val = text_value(v, vl);
+        val = dfp_text_json(v, vl);
     }
-    json_t *key_ok = text_value(name, nl); /* header names must be valid UTF-8 JSON keys */
+    json_t *key_ok = dfp_text_json(name, nl); /* header names must be valid UTF-8 JSON keys */
     if (val && key_ok && strcmp(json_string_value(key_ok), name) == 0)
         json_object_set(t->headers, name, val);
     json_decref(key_ok);
@@ -361,13 +259,6 @@ static CURLcode curl_init_rc;
 static void init_curl(void)
 {
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Whether the response's Content-Type is JSON: application/json or a +json suffix type. */
@@ -390,14 +281,7 @@ static int status_expected(const json_t *expect, long status)
 {
     if (!expect)
         return status >= 200 && status <= 299;
-    size_t i;
-    json_t *v;
-    json_array_foreach(expect, i, v)
-    {
-        if (json_is_integer(v) && json_integer_value(v) == status)
-            return 1;
-    }
-    return 0;
+    return dfp_int_in_array(expect, status);
 }
 
 /* "2xx" or the expected list, e.g. "200, 404", for error messages. */
@@ -464,11 +348,8 @@ static struct curl_slist *build_headers(const json_t *headers, int json_body, in
 
 static int http_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
 {
-    char err[512];
-    if (check_params(params, 0, err, sizeof err) != 0) {
-        df_task_set_error(ctx, "%s", err);
+    if (dfp_check_final(ctx, check_params, params, 512))
         return DF_TASK_FAILED_PERMANENT;
-    }
     pthread_once(&curl_once, init_curl);
     if (curl_init_rc != CURLE_OK) {
         df_task_set_error(ctx, "http: curl_global_init failed: %s",
@@ -539,7 +420,7 @@ static int http_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
         goto out;
     }
 
-    long long start = mono_ms();
+    long long start = dfp_mono_ms();
     long slice = SLICE_MIN_MS;
     unsigned idle = 0; /* polls in a row that saw no progress */
     size_t seen = 0;
@@ -584,7 +465,7 @@ static int http_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
             break;
         }
     }
-    long long took = mono_ms() - start;
+    long long took = dfp_mono_ms() - start;
     curl_multi_remove_handle(multi, easy);
 
     if (cancelled) {
@@ -614,14 +495,14 @@ static int http_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
         char exp[256];
         expected_text(expect, exp, sizeof exp);
         size_t show = t.body_len < ERR_BODY_MAX ? t.body_len : ERR_BODY_MAX;
-        json_t *snippet = text_value(t.body ? t.body : "", show);
+        json_t *snippet = dfp_text_json(t.body ? t.body : "", show);
         df_task_set_error(ctx, "HTTP %ld from %s %s (expected %s): %s%s", code, method, url, exp,
                           snippet ? json_string_value(snippet) : "",
                           t.body_len > show ? "..." : "");
         json_decref(snippet);
         goto out;
     }
-    json_t *btext = text_value(t.body ? t.body : "", t.body_len);
+    json_t *btext = dfp_text_json(t.body ? t.body : "", t.body_len);
     json_t *res = btext ? json_pack("{s:I, s:O, s:o}", "status", (json_int_t)code, "headers",
                                     t.headers, "body", btext)
                         : NULL;

@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/plugin_util.h"
+
 #define TAIL_MAX 1024
 
 static const char *const known_keys[] = {
@@ -35,76 +37,6 @@ static const char *const limit_keys[] = {"cpu_seconds", "memory_mb", "open_files
 
 /* ---- validation ---- */
 
-static int is_template(const json_t *v)
-{
-    return json_is_string(v) && strstr(json_string_value(v), "${") != NULL;
-}
-
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return SIZE_MAX;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-static int check_keys(const json_t *obj, const char *const *keys, const char *where, char *err,
-                      size_t errlen)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)obj, key, v)
-    {
-        int found = 0;
-        for (size_t i = 0; keys[i] && !found; i++)
-            found = strcmp(keys[i], key) == 0;
-        if (found)
-            continue;
-        const char *best = NULL;
-        size_t bd = SIZE_MAX;
-        for (size_t i = 0; keys[i]; i++) {
-            size_t d = edit_distance(key, keys[i]);
-            if (d < bd) {
-                bd = d;
-                best = keys[i];
-            }
-        }
-        if (best && bd <= 3 && bd < strlen(key))
-            snprintf(err, errlen, "unknown key \"%s\"%s; did you mean \"%s\"?", key, where, best);
-        else {
-            size_t o = (size_t)snprintf(err, errlen, "unknown key \"%s\"%s (known:", key, where);
-            for (size_t i = 0; keys[i] && o < errlen; i++)
-                o += (size_t)snprintf(err + o, errlen - o, "%s %s", i ? "," : "", keys[i]);
-            if (o < errlen)
-                snprintf(err + o, errlen - o, ")");
-        }
-        return 1;
-    }
-    return 0;
-}
-
-static int is_scalar_text(const json_t *v)
-{
-    return json_is_string(v) || json_is_number(v) || json_is_boolean(v);
-}
-
 /* The checks of validate; with templates, a ${...} string is accepted wherever a value is
  * expected (run creation); without, every value must have its final type (execute). */
 static int check_params(const json_t *params, int templates, char *err, size_t errlen)
@@ -113,7 +45,7 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         snprintf(err, errlen, "params must be an object with \"argv\" or \"script\"");
         return 1;
     }
-    if (check_keys(params, known_keys, "", err, errlen))
+    if (dfp_check_keys(params, known_keys, "", 0, "known:", err, errlen))
         return 1;
     json_t *argv = json_object_get(params, "argv");
     json_t *script = json_object_get(params, "script");
@@ -125,7 +57,7 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         snprintf(err, errlen, "missing \"argv\" (array of strings) or \"script\" (string)");
         return 1;
     }
-    if (argv && !(templates && is_template(argv))) {
+    if (argv && !(templates && dfp_is_template(argv))) {
         if (!json_is_array(argv) || json_array_size(argv) == 0) {
             snprintf(err, errlen, "\"argv\" must be a non-empty array of strings");
             return 1;
@@ -134,7 +66,7 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         json_t *v;
         json_array_foreach(argv, i, v)
         {
-            if (!is_scalar_text(v)) {
+            if (!dfp_is_scalar_text(v)) {
                 snprintf(err, errlen, "\"argv\"[%zu] must be a string", i);
                 return 1;
             }
@@ -150,7 +82,7 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         return 1;
     }
     json_t *env = json_object_get(params, "env");
-    if (env && !(templates && is_template(env))) {
+    if (env && !(templates && dfp_is_template(env))) {
         if (!json_is_object(env)) {
             snprintf(err, errlen, "\"env\" must be an object of strings");
             return 1;
@@ -163,7 +95,7 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
                 snprintf(err, errlen, "\"env\" key \"%s\" is not a valid variable name", k);
                 return 1;
             }
-            if (!is_scalar_text(v)) {
+            if (!dfp_is_scalar_text(v)) {
                 snprintf(err, errlen, "\"env\".\"%s\" must be a string", k);
                 return 1;
             }
@@ -175,12 +107,12 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         return 1;
     }
     json_t *pj = json_object_get(params, "parse_json_stdout");
-    if (pj && !json_is_boolean(pj) && !(templates && is_template(pj))) {
+    if (pj && !json_is_boolean(pj) && !(templates && dfp_is_template(pj))) {
         snprintf(err, errlen, "\"parse_json_stdout\" must be a boolean");
         return 1;
     }
     json_t *codes = json_object_get(params, "retry_on_exit_codes");
-    if (codes && !(templates && is_template(codes))) {
+    if (codes && !(templates && dfp_is_template(codes))) {
         size_t i;
         json_t *v;
         if (!json_is_array(codes)) {
@@ -189,26 +121,26 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         }
         json_array_foreach(codes, i, v)
         {
-            if (!json_is_integer(v) && !(templates && is_template(v))) {
+            if (!json_is_integer(v) && !(templates && dfp_is_template(v))) {
                 snprintf(err, errlen, "\"retry_on_exit_codes\"[%zu] must be an integer", i);
                 return 1;
             }
         }
     }
     json_t *limits = json_object_get(params, "limits");
-    if (limits && !(templates && is_template(limits))) {
+    if (limits && !(templates && dfp_is_template(limits))) {
         if (!json_is_object(limits)) {
             snprintf(err, errlen,
                      "\"limits\" must be an object with cpu_seconds, memory_mb, open_files");
             return 1;
         }
-        if (check_keys(limits, limit_keys, " in \"limits\"", err, errlen))
+        if (dfp_check_keys(limits, limit_keys, " in \"limits\"", 0, "known:", err, errlen))
             return 1;
         const char *k;
         json_t *v;
         json_object_foreach(limits, k, v)
         {
-            if (templates && is_template(v))
+            if (templates && dfp_is_template(v))
                 continue;
             if (!json_is_integer(v) || json_integer_value(v) < 1) {
                 snprintf(err, errlen, "\"limits\".\"%s\" must be an integer >= 1", k);
@@ -254,66 +186,6 @@ static void free_strv(char **v)
     free(v);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    if (c < 0x80)
-        return 1;
-    if (c < 0xC2)
-        return 0;
-    len = c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
-    if (!len || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    if (c == 0xE0 && s[1] < 0xA0)
-        return 0; /* overlong */
-    if (c == 0xED && s[1] >= 0xA0)
-        return 0; /* surrogate */
-    if (c == 0xF0 && s[1] < 0x90)
-        return 0; /* overlong */
-    if (c == 0xF4 && s[1] >= 0x90)
-        return 0; /* beyond U+10FFFF */
-    return len;
-}
-
-/* A JSON string of the bytes, invalid UTF-8 replaced by U+FFFD. New reference. */
-static json_t *text_json(const char *data, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)data;
-    size_t i = 0;
-    while (i < n) {
-        size_t l = utf8_seq(s + i, n - i);
-        if (!l)
-            break;
-        i += l;
-    }
-    if (i == n)
-        return json_stringn(data, n);
-    char *out = malloc(n * 3 + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (i = 0; i < n;) {
-        size_t l = utf8_seq(s + i, n - i);
-        if (l) {
-            memcpy(out + o, s + i, l);
-            o += l;
-            i += l;
-        } else {
-            memcpy(out + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-        }
-    }
-    json_t *j = json_stringn(out, o);
-    free(out);
-    return j;
-}
-
 /* Removes one trailing newline ("\n" or "\r\n"). */
 static size_t strip_newline(const char *d, size_t n)
 {
@@ -340,31 +212,17 @@ static char *stderr_tail(const char *d, size_t n)
             while (start < n && ((unsigned char)d[start] & 0xC0) == 0x80)
                 start++; /* one long line: start at a character boundary */
     }
-    json_t *j = text_json(d + start, n - start);
+    json_t *j = dfp_text_json(d + start, n - start);
     char *r = strdup(j ? json_string_value(j) : "");
     json_decref(j);
     return r;
 }
 
-static int in_codes(const json_t *codes, long long code)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(codes, i, v)
-    {
-        if (json_is_integer(v) && json_integer_value(v) == code)
-            return 1;
-    }
-    return 0;
-}
-
 static int shell_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
 {
     char err[1024];
-    if (check_params(params, 0, err, sizeof err)) {
-        df_task_set_error(ctx, "%s", err);
+    if (dfp_check_final(ctx, check_params, params, sizeof err))
         return DF_TASK_FAILED_PERMANENT;
-    }
     int status = DF_TASK_FAILED_PERMANENT;
     char **argv = NULL, **env = NULL, *stdin_text = NULL;
     json_t *jargv = json_object_get(params, "argv");
@@ -449,8 +307,8 @@ static int shell_execute(df_task_ctx *ctx, const json_t *params, json_t **result
 
     if (res.exit_code == 0 && !res.term_signal && !res.cancelled) {
         json_t *r = json_object();
-        json_t *jout = text_json(res.stdout_data, out_n);
-        json_t *jerr = text_json(res.stderr_data, err_n);
+        json_t *jout = dfp_text_json(res.stdout_data, out_n);
+        json_t *jerr = dfp_text_json(res.stderr_data, err_n);
         if (!r || !jout || !jerr || json_object_set_new(r, "exit_code", json_integer(0)) ||
             json_object_set_new(r, "stdout", jout) || json_object_set_new(r, "stderr", jerr)) {
             json_decref(r);
@@ -488,7 +346,7 @@ static int shell_execute(df_task_ctx *ctx, const json_t *params, json_t **result
                           tail && *tail ? ": " : "", tail ? tail : "");
         free(tail);
         json_t *codes = json_object_get(params, "retry_on_exit_codes");
-        if (!res.cancelled && !res.term_signal && codes && !in_codes(codes, res.exit_code))
+        if (!res.cancelled && !res.term_signal && codes && !dfp_int_in_array(codes, res.exit_code))
             status = DF_TASK_FAILED_PERMANENT;
         else
             status = DF_TASK_FAILED;

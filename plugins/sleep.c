@@ -4,22 +4,8 @@
 #include <dagflow/taskunit.h>
 
 #include <stdio.h>
-#include <string.h>
-#include <time.h>
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A string holding a ${...} reference still to be resolved (SPEC §2: validate sees ${tasks.*}
- * references as strings at run creation). */
-static int is_template(const json_t *v)
-{
-    return json_is_string(v) && strstr(json_string_value(v), "${") != NULL;
-}
+#include "common/plugin_util.h"
 
 /* Accepts {"ms": integer >= 0} (or a template string in place of the integer); rejects missing
  * or mistyped ms and any other key. */
@@ -29,21 +15,18 @@ static int sleep_validate(const json_t *params, char *err, size_t errlen)
         snprintf(err, errlen, "params must be an object with \"ms\"");
         return 1;
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)params, key, v)
-    {
-        if (strcmp(key, "ms") != 0) {
-            snprintf(err, errlen, "unknown key \"%s\" (sleep takes only \"ms\")", key);
-            return 1;
-        }
+    static const char *const known_keys[] = {"ms", NULL};
+    const char *key = dfp_unknown_key(params, known_keys);
+    if (key) {
+        dfp_unknown_key_error(err, errlen, key, "", NULL, "sleep takes only \"ms\"");
+        return 1;
     }
-    v = json_object_get(params, "ms");
+    json_t *v = json_object_get(params, "ms");
     if (!v) {
         snprintf(err, errlen, "missing required key \"ms\" (milliseconds to sleep)");
         return 1;
     }
-    if (is_template(v))
+    if (dfp_is_template(v))
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
         snprintf(err, errlen, "\"ms\" must be an integer >= 0");
@@ -60,9 +43,9 @@ static int sleep_execute(df_task_ctx *ctx, const json_t *params, json_t **result
         df_task_set_error(ctx, "%s", json_is_integer(v) ? err : "\"ms\" must be an integer >= 0");
         return DF_TASK_FAILED_PERMANENT;
     }
-    long long start = mono_ms();
+    long long start = dfp_mono_ms();
     int cancelled = df_task_sleep(ctx, (uint64_t)json_integer_value(v));
-    long long slept = mono_ms() - start;
+    long long slept = dfp_mono_ms() - start;
     if (cancelled) {
         df_task_set_error(ctx, "cancelled after %lld ms", slept);
         return DF_TASK_FAILED;

@@ -37,6 +37,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/plugin_util.h"
+
 #define BUSY_TIMEOUT_MS 5000
 #define MAX_ROWS 100000
 /* VM instructions between two checks of the cancellation flag. */
@@ -46,37 +48,21 @@ static const char *const known_keys[] = {"database", "sql", "bind", NULL};
 
 /* ---- validation ---- */
 
-static int is_template(const json_t *v)
-{
-    return json_is_string(v) && strstr(json_string_value(v), "${") != NULL;
-}
-
 static int check_keys(const json_t *params, char *err, size_t errlen)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)params, key, v)
-    {
-        int found = 0;
-        for (size_t i = 0; known_keys[i] && !found; i++)
-            found = strcmp(known_keys[i], key) == 0;
-        if (found)
-            continue;
-        const char *hint = NULL;
-        if (strstr(key, "db") || strstr(key, "data") || strstr(key, "file") || strstr(key, "path"))
-            hint = "database";
-        else if (strstr(key, "sql") || strstr(key, "query") || strstr(key, "statement"))
-            hint = "sql";
-        else if (strstr(key, "bind") || strstr(key, "param") || strstr(key, "arg"))
-            hint = "bind";
-        if (hint)
-            snprintf(err, errlen, "unknown key \"%s\"; did you mean \"%s\"?", key, hint);
-        else
-            snprintf(err, errlen,
-                     "unknown key \"%s\" (sqlite takes \"database\", \"sql\" and \"bind\")", key);
-        return 1;
-    }
-    return 0;
+    const char *key = dfp_unknown_key(params, known_keys);
+    if (!key)
+        return 0;
+    const char *hint = NULL;
+    if (strstr(key, "db") || strstr(key, "data") || strstr(key, "file") || strstr(key, "path"))
+        hint = "database";
+    else if (strstr(key, "sql") || strstr(key, "query") || strstr(key, "statement"))
+        hint = "sql";
+    else if (strstr(key, "bind") || strstr(key, "param") || strstr(key, "arg"))
+        hint = "bind";
+    dfp_unknown_key_error(err, errlen, key, "", hint,
+                          "sqlite takes \"database\", \"sql\" and \"bind\"");
+    return 1;
 }
 
 /* Skips whitespace, comments and ';' from s; returns where something else starts (or the end). */
@@ -167,11 +153,11 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         snprintf(err, errlen, "\"sql\" must not contain a NUL character");
         return 1;
     }
-    if (!(templates && is_template(sql)) &&
+    if (!(templates && dfp_is_template(sql)) &&
         check_one_statement(json_string_value(sql), err, errlen))
         return 1;
     json_t *bind = json_object_get(params, "bind");
-    if (bind && !(templates && is_template(bind)) && !json_is_array(bind) &&
+    if (bind && !(templates && dfp_is_template(bind)) && !json_is_array(bind) &&
         !json_is_object(bind)) {
         snprintf(err, errlen,
                  "\"bind\" must be an array (values for ?) or an object (\":name\" -> value)");
@@ -199,13 +185,6 @@ typedef struct job {
     char *error;    /* malloc'd */
     json_t *result; /* new reference */
 } job;
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void set_error(job *j, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -241,7 +220,7 @@ static void sql_error(job *j, sqlite3 *db, int rc, const char *what)
 {
     if ((rc & 0xff) == SQLITE_INTERRUPT && df_task_cancelled(j->ctx)) {
         set_error(j, DF_TASK_FAILED, "sqlite %s: cancelled after %lld ms (%s)", j->path,
-                  mono_ms() - j->start_ms, what);
+                  dfp_mono_ms() - j->start_ms, what);
         return;
     }
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
@@ -261,7 +240,7 @@ static int on_progress(void *arg)
 static int on_busy(void *arg, int count)
 {
     job *j = arg;
-    long long now = mono_ms();
+    long long now = dfp_mono_ms();
     if (count == 0)
         j->busy_start_ms = now;
     long long busy_start = j->busy_start_ms;
@@ -393,43 +372,6 @@ static int bind_all(job *j, sqlite3 *db, sqlite3_stmt *st)
     return failed;
 }
 
-/* Text as a JSON string, invalid UTF-8 replaced by U+FFFD. New reference, or NULL (no memory). */
-static json_t *text_value(const char *s, size_t n)
-{
-    json_t *v = json_stringn(s, n);
-    if (v)
-        return v;
-    /* invalid UTF-8: rebuild, replacing each bad byte */
-    char *out = malloc(n * 3 + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = len > 0 && i + len <= n;
-        for (size_t k = 1; ok && k < len; k++)
-            ok = ((unsigned char)s[i + k] >> 6) == 2;
-        if (ok && len > 1) {
-            json_t *probe = json_stringn(s + i, len); /* rejects overlongs and surrogates */
-            ok = probe != NULL;
-            json_decref(probe);
-        }
-        if (ok) {
-            memcpy(out + o, s + i, len);
-            o += len;
-            i += len;
-        } else {
-            memcpy(out + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-        }
-    }
-    v = json_stringn(out, o);
-    free(out);
-    return v;
-}
-
 /* A blob as base64 text (RFC 4648 alphabet, '=' padding). New reference. */
 static json_t *blob_value(const unsigned char *b, size_t n)
 {
@@ -463,7 +405,7 @@ static json_t *column_value(sqlite3_stmt *st, int i)
         return json_real(sqlite3_column_double(st, i));
     case SQLITE_TEXT: {
         const char *t = (const char *)sqlite3_column_text(st, i);
-        return text_value(t ? t : "", (size_t)sqlite3_column_bytes(st, i));
+        return dfp_text_json(t ? t : "", (size_t)sqlite3_column_bytes(st, i));
     }
     case SQLITE_BLOB: {
         const unsigned char *b = sqlite3_column_blob(st, i);
@@ -569,38 +511,26 @@ static void sq_work(void *arg)
     sqlite3_close(db);
 }
 
-static char *resolve(const char *workdir, const char *path)
-{
-    char *out = NULL;
-    if (path[0] == '/' || strcmp(path, ":memory:") == 0 || !workdir || !*workdir)
-        return strdup(path);
-    size_t wl = strlen(workdir);
-    if (asprintf(&out, "%s%s%s", workdir, workdir[wl - 1] == '/' ? "" : "/", path) < 0)
-        return NULL;
-    return out;
-}
-
 static int sq_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
 {
-    char err[256];
-    if (check_params(params, 0, err, sizeof err) != 0) {
-        df_task_set_error(ctx, "%s", err);
+    if (dfp_check_final(ctx, check_params, params, 256))
         return DF_TASK_FAILED_PERMANENT;
-    }
     job j = {
         .ctx = ctx,
         .sql = json_string_value(json_object_get(params, "sql")),
         .bind = json_object_get(params, "bind"),
         .status = DF_TASK_FAILED,
     };
-    char *path =
-        resolve(df_task_workdir(ctx), json_string_value(json_object_get(params, "database")));
+    const char *database = json_string_value(json_object_get(params, "database"));
+    char *path = strcmp(database, ":memory:") == 0
+                     ? strdup(database)
+                     : dfp_resolve_path(df_task_workdir(ctx), database);
     if (!path) {
         df_task_set_error(ctx, "out of memory");
         return DF_TASK_FAILED;
     }
     j.path = path;
-    j.start_ms = mono_ms();
+    j.start_ms = dfp_mono_ms();
     if (df_task_run_blocking(ctx, sq_work, &j) != 0) {
         df_task_set_error(ctx, "sqlite %s: cannot start the blocking call", path);
         free(path);
@@ -611,7 +541,7 @@ static int sq_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
         df_task_log(ctx, "sqlite %s: %zu row(s), %lld change(s) in %lld ms", path,
                     json_array_size(json_object_get(j.result, "rows")),
                     (long long)json_integer_value(json_object_get(j.result, "changes")),
-                    mono_ms() - j.start_ms);
+                    dfp_mono_ms() - j.start_ms);
         *result = j.result;
     } else {
         df_task_set_error(ctx, "%s", j.error ? j.error : "sqlite: failed");
