@@ -418,6 +418,46 @@ int df_cli_parse_time(const char *iso, int64_t *ms)
     return 0;
 }
 
+const char *df_cli_json_str(const json_t *obj, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : dflt;
+}
+
+long long df_cli_json_int(const json_t *obj, const char *key)
+{
+    return (long long)json_integer_value(json_object_get(obj, key));
+}
+
+/* Milliseconds since the epoch, now. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *df_cli_duration_text(const json_t *obj, bool live, char *buf, size_t len)
+{
+    json_t *d = json_object_get(obj, "duration_ms");
+    int64_t start, end;
+    if (json_is_integer(d)) {
+        df_cli_format_duration(json_integer_value(d), buf, len);
+    } else if (df_cli_parse_time(df_cli_json_str(obj, "started_at", NULL), &start) != 0) {
+        snprintf(buf, len, "-");
+    } else if (df_cli_parse_time(df_cli_json_str(obj, "ended_at", NULL), &end) == 0) {
+        df_cli_format_duration(end - start, buf, len);
+    } else if (live) {
+        char t[32];
+        int64_t now = now_ms();
+        snprintf(buf, len, "running for %s",
+                 df_cli_format_duration(now > start ? now - start : 0, t, sizeof t));
+    } else {
+        snprintf(buf, len, "-");
+    }
+    return buf;
+}
+
 int df_cli_parse_run_id(const char *text, long long *id)
 {
     if (!text || !isdigit((unsigned char)text[0]))
@@ -558,6 +598,17 @@ void df_cli_table_free(df_cli_table *t)
         free(t->cells[i]);
     free(t->cells);
     free(t);
+}
+
+int df_cli_table_finish(df_cli_table *t, bool ok)
+{
+    if (t && ok)
+        df_cli_table_print(t, stdout);
+    df_cli_table_free(t);
+    if (t && ok)
+        return DF_EXIT_OK;
+    df_cli_error("out of memory");
+    return DF_EXIT_INTERNAL;
 }
 
 /* ---- Parsing ------------------------------------------------------------------------------ */

@@ -132,6 +132,23 @@ char *df_cli_format_duration(int64_t ms, char *buf, size_t len);
  * optional) into milliseconds since the epoch. Returns 0, or -1 when it does not parse. */
 int df_cli_parse_time(const char *iso, int64_t *ms);
 
+/* The string obj[key] (borrowed from obj), or dflt when it is missing or not a string. obj may
+ * be NULL. */
+const char *df_cli_json_str(const json_t *obj, const char *key, const char *dflt);
+
+/* The integer obj[key], or 0 when it is missing or not an integer. obj may be NULL. */
+long long df_cli_json_int(const json_t *obj, const char *key);
+
+/* Writes the duration of a run or task as the store reports them (status and history objects:
+ * "duration_ms", and "started_at"/"ended_at" as ISO text) into buf, as df_cli_format_duration's
+ * text: duration_ms when known, else from its times once ended_at is set. Without ended_at the
+ * duration is unknown ("-"): a task left QUEUED, RUNNING or PENDING by an INTERRUPTED run has no
+ * end, and a clock-based guess would grow for ever. The one exception is what is running right
+ * now: when live is true (the run is RUNNING, i.e. its engine's heartbeat is fresh, and obj is
+ * that run or one of its RUNNING tasks), the time since started_at is shown as "running for X".
+ * Returns buf. */
+char *df_cli_duration_text(const json_t *obj, bool live, char *buf, size_t len);
+
 /* Parses a run id operand (a positive integer). Returns 0 and sets *id, or -1. */
 int df_cli_parse_run_id(const char *text, long long *id);
 
@@ -178,6 +195,11 @@ void df_cli_table_print(const df_cli_table *t, FILE *out);
 
 /* Frees the table; NULL is fine. */
 void df_cli_table_free(df_cli_table *t);
+
+/* Ends a command's table output: when ok (every row was added), prints t to stdout and returns
+ * DF_EXIT_OK; when t is NULL or ok is false (out of memory), prints `dagflow: out of memory` and
+ * returns DF_EXIT_INTERNAL. Frees t either way. */
+int df_cli_table_finish(df_cli_table *t, bool ok);
 
 /* The commands (one file each; run/resume/retry in cmd_run.c). argv[0] is the command name; each
  * returns its exit code. */

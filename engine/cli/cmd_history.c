@@ -7,17 +7,6 @@
 
 #include "../../store/store.h"
 
-static const char *str_or(const json_t *obj, const char *key, const char *dflt)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    return s ? s : dflt;
-}
-
-static long long int_of(const json_t *obj, const char *key)
-{
-    return (long long)json_integer_value(json_object_get(obj, key));
-}
-
 static int print_table(const json_t *runs)
 {
     if (json_array_size(runs) == 0) {
@@ -28,36 +17,26 @@ static int print_table(const json_t *runs)
                                           "STARTED", "DURATION", "TASKS (ok/failed/total)"};
     df_cli_table *t = df_cli_table_new(6, headers);
     if (!t)
-        goto oom;
+        return df_cli_table_finish(NULL, false);
     size_t i;
     json_t *r;
     json_array_foreach(runs, i, r)
     {
         char id[24], dur[32], tasks[80];
-        snprintf(id, sizeof id, "%lld", int_of(r, "run_id"));
-        json_t *d = json_object_get(r, "duration_ms");
-        if (json_is_integer(d))
-            df_cli_format_duration(json_integer_value(d), dur, sizeof dur);
-        else
-            snprintf(dur, sizeof dur, "-");
-        snprintf(tasks, sizeof tasks, "%lld/%lld/%lld", int_of(r, "tasks_succeeded"),
-                 int_of(r, "tasks_failed"), int_of(r, "tasks_total"));
+        snprintf(id, sizeof id, "%lld", df_cli_json_int(r, "run_id"));
+        df_cli_duration_text(r, false, dur, sizeof dur); /* "-" until the run ends */
+        snprintf(tasks, sizeof tasks, "%lld/%lld/%lld", df_cli_json_int(r, "tasks_succeeded"),
+                 df_cli_json_int(r, "tasks_failed"), df_cli_json_int(r, "tasks_total"));
         const char *cells[] = {id,
-                               str_or(r, "workflow", "?"),
-                               str_or(r, "state", "?"),
-                               str_or(r, "started_at", "-"),
+                               df_cli_json_str(r, "workflow", "?"),
+                               df_cli_json_str(r, "state", "?"),
+                               df_cli_json_str(r, "started_at", "-"),
                                dur,
                                tasks};
         if (df_cli_table_add(t, cells) != 0)
-            goto oom;
+            return df_cli_table_finish(t, false);
     }
-    df_cli_table_print(t, stdout);
-    df_cli_table_free(t);
-    return DF_EXIT_OK;
-oom:
-    df_cli_table_free(t);
-    df_cli_error("out of memory");
-    return DF_EXIT_INTERNAL;
+    return df_cli_table_finish(t, true);
 }
 
 /* `dagflow history [--workflow NAME] [--limit N] [--db PATH] [--json]`. Returns 0, 2 on bad
