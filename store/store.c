@@ -362,6 +362,112 @@ static json_t *row_object(sqlite3_stmt *st)
     return o;
 }
 
+/* ---- rows ---------------------------------------------------------------------------------- */
+
+/* Builds the JSON of the current row of a statement (a new reference; NULL when out of memory). */
+typedef json_t *(*row_fn)(sqlite3_stmt *st);
+
+/* Steps st (prepared and bound) to its end, appending row(st) to arr for each row, then resets
+ * it. Returns DF_STORE_OK, or the step's error (recorded). */
+static int append_rows(df_store *s, sqlite3_stmt *st, json_t *arr, row_fn row, const char *W)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, row(st));
+    int code = rc == SQLITE_DONE ? DF_STORE_OK : fail(s, rc, W);
+    done(st);
+    return code;
+}
+
+/* Hands v (a new reference) to *out when code is DF_STORE_OK, else frees it. Returns code. */
+static int hand_over(json_t *v, int code, json_t **out)
+{
+    if (code == DF_STORE_OK)
+        *out = v;
+    else
+        json_decref(v);
+    return code;
+}
+
+/* append_rows into a new array: *out receives it (a new reference) on success. */
+static int rows_array(df_store *s, sqlite3_stmt *st, row_fn row, json_t **out, const char *W)
+{
+    json_t *arr = json_array();
+    return hand_over(arr, append_rows(s, st, arr, row, W), out);
+}
+
+/* The row of one run: the cached statement id bound to run_id and stepped to its row (the caller
+ * reads it, then calls done()). NULL with *code set when there is no such run (DF_STORE_NOTFOUND,
+ * "store: WHAT: no run N") or on an error (recorded); the statement is reset then. */
+static sqlite3_stmt *run_row(df_store *s, int id, long long run_id, const char *W, int *code)
+{
+    sqlite3_stmt *st = stmt(s, id, W, code);
+    if (!st)
+        return NULL;
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return st;
+    *code = rc == SQLITE_DONE ? failf(s, DF_STORE_NOTFOUND, "store: %s: no run %lld", W, run_id)
+                              : fail(s, rc, W);
+    done(st);
+    return NULL;
+}
+
+/* Sets run["tasks"] to an array of one object per task of the run: the rows of the cached
+ * statement id bound to run_id, each built by row. */
+static int read_tasks(df_store *s, json_t *run, int id, long long run_id, row_fn row, const char *W)
+{
+    json_t *tasks = json_array();
+    json_object_set_new(run, "tasks", tasks);
+    int code;
+    sqlite3_stmt *st = stmt(s, id, W, &code);
+    if (!st)
+        return code;
+    sqlite3_bind_int64(st, 1, run_id);
+    return append_rows(s, st, tasks, row, W);
+}
+
+/* How one column becomes a value of a row object: its key and conversion (col_json, col_parsed,
+ * col_ms). */
+typedef struct col_spec {
+    const char *key;
+    json_t *(*conv)(sqlite3_stmt *st, int i);
+} col_spec;
+
+/* The current row as an object: column i becomes cols[i] (n columns). */
+static json_t *row_of(sqlite3_stmt *st, const col_spec *cols, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(o, cols[i].key, cols[i].conv(st, (int)i));
+    return o;
+}
+
+/* A task of `status` (ST_RUN_STATUS_TASKS): SPEC §6's keys, times as ISO text. */
+static json_t *status_task_row(sqlite3_stmt *st)
+{
+    static const col_spec cols[] = {
+        {"id", col_json},         {"state", col_json},    {"attempts", col_json},
+        {"started_at", col_json}, {"ended_at", col_json}, {"duration_ms", col_json},
+        {"error", col_json},      {"result", col_parsed},
+    };
+    return row_of(st, cols, sizeof cols / sizeof cols[0]);
+}
+
+/* A task of df_store_load_run (ST_LOAD_TASKS): the engine's keys, times in ms. */
+static json_t *load_task_row(sqlite3_stmt *st)
+{
+    static const col_spec cols[] = {
+        {"id", col_json},       {"plugin", col_json},       {"state", col_json},
+        {"attempts", col_json}, {"retry_base", col_json},   {"next_retry_at", col_ms},
+        {"result", col_parsed}, {"error", col_json},        {"started_at", col_ms},
+        {"ended_at", col_ms},   {"open_attempt", col_json}, {"lost_streak", col_json},
+        {"failures", col_json},
+    };
+    return row_of(st, cols, sizeof cols / sizeof cols[0]);
+}
+
 /* JSON text of v, compact, in its key order (new string, free()); NULL on failure. */
 static char *dump(const json_t *v)
 {
@@ -1151,6 +1257,17 @@ int df_store_alert_update(df_store *s, long long alert_id, const char *status, i
     return code;
 }
 
+/* One row of ST_ALERTS_PENDING as {"alert_id", "sink_index", "payload", "tries"}. */
+static json_t *alert_row(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "alert_id", json_integer(sqlite3_column_int64(st, 0)));
+    json_object_set_new(o, "sink_index", json_integer(sqlite3_column_int64(st, 1)));
+    json_object_set_new(o, "payload", col_json(st, 2));
+    json_object_set_new(o, "tries", json_integer(sqlite3_column_int64(st, 3)));
+    return o;
+}
+
 /* See store.h. Oldest first. *out is a new reference (caller json_decref's). */
 int df_store_alerts_pending(df_store *s, long long run_id, json_t **out)
 {
@@ -1160,24 +1277,7 @@ int df_store_alerts_pending(df_store *s, long long run_id, json_t **out)
     if (!st)
         return code;
     sqlite3_bind_int64(st, 1, run_id);
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o = json_object();
-        json_object_set_new(o, "alert_id", json_integer(sqlite3_column_int64(st, 0)));
-        json_object_set_new(o, "sink_index", json_integer(sqlite3_column_int64(st, 1)));
-        json_object_set_new(o, "payload", col_json(st, 2));
-        json_object_set_new(o, "tries", json_integer(sqlite3_column_int64(st, 3)));
-        json_array_append_new(arr, o);
-    }
-    code = rc == SQLITE_DONE ? DF_STORE_OK : fail(s, rc, W);
-    done(st);
-    if (code != DF_STORE_OK) {
-        json_decref(arr);
-        return code;
-    }
-    *out = arr;
-    return DF_STORE_OK;
+    return rows_array(s, st, alert_row, out, W);
 }
 
 /* ---- reads --------------------------------------------------------------------------------- */
@@ -1185,17 +1285,9 @@ int df_store_alerts_pending(df_store *s, long long run_id, json_t **out)
 static int run_status_body(df_store *s, long long run_id, json_t **out, const char *W)
 {
     int code;
-    sqlite3_stmt *st = stmt(s, ST_RUN_STATUS, W, &code);
+    sqlite3_stmt *st = run_row(s, ST_RUN_STATUS, run_id, W, &code);
     if (!st)
         return code;
-    sqlite3_bind_int64(st, 1, run_id);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        code = rc == SQLITE_DONE ? failf(s, DF_STORE_NOTFOUND, "store: %s: no run %lld", W, run_id)
-                                 : fail(s, rc, W);
-        done(st);
-        return code;
-    }
     json_t *o = json_object();
     json_object_set_new(o, "run_id", col_json(st, 0));
     json_object_set_new(o, "workflow", col_json(st, 1));
@@ -1205,32 +1297,9 @@ static int run_status_body(df_store *s, long long run_id, json_t **out, const ch
     json_t *metrics = col_parsed(st, 5);
     done(st);
 
-    json_t *tasks = json_array();
-    json_object_set_new(o, "tasks", tasks);
-    json_object_set_new(o, "metrics", metrics);
-    sqlite3_stmt *tq = stmt(s, ST_RUN_STATUS_TASKS, W, &code);
-    if (!tq) {
-        json_decref(o);
-        return code;
-    }
-    sqlite3_bind_int64(tq, 1, run_id);
-    static const char *const keys[] = {"id",       "state",       "attempts", "started_at",
-                                       "ended_at", "duration_ms", "error"};
-    while ((rc = sqlite3_step(tq)) == SQLITE_ROW) {
-        json_t *t = json_object();
-        for (int i = 0; i < 7; i++)
-            json_object_set_new(t, keys[i], col_json(tq, i));
-        json_object_set_new(t, "result", col_parsed(tq, 7));
-        json_array_append_new(tasks, t);
-    }
-    code = rc == SQLITE_DONE ? DF_STORE_OK : fail(s, rc, W);
-    done(tq);
-    if (code != DF_STORE_OK) {
-        json_decref(o);
-        return code;
-    }
-    *out = o;
-    return DF_STORE_OK;
+    code = read_tasks(s, o, ST_RUN_STATUS_TASKS, run_id, status_task_row, W);
+    json_object_set_new(o, "metrics", metrics); /* after "tasks" */
+    return hand_over(o, code, out);
 }
 
 /* See store.h: SPEC §6's `status --json` object plus "metrics". Read in one snapshot. *out is a
@@ -1279,34 +1348,15 @@ int df_store_history(df_store *s, const char *workflow, int limit, json_t **out)
         return code;
     bind_text(st, 1, workflow);
     sqlite3_bind_int(st, 2, limit > 0 ? limit : 20);
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, row_object(st));
-    code = rc == SQLITE_DONE ? DF_STORE_OK : fail(s, rc, W);
-    done(st);
-    if (code != DF_STORE_OK) {
-        json_decref(arr);
-        return code;
-    }
-    *out = arr;
-    return DF_STORE_OK;
+    return rows_array(s, st, row_object, out, W);
 }
 
 static int load_run_body(df_store *s, long long run_id, json_t **out, const char *W)
 {
     int code;
-    sqlite3_stmt *st = stmt(s, ST_LOAD_RUN, W, &code);
+    sqlite3_stmt *st = run_row(s, ST_LOAD_RUN, run_id, W, &code);
     if (!st)
         return code;
-    sqlite3_bind_int64(st, 1, run_id);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        code = rc == SQLITE_DONE ? failf(s, DF_STORE_NOTFOUND, "store: %s: no run %lld", W, run_id)
-                                 : fail(s, rc, W);
-        done(st);
-        return code;
-    }
     json_t *o = json_object();
     json_object_set_new(o, "run_id", col_json(st, 0));
     json_object_set_new(o, "workflow", col_json(st, 1));
@@ -1330,39 +1380,7 @@ static int load_run_body(df_store *s, long long run_id, json_t **out, const char
     json_object_set_new(o, "heartbeat_at", col_ms(st, 13));
     done(st);
 
-    json_t *tasks = json_array();
-    json_object_set_new(o, "tasks", tasks);
-    sqlite3_stmt *tq = stmt(s, ST_LOAD_TASKS, W, &code);
-    if (!tq) {
-        json_decref(o);
-        return code;
-    }
-    sqlite3_bind_int64(tq, 1, run_id);
-    while ((rc = sqlite3_step(tq)) == SQLITE_ROW) {
-        json_t *t = json_object();
-        json_object_set_new(t, "id", col_json(tq, 0));
-        json_object_set_new(t, "plugin", col_json(tq, 1));
-        json_object_set_new(t, "state", col_json(tq, 2));
-        json_object_set_new(t, "attempts", col_json(tq, 3));
-        json_object_set_new(t, "retry_base", col_json(tq, 4));
-        json_object_set_new(t, "next_retry_at", col_ms(tq, 5));
-        json_object_set_new(t, "result", col_parsed(tq, 6));
-        json_object_set_new(t, "error", col_json(tq, 7));
-        json_object_set_new(t, "started_at", col_ms(tq, 8));
-        json_object_set_new(t, "ended_at", col_ms(tq, 9));
-        json_object_set_new(t, "open_attempt", col_json(tq, 10));
-        json_object_set_new(t, "lost_streak", col_json(tq, 11));
-        json_object_set_new(t, "failures", col_json(tq, 12));
-        json_array_append_new(tasks, t);
-    }
-    code = rc == SQLITE_DONE ? DF_STORE_OK : fail(s, rc, W);
-    done(tq);
-    if (code != DF_STORE_OK) {
-        json_decref(o);
-        return code;
-    }
-    *out = o;
-    return DF_STORE_OK;
+    return hand_over(o, read_tasks(s, o, ST_LOAD_TASKS, run_id, load_task_row, W), out);
 }
 
 /* See store.h. Read in one snapshot; *out is a new reference. Besides store.h's keys, the run
