@@ -922,27 +922,50 @@ int df_store_run_set_state(df_store *s, long long run_id, df_run_state state, in
     return run_update(s, st, run_id, W);
 }
 
-/* See store.h. engine: {"pid": int, "host": str, "started_at": ms}; at: the heartbeat (ms). */
-int df_store_run_set_engine(df_store *s, long long run_id, const json_t *engine, int64_t at)
+/* The cached statement id with the engine of a run bound: 1 pid, 2 host, 3 started_at (ms) from
+ * engine ({"pid": int, "host": str, "started_at": ms}), 4 at (the heartbeat, ms), 5 run_id. NULL
+ * with *code set when engine lacks one of its keys or on an error (recorded). */
+static sqlite3_stmt *engine_stmt(df_store *s, int id, long long run_id, const json_t *engine,
+                                 int64_t at, const char *W, int *code)
 {
-    const char *W = "set run engine";
     const json_t *pid = json_object_get(engine, "pid");
     const json_t *host = json_object_get(engine, "host");
     const json_t *est = json_object_get(engine, "started_at");
-    if (!json_is_integer(pid) || !json_is_string(host) || !json_is_integer(est))
-        return failf(s, DF_STORE_ERROR,
-                     "store: %s: engine needs integer \"pid\", string \"host\" and integer "
-                     "\"started_at\"",
-                     W);
-    int code;
-    sqlite3_stmt *st = stmt(s, ST_RUN_SET_ENGINE, W, &code);
+    if (!json_is_integer(pid) || !json_is_string(host) || !json_is_integer(est)) {
+        *code = failf(s, DF_STORE_ERROR,
+                      "store: %s: engine needs integer \"pid\", string \"host\" and integer "
+                      "\"started_at\"",
+                      W);
+        return NULL;
+    }
+    sqlite3_stmt *st = stmt(s, id, W, code);
     if (!st)
-        return code;
+        return NULL;
     sqlite3_bind_int64(st, 1, json_integer_value(pid));
     sqlite3_bind_text(st, 2, json_string_value(host), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, json_integer_value(est));
     sqlite3_bind_int64(st, 4, at);
     sqlite3_bind_int64(st, 5, run_id);
+    return st;
+}
+
+/* Binds the integer v, or NULL when v is not an integer. */
+static void bind_int_or_null(sqlite3_stmt *st, int i, const json_t *v)
+{
+    if (json_is_integer(v))
+        sqlite3_bind_int64(st, i, json_integer_value(v));
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* See store.h. engine: {"pid": int, "host": str, "started_at": ms}; at: the heartbeat (ms). */
+int df_store_run_set_engine(df_store *s, long long run_id, const json_t *engine, int64_t at)
+{
+    const char *W = "set run engine";
+    int code;
+    sqlite3_stmt *st = engine_stmt(s, ST_RUN_SET_ENGINE, run_id, engine, at, W, &code);
+    if (!st)
+        return code;
     return run_update(s, st, run_id, W);
 }
 
@@ -951,38 +974,13 @@ int df_store_run_claim(df_store *s, long long run_id, const json_t *expected, co
                        int64_t at)
 {
     const char *W = "claim run";
-    const json_t *pid = json_object_get(engine, "pid");
-    const json_t *host = json_object_get(engine, "host");
-    const json_t *est = json_object_get(engine, "started_at");
-    if (!json_is_integer(pid) || !json_is_string(host) || !json_is_integer(est))
-        return failf(s, DF_STORE_ERROR,
-                     "store: %s: engine needs integer \"pid\", string \"host\" and integer "
-                     "\"started_at\"",
-                     W);
     int code;
-    sqlite3_stmt *st = stmt(s, ST_RUN_CLAIM, W, &code);
+    sqlite3_stmt *st = engine_stmt(s, ST_RUN_CLAIM, run_id, engine, at, W, &code);
     if (!st)
         return code;
-    sqlite3_bind_int64(st, 1, json_integer_value(pid));
-    sqlite3_bind_text(st, 2, json_string_value(host), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, json_integer_value(est));
-    sqlite3_bind_int64(st, 4, at);
-    sqlite3_bind_int64(st, 5, run_id);
-    const json_t *epid = json_object_get(expected, "pid");
-    const json_t *ehost = json_object_get(expected, "host");
-    const json_t *eest = json_object_get(expected, "started_at");
-    if (json_is_integer(epid))
-        sqlite3_bind_int64(st, 6, json_integer_value(epid));
-    else
-        sqlite3_bind_null(st, 6);
-    if (json_is_string(ehost))
-        sqlite3_bind_text(st, 7, json_string_value(ehost), -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 7);
-    if (json_is_integer(eest))
-        sqlite3_bind_int64(st, 8, json_integer_value(eest));
-    else
-        sqlite3_bind_null(st, 8);
+    bind_int_or_null(st, 6, json_object_get(expected, "pid"));
+    bind_text(st, 7, json_string_value(json_object_get(expected, "host")));
+    bind_int_or_null(st, 8, json_object_get(expected, "started_at"));
     code = run_write(s, st, W);
     if (code == DF_STORE_OK && sqlite3_changes(s->db) == 0)
         code =

@@ -792,7 +792,8 @@ static void option_text(const char *arg, char *buf, size_t len)
     buf[n] = '\0';
 }
 
-int df_cli_parse(const df_cli_spec *spec, int argc, char **argv, df_cli *cli)
+/* df_cli_parse without the release of *cli on an early exit. */
+static int parse_args(const df_cli_spec *spec, int argc, char **argv, df_cli *cli)
 {
     memset(cli, 0, sizeof *cli);
     cli->spec = spec;
@@ -889,6 +890,14 @@ int df_cli_parse(const df_cli_spec *spec, int argc, char **argv, df_cli *cli)
         return DF_EXIT_USAGE;
     }
     return DF_CLI_PROCEED;
+}
+
+int df_cli_parse(const df_cli_spec *spec, int argc, char **argv, df_cli *cli)
+{
+    int rc = parse_args(spec, argc, argv, cli);
+    if (rc != DF_CLI_PROCEED)
+        df_cli_free(cli);
+    return rc;
 }
 
 void df_cli_free(df_cli *cli)

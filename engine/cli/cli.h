@@ -93,9 +93,10 @@ const df_cli_spec *df_cli_spec_find(const char *name);
 const df_cli_spec *df_cli_specs(size_t *n);
 
 /* Parses one command's arguments: argv[0] is the command name, options and operands follow in any
- * order (`--` ends the options). Fills *cli (zeroed first; release it with df_cli_free, whatever
- * the result). Returns DF_CLI_PROCEED when the command should run; otherwise the exit code the
- * command must return at once: DF_EXIT_OK after printing the help (--help), DF_EXIT_USAGE after
+ * order (`--` ends the options). Fills *cli (zeroed first). Returns DF_CLI_PROCEED when the
+ * command should run (release *cli with df_cli_free when done); otherwise *cli is already released
+ * (calling df_cli_free on it again is harmless) and the result is the exit code the command must
+ * return at once: DF_EXIT_OK after printing the help (--help), DF_EXIT_USAGE after
  * printing a `dagflow: CMD: ...` error (unknown or unaccepted option, missing or bad value, bad
  * --param JSON, wrong number of operands), DF_EXIT_INTERNAL when out of memory.
  * Validates values: N options are integers in [1, INT_MAX]; --stack-size is a positive byte count

@@ -181,10 +181,8 @@ int df_cmd_graph(int argc, char **argv)
 {
     df_cli cli;
     int code = df_cli_parse(df_cli_spec_find("graph"), argc, argv, &cli);
-    if (code != DF_CLI_PROCEED) {
-        df_cli_free(&cli);
+    if (code != DF_CLI_PROCEED)
         return code;
-    }
     df_errlist errs = {0};
     df_workflow *wf = NULL;
     if ((code = df_cli_check_file(cli.operands[0])) != 0) {

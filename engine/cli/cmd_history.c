@@ -45,10 +45,8 @@ int df_cmd_history(int argc, char **argv)
 {
     df_cli cli;
     int code = df_cli_parse(df_cli_spec_find("history"), argc, argv, &cli);
-    if (code != DF_CLI_PROCEED) {
-        df_cli_free(&cli);
+    if (code != DF_CLI_PROCEED)
         return code;
-    }
     df_store *store = NULL;
     json_t *runs = NULL;
     char err[512];

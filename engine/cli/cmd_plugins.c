@@ -17,16 +17,13 @@ int df_cmd_plugins(int argc, char **argv)
 {
     df_cli cli;
     int code = df_cli_parse(df_cli_spec_find("plugins"), argc, argv, &cli);
-    if (code != DF_CLI_PROCEED) {
-        df_cli_free(&cli);
+    if (code != DF_CLI_PROCEED)
         return code;
-    }
     code = DF_EXIT_OK;
     df_errlist errs = {0};
     const df_plugin *const *list = NULL;
     size_t n = 0;
     json_t *arr = NULL;
-    df_cli_table *t = NULL;
     df_plugin_registry *reg = df_plugin_registry_new(cli.plugin_dirs, cli.n_plugin_dirs);
     if (!reg) {
         df_cli_error("out of memory");
@@ -65,25 +62,17 @@ int df_cmd_plugins(int argc, char **argv)
         goto out;
     }
     static const char *const headers[] = {"NAME", "VERSION", "DESCRIPTION", "PATH"};
-    t = df_cli_table_new(4, headers);
-    for (size_t i = 0; t && i < n; i++) {
+    df_cli_table *t = df_cli_table_new(4, headers);
+    bool ok = t != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
         const df_taskunit *u = list[i]->unit;
         const char *cells[] = {list[i]->name, or_dash(u->version), or_dash(u->description),
                                list[i]->path};
-        if (df_cli_table_add(t, cells) != 0) {
-            df_cli_table_free(t);
-            t = NULL;
-        }
+        ok = df_cli_table_add(t, cells) == 0;
     }
-    if (!t) {
-        df_cli_error("out of memory");
-        code = DF_EXIT_INTERNAL;
-        goto out;
-    }
-    df_cli_table_print(t, stdout);
+    code = df_cli_table_finish(t, ok);
 
 out:
-    df_cli_table_free(t);
     json_decref(arr);
     df_plugin_registry_free(reg);
     df_errlist_clear(&errs);

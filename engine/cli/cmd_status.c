@@ -83,10 +83,8 @@ int df_cmd_status(int argc, char **argv)
 {
     df_cli cli;
     int code = df_cli_parse(df_cli_spec_find("status"), argc, argv, &cli);
-    if (code != DF_CLI_PROCEED) {
-        df_cli_free(&cli);
+    if (code != DF_CLI_PROCEED)
         return code;
-    }
     long long run_id = 0;
     df_store *store = NULL;
     json_t *st = NULL;

@@ -54,10 +54,8 @@ int df_cmd_validate(int argc, char **argv)
 {
     df_cli cli;
     int code = df_cli_parse(df_cli_spec_find("validate"), argc, argv, &cli);
-    if (code != DF_CLI_PROCEED) {
-        df_cli_free(&cli);
+    if (code != DF_CLI_PROCEED)
         return code;
-    }
     const char *path = cli.operands[0];
     df_errlist load = {0}, invalid = {0}, all = {0};
     df_workflow *wf = NULL;
