@@ -67,6 +67,8 @@ enum {
     ST_ALERTS_PENDING,
     ST_RUN_STATUS,
     ST_RUN_STATUS_TASKS,
+    ST_RUN_SUMMARY_TASKS,
+    ST_RUN_STATE_COUNTS,
     ST_LATEST,
     ST_HISTORY,
     ST_LOAD_RUN,
@@ -136,6 +138,12 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_RUN_STATUS_TASKS] = "SELECT task_id, state, attempt, " ISO("started_at") ", " ISO(
         "ended_at") ", ended_at - started_at, error, result"
                     " FROM task_instances WHERE run_id = ?1 ORDER BY idx",
+    [ST_RUN_SUMMARY_TASKS] = "SELECT task_id, state, attempt, " ISO("started_at") ", " ISO(
+        "ended_at") ", ended_at - started_at, error, result"
+                    " FROM task_instances WHERE run_id = ?1 AND state <> 'SUCCESS'"
+                    " ORDER BY idx LIMIT ?2",
+    [ST_RUN_STATE_COUNTS] = "SELECT state, count(*) FROM task_instances WHERE run_id = ?1"
+                            " GROUP BY state",
     [ST_LATEST] = "SELECT max(run_id) FROM runs",
     [ST_HISTORY] = "SELECT * FROM run_history WHERE ?1 IS NULL OR workflow = ?1"
                    " ORDER BY run_id DESC LIMIT ?2",
@@ -1311,6 +1319,56 @@ int df_store_run_status(df_store *s, long long run_id, json_t **out)
         return code;
     code = run_status_body(s, run_id, out, W);
     /* A failed read has nothing to undo; only commit (end the snapshot) after success. */
+    return op_end(s, mode, code, W);
+}
+
+static int run_summary_body(df_store *s, long long run_id, int max_tasks, json_t **out,
+                            const char *W)
+{
+    int code;
+    sqlite3_stmt *st = run_row(s, ST_RUN_STATUS, run_id, W, &code);
+    if (!st)
+        return code;
+    json_t *o = json_object();
+    json_object_set_new(o, "run_id", col_json(st, 0));
+    json_object_set_new(o, "workflow", col_json(st, 1));
+    json_object_set_new(o, "state", col_json(st, 2));
+    json_object_set_new(o, "started_at", col_json(st, 3));
+    json_object_set_new(o, "ended_at", col_json(st, 4));
+    done(st);
+
+    json_t *counts = json_object();
+    json_object_set_new(o, "counts", counts);
+    if (!(st = stmt(s, ST_RUN_STATE_COUNTS, W, &code)))
+        return hand_over(o, code, out);
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_object_set_new(counts, (const char *)sqlite3_column_text(st, 0),
+                            json_integer(sqlite3_column_int64(st, 1)));
+    code = rc == SQLITE_DONE ? DF_STORE_OK : fail(s, rc, W);
+    done(st);
+    if (code != DF_STORE_OK)
+        return hand_over(o, code, out);
+
+    json_t *tasks = json_array();
+    json_object_set_new(o, "tasks", tasks);
+    if (!(st = stmt(s, ST_RUN_SUMMARY_TASKS, W, &code)))
+        return hand_over(o, code, out);
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int(st, 2, max_tasks);
+    return hand_over(o, append_rows(s, st, tasks, status_task_row, W), out);
+}
+
+/* See store.h. Read in one snapshot. *out is a new reference. */
+int df_store_run_summary(df_store *s, long long run_id, int max_tasks, json_t **out)
+{
+    const char *W = "read run summary";
+    int mode;
+    int code = op_begin_read(s, &mode, W);
+    if (code != DF_STORE_OK)
+        return code;
+    code = run_summary_body(s, run_id, max_tasks, out, W);
     return op_end(s, mode, code, W);
 }
 

@@ -137,6 +137,12 @@ int df_store_alerts_pending(df_store *s, long long run_id, json_t **out);
  * for an unknown run. */
 int df_store_run_status(df_store *s, long long run_id, json_t **out);
 
+/* A short view of a run for large runs' summaries, as a new object: {"run_id", "workflow",
+ * "state", "started_at", "ended_at" (as in df_store_run_status), "counts": {STATE: number of
+ * tasks in it, ...}, "tasks": [the first max_tasks tasks, in file order, that are not SUCCESS,
+ * shaped as in df_store_run_status]}. DF_STORE_NOTFOUND for an unknown run. */
+int df_store_run_summary(df_store *s, long long run_id, int max_tasks, json_t **out);
+
 /* The newest run's id, or DF_STORE_NOTFOUND when there are no runs. */
 int df_store_latest_run(df_store *s, long long *run_id);
 

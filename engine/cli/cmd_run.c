@@ -77,6 +77,27 @@ static void on_event(void *ud, const df_engine_event *ev)
 }
 
 /* Prints the run's summary (or its status object with --json) from the store. */
+/* Prints path for a shell: as is when it is made of safe characters, else in single quotes. */
+static void print_shell_word(const char *path)
+{
+    if (path[strspn(path,
+                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,:=@")] ==
+        '\0') {
+        fputs(path, stdout);
+        return;
+    }
+    putchar('\'');
+    for (const char *c = path; *c; c++)
+        fputs(*c == '\'' ? "'\\''" : (char[]){*c, 0}, stdout);
+    putchar('\'');
+}
+
+/* How many of the run's tasks the summary lists: all of a small run, else the first that did
+ * not succeed. */
+#define SUMMARY_ALL_TASKS_UP_TO 30
+#define SUMMARY_FAILED_TASKS 20
+
+/* Prints the run's summary (or its status object with --json) from the store. */
 static int print_summary(const df_cli *cli, long long run_id)
 {
     df_store *s = NULL;
@@ -86,7 +107,31 @@ static int print_summary(const df_cli *cli, long long run_id)
         return -1;
     }
     json_t *st = NULL;
-    int rc = df_store_run_status(s, run_id, &st);
+    /* A large run's summary reads counts and the failed tasks only, not every task. */
+    int rc = cli->json ? df_store_run_status(s, run_id, &st)
+                       : df_store_run_summary(s, run_id, SUMMARY_FAILED_TASKS + 1, &st);
+    size_t n = 0, ok = 0, failed = 0, skipped = 0;
+    if (rc == DF_STORE_OK && !cli->json) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(st, "counts"), k, v)
+        {
+            size_t c = (size_t)json_integer_value(v);
+            n += c;
+            if (strcmp(k, "SUCCESS") == 0)
+                ok += c;
+            else if (strcmp(k, "SKIPPED") == 0)
+                skipped += c;
+            else if (strcmp(k, "FAILED") == 0 || strcmp(k, "UPSTREAM_FAILED") == 0 ||
+                     strcmp(k, "INVALID") == 0)
+                failed += c;
+        }
+        if (n <= SUMMARY_ALL_TASKS_UP_TO) {
+            json_decref(st);
+            st = NULL;
+            rc = df_store_run_status(s, run_id, &st);
+        }
+    }
     if (rc != DF_STORE_OK) {
         df_cli_error("status of run %lld: %s", run_id, df_store_error(s));
         df_store_close(s);
@@ -99,22 +144,7 @@ static int print_summary(const df_cli *cli, long long run_id)
         json_decref(st);
         return 0;
     }
-    const json_t *tasks = json_object_get(st, "tasks");
-    size_t n = json_array_size(tasks), ok = 0, failed = 0, skipped = 0, other = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *state = json_string_value(json_object_get(json_array_get(tasks, i), "state"));
-        if (!state)
-            other++;
-        else if (strcmp(state, "SUCCESS") == 0)
-            ok++;
-        else if (strcmp(state, "SKIPPED") == 0)
-            skipped++;
-        else if (strcmp(state, "FAILED") == 0 || strcmp(state, "UPSTREAM_FAILED") == 0 ||
-                 strcmp(state, "INVALID") == 0)
-            failed++;
-        else
-            other++;
-    }
+    size_t other = n - ok - failed - skipped;
     int64_t t0 = 0, t1 = 0;
     char dur[32] = "-";
     if (df_cli_parse_time(json_string_value(json_object_get(st, "started_at")), &t0) == 0 &&
@@ -126,18 +156,15 @@ static int print_summary(const df_cli *cli, long long run_id)
     if (other)
         printf(", %zu not finished", other);
     printf("\n");
-    /* Small runs: every task; large ones: only the tasks that did not succeed (at most 20). */
     static const char *const headers[] = {"TASK", "STATE", "ATTEMPTS", "DURATION", "ERROR"};
     df_cli_table *t = df_cli_table_new(5, headers);
-    size_t shown = 0, hidden = 0;
-    for (size_t i = 0; t && i < n; i++) {
+    const json_t *tasks = json_object_get(st, "tasks");
+    size_t shown = 0;
+    for (size_t i = 0; t && i < json_array_size(tasks) &&
+                       shown < SUMMARY_FAILED_TASKS + (n <= SUMMARY_ALL_TASKS_UP_TO ? n : 0);
+         i++) {
         const json_t *jt = json_array_get(tasks, i);
         const char *state = json_string_value(json_object_get(jt, "state"));
-        bool boring = state && strcmp(state, "SUCCESS") == 0;
-        if (n > 30 && (boring || shown >= 20)) {
-            hidden += !boring;
-            continue;
-        }
         char attempts[24], d[32] = "-";
         snprintf(attempts, sizeof attempts, "%lld",
                  (long long)json_integer_value(json_object_get(jt, "attempts")));
@@ -156,10 +183,13 @@ static int print_summary(const df_cli *cli, long long run_id)
     if (t && shown)
         df_cli_table_print(t, stdout);
     df_cli_table_free(t);
-    if (hidden)
-        printf("(%zu more tasks did not succeed: dagflow status %lld)\n", hidden, run_id);
-    printf("history: sqlite3 %s \"SELECT * FROM task_history WHERE run_id = %lld\"\n", cli->db_path,
-           run_id);
+    size_t unsuccessful = n - ok;
+    if (n > SUMMARY_ALL_TASKS_UP_TO && unsuccessful > shown)
+        printf("(%zu more tasks did not succeed: dagflow status %lld)\n", unsuccessful - shown,
+               run_id);
+    printf("history: sqlite3 ");
+    print_shell_word(cli->db_path);
+    printf(" \"SELECT * FROM task_history WHERE run_id = %lld\"\n", run_id);
     json_decref(st);
     return 0;
 }
