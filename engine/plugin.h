@@ -23,7 +23,8 @@ typedef struct df_plugin_registry df_plugin_registry;
 
 /* Creates a registry whose search path is: each of dirs (the --plugin-dir options, in order),
  * each folder of $DAGFLOW_PLUGIN_PATH (colon-separated), then the built-in plugin folders
- * (<folder of the dagflow binary>/plugins, then DF_PLUGIN_INSTALL_DIR). dirs is borrowed.
+ * (<folder of the dagflow binary>/plugins, <that folder>/../lib/dagflow/plugins, then
+ * DF_PLUGIN_INSTALL_DIR; a folder already listed is not added twice). dirs is borrowed.
  * Returns NULL on allocation failure. Not thread-safe: use from the engine thread. */
 df_plugin_registry *df_plugin_registry_new(const char *const *dirs, size_t n_dirs);
 
