@@ -337,6 +337,11 @@ static bool engine_done(df_engine *e)
  * one transaction; only after it commits are the dispatched attempts handed to the pool (an
  * attempt's RUNNING state, and the upstream SUCCESS that made it ready, are durable before it
  * starts) and the recorded alerts delivered. */
+static void on_resubmit(uv_timer_t *h)
+{
+    df_engine_wake(h->data);
+}
+
 static void on_tick(uv_idle_t *h)
 {
     df_engine *e = h->data;
@@ -350,6 +355,13 @@ static void on_tick(uv_idle_t *h)
     if (df_engine_commit(e) == 0)
         for (size_t i = 0; i < e->n_runs; i++)
             df_run_submit(e->runs[i]);
+    /* The pool's queue was full: it drains as soon as workers pick jobs up, which sends no event
+     * back, so look again shortly rather than at the next completion. */
+    bool waiting = false;
+    for (size_t i = 0; i < e->n_runs; i++)
+        waiting |= df_run_waiting_for_pool(e->runs[i]);
+    if (waiting && e->handles_open && !uv_is_active((uv_handle_t *)&e->resubmit))
+        uv_timer_start(&e->resubmit, on_resubmit, 1, 0);
     if (engine_done(e))
         engine_close_handles(e);
 }
@@ -431,6 +443,8 @@ static int engine_open_handles(df_engine *e, char *err, size_t errlen)
     e->tick_idle.data = e;
     uv_timer_init(&e->loop, &e->heartbeat);
     e->heartbeat.data = e;
+    uv_timer_init(&e->loop, &e->resubmit);
+    e->resubmit.data = e;
     uv_timer_start(&e->heartbeat, on_heartbeat, DF_HEARTBEAT_MS, DF_HEARTBEAT_MS);
     uv_signal_init(&e->loop, &e->sig_int);
     e->sig_int.data = e;
@@ -463,6 +477,7 @@ static void engine_close_handles(df_engine *e)
     uv_close((uv_handle_t *)&e->inbox_async, NULL);
     uv_close((uv_handle_t *)&e->tick_idle, NULL);
     uv_close((uv_handle_t *)&e->heartbeat, NULL);
+    uv_close((uv_handle_t *)&e->resubmit, NULL);
     uv_close((uv_handle_t *)&e->sig_int, NULL);
     uv_close((uv_handle_t *)&e->sig_term, NULL);
     for (size_t i = 0; i < e->n_runs; i++)

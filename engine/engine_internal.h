@@ -79,6 +79,7 @@ struct df_engine {
 
     uv_signal_t sig_int, sig_term;
     uv_timer_t heartbeat;
+    uv_timer_t resubmit; /* retries submitting to a full pool queue (backpressure) */
     uv_idle_t tick_idle; /* runs the group commit + dispatch once the current callbacks end */
     bool tick_armed;
     bool handles_open;
@@ -187,6 +188,9 @@ void df_run_cancel_all(df_run *r);
 
 /* Records attempts that did not come back within the grace period as CANCELLED (shutdown). */
 void df_run_abandon_in_flight(df_run *r);
+
+/* True while attempts refused by the pool's full queue wait to be submitted again. */
+bool df_run_waiting_for_pool(const df_run *r);
 
 bool df_run_ended(const df_run *r);
 df_run_state df_run_final_state(const df_run *r);

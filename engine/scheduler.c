@@ -897,6 +897,11 @@ void df_run_abandon_in_flight(df_run *r)
     }
 }
 
+bool df_run_waiting_for_pool(const df_run *r)
+{
+    return r->unsubmitted_n > 0;
+}
+
 bool df_run_ended(const df_run *r)
 {
     return r->ended;
