@@ -686,8 +686,10 @@ df_engine_status df_engine_run_file(df_engine *e, const char *path, const json_t
     *run_id = 0;
     *state = DF_RS_RUNNING;
     df_workflow *wf = NULL;
-    if (df_workflow_load_file(path, &wf, errs) != 0)
+    if (df_workflow_load_file(path, &wf, errs) != 0) {
+        df_plugin_check_raw(e->plugins, path, errs); /* every error in the file at once */
         return DF_ENGINE_EINPUT;
+    }
     size_t before = errs->n;
     json_t *params = merge_params(wf, overrides ? overrides : json_object(), errs);
     const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);

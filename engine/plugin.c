@@ -341,3 +341,47 @@ int df_workflow_check_plugins(df_plugin_registry *r, const df_workflow *wf,
     }
     return load_errs->n == load_before ? 0 : -1;
 }
+
+size_t df_plugin_check_raw(df_plugin_registry *r, const char *path, df_errlist *errs)
+{
+    size_t before = errs->n;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+    char real[PATH_MAX];
+    if (!doc || !realpath(path, real)) {
+        json_decref(doc);
+        return 0;
+    }
+    char *slash = strrchr(real, '/');
+    if (slash && slash != real)
+        *slash = '\0';
+    else
+        strcpy(real, "/");
+    char err[2048];
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(doc, "tasks"), i, t)
+    {
+        const char *id = json_string_value(json_object_get(t, "id"));
+        const char *ref = json_string_value(json_object_get(t, "plugin"));
+        if (!id || !ref)
+            continue;
+        const df_plugin *p = NULL;
+        if (df_plugin_get(r, ref, real, &p, err, sizeof err) != 0) {
+            df_errlist_add(errs, "%s: task \"%s\": %s", path, id, err);
+            continue;
+        }
+        const json_t *params = json_object_get(t, "params");
+        if (!p->unit->validate || (params && !json_is_object(params)))
+            continue;
+        json_t *empty = params ? NULL : json_object();
+        err[0] = '\0';
+        if (p->unit->validate(params ? params : empty, err, sizeof err) != 0) {
+            err[sizeof err - 1] = '\0';
+            df_errlist_add(errs, "%s: task \"%s\": plugin %s rejected its params: %s", path, id,
+                           p->name, err[0] ? err : "(no message)");
+        }
+        json_decref(empty);
+    }
+    json_decref(doc);
+    return errs->n - before;
+}

@@ -57,4 +57,13 @@ int df_workflow_check_plugins(df_plugin_registry *r, const df_workflow *wf,
                               const df_plugin **plugins_out, unsigned char *invalid_mask,
                               df_errlist *load_errs, df_errlist *invalid);
 
+/* When a workflow file fails to load (so there is no model to check), still reports what its
+ * tasks' plugins would say, so that every error in the file is reported at once (SPEC §1): for
+ * each element of the document's "tasks" that is an object with string "id" and "plugin", a
+ * plugin that cannot be found or loaded, and a `validate` that rejects its "params" object as
+ * written (templates unresolved, which plugins accept in place of values). Messages have the
+ * same form as df_workflow_check_plugins'. path: the workflow file (a file that is not JSON is
+ * skipped: its error is the loader's). Appends to errs; returns the number of errors added. */
+size_t df_plugin_check_raw(df_plugin_registry *r, const char *path, df_errlist *errs);
+
 #endif

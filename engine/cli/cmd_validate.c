@@ -75,6 +75,11 @@ int df_cmd_validate(int argc, char **argv)
     if (df_workflow_load_file(path, &wf, &load) != 0) {
         if (load.n == 0)
             df_errlist_add(&load, "%s: cannot be loaded", path);
+        /* Every error at once: what the plugins say about the tasks, too. */
+        df_plugin_registry *raw = df_plugin_registry_new(cli.plugin_dirs, cli.n_plugin_dirs);
+        if (raw)
+            df_plugin_check_raw(raw, path, &load);
+        df_plugin_registry_free(raw);
         for (size_t i = 0; i < load.n; i++)
             add_named(&all, path, load.msgs[i]);
         code = report(&cli, path, &all, 0);
