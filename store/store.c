@@ -1288,18 +1288,26 @@ int df_store_alerts_pending(df_store *s, long long run_id, json_t **out)
 
 /* ---- reads --------------------------------------------------------------------------------- */
 
-static int run_status_body(df_store *s, long long run_id, json_t **out, const char *W)
+/* The run part of a status object from a ST_RUN_STATUS row: run_id, workflow, state (as the
+ * run_history view shows it), started_at, ended_at. New object. */
+static json_t *status_header(sqlite3_stmt *st)
 {
-    int code;
-    sqlite3_stmt *st = run_row(s, ST_RUN_STATUS, run_id, W, &code);
-    if (!st)
-        return code;
     json_t *o = json_object();
     json_object_set_new(o, "run_id", col_json(st, 0));
     json_object_set_new(o, "workflow", col_json(st, 1));
     json_object_set_new(o, "state", col_json(st, 2));
     json_object_set_new(o, "started_at", col_json(st, 3));
     json_object_set_new(o, "ended_at", col_json(st, 4));
+    return o;
+}
+
+static int run_status_body(df_store *s, long long run_id, json_t **out, const char *W)
+{
+    int code;
+    sqlite3_stmt *st = run_row(s, ST_RUN_STATUS, run_id, W, &code);
+    if (!st)
+        return code;
+    json_t *o = status_header(st);
     json_t *metrics = col_parsed(st, 5);
     done(st);
 
@@ -1329,12 +1337,7 @@ static int run_summary_body(df_store *s, long long run_id, int max_tasks, json_t
     sqlite3_stmt *st = run_row(s, ST_RUN_STATUS, run_id, W, &code);
     if (!st)
         return code;
-    json_t *o = json_object();
-    json_object_set_new(o, "run_id", col_json(st, 0));
-    json_object_set_new(o, "workflow", col_json(st, 1));
-    json_object_set_new(o, "state", col_json(st, 2));
-    json_object_set_new(o, "started_at", col_json(st, 3));
-    json_object_set_new(o, "ended_at", col_json(st, 4));
+    json_t *o = status_header(st);
     done(st);
 
     json_t *counts = json_object();
