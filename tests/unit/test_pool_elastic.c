@@ -27,105 +27,7 @@
 
 /* ---- result collection ---- */
 
-#define MAX_RESULTS 4096
-
-typedef struct collector {
-    pthread_mutex_t mu;
-    size_t n;
-    df_job_result *res[MAX_RESULTS];
-    uint64_t at[MAX_RESULTS]; /* mono ms when the callback ran */
-} collector;
-
-static collector C = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, {0}};
-
-static void collector_reset(void)
-{
-    pthread_mutex_lock(&C.mu);
-    for (size_t i = 0; i < C.n; i++)
-        df_job_result_free(C.res[i]);
-    C.n = 0;
-    pthread_mutex_unlock(&C.mu);
-}
-
-static void on_done(df_job_result *r, void *ud)
-{
-    (void)ud;
-    pthread_mutex_lock(&C.mu);
-    if (C.n < MAX_RESULTS) {
-        C.at[C.n] = df_mono_ms();
-        C.res[C.n++] = r;
-    } else {
-        df_job_result_free(r);
-    }
-    pthread_mutex_unlock(&C.mu);
-}
-
-static size_t results_now(void)
-{
-    pthread_mutex_lock(&C.mu);
-    size_t n = C.n;
-    pthread_mutex_unlock(&C.mu);
-    return n;
-}
-
-static size_t wait_results(size_t n, uint64_t timeout_ms)
-{
-    uint64_t end = df_mono_ms() + timeout_ms;
-    while (results_now() < n && df_mono_ms() < end)
-        usleep(2000);
-    return results_now();
-}
-
-static df_job_result *find_result(void *tag, uint64_t *at)
-{
-    df_job_result *r = NULL;
-    pthread_mutex_lock(&C.mu);
-    for (size_t i = 0; i < C.n && !r; i++)
-        if (C.res[i]->user == tag) {
-            r = C.res[i];
-            if (at)
-                *at = C.at[i];
-        }
-    pthread_mutex_unlock(&C.mu);
-    return r;
-}
-
-#define TAG(i) ((void *)(uintptr_t)(0x1000 + (i)))
-
-static df_job *make_job(const df_taskunit *unit, json_t *params, void *user)
-{
-    df_job *j = calloc(1, sizeof *j);
-    j->unit = unit;
-    j->params = params ? params : json_object();
-    j->task_id = strdup("t");
-    j->workdir = strdup("/tmp");
-    j->attempt = 1;
-    j->user = user;
-    return j;
-}
-
-static void free_job(df_job *j)
-{
-    json_decref(j->params);
-    free(j->task_id);
-    free(j->workdir);
-    free(j);
-}
-
-static df_pool *new_pool(unsigned wmin, unsigned wmax, size_t qcap)
-{
-    df_pool_config cfg;
-    df_pool_config_default(&cfg);
-    cfg.workers_min = wmin;
-    cfg.workers_max = wmax;
-    if (qcap)
-        cfg.queue_capacity = qcap;
-    df_pool *p = NULL;
-    char err[256] = "";
-    if (df_pool_create(&cfg, on_done, NULL, &p, err, sizeof err) != 0)
-        fail_msg("df_pool_create: %s", err);
-    return p;
-}
+#include "pool_fixture.h"
 
 static df_pool_stats stats(df_pool *p)
 {
@@ -238,7 +140,7 @@ static void test_growth_on_backlog_of_cpu_bound_jobs(void **state)
     df_pool *p = new_pool(1, 3, 0);
     enum { N = 120 };
     for (int i = 0; i < N; i++)
-        assert_int_equal(df_pool_submit(p, make_job(&spin_unit, ms(4), TAG(i)), NULL), 0);
+        assert_int_equal(df_pool_submit(p, make_job(&spin_unit, ms(4), "t", TAG(i)), NULL), 0);
     assert_int_equal(wait_results(N, 10000), N);
     df_pool_stats st = stats(p);
     /* one worker would need 480 ms; the queue backed up, so more workers started */
@@ -247,7 +149,7 @@ static void test_growth_on_backlog_of_cpu_bound_jobs(void **state)
     assert_int_equal(st.workers_replaced, 0);
     assert_true(st.queue_high_water >= 50);
     for (int i = 0; i < N; i++)
-        assert_int_equal(find_result(TAG(i), NULL)->status, DF_TASK_OK);
+        assert_int_equal(find_result(TAG(i))->status, DF_TASK_OK);
     /* and back to the minimum once idle for the expiry */
     df_pool_set_idle_expiry(p, 100);
     assert_int_equal(wait_workers(p, 1, 3000), 1);
@@ -257,7 +159,7 @@ static void test_growth_on_backlog_of_cpu_bound_jobs(void **state)
          st = stats(p))
         usleep(5000);
     assert_int_equal(st.workers_stopped, st.workers_started - 1);
-    assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(1), TAG(N)), NULL), 0);
+    assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(1), "t", TAG(N)), NULL), 0);
     assert_int_equal(wait_results(N + 1, 5000), N + 1);
     df_pool_destroy(p, 1000);
     collector_reset();
@@ -273,7 +175,7 @@ static void test_growth_past_the_cores_when_short_jobs_block(void **state)
     enum { N = 150 };
     /* 5 ms each in a blocking call: too short to be "stuck", but the CPU stays idle */
     for (int i = 0; i < N; i++)
-        assert_int_equal(df_pool_submit(p, make_job(&block_unit, ms(5), TAG(i)), NULL), 0);
+        assert_int_equal(df_pool_submit(p, make_job(&block_unit, ms(5), "t", TAG(i)), NULL), 0);
     assert_int_equal(wait_results(N, 10000), N);
     df_pool_stats st = stats(p);
     assert_true(st.workers_peak > (unsigned)cores);
@@ -290,7 +192,7 @@ static void test_computing_jobs_do_not_grow_past_the_cores(void **state)
     df_pool *p = new_pool((unsigned)cores, (unsigned)cores + 2, 0);
     enum { N = 150 };
     for (int i = 0; i < N; i++)
-        assert_int_equal(df_pool_submit(p, make_job(&cpu_unit, ms(4), TAG(i)), NULL), 0);
+        assert_int_equal(df_pool_submit(p, make_job(&cpu_unit, ms(4), "t", TAG(i)), NULL), 0);
     assert_int_equal(wait_results(N, 10000), N);
     /* backed up all along, but every worker computes: another thread would not help. (One
      * more is tolerated: on a shared machine a computing thread may get little CPU in a tick;
@@ -308,7 +210,7 @@ static void test_yielding_burst_does_not_grow(void **state)
     df_pool *p = new_pool(2, 4, 0);
     enum { N = 2000 };
     for (int i = 0; i < N; i++)
-        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(300), TAG(i)), NULL), 0);
+        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(300), "t", TAG(i)), NULL), 0);
     assert_int_equal(wait_results(N, 10000), N);
     df_pool_stats st = stats(p);
     /* a burst of jobs that yield at once is not a backlog: no thread per task */
@@ -324,22 +226,23 @@ static void test_growth_when_a_worker_blocks(void **state)
     collector_reset();
     atomic_store(&started_flag, 0);
     df_pool *p = new_pool(1, 2, 0);
-    assert_int_equal(df_pool_submit(p, make_job(&block_unit, ms(600), TAG(0)), NULL), 0);
+    assert_int_equal(df_pool_submit(p, make_job(&block_unit, ms(600), "t", TAG(0)), NULL), 0);
     uint64_t end = df_mono_ms() + 5000;
     while (!atomic_load(&started_flag) && df_mono_ms() < end)
         usleep(1000);
     uint64_t t0 = df_mono_ms();
     for (int i = 1; i <= 5; i++)
-        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(10), TAG(i)), NULL), 0);
+        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(10), "t", TAG(i)), NULL), 0);
     assert_true(wait_results(5, 5000) >= 5);
     for (int i = 1; i <= 5; i++) {
         uint64_t at = 0;
-        df_job_result *r = find_result(TAG(i), &at);
+        df_job_result *r = find_result(TAG(i));
+        at = result_time(TAG(i));
         assert_non_null(r);
         assert_int_equal(r->status, DF_TASK_OK);
         assert_true(at - t0 < 450); /* moved to a new worker, not behind the blocked one */
     }
-    assert_null(find_result(TAG(0), NULL)); /* still blocked */
+    assert_null(find_result(TAG(0))); /* still blocked */
     assert_int_equal(stats(p).workers_started, 2);
     assert_int_equal(wait_results(6, 5000), 6);
     df_pool_destroy(p, 1000);
@@ -363,7 +266,7 @@ static void *race_submitter(void *arg)
     race *r = arg;
     pthread_barrier_wait(&r->start);
     for (int i = 0; i < PER_SUBMITTER; i++) {
-        df_job *j = make_job(&spin_unit, ms(3), NULL);
+        df_job *j = make_job(&spin_unit, ms(3), "t", NULL);
         if (df_pool_submit(r->p, j, NULL) != 0) {
             free_job(j);
             atomic_fetch_add(&r->submit_errors, 1);
@@ -426,31 +329,32 @@ static void test_stuck_worker_is_replaced(void **state)
     atomic_store(&started_flag, 0);
     df_pool *p = new_pool(1, 1, 0);
     df_pool_job *h = NULL;
-    assert_int_equal(df_pool_submit(p, make_job(&spin_unit, ms(1500), TAG(0)), &h), 0);
+    assert_int_equal(df_pool_submit(p, make_job(&spin_unit, ms(1500), "t", TAG(0)), &h), 0);
     uint64_t end = df_mono_ms() + 5000;
     while (!atomic_load(&started_flag) && df_mono_ms() < end)
         usleep(1000);
     uint64_t t0 = df_mono_ms();
     df_pool_cancel(p, h); /* its deadline: ignored */
     for (int i = 1; i <= 10; i++)
-        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(10), TAG(i)), NULL), 0);
+        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(10), "t", TAG(i)), NULL), 0);
     /* workers_max is 1: only replacing the stuck worker lets them run */
     assert_true(wait_results(10, 5000) >= 10);
     for (int i = 1; i <= 10; i++) {
         uint64_t at = 0;
-        df_job_result *r = find_result(TAG(i), &at);
+        df_job_result *r = find_result(TAG(i));
+        at = result_time(TAG(i));
         assert_non_null(r);
         assert_int_equal(r->status, DF_TASK_OK);
         assert_true(at - t0 < 1200);
     }
-    assert_null(find_result(TAG(0), NULL)); /* still spinning on the replaced worker */
+    assert_null(find_result(TAG(0))); /* still spinning on the replaced worker */
     df_pool_stats st = stats(p);
     assert_int_equal(st.workers_replaced, 1);
     assert_int_equal(st.workers, 1);
     assert_int_equal(st.workers_peak, 1); /* never two live workers */
     /* the spinner's late result still arrives, and its worker then stops */
     assert_int_equal(wait_results(11, 5000), 11);
-    df_job_result *r = find_result(TAG(0), NULL);
+    df_job_result *r = find_result(TAG(0));
     assert_int_equal(r->cancelled, 1);
     end = df_mono_ms() + 3000;
     while (stats(p).workers_stopped < 1 && df_mono_ms() < end)
@@ -475,7 +379,7 @@ static int parent_execute(df_task_ctx *ctx, const json_t *params, json_t **resul
     uint64_t end = df_mono_ms() + 3000;
     while (!atomic_load(&q_submitted) && df_mono_ms() < end)
         ;
-    df_job *j = make_job(&sleeper_unit, ms(1), TAG(9));
+    df_job *j = make_job(&sleeper_unit, ms(1), "t", TAG(9));
     uint64_t t0 = df_mono_ms();
     int rc = df_pool_submit(g_pool, j, NULL);
     uint64_t took = df_mono_ms() - t0;
@@ -494,20 +398,20 @@ static void test_submit_from_inside_a_task_into_a_full_pool(void **state)
     atomic_store(&started_flag, 0);
     atomic_store(&q_submitted, 0);
     g_pool = new_pool(1, 1, 2);
-    assert_int_equal(df_pool_submit(g_pool, make_job(&parent_unit, NULL, TAG(1)), NULL), 0);
+    assert_int_equal(df_pool_submit(g_pool, make_job(&parent_unit, NULL, "t", TAG(1)), NULL), 0);
     uint64_t end = df_mono_ms() + 5000;
     while (!atomic_load(&started_flag) && df_mono_ms() < end)
         usleep(1000);
-    assert_int_equal(df_pool_submit(g_pool, make_job(&sleeper_unit, ms(1), TAG(2)), NULL), 0);
-    assert_int_equal(df_pool_submit(g_pool, make_job(&sleeper_unit, ms(1), TAG(3)), NULL), 0);
+    assert_int_equal(df_pool_submit(g_pool, make_job(&sleeper_unit, ms(1), "t", TAG(2)), NULL), 0);
+    assert_int_equal(df_pool_submit(g_pool, make_job(&sleeper_unit, ms(1), "t", TAG(3)), NULL), 0);
     atomic_store(&q_submitted, 1);
     assert_int_equal(wait_results(3, 5000), 3);
-    df_job_result *r = find_result(TAG(1), NULL);
+    df_job_result *r = find_result(TAG(1));
     assert_int_equal(json_integer_value(json_object_get(r->result, "rc")), DF_POOL_EFULL);
     assert_true(json_integer_value(json_object_get(r->result, "took")) < 100);
-    assert_int_equal(find_result(TAG(2), NULL)->status, DF_TASK_OK);
-    assert_int_equal(find_result(TAG(3), NULL)->status, DF_TASK_OK);
-    assert_null(find_result(TAG(9), NULL));
+    assert_int_equal(find_result(TAG(2))->status, DF_TASK_OK);
+    assert_int_equal(find_result(TAG(3))->status, DF_TASK_OK);
+    assert_null(find_result(TAG(9)));
     df_pool_destroy(g_pool, 1000);
     g_pool = NULL;
     assert_int_equal(results_now(), 3);
@@ -521,7 +425,7 @@ static void test_idle_stacks_are_given_back(void **state)
     df_pool *p = new_pool(1, 1, 0);
     enum { N = 300 };
     for (int i = 0; i < N; i++)
-        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(30), TAG(i)), NULL), 0);
+        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(30), "t", TAG(i)), NULL), 0);
     assert_int_equal(wait_results(N, 5000), N);
     df_pool_stats st = stats(p);
     assert_int_equal(st.stacks_created, N); /* all at once: one stack each */
@@ -536,7 +440,7 @@ static void test_idle_stacks_are_given_back(void **state)
     /* the ones kept are reused */
     collector_reset();
     for (int i = 0; i < 10; i++)
-        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(1), TAG(i)), NULL), 0);
+        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(1), "t", TAG(i)), NULL), 0);
     assert_int_equal(wait_results(10, 5000), 10);
     df_pool_stats st2 = stats(p);
     assert_int_equal(st2.stacks_created, N);
