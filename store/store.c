@@ -20,6 +20,7 @@
 
 /* Generated from the store/ .sql files by store/embed_sql.cmake. */
 extern const char df_sql_schema[];
+extern const char df_sql_002_check_lists[];
 
 /* The migrations, in order: applying entries 1..N to an empty file yields schema version N.
  * Entry i brings the file from version i-1 to version i. */
@@ -28,6 +29,7 @@ static const struct {
     const char *sql;
 } migrations[] = {
     {1, df_sql_schema},
+    {2, df_sql_002_check_lists},
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_STORE_SCHEMA_VERSION,
@@ -692,10 +694,14 @@ int df_store_open(const char *path, df_store **out, char *err, size_t errlen)
     code = set_wal(s, path);
     if (code == DF_STORE_OK)
         code = query1(s, "PRAGMA synchronous=NORMAL", &unused, NULL, 0, "set synchronous");
+    /* Off while migrating: a migration that rebuilds a table drops the old one, and with
+     * enforcement on that drop would delete every row referring to it. */
     if (code == DF_STORE_OK)
-        code = query1(s, "PRAGMA foreign_keys=ON", &unused, NULL, 0, "enable foreign keys");
+        code = query1(s, "PRAGMA foreign_keys=OFF", &unused, NULL, 0, "disable foreign keys");
     if (code == DF_STORE_OK)
         code = migrate(s, path);
+    if (code == DF_STORE_OK)
+        code = query1(s, "PRAGMA foreign_keys=ON", &unused, NULL, 0, "enable foreign keys");
 
 out:
     if (code != DF_STORE_OK) {

@@ -23,7 +23,7 @@
 #define DF_STORE_BUSY (-4)     /* the database stayed locked past the busy timeout */
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define DF_STORE_SCHEMA_VERSION 1
+#define DF_STORE_SCHEMA_VERSION 2
 
 typedef struct df_store df_store;
 

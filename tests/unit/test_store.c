@@ -278,7 +278,7 @@ static void test_reopen_is_idempotent(void **state)
     long long latest = 0;
     assert_int_equal(df_store_latest_run(f->s, &latest), DF_STORE_OK);
     assert_int_equal(latest, id);
-    assert_int_equal(q_int(df_store_sqlite(f->s), "PRAGMA user_version"), 1);
+    assert_int_equal(q_int(df_store_sqlite(f->s), "PRAGMA user_version"), DF_STORE_SCHEMA_VERSION);
     /* Run ids keep increasing across reopenings. */
     long long id2 = create(f->s, "wf", 1, 0, now_ms());
     assert_true(id2 > id);
@@ -399,7 +399,7 @@ static void test_concurrent_create(void **state)
         sqlite3 *db = raw_open(path);
         assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 4);
         assert_int_equal(q_int(db, "SELECT count(*) FROM task_instances"), 12);
-        assert_int_equal(q_int(db, "PRAGMA user_version"), 1);
+        assert_int_equal(q_int(db, "PRAGMA user_version"), DF_STORE_SCHEMA_VERSION);
         sqlite3_close(db);
         char p[220];
         static const char *const suffix[] = {"", "-wal", "-shm"};

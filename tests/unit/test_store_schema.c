@@ -1,0 +1,339 @@
+/* test_store_schema: unit tests of the store's schema versions — a version 1 file (as written by
+ * earlier dagflow releases) is migrated to the current version with every row, counter, key and
+ * view intact and its constraints still enforced; and no statement the store writes with builds a
+ * temporary b-tree each time it runs (the cost schema version 2 removed). */
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "store/store_internal.h"
+
+/* Schema version 1 exactly as released (store/schema.sql, embedded by the build). */
+extern const char df_sql_schema[];
+
+typedef struct fx {
+    char dir[64];
+    char path[128];
+    df_store *s;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/df_schema_test_XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->path, sizeof f->path, "%s/dagflow.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    df_store_close(f->s);
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    char p[200];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s%s", f->path, suffixes[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static df_store *open_ok(const char *path)
+{
+    char err[256] = "";
+    df_store *s = NULL;
+    if (df_store_open(path, &s, err, sizeof err) != DF_STORE_OK)
+        fail_msg("df_store_open: %s", err);
+    return s;
+}
+
+static void exec_raw(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("exec %s: %s", sql, msg);
+}
+
+static long long q_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
+    if (sqlite3_step(st) != SQLITE_ROW)
+        fail_msg("no row for %s: %s", sql, sqlite3_errmsg(db));
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* The rows of a query joined into one string ("a|b\nc|d\n"), for before/after comparisons. */
+static char *q_dump(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
+    size_t cap = 1 << 16, len = 0;
+    char *out = calloc(1, cap);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int c = 0; c < sqlite3_column_count(st); c++) {
+            const char *t = (const char *)sqlite3_column_text(st, c);
+            len += (size_t)snprintf(out + len, cap - len, "%s%s", c ? "|" : "", t ? t : "NULL");
+            assert_true(len < cap);
+        }
+        len += (size_t)snprintf(out + len, cap - len, "\n");
+        assert_true(len < cap);
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+/* Writes a version 1 file by hand, as a dagflow of schema version 1 left it: a finished run with
+ * events, attempts (one LOST, one with a log), an alert and a breaker change, a second run that
+ * was deleted afterwards (so the run counter is ahead of the highest run_id), and a third run
+ * still RUNNING. */
+static void write_v1_file(const char *path)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    exec_raw(db, "PRAGMA journal_mode=WAL");
+    exec_raw(db, "BEGIN");
+    exec_raw(db, df_sql_schema);
+    exec_raw(db, "PRAGMA user_version = 1");
+    exec_raw(
+        db,
+        "INSERT INTO runs (run_id, workflow, state, started_at, ended_at, dag, params, plugins,"
+        " metrics) VALUES (1, 'etl', 'FAILED', 1000, 5000, '{\"name\":\"etl\"}', '{\"d\":1}',"
+        " '{\"noop\":\"1.0\"}', '{\"peak_workers\":2}');"
+        "INSERT INTO task_instances (run_id, task_id, idx, plugin, state, attempt, started_at,"
+        " ended_at, error, result) VALUES"
+        " (1, 'a', 0, 'noop', 'SUCCESS', 1, 1100, 1200, NULL, '{\"rows\":3}'),"
+        " (1, 'b', 1, 'shell', 'FAILED', 2, 1300, 4000, 'exit 1', NULL),"
+        " (1, 'c', 2, 'noop', 'UPSTREAM_FAILED', 0, NULL, 4000, 'an upstream task failed', NULL);"
+        "INSERT INTO run_edges VALUES (1, 'a', 'b'), (1, 'b', 'c');"
+        "INSERT INTO task_event_log (run_id, task_id, from_state, to_state, at, attempt, detail)"
+        " VALUES (1, 'a', NULL, 'PENDING', 1000, 0, NULL), (1, 'a', 'PENDING', 'QUEUED', 1001, 0,"
+        " NULL), (1, 'b', 'RUNNING', 'FAILED', 4000, 2, 'retries exhausted');"
+        "INSERT INTO attempts VALUES (1, 'a', 1, 'SUCCESS', 1100, 1200, NULL, 'hello'),"
+        " (1, 'b', 1, 'LOST', 1300, 2000, 'engine died', NULL),"
+        " (1, 'b', 2, 'FAILED', 2100, 4000, 'exit 1', NULL);"
+        "INSERT INTO alerts (run_id, task_id, event, sink, sink_index, payload, status, tries,"
+        " created_at, delivered_at) VALUES (1, 'b', 'task_failed', 'file:/tmp/x', 0, '{}',"
+        " 'delivered', 1, 4000, 4001);"
+        "INSERT INTO breaker_log (run_id, task_id, breaker, from_state, to_state, failure_rate,"
+        " calls, at) VALUES (1, 'b', 'api', 'CLOSED', 'OPEN', 0.75, 4, 3999);"
+        "INSERT INTO runs (run_id, workflow, state, started_at, dag) VALUES"
+        " (2, 'gone', 'SUCCESS', 6000, '{}');"
+        "INSERT INTO runs (run_id, workflow, state, started_at, dag, heartbeat_at) VALUES"
+        " (3, 'etl', 'RUNNING', 7000, '{}', 7000);"
+        "INSERT INTO task_instances (run_id, task_id, idx, plugin, state, attempt) VALUES"
+        " (3, 'a', 0, 'noop', 'RUNNING', 1);"
+        "INSERT INTO attempts (run_id, task_id, attempt, outcome, started_at) VALUES"
+        " (3, 'a', 1, 'RUNNING', 7001);"
+        "DELETE FROM runs WHERE run_id = 2;");
+    exec_raw(db, "COMMIT");
+    assert_int_equal(q_int(db, "SELECT seq FROM sqlite_sequence WHERE name = 'runs'"), 3);
+    sqlite3_close(db);
+}
+
+static const char *const every_table[] = {
+    "SELECT * FROM runs ORDER BY run_id",
+    "SELECT * FROM task_instances ORDER BY run_id, idx",
+    "SELECT * FROM run_edges ORDER BY run_id, upstream, downstream",
+    "SELECT * FROM task_event_log ORDER BY seq",
+    "SELECT * FROM attempts ORDER BY run_id, task_id, attempt",
+    "SELECT * FROM alerts ORDER BY alert_id",
+    "SELECT * FROM breaker_log ORDER BY seq",
+    "SELECT * FROM run_history ORDER BY run_id",
+    "SELECT * FROM task_history ORDER BY run_id, task_id",
+    "SELECT * FROM task_events ORDER BY seq",
+    "SELECT * FROM attempt_history ORDER BY run_id, task_id, attempt",
+    "SELECT * FROM alert_history ORDER BY alert_id",
+    "SELECT * FROM breaker_history ORDER BY seq",
+    "SELECT name, seq FROM sqlite_sequence ORDER BY name",
+};
+#define N_DUMPS (sizeof every_table / sizeof every_table[0])
+
+static void test_migrates_v1_keeping_everything(void **state)
+{
+    fx *f = *state;
+    write_v1_file(f->path);
+    char *before[N_DUMPS];
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    for (size_t i = 0; i < N_DUMPS; i++)
+        before[i] = q_dump(db, every_table[i]);
+    sqlite3_close(db);
+
+    f->s = open_ok(f->path);
+    db = df_store_sqlite(f->s);
+    assert_int_equal(q_int(db, "PRAGMA user_version"), DF_STORE_SCHEMA_VERSION);
+    for (size_t i = 0; i < N_DUMPS; i++) {
+        char *after = q_dump(db, every_table[i]);
+        if (strcmp(before[i], after) != 0)
+            fail_msg("%s changed by the migration:\nbefore:\n%safter:\n%s", every_table[i],
+                     before[i], after);
+        free(after);
+        free(before[i]);
+    }
+    char *ok = q_dump(db, "PRAGMA integrity_check");
+    assert_string_equal(ok, "ok\n");
+    free(ok);
+    char *fk = q_dump(db, "PRAGMA foreign_key_check");
+    assert_string_equal(fk, "");
+    free(fk);
+    assert_int_equal(q_int(db, "PRAGMA foreign_keys"), 1);
+    /* Indexes survive (by name). */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name"
+                               " IN ('runs_by_workflow', 'task_instances_by_idx',"
+                               " 'alerts_by_run_status', 'breaker_log_by_run',"
+                               " 'run_edges_by_downstream', 'task_event_log_by_task')"),
+                     6);
+    /* No table of the rebuild is left behind. */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name LIKE '%_v2'"), 0);
+
+    /* The run counter stays ahead of the deleted run 2... */
+    json_t *run =
+        json_pack("{s:s, s:{s:s, s:[]}, s:{}, s:{}, s:I, s:[{s:s, s:s, s:[]}]}", "workflow", "etl",
+                  "dag", "name", "etl", "tasks", "params", "plugins", "started_at",
+                  (json_int_t)8000, "tasks", "id", "x", "plugin", "noop", "depends_on");
+    long long id = 0;
+    assert_int_equal(df_store_create_run(f->s, run, &id), DF_STORE_OK);
+    json_decref(run);
+    assert_int_equal(id, 4);
+
+    /* ...the constraints still hold... */
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE task_instances SET state = 'DONE' WHERE run_id = 4", 0, 0, 0),
+        SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE attempts SET outcome = 'MAYBE' WHERE run_id = 3", 0, 0, 0),
+        SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE runs SET state = 'DONE' WHERE run_id = 4", 0, 0, 0), SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE alerts SET status = 'lost' WHERE alert_id = 1", 0, 0, 0),
+        SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db, "UPDATE breaker_log SET to_state = 'AJAR'", 0, 0, 0),
+                         SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO attempts VALUES (9, 'nope', 1, 'RUNNING', 1,"
+                                      " NULL, NULL, NULL)",
+                                      0, 0, 0),
+                         SQLITE_OK);
+
+    /* ...and the engine's writes work on the migrated tables: the open attempt of run 3. */
+    assert_int_equal(df_store_attempt_close(f->s, 3, "a", 1, DF_AO_LOST, 9000, "engine died", NULL),
+                     DF_STORE_OK);
+    df_transition t = {.run_id = 3,
+                       .task_id = "a",
+                       .from = DF_TS_RUNNING,
+                       .from_attempt = 1,
+                       .to = DF_TS_QUEUED,
+                       .to_attempt = 1,
+                       .at = 9001};
+    assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
+    df_store_close(f->s);
+
+    /* Opening again changes nothing. */
+    f->s = open_ok(f->path);
+    assert_int_equal(q_int(df_store_sqlite(f->s), "SELECT count(*) FROM runs"), 3);
+}
+
+/* Every statement the store has prepared for writing, run through EXPLAIN: none may open an
+ * ephemeral (temporary) b-tree, which SQLite builds afresh at every execution. Reads are not
+ * checked: a query may sort or de-duplicate that way once per call. */
+static void test_writes_build_no_temporary_btree(void **state)
+{
+    fx *f = *state;
+    f->s = open_ok(f->path);
+    sqlite3 *db = df_store_sqlite(f->s);
+    json_t *run =
+        json_pack("{s:s, s:{s:s, s:[]}, s:{}, s:{}, s:I, s:[{s:s, s:s, s:[]}, {s:s, s:s, s:[s]}]}",
+                  "workflow", "wf", "dag", "name", "wf", "tasks", "params", "plugins", "started_at",
+                  (json_int_t)1000, "tasks", "id", "a", "plugin", "noop", "depends_on", "id", "b",
+                  "plugin", "noop", "depends_on", "a");
+    long long id = 0;
+    assert_int_equal(df_store_create_run(f->s, run, &id), DF_STORE_OK);
+    json_decref(run);
+    /* Every kind of write the engine makes. */
+    assert_int_equal(df_store_begin(f->s), DF_STORE_OK);
+    df_transition t = {
+        .run_id = id, .task_id = "a", .from = DF_TS_PENDING, .to = DF_TS_QUEUED, .at = 1001};
+    assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
+    t = (df_transition){.run_id = id,
+                        .task_id = "a",
+                        .from = DF_TS_QUEUED,
+                        .to = DF_TS_RUNNING,
+                        .to_attempt = 1,
+                        .at = 1002};
+    assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
+    assert_int_equal(df_store_attempt_open(f->s, id, "a", 1, 1002), DF_STORE_OK);
+    assert_int_equal(df_store_attempt_close(f->s, id, "a", 1, DF_AO_SUCCESS, 1003, NULL, "log"),
+                     DF_STORE_OK);
+    t = (df_transition){.run_id = id,
+                        .task_id = "a",
+                        .from = DF_TS_RUNNING,
+                        .from_attempt = 1,
+                        .to = DF_TS_SUCCESS,
+                        .to_attempt = 1,
+                        .result_json = "{\"n\":1}",
+                        .at = 1003};
+    assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
+    long long alert = 0;
+    assert_int_equal(
+        df_store_alert_add(f->s, id, "a", "task_failed", "file:/x", 0, "{}", 1004, &alert),
+        DF_STORE_OK);
+    assert_int_equal(df_store_alert_update(f->s, alert, "delivered", 1, 1005, NULL), DF_STORE_OK);
+    assert_int_equal(df_store_breaker_event(f->s, id, "a", "api", "CLOSED", "OPEN", 0.5, 4, 1006),
+                     DF_STORE_OK);
+    assert_int_equal(df_store_run_heartbeat(f->s, id, 1007), DF_STORE_OK);
+    assert_int_equal(df_store_run_set_state(f->s, id, DF_RS_SUCCESS, 1008), DF_STORE_OK);
+    assert_int_equal(df_store_commit(f->s), DF_STORE_OK);
+
+    int writes = 0;
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st)) {
+        const char *sql = sqlite3_sql(st);
+        bool write = strncmp(sql, "INSERT", 6) == 0 || strncmp(sql, "UPDATE", 6) == 0;
+        if (sqlite3_stmt_readonly(st) || !write)
+            continue;
+        writes++;
+        char *plan_sql = sqlite3_mprintf("EXPLAIN %s", sql);
+        sqlite3_stmt *plan = NULL;
+        assert_int_equal(sqlite3_prepare_v2(db, plan_sql, -1, &plan, NULL), SQLITE_OK);
+        while (sqlite3_step(plan) == SQLITE_ROW) {
+            const char *op = (const char *)sqlite3_column_text(plan, 1);
+            if (op && strcmp(op, "OpenEphemeral") == 0)
+                fail_msg("this write builds a temporary b-tree at every execution: %s", sql);
+        }
+        sqlite3_finalize(plan);
+        sqlite3_free(plan_sql);
+    }
+    /* The statements above: run, task, event, edge inserts; transition; attempt open and close;
+     * alert add and update; breaker event; heartbeat; run state. */
+    assert_true(writes >= 12);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_migrates_v1_keeping_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writes_build_no_temporary_btree, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
