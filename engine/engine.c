@@ -18,6 +18,14 @@
 #define DF_HEARTBEAT_MS 5000
 #define DF_STOP_GRACE_MS 5000
 
+/* Most tasks one tick evaluates, and most it starts, before it commits and hands the started
+ * ones to the pool. One tick for 10,000 ready tasks would record them all before the first one
+ * starts and leave their results to come back all at once; slices let the first attempts run,
+ * and their results be recorded, while later ones are still being started. 10,000 sleeps of
+ * 1 s (tests/bench/bench_run.sh sleep-10000, medians of 6 runs, interleaved): 1.46 s in one
+ * tick; 1.34 s, 1.35 s, 1.34 s and 1.32 s with slices of 128, 256, 512 and 1,024. */
+#define DF_TICK_SLICE 512
+
 void df_engine_config_default(df_engine_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -347,9 +355,12 @@ static void on_tick(uv_idle_t *h)
     df_engine *e = h->data;
     uv_idle_stop(&e->tick_idle);
     e->tick_armed = false;
+    bool more = false;
     for (size_t i = 0; i < e->n_runs; i++)
-        if (!e->stopping && !df_run_ended(e->runs[i]))
-            df_run_dispatch(e->runs[i]);
+        if (!e->stopping && !df_run_ended(e->runs[i])) {
+            more |= df_run_evaluate(e->runs[i], DF_TICK_SLICE);
+            more |= df_run_dispatch(e->runs[i], DF_TICK_SLICE);
+        }
     for (size_t i = 0; i < e->n_runs; i++)
         df_run_check_end(e->runs[i]);
     if (df_engine_commit(e) == 0)
@@ -362,6 +373,8 @@ static void on_tick(uv_idle_t *h)
         waiting |= df_run_waiting_for_pool(e->runs[i]);
     if (waiting && e->handles_open && !uv_is_active((uv_handle_t *)&e->resubmit))
         uv_timer_start(&e->resubmit, on_resubmit, 1, 0);
+    if (more)
+        df_engine_wake(e);
     if (engine_done(e))
         engine_close_handles(e);
 }

@@ -166,15 +166,23 @@ int df_run_resume_prepare(df_run *r, const json_t *loaded, char *err, size_t err
 int df_run_retry_prepare(df_run *r, const json_t *loaded, const char *task, char *err,
                          size_t errlen);
 
-/* Evaluates every PENDING task once (start of a run or of a resume). */
+/* Queues every PENDING task for evaluation (start of a run or of a resume) and wakes the engine,
+ * whose ticks evaluate them with df_run_evaluate. */
 void df_run_start(df_run *r);
+
+/* Evaluates the trigger rules of at most max queued tasks, writing the verdicts (QUEUED,
+ * SKIPPED, UPSTREAM_FAILED) into the open transaction. Returns true when tasks are left. */
+bool df_run_evaluate(df_run *r, size_t max);
 
 /* Handles one attempt's result (takes ownership of res). */
 void df_run_on_result(df_engine *e, df_job_result *res);
 
-/* Starts ready tasks while slots allow: writes their RUNNING states and open attempts into the
- * open transaction; df_run_submit hands them to the pool once that transaction has committed. */
-void df_run_dispatch(df_run *r);
+/* Starts ready tasks while slots allow, at most max of them: writes their RUNNING states and open
+ * attempts into the open transaction; df_run_submit hands them to the pool once that transaction
+ * has committed. Returns true when it stopped at max with more tasks ready to start, so the
+ * caller commits and submits these and then calls again (small ticks let the first attempts run
+ * and the first results come back while later ones are still being recorded). */
+bool df_run_dispatch(df_run *r, size_t max);
 
 /* Submits the attempts df_run_dispatch started (call only after the commit). */
 void df_run_submit(df_run *r);

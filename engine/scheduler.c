@@ -10,6 +10,7 @@
 #include "engine_internal.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,11 +219,15 @@ static int set_state(df_run *r, size_t i, const change *c)
     return 0;
 }
 
-/* Evaluates the trigger rules of every task whose upstreams changed, propagating verdicts
- * (a SKIPPED or UPSTREAM_FAILED task makes its downstream tasks be evaluated in turn). */
-static void drain_eval(df_run *r)
+/* Evaluates the trigger rules of tasks whose upstreams changed, at most max of them, propagating
+ * verdicts (a SKIPPED or UPSTREAM_FAILED task makes its downstream tasks be evaluated in turn).
+ * Returns true when tasks are left to evaluate. */
+static bool drain_eval_max(df_run *r, size_t max)
 {
+    size_t done = 0;
     while (r->eval_n > 0 && !r->e->fatal) {
+        if (done++ == max)
+            return true;
         size_t i = r->eval[--r->eval_n];
         df_task_rt *t = &r->t[i];
         t->in_eval = false;
@@ -255,6 +260,20 @@ static void drain_eval(df_run *r)
             break;
         }
     }
+    return false;
+}
+
+/* Evaluates every task whose upstreams changed. */
+static void drain_eval(df_run *r)
+{
+    drain_eval_max(r, SIZE_MAX);
+}
+
+bool df_run_evaluate(df_run *r, size_t max)
+{
+    if (r->e->fatal || r->e->stopping || r->cancelling)
+        return false;
+    return drain_eval_max(r, max);
 }
 
 /* ---- creation ---- */
@@ -333,7 +352,8 @@ void df_run_start(df_run *r)
         r->eval[a] = r->eval[b];
         r->eval[b] = tmp;
     }
-    drain_eval(r);
+    /* Evaluated by the engine's ticks, a slice at a time, between dispatches: the first ready
+     * tasks start while later ones are still being recorded QUEUED. */
     df_engine_wake(r->e);
 }
 
@@ -509,18 +529,23 @@ static bool slots_free(df_run *r)
     return true;
 }
 
-void df_run_dispatch(df_run *r)
+bool df_run_dispatch(df_run *r, size_t max)
 {
     df_engine *e = r->e;
     if (e->fatal || e->stopping || r->cancelling)
-        return;
+        return false;
     /* Backpressure: while the pool's queue refuses attempts, start no more. */
     if (r->unsubmitted_n > 0)
-        return;
-    size_t n_held = 0;
+        return false;
+    size_t n_held = 0, started = 0;
     size_t *held = r->held;
     int64_t now = df_now_ms();
+    bool more = false;
     while (r->heap_n > 0 && slots_free(r)) {
+        if (started == max) {
+            more = true;
+            break;
+        }
         size_t i = heap_pop(r);
         const df_task_def *d = &r->wf->tasks[i];
         df_slot_pool *sp = d->pool >= 0 ? df_engine_slot_pool(e, r->wf->pools[d->pool].name) : NULL;
@@ -536,7 +561,7 @@ void df_run_dispatch(df_run *r)
         df_attempt_rec *rec = calloc(1, sizeof *rec);
         if (!rec) {
             df_engine_fail(e, "out of memory");
-            return;
+            return false;
         }
         df_task_rt *t = &r->t[i];
         rec->run = r;
@@ -554,19 +579,21 @@ void df_run_dispatch(df_run *r)
             df_engine_tx(e) != 0) {
             release_attempt(r, rec);
             free(rec);
-            return;
+            return false;
         }
         if (df_store_attempt_open(e->store, r->id, d->id, rec->attempt, now) != DF_STORE_OK) {
             df_engine_fail(e, "%s", df_store_error(e->store));
             release_attempt(r, rec);
             free(rec);
-            return;
+            return false;
         }
         /* Submitted by df_run_submit once the engine has committed this transaction. */
         r->unsubmitted[r->unsubmitted_n++] = rec;
+        started++;
     }
     for (size_t k = 0; k < n_held; k++)
         heap_push(r, held[k]);
+    return more;
 }
 
 void df_run_submit(df_run *r)

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# test_run_slices: a run with thousands of ready tasks is started a slice at a time (engine.c
+# DF_TICK_SLICE): the first tasks are RUNNING before the last ones are even QUEUED, every task
+# still goes PENDING -> QUEUED -> RUNNING -> SUCCESS in that order with one attempt, and a
+# downstream task waits for all of its thousands of upstreams.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/run_lib.sh"
+run_setup
+need_builtin noop
+
+N=3000
+python3 - "$N" >wide.json <<'PY'
+import json, sys
+n = int(sys.argv[1])
+tasks = [{"id": "t%d" % i, "plugin": "noop"} for i in range(n)]
+tasks.append({"id": "join", "plugin": "noop", "depends_on": ["t%d" % i for i in range(n)]})
+print(json.dumps({"name": "wide", "tasks": tasks}))
+PY
+
+run_wf wide.json --plugin-dir "$DF_PLUGIN_DIR" --concurrency "$N"
+expect_rc 0
+run=$(last_run)
+assert_eq "$(run_state "$run")" SUCCESS "run state"
+assert_eq "$(q "SELECT count(*) FROM task_history WHERE run_id = $run AND state = 'SUCCESS'")" \
+    $((N + 1)) "tasks that succeeded"
+assert_eq "$(q "SELECT count(*) FROM attempt_history WHERE run_id = $run AND outcome = 'SUCCESS'")" \
+    $((N + 1)) "attempts"
+
+# Sliced: some task started before the last of the others was queued.
+first_running=$(q "SELECT min(seq) FROM task_events WHERE run_id = $run AND to_state = 'RUNNING'")
+last_queued=$(q "SELECT max(seq) FROM task_events WHERE run_id = $run AND to_state = 'QUEUED'
+                  AND task_id <> 'join'")
+((first_running < last_queued)) ||
+    fail "all $N tasks were queued (last at seq $last_queued) before the first started (seq $first_running)"
+
+# Each task's own history is still in order, once each.
+assert_eq "$(q "SELECT count(*) FROM (SELECT task_id, group_concat(to_state, '>') AS path
+                  FROM (SELECT * FROM task_events WHERE run_id = $run ORDER BY seq)
+                  GROUP BY task_id) WHERE path <> 'PENDING>QUEUED>RUNNING>SUCCESS'")" 0 \
+    "tasks whose events are not PENDING>QUEUED>RUNNING>SUCCESS"
+
+# The join task was queued only after its last upstream succeeded.
+assert_eq "$(q "SELECT (SELECT seq FROM task_events WHERE run_id = $run AND task_id = 'join'
+                          AND to_state = 'QUEUED')
+                     > (SELECT max(seq) FROM task_events WHERE run_id = $run AND task_id <> 'join'
+                          AND to_state = 'SUCCESS')")" 1 "join queued after every upstream"
+df_done
