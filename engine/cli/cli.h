@@ -167,6 +167,14 @@ bool df_cli_db_exists(const df_cli *cli);
  *     char msg[512]; snprintf(msg, sizeof msg, "%s", ev->error); df_cli_sanitize(msg); */
 void df_cli_sanitize(char *s);
 
+/* Installs the handler of fatal signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) that, when the
+ * signal hits a thread running a task's plugin code, writes one line on stderr naming the task,
+ * its run and plugin, a coroutine stack overflow as such, and the `dagflow resume` command that
+ * continues the run; the process then dies of the same signal. Faults elsewhere get no message.
+ * Call once from the main thread before the engine starts; not thread-safe. Does nothing in a
+ * sanitizer build (AddressSanitizer reports such faults itself). */
+void df_cli_crash_install(void);
+
 /* Checks up front that path names a workflow file that can be read, so that a directory or an
  * unreadable file gets a clear message instead of a JSON parse error. Writes the problem into msg
  * (NUL-terminated, at most len bytes) and returns DF_EXIT_USAGE: "PATH: is a directory", or

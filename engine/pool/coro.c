@@ -456,6 +456,13 @@ void df_coro_release(df_coro_sched *s, df_coro *co)
 }
 
 /* See coro.h. */
+void df_coro_stack_bounds(const df_coro *co, const char **lo, size_t *size)
+{
+    *lo = co->stack_lo;
+    *size = co->stack_size;
+}
+
+/* See coro.h. */
 void *df_coro_arg(const df_coro *co)
 {
     return co->arg;

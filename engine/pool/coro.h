@@ -77,6 +77,11 @@ void df_coro_release(df_coro_sched *s, df_coro *co);
 /* The user pointer given to df_coro_create. */
 void *df_coro_arg(const df_coro *co);
 
+/* Where co's stack lies: its lowest usable byte (*lo) and usable size in bytes (*size); the
+ * guard page sits just below *lo. Async-signal-safe (reads two fields): a fatal-signal handler
+ * uses it to tell a stack overflow from other faults. */
+void df_coro_stack_bounds(const df_coro *co, const char **lo, size_t *size);
+
 /* Deepest use of any stack in the free list, in bytes, found with mincore(2) (pages touched
  * since the stack was mapped). For measurements (bench programs, tests), not for hot paths:
  * one syscall per free stack. 0 when the list is empty. */

@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "../clock.h"
+#include "fault.h"
 
 /* A worker inside one coroutine for this long is stuck: it gets no new jobs. */
 #define DF_POOL_STUCK_MS 100
@@ -492,7 +493,9 @@ static void run_ctx(df_worker *w, df_task_ctx *ctx)
 {
     atomic_store_explicit(&w->epoch, ++w->epoch_local, memory_order_relaxed);
     uint64_t t0 = uv_hrtime();
+    df_fault_enter(ctx->pj->job, ctx->co);
     int finished = df_coro_resume(&w->sched, ctx->co);
+    df_fault_leave();
     uint64_t d = uv_hrtime() - t0;
     atomic_store_explicit(&w->epoch, ++w->epoch_local, memory_order_relaxed);
     if (d >= DF_POOL_LONG_RUN_MS * 1000000ull) {
@@ -768,6 +771,8 @@ static void *worker_main(void *arg)
     df_worker *w = arg;
     df_pool *p = w->pool;
     pthread_setname_np(pthread_self(), "df-worker");
+    df_fault_altstack altstack;
+    df_fault_thread_init(&altstack);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     /* Every handle is closed: the worker's own by maybe_stop, timers and children by their
      * owners. Should one have been left open (a bug), close it rather than leak the loop. */
@@ -805,6 +810,7 @@ static void *worker_main(void *arg)
         if (last)
             pool_free(p);
     }
+    df_fault_thread_fini(&altstack);
     return NULL;
 }
 

@@ -58,6 +58,25 @@ typedef void (*df_pool_done_fn)(df_job_result *res, void *ud);
  * returned. */
 typedef struct df_pool_job df_pool_job;
 
+/* What the calling thread was running when a fatal signal hit it, for the handler's message. */
+typedef struct df_fault_info {
+    const char *task_id; /* borrowed from the job */
+    const char *plugin;  /* the plugin's name, or NULL */
+    long long run_id;
+    unsigned attempt;
+    int stack_overflow; /* the fault is below the task's coroutine stack: it overflowed */
+    size_t stack_size;  /* that stack's usable size in bytes (0: not on a coroutine stack) */
+} df_fault_info;
+
+/* Fills *out and returns 1 when the calling thread is running a task's code (a worker in one of
+ * its coroutines, or a df_task_run_blocking thread); returns 0 otherwise (the engine thread, a
+ * worker between tasks). addr is the faulting address (siginfo's si_addr) and sp the stack
+ * pointer at the fault (from the signal's ucontext; NULL when unknown): together they tell a
+ * stack overflow from other faults. Async-signal-safe, for fatal-signal handlers (the CLI's);
+ * reads thread-local state only. Worker threads run with an alternate signal stack, so a handler
+ * installed with SA_ONSTACK still runs after a coroutine overflowed into its guard page. */
+int df_pool_fault_info(const void *addr, const void *sp, df_fault_info *out);
+
 /* Fills cfg with the defaults above. */
 void df_pool_config_default(df_pool_config *cfg);
 

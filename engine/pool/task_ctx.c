@@ -4,6 +4,8 @@
  * These functions are exported from the dagflow executable to dlopen'd plugins. */
 #include "pool_internal.h"
 
+#include "fault.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,7 +148,9 @@ typedef struct blocking_call {
 static void on_work(uv_work_t *req)
 {
     blocking_call *bc = req->data;
+    df_fault_enter(bc->ctx->pj->job, NULL);
     bc->fn(bc->arg);
+    df_fault_leave();
 }
 
 static void on_work_done(uv_work_t *req, int status)

@@ -1,0 +1,122 @@
+/* crash: the CLI's last words when a fatal signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT)
+ * hits a thread running a task's plugin code: one line on stderr naming the task, its run and
+ * plugin, whether it overflowed its coroutine stack, and how to continue the run; then the
+ * process dies of the same signal, as it would have. The run itself is safe: every state change
+ * it made was committed, and `dagflow resume` records the interrupted attempt as LOST and runs
+ * it again. Faults outside task code get no message. Not installed under AddressSanitizer, whose
+ * own report is more precise. */
+#include "cli.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "../pool/pool.h"
+
+/* Appending to a fixed buffer with nothing but stores: the handler may use no stdio. */
+typedef struct msg {
+    char buf[1024];
+    size_t n;
+} msg;
+
+static void put(msg *m, const char *s)
+{
+    while (s && *s && m->n < sizeof m->buf - 1)
+        m->buf[m->n++] = *s++;
+}
+
+static void put_num(msg *m, unsigned long long v)
+{
+    char digits[24];
+    size_t k = 0;
+    do {
+        digits[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && k < sizeof digits);
+    while (k > 0 && m->n < sizeof m->buf - 1)
+        m->buf[m->n++] = digits[--k];
+}
+
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGSEGV:
+        return "SIGSEGV";
+    case SIGBUS:
+        return "SIGBUS";
+    case SIGILL:
+        return "SIGILL";
+    case SIGFPE:
+        return "SIGFPE";
+    case SIGABRT:
+        return "SIGABRT";
+    default:
+        return "a fatal signal";
+    }
+}
+
+static void on_fatal(int sig, siginfo_t *si, void *uctx)
+{
+    const void *sp = NULL;
+#if defined(__x86_64__)
+    if (uctx)
+        sp = (const void *)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP];
+#else
+    (void)uctx;
+#endif
+    df_fault_info fi;
+    if (df_pool_fault_info(si ? si->si_addr : NULL, sp, &fi)) {
+        msg m = {.n = 0};
+        put(&m, "dagflow: task \"");
+        put(&m, fi.task_id);
+        put(&m, "\" (run ");
+        put_num(&m, (unsigned long long)fi.run_id);
+        put(&m, ", attempt ");
+        put_num(&m, fi.attempt);
+        if (fi.plugin) {
+            put(&m, ", plugin \"");
+            put(&m, fi.plugin);
+            put(&m, "\"");
+        }
+        if (fi.stack_overflow && sig == SIGSEGV) {
+            put(&m, ") overflowed its ");
+            put_num(&m, fi.stack_size / 1024);
+            put(&m, " KiB coroutine stack and the engine stopped; continue the run with bigger "
+                    "stacks: dagflow resume ");
+            put_num(&m, (unsigned long long)fi.run_id);
+            put(&m, " --stack-size ");
+            put_num(&m, fi.stack_size / 1024 * 4);
+            put(&m, "K\n");
+        } else {
+            put(&m, ") crashed the engine with ");
+            put(&m, signal_name(sig));
+            put(&m, " in the plugin's code; once the plugin is fixed, continue the run: dagflow "
+                    "resume ");
+            put_num(&m, (unsigned long long)fi.run_id);
+            put(&m, "\n");
+        }
+        if (m.buf[m.n - 1] != '\n')
+            m.buf[m.n++] = '\n';
+        ssize_t unused = write(STDERR_FILENO, m.buf, m.n);
+        (void)unused;
+    }
+    /* SA_RESETHAND gave the signal its default action back: die of it (a fault would also
+     * re-fault on return; a signal sent by kill(2) would not). */
+    raise(sig);
+}
+
+void df_cli_crash_install(void)
+{
+#ifndef DF_SANITIZE
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fatal;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+#endif
+}
