@@ -16,16 +16,18 @@
  * - A supervisor thread ticks every DF_POOL_SUP_BUSY_MS while jobs are in flight. A worker whose
  *   epoch (bumped on every coroutine switch) stays odd and unchanged for DF_POOL_STUCK_MS is
  *   "stuck" in one coroutine (a plugin that computes or blocks instead of yielding): its queued
- *   jobs move to a worker that is not stuck, starting a new one (up to workers_max) when there is
- *   none. A worker stuck for DF_POOL_REPLACE_MS is replaced: it takes no more work, no longer
- *   counts against workers_max, and stops once its coroutines have finished. When a worker's
+ *   jobs, and the ones of its last batch it has not started, move to a worker that is not stuck,
+ *   starting a new one (up to workers_max) when there is none. A worker stuck for
+ *   DF_POOL_REPLACE_MS is replaced when a thread more fits under workers_max: it takes no more
+ *   work and stops once its coroutines have finished. When a worker's
  *   inbox backs up (its jobs have waited DF_POOL_BACKLOG_MS and it has taken none for as long:
  *   it is busy, e.g. with short CPU-bound jobs), half of that inbox moves to a worker that keeps
  *   up, or to a new one when every worker is backed up or stuck. A burst that workers keep
  *   taking batches from is not a backlog: more threads than cores would not start it sooner.
  * Workers above workers_min idle for DF_POOL_IDLE_EXPIRY_MS stop. Growth happens only under the
- * pool mutex, against n_live, so concurrent submitters can never start more than workers_max live
- * workers (the race of ants #374).
+ * pool mutex, against n_threads (every worker thread not yet exited: live, retiring or replaced),
+ * so concurrent submitters can never start more than workers_max threads (the race of ants #374);
+ * a stuck worker is replaced only while the new thread fits under that maximum.
  * - After df_pool_destroy has started discarding (destroyed), no callback starts, and destroy
  *   waits for the ones running. */
 #include "pool_internal.h"
@@ -212,8 +214,8 @@ static void inbox_move_locked(df_worker *from, df_worker *to, size_t n)
  * worker, or NULL with a message in err. */
 static df_worker *start_worker_locked(df_pool *p, char *err, size_t errlen)
 {
-    if (p->n_live >= p->cfg.workers_max) {
-        snprintf(err, errlen, "pool: already %u workers (workers_max)", p->cfg.workers_max);
+    if (p->n_threads >= p->cfg.workers_max) {
+        snprintf(err, errlen, "pool: already %u worker threads (workers_max)", p->cfg.workers_max);
         return NULL;
     }
     unsigned slot = p->n_slots;
@@ -269,9 +271,10 @@ static df_worker *start_worker_locked(df_pool *p, char *err, size_t errlen)
     }
     p->slots[slot] = w;
     p->n_live++;
+    p->n_threads++;
     p->stats.workers_started++;
-    if (p->n_live > p->stats.workers_peak)
-        p->stats.workers_peak = p->n_live;
+    if (p->n_threads > p->stats.workers_peak)
+        p->stats.workers_peak = p->n_threads;
     return w;
 }
 
@@ -334,7 +337,7 @@ static void fold_stack_stats_locked(df_worker *w)
 }
 
 /* Delivers the worker's completed jobs: one lock to retire them, the done callbacks (none once
- * destroy began discarding, or for a job without memory for a result), one lock to count them. */
+ * destroy began discarding), one lock to count them. */
 static void flush_done(df_worker *w)
 {
     df_pool_job *list = w->done_head;
@@ -361,7 +364,7 @@ static void flush_done(df_worker *w)
     for (df_pool_job *pj = list; pj; pj = pj->dnext) {
         free_job(pj->job);
         pj->job = NULL;
-        if (discard || !pj->res)
+        if (discard)
             df_job_result_free(pj->res);
         else
             p->done(pj->res, p->ud);
@@ -396,26 +399,15 @@ static void push_done(df_worker *w, df_pool_job *pj)
         flush_done(w);
 }
 
-static df_job_result *new_result(df_pool_job *pj)
-{
-    df_job_result *r = calloc(1, sizeof *r);
-    if (r)
-        r->user = pj->job->user;
-    return r;
-}
-
-/* A job that will never start (cancelled while queued, or no coroutine could be had). Without
- * memory for a result the callback cannot be honoured; the job is dropped. */
+/* A job that will never start (cancelled while queued, or no coroutine could be had). Its
+ * result was allocated at submission; without memory for the message, the receiver gets none. */
 static void complete_unstarted(df_worker *w, df_pool_job *pj, int status, const char *error)
 {
-    df_job_result *r = new_result(pj);
-    if (r) {
-        r->status = status;
-        r->cancelled = df_pool_job_is_cancelled(pj);
-        r->error = error ? strdup(error) : NULL;
-        r->started_mono_ms = r->ended_mono_ms = df_mono_ms();
-    }
-    pj->res = r;
+    df_job_result *r = pj->res;
+    r->status = status;
+    r->cancelled = df_pool_job_is_cancelled(pj);
+    r->error = error ? strdup(error) : NULL;
+    r->started_mono_ms = r->ended_mono_ms = df_mono_ms();
     push_done(w, pj);
 }
 
@@ -436,27 +428,24 @@ static void complete_running(df_worker *w, df_task_ctx *ctx)
     df_coro_release(&w->sched, ctx->co);
     ctx->co = NULL;
     active_remove(w, pj);
-    df_job_result *r = new_result(pj);
-    if (r) {
-        r->status = ctx->status;
-        r->cancelled = df_pool_job_is_cancelled(pj);
-        r->result = ctx->result;
-        r->error = ctx->error;
-        df_task_ctx_log_finish(ctx);
-        if (ctx->log && ctx->log_len) {
-            /* lines are stored each with a '\n'; the result joins them without a final one */
-            ctx->log[ctx->log_len - 1] = '\0';
-            r->log = ctx->log;
-            ctx->log = NULL;
-        }
-        r->started_mono_ms = ctx->started_ms;
-        r->ended_mono_ms = ctx->ended_ms;
-        ctx->result = NULL;
-        ctx->error = NULL;
+    df_job_result *r = pj->res; /* allocated at submission */
+    r->status = ctx->status;
+    r->cancelled = df_pool_job_is_cancelled(pj);
+    r->result = ctx->result;
+    r->error = ctx->error;
+    df_task_ctx_log_finish(ctx);
+    if (ctx->log && ctx->log_len) {
+        /* lines are stored each with a '\n'; the result joins them without a final one */
+        ctx->log[ctx->log_len - 1] = '\0';
+        r->log = ctx->log;
+        ctx->log = NULL;
     }
+    r->started_mono_ms = ctx->started_ms;
+    r->ended_mono_ms = ctx->ended_ms;
+    ctx->result = NULL;
+    ctx->error = NULL;
     pj->ctx = NULL;
     df_task_ctx_dispose(ctx);
-    pj->res = r;
     push_done(w, pj);
 }
 
@@ -696,23 +685,30 @@ static void worker_pull(df_worker *w)
         pj->next = NULL;
         complete_unstarted(w, pj, DF_TASK_FAILED, "cancelled before it started");
     }
+    /* The batch waits in w->pulled, where the supervisor can take it back should one of its
+     * jobs keep this worker (a plugin that blocks or computes without yielding). */
     uint64_t t0 = df_mono_ms();
-    while (take) {
-        df_pool_job *pj = take;
-        take = pj->next;
+    int slow = 0;
+    atomic_store_explicit(&w->pulled, take, memory_order_release);
+    for (;;) {
+        df_pool_job *pj = atomic_exchange_explicit(&w->pulled, NULL, memory_order_acq_rel);
+        if (!pj)
+            break;
+        atomic_store_explicit(&w->pulled, pj->next, memory_order_release);
         pj->next = NULL;
         start_job(w, pj);
         if (df_mono_ms() - t0 >= DF_POOL_SLICE_MS) {
             /* Jobs that compute or block: take one at a time for now, and give the rest back,
              * where they stay visible to the supervisor and movable. */
+            slow = 1;
             w->pull_n = 1;
-            if (take)
-                unpull(w, take);
-            take = NULL;
+            df_pool_job *rest = atomic_exchange_explicit(&w->pulled, NULL, memory_order_acq_rel);
+            if (rest)
+                unpull(w, rest);
             break;
         }
     }
-    if (take == NULL && df_mono_ms() - t0 < DF_POOL_SLICE_MS && w->pull_n < DF_POOL_BATCH)
+    if (!slow && df_mono_ms() - t0 < DF_POOL_SLICE_MS && w->pull_n < DF_POOL_BATCH)
         w->pull_n *= 2; /* quick jobs again: back to batches */
     if (scan)
         for (df_pool_job *pj = w->active_head; pj; pj = pj->anext)
@@ -790,6 +786,7 @@ static void *worker_main(void *arg)
     w->inbox_head = w->inbox_tail = NULL;
     w->inbox_n = 0;
     w->state = DF_W_EXITED;
+    p->n_threads--;
     if (w->replaced)
         p->n_replaced--;
     p->stats.workers_stopped++;
@@ -803,6 +800,7 @@ static void *worker_main(void *arg)
         df_pool_job *pj = list;
         list = pj->next;
         free_job(pj->job);
+        df_job_result_free(pj->res);
         free(pj);
     }
     if (abandoned) {
@@ -871,8 +869,10 @@ static void supervise_locked(df_pool *p)
             w->sup_epoch_since_ms = now;
         }
         w->stuck = now - w->sup_epoch_since_ms >= DF_POOL_STUCK_MS;
+        /* Taken out of service while another live worker remains or a new thread fits under
+         * workers_max (the stuck thread still counts until its coroutine returns). */
         if (w->state == DF_W_LIVE && now - w->sup_epoch_since_ms >= DF_POOL_REPLACE_MS &&
-            !p->shutting_down && p->n_replaced < p->cfg.workers_max) {
+            !p->shutting_down && (p->n_live > 1 || p->n_threads < p->cfg.workers_max)) {
             w->replaced = 1;
             p->n_replaced++;
             p->stats.workers_replaced++;
@@ -881,16 +881,44 @@ static void supervise_locked(df_pool *p)
                 start_worker_locked(p, err, sizeof err);
         }
     }
-    /* 2. queued jobs leave retiring and stuck workers */
+    /* 2. queued jobs, and jobs taken but not started, leave retiring and stuck workers */
     for (unsigned i = 0; i < p->n_slots; i++) {
         df_worker *w = p->slots[i];
-        if (!w || !w->inbox_n || (w->state == DF_W_LIVE && !w->stuck))
+        if (!w || w->state == DF_W_EXITED || (w->state == DF_W_LIVE && !w->stuck))
+            continue;
+        if (!w->inbox_n && !atomic_load_explicit(&w->pulled, memory_order_acquire))
             continue;
         df_worker *t = pick_worker_locked(p, 1, NULL);
         if (!t && !p->shutting_down)
             t = start_worker_locked(p, err, sizeof err);
-        if (t)
-            inbox_move_locked(w, t, w->inbox_n);
+        if (!t)
+            continue;
+        df_pool_job *list = atomic_exchange_explicit(&w->pulled, NULL, memory_order_acq_rel);
+        if (list) {
+            /* they go first: they were queued before anything in w's inbox */
+            size_t n = 0;
+            df_pool_job *tail = list;
+            for (df_pool_job *pj = list; pj; pj = pj->next) {
+                pj->state = DF_J_QUEUED;
+                tail = pj;
+                n++;
+            }
+            tail->next = w->inbox_head;
+            if (w->inbox_head)
+                w->inbox_head->prev = tail;
+            else
+                w->inbox_tail = tail;
+            df_pool_job *prev = NULL;
+            for (df_pool_job *pj = list; pj != tail->next; pj = pj->next) {
+                pj->prev = prev;
+                prev = pj;
+            }
+            w->inbox_head = list;
+            w->inbox_n += n;
+            w->active_n -= n;
+            p->waiting += n;
+        }
+        inbox_move_locked(w, t, w->inbox_n);
     }
     /* 3. backlog: half of a backed-up inbox moves to a worker that keeps up, or to a new one */
     if (p->waiting && !p->shutting_down) {
@@ -1054,9 +1082,16 @@ int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle)
         *handle = NULL;
     if (!p || !job)
         return -EINVAL;
+    /* The result is allocated now, while the caller can still be told: a job that completes
+     * (even cancelled, or without a coroutine) always has one to deliver. */
     df_pool_job *pj = calloc(1, sizeof *pj);
-    if (!pj)
+    df_job_result *res = pj ? calloc(1, sizeof *res) : NULL;
+    if (!res) {
+        free(pj);
         return -ENOMEM;
+    }
+    res->user = job->user;
+    pj->res = res;
     pj->job = job;
     pj->pool = p;
     atomic_init(&pj->cancelled, 0);
@@ -1064,11 +1099,13 @@ int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle)
     pthread_mutex_lock(&p->mu);
     if (p->shutting_down) {
         pthread_mutex_unlock(&p->mu);
+        free(pj->res);
         free(pj);
         return DF_POOL_ESHUTDOWN;
     }
     if (p->waiting >= p->cfg.queue_capacity) {
         pthread_mutex_unlock(&p->mu);
+        free(pj->res);
         free(pj);
         return DF_POOL_EFULL;
     }
@@ -1080,6 +1117,7 @@ int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle)
     }
     if (!w) { /* no worker can take it now: the caller may retry later */
         pthread_mutex_unlock(&p->mu);
+        free(pj->res);
         free(pj);
         return DF_POOL_EFULL;
     }

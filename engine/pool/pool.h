@@ -17,7 +17,8 @@ typedef struct df_pool df_pool;
 
 typedef struct df_pool_config {
     unsigned workers_min;  /* OS threads always running; default: online CPUs, at least 2 */
-    unsigned workers_max;  /* most OS threads; default 2 * cores, at least workers_min */
+    unsigned workers_max;  /* most worker threads, counting replaced ones still stuck in a
+                            * coroutine; default 2 * cores, at least workers_min */
     size_t queue_capacity; /* most jobs submitted but not yet started; default 65536 */
     size_t stack_size;     /* bytes per coroutine stack (guard page extra); default 256 KiB */
 } df_pool_config;
@@ -43,15 +44,18 @@ typedef struct df_job_result {
     char *log;      /* owned: the attempt's log lines joined with '\n', or NULL */
     uint64_t started_mono_ms;
     uint64_t ended_mono_ms;
-    void *user; /* df_job.user */
+    void *user;                 /* df_job.user */
+    struct df_job_result *next; /* the receiver's to use (e.g. to queue results without
+                                 * allocating); NULL when delivered */
 } df_job_result;
 
 /* Frees the owned members of a result and the struct itself. NULL is fine. */
 void df_job_result_free(df_job_result *r);
 
-/* Called once per submitted job, on a worker thread, when execute() has returned. Must be
- * thread-safe and quick (post the result to the engine thread and return); takes ownership of
- * res. */
+/* Called once per submitted job, on a worker thread, when execute() has returned (or the job
+ * ended without starting). Must be thread-safe and quick (post the result to the engine thread
+ * and return); takes ownership of res. The result was allocated at df_pool_submit, so delivering
+ * it needs no memory: a job that was accepted always gets its callback. */
 typedef void (*df_pool_done_fn)(df_job_result *res, void *ud);
 
 /* Handle of a submitted job, for cancellation. Valid until the done callback for it has
@@ -105,8 +109,8 @@ size_t df_pool_in_flight(df_pool *p);
 
 /* Pool metrics since creation. */
 typedef struct df_pool_stats {
-    unsigned workers; /* now */
-    unsigned workers_peak;
+    unsigned workers;      /* live workers now (taking jobs) */
+    unsigned workers_peak; /* most worker threads at once: live, retiring or replaced */
     unsigned workers_started;
     unsigned workers_stopped;
     size_t in_flight_peak;   /* most jobs submitted and not completed */

@@ -101,6 +101,10 @@ struct df_worker {
     atomic_uint_fast64_t epoch;
     /* any thread: total ns of coroutine runs of DF_POOL_LONG_RUN_MS or more */
     atomic_uint_fast64_t long_ns;
+    /* jobs worker_pull took but has not started yet (linked by next, counted in active_n): the
+     * worker takes them one at a time, and the supervisor takes the whole list (under mu) from a
+     * worker stuck in the job before them, so that they start elsewhere */
+    _Atomic(df_pool_job *) pulled;
     /* worker thread */
     uint64_t epoch_local, long_ns_local;
     size_t pull_n; /* jobs taken from the inbox per loop turn */
@@ -123,8 +127,10 @@ struct df_pool {
     void *ud;
     df_worker **slots; /* n_slots = 2 * cfg.workers_max entries (live + replaced ones) */
     unsigned n_slots;
-    unsigned n_live;     /* LIVE workers: never more than cfg.workers_max */
+    unsigned n_live;     /* LIVE workers */
     unsigned n_replaced; /* replaced workers still running their stuck coroutine */
+    unsigned n_threads;  /* worker threads not yet exited, whatever their state: never more
+                          * than cfg.workers_max */
     unsigned n_cpus;     /* online CPUs when the pool was created */
     size_t waiting;      /* jobs in inboxes */
     size_t in_flight;    /* submitted, callback not yet returned */

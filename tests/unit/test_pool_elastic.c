@@ -327,7 +327,7 @@ static void test_stuck_worker_is_replaced(void **state)
     (void)state;
     collector_reset();
     atomic_store(&started_flag, 0);
-    df_pool *p = new_pool(1, 1, 0);
+    df_pool *p = new_pool(1, 2, 0);
     df_pool_job *h = NULL;
     assert_int_equal(df_pool_submit(p, make_job(&spin_unit, ms(1500), "t", TAG(0)), &h), 0);
     uint64_t end = df_mono_ms() + 5000;
@@ -337,7 +337,7 @@ static void test_stuck_worker_is_replaced(void **state)
     df_pool_cancel(p, h); /* its deadline: ignored */
     for (int i = 1; i <= 10; i++)
         assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(10), "t", TAG(i)), NULL), 0);
-    /* workers_max is 1: only replacing the stuck worker lets them run */
+    /* only replacing the stuck worker lets them run */
     assert_true(wait_results(10, 5000) >= 10);
     for (int i = 1; i <= 10; i++) {
         uint64_t at = 0;
@@ -347,11 +347,16 @@ static void test_stuck_worker_is_replaced(void **state)
         assert_int_equal(r->status, DF_TASK_OK);
         assert_true(at - t0 < 1200);
     }
-    assert_null(find_result(TAG(0))); /* still spinning on the replaced worker */
+    /* they ran on a second worker; the stuck one is taken out of service once stuck for
+     * DF_POOL_REPLACE_MS, while its spinner still runs */
+    end = df_mono_ms() + 1000;
+    while (stats(p).workers_replaced < 1 && df_mono_ms() < end)
+        usleep(5000);
+    assert_null(find_result(TAG(0)));
     df_pool_stats st = stats(p);
     assert_int_equal(st.workers_replaced, 1);
-    assert_int_equal(st.workers, 1);
-    assert_int_equal(st.workers_peak, 1); /* never two live workers */
+    assert_int_equal(st.workers, 1);      /* one live worker... */
+    assert_int_equal(st.workers_peak, 2); /* ...and the stuck thread: two, the maximum */
     /* the spinner's late result still arrives, and its worker then stops */
     assert_int_equal(wait_results(11, 5000), 11);
     df_job_result *r = find_result(TAG(0));
@@ -362,6 +367,87 @@ static void test_stuck_worker_is_replaced(void **state)
     assert_int_equal(stats(p).workers_stopped, 1);
     assert_int_equal(stats(p).workers, 1);
     df_pool_destroy(p, 1000);
+    collector_reset();
+}
+
+/* workers_max counts every worker thread: with a maximum of 1, a worker stuck in a job is not
+ * replaced (that would be a second thread); the other jobs wait until it returns. */
+static void test_stuck_worker_not_replaced_past_the_maximum(void **state)
+{
+    (void)state;
+    collector_reset();
+    atomic_store(&started_flag, 0);
+    df_pool *p = new_pool(1, 1, 0);
+    assert_int_equal(df_pool_submit(p, make_job(&spin_unit, ms(1200), "t", TAG(0)), NULL), 0);
+    uint64_t end = df_mono_ms() + 5000;
+    while (!atomic_load(&started_flag) && df_mono_ms() < end)
+        usleep(1000);
+    uint64_t t0 = df_mono_ms();
+    for (int i = 1; i <= 5; i++)
+        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(10), "t", TAG(i)), NULL), 0);
+    usleep(800 * 1000); /* past DF_POOL_REPLACE_MS: a replacement would have run them by now */
+    assert_int_equal(results_now(), 0);
+    assert_int_equal(wait_results(6, 5000), 6);
+    assert_true(result_time(TAG(0)) <= result_time(TAG(1)));
+    assert_true(result_time(TAG(1)) - t0 >= 700);
+    df_pool_stats st = stats(p);
+    assert_int_equal(st.workers_replaced, 0);
+    assert_int_equal(st.workers_peak, 1);
+    df_pool_destroy(p, 1000);
+    collector_reset();
+}
+
+/* ---- jobs of a batch behind a stuck job ---- */
+
+static df_pool *g_launch_pool;
+
+/* launcher: submits, from inside its worker, a spinner (1,500 ms without yielding) and then 20
+ * sleepers of 10 ms; the only worker takes them all in one batch once the launcher returns, and
+ * the spinner comes first. */
+static int launcher_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    (void)ctx;
+    (void)params;
+    (void)result;
+    int failed = 0;
+    df_job *j = make_job(&spin_unit, ms(1500), "t", TAG(100));
+    if (df_pool_submit(g_launch_pool, j, NULL) != 0) {
+        free_job(j);
+        failed++;
+    }
+    for (int i = 1; i <= 20; i++) {
+        j = make_job(&sleeper_unit, ms(10), "t", TAG(100 + i));
+        if (df_pool_submit(g_launch_pool, j, NULL) != 0) {
+            free_job(j);
+            failed++;
+        }
+    }
+    return failed ? DF_TASK_FAILED : DF_TASK_OK;
+}
+static const df_taskunit launcher_unit = {DF_TASKUNIT_ABI, "launcher", "1", "t", NULL,
+                                          launcher_execute};
+
+static void test_batch_behind_a_stuck_job_moves_on(void **state)
+{
+    (void)state;
+    collector_reset();
+    g_launch_pool = new_pool(1, 2, 0);
+    uint64_t t0 = df_mono_ms();
+    assert_int_equal(
+        df_pool_submit(g_launch_pool, make_job(&launcher_unit, NULL, "t", TAG(99)), NULL), 0);
+    /* the launcher and the 20 sleepers: the sleepers move to a second worker once the first is
+     * seen stuck in the spinner (DF_POOL_STUCK_MS), instead of waiting 1.5 s behind it */
+    assert_true(wait_results(21, 5000) >= 21);
+    for (int i = 1; i <= 20; i++) {
+        df_job_result *r = find_result(TAG(100 + i));
+        assert_non_null(r);
+        assert_int_equal(r->status, DF_TASK_OK);
+        assert_true(result_time(TAG(100 + i)) - t0 < 900);
+    }
+    assert_null(find_result(TAG(100))); /* the spinner is still at it */
+    assert_true(stats(g_launch_pool).workers_peak <= 2);
+    assert_int_equal(wait_results(22, 5000), 22);
+    df_pool_destroy(g_launch_pool, 1000);
     collector_reset();
 }
 
@@ -459,6 +545,8 @@ int main(void)
         cmocka_unit_test(test_growth_when_a_worker_blocks),
         cmocka_unit_test(test_max_never_exceeded_with_concurrent_submitters),
         cmocka_unit_test(test_stuck_worker_is_replaced),
+        cmocka_unit_test(test_stuck_worker_not_replaced_past_the_maximum),
+        cmocka_unit_test(test_batch_behind_a_stuck_job_moves_on),
         cmocka_unit_test(test_submit_from_inside_a_task_into_a_full_pool),
         cmocka_unit_test(test_idle_stacks_are_given_back),
     };
