@@ -283,20 +283,13 @@ static int engine_add_pools(df_engine *e, const df_workflow *wf)
 static void on_pool_done(df_job_result *res, void *ud)
 {
     df_engine *e = ud;
-    df_inbox_item *it = malloc(sizeof *it);
-    if (!it) {
-        /* Cannot hand it over: the attempt will be found by its timeout or on resume. */
-        df_job_result_free(res);
-        return;
-    }
-    it->res = res;
-    it->next = NULL;
+    res->next = NULL;
     pthread_mutex_lock(&e->inbox_mu);
     if (e->inbox_tail)
-        e->inbox_tail->next = it;
+        e->inbox_tail->next = res;
     else
-        e->inbox_head = it;
-    e->inbox_tail = it;
+        e->inbox_head = res;
+    e->inbox_tail = res;
     /* After the handles closed, results just wait in the inbox for df_engine_close. */
     if (e->inbox_open)
         uv_async_send(&e->inbox_async);
@@ -313,14 +306,14 @@ static void on_inbox(uv_async_t *h)
 {
     df_engine *e = h->data;
     pthread_mutex_lock(&e->inbox_mu);
-    df_inbox_item *it = e->inbox_head;
+    df_job_result *res = e->inbox_head;
     e->inbox_head = e->inbox_tail = NULL;
     pthread_mutex_unlock(&e->inbox_mu);
-    while (it) {
-        df_inbox_item *next = it->next;
-        df_run_on_result(e, it->res);
-        free(it);
-        it = next;
+    while (res) {
+        df_job_result *next = res->next;
+        res->next = NULL;
+        df_run_on_result(e, res);
+        res = next;
     }
     df_engine_wake(e);
 }
@@ -562,15 +555,14 @@ void df_engine_close(df_engine *e)
     if (e->pool)
         df_pool_destroy(e->pool, DF_STOP_GRACE_MS);
     /* Results that arrived after the loop stopped. */
-    df_inbox_item *it = e->inbox_head;
-    while (it) {
-        df_inbox_item *next = it->next;
-        df_attempt_rec *rec = it->res->user;
+    df_job_result *res = e->inbox_head;
+    while (res) {
+        df_job_result *next = res->next;
+        df_attempt_rec *rec = res->user;
         if (rec && !rec->abandoned)
             free(rec);
-        df_job_result_free(it->res);
-        free(it);
-        it = next;
+        df_job_result_free(res);
+        res = next;
     }
     while (e->abandoned) {
         df_attempt_rec *next = e->abandoned->next_abandoned;

@@ -57,12 +57,6 @@ typedef struct df_outbox_item {
     struct df_outbox_item *next;
 } df_outbox_item;
 
-/* A completion travelling from a worker thread to the engine thread. */
-typedef struct df_inbox_item {
-    df_job_result *res;
-    struct df_inbox_item *next;
-} df_inbox_item;
-
 struct df_engine {
     df_engine_config cfg;
     char **plugin_dirs;
@@ -74,7 +68,9 @@ struct df_engine {
 
     uv_async_t inbox_async;
     pthread_mutex_t inbox_mu;
-    df_inbox_item *inbox_head, *inbox_tail;
+    /* completions travelling from worker threads to the engine thread, linked by their own
+     * next field (queuing one allocates nothing, so none is ever lost) */
+    df_job_result *inbox_head, *inbox_tail;
     bool inbox_open; /* inbox_async may be signalled (guarded by inbox_mu) */
 
     uv_signal_t sig_int, sig_term;
