@@ -55,19 +55,19 @@ static const opt_info OPTIONS[] = {
     {"format", "dot|mermaid", OPT_FORMAT, DF_OPT_FORMAT,
      "output format: Graphviz DOT or Mermaid flowchart (default: dot)"},
     {"workers-min", "N", OPT_WORKERS_MIN, DF_OPT_WORKERS_MIN,
-     "OS threads the coroutine pool keeps at least (default: the number of online CPUs, at least "
-     "2)"},
+     "OS threads the coroutine pool keeps at least, 1 to 1024 (default: the number of online "
+     "CPUs, at least 2, at most --workers-max)"},
     {"workers-max", "N", OPT_WORKERS_MAX, DF_OPT_WORKERS_MAX,
-     "OS threads the coroutine pool grows to at most (default: 2 x the number of online CPUs, at "
-     "least --workers-min)"},
+     "OS threads the coroutine pool grows to at most, 1 to 1024, counting workers stuck in a task "
+     "that does not yield (default: 2 x the number of online CPUs, at least --workers-min)"},
     {"concurrency", "N", OPT_CONCURRENCY, DF_OPT_CONCURRENCY,
      "task instances in flight at most (default: 256); a workflow's max_active_tasks can only "
      "lower it"},
     {"queue-capacity", "N", OPT_QUEUE_CAPACITY, DF_OPT_QUEUE_CAPACITY,
      "task attempts the pool holds waiting to start at most (default: 65536)"},
     {"stack-size", "BYTES", OPT_STACK_SIZE, DF_OPT_STACK_SIZE,
-     "stack size of each task coroutine, K or M suffix allowed (default: 256K); a plugin needing "
-     "big buffers should malloc them"},
+     "stack size of each task coroutine, 16K to 1G, K, M or G suffix allowed (default: 256K); a "
+     "plugin needing big buffers should malloc them"},
     {"db", "PATH", OPT_DB, DF_OPT_COMMON,
      "SQLite history file (default: $DAGFLOW_DB, else ./dagflow.db; created on first use)"},
     {"plugin-dir", "DIR", OPT_PLUGIN_DIR, DF_OPT_COMMON,
@@ -635,7 +635,30 @@ static int parse_count(const char *cmd, const char *opt, const char *text, long 
     return 0;
 }
 
-/* A byte count with an optional K or M suffix (x1024, x1024^2). */
+/* Most worker threads --workers-min/--workers-max take: far past any use (each worker is an OS
+ * thread with its own event loop and file descriptors) and small enough that every size derived
+ * from it stays sane. */
+#define DF_CLI_MAX_WORKERS 1024
+
+/* A worker count in [1, DF_CLI_MAX_WORKERS]. */
+static int parse_workers(const char *cmd, const char *opt, const char *text, long *out)
+{
+    if (parse_count(cmd, opt, text, out) != 0)
+        return -1;
+    if (*out > DF_CLI_MAX_WORKERS) {
+        df_cli_error("%s: --%s is at most %d worker threads, got %s", cmd, opt,
+                     DF_CLI_MAX_WORKERS, text);
+        return -1;
+    }
+    return 0;
+}
+
+/* Coroutine stack sizes --stack-size takes: from the pool's smallest usable stack to 1 GiB. */
+#define DF_CLI_MIN_STACK (16ull * 1024)
+#define DF_CLI_MAX_STACK (1024ull * 1024 * 1024)
+
+/* A byte count with an optional K, M or G suffix (x1024, x1024^2, x1024^3), between
+ * DF_CLI_MIN_STACK and DF_CLI_MAX_STACK. */
 static int parse_bytes(const char *cmd, const char *text, size_t *out)
 {
     char *end = NULL;
@@ -648,11 +671,18 @@ static int parse_bytes(const char *cmd, const char *text, size_t *out)
     } else if (end && (*end == 'm' || *end == 'M')) {
         mul = 1024 * 1024;
         end++;
+    } else if (end && (*end == 'g' || *end == 'G')) {
+        mul = 1024 * 1024 * 1024;
+        end++;
     }
-    if (v == 0 || errno || *end != '\0' || v > (unsigned long long)SIZE_MAX / 2 / mul) {
-        df_cli_error("%s: --stack-size needs a positive number of bytes (K or M suffix "
-                     "allowed), got \"%s\"",
+    if (v == 0 || errno || *end != '\0') {
+        df_cli_error("%s: --stack-size needs a number of bytes (K, M or G suffix allowed), got "
+                     "\"%s\"",
                      cmd, text);
+        return -1;
+    }
+    if (v > DF_CLI_MAX_STACK / mul || v * mul < DF_CLI_MIN_STACK) {
+        df_cli_error("%s: --stack-size must be between 16K and 1G, got \"%s\"", cmd, text);
         return -1;
     }
     *out = (size_t)(v * mul);
@@ -745,9 +775,9 @@ static int apply_option(df_cli *cli, int val, char *arg)
     case OPT_PARAM:
         return parse_param(cli, arg);
     case OPT_WORKERS_MIN:
-        return parse_count(cmd, "workers-min", arg, &cli->workers_min) ? DF_EXIT_USAGE : 0;
+        return parse_workers(cmd, "workers-min", arg, &cli->workers_min) ? DF_EXIT_USAGE : 0;
     case OPT_WORKERS_MAX:
-        return parse_count(cmd, "workers-max", arg, &cli->workers_max) ? DF_EXIT_USAGE : 0;
+        return parse_workers(cmd, "workers-max", arg, &cli->workers_max) ? DF_EXIT_USAGE : 0;
     case OPT_CONCURRENCY:
         return parse_count(cmd, "concurrency", arg, &cli->concurrency) ? DF_EXIT_USAGE : 0;
     case OPT_QUEUE_CAPACITY:

@@ -270,8 +270,14 @@ static int run_command(enum which which, int argc, char **argv)
         cfg.pool.workers_min = (unsigned)cli.workers_min;
     if (cli.workers_max > 0)
         cfg.pool.workers_max = (unsigned)cli.workers_max;
-    if (cfg.pool.workers_max < cfg.pool.workers_min)
-        cfg.pool.workers_max = cfg.pool.workers_min;
+    /* A default never overrides what was given: an explicit maximum under the default minimum
+     * lowers the minimum, an explicit minimum over the default maximum raises the maximum. */
+    if (cfg.pool.workers_max < cfg.pool.workers_min) {
+        if (cli.workers_max > 0)
+            cfg.pool.workers_min = cfg.pool.workers_max;
+        else
+            cfg.pool.workers_max = cfg.pool.workers_min;
+    }
     if (cli.queue_capacity > 0)
         cfg.pool.queue_capacity = (size_t)cli.queue_capacity;
     if (cli.stack_size > 0)

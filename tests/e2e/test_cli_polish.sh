@@ -130,12 +130,34 @@ for cmd in run resume retry; do
     # The help is wrapped: compare it as one line with single spaces.
     flat="$(tr -s ' \n' '  ' <<<"$DF_OUT")"
     assert_not_contains "$flat" "the engine's" "$cmd --help"
-    assert_contains "$flat" "--workers-min N OS threads the coroutine pool keeps at least (default: the number of online CPUs, at least 2)" "$cmd --workers-min"
+    assert_contains "$flat" "--workers-min N OS threads the coroutine pool keeps at least, 1 to 1024 (default: the number of online CPUs, at least 2, at most --workers-max)" "$cmd --workers-min"
     assert_contains "$flat" "(default: 2 x the number of online CPUs, at least --workers-min)" "$cmd --workers-max"
     assert_contains "$flat" "(default: 65536)" "$cmd --queue-capacity"
-    assert_contains "$flat" "(default: 256K)" "$cmd --stack-size"
+    assert_contains "$flat" "16K to 1G, K, M or G suffix allowed (default: 256K)" "$cmd --stack-size"
     assert_contains "$flat" "(default: 256)" "$cmd --concurrency"
 done
+
+# ---- 2b. engine options: ranges, and a default never overrides a value given --------------------
+note "engine option ranges"
+echo '{"name": "one", "tasks": [{"id": "a", "plugin": "noop"}]}' >one.json
+for bad in "--workers-max 1025" "--workers-min 5000" "--stack-size 2G" "--stack-size 4096" \
+    "--stack-size 8796093022207M" "--stack-size 1T"; do
+    # shellcheck disable=SC2086
+    run_df run one.json --db opts.db --plugin-dir "$DF_PLUGIN_DIR" $bad
+    expect_rc 2 "run $bad"
+    assert_match "$DF_ERR" '^dagflow: run: --(workers-(min|max) is at most 1024 worker threads|stack-size (must be between 16K and 1G|needs a number of bytes))' "run $bad"
+done
+assert_file_absent opts.db "a refused option records nothing"
+for good in "--stack-size 1G" "--stack-size 16K" "--stack-size 512k" "--workers-max 1024"; do
+    # shellcheck disable=SC2086
+    run_df run one.json --db opts.db --plugin-dir "$DF_PLUGIN_DIR" $good
+    expect_rc 0 "run $good"
+done
+# --workers-max under the default minimum (2) lowers the minimum instead of being overridden
+run_df run one.json --db opts.db --plugin-dir "$DF_PLUGIN_DIR" --workers-max 1
+expect_rc 0 "run --workers-max 1"
+run_df status --db opts.db
+assert_contains "$DF_OUT" "1 workers at most (1 started" "pool of one worker"
 
 # ---- 3. terminal safety -------------------------------------------------------------------------
 note "a task whose error carries control characters"
