@@ -337,6 +337,19 @@ void df_run_mark_invalid(df_run *r, const unsigned char *invalid, const char *co
         r->t[i].in_eval = false;
 }
 
+/* Start order of evaluation (qsort_r): the eval stack pops its last element first, so the array
+ * runs from the lowest priority to the highest, and within a priority from the last task in the
+ * file to the first. */
+static int eval_order(const void *pa, const void *pb, void *ud)
+{
+    const df_run *r = ud;
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    int64_t x = r->wf->tasks[a].priority, y = r->wf->tasks[b].priority;
+    if (x != y)
+        return x < y ? -1 : 1;
+    return a > b ? -1 : a < b ? 1 : 0;
+}
+
 void df_run_start(df_run *r)
 {
     for (size_t k = 0; k < r->wf->n_tasks; k++) {
@@ -346,14 +359,12 @@ void df_run_start(df_run *r)
             r->eval[r->eval_n++] = i;
         }
     }
-    /* The stack pops the last pushed first: reverse so upstreams are evaluated first. */
-    for (size_t a = 0, b = r->eval_n ? r->eval_n - 1 : 0; a < b; a++, b--) {
-        size_t tmp = r->eval[a];
-        r->eval[a] = r->eval[b];
-        r->eval[b] = tmp;
-    }
     /* Evaluated by the engine's ticks, a slice at a time, between dispatches: the first ready
-     * tasks start while later ones are still being recorded QUEUED. */
+     * tasks start while later ones are still being recorded QUEUED. Highest priority first, so
+     * that the tasks ready at the start are still started in priority order (SPEC §1) across
+     * slices: a task's verdict never depends on the order (upstream counts are kept up to date,
+     * and a task waiting on an upstream is evaluated again when that upstream changes). */
+    qsort_r(r->eval, r->eval_n, sizeof r->eval[0], eval_order, r);
     df_engine_wake(r->e);
 }
 

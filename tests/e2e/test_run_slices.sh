@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_run_slices: a run with thousands of ready tasks is started a slice at a time (engine.c
 # DF_TICK_SLICE): the first tasks are RUNNING before the last ones are even QUEUED, every task
-# still goes PENDING -> QUEUED -> RUNNING -> SUCCESS in that order with one attempt, and a
-# downstream task waits for all of its thousands of upstreams.
+# still goes PENDING -> QUEUED -> RUNNING -> SUCCESS in that order with one attempt, a downstream
+# task waits for all of its thousands of upstreams, and the tasks ready at the start still start
+# in priority order (SPEC §1), however far down the file the high-priority ones are.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/run_lib.sh"
@@ -45,4 +46,18 @@ assert_eq "$(q "SELECT (SELECT seq FROM task_events WHERE run_id = $run AND task
                           AND to_state = 'QUEUED')
                      > (SELECT max(seq) FROM task_events WHERE run_id = $run AND task_id <> 'join'
                           AND to_state = 'SUCCESS')")" 1 "join queued after every upstream"
+# Priority across slices: the 10 highest-priority tasks are the last of 1,000 in the file.
+python3 - >prio.json <<'PY'
+import json
+tasks = [{"id": "p%04d" % i, "plugin": "noop"} for i in range(1000)]
+for i in range(990, 1000):
+    tasks[i]["priority"] = 10
+print(json.dumps({"name": "prio", "max_active_tasks": 4, "tasks": tasks}))
+PY
+run_wf prio.json --plugin-dir "$DF_PLUGIN_DIR"
+expect_rc 0
+run=$(last_run)
+assert_eq "$(q "SELECT group_concat(task_id, ' ') FROM (SELECT task_id FROM task_events
+                  WHERE run_id = $run AND to_state = 'RUNNING' ORDER BY seq LIMIT 10)")" \
+    "p0990 p0991 p0992 p0993 p0994 p0995 p0996 p0997 p0998 p0999" "the first ten tasks started"
 df_done
