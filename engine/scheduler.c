@@ -689,8 +689,8 @@ static char *dup_result(const json_t *result)
 }
 
 /* Records how an attempt ended and moves its task on. error and log may be NULL. */
-static void finish_attempt(df_run *r, df_attempt_rec *rec, int status, bool cancelled,
-                           json_t *result, const char *error, const char *log)
+static void finish_attempt(df_run *r, df_attempt_rec *rec, int status, json_t *result,
+                           const char *error, const char *log)
 {
     df_engine *e = r->e;
     size_t i = rec->task;
@@ -700,7 +700,10 @@ static void finish_attempt(df_run *r, df_attempt_rec *rec, int status, bool canc
     df_attempt_outcome outcome;
     char msg[1024];
 
-    if (r->cancelling && !rec->timed_out && (cancelled || status != DF_TASK_OK))
+    /* Stopping: an attempt that failed (most likely because it was cancelled) goes back to
+     * QUEUED without using a retry; one that returned success keeps it, cancelled or not, so
+     * that resume does not run it again. */
+    if (r->cancelling && !rec->timed_out && status != DF_TASK_OK)
         outcome = DF_AO_CANCELLED;
     else if (rec->timed_out)
         outcome = DF_AO_TIMED_OUT;
@@ -803,7 +806,7 @@ void df_run_on_result(df_engine *e, df_job_result *res)
     df_run *r = rec->run;
     release_attempt(r, rec);
     if (!e->fatal) {
-        finish_attempt(r, rec, res->status, res->cancelled != 0, res->result, res->error, res->log);
+        finish_attempt(r, rec, res->status, res->result, res->error, res->log);
         drain_eval(r);
     }
     free(rec);
@@ -820,7 +823,7 @@ static void on_grace_over(uv_timer_t *h)
     release_attempt(r, rec);
     rec->next_abandoned = e->abandoned;
     e->abandoned = rec;
-    finish_attempt(r, rec, DF_TASK_FAILED, true, NULL,
+    finish_attempt(r, rec, DF_TASK_FAILED, NULL,
                    "the plugin did not stop when cancelled; its late result will be discarded",
                    NULL);
     drain_eval(r);
@@ -913,7 +916,7 @@ void df_run_cancel_all(df_run *r)
     for (size_t k = 0; k < r->unsubmitted_n; k++) {
         df_attempt_rec *rec = r->unsubmitted[k];
         release_attempt(r, rec);
-        finish_attempt(r, rec, DF_TASK_FAILED, true, NULL, NULL, NULL);
+        finish_attempt(r, rec, DF_TASK_FAILED, NULL, NULL, NULL);
         free(rec);
     }
     r->unsubmitted_n = 0;
@@ -930,7 +933,7 @@ void df_run_abandon_in_flight(df_run *r)
         release_attempt(r, rec);
         rec->next_abandoned = e->abandoned;
         e->abandoned = rec;
-        finish_attempt(r, rec, DF_TASK_FAILED, true, NULL,
+        finish_attempt(r, rec, DF_TASK_FAILED, NULL,
                        "cancelled: the plugin did not stop within the shutdown grace period", NULL);
     }
 }

@@ -9,6 +9,8 @@
 #      the grace period) and the run can still be resumed to SUCCESS.
 #   3. SIGTERM stops a `run` and a `resume` the same way (exit 130, INTERRUPTED, CANCELLED
 #      attempts, no process group left), and the run resumes again to SUCCESS.
+#   4. An attempt that returns success while the stop waits for it is recorded SUCCESS (not
+#      CANCELLED) and is not run again by `resume`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/run_lib.sh"
@@ -169,5 +171,32 @@ resume_fg "$run3"
 expect_rc 0 "resume after SIGTERM"
 expect_run "$run3" SUCCESS
 expect_invariants "$run3" finished
+
+note "4. an attempt that finishes successfully during the graceful stop keeps its success"
+cat >wf4.json <<EOF
+{"name": "durability_sigint4", "tasks": [
+  {"id": "finisher", "plugin": "sleepy", "params": {"ms": 1500, "ignore_cancel": true}},
+  {"id": "after", "plugin": "counter", "depends_on": ["finisher"], "params": {"path": "runs4.log"}}
+]}
+EOF
+bg run4 run wf4.json
+wait_sql "SELECT count(*) FROM task_history WHERE task_id = 'finisher' AND state = 'RUNNING'
+          AND run_id = $((run3 + 1))" 20 "finisher RUNNING"
+run4=$(last_run)
+kill -INT "$BG_PID"
+bg_wait "$BG_PID" 10 run4
+expect_bg_rc 130 run4 "exit code after SIGINT"
+expect_run "$run4" INTERRUPTED
+# It returned DF_TASK_OK after the stop began: that is a success, not an attempt to run again.
+assert_eq "1 SUCCESS" "$(q "SELECT group_concat(attempt || ' ' || outcome, ',') FROM attempt_history
+                           WHERE run_id = $run4 AND task_id = 'finisher'")" "attempts of finisher"
+expect_task "$run4" finisher SUCCESS
+resume_fg "$run4"
+expect_rc 0 "resume after the stop"
+expect_run "$run4" SUCCESS
+assert_eq "1 SUCCESS" "$(q "SELECT group_concat(attempt || ' ' || outcome, ',') FROM attempt_history
+                           WHERE run_id = $run4 AND task_id = 'finisher'")" "finisher not run again"
+assert_eq 1 "$(grep -c '^after ' runs4.log)" "executions of after"
+expect_invariants "$run4" finished
 
 df_done
