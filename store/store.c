@@ -23,13 +23,17 @@ extern const char df_sql_schema[];
 extern const char df_sql_002_check_lists[];
 
 /* The migrations, in order: applying entries 1..N to an empty file yields schema version N.
- * Entry i brings the file from version i-1 to version i. */
+ * Entry i brings the file from version i-1 to version i. A migration is "compatible" when this
+ * store's statements work unchanged on the version before it (version 2 only rewrites CHECK
+ * constraints): a file that only needs compatible migrations is upgraded when that can be done
+ * at once and safely, and otherwise used as it is (see migrate). */
 static const struct {
     int version;
+    int compatible;
     const char *sql;
 } migrations[] = {
-    {1, df_sql_schema},
-    {2, df_sql_002_check_lists},
+    {1, 0, df_sql_schema},
+    {2, 1, df_sql_002_check_lists},
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_STORE_SCHEMA_VERSION,
@@ -554,6 +558,98 @@ static int set_wal(df_store *s, const char *path)
 
 /* Brings the schema to DF_STORE_SCHEMA_VERSION. The version is read again inside BEGIN
  * IMMEDIATE, so of several processes opening a new file at once exactly one creates it. */
+/* The indexes and triggers of the file (user-made ones included: a migration that rebuilds a
+ * table drops those on it), as "name\0sql" pairs in a new array of *n strings. */
+static char **schema_objects(df_store *s, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger')"
+                           " AND sql IS NOT NULL",
+                           -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    char **v = NULL;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const char *sql = (const char *)sqlite3_column_text(st, 1);
+        size_t ln = strlen(name), ls = strlen(sql);
+        char *e = malloc(ln + ls + 2);
+        char **nv = e ? realloc(v, (*n + 1) * sizeof *v) : NULL;
+        if (!nv) {
+            free(e);
+            break;
+        }
+        v = nv;
+        memcpy(e, name, ln + 1);
+        memcpy(e + ln + 1, sql, ls + 1);
+        v[(*n)++] = e;
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Creates again the indexes and triggers of objs that the migration dropped with their tables.
+ * Returns DF_STORE_OK or an error naming the object. */
+static int restore_objects(df_store *s, char **objs, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *name = objs[i], *sql = objs[i] + strlen(objs[i]) + 1;
+        long long present = 0;
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_schema WHERE name = ?1", -1, &st,
+                               NULL) == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                present = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_finalize(st);
+        if (present)
+            continue;
+        char *msg = NULL;
+        if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+            int code = failf(s, DF_STORE_ERROR,
+                             "store: %s: migrating to schema version %d: cannot create \"%s\" "
+                             "again on the rebuilt table: %s",
+                             path, DF_STORE_SCHEMA_VERSION, name, msg ? msg : "?");
+            sqlite3_free(msg);
+            return code;
+        }
+    }
+    return DF_STORE_OK;
+}
+
+static void free_objects(char **objs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(objs[i]);
+    free(objs);
+}
+
+/* Whether an engine is alive on one of the file's runs (a RUNNING run whose heartbeat is newer
+ * than 30 s, the views' INTERRUPTED threshold): an older dagflow among them would stop at its
+ * next write if the schema moved past it. */
+static bool engine_alive(df_store *s)
+{
+    sqlite3_stmt *st = NULL;
+    bool alive = false;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT count(*) FROM runs WHERE state = 'RUNNING'"
+                           " AND heartbeat_at >= ?1 - 30000",
+                           -1, &st, NULL) != SQLITE_OK)
+        return true; /* cannot tell: leave the file alone */
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL) * 1000);
+    alive = sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) > 0;
+    sqlite3_finalize(st);
+    return alive;
+}
+
+/* Brings the file to DF_STORE_SCHEMA_VERSION: a new (empty) file gets every migration; an older
+ * file gets the ones it lacks, in one transaction, keeping the indexes and triggers users added
+ * (views survive on their own: legacy_alter_table keeps table renames from checking them). When
+ * every missing migration is compatible, the upgrade is only attempted when it is safe right now
+ * (the file is writable, no engine is alive on it, nobody holds the write lock); otherwise the
+ * file is used as it is and upgraded by a later open. A newer file is refused. */
 static int migrate(df_store *s, const char *path)
 {
     long long version = 0;
@@ -564,10 +660,32 @@ static int migrate(df_store *s, const char *path)
         return DF_STORE_OK;
     if (version > DF_STORE_SCHEMA_VERSION)
         goto newer;
+    bool optional = version > 0;
+    for (int i = 0; i < N_MIGRATIONS; i++)
+        if (migrations[i].version > version && !migrations[i].compatible)
+            optional = false;
+    if (optional && (sqlite3_db_readonly(s->db, "main") == 1 || engine_alive(s)))
+        return DF_STORE_OK;
+    if (version > 0 && sqlite3_db_readonly(s->db, "main") == 1)
+        return failf(s, DF_STORE_ERROR,
+                     "store: %s has schema version %lld and needs upgrading to version %d, which "
+                     "needs write access to the file",
+                     path, version, DF_STORE_SCHEMA_VERSION);
 
+    /* An optional upgrade does not wait for the write lock: whoever holds it (possibly another
+     * dagflow upgrading the file) is left alone, and this connection works on the file as is. */
+    if (optional)
+        sqlite3_busy_timeout(s->db, 0);
     code = exec_id(s, ST_BEGIN, "migrate schema");
+    if (optional)
+        sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    if (code == DF_STORE_BUSY && optional)
+        return DF_STORE_OK;
     if (code != DF_STORE_OK)
         return code;
+    char **objs = NULL;
+    size_t n_objs = 0;
+    long long unused;
     code = query1(s, "PRAGMA user_version", &version, NULL, 0, "read schema version");
     if (code != DF_STORE_OK)
         goto rollback;
@@ -589,7 +707,12 @@ static int migrate(df_store *s, const char *path)
                          path);
             goto rollback;
         }
+    } else {
+        objs = schema_objects(s, &n_objs);
     }
+    code = query1(s, "PRAGMA legacy_alter_table=ON", &unused, NULL, 0, "migrate schema");
+    if (code != DF_STORE_OK)
+        goto rollback;
     for (int i = 0; i < N_MIGRATIONS; i++) {
         if (migrations[i].version <= version)
             continue;
@@ -603,6 +726,9 @@ static int migrate(df_store *s, const char *path)
             goto rollback;
         }
     }
+    code = restore_objects(s, objs, n_objs, path);
+    if (code != DF_STORE_OK)
+        goto rollback;
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", DF_STORE_SCHEMA_VERSION);
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
@@ -610,8 +736,11 @@ static int migrate(df_store *s, const char *path)
         goto rollback;
     }
     code = exec_id(s, ST_COMMIT, "migrate schema");
-    if (code == DF_STORE_OK)
-        return code;
+    if (code != DF_STORE_OK)
+        goto rollback;
+    query1(s, "PRAGMA legacy_alter_table=OFF", &unused, NULL, 0, "migrate schema");
+    free_objects(objs, n_objs);
+    return DF_STORE_OK;
 rollback:
     if (!sqlite3_get_autocommit(s->db)) {
         char saved[sizeof s->err];
@@ -619,6 +748,8 @@ rollback:
         exec_id(s, ST_ROLLBACK, "migrate schema");
         memcpy(s->err, saved, sizeof saved);
     }
+    sqlite3_exec(s->db, "PRAGMA legacy_alter_table=OFF", NULL, NULL, NULL);
+    free_objects(objs, n_objs);
     return code;
 newer:
     return failf(s, DF_STORE_ERROR,

@@ -1,6 +1,8 @@
 /* test_store_schema: unit tests of the store's schema versions — a version 1 file (as written by
  * earlier dagflow releases) is migrated to the current version with every row, counter, key and
- * view intact and its constraints still enforced; and no statement the store writes with builds a
+ * view intact, its constraints still enforced, and the views, indexes and triggers users added
+ * kept; the upgrade waits for a safe moment (no live engine, no one holding the write lock) and
+ * a read-only version 1 file is read as it is; and no statement the store writes with builds a
  * temporary b-tree each time it runs (the cost schema version 2 removed). */
 #include <setjmp.h>
 #include <stdbool.h>
@@ -11,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -255,6 +261,151 @@ static void test_migrates_v1_keeping_everything(void **state)
     assert_int_equal(q_int(df_store_sqlite(f->s), "SELECT count(*) FROM runs"), 3);
 }
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long file_version(const char *path)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    long long v = q_int(db, "PRAGMA user_version");
+    sqlite3_close(db);
+    return v;
+}
+
+/* Objects users add with the sqlite3 shell survive the rebuild of the tables they are on: a view
+ * (over a table and over a SPEC view), an index and a trigger that keeps working. */
+static void test_migration_keeps_user_objects(void **state)
+{
+    fx *f = *state;
+    write_v1_file(f->path);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    exec_raw(db, "CREATE VIEW failed_runs AS SELECT run_id FROM runs WHERE state = 'FAILED';"
+                 "CREATE VIEW my_tasks AS SELECT run_id, task_id FROM task_history;"
+                 "CREATE INDEX my_idx ON task_instances (state);"
+                 "CREATE TABLE my_audit (run_id, state);"
+                 "CREATE TRIGGER my_trg AFTER UPDATE OF state ON runs BEGIN"
+                 " INSERT INTO my_audit VALUES (new.run_id, new.state); END;");
+    sqlite3_close(db);
+
+    f->s = open_ok(f->path);
+    db = df_store_sqlite(f->s);
+    assert_int_equal(q_int(db, "PRAGMA user_version"), DF_STORE_SCHEMA_VERSION);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('failed_runs',"
+                               " 'my_tasks', 'my_idx', 'my_trg', 'my_audit')"),
+                     5);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM failed_runs"), 1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM my_tasks"), 4);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'my_idx'"
+                               " AND tbl_name = 'task_instances'"),
+                     1);
+    assert_int_equal(df_store_run_set_state(f->s, 3, DF_RS_FAILED, 9000), DF_STORE_OK);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM my_audit WHERE run_id = 3 AND state = "
+                               "'FAILED'"),
+                     1);
+    char *ok = q_dump(db, "PRAGMA integrity_check");
+    assert_string_equal(ok, "ok\n");
+    free(ok);
+}
+
+/* An optional upgrade (version 2 only rewrites CHECKs) waits for a safe moment: not while an
+ * engine is alive on one of the file's runs (an older dagflow would stop at its next write), nor
+ * while someone holds the write lock (possibly another dagflow upgrading it). Meanwhile the file
+ * is used as it is, reads and writes included. */
+static void test_upgrade_waits_for_a_safe_moment(void **state)
+{
+    fx *f = *state;
+    write_v1_file(f->path);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE runs SET heartbeat_at = %lld WHERE run_id = 3",
+             (long long)wall_ms());
+    exec_raw(db, sql);
+
+    /* 1. an engine is alive on run 3 */
+    f->s = open_ok(f->path);
+    assert_int_equal(file_version(f->path), 1);
+    json_t *st = NULL;
+    assert_int_equal(df_store_run_status(f->s, 1, &st), DF_STORE_OK);
+    json_decref(st);
+    assert_int_equal(df_store_run_heartbeat(f->s, 3, wall_ms()), DF_STORE_OK);
+    df_store_close(f->s);
+    f->s = NULL;
+
+    /* 2. the engine is gone, but another connection holds the write lock: no wait */
+    exec_raw(db, "UPDATE runs SET heartbeat_at = 7000 WHERE run_id = 3");
+    exec_raw(db, "BEGIN IMMEDIATE");
+    int64_t t0 = wall_ms();
+    f->s = open_ok(f->path);
+    assert_true(wall_ms() - t0 < 2000);
+    exec_raw(db, "ROLLBACK");
+    assert_int_equal(file_version(f->path), 1);
+    long long latest = 0;
+    assert_int_equal(df_store_latest_run(f->s, &latest), DF_STORE_OK);
+    assert_int_equal(latest, 3);
+    df_store_close(f->s);
+    f->s = NULL;
+
+    /* 3. a safe moment: upgraded */
+    f->s = open_ok(f->path);
+    assert_int_equal(file_version(f->path), DF_STORE_SCHEMA_VERSION);
+    sqlite3_close(db);
+}
+
+/* A version 1 file the user cannot write is read as it is (the views are the same). Run as the
+ * unprivileged user "nobody" in a child process: root could write the file anyway. */
+static void test_read_only_v1_file_is_read(void **state)
+{
+    fx *f = *state;
+    write_v1_file(f->path);
+    struct passwd *pw = getpwnam("nobody");
+    if (geteuid() != 0 || !pw) {
+        skip();
+        return;
+    }
+    assert_int_equal(chown(f->dir, pw->pw_uid, pw->pw_gid), 0);
+    assert_int_equal(chmod(f->dir, 0700), 0);
+    assert_int_equal(chown(f->path, pw->pw_uid, pw->pw_gid), 0);
+    assert_int_equal(chmod(f->path, 0400), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+            _exit(10);
+        df_store *s = NULL;
+        char err[512] = "";
+        if (df_store_open(f->path, &s, err, sizeof err) != DF_STORE_OK) {
+            fprintf(stderr, "open: %s\n", err);
+            _exit(11);
+        }
+        json_t *runs = NULL;
+        if (df_store_history(s, NULL, 10, &runs) != DF_STORE_OK || json_array_size(runs) != 2)
+            _exit(12);
+        json_decref(runs);
+        json_t *st = NULL;
+        if (df_store_run_status(s, 1, &st) != DF_STORE_OK)
+            _exit(13);
+        json_decref(st);
+        /* a write fails cleanly */
+        if (df_store_run_heartbeat(s, 3, 1) == DF_STORE_OK)
+            _exit(14);
+        df_store_close(s);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(chmod(f->path, 0600), 0);
+    assert_int_equal(file_version(f->path), 1);
+}
+
 /* Every statement the store has prepared for writing, run through EXPLAIN: none may open an
  * ephemeral (temporary) b-tree, which SQLite builds afresh at every execution. Reads are not
  * checked: a query may sort or de-duplicate that way once per call. */
@@ -334,6 +485,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrates_v1_keeping_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writes_build_no_temporary_btree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_keeps_user_objects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_waits_for_a_safe_moment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_v1_file_is_read, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
