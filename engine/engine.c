@@ -724,6 +724,14 @@ df_engine_status df_engine_run_file(df_engine *e, const char *path, const json_t
         st = DF_ENGINE_ESTORE;
         goto fail;
     }
+    /* The pool before the run: a pool that cannot start (threads, memory, file descriptors)
+     * leaves no run behind that nothing will ever run. */
+    char perr[512];
+    if (!e->pool && df_pool_create(&e->cfg.pool, on_pool_done, e, &e->pool, perr, sizeof perr)) {
+        df_errlist_add(errs, "%s", perr);
+        st = DF_ENGINE_EINTERNAL;
+        goto fail;
+    }
     json_t *rec = run_record(e, wf, params, plugins);
     int rc = rec ? df_store_create_run(e->store, rec, run_id) : DF_STORE_ERROR;
     json_decref(rec);

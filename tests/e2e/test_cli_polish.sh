@@ -159,6 +159,22 @@ expect_rc 0 "run --workers-max 1"
 run_df status --db opts.db
 assert_contains "$DF_OUT" "1 workers at most (1 started" "pool of one worker"
 
+# A pool that cannot start (here: too few file descriptors for 200 workers' event loops) is an
+# internal error that records no run.
+set +e
+(
+    ulimit -n 64
+    "$DF_BIN" run one.json --db nopool.db --plugin-dir "$DF_PLUGIN_DIR" --workers-min 200 \
+        >nopool.out 2>nopool.err
+)
+rc=$?
+set -e
+assert_eq 3 "$rc" "exit code when the pool cannot start"
+assert_match "$(cat nopool.err)" '^dagflow: pool: cannot start' "message when the pool cannot start"
+run_df history --db nopool.db --json
+expect_rc 0 "history after the pool failed"
+assert_eq "[]" "$(jq -c . <<<"$DF_OUT")" "runs recorded when the pool could not start"
+
 # ---- 3. terminal safety -------------------------------------------------------------------------
 note "a task whose error carries control characters"
 cat >evil.json <<'EOF'
