@@ -552,8 +552,11 @@ void df_engine_close(df_engine *e)
     engine_close_handles(e);
     df_alerts_close(e->alerts);
     uv_run(&e->loop, UV_RUN_NOWAIT);
+    /* Attempts still in flight get the grace period to see their cancellation; when none is
+     * (the pool may still hold abandoned ones, stuck in plugins that ignored their deadline and
+     * already recorded TIMED_OUT), nothing is worth waiting for. */
     if (e->pool)
-        df_pool_destroy(e->pool, DF_STOP_GRACE_MS);
+        df_pool_destroy(e->pool, e->in_flight > 0 ? DF_STOP_GRACE_MS : 0);
     /* Results that arrived after the loop stopped. */
     df_job_result *res = e->inbox_head;
     while (res) {

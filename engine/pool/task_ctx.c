@@ -114,8 +114,8 @@ int df_task_sleep(df_task_ctx *ctx, uint64_t ms)
         return -1;
     if (df_pool_job_is_cancelled(ctx->pj))
         return 1;
-    if (ms == 0)
-        return 0;
+    /* ms 0 still yields: the timer fires on the loop's next turn, after the worker's other
+     * ready coroutines and I/O had theirs (a computing plugin's way to let others run). */
     if (!ctx->timer_inited) {
         uv_timer_init(&ctx->w->loop, &ctx->timer);
         ctx->timer.data = ctx;

@@ -59,7 +59,9 @@ typedef const df_taskunit *(*df_taskunit_entry_fn)(void);
 
 /* Waits ms milliseconds without blocking the worker thread (the coroutine yields to a libuv
  * timer). Returns 0 after the full wait, non-zero if the attempt was cancelled (timeout,
- * shutdown) before or while waiting; a cancellation wakes the coroutine at once. */
+ * shutdown) before or while waiting; a cancellation wakes the coroutine at once. With ms 0 it
+ * yields once: the worker runs its other ready tasks and I/O, then this one goes on (like Go's
+ * runtime.Gosched): a plugin that computes for long should call it now and then. */
 int df_task_sleep(df_task_ctx *ctx, uint64_t ms);
 
 /* Non-zero once the attempt has been cancelled (timeout or shutdown). Never blocks. */

@@ -223,6 +223,52 @@ static void test_queue_full_backpressure(void **state)
     collector_reset();
 }
 
+/* cruncher: computes for params.ms, calling df_task_sleep(ctx, 0) every millisecond. */
+static int cruncher_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    (void)result;
+    uint64_t end = df_mono_ms() + (uint64_t)json_integer_value(json_object_get(params, "ms"));
+    uint64_t next = df_mono_ms() + 1;
+    int yields = 0;
+    while (df_mono_ms() < end) {
+        if (df_mono_ms() >= next) {
+            if (df_task_sleep(ctx, 0) != 0)
+                return DF_TASK_FAILED;
+            yields++;
+            next = df_mono_ms() + 1;
+        }
+    }
+    *result = json_pack("{si}", "yields", yields);
+    return DF_TASK_OK;
+}
+static const df_taskunit cruncher_unit = {DF_TASKUNIT_ABI, "cruncher", "1", "t", NULL,
+                                          cruncher_execute};
+
+/* df_task_sleep(ctx, 0) yields: on a single worker, a 50 ms sleeper started behind a task that
+ * computes for 400 ms finishes on time, because the computing one lets it run. */
+static void test_sleep_zero_yields(void **state)
+{
+    (void)state;
+    collector_reset();
+    df_pool *p = new_pool(1, 1, 0);
+    uint64_t t0 = df_mono_ms();
+    assert_int_equal(
+        df_pool_submit(p, make_job(&cruncher_unit, json_pack("{si}", "ms", 400), "c", TAG(1)),
+                       NULL),
+        0);
+    assert_int_equal(
+        df_pool_submit(p, make_job(&echo_unit, json_pack("{si}", "sleep", 50), "e", TAG(2)), NULL),
+        0);
+    assert_int_equal(wait_results(2, 5000), 2);
+    assert_true(result_time(TAG(2)) - t0 < 250);
+    assert_true(result_time(TAG(1)) - t0 >= 390);
+    df_job_result *r = find_result(TAG(1));
+    assert_int_equal(r->status, DF_TASK_OK);
+    assert_true(json_integer_value(json_object_get(r->result, "yields")) > 10);
+    df_pool_destroy(p, 1000);
+    collector_reset();
+}
+
 static void test_cancel_sleeping_wakes_at_once(void **state)
 {
     (void)state;
@@ -600,6 +646,7 @@ int main(void)
         cmocka_unit_test(test_errors_and_invalid_status),
         cmocka_unit_test(test_queue_full_backpressure),
         cmocka_unit_test(test_cancel_sleeping_wakes_at_once),
+        cmocka_unit_test(test_sleep_zero_yields),
         cmocka_unit_test(test_cancel_queued_job),
         cmocka_unit_test(test_ten_thousand_sleeps),
         cmocka_unit_test(test_spinning_job_does_not_stop_others),
