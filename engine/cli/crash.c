@@ -15,6 +15,7 @@
 
 #include "../pool/pool.h"
 
+#ifndef DF_SANITIZE
 /* Appending to a fixed buffer with nothing but stores: the handler may use no stdio. */
 typedef struct msg {
     char buf[1024];
@@ -106,6 +107,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uctx)
      * re-fault on return; a signal sent by kill(2) would not). */
     raise(sig);
 }
+#endif
 
 void df_cli_crash_install(void)
 {
