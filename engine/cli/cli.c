@@ -646,8 +646,8 @@ static int parse_workers(const char *cmd, const char *opt, const char *text, lon
     if (parse_count(cmd, opt, text, out) != 0)
         return -1;
     if (*out > DF_CLI_MAX_WORKERS) {
-        df_cli_error("%s: --%s is at most %d worker threads, got %s", cmd, opt,
-                     DF_CLI_MAX_WORKERS, text);
+        df_cli_error("%s: --%s is at most %d worker threads, got %s", cmd, opt, DF_CLI_MAX_WORKERS,
+                     text);
         return -1;
     }
     return 0;
