@@ -220,19 +220,31 @@ static void test_yielding_burst_does_not_grow(void **state)
     collector_reset();
 }
 
-static void test_growth_when_a_worker_blocks(void **state)
+/* Submits a job of unit that sets started_flag when it begins (block or spin, for ms), waits
+ * until it has begun, then submits n sleepers of 10 ms tagged TAG(1)..TAG(n). Returns the mono ms
+ * at which the sleepers were submitted; *h gets the first job's handle when h is not NULL. */
+static uint64_t occupy_then_queue(df_pool *p, const df_taskunit *unit, int ms_, int n,
+                                  df_pool_job **h)
 {
-    (void)state;
-    collector_reset();
     atomic_store(&started_flag, 0);
-    df_pool *p = new_pool(1, 2, 0);
-    assert_int_equal(df_pool_submit(p, make_job(&block_unit, ms(600), "t", TAG(0)), NULL), 0);
+    assert_int_equal(df_pool_submit(p, make_job(unit, ms(ms_), "t", TAG(0)), h), 0);
     uint64_t end = df_mono_ms() + 5000;
     while (!atomic_load(&started_flag) && df_mono_ms() < end)
         usleep(1000);
     uint64_t t0 = df_mono_ms();
-    for (int i = 1; i <= 5; i++)
+    if (h)
+        df_pool_cancel(p, *h); /* its deadline: ignored */
+    for (int i = 1; i <= n; i++)
         assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(10), "t", TAG(i)), NULL), 0);
+    return t0;
+}
+
+static void test_growth_when_a_worker_blocks(void **state)
+{
+    (void)state;
+    collector_reset();
+    df_pool *p = new_pool(1, 2, 0);
+    uint64_t t0 = occupy_then_queue(p, &block_unit, 600, 5, NULL);
     assert_true(wait_results(5, 5000) >= 5);
     for (int i = 1; i <= 5; i++) {
         uint64_t at = 0;
@@ -326,17 +338,10 @@ static void test_stuck_worker_is_replaced(void **state)
 {
     (void)state;
     collector_reset();
-    atomic_store(&started_flag, 0);
     df_pool *p = new_pool(1, 2, 0);
     df_pool_job *h = NULL;
-    assert_int_equal(df_pool_submit(p, make_job(&spin_unit, ms(1500), "t", TAG(0)), &h), 0);
-    uint64_t end = df_mono_ms() + 5000;
-    while (!atomic_load(&started_flag) && df_mono_ms() < end)
-        usleep(1000);
-    uint64_t t0 = df_mono_ms();
-    df_pool_cancel(p, h); /* its deadline: ignored */
-    for (int i = 1; i <= 10; i++)
-        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(10), "t", TAG(i)), NULL), 0);
+    uint64_t t0 = occupy_then_queue(p, &spin_unit, 1500, 10, &h);
+    uint64_t end;
     /* only replacing the stuck worker lets them run */
     assert_true(wait_results(10, 5000) >= 10);
     for (int i = 1; i <= 10; i++) {
@@ -376,15 +381,8 @@ static void test_stuck_worker_not_replaced_past_the_maximum(void **state)
 {
     (void)state;
     collector_reset();
-    atomic_store(&started_flag, 0);
     df_pool *p = new_pool(1, 1, 0);
-    assert_int_equal(df_pool_submit(p, make_job(&spin_unit, ms(1200), "t", TAG(0)), NULL), 0);
-    uint64_t end = df_mono_ms() + 5000;
-    while (!atomic_load(&started_flag) && df_mono_ms() < end)
-        usleep(1000);
-    uint64_t t0 = df_mono_ms();
-    for (int i = 1; i <= 5; i++)
-        assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(10), "t", TAG(i)), NULL), 0);
+    uint64_t t0 = occupy_then_queue(p, &spin_unit, 1200, 5, NULL);
     usleep(800 * 1000); /* past DF_POOL_REPLACE_MS: a replacement would have run them by now */
     assert_int_equal(results_now(), 0);
     assert_int_equal(wait_results(6, 5000), 6);
