@@ -214,7 +214,7 @@ static void inbox_move_locked(df_worker *from, df_worker *to, size_t n)
  * worker, or NULL with a message in err. */
 static df_worker *start_worker_locked(df_pool *p, char *err, size_t errlen)
 {
-    if (p->n_threads >= p->cfg.workers_max) {
+    if (p->n_threads - p->n_lost >= p->cfg.workers_max) {
         snprintf(err, errlen, "pool: already %u worker threads (workers_max)", p->cfg.workers_max);
         return NULL;
     }
@@ -483,7 +483,9 @@ static void run_ctx(df_worker *w, df_task_ctx *ctx)
     atomic_store_explicit(&w->epoch, ++w->epoch_local, memory_order_relaxed);
     uint64_t t0 = uv_hrtime();
     df_fault_enter(ctx->pj->job, ctx->co);
+    atomic_store_explicit(&w->running_id, ctx->pj->id, memory_order_relaxed);
     int finished = df_coro_resume(&w->sched, ctx->co);
+    atomic_store_explicit(&w->running_id, 0, memory_order_relaxed);
     df_fault_leave();
     uint64_t d = uv_hrtime() - t0;
     atomic_store_explicit(&w->epoch, ++w->epoch_local, memory_order_relaxed);
@@ -787,6 +789,8 @@ static void *worker_main(void *arg)
     w->inbox_n = 0;
     w->state = DF_W_EXITED;
     p->n_threads--;
+    if (w->lost)
+        p->n_lost--;
     if (w->replaced)
         p->n_replaced--;
     p->stats.workers_stopped++;
@@ -859,6 +863,12 @@ static void supervise_locked(df_pool *p)
             w->computing = 1;
         }
         uint64_t e = atomic_load_explicit(&w->epoch, memory_order_relaxed);
+        if (!(e & 1) || e != w->sup_epoch) {
+            if (w->lost) { /* the plugin returned: the thread counts again */
+                w->lost = 0;
+                p->n_lost--;
+            }
+        }
         if (!(e & 1)) {
             w->sup_epoch = e;
             w->stuck = 0;
@@ -869,10 +879,24 @@ static void supervise_locked(df_pool *p)
             w->sup_epoch_since_ms = now;
         }
         w->stuck = now - w->sup_epoch_since_ms >= DF_POOL_STUCK_MS;
+        /* Stuck in a job that was cancelled (its deadline passed, or a shutdown) and ignores
+         * it: that thread is lost to the pool until the plugin returns, and stops counting
+         * against workers_max, so that a replacement keeps the run going (the classic bound
+         * on threads holds for every worker that can still do work). */
+        if (w->stuck && !w->lost) {
+            uint64_t id = atomic_load_explicit(&w->running_id, memory_order_relaxed);
+            df_pool_job *pj = id ? table_find_locked(p, id) : NULL;
+            if (pj && df_pool_job_is_cancelled(pj) &&
+                now - w->sup_epoch_since_ms >= DF_POOL_REPLACE_MS) {
+                w->lost = 1;
+                p->n_lost++;
+            }
+        }
         /* Taken out of service while another live worker remains or a new thread fits under
-         * workers_max (the stuck thread still counts until its coroutine returns). */
+         * workers_max (a stuck thread still counts until its coroutine returns, unless lost). */
         if (w->state == DF_W_LIVE && now - w->sup_epoch_since_ms >= DF_POOL_REPLACE_MS &&
-            !p->shutting_down && (p->n_live > 1 || p->n_threads < p->cfg.workers_max)) {
+            !p->shutting_down &&
+            (p->n_live > 1 || w->lost || p->n_threads - p->n_lost < p->cfg.workers_max)) {
             w->replaced = 1;
             p->n_replaced++;
             p->stats.workers_replaced++;

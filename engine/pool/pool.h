@@ -18,7 +18,8 @@ typedef struct df_pool df_pool;
 typedef struct df_pool_config {
     unsigned workers_min;  /* OS threads always running; default: online CPUs, at least 2 */
     unsigned workers_max;  /* most worker threads, counting replaced ones still stuck in a
-                            * coroutine; default 2 * cores, at least workers_min */
+                            * coroutine, except those stuck in a cancelled job (lost until the
+                            * plugin returns); default 2 * cores, at least workers_min */
     size_t queue_capacity; /* most jobs submitted but not yet started; default 65536 */
     size_t stack_size;     /* bytes per coroutine stack (guard page extra); default 256 KiB */
 } df_pool_config;

@@ -101,6 +101,10 @@ struct df_worker {
     atomic_uint_fast64_t epoch;
     /* any thread: total ns of coroutine runs of DF_POOL_LONG_RUN_MS or more */
     atomic_uint_fast64_t long_ns;
+    /* any thread: id of the job whose coroutine runs now (0 between coroutines); the
+     * supervisor looks it up in the id table, under mu, to see whether it was cancelled */
+    atomic_uint_fast64_t running_id;
+    int lost; /* under mu: counted in n_lost */
     /* jobs worker_pull took but has not started yet (linked by next, counted in active_n): the
      * worker takes them one at a time, and the supervisor takes the whole list (under mu) from a
      * worker stuck in the job before them, so that they start elsewhere */
@@ -129,8 +133,9 @@ struct df_pool {
     unsigned n_slots;
     unsigned n_live;     /* LIVE workers */
     unsigned n_replaced; /* replaced workers still running their stuck coroutine */
-    unsigned n_threads;  /* worker threads not yet exited, whatever their state: never more
-                          * than cfg.workers_max */
+    unsigned n_threads;  /* worker threads not yet exited, whatever their state */
+    unsigned n_lost;     /* of those, workers stuck in a cancelled job (a plugin ignoring its
+                          * cancellation): n_threads - n_lost never exceeds cfg.workers_max */
     unsigned n_cpus;     /* online CPUs when the pool was created */
     size_t waiting;      /* jobs in inboxes */
     size_t in_flight;    /* submitted, callback not yet returned */

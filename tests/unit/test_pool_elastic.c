@@ -395,6 +395,47 @@ static void test_stuck_worker_not_replaced_past_the_maximum(void **state)
     collector_reset();
 }
 
+/* forever: spins, ignoring its cancellation, until the test lets it go. */
+static atomic_int forever_go;
+static int forever_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    (void)ctx;
+    (void)params;
+    (void)result;
+    atomic_store(&started_flag, 1);
+    while (!atomic_load(&forever_go))
+        ;
+    return DF_TASK_FAILED;
+}
+static const df_taskunit forever_unit = {DF_TASKUNIT_ABI, "forever", "1", "t", NULL,
+                                         forever_execute};
+
+/* A worker stuck in a job that was cancelled (its deadline passed) and ignores it is lost until
+ * the plugin returns: it stops counting against workers_max, so with a maximum of 1 a new worker
+ * still runs the other jobs (the run goes on), instead of everything waiting forever. */
+static void test_worker_lost_in_a_cancelled_job_is_replaced(void **state)
+{
+    (void)state;
+    collector_reset();
+    atomic_store(&forever_go, 0);
+    df_pool *p = new_pool(1, 1, 0);
+    df_pool_job *h = NULL;
+    uint64_t t0 = occupy_then_queue(p, &forever_unit, 0, 3, &h); /* cancels it: its deadline */
+    assert_int_equal(wait_results(3, 5000), 3);
+    for (int i = 1; i <= 3; i++) {
+        assert_non_null(find_result(TAG(i)));
+        assert_true(result_time(TAG(i)) - t0 < 2000);
+    }
+    df_pool_stats st = stats(p);
+    assert_int_equal(st.workers_peak, 2); /* the lost thread and its replacement */
+    assert_int_equal(st.workers_replaced, 1);
+    atomic_store(&forever_go, 1); /* the plugin returns at last: its result still arrives */
+    assert_int_equal(wait_results(4, 5000), 4);
+    assert_int_equal(find_result(TAG(0))->cancelled, 1);
+    df_pool_destroy(p, 1000);
+    collector_reset();
+}
+
 /* ---- jobs of a batch behind a stuck job ---- */
 
 static df_pool *g_launch_pool;
@@ -545,6 +586,7 @@ int main(void)
         cmocka_unit_test(test_stuck_worker_is_replaced),
         cmocka_unit_test(test_stuck_worker_not_replaced_past_the_maximum),
         cmocka_unit_test(test_batch_behind_a_stuck_job_moves_on),
+        cmocka_unit_test(test_worker_lost_in_a_cancelled_job_is_replaced),
         cmocka_unit_test(test_submit_from_inside_a_task_into_a_full_pool),
         cmocka_unit_test(test_idle_stacks_are_given_back),
     };
