@@ -21,7 +21,7 @@ DROP VIEW attempt_history;
 DROP VIEW alert_history;
 DROP VIEW breaker_history;
 
-CREATE TABLE runs_v2 (
+CREATE TABLE dagflow_v2_runs (
     run_id            INTEGER PRIMARY KEY AUTOINCREMENT,
     workflow          TEXT    NOT NULL,
     state             TEXT    NOT NULL
@@ -40,14 +40,14 @@ CREATE TABLE runs_v2 (
     heartbeat_at      INTEGER,
     metrics           TEXT    CHECK (metrics IS NULL OR json_valid(metrics))
 );
-INSERT INTO runs_v2 SELECT * FROM runs;
-DELETE FROM sqlite_sequence WHERE name = 'runs_v2';
-UPDATE sqlite_sequence SET name = 'runs_v2' WHERE name = 'runs';
+INSERT INTO dagflow_v2_runs SELECT * FROM runs;
+DELETE FROM sqlite_sequence WHERE name = 'dagflow_v2_runs';
+UPDATE sqlite_sequence SET name = 'dagflow_v2_runs' WHERE name = 'runs';
 DROP TABLE runs;
-ALTER TABLE runs_v2 RENAME TO runs;
+ALTER TABLE dagflow_v2_runs RENAME TO runs;
 CREATE INDEX runs_by_workflow ON runs (workflow, run_id);
 
-CREATE TABLE task_instances_v2 (
+CREATE TABLE dagflow_v2_task_instances (
     run_id        INTEGER NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
     task_id       TEXT    NOT NULL,
     idx           INTEGER NOT NULL,
@@ -65,12 +65,12 @@ CREATE TABLE task_instances_v2 (
     result        TEXT    CHECK (result IS NULL OR json_valid(result)),
     PRIMARY KEY (run_id, task_id)
 ) WITHOUT ROWID;
-INSERT INTO task_instances_v2 SELECT * FROM task_instances;
+INSERT INTO dagflow_v2_task_instances SELECT * FROM task_instances;
 DROP TABLE task_instances;
-ALTER TABLE task_instances_v2 RENAME TO task_instances;
+ALTER TABLE dagflow_v2_task_instances RENAME TO task_instances;
 CREATE UNIQUE INDEX task_instances_by_idx ON task_instances (run_id, idx);
 
-CREATE TABLE attempts_v2 (
+CREATE TABLE dagflow_v2_attempts (
     run_id     INTEGER NOT NULL,
     task_id    TEXT    NOT NULL,
     attempt    INTEGER NOT NULL CHECK (attempt >= 1),
@@ -84,11 +84,11 @@ CREATE TABLE attempts_v2 (
     PRIMARY KEY (run_id, task_id, attempt),
     FOREIGN KEY (run_id, task_id) REFERENCES task_instances (run_id, task_id) ON DELETE CASCADE
 ) WITHOUT ROWID;
-INSERT INTO attempts_v2 SELECT * FROM attempts;
+INSERT INTO dagflow_v2_attempts SELECT * FROM attempts;
 DROP TABLE attempts;
-ALTER TABLE attempts_v2 RENAME TO attempts;
+ALTER TABLE dagflow_v2_attempts RENAME TO attempts;
 
-CREATE TABLE alerts_v2 (
+CREATE TABLE dagflow_v2_alerts (
     alert_id     INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id       INTEGER NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
     task_id      TEXT,
@@ -103,14 +103,14 @@ CREATE TABLE alerts_v2 (
     delivered_at INTEGER,
     error        TEXT
 );
-INSERT INTO alerts_v2 SELECT * FROM alerts;
-DELETE FROM sqlite_sequence WHERE name = 'alerts_v2';
-UPDATE sqlite_sequence SET name = 'alerts_v2' WHERE name = 'alerts';
+INSERT INTO dagflow_v2_alerts SELECT * FROM alerts;
+DELETE FROM sqlite_sequence WHERE name = 'dagflow_v2_alerts';
+UPDATE sqlite_sequence SET name = 'dagflow_v2_alerts' WHERE name = 'alerts';
 DROP TABLE alerts;
-ALTER TABLE alerts_v2 RENAME TO alerts;
+ALTER TABLE dagflow_v2_alerts RENAME TO alerts;
 CREATE INDEX alerts_by_run_status ON alerts (run_id, status, alert_id);
 
-CREATE TABLE breaker_log_v2 (
+CREATE TABLE dagflow_v2_breaker_log (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id       INTEGER NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
     task_id      TEXT,
@@ -121,11 +121,11 @@ CREATE TABLE breaker_log_v2 (
     calls        INTEGER NOT NULL,
     at           INTEGER NOT NULL
 );
-INSERT INTO breaker_log_v2 SELECT * FROM breaker_log;
-DELETE FROM sqlite_sequence WHERE name = 'breaker_log_v2';
-UPDATE sqlite_sequence SET name = 'breaker_log_v2' WHERE name = 'breaker_log';
+INSERT INTO dagflow_v2_breaker_log SELECT * FROM breaker_log;
+DELETE FROM sqlite_sequence WHERE name = 'dagflow_v2_breaker_log';
+UPDATE sqlite_sequence SET name = 'dagflow_v2_breaker_log' WHERE name = 'breaker_log';
 DROP TABLE breaker_log;
-ALTER TABLE breaker_log_v2 RENAME TO breaker_log;
+ALTER TABLE dagflow_v2_breaker_log RENAME TO breaker_log;
 CREATE INDEX breaker_log_by_run ON breaker_log (run_id, seq);
 
 -- Views: SPEC §7, the stable query surface. Times as ISO-8601 UTC text with milliseconds,

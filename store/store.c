@@ -626,16 +626,17 @@ static void free_objects(char **objs, size_t n)
     free(objs);
 }
 
-/* Whether an engine is alive on one of the file's runs (a RUNNING run whose heartbeat is newer
- * than 30 s, the views' INTERRUPTED threshold): an older dagflow among them would stop at its
- * next write if the schema moved past it. */
+/* Whether an engine may be alive on the file: a RUNNING run whose heartbeat is newer than 30 s
+ * (the views' INTERRUPTED threshold), or a run that ended less than 30 s ago (its engine may
+ * still be about to read the file, e.g. to print the run's summary). An older dagflow among them
+ * would stop at its next open if the schema moved past it. */
 static bool engine_alive(df_store *s)
 {
     sqlite3_stmt *st = NULL;
     bool alive = false;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT count(*) FROM runs WHERE state = 'RUNNING'"
-                           " AND heartbeat_at >= ?1 - 30000",
+                           "SELECT count(*) FROM runs WHERE (state = 'RUNNING'"
+                           " AND heartbeat_at >= ?1 - 30000) OR ended_at >= ?1 - 30000",
                            -1, &st, NULL) != SQLITE_OK)
         return true; /* cannot tell: leave the file alone */
     sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL) * 1000);
@@ -750,6 +751,11 @@ rollback:
     }
     sqlite3_exec(s->db, "PRAGMA legacy_alter_table=OFF", NULL, NULL, NULL);
     free_objects(objs, n_objs);
+    /* An optional upgrade that fails (a full disk, say) leaves the file as it was, usable. */
+    if (optional && sqlite3_get_autocommit(s->db)) {
+        s->err[0] = '\0';
+        return DF_STORE_OK;
+    }
     return code;
 newer:
     return failf(s, DF_STORE_ERROR,

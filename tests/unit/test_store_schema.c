@@ -248,9 +248,10 @@ static void test_migration_keeps_user_objects(void **state)
 }
 
 /* An optional upgrade (version 2 only rewrites CHECKs) waits for a safe moment: not while an
- * engine is alive on one of the file's runs (an older dagflow would stop at its next write), nor
- * while someone holds the write lock (possibly another dagflow upgrading it). Meanwhile the file
- * is used as it is, reads and writes included. */
+ * engine is alive on one of the file's runs or a run ended moments ago (an older dagflow would
+ * stop at its next open), nor while someone holds the write lock (possibly another dagflow
+ * upgrading it); and one that fails leaves the file as it was. Meanwhile the file is used as it
+ * is, reads and writes included. */
 static void test_upgrade_waits_for_a_safe_moment(void **state)
 {
     fx *f = *state;
@@ -286,7 +287,30 @@ static void test_upgrade_waits_for_a_safe_moment(void **state)
     df_store_close(f->s);
     f->s = NULL;
 
-    /* 3. a safe moment: upgraded */
+    /* 3. a run ended a moment ago: its engine (maybe an older dagflow) may still read the file */
+    snprintf(sql, sizeof sql, "UPDATE runs SET ended_at = %lld WHERE run_id = 1",
+             (long long)now_ms());
+    exec_raw(db, sql);
+    f->s = open_ok(f);
+    assert_int_equal(file_version(f->path), 1);
+    df_store_close(f->s);
+    f->s = NULL;
+    exec_raw(db, "UPDATE runs SET ended_at = 5000 WHERE run_id = 1");
+
+    /* 4. the upgrade fails (here a table of the user's has the name it needs): the file stays
+     * as it was and usable */
+    exec_raw(db, "CREATE TABLE dagflow_v2_runs (x)");
+    f->s = open_ok(f);
+    assert_int_equal(file_version(f->path), 1);
+    json_t *runs = NULL;
+    assert_int_equal(df_store_history(f->s, NULL, 10, &runs), DF_STORE_OK);
+    assert_int_equal(json_array_size(runs), 2);
+    json_decref(runs);
+    df_store_close(f->s);
+    f->s = NULL;
+    exec_raw(db, "DROP TABLE dagflow_v2_runs");
+
+    /* 5. a safe moment: upgraded */
     f->s = open_ok(f);
     assert_int_equal(file_version(f->path), DF_STORE_SCHEMA_VERSION);
     sqlite3_close(db);
