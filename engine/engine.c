@@ -545,10 +545,11 @@ int df_engine_open(const df_engine_config *cfg, df_engine **out, char *err, size
     return 0;
 }
 
-void df_engine_close(df_engine *e)
+size_t df_engine_close(df_engine *e)
 {
     if (!e)
-        return;
+        return 0;
+    size_t left = 0;
     engine_close_handles(e);
     df_alerts_close(e->alerts);
     uv_run(&e->loop, UV_RUN_NOWAIT);
@@ -556,7 +557,7 @@ void df_engine_close(df_engine *e)
      * (the pool may still hold abandoned ones, stuck in plugins that ignored their deadline and
      * already recorded TIMED_OUT), nothing is worth waiting for. */
     if (e->pool)
-        df_pool_destroy(e->pool, e->in_flight > 0 ? DF_STOP_GRACE_MS : 0);
+        left = df_pool_destroy(e->pool, e->in_flight > 0 ? DF_STOP_GRACE_MS : 0);
     /* Results that arrived after the loop stopped. */
     df_job_result *res = e->inbox_head;
     while (res) {
@@ -598,6 +599,7 @@ void df_engine_close(df_engine *e)
     json_decref(e->engine_info);
     pthread_mutex_destroy(&e->inbox_mu);
     free(e);
+    return left;
 }
 
 /* Opens the store on first use, so that input that cannot be loaded never creates a database. */

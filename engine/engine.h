@@ -57,9 +57,12 @@ void df_engine_config_default(df_engine_config *cfg);
  * with a message in err. Not thread-safe: one engine per thread. */
 int df_engine_open(const df_engine_config *cfg, df_engine **out, char *err, size_t errlen);
 
-/* Stops the pool (waiting at most 5000 ms for attempts that ignore cancellation), closes the
- * store and unloads plugins. NULL is fine. */
-void df_engine_close(df_engine *e);
+/* Stops the pool (waiting at most 5000 ms for attempts that ignore cancellation, and not at all
+ * when every attempt left was already abandoned), closes the store and unloads plugins. NULL is
+ * fine. Returns how many pool workers were left behind still running plugin code (see
+ * df_pool_destroy): when not 0, the caller, once done, should leave with _exit(2) rather than
+ * exit(3), which would wait for them. */
+size_t df_engine_close(df_engine *e);
 
 /* Loads, validates, records and runs a workflow file to the end (SPEC §6 `run`). params
  * (borrowed, may be NULL) is an object overriding the workflow's params. On DF_ENGINE_OK,

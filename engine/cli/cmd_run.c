@@ -306,7 +306,7 @@ static int run_command(enum which which, int argc, char **argv)
         st = df_engine_resume(e, run_id, &state, &errs);
     else
         st = df_engine_retry(e, run_id, cli.task, &state, &errs);
-    df_engine_close(e);
+    size_t left_running = df_engine_close(e);
     running_run_id = -1;
     progress_clear(&prog);
     fflush(stderr);
@@ -321,6 +321,14 @@ static int run_command(enum which which, int argc, char **argv)
                          run_id);
     }
     df_cli_free(&cli);
+    if (left_running > 0) {
+        /* Plugins that ignored their cancellation (already recorded as such) still run on
+         * threads of the pool or of libuv's: a normal exit would wait for them in libuv's
+         * clean-up. Everything is written and flushed: leave now. */
+        fflush(stdout);
+        fflush(stderr);
+        _exit(code);
+    }
     return code;
 }
 

@@ -1231,10 +1231,11 @@ void df_pool_get_stats(df_pool *p, df_pool_stats *out)
  * (milliseconds) for callbacks, then stop workers; a worker still inside a job that ignores
  * cancellation is detached and frees itself (and the pool memory, if last) when that job
  * returns. No callback starts after this returns. */
-void df_pool_destroy(df_pool *p, uint64_t grace_ms)
+unsigned df_pool_destroy(df_pool *p, uint64_t grace_ms)
 {
     if (!p)
-        return;
+        return 0;
+    unsigned left = 0;
     pthread_mutex_lock(&p->mu);
     p->shutting_down = 1;
     p->destroy_waiting = 1;
@@ -1279,6 +1280,7 @@ void df_pool_destroy(df_pool *p, uint64_t grace_ms)
              * frees itself (and the pool, if last) when its jobs return. */
             w->abandoned = 1;
             p->refs++;
+            left++;
             pthread_detach(w->thread);
         } else if (join) {
             join[n_join++] = w;
@@ -1305,4 +1307,5 @@ void df_pool_destroy(df_pool *p, uint64_t grace_ms)
     pthread_mutex_unlock(&p->mu);
     if (last)
         pool_free(p);
+    return left;
 }

@@ -129,7 +129,10 @@ void df_pool_get_stats(df_pool *p, df_pool_stats *out);
 /* Stops accepting jobs, cancels every job in flight, waits for all their callbacks (at most
  * grace_ms for jobs that ignore cancellation; their workers are then abandoned and their late
  * results discarded), stops the workers and frees the pool. Call from the thread that created
- * the pool, never from a worker. */
-void df_pool_destroy(df_pool *p, uint64_t grace_ms);
+ * the pool, never from a worker.
+ * Returns how many workers it left behind that way (0 when every thread was joined): their
+ * plugins, or blocking calls of theirs, still run, and an exit of the process would wait for
+ * libuv's thread pool; a program that is done may leave with _exit(2). */
+unsigned df_pool_destroy(df_pool *p, uint64_t grace_ms);
 
 #endif

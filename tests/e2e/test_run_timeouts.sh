@@ -186,4 +186,17 @@ assert_eq TIMED_OUT "$(attempt_field "$run" stubborn 1 outcome)" "outcome of sle
 assert_eq "null" "$(dfx status "$run" --json && jv '.tasks[] | select(.id == "stubborn") | .result' "$DF_OUT")" \
     "result of a timed-out attempt (late result discarded)"
 
+note "a plugin stuck in df_task_run_blocking past its deadline: recorded TIMED_OUT, dagflow exits"
+cat >blocking.json <<'EOF'
+{"name": "blocking", "tasks": [
+  {"id": "stuck", "plugin": "sleepy", "params": {"ms": 20000, "ignore_cancel": true}, "timeout_ms": 500}
+]}
+EOF
+RUN_LIMIT=30 run_wf blocking.json
+expect_rc 1
+run=$(last_run)
+assert_eq TIMED_OUT "$(attempt_field "$run" stuck 1 outcome)" "outcome of the blocked attempt"
+note "dagflow exited after $RUN_MS ms (the blocking call lasts 20 s)"
+((RUN_MS < 9000)) || fail "dagflow took $RUN_MS ms: it waited for a blocking call it had abandoned"
+
 run_done
