@@ -170,10 +170,11 @@ void df_cli_sanitize(char *s);
 /* Installs the handler of fatal signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) that, when the
  * signal hits a thread running a task's plugin code, writes one line on stderr naming the task,
  * its run and plugin, a coroutine stack overflow as such, and the `dagflow resume` command that
- * continues the run; the process then dies of the same signal. Faults elsewhere get no message.
+ * continues the run (with cli's --db and --plugin-dir, read now: cli must be the parsed command
+ * line); the process then dies of the same signal. Faults elsewhere get no message.
  * Call once from the main thread before the engine starts; not thread-safe. Does nothing in a
  * sanitizer build (AddressSanitizer reports such faults itself). */
-void df_cli_crash_install(void);
+void df_cli_crash_install(const df_cli *cli);
 
 /* Checks up front that path names a workflow file that can be read, so that a directory or an
  * unreadable file gets a clear message instead of a JSON parse error. Writes the problem into msg

@@ -285,7 +285,7 @@ static int run_command(enum which which, int argc, char **argv)
     cfg.on_event = on_event;
     cfg.ud = &prog;
 
-    df_cli_crash_install();
+    df_cli_crash_install(&cli);
     df_engine *e = NULL;
     char err[1024];
     if (df_engine_open(&cfg, &e, err, sizeof err) != 0) {

@@ -58,6 +58,41 @@ static const char *signal_name(int sig)
     }
 }
 
+/* " --db PATH --plugin-dir DIR ..." of the command that runs, shell-quoted, for the resume
+ * command the message suggests; written once at install time (the handler only copies it). */
+static char resume_args[2048];
+
+/* Appends s to resume_args single-quoted for a POSIX shell ('\'' for a quote). */
+static void append_quoted(size_t *n, const char *s)
+{
+    size_t cap = sizeof resume_args;
+    if (*n + 2 >= cap)
+        return;
+    resume_args[(*n)++] = '\'';
+    for (; *s && *n + 6 < cap; s++) {
+        if (*s == '\'') {
+            memcpy(resume_args + *n, "'\\''", 4);
+            *n += 4;
+        } else {
+            resume_args[(*n)++] = *s;
+        }
+    }
+    resume_args[(*n)++] = '\'';
+    resume_args[*n] = '\0';
+}
+
+static void append_option(size_t *n, const char *opt, const char *value)
+{
+    size_t len = strlen(opt);
+    if (*n + len + 2 >= sizeof resume_args)
+        return;
+    memcpy(resume_args + *n, opt, len);
+    *n += len;
+    resume_args[(*n)++] = ' ';
+    resume_args[*n] = '\0';
+    append_quoted(n, value);
+}
+
 static void on_fatal(int sig, siginfo_t *si, void *uctx)
 {
     const void *sp = NULL;
@@ -84,18 +119,31 @@ static void on_fatal(int sig, siginfo_t *si, void *uctx)
         if (fi.stack_overflow && sig == SIGSEGV) {
             put(&m, ") overflowed its ");
             put_num(&m, fi.stack_size / 1024);
-            put(&m, " KiB coroutine stack and the engine stopped; continue the run with bigger "
-                    "stacks: dagflow resume ");
-            put_num(&m, (unsigned long long)fi.run_id);
-            put(&m, " --stack-size ");
-            put_num(&m, fi.stack_size / 1024 * 4);
-            put(&m, "K\n");
+            /* four times the size, within --stack-size's 1G */
+            size_t kib = fi.stack_size / 1024, next = kib * 4 > 1024 * 1024 ? 1024 * 1024 : kib * 4;
+            if (next > kib) {
+                put(&m, " KiB coroutine stack and the engine stopped; continue the run with "
+                        "bigger stacks: dagflow resume ");
+                put_num(&m, (unsigned long long)fi.run_id);
+                put(&m, resume_args);
+                put(&m, " --stack-size ");
+                put_num(&m, next);
+                put(&m, "K\n");
+            } else {
+                put(&m, " KiB coroutine stack (the largest --stack-size) and the engine "
+                        "stopped; the plugin must keep big data off its stack (malloc it), then "
+                        "continue the run: dagflow resume ");
+                put_num(&m, (unsigned long long)fi.run_id);
+                put(&m, resume_args);
+                put(&m, "\n");
+            }
         } else {
             put(&m, ") crashed the engine with ");
             put(&m, signal_name(sig));
             put(&m, " in the plugin's code; once the plugin is fixed, continue the run: dagflow "
                     "resume ");
             put_num(&m, (unsigned long long)fi.run_id);
+            put(&m, resume_args);
             put(&m, "\n");
         }
         if (m.buf[m.n - 1] != '\n')
@@ -109,9 +157,15 @@ static void on_fatal(int sig, siginfo_t *si, void *uctx)
 }
 #endif
 
-void df_cli_crash_install(void)
+void df_cli_crash_install(const df_cli *cli)
 {
 #ifndef DF_SANITIZE
+    size_t n = 0;
+    resume_args[0] = '\0';
+    if (cli->db_path && strcmp(cli->db_path, "./dagflow.db") != 0)
+        append_option(&n, " --db", cli->db_path);
+    for (size_t i = 0; i < cli->n_plugin_dirs; i++)
+        append_option(&n, " --plugin-dir", cli->plugin_dirs[i]);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fatal;
@@ -120,5 +174,7 @@ void df_cli_crash_install(void)
     static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         sigaction(sigs[i], &sa, NULL);
+#else
+    (void)cli;
 #endif
 }

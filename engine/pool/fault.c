@@ -85,11 +85,12 @@ int df_pool_fault_info(const void *addr, const void *sp, df_fault_info *out)
         size_t size;
         df_coro_stack_bounds(co, &lo, &size);
         out->stack_size = size;
-        /* Below the stack's lowest byte: the guard page, or past it by a frame bigger than a
-         * page. The stack pointer itself below it settles it when the handler has it. */
+        /* The stack pointer below the stack's lowest byte settles it (a coroutine's stack
+         * pointer has nowhere else to be), however big the frame that took it there; without
+         * it, a fault at most 1 MiB under the stack (its guard page, or just past it). */
         uintptr_t low = (uintptr_t)lo, a = (uintptr_t)addr, s = (uintptr_t)sp;
-        uintptr_t reach = 1024 * 1024; /* a frame may skip this far past the guard page */
-        if ((sp && s < low && low - s <= reach) || (a < low && low - a <= reach))
+        uintptr_t sp_reach = (uintptr_t)1 << 30, addr_reach = 1024 * 1024;
+        if ((sp && s < low && low - s <= sp_reach) || (a < low && low - a <= addr_reach))
             out->stack_overflow = 1;
     }
     return 1;

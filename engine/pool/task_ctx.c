@@ -6,6 +6,7 @@
 
 #include "fault.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,15 @@ typedef struct blocking_call {
 static void on_work(uv_work_t *req)
 {
     blocking_call *bc = req->data;
+    /* libuv's pool threads: named for what they do here, and given an alternate signal stack
+     * (once each) so that the crash message works there too. */
+    static _Thread_local int thread_ready;
+    if (!thread_ready) {
+        static _Thread_local df_fault_altstack altstack;
+        pthread_setname_np(pthread_self(), "df-blocking");
+        df_fault_thread_init(&altstack);
+        thread_ready = 1;
+    }
     df_fault_enter(bc->ctx->pj->job, NULL);
     bc->fn(bc->arg);
     df_fault_leave();
