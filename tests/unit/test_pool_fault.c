@@ -27,6 +27,10 @@ static int probe_execute(df_task_ctx *ctx, const json_t *params, json_t **result
     /* a fault a little under the stack's lowest byte: local - stack_size is below it */
     int got_below = df_pool_fault_info(local - stack_size - 100, local, &below);
     int got_sp = df_pool_fault_info(NULL, local - stack_size - 8192, &sp_below);
+    /* a frame of several MiB takes the stack pointer far past the guard page: still overflow */
+    df_fault_info far = {0};
+    df_pool_fault_info(local - stack_size - 3 * 1024 * 1024, local - stack_size - 3 * 1024 * 1024,
+                       &far);
     stack_t ss;
     int alt = sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_DISABLE) && ss.ss_size >= 16384;
     *result =
@@ -36,6 +40,7 @@ static int probe_execute(df_task_ctx *ctx, const json_t *params, json_t **result
                   in.stack_overflow, "stack_size", (json_int_t)in.stack_size, "got_below",
                   got_below, "overflow_below", below.stack_overflow, "got_sp", got_sp,
                   "overflow_sp", sp_below.stack_overflow, "altstack", alt);
+    json_object_set_new(*result, "overflow_far", json_integer(far.stack_overflow));
     return DF_TASK_OK;
 }
 static const df_taskunit probe_unit = {DF_TASKUNIT_ABI, "probe", "1", "t", NULL, probe_execute};
@@ -97,6 +102,7 @@ static void test_fault_info_inside_a_task(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "overflow_below")), 1);
     assert_int_equal(json_integer_value(json_object_get(o, "got_sp")), 1);
     assert_int_equal(json_integer_value(json_object_get(o, "overflow_sp")), 1);
+    assert_int_equal(json_integer_value(json_object_get(o, "overflow_far")), 1);
 #if !defined(DF_SANITIZE)
     assert_true(json_is_true(json_object_get(o, "altstack")));
 #endif
