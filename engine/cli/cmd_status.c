@@ -47,14 +47,16 @@ static int print_human(const json_t *st)
     printf("Ended:     %s\n", df_cli_json_str(st, "ended_at", "-"));
     printf("Duration:  %s\n", dur);
     const json_t *m = json_object_get(st, "metrics");
-    if (json_is_object(m))
-        printf(
-            "Pool:      %lld workers at most (%lld started, %lld stopped), %lld tasks in flight at "
-            "most, queue high-water %lld, stacks %lld created / %lld reused\n",
-            df_cli_json_int(m, "workers_peak"), df_cli_json_int(m, "workers_started"),
-            df_cli_json_int(m, "workers_stopped"), df_cli_json_int(m, "in_flight_peak"),
-            df_cli_json_int(m, "queue_high_water"), df_cli_json_int(m, "stacks_created"),
-            df_cli_json_int(m, "stacks_reused"));
+    if (json_is_object(m)) {
+        long long workers = df_cli_json_int(m, "workers_peak");
+        long long tasks = df_cli_json_int(m, "in_flight_peak");
+        printf("Pool:      %lld worker%s at most (%lld started, %lld stopped), %lld task%s in "
+               "flight at most, queue high-water %lld, stacks %lld created / %lld reused\n",
+               workers, workers == 1 ? "" : "s", df_cli_json_int(m, "workers_started"),
+               df_cli_json_int(m, "workers_stopped"), tasks, tasks == 1 ? "" : "s",
+               df_cli_json_int(m, "queue_high_water"), df_cli_json_int(m, "stacks_created"),
+               df_cli_json_int(m, "stacks_reused"));
+    }
     printf("\n");
 
     static const char *const headers[] = {"TASK", "STATE", "ATTEMPTS", "DURATION", "ERROR"};

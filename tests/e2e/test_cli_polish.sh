@@ -157,7 +157,7 @@ done
 run_df run one.json --db opts.db --plugin-dir "$DF_PLUGIN_DIR" --workers-max 1
 expect_rc 0 "run --workers-max 1"
 run_df status --db opts.db
-assert_contains "$DF_OUT" "1 workers at most (1 started" "pool of one worker"
+assert_contains "$DF_OUT" "1 worker at most (1 started" "pool of one worker"
 
 # A pool that cannot start (here: too few file descriptors for 200 workers' event loops) is an
 # internal error that records no run.
