@@ -877,13 +877,13 @@ bool df_run_check_end(df_run *r)
     }
     df_pool_stats ps;
     df_pool_get_stats(e->pool, &ps);
-    json_t *m =
-        json_pack("{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "workers_peak", (int)ps.workers_peak,
-                  "workers_started", (int)ps.workers_started, "workers_stopped",
-                  (int)ps.workers_stopped, "in_flight_peak", (json_int_t)ps.in_flight_peak,
-                  "queue_high_water", (json_int_t)ps.queue_high_water, "stacks_created",
-                  (json_int_t)ps.stacks_created, "stacks_reused", (json_int_t)ps.stacks_reused,
-                  "jobs_completed", (json_int_t)ps.jobs_completed);
+    json_t *m = json_pack(
+        "{s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "workers_peak", (int)ps.workers_peak,
+        "workers_started", (int)ps.workers_started, "workers_stopped", (int)ps.workers_stopped,
+        "workers_replaced", (int)ps.workers_replaced, "in_flight_peak",
+        (json_int_t)ps.in_flight_peak, "queue_high_water", (json_int_t)ps.queue_high_water,
+        "stacks_created", (json_int_t)ps.stacks_created, "stacks_reused",
+        (json_int_t)ps.stacks_reused, "jobs_completed", (json_int_t)ps.jobs_completed);
     if (m && df_store_run_set_metrics(e->store, r->id, m) != DF_STORE_OK)
         df_engine_fail(e, "%s", df_store_error(e->store));
     json_decref(m);

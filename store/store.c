@@ -67,6 +67,7 @@ enum {
     ST_RUN_CLAIM,
     ST_RUN_HEARTBEAT,
     ST_RUN_SET_METRICS,
+    ST_RUN_GET_METRICS,
     ST_ALERT_ADD,
     ST_BREAKER_EVENT,
     ST_ALERT_UPDATE,
@@ -129,6 +130,7 @@ static const char *const stmt_sql[ST__COUNT] = {
                      " AND engine_host IS ?7 AND engine_started_at IS ?8",
     [ST_RUN_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?1 WHERE run_id = ?2",
     [ST_RUN_SET_METRICS] = "UPDATE runs SET metrics = ?1 WHERE run_id = ?2",
+    [ST_RUN_GET_METRICS] = "SELECT metrics FROM runs WHERE run_id = ?1",
     [ST_BREAKER_EVENT] = "INSERT INTO breaker_log (run_id, task_id, breaker, from_state, to_state,"
                          " failure_rate, calls, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_ALERT_ADD] = "INSERT INTO alerts (run_id, task_id, event, sink, sink_index, payload,"
@@ -1154,14 +1156,52 @@ int df_store_run_heartbeat(df_store *s, long long run_id, int64_t at)
 }
 
 /* See store.h. metrics (borrowed) is stored as compact JSON text; NULL clears it. */
+/* Whether a metric is a high-water mark (kept at its maximum) rather than a count (summed). */
+static bool metric_is_peak(const char *key)
+{
+    size_t n = strlen(key);
+    return strcmp(key, "queue_high_water") == 0 || (n > 5 && strcmp(key + n - 5, "_peak") == 0);
+}
+
 int df_store_run_set_metrics(df_store *s, long long run_id, const json_t *metrics)
 {
     const char *W = "set run metrics";
     int code;
-    sqlite3_stmt *st = stmt(s, ST_RUN_SET_METRICS, W, &code);
-    if (!st)
+    /* The metrics of earlier engines on this run (before a resume or a retry), to merge with. */
+    json_t *merged = json_is_object(metrics) ? json_deep_copy(metrics) : NULL;
+    sqlite3_stmt *get = merged ? stmt(s, ST_RUN_GET_METRICS, W, &code) : NULL;
+    if (merged && !get) {
+        json_decref(merged);
         return code;
+    }
+    if (get) {
+        sqlite3_bind_int64(get, 1, run_id);
+        json_t *old = NULL;
+        if (sqlite3_step(get) == SQLITE_ROW && sqlite3_column_type(get, 0) == SQLITE_TEXT)
+            old = json_loads((const char *)sqlite3_column_text(get, 0), 0, NULL);
+        done(get);
+        const char *k;
+        json_t *v;
+        json_object_foreach(old, k, v)
+        {
+            json_t *now = json_object_get(merged, k);
+            if (!now)
+                json_object_set(merged, k, v);
+            else if (json_is_integer(now) && json_is_integer(v)) {
+                json_int_t a = json_integer_value(v), b = json_integer_value(now);
+                json_integer_set(now, metric_is_peak(k) ? (a > b ? a : b) : a + b);
+            }
+        }
+        json_decref(old);
+        metrics = merged;
+    }
+    sqlite3_stmt *st = stmt(s, ST_RUN_SET_METRICS, W, &code);
+    if (!st) {
+        json_decref(merged);
+        return code;
+    }
     char *text = metrics ? dump(metrics) : NULL;
+    json_decref(merged);
     if (metrics && !text)
         return failf(s, DF_STORE_ERROR, "store: %s: cannot encode the metrics", W);
     bind_text(st, 1, text);

@@ -103,7 +103,10 @@ int df_store_run_claim(df_store *s, long long run_id, const json_t *expected, co
 /* Refreshes the run's heartbeat. */
 int df_store_run_heartbeat(df_store *s, long long run_id, int64_t at);
 
-/* Stores the run's pool metrics object (borrowed; any JSON object). */
+/* Stores the run's pool metrics object (borrowed; any JSON object), merged with what earlier
+ * engines stored for the run (before a resume or a retry): a key ending in "_peak" and
+ * "queue_high_water" keep the larger integer, other integers add up, other values are replaced,
+ * and keys only stored before stay. */
 int df_store_run_set_metrics(df_store *s, long long run_id, const json_t *metrics);
 
 /* Records a circuit breaker's state change (SPEC §3a; the breaker_history view): caused by an

@@ -764,6 +764,43 @@ static void test_run_status(void **state)
     assert_int_equal(df_store_run_set_state(f->s, run + 1, DF_RS_FAILED, 1), DF_STORE_NOTFOUND);
 }
 
+/* Metrics of several engines on one run (a resume) merge: peaks keep the maximum, counts add. */
+static void test_metrics_merge(void **state)
+{
+    fx *f = *state;
+    f->s = open_ok(f);
+    long long run = create(f->s, "wf", 1, 0, now_ms());
+    json_t *a = json_pack("{s:i, s:i, s:i, s:i, s:s}", "workers_peak", 4, "workers_started", 4,
+                          "queue_high_water", 100, "stacks_created", 10, "note", "first");
+    json_t *b = json_pack("{s:i, s:i, s:i, s:i}", "workers_peak", 2, "workers_started", 2,
+                          "queue_high_water", 300, "stacks_created", 5);
+    assert_int_equal(df_store_run_set_metrics(f->s, run, a), DF_STORE_OK);
+    assert_int_equal(df_store_run_set_metrics(f->s, run, b), DF_STORE_OK);
+    json_decref(a);
+    json_decref(b);
+    sqlite3 *db = df_store_sqlite(f->s);
+    assert_int_equal(
+        q_int(db, "SELECT metrics ->> '$.workers_peak' FROM runs WHERE run_id = %lld", run), 4);
+    assert_int_equal(q_int(db,
+                           "SELECT metrics ->> '$.workers_started' FROM runs WHERE run_id = "
+                           "%lld",
+                           run),
+                     6);
+    assert_int_equal(q_int(db,
+                           "SELECT metrics ->> '$.queue_high_water' FROM runs WHERE run_id = "
+                           "%lld",
+                           run),
+                     300);
+    assert_int_equal(q_int(db,
+                           "SELECT metrics ->> '$.stacks_created' FROM runs WHERE run_id = "
+                           "%lld",
+                           run),
+                     15);
+    char *note = q_text(db, "SELECT metrics ->> '$.note' FROM runs WHERE run_id = %lld", run);
+    assert_string_equal(note, "first");
+    free(note);
+}
+
 static void test_history(void **state)
 {
     fx *f = *state;
@@ -1293,6 +1330,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_heartbeat_interrupted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_streak_after_retry, setup, teardown),
