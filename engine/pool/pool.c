@@ -225,8 +225,16 @@ static df_worker *start_worker_locked(df_pool *p, char *err, size_t errlen)
             break;
         }
     if (slot == p->n_slots) {
-        snprintf(err, errlen, "pool: no free worker slot (replaced workers still running)");
-        return NULL;
+        /* Every slot holds a thread not yet reaped: threads lost in cancelled jobs do not count
+         * against workers_max, so there can be more of them than the first table holds. */
+        df_worker **grown = realloc(p->slots, 2 * p->n_slots * sizeof *grown);
+        if (!grown) {
+            snprintf(err, errlen, "pool: cannot start worker: out of memory");
+            return NULL;
+        }
+        memset(grown + p->n_slots, 0, p->n_slots * sizeof *grown);
+        p->slots = grown;
+        p->n_slots *= 2;
     }
     df_worker *w = calloc(1, sizeof *w);
     if (!w) {

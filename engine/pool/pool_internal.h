@@ -129,7 +129,8 @@ struct df_pool {
     df_pool_config cfg;
     df_pool_done_fn done;
     void *ud;
-    df_worker **slots; /* n_slots = 2 * cfg.workers_max entries (live + replaced ones) */
+    df_worker **slots; /* n_slots entries (2 * cfg.workers_max at first; doubled when threads
+                        * lost in cancelled jobs fill it) */
     unsigned n_slots;
     unsigned n_live;     /* LIVE workers */
     unsigned n_replaced; /* replaced workers still running their stuck coroutine */
