@@ -93,8 +93,18 @@ static void append_option(size_t *n, const char *opt, const char *value)
     append_quoted(n, value);
 }
 
+/* Set by the first thread that takes a fatal signal: the others wait for it to finish. */
+static volatile sig_atomic_t crashing;
+
 static void on_fatal(int sig, siginfo_t *si, void *uctx)
 {
+    /* Several threads may fault at once (tasks crashing together): the first one speaks and
+     * ends the process; the others stop here, so that neither a second line nor an early death
+     * by the default action gets in its way. */
+    if (__atomic_exchange_n(&crashing, 1, __ATOMIC_SEQ_CST)) {
+        for (;;)
+            pause();
+    }
     const void *sp = NULL;
 #if defined(__x86_64__)
     if (uctx)
@@ -151,8 +161,9 @@ static void on_fatal(int sig, siginfo_t *si, void *uctx)
         ssize_t unused = write(STDERR_FILENO, m.buf, m.n);
         (void)unused;
     }
-    /* SA_RESETHAND gave the signal its default action back: die of it (a fault would also
-     * re-fault on return; a signal sent by kill(2) would not). */
+    /* Die of the same signal: its default action back, then raised (a fault would also re-fault
+     * on return; a signal sent by kill(2) would not). */
+    signal(sig, SIG_DFL);
     raise(sig);
 }
 #endif
@@ -169,7 +180,7 @@ void df_cli_crash_install(const df_cli *cli)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fatal;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
