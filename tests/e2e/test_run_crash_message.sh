@@ -4,6 +4,8 @@
 # `dagflow resume` command to continue; the process still dies of that signal; nothing recorded is
 # lost, and `dagflow resume` with the suggested --stack-size finishes the overflowed run (the
 # crashed attempts recorded LOST). A signal from outside, while no task runs, gets no message.
+# Many tasks crashing at once still give exactly one line, matching the signal the process dies
+# of.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/run_lib.sh"
@@ -91,4 +93,26 @@ rc=$?
 set -e
 assert_eq "$rc" 139 "exit status after an outside SIGSEGV"
 assert_not_contains "$(cat calm.err)" "crashed the engine" "message for an outside signal"
+# 4. Many tasks crashing at once, on several workers: exactly one line, and the process dies of
+#    the signal that line names.
+python3 - >many.json <<'PY'
+import json
+modes = ["segv", "abort"]
+tasks = [{"id": "c%02d" % i, "plugin": "overflow", "params": {"mode": modes[i % 2]}} for i in range(40)]
+print(json.dumps({"name": "many", "tasks": tasks}))
+PY
+for round in $(seq 10); do
+    set +e
+    "$DF_BIN" run many.json --db "many$round.db" "${dirs[@]}" --workers-min 4 >/dev/null 2>many.err
+    rc=$?
+    set -e
+    lines=$(grep -c 'crashed the engine' many.err || true)
+    assert_eq 1 "$lines" "crash lines when 40 tasks crash at once (round $round)"
+    case "$rc" in
+    134) assert_contains "$(cat many.err)" "with SIGABRT" "message of a SIGABRT exit" ;;
+    139) assert_contains "$(cat many.err)" "with SIGSEGV" "message of a SIGSEGV exit" ;;
+    *) fail "exit status $rc after 40 crashing tasks" ;;
+    esac
+done
+
 df_done
