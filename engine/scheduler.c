@@ -818,14 +818,19 @@ static void on_grace_over(uv_timer_t *h)
     df_attempt_rec *rec = h->data;
     df_run *r = rec->run;
     df_engine *e = r->e;
-    /* The plugin ignored its cancellation: record TIMED_OUT now and discard its late result. */
+    /* No result within the grace period after the cancellation: the plugin ignores it, or the
+     * attempt never got a worker (all of them stuck). Record TIMED_OUT now and discard a late
+     * result. */
     rec->abandoned = true;
     release_attempt(r, rec);
     rec->next_abandoned = e->abandoned;
     e->abandoned = rec;
-    finish_attempt(r, rec, DF_TASK_FAILED, NULL,
-                   "the plugin did not stop when cancelled; its late result will be discarded",
-                   NULL);
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "no result within %d ms of its cancellation (a plugin that ignores cancellation, or "
+             "no worker free to start it); a late result will be discarded",
+             DF_TIMEOUT_GRACE_MS);
+    finish_attempt(r, rec, DF_TASK_FAILED, NULL, msg, NULL);
     drain_eval(r);
     df_engine_wake(e);
 }
@@ -934,7 +939,9 @@ void df_run_abandon_in_flight(df_run *r)
         rec->next_abandoned = e->abandoned;
         e->abandoned = rec;
         finish_attempt(r, rec, DF_TASK_FAILED, NULL,
-                       "cancelled: the plugin did not stop within the shutdown grace period", NULL);
+                       "cancelled: no result within the shutdown grace period (a plugin that "
+                       "ignores cancellation, or no worker free to start it)",
+                       NULL);
     }
 }
 
