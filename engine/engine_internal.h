@@ -25,11 +25,12 @@ typedef struct df_attempt_rec {
     unsigned attempt;
     int64_t started_at;
     df_pool_job *job;
-    uv_timer_t *timer; /* timeout, then grace; NULL when the task has no timeout */
-    bool timed_out;    /* the deadline passed: the outcome is TIMED_OUT */
-    bool abandoned;    /* recorded without its result; a late result is discarded */
-    bool synthetic;    /* failed before reaching the pool (template, validate) */
-    bool probe;        /* the half-open probe of its task's circuit breaker */
+    uv_timer_t *timer;       /* timeout, then grace; NULL when the task has no timeout */
+    bool timed_out;          /* the deadline passed: the outcome is TIMED_OUT */
+    uint64_t cancel_mono_ms; /* when the deadline cancelled it */
+    bool abandoned;          /* recorded without its result; a late result is discarded */
+    bool synthetic;          /* failed before reaching the pool (template, validate) */
+    bool probe;              /* the half-open probe of its task's circuit breaker */
     struct df_attempt_rec *next_abandoned;
 } df_attempt_rec;
 

@@ -25,6 +25,10 @@
 /* How long an attempt that ignores its timeout's cancellation may keep running before it is
  * recorded TIMED_OUT anyway (shell needs 2000 ms for SIGTERM -> SIGKILL). */
 #define DF_TIMEOUT_GRACE_MS 3000
+/* After a deadline: a plugin still inside the same run of its coroutine this long after the
+ * cancellation (it has not yielded since before it) is recorded TIMED_OUT then, without waiting
+ * out the grace period that cooperative plugins get to clean up. */
+#define DF_UNYIELDING_CHECK_MS 200
 /* A task whose attempts are LOST this many times in a row fails (SPEC §3). */
 #define DF_MAX_LOST_STREAK 3
 
@@ -813,35 +817,56 @@ void df_run_on_result(df_engine *e, df_job_result *res)
     df_job_result_free(res);
 }
 
-static void on_grace_over(uv_timer_t *h)
+/* Records a timed-out attempt whose result has not come back as TIMED_OUT now (error: why) and
+ * discards its result should it come later. */
+static void abandon_timed_out(df_attempt_rec *rec, const char *why)
 {
-    df_attempt_rec *rec = h->data;
     df_run *r = rec->run;
     df_engine *e = r->e;
-    /* No result within the grace period after the cancellation: the plugin ignores it, or the
-     * attempt never got a worker (all of them stuck). Record TIMED_OUT now and discard a late
-     * result. */
     rec->abandoned = true;
     release_attempt(r, rec);
     rec->next_abandoned = e->abandoned;
     e->abandoned = rec;
-    char msg[256];
-    snprintf(msg, sizeof msg,
-             "no result within %d ms of its cancellation (a plugin that ignores cancellation, or "
-             "no worker free to start it); a late result will be discarded",
-             DF_TIMEOUT_GRACE_MS);
-    finish_attempt(r, rec, DF_TASK_FAILED, NULL, msg, NULL);
+    finish_attempt(r, rec, DF_TASK_FAILED, NULL, why, NULL);
     drain_eval(r);
     df_engine_wake(e);
+}
+
+/* No result within the grace period after the cancellation: the plugin ignores it, or the
+ * attempt never got a worker (all of them stuck). */
+static void on_grace_over(uv_timer_t *h)
+{
+    df_attempt_rec *rec = h->data;
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "no result within %llu ms of its cancellation (a plugin that ignores cancellation, "
+             "or no worker free to start it); a late result will be discarded",
+             (unsigned long long)(df_mono_ms() - rec->cancel_mono_ms));
+    abandon_timed_out(rec, msg);
+}
+
+/* Shortly after the deadline: a plugin that has not yielded since before it is recorded now;
+ * any other gets the rest of the grace period. */
+static void on_unyielding_check(uv_timer_t *h)
+{
+    df_attempt_rec *rec = h->data;
+    if (rec->job && df_pool_job_unyielding(rec->run->e->pool, rec->job, DF_UNYIELDING_CHECK_MS)) {
+        abandon_timed_out(rec, "the plugin has not yielded since before its cancellation (it "
+                               "computes or blocks without df_task_sleep or "
+                               "df_task_run_blocking); a late result will be discarded");
+        return;
+    }
+    uv_timer_start(h, on_grace_over, DF_TIMEOUT_GRACE_MS - DF_UNYIELDING_CHECK_MS, 0);
 }
 
 static void on_timeout(uv_timer_t *h)
 {
     df_attempt_rec *rec = h->data;
     rec->timed_out = true;
+    rec->cancel_mono_ms = df_mono_ms();
     if (rec->job)
         df_pool_cancel(rec->run->e->pool, rec->job);
-    uv_timer_start(h, on_grace_over, DF_TIMEOUT_GRACE_MS, 0);
+    uv_timer_start(h, on_unyielding_check, DF_UNYIELDING_CHECK_MS, 0);
 }
 
 /* ---- end of run, stop ---- */

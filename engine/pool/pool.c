@@ -491,6 +491,7 @@ static void run_ctx(df_worker *w, df_task_ctx *ctx)
     atomic_store_explicit(&w->epoch, ++w->epoch_local, memory_order_relaxed);
     uint64_t t0 = uv_hrtime();
     df_fault_enter(ctx->pj->job, ctx->co);
+    atomic_store_explicit(&w->running_since_ms, t0 / 1000000u, memory_order_relaxed);
     atomic_store_explicit(&w->running_id, ctx->pj->id, memory_order_relaxed);
     int finished = df_coro_resume(&w->sched, ctx->co);
     atomic_store_explicit(&w->running_id, 0, memory_order_relaxed);
@@ -1209,6 +1210,26 @@ void df_pool_cancel(df_pool *p, df_pool_job *handle)
 }
 
 /* See pool_internal.h. */
+/* See pool.h. The worker's running_id and running_since_ms say which coroutine it is inside and
+ * since when (uv_hrtime's clock, in ms). */
+int df_pool_job_unyielding(df_pool *p, df_pool_job *handle, uint64_t min_ms)
+{
+    if (!p || !handle)
+        return 0;
+    int stuck = 0;
+    pthread_mutex_lock(&p->mu);
+    df_pool_job *pj = table_find_locked(p, (uint64_t)(uintptr_t)handle);
+    if (pj && pj->state == DF_J_RUNNING && pj->owner) {
+        df_worker *w = pj->owner;
+        uint64_t since = atomic_load_explicit(&w->running_since_ms, memory_order_relaxed);
+        if (atomic_load_explicit(&w->running_id, memory_order_relaxed) == pj->id &&
+            uv_hrtime() / 1000000u >= since + min_ms)
+            stuck = 1;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return stuck;
+}
+
 void df_pool_set_idle_expiry(df_pool *p, uint64_t ms)
 {
     pthread_mutex_lock(&p->mu);

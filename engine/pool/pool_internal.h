@@ -104,6 +104,8 @@ struct df_worker {
     /* any thread: id of the job whose coroutine runs now (0 between coroutines); the
      * supervisor looks it up in the id table, under mu, to see whether it was cancelled */
     atomic_uint_fast64_t running_id;
+    /* any thread: mono ms at which the current run of that coroutine began */
+    atomic_uint_fast64_t running_since_ms;
     int lost; /* under mu: counted in n_lost */
     /* jobs worker_pull took but has not started yet (linked by next, counted in active_n): the
      * worker takes them one at a time, and the supervisor takes the whole list (under mu) from a

@@ -453,6 +453,30 @@ static void test_worker_lost_in_a_cancelled_job_is_replaced(void **state)
     collector_reset();
 }
 
+/* df_pool_job_unyielding: true for a job inside one long run of its coroutine (spinning), false
+ * for one that yields (sleeping) and for jobs that ended. */
+static void test_job_unyielding(void **state)
+{
+    (void)state;
+    collector_reset();
+    df_pool *p = new_pool(2, 2, 0);
+    df_pool_job *spin = NULL, *nap = NULL;
+    atomic_store(&started_flag, 0);
+    assert_int_equal(df_pool_submit(p, make_job(&spin_unit, ms(600), "t", TAG(1)), &spin), 0);
+    assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(600), "t", TAG(2)), &nap), 0);
+    uint64_t end = df_mono_ms() + 5000;
+    while (!atomic_load(&started_flag) && df_mono_ms() < end)
+        usleep(1000);
+    usleep(300 * 1000);
+    assert_int_equal(df_pool_job_unyielding(p, spin, 200), 1);
+    assert_int_equal(df_pool_job_unyielding(p, spin, 5000), 0); /* not that long yet */
+    assert_int_equal(df_pool_job_unyielding(p, nap, 200), 0);
+    assert_int_equal(wait_results(2, 5000), 2);
+    assert_int_equal(df_pool_job_unyielding(p, spin, 0), 0); /* ended */
+    df_pool_destroy(p, 1000);
+    collector_reset();
+}
+
 /* ---- jobs of a batch behind a stuck job ---- */
 
 static df_pool *g_launch_pool;
@@ -603,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_stuck_worker_is_replaced),
         cmocka_unit_test(test_stuck_worker_not_replaced_past_the_maximum),
         cmocka_unit_test(test_batch_behind_a_stuck_job_moves_on),
+        cmocka_unit_test(test_job_unyielding),
         cmocka_unit_test(test_worker_lost_in_a_cancelled_job_is_replaced),
         cmocka_unit_test(test_submit_from_inside_a_task_into_a_full_pool),
         cmocka_unit_test(test_idle_stacks_are_given_back),
