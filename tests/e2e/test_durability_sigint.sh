@@ -98,18 +98,18 @@ note "2. two SIGINTs while a task ignores cancellation"
 rm -f go pgids
 cat >wf2.json <<EOF
 {"name": "durability_sigint2", "tasks": [
-  {"id": "stubborn", "plugin": "sleepy", "params": {"ms": 4000, "ignore_cancel": true}},
+  {"id": "defiant", "plugin": "sleepy", "params": {"ms": 4000, "ignore_cancel": true}},
   {"id": "sh", "plugin": "shell", "params": {"script": "$SH"}},
-  {"id": "done", "plugin": "counter", "depends_on": ["stubborn", "sh"], "params": {"path": "runs.log"}}
+  {"id": "done", "plugin": "counter", "depends_on": ["defiant", "sh"], "params": {"path": "runs.log"}}
 ]}
 EOF
 bg run2 run wf2.json
 wait_sql "SELECT count(*) = 2 FROM task_history WHERE state = 'RUNNING' AND run_id = $((run + 1))" 20 \
-    "stubborn and sh RUNNING"
+    "defiant and sh RUNNING"
 run2=$(last_run)
 kill -INT "$BG_PID"
 sleep 0.5
-kill -0 "$BG_PID" 2>/dev/null || fail "dagflow stopped before the second SIGINT (stubborn should hold it)"
+kill -0 "$BG_PID" 2>/dev/null || fail "dagflow stopped before the second SIGINT (defiant should hold it)"
 kill -INT "$BG_PID"
 bg_wait "$BG_PID" 10 run2
 expect_bg_rc 130 run2 "exit code after a second SIGINT"
@@ -122,7 +122,7 @@ touch go
 resume_fg "$run2"
 expect_rc 0 "resume after two SIGINTs"
 expect_run "$run2" SUCCESS
-expect_task "$run2" stubborn SUCCESS
+expect_task "$run2" defiant SUCCESS
 expect_task "$run2" done SUCCESS
 expect_invariants "$run2" finished
 

@@ -16,11 +16,11 @@ assert_contains "$DF_ERR" "dagflow: a plugin called exit() during run 1" "exit g
 assert_eq "RUNNING" "$(df_sqlite df.db "SELECT state FROM runs WHERE run_id = 1")" "run left unfinished"
 
 # A task whose shell ignores SIGTERM and SIGINT, with a child of its own.
-cat >stubborn.json <<'JSON'
-{"name": "stubborn", "tasks": [{"id": "s", "plugin": "shell",
+cat >defiant.json <<'JSON'
+{"name": "defiant", "tasks": [{"id": "s", "plugin": "shell",
   "params": {"script": "if [ \"$DAGFLOW_ATTEMPT\" = 1 ]; then trap '' TERM INT; echo $$ > group.pid; sleep 30 & wait; wait; fi; echo done"}}]}
 JSON
-"$DF_BIN" run --db df.db stubborn.json >out.txt 2>err.txt &
+"$DF_BIN" run --db df.db defiant.json >out.txt 2>err.txt &
 pid=$!
 for _ in $(seq 100); do [[ -s group.pid ]] && break; sleep 0.05; done
 [[ -s group.pid ]] || fail "the task did not start"

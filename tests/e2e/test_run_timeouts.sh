@@ -112,19 +112,19 @@ assert_eq "got TERM" "$(cat term.log)" "the child's TERM handler ran"
 assert_eq "" "$(group_alive "$(cat term.pids)")" "processes left in the group"
 
 note "a shell child that ignores SIGTERM is SIGKILLed about 2 s later"
-cat >stubborn.json <<'EOF'
-{"name": "stubborn", "tasks": [
-  {"id": "stubborn", "plugin": "shell", "timeout_ms": 300,
-   "params": {"script": "trap '' TERM; echo $$ > stubborn.pids; sleep 100 & echo $! >> stubborn.pids; wait; wait"}}
+cat >defiant.json <<'EOF'
+{"name": "defiant", "tasks": [
+  {"id": "defiant", "plugin": "shell", "timeout_ms": 300,
+   "params": {"script": "trap '' TERM; echo $$ > defiant.pids; sleep 100 & echo $! >> defiant.pids; wait; wait"}}
 ]}
 EOF
 t0=$(now_ms)
-"$DF_BIN" run stubborn.json --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" >stubborn.out 2>&1 &
+"$DF_BIN" run defiant.json --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" >defiant.out 2>&1 &
 df_pid=$!
 # Watch the shell's pid: when does it die?
-for _ in $(seq 1 100); do [[ -s stubborn.pids ]] && break; sleep 0.05; done
-[[ -s stubborn.pids ]] || fail "the stubborn task did not start"
-sh_pid=$(head -n1 stubborn.pids)
+for _ in $(seq 1 100); do [[ -s defiant.pids ]] && break; sleep 0.05; done
+[[ -s defiant.pids ]] || fail "the defiant task did not start"
+sh_pid=$(head -n1 defiant.pids)
 died=""
 for _ in $(seq 1 300); do
     if [[ -z "$(alive "$sh_pid")" ]]; then
@@ -142,11 +142,11 @@ note "the SIGTERM-ignoring shell died ${died} ms after the start (timeout 300 ms
 ((died >= 2000 && died < 5000)) || fail "it should die about 2 s after the timeout, not after $died ms"
 assert_eq 1 "$rc" "exit code"
 run=$(last_run)
-assert_eq TIMED_OUT "$(attempt_field "$run" stubborn 1 outcome)"
-mapfile -t pids <stubborn.pids
+assert_eq TIMED_OUT "$(attempt_field "$run" defiant 1 outcome)"
+mapfile -t pids <defiant.pids
 assert_eq "" "$(alive "${pids[@]}")" "processes of the SIGKILLed tree still alive"
 assert_eq "" "$(group_alive "${pids[0]}")" "processes left in the group"
-err=$(q "SELECT error FROM task_history WHERE run_id = $run AND task_id = 'stubborn'")
+err=$(q "SELECT error FROM task_history WHERE run_id = $run AND task_id = 'defiant'")
 assert_match "$err" '[Tt]imed out' "error"
 
 note "a plugin ignoring cancellation (spin): TIMED_OUT within a few seconds, the run goes on"
@@ -158,7 +158,7 @@ cat >spin.json <<'EOF'
   {"id": "spin_after", "plugin": "noop", "depends_on": ["spin"], "trigger_rule": "all_done"},
   {"id": "other", "plugin": "sleep", "params": {"ms": 300}},
   {"id": "other_after", "plugin": "noop", "depends_on": ["other"], "params": {"r": "${tasks.other.result}"}},
-  {"id": "stubborn", "plugin": "sleepy", "params": {"ms": 1200, "ignore_cancel": true}, "timeout_ms": 300}
+  {"id": "defiant", "plugin": "sleepy", "params": {"ms": 1200, "ignore_cancel": true}, "timeout_ms": 300}
 ]}
 EOF
 RUN_LIMIT=30 run_wf spin.json --workers-max 4
@@ -185,9 +185,9 @@ oa_end=$(q "SELECT ended_at FROM task_history WHERE run_id = $run AND task_id = 
 g=$(ms_between "$spin_start" "$oa_end")
 ((g < 3000)) || fail "other tasks waited for the spinning one (other_after ended $g ms after spin started)"
 # sleepy ignoring its cancellation: TIMED_OUT, its late success discarded.
-expect_task "$run" stubborn FAILED
-assert_eq TIMED_OUT "$(attempt_field "$run" stubborn 1 outcome)" "outcome of sleepy ignoring cancel"
-assert_eq "null" "$(dfx status "$run" --json && jv '.tasks[] | select(.id == "stubborn") | .result' "$DF_OUT")" \
+expect_task "$run" defiant FAILED
+assert_eq TIMED_OUT "$(attempt_field "$run" defiant 1 outcome)" "outcome of sleepy ignoring cancel"
+assert_eq "null" "$(dfx status "$run" --json && jv '.tasks[] | select(.id == "defiant") | .result' "$DF_OUT")" \
     "result of a timed-out attempt (late result discarded)"
 
 note "a plugin stuck in df_task_run_blocking past its deadline: recorded TIMED_OUT, dagflow exits"
