@@ -1,6 +1,7 @@
-/* pool_fixture: what the pool's unit tests share (included by test_pool.c and
- * test_pool_elastic.c): a thread-safe collector of job results with their arrival times, job
- * construction, and a pool whose results go to the collector. Static, one copy per test program. */
+/* pool_fixture: what the pool's unit tests share (included by the test_pool*.c programs): a
+ * thread-safe collector of job results with their arrival times, job construction, a pool whose
+ * results go to the collector, and the "spin" task unit that keeps its worker. Static, one copy
+ * per test program. */
 #ifndef DF_TEST_POOL_FIXTURE_H
 #define DF_TEST_POOL_FIXTURE_H
 
@@ -137,6 +138,33 @@ static FIXTURE_FN df_pool *new_pool(unsigned wmin, unsigned wmax, size_t qcap)
     if (rc != 0)
         fail_msg("df_pool_create: %s", err);
     return p;
+}
+
+/* Set by spin_unit (and by other units of a test program) when a job begins. */
+static atomic_int started_flag;
+
+/* spin: sets started_flag, then computes for params.ms without yielding, ignoring its
+ * cancellation (a plugin that keeps its worker). */
+static FIXTURE_FN int spin_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    (void)ctx;
+    (void)result;
+    atomic_store(&started_flag, 1);
+    uint64_t end = df_mono_ms() + (uint64_t)json_integer_value(json_object_get(params, "ms"));
+    while (df_mono_ms() < end)
+        ;
+    return DF_TASK_OK;
+}
+static const df_taskunit spin_unit
+    __attribute__((unused)) = {DF_TASKUNIT_ABI, "spin", "1", "t", NULL, spin_execute};
+
+/* Waits (at most 5 s) until *f is set; fails the test otherwise. */
+static FIXTURE_FN void wait_flag(atomic_int *f)
+{
+    uint64_t end = df_mono_ms() + 5000;
+    while (!atomic_load(f) && df_mono_ms() < end)
+        usleep(1000);
+    assert_true(atomic_load(f));
 }
 
 #define TAG(i) ((void *)(uintptr_t)(0x1000 + (i)))

@@ -64,21 +64,7 @@ static int failing_execute(df_task_ctx *ctx, const json_t *params, json_t **resu
 static const df_taskunit failing_unit = {DF_TASKUNIT_ABI, "failing", "1", "t", NULL,
                                          failing_execute};
 
-static atomic_int started_flag;
 static atomic_int executed_count;
-
-/* spin: busy loop params.ms without yielding, ignoring cancellation. */
-static int spin_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
-{
-    (void)ctx;
-    (void)result;
-    atomic_store(&started_flag, 1);
-    uint64_t end = df_mono_ms() + (uint64_t)json_integer_value(json_object_get(params, "ms"));
-    while (df_mono_ms() < end)
-        ;
-    return DF_TASK_OK;
-}
-static const df_taskunit spin_unit = {DF_TASKUNIT_ABI, "spin", "1", "t", NULL, spin_execute};
 
 /* sleeper: sleeps params.ms; result {"woken": bool, "slept": ms}. */
 static int sleeper_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
@@ -180,14 +166,6 @@ static void test_errors_and_invalid_status(void **state)
     assert_null(r->log);
     df_pool_destroy(p, 1000);
     collector_reset();
-}
-
-static void wait_flag(atomic_int *f)
-{
-    uint64_t end = df_mono_ms() + 5000;
-    while (!atomic_load(f) && df_mono_ms() < end)
-        usleep(1000);
-    assert_true(atomic_load(f));
 }
 
 static void test_queue_full_backpressure(void **state)

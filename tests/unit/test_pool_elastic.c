@@ -62,21 +62,6 @@ static unsigned worker_threads(void)
 
 /* ---- task units ---- */
 
-static atomic_int started_flag;
-
-/* spin: computes for params.ms without yielding, ignoring cancellation. */
-static int spin_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
-{
-    (void)ctx;
-    (void)result;
-    atomic_store(&started_flag, 1);
-    uint64_t end = df_mono_ms() + (uint64_t)json_integer_value(json_object_get(params, "ms"));
-    while (df_mono_ms() < end)
-        ;
-    return DF_TASK_OK;
-}
-static const df_taskunit spin_unit = {DF_TASKUNIT_ABI, "spin", "1", "t", NULL, spin_execute};
-
 /* cpu: computes for params.ms of the thread's CPU time without yielding. */
 static int cpu_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
 {
@@ -228,9 +213,7 @@ static uint64_t occupy_then_queue(df_pool *p, const df_taskunit *unit, int ms_, 
 {
     atomic_store(&started_flag, 0);
     assert_int_equal(df_pool_submit(p, make_job(unit, ms(ms_), "t", TAG(0)), h), 0);
-    uint64_t end = df_mono_ms() + 5000;
-    while (!atomic_load(&started_flag) && df_mono_ms() < end)
-        usleep(1000);
+    wait_flag(&started_flag);
     uint64_t t0 = df_mono_ms();
     if (h)
         df_pool_cancel(p, *h); /* its deadline: ignored */
@@ -464,9 +447,7 @@ static void test_job_unyielding(void **state)
     atomic_store(&started_flag, 0);
     assert_int_equal(df_pool_submit(p, make_job(&spin_unit, ms(600), "t", TAG(1)), &spin), 0);
     assert_int_equal(df_pool_submit(p, make_job(&sleeper_unit, ms(600), "t", TAG(2)), &nap), 0);
-    uint64_t end = df_mono_ms() + 5000;
-    while (!atomic_load(&started_flag) && df_mono_ms() < end)
-        usleep(1000);
+    wait_flag(&started_flag);
     usleep(300 * 1000);
     assert_int_equal(df_pool_job_unyielding(p, spin, 200), 1);
     assert_int_equal(df_pool_job_unyielding(p, spin, 5000), 0); /* not that long yet */
@@ -565,9 +546,7 @@ static void test_submit_from_inside_a_task_into_a_full_pool(void **state)
     atomic_store(&q_submitted, 0);
     g_pool = new_pool(1, 1, 2);
     assert_int_equal(df_pool_submit(g_pool, make_job(&parent_unit, NULL, "t", TAG(1)), NULL), 0);
-    uint64_t end = df_mono_ms() + 5000;
-    while (!atomic_load(&started_flag) && df_mono_ms() < end)
-        usleep(1000);
+    wait_flag(&started_flag);
     assert_int_equal(df_pool_submit(g_pool, make_job(&sleeper_unit, ms(1), "t", TAG(2)), NULL), 0);
     assert_int_equal(df_pool_submit(g_pool, make_job(&sleeper_unit, ms(1), "t", TAG(3)), NULL), 0);
     atomic_store(&q_submitted, 1);
