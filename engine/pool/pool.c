@@ -18,16 +18,19 @@
  *   "stuck" in one coroutine (a plugin that computes or blocks instead of yielding): its queued
  *   jobs, and the ones of its last batch it has not started, move to a worker that is not stuck,
  *   starting a new one (up to workers_max) when there is none. A worker stuck for
- *   DF_POOL_REPLACE_MS is replaced when a thread more fits under workers_max: it takes no more
- *   work and stops once its coroutines have finished. When a worker's
+ *   DF_POOL_REPLACE_MS is replaced when a thread more fits under workers_max, or when another
+ *   live worker remains: it takes no more work and stops once its coroutines have finished.
+ *   One stuck that long in a job that was cancelled is "lost" (n_lost): it no longer counts
+ *   against workers_max until the plugin returns, so that its replacement keeps runs going.
+ *   When a worker's
  *   inbox backs up (its jobs have waited DF_POOL_BACKLOG_MS and it has taken none for as long:
  *   it is busy, e.g. with short CPU-bound jobs), half of that inbox moves to a worker that keeps
  *   up, or to a new one when every worker is backed up or stuck. A burst that workers keep
  *   taking batches from is not a backlog: more threads than cores would not start it sooner.
  * Workers above workers_min idle for DF_POOL_IDLE_EXPIRY_MS stop. Growth happens only under the
- * pool mutex, against n_threads (every worker thread not yet exited: live, retiring or replaced),
- * so concurrent submitters can never start more than workers_max threads (the race of ants #374);
- * a stuck worker is replaced only while the new thread fits under that maximum.
+ * pool mutex, against n_threads - n_lost (every worker thread not yet exited, live, retiring or
+ * replaced, but the lost ones), so concurrent submitters can never start more than workers_max
+ * of them (the race of ants #374).
  * - After df_pool_destroy has started discarding (destroyed), no callback starts, and destroy
  *   waits for the ones running. */
 #include "pool_internal.h"
@@ -101,7 +104,7 @@ void df_job_result_free(df_job_result *r)
  *   no difference (10,000 sleeps of 1 s: 1.07-1.09 s each); a second worker keeps work moving
  *   while the supervisor notices a plugin that blocks.
  * - workers_max = 2 x online CPUs (at least workers_min): room to grow past plugins that block
- *   without yielding (a worker stuck in one is also replaced, outside this count).
+ *   without yielding (a worker stuck in a cancelled job is replaced outside this count).
  * - queue_capacity = 65536 jobs waiting to start.
  * - stack_size = 256 KiB: every built-in plugin passes its end-to-end tests with 16 KiB stacks,
  *   even under AddressSanitizer; stacks are mapped with MAP_NORESERVE and cost only the pages
@@ -603,25 +606,20 @@ void df_worker_run_ready(df_worker *w)
         maybe_stop(w);
 }
 
-/* Puts jobs taken by worker_pull but not started back at the head of the inbox, in order. */
-static void unpull(df_worker *w, df_pool_job *list)
+/* Puts jobs a worker took from its inbox but did not start (a list linked by next) back at the
+ * head of that inbox, in order: they were queued before anything still in it. Under mu. */
+static void requeue_taken_locked(df_worker *w, df_pool_job *list)
 {
-    df_pool *p = w->pool;
-    df_pool_job *tail = list;
-    size_t n = 1;
-    while (tail->next) {
-        tail = tail->next;
+    size_t n = 0;
+    df_pool_job *prev = NULL, *tail = NULL;
+    for (df_pool_job *pj = list; pj; pj = pj->next) {
+        pj->state = DF_J_QUEUED; /* queued_ms kept: their wait goes on */
+        pj->prev = prev;
+        prev = tail = pj;
         n++;
     }
-    pthread_mutex_lock(&p->mu);
-    for (df_pool_job *pj = list; pj; pj = pj->next)
-        pj->state = DF_J_QUEUED; /* queued_ms kept: their wait goes on */
-    /* relink as a doubly linked list and splice in front of the inbox */
-    df_pool_job *prev = NULL;
-    for (df_pool_job *pj = list; pj; pj = pj->next) {
-        pj->prev = prev;
-        prev = pj;
-    }
+    if (!tail)
+        return;
     tail->next = w->inbox_head;
     if (w->inbox_head)
         w->inbox_head->prev = tail;
@@ -630,7 +628,15 @@ static void unpull(df_worker *w, df_pool_job *list)
     w->inbox_head = list;
     w->inbox_n += n;
     w->active_n -= n;
-    p->waiting += n;
+    w->pool->waiting += n;
+}
+
+/* Puts jobs taken by worker_pull but not started back at the head of the inbox, in order. */
+static void unpull(df_worker *w, df_pool_job *list)
+{
+    df_pool *p = w->pool;
+    pthread_mutex_lock(&p->mu);
+    requeue_taken_locked(w, list);
     pthread_mutex_unlock(&p->mu);
     if (!w->closing)
         uv_idle_start(&w->idle, on_idle);
@@ -800,8 +806,6 @@ static void *worker_main(void *arg)
     p->n_threads--;
     if (w->lost)
         p->n_lost--;
-    if (w->replaced)
-        p->n_replaced--;
     p->stats.workers_stopped++;
     int abandoned = w->abandoned;
     int last = 0;
@@ -906,8 +910,6 @@ static void supervise_locked(df_pool *p)
         if (w->state == DF_W_LIVE && now - w->sup_epoch_since_ms >= DF_POOL_REPLACE_MS &&
             !p->shutting_down &&
             (p->n_live > 1 || w->lost || p->n_threads - p->n_lost < p->cfg.workers_max)) {
-            w->replaced = 1;
-            p->n_replaced++;
             p->stats.workers_replaced++;
             retire_locked(p, w);
             if (p->n_live < p->cfg.workers_min)
@@ -926,31 +928,7 @@ static void supervise_locked(df_pool *p)
             t = start_worker_locked(p, err, sizeof err);
         if (!t)
             continue;
-        df_pool_job *list = atomic_exchange_explicit(&w->pulled, NULL, memory_order_acq_rel);
-        if (list) {
-            /* they go first: they were queued before anything in w's inbox */
-            size_t n = 0;
-            df_pool_job *tail = list;
-            for (df_pool_job *pj = list; pj; pj = pj->next) {
-                pj->state = DF_J_QUEUED;
-                tail = pj;
-                n++;
-            }
-            tail->next = w->inbox_head;
-            if (w->inbox_head)
-                w->inbox_head->prev = tail;
-            else
-                w->inbox_tail = tail;
-            df_pool_job *prev = NULL;
-            for (df_pool_job *pj = list; pj != tail->next; pj = pj->next) {
-                pj->prev = prev;
-                prev = pj;
-            }
-            w->inbox_head = list;
-            w->inbox_n += n;
-            w->active_n -= n;
-            p->waiting += n;
-        }
+        requeue_taken_locked(w, atomic_exchange_explicit(&w->pulled, NULL, memory_order_acq_rel));
         inbox_move_locked(w, t, w->inbox_n);
     }
     /* 3. backlog: half of a backed-up inbox moves to a worker that keeps up, or to a new one */

@@ -88,7 +88,6 @@ struct df_worker {
     int cancel_queued; /* a queued job was cancelled: look through the inbox */
     int state;         /* DF_W_* */
     int abandoned;
-    int replaced; /* retired because it stayed stuck in one coroutine */
     uint64_t last_busy_ms;
     /* supervisor (under mu): stuck detection from the epoch */
     uint64_t sup_epoch, sup_epoch_since_ms;
@@ -134,14 +133,13 @@ struct df_pool {
     df_worker **slots; /* n_slots entries (2 * cfg.workers_max at first; doubled when threads
                         * lost in cancelled jobs fill it) */
     unsigned n_slots;
-    unsigned n_live;     /* LIVE workers */
-    unsigned n_replaced; /* replaced workers still running their stuck coroutine */
-    unsigned n_threads;  /* worker threads not yet exited, whatever their state */
-    unsigned n_lost;     /* of those, workers stuck in a cancelled job (a plugin ignoring its
-                          * cancellation): n_threads - n_lost never exceeds cfg.workers_max */
-    unsigned n_cpus;     /* online CPUs when the pool was created */
-    size_t waiting;      /* jobs in inboxes */
-    size_t in_flight;    /* submitted, callback not yet returned */
+    unsigned n_live;    /* LIVE workers */
+    unsigned n_threads; /* worker threads not yet exited, whatever their state */
+    unsigned n_lost;    /* of those, workers stuck in a cancelled job (a plugin ignoring its
+                         * cancellation): n_threads - n_lost never exceeds cfg.workers_max */
+    unsigned n_cpus;    /* online CPUs when the pool was created */
+    size_t waiting;     /* jobs in inboxes */
+    size_t in_flight;   /* submitted, callback not yet returned */
     int shutting_down;
     int destroyed;
     int destroy_waiting; /* destroy waits on cond */
