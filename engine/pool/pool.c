@@ -1,6 +1,7 @@
-/* pool: the coroutine pool's workers, submission queue, cancellation, supervisor (moving work
- * away from stuck workers, growth, replacement, shrinking) and shutdown. The df_task_* helpers
- * that run inside the coroutines live in task_ctx.c; stacks and context switches in coro.c.
+/* pool: the coroutine pool's workers, submission queue, cancellation, creation and shutdown.
+ * The supervisor (moving work away from stuck workers, growth, replacement, shrinking) lives in
+ * supervisor.c; the df_task_* helpers that run inside the coroutines in task_ctx.c; stacks and
+ * context switches in coro.c.
  *
  * Shape:
  * - Each worker is an OS thread running its own uv loop. Jobs reach it through its inbox (under
@@ -8,29 +9,15 @@
  *   coalesces anyway). The worker takes up to DF_POOL_BATCH jobs per loop turn under one lock
  *   and runs each at once in a coroutine, which stays on that worker for good; while its inbox
  *   still holds jobs, a uv_idle_t brings it back after the loop has run its timers and I/O. Jobs
- *   left in an inbox are still movable to another worker.
+ *   left in an inbox are still movable to another worker (by the supervisor).
  * - df_pool_submit puts a job in the inbox of the least-loaded worker (running + queued jobs),
- *   preferring workers that are not stuck.
+ *   preferring workers that are not stuck, and starts a worker when none is live.
  * - Results are collected per worker and delivered in batches: one lock to retire a batch, the
  *   done callbacks, one lock to count them.
- * - A supervisor thread ticks every DF_POOL_SUP_BUSY_MS while jobs are in flight. A worker whose
- *   epoch (bumped on every coroutine switch) stays odd and unchanged for DF_POOL_STUCK_MS is
- *   "stuck" in one coroutine (a plugin that computes or blocks instead of yielding): its queued
- *   jobs, and the ones of its last batch it has not started, move to a worker that is not stuck,
- *   starting a new one (up to workers_max) when there is none. A worker stuck for
- *   DF_POOL_REPLACE_MS is replaced when a thread more fits under workers_max, or when another
- *   live worker remains: it takes no more work and stops once its coroutines have finished.
- *   One stuck that long in a job that was cancelled is "lost" (n_lost): it no longer counts
- *   against workers_max until the plugin returns, so that its replacement keeps runs going.
- *   When a worker's
- *   inbox backs up (its jobs have waited DF_POOL_BACKLOG_MS and it has taken none for as long:
- *   it is busy, e.g. with short CPU-bound jobs), half of that inbox moves to a worker that keeps
- *   up, or to a new one when every worker is backed up or stuck. A burst that workers keep
- *   taking batches from is not a backlog: more threads than cores would not start it sooner.
- * Workers above workers_min idle for DF_POOL_IDLE_EXPIRY_MS stop. Growth happens only under the
- * pool mutex, against n_threads - n_lost (every worker thread not yet exited, live, retiring or
- * replaced, but the lost ones), so concurrent submitters can never start more than workers_max
- * of them (the race of ants #374).
+ * - Growth happens only under the pool mutex (df_pool_start_worker_locked), against
+ *   n_threads - n_lost (every worker thread not yet exited, live, retiring or replaced, but the
+ *   lost ones), so concurrent submitters can never start more than workers_max of them (the race
+ *   of ants #374).
  * - After df_pool_destroy has started discarding (destroyed), no callback starts, and destroy
  *   waits for the ones running. */
 #include "pool_internal.h"
@@ -44,24 +31,11 @@
 #include "../clock.h"
 #include "fault.h"
 
-/* A worker inside one coroutine for this long is stuck: it gets no new jobs. */
-#define DF_POOL_STUCK_MS 100
-/* A worker stuck for this long is replaced. */
-#define DF_POOL_REPLACE_MS 500
-/* A job waiting this long in an inbox means that the queue backs up. */
-#define DF_POOL_BACKLOG_MS 20
-/* A coroutine running this long without yielding counts as CPU-bound work. */
-#define DF_POOL_LONG_RUN_MS 1
-/* A worker above workers_min idle for this long stops. */
-#define DF_POOL_IDLE_EXPIRY_MS 10000
 /* Default coroutine stack size; a -D override exists only for measuring (see the report of
  * the pool's defaults in df_pool_config_default). */
 #ifndef DF_POOL_DEFAULT_STACK_SIZE
 #define DF_POOL_DEFAULT_STACK_SIZE (256 * 1024)
 #endif
-/* Supervisor period while jobs are in flight, and when idle. */
-#define DF_POOL_SUP_BUSY_MS 20
-#define DF_POOL_SUP_IDLE_MS 1000
 /* Jobs a worker takes from its inbox per loop turn, and results it delivers per batch. */
 #define DF_POOL_BATCH 64
 /* A worker starting a batch of jobs gives the ones not started yet back to its inbox (where the
@@ -124,7 +98,8 @@ void df_pool_config_default(df_pool_config *cfg)
     cfg->stack_size = DF_POOL_DEFAULT_STACK_SIZE;
 }
 
-static void deadline_in(struct timespec *ts, uint64_t ms)
+/* See pool_internal.h. */
+void df_pool_deadline_in(struct timespec *ts, uint64_t ms)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
     ts->tv_sec += (time_t)(ms / 1000);
@@ -135,15 +110,15 @@ static void deadline_in(struct timespec *ts, uint64_t ms)
     }
 }
 
-static void wake_worker_locked(df_worker *w)
+/* See pool_internal.h. */
+void df_pool_wake_worker_locked(df_worker *w)
 {
     if (w->async_alive)
         uv_async_send(&w->async);
 }
 
-/* The least-loaded LIVE worker, preferring ones not stuck (or only those, with only_free).
- * *all_stuck says whether only stuck workers were left. Under mu. */
-static df_worker *pick_worker_locked(df_pool *p, int only_free, int *all_stuck)
+/* See pool_internal.h. */
+df_worker *df_pool_pick_worker_locked(df_pool *p, int only_free, int *all_stuck)
 {
     df_worker *best = NULL, *best_stuck = NULL;
     size_t best_load = SIZE_MAX, best_stuck_load = SIZE_MAX;
@@ -195,9 +170,8 @@ static void inbox_unlink_locked(df_worker *w, df_pool_job *pj)
     w->inbox_n--;
 }
 
-/* Moves the last n jobs of from's inbox to the end of to's inbox (order kept), and wakes to.
- * Under mu. */
-static void inbox_move_locked(df_worker *from, df_worker *to, size_t n)
+/* See pool_internal.h. */
+void df_pool_inbox_move_locked(df_worker *from, df_worker *to, size_t n)
 {
     if (!n || from == to)
         return;
@@ -210,12 +184,11 @@ static void inbox_move_locked(df_worker *from, df_worker *to, size_t n)
         inbox_push_locked(to, pj, pj->queued_ms); /* their wait goes on */
         pj = next;
     }
-    wake_worker_locked(to);
+    df_pool_wake_worker_locked(to);
 }
 
-/* Starts a new worker in a free slot, if fewer than workers_max are live. Under mu. Returns the
- * worker, or NULL with a message in err. */
-static df_worker *start_worker_locked(df_pool *p, char *err, size_t errlen)
+/* See pool_internal.h. */
+df_worker *df_pool_start_worker_locked(df_pool *p, char *err, size_t errlen)
 {
     if (p->n_threads - p->n_lost >= p->cfg.workers_max) {
         snprintf(err, errlen, "pool: already %u worker threads (workers_max)", p->cfg.workers_max);
@@ -315,7 +288,8 @@ static void table_insert_locked(df_pool *p, df_pool_job *pj)
     p->table_n++;
 }
 
-static df_pool_job *table_find_locked(df_pool *p, uint64_t id)
+/* See pool_internal.h. */
+df_pool_job *df_pool_table_find_locked(df_pool *p, uint64_t id)
 {
     for (df_pool_job *e = p->table[id & (p->table_size - 1)]; e; e = e->hnext)
         if (e->id == id)
@@ -606,9 +580,9 @@ void df_worker_run_ready(df_worker *w)
         maybe_stop(w);
 }
 
-/* Puts jobs a worker took from its inbox but did not start (a list linked by next) back at the
- * head of that inbox, in order: they were queued before anything still in it. Under mu. */
-static void requeue_taken_locked(df_worker *w, df_pool_job *list)
+/* See pool_internal.h. They go to the head: they were queued before anything still in the
+ * inbox. */
+void df_pool_requeue_taken_locked(df_worker *w, df_pool_job *list)
 {
     size_t n = 0;
     df_pool_job *prev = NULL, *tail = NULL;
@@ -636,29 +610,29 @@ static void unpull(df_worker *w, df_pool_job *list)
 {
     df_pool *p = w->pool;
     pthread_mutex_lock(&p->mu);
-    requeue_taken_locked(w, list);
+    df_pool_requeue_taken_locked(w, list);
     pthread_mutex_unlock(&p->mu);
     if (!w->closing)
         uv_idle_start(&w->idle, on_idle);
 }
 
-/* Takes up to pull_n jobs from the inbox (DF_POOL_BATCH, or fewer after jobs that took long)
- * and starts them; completes queued jobs that
- * were cancelled; acts on cancellations of running ones. */
-static void worker_pull(df_worker *w)
+/* Takes from w's inbox, under mu: the cancelled jobs anywhere in it when a cancellation asked
+ * for a look (*dead, to complete unstarted), then up to pull_n jobs in order (*take, marked
+ * RUNNING; cancelled ones among them go to *dead too). Every job taken counts in active_n until
+ * flush_done retires it. Returns whether jobs are left in the inbox. */
+static int take_jobs_locked(df_worker *w, df_pool_job **take, df_pool_job **dead)
 {
     df_pool *p = w->pool;
-    df_pool_job *take = NULL, *take_tail = NULL, *dead = NULL;
+    df_pool_job *take_tail = NULL;
     size_t taken = 0;
-    pthread_mutex_lock(&p->mu);
     if (w->cancel_queued || atomic_load(&p->cancel_all)) {
         w->cancel_queued = 0;
         for (df_pool_job *pj = w->inbox_head, *next; pj; pj = next) {
             next = pj->next;
             if (df_pool_job_is_cancelled(pj)) {
                 inbox_unlink_locked(w, pj);
-                pj->next = dead;
-                dead = pj;
+                pj->next = *dead;
+                *dead = pj;
                 taken++;
             }
         }
@@ -669,15 +643,15 @@ static void worker_pull(df_worker *w)
         inbox_unlink_locked(w, pj);
         taken++;
         if (df_pool_job_is_cancelled(pj)) {
-            pj->next = dead;
-            dead = pj;
+            pj->next = *dead;
+            *dead = pj;
             continue;
         }
         pj->state = DF_J_RUNNING;
         if (take_tail)
             take_tail->next = pj;
         else
-            take = pj;
+            *take = pj;
         take_tail = pj;
         n++;
     }
@@ -685,25 +659,15 @@ static void worker_pull(df_worker *w)
     w->active_n += taken; /* every taken job is retired by flush_done */
     if (taken)
         w->last_busy_ms = df_mono_ms();
-    int more = w->inbox_n > 0;
-    int scan = w->cancel_scan;
-    w->cancel_scan = 0;
-    pthread_mutex_unlock(&p->mu);
+    return w->inbox_n > 0;
+}
 
-    if (!w->closing) {
-        if (more)
-            uv_idle_start(&w->idle, on_idle);
-        else
-            uv_idle_stop(&w->idle);
-    }
-    while (dead) {
-        df_pool_job *pj = dead;
-        dead = pj->next;
-        pj->next = NULL;
-        complete_unstarted(w, pj, DF_TASK_FAILED, "cancelled before it started");
-    }
-    /* The batch waits in w->pulled, where the supervisor can take it back should one of its
-     * jobs keep this worker (a plugin that blocks or computes without yielding). */
+/* Starts the jobs of take (linked by next) one after the other. The batch waits in w->pulled,
+ * where the supervisor can take it back should one of its jobs keep this worker (a plugin that
+ * blocks or computes without yielding). After DF_POOL_SLICE_MS the rest goes back to the inbox
+ * and the worker takes one job per turn until a batch is quick again. */
+static void start_batch(df_worker *w, df_pool_job *take)
+{
     uint64_t t0 = df_mono_ms();
     int slow = 0;
     atomic_store_explicit(&w->pulled, take, memory_order_release);
@@ -727,6 +691,34 @@ static void worker_pull(df_worker *w)
     }
     if (!slow && df_mono_ms() - t0 < DF_POOL_SLICE_MS && w->pull_n < DF_POOL_BATCH)
         w->pull_n *= 2; /* quick jobs again: back to batches */
+}
+
+/* Takes up to pull_n jobs from the inbox (DF_POOL_BATCH, or fewer after jobs that took long)
+ * and starts them; completes queued jobs that were cancelled; acts on cancellations of running
+ * ones. */
+static void worker_pull(df_worker *w)
+{
+    df_pool *p = w->pool;
+    df_pool_job *take = NULL, *dead = NULL;
+    pthread_mutex_lock(&p->mu);
+    int more = take_jobs_locked(w, &take, &dead);
+    int scan = w->cancel_scan;
+    w->cancel_scan = 0;
+    pthread_mutex_unlock(&p->mu);
+
+    if (!w->closing) {
+        if (more)
+            uv_idle_start(&w->idle, on_idle);
+        else
+            uv_idle_stop(&w->idle);
+    }
+    while (dead) {
+        df_pool_job *pj = dead;
+        dead = pj->next;
+        pj->next = NULL;
+        complete_unstarted(w, pj, DF_TASK_FAILED, "cancelled before it started");
+    }
+    start_batch(w, take);
     if (scan)
         for (df_pool_job *pj = w->active_head; pj; pj = pj->anext)
             if (pj->ctx && df_pool_job_is_cancelled(pj))
@@ -756,7 +748,8 @@ static void on_trim(uv_timer_t *t)
     pthread_mutex_unlock(&w->pool->mu);
 }
 
-static void free_worker(df_worker *w)
+/* See pool_internal.h. */
+void df_pool_free_worker(df_worker *w)
 {
     df_coro_sched_fini(&w->sched);
     free(w);
@@ -821,192 +814,11 @@ static void *worker_main(void *arg)
         free(pj);
     }
     if (abandoned) {
-        free_worker(w);
+        df_pool_free_worker(w);
         if (last)
             pool_free(p);
     }
     df_fault_thread_fini(&altstack);
-    return NULL;
-}
-
-/* ---- supervisor ---- */
-
-/* A LIVE worker whose inbox backs up: its oldest job has waited DF_POOL_BACKLOG_MS and the
- * worker spent at least half of the last tick in long runs of coroutines (DF_POOL_LONG_RUN_MS or
- * more without yielding: CPU-bound jobs). A burst of jobs that yield at once is not a backlog:
- * more threads than cores would not start it any sooner. */
-static int backed_up_locked(const df_worker *w, uint64_t now)
-{
-    return w->inbox_head && w->state == DF_W_LIVE && !w->stuck && w->cpu_bound &&
-           now - w->inbox_head->queued_ms >= DF_POOL_BACKLOG_MS;
-}
-
-static void retire_locked(df_pool *p, df_worker *w)
-{
-    w->state = DF_W_RETIRING;
-    __atomic_store_n(&w->stop, 1, __ATOMIC_RELAXED);
-    p->n_live--;
-    wake_worker_locked(w);
-}
-
-/* One supervisor tick (see the top of this file). Under mu; may unlock while joining. */
-static void supervise_locked(df_pool *p)
-{
-    uint64_t now = df_mono_ms();
-    char err[128];
-    /* 1. stuck detection, and replacement of workers stuck for too long */
-    for (unsigned i = 0; i < p->n_slots; i++) {
-        df_worker *w = p->slots[i];
-        if (!w || w->state == DF_W_EXITED)
-            continue;
-        uint64_t ln = atomic_load_explicit(&w->long_ns, memory_order_relaxed);
-        uint64_t tick_ns = (now - p->sup_last_ms) * 1000000ull;
-        w->cpu_bound = tick_ns && ln - w->sup_long_ns >= tick_ns / 2;
-        w->sup_long_ns = ln;
-        /* the thread's CPU time: did those long runs compute, or block? */
-        clockid_t cid;
-        struct timespec ts;
-        if (pthread_getcpuclockid(w->thread, &cid) == 0 && clock_gettime(cid, &ts) == 0) {
-            uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-            /* an eighth: a thread that computes still gets that much of a core on a busy
-             * machine, one that blocks in system calls uses far less */
-            w->computing = tick_ns && cpu - w->sup_cpu_ns >= tick_ns / 8;
-            w->sup_cpu_ns = cpu;
-        } else {
-            w->computing = 1;
-        }
-        uint64_t e = atomic_load_explicit(&w->epoch, memory_order_relaxed);
-        if (!(e & 1) || e != w->sup_epoch) {
-            if (w->lost) { /* the plugin returned: the thread counts again */
-                w->lost = 0;
-                p->n_lost--;
-            }
-        }
-        if (!(e & 1)) {
-            w->sup_epoch = e;
-            w->stuck = 0;
-            continue;
-        }
-        if (e != w->sup_epoch) {
-            w->sup_epoch = e;
-            w->sup_epoch_since_ms = now;
-        }
-        w->stuck = now - w->sup_epoch_since_ms >= DF_POOL_STUCK_MS;
-        /* Stuck in a job that was cancelled (its deadline passed, or a shutdown) and ignores
-         * it: that thread is lost to the pool until the plugin returns, and stops counting
-         * against workers_max, so that a replacement keeps the run going (the classic bound
-         * on threads holds for every worker that can still do work). */
-        if (w->stuck && !w->lost) {
-            uint64_t id = atomic_load_explicit(&w->running_id, memory_order_relaxed);
-            df_pool_job *pj = id ? table_find_locked(p, id) : NULL;
-            if (pj && df_pool_job_is_cancelled(pj) &&
-                now - w->sup_epoch_since_ms >= DF_POOL_REPLACE_MS) {
-                w->lost = 1;
-                p->n_lost++;
-            }
-        }
-        /* Taken out of service while another live worker remains or a new thread fits under
-         * workers_max (a stuck thread still counts until its coroutine returns, unless lost). */
-        if (w->state == DF_W_LIVE && now - w->sup_epoch_since_ms >= DF_POOL_REPLACE_MS &&
-            !p->shutting_down &&
-            (p->n_live > 1 || w->lost || p->n_threads - p->n_lost < p->cfg.workers_max)) {
-            p->stats.workers_replaced++;
-            retire_locked(p, w);
-            if (p->n_live < p->cfg.workers_min)
-                start_worker_locked(p, err, sizeof err);
-        }
-    }
-    /* 2. queued jobs, and jobs taken but not started, leave retiring and stuck workers */
-    for (unsigned i = 0; i < p->n_slots; i++) {
-        df_worker *w = p->slots[i];
-        if (!w || w->state == DF_W_EXITED || (w->state == DF_W_LIVE && !w->stuck))
-            continue;
-        if (!w->inbox_n && !atomic_load_explicit(&w->pulled, memory_order_acquire))
-            continue;
-        df_worker *t = pick_worker_locked(p, 1, NULL);
-        if (!t && !p->shutting_down)
-            t = start_worker_locked(p, err, sizeof err);
-        if (!t)
-            continue;
-        requeue_taken_locked(w, atomic_exchange_explicit(&w->pulled, NULL, memory_order_acq_rel));
-        inbox_move_locked(w, t, w->inbox_n);
-    }
-    /* 3. backlog: half of a backed-up inbox moves to a worker that keeps up, or to a new one */
-    if (p->waiting && !p->shutting_down) {
-        unsigned backed = 0, blocked = 0, keeping_up = 0;
-        for (unsigned i = 0; i < p->n_slots; i++) {
-            df_worker *w = p->slots[i];
-            if (!w || w->state != DF_W_LIVE || w->stuck)
-                continue;
-            if (backed_up_locked(w, now)) {
-                backed++;
-                blocked += !w->computing;
-            } else {
-                keeping_up++;
-            }
-        }
-        /* Past one worker per core, only workers that block (not compute) justify another: more
-         * threads than cores would not run computing jobs any sooner. */
-        df_worker *fresh = NULL;
-        if (backed && !keeping_up && (p->n_live < p->n_cpus || blocked))
-            fresh = start_worker_locked(p, err, sizeof err);
-        if (backed && (fresh || keeping_up)) {
-            for (unsigned i = 0; i < p->n_slots; i++) {
-                df_worker *w = p->slots[i];
-                if (!w || w == fresh || !backed_up_locked(w, now))
-                    continue;
-                df_worker *t = fresh;
-                if (!t) { /* the least-loaded worker that keeps up */
-                    size_t best = SIZE_MAX;
-                    for (unsigned j = 0; j < p->n_slots; j++) {
-                        df_worker *c = p->slots[j];
-                        if (!c || c->state != DF_W_LIVE || c->stuck || backed_up_locked(c, now))
-                            continue;
-                        if (c->active_n + c->inbox_n < best) {
-                            best = c->active_n + c->inbox_n;
-                            t = c;
-                        }
-                    }
-                }
-                if (t)
-                    inbox_move_locked(w, t, (w->inbox_n + 1) / 2);
-            }
-        }
-    }
-    /* 4. shrink */
-    for (unsigned i = 0; i < p->n_slots && !p->shutting_down; i++) {
-        df_worker *w = p->slots[i];
-        if (!w || w->state != DF_W_LIVE || p->n_live <= p->cfg.workers_min)
-            continue;
-        if (w->active_n == 0 && w->inbox_n == 0 && now >= w->last_busy_ms + p->idle_expiry_ms)
-            retire_locked(p, w);
-    }
-    p->sup_last_ms = now;
-    /* 5. reap */
-    for (unsigned i = 0; i < p->n_slots; i++) {
-        df_worker *w = p->slots[i];
-        if (!w || w->state != DF_W_EXITED)
-            continue;
-        p->slots[i] = NULL;
-        pthread_mutex_unlock(&p->mu);
-        pthread_join(w->thread, NULL);
-        free_worker(w);
-        pthread_mutex_lock(&p->mu);
-    }
-}
-
-static void *supervisor_main(void *arg)
-{
-    df_pool *p = arg;
-    pthread_setname_np(pthread_self(), "df-pool-sup");
-    pthread_mutex_lock(&p->mu);
-    while (!p->sup_stop) {
-        supervise_locked(p);
-        struct timespec ts;
-        deadline_in(&ts, p->in_flight ? DF_POOL_SUP_BUSY_MS : DF_POOL_SUP_IDLE_MS);
-        pthread_cond_timedwait(&p->sup_cond, &p->mu, &ts);
-    }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -1067,16 +879,11 @@ int df_pool_create(const df_pool_config *cfg, df_pool_done_fn done, void *ud, df
     int rc = 0;
     pthread_mutex_lock(&p->mu);
     for (unsigned i = 0; i < p->cfg.workers_min && rc == 0; i++)
-        if (!start_worker_locked(p, err, errlen))
+        if (!df_pool_start_worker_locked(p, err, errlen))
             rc = -EAGAIN;
     pthread_mutex_unlock(&p->mu);
-    if (rc == 0) {
-        rc = -pthread_create(&p->supervisor, NULL, supervisor_main, p);
-        if (rc)
-            snprintf(err, errlen, "pool: cannot start supervisor thread: %s", strerror(-rc));
-        else
-            p->sup_started = 1;
-    }
+    if (rc == 0)
+        rc = df_pool_supervisor_start(p, err, errlen);
     if (rc) {
         df_pool_destroy(p, 0);
         return rc;
@@ -1121,10 +928,10 @@ int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle)
         return DF_POOL_EFULL;
     }
     int all_stuck = 0;
-    df_worker *w = pick_worker_locked(p, 0, &all_stuck);
+    df_worker *w = df_pool_pick_worker_locked(p, 0, &all_stuck);
     if (!w) {
         char err[128];
-        w = start_worker_locked(p, err, sizeof err);
+        w = df_pool_start_worker_locked(p, err, sizeof err);
     }
     if (!w) { /* no worker can take it now: the caller may retry later */
         pthread_mutex_unlock(&p->mu);
@@ -1146,7 +953,7 @@ int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle)
     /* A non-empty inbox already has a wake-up coming: the async that was sent when it became
      * non-empty, or the idle handle of a worker that left jobs in it. */
     if (was_empty)
-        wake_worker_locked(w);
+        df_pool_wake_worker_locked(w);
     if (all_stuck || p->in_flight == 1)
         pthread_cond_signal(&p->sup_cond);
     uint64_t id = pj->id;
@@ -1171,7 +978,7 @@ void df_pool_cancel(df_pool *p, df_pool_job *handle)
     if (!p || !handle)
         return;
     pthread_mutex_lock(&p->mu);
-    df_pool_job *h = table_find_locked(p, (uint64_t)(uintptr_t)handle);
+    df_pool_job *h = df_pool_table_find_locked(p, (uint64_t)(uintptr_t)handle);
     if (h && h->state != DF_J_DONE) {
         atomic_store(&h->cancelled, 1);
         df_worker *w = h->owner;
@@ -1179,40 +986,11 @@ void df_pool_cancel(df_pool *p, df_pool_job *handle)
             w->cancel_scan = 1;
         else
             w->cancel_queued = 1;
-        wake_worker_locked(w);
+        df_pool_wake_worker_locked(w);
         /* a job queued behind a stuck worker is moved by the supervisor */
         if (h->state == DF_J_QUEUED)
             pthread_cond_signal(&p->sup_cond);
     }
-    pthread_mutex_unlock(&p->mu);
-}
-
-/* See pool_internal.h. */
-/* See pool.h. The worker's running_id and running_since_ms say which coroutine it is inside and
- * since when (uv_hrtime's clock, in ms). */
-int df_pool_job_unyielding(df_pool *p, df_pool_job *handle, uint64_t min_ms)
-{
-    if (!p || !handle)
-        return 0;
-    int stuck = 0;
-    pthread_mutex_lock(&p->mu);
-    df_pool_job *pj = table_find_locked(p, (uint64_t)(uintptr_t)handle);
-    if (pj && pj->state == DF_J_RUNNING && pj->owner) {
-        df_worker *w = pj->owner;
-        uint64_t since = atomic_load_explicit(&w->running_since_ms, memory_order_relaxed);
-        if (atomic_load_explicit(&w->running_id, memory_order_relaxed) == pj->id &&
-            uv_hrtime() / 1000000u >= since + min_ms)
-            stuck = 1;
-    }
-    pthread_mutex_unlock(&p->mu);
-    return stuck;
-}
-
-void df_pool_set_idle_expiry(df_pool *p, uint64_t ms)
-{
-    pthread_mutex_lock(&p->mu);
-    p->idle_expiry_ms = ms;
-    pthread_cond_signal(&p->sup_cond);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -1234,15 +1012,10 @@ void df_pool_get_stats(df_pool *p, df_pool_stats *out)
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Shuts the pool down (see pool.h): refuse submissions, cancel everything, wait up to grace_ms
- * (milliseconds) for callbacks, then stop workers; a worker still inside a job that ignores
- * cancellation is detached and frees itself (and the pool memory, if last) when that job
- * returns. No callback starts after this returns. */
-unsigned df_pool_destroy(df_pool *p, uint64_t grace_ms)
+/* The first step of df_pool_destroy: refuses submissions, cancels every job and waits up to
+ * grace_ms (milliseconds) for the callbacks of the jobs in flight. Not under mu. */
+static void cancel_and_wait(df_pool *p, uint64_t grace_ms)
 {
-    if (!p)
-        return 0;
-    unsigned left = 0;
     pthread_mutex_lock(&p->mu);
     p->shutting_down = 1;
     p->destroy_waiting = 1;
@@ -1253,20 +1026,61 @@ unsigned df_pool_destroy(df_pool *p, uint64_t grace_ms)
             continue;
         w->cancel_scan = 1;
         w->cancel_queued = 1;
-        wake_worker_locked(w);
+        df_pool_wake_worker_locked(w);
     }
     pthread_cond_signal(&p->sup_cond);
     struct timespec deadline;
-    deadline_in(&deadline, grace_ms);
+    df_pool_deadline_in(&deadline, grace_ms);
     while (p->in_flight > 0) {
         if (pthread_cond_timedwait(&p->cond, &p->mu, &deadline) == ETIMEDOUT)
             break;
     }
-    p->sup_stop = 1;
-    pthread_cond_signal(&p->sup_cond);
     pthread_mutex_unlock(&p->mu);
-    if (p->sup_started)
-        pthread_join(p->supervisor, NULL);
+}
+
+/* Tells a worker taken out of the slot table to stop, under mu once destroyed is set. A worker
+ * still inside a job is detached and abandoned (counted in *left): it frees itself, and the pool
+ * if last, when its jobs return. The others go into join (n_join of them so far) to be joined;
+ * when there was no memory for that list, one that exited is joined at once, and one still
+ * running is detached rather than hang or leak a join. */
+static void release_worker_locked(df_pool *p, df_worker *w, df_worker **join, unsigned *n_join,
+                                  unsigned *left)
+{
+    __atomic_store_n(&w->stop, 1, __ATOMIC_RELAXED);
+    df_pool_wake_worker_locked(w);
+    if (w->state != DF_W_EXITED && w->active_n > 0) {
+        /* Its coroutine ignores cancellation: leave the thread to finish on its own. It
+         * frees itself (and the pool, if last) when its jobs return. */
+        w->abandoned = 1;
+        p->refs++;
+        (*left)++;
+        pthread_detach(w->thread);
+    } else if (join) {
+        join[(*n_join)++] = w;
+    } else { /* no memory for the list: detach rather than hang or leak a join */
+        w->abandoned = 1;
+        p->refs++;
+        if (w->state == DF_W_EXITED) {
+            p->refs--;
+            pthread_join(w->thread, NULL); /* already finished: returns at once */
+            df_pool_free_worker(w);
+        } else {
+            pthread_detach(w->thread);
+        }
+    }
+}
+
+/* Shuts the pool down (see pool.h): refuse submissions, cancel everything, wait up to grace_ms
+ * (milliseconds) for callbacks, then stop workers; a worker still inside a job that ignores
+ * cancellation is detached and frees itself (and the pool memory, if last) when that job
+ * returns. No callback starts after this returns. */
+unsigned df_pool_destroy(df_pool *p, uint64_t grace_ms)
+{
+    if (!p)
+        return 0;
+    unsigned left = 0;
+    cancel_and_wait(p, grace_ms);
+    df_pool_supervisor_stop(p);
 
     pthread_mutex_lock(&p->mu);
     p->destroyed = 1; /* from now on results are discarded */
@@ -1280,33 +1094,12 @@ unsigned df_pool_destroy(df_pool *p, uint64_t grace_ms)
         if (!w)
             continue;
         p->slots[i] = NULL;
-        __atomic_store_n(&w->stop, 1, __ATOMIC_RELAXED);
-        wake_worker_locked(w);
-        if (w->state != DF_W_EXITED && w->active_n > 0) {
-            /* Its coroutine ignores cancellation: leave the thread to finish on its own. It
-             * frees itself (and the pool, if last) when its jobs return. */
-            w->abandoned = 1;
-            p->refs++;
-            left++;
-            pthread_detach(w->thread);
-        } else if (join) {
-            join[n_join++] = w;
-        } else { /* no memory for the list: detach rather than hang or leak a join */
-            w->abandoned = 1;
-            p->refs++;
-            if (w->state == DF_W_EXITED) {
-                p->refs--;
-                pthread_join(w->thread, NULL); /* already finished: returns at once */
-                free_worker(w);
-            } else {
-                pthread_detach(w->thread);
-            }
-        }
+        release_worker_locked(p, w, join, &n_join, &left);
     }
     pthread_mutex_unlock(&p->mu);
     for (unsigned i = 0; i < n_join; i++) {
         pthread_join(join[i]->thread, NULL);
-        free_worker(join[i]);
+        df_pool_free_worker(join[i]);
     }
     free(join);
     pthread_mutex_lock(&p->mu);

@@ -1,6 +1,7 @@
-/* pool_internal: the structures shared by pool.c (workers, queue, supervisor) and task_ctx.c
- * (the df_task_* helpers that run inside a worker's coroutines). Not part of any interface
- * outside engine/pool/ (the pool's unit tests include it for df_pool_set_idle_expiry).
+/* pool_internal: the structures and functions shared by pool.c (workers, queue, creation and
+ * shutdown), supervisor.c (the supervisor thread) and task_ctx.c (the df_task_* helpers that run
+ * inside a worker's coroutines). Not part of any interface outside engine/pool/ (the pool's unit
+ * tests include it for df_pool_set_idle_expiry).
  *
  * Locking: one mutex per pool (df_pool.mu) guards the inboxes, job states, counters and worker
  * states; fields marked "worker thread" are touched only by the thread that owns the worker, and
@@ -11,11 +12,18 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 #include <uv.h>
 
 #include "../proc.h"
 #include "coro.h"
 #include "pool.h"
+
+/* A coroutine running this long without yielding counts as CPU-bound work (measured by the
+ * worker, judged by the supervisor). */
+#define DF_POOL_LONG_RUN_MS 1
+/* A worker above workers_min idle for this long stops (df_pool_set_idle_expiry changes it). */
+#define DF_POOL_IDLE_EXPIRY_MS 10000
 
 /* A worker in the pool's slot table. LIVE workers take new jobs and count against workers_max;
  * RETIRING ones finish the coroutines they hold and stop (idle expiry, or replaced because they
@@ -156,6 +164,49 @@ struct df_pool {
     uint64_t sup_last_ms; /* supervisor: time of the previous tick */
     df_pool_stats stats;  /* under mu (stacks_* folded in by workers) */
 };
+
+/* ---- pool.c: workers, inboxes and the id table, for the supervisor ---- */
+
+/* Sets *ts to ms milliseconds from now on CLOCK_MONOTONIC (the clock of the pool's condition
+ * variables). */
+void df_pool_deadline_in(struct timespec *ts, uint64_t ms);
+
+/* Wakes the worker's loop (its async), unless its handles are closing. Under mu. */
+void df_pool_wake_worker_locked(df_worker *w);
+
+/* The least-loaded LIVE worker (running + queued jobs), preferring ones not stuck (or only
+ * those, with only_free); NULL when there is none. *all_stuck (may be NULL) says whether only
+ * stuck workers were left. Under mu. */
+df_worker *df_pool_pick_worker_locked(df_pool *p, int only_free, int *all_stuck);
+
+/* Starts a new worker in a free slot (growing the slot table when needed), if fewer than
+ * workers_max threads count (n_threads - n_lost). Under mu. Returns the worker, or NULL with a
+ * message in err (errlen bytes). */
+df_worker *df_pool_start_worker_locked(df_pool *p, char *err, size_t errlen);
+
+/* Moves the last n jobs of from's inbox to the end of to's inbox (order and waiting time kept),
+ * and wakes to. Under mu. */
+void df_pool_inbox_move_locked(df_worker *from, df_worker *to, size_t n);
+
+/* Puts jobs a worker took from its inbox but did not start (a list linked by next) back at the
+ * head of that inbox, in order, QUEUED again. Under mu. */
+void df_pool_requeue_taken_locked(df_worker *w, df_pool_job *list);
+
+/* The job with this id among those not yet completed, or NULL. Under mu. */
+df_pool_job *df_pool_table_find_locked(df_pool *p, uint64_t id);
+
+/* Frees a worker whose thread has been joined (or is finishing, abandoned). */
+void df_pool_free_worker(df_worker *w);
+
+/* ---- supervisor.c ---- */
+
+/* Starts the supervisor thread (after the first workers). Returns 0, or a negative errno with a
+ * message in err. Not under mu. */
+int df_pool_supervisor_start(df_pool *p, char *err, size_t errlen);
+
+/* Tells the supervisor to stop and joins it (a no-op join when it never started). Not under mu;
+ * from df_pool_destroy only. */
+void df_pool_supervisor_stop(df_pool *p);
 
 /* Sets how long a worker above workers_min may stay idle before it stops (default
  * DF_POOL_IDLE_EXPIRY_MS, 10 s). For tests and tuning; thread-safe. */
