@@ -1,7 +1,8 @@
-/* pool_internal: the structures and functions shared by pool.c (workers, queue, creation and
- * shutdown), supervisor.c (the supervisor thread) and task_ctx.c (the df_task_* helpers that run
- * inside a worker's coroutines). Not part of any interface outside engine/pool/ (the pool's unit
- * tests include it for df_pool_set_idle_expiry).
+/* pool_internal: the structures and functions shared by pool.c (creation, submission, inboxes,
+ * id table, cancellation, shutdown), worker.c (the worker threads), supervisor.c (the supervisor
+ * thread) and task_ctx.c (the df_task_* helpers that run inside a worker's coroutines). Not part of
+ * any interface outside engine/pool/ (the pool's unit tests include it for
+ * df_pool_set_idle_expiry).
  *
  * Locking: one mutex per pool (df_pool.mu) guards the inboxes, job states, counters and worker
  * states; fields marked "worker thread" are touched only by the thread that owns the worker, and
@@ -165,11 +166,18 @@ struct df_pool {
     df_pool_stats stats;  /* under mu (stacks_* folded in by workers) */
 };
 
-/* ---- pool.c: workers, inboxes and the id table, for the supervisor ---- */
+/* ---- pool.c: jobs, inboxes and the id table ---- */
 
 /* Sets *ts to ms milliseconds from now on CLOCK_MONOTONIC (the clock of the pool's condition
  * variables). */
 void df_pool_deadline_in(struct timespec *ts, uint64_t ms);
+
+/* Frees a job and what it owns (see df_job in pool.h). NULL is fine. */
+void df_pool_free_job(df_job *j);
+
+/* Frees the pool's memory, once no thread uses it any more (the last of df_pool_destroy and the
+ * abandoned workers). */
+void df_pool_free(df_pool *p);
 
 /* Wakes the worker's loop (its async), unless its handles are closing. Under mu. */
 void df_pool_wake_worker_locked(df_worker *w);
@@ -179,10 +187,9 @@ void df_pool_wake_worker_locked(df_worker *w);
  * stuck workers were left. Under mu. */
 df_worker *df_pool_pick_worker_locked(df_pool *p, int only_free, int *all_stuck);
 
-/* Starts a new worker in a free slot (growing the slot table when needed), if fewer than
- * workers_max threads count (n_threads - n_lost). Under mu. Returns the worker, or NULL with a
- * message in err (errlen bytes). */
-df_worker *df_pool_start_worker_locked(df_pool *p, char *err, size_t errlen);
+/* Takes a job out of w's inbox (inbox_n counts it no more; p->waiting is the caller's). Under
+ * mu. */
+void df_pool_inbox_unlink_locked(df_worker *w, df_pool_job *pj);
 
 /* Moves the last n jobs of from's inbox to the end of to's inbox (order and waiting time kept),
  * and wakes to. Under mu. */
@@ -194,6 +201,16 @@ void df_pool_requeue_taken_locked(df_worker *w, df_pool_job *list);
 
 /* The job with this id among those not yet completed, or NULL. Under mu. */
 df_pool_job *df_pool_table_find_locked(df_pool *p, uint64_t id);
+
+/* Takes a job out of the id table (when it completes, or is dropped). Under mu. */
+void df_pool_table_remove_locked(df_pool *p, df_pool_job *pj);
+
+/* ---- worker.c ---- */
+
+/* Starts a new worker in a free slot (growing the slot table when needed), if fewer than
+ * workers_max threads count (n_threads - n_lost). Under mu. Returns the worker, or NULL with a
+ * message in err (errlen bytes). */
+df_worker *df_pool_start_worker_locked(df_pool *p, char *err, size_t errlen);
 
 /* Frees a worker whose thread has been joined (or is finishing, abandoned). */
 void df_pool_free_worker(df_worker *w);
