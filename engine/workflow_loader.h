@@ -1,0 +1,85 @@
+/* workflow_loader: the internals of the strict workflow loader shared by its three files:
+ * workflow.c (the document, its top-level keys and sections, and the public functions of
+ * workflow.h), workflow_task.c (task defaults, the tasks array, dependencies, template references
+ * and cycles) and workflow_fields.c (messages and typed fields). Not an interface outside those
+ * files.
+ *
+ * Every check appends `FILE: WHERE: KEY: PROBLEM` to the loader's df_errlist and goes on with
+ * what it could read (see workflow.c). Functions here are called on the loading thread only. */
+#ifndef DF_WORKFLOW_LOADER_H
+#define DF_WORKFLOW_LOADER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errlist.h"
+#include "workflow.h"
+
+#define DF_WFL_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* One load in progress. */
+typedef struct df_wfl_loader {
+    const char *file; /* borrowed: the file's name, for messages */
+    df_errlist *errs; /* borrowed: where messages go */
+    size_t nerr0;     /* errs->n when loading began */
+    df_workflow *wf;  /* the workflow being filled in (owned by the caller of the load) */
+} df_wfl_loader;
+
+/* ---- workflow_fields.c: messages and typed fields ---- */
+
+/* Appends `FILE: WHERE: message` (or `FILE: message` when where is NULL or ""), the message
+ * formatted printf-style; "out of memory" when formatting fails. */
+void df_wfl_err(df_wfl_loader *L, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A short description of a JSON value for "got ..." in messages ("an object", "a string (x)",
+ * "an integer (3)", ...), written into buf (len bytes) and returned. */
+const char *df_wfl_describe(const json_t *v, char *buf, size_t len);
+
+/* A number as written in JSON, for range errors ("0.5", "3"), written into buf and returned. */
+const char *df_wfl_num_text(const json_t *v, char *buf, size_t len);
+
+/* Whether s is one of the n strings of list. */
+bool df_wfl_in_list(const char *s, const char *const *list, size_t n);
+
+/* Whether s matches [A-Za-z0-9_.-]{1,128} (workflow names, with allow_dot) or
+ * [A-Za-z0-9_-]{1,128} (task ids). */
+bool df_wfl_valid_name(const char *s, bool allow_dot);
+
+/* Reports `unknown key "k"; did you mean "x"?` (the suggestion among the n known keys, when one
+ * is close) or `unknown key "k"`. */
+void df_wfl_unknown_key(df_wfl_loader *L, const char *where, const char *key,
+                        const char *const *known, size_t n);
+
+/* Checks that v is an integer (>= min when bounded). Returns true and sets *out when valid;
+ * otherwise reports `KEY: must be an integer[ >= MIN], got ...` and returns false. */
+bool df_wfl_want_int(df_wfl_loader *L, const char *where, const char *key, const json_t *v,
+                     int64_t min, bool bounded, int64_t *out);
+
+/* Checks that v is a string (non-empty with nonempty); otherwise reports it and returns false. */
+bool df_wfl_want_string(df_wfl_loader *L, const char *where, const char *key, const json_t *v,
+                        bool nonempty);
+
+/* Looks a pool or breaker name up among n names (what: "pool", plural: "pools"). Returns its
+ * index, or -1 after reporting an unknown name, with a suggestion when one is close. */
+int df_wfl_find_named(df_wfl_loader *L, const char *where, const char *key, const char *what,
+                      const char *plural, const char *name, const char *const *names, size_t n);
+
+/* ---- workflow_task.c: task defaults and tasks ---- */
+
+/* Fills *base with the task defaults of SPEC §1, then applies the `defaults` object (NULL when
+ * the document has none), reporting keys that cannot have a default and unknown keys.
+ * pool_names and breaker_names (wf->n_pools and wf->n_breakers entries, may be NULL when there
+ * are none) resolve the `pool` and `breaker` keys. */
+void df_wfl_load_defaults(df_wfl_loader *L, const json_t *defaults, df_task_def *base,
+                          const char *const *pool_names, const char *const *breaker_names);
+
+/* Loads the `tasks` array into wf->tasks, each task starting from *base: ids, keys, params,
+ * depends_on (into upstream and downstream lists), template references, and finally cycles
+ * (filling wf->topo when there are none). wf->ids maps ids to indexes afterwards. */
+void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const df_task_def *base,
+                       const char *const *pool_names, const char *const *breaker_names);
+
+#endif

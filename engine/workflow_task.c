@@ -1,0 +1,675 @@
+/* workflow_task: the workflow loader's tasks (SPEC §1): trigger rule names, the task defaults
+ * and the `defaults` object, then the `tasks` array in passes: ids first (so that dependencies
+ * can name tasks in any order), then each task's keys, its depends_on and the ${tasks.X}
+ * references of its params, then the downstream lists and the search for cycles. See
+ * workflow_loader.h; the document and its other sections are workflow.c's.
+ *
+ * Work is linear in the size of the file: ids are looked up in a hash map (wf->ids, a jansson
+ * object), dependencies are de-duplicated with a stamp array, cycles are found by
+ * df_dag_toposort in O(V+E), and "did you mean" among task ids (O(n) each) is offered for the
+ * first 50 unknown ones only. */
+#include "workflow_loader.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dag.h"
+#include "suggest.h"
+#include "template.h"
+
+/* ---- names ----------------------------------------------------------------------------------- */
+
+static const char *const trigger_names[DF_TR__COUNT] = {
+    "all_success",  "all_failed",  "all_done",
+    "all_skipped",  "one_success", "one_failed",
+    "one_done",     "none_failed", "none_failed_min_one_success",
+    "none_skipped", "always",
+};
+
+/* The SPEC §3 name of a trigger rule ("all_success", ...): a static string, or "?" when r is out
+ * of range. Thread-safe. */
+const char *df_trigger_rule_name(df_trigger_rule r)
+{
+    return (unsigned)r < DF_TR__COUNT ? trigger_names[r] : "?";
+}
+
+/* Parses a trigger rule name (exact, case-sensitive). Returns 0 and sets *out, or -1 for an
+ * unknown name or NULL. Thread-safe. */
+int df_trigger_rule_parse(const char *name, df_trigger_rule *out)
+{
+    for (int i = 0; name && i < DF_TR__COUNT; i++)
+        if (strcmp(name, trigger_names[i]) == 0) {
+            *out = (df_trigger_rule)i;
+            return 0;
+        }
+    return -1;
+}
+
+static const char *const task_keys[] = {"id",
+                                        "plugin",
+                                        "params",
+                                        "depends_on",
+                                        "trigger_rule",
+                                        "retries",
+                                        "retry_delay_ms",
+                                        "retry_backoff",
+                                        "retry_max_delay_ms",
+                                        "retry_jitter",
+                                        "timeout_ms",
+                                        "priority",
+                                        "pool",
+                                        "breaker"};
+/* The task keys `defaults` may set: everything but what only makes sense per task. */
+static const char *const default_keys[] = {
+    "trigger_rule", "retries",    "retry_delay_ms", "retry_backoff", "retry_max_delay_ms",
+    "retry_jitter", "timeout_ms", "priority",       "pool",          "breaker"};
+
+/* ---- the keys `defaults` may set ---------------------------------------------------------------
+ */
+
+static void trigger_rule_field(df_wfl_loader *L, const char *where, const char *key,
+                               const json_t *v, df_task_def *t)
+{
+    if (!df_wfl_want_string(L, where, key, v, false))
+        return;
+    const char *name = json_string_value(v);
+    if (df_trigger_rule_parse(name, &t->trigger_rule) != 0) {
+        const char *s = df_suggest(name, trigger_names, DF_TR__COUNT);
+        if (s)
+            df_wfl_err(L, where, "trigger_rule: unknown trigger rule \"%s\"; did you mean \"%s\"?",
+                       name, s);
+        else
+            df_wfl_err(L, where, "trigger_rule: unknown trigger rule \"%s\"", name);
+    }
+}
+
+/* One of the task keys `defaults` may also set (default_keys), read into t. */
+static void task_field(df_wfl_loader *L, const char *where, const char *key, const json_t *v,
+                       df_task_def *t, const char *const *pool_names,
+                       const char *const *breaker_names)
+{
+    df_workflow *wf = L->wf;
+    char d[128];
+    if (strcmp(key, "trigger_rule") == 0) {
+        trigger_rule_field(L, where, key, v, t);
+    } else if (strcmp(key, "retries") == 0) {
+        df_wfl_want_int(L, where, key, v, 0, true, &t->retries);
+    } else if (strcmp(key, "retry_delay_ms") == 0) {
+        df_wfl_want_int(L, where, key, v, 0, true, &t->retry_delay_ms);
+    } else if (strcmp(key, "retry_max_delay_ms") == 0) {
+        df_wfl_want_int(L, where, key, v, 0, true, &t->retry_max_delay_ms);
+    } else if (strcmp(key, "timeout_ms") == 0) {
+        df_wfl_want_int(L, where, key, v, 0, true, &t->timeout_ms);
+    } else if (strcmp(key, "priority") == 0) {
+        df_wfl_want_int(L, where, key, v, 0, false, &t->priority);
+    } else if (strcmp(key, "retry_backoff") == 0) {
+        if (!json_is_number(v))
+            df_wfl_err(L, where, "retry_backoff: must be a number >= 1, got %s",
+                       df_wfl_describe(v, d, sizeof d));
+        else if (!(json_number_value(v) >= 1.0))
+            df_wfl_err(L, where, "retry_backoff: must be a number >= 1, got %s",
+                       df_wfl_num_text(v, d, sizeof d));
+        else
+            t->retry_backoff = json_number_value(v);
+    } else if (strcmp(key, "retry_jitter") == 0) {
+        if (!json_is_boolean(v))
+            df_wfl_err(L, where, "retry_jitter: must be a boolean, got %s",
+                       df_wfl_describe(v, d, sizeof d));
+        else
+            t->retry_jitter = json_is_true(v);
+    } else if (strcmp(key, "pool") == 0) {
+        if (df_wfl_want_string(L, where, key, v, false))
+            t->pool = df_wfl_find_named(L, where, key, "pool", "pools", json_string_value(v),
+                                        pool_names, wf->n_pools);
+    } else if (strcmp(key, "breaker") == 0) {
+        if (df_wfl_want_string(L, where, key, v, false))
+            t->breaker = df_wfl_find_named(L, where, key, "breaker", "breakers",
+                                           json_string_value(v), breaker_names, wf->n_breakers);
+    }
+}
+
+/* See workflow_loader.h. */
+void df_wfl_load_defaults(df_wfl_loader *L, const json_t *defaults, df_task_def *base,
+                          const char *const *pool_names, const char *const *breaker_names)
+{
+    /* Task defaults (SPEC §1), then `defaults`, then (df_wfl_load_tasks) each task's own keys. */
+    *base = (df_task_def){.trigger_rule = DF_TR_ALL_SUCCESS,
+                          .retries = 0,
+                          .retry_delay_ms = 1000,
+                          .retry_backoff = 2.0,
+                          .retry_max_delay_ms = 300000,
+                          .retry_jitter = false,
+                          .timeout_ms = 0,
+                          .priority = 0,
+                          .pool = -1,
+                          .breaker = -1};
+    if (!defaults)
+        return;
+    char d[128];
+    if (!json_is_object(defaults)) {
+        df_wfl_err(L, NULL, "defaults: must be an object, got %s",
+                   df_wfl_describe(defaults, d, sizeof d));
+        return;
+    }
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)defaults, k, x)
+    {
+        if (df_wfl_in_list(k, default_keys, DF_WFL_COUNT(default_keys)))
+            task_field(L, "defaults", k, x, base, pool_names, breaker_names);
+        else if (df_wfl_in_list(k, task_keys, DF_WFL_COUNT(task_keys)))
+            df_wfl_err(L, "defaults", "key \"%s\" cannot have a default (set it in each task)", k);
+        else
+            df_wfl_unknown_key(L, "defaults", k, default_keys, DF_WFL_COUNT(default_keys));
+    }
+}
+
+/* ---- references to other tasks -----------------------------------------------------------------
+ */
+
+/* The task id closest to name, while *suggestions_left allows one more search (each costs O(n):
+ * many errors must not cost O(n^2)); NULL otherwise. Borrowed from ids. */
+static const char *suggest_task(json_t *ids, const char *name, size_t *suggestions_left)
+{
+    if (*suggestions_left == 0)
+        return NULL;
+    (*suggestions_left)--;
+    df_suggester sg;
+    df_suggest_init(&sg, name);
+    const char *k;
+    json_t *v;
+    json_object_foreach(ids, k, v)
+    {
+        df_suggest_add(&sg, k);
+    }
+    return df_suggest_best(&sg);
+}
+
+/* What a task's template references are checked against. */
+typedef struct ref_check {
+    df_wfl_loader *L;
+    const char *where; /* the task's label */
+    const char *path;  /* e.g. params.argv[1] */
+    size_t self;       /* the task's index */
+    const df_task_def *task;
+    json_t *ids;
+    const size_t *stamp; /* stamp[j] == self + 1 when j is in the task's depends_on */
+    size_t *suggestions_left;
+} ref_check;
+
+/* df_template_scan's callback: a ${tasks.X...} reference must name an upstream of the task. */
+static int check_ref(void *ud, const char *ref)
+{
+    ref_check *c = ud;
+    if (strncmp(ref, "tasks.", 6) != 0)
+        return 0;
+    /* The scan only reports well-formed references: tasks.ID.result[...]. */
+    const char *id = ref + 6;
+    size_t n = strcspn(id, ".");
+    char name[129];
+    snprintf(name, sizeof name, "%.*s", (int)(n > 128 ? 128 : n), id);
+    if (c->task->id && strcmp(name, c->task->id) == 0) {
+        df_wfl_err(c->L, c->where, "%s: ${%s} references the task itself", c->path, ref);
+        return 0;
+    }
+    const json_t *idx = json_object_get(c->ids, name);
+    if (!idx) {
+        const char *s = suggest_task(c->ids, name, c->suggestions_left);
+        df_wfl_err(c->L, c->where, "%s: ${%s} references task \"%s\", which does not exist%s%s%s",
+                   c->path, ref, name, s ? "; did you mean \"" : "", s ? s : "", s ? "\"?" : "");
+        return 0;
+    }
+    if (c->task->trigger_rule == DF_TR_ALWAYS) {
+        df_wfl_err(c->L, c->where,
+                   "%s: ${%s}: a task with trigger_rule \"always\" may not reference upstream "
+                   "results (it starts without waiting for its upstreams)",
+                   c->path, ref);
+        return 0;
+    }
+    size_t j = (size_t)json_integer_value(idx);
+    if (c->stamp[j] != c->self + 1)
+        df_wfl_err(c->L, c->where,
+                   "%s: ${%s} references task \"%s\", which is not an upstream (add it to "
+                   "depends_on)",
+                   c->path, ref, name);
+    return 0;
+}
+
+/* Appends a then b (may be NULL) to the path of len bytes in a buffer of cap bytes; returns the
+ * new length. What does not fit becomes "..." (bytes before len are never changed, so the caller
+ * restores its path with path[len] = '\0'). */
+static size_t path_push(char *path, size_t len, size_t cap, const char *a, const char *b)
+{
+    int w = snprintf(path + len, cap - len, "%s%s", a, b ? b : "");
+    if (w < 0 || (size_t)w >= cap - len) {
+        if (cap - len < 4) {
+            path[len] = '\0';
+            return len;
+        }
+        memcpy(path + len, "...", 4);
+        return len + 3;
+    }
+    return len + (size_t)w;
+}
+
+/* Walks a task's params, checking every string's template syntax and ${tasks.X} references.
+ * path holds the JSON path so far (cap bytes, truncated with "..." when too deep). */
+static void check_templates(ref_check *c, const json_t *v, char *path, size_t len, size_t cap)
+{
+    if (json_is_string(v)) {
+        char err[512];
+        c->path = path;
+        if (df_template_scan(v, check_ref, c, err, sizeof err) != 0)
+            df_wfl_err(c->L, c->where, "%s: %s", path, err);
+        return;
+    }
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *x;
+        json_object_foreach((json_t *)v, key, x)
+        {
+            check_templates(c, x, path, path_push(path, len, cap, ".", key), cap);
+            path[len] = '\0';
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            char idx[32];
+            snprintf(idx, sizeof idx, "[%zu]", i);
+            check_templates(c, json_array_get(v, i), path, path_push(path, len, cap, idx, NULL),
+                            cap);
+            path[len] = '\0';
+        }
+    }
+}
+
+/* ---- cycles ------------------------------------------------------------------------------------
+ */
+
+/* Reports one cycle found by df_dag_toposort as "cycle: a -> b -> a". */
+static void report_cycle(df_wfl_loader *L, const size_t *cycle, size_t clen)
+{
+    df_workflow *wf = L->wf;
+    size_t tlen = 8;
+    for (size_t k = 0; k < clen; k++)
+        tlen += strlen(wf->tasks[cycle[k]].id) + 4;
+    char *text = malloc(tlen);
+    if (text) {
+        size_t at = 0;
+        for (size_t k = 0; k < clen; k++)
+            at += (size_t)snprintf(text + at, tlen - at, "%s%s", k ? " -> " : "",
+                                   wf->tasks[cycle[k]].id);
+        df_wfl_err(L, NULL, "cycle: %s", text);
+        free(text);
+    } else {
+        df_wfl_err(L, NULL, "cycle (out of memory while printing it)");
+    }
+}
+
+/* Rebuilds the upstream lists up/nup (in *buf, allocated on first use to hold every edge)
+ * without the tasks marked gone. Returns 0, or -1 when out of memory (reported). */
+static int drop_gone_tasks(df_wfl_loader *L, size_t **up, size_t *nup, const unsigned char *gone,
+                           size_t **buf)
+{
+    df_workflow *wf = L->wf;
+    size_t n = wf->n_tasks;
+    if (!*buf) {
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++)
+            total += wf->tasks[i].n_upstream;
+        *buf = malloc((total ? total : 1) * sizeof **buf);
+        if (!*buf) {
+            df_wfl_err(L, NULL, "out of memory");
+            return -1;
+        }
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        up[i] = *buf + at;
+        nup[i] = 0;
+        if (gone[i])
+            continue;
+        for (size_t k = 0; k < wf->tasks[i].n_upstream; k++)
+            if (!gone[wf->tasks[i].upstream[k]])
+                (*buf)[at + nup[i]++] = wf->tasks[i].upstream[k];
+        at += nup[i];
+    }
+    return 0;
+}
+
+/* Reports cycles among the tasks' dependencies, each as a path. After a cycle is found its tasks
+ * are left out and the search repeats, so disjoint cycles are all reported (at most 20). On an
+ * acyclic graph fills wf->topo and returns 0. */
+static int check_cycles(df_wfl_loader *L)
+{
+    df_workflow *wf = L->wf;
+    size_t n = wf->n_tasks;
+    wf->topo = malloc((n ? n : 1) * sizeof *wf->topo);
+    size_t **up = malloc((n ? n : 1) * sizeof *up);
+    size_t *nup = malloc((n ? n : 1) * sizeof *nup);
+    unsigned char *gone = calloc(n ? n : 1, 1);
+    size_t *buf = NULL;
+    int rc = -1;
+    if (!wf->topo || !up || !nup || !gone) {
+        df_wfl_err(L, NULL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        up[i] = wf->tasks[i].upstream;
+        nup[i] = wf->tasks[i].n_upstream;
+    }
+    for (int found = 0;; found++) {
+        size_t *cycle = NULL, clen = 0;
+        int r = df_dag_toposort(n, (const size_t *const *)up, nup, wf->topo, &cycle, &clen);
+        if (r == 0) {
+            rc = found ? -1 : 0;
+            break;
+        }
+        if (r == -2) {
+            df_wfl_err(L, NULL, "out of memory");
+            break;
+        }
+        if (found == 20) {
+            df_wfl_err(L, NULL, "more cycles (only the first 20 are shown)");
+            free(cycle);
+            break;
+        }
+        report_cycle(L, cycle, clen);
+        for (size_t k = 0; k < clen; k++)
+            gone[cycle[k]] = 1;
+        free(cycle);
+        if (drop_gone_tasks(L, up, nup, gone, &buf) != 0)
+            break;
+    }
+out:
+    free(up);
+    free(nup);
+    free(gone);
+    free(buf);
+    return rc;
+}
+
+/* ---- the tasks array ---------------------------------------------------------------------------
+ */
+
+/* What the passes over the tasks array share. */
+typedef struct task_pass {
+    df_wfl_loader *L;
+    const json_t *tasks;
+    char **label;            /* per task: `task "id"`, `task "id" (tasks[N])` or `tasks[N]` */
+    size_t *stamp;           /* per task: i + 1 while task i's depends_on is read */
+    size_t suggestions_left; /* "did you mean" searches among task ids still allowed */
+    const char *const *pool_names;
+    const char *const *breaker_names;
+} task_pass;
+
+/* Pass 1 for task i: checks its id and registers it in wf->ids (the first of duplicates wins),
+ * and sets its label for messages. Returns 0, or -1 when out of memory (reported). */
+static int read_task_id(task_pass *tp, size_t i)
+{
+    df_wfl_loader *L = tp->L;
+    df_workflow *wf = L->wf;
+    df_task_def *t = &wf->tasks[i];
+    char d[128];
+    const json_t *obj = json_array_get(tp->tasks, i);
+    char pos[32];
+    snprintf(pos, sizeof pos, "tasks[%zu]", i);
+    const json_t *id = json_is_object(obj) ? json_object_get(obj, "id") : NULL;
+    if (!json_is_object(obj)) {
+        df_wfl_err(L, pos, "must be an object (a task), got %s", df_wfl_describe(obj, d, sizeof d));
+    } else if (!id) {
+        df_wfl_err(L, pos, "missing required key \"id\"");
+    } else if (!json_is_string(id)) {
+        df_wfl_err(L, pos, "id: must be a string, got %s", df_wfl_describe(id, d, sizeof d));
+    } else if (!df_wfl_valid_name(json_string_value(id), false)) {
+        df_wfl_err(L, pos,
+                   "id: \"%.200s\" is not a valid task id (it must match [A-Za-z0-9_-]{1,128})",
+                   json_string_value(id));
+    } else {
+        const char *s = json_string_value(id);
+        const json_t *prev = json_object_get(wf->ids, s);
+        t->id = strdup(s);
+        if (!t->id) {
+            df_wfl_err(L, NULL, "out of memory");
+            return -1;
+        }
+        if (prev) {
+            df_wfl_err(L, pos, "duplicate task id \"%s\" (first defined at tasks[%lld])", s,
+                       (long long)json_integer_value(prev));
+            if (asprintf(&tp->label[i], "task \"%s\" (tasks[%zu])", s, i) < 0)
+                tp->label[i] = NULL;
+        } else {
+            if (json_object_set_new(wf->ids, s, json_integer((json_int_t)i)) != 0) {
+                df_wfl_err(L, NULL, "out of memory");
+                return -1;
+            }
+            if (asprintf(&tp->label[i], "task \"%s\"", s) < 0)
+                tp->label[i] = NULL;
+        }
+    }
+    if (!tp->label[i])
+        tp->label[i] = strdup(pos);
+    if (!tp->label[i]) {
+        df_wfl_err(L, NULL, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads task i's keys (an object) but id: plugin (required), params (an empty object when
+ * missing), the keys `defaults` may also set, and reports unknown ones. Returns its depends_on
+ * value (borrowed), or NULL when it has none. */
+static const json_t *read_task_keys(task_pass *tp, size_t i, const json_t *obj)
+{
+    df_wfl_loader *L = tp->L;
+    df_task_def *t = &L->wf->tasks[i];
+    const char *where = tp->label[i];
+    char d[128];
+    const json_t *deps = NULL;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        if (strcmp(key, "id") == 0)
+            continue;
+        if (strcmp(key, "plugin") == 0) {
+            if (df_wfl_want_string(L, where, key, v, true) &&
+                !(t->plugin = strdup(json_string_value(v))))
+                df_wfl_err(L, NULL, "out of memory");
+        } else if (strcmp(key, "params") == 0) {
+            if (json_is_object(v))
+                t->params = json_incref(v);
+            else
+                df_wfl_err(L, where, "params: must be an object, got %s",
+                           df_wfl_describe(v, d, sizeof d));
+        } else if (strcmp(key, "depends_on") == 0) {
+            deps = v;
+        } else if (df_wfl_in_list(key, default_keys, DF_WFL_COUNT(default_keys))) {
+            task_field(L, where, key, v, t, tp->pool_names, tp->breaker_names);
+        } else {
+            df_wfl_unknown_key(L, where, key, task_keys, DF_WFL_COUNT(task_keys));
+        }
+    }
+    if (!json_object_get(obj, "plugin"))
+        df_wfl_err(L, where, "missing required key \"plugin\"");
+    if (!t->params && !(t->params = json_object()))
+        df_wfl_err(L, NULL, "out of memory");
+    return deps;
+}
+
+/* One entry of task i's depends_on: a known task id, not the task itself, not listed twice;
+ * appended to the task's upstream list. */
+static void read_dependency(task_pass *tp, size_t i, size_t k, const json_t *dv)
+{
+    df_wfl_loader *L = tp->L;
+    df_workflow *wf = L->wf;
+    df_task_def *t = &wf->tasks[i];
+    const char *where = tp->label[i];
+    char d[128];
+    char dk[40];
+    snprintf(dk, sizeof dk, "depends_on[%zu]", k);
+    if (!json_is_string(dv)) {
+        df_wfl_err(L, where, "%s: must be a string (a task id), got %s", dk,
+                   df_wfl_describe(dv, d, sizeof d));
+        return;
+    }
+    const char *dep = json_string_value(dv);
+    if (t->id && strcmp(dep, t->id) == 0) {
+        df_wfl_err(L, where, "depends_on: a task cannot depend on itself");
+        return;
+    }
+    const json_t *idx = json_object_get(wf->ids, dep);
+    if (!idx) {
+        const char *s = suggest_task(wf->ids, dep, &tp->suggestions_left);
+        df_wfl_err(L, where, "depends_on: unknown task \"%.200s\"%s%s%s", dep,
+                   s ? "; did you mean \"" : "", s ? s : "", s ? "\"?" : "");
+        return;
+    }
+    size_t j = (size_t)json_integer_value(idx);
+    if (tp->stamp[j] == i + 1) {
+        df_wfl_err(L, where, "depends_on: \"%s\" is listed more than once", dep);
+        return;
+    }
+    tp->stamp[j] = i + 1;
+    t->upstream[t->n_upstream++] = j;
+}
+
+/* Resolves task i's depends_on (NULL when it has none) into its upstream list. Returns 0, or -1
+ * when out of memory for the list (reported). */
+static int read_depends_on(task_pass *tp, size_t i, const json_t *deps)
+{
+    df_wfl_loader *L = tp->L;
+    df_task_def *t = &L->wf->tasks[i];
+    char d[128];
+    if (deps && !json_is_array(deps)) {
+        df_wfl_err(L, tp->label[i], "depends_on: must be an array of task ids, got %s",
+                   df_wfl_describe(deps, d, sizeof d));
+    } else if (deps && json_array_size(deps) > 0) {
+        size_t nd = json_array_size(deps);
+        t->upstream = malloc(nd * sizeof *t->upstream);
+        if (!t->upstream) {
+            df_wfl_err(L, NULL, "out of memory");
+            return -1;
+        }
+        for (size_t k = 0; k < nd; k++)
+            read_dependency(tp, i, k, json_array_get(deps, k));
+    }
+    return 0;
+}
+
+/* Pass 2 for task i: its keys, its dependencies, then the templates of its params (which need
+ * the dependencies: a ${tasks.X} reference must name an upstream). */
+static void read_task(task_pass *tp, size_t i)
+{
+    df_workflow *wf = tp->L->wf;
+    df_task_def *t = &wf->tasks[i];
+    const json_t *obj = json_array_get(tp->tasks, i);
+    if (!json_is_object(obj))
+        return;
+    const json_t *deps = read_task_keys(tp, i, obj);
+    if (read_depends_on(tp, i, deps) != 0)
+        return;
+    if (t->params) {
+        char path[512] = "params";
+        ref_check c = {.L = tp->L,
+                       .where = tp->label[i],
+                       .self = i,
+                       .task = t,
+                       .ids = wf->ids,
+                       .stamp = tp->stamp,
+                       .suggestions_left = &tp->suggestions_left};
+        check_templates(&c, t->params, path, strlen(path), sizeof path);
+    }
+}
+
+/* Fills every task's downstream list from the upstream lists: ascending, because tasks are
+ * visited in index order. count is scratch space for n_tasks counters. Returns 0, or -1 when
+ * out of memory (reported). */
+static int link_downstream(df_wfl_loader *L, size_t *count)
+{
+    df_workflow *wf = L->wf;
+    size_t n = wf->n_tasks;
+    memset(count, 0, n * sizeof *count);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < wf->tasks[i].n_upstream; k++)
+            count[wf->tasks[i].upstream[k]]++;
+    for (size_t j = 0; j < n; j++) {
+        if (count[j] == 0)
+            continue;
+        wf->tasks[j].downstream = malloc(count[j] * sizeof(size_t));
+        if (!wf->tasks[j].downstream) {
+            df_wfl_err(L, NULL, "out of memory");
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < wf->tasks[i].n_upstream; k++) {
+            df_task_def *u = &wf->tasks[wf->tasks[i].upstream[k]];
+            u->downstream[u->n_downstream++] = i;
+        }
+    return 0;
+}
+
+/* Reports cycles; they need every task to have an id for the message, so tasks without a
+ * usable one are named by their label (they have no edges). */
+static void check_graph(task_pass *tp)
+{
+    df_workflow *wf = tp->L->wf;
+    for (size_t i = 0; i < wf->n_tasks; i++)
+        if (!wf->tasks[i].id && !(wf->tasks[i].id = strdup(tp->label[i]))) {
+            df_wfl_err(tp->L, NULL, "out of memory");
+            return;
+        }
+    check_cycles(tp->L);
+}
+
+/* See workflow_loader.h. */
+void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const df_task_def *base,
+                       const char *const *pool_names, const char *const *breaker_names)
+{
+    df_workflow *wf = L->wf;
+    char d[128];
+    if (!json_is_array(tasks)) {
+        df_wfl_err(L, NULL, "tasks: must be an array of tasks, got %s",
+                   df_wfl_describe(tasks, d, sizeof d));
+        return;
+    }
+    size_t n = json_array_size(tasks);
+    if (n == 0) {
+        df_wfl_err(L, NULL, "tasks: must not be empty");
+        return;
+    }
+    task_pass tp = {.L = L,
+                    .tasks = tasks,
+                    .label = calloc(n, sizeof(char *)),
+                    .stamp = calloc(n, sizeof(size_t)),
+                    .suggestions_left = 50,
+                    .pool_names = pool_names,
+                    .breaker_names = breaker_names};
+    wf->tasks = calloc(n, sizeof *wf->tasks);
+    wf->ids = json_object();
+    if (!wf->tasks || !tp.label || !tp.stamp || !wf->ids) {
+        df_wfl_err(L, NULL, "out of memory");
+        goto out;
+    }
+    wf->n_tasks = n;
+    for (size_t i = 0; i < n; i++) { /* every task starts from the defaults */
+        wf->tasks[i] = *base;
+        wf->tasks[i].index = i;
+    }
+    /* Pass 1: ids, so that dependencies can be looked up whatever their order. */
+    for (size_t i = 0; i < n; i++)
+        if (read_task_id(&tp, i) != 0)
+            goto out;
+    /* Pass 2: everything else. */
+    for (size_t i = 0; i < n; i++)
+        read_task(&tp, i);
+    if (link_downstream(L, tp.stamp) == 0) /* the stamps are no longer needed */
+        check_graph(&tp);
+out:
+    if (tp.label)
+        for (size_t i = 0; i < n; i++)
+            free(tp.label[i]);
+    free(tp.label);
+    free(tp.stamp);
+}
