@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "path.h"
 #include "proc.h"
 
 /* Delay before try k+1 after try k failed: 500 ms, then 1000 ms. */
@@ -110,16 +111,6 @@ static void try_done(delivery *d, const char *error)
     uv_timer_start(&d->timer, try_once, delay, 0);
 }
 
-static char *resolve(const char *dir, const char *path)
-{
-    char *out = NULL;
-    if (path[0] == '/' || !dir)
-        return strdup(path);
-    if (asprintf(&out, "%s/%s", dir, path) < 0)
-        return NULL;
-    return out;
-}
-
 /* Creates the folders above path that do not exist yet (like `mkdir -p "$(dirname path)"`). */
 static void make_parents(const char *path)
 {
@@ -140,7 +131,7 @@ static void make_parents(const char *path)
 static void deliver_file(delivery *d)
 {
     const char *path = json_string_value(json_object_get(d->sink, "path"));
-    char *full = path ? resolve(d->dir, path) : NULL;
+    char *full = df_path_resolve(d->dir, path);
     char err[512] = "";
     if (!full) {
         snprintf(err, sizeof err, "file sink: no path");
@@ -217,7 +208,7 @@ static void deliver_command(delivery *d)
     for (size_t i = 0; i < n; i++)
         av[i] = json_string_value(json_array_get(argv, i));
     if (strchr(av[0], '/') && av[0][0] != '/') {
-        argv0 = resolve(d->dir, av[0]);
+        argv0 = df_path_resolve(d->dir, av[0]);
         av[0] = argv0;
     }
     static const char *const names[6] = {"DAGFLOW_EVENT",   "DAGFLOW_RUN_ID", "DAGFLOW_WORKFLOW",

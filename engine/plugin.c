@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "path.h"
 #include "template.h"
 
 struct df_plugin_registry {
@@ -210,10 +211,11 @@ int df_plugin_get(df_plugin_registry *r, const char *ref, const char *base_dir,
     *out = NULL;
     char path[PATH_MAX];
     if (strchr(ref, '/')) {
-        if (ref[0] == '/' || !base_dir)
-            snprintf(path, sizeof path, "%s", ref);
-        else
-            snprintf(path, sizeof path, "%s/%s", base_dir, ref);
+        if (df_path_join(path, sizeof path, base_dir, ref) != 0) {
+            snprintf(err, errlen, "plugin \"%s\": cannot open %s: %s", ref, ref,
+                     strerror(ENAMETOOLONG));
+            return -1;
+        }
         const df_plugin *p = load_path(r, ref, path, err, errlen);
         *out = p;
         return p ? 0 : -1;
@@ -225,7 +227,9 @@ int df_plugin_get(df_plugin_registry *r, const char *ref, const char *base_dir,
         }
     /* The first NAME.so along the search path. */
     for (size_t d = 0; d < r->n_dirs; d++) {
-        snprintf(path, sizeof path, "%s/%s.so", r->dirs[d], ref);
+        if (df_path_join(path, sizeof path - 3, r->dirs[d], ref) != 0)
+            continue; /* too long to be there */
+        strcat(path, ".so");
         if (access(path, F_OK) == 0) {
             df_plugin *p = load_path(r, ref, path, err, errlen);
             df_plugin **g = p ? realloc(r->by_name, (r->n_by_name + 1) * sizeof *g) : NULL;

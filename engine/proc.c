@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "path.h"
+
 extern char **environ;
 
 /* The posix_spawn backend needs POSIX_SPAWN_SETSID and the chdir/closefrom file actions (glibc
@@ -443,27 +445,10 @@ static const char *env_lookup(char **env, const char *key)
     return NULL;
 }
 
-/* Path joined against a base folder when relative. malloc'd. */
-static char *resolve_path(const char *base, const char *path)
-{
-    if (!path)
-        return base ? strdup(base) : NULL;
-    if (path[0] == '/' || !base || !*base)
-        return strdup(path);
-    size_t lb = strlen(base), lp = strlen(path);
-    char *r = malloc(lb + lp + 2);
-    if (!r)
-        return NULL;
-    memcpy(r, base, lb);
-    r[lb] = '/';
-    memcpy(r + lb + 1, path, lp + 1);
-    return r;
-}
-
 /* 0 when path (relative to cwd) names an executable file, else the error exec would give. */
 static int executable_at(const char *cwd, const char *path)
 {
-    char *p = resolve_path(cwd, path);
+    char *p = df_path_resolve(cwd, path);
     if (!p)
         return UV_ENOMEM;
     struct stat st;
@@ -799,7 +784,10 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
     keep_exit_statuses();
     const char *argv0 = opts->argv[0];
 
-    char *cwd = resolve_path(base_dir, opts->cwd);
+    /* opts->cwd against base_dir, or base_dir itself when there is no opts->cwd */
+    char *cwd = opts->cwd  ? df_path_resolve(base_dir, opts->cwd)
+                : base_dir ? strdup(base_dir)
+                           : NULL;
     if ((opts->cwd || base_dir) && !cwd) {
         snprintf(err, errlen, "spawn %s: out of memory", argv0);
         return UV_ENOMEM;

@@ -1,4 +1,5 @@
-/* suggest: owns the edit distance and the "did you mean" choice (see suggest.h). */
+/* suggest: owns the edit distance and the "did you mean" choice (see suggest.h). Compiled into
+ * the engine and into each built-in plugin, so it uses nothing but the C library. */
 #include "suggest.h"
 
 #include <ctype.h>
@@ -11,36 +12,46 @@ static size_t min3(size_t a, size_t b, size_t c)
     return m < c ? m : c;
 }
 
-static int same(char x, char y)
+static int same(char x, char y, unsigned opts)
 {
-    return tolower((unsigned char)x) == tolower((unsigned char)y);
+    if (opts & DF_EDIT_FOLD_CASE)
+        return tolower((unsigned char)x) == tolower((unsigned char)y);
+    return x == y;
 }
 
-size_t df_edit_distance(const char *a, const char *b)
+size_t df_edit_distance_opt(const char *a, const char *b, unsigned opts)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > DF_SUGGEST_MAX_LEN || lb > DF_SUGGEST_MAX_LEN)
         return SIZE_MAX;
-    /* Three rolling rows: the one two back is needed for transpositions. */
-    size_t rows[3][DF_SUGGEST_MAX_LEN + 1];
-    size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+    /* Three rolling rows: the one two back is needed for transpositions. Distances are at most
+     * DF_SUGGEST_MAX_LEN, so 16 bits hold them (the rows stay small on a plugin's coroutine
+     * stack). */
+    uint16_t rows[3][DF_SUGGEST_MAX_LEN + 1];
+    uint16_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
     for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
+        prev[j] = (uint16_t)j;
     for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
+        cur[0] = (uint16_t)i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t cost = same(a[i - 1], b[j - 1]) ? 0 : 1;
-            cur[j] = min3(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
-            if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1]) &&
-                prev2[j - 2] + 1 < cur[j])
-                cur[j] = prev2[j - 2] + 1;
+            size_t cost = same(a[i - 1], b[j - 1], opts) ? 0 : 1;
+            size_t d = min3(prev[j] + 1u, cur[j - 1] + 1u, prev[j - 1] + cost);
+            if ((opts & DF_EDIT_TRANSPOSE) && i > 1 && j > 1 && same(a[i - 1], b[j - 2], opts) &&
+                same(a[i - 2], b[j - 1], opts) && prev2[j - 2] + 1u < d)
+                d = prev2[j - 2] + 1u;
+            cur[j] = (uint16_t)d;
         }
-        size_t *t = prev2;
+        uint16_t *t = prev2;
         prev2 = prev;
         prev = cur;
         cur = t;
     }
     return prev[lb];
+}
+
+size_t df_edit_distance(const char *a, const char *b)
+{
+    return df_edit_distance_opt(a, b, DF_EDIT_FOLD_CASE | DF_EDIT_TRANSPOSE);
 }
 
 void df_suggest_init(df_suggester *s, const char *word)

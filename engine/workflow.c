@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "path.h"
 #include "suggest.h"
 #include "workflow_loader.h"
 
@@ -493,20 +494,11 @@ void df_workflow_free(df_workflow *wf)
     free(wf);
 }
 
-/* Resolves a path written in the workflow (SPEC §1 "Paths"): an absolute path is returned as is,
- * a relative one is joined to wf->dir (or returned as is when the workflow has no dir). Returns a
- * new malloc'd string (the caller frees it), or NULL for a NULL path or on allocation failure.
- * Thread-safe. */
+/* Resolves a path written in the workflow (SPEC §1 "Paths") with df_path_resolve: an absolute
+ * path is returned as is, a relative one is joined to wf->dir (or returned as is when the
+ * workflow has no dir). Returns a new malloc'd string (the caller frees it), or NULL for a NULL
+ * path or on allocation failure. Thread-safe. */
 char *df_workflow_resolve_path(const df_workflow *wf, const char *path)
 {
-    if (!path)
-        return NULL;
-    if (path[0] == '/' || !wf || !wf->dir || !wf->dir[0])
-        return strdup(path);
-    size_t dl = strlen(wf->dir);
-    bool slash = wf->dir[dl - 1] == '/';
-    char *out = NULL;
-    if (asprintf(&out, "%s%s%s", wf->dir, slash ? "" : "/", path) < 0)
-        return NULL;
-    return out;
+    return df_path_resolve(wf ? wf->dir : NULL, path);
 }

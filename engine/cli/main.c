@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../suggest.h"
+
 #ifndef DF_VERSION
 #define DF_VERSION "unknown"
 #endif
@@ -21,26 +23,10 @@ static const command COMMANDS[] = {
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
-/* Levenshtein distance, for suggestions (names are short). */
+/* Levenshtein distance, case-sensitive, for suggestions (command names are short). */
 static size_t edit_distance(const char *a, const char *b)
 {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return (size_t)-1;
-    size_t prev[65], cur[65];
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t m = del < ins ? del : ins;
-            cur[j] = m < sub ? m : sub;
-        }
-        memcpy(prev, cur, sizeof prev);
-    }
-    return prev[lb];
+    return df_edit_distance_opt(a, b, 0);
 }
 
 /* The command nearest to name (within about half its length in edits, at most 3; a prefix of a

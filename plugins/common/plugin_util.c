@@ -2,12 +2,14 @@
  * plugin's .so with hidden visibility. */
 #include "plugin_util.h"
 
-#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "../../engine/path.h"
+#include "../../engine/suggest.h"
 
 /* The longest key dfp_suggest_key compares. */
 #define KEY_MAX 64
@@ -56,32 +58,14 @@ const char *dfp_unknown_key(const json_t *obj, const char *const *keys)
     return NULL;
 }
 
-/* Levenshtein distance of two short strings (SIZE_MAX when either is longer than KEY_MAX); with
- * fold_case, a's letters are lower-cased. */
+/* Levenshtein distance of two short strings (SIZE_MAX when either is longer than KEY_MAX), the
+ * engine's df_edit_distance_opt (engine/suggest.c, compiled into this plugin); with fold_case,
+ * letters are compared without regard to case. */
 static size_t edit_distance(const char *a, const char *b, int fold_case)
 {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > KEY_MAX || lb > KEY_MAX)
+    if (strlen(a) > KEY_MAX || strlen(b) > KEY_MAX)
         return SIZE_MAX;
-    size_t row[KEY_MAX + 1];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        int ca = fold_case ? tolower((unsigned char)a[i - 1]) : a[i - 1];
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (ca != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
+    return df_edit_distance_opt(a, b, fold_case ? DF_EDIT_FOLD_CASE : 0);
 }
 
 const char *dfp_suggest_key(const char *key, const char *const *keys, int fold_case)
@@ -192,13 +176,8 @@ json_t *dfp_text_json(const char *data, size_t n)
     return j;
 }
 
+/* df_path_resolve (engine/path.c, compiled into this plugin). */
 char *dfp_resolve_path(const char *workdir, const char *path)
 {
-    char *out = NULL;
-    if (path[0] == '/' || !workdir || !*workdir)
-        return strdup(path);
-    size_t wl = strlen(workdir);
-    if (asprintf(&out, "%s%s%s", workdir, workdir[wl - 1] == '/' ? "" : "/", path) < 0)
-        return NULL;
-    return out;
+    return df_path_resolve(workdir, path);
 }

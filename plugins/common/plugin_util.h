@@ -6,8 +6,11 @@
  * loop), so each .so carries its own copy. Every function here has hidden visibility and the
  * dfp_ prefix: none is exported from the .so, and none can be interposed by a symbol the dagflow
  * binary exports (the engine's public symbols use df_). A plugin still exports only
- * dagflow_taskunit. Like the plugins, this file uses nothing of the engine but
- * <dagflow/taskunit.h>. Every function is thread-safe (no shared state). */
+ * dagflow_taskunit. Like the plugins, this file uses nothing of the engine's binary but
+ * <dagflow/taskunit.h>: the edit distance of dfp_suggest_key and the path rule of
+ * dfp_resolve_path are the engine's own sources (engine/suggest.c, engine/path.c), compiled into
+ * each plugin alongside this file with hidden visibility too (engine/hidden.h), so that there is
+ * one implementation of each. Every function is thread-safe (no shared state). */
 #ifndef DFP_PLUGIN_UTIL_H
 #define DFP_PLUGIN_UTIL_H
 
@@ -44,8 +47,8 @@ DFP_HIDDEN const char *dfp_unknown_key(const json_t *obj, const char *const *key
 
 /* The entry of keys (NULL-terminated) closest to key by edit distance (Levenshtein), when it is
  * a likely typo: at most 3 edits, and fewer than key's length. NULL otherwise. With fold_case,
- * key's letters are compared lower-cased (keys are lower-case). Keys longer than 64 bytes are
- * never close. Returns a pointer into keys. */
+ * letters are compared without regard to case (for keys that are lower-case). Keys longer than 64
+ * bytes are never close. Returns a pointer into keys. */
 DFP_HIDDEN const char *dfp_suggest_key(const char *key, const char *const *keys, int fold_case);
 
 /* Writes the error for an unknown key into err (at most errlen bytes, NUL-terminated):
@@ -73,9 +76,10 @@ DFP_HIDDEN int dfp_check_final(df_task_ctx *ctx, dfp_check_fn check, const json_
  * New reference, or NULL when out of memory. */
 DFP_HIDDEN json_t *dfp_text_json(const char *s, size_t n);
 
-/* path resolved against the workflow's folder workdir (df_task_workdir): an absolute path, or any
- * path when workdir is NULL or "", is kept as it is; a relative one is joined to workdir with one
- * '/'. Returns a malloc'd string (the caller frees it), or NULL when out of memory. */
+/* path resolved against the workflow's folder workdir (df_task_workdir) by the engine's rule
+ * (engine/path.h: df_path_resolve): an absolute path, or any path when workdir is NULL or "", is
+ * kept as it is; a relative one is joined to workdir with one '/'. Returns a malloc'd string (the
+ * caller frees it), or NULL when out of memory. */
 DFP_HIDDEN char *dfp_resolve_path(const char *workdir, const char *path);
 
 #endif
