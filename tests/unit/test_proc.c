@@ -305,6 +305,19 @@ static void test_working_directory(void **state)
     assert_true(rc < 0);
     assert_non_null(strstr(err, "working directory"));
     assert_non_null(strstr(err, "no such file or directory"));
+    /* a base folder that ends with '/' is joined with no second one (engine/path.c) */
+    char base_slash[64], want_dir[128];
+    snprintf(base_slash, sizeof base_slash, "%s/", base);
+    snprintf(want_dir, sizeof want_dir, "working directory \"%s/missing\"", base);
+    rc = run(&o, NULL, base_slash, 0, &st, err, sizeof err);
+    assert_true(rc < 0);
+    assert_non_null(strstr(err, want_dir));
+    /* sub/./hello.sh: "./" is kept as written, and runs */
+    o.argv = rel;
+    o.cwd = "sub/";
+    assert_int_equal(run(&o, NULL, base_slash, 0, &st, err, sizeof err), 0);
+    assert_string_equal(st.res.stdout_data, "hello from sub\n");
+    df_spawn_result_free(&st.res);
 
     unlink(script);
     rmdir(sub);
