@@ -1,8 +1,8 @@
-/* fuzz_workflow: libFuzzer target for the workflow loader (engine/workflow.c and what it uses:
- * dag.c, template.c, suggest.c, errlist.c). The input is parsed as a JSON document the way
- * df_workflow_load_file parses a file (JSON_REJECT_DUPLICATES) and handed to
- * df_workflow_load_json. Besides crashes and sanitizer reports, it aborts when a promise of
- * workflow.h is broken:
+/* fuzz_workflow: libFuzzer target for the workflow loader (engine/workflow.c, workflow_task.c,
+ * workflow_fields.c and what they use: dag.c, template.c, suggest.c, errlist.c, path.c). The input
+ * is parsed as a JSON document the way df_workflow_load_file parses a file (JSON_REJECT_DUPLICATES)
+ * and handed to df_workflow_load_json. Besides crashes and sanitizer reports, it aborts when a
+ * promise of workflow.h is broken:
  *   - a failed load returns -1, *out NULL, and at least one error, each naming the file;
  *   - a successful load adds no error and returns a model whose ids are unique and found by
  *     df_workflow_find_task, whose upstream/downstream lists mirror each other, and whose topo
