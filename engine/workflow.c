@@ -1,5 +1,6 @@
-/* workflow: owns the strict loader of workflow files (SPEC §1) into the df_workflow model, trigger
- * rule names, and path resolution against the workflow's folder (see workflow.h).
+/* workflow: owns the strict loader of workflow files (SPEC §1) into the df_workflow model, and
+ * path resolution against the workflow's folder (see workflow.h). Trigger rule names are
+ * model.h's.
  *
  * The loader never stops at the first problem: each check appends its message to the caller's
  * df_errlist and goes on with what it could read, so one run of `dagflow validate` lists every
@@ -25,34 +26,6 @@
 #include "template.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-/* ---- names ----------------------------------------------------------------------------------- */
-
-static const char *const trigger_names[DF_TR__COUNT] = {
-    "all_success",  "all_failed",  "all_done",
-    "all_skipped",  "one_success", "one_failed",
-    "one_done",     "none_failed", "none_failed_min_one_success",
-    "none_skipped", "always",
-};
-
-/* The SPEC §3 name of a trigger rule ("all_success", ...): a static string, or "?" when r is out
- * of range. Thread-safe. */
-const char *df_trigger_rule_name(df_trigger_rule r)
-{
-    return (unsigned)r < DF_TR__COUNT ? trigger_names[r] : "?";
-}
-
-/* Parses a trigger rule name (exact, case-sensitive). Returns 0 and sets *out, or -1 for an
- * unknown name or NULL. Thread-safe. */
-int df_trigger_rule_parse(const char *name, df_trigger_rule *out)
-{
-    for (int i = 0; name && i < DF_TR__COUNT; i++)
-        if (strcmp(name, trigger_names[i]) == 0) {
-            *out = (df_trigger_rule)i;
-            return 0;
-        }
-    return -1;
-}
 
 static const char *const top_keys[] = {"name",     "description",      "params",
                                        "defaults", "max_active_tasks", "pools",
@@ -257,7 +230,7 @@ static void task_field(loader *L, const char *where, const char *key, const json
             return;
         const char *name = json_string_value(v);
         if (df_trigger_rule_parse(name, &t->trigger_rule) != 0) {
-            const char *s = df_suggest(name, trigger_names, DF_TR__COUNT);
+            const char *s = df_suggest(name, df_trigger_rule_names, DF_TR__COUNT);
             if (s)
                 lerr(L, where, "trigger_rule: unknown trigger rule \"%s\"; did you mean \"%s\"?",
                      name, s);

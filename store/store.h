@@ -14,7 +14,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "../engine/state.h"
+#include "../engine/model.h"
 
 #define DF_STORE_OK 0
 #define DF_STORE_ERROR (-1)    /* SQLite error (I/O, full disk, read-only, corrupt, ...) */
