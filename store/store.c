@@ -361,11 +361,35 @@ static json_t *col_parsed(sqlite3_stmt *st, int i)
     return v ? v : col_json(st, i);
 }
 
-/* Column i holding a ms time: integer, or null. */
-static json_t *col_ms(sqlite3_stmt *st, int i)
+/* Column i as a new C string (NULL for SQL NULL); sets *oom when the copy fails. */
+static char *col_strdup(sqlite3_stmt *st, int i, bool *oom)
 {
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
-                                                     : json_integer(sqlite3_column_int64(st, i));
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return NULL;
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    char *v = t ? strdup(t) : NULL;
+    if (!v)
+        *oom = true;
+    return v;
+}
+
+/* Column i holding a ms time, 0 for NULL. */
+static int64_t col_ms(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, i);
+}
+
+/* Doubles the capacity of the array *v of elements of size `size` (16 at first). Returns false,
+ * leaving *v as it was, when out of memory. */
+static bool grow(void **v, size_t *cap, size_t size)
+{
+    size_t n = *cap ? *cap * 2 : 16;
+    void *g = realloc(*v, n * size);
+    if (!g)
+        return false;
+    *v = g;
+    *cap = n;
+    return true;
 }
 
 /* The current row as an object keyed by column name. */
@@ -467,19 +491,6 @@ static json_t *status_task_row(sqlite3_stmt *st)
         {"id", col_json},         {"state", col_json},    {"attempts", col_json},
         {"started_at", col_json}, {"ended_at", col_json}, {"duration_ms", col_json},
         {"error", col_json},      {"result", col_parsed},
-    };
-    return row_of(st, cols, sizeof cols / sizeof cols[0]);
-}
-
-/* A task of df_store_load_run (ST_LOAD_TASKS): the engine's keys, times in ms. */
-static json_t *load_task_row(sqlite3_stmt *st)
-{
-    static const col_spec cols[] = {
-        {"id", col_json},       {"plugin", col_json},       {"state", col_json},
-        {"attempts", col_json}, {"retry_base", col_json},   {"next_retry_at", col_ms},
-        {"result", col_parsed}, {"error", col_json},        {"started_at", col_ms},
-        {"ended_at", col_ms},   {"open_attempt", col_json}, {"lost_streak", col_json},
-        {"failures", col_json},
     };
     return row_of(st, cols, sizeof cols / sizeof cols[0]);
 }
@@ -900,150 +911,145 @@ int df_store_rollback(df_store *s)
 
 /* ---- runs ---------------------------------------------------------------------------------- */
 
-static int create_run_body(df_store *s, const json_t *run, long long *run_id, const char *W)
+/* Checks a run record before anything is written: required fields, every task with an id and a
+ * plugin, every depends_on index in range. Returns DF_STORE_OK or DF_STORE_ERROR (recorded). */
+static int check_run_record(df_store *s, const df_run_record *run, const char *W)
 {
-    const char *workflow = json_string_value(json_object_get(run, "workflow"));
-    const json_t *dag = json_object_get(run, "dag");
-    const json_t *started = json_object_get(run, "started_at");
-    const json_t *tasks = json_object_get(run, "tasks");
-    const json_t *params = json_object_get(run, "params");
-    const json_t *plugins = json_object_get(run, "plugins");
-    const json_t *engine = json_object_get(run, "engine");
-    if (!workflow)
-        return failf(s, DF_STORE_ERROR, "store: %s: \"workflow\" must be a string", W);
-    if (!json_is_object(dag))
-        return failf(s, DF_STORE_ERROR, "store: %s: \"dag\" must be an object", W);
-    if (!json_is_integer(started))
-        return failf(s, DF_STORE_ERROR, "store: %s: \"started_at\" must be an integer (ms)", W);
-    if (!json_is_array(tasks))
-        return failf(s, DF_STORE_ERROR, "store: %s: \"tasks\" must be an array", W);
-    if (params && !json_is_null(params) && !json_is_object(params))
-        return failf(s, DF_STORE_ERROR, "store: %s: \"params\" must be an object", W);
-    if (plugins && !json_is_null(plugins) && !json_is_object(plugins))
-        return failf(s, DF_STORE_ERROR, "store: %s: \"plugins\" must be an object", W);
-    if (engine && !json_is_null(engine) && !json_is_object(engine))
-        return failf(s, DF_STORE_ERROR, "store: %s: \"engine\" must be an object", W);
-    size_t i;
-    const json_t *t;
-    json_array_foreach(tasks, i, t)
-    {
-        if (!json_is_string(json_object_get(t, "id")) ||
-            !json_is_string(json_object_get(t, "plugin")))
-            return failf(s, DF_STORE_ERROR,
-                         "store: %s: task %zu needs string \"id\" and \"plugin\"", W, i);
-        const json_t *deps = json_object_get(t, "depends_on");
-        size_t j;
-        const json_t *d;
-        if (deps && !json_is_array(deps))
-            return failf(s, DF_STORE_ERROR, "store: %s: task %zu: \"depends_on\" must be an array",
-                         W, i);
-        json_array_foreach(deps, j, d)
-        {
-            if (!json_is_string(d))
+    if (!run->workflow)
+        return failf(s, DF_STORE_ERROR, "store: %s: the workflow's name is missing", W);
+    if (!run->dag_json)
+        return failf(s, DF_STORE_ERROR, "store: %s: the DAG document is missing", W);
+    if (run->n_tasks && !run->tasks)
+        return failf(s, DF_STORE_ERROR, "store: %s: %zu tasks announced, none given", W,
+                     run->n_tasks);
+    if (run->n_plugins && !run->plugins)
+        return failf(s, DF_STORE_ERROR, "store: %s: %zu plugins announced, none given", W,
+                     run->n_plugins);
+    if (run->engine && !run->engine->host)
+        return failf(s, DF_STORE_ERROR, "store: %s: the engine's host is missing", W);
+    for (size_t i = 0; i < run->n_tasks; i++) {
+        const df_task_record *t = &run->tasks[i];
+        if (!t->id || !t->plugin)
+            return failf(s, DF_STORE_ERROR, "store: %s: task %zu needs an id and a plugin", W, i);
+        if (t->n_depends_on && !t->depends_on)
+            return failf(s, DF_STORE_ERROR, "store: %s: task \"%s\": depends_on is missing", W,
+                         t->id);
+        for (size_t j = 0; j < t->n_depends_on; j++)
+            if (t->depends_on[j] >= run->n_tasks)
                 return failf(s, DF_STORE_ERROR,
-                             "store: %s: task %zu: \"depends_on\" must hold strings", W, i);
-        }
+                             "store: %s: task \"%s\": depends_on index %zu is out of range (the "
+                             "run has %zu tasks)",
+                             W, t->id, t->depends_on[j], run->n_tasks);
     }
-    int64_t at = json_integer_value(started);
+    return DF_STORE_OK;
+}
 
+/* The plugin versions as the JSON object text stored in runs.plugins ({"name": "version"}, in
+ * first-seen order, the last version of a name winning). New string (free()), or NULL. */
+static char *plugins_text(const df_run_record *run)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < run->n_plugins; i++) {
+        const df_plugin_version *p = &run->plugins[i];
+        if (p->name)
+            json_object_set_new(o, p->name, json_string(p->version ? p->version : ""));
+    }
+    char *text = o ? dump(o) : NULL;
+    json_decref(o);
+    return text;
+}
+
+/* Inserts the runs row of a new run; sets *id. */
+static int insert_run_row(df_store *s, const df_run_record *run, long long *id, const char *W)
+{
     int code;
     sqlite3_stmt *st = stmt(s, ST_RUN_INSERT, W, &code);
     if (!st)
         return code;
-    char *dag_text = dump(dag);
-    char *params_text = json_is_object(params) ? dump(params) : strdup("{}");
-    char *plugins_text = json_is_object(plugins) ? dump(plugins) : strdup("{}");
-    if (!dag_text || !params_text || !plugins_text) {
-        free(dag_text);
-        free(params_text);
-        free(plugins_text);
-        return failf(s, DF_STORE_ERROR, "store: %s: cannot encode the run's JSON", W);
-    }
-    sqlite3_bind_text(st, 1, workflow, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, at);
-    sqlite3_bind_text(st, 3, dag_text, -1, SQLITE_STATIC);
-    bind_text(st, 4, json_string_value(json_object_get(run, "path")));
-    bind_text(st, 5, json_string_value(json_object_get(run, "dir")));
-    sqlite3_bind_text(st, 6, params_text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, plugins_text, -1, SQLITE_STATIC);
-    if (json_is_object(engine)) {
-        const json_t *pid = json_object_get(engine, "pid");
-        const json_t *est = json_object_get(engine, "started_at");
-        if (json_is_integer(pid))
-            sqlite3_bind_int64(st, 8, json_integer_value(pid));
-        bind_text(st, 9, json_string_value(json_object_get(engine, "host")));
-        if (json_is_integer(est))
-            sqlite3_bind_int64(st, 10, json_integer_value(est));
-        sqlite3_bind_int64(st, 11, at);
+    char *plugins = plugins_text(run);
+    if (!plugins)
+        return failf(s, DF_STORE_ERROR, "store: %s: out of memory", W);
+    sqlite3_bind_text(st, 1, run->workflow, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, run->started_at);
+    sqlite3_bind_text(st, 3, run->dag_json, -1, SQLITE_STATIC);
+    bind_text(st, 4, run->path);
+    bind_text(st, 5, run->dir);
+    sqlite3_bind_text(st, 6, run->params_json ? run->params_json : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, plugins, -1, SQLITE_STATIC);
+    if (run->engine) {
+        sqlite3_bind_int64(st, 8, run->engine->pid);
+        sqlite3_bind_text(st, 9, run->engine->host, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 10, run->engine->started_at);
+        sqlite3_bind_int64(st, 11, run->started_at);
     }
     code = run_write(s, st, W);
-    free(dag_text);
-    free(params_text);
-    free(plugins_text);
-    if (code != DF_STORE_OK)
-        return code;
-    long long id = sqlite3_last_insert_rowid(s->db);
+    free(plugins);
+    if (code == DF_STORE_OK)
+        *id = sqlite3_last_insert_rowid(s->db);
+    return code;
+}
 
+/* Inserts the task instances of run `id` with their creation events, then its edges. */
+static int insert_tasks(df_store *s, const df_run_record *run, long long id, const char *W)
+{
+    int code;
     sqlite3_stmt *ti = stmt(s, ST_TASK_INSERT, W, &code);
     sqlite3_stmt *ev = ti ? stmt(s, ST_EVENT_INSERT, W, &code) : NULL;
     sqlite3_stmt *ed = ev ? stmt(s, ST_EDGE_INSERT, W, &code) : NULL;
     if (!ed)
         return code;
     char what[160];
-    json_array_foreach(tasks, i, t)
-    {
-        const char *tid = json_string_value(json_object_get(t, "id"));
-        snprintf(what, sizeof what, "%s: task \"%.100s\"", W, tid);
+    for (size_t i = 0; i < run->n_tasks; i++) {
+        const df_task_record *t = &run->tasks[i];
+        snprintf(what, sizeof what, "%s: task \"%.100s\"", W, t->id);
         sqlite3_bind_int64(ti, 1, id);
-        sqlite3_bind_text(ti, 2, tid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ti, 2, t->id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(ti, 3, (sqlite3_int64)i);
-        sqlite3_bind_text(ti, 4, json_string_value(json_object_get(t, "plugin")), -1,
-                          SQLITE_STATIC);
+        sqlite3_bind_text(ti, 4, t->plugin, -1, SQLITE_STATIC);
         if ((code = run_write(s, ti, what)) != DF_STORE_OK)
             return code;
         sqlite3_bind_int64(ev, 1, id);
-        sqlite3_bind_text(ev, 2, tid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ev, 2, t->id, -1, SQLITE_STATIC);
         sqlite3_bind_null(ev, 3);
         sqlite3_bind_text(ev, 4, "PENDING", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ev, 5, at);
+        sqlite3_bind_int64(ev, 5, run->started_at);
         sqlite3_bind_int(ev, 6, 0);
         sqlite3_bind_null(ev, 7);
         if ((code = run_write(s, ev, what)) != DF_STORE_OK)
             return code;
     }
-    json_array_foreach(tasks, i, t)
-    {
-        const char *tid = json_string_value(json_object_get(t, "id"));
-        size_t j;
-        const json_t *d;
-        json_array_foreach(json_object_get(t, "depends_on"), j, d)
-        {
-            snprintf(what, sizeof what, "%s: edge \"%.60s\" -> \"%.60s\"", W, json_string_value(d),
-                     tid);
+    for (size_t i = 0; i < run->n_tasks; i++) {
+        const df_task_record *t = &run->tasks[i];
+        for (size_t j = 0; j < t->n_depends_on; j++) {
+            const char *up = run->tasks[t->depends_on[j]].id;
+            snprintf(what, sizeof what, "%s: edge \"%.60s\" -> \"%.60s\"", W, up, t->id);
             sqlite3_bind_int64(ed, 1, id);
-            sqlite3_bind_text(ed, 2, json_string_value(d), -1, SQLITE_STATIC);
-            sqlite3_bind_text(ed, 3, tid, -1, SQLITE_STATIC);
+            sqlite3_bind_text(ed, 2, up, -1, SQLITE_STATIC);
+            sqlite3_bind_text(ed, 3, t->id, -1, SQLITE_STATIC);
             if ((code = run_write(s, ed, what)) != DF_STORE_OK)
                 return code;
         }
     }
-    *run_id = id;
     return DF_STORE_OK;
 }
 
 /* See store.h. One transaction (or savepoint): the run, its task instances with their creation
- * events, and its edges. An edge naming an unknown task fails (foreign key). */
-int df_store_create_run(df_store *s, const json_t *run, long long *run_id)
+ * events, and its edges. */
+int df_store_create_run(df_store *s, const df_run_record *run, long long *run_id)
 {
     const char *W = "create run";
-    if (!json_is_object(run))
-        return failf(s, DF_STORE_ERROR, "store: %s: the run must be a JSON object", W);
-    int mode;
-    int code = op_begin(s, &mode, W);
+    if (!run)
+        return failf(s, DF_STORE_ERROR, "store: %s: no run given", W);
+    int code = check_run_record(s, run, W);
     if (code != DF_STORE_OK)
         return code;
+    int mode;
+    if ((code = op_begin(s, &mode, W)) != DF_STORE_OK)
+        return code;
     long long id = 0;
-    code = create_run_body(s, run, &id, W);
+    code = insert_run_row(s, run, &id, W);
+    if (code == DF_STORE_OK)
+        code = insert_tasks(s, run, id, W);
     code = op_end(s, mode, code, W);
     if (code == DF_STORE_OK)
         *run_id = id;
@@ -1075,44 +1081,29 @@ int df_store_run_set_state(df_store *s, long long run_id, df_run_state state, in
     return run_update(s, st, run_id, W);
 }
 
-/* The cached statement id with the engine of a run bound: 1 pid, 2 host, 3 started_at (ms) from
- * engine ({"pid": int, "host": str, "started_at": ms}), 4 at (the heartbeat, ms), 5 run_id. NULL
- * with *code set when engine lacks one of its keys or on an error (recorded). */
-static sqlite3_stmt *engine_stmt(df_store *s, int id, long long run_id, const json_t *engine,
+/* The cached statement id with the engine of a run bound: 1 pid, 2 host, 3 started_at (ms), 4 at
+ * (the heartbeat, ms), 5 run_id. NULL with *code set when engine or its host is missing, or on an
+ * error (recorded). */
+static sqlite3_stmt *engine_stmt(df_store *s, int id, long long run_id, const df_engine_id *engine,
                                  int64_t at, const char *W, int *code)
 {
-    const json_t *pid = json_object_get(engine, "pid");
-    const json_t *host = json_object_get(engine, "host");
-    const json_t *est = json_object_get(engine, "started_at");
-    if (!json_is_integer(pid) || !json_is_string(host) || !json_is_integer(est)) {
-        *code = failf(s, DF_STORE_ERROR,
-                      "store: %s: engine needs integer \"pid\", string \"host\" and integer "
-                      "\"started_at\"",
-                      W);
+    if (!engine || !engine->host) {
+        *code = failf(s, DF_STORE_ERROR, "store: %s: the engine or its host is missing", W);
         return NULL;
     }
     sqlite3_stmt *st = stmt(s, id, W, code);
     if (!st)
         return NULL;
-    sqlite3_bind_int64(st, 1, json_integer_value(pid));
-    sqlite3_bind_text(st, 2, json_string_value(host), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, json_integer_value(est));
+    sqlite3_bind_int64(st, 1, engine->pid);
+    sqlite3_bind_text(st, 2, engine->host, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, engine->started_at);
     sqlite3_bind_int64(st, 4, at);
     sqlite3_bind_int64(st, 5, run_id);
     return st;
 }
 
-/* Binds the integer v, or NULL when v is not an integer. */
-static void bind_int_or_null(sqlite3_stmt *st, int i, const json_t *v)
-{
-    if (json_is_integer(v))
-        sqlite3_bind_int64(st, i, json_integer_value(v));
-    else
-        sqlite3_bind_null(st, i);
-}
-
-/* See store.h. engine: {"pid": int, "host": str, "started_at": ms}; at: the heartbeat (ms). */
-int df_store_run_set_engine(df_store *s, long long run_id, const json_t *engine, int64_t at)
+/* See store.h. */
+int df_store_run_set_engine(df_store *s, long long run_id, const df_engine_id *engine, int64_t at)
 {
     const char *W = "set run engine";
     int code;
@@ -1122,18 +1113,21 @@ int df_store_run_set_engine(df_store *s, long long run_id, const json_t *engine,
     return run_update(s, st, run_id, W);
 }
 
-/* See store.h. */
-int df_store_run_claim(df_store *s, long long run_id, const json_t *expected, const json_t *engine,
-                       int64_t at)
+/* See store.h. A run without an owner has NULL engine columns: "IS" compares them with the NULLs
+ * bound for expected == NULL. */
+int df_store_run_claim(df_store *s, long long run_id, const df_engine_id *expected,
+                       const df_engine_id *engine, int64_t at)
 {
     const char *W = "claim run";
     int code;
     sqlite3_stmt *st = engine_stmt(s, ST_RUN_CLAIM, run_id, engine, at, W, &code);
     if (!st)
         return code;
-    bind_int_or_null(st, 6, json_object_get(expected, "pid"));
-    bind_text(st, 7, json_string_value(json_object_get(expected, "host")));
-    bind_int_or_null(st, 8, json_object_get(expected, "started_at"));
+    if (expected) {
+        sqlite3_bind_int64(st, 6, expected->pid);
+        bind_text(st, 7, expected->host);
+        bind_ms(st, 8, expected->started_at);
+    }
     code = run_write(s, st, W);
     if (code == DF_STORE_OK && sqlite3_changes(s->db) == 0)
         code =
@@ -1366,11 +1360,11 @@ int df_store_attempt_close(df_store *s, long long run_id, const char *task_id, u
 
 /* See store.h. */
 int df_store_breaker_event(df_store *s, long long run_id, const char *task_id, const char *breaker,
-                           const char *from, const char *to, double failure_rate, int calls,
-                           int64_t at)
+                           df_breaker_state from, df_breaker_state to, double failure_rate,
+                           int calls, int64_t at)
 {
     const char *W = "record breaker change";
-    if (!breaker || !from || !to)
+    if (!breaker || (unsigned)from >= DF_BREAKER__COUNT || (unsigned)to >= DF_BREAKER__COUNT)
         return failf(s, DF_STORE_ERROR, "store: %s: invalid arguments", W);
     int code;
     sqlite3_stmt *st = stmt(s, ST_BREAKER_EVENT, W, &code);
@@ -1379,13 +1373,12 @@ int df_store_breaker_event(df_store *s, long long run_id, const char *task_id, c
     sqlite3_bind_int64(st, 1, run_id);
     bind_text(st, 2, task_id);
     sqlite3_bind_text(st, 3, breaker, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, from, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, to, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, df_breaker_state_name(from), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, df_breaker_state_name(to), -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 6, failure_rate);
     sqlite3_bind_int(st, 7, calls);
     sqlite3_bind_int64(st, 8, at);
-    code = run_write(s, st, W);
-    return code;
+    return run_write(s, st, W);
 }
 
 /* ---- alerts -------------------------------------------------------------------------------- */
@@ -1423,19 +1416,17 @@ int df_store_alert_add(df_store *s, long long run_id, const char *task_id, const
 }
 
 /* See store.h. delivered_at in ms (0 = NULL). */
-int df_store_alert_update(df_store *s, long long alert_id, const char *status, int tries,
+int df_store_alert_update(df_store *s, long long alert_id, df_alert_status status, int tries,
                           int64_t delivered_at, const char *error)
 {
     const char *W = "update alert";
-    if (!status ||
-        (strcmp(status, "pending") && strcmp(status, "delivered") && strcmp(status, "failed")))
-        return failf(s, DF_STORE_ERROR, "store: %s: invalid status \"%s\"", W,
-                     status ? status : "(null)");
+    if ((unsigned)status >= DF_ALERT__COUNT)
+        return failf(s, DF_STORE_ERROR, "store: %s: invalid status %d", W, (int)status);
     int code;
     sqlite3_stmt *st = stmt(s, ST_ALERT_UPDATE, W, &code);
     if (!st)
         return code;
-    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, df_alert_status_name(status), -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, tries);
     bind_ms(st, 3, delivered_at);
     bind_text(st, 4, error);
@@ -1446,27 +1437,51 @@ int df_store_alert_update(df_store *s, long long alert_id, const char *status, i
     return code;
 }
 
-/* One row of ST_ALERTS_PENDING as {"alert_id", "sink_index", "payload", "tries"}. */
-static json_t *alert_row(sqlite3_stmt *st)
+/* See store.h. */
+void df_pending_alerts_free(df_pending_alert *alerts, size_t n)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "alert_id", json_integer(sqlite3_column_int64(st, 0)));
-    json_object_set_new(o, "sink_index", json_integer(sqlite3_column_int64(st, 1)));
-    json_object_set_new(o, "payload", col_json(st, 2));
-    json_object_set_new(o, "tries", json_integer(sqlite3_column_int64(st, 3)));
-    return o;
+    for (size_t i = 0; alerts && i < n; i++)
+        free(alerts[i].payload);
+    free(alerts);
 }
 
-/* See store.h. Oldest first. *out is a new reference (caller json_decref's). */
-int df_store_alerts_pending(df_store *s, long long run_id, json_t **out)
+/* See store.h. Oldest first. */
+int df_store_alerts_pending(df_store *s, long long run_id, df_pending_alert **out, size_t *n)
 {
     const char *W = "read pending alerts";
+    *out = NULL;
+    *n = 0;
     int code;
     sqlite3_stmt *st = stmt(s, ST_ALERTS_PENDING, W, &code);
     if (!st)
         return code;
     sqlite3_bind_int64(st, 1, run_id);
-    return rows_array(s, st, alert_row, out, W);
+    df_pending_alert *v = NULL;
+    size_t len = 0, cap = 0;
+    bool oom = false;
+    int rc;
+    while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap && !grow((void **)&v, &cap, sizeof *v)) {
+            oom = true;
+            break;
+        }
+        df_pending_alert *a = &v[len++];
+        a->alert_id = sqlite3_column_int64(st, 0);
+        a->sink_index = sqlite3_column_int(st, 1);
+        a->payload = col_strdup(st, 2, &oom);
+        a->tries = sqlite3_column_int(st, 3);
+    }
+    code = oom                 ? failf(s, DF_STORE_ERROR, "store: %s: out of memory", W)
+           : rc == SQLITE_DONE ? DF_STORE_OK
+                               : fail(s, rc, W);
+    done(st);
+    if (code != DF_STORE_OK) {
+        df_pending_alerts_free(v, len);
+        return code;
+    }
+    *out = v;
+    *n = len;
+    return DF_STORE_OK;
 }
 
 /* ---- reads --------------------------------------------------------------------------------- */
@@ -1593,46 +1608,134 @@ int df_store_history(df_store *s, const char *workflow, int limit, json_t **out)
     return rows_array(s, st, row_object, out, W);
 }
 
-static int load_run_body(df_store *s, long long run_id, json_t **out, const char *W)
+/* See store.h. */
+void df_stored_run_free(df_stored_run *run)
+{
+    if (!run)
+        return;
+    for (size_t i = 0; i < run->n_tasks; i++) {
+        df_stored_task *t = &run->tasks[i];
+        free(t->id);
+        free(t->plugin);
+        free(t->result_json);
+        free(t->error);
+    }
+    free(run->tasks);
+    free(run->workflow);
+    free(run->dag_json);
+    free(run->path);
+    free(run->dir);
+    free(run->params_json);
+    free(run->plugins_json);
+    free((char *)run->engine.host);
+    free(run);
+}
+
+/* Fills run from the ST_LOAD_RUN row of st. DF_STORE_ERROR for an unknown stored state. */
+static int load_run_row(df_store *s, sqlite3_stmt *st, df_stored_run *run, bool *oom, const char *W)
+{
+    run->run_id = sqlite3_column_int64(st, 0);
+    run->workflow = col_strdup(st, 1, oom);
+    const char *state = (const char *)sqlite3_column_text(st, 2);
+    if (df_run_state_parse(state, &run->state) != 0)
+        return failf(s, DF_STORE_ERROR, "store: %s: run %lld has an unknown state \"%s\"", W,
+                     run->run_id, state ? state : "(null)");
+    run->dag_json = col_strdup(st, 3, oom);
+    run->path = col_strdup(st, 4, oom);
+    run->dir = col_strdup(st, 5, oom);
+    run->params_json = col_strdup(st, 6, oom);
+    run->plugins_json = col_strdup(st, 7, oom);
+    run->started_at = col_ms(st, 8);
+    run->ended_at = col_ms(st, 9);
+    if (sqlite3_column_type(st, 10) != SQLITE_NULL) {
+        run->has_engine = true;
+        run->engine.pid = sqlite3_column_int64(st, 10);
+        run->engine.host = col_strdup(st, 11, oom);
+        run->engine.started_at = col_ms(st, 12);
+        if (!run->engine.host && !*oom)
+            run->engine.host = strdup("");
+    }
+    run->heartbeat_at = col_ms(st, 13);
+    return DF_STORE_OK;
+}
+
+/* Fills t from a ST_LOAD_TASKS row. DF_STORE_ERROR for an unknown stored state. */
+static int load_task_row(df_store *s, sqlite3_stmt *st, long long run_id, df_stored_task *t,
+                         bool *oom, const char *W)
+{
+    t->id = col_strdup(st, 0, oom);
+    t->plugin = col_strdup(st, 1, oom);
+    const char *state = (const char *)sqlite3_column_text(st, 2);
+    if (df_task_state_parse(state, &t->state) != 0)
+        return failf(s, DF_STORE_ERROR,
+                     "store: %s: task \"%s\" of run %lld has an unknown state \"%s\"", W,
+                     t->id ? t->id : "?", run_id, state ? state : "(null)");
+    t->attempts = (unsigned)sqlite3_column_int64(st, 3);
+    t->retry_base = (unsigned)sqlite3_column_int64(st, 4);
+    t->next_retry_at = col_ms(st, 5);
+    t->result_json = col_strdup(st, 6, oom);
+    t->error = col_strdup(st, 7, oom);
+    t->started_at = col_ms(st, 8);
+    t->ended_at = col_ms(st, 9);
+    t->open_attempt = (unsigned)sqlite3_column_int64(st, 10);
+    t->lost_streak = (unsigned)sqlite3_column_int64(st, 11);
+    t->failures = (unsigned)sqlite3_column_int64(st, 12);
+    return DF_STORE_OK;
+}
+
+/* Reads the run's tasks (ST_LOAD_TASKS, file order) into run->tasks. */
+static int load_tasks(df_store *s, df_stored_run *run, bool *oom, const char *W)
+{
+    int code;
+    sqlite3_stmt *st = stmt(s, ST_LOAD_TASKS, W, &code);
+    if (!st)
+        return code;
+    sqlite3_bind_int64(st, 1, run->run_id);
+    size_t cap = 0;
+    int rc;
+    code = DF_STORE_OK;
+    while (code == DF_STORE_OK && !*oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (run->n_tasks == cap && !grow((void **)&run->tasks, &cap, sizeof *run->tasks)) {
+            *oom = true;
+            break;
+        }
+        df_stored_task *t = &run->tasks[run->n_tasks++];
+        memset(t, 0, sizeof *t);
+        code = load_task_row(s, st, run->run_id, t, oom, W);
+    }
+    if (code == DF_STORE_OK && !*oom && rc != SQLITE_DONE)
+        code = fail(s, rc, W);
+    done(st);
+    return code;
+}
+
+static int load_run_body(df_store *s, long long run_id, df_stored_run **out, const char *W)
 {
     int code;
     sqlite3_stmt *st = run_row(s, ST_LOAD_RUN, run_id, W, &code);
     if (!st)
         return code;
-    json_t *o = json_object();
-    json_object_set_new(o, "run_id", col_json(st, 0));
-    json_object_set_new(o, "workflow", col_json(st, 1));
-    json_object_set_new(o, "state", col_json(st, 2));
-    json_object_set_new(o, "dag", col_parsed(st, 3));
-    json_object_set_new(o, "path", col_json(st, 4));
-    json_object_set_new(o, "dir", col_json(st, 5));
-    json_object_set_new(o, "params", col_parsed(st, 6));
-    json_object_set_new(o, "plugins", col_parsed(st, 7));
-    json_object_set_new(o, "started_at", col_ms(st, 8));
-    json_object_set_new(o, "ended_at", col_ms(st, 9));
-    if (sqlite3_column_type(st, 10) == SQLITE_NULL) {
-        json_object_set_new(o, "engine", json_null());
-    } else {
-        json_t *e = json_object();
-        json_object_set_new(e, "pid", col_json(st, 10));
-        json_object_set_new(e, "host", col_json(st, 11));
-        json_object_set_new(e, "started_at", col_ms(st, 12));
-        json_object_set_new(o, "engine", e);
-    }
-    json_object_set_new(o, "heartbeat_at", col_ms(st, 13));
+    df_stored_run *run = calloc(1, sizeof *run);
+    bool oom = !run;
+    code = run ? load_run_row(s, st, run, &oom, W) : DF_STORE_OK;
     done(st);
-
-    return hand_over(o, read_tasks(s, o, ST_LOAD_TASKS, run_id, load_task_row, W), out);
+    if (code == DF_STORE_OK && !oom)
+        code = load_tasks(s, run, &oom, W);
+    if (code == DF_STORE_OK && oom)
+        code = failf(s, DF_STORE_ERROR, "store: %s: out of memory", W);
+    if (code != DF_STORE_OK) {
+        df_stored_run_free(run);
+        return code;
+    }
+    *out = run;
+    return DF_STORE_OK;
 }
 
-/* See store.h. Read in one snapshot; *out is a new reference. Besides store.h's keys, the run
- * has "plugins" and "started_at" (ms), and each task "plugin", "started_at" and "ended_at" (ms or
- * null). lost_streak counts the LOST attempts in a row before the latest attempt that ended
- * otherwise, skipping an attempt still RUNNING: with attempts LOST, LOST, RUNNING it is 2, so an
- * engine that closes the open attempt as LOST knows it is the third in a row. */
-int df_store_load_run(df_store *s, long long run_id, json_t **out)
+/* See store.h. Read in one snapshot. */
+int df_store_load_run(df_store *s, long long run_id, df_stored_run **out)
 {
     const char *W = "load run";
+    *out = NULL;
     int mode;
     int code = op_begin_read(s, &mode, W);
     if (code != DF_STORE_OK)

@@ -12,6 +12,8 @@
 #define DF_STORE_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../engine/model.h"
@@ -46,13 +48,50 @@ int df_store_begin(df_store *s);
 int df_store_commit(df_store *s);
 int df_store_rollback(df_store *s);
 
+/* The engine process owning a run, so that `resume` can tell a dead engine from a live one. In
+ * arguments every pointer is borrowed for the call; in a df_stored_run, host belongs to the
+ * record (freed by df_stored_run_free). */
+typedef struct df_engine_id {
+    long long pid;
+    const char *host;   /* host name (gethostname), never NULL */
+    int64_t started_at; /* when that engine process started, ms */
+} df_engine_id;
+
+/* One task instance of a new run. Borrowed by df_store_create_run for the call. */
+typedef struct df_task_record {
+    const char *id;           /* unique within the run */
+    const char *plugin;       /* the plugin as written in the workflow (name or path) */
+    const size_t *depends_on; /* its upstream tasks: indexes into df_run_record.tasks */
+    size_t n_depends_on;      /* (depends_on may be NULL when 0) */
+} df_task_record;
+
+/* The version of one plugin a run uses (a name may appear more than once: the last wins). */
+typedef struct df_plugin_version {
+    const char *name;
+    const char *version; /* NULL is stored as "" */
+} df_plugin_version;
+
+/* A new run, as df_store_create_run records it. Every pointer is borrowed for the call. */
+typedef struct df_run_record {
+    const char *workflow;             /* the workflow's name; required */
+    const char *dag_json;             /* the workflow document (JSON object text); required */
+    const char *path;                 /* the workflow file as given, or NULL */
+    const char *dir;                  /* its folder (relative paths resolve there), or NULL */
+    const char *params_json;          /* resolved run params (JSON object text); NULL = "{}" */
+    const df_plugin_version *plugins; /* n_plugins entries (NULL when 0) */
+    size_t n_plugins;
+    int64_t started_at;          /* ms; also the first heartbeat when engine is given */
+    const df_engine_id *engine;  /* the engine owning the run, or NULL for none yet */
+    const df_task_record *tasks; /* in file order (their index is their position) */
+    size_t n_tasks;
+} df_run_record;
+
 /* Records a new run with its DAG snapshot, its task instances (all PENDING, one event each from
- * NULL to PENDING) and its edges; sets *run_id (positive, increasing). run (borrowed):
- *   {"workflow": str, "dag": {the workflow document}, "path": str, "dir": str,
- *    "params": {resolved run params}, "plugins": {"name": "version", ...},
- *    "started_at": ms, "engine": {"pid": int, "host": str, "started_at": ms},
- *    "tasks": [{"id": str, "plugin": str, "depends_on": [ids]}]}          (in file order) */
-int df_store_create_run(df_store *s, const json_t *run, long long *run_id);
+ * NULL to PENDING) and its edges, in one transaction (or savepoint inside the caller's); sets
+ * *run_id (positive, increasing). run is borrowed. DF_STORE_ERROR for a record missing a required
+ * field, an index in depends_on out of range, duplicate task ids or JSON text that is not valid;
+ * nothing of the run is left behind then. */
+int df_store_create_run(df_store *s, const df_run_record *run, long long *run_id);
 
 /* One state change of one task instance: applied only if the row is still in (from,
  * from_attempt). Writes the new state and attempt, the event (task_events), and per the fields
@@ -89,16 +128,15 @@ int df_store_attempt_close(df_store *s, long long run_id, const char *task_id, u
 /* Sets the run's state (and ended_at when it is final or INTERRUPTED, 0 to clear it). */
 int df_store_run_set_state(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
 
-/* Records the engine owning the run and refreshes its heartbeat. engine (borrowed):
- * {"pid": int, "host": str, "started_at": ms}. */
-int df_store_run_set_engine(df_store *s, long long run_id, const json_t *engine, int64_t at);
+/* Records the engine owning the run (borrowed) and refreshes its heartbeat to at (ms). */
+int df_store_run_set_engine(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
 
-/* Takes ownership of a run for this engine, as a compare-and-set: applied only while the run is
- * still owned by `expected` (the {"pid","host","started_at"} object read before deciding that
- * engine was dead; null or NULL for a run without an owner). Sets the new engine and its
- * heartbeat. DF_STORE_CONFLICT when another engine claimed it first (two resumes at once). */
-int df_store_run_claim(df_store *s, long long run_id, const json_t *expected, const json_t *engine,
-                       int64_t at);
+/* Takes ownership of a run for engine (borrowed), as a compare-and-set: applied only while the
+ * run is still owned by `expected` (borrowed: the engine read with the run before deciding that
+ * engine was dead; NULL for a run without an owner). Sets the new engine and its heartbeat (at,
+ * ms). DF_STORE_CONFLICT when another engine claimed it first (two resumes at once). */
+int df_store_run_claim(df_store *s, long long run_id, const df_engine_id *expected,
+                       const df_engine_id *engine, int64_t at);
 
 /* Refreshes the run's heartbeat. */
 int df_store_run_heartbeat(df_store *s, long long run_id, int64_t at);
@@ -110,27 +148,38 @@ int df_store_run_heartbeat(df_store *s, long long run_id, int64_t at);
 int df_store_run_set_metrics(df_store *s, long long run_id, const json_t *metrics);
 
 /* Records a circuit breaker's state change (SPEC §3a; the breaker_history view): caused by an
- * attempt of task_id (may be NULL) in run_id; from/to are "CLOSED", "OPEN" or "HALF_OPEN";
- * failure_rate (0..1) over `calls` outcomes in its window at that moment. */
+ * attempt of task_id (may be NULL) in run_id; failure_rate (0..1) over `calls` outcomes in its
+ * window at that moment; at in ms. Strings borrowed. */
 int df_store_breaker_event(df_store *s, long long run_id, const char *task_id, const char *breaker,
-                           const char *from, const char *to, double failure_rate, int calls,
-                           int64_t at);
+                           df_breaker_state from, df_breaker_state to, double failure_rate,
+                           int calls, int64_t at);
 
-/* Writes one alert row (status "pending", tries 0) and sets *alert_id. task_id may be NULL (run
+/* Writes one alert row (status pending, tries 0) and sets *alert_id. task_id may be NULL (run
  * events). sink is a short description ("command:./notify.sh", "file:alerts.jsonl"); payload is
- * the alert JSON text. */
+ * the alert JSON text. Strings borrowed. DF_STORE_NOTFOUND for an unknown run. */
 int df_store_alert_add(df_store *s, long long run_id, const char *task_id, const char *event,
                        const char *sink, int sink_index, const char *payload, int64_t created_at,
                        long long *alert_id);
 
-/* Updates an alert's delivery: status "pending" | "delivered" | "failed", tries so far,
- * delivered_at (0 = NULL), error (NULL = none). */
-int df_store_alert_update(df_store *s, long long alert_id, const char *status, int tries,
+/* Updates an alert's delivery: its status, tries so far, delivered_at (ms, 0 = none), error
+ * (borrowed; NULL = none). DF_STORE_NOTFOUND for an unknown alert. */
+int df_store_alert_update(df_store *s, long long alert_id, df_alert_status status, int tries,
                           int64_t delivered_at, const char *error);
 
-/* The run's alerts still "pending": sets *out to a new array of
- * {"alert_id": int, "sink_index": int, "payload": str, "tries": int}. */
-int df_store_alerts_pending(df_store *s, long long run_id, json_t **out);
+/* An alert not delivered yet, as df_store_alerts_pending returns it. */
+typedef struct df_pending_alert {
+    long long alert_id;
+    int sink_index; /* its sink's position in the workflow's "alerts" */
+    char *payload;  /* the alert JSON text; owned by the array */
+    int tries;      /* tries made so far */
+} df_pending_alert;
+
+/* The run's alerts still pending, oldest first: sets *out to a new array of *n entries (NULL
+ * when none), which the caller frees with df_pending_alerts_free. */
+int df_store_alerts_pending(df_store *s, long long run_id, df_pending_alert **out, size_t *n);
+
+/* Frees an array from df_store_alerts_pending; NULL is fine. */
+void df_pending_alerts_free(df_pending_alert *alerts, size_t n);
 
 /* The run as `status --json` shows it (SPEC §6), as a new object:
  * {"run_id", "workflow", "state", "started_at", "ended_at", "tasks": [{"id", "state",
@@ -153,17 +202,51 @@ int df_store_latest_run(df_store *s, long long *run_id);
  * names). workflow NULL = all; limit <= 0 = 20. */
 int df_store_history(df_store *s, const char *workflow, int limit, json_t **out);
 
-/* Everything needed to resume or retry a run, as a new object:
- * {"run_id", "workflow", "state" (stored state, not the heartbeat view), "dag": {...},
- *  "path", "dir", "params": {...}, "engine": {"pid","host","started_at"} or null,
- *  "heartbeat_at": ms or null, "ended_at": ms or null,
- *  "tasks": [{"id", "state", "attempts", "retry_base", "next_retry_at" (ms or null),
- *             "result" (JSON or null), "error",
- *             "open_attempt" (number of an attempt still RUNNING, or 0),
- *             "lost_streak" (LOST attempts in a row before the latest attempt that ended
- *                            otherwise, not counting one still RUNNING),
- *             "failures" (FAILED or TIMED_OUT attempts since the retry budget was reset)}]}
- * DF_STORE_NOTFOUND for an unknown run. */
-int df_store_load_run(df_store *s, long long run_id, json_t **out);
+/* One task instance of a stored run (df_stored_run.tasks). Strings belong to the run record. */
+typedef struct df_stored_task {
+    char *id;
+    char *plugin;
+    df_task_state state;
+    unsigned attempts;     /* number of the latest attempt (0 before the first) */
+    unsigned retry_base;   /* attempt number when the retry budget was last reset */
+    int64_t next_retry_at; /* UP_FOR_RETRY: when the retry is due (ms); else 0 */
+    char *result_json;     /* the task's result (JSON text), or NULL */
+    char *error;           /* the task's error, or NULL */
+    int64_t started_at;    /* first attempt's start (ms), or 0 */
+    int64_t ended_at;      /* when it became final (ms), or 0 */
+    unsigned open_attempt; /* number of an attempt still RUNNING (a crash left it open), or 0 */
+    unsigned lost_streak;  /* LOST attempts in a row before the latest attempt that ended
+                              otherwise, within the current retry budget, not counting one still
+                              RUNNING: with LOST, LOST, RUNNING it is 2 */
+    unsigned failures;     /* FAILED or TIMED_OUT attempts since the retry budget was reset */
+} df_stored_task;
+
+/* Everything needed to resume or retry a run (df_store_load_run). Every pointer, strings and
+ * tasks included, belongs to the record: free it whole with df_stored_run_free. */
+typedef struct df_stored_run {
+    long long run_id;
+    char *workflow;
+    df_run_state state;    /* as stored (a dead engine's run is still RUNNING here) */
+    char *dag_json;        /* the workflow document recorded with the run (JSON text) */
+    char *path;            /* the workflow file, or NULL */
+    char *dir;             /* its folder, or NULL */
+    char *params_json;     /* resolved run params (JSON object text) */
+    char *plugins_json;    /* {"plugin": "version", ...} (JSON object text) */
+    int64_t started_at;    /* ms */
+    int64_t ended_at;      /* ms, or 0 while unfinished */
+    int64_t heartbeat_at;  /* the owning engine's last heartbeat (ms), or 0 */
+    bool has_engine;       /* false: no engine recorded (engine is all zero) */
+    df_engine_id engine;   /* the owning engine; host owned by the record */
+    df_stored_task *tasks; /* in file order */
+    size_t n_tasks;
+} df_stored_run;
+
+/* Loads a run for resume or retry, read in one snapshot: sets *out to a new record (free with
+ * df_stored_run_free). DF_STORE_NOTFOUND for an unknown run; DF_STORE_ERROR (message says which)
+ * for a stored state this build does not know. */
+int df_store_load_run(df_store *s, long long run_id, df_stored_run **out);
+
+/* Frees a record from df_store_load_run; NULL is fine. */
+void df_stored_run_free(df_stored_run *run);
 
 #endif

@@ -27,42 +27,81 @@
 
 #include "store_fixture.h"
 
-/* A run of n tasks t0..t(n-1); task i depends on task i-1 when chain is true. */
-static json_t *make_run(const char *workflow, int n, int chain, int64_t at, int64_t heartbeat)
+/* A run record of n tasks t0..t(n-1) (task i depends on task i-1 when chain is true), with the
+ * storage it borrows from. Free with free_run. */
+typedef struct test_run {
+    df_run_record rec;
+    df_task_record *tasks;
+    size_t *deps; /* deps[i] = i - 1 */
+    char (*ids)[32];
+    char *dag_json;
+    df_engine_id engine;
+    df_plugin_version plugin;
+} test_run;
+
+static test_run *make_run(const char *workflow, int n, int chain, int64_t at, int64_t heartbeat)
 {
-    json_t *tasks = json_array();
+    test_run *r = calloc(1, sizeof *r);
+    r->tasks = calloc(n ? n : 1, sizeof *r->tasks);
+    r->deps = calloc(n ? n : 1, sizeof *r->deps);
+    r->ids = calloc(n ? n : 1, sizeof *r->ids);
     json_t *dag_tasks = json_array();
     for (int i = 0; i < n; i++) {
-        char id[32], prev[32];
-        snprintf(id, sizeof id, "t%d", i);
-        snprintf(prev, sizeof prev, "t%d", i - 1);
-        json_t *deps = chain && i > 0 ? json_pack("[s]", prev) : json_array();
-        json_array_append_new(
-            tasks, json_pack("{s:s, s:s, s:O}", "id", id, "plugin", "noop", "depends_on", deps));
-        json_array_append_new(dag_tasks, json_pack("{s:s, s:s, s:o}", "id", id, "plugin", "noop",
-                                                   "depends_on", deps));
+        snprintf(r->ids[i], sizeof r->ids[i], "t%d", i);
+        r->deps[i] = (size_t)i - 1;
+        r->tasks[i] = (df_task_record){.id = r->ids[i],
+                                       .plugin = "noop",
+                                       .depends_on = &r->deps[i],
+                                       .n_depends_on = chain && i > 0 ? 1 : 0};
+        json_t *deps = chain && i > 0 ? json_pack("[s]", r->ids[i - 1]) : json_array();
+        json_array_append_new(dag_tasks, json_pack("{s:s, s:s, s:o}", "id", r->ids[i], "plugin",
+                                                   "noop", "depends_on", deps));
     }
-    json_t *run = json_pack("{s:s, s:{s:s, s:o}, s:s, s:s, s:{s:s}, s:{s:s}, s:I}", "workflow",
-                            workflow, "dag", "name", workflow, "tasks", dag_tasks, "path",
-                            "/tmp/wf.json", "dir", "/tmp", "params", "day", "2026-11-29", "plugins",
-                            "noop", "1.0.0", "started_at", (json_int_t)at);
-    json_object_set_new(run, "tasks", tasks);
-    json_object_set_new(run, "engine",
-                        json_pack("{s:i, s:s, s:I}", "pid", 4242, "host", "box", "started_at",
-                                  (json_int_t)heartbeat));
-    return run;
+    json_t *dag = json_pack("{s:s, s:o}", "name", workflow, "tasks", dag_tasks);
+    r->dag_json = json_dumps(dag, JSON_COMPACT);
+    json_decref(dag);
+    r->engine = (df_engine_id){.pid = 4242, .host = "box", .started_at = heartbeat};
+    r->plugin = (df_plugin_version){.name = "noop", .version = "1.0.0"};
+    r->rec = (df_run_record){.workflow = workflow,
+                             .dag_json = r->dag_json,
+                             .path = "/tmp/wf.json",
+                             .dir = "/tmp",
+                             .params_json = "{\"day\":\"2026-11-29\"}",
+                             .plugins = &r->plugin,
+                             .n_plugins = 1,
+                             .started_at = at,
+                             .engine = &r->engine,
+                             .tasks = r->tasks,
+                             .n_tasks = (size_t)n};
+    return r;
+}
+
+static void free_run(test_run *r)
+{
+    free(r->tasks);
+    free(r->deps);
+    free(r->ids);
+    free(r->dag_json);
+    free(r);
 }
 
 static long long create(df_store *s, const char *workflow, int n, int chain, int64_t at)
 {
-    json_t *run = make_run(workflow, n, chain, at, at);
+    test_run *run = make_run(workflow, n, chain, at, at);
     long long id = 0;
-    int rc = df_store_create_run(s, run, &id);
-    json_decref(run);
+    int rc = df_store_create_run(s, &run->rec, &id);
+    free_run(run);
     if (rc != DF_STORE_OK)
         fail_msg("create_run: %d %s", rc, df_store_error(s));
     assert_true(id > 0);
     return id;
+}
+
+/* The stored result of a task as JSON (NULL when none); a new reference. */
+static json_t *result_of(const df_stored_task *t)
+{
+    return t->result_json ? json_loads(t->result_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)
+                          : NULL;
 }
 
 static int tr(df_store *s, long long run, const char *task, df_task_state from, unsigned fa,
@@ -254,10 +293,10 @@ static void test_concurrent_create(void **state)
                     fprintf(stderr, "child open: %s\n", err);
                     _exit(11);
                 }
-                json_t *run = make_run("concurrent", 3, 1, now_ms(), now_ms());
+                test_run *run = make_run("concurrent", 3, 1, now_ms(), now_ms());
                 long long id = 0;
-                int rc = df_store_create_run(s, run, &id);
-                json_decref(run);
+                int rc = df_store_create_run(s, &run->rec, &id);
+                free_run(run);
                 if (rc != DF_STORE_OK) {
                     fprintf(stderr, "child create: %s\n", df_store_error(s));
                     _exit(12);
@@ -578,7 +617,7 @@ static void test_views_columns_and_times(void **state)
     assert_int_equal(df_store_alert_add(f->s, run, NULL, "run_succeeded", "file:a.jsonl", 0, "{}",
                                         t0 + 40, &alert),
                      DF_STORE_OK);
-    assert_int_equal(df_store_alert_update(f->s, alert, "delivered", 1, t0 + 41, NULL),
+    assert_int_equal(df_store_alert_update(f->s, alert, DF_ALERT_DELIVERED, 1, t0 + 41, NULL),
                      DF_STORE_OK);
     assert_int_equal(df_store_run_set_state(f->s, run, DF_RS_SUCCESS, t0 + 50), DF_STORE_OK);
 
@@ -631,18 +670,18 @@ static void test_heartbeat_interrupted(void **state)
     fx *f = *state;
     f->s = open_ok(f);
     int64_t now = now_ms();
-    json_t *runj = make_run("wf", 1, 0, now - 120000, now - 120000);
+    test_run *runj = make_run("wf", 1, 0, now - 120000, now - 120000);
     long long stale = 0, fresh = 0, done = 0;
-    assert_int_equal(df_store_create_run(f->s, runj, &stale), DF_STORE_OK);
-    assert_int_equal(df_store_create_run(f->s, runj, &done), DF_STORE_OK);
-    assert_int_equal(df_store_create_run(f->s, runj, &fresh), DF_STORE_OK);
-    json_decref(runj);
-    assert_int_equal(df_store_run_heartbeat(f->s, stale, now - 31000), DF_STORE_OK);
+    assert_int_equal(df_store_create_run(f->s, &runj->rec, &stale), DF_STORE_OK);
+    assert_int_equal(df_store_create_run(f->s, &runj->rec, &done), DF_STORE_OK);
+    assert_int_equal(df_store_create_run(f->s, &runj->rec, &fresh), DF_STORE_OK);
+    free_run(runj);
+    /* Just past the limit: INTERRUPTED. */
+    assert_int_equal(df_store_run_heartbeat(f->s, stale, now - DF_HEARTBEAT_STALE_MS - 1000),
+                     DF_STORE_OK);
     assert_int_equal(df_store_run_set_state(f->s, done, DF_RS_FAILED, now - 60000), DF_STORE_OK);
-    json_t *eng =
-        json_pack("{s:i, s:s, s:I}", "pid", 99, "host", "h2", "started_at", (json_int_t)now - 1000);
-    assert_int_equal(df_store_run_set_engine(f->s, fresh, eng, now - 1000), DF_STORE_OK);
-    json_decref(eng);
+    df_engine_id eng = {.pid = 99, .host = "h2", .started_at = now - 1000};
+    assert_int_equal(df_store_run_set_engine(f->s, fresh, &eng, now - 1000), DF_STORE_OK);
     assert_int_equal(df_store_run_heartbeat(f->s, 999, now), DF_STORE_NOTFOUND);
 
     sqlite3 *db = raw_open(f->path);
@@ -673,16 +712,17 @@ static void test_heartbeat_interrupted(void **state)
     json_decref(h);
 
     /* load_run shows the stored state and the engine that owns the run. */
-    json_t *l = NULL;
+    df_stored_run *l = NULL;
     assert_int_equal(df_store_load_run(f->s, stale, &l), DF_STORE_OK);
-    assert_string_equal(json_string_value(json_object_get(l, "state")), "RUNNING");
-    assert_int_equal(json_integer_value(json_object_get(l, "heartbeat_at")), now - 31000);
-    json_decref(l);
+    assert_int_equal(l->state, DF_RS_RUNNING);
+    assert_int_equal(l->heartbeat_at, now - DF_HEARTBEAT_STALE_MS - 1000);
+    df_stored_run_free(l);
     assert_int_equal(df_store_load_run(f->s, fresh, &l), DF_STORE_OK);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(l, "engine"), "pid")), 99);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(l, "engine"), "host")),
-                        "h2");
-    json_decref(l);
+    assert_true(l->has_engine);
+    assert_int_equal(l->engine.pid, 99);
+    assert_string_equal(l->engine.host, "h2");
+    assert_int_equal(l->engine.started_at, now - 1000);
+    df_stored_run_free(l);
 
     /* A fresh heartbeat brings it back. */
     assert_int_equal(df_store_run_heartbeat(f->s, stale, now_ms()), DF_STORE_OK);
@@ -891,30 +931,35 @@ static void test_alerts(void **state)
         df_store_alert_add(f->s, run + 1, NULL, "run_failed", "file:x", 0, "{}", t0, &a3),
         DF_STORE_NOTFOUND);
 
-    json_t *p = NULL;
-    assert_int_equal(df_store_alerts_pending(f->s, run, &p), DF_STORE_OK);
-    assert_int_equal(json_array_size(p), 2);
-    json_t *e0 = json_array_get(p, 0);
-    assert_keys(e0, "alert_id,payload,sink_index,tries");
-    assert_int_equal(json_integer_value(json_object_get(e0, "alert_id")), a1);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(p, 1), "sink_index")), 1);
-    assert_string_equal(json_string_value(json_object_get(e0, "payload")),
-                        "{\"event\":\"task_failed\"}");
-    assert_int_equal(json_integer_value(json_object_get(e0, "tries")), 0);
-    json_decref(p);
+    df_pending_alert *p = NULL;
+    size_t n = 0;
+    assert_int_equal(df_store_alerts_pending(f->s, run, &p, &n), DF_STORE_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(p[0].alert_id, a1);
+    assert_int_equal(p[0].sink_index, 0);
+    assert_int_equal(p[1].alert_id, a2);
+    assert_int_equal(p[1].sink_index, 1);
+    assert_string_equal(p[0].payload, "{\"event\":\"task_failed\"}");
+    assert_string_equal(p[1].payload, "{\"event\":\"run_failed\"}");
+    assert_int_equal(p[0].tries, 0);
+    df_pending_alerts_free(p, n);
 
-    assert_int_equal(df_store_alert_update(f->s, a1, "pending", 1, 0, "exit code 1"), DF_STORE_OK);
-    assert_int_equal(df_store_alert_update(f->s, a2, "delivered", 1, t0 + 20, NULL), DF_STORE_OK);
-    assert_int_equal(df_store_alert_update(f->s, a2 + 10, "failed", 3, 0, "x"), DF_STORE_NOTFOUND);
-    assert_int_equal(df_store_alert_update(f->s, a1, "bogus", 1, 0, NULL), DF_STORE_ERROR);
-    assert_int_equal(df_store_alerts_pending(f->s, run, &p), DF_STORE_OK);
-    assert_int_equal(json_array_size(p), 1);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(p, 0), "tries")), 1);
-    json_decref(p);
-    assert_int_equal(df_store_alert_update(f->s, a1, "failed", 3, 0, "exit code 1"), DF_STORE_OK);
-    assert_int_equal(df_store_alerts_pending(f->s, run, &p), DF_STORE_OK);
-    assert_int_equal(json_array_size(p), 0);
-    json_decref(p);
+    assert_int_equal(df_store_alert_update(f->s, a1, DF_ALERT_PENDING, 1, 0, "exit code 1"),
+                     DF_STORE_OK);
+    assert_int_equal(df_store_alert_update(f->s, a2, DF_ALERT_DELIVERED, 1, t0 + 20, NULL),
+                     DF_STORE_OK);
+    assert_int_equal(df_store_alert_update(f->s, a2 + 10, DF_ALERT_FAILED, 3, 0, "x"),
+                     DF_STORE_NOTFOUND);
+    assert_int_equal(df_store_alert_update(f->s, a1, DF_ALERT__COUNT, 1, 0, NULL), DF_STORE_ERROR);
+    assert_int_equal(df_store_alerts_pending(f->s, run, &p, &n), DF_STORE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(p[0].tries, 1);
+    df_pending_alerts_free(p, n);
+    assert_int_equal(df_store_alert_update(f->s, a1, DF_ALERT_FAILED, 3, 0, "exit code 1"),
+                     DF_STORE_OK);
+    assert_int_equal(df_store_alerts_pending(f->s, run, &p, &n), DF_STORE_OK);
+    assert_int_equal(n, 0);
+    assert_null(p);
 
     sqlite3 *db = raw_open(f->path);
     char *d = q_text(db, "SELECT delivered_at FROM alert_history WHERE alert_id=%lld", a2);
@@ -950,9 +995,9 @@ static void test_load_run(void **state)
     fx *f = *state;
     f->s = open_ok(f);
     int64_t t0 = 1795940108000;
-    json_t *runj = make_run("resumable", 5, 1, t0, t0);
+    test_run *runj = make_run("resumable", 5, 1, t0, t0);
     long long run = 0;
-    assert_int_equal(df_store_create_run(f->s, runj, &run), DF_STORE_OK);
+    assert_int_equal(df_store_create_run(f->s, &runj->rec, &run), DF_STORE_OK);
 
     /* t0: FAILED, LOST, LOST -> streak 2. t1: LOST, LOST, RUNNING -> streak 2, open 3.
      * t2: LOST, SUCCESS -> 0. t3: none. t4: LOST -> 1. */
@@ -979,57 +1024,155 @@ static void test_load_run(void **state)
                        .next_retry_at = t0 + 5000};
     assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
 
-    json_t *l = NULL;
+    df_stored_run *l = NULL;
     assert_int_equal(df_store_load_run(f->s, run, &l), DF_STORE_OK);
-    assert_keys(l, "dag,dir,ended_at,engine,heartbeat_at,params,path,plugins,run_id,started_at,"
-                   "state,tasks,workflow");
-    assert_int_equal(json_integer_value(json_object_get(l, "run_id")), run);
-    assert_string_equal(json_string_value(json_object_get(l, "workflow")), "resumable");
-    assert_string_equal(json_string_value(json_object_get(l, "state")), "RUNNING");
-    assert_true(json_equal(json_object_get(l, "dag"), json_object_get(runj, "dag")));
-    assert_true(json_equal(json_object_get(l, "params"), json_object_get(runj, "params")));
-    assert_true(json_equal(json_object_get(l, "plugins"), json_object_get(runj, "plugins")));
-    assert_true(json_equal(json_object_get(l, "engine"), json_object_get(runj, "engine")));
-    assert_string_equal(json_string_value(json_object_get(l, "path")), "/tmp/wf.json");
-    assert_string_equal(json_string_value(json_object_get(l, "dir")), "/tmp");
-    assert_int_equal(json_integer_value(json_object_get(l, "heartbeat_at")), t0);
-    assert_true(json_is_null(json_object_get(l, "ended_at")));
-    json_decref(runj);
+    assert_int_equal(l->run_id, run);
+    assert_string_equal(l->workflow, "resumable");
+    assert_int_equal(l->state, DF_RS_RUNNING);
+    /* The documents come back byte for byte. */
+    assert_string_equal(l->dag_json, runj->dag_json);
+    assert_string_equal(l->params_json, "{\"day\":\"2026-11-29\"}");
+    assert_string_equal(l->plugins_json, "{\"noop\":\"1.0.0\"}");
+    assert_true(l->has_engine);
+    assert_int_equal(l->engine.pid, 4242);
+    assert_string_equal(l->engine.host, "box");
+    assert_int_equal(l->engine.started_at, t0);
+    assert_string_equal(l->path, "/tmp/wf.json");
+    assert_string_equal(l->dir, "/tmp");
+    assert_int_equal(l->started_at, t0);
+    assert_int_equal(l->heartbeat_at, t0);
+    assert_int_equal(l->ended_at, 0);
+    free_run(runj);
 
-    json_t *tasks = json_object_get(l, "tasks");
-    assert_int_equal(json_array_size(tasks), 5);
-    static const int streak[] = {2, 2, 0, 0, 1};
-    static const int open[] = {0, 3, 0, 0, 0};
+    assert_int_equal(l->n_tasks, 5);
+    static const unsigned streak[] = {2, 2, 0, 0, 1};
+    static const unsigned open[] = {0, 3, 0, 0, 0};
     /* FAILED or TIMED_OUT attempts above retry_base (0): only t0's first. */
-    static const int failures[] = {1, 0, 0, 0, 0};
+    static const unsigned failures[] = {1, 0, 0, 0, 0};
     for (int i = 0; i < 5; i++) {
-        json_t *ti = json_array_get(tasks, i);
+        const df_stored_task *ti = &l->tasks[i];
         char id[16];
         snprintf(id, sizeof id, "t%d", i);
-        assert_keys(ti, "attempts,ended_at,error,failures,id,lost_streak,next_retry_at,"
-                        "open_attempt,plugin,result,retry_base,started_at,state");
-        assert_int_equal(json_integer_value(json_object_get(ti, "failures")), failures[i]);
-        assert_string_equal(json_string_value(json_object_get(ti, "id")), id);
-        assert_int_equal(json_integer_value(json_object_get(ti, "lost_streak")), streak[i]);
-        assert_int_equal(json_integer_value(json_object_get(ti, "open_attempt")), open[i]);
-        assert_int_equal(json_integer_value(json_object_get(ti, "retry_base")), 0);
+        assert_string_equal(ti->id, id);
+        assert_string_equal(ti->plugin, "noop");
+        assert_int_equal(ti->failures, failures[i]);
+        assert_int_equal(ti->lost_streak, streak[i]);
+        assert_int_equal(ti->open_attempt, open[i]);
+        assert_int_equal(ti->retry_base, 0);
     }
-    json_t *t3 = json_array_get(tasks, 3);
-    assert_string_equal(json_string_value(json_object_get(t3, "state")), "UP_FOR_RETRY");
-    assert_int_equal(json_integer_value(json_object_get(t3, "attempts")), 1);
-    assert_int_equal(json_integer_value(json_object_get(t3, "next_retry_at")), t0 + 5000);
-    assert_string_equal(json_string_value(json_object_get(t3, "error")), "boom");
-    json_t *want = json_pack("[i,s]", 1, "x");
-    assert_true(json_equal(json_object_get(t3, "result"), want));
-    json_decref(want);
-    assert_true(json_is_null(json_object_get(json_array_get(tasks, 0), "next_retry_at")));
-    assert_true(json_is_null(json_object_get(json_array_get(tasks, 0), "result")));
-    assert_true(json_is_null(json_object_get(json_array_get(tasks, 0), "error")));
-    json_decref(l);
+    const df_stored_task *t3 = &l->tasks[3];
+    assert_int_equal(t3->state, DF_TS_UP_FOR_RETRY);
+    assert_int_equal(t3->attempts, 1);
+    assert_int_equal(t3->next_retry_at, t0 + 5000);
+    assert_int_equal(t3->started_at, t0);
+    assert_int_equal(t3->ended_at, 0);
+    assert_string_equal(t3->error, "boom");
+    assert_string_equal(t3->result_json, "[1,\"x\"]");
+    assert_int_equal(l->tasks[0].state, DF_TS_PENDING);
+    assert_int_equal(l->tasks[0].next_retry_at, 0);
+    assert_null(l->tasks[0].result_json);
+    assert_null(l->tasks[0].error);
+    assert_int_equal(l->tasks[0].started_at, 0);
+    df_stored_run_free(l);
 
     l = NULL;
     assert_int_equal(df_store_load_run(f->s, run + 1, &l), DF_STORE_NOTFOUND);
     assert_null(l);
+}
+
+/* The typed record of a run round-trips: a run without an engine, path or params, plugins named
+ * twice (the last version wins), tasks in file order with their edges; then a finished task and
+ * the run's end. */
+static void test_load_run_round_trip(void **state)
+{
+    fx *f = *state;
+    f->s = open_ok(f);
+    const size_t deps_c[] = {0, 1};
+    const df_task_record tasks[] = {
+        {.id = "extract", .plugin = "shell"},
+        {.id = "load", .plugin = "./plugins/load.so", .depends_on = deps_c, .n_depends_on = 1},
+        {.id = "report", .plugin = "shell", .depends_on = deps_c, .n_depends_on = 2},
+    };
+    const df_plugin_version plugins[] = {
+        {.name = "shell", .version = "0.9"},
+        {.name = "./plugins/load.so", .version = NULL},
+        {.name = "shell", .version = "1.0"},
+    };
+    const char *dag = "{\"name\":\"etl\",\"tasks\":[{\"id\":\"extract\"}]}";
+    df_run_record rec = {.workflow = "etl",
+                         .dag_json = dag,
+                         .plugins = plugins,
+                         .n_plugins = 3,
+                         .started_at = 1795940108000,
+                         .tasks = tasks,
+                         .n_tasks = 3};
+    long long run = 0;
+    assert_int_equal(df_store_create_run(f->s, &rec, &run), DF_STORE_OK);
+    sqlite3 *db = df_store_sqlite(f->s);
+    assert_int_equal(q_int(db,
+                           "SELECT count(*) FROM run_edges WHERE run_id=%lld AND "
+                           "((upstream='extract' AND downstream IN ('load','report')) OR "
+                           "(upstream='load' AND downstream='report'))",
+                           run),
+                     3);
+
+    df_stored_run *l = NULL;
+    assert_int_equal(df_store_load_run(f->s, run, &l), DF_STORE_OK);
+    assert_string_equal(l->workflow, "etl");
+    assert_string_equal(l->dag_json, dag);
+    assert_string_equal(l->params_json, "{}");
+    assert_string_equal(l->plugins_json, "{\"shell\":\"1.0\",\"./plugins/load.so\":\"\"}");
+    assert_null(l->path);
+    assert_null(l->dir);
+    assert_false(l->has_engine);
+    assert_null(l->engine.host);
+    assert_int_equal(l->heartbeat_at, 0);
+    assert_int_equal(l->n_tasks, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(l->tasks[i].id, tasks[i].id);
+        assert_string_equal(l->tasks[i].plugin, tasks[i].plugin);
+        assert_int_equal(l->tasks[i].state, DF_TS_PENDING);
+        assert_int_equal(l->tasks[i].attempts, 0);
+    }
+    df_stored_run_free(l);
+
+    /* A run without an owner is claimed with expected NULL; a second claim from "nobody" loses. */
+    df_engine_id me = {.pid = 7, .host = "h", .started_at = 5};
+    assert_int_equal(df_store_run_claim(f->s, run, NULL, &me, 1795940109000), DF_STORE_OK);
+    assert_int_equal(df_store_run_claim(f->s, run, NULL, &me, 1795940109000), DF_STORE_CONFLICT);
+    df_engine_id other = {.pid = 8, .host = "h", .started_at = 5};
+    assert_int_equal(df_store_run_claim(f->s, run, &other, &me, 1795940109000), DF_STORE_CONFLICT);
+    assert_int_equal(df_store_run_claim(f->s, run, &me, &me, 1795940109500), DF_STORE_OK);
+
+    tr_ok(f->s, run, "extract", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, 1795940108100);
+    tr_ok(f->s, run, "extract", DF_TS_QUEUED, 0, DF_TS_RUNNING, 1, 1795940108200);
+    df_transition t = {.run_id = run,
+                       .task_id = "extract",
+                       .from = DF_TS_RUNNING,
+                       .from_attempt = 1,
+                       .to = DF_TS_FAILED,
+                       .to_attempt = 1,
+                       .at = 1795940108300,
+                       .error = "exit code 2",
+                       .result_json = "{\"exit_code\":2}"};
+    assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
+    assert_int_equal(df_store_run_set_state(f->s, run, DF_RS_FAILED, 1795940108400), DF_STORE_OK);
+    assert_int_equal(df_store_load_run(f->s, run, &l), DF_STORE_OK);
+    assert_int_equal(l->state, DF_RS_FAILED);
+    assert_int_equal(l->ended_at, 1795940108400);
+    assert_true(l->has_engine);
+    assert_int_equal(l->engine.pid, 7);
+    assert_string_equal(l->engine.host, "h");
+    assert_int_equal(l->engine.started_at, 5);
+    assert_int_equal(l->heartbeat_at, 1795940109500);
+    const df_stored_task *x = &l->tasks[0];
+    assert_int_equal(x->state, DF_TS_FAILED);
+    assert_int_equal(x->attempts, 1);
+    assert_int_equal(x->started_at, 1795940108200);
+    assert_int_equal(x->ended_at, 1795940108300);
+    assert_string_equal(x->error, "exit code 2");
+    assert_string_equal(x->result_json, "{\"exit_code\":2}");
+    df_stored_run_free(l);
 }
 
 /* A result holding a NUL character (binary output) comes back as the JSON it was, not as text. */
@@ -1038,10 +1181,10 @@ static void test_result_with_nul(void **state)
     fx *f = *state;
     f->s = open_ok(f);
     int64_t t0 = now_ms();
-    json_t *runj = make_run("nul", 1, 0, t0, t0);
+    test_run *runj = make_run("nul", 1, 0, t0, t0);
     long long run = 0;
-    assert_int_equal(df_store_create_run(f->s, runj, &run), DF_STORE_OK);
-    json_decref(runj);
+    assert_int_equal(df_store_create_run(f->s, &runj->rec, &run), DF_STORE_OK);
+    free_run(runj);
     tr_ok(f->s, run, "t0", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, t0);
     tr_ok(f->s, run, "t0", DF_TS_QUEUED, 0, DF_TS_RUNNING, 1, t0);
     json_t *res = json_pack("{s:s%}", "stdout", "a\0b", (size_t)3);
@@ -1056,12 +1199,13 @@ static void test_result_with_nul(void **state)
                        .result_json = text};
     assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
     free(text);
-    json_t *l = NULL;
+    df_stored_run *l = NULL;
     assert_int_equal(df_store_load_run(f->s, run, &l), DF_STORE_OK);
-    json_t *got = json_object_get(json_array_get(json_object_get(l, "tasks"), 0), "result");
+    json_t *got = result_of(&l->tasks[0]);
     assert_true(json_is_object(got));
     assert_true(json_equal(got, res));
-    json_decref(l);
+    json_decref(got);
+    df_stored_run_free(l);
     json_t *st = NULL;
     assert_int_equal(df_store_run_status(f->s, run, &st), DF_STORE_OK);
     got = json_object_get(json_array_get(json_object_get(st, "tasks"), 0), "result");
@@ -1077,10 +1221,10 @@ static void test_lost_streak_after_retry(void **state)
     fx *f = *state;
     f->s = open_ok(f);
     int64_t t0 = now_ms();
-    json_t *runj = make_run("retried", 1, 0, t0, t0);
+    test_run *runj = make_run("retried", 1, 0, t0, t0);
     long long run = 0;
-    assert_int_equal(df_store_create_run(f->s, runj, &run), DF_STORE_OK);
-    json_decref(runj);
+    assert_int_equal(df_store_create_run(f->s, &runj->rec, &run), DF_STORE_OK);
+    free_run(runj);
     tr_ok(f->s, run, "t0", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, t0);
     tr_ok(f->s, run, "t0", DF_TS_QUEUED, 0, DF_TS_RUNNING, 3, t0);
     attempt(f->s, run, "t0", 1, DF_AO_LOST);
@@ -1100,13 +1244,12 @@ static void test_lost_streak_after_retry(void **state)
     tr_ok(f->s, run, "t0", DF_TS_QUEUED, 3, DF_TS_RUNNING, 4, t0);
     attempt(f->s, run, "t0", 4, DF_AO_RUNNING);
 
-    json_t *l = NULL;
+    df_stored_run *l = NULL;
     assert_int_equal(df_store_load_run(f->s, run, &l), DF_STORE_OK);
-    json_t *ti = json_array_get(json_object_get(l, "tasks"), 0);
-    assert_int_equal(json_integer_value(json_object_get(ti, "retry_base")), 3);
-    assert_int_equal(json_integer_value(json_object_get(ti, "open_attempt")), 4);
-    assert_int_equal(json_integer_value(json_object_get(ti, "lost_streak")), 0);
-    json_decref(l);
+    assert_int_equal(l->tasks[0].retry_base, 3);
+    assert_int_equal(l->tasks[0].open_attempt, 4);
+    assert_int_equal(l->tasks[0].lost_streak, 0);
+    df_stored_run_free(l);
 }
 
 /* ---- errors and transactions ------------------------------------------------------------------
@@ -1117,24 +1260,36 @@ static void test_create_run_invalid_input(void **state)
     fx *f = *state;
     f->s = open_ok(f);
     long long id = 0;
-    json_t *r = json_pack("{s:s}", "workflow", "x");
-    assert_int_equal(df_store_create_run(f->s, r, &id), DF_STORE_ERROR);
+    df_run_record bare = {.workflow = "x"};
+    assert_int_equal(df_store_create_run(f->s, &bare, &id), DF_STORE_ERROR);
     assert_non_null(strstr(df_store_error(f->s), "store: create run:"));
-    json_decref(r);
+    assert_non_null(strstr(df_store_error(f->s), "DAG"));
+    assert_int_equal(df_store_create_run(f->s, NULL, &id), DF_STORE_ERROR);
 
-    /* An edge to an unknown task fails, and nothing of the run is left behind. */
+    /* An edge to a task that is not in the run fails before anything is written. */
+    test_run *r = make_run("wf", 2, 0, now_ms(), now_ms());
+    size_t ghost = 7;
+    r->tasks[1].depends_on = &ghost;
+    r->tasks[1].n_depends_on = 1;
+    assert_int_equal(df_store_create_run(f->s, &r->rec, &id), DF_STORE_ERROR);
+    assert_non_null(strstr(df_store_error(f->s), "index 7 is out of range"));
+    free_run(r);
+    /* A task without a plugin. */
     r = make_run("wf", 2, 0, now_ms(), now_ms());
-    json_array_append_new(
-        json_object_get(json_array_get(json_object_get(r, "tasks"), 1), "depends_on"),
-        json_string("ghost"));
-    assert_int_equal(df_store_create_run(f->s, r, &id), DF_STORE_ERROR);
-    assert_non_null(strstr(df_store_error(f->s), "ghost"));
-    json_decref(r);
-    /* Duplicate task ids are refused. */
+    r->tasks[1].plugin = NULL;
+    assert_int_equal(df_store_create_run(f->s, &r->rec, &id), DF_STORE_ERROR);
+    assert_non_null(strstr(df_store_error(f->s), "task 1 needs an id and a plugin"));
+    free_run(r);
+    /* Params that are not JSON (the file's CHECK refuses them). */
     r = make_run("wf", 2, 0, now_ms(), now_ms());
-    json_object_set_new(json_array_get(json_object_get(r, "tasks"), 1), "id", json_string("t0"));
-    assert_int_equal(df_store_create_run(f->s, r, &id), DF_STORE_ERROR);
-    json_decref(r);
+    r->rec.params_json = "{not json";
+    assert_int_equal(df_store_create_run(f->s, &r->rec, &id), DF_STORE_ERROR);
+    free_run(r);
+    /* Duplicate task ids are refused, and nothing of the run is left behind. */
+    r = make_run("wf", 2, 1, now_ms(), now_ms());
+    r->tasks[1].id = "t0";
+    assert_int_equal(df_store_create_run(f->s, &r->rec, &id), DF_STORE_ERROR);
+    free_run(r);
     sqlite3 *db = df_store_sqlite(f->s);
     assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 0);
     assert_int_equal(q_int(db, "SELECT count(*) FROM task_instances"), 0);
@@ -1189,9 +1344,9 @@ static void test_write_errors(void **state)
             json_t *st = NULL;
             assert_int_equal(df_store_run_status(f->s, run, &st), DF_STORE_OK);
             json_decref(st);
-            json_t *r = make_run("wf", 1, 0, now_ms(), now_ms());
-            assert_int_equal(df_store_create_run(f->s, r, &id), DF_STORE_ERROR);
-            json_decref(r);
+            test_run *r = make_run("wf", 1, 0, now_ms(), now_ms());
+            assert_int_equal(df_store_create_run(f->s, &r->rec, &id), DF_STORE_ERROR);
+            free_run(r);
             assert_non_null(strstr(df_store_error(f->s), "store: create run:"));
             assert_non_null(strstr(df_store_error(f->s), "readonly"));
             df_store_close(f->s);
@@ -1210,8 +1365,8 @@ static void test_write_errors(void **state)
     /* A connection that may not write (as the read-only file gives when not running as root). */
     sqlite3 *db = df_store_sqlite(f->s);
     exec_raw(db, "PRAGMA query_only = ON");
-    json_t *r = make_run("wf", 3, 1, now_ms(), now_ms());
-    assert_int_equal(df_store_create_run(f->s, r, &id), DF_STORE_ERROR);
+    test_run *r = make_run("wf", 3, 1, now_ms(), now_ms());
+    assert_int_equal(df_store_create_run(f->s, &r->rec, &id), DF_STORE_ERROR);
     assert_non_null(strstr(df_store_error(f->s), "store: create run:"));
     assert_non_null(strstr(df_store_error(f->s), "readonly"));
     assert_int_equal(tr(f->s, run, "t0", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, now_ms()),
@@ -1226,16 +1381,16 @@ static void test_write_errors(void **state)
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", pages);
     exec_raw(db, sql);
-    json_decref(r);
+    free_run(r);
     r = make_run("wf", 2000, 1, now_ms(), now_ms());
-    assert_int_equal(df_store_create_run(f->s, r, &id), DF_STORE_ERROR);
+    assert_int_equal(df_store_create_run(f->s, &r->rec, &id), DF_STORE_ERROR);
     if (!strstr(df_store_error(f->s), "full"))
         fail_msg("expected a full-disk error: %s", df_store_error(f->s));
     assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 1);
     exec_raw(db, "PRAGMA max_page_count = 1073741823");
-    assert_int_equal(df_store_create_run(f->s, r, &id), DF_STORE_OK);
+    assert_int_equal(df_store_create_run(f->s, &r->rec, &id), DF_STORE_OK);
     assert_true(id > run);
-    json_decref(r);
+    free_run(r);
     tr_ok(f->s, run, "t0", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, now_ms());
 }
 
@@ -1333,6 +1488,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_run_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_streak_after_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_with_nul, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_run_invalid_input, setup, teardown),
