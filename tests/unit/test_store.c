@@ -23,7 +23,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
-#include "store/store_internal.h"
+#include "store/sqlite/backend.h"
 
 #include "store_fixture.h"
 

@@ -23,7 +23,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
-#include "store/store_internal.h"
+#include "store/sqlite/backend.h"
 #include "store_fixture.h"
 
 /* Schema version 1 exactly as released (store/schema.sql, embedded by the build). */
