@@ -58,9 +58,9 @@ void df_engine_taken_over(df_engine *e, long long run_id)
         return;
     df_engine_fail(e,
                    "run %lld was taken over by another engine (its heartbeat was older than "
-                   "30 s, so `dagflow resume` treated this engine as dead); this engine stops and "
+                   "%d s, so `dagflow resume` treated this engine as dead); this engine stops and "
                    "leaves the run to the other one",
-                   run_id);
+                   run_id, DF_HEARTBEAT_STALE_MS / 1000);
     e->taken_over = true;
 }
 
@@ -387,8 +387,8 @@ static void on_heartbeat(uv_timer_t *h)
     for (size_t i = 0; i < e->n_runs; i++) {
         if (df_run_ended(e->runs[i]) || df_engine_tx(e) != 0)
             continue;
-        /* A compare-and-set on the owner: an engine that was frozen past the 30 s limit and
-         * whose run was resumed elsewhere learns here that it lost the run. */
+        /* A compare-and-set on the owner: an engine that was frozen past DF_HEARTBEAT_STALE_MS
+         * and whose run was resumed elsewhere learns here that it lost the run. */
         int rc = df_store_run_claim(e->store, df_run_id(e->runs[i]), &e->engine_info,
                                     &e->engine_info, now);
         if (rc == DF_STORE_CONFLICT)

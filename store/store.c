@@ -27,9 +27,7 @@ int df_store_open(const char *uri, df_store **out, char *err, size_t errlen)
         return DF_STORE_ERROR;
     }
     if (is_postgres(uri)) {
-        snprintf(err, errlen,
-                 "store: PostgreSQL support is not built yet (--db names a PostgreSQL URI); "
-                 "use a SQLite file path");
+        snprintf(err, errlen, "store: PostgreSQL support is not built yet; use a SQLite file path");
         return DF_STORE_ERROR;
     }
     return df_sqlite_open(uri, out, err, errlen);

@@ -267,6 +267,47 @@ static void test_open_errors(void **state)
     assert_non_null(strstr(err, "not a dagflow store"));
 }
 
+/* --db picks the backend by what it names: a PostgreSQL URI gives a clear error (not built yet)
+ * without creating anything or repeating the URI (it may hold a password); anything else is a
+ * SQLite path. df_store_exists answers without creating the store. */
+static void test_open_postgres_uri(void **state)
+{
+    fx *f = *state;
+    static const char *const uris[] = {"postgresql://user:secret@localhost:5432/dagflow",
+                                       "postgres://localhost/dagflow", "POSTGRES://h/db"};
+    char cwd_probe[] = "postgresql:";
+    for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++) {
+        char err[256] = "";
+        df_store *s = (df_store *)1;
+        assert_int_equal(df_store_open(uris[i], &s, err, sizeof err), DF_STORE_ERROR);
+        assert_null(s);
+        assert_string_equal(err, "store: PostgreSQL support is not built yet; use a SQLite file "
+                                 "path");
+        assert_null(strstr(err, "secret"));
+        assert_true(df_store_exists(uris[i]));
+    }
+    assert_int_not_equal(access(cwd_probe, F_OK), 0);
+    assert_int_not_equal(access("postgres:", F_OK), 0);
+
+    /* A path that merely contains the word is a SQLite file. */
+    char path[200];
+    snprintf(path, sizeof path, "%s/postgres:x.db", f->dir);
+    assert_false(df_store_exists(path));
+    char err[256] = "";
+    df_store *s = NULL;
+    assert_int_equal(df_store_open(path, &s, err, sizeof err), DF_STORE_OK);
+    assert_non_null(df_store_sqlite(s));
+    assert_true(df_store_exists(path));
+    df_store_close(s);
+
+    /* No store named at all. */
+    assert_false(df_store_exists(""));
+    assert_false(df_store_exists(NULL));
+    assert_int_equal(df_store_open("", &s, err, sizeof err), DF_STORE_ERROR);
+    assert_null(s);
+    assert_string_equal(df_store_error(NULL), "");
+}
+
 /* Four processes open the same brand-new file at the same instant and each records a run. */
 static void test_concurrent_create(void **state)
 {
@@ -680,8 +721,12 @@ static void test_heartbeat_interrupted(void **state)
     assert_int_equal(df_store_run_heartbeat(f->s, stale, now - DF_HEARTBEAT_STALE_MS - 1000),
                      DF_STORE_OK);
     assert_int_equal(df_store_run_set_state(f->s, done, DF_RS_FAILED, now - 60000), DF_STORE_OK);
+    /* Just inside the limit (by a margin for a slow machine): still RUNNING. The views keep
+     * their own literal limit (a released schema never changes), which these two runs check
+     * against DF_HEARTBEAT_STALE_MS from both sides. */
     df_engine_id eng = {.pid = 99, .host = "h2", .started_at = now - 1000};
-    assert_int_equal(df_store_run_set_engine(f->s, fresh, &eng, now - 1000), DF_STORE_OK);
+    assert_int_equal(df_store_run_set_engine(f->s, fresh, &eng, now - DF_HEARTBEAT_STALE_MS + 5000),
+                     DF_STORE_OK);
     assert_int_equal(df_store_run_heartbeat(f->s, 999, now), DF_STORE_NOTFOUND);
 
     sqlite3 *db = raw_open(f->path);
@@ -1476,6 +1521,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_postgres_uri, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_run_and_transitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transition_conflicts, setup, teardown),
