@@ -1,7 +1,8 @@
-/* test_store: unit tests of store/store.c — opening (mode 0600, WAL, idempotent reopen, newer
- * schema refused, concurrent creation by several processes), runs, compare-and-set transitions
- * and their events, attempts, alerts, the SPEC §7 views (exact column names, ISO-8601 times,
- * INTERRUPTED by heartbeat), status/history/load shapes, write errors, and group-commit speed. */
+/* test_store: unit tests of the store (store/store.c and the SQLite backend) — opening (mode
+ * 0600, WAL, idempotent reopen, newer schema refused, concurrent creation by several processes,
+ * a PostgreSQL URI refused), runs, compare-and-set transitions and their events, attempts,
+ * alerts, the SPEC §7 views (exact column names, ISO-8601 times, INTERRUPTED by heartbeat),
+ * status/history shapes, the typed load of a run, write errors, and group-commit speed. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -26,7 +26,7 @@
 #include "store/sqlite/backend.h"
 #include "store_fixture.h"
 
-/* Schema version 1 exactly as released (store/schema.sql, embedded by the build). */
+/* Schema version 1 exactly as released (store/sqlite/schema.sql, embedded by the build). */
 extern const char df_sql_schema[];
 
 /* The rows of a query joined into one string ("a|b\nc|d\n"), for before/after comparisons. */
