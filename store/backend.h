@@ -23,4 +23,9 @@ struct df_store {
 int df_store_failf(df_store *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Free what a backend's status/summary read (a df_run_view) and its history read (n rows)
+ * return, for backends that fail half-way; NULL is fine. */
+void df_run_view_free(df_run_view *v);
+void df_history_rows_free(df_history_row *rows, size_t n);
+
 #endif

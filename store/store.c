@@ -1,12 +1,16 @@
 /* store: the backend-neutral half of store.h — choosing the backend by what --db names, checking
  * every call's arguments once for all backends, dispatching through the backend's table of
- * operations, and freeing the records the reads return. No SQL here (see store/sqlite/). */
+ * operations, freeing the records the reads return, and making the JSON the CLI prints (status,
+ * summary, history) from the backends' typed views, so that every backend prints the same. No
+ * SQL here (see store/sqlite/). */
 #include "backend.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "sqlite/backend.h"
 
@@ -273,16 +277,164 @@ void df_stored_run_free(df_stored_run *run)
     free(run);
 }
 
+/* ---- what the CLI prints: views as JSON ------------------------------------------------------ */
+
+/* A time in ms as the views of SPEC §7 show it: ISO-8601 UTC with milliseconds
+ * ("2026-11-29T08:15:08.123Z", as SQLite's strftime('%Y-%m-%dT%H:%M:%fZ') writes it); 0 is
+ * null. New reference. */
+static json_t *iso_ms(int64_t ms)
+{
+    if (ms == 0)
+        return json_null();
+    time_t secs = (time_t)(ms / 1000);
+    int frac = (int)(ms % 1000);
+    if (frac < 0) {
+        frac += 1000;
+        secs--;
+    }
+    struct tm tm;
+    char buf[64];
+    if (!gmtime_r(&secs, &tm))
+        return json_null();
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    return json_string(buf);
+}
+
+/* ended - started in ms, or null unless both are known. New reference. */
+static json_t *duration_ms(int64_t started, int64_t ended)
+{
+    return started && ended ? json_integer(ended - started) : json_null();
+}
+
+/* Text, or null for NULL (and for text that is not UTF-8, which a JSON string cannot hold).
+ * New reference. */
+static json_t *text_or_null(const char *text)
+{
+    json_t *v = text ? json_string(text) : NULL;
+    return v ? v : json_null();
+}
+
+/* Stored JSON text as the value it holds: null for NULL; text that does not parse stays a
+ * string. JSON_ALLOW_NUL: results may hold "\u0000" (binary output), which jansson refuses by
+ * default; the value must come back with the type it was stored with. New reference. */
+static json_t *parsed_or_null(const char *text)
+{
+    if (!text)
+        return json_null();
+    json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    return v ? v : text_or_null(text);
+}
+
+/* {"run_id", "workflow", "state", "started_at", "ended_at"}: the head of status and summary. */
+static json_t *view_head(const df_run_view *v)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "run_id", json_integer(v->run_id));
+    json_object_set_new(o, "workflow", text_or_null(v->workflow));
+    json_object_set_new(o, "state", json_string(df_run_state_name(v->state)));
+    json_object_set_new(o, "started_at", iso_ms(v->started_at));
+    json_object_set_new(o, "ended_at", iso_ms(v->ended_at));
+    return o;
+}
+
+/* The view's tasks as status shows them (SPEC §6's keys, in this order). */
+static json_t *view_tasks(const df_run_view *v)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < v->n_tasks; i++) {
+        const df_task_view *t = &v->tasks[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "id", text_or_null(t->id));
+        json_object_set_new(o, "state", json_string(df_task_state_name(t->state)));
+        json_object_set_new(o, "attempts", json_integer(t->attempts));
+        json_object_set_new(o, "started_at", iso_ms(t->started_at));
+        json_object_set_new(o, "ended_at", iso_ms(t->ended_at));
+        json_object_set_new(o, "duration_ms", duration_ms(t->started_at, t->ended_at));
+        json_object_set_new(o, "error", text_or_null(t->error));
+        json_object_set_new(o, "result", parsed_or_null(t->result_json));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+/* {STATE: count} for the states some task is in, in the byte order of their names (as a SQL
+ * GROUP BY on the name gives them). */
+static json_t *view_counts(const df_run_view *v)
+{
+    int order[DF_TS__COUNT];
+    for (int i = 0; i < DF_TS__COUNT; i++)
+        order[i] = i;
+    for (int i = 1; i < DF_TS__COUNT; i++) /* insertion sort: nine names */
+        for (int j = i;
+             j > 0 && strcmp(df_task_state_name(order[j - 1]), df_task_state_name(order[j])) > 0;
+             j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    json_t *o = json_object();
+    for (int i = 0; i < DF_TS__COUNT; i++)
+        if (v->counts[order[i]])
+            json_object_set_new(o, df_task_state_name(order[i]),
+                                json_integer((json_int_t)v->counts[order[i]]));
+    return o;
+}
+
+/* See backend.h. */
+void df_run_view_free(df_run_view *v)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < v->n_tasks; i++) {
+        free(v->tasks[i].id);
+        free(v->tasks[i].error);
+        free(v->tasks[i].result_json);
+    }
+    free(v->tasks);
+    free(v->workflow);
+    free(v->metrics_json);
+    free(v);
+}
+
+/* See backend.h. */
+void df_history_rows_free(df_history_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++)
+        free(rows[i].workflow);
+    free(rows);
+}
+
+/* See store.h. */
 int df_store_run_status(df_store *s, long long run_id, json_t **out)
 {
     *out = NULL;
-    return s->ops->run_status(s, run_id, out);
+    df_run_view *v = NULL;
+    int code = s->ops->run_status(s, run_id, &v);
+    if (code != DF_STORE_OK)
+        return code;
+    json_t *o = view_head(v);
+    json_object_set_new(o, "tasks", view_tasks(v));
+    json_object_set_new(o, "metrics", parsed_or_null(v->metrics_json));
+    df_run_view_free(v);
+    *out = o;
+    return DF_STORE_OK;
 }
 
+/* See store.h. */
 int df_store_run_summary(df_store *s, long long run_id, int max_tasks, json_t **out)
 {
     *out = NULL;
-    return s->ops->run_summary(s, run_id, max_tasks, out);
+    df_run_view *v = NULL;
+    int code = s->ops->run_summary(s, run_id, max_tasks, &v);
+    if (code != DF_STORE_OK)
+        return code;
+    json_t *o = view_head(v);
+    json_object_set_new(o, "counts", view_counts(v));
+    json_object_set_new(o, "tasks", view_tasks(v));
+    df_run_view_free(v);
+    *out = o;
+    return DF_STORE_OK;
 }
 
 int df_store_latest_run(df_store *s, long long *run_id)
@@ -290,8 +442,31 @@ int df_store_latest_run(df_store *s, long long *run_id)
     return s->ops->latest_run(s, run_id);
 }
 
+/* See store.h: the run_history view's columns, in its order. */
 int df_store_history(df_store *s, const char *workflow, int limit, json_t **out)
 {
     *out = NULL;
-    return s->ops->history(s, workflow, limit > 0 ? limit : 20, out);
+    df_history_row *rows = NULL;
+    size_t n = 0;
+    int code = s->ops->history(s, workflow, limit > 0 ? limit : 20, &rows, &n);
+    if (code != DF_STORE_OK)
+        return code;
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const df_history_row *h = &rows[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "run_id", json_integer(h->run_id));
+        json_object_set_new(o, "workflow", text_or_null(h->workflow));
+        json_object_set_new(o, "state", json_string(df_run_state_name(h->state)));
+        json_object_set_new(o, "started_at", iso_ms(h->started_at));
+        json_object_set_new(o, "ended_at", iso_ms(h->ended_at));
+        json_object_set_new(o, "duration_ms", duration_ms(h->started_at, h->ended_at));
+        json_object_set_new(o, "tasks_total", json_integer(h->tasks_total));
+        json_object_set_new(o, "tasks_succeeded", json_integer(h->tasks_succeeded));
+        json_object_set_new(o, "tasks_failed", json_integer(h->tasks_failed));
+        json_array_append_new(a, o);
+    }
+    df_history_rows_free(rows, n);
+    *out = a;
+    return DF_STORE_OK;
 }

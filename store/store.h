@@ -158,6 +158,45 @@ typedef struct df_stored_run {
     size_t n_tasks;
 } df_stored_run;
 
+/* One task instance as `status` shows it (df_run_view.tasks). Strings belong to the view. */
+typedef struct df_task_view {
+    char *id;
+    df_task_state state;
+    unsigned attempts;  /* number of the latest attempt (0 before the first) */
+    int64_t started_at; /* first attempt's start (ms), or 0 */
+    int64_t ended_at;   /* when it became final (ms), or 0 */
+    char *error;        /* or NULL */
+    char *result_json;  /* the task's result (JSON text), or NULL */
+} df_task_view;
+
+/* A run as `status` and the closing summary show it: what a backend's status and summary reads
+ * return, from which store.c builds the JSON the CLI prints. Every pointer belongs to the view
+ * (store.c frees it); a read fills the fields its description names, the rest stay zero. */
+typedef struct df_run_view {
+    long long run_id;
+    char *workflow;
+    df_run_state state;          /* as shown: a RUNNING run whose heartbeat is older than
+                                    DF_HEARTBEAT_STALE_MS is INTERRUPTED */
+    int64_t started_at;          /* ms */
+    int64_t ended_at;            /* ms, or 0 while unfinished */
+    char *metrics_json;          /* status: the pool metrics object (JSON text), or NULL */
+    size_t counts[DF_TS__COUNT]; /* summary: how many tasks are in each state */
+    df_task_view *tasks; /* status: every task; summary: the first max_tasks not SUCCESS; in file
+                            order */
+    size_t n_tasks;
+} df_run_view;
+
+/* One run of `history` (a row of SPEC §7's run_history view, times in ms). */
+typedef struct df_history_row {
+    long long run_id;
+    char *workflow;     /* belongs to the array */
+    df_run_state state; /* as shown (stale heartbeat: INTERRUPTED) */
+    int64_t started_at; /* ms */
+    int64_t ended_at;   /* ms, or 0 while unfinished */
+    long long tasks_total, tasks_succeeded;
+    long long tasks_failed; /* FAILED, UPSTREAM_FAILED or INVALID */
+} df_history_row;
+
 /* An alert not delivered yet (df_store_alerts_pending). */
 typedef struct df_pending_alert {
     long long alert_id;
@@ -304,11 +343,14 @@ int df_store_history(df_store *s, const char *workflow, int limit, json_t **out)
 
 /* ---- the backend's table -------------------------------------------------------------------- */
 
-/* What a backend implements: one function per df_store_* call above, with the same contract.
- * The df_store_* functions check the arguments first (non-NULL required pointers, enums in
- * range, depends_on indexes, history's default limit, *out cleared), so a backend receives only
- * well-formed calls; it records its failures with df_store_failf (store/backend.h). A backend's
- * handle starts with the struct df_store of store/backend.h, whose ops points at its table. */
+/* What a backend implements: one function per df_store_* call above, with the same contract,
+ * except that status, summary and history return typed views (df_run_view, df_history_row:
+ * new, allocated with malloc, freed by store.c) from which store.c builds the JSON, so that
+ * every backend prints the same. The df_store_* functions check the arguments first (non-NULL
+ * required pointers, enums in range, depends_on indexes, history's default limit, *out cleared),
+ * so a backend receives only well-formed calls; it records its failures with df_store_failf
+ * (store/backend.h). A backend's handle starts with the struct df_store of store/backend.h,
+ * whose ops points at its table. */
 struct df_store_ops {
     const char *name; /* "sqlite" */
     void (*close)(df_store *s);
@@ -337,10 +379,10 @@ struct df_store_ops {
     int (*alert_update)(df_store *s, long long alert_id, df_alert_status status, int tries,
                         int64_t delivered_at, const char *error);
     int (*alerts_pending)(df_store *s, long long run_id, df_pending_alert **out, size_t *n);
-    int (*run_status)(df_store *s, long long run_id, json_t **out);
-    int (*run_summary)(df_store *s, long long run_id, int max_tasks, json_t **out);
+    int (*run_status)(df_store *s, long long run_id, df_run_view **out);
+    int (*run_summary)(df_store *s, long long run_id, int max_tasks, df_run_view **out);
     int (*latest_run)(df_store *s, long long *run_id);
-    int (*history)(df_store *s, const char *workflow, int limit, json_t **out);
+    int (*history)(df_store *s, const char *workflow, int limit, df_history_row **out, size_t *n);
     int (*load_run)(df_store *s, long long run_id, df_stored_run **out);
 };
 

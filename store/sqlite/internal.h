@@ -184,10 +184,11 @@ int df_sqlite_alert_update(df_store *s, long long alert_id, df_alert_status stat
 int df_sqlite_alerts_pending(df_store *s, long long run_id, df_pending_alert **out, size_t *n);
 
 /* reads.c: what the CLI shows and what resume/retry load. */
-int df_sqlite_run_status(df_store *s, long long run_id, json_t **out);
-int df_sqlite_run_summary(df_store *s, long long run_id, int max_tasks, json_t **out);
+int df_sqlite_run_status(df_store *s, long long run_id, df_run_view **out);
+int df_sqlite_run_summary(df_store *s, long long run_id, int max_tasks, df_run_view **out);
 int df_sqlite_latest_run(df_store *s, long long *run_id);
-int df_sqlite_history(df_store *s, const char *workflow, int limit, json_t **out);
+int df_sqlite_history(df_store *s, const char *workflow, int limit, df_history_row **out,
+                      size_t *n);
 int df_sqlite_load_run(df_store *s, long long run_id, df_stored_run **out);
 
 #endif

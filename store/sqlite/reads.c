@@ -1,40 +1,7 @@
-/* sqlite/reads: what is read back — a run's status and summary as `status` shows them (SPEC §6),
- * the newest run, the history (the run_history view), and everything resume/retry need about a
- * run, read in one snapshot. */
+/* sqlite/reads: what is read back, as typed records — a run's status and summary as `status`
+ * shows them (SPEC §6; store.c makes the JSON), the newest run, the history (the run_history
+ * view), and everything resume/retry need about a run, each read in one snapshot. */
 #include "internal.h"
-
-/* ---- columns and rows as JSON ---- */
-
-/* Column i as JSON: integers, reals, text; NULL as null. */
-static json_t *col_json(sqlite3_stmt *st, int i)
-{
-    switch (sqlite3_column_type(st, i)) {
-    case SQLITE_INTEGER:
-        return json_integer(sqlite3_column_int64(st, i));
-    case SQLITE_FLOAT:
-        return json_real(sqlite3_column_double(st, i));
-    case SQLITE_NULL:
-        return json_null();
-    default: {
-        json_t *v = json_stringn((const char *)sqlite3_column_text(st, i),
-                                 (size_t)sqlite3_column_bytes(st, i));
-        return v ? v : json_null();
-    }
-    }
-}
-
-/* Column i holding JSON text, parsed (NULL -> null; text that does not parse stays a string). */
-static json_t *col_parsed(sqlite3_stmt *st, int i)
-{
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
-        return json_null();
-    const char *text = (const char *)sqlite3_column_text(st, i);
-    /* JSON_ALLOW_NUL: results may hold "\u0000" (binary output), which jansson refuses by
-     * default; the value must come back with the type it was stored with. */
-    json_t *v = json_loadb(text, (size_t)sqlite3_column_bytes(st, i),
-                           JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    return v ? v : col_json(st, i);
-}
 
 /* Column i holding a ms time, 0 for NULL. */
 static int64_t col_ms(sqlite3_stmt *st, int i)
@@ -42,48 +9,29 @@ static int64_t col_ms(sqlite3_stmt *st, int i)
     return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, i);
 }
 
-/* The current row as an object keyed by column name. */
-static json_t *row_object(sqlite3_stmt *st)
+/* Column i holding a run state's name; DF_STORE_ERROR (recorded) for a name this build does not
+ * know. */
+static int col_run_state(df_sqlite_store *s, sqlite3_stmt *st, int i, long long run_id,
+                         df_run_state *out, const char *W)
 {
-    json_t *o = json_object();
-    int n = sqlite3_column_count(st);
-    for (int i = 0; i < n; i++)
-        json_object_set_new(o, sqlite3_column_name(st, i), col_json(st, i));
-    return o;
+    const char *state = (const char *)sqlite3_column_text(st, i);
+    if (df_run_state_parse(state, out) != 0)
+        return df_store_failf(&s->base, DF_STORE_ERROR,
+                              "store: %s: run %lld has an unknown state \"%s\"", W, run_id,
+                              state ? state : "(null)");
+    return DF_STORE_OK;
 }
 
-/* ---- rows ---------------------------------------------------------------------------------- */
-
-/* Builds the JSON of the current row of a statement (a new reference; NULL when out of memory). */
-typedef json_t *(*row_fn)(sqlite3_stmt *st);
-
-/* Steps st (prepared and bound) to its end, appending row(st) to arr for each row, then resets
- * it. Returns DF_STORE_OK, or the step's error (recorded). */
-static int append_rows(df_sqlite_store *s, sqlite3_stmt *st, json_t *arr, row_fn row, const char *W)
+/* Column i holding a task state's name; as col_run_state. */
+static int col_task_state(df_sqlite_store *s, sqlite3_stmt *st, int i, long long run_id,
+                          df_task_state *out, const char *W)
 {
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, row(st));
-    int code = rc == SQLITE_DONE ? DF_STORE_OK : df_sqlite_fail(s, rc, W);
-    df_sqlite_done(st);
-    return code;
-}
-
-/* Hands v (a new reference) to *out when code is DF_STORE_OK, else frees it. Returns code. */
-static int hand_over(json_t *v, int code, json_t **out)
-{
-    if (code == DF_STORE_OK)
-        *out = v;
-    else
-        json_decref(v);
-    return code;
-}
-
-/* append_rows into a new array: *out receives it (a new reference) on success. */
-static int rows_array(df_sqlite_store *s, sqlite3_stmt *st, row_fn row, json_t **out, const char *W)
-{
-    json_t *arr = json_array();
-    return hand_over(arr, append_rows(s, st, arr, row, W), out);
+    const char *state = (const char *)sqlite3_column_text(st, i);
+    if (df_task_state_parse(state, out) != 0)
+        return df_store_failf(&s->base, DF_STORE_ERROR,
+                              "store: %s: a task of run %lld has an unknown state \"%s\"", W,
+                              run_id, state ? state : "(null)");
+    return DF_STORE_OK;
 }
 
 /* The row of one run: the cached statement id bound to run_id and stepped to its row (the caller
@@ -107,81 +55,92 @@ static sqlite3_stmt *run_row(df_sqlite_store *s, enum df_sqlite_stmt_id id, long
     return NULL;
 }
 
-/* Sets run["tasks"] to an array of one object per task of the run: the rows of the cached
- * statement id bound to run_id, each built by row. */
-static int read_tasks(df_sqlite_store *s, json_t *run, enum df_sqlite_stmt_id id, long long run_id,
-                      row_fn row, const char *W)
+/* ---- status and summary ---- */
+
+/* Reads the view's tasks: the rows of the cached statement id (ST_RUN_STATUS_TASKS or
+ * ST_RUN_SUMMARY_TASKS, bound by the caller), in file order. */
+static int read_task_views(df_sqlite_store *s, sqlite3_stmt *st, df_run_view *v, const char *W)
 {
-    json_t *tasks = json_array();
-    json_object_set_new(run, "tasks", tasks);
-    int code;
-    sqlite3_stmt *st = df_sqlite_stmt(s, id, W, &code);
-    if (!st)
-        return code;
-    sqlite3_bind_int64(st, 1, run_id);
-    return append_rows(s, st, tasks, row, W);
+    size_t cap = 0;
+    bool oom = false;
+    int rc, code = DF_STORE_OK;
+    while (code == DF_STORE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (v->n_tasks == cap && !df_sqlite_grow((void **)&v->tasks, &cap, sizeof *v->tasks)) {
+            oom = true;
+            break;
+        }
+        df_task_view *t = &v->tasks[v->n_tasks++];
+        memset(t, 0, sizeof *t);
+        t->id = df_sqlite_col_strdup(st, 0, &oom);
+        code = col_task_state(s, st, 1, v->run_id, &t->state, W);
+        t->attempts = (unsigned)sqlite3_column_int64(st, 2);
+        t->started_at = col_ms(st, 3);
+        t->ended_at = col_ms(st, 4);
+        t->error = df_sqlite_col_strdup(st, 5, &oom);
+        t->result_json = df_sqlite_col_strdup(st, 6, &oom);
+        if (oom)
+            break;
+    }
+    if (code == DF_STORE_OK)
+        code = oom ? df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: out of memory", W)
+               : rc == SQLITE_DONE ? DF_STORE_OK
+                                   : df_sqlite_fail(s, rc, W);
+    df_sqlite_done(st);
+    return code;
 }
 
-/* How one column becomes a value of a row object: its key and conversion (col_json, col_parsed,
- * col_ms). */
-typedef struct col_spec {
-    const char *key;
-    json_t *(*conv)(sqlite3_stmt *st, int i);
-} col_spec;
-
-/* The current row as an object: column i becomes cols[i] (n columns). */
-static json_t *row_of(sqlite3_stmt *st, const col_spec *cols, size_t n)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; i < n; i++)
-        json_object_set_new(o, cols[i].key, cols[i].conv(st, (int)i));
-    return o;
-}
-
-/* A task of `status` (ST_RUN_STATUS_TASKS): SPEC §6's keys, times as ISO text. */
-static json_t *status_task_row(sqlite3_stmt *st)
-{
-    static const col_spec cols[] = {
-        {"id", col_json},         {"state", col_json},    {"attempts", col_json},
-        {"started_at", col_json}, {"ended_at", col_json}, {"duration_ms", col_json},
-        {"error", col_json},      {"result", col_parsed},
-    };
-    return row_of(st, cols, sizeof cols / sizeof cols[0]);
-}
-
-/* ---- status, summary, history ---- */
-
-/* The run part of a status object from a ST_RUN_STATUS row: run_id, workflow, state (as the
- * run_history view shows it), started_at, ended_at. New object. */
-static json_t *status_header(sqlite3_stmt *st)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "run_id", col_json(st, 0));
-    json_object_set_new(o, "workflow", col_json(st, 1));
-    json_object_set_new(o, "state", col_json(st, 2));
-    json_object_set_new(o, "started_at", col_json(st, 3));
-    json_object_set_new(o, "ended_at", col_json(st, 4));
-    return o;
-}
-
-static int run_status_body(df_sqlite_store *s, long long run_id, json_t **out, const char *W)
+/* Starts a view from the ST_RUN_STATUS row of run_id: run_id, workflow, state (as the
+ * run_history view shows it), started_at, ended_at, and metrics when with_metrics. */
+static int read_view_header(df_sqlite_store *s, long long run_id, bool with_metrics,
+                            df_run_view **out, const char *W)
 {
     int code;
     sqlite3_stmt *st = run_row(s, ST_RUN_STATUS, run_id, W, &code);
     if (!st)
         return code;
-    json_t *o = status_header(st);
-    json_t *metrics = col_parsed(st, 5);
+    df_run_view *v = calloc(1, sizeof *v);
+    bool oom = !v;
+    if (v) {
+        v->run_id = sqlite3_column_int64(st, 0);
+        v->workflow = df_sqlite_col_strdup(st, 1, &oom);
+        code = col_run_state(s, st, 2, run_id, &v->state, W);
+        v->started_at = col_ms(st, 3);
+        v->ended_at = col_ms(st, 4);
+        if (with_metrics)
+            v->metrics_json = df_sqlite_col_strdup(st, 5, &oom);
+    }
     df_sqlite_done(st);
-
-    code = read_tasks(s, o, ST_RUN_STATUS_TASKS, run_id, status_task_row, W);
-    json_object_set_new(o, "metrics", metrics); /* after "tasks" */
-    return hand_over(o, code, out);
+    if (code == DF_STORE_OK && oom)
+        code = df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: out of memory", W);
+    if (code != DF_STORE_OK) {
+        df_run_view_free(v);
+        return code;
+    }
+    *out = v;
+    return DF_STORE_OK;
 }
 
-/* See store.h: SPEC §6's `status --json` object plus "metrics". Read in one snapshot. *out is a
- * new reference. */
-int df_sqlite_run_status(df_store *store, long long run_id, json_t **out)
+static int run_status_body(df_sqlite_store *s, long long run_id, df_run_view **out, const char *W)
+{
+    df_run_view *v = NULL;
+    int code = read_view_header(s, run_id, true, &v, W);
+    if (code != DF_STORE_OK)
+        return code;
+    sqlite3_stmt *st = df_sqlite_stmt(s, ST_RUN_STATUS_TASKS, W, &code);
+    if (st) {
+        sqlite3_bind_int64(st, 1, run_id);
+        code = read_task_views(s, st, v, W);
+    }
+    if (code != DF_STORE_OK) {
+        df_run_view_free(v);
+        return code;
+    }
+    *out = v;
+    return DF_STORE_OK;
+}
+
+/* See store.h. Read in one snapshot. */
+int df_sqlite_run_status(df_store *store, long long run_id, df_run_view **out)
 {
     df_sqlite_store *s = df_sqlite_of(store);
     const char *W = "read run status";
@@ -194,41 +153,50 @@ int df_sqlite_run_status(df_store *store, long long run_id, json_t **out)
     return df_sqlite_op_end(s, mode, code, W);
 }
 
-static int run_summary_body(df_sqlite_store *s, long long run_id, int max_tasks, json_t **out,
-                            const char *W)
+/* Fills v->counts from ST_RUN_STATE_COUNTS. */
+static int read_counts(df_sqlite_store *s, df_run_view *v, const char *W)
 {
     int code;
-    sqlite3_stmt *st = run_row(s, ST_RUN_STATUS, run_id, W, &code);
+    sqlite3_stmt *st = df_sqlite_stmt(s, ST_RUN_STATE_COUNTS, W, &code);
     if (!st)
         return code;
-    json_t *o = status_header(st);
-    df_sqlite_done(st);
-
-    json_t *counts = json_object();
-    json_object_set_new(o, "counts", counts);
-    if (!(st = df_sqlite_stmt(s, ST_RUN_STATE_COUNTS, W, &code)))
-        return hand_over(o, code, out);
-    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 1, v->run_id);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_object_set_new(counts, (const char *)sqlite3_column_text(st, 0),
-                            json_integer(sqlite3_column_int64(st, 1)));
-    code = rc == SQLITE_DONE ? DF_STORE_OK : df_sqlite_fail(s, rc, W);
+    df_task_state state;
+    while (code == DF_STORE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        if ((code = col_task_state(s, st, 0, v->run_id, &state, W)) == DF_STORE_OK)
+            v->counts[state] = (size_t)sqlite3_column_int64(st, 1);
+    if (code == DF_STORE_OK && rc != SQLITE_DONE)
+        code = df_sqlite_fail(s, rc, W);
     df_sqlite_done(st);
-    if (code != DF_STORE_OK)
-        return hand_over(o, code, out);
-
-    json_t *tasks = json_array();
-    json_object_set_new(o, "tasks", tasks);
-    if (!(st = df_sqlite_stmt(s, ST_RUN_SUMMARY_TASKS, W, &code)))
-        return hand_over(o, code, out);
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_int(st, 2, max_tasks);
-    return hand_over(o, append_rows(s, st, tasks, status_task_row, W), out);
+    return code;
 }
 
-/* See store.h. Read in one snapshot. *out is a new reference. */
-int df_sqlite_run_summary(df_store *store, long long run_id, int max_tasks, json_t **out)
+static int run_summary_body(df_sqlite_store *s, long long run_id, int max_tasks, df_run_view **out,
+                            const char *W)
+{
+    df_run_view *v = NULL;
+    int code = read_view_header(s, run_id, false, &v, W);
+    if (code != DF_STORE_OK)
+        return code;
+    code = read_counts(s, v, W);
+    sqlite3_stmt *st =
+        code == DF_STORE_OK ? df_sqlite_stmt(s, ST_RUN_SUMMARY_TASKS, W, &code) : NULL;
+    if (st) {
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_int(st, 2, max_tasks);
+        code = read_task_views(s, st, v, W);
+    }
+    if (code != DF_STORE_OK) {
+        df_run_view_free(v);
+        return code;
+    }
+    *out = v;
+    return DF_STORE_OK;
+}
+
+/* See store.h. Read in one snapshot. */
+int df_sqlite_run_summary(df_store *store, long long run_id, int max_tasks, df_run_view **out)
 {
     df_sqlite_store *s = df_sqlite_of(store);
     const char *W = "read run summary";
@@ -239,6 +207,8 @@ int df_sqlite_run_summary(df_store *store, long long run_id, int max_tasks, json
     code = run_summary_body(s, run_id, max_tasks, out, W);
     return df_sqlite_op_end(s, mode, code, W);
 }
+
+/* ---- latest run, history ---- */
 
 /* See store.h. */
 int df_sqlite_latest_run(df_store *store, long long *run_id)
@@ -262,9 +232,9 @@ int df_sqlite_latest_run(df_store *store, long long *run_id)
     return code;
 }
 
-/* See store.h. Rows of the run_history view (its column names as keys, times as ISO text),
- * newest first. *out is a new reference. */
-int df_sqlite_history(df_store *store, const char *workflow, int limit, json_t **out)
+/* See store.h. Rows of the run_history view (state and counts as it shows them), newest first. */
+int df_sqlite_history(df_store *store, const char *workflow, int limit, df_history_row **out,
+                      size_t *n)
 {
     df_sqlite_store *s = df_sqlite_of(store);
     const char *W = "read history";
@@ -274,8 +244,43 @@ int df_sqlite_history(df_store *store, const char *workflow, int limit, json_t *
         return code;
     df_sqlite_bind_text(st, 1, workflow);
     sqlite3_bind_int(st, 2, limit);
-    return rows_array(s, st, row_object, out, W);
+    df_history_row *rows = NULL;
+    size_t len = 0, cap = 0;
+    bool oom = false;
+    int rc;
+    while (code == DF_STORE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap && !df_sqlite_grow((void **)&rows, &cap, sizeof *rows)) {
+            oom = true;
+            break;
+        }
+        df_history_row *h = &rows[len++];
+        memset(h, 0, sizeof *h);
+        h->run_id = sqlite3_column_int64(st, 0);
+        h->workflow = df_sqlite_col_strdup(st, 1, &oom);
+        code = col_run_state(s, st, 2, h->run_id, &h->state, W);
+        h->started_at = col_ms(st, 3);
+        h->ended_at = col_ms(st, 4);
+        h->tasks_total = sqlite3_column_int64(st, 5);
+        h->tasks_succeeded = sqlite3_column_int64(st, 6);
+        h->tasks_failed = sqlite3_column_int64(st, 7);
+        if (oom)
+            break;
+    }
+    if (code == DF_STORE_OK)
+        code = oom ? df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: out of memory", W)
+               : rc == SQLITE_DONE ? DF_STORE_OK
+                                   : df_sqlite_fail(s, rc, W);
+    df_sqlite_done(st);
+    if (code != DF_STORE_OK) {
+        df_history_rows_free(rows, len);
+        return code;
+    }
+    *out = rows;
+    *n = len;
+    return DF_STORE_OK;
 }
+
+/* ---- load for resume and retry ---- */
 
 /* Fills run from the ST_LOAD_RUN row of st. DF_STORE_ERROR for an unknown stored state. */
 static int load_run_row(df_sqlite_store *s, sqlite3_stmt *st, df_stored_run *run, bool *oom,
@@ -283,11 +288,9 @@ static int load_run_row(df_sqlite_store *s, sqlite3_stmt *st, df_stored_run *run
 {
     run->run_id = sqlite3_column_int64(st, 0);
     run->workflow = df_sqlite_col_strdup(st, 1, oom);
-    const char *state = (const char *)sqlite3_column_text(st, 2);
-    if (df_run_state_parse(state, &run->state) != 0)
-        return df_store_failf(&s->base, DF_STORE_ERROR,
-                              "store: %s: run %lld has an unknown state \"%s\"", W, run->run_id,
-                              state ? state : "(null)");
+    int code = col_run_state(s, st, 2, run->run_id, &run->state, W);
+    if (code != DF_STORE_OK)
+        return code;
     run->dag_json = df_sqlite_col_strdup(st, 3, oom);
     run->path = df_sqlite_col_strdup(st, 4, oom);
     run->dir = df_sqlite_col_strdup(st, 5, oom);

@@ -5,9 +5,6 @@
 
 #include <stdio.h>
 
-/* A time in ms as the views show it (ISO-8601 UTC with milliseconds; NULL stays NULL). */
-#define ISO(col) "strftime('%Y-%m-%dT%H:%M:%fZ', " col " / 1000.0, 'unixepoch')"
-
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_BEGIN_READ] = "BEGIN",
@@ -65,21 +62,22 @@ static const char *const stmt_sql[ST__COUNT] = {
                         " error = ?4 WHERE alert_id = ?5",
     [ST_ALERTS_PENDING] = "SELECT alert_id, sink_index, payload, tries FROM alerts"
                           " WHERE run_id = ?1 AND status = 'pending' ORDER BY alert_id",
-    [ST_RUN_STATUS] = "SELECT h.run_id, h.workflow, h.state, h.started_at, h.ended_at, r.metrics"
+    [ST_RUN_STATUS] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, r.metrics"
                       " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
                       " WHERE h.run_id = ?1",
-    [ST_RUN_STATUS_TASKS] = "SELECT task_id, state, attempt, " ISO("started_at") ", " ISO(
-        "ended_at") ", ended_at - started_at, error, result"
-                    " FROM task_instances WHERE run_id = ?1 ORDER BY idx",
-    [ST_RUN_SUMMARY_TASKS] = "SELECT task_id, state, attempt, " ISO("started_at") ", " ISO(
-        "ended_at") ", ended_at - started_at, error, result"
-                    " FROM task_instances WHERE run_id = ?1 AND state <> 'SUCCESS'"
-                    " ORDER BY idx LIMIT ?2",
+    [ST_RUN_STATUS_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result"
+                            " FROM task_instances WHERE run_id = ?1 ORDER BY idx",
+    [ST_RUN_SUMMARY_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result"
+                             " FROM task_instances WHERE run_id = ?1 AND state <> 'SUCCESS'"
+                             " ORDER BY idx LIMIT ?2",
     [ST_RUN_STATE_COUNTS] = "SELECT state, count(*) FROM task_instances WHERE run_id = ?1"
                             " GROUP BY state",
     [ST_LATEST] = "SELECT max(run_id) FROM runs",
-    [ST_HISTORY] = "SELECT * FROM run_history WHERE ?1 IS NULL OR workflow = ?1"
-                   " ORDER BY run_id DESC LIMIT ?2",
+    /* The view decides the state shown (INTERRUPTED for a stale heartbeat) and the counts. */
+    [ST_HISTORY] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, h.tasks_total,"
+                   " h.tasks_succeeded, h.tasks_failed"
+                   " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
+                   " WHERE ?1 IS NULL OR h.workflow = ?1 ORDER BY h.run_id DESC LIMIT ?2",
     [ST_LOAD_RUN] = "SELECT run_id, workflow, state, dag, path, dir, params, plugins, started_at,"
                     " ended_at, engine_pid, engine_host, engine_started_at, heartbeat_at"
                     " FROM runs WHERE run_id = ?1",

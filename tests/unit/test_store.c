@@ -956,6 +956,141 @@ static void test_history(void **state)
     json_decref(h);
 }
 
+/* The rows of a query as a JSON array of objects keyed by column name (integers, reals, text,
+ * null), as the store printed the run_history view before it read typed rows. */
+static json_t *sql_rows(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
+    json_t *a = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *o = json_object();
+        for (int i = 0; i < sqlite3_column_count(st); i++) {
+            json_t *v;
+            switch (sqlite3_column_type(st, i)) {
+            case SQLITE_INTEGER:
+                v = json_integer(sqlite3_column_int64(st, i));
+                break;
+            case SQLITE_NULL:
+                v = json_null();
+                break;
+            default:
+                v = json_string((const char *)sqlite3_column_text(st, i));
+            }
+            json_object_set_new(o, sqlite3_column_name(st, i), v);
+        }
+        json_array_append_new(a, o);
+    }
+    sqlite3_finalize(st);
+    return a;
+}
+
+/* What status and history print is made in C from typed rows; it must be byte for byte what
+ * the SQL views show (times on millisecond boundaries included, a stale run INTERRUPTED). */
+static void test_status_and_history_match_the_views(void **state)
+{
+    fx *f = *state;
+    f->s = open_ok(f);
+    int64_t t0 = 1795940108999; /* ...:08.999 */
+    long long a = create(f->s, "wf", 3, 1, t0);
+    tr_ok(f->s, a, "t0", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, t0 + 1);
+    tr_ok(f->s, a, "t0", DF_TS_QUEUED, 0, DF_TS_RUNNING, 1, t0 + 1); /* ...:09.000 */
+    tr_ok(f->s, a, "t0", DF_TS_RUNNING, 1, DF_TS_SUCCESS, 1, t0 + 1002);
+    tr_ok(f->s, a, "t1", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, t0 + 1002);
+    tr_ok(f->s, a, "t1", DF_TS_QUEUED, 0, DF_TS_RUNNING, 1, t0 + 59001);
+    df_transition t = {.run_id = a,
+                       .task_id = "t1",
+                       .from = DF_TS_RUNNING,
+                       .from_attempt = 1,
+                       .to = DF_TS_FAILED,
+                       .to_attempt = 1,
+                       .at = t0 + 3600000,
+                       .error = "boom\nline 2",
+                       .result_json = "{\"exit_code\":1}"};
+    assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
+    assert_int_equal(df_store_run_set_state(f->s, a, DF_RS_FAILED, t0 + 3600001), DF_STORE_OK);
+    long long b = create(f->s, "other", 1, 0, now_ms() - 120000); /* stale: INTERRUPTED */
+    long long c = create(f->s, "wf", 2, 0, now_ms());
+
+    sqlite3 *db = raw_open(f->path);
+    json_t *h = NULL;
+    assert_int_equal(df_store_history(f->s, NULL, 0, &h), DF_STORE_OK);
+    json_t *want = sql_rows(db, "SELECT * FROM run_history ORDER BY run_id DESC");
+    char *got_text = json_dumps(h, JSON_COMPACT), *want_text = json_dumps(want, JSON_COMPACT);
+    assert_string_equal(got_text, want_text);
+    assert_non_null(strstr(got_text, "\"state\":\"INTERRUPTED\""));
+    free(got_text);
+    free(want_text);
+    json_decref(h);
+    json_decref(want);
+
+    long long ids[] = {a, b, c};
+    for (int k = 0; k < 3; k++) {
+        json_t *st = NULL;
+        assert_int_equal(df_store_run_status(f->s, ids[k], &st), DF_STORE_OK);
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "SELECT run_id, workflow, state, started_at, ended_at FROM run_history"
+                 " WHERE run_id = %lld",
+                 ids[k]);
+        json_t *heads = sql_rows(db, sql);
+        json_t *head = json_array_get(heads, 0);
+        snprintf(sql, sizeof sql,
+                 "SELECT task_id AS id, state, attempts, started_at, ended_at, duration_ms, error"
+                 " FROM task_history WHERE run_id = %lld",
+                 ids[k]);
+        json_t *tasks = sql_rows(db, sql);
+        const char *key;
+        json_t *v;
+        json_object_foreach(head, key, v)
+        {
+            if (!json_equal(json_object_get(st, key), v))
+                fail_msg("run %lld: %s differs from run_history", ids[k], key);
+        }
+        json_t *got = json_object_get(st, "tasks");
+        assert_int_equal(json_array_size(got), json_array_size(tasks));
+        for (size_t i = 0; i < json_array_size(tasks); i++)
+            json_object_foreach(json_array_get(tasks, i), key, v)
+            {
+                if (!json_equal(json_object_get(json_array_get(got, i), key), v))
+                    fail_msg("run %lld task %zu: %s differs from task_history", ids[k], i, key);
+            }
+        json_decref(heads);
+        json_decref(tasks);
+        json_decref(st);
+    }
+    sqlite3_close(db);
+
+    /* The exact text of one status. */
+    json_t *st = NULL;
+    assert_int_equal(df_store_run_status(f->s, a, &st), DF_STORE_OK);
+    char *text = json_dumps(st, JSON_COMPACT);
+    assert_string_equal(
+        text,
+        "{\"run_id\":1,\"workflow\":\"wf\",\"state\":\"FAILED\","
+        "\"started_at\":\"2026-11-29T08:15:08.999Z\",\"ended_at\":\"2026-11-29T09:15:09.000Z\","
+        "\"tasks\":[{\"id\":\"t0\",\"state\":\"SUCCESS\",\"attempts\":1,"
+        "\"started_at\":\"2026-11-29T08:15:09.000Z\",\"ended_at\":\"2026-11-29T08:15:10.001Z\","
+        "\"duration_ms\":1001,\"error\":null,\"result\":null},"
+        "{\"id\":\"t1\",\"state\":\"FAILED\",\"attempts\":1,"
+        "\"started_at\":\"2026-11-29T08:16:08.000Z\",\"ended_at\":\"2026-11-29T09:15:08.999Z\","
+        "\"duration_ms\":3540999,\"error\":\"boom\\nline 2\",\"result\":{\"exit_code\":1}},"
+        "{\"id\":\"t2\",\"state\":\"PENDING\",\"attempts\":0,\"started_at\":null,"
+        "\"ended_at\":null,\"duration_ms\":null,\"error\":null,\"result\":null}],"
+        "\"metrics\":null}");
+    free(text);
+    json_decref(st);
+
+    /* The summary: counts by state (in the names' byte order), the tasks not SUCCESS. */
+    assert_int_equal(df_store_run_summary(f->s, a, 5, &st), DF_STORE_OK);
+    text = json_dumps(json_object_get(st, "counts"), JSON_COMPACT);
+    assert_string_equal(text, "{\"FAILED\":1,\"PENDING\":1,\"SUCCESS\":1}");
+    free(text);
+    assert_int_equal(json_array_size(json_object_get(st, "tasks")), 2);
+    json_decref(st);
+}
+
 /* ---- alerts -----------------------------------------------------------------------------------
  */
 
@@ -1533,6 +1668,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_run_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_merge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_and_history_match_the_views, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_run_round_trip, setup, teardown),
