@@ -97,16 +97,16 @@ static void try_done(delivery *d, const char *error)
         return;
     }
     if (!error) {
-        a->fn(a->ud, d->alert_id, "delivered", d->tries, df_now_ms(), NULL);
+        a->fn(a->ud, d->alert_id, DF_ALERT_DELIVERED, d->tries, df_now_ms(), NULL);
         unlink_delivery(d);
         return;
     }
     if (d->tries >= DF_ALERT_MAX_TRIES) {
-        a->fn(a->ud, d->alert_id, "failed", d->tries, 0, error);
+        a->fn(a->ud, d->alert_id, DF_ALERT_FAILED, d->tries, 0, error);
         unlink_delivery(d);
         return;
     }
-    a->fn(a->ud, d->alert_id, "pending", d->tries, 0, error);
+    a->fn(a->ud, d->alert_id, DF_ALERT_PENDING, d->tries, 0, error);
     uint64_t delay = (uint64_t)DF_ALERT_BACKOFF_MS << (d->tries - 1);
     uv_timer_start(&d->timer, try_once, delay, 0);
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "model.h"
+
 /* Tries per alert (the first try and two retries, 500 ms then 1000 ms apart). */
 #define DF_ALERT_MAX_TRIES 3
 
@@ -18,10 +20,10 @@
 
 typedef struct df_alerts df_alerts;
 
-/* Outcome of one delivery try: status "delivered", "pending" (another try follows) or "failed"
- * (no tries left); tries counts every try so far; delivered_at in ms (0 unless delivered); error
- * (borrowed) or NULL. Called on the loop's thread. */
-typedef void (*df_alert_outcome_fn)(void *ud, long long alert_id, const char *status, int tries,
+/* Outcome of one delivery try: status DF_ALERT_DELIVERED, DF_ALERT_PENDING (another try follows)
+ * or DF_ALERT_FAILED (no tries left); tries counts every try so far; delivered_at in ms (0 unless
+ * delivered); error (borrowed) or NULL. Called on the loop's thread. */
+typedef void (*df_alert_outcome_fn)(void *ud, long long alert_id, df_alert_status status, int tries,
                                     int64_t delivered_at, const char *error);
 
 /* Creates a deliverer on loop. Returns NULL on allocation failure. */

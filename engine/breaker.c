@@ -4,19 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *df_breaker_state_name(df_breaker_state s)
-{
-    switch (s) {
-    case DF_BREAKER_CLOSED:
-        return "CLOSED";
-    case DF_BREAKER_OPEN:
-        return "OPEN";
-    case DF_BREAKER_HALF_OPEN:
-        return "HALF_OPEN";
-    }
-    return "?";
-}
-
 df_breaker *df_breaker_new(const df_breaker_def *def)
 {
     df_breaker *b = calloc(1, sizeof *b);

@@ -11,13 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model.h" /* df_breaker_state and its names */
 #include "workflow.h"
-
-typedef enum df_breaker_state {
-    DF_BREAKER_CLOSED = 0,
-    DF_BREAKER_OPEN,
-    DF_BREAKER_HALF_OPEN,
-} df_breaker_state;
 
 typedef struct df_breaker {
     char *name;          /* owned */
@@ -37,9 +32,6 @@ typedef struct df_breaker_change {
     double failure_rate; /* over `calls` outcomes at the moment of the change */
     size_t calls;
 } df_breaker_change;
-
-/* "CLOSED", "OPEN", "HALF_OPEN". */
-const char *df_breaker_state_name(df_breaker_state s);
 
 /* A new CLOSED breaker with def's settings (copied). NULL on allocation failure. */
 df_breaker *df_breaker_new(const df_breaker_def *def);

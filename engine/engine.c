@@ -58,9 +58,9 @@ void df_engine_taken_over(df_engine *e, long long run_id)
         return;
     df_engine_fail(e,
                    "run %lld was taken over by another engine (its heartbeat was older than "
-                   "30 s, so `dagflow resume` treated this engine as dead); this engine stops and "
+                   "%d s, so `dagflow resume` treated this engine as dead); this engine stops and "
                    "leaves the run to the other one",
-                   run_id);
+                   run_id, DF_HEARTBEAT_STALE_MS / 1000);
     e->taken_over = true;
 }
 
@@ -186,7 +186,7 @@ int df_engine_redeliver_alert(df_engine *e, const df_workflow *wf, long long ale
     return 0;
 }
 
-static void on_alert_outcome(void *ud, long long alert_id, const char *status, int tries,
+static void on_alert_outcome(void *ud, long long alert_id, df_alert_status status, int tries,
                              int64_t delivered_at, const char *error)
 {
     df_engine *e = ud;
@@ -387,10 +387,10 @@ static void on_heartbeat(uv_timer_t *h)
     for (size_t i = 0; i < e->n_runs; i++) {
         if (df_run_ended(e->runs[i]) || df_engine_tx(e) != 0)
             continue;
-        /* A compare-and-set on the owner: an engine that was frozen past the 30 s limit and
-         * whose run was resumed elsewhere learns here that it lost the run. */
-        int rc = df_store_run_claim(e->store, df_run_id(e->runs[i]), e->engine_info, e->engine_info,
-                                    now);
+        /* A compare-and-set on the owner: an engine that was frozen past DF_HEARTBEAT_STALE_MS
+         * and whose run was resumed elsewhere learns here that it lost the run. */
+        int rc = df_store_run_claim(e->store, df_run_id(e->runs[i]), &e->engine_info,
+                                    &e->engine_info, now);
         if (rc == DF_STORE_CONFLICT)
             df_engine_taken_over(e, df_run_id(e->runs[i]));
         else if (rc != DF_STORE_OK)
@@ -537,10 +537,9 @@ int df_engine_open(const df_engine_config *cfg, df_engine **out, char *err, size
         df_engine_close(e);
         return -1;
     }
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
-    e->engine_info = json_pack("{s:I, s:s, s:I}", "pid", (json_int_t)getpid(), "host", host,
-                               "started_at", (json_int_t)df_now_ms());
+    gethostname(e->engine_host, sizeof e->engine_host - 1);
+    e->engine_info =
+        (df_engine_id){.pid = getpid(), .host = e->engine_host, .started_at = df_now_ms()};
     *out = e;
     return 0;
 }
@@ -596,7 +595,6 @@ size_t df_engine_close(df_engine *e)
         df_store_rollback(e->store);
     df_store_close(e->store);
     df_plugin_registry_free(e->plugins);
-    json_decref(e->engine_info);
     pthread_mutex_destroy(&e->inbox_mu);
     free(e);
     return left;
@@ -668,26 +666,58 @@ static json_t *merge_params(const df_workflow *wf, const json_t *overrides, df_e
     return p;
 }
 
-static json_t *run_record(df_engine *e, const df_workflow *wf, const json_t *params,
-                          const df_plugin **plugins)
+/* A new run as the store records it (rec), with the storage rec borrows from. */
+typedef struct run_record {
+    df_run_record rec;
+    df_task_record *tasks;
+    df_plugin_version *plugins;
+    char *dag_json, *params_json;
+} run_record;
+
+static void run_record_free(run_record *r)
 {
-    json_t *tasks = json_array(), *pv = json_object();
-    for (size_t i = 0; i < wf->n_tasks; i++) {
+    free(r->tasks);
+    free(r->plugins);
+    free(r->dag_json);
+    free(r->params_json);
+}
+
+/* Fills r with the record of a new run of wf (borrowing from wf, plugins and e). Returns 0, or
+ * -1 when out of memory (r is still to be freed with run_record_free). */
+static int run_record_init(run_record *r, df_engine *e, const df_workflow *wf, const json_t *params,
+                           const df_plugin **plugins)
+{
+    memset(r, 0, sizeof *r);
+    size_t n = wf->n_tasks;
+    r->tasks = calloc(n ? n : 1, sizeof *r->tasks);
+    r->plugins = calloc(n ? n : 1, sizeof *r->plugins);
+    r->dag_json = json_dumps(wf->doc, JSON_COMPACT | JSON_ENCODE_ANY);
+    r->params_json = json_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!r->tasks || !r->plugins || !r->dag_json || !r->params_json)
+        return -1;
+    size_t n_plugins = 0;
+    for (size_t i = 0; i < n; i++) {
         const df_task_def *t = &wf->tasks[i];
-        json_t *deps = json_array();
-        for (size_t j = 0; j < t->n_upstream; j++)
-            json_array_append_new(deps, json_string(wf->tasks[t->upstream[j]].id));
-        json_array_append_new(tasks, json_pack("{s:s, s:s, s:o}", "id", t->id, "plugin", t->plugin,
-                                               "depends_on", deps));
+        r->tasks[i] = (df_task_record){.id = t->id,
+                                       .plugin = t->plugin,
+                                       .depends_on = t->upstream,
+                                       .n_depends_on = t->n_upstream};
         if (plugins[i])
-            json_object_set_new(
-                pv, plugins[i]->name,
-                json_string(plugins[i]->unit->version ? plugins[i]->unit->version : ""));
+            r->plugins[n_plugins++] =
+                (df_plugin_version){.name = plugins[i]->name, .version = plugins[i]->unit->version};
     }
-    return json_pack("{s:s, s:O, s:s, s:s, s:O, s:o, s:I, s:O, s:o}", "workflow", wf->name, "dag",
-                     wf->doc, "path", wf->path, "dir", wf->dir, "params", params, "plugins", pv,
-                     "started_at", (json_int_t)df_now_ms(), "engine", e->engine_info, "tasks",
-                     tasks);
+    r->rec = (df_run_record){.workflow = wf->name,
+                             .dag_json = r->dag_json,
+                             .path = wf->path,
+                             .dir = wf->dir,
+                             .params_json = r->params_json,
+                             .plugins = r->plugins,
+                             .n_plugins = n_plugins,
+                             .started_at = df_now_ms(),
+                             .engine = &e->engine_info,
+                             .tasks = r->tasks,
+                             .n_tasks = n};
+    return 0;
 }
 
 df_engine_status df_engine_run_file(df_engine *e, const char *path, const json_t *overrides,
@@ -737,11 +767,12 @@ df_engine_status df_engine_run_file(df_engine *e, const char *path, const json_t
         st = DF_ENGINE_EINTERNAL;
         goto fail;
     }
-    json_t *rec = run_record(e, wf, params, plugins);
-    int rc = rec ? df_store_create_run(e->store, rec, run_id) : DF_STORE_ERROR;
-    json_decref(rec);
+    run_record rec;
+    bool built = run_record_init(&rec, e, wf, params, plugins) == 0;
+    int rc = built ? df_store_create_run(e->store, &rec.rec, run_id) : DF_STORE_ERROR;
+    run_record_free(&rec);
     if (rc != DF_STORE_OK) {
-        df_errlist_add(errs, "%s", rec ? df_store_error(e->store) : "out of memory");
+        df_errlist_add(errs, "%s", built ? df_store_error(e->store) : "out of memory");
         st = DF_ENGINE_ESTORE;
         goto fail;
     }
@@ -779,10 +810,11 @@ fail:
 }
 
 /* Loads a stored run and rebuilds its workflow from the stored DAG. */
-static df_engine_status engine_load_stored(df_engine *e, long long run_id, json_t **loaded_out,
-                                           df_run **run_out, df_errlist *errs)
+static df_engine_status engine_load_stored(df_engine *e, long long run_id,
+                                           df_stored_run **loaded_out, df_run **run_out,
+                                           df_errlist *errs)
 {
-    json_t *loaded = NULL;
+    df_stored_run *loaded = NULL;
     if (engine_store(e, errs) != 0)
         return DF_ENGINE_ESTORE;
     int rc = df_store_load_run(e->store, run_id, &loaded);
@@ -795,15 +827,19 @@ static df_engine_status engine_load_stored(df_engine *e, long long run_id, json_
         return DF_ENGINE_ESTORE;
     }
     df_workflow *wf = NULL;
-    const char *dir = json_string_value(json_object_get(loaded, "dir"));
-    const char *path = json_string_value(json_object_get(loaded, "path"));
-    if (df_workflow_load_json(json_object_get(loaded, "dag"), path ? path : "<stored>",
-                              dir ? dir : ".", &wf, errs) != 0) {
-        json_decref(loaded);
+    /* JSON_ALLOW_NUL: a document may hold "\u0000", which jansson refuses by default. */
+    json_t *dag = json_loads(loaded->dag_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!dag)
+        df_errlist_add(errs, "run %lld: its stored DAG is not valid JSON", run_id);
+    if (!dag || df_workflow_load_json(dag, loaded->path ? loaded->path : "<stored>",
+                                      loaded->dir ? loaded->dir : ".", &wf, errs) != 0) {
+        json_decref(dag);
+        df_stored_run_free(loaded);
         return DF_ENGINE_EINPUT;
     }
+    json_decref(dag);
     const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);
-    json_t *params = json_deep_copy(json_object_get(loaded, "params"));
+    json_t *params = json_loads(loaded->params_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     char err[2048];
     for (size_t i = 0; plugins && i < wf->n_tasks; i++)
         if (df_plugin_get(e->plugins, wf->tasks[i].plugin, wf->dir, &plugins[i], err, sizeof err) !=
@@ -815,21 +851,21 @@ static df_engine_status engine_load_stored(df_engine *e, long long run_id, json_
         free(plugins);
         json_decref(params);
         df_workflow_free(wf);
-        json_decref(loaded);
+        df_stored_run_free(loaded);
         return DF_ENGINE_EINPUT;
     }
     if (engine_add_pools(e, wf) != 0 || engine_add_breakers(e, wf) != 0) {
         free(plugins);
         json_decref(params);
         df_workflow_free(wf);
-        json_decref(loaded);
+        df_stored_run_free(loaded);
         df_errlist_add(errs, "out of memory");
         return DF_ENGINE_EINTERNAL;
     }
     df_run *r = df_run_new(e, run_id, wf, plugins, params ? params : json_object());
     if (!r || engine_add_run(e, r) != 0) {
         df_run_free(r);
-        json_decref(loaded);
+        df_stored_run_free(loaded);
         df_errlist_add(errs, "out of memory");
         return DF_ENGINE_EINTERNAL;
     }
@@ -844,7 +880,7 @@ static df_engine_status engine_reopen(df_engine *e, long long run_id, bool retry
                                       df_run_state *state, df_errlist *errs)
 {
     *state = DF_RS_RUNNING;
-    json_t *loaded = NULL;
+    df_stored_run *loaded = NULL;
     df_run *r = NULL;
     df_engine_status st = engine_load_stored(e, run_id, &loaded, &r, errs);
     if (st != DF_ENGINE_OK)
@@ -853,7 +889,7 @@ static df_engine_status engine_reopen(df_engine *e, long long run_id, bool retry
     err[0] = '\0';
     int rc = retry ? df_run_retry_prepare(r, loaded, task, err, sizeof err)
                    : df_run_resume_prepare(r, loaded, err, sizeof err);
-    json_decref(loaded);
+    df_stored_run_free(loaded);
     if (rc != 0) {
         df_errlist_add(errs, "%s", err[0] ? err : e->fatal_msg);
         return rc == -2 ? DF_ENGINE_ESTORE : DF_ENGINE_EREFUSED;

@@ -97,7 +97,8 @@ struct df_engine {
     df_attempt_rec *abandoned;
     df_outbox_item *outbox_head, **outbox_tail;
 
-    json_t *engine_info; /* {"pid","host","started_at"} */
+    df_engine_id engine_info; /* this engine process, as the store records run owners */
+    char engine_host[256];    /* engine_info.host points here */
 };
 
 /* ---- engine.c services used by the scheduler ---- */
@@ -157,10 +158,10 @@ void df_run_mark_invalid(df_run *r, const unsigned char *invalid, const char *co
 /* Takes over a stored run for `resume`: refuses (-1, reason in err) a finished run or one whose
  * engine is alive; closes open attempts as LOST (failing a task after three in a row), requeues
  * work, restores retry timers and pending alerts. -2 on a store failure. */
-int df_run_resume_prepare(df_run *r, const json_t *loaded, char *err, size_t errlen);
+int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, size_t errlen);
 
 /* Reopens a finished stored run for `retry` (task NULL or an id). -1 refused, -2 store failure. */
-int df_run_retry_prepare(df_run *r, const json_t *loaded, const char *task, char *err,
+int df_run_retry_prepare(df_run *r, const df_stored_run *loaded, const char *task, char *err,
                          size_t errlen);
 
 /* Queues every PENDING task for evaluation (start of a run or of a resume) and wakes the engine,

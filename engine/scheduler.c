@@ -482,9 +482,8 @@ static void breaker_changed(df_run *r, size_t i, df_engine_breaker *eb, const df
     const df_task_def *d = &r->wf->tasks[i];
     if (df_engine_tx(e) != 0)
         return;
-    if (df_store_breaker_event(e->store, r->id, d->id, eb->b->name, df_breaker_state_name(ch->from),
-                               df_breaker_state_name(ch->to), ch->failure_rate, (int)ch->calls,
-                               df_now_ms()) != DF_STORE_OK) {
+    if (df_store_breaker_event(e->store, r->id, d->id, eb->b->name, ch->from, ch->to,
+                               ch->failure_rate, (int)ch->calls, df_now_ms()) != DF_STORE_OK) {
         df_engine_fail(e, "%s", df_store_error(e->store));
         return;
     }
@@ -1026,31 +1025,41 @@ void df_run_free(df_run *r)
 
 /* ---- resume and retry ---- */
 
-/* Restores task states from df_store_load_run's "tasks" (in file order) and recounts. */
-static int restore_tasks(df_run *r, const json_t *loaded, char *err, size_t errlen)
+/* A stored result (JSON text, or NULL) as the value the run keeps: NULL for none or null; text
+ * that does not parse stays a string. JSON_ALLOW_NUL: results may hold "\u0000" (binary
+ * output), which jansson refuses by default. New reference. */
+static json_t *stored_result(const char *text)
 {
-    const json_t *tasks = json_object_get(loaded, "tasks");
-    for (size_t k = 0; k < json_array_size(tasks); k++) {
-        const json_t *jt = json_array_get(tasks, k);
-        long i = df_workflow_find_task(r->wf, json_string_value(json_object_get(jt, "id")));
+    if (!text)
+        return NULL;
+    json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!v)
+        return json_string(text);
+    if (json_is_null(v)) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* Restores task states from df_store_load_run's tasks (in file order) and recounts. */
+static int restore_tasks(df_run *r, const df_stored_run *loaded, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < loaded->n_tasks; k++) {
+        const df_stored_task *st = &loaded->tasks[k];
+        long i = df_workflow_find_task(r->wf, st->id);
         if (i < 0) {
             snprintf(err, errlen, "run %lld: stored task \"%s\" is not in its stored DAG", r->id,
-                     json_string_value(json_object_get(jt, "id")));
+                     st->id);
             return -1;
         }
         df_task_rt *t = &r->t[i];
-        if (df_task_state_parse(json_string_value(json_object_get(jt, "state")), &t->state) != 0) {
-            snprintf(err, errlen, "run %lld: task \"%s\" has an unknown stored state", r->id,
-                     r->wf->tasks[i].id);
-            return -1;
-        }
-        t->attempt = (unsigned)json_integer_value(json_object_get(jt, "attempts"));
-        t->retry_base = (unsigned)json_integer_value(json_object_get(jt, "retry_base"));
-        t->lost_streak = (unsigned)json_integer_value(json_object_get(jt, "lost_streak"));
-        const json_t *f = json_object_get(jt, "failures");
-        t->failures = f ? (unsigned)json_integer_value(f) : t->attempt - t->retry_base;
-        const json_t *res = json_object_get(jt, "result");
-        t->result = res && !json_is_null(res) ? json_incref((json_t *)res) : NULL;
+        t->state = st->state;
+        t->attempt = st->attempts;
+        t->retry_base = st->retry_base;
+        t->lost_streak = st->lost_streak;
+        t->failures = st->failures;
+        t->result = stored_result(st->result_json);
     }
     r->n_final = r->n_failed = 0;
     for (size_t i = 0; i < r->wf->n_tasks; i++) {
@@ -1079,13 +1088,11 @@ static int restore_tasks(df_run *r, const json_t *loaded, char *err, size_t errl
 }
 
 /* Whether the engine recorded for a RUNNING run is still alive. */
-static bool engine_alive(const json_t *loaded, char *who, size_t wholen)
+static bool engine_alive(const df_stored_run *loaded, char *who, size_t wholen)
 {
-    const json_t *eng = json_object_get(loaded, "engine");
-    long long pid = json_integer_value(json_object_get(eng, "pid"));
-    const char *host = json_string_value(json_object_get(eng, "host"));
-    const json_t *hb = json_object_get(loaded, "heartbeat_at");
-    int64_t age = hb && json_is_integer(hb) ? df_now_ms() - json_integer_value(hb) : INT64_MAX;
+    long long pid = loaded->engine.pid;
+    const char *host = loaded->has_engine ? loaded->engine.host : NULL;
+    int64_t age = loaded->heartbeat_at ? df_now_ms() - loaded->heartbeat_at : INT64_MAX;
     char me[256] = "";
     gethostname(me, sizeof me - 1);
     snprintf(who, wholen, "pid %lld on %s", pid, host ? host : "?");
@@ -1095,21 +1102,21 @@ static bool engine_alive(const json_t *loaded, char *who, size_t wholen)
         if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
             return false; /* that process is gone */
     }
-    return age < 30000;
+    return age < DF_HEARTBEAT_STALE_MS;
 }
 
 /* Takes ownership of the run in the store: this engine (a compare-and-set against the engine
  * read with the run, so of two resumes at once only one wins), state RUNNING. Returns 0, -1 with
  * err filled when another engine claimed it first, -2 (err filled) on a store failure. */
-static int take_over(df_run *r, const json_t *loaded, char *err, size_t errlen)
+static int take_over(df_run *r, const df_stored_run *loaded, char *err, size_t errlen)
 {
     df_engine *e = r->e;
     if (df_engine_tx(e) != 0) {
         snprintf(err, errlen, "%s", e->fatal_msg);
         return -2;
     }
-    int rc = df_store_run_claim(e->store, r->id, json_object_get(loaded, "engine"), e->engine_info,
-                                df_now_ms());
+    int rc = df_store_run_claim(e->store, r->id, loaded->has_engine ? &loaded->engine : NULL,
+                                &e->engine_info, df_now_ms());
     if (rc == DF_STORE_CONFLICT) {
         snprintf(err, errlen, "run %lld was taken over by another engine just now; not resuming",
                  r->id);
@@ -1128,42 +1135,36 @@ static int take_over(df_run *r, const json_t *loaded, char *err, size_t errlen)
 
 static int redeliver_pending_alerts(df_run *r)
 {
-    json_t *pending = NULL;
-    if (df_store_alerts_pending(r->e->store, r->id, &pending) != DF_STORE_OK) {
+    df_pending_alert *pending = NULL;
+    size_t n = 0;
+    if (df_store_alerts_pending(r->e->store, r->id, &pending, &n) != DF_STORE_OK) {
         df_engine_fail(r->e, "%s", df_store_error(r->e->store));
         return -2;
     }
-    size_t k;
-    json_t *a;
-    json_array_foreach(pending, k, a)
-    {
-        df_engine_redeliver_alert(r->e, r->wf, json_integer_value(json_object_get(a, "alert_id")),
-                                  (int)json_integer_value(json_object_get(a, "sink_index")),
-                                  json_string_value(json_object_get(a, "payload")),
-                                  (int)json_integer_value(json_object_get(a, "tries")));
-    }
-    json_decref(pending);
+    for (size_t k = 0; k < n; k++)
+        df_engine_redeliver_alert(r->e, r->wf, pending[k].alert_id, pending[k].sink_index,
+                                  pending[k].payload, pending[k].tries);
+    df_pending_alerts_free(pending, n);
     return 0;
 }
 
-int df_run_resume_prepare(df_run *r, const json_t *loaded, char *err, size_t errlen)
+int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, size_t errlen)
 {
-    df_run_state st;
-    if (df_run_state_parse(json_string_value(json_object_get(loaded, "state")), &st) != 0)
-        st = DF_RS_RUNNING;
+    df_run_state st = loaded->state;
     if (st == DF_RS_SUCCESS || st == DF_RS_FAILED || st == DF_RS_INVALID) {
         /* A finished run whose engine died before its alerts were delivered: deliver them. */
-        json_t *pending = NULL;
-        if (df_store_alerts_pending(r->e->store, r->id, &pending) == DF_STORE_OK &&
-            json_array_size(pending) > 0) {
-            json_decref(pending);
+        df_pending_alert *pending = NULL;
+        size_t n_pending = 0;
+        if (df_store_alerts_pending(r->e->store, r->id, &pending, &n_pending) == DF_STORE_OK &&
+            n_pending > 0) {
+            df_pending_alerts_free(pending, n_pending);
             if (restore_tasks(r, loaded, err, errlen) != 0)
                 return -1;
             r->ended = true;
             r->final_state = st;
             return redeliver_pending_alerts(r);
         }
-        json_decref(pending);
+        df_pending_alerts_free(pending, n_pending);
         snprintf(err, errlen,
                  "run %lld has finished (%s); nothing to resume (use `dagflow retry %lld` to "
                  "re-run its failed tasks)",
@@ -1181,14 +1182,13 @@ int df_run_resume_prepare(df_run *r, const json_t *loaded, char *err, size_t err
     int claimed = take_over(r, loaded, err, errlen);
     if (claimed != 0)
         return claimed;
-    const json_t *tasks = json_object_get(loaded, "tasks");
     int64_t now = df_now_ms();
-    for (size_t k = 0; k < json_array_size(tasks); k++) {
-        const json_t *jt = json_array_get(tasks, k);
-        long i = df_workflow_find_task(r->wf, json_string_value(json_object_get(jt, "id")));
+    for (size_t k = 0; k < loaded->n_tasks; k++) {
+        const df_stored_task *stored = &loaded->tasks[k];
+        long i = df_workflow_find_task(r->wf, stored->id);
         df_task_rt *t = &r->t[i];
         const df_task_def *d = &r->wf->tasks[i];
-        unsigned open = (unsigned)json_integer_value(json_object_get(jt, "open_attempt"));
+        unsigned open = stored->open_attempt;
         if (open > 0) {
             if (df_store_attempt_close(r->e->store, r->id, d->id, open, DF_AO_LOST, now,
                                        "the engine died during this attempt",
@@ -1226,20 +1226,17 @@ int df_run_resume_prepare(df_run *r, const json_t *loaded, char *err, size_t err
         if (t->state == DF_TS_QUEUED) {
             heap_push(r, (size_t)i);
         } else if (t->state == DF_TS_UP_FOR_RETRY) {
-            const json_t *due = json_object_get(jt, "next_retry_at");
-            start_retry_timer(r, (size_t)i, json_is_integer(due) ? json_integer_value(due) : now);
+            start_retry_timer(r, (size_t)i, stored->next_retry_at ? stored->next_retry_at : now);
         }
     }
     drain_eval(r);
     return redeliver_pending_alerts(r);
 }
 
-int df_run_retry_prepare(df_run *r, const json_t *loaded, const char *task, char *err,
+int df_run_retry_prepare(df_run *r, const df_stored_run *loaded, const char *task, char *err,
                          size_t errlen)
 {
-    df_run_state st;
-    if (df_run_state_parse(json_string_value(json_object_get(loaded, "state")), &st) != 0)
-        st = DF_RS_RUNNING;
+    df_run_state st = loaded->state;
     if (st == DF_RS_RUNNING || st == DF_RS_INTERRUPTED) {
         snprintf(err, errlen,
                  "run %lld has not finished (%s); use `dagflow resume %lld` to continue it", r->id,

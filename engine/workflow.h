@@ -14,26 +14,7 @@
 #include <stdint.h>
 
 #include "errlist.h"
-
-/* Trigger rules as in Airflow (SPEC §3). */
-typedef enum df_trigger_rule {
-    DF_TR_ALL_SUCCESS = 0,
-    DF_TR_ALL_FAILED,
-    DF_TR_ALL_DONE,
-    DF_TR_ALL_SKIPPED,
-    DF_TR_ONE_SUCCESS,
-    DF_TR_ONE_FAILED,
-    DF_TR_ONE_DONE,
-    DF_TR_NONE_FAILED,
-    DF_TR_NONE_FAILED_MIN_ONE_SUCCESS,
-    DF_TR_NONE_SKIPPED,
-    DF_TR_ALWAYS,
-    DF_TR__COUNT
-} df_trigger_rule;
-
-/* "all_success" etc.; static strings. */
-const char *df_trigger_rule_name(df_trigger_rule r);
-int df_trigger_rule_parse(const char *name, df_trigger_rule *out);
+#include "model.h" /* df_trigger_rule and its names */
 
 typedef struct df_task_def {
     size_t index;     /* position in the file's "tasks" array */

@@ -1,7 +1,7 @@
-/* workflow_task: the workflow loader's tasks (SPEC §1): trigger rule names, the task defaults
- * and the `defaults` object, then the `tasks` array in passes: ids first (so that dependencies
- * can name tasks in any order), then each task's keys, its depends_on and the ${tasks.X}
- * references of its params, then the downstream lists and the search for cycles. See
+/* workflow_task: the workflow loader's tasks (SPEC §1) (trigger rule names are model.h's): the task
+ * defaults and the `defaults` object, then the `tasks` array in passes: ids first (so that
+ * dependencies can name tasks in any order), then each task's keys, its depends_on and the
+ * ${tasks.X} references of its params, then the downstream lists and the search for cycles. See
  * workflow_loader.h; the document and its other sections are workflow.c's.
  *
  * Work is linear in the size of the file: ids are looked up in a hash map (wf->ids, a jansson
@@ -17,34 +17,6 @@
 #include "dag.h"
 #include "suggest.h"
 #include "template.h"
-
-/* ---- names ----------------------------------------------------------------------------------- */
-
-static const char *const trigger_names[DF_TR__COUNT] = {
-    "all_success",  "all_failed",  "all_done",
-    "all_skipped",  "one_success", "one_failed",
-    "one_done",     "none_failed", "none_failed_min_one_success",
-    "none_skipped", "always",
-};
-
-/* The SPEC §3 name of a trigger rule ("all_success", ...): a static string, or "?" when r is out
- * of range. Thread-safe. */
-const char *df_trigger_rule_name(df_trigger_rule r)
-{
-    return (unsigned)r < DF_TR__COUNT ? trigger_names[r] : "?";
-}
-
-/* Parses a trigger rule name (exact, case-sensitive). Returns 0 and sets *out, or -1 for an
- * unknown name or NULL. Thread-safe. */
-int df_trigger_rule_parse(const char *name, df_trigger_rule *out)
-{
-    for (int i = 0; name && i < DF_TR__COUNT; i++)
-        if (strcmp(name, trigger_names[i]) == 0) {
-            *out = (df_trigger_rule)i;
-            return 0;
-        }
-    return -1;
-}
 
 static const char *const task_keys[] = {"id",
                                         "plugin",
@@ -75,7 +47,7 @@ static void trigger_rule_field(df_wfl_loader *L, const char *where, const char *
         return;
     const char *name = json_string_value(v);
     if (df_trigger_rule_parse(name, &t->trigger_rule) != 0) {
-        const char *s = df_suggest(name, trigger_names, DF_TR__COUNT);
+        const char *s = df_suggest(name, df_trigger_rule_names, DF_TR__COUNT);
         if (s)
             df_wfl_err(L, where, "trigger_rule: unknown trigger rule \"%s\"; did you mean \"%s\"?",
                        name, s);

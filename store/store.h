@@ -1,65 +1,211 @@
-/* store: the only place that speaks SQL. One SQLite file in WAL mode holding runs, task
- * instances, every transition, attempts with their logs, and alerts; the five stable views of
- * SPEC §7 are defined in schema.sql. Every state change is a compare-and-set on (state, attempt),
- * so a stale engine never overwrites newer work.
+/* store: the interface between the engine and where runs are kept. The engine calls the
+ * df_store_* functions below; each checks its arguments and calls the backend chosen when the
+ * store was opened through its table of operations (struct df_store_ops), as Redis's ae.c calls
+ * the poller it was built with. Backends: SQLite (store/sqlite/, one file in WAL mode, the views
+ * of SPEC §7 in its schema); PostgreSQL is named but not built yet. Nothing outside store/ knows
+ * which backend it talks to, or SQL.
  *
- * Thread-safety: a df_store is used by one thread at a time (the engine thread). Several
- * processes may use one file at once (WAL, busy timeout, BEGIN IMMEDIATE).
+ * What is stored: runs (with the DAG document they ran, their params, plugin versions, owning
+ * engine and heartbeat), task instances, every state change of a task instance (an event),
+ * attempts with their logs, circuit breaker changes and alerts. Every state change is a
+ * compare-and-set on (state, attempt), so a stale engine never overwrites newer work.
+ *
+ * Records: arguments are typed records (df_run_record, df_transition, df_engine_id) whose
+ * pointers are borrowed for the call only; results are typed records the caller owns and frees
+ * with the function named next to each (df_stored_run_free, df_pending_alerts_free). What the
+ * CLI prints (status, summary, history) comes back as new JSON objects in the shapes documented
+ * below, which the CLI prints as they are.
+ *
+ * Thread-safety: a df_store is used by one thread at a time (the engine thread; pool threads
+ * never touch it). Several processes may use one store at once (SQLite: WAL, a busy timeout,
+ * BEGIN IMMEDIATE).
  * Errors: functions return DF_STORE_OK (0) or a negative DF_STORE_* code; the message of the
- * last failure is df_store_error() (borrowed, valid until the next call on the same store).
- * Times are integers in milliseconds since the Unix epoch (UTC); the views format them. */
+ * last failure ("store: WHAT: why") is df_store_error(). No function prints or aborts.
+ * Times are integers in milliseconds since the Unix epoch (UTC); 0 means "none" where a field
+ * says so. Durations are milliseconds. */
 #ifndef DF_STORE_H
 #define DF_STORE_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "../engine/state.h"
+#include "../engine/model.h"
 
 #define DF_STORE_OK 0
-#define DF_STORE_ERROR (-1)    /* SQLite error (I/O, full disk, read-only, corrupt, ...) */
-#define DF_STORE_CONFLICT (-2) /* compare-and-set found another state or attempt */
-#define DF_STORE_NOTFOUND (-3) /* no such run / task / alert */
-#define DF_STORE_BUSY (-4)     /* the database stayed locked past the busy timeout */
-
-/* The schema version this build writes (PRAGMA user_version). */
-#define DF_STORE_SCHEMA_VERSION 2
+#define DF_STORE_ERROR                                                                             \
+    (-1)                       /* the backend failed (I/O, full disk, read-only, corrupt, bad      \
+                                  arguments, a backend that is not built, ...) */
+#define DF_STORE_CONFLICT (-2) /* compare-and-set found another state, attempt or owner */
+#define DF_STORE_NOTFOUND (-3) /* no such run / task / attempt / alert */
+#define DF_STORE_BUSY (-4)     /* the store stayed locked past the busy timeout (10000 ms) */
 
 typedef struct df_store df_store;
+typedef struct df_store_ops df_store_ops;
 
-/* Opens (creating with mode 0600 if needed) and migrates the store at path: WAL mode, a busy
- * timeout of 10000 ms, foreign keys on. Safe when several processes create the same new file at
- * the same moment. Returns DF_STORE_OK and sets *out (close with df_store_close), or an error
- * code with the message in err (and *out NULL). A file whose user_version is newer than this
- * build's is refused with a clear message. */
-int df_store_open(const char *path, df_store **out, char *err, size_t errlen);
+/* ---- opening -------------------------------------------------------------------------------- */
 
-/* Closes the store; NULL is fine. */
+/* Opens the store that uri names (the CLI's --db value), picking its backend:
+ *   postgresql://... or postgres://...  PostgreSQL: DF_STORE_ERROR "PostgreSQL support is not
+ *                                        built yet" for now;
+ *   anything else                        a SQLite file path: created (mode 0600) if missing,
+ *                                        migrated to this build's schema; a file newer than this
+ *                                        build is refused; one that cannot be written opens
+ *                                        read-only (reads work, writes fail).
+ * Returns DF_STORE_OK and sets *out (close with df_store_close), or an error code with the
+ * message in err (errlen bytes; *out NULL). uri is borrowed. */
+int df_store_open(const char *uri, df_store **out, char *err, size_t errlen);
+
+/* Whether the store uri names exists already, without creating it (the CLI's `status` and
+ * `history` do not create a store). SQLite: a file exists at that path. PostgreSQL: true (only
+ * connecting can tell; df_store_open then reports). */
+bool df_store_exists(const char *uri);
+
+/* Closes the store (an open transaction is rolled back); NULL is fine. */
 void df_store_close(df_store *s);
 
-/* The message of the last failed call (borrowed; "" if none). */
+/* The message of the last failed call on s (borrowed: valid until the next call on s; "" if
+ * none; "" for NULL). */
 const char *df_store_error(const df_store *s);
 
-/* Group commit: BEGIN IMMEDIATE / COMMIT / ROLLBACK. Calls between begin and commit are one
- * transaction; without begin, each write call is its own transaction. */
+/* Group commit: begin / commit / rollback. Calls between begin and commit are one transaction
+ * (SQLite: BEGIN IMMEDIATE, which waits up to the busy timeout for the write lock); without
+ * begin, each write call is its own transaction. A failed commit may leave the transaction open:
+ * call df_store_rollback. Rollback without an open transaction is not an error. */
 int df_store_begin(df_store *s);
 int df_store_commit(df_store *s);
 int df_store_rollback(df_store *s);
 
-/* Records a new run with its DAG snapshot, its task instances (all PENDING, one event each from
- * NULL to PENDING) and its edges; sets *run_id (positive, increasing). run (borrowed):
- *   {"workflow": str, "dag": {the workflow document}, "path": str, "dir": str,
- *    "params": {resolved run params}, "plugins": {"name": "version", ...},
- *    "started_at": ms, "engine": {"pid": int, "host": str, "started_at": ms},
- *    "tasks": [{"id": str, "plugin": str, "depends_on": [ids]}]}          (in file order) */
-int df_store_create_run(df_store *s, const json_t *run, long long *run_id);
+/* ---- typed records ----------------------------------------------------------------------------
+ */
 
-/* One state change of one task instance: applied only if the row is still in (from,
- * from_attempt). Writes the new state and attempt, the event (task_events), and per the fields
- * below the instance's error/result/next retry time. Sets the instance's started_at on its first
- * RUNNING, ended_at when to is final, and clears ended_at when to is PENDING.
- * Returns DF_STORE_OK, DF_STORE_CONFLICT when the row was not in (from, from_attempt), or an
- * error. */
+/* The engine process owning a run, so that `resume` can tell a dead engine from a live one. In
+ * arguments every pointer is borrowed for the call; in a df_stored_run, host belongs to the
+ * record (freed by df_stored_run_free). */
+typedef struct df_engine_id {
+    long long pid;
+    const char *host;   /* host name (gethostname); never NULL in an argument */
+    int64_t started_at; /* when that engine process started, ms */
+} df_engine_id;
+
+/* One task instance of a new run. Borrowed by df_store_create_run for the call. */
+typedef struct df_task_record {
+    const char *id;           /* unique within the run */
+    const char *plugin;       /* the plugin as written in the workflow (name or path) */
+    const size_t *depends_on; /* its upstream tasks: indexes into df_run_record.tasks */
+    size_t n_depends_on;      /* (depends_on may be NULL when 0) */
+} df_task_record;
+
+/* The version of one plugin a run uses (a name may appear more than once: the last wins). */
+typedef struct df_plugin_version {
+    const char *name;
+    const char *version; /* NULL is stored as "" */
+} df_plugin_version;
+
+/* A new run, as df_store_create_run records it. Every pointer is borrowed for the call. */
+typedef struct df_run_record {
+    const char *workflow;             /* the workflow's name; required */
+    const char *dag_json;             /* the workflow document (JSON object text); required */
+    const char *path;                 /* the workflow file as given, or NULL */
+    const char *dir;                  /* its folder (relative paths resolve there), or NULL */
+    const char *params_json;          /* resolved run params (JSON object text); NULL = "{}" */
+    const df_plugin_version *plugins; /* n_plugins entries (NULL when 0) */
+    size_t n_plugins;
+    int64_t started_at;          /* ms; also the first heartbeat when engine is given */
+    const df_engine_id *engine;  /* the engine owning the run, or NULL for none yet */
+    const df_task_record *tasks; /* in file order (their index is their position) */
+    size_t n_tasks;
+} df_run_record;
+
+/* One task instance of a stored run (df_stored_run.tasks). Strings belong to the run record. */
+typedef struct df_stored_task {
+    char *id;
+    char *plugin;
+    df_task_state state;
+    unsigned attempts;     /* number of the latest attempt (0 before the first) */
+    unsigned retry_base;   /* attempt number when the retry budget was last reset */
+    int64_t next_retry_at; /* UP_FOR_RETRY: when the retry is due (ms); else 0 */
+    char *result_json;     /* the task's result (JSON text), or NULL */
+    char *error;           /* the task's error, or NULL */
+    int64_t started_at;    /* first attempt's start (ms), or 0 */
+    int64_t ended_at;      /* when it became final (ms), or 0 */
+    unsigned open_attempt; /* number of an attempt still RUNNING (a crash left it open), or 0 */
+    unsigned lost_streak;  /* LOST attempts in a row before the latest attempt that ended
+                              otherwise, within the current retry budget, not counting one still
+                              RUNNING: with LOST, LOST, RUNNING it is 2, so an engine that closes
+                              the open attempt as LOST knows it is the third in a row */
+    unsigned failures;     /* FAILED or TIMED_OUT attempts since the retry budget was reset */
+} df_stored_task;
+
+/* Everything needed to resume or retry a run (df_store_load_run). Every pointer, strings and
+ * tasks included, belongs to the record: free it whole with df_stored_run_free. */
+typedef struct df_stored_run {
+    long long run_id;
+    char *workflow;
+    df_run_state state;    /* as stored (a dead engine's run is still RUNNING here) */
+    char *dag_json;        /* the workflow document recorded with the run (JSON text) */
+    char *path;            /* the workflow file, or NULL */
+    char *dir;             /* its folder, or NULL */
+    char *params_json;     /* resolved run params (JSON object text) */
+    char *plugins_json;    /* {"plugin": "version", ...} (JSON object text) */
+    int64_t started_at;    /* ms */
+    int64_t ended_at;      /* ms, or 0 while unfinished */
+    int64_t heartbeat_at;  /* the owning engine's last heartbeat (ms), or 0 */
+    bool has_engine;       /* false: no engine recorded (engine is all zero, host NULL) */
+    df_engine_id engine;   /* the owning engine; host owned by the record */
+    df_stored_task *tasks; /* in file order */
+    size_t n_tasks;
+} df_stored_run;
+
+/* One task instance as `status` shows it (df_run_view.tasks). Strings belong to the view. */
+typedef struct df_task_view {
+    char *id;
+    df_task_state state;
+    unsigned attempts;  /* number of the latest attempt (0 before the first) */
+    int64_t started_at; /* first attempt's start (ms), or 0 */
+    int64_t ended_at;   /* when it became final (ms), or 0 */
+    char *error;        /* or NULL */
+    char *result_json;  /* the task's result (JSON text), or NULL */
+} df_task_view;
+
+/* A run as `status` and the closing summary show it: what a backend's status and summary reads
+ * return, from which store.c builds the JSON the CLI prints. Every pointer belongs to the view
+ * (store.c frees it); a read fills the fields its description names, the rest stay zero. */
+typedef struct df_run_view {
+    long long run_id;
+    char *workflow;
+    df_run_state state;          /* as shown: a RUNNING run whose heartbeat is older than
+                                    DF_HEARTBEAT_STALE_MS is INTERRUPTED */
+    int64_t started_at;          /* ms */
+    int64_t ended_at;            /* ms, or 0 while unfinished */
+    char *metrics_json;          /* status: the pool metrics object (JSON text), or NULL */
+    size_t counts[DF_TS__COUNT]; /* summary: how many tasks are in each state */
+    df_task_view *tasks; /* status: every task; summary: the first max_tasks not SUCCESS; in file
+                            order */
+    size_t n_tasks;
+} df_run_view;
+
+/* One run of `history` (a row of SPEC §7's run_history view, times in ms). */
+typedef struct df_history_row {
+    long long run_id;
+    char *workflow;     /* belongs to the array */
+    df_run_state state; /* as shown (stale heartbeat: INTERRUPTED) */
+    int64_t started_at; /* ms */
+    int64_t ended_at;   /* ms, or 0 while unfinished */
+    long long tasks_total, tasks_succeeded;
+    long long tasks_failed; /* FAILED, UPSTREAM_FAILED or INVALID */
+} df_history_row;
+
+/* An alert not delivered yet (df_store_alerts_pending). */
+typedef struct df_pending_alert {
+    long long alert_id;
+    int sink_index; /* its sink's position in the workflow's "alerts" */
+    char *payload;  /* the alert JSON text; owned by the array */
+    int tries;      /* tries made so far */
+} df_pending_alert;
+
+/* One state change of one task instance (df_store_transition). Pointers borrowed for the call. */
 typedef struct df_transition {
     long long run_id;
     const char *task_id;
@@ -67,77 +213,117 @@ typedef struct df_transition {
     unsigned from_attempt;
     df_task_state to;
     unsigned to_attempt;
-    int64_t at;
+    int64_t at;              /* ms */
     const char *detail;      /* event detail text, or NULL */
     const char *error;       /* task error to store: NULL leaves it, "" clears it */
     const char *result_json; /* task result (JSON text) to store: NULL leaves it */
-    int64_t next_retry_at;   /* UP_FOR_RETRY: when the retry is due; otherwise 0 (cleared) */
+    int64_t next_retry_at;   /* UP_FOR_RETRY: when the retry is due (ms); otherwise 0 (cleared) */
     int reset_retry_budget;  /* non-zero (retry command): retry_base = to_attempt */
 } df_transition;
+
+/* ---- writes -----------------------------------------------------------------------------------
+ */
+
+/* Records a new run with its DAG snapshot, its task instances (all PENDING, one event each from
+ * none to PENDING) and its edges, in one transaction (or a savepoint inside the caller's); sets
+ * *run_id (positive, increasing). DF_STORE_ERROR for a record missing a required field, an index
+ * in depends_on out of range, duplicate task ids or JSON text that is not valid; nothing of the
+ * run is left behind then. */
+int df_store_create_run(df_store *s, const df_run_record *run, long long *run_id);
+
+/* One state change of one task instance, applied only if the row is still in (from,
+ * from_attempt): writes the new state and attempt, the event, and per t's fields the instance's
+ * error/result/next retry time. Sets the instance's started_at on its first RUNNING, ended_at
+ * when `to` is final, and clears ended_at when `to` is PENDING. The transition table is the
+ * engine's (engine/state.c): the store records what the caller decided. DF_STORE_CONFLICT when
+ * the row was not in (from, from_attempt) (the message says what it was), DF_STORE_NOTFOUND for
+ * an unknown task instance. */
 int df_store_transition(df_store *s, const df_transition *t);
 
-/* Opens attempt number `attempt` (outcome RUNNING) of a task instance. */
+/* Opens attempt number `attempt` (>= 1, outcome RUNNING, started at started_at ms) of a task
+ * instance. DF_STORE_CONFLICT when that attempt exists already, DF_STORE_NOTFOUND when the task
+ * instance does not. */
 int df_store_attempt_open(df_store *s, long long run_id, const char *task_id, unsigned attempt,
                           int64_t started_at);
 
-/* Closes an open attempt with its outcome; applied only if it is still RUNNING (else
- * DF_STORE_CONFLICT). error and log may be NULL. */
+/* Closes an open attempt with its outcome (not DF_AO_RUNNING) at ended_at (ms); error and log
+ * (borrowed) may be NULL. Applied only while the attempt is still RUNNING: DF_STORE_CONFLICT when
+ * it was closed already, DF_STORE_NOTFOUND when there is no such attempt. */
 int df_store_attempt_close(df_store *s, long long run_id, const char *task_id, unsigned attempt,
                            df_attempt_outcome outcome, int64_t ended_at, const char *error,
                            const char *log);
 
-/* Sets the run's state (and ended_at when it is final or INTERRUPTED, 0 to clear it). */
+/* Sets the run's state and its ended_at (ms; 0 clears it; a RUNNING run never has one).
+ * DF_STORE_NOTFOUND for an unknown run. */
 int df_store_run_set_state(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
 
-/* Records the engine owning the run and refreshes its heartbeat. engine (borrowed):
- * {"pid": int, "host": str, "started_at": ms}. */
-int df_store_run_set_engine(df_store *s, long long run_id, const json_t *engine, int64_t at);
+/* Records the engine owning the run (borrowed) and refreshes its heartbeat to at (ms).
+ * DF_STORE_NOTFOUND for an unknown run. */
+int df_store_run_set_engine(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
 
-/* Takes ownership of a run for this engine, as a compare-and-set: applied only while the run is
- * still owned by `expected` (the {"pid","host","started_at"} object read before deciding that
- * engine was dead; null or NULL for a run without an owner). Sets the new engine and its
- * heartbeat. DF_STORE_CONFLICT when another engine claimed it first (two resumes at once). */
-int df_store_run_claim(df_store *s, long long run_id, const json_t *expected, const json_t *engine,
-                       int64_t at);
+/* Takes ownership of a run for engine (borrowed), as a compare-and-set: applied only while the
+ * run is still owned by `expected` (borrowed: the engine read with the run before deciding that
+ * engine was dead; NULL for a run without an owner). Sets the new engine and its heartbeat (at,
+ * ms). DF_STORE_CONFLICT when another engine claimed it first (two resumes at once, or this
+ * engine was frozen past DF_HEARTBEAT_STALE_MS and its run taken over). */
+int df_store_run_claim(df_store *s, long long run_id, const df_engine_id *expected,
+                       const df_engine_id *engine, int64_t at);
 
-/* Refreshes the run's heartbeat. */
+/* Refreshes the run's heartbeat (at, ms). DF_STORE_NOTFOUND for an unknown run. */
 int df_store_run_heartbeat(df_store *s, long long run_id, int64_t at);
 
-/* Stores the run's pool metrics object (borrowed; any JSON object), merged with what earlier
- * engines stored for the run (before a resume or a retry): a key ending in "_peak" and
- * "queue_high_water" keep the larger integer, other integers add up, other values are replaced,
- * and keys only stored before stay. */
+/* Stores the run's pool metrics object (borrowed; any JSON object, kept as the JSON it is, since
+ * the pool's counters change more often than this interface should; NULL clears them), merged
+ * with what earlier engines stored for the run (before a resume or a retry): a key ending in
+ * "_peak" and "queue_high_water" keep the larger integer, other integers add up, other values
+ * are replaced, and keys only stored before stay. DF_STORE_NOTFOUND for an unknown run. */
 int df_store_run_set_metrics(df_store *s, long long run_id, const json_t *metrics);
 
 /* Records a circuit breaker's state change (SPEC §3a; the breaker_history view): caused by an
- * attempt of task_id (may be NULL) in run_id; from/to are "CLOSED", "OPEN" or "HALF_OPEN";
- * failure_rate (0..1) over `calls` outcomes in its window at that moment. */
+ * attempt of task_id (may be NULL) in run_id; failure_rate (0..1) over `calls` outcomes in its
+ * window at that moment; at in ms. Strings borrowed. */
 int df_store_breaker_event(df_store *s, long long run_id, const char *task_id, const char *breaker,
-                           const char *from, const char *to, double failure_rate, int calls,
-                           int64_t at);
+                           df_breaker_state from, df_breaker_state to, double failure_rate,
+                           int calls, int64_t at);
 
-/* Writes one alert row (status "pending", tries 0) and sets *alert_id. task_id may be NULL (run
- * events). sink is a short description ("command:./notify.sh", "file:alerts.jsonl"); payload is
- * the alert JSON text. */
+/* Writes one alert (status DF_ALERT_PENDING, tries 0, created_at ms) before its delivery and
+ * sets *alert_id. task_id may be NULL (run events). sink is a short description
+ * ("command:./notify.sh", "file:alerts.jsonl"); payload is the alert JSON text. Strings
+ * borrowed. DF_STORE_NOTFOUND for an unknown run. */
 int df_store_alert_add(df_store *s, long long run_id, const char *task_id, const char *event,
                        const char *sink, int sink_index, const char *payload, int64_t created_at,
                        long long *alert_id);
 
-/* Updates an alert's delivery: status "pending" | "delivered" | "failed", tries so far,
- * delivered_at (0 = NULL), error (NULL = none). */
-int df_store_alert_update(df_store *s, long long alert_id, const char *status, int tries,
+/* Updates an alert's delivery: its status, tries so far, delivered_at (ms, 0 = none), error
+ * (borrowed; NULL = none). DF_STORE_NOTFOUND for an unknown alert. */
+int df_store_alert_update(df_store *s, long long alert_id, df_alert_status status, int tries,
                           int64_t delivered_at, const char *error);
 
-/* The run's alerts still "pending": sets *out to a new array of
- * {"alert_id": int, "sink_index": int, "payload": str, "tries": int}. */
-int df_store_alerts_pending(df_store *s, long long run_id, json_t **out);
+/* ---- reads ------------------------------------------------------------------------------------
+ */
 
-/* The run as `status --json` shows it (SPEC §6), as a new object:
+/* The run's alerts still pending, oldest first: sets *out to a new array of *n entries (NULL
+ * when none), which the caller frees with df_pending_alerts_free. */
+int df_store_alerts_pending(df_store *s, long long run_id, df_pending_alert **out, size_t *n);
+
+/* Frees an array from df_store_alerts_pending; NULL is fine. */
+void df_pending_alerts_free(df_pending_alert *alerts, size_t n);
+
+/* Loads a run for resume or retry, read in one snapshot: sets *out to a new record (free with
+ * df_stored_run_free). DF_STORE_NOTFOUND for an unknown run; DF_STORE_ERROR (the message says
+ * which) for a stored state this build does not know. */
+int df_store_load_run(df_store *s, long long run_id, df_stored_run **out);
+
+/* Frees a record from df_store_load_run; NULL is fine. */
+void df_stored_run_free(df_stored_run *run);
+
+/* The run as `status --json` shows it (SPEC §6), read in one snapshot, as a new object (the
+ * caller json_decref's it):
  * {"run_id", "workflow", "state", "started_at", "ended_at", "tasks": [{"id", "state",
  *  "attempts", "started_at", "ended_at", "duration_ms", "error", "result"}], "metrics"}
- * times ISO-8601 UTC strings or null; a RUNNING run with a heartbeat older than 30000 ms shows
- * as INTERRUPTED; tasks in file order; result is the stored JSON or null. DF_STORE_NOTFOUND
- * for an unknown run. */
+ * times ISO-8601 UTC strings or null; a RUNNING run whose heartbeat is older than
+ * DF_HEARTBEAT_STALE_MS shows as INTERRUPTED; tasks in file order; result is the stored JSON or
+ * null; metrics the stored pool metrics object or null. DF_STORE_NOTFOUND for an unknown run. */
 int df_store_run_status(df_store *s, long long run_id, json_t **out);
 
 /* A short view of a run for large runs' summaries, as a new object: {"run_id", "workflow",
@@ -149,21 +335,55 @@ int df_store_run_summary(df_store *s, long long run_id, int max_tasks, json_t **
 /* The newest run's id, or DF_STORE_NOTFOUND when there are no runs. */
 int df_store_latest_run(df_store *s, long long *run_id);
 
-/* Recent runs, newest first, as a new array of run_history rows (objects with the view's column
- * names). workflow NULL = all; limit <= 0 = 20. */
+/* Recent runs, newest first, as a new array of run_history rows (SPEC §7): objects
+ * {"run_id", "workflow", "state", "started_at", "ended_at", "duration_ms", "tasks_total",
+ *  "tasks_succeeded", "tasks_failed"} with ISO-8601 times. workflow (borrowed) NULL = all;
+ * limit <= 0 = 20. */
 int df_store_history(df_store *s, const char *workflow, int limit, json_t **out);
 
-/* Everything needed to resume or retry a run, as a new object:
- * {"run_id", "workflow", "state" (stored state, not the heartbeat view), "dag": {...},
- *  "path", "dir", "params": {...}, "engine": {"pid","host","started_at"} or null,
- *  "heartbeat_at": ms or null, "ended_at": ms or null,
- *  "tasks": [{"id", "state", "attempts", "retry_base", "next_retry_at" (ms or null),
- *             "result" (JSON or null), "error",
- *             "open_attempt" (number of an attempt still RUNNING, or 0),
- *             "lost_streak" (LOST attempts in a row before the latest attempt that ended
- *                            otherwise, not counting one still RUNNING),
- *             "failures" (FAILED or TIMED_OUT attempts since the retry budget was reset)}]}
- * DF_STORE_NOTFOUND for an unknown run. */
-int df_store_load_run(df_store *s, long long run_id, json_t **out);
+/* ---- the backend's table -------------------------------------------------------------------- */
+
+/* What a backend implements: one function per df_store_* call above, with the same contract,
+ * except that status, summary and history return typed views (df_run_view, df_history_row:
+ * new, allocated with malloc, freed by store.c) from which store.c builds the JSON, so that
+ * every backend prints the same. The df_store_* functions check the arguments first (non-NULL
+ * required pointers, enums in range, depends_on indexes, history's default limit, *out cleared),
+ * so a backend receives only well-formed calls; it records its failures with df_store_failf
+ * (store/backend.h). A backend's handle starts with the struct df_store of store/backend.h,
+ * whose ops points at its table. */
+struct df_store_ops {
+    const char *name; /* "sqlite" */
+    void (*close)(df_store *s);
+    int (*begin)(df_store *s);
+    int (*commit)(df_store *s);
+    int (*rollback)(df_store *s);
+    int (*create_run)(df_store *s, const df_run_record *run, long long *run_id);
+    int (*transition)(df_store *s, const df_transition *t);
+    int (*attempt_open)(df_store *s, long long run_id, const char *task_id, unsigned attempt,
+                        int64_t started_at);
+    int (*attempt_close)(df_store *s, long long run_id, const char *task_id, unsigned attempt,
+                         df_attempt_outcome outcome, int64_t ended_at, const char *error,
+                         const char *log);
+    int (*run_set_state)(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
+    int (*run_set_engine)(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
+    int (*run_claim)(df_store *s, long long run_id, const df_engine_id *expected,
+                     const df_engine_id *engine, int64_t at);
+    int (*run_heartbeat)(df_store *s, long long run_id, int64_t at);
+    int (*run_set_metrics)(df_store *s, long long run_id, const json_t *metrics);
+    int (*breaker_event)(df_store *s, long long run_id, const char *task_id, const char *breaker,
+                         df_breaker_state from, df_breaker_state to, double failure_rate, int calls,
+                         int64_t at);
+    int (*alert_add)(df_store *s, long long run_id, const char *task_id, const char *event,
+                     const char *sink, int sink_index, const char *payload, int64_t created_at,
+                     long long *alert_id);
+    int (*alert_update)(df_store *s, long long alert_id, df_alert_status status, int tries,
+                        int64_t delivered_at, const char *error);
+    int (*alerts_pending)(df_store *s, long long run_id, df_pending_alert **out, size_t *n);
+    int (*run_status)(df_store *s, long long run_id, df_run_view **out);
+    int (*run_summary)(df_store *s, long long run_id, int max_tasks, df_run_view **out);
+    int (*latest_run)(df_store *s, long long *run_id);
+    int (*history)(df_store *s, const char *workflow, int limit, df_history_row **out, size_t *n);
+    int (*load_run)(df_store *s, long long run_id, df_stored_run **out);
+};
 
 #endif

@@ -471,12 +471,6 @@ int df_cli_parse_run_id(const char *text, long long *id)
     return 0;
 }
 
-bool df_cli_db_exists(const df_cli *cli)
-{
-    struct stat st;
-    return stat(cli->db_path, &st) == 0;
-}
-
 int df_cli_file_problem(const char *path, char *msg, size_t len)
 {
     struct stat st;

@@ -153,9 +153,6 @@ char *df_cli_duration_text(const json_t *obj, bool live, char *buf, size_t len);
 /* Parses a run id operand (a positive integer). Returns 0 and sets *id, or -1. */
 int df_cli_parse_run_id(const char *text, long long *id);
 
-/* True when the database file of cli->db_path exists (status and history must not create it). */
-bool df_cli_db_exists(const df_cli *cli);
-
 /* Makes text that came from a task (an error, a log line, a plugin's message) safe to print on a
  * terminal, in place: a task writing escape sequences, carriage returns or backspaces must not
  * rewrite the user's screen. Tab, newline, carriage return, vertical tab and form feed become a

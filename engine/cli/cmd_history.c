@@ -51,7 +51,7 @@ int df_cmd_history(int argc, char **argv)
     json_t *runs = NULL;
     char err[512];
 
-    if (!df_cli_db_exists(&cli)) {
+    if (!df_store_exists(cli.db_path)) {
         runs = json_array();
     } else if (df_store_open(cli.db_path, &store, err, sizeof err) != DF_STORE_OK) {
         df_cli_error("%s", err);

@@ -248,7 +248,7 @@ static int run_command(enum which which, int argc, char **argv)
         df_cli_free(&cli);
         return DF_EXIT_USAGE;
     }
-    if (which != RUN && !df_cli_db_exists(&cli)) {
+    if (which != RUN && !df_store_exists(cli.db_path)) {
         df_cli_error("%s: no run %lld: %s does not exist", cli.command, run_id, cli.db_path);
         df_cli_free(&cli);
         return DF_EXIT_USAGE;

@@ -97,7 +97,7 @@ int df_cmd_status(int argc, char **argv)
         code = DF_EXIT_USAGE;
         goto out;
     }
-    if (!df_cli_db_exists(&cli)) {
+    if (!df_store_exists(cli.db_path)) {
         if (run_id)
             df_cli_error("unknown run %lld: no runs yet (%s does not exist)", run_id, cli.db_path);
         else

@@ -68,27 +68,38 @@ int main(int argc, char **argv)
     report("open (new file, schema)", now_s() - t0, 1);
 
     char(*ids)[16] = calloc((size_t)n, sizeof *ids);
-    json_t *tasks = json_array(), *dag_tasks = json_array();
+    df_task_record *tasks = calloc((size_t)n, sizeof *tasks);
+    json_t *dag_tasks = json_array();
     for (int i = 0; i < n; i++) {
         snprintf(ids[i], sizeof ids[i], "t%d", i);
-        json_array_append_new(
-            tasks, json_pack("{s:s, s:s, s:[]}", "id", ids[i], "plugin", "sleep", "depends_on"));
+        tasks[i] = (df_task_record){.id = ids[i], .plugin = "sleep"};
         json_array_append_new(dag_tasks, json_pack("{s:s, s:s, s:{s:i}}", "id", ids[i], "plugin",
                                                    "sleep", "params", "ms", 1000));
     }
     int64_t at = wall_ms();
-    json_t *run = json_pack("{s:s, s:{s:s, s:o}, s:s, s:s, s:{}, s:{s:s}, s:I, s:o, s:{s:i, "
-                            "s:s, s:I}}",
-                            "workflow", "bench", "dag", "name", "bench", "tasks", dag_tasks, "path",
-                            "/tmp/bench.json", "dir", "/tmp", "params", "plugins", "sleep", "1.0",
-                            "started_at", (json_int_t)at, "tasks", tasks, "engine", "pid",
-                            (int)getpid(), "host", "bench", "started_at", (json_int_t)at);
+    json_t *dag = json_pack("{s:s, s:o}", "name", "bench", "tasks", dag_tasks);
+    char *dag_json = json_dumps(dag, JSON_COMPACT);
+    json_decref(dag);
+    df_engine_id engine = {.pid = getpid(), .host = "bench", .started_at = at};
+    df_plugin_version plugin = {.name = "sleep", .version = "1.0"};
+    df_run_record run = {.workflow = "bench",
+                         .dag_json = dag_json,
+                         .path = "/tmp/bench.json",
+                         .dir = "/tmp",
+                         .params_json = "{}",
+                         .plugins = &plugin,
+                         .n_plugins = 1,
+                         .started_at = at,
+                         .engine = &engine,
+                         .tasks = tasks,
+                         .n_tasks = (size_t)n};
     long long run_id = 0;
     t0 = now_s();
-    if (df_store_create_run(s, run, &run_id) != DF_STORE_OK)
+    if (df_store_create_run(s, &run, &run_id) != DF_STORE_OK)
         die(s, "create run");
     report("create run (tasks PENDING)", now_s() - t0, n);
-    json_decref(run);
+    free(dag_json);
+    free(tasks);
 
     for (int phase = 0; phase < 3; phase++) {
         t0 = now_s();

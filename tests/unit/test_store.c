@@ -1,7 +1,8 @@
-/* test_store: unit tests of store/store.c — opening (mode 0600, WAL, idempotent reopen, newer
- * schema refused, concurrent creation by several processes), runs, compare-and-set transitions
- * and their events, attempts, alerts, the SPEC §7 views (exact column names, ISO-8601 times,
- * INTERRUPTED by heartbeat), status/history/load shapes, write errors, and group-commit speed. */
+/* test_store: unit tests of the store over SQLite — opening (mode 0600, WAL, idempotent reopen,
+ * newer schema refused, concurrent creation by several processes), runs, compare-and-set
+ * transitions and their events, attempts, alerts, the SPEC §7 views (exact column names,
+ * ISO-8601 times, INTERRUPTED by heartbeat), status/history shapes, write errors, and
+ * group-commit speed. The typed records and the choice of backend: test_store_records.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,68 +24,9 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
-#include "store/store_internal.h"
+#include "store/sqlite/backend.h"
 
 #include "store_fixture.h"
-
-/* A run of n tasks t0..t(n-1); task i depends on task i-1 when chain is true. */
-static json_t *make_run(const char *workflow, int n, int chain, int64_t at, int64_t heartbeat)
-{
-    json_t *tasks = json_array();
-    json_t *dag_tasks = json_array();
-    for (int i = 0; i < n; i++) {
-        char id[32], prev[32];
-        snprintf(id, sizeof id, "t%d", i);
-        snprintf(prev, sizeof prev, "t%d", i - 1);
-        json_t *deps = chain && i > 0 ? json_pack("[s]", prev) : json_array();
-        json_array_append_new(
-            tasks, json_pack("{s:s, s:s, s:O}", "id", id, "plugin", "noop", "depends_on", deps));
-        json_array_append_new(dag_tasks, json_pack("{s:s, s:s, s:o}", "id", id, "plugin", "noop",
-                                                   "depends_on", deps));
-    }
-    json_t *run = json_pack("{s:s, s:{s:s, s:o}, s:s, s:s, s:{s:s}, s:{s:s}, s:I}", "workflow",
-                            workflow, "dag", "name", workflow, "tasks", dag_tasks, "path",
-                            "/tmp/wf.json", "dir", "/tmp", "params", "day", "2026-11-29", "plugins",
-                            "noop", "1.0.0", "started_at", (json_int_t)at);
-    json_object_set_new(run, "tasks", tasks);
-    json_object_set_new(run, "engine",
-                        json_pack("{s:i, s:s, s:I}", "pid", 4242, "host", "box", "started_at",
-                                  (json_int_t)heartbeat));
-    return run;
-}
-
-static long long create(df_store *s, const char *workflow, int n, int chain, int64_t at)
-{
-    json_t *run = make_run(workflow, n, chain, at, at);
-    long long id = 0;
-    int rc = df_store_create_run(s, run, &id);
-    json_decref(run);
-    if (rc != DF_STORE_OK)
-        fail_msg("create_run: %d %s", rc, df_store_error(s));
-    assert_true(id > 0);
-    return id;
-}
-
-static int tr(df_store *s, long long run, const char *task, df_task_state from, unsigned fa,
-              df_task_state to, unsigned ta, int64_t at)
-{
-    df_transition t = {.run_id = run,
-                       .task_id = task,
-                       .from = from,
-                       .from_attempt = fa,
-                       .to = to,
-                       .to_attempt = ta,
-                       .at = at};
-    return df_store_transition(s, &t);
-}
-
-static void tr_ok(df_store *s, long long run, const char *task, df_task_state from, unsigned fa,
-                  df_task_state to, unsigned ta, int64_t at)
-{
-    int rc = tr(s, run, task, from, fa, to, ta, at);
-    if (rc != DF_STORE_OK)
-        fail_msg("transition %s: %d %s", task, rc, df_store_error(s));
-}
 
 static int iso_ok(const char *s)
 {
@@ -254,10 +196,10 @@ static void test_concurrent_create(void **state)
                     fprintf(stderr, "child open: %s\n", err);
                     _exit(11);
                 }
-                json_t *run = make_run("concurrent", 3, 1, now_ms(), now_ms());
+                test_run *run = make_run("concurrent", 3, 1, now_ms(), now_ms());
                 long long id = 0;
-                int rc = df_store_create_run(s, run, &id);
-                json_decref(run);
+                int rc = df_store_create_run(s, &run->rec, &id);
+                free_run(run);
                 if (rc != DF_STORE_OK) {
                     fprintf(stderr, "child create: %s\n", df_store_error(s));
                     _exit(12);
@@ -578,7 +520,7 @@ static void test_views_columns_and_times(void **state)
     assert_int_equal(df_store_alert_add(f->s, run, NULL, "run_succeeded", "file:a.jsonl", 0, "{}",
                                         t0 + 40, &alert),
                      DF_STORE_OK);
-    assert_int_equal(df_store_alert_update(f->s, alert, "delivered", 1, t0 + 41, NULL),
+    assert_int_equal(df_store_alert_update(f->s, alert, DF_ALERT_DELIVERED, 1, t0 + 41, NULL),
                      DF_STORE_OK);
     assert_int_equal(df_store_run_set_state(f->s, run, DF_RS_SUCCESS, t0 + 50), DF_STORE_OK);
 
@@ -631,18 +573,22 @@ static void test_heartbeat_interrupted(void **state)
     fx *f = *state;
     f->s = open_ok(f);
     int64_t now = now_ms();
-    json_t *runj = make_run("wf", 1, 0, now - 120000, now - 120000);
+    test_run *runj = make_run("wf", 1, 0, now - 120000, now - 120000);
     long long stale = 0, fresh = 0, done = 0;
-    assert_int_equal(df_store_create_run(f->s, runj, &stale), DF_STORE_OK);
-    assert_int_equal(df_store_create_run(f->s, runj, &done), DF_STORE_OK);
-    assert_int_equal(df_store_create_run(f->s, runj, &fresh), DF_STORE_OK);
-    json_decref(runj);
-    assert_int_equal(df_store_run_heartbeat(f->s, stale, now - 31000), DF_STORE_OK);
+    assert_int_equal(df_store_create_run(f->s, &runj->rec, &stale), DF_STORE_OK);
+    assert_int_equal(df_store_create_run(f->s, &runj->rec, &done), DF_STORE_OK);
+    assert_int_equal(df_store_create_run(f->s, &runj->rec, &fresh), DF_STORE_OK);
+    free_run(runj);
+    /* Just past the limit: INTERRUPTED. */
+    assert_int_equal(df_store_run_heartbeat(f->s, stale, now - DF_HEARTBEAT_STALE_MS - 1000),
+                     DF_STORE_OK);
     assert_int_equal(df_store_run_set_state(f->s, done, DF_RS_FAILED, now - 60000), DF_STORE_OK);
-    json_t *eng =
-        json_pack("{s:i, s:s, s:I}", "pid", 99, "host", "h2", "started_at", (json_int_t)now - 1000);
-    assert_int_equal(df_store_run_set_engine(f->s, fresh, eng, now - 1000), DF_STORE_OK);
-    json_decref(eng);
+    /* Just inside the limit (by a margin for a slow machine): still RUNNING. The views keep
+     * their own literal limit (a released schema never changes), which these two runs check
+     * against DF_HEARTBEAT_STALE_MS from both sides. */
+    df_engine_id eng = {.pid = 99, .host = "h2", .started_at = now - 1000};
+    assert_int_equal(df_store_run_set_engine(f->s, fresh, &eng, now - DF_HEARTBEAT_STALE_MS + 5000),
+                     DF_STORE_OK);
     assert_int_equal(df_store_run_heartbeat(f->s, 999, now), DF_STORE_NOTFOUND);
 
     sqlite3 *db = raw_open(f->path);
@@ -673,16 +619,17 @@ static void test_heartbeat_interrupted(void **state)
     json_decref(h);
 
     /* load_run shows the stored state and the engine that owns the run. */
-    json_t *l = NULL;
+    df_stored_run *l = NULL;
     assert_int_equal(df_store_load_run(f->s, stale, &l), DF_STORE_OK);
-    assert_string_equal(json_string_value(json_object_get(l, "state")), "RUNNING");
-    assert_int_equal(json_integer_value(json_object_get(l, "heartbeat_at")), now - 31000);
-    json_decref(l);
+    assert_int_equal(l->state, DF_RS_RUNNING);
+    assert_int_equal(l->heartbeat_at, now - DF_HEARTBEAT_STALE_MS - 1000);
+    df_stored_run_free(l);
     assert_int_equal(df_store_load_run(f->s, fresh, &l), DF_STORE_OK);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(l, "engine"), "pid")), 99);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(l, "engine"), "host")),
-                        "h2");
-    json_decref(l);
+    assert_true(l->has_engine);
+    assert_int_equal(l->engine.pid, 99);
+    assert_string_equal(l->engine.host, "h2");
+    assert_int_equal(l->engine.started_at, now - 1000);
+    df_stored_run_free(l);
 
     /* A fresh heartbeat brings it back. */
     assert_int_equal(df_store_run_heartbeat(f->s, stale, now_ms()), DF_STORE_OK);
@@ -891,30 +838,35 @@ static void test_alerts(void **state)
         df_store_alert_add(f->s, run + 1, NULL, "run_failed", "file:x", 0, "{}", t0, &a3),
         DF_STORE_NOTFOUND);
 
-    json_t *p = NULL;
-    assert_int_equal(df_store_alerts_pending(f->s, run, &p), DF_STORE_OK);
-    assert_int_equal(json_array_size(p), 2);
-    json_t *e0 = json_array_get(p, 0);
-    assert_keys(e0, "alert_id,payload,sink_index,tries");
-    assert_int_equal(json_integer_value(json_object_get(e0, "alert_id")), a1);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(p, 1), "sink_index")), 1);
-    assert_string_equal(json_string_value(json_object_get(e0, "payload")),
-                        "{\"event\":\"task_failed\"}");
-    assert_int_equal(json_integer_value(json_object_get(e0, "tries")), 0);
-    json_decref(p);
+    df_pending_alert *p = NULL;
+    size_t n = 0;
+    assert_int_equal(df_store_alerts_pending(f->s, run, &p, &n), DF_STORE_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(p[0].alert_id, a1);
+    assert_int_equal(p[0].sink_index, 0);
+    assert_int_equal(p[1].alert_id, a2);
+    assert_int_equal(p[1].sink_index, 1);
+    assert_string_equal(p[0].payload, "{\"event\":\"task_failed\"}");
+    assert_string_equal(p[1].payload, "{\"event\":\"run_failed\"}");
+    assert_int_equal(p[0].tries, 0);
+    df_pending_alerts_free(p, n);
 
-    assert_int_equal(df_store_alert_update(f->s, a1, "pending", 1, 0, "exit code 1"), DF_STORE_OK);
-    assert_int_equal(df_store_alert_update(f->s, a2, "delivered", 1, t0 + 20, NULL), DF_STORE_OK);
-    assert_int_equal(df_store_alert_update(f->s, a2 + 10, "failed", 3, 0, "x"), DF_STORE_NOTFOUND);
-    assert_int_equal(df_store_alert_update(f->s, a1, "bogus", 1, 0, NULL), DF_STORE_ERROR);
-    assert_int_equal(df_store_alerts_pending(f->s, run, &p), DF_STORE_OK);
-    assert_int_equal(json_array_size(p), 1);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(p, 0), "tries")), 1);
-    json_decref(p);
-    assert_int_equal(df_store_alert_update(f->s, a1, "failed", 3, 0, "exit code 1"), DF_STORE_OK);
-    assert_int_equal(df_store_alerts_pending(f->s, run, &p), DF_STORE_OK);
-    assert_int_equal(json_array_size(p), 0);
-    json_decref(p);
+    assert_int_equal(df_store_alert_update(f->s, a1, DF_ALERT_PENDING, 1, 0, "exit code 1"),
+                     DF_STORE_OK);
+    assert_int_equal(df_store_alert_update(f->s, a2, DF_ALERT_DELIVERED, 1, t0 + 20, NULL),
+                     DF_STORE_OK);
+    assert_int_equal(df_store_alert_update(f->s, a2 + 10, DF_ALERT_FAILED, 3, 0, "x"),
+                     DF_STORE_NOTFOUND);
+    assert_int_equal(df_store_alert_update(f->s, a1, DF_ALERT__COUNT, 1, 0, NULL), DF_STORE_ERROR);
+    assert_int_equal(df_store_alerts_pending(f->s, run, &p, &n), DF_STORE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(p[0].tries, 1);
+    df_pending_alerts_free(p, n);
+    assert_int_equal(df_store_alert_update(f->s, a1, DF_ALERT_FAILED, 3, 0, "exit code 1"),
+                     DF_STORE_OK);
+    assert_int_equal(df_store_alerts_pending(f->s, run, &p, &n), DF_STORE_OK);
+    assert_int_equal(n, 0);
+    assert_null(p);
 
     sqlite3 *db = raw_open(f->path);
     char *d = q_text(db, "SELECT delivered_at FROM alert_history WHERE alert_id=%lld", a2);
@@ -933,213 +885,8 @@ static void test_alerts(void **state)
     sqlite3_close(db);
 }
 
-/* ---- load_run ---------------------------------------------------------------------------------
- */
-
-static void attempt(df_store *s, long long run, const char *task, unsigned n,
-                    df_attempt_outcome outcome)
-{
-    assert_int_equal(df_store_attempt_open(s, run, task, n, 1000 * n), DF_STORE_OK);
-    if (outcome != DF_AO_RUNNING)
-        assert_int_equal(df_store_attempt_close(s, run, task, n, outcome, 1000 * n + 1, NULL, NULL),
-                         DF_STORE_OK);
-}
-
-static void test_load_run(void **state)
-{
-    fx *f = *state;
-    f->s = open_ok(f);
-    int64_t t0 = 1795940108000;
-    json_t *runj = make_run("resumable", 5, 1, t0, t0);
-    long long run = 0;
-    assert_int_equal(df_store_create_run(f->s, runj, &run), DF_STORE_OK);
-
-    /* t0: FAILED, LOST, LOST -> streak 2. t1: LOST, LOST, RUNNING -> streak 2, open 3.
-     * t2: LOST, SUCCESS -> 0. t3: none. t4: LOST -> 1. */
-    attempt(f->s, run, "t0", 1, DF_AO_FAILED);
-    attempt(f->s, run, "t0", 2, DF_AO_LOST);
-    attempt(f->s, run, "t0", 3, DF_AO_LOST);
-    attempt(f->s, run, "t1", 1, DF_AO_LOST);
-    attempt(f->s, run, "t1", 2, DF_AO_LOST);
-    attempt(f->s, run, "t1", 3, DF_AO_RUNNING);
-    attempt(f->s, run, "t2", 1, DF_AO_LOST);
-    attempt(f->s, run, "t2", 2, DF_AO_SUCCESS);
-    attempt(f->s, run, "t4", 1, DF_AO_LOST);
-    tr_ok(f->s, run, "t3", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, t0);
-    tr_ok(f->s, run, "t3", DF_TS_QUEUED, 0, DF_TS_RUNNING, 1, t0);
-    df_transition t = {.run_id = run,
-                       .task_id = "t3",
-                       .from = DF_TS_RUNNING,
-                       .from_attempt = 1,
-                       .to = DF_TS_UP_FOR_RETRY,
-                       .to_attempt = 1,
-                       .at = t0 + 10,
-                       .error = "boom",
-                       .result_json = "[1,\"x\"]",
-                       .next_retry_at = t0 + 5000};
-    assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
-
-    json_t *l = NULL;
-    assert_int_equal(df_store_load_run(f->s, run, &l), DF_STORE_OK);
-    assert_keys(l, "dag,dir,ended_at,engine,heartbeat_at,params,path,plugins,run_id,started_at,"
-                   "state,tasks,workflow");
-    assert_int_equal(json_integer_value(json_object_get(l, "run_id")), run);
-    assert_string_equal(json_string_value(json_object_get(l, "workflow")), "resumable");
-    assert_string_equal(json_string_value(json_object_get(l, "state")), "RUNNING");
-    assert_true(json_equal(json_object_get(l, "dag"), json_object_get(runj, "dag")));
-    assert_true(json_equal(json_object_get(l, "params"), json_object_get(runj, "params")));
-    assert_true(json_equal(json_object_get(l, "plugins"), json_object_get(runj, "plugins")));
-    assert_true(json_equal(json_object_get(l, "engine"), json_object_get(runj, "engine")));
-    assert_string_equal(json_string_value(json_object_get(l, "path")), "/tmp/wf.json");
-    assert_string_equal(json_string_value(json_object_get(l, "dir")), "/tmp");
-    assert_int_equal(json_integer_value(json_object_get(l, "heartbeat_at")), t0);
-    assert_true(json_is_null(json_object_get(l, "ended_at")));
-    json_decref(runj);
-
-    json_t *tasks = json_object_get(l, "tasks");
-    assert_int_equal(json_array_size(tasks), 5);
-    static const int streak[] = {2, 2, 0, 0, 1};
-    static const int open[] = {0, 3, 0, 0, 0};
-    /* FAILED or TIMED_OUT attempts above retry_base (0): only t0's first. */
-    static const int failures[] = {1, 0, 0, 0, 0};
-    for (int i = 0; i < 5; i++) {
-        json_t *ti = json_array_get(tasks, i);
-        char id[16];
-        snprintf(id, sizeof id, "t%d", i);
-        assert_keys(ti, "attempts,ended_at,error,failures,id,lost_streak,next_retry_at,"
-                        "open_attempt,plugin,result,retry_base,started_at,state");
-        assert_int_equal(json_integer_value(json_object_get(ti, "failures")), failures[i]);
-        assert_string_equal(json_string_value(json_object_get(ti, "id")), id);
-        assert_int_equal(json_integer_value(json_object_get(ti, "lost_streak")), streak[i]);
-        assert_int_equal(json_integer_value(json_object_get(ti, "open_attempt")), open[i]);
-        assert_int_equal(json_integer_value(json_object_get(ti, "retry_base")), 0);
-    }
-    json_t *t3 = json_array_get(tasks, 3);
-    assert_string_equal(json_string_value(json_object_get(t3, "state")), "UP_FOR_RETRY");
-    assert_int_equal(json_integer_value(json_object_get(t3, "attempts")), 1);
-    assert_int_equal(json_integer_value(json_object_get(t3, "next_retry_at")), t0 + 5000);
-    assert_string_equal(json_string_value(json_object_get(t3, "error")), "boom");
-    json_t *want = json_pack("[i,s]", 1, "x");
-    assert_true(json_equal(json_object_get(t3, "result"), want));
-    json_decref(want);
-    assert_true(json_is_null(json_object_get(json_array_get(tasks, 0), "next_retry_at")));
-    assert_true(json_is_null(json_object_get(json_array_get(tasks, 0), "result")));
-    assert_true(json_is_null(json_object_get(json_array_get(tasks, 0), "error")));
-    json_decref(l);
-
-    l = NULL;
-    assert_int_equal(df_store_load_run(f->s, run + 1, &l), DF_STORE_NOTFOUND);
-    assert_null(l);
-}
-
-/* A result holding a NUL character (binary output) comes back as the JSON it was, not as text. */
-static void test_result_with_nul(void **state)
-{
-    fx *f = *state;
-    f->s = open_ok(f);
-    int64_t t0 = now_ms();
-    json_t *runj = make_run("nul", 1, 0, t0, t0);
-    long long run = 0;
-    assert_int_equal(df_store_create_run(f->s, runj, &run), DF_STORE_OK);
-    json_decref(runj);
-    tr_ok(f->s, run, "t0", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, t0);
-    tr_ok(f->s, run, "t0", DF_TS_QUEUED, 0, DF_TS_RUNNING, 1, t0);
-    json_t *res = json_pack("{s:s%}", "stdout", "a\0b", (size_t)3);
-    char *text = json_dumps(res, JSON_COMPACT);
-    df_transition t = {.run_id = run,
-                       .task_id = "t0",
-                       .from = DF_TS_RUNNING,
-                       .from_attempt = 1,
-                       .to = DF_TS_SUCCESS,
-                       .to_attempt = 1,
-                       .at = t0,
-                       .result_json = text};
-    assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
-    free(text);
-    json_t *l = NULL;
-    assert_int_equal(df_store_load_run(f->s, run, &l), DF_STORE_OK);
-    json_t *got = json_object_get(json_array_get(json_object_get(l, "tasks"), 0), "result");
-    assert_true(json_is_object(got));
-    assert_true(json_equal(got, res));
-    json_decref(l);
-    json_t *st = NULL;
-    assert_int_equal(df_store_run_status(f->s, run, &st), DF_STORE_OK);
-    got = json_object_get(json_array_get(json_object_get(st, "tasks"), 0), "result");
-    assert_true(json_equal(got, res));
-    json_decref(st);
-    json_decref(res);
-}
-
-/* A `retry` command starts a fresh retry budget: LOST attempts before it do not count in the
- * streak (or a task failed by three LOST attempts would fail again after one more). */
-static void test_lost_streak_after_retry(void **state)
-{
-    fx *f = *state;
-    f->s = open_ok(f);
-    int64_t t0 = now_ms();
-    json_t *runj = make_run("retried", 1, 0, t0, t0);
-    long long run = 0;
-    assert_int_equal(df_store_create_run(f->s, runj, &run), DF_STORE_OK);
-    json_decref(runj);
-    tr_ok(f->s, run, "t0", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, t0);
-    tr_ok(f->s, run, "t0", DF_TS_QUEUED, 0, DF_TS_RUNNING, 3, t0);
-    attempt(f->s, run, "t0", 1, DF_AO_LOST);
-    attempt(f->s, run, "t0", 2, DF_AO_LOST);
-    attempt(f->s, run, "t0", 3, DF_AO_LOST);
-    tr_ok(f->s, run, "t0", DF_TS_RUNNING, 3, DF_TS_FAILED, 3, t0);
-    df_transition t = {.run_id = run,
-                       .task_id = "t0",
-                       .from = DF_TS_FAILED,
-                       .from_attempt = 3,
-                       .to = DF_TS_PENDING,
-                       .to_attempt = 3,
-                       .at = t0,
-                       .reset_retry_budget = 1};
-    assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
-    tr_ok(f->s, run, "t0", DF_TS_PENDING, 3, DF_TS_QUEUED, 3, t0);
-    tr_ok(f->s, run, "t0", DF_TS_QUEUED, 3, DF_TS_RUNNING, 4, t0);
-    attempt(f->s, run, "t0", 4, DF_AO_RUNNING);
-
-    json_t *l = NULL;
-    assert_int_equal(df_store_load_run(f->s, run, &l), DF_STORE_OK);
-    json_t *ti = json_array_get(json_object_get(l, "tasks"), 0);
-    assert_int_equal(json_integer_value(json_object_get(ti, "retry_base")), 3);
-    assert_int_equal(json_integer_value(json_object_get(ti, "open_attempt")), 4);
-    assert_int_equal(json_integer_value(json_object_get(ti, "lost_streak")), 0);
-    json_decref(l);
-}
-
 /* ---- errors and transactions ------------------------------------------------------------------
  */
-
-static void test_create_run_invalid_input(void **state)
-{
-    fx *f = *state;
-    f->s = open_ok(f);
-    long long id = 0;
-    json_t *r = json_pack("{s:s}", "workflow", "x");
-    assert_int_equal(df_store_create_run(f->s, r, &id), DF_STORE_ERROR);
-    assert_non_null(strstr(df_store_error(f->s), "store: create run:"));
-    json_decref(r);
-
-    /* An edge to an unknown task fails, and nothing of the run is left behind. */
-    r = make_run("wf", 2, 0, now_ms(), now_ms());
-    json_array_append_new(
-        json_object_get(json_array_get(json_object_get(r, "tasks"), 1), "depends_on"),
-        json_string("ghost"));
-    assert_int_equal(df_store_create_run(f->s, r, &id), DF_STORE_ERROR);
-    assert_non_null(strstr(df_store_error(f->s), "ghost"));
-    json_decref(r);
-    /* Duplicate task ids are refused. */
-    r = make_run("wf", 2, 0, now_ms(), now_ms());
-    json_object_set_new(json_array_get(json_object_get(r, "tasks"), 1), "id", json_string("t0"));
-    assert_int_equal(df_store_create_run(f->s, r, &id), DF_STORE_ERROR);
-    json_decref(r);
-    sqlite3 *db = df_store_sqlite(f->s);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 0);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM task_instances"), 0);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM task_event_log"), 0);
-}
 
 static void test_group_commit(void **state)
 {
@@ -1189,9 +936,9 @@ static void test_write_errors(void **state)
             json_t *st = NULL;
             assert_int_equal(df_store_run_status(f->s, run, &st), DF_STORE_OK);
             json_decref(st);
-            json_t *r = make_run("wf", 1, 0, now_ms(), now_ms());
-            assert_int_equal(df_store_create_run(f->s, r, &id), DF_STORE_ERROR);
-            json_decref(r);
+            test_run *r = make_run("wf", 1, 0, now_ms(), now_ms());
+            assert_int_equal(df_store_create_run(f->s, &r->rec, &id), DF_STORE_ERROR);
+            free_run(r);
             assert_non_null(strstr(df_store_error(f->s), "store: create run:"));
             assert_non_null(strstr(df_store_error(f->s), "readonly"));
             df_store_close(f->s);
@@ -1210,8 +957,8 @@ static void test_write_errors(void **state)
     /* A connection that may not write (as the read-only file gives when not running as root). */
     sqlite3 *db = df_store_sqlite(f->s);
     exec_raw(db, "PRAGMA query_only = ON");
-    json_t *r = make_run("wf", 3, 1, now_ms(), now_ms());
-    assert_int_equal(df_store_create_run(f->s, r, &id), DF_STORE_ERROR);
+    test_run *r = make_run("wf", 3, 1, now_ms(), now_ms());
+    assert_int_equal(df_store_create_run(f->s, &r->rec, &id), DF_STORE_ERROR);
     assert_non_null(strstr(df_store_error(f->s), "store: create run:"));
     assert_non_null(strstr(df_store_error(f->s), "readonly"));
     assert_int_equal(tr(f->s, run, "t0", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, now_ms()),
@@ -1226,16 +973,16 @@ static void test_write_errors(void **state)
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", pages);
     exec_raw(db, sql);
-    json_decref(r);
+    free_run(r);
     r = make_run("wf", 2000, 1, now_ms(), now_ms());
-    assert_int_equal(df_store_create_run(f->s, r, &id), DF_STORE_ERROR);
+    assert_int_equal(df_store_create_run(f->s, &r->rec, &id), DF_STORE_ERROR);
     if (!strstr(df_store_error(f->s), "full"))
         fail_msg("expected a full-disk error: %s", df_store_error(f->s));
     assert_int_equal(q_int(db, "SELECT count(*) FROM runs"), 1);
     exec_raw(db, "PRAGMA max_page_count = 1073741823");
-    assert_int_equal(df_store_create_run(f->s, r, &id), DF_STORE_OK);
+    assert_int_equal(df_store_create_run(f->s, &r->rec, &id), DF_STORE_OK);
     assert_true(id > run);
-    json_decref(r);
+    free_run(r);
     tr_ok(f->s, run, "t0", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, now_ms());
 }
 
@@ -1332,10 +1079,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lost_streak_after_retry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_result_with_nul, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_create_run_invalid_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy, setup, teardown),

@@ -23,10 +23,10 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
-#include "store/store_internal.h"
+#include "store/sqlite/backend.h"
 #include "store_fixture.h"
 
-/* Schema version 1 exactly as released (store/schema.sql, embedded by the build). */
+/* Schema version 1 exactly as released (store/sqlite/schema.sql, embedded by the build). */
 extern const char df_sql_schema[];
 
 /* The rows of a query joined into one string ("a|b\nc|d\n"), for before/after comparisons. */
@@ -155,13 +155,14 @@ static void test_migrates_v1_keeping_everything(void **state)
     assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%_v2'"), 0);
 
     /* The run counter stays ahead of the deleted run 2... */
-    json_t *run =
-        json_pack("{s:s, s:{s:s, s:[]}, s:{}, s:{}, s:I, s:[{s:s, s:s, s:[]}]}", "workflow", "etl",
-                  "dag", "name", "etl", "tasks", "params", "plugins", "started_at",
-                  (json_int_t)8000, "tasks", "id", "x", "plugin", "noop", "depends_on");
+    df_task_record task = {.id = "x", .plugin = "noop"};
+    df_run_record run = {.workflow = "etl",
+                         .dag_json = "{\"name\":\"etl\",\"tasks\":[]}",
+                         .started_at = 8000,
+                         .tasks = &task,
+                         .n_tasks = 1};
     long long id = 0;
-    assert_int_equal(df_store_create_run(f->s, run, &id), DF_STORE_OK);
-    json_decref(run);
+    assert_int_equal(df_store_create_run(f->s, &run, &id), DF_STORE_OK);
     assert_int_equal(id, 4);
 
     /* ...the constraints still hold... */
@@ -372,14 +373,17 @@ static void test_writes_build_no_temporary_btree(void **state)
     fx *f = *state;
     f->s = open_ok(f);
     sqlite3 *db = df_store_sqlite(f->s);
-    json_t *run =
-        json_pack("{s:s, s:{s:s, s:[]}, s:{}, s:{}, s:I, s:[{s:s, s:s, s:[]}, {s:s, s:s, s:[s]}]}",
-                  "workflow", "wf", "dag", "name", "wf", "tasks", "params", "plugins", "started_at",
-                  (json_int_t)1000, "tasks", "id", "a", "plugin", "noop", "depends_on", "id", "b",
-                  "plugin", "noop", "depends_on", "a");
+    const size_t on_a = 0;
+    df_task_record tasks[] = {
+        {.id = "a", .plugin = "noop"},
+        {.id = "b", .plugin = "noop", .depends_on = &on_a, .n_depends_on = 1}};
+    df_run_record run = {.workflow = "wf",
+                         .dag_json = "{\"name\":\"wf\",\"tasks\":[]}",
+                         .started_at = 1000,
+                         .tasks = tasks,
+                         .n_tasks = 2};
     long long id = 0;
-    assert_int_equal(df_store_create_run(f->s, run, &id), DF_STORE_OK);
-    json_decref(run);
+    assert_int_equal(df_store_create_run(f->s, &run, &id), DF_STORE_OK);
     /* Every kind of write the engine makes. */
     assert_int_equal(df_store_begin(f->s), DF_STORE_OK);
     df_transition t = {
@@ -408,8 +412,10 @@ static void test_writes_build_no_temporary_btree(void **state)
     assert_int_equal(
         df_store_alert_add(f->s, id, "a", "task_failed", "file:/x", 0, "{}", 1004, &alert),
         DF_STORE_OK);
-    assert_int_equal(df_store_alert_update(f->s, alert, "delivered", 1, 1005, NULL), DF_STORE_OK);
-    assert_int_equal(df_store_breaker_event(f->s, id, "a", "api", "CLOSED", "OPEN", 0.5, 4, 1006),
+    assert_int_equal(df_store_alert_update(f->s, alert, DF_ALERT_DELIVERED, 1, 1005, NULL),
+                     DF_STORE_OK);
+    assert_int_equal(df_store_breaker_event(f->s, id, "a", "api", DF_BREAKER_CLOSED,
+                                            DF_BREAKER_OPEN, 0.5, 4, 1006),
                      DF_STORE_OK);
     assert_int_equal(df_store_run_heartbeat(f->s, id, 1007), DF_STORE_OK);
     assert_int_equal(df_store_run_set_state(f->s, id, DF_RS_SUCCESS, 1008), DF_STORE_OK);

@@ -1,6 +1,7 @@
--- store/schema.sql: schema version 1 of the dagflow store (PRAGMA user_version = 1), applied by
--- store.c inside one BEGIN IMMEDIATE transaction on a new file. Later versions go into further
--- store/NNN_*.sql migrations; this file never changes once released.
+-- store/sqlite/schema.sql: schema version 1 of the dagflow store (PRAGMA user_version = 1), applied
+-- by store/sqlite/open.c inside one BEGIN IMMEDIATE transaction on a new file. Later versions go
+-- into further store/sqlite/NNN_*.sql migrations; this file never changes once released (but
+-- for this header, which SQLite does not keep).
 --
 -- Tables (internal; the five views at the end are the stable query surface of SPEC §7).
 -- Times are integers in milliseconds since the Unix epoch (UTC); JSON columns hold JSON text.

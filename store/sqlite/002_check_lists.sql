@@ -1,6 +1,7 @@
--- store/002_check_lists.sql: schema version 2 of the dagflow store, from version 1. store.c
--- applies it inside the migration transaction with foreign key enforcement off, so that dropping
--- the old tables deletes nothing else. Never changes once released.
+-- store/sqlite/002_check_lists.sql: schema version 2 of the dagflow store, from version 1.
+-- store/sqlite/open.c applies it inside the migration transaction with foreign key enforcement
+-- off, so that dropping the old tables deletes nothing else. Never changes once released (but for
+-- this header, which SQLite does not keep).
 --
 -- Why: SQLite evaluates a CHECK written `col IN ('A', 'B', ...)` by building a temporary b-tree
 -- of the list each time a statement writes the column. The engine writes task_instances.state

@@ -1,7 +1,7 @@
 # Writes OUT: a C file defining `const char df_sql_<name>[]` for each .sql file in FILES
 # ('|'-separated paths).
 string(REPLACE "|" ";" FILES "${FILES}")
-set(body "/* generated from the store/ SQL files by store/embed_sql.cmake; do not edit */\n")
+set(body "/* generated from the store/sqlite/ SQL files by store/sqlite/embed_sql.cmake; do not edit */\n")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME_WE)
   file(READ ${f} text)

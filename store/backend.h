@@ -1,0 +1,31 @@
+/* backend: what every store backend shares, for store.c and the backends under store/ only
+ * (the engine sees df_store as an opaque handle through store/store.h). A backend's handle
+ * starts with a df_store whose ops point at its table of operations; store.c's df_store_*
+ * functions check their arguments and then call through that table, as Redis's ae.c calls the
+ * poller it was built with. */
+#ifndef DF_STORE_BACKEND_H
+#define DF_STORE_BACKEND_H
+
+#include "store.h"
+
+/* Bytes kept of the last failure's message. */
+#define DF_STORE_ERR_MAX 512
+
+/* The start of every backend's handle. */
+struct df_store {
+    const df_store_ops *ops;    /* the backend's table (static, never NULL) */
+    char err[DF_STORE_ERR_MAX]; /* the last failure's message, "" after a successful open */
+};
+
+/* Writes the message of a failure (printf-style) into s->err and returns code, so that
+ * `return df_store_failf(s, DF_STORE_ERROR, "store: %s: ...", W)` records and fails at once.
+ * Messages start with "store: " and say which operation failed. */
+int df_store_failf(df_store *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Free what a backend's status/summary read (a df_run_view) and its history read (n rows)
+ * return, for backends that fail half-way; NULL is fine. */
+void df_run_view_free(df_run_view *v);
+void df_history_rows_free(df_history_row *rows, size_t n);
+
+#endif

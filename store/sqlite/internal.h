@@ -1,0 +1,194 @@
+/* sqlite/internal: what the SQLite backend's files share — the handle, the ids of the cached
+ * statements (their SQL is stmt.c's), error mapping, statement helpers, the transaction around
+ * one operation, and the operations each file implements for the table in open.c. Included only
+ * by the .c files of store/sqlite/. Everything here runs on the thread that uses the store (one at
+ * a time). */
+#ifndef DF_STORE_SQLITE_INTERNAL_H
+#define DF_STORE_SQLITE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../backend.h"
+#include "backend.h"
+
+/* The cached statements, prepared on first use and reused (reset) afterwards. */
+enum df_sqlite_stmt_id {
+    ST_BEGIN,
+    ST_BEGIN_READ,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_RUN_INSERT,
+    ST_TASK_INSERT,
+    ST_EVENT_INSERT,
+    ST_EDGE_INSERT,
+    ST_TRANSITION,
+    ST_TASK_GET,
+    ST_ATTEMPT_OPEN,
+    ST_ATTEMPT_CLOSE,
+    ST_ATTEMPT_GET,
+    ST_RUN_SET_STATE,
+    ST_RUN_SET_ENGINE,
+    ST_RUN_CLAIM,
+    ST_RUN_HEARTBEAT,
+    ST_RUN_SET_METRICS,
+    ST_RUN_GET_METRICS,
+    ST_ALERT_ADD,
+    ST_BREAKER_EVENT,
+    ST_ALERT_UPDATE,
+    ST_ALERTS_PENDING,
+    ST_RUN_STATUS,
+    ST_RUN_STATUS_TASKS,
+    ST_RUN_SUMMARY_TASKS,
+    ST_RUN_STATE_COUNTS,
+    ST_LATEST,
+    ST_HISTORY,
+    ST_LOAD_RUN,
+    ST_LOAD_TASKS,
+    ST__COUNT
+};
+
+/* A SQLite store: the shared start, the connection, the cached statements. */
+typedef struct df_sqlite_store {
+    df_store base;
+    sqlite3 *db;
+    sqlite3_stmt *st[ST__COUNT];
+} df_sqlite_store;
+
+/* The SQLite handle behind a store of this backend. */
+static inline df_sqlite_store *df_sqlite_of(df_store *s)
+{
+    return (df_sqlite_store *)s;
+}
+
+/* ---- errors and statements (stmt.c) ---- */
+
+/* The DF_STORE_* code of a SQLite result code (BUSY and LOCKED: DF_STORE_BUSY). */
+int df_sqlite_code(int rc);
+
+/* Records SQLite's message for rc as "store: WHAT: message" and returns the DF_STORE_* code. */
+int df_sqlite_fail(df_sqlite_store *s, int rc, const char *what);
+
+/* The cached statement id, prepared on first use; NULL (error recorded in *code) on failure. */
+sqlite3_stmt *df_sqlite_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id, const char *what,
+                             int *code);
+
+/* Steps a statement that returns no rows and resets it. Returns DF_STORE_OK or the error. */
+int df_sqlite_run_write(df_sqlite_store *s, sqlite3_stmt *st, const char *what);
+
+/* Runs one of the argument-less cached statements (BEGIN, COMMIT, ...). */
+int df_sqlite_exec(df_sqlite_store *s, enum df_sqlite_stmt_id id, const char *what);
+
+/* Resets a statement after use and clears its bindings. */
+static inline void df_sqlite_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Binds text (SQLITE_STATIC: it must outlive the step), NULL as NULL. */
+static inline void df_sqlite_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Binds a time in ms, 0 meaning NULL. */
+static inline void df_sqlite_bind_ms(sqlite3_stmt *st, int i, int64_t v)
+{
+    if (v)
+        sqlite3_bind_int64(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Column i as a new C string (NULL for SQL NULL); sets *oom when the copy fails. */
+static inline char *df_sqlite_col_strdup(sqlite3_stmt *st, int i, bool *oom)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return NULL;
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    char *v = t ? strdup(t) : NULL;
+    if (!v)
+        *oom = true;
+    return v;
+}
+
+/* Doubles the capacity of the array *v of elements of size `size` (16 at first). Returns false,
+ * leaving *v as it was, when out of memory. */
+static inline bool df_sqlite_grow(void **v, size_t *cap, size_t size)
+{
+    size_t n = *cap ? *cap * 2 : 16;
+    void *g = realloc(*v, n * size);
+    if (!g)
+        return false;
+    *v = g;
+    *cap = n;
+    return true;
+}
+
+/* ---- the transaction around one operation (stmt.c) ---- */
+
+/* A write made of several statements is atomic: its own BEGIN IMMEDIATE ... COMMIT when no
+ * transaction is open (DF_SQLITE_OP_OWN), a savepoint inside the caller's group-commit
+ * transaction otherwise (DF_SQLITE_OP_SAVEPOINT). A read made of several statements sees one
+ * snapshot (its own BEGIN, or the caller's transaction: DF_SQLITE_OP_NONE). */
+enum { DF_SQLITE_OP_NONE, DF_SQLITE_OP_OWN, DF_SQLITE_OP_SAVEPOINT };
+
+int df_sqlite_op_begin(df_sqlite_store *s, int *mode, const char *what);
+int df_sqlite_op_begin_read(df_sqlite_store *s, int *mode, const char *what);
+
+/* Ends the operation: commits/releases when code is DF_STORE_OK, else rolls back what it did
+ * (keeping code and its message). Returns the final code. */
+int df_sqlite_op_end(df_sqlite_store *s, int mode, int code, const char *what);
+
+/* ---- the operations (see store.h for each one's contract; arguments already checked) ---- */
+
+/* stmt.c: group commit. */
+int df_sqlite_begin(df_store *s);
+int df_sqlite_commit(df_store *s);
+int df_sqlite_rollback(df_store *s);
+
+/* runs.c: runs, task instances, attempts. */
+int df_sqlite_create_run(df_store *s, const df_run_record *run, long long *run_id);
+int df_sqlite_transition(df_store *s, const df_transition *t);
+int df_sqlite_attempt_open(df_store *s, long long run_id, const char *task_id, unsigned attempt,
+                           int64_t started_at);
+int df_sqlite_attempt_close(df_store *s, long long run_id, const char *task_id, unsigned attempt,
+                            df_attempt_outcome outcome, int64_t ended_at, const char *error,
+                            const char *log);
+int df_sqlite_run_set_state(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
+int df_sqlite_run_set_engine(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
+int df_sqlite_run_claim(df_store *s, long long run_id, const df_engine_id *expected,
+                        const df_engine_id *engine, int64_t at);
+int df_sqlite_run_heartbeat(df_store *s, long long run_id, int64_t at);
+int df_sqlite_run_set_metrics(df_store *s, long long run_id, const json_t *metrics);
+
+/* alerts.c: circuit breaker changes and the alert outbox. */
+int df_sqlite_breaker_event(df_store *s, long long run_id, const char *task_id, const char *breaker,
+                            df_breaker_state from, df_breaker_state to, double failure_rate,
+                            int calls, int64_t at);
+int df_sqlite_alert_add(df_store *s, long long run_id, const char *task_id, const char *event,
+                        const char *sink, int sink_index, const char *payload, int64_t created_at,
+                        long long *alert_id);
+int df_sqlite_alert_update(df_store *s, long long alert_id, df_alert_status status, int tries,
+                           int64_t delivered_at, const char *error);
+int df_sqlite_alerts_pending(df_store *s, long long run_id, df_pending_alert **out, size_t *n);
+
+/* reads.c: what the CLI shows and what resume/retry load. */
+int df_sqlite_run_status(df_store *s, long long run_id, df_run_view **out);
+int df_sqlite_run_summary(df_store *s, long long run_id, int max_tasks, df_run_view **out);
+int df_sqlite_latest_run(df_store *s, long long *run_id);
+int df_sqlite_history(df_store *s, const char *workflow, int limit, df_history_row **out,
+                      size_t *n);
+int df_sqlite_load_run(df_store *s, long long run_id, df_stored_run **out);
+
+#endif

@@ -1,0 +1,239 @@
+/* sqlite/stmt: the SQL of every cached statement and their cache (prepared on first use, reset
+ * after each use), SQLite result codes as DF_STORE_* codes with SQLite's message, the transaction
+ * or savepoint around one operation, and group commit (begin/commit/rollback). */
+#include "internal.h"
+
+#include <stdio.h>
+
+static const char *const stmt_sql[ST__COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_BEGIN_READ] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT df_op",
+    [ST_RELEASE] = "RELEASE df_op",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO df_op",
+    [ST_RUN_INSERT] =
+        "INSERT INTO runs (workflow, state, started_at, dag, path, dir, params, plugins,"
+        " engine_pid, engine_host, engine_started_at, heartbeat_at)"
+        " VALUES (?1, 'RUNNING', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_TASK_INSERT] = "INSERT INTO task_instances (run_id, task_id, idx, plugin, state)"
+                       " VALUES (?1, ?2, ?3, ?4, 'PENDING')",
+    [ST_EVENT_INSERT] = "INSERT INTO task_event_log"
+                        " (run_id, task_id, from_state, to_state, at, attempt, detail)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_EDGE_INSERT] = "INSERT OR IGNORE INTO run_edges (run_id, upstream, downstream)"
+                       " VALUES (?1, ?2, ?3)",
+    [ST_TRANSITION] =
+        "UPDATE task_instances SET state = ?1, attempt = ?2,"
+        " started_at = CASE WHEN ?1 = 'RUNNING' AND started_at IS NULL THEN ?3"
+        "              ELSE started_at END,"
+        " ended_at = CASE WHEN ?4 THEN ?3 WHEN ?1 = 'PENDING' THEN NULL ELSE ended_at END,"
+        " error = CASE WHEN ?5 IS NULL THEN error ELSE NULLIF(?5, '') END,"
+        " result = COALESCE(?6, result),"
+        " next_retry_at = ?7,"
+        " retry_base = CASE WHEN ?8 THEN ?2 ELSE retry_base END"
+        " WHERE run_id = ?9 AND task_id = ?10 AND state = ?11 AND attempt = ?12",
+    [ST_TASK_GET] = "SELECT state, attempt FROM task_instances WHERE run_id = ?1 AND task_id = ?2",
+    [ST_ATTEMPT_OPEN] = "INSERT INTO attempts (run_id, task_id, attempt, outcome, started_at)"
+                        " VALUES (?1, ?2, ?3, 'RUNNING', ?4)",
+    [ST_ATTEMPT_CLOSE] = "UPDATE attempts SET outcome = ?1, ended_at = ?2, error = ?3, log = ?4"
+                         " WHERE run_id = ?5 AND task_id = ?6 AND attempt = ?7"
+                         " AND outcome = 'RUNNING'",
+    [ST_ATTEMPT_GET] = "SELECT outcome FROM attempts"
+                       " WHERE run_id = ?1 AND task_id = ?2 AND attempt = ?3",
+    [ST_RUN_SET_STATE] = "UPDATE runs SET state = ?1,"
+                         " ended_at = CASE WHEN ?1 = 'RUNNING' THEN NULL ELSE ?2 END"
+                         " WHERE run_id = ?3",
+    [ST_RUN_SET_ENGINE] = "UPDATE runs SET engine_pid = ?1, engine_host = ?2,"
+                          " engine_started_at = ?3, heartbeat_at = ?4 WHERE run_id = ?5",
+    [ST_RUN_CLAIM] = "UPDATE runs SET engine_pid = ?1, engine_host = ?2, engine_started_at = ?3,"
+                     " heartbeat_at = ?4 WHERE run_id = ?5 AND engine_pid IS ?6"
+                     " AND engine_host IS ?7 AND engine_started_at IS ?8",
+    [ST_RUN_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?1 WHERE run_id = ?2",
+    [ST_RUN_SET_METRICS] = "UPDATE runs SET metrics = ?1 WHERE run_id = ?2",
+    [ST_RUN_GET_METRICS] = "SELECT metrics FROM runs WHERE run_id = ?1",
+    [ST_BREAKER_EVENT] = "INSERT INTO breaker_log (run_id, task_id, breaker, from_state, to_state,"
+                         " failure_rate, calls, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_ALERT_ADD] = "INSERT INTO alerts (run_id, task_id, event, sink, sink_index, payload,"
+                     " status, tries, created_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7)",
+    [ST_ALERT_UPDATE] = "UPDATE alerts SET status = ?1, tries = ?2, delivered_at = ?3,"
+                        " error = ?4 WHERE alert_id = ?5",
+    [ST_ALERTS_PENDING] = "SELECT alert_id, sink_index, payload, tries FROM alerts"
+                          " WHERE run_id = ?1 AND status = 'pending' ORDER BY alert_id",
+    [ST_RUN_STATUS] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, r.metrics"
+                      " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
+                      " WHERE h.run_id = ?1",
+    [ST_RUN_STATUS_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result"
+                            " FROM task_instances WHERE run_id = ?1 ORDER BY idx",
+    [ST_RUN_SUMMARY_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result"
+                             " FROM task_instances WHERE run_id = ?1 AND state <> 'SUCCESS'"
+                             " ORDER BY idx LIMIT ?2",
+    [ST_RUN_STATE_COUNTS] = "SELECT state, count(*) FROM task_instances WHERE run_id = ?1"
+                            " GROUP BY state",
+    [ST_LATEST] = "SELECT max(run_id) FROM runs",
+    /* The view decides the state shown (INTERRUPTED for a stale heartbeat) and the counts. */
+    [ST_HISTORY] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, h.tasks_total,"
+                   " h.tasks_succeeded, h.tasks_failed"
+                   " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
+                   " WHERE ?1 IS NULL OR h.workflow = ?1 ORDER BY h.run_id DESC LIMIT ?2",
+    [ST_LOAD_RUN] = "SELECT run_id, workflow, state, dag, path, dir, params, plugins, started_at,"
+                    " ended_at, engine_pid, engine_host, engine_started_at, heartbeat_at"
+                    " FROM runs WHERE run_id = ?1",
+    /* lost_streak skips an attempt still RUNNING (the one a crash left open): it counts the
+     * LOST attempts after the latest attempt that ended otherwise, within the current retry
+     * budget (a `retry` command starts a fresh streak). */
+    [ST_LOAD_TASKS] =
+        "SELECT t.task_id, t.plugin, t.state, t.attempt, t.retry_base, t.next_retry_at,"
+        " t.result, t.error, t.started_at, t.ended_at,"
+        " COALESCE((SELECT max(a.attempt) FROM attempts a WHERE a.run_id = t.run_id"
+        "           AND a.task_id = t.task_id AND a.outcome = 'RUNNING'), 0),"
+        " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
+        "   AND a.outcome = 'LOST' AND a.attempt > t.retry_base"
+        "   AND a.attempt > COALESCE((SELECT max(b.attempt)"
+        "     FROM attempts b WHERE b.run_id = t.run_id AND b.task_id = t.task_id"
+        "     AND b.outcome NOT IN ('LOST', 'RUNNING')), 0)),"
+        " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
+        "   AND a.outcome IN ('FAILED', 'TIMED_OUT') AND a.attempt > t.retry_base)"
+        " FROM task_instances t WHERE t.run_id = ?1 ORDER BY t.idx",
+};
+
+/* ---- errors ---- */
+
+/* See internal.h. */
+int df_sqlite_code(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return DF_STORE_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return DF_STORE_BUSY;
+    default:
+        return DF_STORE_ERROR;
+    }
+}
+
+/* Records SQLite's message for rc as "store: WHAT: message" and returns the DF_STORE_* code. */
+int df_sqlite_fail(df_sqlite_store *s, int rc, const char *what)
+{
+    const char *msg = sqlite3_errmsg(s->db);
+    if (!msg || !*msg || sqlite3_errcode(s->db) == SQLITE_OK)
+        msg = sqlite3_errstr(rc);
+    int code = df_sqlite_code(rc);
+    return df_store_failf(&s->base, code == DF_STORE_OK ? DF_STORE_ERROR : code, "store: %s: %s",
+                          what, msg);
+}
+
+/* ---- statements ---- */
+
+/* The cached statement id, prepared on first use; NULL (error recorded) on failure. */
+sqlite3_stmt *df_sqlite_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id, const char *what,
+                             int *code)
+{
+    *code = DF_STORE_OK;
+    if (!s->st[id]) {
+        int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->st[id],
+                                    NULL);
+        if (rc != SQLITE_OK) {
+            *code = df_sqlite_fail(s, rc, what);
+            s->st[id] = NULL;
+            return NULL;
+        }
+    }
+    return s->st[id];
+}
+
+/* Steps a statement that returns no rows and resets it. */
+int df_sqlite_run_write(df_sqlite_store *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int code = rc == SQLITE_DONE ? DF_STORE_OK : df_sqlite_fail(s, rc, what);
+    df_sqlite_done(st);
+    return code;
+}
+
+/* Runs one of the argument-less cached statements (BEGIN, COMMIT, ...). */
+int df_sqlite_exec(df_sqlite_store *s, enum df_sqlite_stmt_id id, const char *what)
+{
+    int code;
+    sqlite3_stmt *st = df_sqlite_stmt(s, id, what, &code);
+    return st ? df_sqlite_run_write(s, st, what) : code;
+}
+
+/* ---- transactions ---- */
+
+/* See internal.h. */
+int df_sqlite_op_begin(df_sqlite_store *s, int *mode, const char *what)
+{
+    if (sqlite3_get_autocommit(s->db)) {
+        *mode = DF_SQLITE_OP_OWN;
+        return df_sqlite_exec(s, ST_BEGIN, what);
+    }
+    *mode = DF_SQLITE_OP_SAVEPOINT;
+    return df_sqlite_exec(s, ST_SAVEPOINT, what);
+}
+
+/* A read made of several statements sees one snapshot. */
+int df_sqlite_op_begin_read(df_sqlite_store *s, int *mode, const char *what)
+{
+    if (sqlite3_get_autocommit(s->db)) {
+        *mode = DF_SQLITE_OP_OWN;
+        return df_sqlite_exec(s, ST_BEGIN_READ, what);
+    }
+    *mode = DF_SQLITE_OP_NONE;
+    return DF_STORE_OK;
+}
+
+/* Ends the operation: commits/releases when code is DF_STORE_OK, else rolls back what it did
+ * (keeping code and its message). Returns the final code. */
+int df_sqlite_op_end(df_sqlite_store *s, int mode, int code, const char *what)
+{
+    if (mode == DF_SQLITE_OP_NONE)
+        return code;
+    if (code == DF_STORE_OK) {
+        code = df_sqlite_exec(s, mode == DF_SQLITE_OP_OWN ? ST_COMMIT : ST_RELEASE, what);
+        if (code == DF_STORE_OK)
+            return code;
+    }
+    /* SQLite may already have rolled the whole transaction back (I/O error, full disk). */
+    if (sqlite3_get_autocommit(s->db))
+        return code;
+    char saved[sizeof s->base.err];
+    memcpy(saved, s->base.err, sizeof saved);
+    if (mode == DF_SQLITE_OP_OWN) {
+        df_sqlite_exec(s, ST_ROLLBACK, what);
+    } else if (df_sqlite_exec(s, ST_ROLLBACK_TO, what) == DF_STORE_OK) {
+        df_sqlite_exec(s, ST_RELEASE, what);
+    }
+    memcpy(s->base.err, saved, sizeof saved);
+    return code;
+}
+
+/* ---- group commit ---- */
+
+/* See store.h: BEGIN IMMEDIATE takes the write lock at once (waiting up to the busy timeout). */
+int df_sqlite_begin(df_store *store)
+{
+    df_sqlite_store *s = df_sqlite_of(store);
+    return df_sqlite_exec(s, ST_BEGIN, "begin transaction");
+}
+
+/* See store.h. On failure the transaction may still be open: call df_store_rollback. */
+int df_sqlite_commit(df_store *store)
+{
+    df_sqlite_store *s = df_sqlite_of(store);
+    return df_sqlite_exec(s, ST_COMMIT, "commit");
+}
+
+/* See store.h. No open transaction is not an error. */
+int df_sqlite_rollback(df_store *store)
+{
+    df_sqlite_store *s = df_sqlite_of(store);
+    if (sqlite3_get_autocommit(s->db))
+        return DF_STORE_OK;
+    return df_sqlite_exec(s, ST_ROLLBACK, "rollback");
+}
