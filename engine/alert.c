@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "curl_global.h"
 #include "path.h"
 #include "proc.h"
 
@@ -323,10 +324,11 @@ static void webhook_after(uv_work_t *w, int status)
 
 static void deliver_webhook(delivery *d)
 {
-    static bool curl_ready;
-    if (!curl_ready) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        curl_ready = true;
+    char cerr[256], msg[300];
+    if (df_curl_global_once(cerr, sizeof cerr) != 0) {
+        snprintf(msg, sizeof msg, "webhook sink: %s", cerr);
+        try_done(d, msg);
+        return;
     }
     d->work.data = d;
     free(d->work_error);

@@ -594,6 +594,7 @@ size_t df_engine_close(df_engine *e)
     if (e->in_tx && e->store)
         df_store_rollback(e->store);
     df_store_close(e->store);
+    df_plugin_registry_left_behind(e->plugins, left); /* then no fini: plugin code may run */
     df_plugin_registry_free(e->plugins);
     pthread_mutex_destroy(&e->inbox_mu);
     free(e);

@@ -1,18 +1,119 @@
-/* plugin: the plugin registry — search path, dlopen, ABI and name checks, and the creation-time
- * `validate` of every task of a workflow (SPEC §2). */
+/* plugin: the plugin registry — search path, dlopen, ABI and name checks, the plugins' init and
+ * fini hooks, and the creation-time `validate` of every task of a workflow (SPEC §2). */
 #include "plugin.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "curl_global.h"
 #include "path.h"
+#include "sized.h"
 #include "template.h"
+
+/* ---- the descriptors of the process's plugins ---- */
+
+/* How many bytes of df_taskunit a plugin built against ABI abi has (the fields up to the last
+ * one that ABI added), or 0 for an ABI this engine does not know. */
+static size_t taskunit_layout_size(int abi)
+{
+    _Static_assert(DF_TASKUNIT_ABI == 2, "a new ABI: add its layout to taskunit_layout_size");
+    switch (abi) {
+    case 1:
+        return DF_END_OF(df_taskunit, execute);
+    case 2:
+        return DF_END_OF(df_taskunit, fini);
+    default:
+        return 0;
+    }
+}
+
+/* One plugin descriptor loaded in the process, shared by every registry that loaded it. Plugins
+ * are never unloaded (a worker left behind may still run their code), so neither are these:
+ * each is allocated once and kept for the process's life (df_plugin.unit points into it). */
+struct df_unit_hold {
+    const df_taskunit *raw; /* what the plugin's entry point returned */
+    df_taskunit unit;       /* the fields of the plugin's ABI; those it lacks are NULL */
+    unsigned users;         /* registries holding it; init ran when this went from 0 to 1 */
+    bool pinned; /* a registry left it while its code may still run: initialised for good */
+};
+
+static pthread_mutex_t holds_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct df_unit_hold **holds; /* every descriptor ever loaded, guarded by holds_mu */
+static size_t n_holds, cap_holds;
+
+/* The hold of raw, created when there is none. Returns NULL when out of memory. holds_mu held. */
+static struct df_unit_hold *hold_find_locked(const df_taskunit *raw)
+{
+    for (size_t i = 0; i < n_holds; i++)
+        if (holds[i]->raw == raw)
+            return holds[i];
+    if (n_holds == cap_holds) {
+        size_t cap = cap_holds ? cap_holds * 2 : 16;
+        struct df_unit_hold **g = realloc(holds, cap * sizeof *g);
+        if (!g)
+            return NULL;
+        holds = g;
+        cap_holds = cap;
+    }
+    struct df_unit_hold *h = calloc(1, sizeof *h);
+    if (h) {
+        h->raw = raw;
+        holds[n_holds++] = h;
+    }
+    return h;
+}
+
+/* Takes a registry's hold on the plugin descriptor raw, whose fields of its ABI are in unit: the
+ * first hold in the process (or the first since the last one was released) runs the plugin's
+ * init, after the process's curl_global_init (curl_global.h). Returns the hold, or NULL with
+ * the reason in err ("init failed: <the plugin's message>", or out of memory). Thread-safe:
+ * init runs under a process-wide lock. */
+static struct df_unit_hold *hold_acquire(const df_taskunit *raw, const df_taskunit *unit,
+                                         char *err, size_t errlen)
+{
+    pthread_mutex_lock(&holds_mu);
+    struct df_unit_hold *h = hold_find_locked(raw);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+    } else if (h->users == 0 && !h->pinned) {
+        h->unit = *unit; /* not in use: read afresh */
+        if (h->unit.init) {
+            char msg[1024] = "";
+            df_curl_global_once(NULL, 0); /* a failure is the plugin's to report */
+            if (h->unit.init(msg, sizeof msg) != 0) {
+                msg[sizeof msg - 1] = '\0';
+                snprintf(err, errlen, "init failed: %s", msg[0] ? msg : "(no message)");
+                h = NULL;
+            }
+        }
+    }
+    if (h)
+        h->users++;
+    pthread_mutex_unlock(&holds_mu);
+    return h;
+}
+
+/* Releases a registry's hold: the last one runs the plugin's fini, unless plugin code may still
+ * be running (busy; the descriptor then stays initialised for the process's life). */
+static void hold_release(struct df_unit_hold *h, bool busy)
+{
+    pthread_mutex_lock(&holds_mu);
+    if (busy)
+        h->pinned = true;
+    if (h->users > 0 && --h->users == 0 && !h->pinned && h->unit.fini)
+        h->unit.fini();
+    pthread_mutex_unlock(&holds_mu);
+}
+
+/* ---- the registry ---- */
 
 struct df_plugin_registry {
     char **dirs; /* the search path, in order */
@@ -23,6 +124,7 @@ struct df_plugin_registry {
     const df_plugin **listing; /* df_plugin_list's last answer */
     df_plugin **by_name;       /* plugins found by name along the search path (a cache: the */
     size_t n_by_name;          /* search path never changes during the registry's life) */
+    bool busy;                 /* plugin code may still run when it is freed: no fini */
 };
 
 /* Appends dir to the search path (copied); an empty dir, or one already on the path, is
@@ -102,8 +204,9 @@ void df_plugin_registry_free(df_plugin_registry *r)
     free(r->dirs);
     for (size_t i = 0; i < r->n_loaded; i++) {
         df_plugin *p = r->loaded[i];
-        /* Plugins are never unloaded: a worker abandoned in a plugin that ignored its
-         * cancellation may still be running the plugin's code while the engine exits. */
+        /* Plugins are never unloaded (no dlclose): a worker abandoned in a plugin that ignored
+         * its cancellation may still be running the plugin's code while the engine exits. */
+        hold_release(p->hold, r->busy);
         free(p->name);
         free(p->path);
         free(p);
@@ -112,6 +215,12 @@ void df_plugin_registry_free(df_plugin_registry *r)
     free(r->listing);
     free(r->by_name);
     free(r);
+}
+
+void df_plugin_registry_left_behind(df_plugin_registry *r, size_t workers)
+{
+    if (r && workers > 0)
+        r->busy = true;
 }
 
 /* The plugin name a file must declare: its base name without ".so". New string. */
@@ -139,6 +248,72 @@ static int reserve_slot(df_plugin_registry *r)
     return 0;
 }
 
+/* Reads the descriptor u that the plugin at real (its file name without ".so" is want) returned
+ * into *unit: the fields of its ABI, later ones NULL. Returns 0, or -1 with a message in err
+ * when the ABI is not one this engine loads, the name does not match the file, or execute is
+ * NULL. ref is the reference the workflow used, for messages. */
+static int read_unit(const df_taskunit *u, const char *ref, const char *real, const char *want,
+                     df_taskunit *unit, char *err, size_t errlen)
+{
+    size_t size = taskunit_layout_size(u->abi); /* abi is first in every layout */
+    if (size == 0) {
+        snprintf(err, errlen,
+                 "plugin \"%s\": %s was built for plugin ABI %d, this dagflow supports plugin ABI "
+                 "1 to %d",
+                 ref, real, u->abi, DF_TASKUNIT_ABI);
+        return -1;
+    }
+    memset(unit, 0, sizeof *unit);
+    memcpy(unit, u, size);
+    if (!unit->name || strcmp(unit->name, want) != 0) {
+        snprintf(
+            err, errlen,
+            "plugin \"%s\": %s declares the name \"%s\", which does not match its file name \"%s\"",
+            ref, real, unit->name ? unit->name : "(null)", want);
+        return -1;
+    }
+    if (!unit->execute) {
+        snprintf(err, errlen, "plugin \"%s\": %s has no execute function", ref, real);
+        return -1;
+    }
+    return 0;
+}
+
+/* Registers the plugin real (dlopen handle h, descriptor u) in r after taking its hold (which
+ * runs its init the first time). Takes ownership of want. Returns the plugin, or NULL with a
+ * message in err (want is then freed). */
+static df_plugin *register_plugin(df_plugin_registry *r, const char *ref, const char *real,
+                                  char *want, void *h, const df_taskunit *u, char *err,
+                                  size_t errlen)
+{
+    df_taskunit unit;
+    char why[1200];
+    if (read_unit(u, ref, real, want, &unit, err, errlen) != 0) {
+        free(want);
+        return NULL;
+    }
+    df_plugin *p = reserve_slot(r) == 0 ? calloc(1, sizeof *p) : NULL;
+    char *rp = p ? strdup(real) : NULL;
+    struct df_unit_hold *hold = rp ? hold_acquire(u, &unit, why, sizeof why) : NULL;
+    if (!hold) {
+        if (rp)
+            snprintf(err, errlen, "plugin \"%s\": %s: %s", ref, real, why);
+        else
+            snprintf(err, errlen, "plugin \"%s\": out of memory", ref);
+        free(p);
+        free(rp);
+        free(want);
+        return NULL;
+    }
+    p->name = want;
+    p->path = rp;
+    p->handle = h;
+    p->unit = &hold->unit;
+    p->hold = hold;
+    r->loaded[r->n_loaded++] = p;
+    return p;
+}
+
 /* Loads the .so at path (absolute). Returns the registered plugin or NULL with err filled. */
 static df_plugin *load_path(df_plugin_registry *r, const char *ref, const char *path, char *err,
                             size_t errlen)
@@ -164,6 +339,7 @@ static df_plugin *load_path(df_plugin_registry *r, const char *ref, const char *
     *(void **)&entry = dlsym(h, DF_TASKUNIT_ENTRY);
     char *want = name_from_path(real);
     const df_taskunit *u = NULL;
+    df_plugin *p = NULL;
     if (!want)
         snprintf(err, errlen, "plugin \"%s\": out of memory", ref);
     else if (!entry)
@@ -172,35 +348,10 @@ static df_plugin *load_path(df_plugin_registry *r, const char *ref, const char *
     else if (!(u = entry()))
         snprintf(err, errlen, "plugin \"%s\": %s: %s() returned NULL", ref, real,
                  DF_TASKUNIT_ENTRY);
-    else if (u->abi != DF_TASKUNIT_ABI)
-        snprintf(err, errlen,
-                 "plugin \"%s\": %s was built for plugin ABI %d, this dagflow supports %d", ref,
-                 real, u->abi, DF_TASKUNIT_ABI);
-    else if (!u->name || strcmp(u->name, want) != 0)
-        snprintf(
-            err, errlen,
-            "plugin \"%s\": %s declares the name \"%s\", which does not match its file name \"%s\"",
-            ref, real, u->name ? u->name : "(null)", want);
-    else if (!u->execute)
-        snprintf(err, errlen, "plugin \"%s\": %s has no execute function", ref, real);
-    else if (reserve_slot(r) != 0)
-        snprintf(err, errlen, "plugin \"%s\": out of memory", ref);
-    else {
-        df_plugin *p = calloc(1, sizeof *p);
-        char *rp = strdup(real);
-        if (p && rp) {
-            p->name = want;
-            p->path = rp;
-            p->handle = h;
-            p->unit = u;
-            r->loaded[r->n_loaded++] = p;
-            return p;
-        }
-        free(p);
-        free(rp);
-        snprintf(err, errlen, "plugin \"%s\": out of memory", ref);
-    }
-    free(want);
+    else if ((p = register_plugin(r, ref, real, want, h, u, err, errlen)))
+        return p;
+    if (!u)
+        free(want); /* register_plugin frees it otherwise */
     dlclose(h);
     return NULL;
 }

@@ -1,7 +1,10 @@
-/* plugin: finds, loads and checks TaskUnit plugins (SPEC §2), and keeps them loaded in a
- * registry for the engine's lifetime. Refusals are clear errors, never crashes: a missing file,
- * a file that is not a shared object (with dlerror's message), no `dagflow_taskunit` symbol, an
- * ABI this build does not know, a NULL execute, a `name` that does not match the file. */
+/* plugin: finds, loads and checks TaskUnit plugins (SPEC §2), runs their init and fini hooks, and
+ * keeps them loaded in a registry for the engine's lifetime. Plugins built against any ABI from 1
+ * to DF_TASKUNIT_ABI load; the engine reads only the df_taskunit fields of the plugin's ABI.
+ * Refusals are clear errors, never crashes: a missing file, a file that is not a shared object
+ * (with dlerror's message), no `dagflow_taskunit` symbol, an ABI this build does not know (0 or
+ * less, or above DF_TASKUNIT_ABI), a NULL execute, a `name` that does not match the file, an init
+ * hook that fails (with its message). */
 #ifndef DF_PLUGIN_H
 #define DF_PLUGIN_H
 
@@ -16,7 +19,10 @@ typedef struct df_plugin {
     char *name;              /* owned: the plugin's name */
     char *path;              /* owned: absolute path of the .so */
     void *handle;            /* dlopen handle */
-    const df_taskunit *unit; /* borrowed from the plugin */
+    /* The plugin's descriptor as this engine reads it: the fields of the plugin's ABI, later
+     * ones NULL (init and fini of an ABI-1 plugin). Borrowed; valid for the process's life. */
+    const df_taskunit *unit;
+    struct df_unit_hold *hold; /* the process-wide record of unit and its init (plugin.c) */
 } df_plugin;
 
 typedef struct df_plugin_registry df_plugin_registry;
@@ -28,14 +34,24 @@ typedef struct df_plugin_registry df_plugin_registry;
  * Returns NULL on allocation failure. Not thread-safe: use from the engine thread. */
 df_plugin_registry *df_plugin_registry_new(const char *const *dirs, size_t n_dirs);
 
-/* Frees the registry and unloads its plugins (after the pool is gone). NULL is fine. */
+/* Frees the registry (after the pool is gone). NULL is fine. Each plugin's fini runs when this
+ * was the last registry of the process holding it (init ran when the first one loaded it), unless
+ * df_plugin_registry_left_behind said that plugin code may still run. Plugins are never
+ * dlclose'd: their code and descriptors stay for the process's life. */
 void df_plugin_registry_free(df_plugin_registry *r);
+
+/* Says that `workers` workers were left behind by the pool (df_pool_destroy's answer), possibly
+ * still running plugin code: when workers > 0, df_plugin_registry_free calls no fini and the
+ * registry's plugins stay initialised for the process's life. NULL is fine. */
+void df_plugin_registry_left_behind(df_plugin_registry *r, size_t workers);
 
 /* Finds and loads a plugin: `ref` is a name (searched as NAME.so along the search path) or, when
  * it contains '/', a path to a .so (relative paths resolve against base_dir). A plugin already
- * loaded is returned again. Returns 0 and sets *out (borrowed from the registry), or -1 with a
- * message in err, e.g. `plugin "foo": not found (searched: a, b, c)` or
- * `plugin "x.so": wrong ABI 7 (this dagflow supports 1)`. */
+ * loaded is returned again. The first load of a plugin in the process runs its init hook (after
+ * the process's curl_global_init, curl_global.h). Returns 0 and sets *out (borrowed from the
+ * registry), or -1 with a message in err, e.g. `unknown plugin "foo" (no foo.so in: a, b)` or
+ * `plugin "x": /p/x.so was built for plugin ABI 7, this dagflow supports plugin ABI 1 to 2` or
+ * `plugin "x": /p/x.so: init failed: <the plugin's message>`. */
 int df_plugin_get(df_plugin_registry *r, const char *ref, const char *base_dir,
                   const df_plugin **out, char *err, size_t errlen);
 

@@ -219,6 +219,7 @@ static void maybe_complete(df_proc *p)
     uv_timer_stop(&p->kill_timer);
     df_spawn_result res;
     memset(&res, 0, sizeof res);
+    res.size = sizeof res; /* every field is there (df_spawn_result_free reads size) */
     res.term_signal = p->term_signal;
     res.exit_code = p->term_signal ? -1 : p->exit_status;
     res.cancelled = p->kill_requested;

@@ -120,18 +120,9 @@ static int fs_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
     }
 }
 
-static const df_taskunit file_sensor_unit = {
-    .abi = DF_TASKUNIT_ABI,
-    .name = "file_sensor",
-    .version = "1.0.0",
-    .description = "waits until a file exists, without blocking a worker; result {\"path\", "
-                   "\"size\"}",
-    .validate = fs_validate,
-    .execute = fs_execute,
-};
-
-/* The plugin's entry point: the static descriptor above (borrowed, lives as long as the .so). */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &file_sensor_unit;
-}
+/* The plugin's descriptor and its entry point, dagflow_taskunit (lives as long as the .so). */
+DF_TASKUNIT_DEFINE(.name = "file_sensor", .version = "1.0.0",
+                   .description =
+                       "waits until a file exists, without blocking a worker; result {\"path\", "
+                       "\"size\"}",
+                   .validate = fs_validate, .execute = fs_execute);

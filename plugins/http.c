@@ -37,7 +37,6 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,12 +252,28 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 
 /* ---- the request ---- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void init_curl(void)
+/* The plugin's init hook (taskunit.h): refuses the plugin at load, with a clear message, when the
+ * process's libcurl cannot make HTTP requests (no http protocol, or it cannot create a handle).
+ * The engine has called curl_global_init for the process already: this plugin never calls
+ * curl_global_init nor curl_global_cleanup itself. */
+static int http_init(char *err, size_t errlen)
 {
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    int has_http = 0;
+    for (const char *const *p = v ? v->protocols : NULL; p && *p; p++)
+        has_http |= strcmp(*p, "http") == 0;
+    if (!has_http) {
+        snprintf(err, errlen, "libcurl %s has no http support", v ? v->version : "(unknown)");
+        return 1;
+    }
+    CURL *probe = curl_easy_init();
+    if (!probe) {
+        snprintf(err, errlen, "libcurl %s cannot create a transfer (curl_easy_init failed)",
+                 v->version);
+        return 1;
+    }
+    curl_easy_cleanup(probe);
+    return 0;
 }
 
 /* Whether the response's Content-Type is JSON: application/json or a +json suffix type. */
@@ -350,12 +365,6 @@ static int http_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
 {
     if (dfp_check_final(ctx, check_params, params, 512))
         return DF_TASK_FAILED_PERMANENT;
-    pthread_once(&curl_once, init_curl);
-    if (curl_init_rc != CURLE_OK) {
-        df_task_set_error(ctx, "http: curl_global_init failed: %s",
-                          curl_easy_strerror(curl_init_rc));
-        return DF_TASK_FAILED;
-    }
     const char *url = json_string_value(json_object_get(params, "url"));
     json_t *mv = json_object_get(params, "method");
     char method[16] = "GET";
@@ -534,18 +543,9 @@ out:
     return status;
 }
 
-static const df_taskunit http_unit = {
-    .abi = DF_TASKUNIT_ABI,
-    .name = "http",
-    .version = "1.0.0",
-    .description = "makes one HTTP(S) request with libcurl, without holding a thread; result "
-                   "{\"status\", \"headers\", \"body\", \"json\"}",
-    .validate = http_validate,
-    .execute = http_execute,
-};
-
-/* The plugin's entry point: the static descriptor above (borrowed, lives as long as the .so). */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &http_unit;
-}
+/* The plugin's descriptor and its entry point, dagflow_taskunit (lives as long as the .so). */
+DF_TASKUNIT_DEFINE(.name = "http", .version = "1.0.0",
+                   .description =
+                       "makes one HTTP(S) request with libcurl, without holding a thread; result "
+                       "{\"status\", \"headers\", \"body\", \"json\"}",
+                   .validate = http_validate, .execute = http_execute, .init = http_init);

@@ -14,17 +14,7 @@ static int noop_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
     return DF_TASK_OK;
 }
 
-static const df_taskunit noop_unit = {
-    .abi = DF_TASKUNIT_ABI,
-    .name = "noop",
-    .version = "1.0.0",
-    .description = "does nothing; its result is its params, templates resolved",
-    .validate = NULL, /* any params */
-    .execute = noop_execute,
-};
-
-/* The plugin's entry point: the static descriptor above. */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &noop_unit;
-}
+/* The plugin's descriptor and its entry point, dagflow_taskunit (lives as long as the .so). */
+DF_TASKUNIT_DEFINE(.name = "noop", .version = "1.0.0",
+                   .description = "does nothing; its result is its params, templates resolved",
+                   .execute = noop_execute);

@@ -262,8 +262,7 @@ static int shell_execute(df_task_ctx *ctx, const json_t *params, json_t **result
             k++;
         }
     }
-    df_spawn_opts opts;
-    memset(&opts, 0, sizeof opts);
+    df_spawn_opts opts = DF_SPAWN_OPTS_INIT;
     opts.argv = (const char *const *)argv;
     opts.env = (const char *const *)env;
     json_t *cwd = json_object_get(params, "cwd");
@@ -292,7 +291,7 @@ static int shell_execute(df_task_ctx *ctx, const json_t *params, json_t **result
             opts.limit_open_files = (uint64_t)json_integer_value(v);
     }
 
-    df_spawn_result res;
+    df_spawn_result res = DF_SPAWN_RESULT_INIT;
     if (df_task_spawn(ctx, &opts, &res, err, sizeof err) != 0) {
         df_task_set_error(ctx, "%s", err);
         status = DF_TASK_FAILED;
@@ -366,17 +365,9 @@ out:
     return status;
 }
 
-static const df_taskunit shell_unit = {
-    .abi = DF_TASKUNIT_ABI,
-    .name = "shell",
-    .version = "1.0.0",
-    .description = "runs a command (argv) or a /bin/sh script; result {exit_code, stdout, stderr}",
-    .validate = shell_validate,
-    .execute = shell_execute,
-};
-
-/* The plugin's entry point: the static descriptor above. */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &shell_unit;
-}
+/* The plugin's descriptor and its entry point, dagflow_taskunit (lives as long as the .so). */
+DF_TASKUNIT_DEFINE(
+        .name = "shell", .version = "1.0.0",
+        .description =
+            "runs a command (argv) or a /bin/sh script; result {exit_code, stdout, stderr}",
+        .validate = shell_validate, .execute = shell_execute);

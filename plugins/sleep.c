@@ -54,17 +54,8 @@ static int sleep_execute(df_task_ctx *ctx, const json_t *params, json_t **result
     return DF_TASK_OK;
 }
 
-static const df_taskunit sleep_unit = {
-    .abi = DF_TASKUNIT_ABI,
-    .name = "sleep",
-    .version = "1.0.0",
-    .description = "waits ms milliseconds without blocking a worker; result {\"slept_ms\"}",
-    .validate = sleep_validate,
-    .execute = sleep_execute,
-};
-
-/* The plugin's entry point: the static descriptor above. */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &sleep_unit;
-}
+/* The plugin's descriptor and its entry point, dagflow_taskunit (lives as long as the .so). */
+DF_TASKUNIT_DEFINE(.name = "sleep", .version = "1.0.0",
+                   .description =
+                       "waits ms milliseconds without blocking a worker; result {\"slept_ms\"}",
+                   .validate = sleep_validate, .execute = sleep_execute);

@@ -552,18 +552,9 @@ static int sq_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
     return status;
 }
 
-static const df_taskunit sqlite_unit = {
-    .abi = DF_TASKUNIT_ABI,
-    .name = "sqlite",
-    .version = "1.0.0",
-    .description = "runs one SQL statement on a SQLite database file; result {\"rows\", "
-                   "\"changes\"}",
-    .validate = sq_validate,
-    .execute = sq_execute,
-};
-
-/* The plugin's entry point: the static descriptor above (borrowed, lives as long as the .so). */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &sqlite_unit;
-}
+/* The plugin's descriptor and its entry point, dagflow_taskunit (lives as long as the .so). */
+DF_TASKUNIT_DEFINE(.name = "sqlite", .version = "1.0.0",
+                   .description =
+                       "runs one SQL statement on a SQLite database file; result {\"rows\", "
+                       "\"changes\"}",
+                   .validate = sq_validate, .execute = sq_execute);

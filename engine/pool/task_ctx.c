@@ -1,9 +1,11 @@
 /* task_ctx: the df_task_* helpers of the plugin SDK (include/dagflow/taskunit.h), run by a
  * plugin's execute() inside a pool coroutine. Waiting helpers start a libuv request on the
  * worker's loop and yield to the worker's scheduler; the request's callback wakes the coroutine.
- * These functions are exported from the dagflow executable to dlopen'd plugins. */
+ * These functions are exported from the dagflow executable to dlopen'd plugins; the ABI-1
+ * entry points of the spawn helper are in task_abi1.c. */
 #include "pool_internal.h"
 
+#include "../sized.h"
 #include "fault.h"
 
 #include <pthread.h>
@@ -303,25 +305,87 @@ static void on_spawn_done(df_proc *proc, df_spawn_result *res, void *ud)
     df_worker_run_ready(ctx->w);
 }
 
+/* Copies the fields of the plugin's opts that its size covers into *full (the rest 0). Returns
+ * 0, or -1 with a message in errbuf when opts is NULL or its size does not cover argv. */
+static int read_spawn_opts(const df_spawn_opts *opts, df_spawn_opts *full, char *errbuf,
+                           size_t errlen)
+{
+    memset(full, 0, sizeof *full);
+    if (!opts) {
+        snprintf(errbuf, errlen, "spawn: invalid arguments (no options)");
+        return -1;
+    }
+    if (!DF_COVERS(opts->size, df_spawn_opts, argv)) {
+        snprintf(errbuf, errlen,
+                 "spawn: df_spawn_opts.size is %zu, too small to hold argv (start the options "
+                 "from DF_SPAWN_OPTS_INIT)",
+                 opts->size);
+        return -1;
+    }
+    memcpy(full, opts, opts->size < sizeof *full ? opts->size : sizeof *full);
+    full->size = sizeof *full;
+    return 0;
+}
+
+/* Whether the plugin's result struct can be written: not NULL and its size covers exit_code.
+ * Clears what it covers (but size) when it can; else writes a message into errbuf. */
+static int check_spawn_result(df_spawn_result *res, char *errbuf, size_t errlen)
+{
+    if (!res) {
+        snprintf(errbuf, errlen, "spawn: invalid arguments (no result)");
+        return -1;
+    }
+    if (!DF_COVERS(res->size, df_spawn_result, exit_code)) {
+        snprintf(errbuf, errlen,
+                 "spawn: df_spawn_result.size is %zu, too small to hold exit_code (start the "
+                 "result from DF_SPAWN_RESULT_INIT)",
+                 res->size);
+        return -1;
+    }
+    size_t n = res->size < sizeof *res ? res->size : sizeof *res;
+    memset((char *)res + sizeof res->size, 0, n - sizeof res->size);
+    return 0;
+}
+
+/* Hands the engine's full result to the plugin's res: the fields its size covers; the buffers
+ * it has no room for are freed. */
+static void write_spawn_result(df_spawn_result *full, df_spawn_result *res)
+{
+    size_t size = res->size;
+    if (!DF_COVERS(size, df_spawn_result, stdout_data)) {
+        free(full->stdout_data);
+        full->stdout_data = NULL;
+    }
+    if (!DF_COVERS(size, df_spawn_result, stderr_data)) {
+        free(full->stderr_data);
+        full->stderr_data = NULL;
+    }
+    full->size = size;
+    memcpy(res, full, size < sizeof *full ? size : sizeof *full);
+}
+
 /* Runs a child through df_proc_run on the worker's loop and yields until it has been reaped and
- * its output collected; a cancellation kills its process group. See taskunit.h. */
-int df_task_spawn(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result *res, char *errbuf,
-                  size_t errlen)
+ * its output collected; a cancellation kills its process group. Reads and writes only the fields
+ * that opts->size and res->size cover. See taskunit.h (df_task_spawn). */
+int df_task_spawn2(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result *res,
+                   char *errbuf, size_t errlen)
 {
     char dummy[1];
     if (!errbuf || !errlen) {
         errbuf = dummy;
         errlen = sizeof dummy;
     }
-    if (res)
-        memset(res, 0, sizeof *res);
-    if (!ctx || !opts || !res) {
-        snprintf(errbuf, errlen, "spawn: invalid arguments");
+    df_spawn_opts o;
+    if (check_spawn_result(res, errbuf, errlen) != 0 ||
+        read_spawn_opts(opts, &o, errbuf, errlen) != 0)
+        return -1;
+    if (!ctx) {
+        snprintf(errbuf, errlen, "spawn: invalid arguments (no task context)");
         return -1;
     }
     if (df_pool_job_is_cancelled(ctx->pj)) {
         snprintf(errbuf, errlen, "spawn %s: the attempt was cancelled",
-                 opts->argv && opts->argv[0] ? opts->argv[0] : "?");
+                 o.argv && o.argv[0] ? o.argv[0] : "?");
         return -1;
     }
     char run_id[48], task_id[4200], attempt[48];
@@ -330,25 +394,33 @@ int df_task_spawn(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result *
     snprintf(attempt, sizeof attempt, "DAGFLOW_ATTEMPT=%u", df_task_attempt(ctx));
     const char *extra[] = {run_id, task_id, attempt, NULL};
     df_proc *proc = NULL;
-    int rc = df_proc_run(&ctx->w->loop, opts, extra, df_task_workdir(ctx), on_spawn_done, ctx,
-                         &proc, errbuf, errlen);
+    int rc = df_proc_run(&ctx->w->loop, &o, extra, df_task_workdir(ctx), on_spawn_done, ctx, &proc,
+                         errbuf, errlen);
     if (rc != 0)
         return rc;
     ctx->proc = proc;
     ctx->wait = DF_WAIT_SPAWN;
     df_task_ctx_wait(ctx);
-    *res = ctx->spawn_res;
+    write_spawn_result(&ctx->spawn_res, res);
     memset(&ctx->spawn_res, 0, sizeof ctx->spawn_res);
     return 0;
 }
 
-/* Frees the buffers of a spawn result (not the struct); NULL is fine. */
-void df_spawn_result_free(df_spawn_result *res)
+/* Frees the buffers of a spawn result that its size covers (not the struct); NULL is fine. */
+void df_spawn_result_free2(df_spawn_result *res)
 {
     if (!res)
         return;
-    free(res->stdout_data);
-    free(res->stderr_data);
-    res->stdout_data = res->stderr_data = NULL;
-    res->stdout_len = res->stderr_len = 0;
+    if (DF_COVERS(res->size, df_spawn_result, stdout_data)) {
+        free(res->stdout_data);
+        res->stdout_data = NULL;
+    }
+    if (DF_COVERS(res->size, df_spawn_result, stdout_len))
+        res->stdout_len = 0;
+    if (DF_COVERS(res->size, df_spawn_result, stderr_data)) {
+        free(res->stderr_data);
+        res->stderr_data = NULL;
+    }
+    if (DF_COVERS(res->size, df_spawn_result, stderr_len))
+        res->stderr_len = 0;
 }

@@ -1,12 +1,23 @@
 /* dagflow TaskUnit plugin SDK (SPEC §2): the one header a plugin includes.
  *
  * A plugin is a shared object exporting `dagflow_taskunit`, which returns a pointer to a static
- * df_taskunit. It builds with `cc -shared -fPIC -I<prefix>/include plugin.c -o NAME.so` and no
- * link flags: the df_task_* helpers below and jansson are provided by the dagflow process that
- * loads it (in the tradition of SQLite's loadable extensions and Redis modules).
+ * df_taskunit (DF_TASKUNIT_DEFINE below writes both). It builds with
+ * `cc -shared -fPIC -I<prefix>/include plugin.c -o NAME.so` and no link flags: the df_task_*
+ * helpers below and jansson are provided by the dagflow process that loads it (in the tradition
+ * of SQLite's loadable extensions and Redis modules).
  *
- * ABI rule: fields are only ever appended to df_taskunit; DF_TASKUNIT_ABI says which layout a
- * plugin was built against, and the engine refuses (with a clear error) any ABI it does not know.
+ * ABI rules (SPEC §2, §10):
+ * - Fields are only ever appended to df_taskunit. DF_TASKUNIT_ABI says which layout a plugin was
+ *   built against; each append raises it by one. The engine loads plugins built against any ABI
+ *   from 1 to its own, reads only the fields that layout has (later ones count as NULL), and
+ *   refuses an ABI of 0 or less, or above its own, with an error naming the file and both ABIs.
+ * - From ABI 2 on, every struct a plugin passes to a helper starts with `size_t size`, which the
+ *   plugin sets to sizeof the struct (the DF_*_INIT macros do it); the engine reads and writes
+ *   only the fields that size covers, so fields may be appended to those structs too.
+ * - A helper whose struct changed layout when the size field came keeps its old symbol for
+ *   plugins built before (ABI 1: df_task_spawn, df_spawn_result_free); this header maps the
+ *   name to the sized symbol (df_task_spawn2, df_spawn_result_free2), so source is unchanged.
+ *   Helpers taking only plain arguments keep their one symbol.
  */
 #ifndef DAGFLOW_TASKUNIT_H
 #define DAGFLOW_TASKUNIT_H
@@ -19,8 +30,9 @@
 extern "C" {
 #endif
 
-/* The layout of df_taskunit this header describes. */
-#define DF_TASKUNIT_ABI 1
+/* The layout of df_taskunit this header describes: 1 = up to execute, 2 = init and fini added
+ * (and the sized spawn structs). */
+#define DF_TASKUNIT_ABI 2
 
 /* Return codes of execute(). */
 #define DF_TASK_OK 0
@@ -49,11 +61,53 @@ typedef struct df_taskunit {
      * coroutine of the engine's pool: to wait, use the df_task_* helpers, which yield instead of
      * blocking the worker thread. */
     int (*execute)(df_task_ctx *ctx, const json_t *params, json_t **result);
+
+    /* ---- ABI 2 ---- */
+
+    /* Prepares the plugin's process-wide state. May be NULL. Called on the engine thread when the
+     * plugin is first loaded in the process, before any validate or execute of it. Returns 0, or
+     * non-zero with a NUL-terminated message of at most errlen bytes in err: the plugin is then
+     * refused (the message is shown with the file's path) and fini is not called. Before the
+     * first init the engine has called curl_global_init(CURL_GLOBAL_DEFAULT) for the process, so
+     * a plugin using libcurl must not call it (nor curl_global_cleanup): libcurl stays
+     * initialised until the process exits. */
+    int (*init)(char *err, size_t errlen);
+    /* Releases what init prepared. May be NULL. Called once on the engine thread when the
+     * registry that loaded the plugin is freed, after the pool has stopped (no validate or
+     * execute of it is running); not called when workers were left behind in plugin code that
+     * ignored its cancellation (that code may still use the state), nor when init failed. A
+     * process that makes several registries (the test suite) sees init and fini in pairs:
+     * never a second init without a fini between. The plugin's code stays loaded after fini. */
+    void (*fini)(void);
 } df_taskunit;
 
 /* The one symbol a plugin exports. */
 typedef const df_taskunit *(*df_taskunit_entry_fn)(void);
 #define DF_TASKUNIT_ENTRY "dagflow_taskunit"
+
+#ifdef __cplusplus
+#define DF_TASKUNIT_EXPORT_ extern "C" __attribute__((visibility("default")))
+#else
+#define DF_TASKUNIT_EXPORT_ __attribute__((visibility("default")))
+#endif
+
+/* The entry point: returns the plugin's static descriptor (never NULL for a working plugin). */
+DF_TASKUNIT_EXPORT_ const df_taskunit *dagflow_taskunit(void);
+
+/* Defines a plugin's static descriptor, with .abi = DF_TASKUNIT_ABI, and the exported entry
+ * point returning it, from designated initializers (fields not given are NULL):
+ *
+ *     DF_TASKUNIT_DEFINE(.name = "hello", .version = "1.0.0", .description = "says hello",
+ *                        .validate = hello_validate, .execute = hello_execute);
+ *
+ * Use it once per plugin, at file scope, followed by a semicolon. Do not give .abi. */
+#define DF_TASKUNIT_DEFINE(...)                                                                    \
+    static const df_taskunit df_taskunit_defined_ = {.abi = DF_TASKUNIT_ABI, __VA_ARGS__};        \
+    DF_TASKUNIT_EXPORT_ const df_taskunit *dagflow_taskunit(void)                                  \
+    {                                                                                              \
+        return &df_taskunit_defined_;                                                              \
+    }                                                                                              \
+    DF_TASKUNIT_EXPORT_ const df_taskunit *dagflow_taskunit(void)
 
 /* ---- Helpers a plugin may call from execute(), on the coroutine that runs it. ---- */
 
@@ -89,8 +143,10 @@ long long df_task_run_id(const df_task_ctx *ctx);
 
 /* ---- dagflow extension (beyond SPEC §2): child processes on the worker's event loop. ---- */
 
-/* What df_task_spawn runs. All pointers are borrowed for the duration of the call. */
+/* What df_task_spawn runs. All pointers are borrowed for the duration of the call. Start from
+ * DF_SPAWN_OPTS_INIT (which sets size; every other field 0 or NULL). */
 typedef struct df_spawn_opts {
+    size_t size;             /* sizeof(df_spawn_opts) as the plugin was built (ABI 2) */
     const char *const *argv; /* NULL-terminated; argv[0] is looked up in PATH */
     const char *const *env;  /* extra "K=V" entries added to the inherited environment, or NULL */
     const char *cwd;         /* working directory, or NULL for the task's default */
@@ -103,9 +159,14 @@ typedef struct df_spawn_opts {
     uint64_t limit_open_files;
 } df_spawn_opts;
 
+#define DF_SPAWN_OPTS_INIT {.size = sizeof(df_spawn_opts)}
+
 /* How a child ended. stdout_data/stderr_data are NUL-terminated buffers allocated with malloc
- * (the caller frees them), holding at most capture_max bytes each (the first bytes are kept). */
+ * (df_spawn_result_free frees them), holding at most capture_max bytes each (the first bytes are
+ * kept). Start from DF_SPAWN_RESULT_INIT (which sets size): the engine fills only the fields that
+ * size covers. */
 typedef struct df_spawn_result {
+    size_t size;       /* sizeof(df_spawn_result) as the plugin was built (ABI 2) */
     int64_t exit_code; /* exit status, or -1 when killed by a signal */
     int term_signal;   /* the signal that ended it, or 0 */
     int cancelled;     /* non-zero when the attempt was cancelled while it ran */
@@ -117,17 +178,28 @@ typedef struct df_spawn_result {
     int stderr_truncated;
 } df_spawn_result;
 
+#define DF_SPAWN_RESULT_INIT {.size = sizeof(df_spawn_result)}
+
 /* Runs a child process in its own process group, with DAGFLOW_RUN_ID, DAGFLOW_TASK_ID and
  * DAGFLOW_ATTEMPT in its environment, and waits for it to exit without blocking the worker.
  * When the attempt is cancelled (timeout, shutdown) the whole group gets SIGTERM, then SIGKILL
  * 2000 ms later; the call returns once the child has been reaped. Returns 0 when the child ran
  * (whatever its exit status) and fills *res; non-zero when it could not be started, with the
- * reason in errbuf (for example "spawn ./x: no such file or directory"). */
-int df_task_spawn(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result *res, char *errbuf,
-                  size_t errlen);
+ * reason in errbuf (for example "spawn ./x: no such file or directory"), also when opts->size
+ * does not cover argv or res->size does not cover exit_code (a struct not started from its
+ * DF_*_INIT). res->size is kept; the rest of what it covers is written.
+ *
+ * df_task_spawn is a macro naming the sized symbol df_task_spawn2 (see the ABI rules above);
+ * the symbol df_task_spawn itself takes the ABI-1 structs, without size. */
+int df_task_spawn2(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result *res,
+                   char *errbuf, size_t errlen);
+#define df_task_spawn df_task_spawn2
 
-/* Frees the buffers of a df_spawn_result filled by df_task_spawn (not the struct itself). */
-void df_spawn_result_free(df_spawn_result *res);
+/* Frees the buffers of a df_spawn_result filled by df_task_spawn (not the struct itself), those
+ * that res->size covers, and sets them to NULL. NULL is fine. A macro naming the sized symbol
+ * df_spawn_result_free2, as df_task_spawn. */
+void df_spawn_result_free2(df_spawn_result *res);
+#define df_spawn_result_free df_spawn_result_free2
 
 /* The working directory tasks run in by default (the workflow file's folder). Borrowed. */
 const char *df_task_workdir(const df_task_ctx *ctx);

@@ -52,7 +52,11 @@ static int tiny_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
     atomic_fetch_add_explicit(&tiny_counter, 1, memory_order_relaxed);
     return DF_TASK_OK;
 }
-static const df_taskunit tiny_unit = {DF_TASKUNIT_ABI, "tiny", "1", "bench", NULL, tiny_execute};
+static const df_taskunit tiny_unit = {.abi = DF_TASKUNIT_ABI,
+                                      .name = "tiny",
+                                      .version = "1",
+                                      .description = "bench",
+                                      .execute = tiny_execute};
 
 static int sleep_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
 {
@@ -61,7 +65,11 @@ static int sleep_execute(df_task_ctx *ctx, const json_t *params, json_t **result
     uint64_t ms = (uint64_t)(uintptr_t)df_task_attempt(ctx); /* the duration rides in attempt */
     return df_task_sleep(ctx, ms) ? DF_TASK_FAILED : DF_TASK_OK;
 }
-static const df_taskunit sleep_unit = {DF_TASKUNIT_ABI, "sleep", "1", "bench", NULL, sleep_execute};
+static const df_taskunit sleep_unit = {.abi = DF_TASKUNIT_ABI,
+                                       .name = "sleep",
+                                       .version = "1",
+                                       .description = "bench",
+                                       .execute = sleep_execute};
 
 /* Computes for the given thread CPU time (not wall time: a job whose thread is descheduled does
  * not progress). */
@@ -79,7 +87,11 @@ static int cpu_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
     }
     return DF_TASK_OK;
 }
-static const df_taskunit cpu_unit = {DF_TASKUNIT_ABI, "cpu", "1", "bench", NULL, cpu_execute};
+static const df_taskunit cpu_unit = {.abi = DF_TASKUNIT_ABI,
+                                     .name = "cpu",
+                                     .version = "1",
+                                     .description = "bench",
+                                     .execute = cpu_execute};
 
 typedef struct waiter {
     pthread_mutex_t mu;

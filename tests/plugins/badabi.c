@@ -10,7 +10,11 @@ static int ok_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
     return DF_TASK_OK;
 }
 
-static const df_taskunit unit = {999, "badabi", "1.0.0", "test: wrong ABI", NULL, ok_execute};
+static const df_taskunit unit = {.abi = 999,
+                                 .name = "badabi",
+                                 .version = "1.0.0",
+                                 .description = "test: wrong ABI",
+                                 .execute = ok_execute};
 
 /* Entry point. */
 const df_taskunit *dagflow_taskunit(void)

@@ -41,12 +41,7 @@ static int counter_execute(df_task_ctx *ctx, const json_t *params, json_t **resu
     return DF_TASK_OK;
 }
 
-static const df_taskunit unit = {
-    DF_TASKUNIT_ABI, "counter", "1.0.0", "test: appends task id and attempt to a file", NULL,
-    counter_execute};
-
-/* Entry point. */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &unit;
-}
+/* The descriptor and the entry point. */
+DF_TASKUNIT_DEFINE(.name = "counter", .version = "1.0.0",
+                   .description = "test: appends task id and attempt to a file",
+                   .execute = counter_execute);

@@ -13,12 +13,7 @@ static int crash_execute(df_task_ctx *ctx, const json_t *params, json_t **result
     return DF_TASK_FAILED_PERMANENT;
 }
 
-static const df_taskunit unit = {
-    DF_TASKUNIT_ABI, "crash", "1.0.0", "test: kills the engine process (params.really)", NULL,
-    crash_execute};
-
-/* Entry point. */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &unit;
-}
+/* The descriptor and the entry point. */
+DF_TASKUNIT_DEFINE(.name = "crash", .version = "1.0.0",
+                   .description = "test: kills the engine process (params.really)",
+                   .execute = crash_execute);

@@ -11,15 +11,6 @@ static int execute(df_task_ctx *ctx, const json_t *params, json_t **result)
     exit((int)json_integer_value(json_object_get(params, "code")));
 }
 
-static const df_taskunit unit = {
-    .abi = DF_TASKUNIT_ABI,
-    .name = "exiter",
-    .version = "1.0.0",
-    .description = "test only: calls exit(params.code)",
-    .execute = execute,
-};
-
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &unit;
-}
+/* The descriptor and the entry point. */
+DF_TASKUNIT_DEFINE(.name = "exiter", .version = "1.0.0",
+                   .description = "test only: calls exit(params.code)", .execute = execute);

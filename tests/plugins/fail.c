@@ -11,11 +11,6 @@ static int fail_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
                                                               : DF_TASK_FAILED_PERMANENT;
 }
 
-static const df_taskunit unit = {DF_TASKUNIT_ABI,      "fail", "1.0.0",
-                                 "test: always fails", NULL,   fail_execute};
-
-/* Entry point. */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &unit;
-}
+/* The descriptor and the entry point. */
+DF_TASKUNIT_DEFINE(.name = "fail", .version = "1.0.0", .description = "test: always fails",
+                   .execute = fail_execute);

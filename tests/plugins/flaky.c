@@ -15,12 +15,7 @@ static int flaky_execute(df_task_ctx *ctx, const json_t *params, json_t **result
     return DF_TASK_OK;
 }
 
-static const df_taskunit unit = {
-    DF_TASKUNIT_ABI, "flaky", "1.0.0", "test: fails while attempt <= fail_times", NULL,
-    flaky_execute};
-
-/* Entry point. */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &unit;
-}
+/* The descriptor and the entry point. */
+DF_TASKUNIT_DEFINE(.name = "flaky", .version = "1.0.0",
+                   .description = "test: fails while attempt <= fail_times",
+                   .execute = flaky_execute);

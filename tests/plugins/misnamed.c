@@ -10,11 +10,6 @@ static int ok_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
     return DF_TASK_OK;
 }
 
-static const df_taskunit unit = {DF_TASKUNIT_ABI, "something_else", "1.0.0", "test: misnamed", NULL,
-                                 ok_execute};
-
-/* Entry point. */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &unit;
-}
+/* The descriptor and the entry point. */
+DF_TASKUNIT_DEFINE(.name = "something_else", .version = "1.0.0", .description = "test: misnamed",
+                   .execute = ok_execute);

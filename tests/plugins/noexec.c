@@ -1,11 +1,6 @@
 /* noexec: test-only plugin with a NULL execute: the engine must refuse it. */
 #include <dagflow/taskunit.h>
 
-static const df_taskunit unit = {DF_TASKUNIT_ABI,    "noexec", "1.0.0",
-                                 "test: no execute", NULL,     NULL};
-
-/* Entry point. */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &unit;
-}
+/* The descriptor and the entry point. */
+DF_TASKUNIT_DEFINE(.name = "noexec", .version = "1.0.0", .description = "test: no execute",
+                   .execute = NULL);

@@ -36,15 +36,7 @@ static int overflow_execute(df_task_ctx *ctx, const json_t *params, json_t **res
     return DF_TASK_FAILED_PERMANENT;
 }
 
-static const df_taskunit unit = {DF_TASKUNIT_ABI,
-                                 "overflow",
-                                 "1.0.0",
-                                 "test: crashes the engine (stack overflow, SIGSEGV, abort)",
-                                 NULL,
-                                 overflow_execute};
-
-/* Entry point. */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &unit;
-}
+/* The descriptor and the entry point. */
+DF_TASKUNIT_DEFINE(.name = "overflow", .version = "1.0.0",
+                   .description = "test: crashes the engine (stack overflow, SIGSEGV, abort)",
+                   .execute = overflow_execute);

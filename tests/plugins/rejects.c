@@ -19,11 +19,6 @@ static int rejects_execute(df_task_ctx *ctx, const json_t *params, json_t **resu
     return DF_TASK_FAILED_PERMANENT;
 }
 
-static const df_taskunit unit = {DF_TASKUNIT_ABI,          "rejects",        "1.0.0",
-                                 "test: validate rejects", rejects_validate, rejects_execute};
-
-/* Entry point. */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &unit;
-}
+/* The descriptor and the entry point. */
+DF_TASKUNIT_DEFINE(.name = "rejects", .version = "1.0.0", .description = "test: validate rejects",
+                   .validate = rejects_validate, .execute = rejects_execute);

@@ -47,12 +47,7 @@ static int sleepy_execute(df_task_ctx *ctx, const json_t *params, json_t **resul
     return DF_TASK_OK;
 }
 
-static const df_taskunit unit = {
-    DF_TASKUNIT_ABI, "sleepy", "1.0.0", "test: sleeps ms, optionally ignoring cancellation", NULL,
-    sleepy_execute};
-
-/* Entry point. */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &unit;
-}
+/* The descriptor and the entry point. */
+DF_TASKUNIT_DEFINE(.name = "sleepy", .version = "1.0.0",
+                   .description = "test: sleeps ms, optionally ignoring cancellation",
+                   .execute = sleepy_execute);

@@ -23,12 +23,7 @@ static int spin_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
     return DF_TASK_OK;
 }
 
-static const df_taskunit unit = {
-    DF_TASKUNIT_ABI, "spin", "1.0.0", "test: busy loop for ms, ignoring cancellation", NULL,
-    spin_execute};
-
-/* Entry point. */
-const df_taskunit *dagflow_taskunit(void)
-{
-    return &unit;
-}
+/* The descriptor and the entry point. */
+DF_TASKUNIT_DEFINE(.name = "spin", .version = "1.0.0",
+                   .description = "test: busy loop for ms, ignoring cancellation",
+                   .execute = spin_execute);

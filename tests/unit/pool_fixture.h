@@ -155,8 +155,11 @@ static FIXTURE_FN int spin_execute(df_task_ctx *ctx, const json_t *params, json_
         ;
     return DF_TASK_OK;
 }
-static const df_taskunit spin_unit
-    __attribute__((unused)) = {DF_TASKUNIT_ABI, "spin", "1", "t", NULL, spin_execute};
+static const df_taskunit spin_unit __attribute__((unused)) = {.abi = DF_TASKUNIT_ABI,
+                                                              .name = "spin",
+                                                              .version = "1",
+                                                              .description = "t",
+                                                              .execute = spin_execute};
 
 /* Waits (at most 5 s) until *f is set; fails the test otherwise. */
 static FIXTURE_FN void wait_flag(atomic_int *f)

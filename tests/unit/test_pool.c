@@ -41,7 +41,11 @@ static int echo_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
                         (json_int_t)df_task_run_id(ctx), "attempt", (int)df_task_attempt(ctx));
     return DF_TASK_OK;
 }
-static const df_taskunit echo_unit = {DF_TASKUNIT_ABI, "echo", "1", "test", NULL, echo_execute};
+static const df_taskunit echo_unit = {.abi = DF_TASKUNIT_ABI,
+                                      .name = "echo",
+                                      .version = "1",
+                                      .description = "test",
+                                      .execute = echo_execute};
 
 static int bad_status_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
 {
@@ -50,8 +54,11 @@ static int bad_status_execute(df_task_ctx *ctx, const json_t *params, json_t **r
     *result = json_string("should be dropped");
     return 42;
 }
-static const df_taskunit bad_status_unit = {DF_TASKUNIT_ABI,   "bad", "1", "t", NULL,
-                                            bad_status_execute};
+static const df_taskunit bad_status_unit = {.abi = DF_TASKUNIT_ABI,
+                                            .name = "bad",
+                                            .version = "1",
+                                            .description = "t",
+                                            .execute = bad_status_execute};
 
 static int failing_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
 {
@@ -61,8 +68,11 @@ static int failing_execute(df_task_ctx *ctx, const json_t *params, json_t **resu
     df_task_set_error(ctx, "boom %d", 3);
     return DF_TASK_FAILED;
 }
-static const df_taskunit failing_unit = {DF_TASKUNIT_ABI, "failing", "1", "t", NULL,
-                                         failing_execute};
+static const df_taskunit failing_unit = {.abi = DF_TASKUNIT_ABI,
+                                         .name = "failing",
+                                         .version = "1",
+                                         .description = "t",
+                                         .execute = failing_execute};
 
 static atomic_int executed_count;
 
@@ -80,8 +90,11 @@ static int sleeper_execute(df_task_ctx *ctx, const json_t *params, json_t **resu
     }
     return DF_TASK_OK;
 }
-static const df_taskunit sleeper_unit = {DF_TASKUNIT_ABI, "sleeper", "1", "t", NULL,
-                                         sleeper_execute};
+static const df_taskunit sleeper_unit = {.abi = DF_TASKUNIT_ABI,
+                                         .name = "sleeper",
+                                         .version = "1",
+                                         .description = "t",
+                                         .execute = sleeper_execute};
 
 /* ---- tests ---- */
 
@@ -219,8 +232,11 @@ static int cruncher_execute(df_task_ctx *ctx, const json_t *params, json_t **res
     *result = json_pack("{si}", "yields", yields);
     return DF_TASK_OK;
 }
-static const df_taskunit cruncher_unit = {DF_TASKUNIT_ABI, "cruncher", "1", "t", NULL,
-                                          cruncher_execute};
+static const df_taskunit cruncher_unit = {.abi = DF_TASKUNIT_ABI,
+                                          .name = "cruncher",
+                                          .version = "1",
+                                          .description = "t",
+                                          .execute = cruncher_execute};
 
 /* df_task_sleep(ctx, 0) yields: on a single worker, a 50 ms sleeper started behind a task that
  * computes for 800 ms finishes long before it, because the computing one lets it run. */
@@ -421,7 +437,11 @@ static int parent_execute(df_task_ctx *ctx, const json_t *params, json_t **resul
     *result = json_pack("{si}", "rc", rc);
     return DF_TASK_OK;
 }
-static const df_taskunit parent_unit = {DF_TASKUNIT_ABI, "parent", "1", "t", NULL, parent_execute};
+static const df_taskunit parent_unit = {.abi = DF_TASKUNIT_ABI,
+                                        .name = "parent",
+                                        .version = "1",
+                                        .description = "t",
+                                        .execute = parent_execute};
 
 static void test_submit_from_inside_a_task(void **state)
 {
@@ -454,8 +474,11 @@ static int blocking_execute(df_task_ctx *ctx, const json_t *params, json_t **res
     *result = json_pack("{sisi}", "rc", rc, "value", value);
     return DF_TASK_OK;
 }
-static const df_taskunit blocking_unit = {DF_TASKUNIT_ABI, "blocking", "1", "t", NULL,
-                                          blocking_execute};
+static const df_taskunit blocking_unit = {.abi = DF_TASKUNIT_ABI,
+                                          .name = "blocking",
+                                          .version = "1",
+                                          .description = "t",
+                                          .execute = blocking_execute};
 
 static void test_run_blocking_does_not_block_the_worker(void **state)
 {
@@ -490,7 +513,11 @@ static int chatty_execute(df_task_ctx *ctx, const json_t *params, json_t **resul
     df_task_log(ctx, "last");
     return DF_TASK_OK;
 }
-static const df_taskunit chatty_unit = {DF_TASKUNIT_ABI, "chatty", "1", "t", NULL, chatty_execute};
+static const df_taskunit chatty_unit = {.abi = DF_TASKUNIT_ABI,
+                                        .name = "chatty",
+                                        .version = "1",
+                                        .description = "t",
+                                        .execute = chatty_execute};
 
 static void test_log_is_bounded(void **state)
 {
@@ -575,8 +602,11 @@ static int resubmit_execute(df_task_ctx *ctx, const json_t *params, json_t **res
     *result = json_pack("{si}", "rc", rc);
     return DF_TASK_FAILED;
 }
-static const df_taskunit resubmit_unit = {DF_TASKUNIT_ABI, "resubmit", "1", "t", NULL,
-                                          resubmit_execute};
+static const df_taskunit resubmit_unit = {.abi = DF_TASKUNIT_ABI,
+                                          .name = "resubmit",
+                                          .version = "1",
+                                          .description = "t",
+                                          .execute = resubmit_execute};
 
 static void test_submit_during_shutdown_is_refused(void **state)
 {

@@ -77,7 +77,11 @@ static int cpu_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
     }
     return DF_TASK_OK;
 }
-static const df_taskunit cpu_unit = {DF_TASKUNIT_ABI, "cpu", "1", "t", NULL, cpu_execute};
+static const df_taskunit cpu_unit = {.abi = DF_TASKUNIT_ABI,
+                                     .name = "cpu",
+                                     .version = "1",
+                                     .description = "t",
+                                     .execute = cpu_execute};
 
 /* block: blocks its worker thread in usleep for params.ms (a plugin that blocks). */
 static int block_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
@@ -88,7 +92,11 @@ static int block_execute(df_task_ctx *ctx, const json_t *params, json_t **result
     usleep((useconds_t)json_integer_value(json_object_get(params, "ms")) * 1000);
     return DF_TASK_OK;
 }
-static const df_taskunit block_unit = {DF_TASKUNIT_ABI, "block", "1", "t", NULL, block_execute};
+static const df_taskunit block_unit = {.abi = DF_TASKUNIT_ABI,
+                                       .name = "block",
+                                       .version = "1",
+                                       .description = "t",
+                                       .execute = block_execute};
 
 /* sleeper: yields for params.ms. */
 static int sleeper_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
@@ -98,8 +106,11 @@ static int sleeper_execute(df_task_ctx *ctx, const json_t *params, json_t **resu
                ? DF_TASK_FAILED
                : DF_TASK_OK;
 }
-static const df_taskunit sleeper_unit = {DF_TASKUNIT_ABI, "sleeper", "1", "t", NULL,
-                                         sleeper_execute};
+static const df_taskunit sleeper_unit = {.abi = DF_TASKUNIT_ABI,
+                                         .name = "sleeper",
+                                         .version = "1",
+                                         .description = "t",
+                                         .execute = sleeper_execute};
 
 static json_t *ms(int v)
 {
@@ -390,8 +401,11 @@ static int forever_execute(df_task_ctx *ctx, const json_t *params, json_t **resu
         ;
     return DF_TASK_FAILED;
 }
-static const df_taskunit forever_unit = {DF_TASKUNIT_ABI, "forever", "1", "t", NULL,
-                                         forever_execute};
+static const df_taskunit forever_unit = {.abi = DF_TASKUNIT_ABI,
+                                         .name = "forever",
+                                         .version = "1",
+                                         .description = "t",
+                                         .execute = forever_execute};
 
 /* A worker stuck in a job that was cancelled (its deadline passed) and ignores it is lost until
  * the plugin returns: it stops counting against workers_max, so with a maximum of 1 a new worker
@@ -485,8 +499,11 @@ static int launcher_execute(df_task_ctx *ctx, const json_t *params, json_t **res
     }
     return failed ? DF_TASK_FAILED : DF_TASK_OK;
 }
-static const df_taskunit launcher_unit = {DF_TASKUNIT_ABI, "launcher", "1", "t", NULL,
-                                          launcher_execute};
+static const df_taskunit launcher_unit = {.abi = DF_TASKUNIT_ABI,
+                                          .name = "launcher",
+                                          .version = "1",
+                                          .description = "t",
+                                          .execute = launcher_execute};
 
 static void test_batch_behind_a_stuck_job_moves_on(void **state)
 {
@@ -536,7 +553,11 @@ static int parent_execute(df_task_ctx *ctx, const json_t *params, json_t **resul
     *result = json_pack("{sisI}", "rc", rc, "took", (json_int_t)took);
     return DF_TASK_OK;
 }
-static const df_taskunit parent_unit = {DF_TASKUNIT_ABI, "parent", "1", "t", NULL, parent_execute};
+static const df_taskunit parent_unit = {.abi = DF_TASKUNIT_ABI,
+                                        .name = "parent",
+                                        .version = "1",
+                                        .description = "t",
+                                        .execute = parent_execute};
 
 static void test_submit_from_inside_a_task_into_a_full_pool(void **state)
 {

@@ -43,7 +43,11 @@ static int probe_execute(df_task_ctx *ctx, const json_t *params, json_t **result
     json_object_set_new(*result, "overflow_far", json_integer(far.stack_overflow));
     return DF_TASK_OK;
 }
-static const df_taskunit probe_unit = {DF_TASKUNIT_ABI, "probe", "1", "t", NULL, probe_execute};
+static const df_taskunit probe_unit = {.abi = DF_TASKUNIT_ABI,
+                                       .name = "probe",
+                                       .version = "1",
+                                       .description = "t",
+                                       .execute = probe_execute};
 
 typedef struct blocking_probe {
     int got;
@@ -68,8 +72,11 @@ static int blocking_probe_execute(df_task_ctx *ctx, const json_t *params, json_t
                   "stack_size", (json_int_t)bp.fi.stack_size, "overflow", bp.fi.stack_overflow);
     return DF_TASK_OK;
 }
-static const df_taskunit blocking_probe_unit = {
-    DF_TASKUNIT_ABI, "blocking-probe", "1", "t", NULL, blocking_probe_execute};
+static const df_taskunit blocking_probe_unit = {.abi = DF_TASKUNIT_ABI,
+                                                .name = "blocking-probe",
+                                                .version = "1",
+                                                .description = "t",
+                                                .execute = blocking_probe_execute};
 
 static void test_fault_info_inside_a_task(void **state)
 {

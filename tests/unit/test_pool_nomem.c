@@ -40,7 +40,11 @@ static int nap_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
     *result = json_string("woke");
     return DF_TASK_OK;
 }
-static const df_taskunit nap_unit = {DF_TASKUNIT_ABI, "nap", "1", "t", NULL, nap_execute};
+static const df_taskunit nap_unit = {.abi = DF_TASKUNIT_ABI,
+                                     .name = "nap",
+                                     .version = "1",
+                                     .description = "t",
+                                     .execute = nap_execute};
 #endif
 
 static void test_completion_needs_no_memory(void **state)
