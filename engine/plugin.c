@@ -76,8 +76,8 @@ static struct df_unit_hold *hold_find_locked(const df_taskunit *raw)
  * init, after the process's curl_global_init (curl_global.h). Returns the hold, or NULL with
  * the reason in err ("init failed: <the plugin's message>", or out of memory). Thread-safe:
  * init runs under a process-wide lock. */
-static struct df_unit_hold *hold_acquire(const df_taskunit *raw, const df_taskunit *unit,
-                                         char *err, size_t errlen)
+static struct df_unit_hold *hold_acquire(const df_taskunit *raw, const df_taskunit *unit, char *err,
+                                         size_t errlen)
 {
     pthread_mutex_lock(&holds_mu);
     struct df_unit_hold *h = hold_find_locked(raw);

@@ -16,9 +16,9 @@
 #include "workflow.h"
 
 typedef struct df_plugin {
-    char *name;              /* owned: the plugin's name */
-    char *path;              /* owned: absolute path of the .so */
-    void *handle;            /* dlopen handle */
+    char *name;   /* owned: the plugin's name */
+    char *path;   /* owned: absolute path of the .so */
+    void *handle; /* dlopen handle */
     /* The plugin's descriptor as this engine reads it: the fields of the plugin's ABI, later
      * ones NULL (init and fini of an ABI-1 plugin). Borrowed; valid for the process's life. */
     const df_taskunit *unit;

@@ -367,8 +367,8 @@ static void write_spawn_result(df_spawn_result *full, df_spawn_result *res)
 /* Runs a child through df_proc_run on the worker's loop and yields until it has been reaped and
  * its output collected; a cancellation kills its process group. Reads and writes only the fields
  * that opts->size and res->size cover. See taskunit.h (df_task_spawn). */
-int df_task_spawn2(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result *res,
-                   char *errbuf, size_t errlen)
+int df_task_spawn2(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result *res, char *errbuf,
+                   size_t errlen)
 {
     char dummy[1];
     if (!errbuf || !errlen) {

@@ -44,7 +44,7 @@ extern "C" {
 typedef struct df_task_ctx df_task_ctx;
 
 typedef struct df_taskunit {
-    int abi;                 /* DF_TASKUNIT_ABI */
+    int abi;                 /* DF_TASKUNIT_ABI as built (DF_TASKUNIT_DEFINE sets it) */
     const char *name;        /* the name workflows use, e.g. "shell"; must equal the file name */
     const char *version;     /* the plugin's own version, e.g. "1.2.0" */
     const char *description; /* one line, shown by `dagflow plugins` */
@@ -64,8 +64,9 @@ typedef struct df_taskunit {
 
     /* ---- ABI 2 ---- */
 
-    /* Prepares the plugin's process-wide state. May be NULL. Called on the engine thread when the
-     * plugin is first loaded in the process, before any validate or execute of it. Returns 0, or
+    /* Prepares the plugin's process-wide state. May be NULL. Called once, on the thread loading
+     * the plugin (the engine's) and under a process-wide lock, when the plugin is first loaded in
+     * the process, before any validate or execute of it. Returns 0, or
      * non-zero with a NUL-terminated message of at most errlen bytes in err: the plugin is then
      * refused (the message is shown with the file's path) and fini is not called. Before the
      * first init the engine has called curl_global_init(CURL_GLOBAL_DEFAULT) for the process, so
@@ -102,7 +103,7 @@ DF_TASKUNIT_EXPORT_ const df_taskunit *dagflow_taskunit(void);
  *
  * Use it once per plugin, at file scope, followed by a semicolon. Do not give .abi. */
 #define DF_TASKUNIT_DEFINE(...)                                                                    \
-    static const df_taskunit df_taskunit_defined_ = {.abi = DF_TASKUNIT_ABI, __VA_ARGS__};        \
+    static const df_taskunit df_taskunit_defined_ = {.abi = DF_TASKUNIT_ABI, __VA_ARGS__};         \
     DF_TASKUNIT_EXPORT_ const df_taskunit *dagflow_taskunit(void)                                  \
     {                                                                                              \
         return &df_taskunit_defined_;                                                              \
@@ -159,7 +160,9 @@ typedef struct df_spawn_opts {
     uint64_t limit_open_files;
 } df_spawn_opts;
 
+/* clang-format off */
 #define DF_SPAWN_OPTS_INIT {.size = sizeof(df_spawn_opts)}
+/* clang-format on */
 
 /* How a child ended. stdout_data/stderr_data are NUL-terminated buffers allocated with malloc
  * (df_spawn_result_free frees them), holding at most capture_max bytes each (the first bytes are
@@ -178,7 +181,9 @@ typedef struct df_spawn_result {
     int stderr_truncated;
 } df_spawn_result;
 
+/* clang-format off */
 #define DF_SPAWN_RESULT_INIT {.size = sizeof(df_spawn_result)}
+/* clang-format on */
 
 /* Runs a child process in its own process group, with DAGFLOW_RUN_ID, DAGFLOW_TASK_ID and
  * DAGFLOW_ATTEMPT in its environment, and waits for it to exit without blocking the worker.
@@ -191,8 +196,8 @@ typedef struct df_spawn_result {
  *
  * df_task_spawn is a macro naming the sized symbol df_task_spawn2 (see the ABI rules above);
  * the symbol df_task_spawn itself takes the ABI-1 structs, without size. */
-int df_task_spawn2(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result *res,
-                   char *errbuf, size_t errlen);
+int df_task_spawn2(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result *res, char *errbuf,
+                   size_t errlen);
 #define df_task_spawn df_task_spawn2
 
 /* Frees the buffers of a df_spawn_result filled by df_task_spawn (not the struct itself), those

@@ -93,9 +93,8 @@ static int execute(df_task_ctx *ctx, const json_t *params, json_t **result)
     return *result ? DF_TASK_OK : DF_TASK_FAILED;
 }
 
-static const df_taskunit unit = {DF_TASKUNIT_ABI, "hello", "1.0.0", "says hello", validate,
-                                 execute};
-const df_taskunit *dagflow_taskunit(void) { return &unit; }
+DF_TASKUNIT_DEFINE(.name = "hello", .version = "1.0.0", .description = "says hello",
+                   .validate = validate, .execute = execute);
 EOF
 # shellcheck disable=SC2086 # the flags are words
 cc -shared -fPIC -Wall -Wextra -Werror $cflags hello.c -o myplugins/hello.so 2>cc.log ||

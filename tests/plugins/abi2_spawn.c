@@ -45,9 +45,9 @@ static json_t *result_json(const df_spawn_result *res)
     return json_pack("{sI si sb ss# sI sb ss# sI sb}", "exit_code", (json_int_t)res->exit_code,
                      "term_signal", res->term_signal, "cancelled", res->cancelled, "stdout", out,
                      (int)res->stdout_len, "stdout_len", (json_int_t)res->stdout_len,
-                     "stdout_truncated", res->stdout_truncated, "stderr", err,
-                     (int)res->stderr_len, "stderr_len", (json_int_t)res->stderr_len,
-                     "stderr_truncated", res->stderr_truncated);
+                     "stdout_truncated", res->stdout_truncated, "stderr", err, (int)res->stderr_len,
+                     "stderr_len", (json_int_t)res->stderr_len, "stderr_truncated",
+                     res->stderr_truncated);
 }
 
 static int abi2_execute(df_task_ctx *ctx, const json_t *params, json_t **result)

@@ -57,19 +57,20 @@ static int abi1_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
         return DF_TASK_FAILED_PERMANENT;
     }
     df_task_log(ctx, "abi1_spawn: %s exited with %lld", argv[0], (long long)res.exit_code);
-    *result = json_pack("{sI si sb ss# sI sb ss# sI sb}", "exit_code", (json_int_t)res.exit_code,
-                        "term_signal", res.term_signal, "cancelled", res.cancelled, "stdout",
-                        res.stdout_data ? res.stdout_data : "", (int)res.stdout_len, "stdout_len",
-                        (json_int_t)res.stdout_len, "stdout_truncated", res.stdout_truncated,
-                        "stderr", res.stderr_data ? res.stderr_data : "", (int)res.stderr_len, "stderr_len",
-                        (json_int_t)res.stderr_len, "stderr_truncated", res.stderr_truncated);
+    *result =
+        json_pack("{sI si sb ss# sI sb ss# sI sb}", "exit_code", (json_int_t)res.exit_code,
+                  "term_signal", res.term_signal, "cancelled", res.cancelled, "stdout",
+                  res.stdout_data ? res.stdout_data : "", (int)res.stdout_len, "stdout_len",
+                  (json_int_t)res.stdout_len, "stdout_truncated", res.stdout_truncated, "stderr",
+                  res.stderr_data ? res.stderr_data : "", (int)res.stderr_len, "stderr_len",
+                  (json_int_t)res.stderr_len, "stderr_truncated", res.stderr_truncated);
     df_spawn_result_free(&res);
     return *result ? DF_TASK_OK : DF_TASK_FAILED;
 }
 
-static const df_taskunit unit = {DF_TASKUNIT_ABI, "abi1_spawn", "1.0.0",
-                                 "test: df_task_spawn through the ABI-1 header", NULL,
-                                 abi1_execute};
+static const df_taskunit unit = {
+    DF_TASKUNIT_ABI, "abi1_spawn", "1.0.0", "test: df_task_spawn through the ABI-1 header", NULL,
+    abi1_execute};
 
 /* Entry point. */
 const df_taskunit *dagflow_taskunit(void)
