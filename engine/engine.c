@@ -384,6 +384,10 @@ static void on_heartbeat(uv_timer_t *h)
 {
     df_engine *e = h->data;
     int64_t now = df_now_ms();
+    /* A database file deleted or replaced under the engine: stop rather than write into a file
+     * no one can open again (SPEC §12). */
+    if (!e->fatal && df_store_check_file(e->store) != DF_STORE_OK)
+        df_engine_fail(e, "%s", df_store_error(e->store));
     for (size_t i = 0; i < e->n_runs; i++) {
         if (df_run_ended(e->runs[i]) || df_engine_tx(e) != 0)
             continue;
@@ -593,6 +597,8 @@ size_t df_engine_close(df_engine *e)
     free(e->breakers);
     if (e->in_tx && e->store)
         df_store_rollback(e->store);
+    if (e->store)
+        df_store_checkpoint(e->store, NULL); /* what a reader held at the run's end */
     df_store_close(e->store);
     df_plugin_registry_left_behind(e->plugins, left); /* then no fini: plugin code may run */
     df_plugin_registry_free(e->plugins);
@@ -634,6 +640,11 @@ static df_engine_status engine_drive(df_engine *e, df_run *r, df_run_state *stat
 {
     df_engine_wake(e);
     uv_run(&e->loop, UV_RUN_DEFAULT);
+    /* The run's history goes into the database file itself (SPEC §12), unless that file is gone. */
+    if (!e->fatal && df_store_check_file(e->store) != DF_STORE_OK)
+        df_engine_fail(e, "%s", df_store_error(e->store));
+    else
+        df_store_checkpoint(e->store, NULL);
     *state = df_run_final_state(r);
     if (e->fatal) {
         df_errlist_add(errs, "%s", e->fatal_msg);

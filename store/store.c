@@ -93,6 +93,24 @@ int df_store_rollback(df_store *s)
     return s->ops->rollback(s);
 }
 
+/* ---- the database file ----------------------------------------------------------------------- */
+
+/* See store.h. */
+int df_store_checkpoint(df_store *s, bool *complete)
+{
+    bool done = false;
+    int code = s->ops->checkpoint(s, &done);
+    if (complete)
+        *complete = code == DF_STORE_OK && done;
+    return code;
+}
+
+/* See store.h. */
+int df_store_check_file(df_store *s)
+{
+    return s->ops->check_file(s);
+}
+
 /* ---- writes --------------------------------------------------------------------------------- */
 
 /* Checks a run record before anything is written: required fields, every task with an id and a

@@ -49,10 +49,14 @@ typedef struct df_store_ops df_store_ops;
 /* Opens the store that uri names (the CLI's --db value), picking its backend:
  *   postgresql://... or postgres://...  PostgreSQL: DF_STORE_ERROR "PostgreSQL support is not
  *                                        built yet" for now;
- *   anything else                        a SQLite file path: created (mode 0600) if missing,
- *                                        migrated to this build's schema; a file newer than this
- *                                        build is refused; one that cannot be written opens
- *                                        read-only (reads work, writes fail).
+ *   anything else                        a SQLite file path: created (mode 0600, whatever the
+ *                                        umask) if missing, migrated to this build's schema; a
+ *                                        file newer than this build is refused; one that cannot
+ *                                        be written opens read-only (reads work, writes fail
+ *                                        with "store: WHAT: cannot write PATH: CAUSE"). A path
+ *                                        that is a symbolic link (even a dangling one), or whose
+ *                                        -wal or -shm is one, is refused and nothing is created
+ *                                        (SPEC §12): "store: --db PATH is a symbolic link; ...".
  * Returns DF_STORE_OK and sets *out (close with df_store_close), or an error code with the
  * message in err (errlen bytes; *out NULL). uri is borrowed. */
 int df_store_open(const char *uri, df_store **out, char *err, size_t errlen);
@@ -76,6 +80,32 @@ const char *df_store_error(const df_store *s);
 int df_store_begin(df_store *s);
 int df_store_commit(df_store *s);
 int df_store_rollback(df_store *s);
+
+/* ---- the database file -------------------------------------------------------------------- */
+
+/* Puts everything committed so far into the database file itself, so that a copy of that file
+ * alone holds the history (SPEC §12; the engine calls it when a run ends, after the run's last
+ * commit, and when it closes). Never blocks readers for long: SQLite runs a PASSIVE checkpoint
+ * (it copies what no reader needs from the -wal file and waits for nobody); when a reader still
+ * reading an older snapshot keeps frames in the -wal file, one TRUNCATE checkpoint waits at most
+ * 200 ms for it (while it waits, writers wait; readers never do); when the PASSIVE one copied
+ * everything, a TRUNCATE that does not wait empties the -wal file if nobody is using it. Sets
+ * *complete (NULL: not wanted) to whether the database file now holds every committed
+ * transaction (a reader that held frames is not an error: complete is false, and a later
+ * checkpoint finishes the job). DF_STORE_ERROR inside a transaction (begin..commit) and on an
+ * I/O error. PostgreSQL (when built): complete, nothing to do. */
+int df_store_checkpoint(df_store *s, bool *complete);
+
+/* Whether the database file at the path the store was opened with is still the file the store
+ * has open: the path is looked at without following links (lstat) and its st_dev/st_ino compared
+ * with the file opened. DF_STORE_OK when it is; DF_STORE_ERROR with "store: the database file
+ * PATH was deleted while dagflow was using it" (nothing there, or the path's folder gone) or
+ * "store: the database file PATH was replaced by another file while dagflow was using it" (a
+ * different file there; an `mv` over it, say). Writes made after the change went to a file no one
+ * can open again; the engine stops the run (exit 3), which is then resumable from the file put
+ * back. Costs one lstat; the engine calls it at each heartbeat and when a run ends. PostgreSQL
+ * (when built): always DF_STORE_OK. */
+int df_store_check_file(df_store *s);
 
 /* ---- typed records ----------------------------------------------------------------------------
  */
@@ -384,6 +414,8 @@ struct df_store_ops {
     int (*latest_run)(df_store *s, long long *run_id);
     int (*history)(df_store *s, const char *workflow, int limit, df_history_row **out, size_t *n);
     int (*load_run)(df_store *s, long long run_id, df_stored_run **out);
+    int (*checkpoint)(df_store *s, bool *complete); /* complete never NULL here */
+    int (*check_file)(df_store *s);
 };
 
 #endif

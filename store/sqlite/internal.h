@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,11 +55,23 @@ enum df_sqlite_stmt_id {
     ST__COUNT
 };
 
-/* A SQLite store: the shared start, the connection, the cached statements. */
+/* How long a statement waits for another connection's lock before SQLITE_BUSY (ms). */
+#define DF_SQLITE_BUSY_TIMEOUT_MS 10000
+
+/* A SQLite store: the shared start, the connection, the cached statements, and the database file
+ * it opened (files.c). */
 typedef struct df_sqlite_store {
     df_store base;
     sqlite3 *db;
     sqlite3_stmt *st[ST__COUNT];
+    char *path;     /* the database path as given (for messages) */
+    char *abs_path; /* the same path made absolute when the store was opened */
+    dev_t dev;      /* the identity of the file opened (st_dev, st_ino), when have_id */
+    ino_t ino;
+    bool have_id;
+    dev_t side_dev[2]; /* the identity of its -wal [0] and -shm [1] once open, when side_id */
+    ino_t side_ino[2];
+    bool side_id[2];
 } df_sqlite_store;
 
 /* The SQLite handle behind a store of this backend. */
@@ -135,6 +148,38 @@ static inline bool df_sqlite_grow(void **v, size_t *cap, size_t size)
     return true;
 }
 
+/* ---- the database file (files.c) ---- */
+
+/* Opens the file at path for the store s without following a symbolic link (a link there, or at
+ * its -wal or -shm, is refused with a message), creating it with mode 0600 if missing; records
+ * the path (s->path, s->abs_path) and the file's identity (s->dev, s->ino) for
+ * df_sqlite_check_file, and gives -wal and -shm files of ours the database's mode back (see
+ * repair_side_modes). Returns DF_STORE_OK or DF_STORE_ERROR with the message recorded. The file
+ * is closed again: SQLite opens it itself. */
+int df_sqlite_file_open(df_sqlite_store *s, const char *path);
+
+/* Records the identity of the -wal and -shm files once SQLite has opened them (the end of
+ * df_sqlite_open), for df_sqlite_file_close. */
+void df_sqlite_file_opened(df_sqlite_store *s);
+
+/* Closes the connection. When the database file was deleted (or moved away) while in use, what
+ * the -wal file holds is first copied into the file the connection has open (which, moved, is
+ * complete then), and the -wal and -shm left at the path are removed once closed, if they are
+ * still the ones this connection used: a copy of the database put back at the path must not
+ * have another file's log applied to it. */
+void df_sqlite_file_close(df_sqlite_store *s);
+
+/* Whether the SQLite result code rc (extended) says the file could not be written or opened
+ * for writing: SQLITE_READONLY and its variants, SQLITE_PERM, SQLITE_CANTOPEN, and I/O errors
+ * caused by EACCES, EROFS or EPERM. */
+bool df_sqlite_unwritable_rc(const df_sqlite_store *s, int rc);
+
+/* Why the store's file cannot be written, as a phrase for "cannot write PATH: <phrase>" into buf
+ * (len bytes): the file deleted or replaced, a read-only file system, the file or its -wal/-shm
+ * read-only or not this user's to write, or the folder not writable so that a missing -wal or
+ * -shm file cannot be created. "" when none of these holds (a read-only connection, say). */
+void df_sqlite_unwritable_cause(const df_sqlite_store *s, char *buf, size_t len);
+
 /* ---- the transaction around one operation (stmt.c) ---- */
 
 /* A write made of several statements is atomic: its own BEGIN IMMEDIATE ... COMMIT when no
@@ -156,6 +201,10 @@ int df_sqlite_op_end(df_sqlite_store *s, int mode, int code, const char *what);
 int df_sqlite_begin(df_store *s);
 int df_sqlite_commit(df_store *s);
 int df_sqlite_rollback(df_store *s);
+
+/* files.c: the database file itself. */
+int df_sqlite_checkpoint(df_store *s, bool *complete);
+int df_sqlite_check_file(df_store *s);
 
 /* runs.c: runs, task instances, attempts. */
 int df_sqlite_create_run(df_store *s, const df_run_record *run, long long *run_id);

@@ -1,12 +1,10 @@
-/* sqlite/open: opening a SQLite store — the file (mode 0600, read-only fallback), WAL mode, and
- * the schema: schema.sql and the later migrations (embedded as df_sql_* strings by
- * embed_sql.cmake), applied in one transaction, upgrading an older file only when that is safe.
- * Also the backend's table of operations and closing. */
+/* sqlite/open: opening a SQLite store — the connection (the file itself is files.c's: no symbolic
+ * link, mode 0600, read-only fallback), WAL mode, and the schema: schema.sql and the later
+ * migrations (embedded as df_sql_* strings by embed_sql.cmake), applied in one transaction,
+ * upgrading an older file only when that is safe. Also the backend's table of operations and
+ * closing. */
 #include "internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -33,7 +31,7 @@ static const struct {
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_STORE_SCHEMA_VERSION,
                "one migration per schema version");
 
-#define BUSY_TIMEOUT_MS 10000
+#define BUSY_TIMEOUT_MS DF_SQLITE_BUSY_TIMEOUT_MS
 
 static void sleep_ms(long ms)
 {
@@ -216,12 +214,15 @@ static int migrate(df_sqlite_store *s, const char *path)
             optional = false;
     if (optional && (sqlite3_db_readonly(s->db, "main") == 1 || engine_alive(s)))
         return DF_STORE_OK;
-    if (version > 0 && sqlite3_db_readonly(s->db, "main") == 1)
+    if (version > 0 && sqlite3_db_readonly(s->db, "main") == 1) {
+        char cause[DF_STORE_ERR_MAX];
+        df_sqlite_unwritable_cause(s, cause, sizeof cause);
         return df_store_failf(
             &s->base, DF_STORE_ERROR,
             "store: %s has schema version %lld and needs upgrading to version %d, which "
-            "needs write access to the file",
-            path, version, DF_STORE_SCHEMA_VERSION);
+            "needs write access to the file%s%s",
+            path, version, DF_STORE_SCHEMA_VERSION, cause[0] ? ": " : "", cause);
+    }
 
     /* An optional upgrade does not wait for the write lock: whoever holds it (possibly another
      * dagflow upgrading the file) is left alone, and this connection works on the file as is. */
@@ -315,32 +316,13 @@ newer:
                           path, version, DF_STORE_SCHEMA_VERSION);
 }
 
-/* SQLite creates the -wal and -shm files with the database's mode at that moment: opened while
- * the database was read-only (chmod 0400), they stay read-only after the database is writable
- * again, and every later write fails. When the database is writable, give such files of ours its
- * mode back. */
-static void repair_wal_modes(const char *path)
-{
-    struct stat db;
-    if (access(path, W_OK) != 0 || stat(path, &db) != 0)
-        return;
-    static const char *const suffixes[] = {"-wal", "-shm"};
-    for (int i = 0; i < 2; i++) {
-        char side[PATH_MAX];
-        struct stat st;
-        if (snprintf(side, sizeof side, "%s%s", path, suffixes[i]) >= (int)sizeof side)
-            continue;
-        if (stat(side, &st) == 0 && access(side, W_OK) != 0 && st.st_uid == geteuid())
-            chmod(side, db.st_mode & 0777);
-    }
-}
-
 static const df_store_ops sqlite_ops;
 static void sqlite_close(df_store *store);
 
 /* See backend.h. The file is created with open(2) and mode 0600 before SQLite opens it (SQLite
- * then gives its -wal and -shm files the same mode); a file that exists but cannot be written
- * opens read-only, so that reads (status, history) still work and writes fail with a message. */
+ * then gives its -wal and -shm files the same mode), never through a symbolic link (files.c;
+ * SQLITE_OPEN_NOFOLLOW tells SQLite the same); a file that exists but cannot be written opens
+ * read-only, so that reads (status, history) still work and writes fail with a message. */
 int df_sqlite_open(const char *path, df_store **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -355,19 +337,12 @@ int df_sqlite_open(const char *path, df_store **out, char *err, size_t errlen)
         code = df_store_failf(&s->base, DF_STORE_ERROR, "store: no database path given");
         goto out;
     }
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    int open_errno = errno;
-    if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        code = df_store_failf(&s->base, DF_STORE_ERROR, "store: cannot open %s: %s", path,
-                              strerror(open_errno));
+    code = df_sqlite_file_open(s, path);
+    if (code != DF_STORE_OK)
         goto out;
-    }
-    close(fd);
-    repair_wal_modes(path);
 
-    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc != SQLITE_OK) {
         if (s->db)
             code = df_store_failf(&s->base, DF_STORE_ERROR, "store: cannot open %s: %s", path,
@@ -381,7 +356,8 @@ int df_sqlite_open(const char *path, df_store **out, char *err, size_t errlen)
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     /* No checkpoint when the engine closes its connection: that checkpoint takes an exclusive
      * lock, and a user's `sqlite3` reading at that moment would get "database is locked". The
-     * WAL is checkpointed as it grows instead (SQLite's automatic checkpoint). */
+     * WAL is checkpointed as it grows (SQLite's automatic checkpoint) and when a run ends
+     * (df_store_checkpoint, which never blocks readers). */
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 
     long long unused;
@@ -396,6 +372,11 @@ int df_sqlite_open(const char *path, df_store **out, char *err, size_t errlen)
         code = migrate(s, path);
     if (code == DF_STORE_OK)
         code = query1(s, "PRAGMA foreign_keys=ON", &unused, NULL, 0, "enable foreign keys");
+    /* The file SQLite opened is the one checked above (nothing swapped it in between). */
+    if (code == DF_STORE_OK)
+        code = df_sqlite_check_file(&s->base);
+    if (code == DF_STORE_OK)
+        df_sqlite_file_opened(s);
 
 out:
     if (code != DF_STORE_OK) {
@@ -415,15 +396,18 @@ static void sqlite_close(df_store *store)
     df_sqlite_store *s = df_sqlite_of(store);
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(s->st[i]);
-    sqlite3_close(s->db);
+    df_sqlite_file_close(s);
+    free(s->path);
+    free(s->abs_path);
     free(s);
 }
 
-/* See backend.h. */
+/* See backend.h. lstat: a symbolic link exists (and opening it is refused with a message),
+ * even a dangling one. */
 bool df_sqlite_exists(const char *path)
 {
     struct stat st;
-    return path && stat(path, &st) == 0;
+    return path && lstat(path, &st) == 0;
 }
 
 /* See backend.h. */
@@ -457,4 +441,6 @@ static const df_store_ops sqlite_ops = {
     .latest_run = df_sqlite_latest_run,
     .history = df_sqlite_history,
     .load_run = df_sqlite_load_run,
+    .checkpoint = df_sqlite_checkpoint,
+    .check_file = df_sqlite_check_file,
 };

@@ -117,12 +117,20 @@ int df_sqlite_code(int rc)
     }
 }
 
-/* Records SQLite's message for rc as "store: WHAT: message" and returns the DF_STORE_* code. */
+/* Records SQLite's message for rc as "store: WHAT: message" and returns the DF_STORE_* code. A
+ * file that cannot be written is named with the cause: "store: WHAT: cannot write PATH: CAUSE"
+ * (files.c finds it), SQLite's message standing in for a cause it cannot tell. */
 int df_sqlite_fail(df_sqlite_store *s, int rc, const char *what)
 {
     const char *msg = sqlite3_errmsg(s->db);
     if (!msg || !*msg || sqlite3_errcode(s->db) == SQLITE_OK)
         msg = sqlite3_errstr(rc);
+    if (s->path && df_sqlite_unwritable_rc(s, rc)) {
+        char cause[DF_STORE_ERR_MAX];
+        df_sqlite_unwritable_cause(s, cause, sizeof cause);
+        return df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: cannot write %s: %s", what,
+                              s->path, cause[0] ? cause : msg);
+    }
     int code = df_sqlite_code(rc);
     return df_store_failf(&s->base, code == DF_STORE_OK ? DF_STORE_ERROR : code, "store: %s: %s",
                           what, msg);
