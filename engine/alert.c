@@ -138,8 +138,14 @@ static void deliver_file(delivery *d)
         snprintf(err, sizeof err, "file sink: no path");
     } else {
         make_parents(full);
-        int fd = open(full, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0) {
+        /* Created 0600, never through a symbolic link (SPEC §12). */
+        int fd = open(full, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == ELOOP) {
+            snprintf(err, sizeof err,
+                     "file sink: %s is a symbolic link; dagflow does not follow links for alert "
+                     "files",
+                     full);
+        } else if (fd < 0) {
             snprintf(err, sizeof err, "file sink: cannot open %s: %s", full, strerror(errno));
         } else {
             size_t len = strlen(d->payload);

@@ -939,8 +939,8 @@ static void test_write_errors(void **state)
             test_run *r = make_run("wf", 1, 0, now_ms(), now_ms());
             assert_int_equal(df_store_create_run(f->s, &r->rec, &id), DF_STORE_ERROR);
             free_run(r);
-            assert_non_null(strstr(df_store_error(f->s), "store: create run:"));
-            assert_non_null(strstr(df_store_error(f->s), "readonly"));
+            assert_non_null(strstr(df_store_error(f->s), "store: create run: cannot write"));
+            assert_non_null(strstr(df_store_error(f->s), "the file is read-only (mode 0400)"));
             df_store_close(f->s);
             f->s = NULL;
         }
