@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "proc.h"
+#include "suggest.h"
 
 /* ---- errors ---- */
 
@@ -337,6 +338,16 @@ int df_engine_history(df_engine *e, const char *workflow, size_t limit, json_t *
 }
 
 /* ---- for programs hosting engines ---- */
+
+bool df_db_exists(const char *db)
+{
+    return df_store_exists(db);
+}
+
+size_t df_levenshtein(const char *a, const char *b)
+{
+    return df_edit_distance_opt(a, b, 0);
+}
 
 void df_kill_task_processes(void)
 {

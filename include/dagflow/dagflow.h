@@ -308,6 +308,17 @@ int df_engine_history(df_engine *e, const char *workflow, size_t limit, json_t *
 
 /* ---- For a program that hosts engines ------------------------------------------------------- */
 
+/* Whether the store db names (as df_engine_config.db) exists already, without creating it: a
+ * SQLite file at that path; a server URI (PostgreSQL) counts as existing, since only connecting
+ * can tell (the calls then report). Thread-safe. */
+bool df_db_exists(const char *db);
+
+/* Levenshtein distance between a and b (insertions, deletions, substitutions each cost 1;
+ * case-sensitive), SIZE_MAX when either is longer than 256 bytes: the edit distance the engine's
+ * "did you mean" suggestions use, for a program's own (the CLI's nearest command). Pure;
+ * thread-safe. */
+size_t df_levenshtein(const char *a, const char *b);
+
 /* SIGKILLs now the process group of every child process that the tasks (and alert command sinks)
  * of the engines of this process started and that has not exited yet: for a program that must
  * leave at once (the CLI's second SIGINT: the second df_engine_stop, then this once the wait has
