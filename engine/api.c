@@ -267,7 +267,7 @@ static bool store_missing(const df_engine *e)
 static int store_failed(df_engine *e, int store_rc, df_errlist *l)
 {
     df_errlist_add(l, "%s", df_store_error(e->store));
-    return df_engine_store_code(store_rc);
+    return store_rc;
 }
 
 int df_engine_latest_run(df_engine *e, long long *run_id, df_errlist *errs)

@@ -654,22 +654,6 @@ size_t df_engine_close(df_engine *e)
     return left;
 }
 
-int df_engine_store_code(int store_rc)
-{
-    switch (store_rc) {
-    case DF_STORE_OK:
-        return 0;
-    case DF_STORE_CONFLICT:
-        return DF_ECONFLICT;
-    case DF_STORE_NOTFOUND:
-        return DF_ENOTFOUND;
-    case DF_STORE_BUSY:
-        return DF_EBUSY;
-    default:
-        return DF_ESTORE;
-    }
-}
-
 /* Opened on first use, so that input that cannot be loaded never creates a database, and the
  * read calls never do. */
 int df_engine_open_store(df_engine *e, bool create, bool name_path, df_errlist *errs)
@@ -687,7 +671,7 @@ int df_engine_open_store(df_engine *e, bool create, bool name_path, df_errlist *
             df_errlist_add(errs, "%s", err);
         else
             df_errlist_add(errs, "%s: %s", e->db, err);
-        return df_engine_store_code(rc);
+        return rc; /* DF_STORE_* codes are DF_E* codes */
     }
     return 0;
 }

@@ -41,9 +41,6 @@ int df_engine_wait_run(df_engine *e, long long run_id, df_run_state *state, df_e
  * DF_ESTORE (message in errs). Engine thread. */
 int df_engine_open_store(df_engine *e, bool create, bool name_path, df_errlist *errs);
 
-/* The DF_E* code of a DF_STORE_* code (0 stays 0). Pure. */
-int df_engine_store_code(int store_rc);
-
 /* A number uniform in [0, 1) from the engine's own generator (retry jitter): seeded at open
  * (df_engine_config.seed), independent of the process's drand48 state and of other engines.
  * Engine thread. */

@@ -221,7 +221,7 @@ int df_engine_start_loaded(df_engine *e, df_workflow *wf, const json_t *override
         run_record_free(&rec);
         if (rc != DF_STORE_OK) {
             df_errlist_add(errs, "%s", built ? df_store_error(e->store) : "out of memory");
-            st = built ? df_engine_store_code(rc) : DF_ENOMEM;
+            st = built ? rc : DF_ENOMEM;
         }
     }
     if (st != 0) {
@@ -255,7 +255,7 @@ static int engine_load_stored(df_engine *e, long long run_id, df_stored_run **lo
     }
     if (rc != DF_STORE_OK) {
         df_errlist_add(errs, "%s", df_store_error(e->store));
-        return df_engine_store_code(rc);
+        return rc;
     }
     df_workflow *wf = NULL;
     /* JSON_ALLOW_NUL: a document may hold "\u0000", which jansson refuses by default. */
