@@ -196,7 +196,8 @@ int df_engine_open(const df_engine_config *cfg, df_engine **out, df_errlist *err
 
 /* Closes the engine: stops the pool (waiting at most 5000 ms for attempts that ignore their
  * cancellation, and not at all when every attempt left was already abandoned), closes the store
- * and unloads the plugins no other engine uses. Runs not waited to their end are left as they are
+ * and runs the fini hook of the plugins no other engine of the process holds (plugins stay
+ * loaded: their code may be needed again). Runs not waited to their end are left as they are
  * in the store (RUNNING: resumable once their heartbeat is 30 s old, or once this process has
  * exited). Must not run while another thread calls df_engine_stop. NULL is fine. Returns how many
  * pool workers were left behind still running plugin code: when not 0, a program that is done
