@@ -1,19 +1,20 @@
-/* engine: the engine process around the runs — the libuv loop of the engine thread, the coroutine
- * pool and its completion inbox, the store connection with group commit, the alert outbox, the
- * named pools' slots, the heartbeat, and graceful stop on SIGINT/SIGTERM. The run lifecycle
- * itself is scheduler.c's. */
+/* engine: one engine around its runs — opening and closing it, the libuv loop of the thread that
+ * drives it (df_engine_wait), the coroutine pool and its completion inbox, the store connection
+ * with group commit, the alert outbox, the named pools' slots, the heartbeat, graceful stop
+ * (df_engine_stop) and the engine's own random generator. Starting runs is launch.c's, the run
+ * lifecycle scheduler.c's, the thinner public calls api.c's. It sets nothing process-wide
+ * (environment, limits, signal handlers, random seed) and never exits: that is the CLI's. */
 #include "engine_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "clock.h"
-#include "proc.h"
 
 #define DF_HEARTBEAT_MS 5000
 #define DF_STOP_GRACE_MS 5000
@@ -29,9 +30,8 @@
 void df_engine_config_default(df_engine_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->db_path = "./dagflow.db";
+    cfg->db = "./dagflow.db";
     cfg->concurrency = 256;
-    df_pool_config_default(&cfg->pool);
 }
 
 void df_engine_fail(df_engine *e, const char *fmt, ...)
@@ -67,27 +67,27 @@ void df_engine_taken_over(df_engine *e, long long run_id)
 int df_engine_tx(df_engine *e)
 {
     if (e->fatal)
-        return -1;
+        return DF_ESTORE;
     if (e->in_tx)
         return 0;
     if (df_store_begin(e->store) != DF_STORE_OK) {
         df_engine_fail(e, "%s", df_store_error(e->store));
-        return -1;
+        return DF_ESTORE;
     }
     e->in_tx = true;
     return 0;
 }
 
 /* Commits the group-commit transaction, then starts delivering the alerts it recorded.
- * Returns 0, or -1 when the engine is (or became) fatal. */
+ * Returns 0, or DF_ESTORE when the engine is (or became) fatal. */
 int df_engine_commit(df_engine *e)
 {
     if (e->fatal)
-        return -1;
+        return DF_ESTORE;
     if (e->in_tx) {
         if (df_store_commit(e->store) != DF_STORE_OK) {
             df_engine_fail(e, "%s", df_store_error(e->store));
-            return -1;
+            return DF_ESTORE;
         }
         e->in_tx = false;
     }
@@ -124,23 +124,21 @@ int df_engine_raise_alert(df_engine *e, long long run_id, const df_workflow *wf,
     json_decref(payload);
     if (!text) {
         df_engine_fail(e, "alerts: out of memory");
-        return -1;
+        return DF_ESTORE;
     }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const json_t *sink = json_array_get(wf->alerts, i);
         if (!df_alert_sink_wants(sink, event))
             continue;
-        if (df_engine_tx(e) != 0) {
-            rc = -1;
+        if ((rc = df_engine_tx(e)) != 0)
             break;
-        }
         char *desc = df_alert_sink_describe(sink);
         long long id = 0;
         if (df_store_alert_add(e->store, run_id, task_id, event, desc ? desc : "?", (int)i, text,
                                now, &id) != DF_STORE_OK) {
             df_engine_fail(e, "%s", df_store_error(e->store));
-            rc = -1;
+            rc = DF_ESTORE;
         } else {
             df_outbox_item *it = calloc(1, sizeof *it);
             if (it && (it->dir = strdup(wf->dir)) && (it->payload = strdup(text))) {
@@ -154,7 +152,7 @@ int df_engine_raise_alert(df_engine *e, long long run_id, const df_workflow *wf,
                     free(it);
                 }
                 df_engine_fail(e, "alerts: out of memory");
-                rc = -1;
+                rc = DF_ESTORE;
             }
         }
         free(desc);
@@ -175,7 +173,7 @@ int df_engine_redeliver_alert(df_engine *e, const df_workflow *wf, long long ale
         if (it)
             free(it->dir);
         free(it);
-        return -1;
+        return DF_ENOMEM;
     }
     it->alert_id = alert_id;
     it->sink = sink;
@@ -238,44 +236,6 @@ void df_engine_breaker_arm(df_engine *e, df_engine_breaker *eb)
     uint64_t now = df_mono_ms();
     uv_timer_start(eb->timer, on_breaker_timer,
                    eb->b->open_until > now ? eb->b->open_until - now : 0, 0);
-}
-
-/* Registers the workflow's breakers; an existing one keeps its settings and state. */
-static int engine_add_breakers(df_engine *e, const df_workflow *wf)
-{
-    for (size_t i = 0; i < wf->n_breakers; i++) {
-        if (df_engine_breaker_find(e, wf->breakers[i].name))
-            continue;
-        df_engine_breaker *g = realloc(e->breakers, (e->n_breakers + 1) * sizeof *g);
-        if (!g)
-            return -1;
-        e->breakers = g;
-        g[e->n_breakers].timer = NULL;
-        if (!(g[e->n_breakers].b = df_breaker_new(&wf->breakers[i])))
-            return -1;
-        e->n_breakers++;
-    }
-    return 0;
-}
-
-/* Registers the workflow's pools; an existing pool keeps its slot count (first run wins). */
-static int engine_add_pools(df_engine *e, const df_workflow *wf)
-{
-    for (size_t i = 0; i < wf->n_pools; i++) {
-        if (df_engine_slot_pool(e, wf->pools[i].name))
-            continue;
-        df_slot_pool *g = realloc(e->slot_pools, (e->n_slot_pools + 1) * sizeof *g);
-        if (!g)
-            return -1;
-        e->slot_pools = g;
-        df_slot_pool *p = &g[e->n_slot_pools];
-        if (!(p->name = strdup(wf->pools[i].name)))
-            return -1;
-        p->slots = wf->pools[i].slots;
-        p->used = 0;
-        e->n_slot_pools++;
-    }
-    return 0;
 }
 
 /* ---- the inbox: results from worker threads ---- */
@@ -411,23 +371,18 @@ static void on_stop_grace(uv_timer_t *h)
     df_engine_wake(e);
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+/* ---- stop ---- */
+
+/* Starts the graceful stop on the engine thread (once): every run's attempts are cancelled, those
+ * that have not returned DF_STOP_GRACE_MS later are recorded without their result, and every run
+ * ends INTERRUPTED. With no run in flight it only marks the engine stopping. */
+static void engine_begin_stop(df_engine *e)
 {
-    df_engine *e = h->data;
-    if (e->stopping) {
-        /* Second signal: leave at once. The children's process groups go with us (no process
-         * is left behind); the run stays RUNNING with a dead engine, so it can be resumed. */
-        df_proc_kill_all_now();
-        for (size_t i = 0; i < e->n_runs; i++) {
-            df_engine_event ev = {.run_id = df_run_id(e->runs[i]),
-                                  .run_state = DF_RS_INTERRUPTED,
-                                  .error = "second signal: stopped at once"};
-            df_engine_emit(e, &ev);
-        }
-        _exit(130);
-    }
-    (void)signum;
+    if (e->stopping)
+        return;
     e->stopping = true;
+    if (!e->handles_open)
+        return;
     for (size_t i = 0; i < e->n_runs; i++)
         df_run_cancel_all(e->runs[i]);
     uv_timer_stop(&e->heartbeat);
@@ -435,15 +390,61 @@ static void on_signal(uv_signal_t *h, int signum)
     df_engine_wake(e);
 }
 
-static int engine_open_handles(df_engine *e, char *err, size_t errlen)
+/* The second df_engine_stop: the engine records nothing more (fatal: the open transaction rolled
+ * back, every run ends at once and stays RUNNING in the store), so that a program leaving now
+ * (the CLI's second SIGINT) leaves every run resumable whatever its task processes do meanwhile.
+ * Attempts in flight are not waited for. */
+static void engine_halt(df_engine *e)
+{
+    if (e->halted)
+        return;
+    e->halted = true;
+    df_engine_fail(e, "stopped at once (a second stop request): nothing more is recorded");
+}
+
+/* Acts on the df_engine_stop calls made so far. */
+static void engine_check_stop(df_engine *e)
+{
+    int n = atomic_load(&e->stop_requests);
+    if (n >= 1)
+        engine_begin_stop(e);
+    if (n >= 2)
+        engine_halt(e);
+}
+
+static void on_stop_async(uv_async_t *h)
+{
+    engine_check_stop(h->data);
+}
+
+/* An atomic add and uv_async_send, both async-signal-safe (libuv documents uv_async_send as
+ * such): nothing here may lock or allocate. */
+void df_engine_stop(df_engine *e)
+{
+    atomic_fetch_add(&e->stop_requests, 1);
+    uv_async_send(&e->stop_async);
+}
+
+/* ---- the loop's handles, open while runs are in flight ---- */
+
+int df_engine_start_pool(df_engine *e, df_errlist *errs)
+{
+    if (e->pool)
+        return 0;
+    char err[512];
+    int rc = df_pool_create(&e->pool_cfg, on_pool_done, e, &e->pool, err, sizeof err);
+    if (rc != 0)
+        df_errlist_add(errs, "%s", err);
+    return rc;
+}
+
+int df_engine_open_handles(df_engine *e, df_errlist *errs)
 {
     if (e->handles_open)
         return 0;
-    if (!e->pool) {
-        int rc = df_pool_create(&e->cfg.pool, on_pool_done, e, &e->pool, err, errlen);
-        if (rc != 0)
-            return -1;
-    }
+    int rc = df_engine_start_pool(e, errs);
+    if (rc != 0)
+        return rc;
     uv_async_init(&e->loop, &e->inbox_async, on_inbox);
     e->inbox_async.data = e;
     pthread_mutex_lock(&e->inbox_mu);
@@ -456,12 +457,6 @@ static int engine_open_handles(df_engine *e, char *err, size_t errlen)
     uv_timer_init(&e->loop, &e->resubmit);
     e->resubmit.data = e;
     uv_timer_start(&e->heartbeat, on_heartbeat, DF_HEARTBEAT_MS, DF_HEARTBEAT_MS);
-    uv_signal_init(&e->loop, &e->sig_int);
-    e->sig_int.data = e;
-    uv_signal_start(&e->sig_int, on_signal, SIGINT);
-    uv_signal_init(&e->loop, &e->sig_term);
-    e->sig_term.data = e;
-    uv_signal_start(&e->sig_term, on_signal, SIGTERM);
     e->handles_open = true;
     return 0;
 }
@@ -488,64 +483,127 @@ static void engine_close_handles(df_engine *e)
     uv_close((uv_handle_t *)&e->tick_idle, NULL);
     uv_close((uv_handle_t *)&e->heartbeat, NULL);
     uv_close((uv_handle_t *)&e->resubmit, NULL);
-    uv_close((uv_handle_t *)&e->sig_int, NULL);
-    uv_close((uv_handle_t *)&e->sig_term, NULL);
     for (size_t i = 0; i < e->n_runs; i++)
         df_run_close_handles(e->runs[i]);
 }
 
 /* ---- open / close ---- */
 
-/* Process-wide limits a workflow engine needs: every task in flight may hold several file
- * descriptors (pipes, sockets), so the soft RLIMIT_NOFILE is raised toward the hard limit; and
- * df_task_run_blocking runs on libuv's thread pool, 4 threads unless UV_THREADPOOL_SIZE says
- * otherwise, which is raised to 16 when the user has not set it. */
-static void raise_process_limits(void)
+/* The pool's configuration: the given values over the pool's defaults. A default never
+ * overrides what was given: a maximum given under the default minimum lowers the minimum, a
+ * minimum given over the default maximum raises the maximum. */
+static void engine_pool_config(const df_engine_config *cfg, df_pool_config *pc)
 {
-    struct rlimit rl;
-    /* Capped at 65536: children inherit it, and some programs walk every possible fd. */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
-        rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
-        setrlimit(RLIMIT_NOFILE, &rl);
+    df_pool_config_default(pc);
+    if (cfg->workers_min)
+        pc->workers_min = cfg->workers_min;
+    if (cfg->workers_max)
+        pc->workers_max = cfg->workers_max;
+    if (pc->workers_max < pc->workers_min) {
+        if (cfg->workers_max)
+            pc->workers_min = pc->workers_max;
+        else
+            pc->workers_max = pc->workers_min;
     }
-    if (!getenv("UV_THREADPOOL_SIZE"))
-        setenv("UV_THREADPOOL_SIZE", "16", 0);
+    if (cfg->queue_capacity)
+        pc->queue_capacity = cfg->queue_capacity;
+    if (cfg->stack_size)
+        pc->stack_size = cfg->stack_size;
 }
 
-int df_engine_open(const df_engine_config *cfg, df_engine **out, char *err, size_t errlen)
+/* Seeds the engine's erand48 state: from cfg->seed, else from the time, the process id and the
+ * engine's address, so that engines started at the same moment (in one process or several) draw
+ * different jitter. */
+static void engine_seed(df_engine *e, uint64_t seed)
 {
-    raise_process_limits();
-    *out = NULL;
+    if (seed == 0)
+        seed = (uint64_t)df_now_ms() ^ ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)e;
+    e->rng[0] = (unsigned short)seed;
+    e->rng[1] = (unsigned short)(seed >> 16);
+    e->rng[2] = (unsigned short)(seed >> 32 ^ seed >> 48);
+}
+
+double df_engine_random(df_engine *e)
+{
+    return erand48(e->rng);
+}
+
+static int engine_open(const df_engine_config *cfg, df_engine **out, df_errlist *errs)
+{
     df_engine *e = calloc(1, sizeof *e);
-    if (!e) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
+    if (!e || !(e->db = strdup(cfg->db && *cfg->db ? cfg->db : "./dagflow.db"))) {
+        df_errlist_add(errs, "out of memory");
+        free(e);
+        return DF_ENOMEM;
     }
     e->cfg = *cfg;
+    e->cfg.db = e->db;
+    e->cfg.plugin_dirs = NULL; /* the registry copies them */
+    e->cfg.n_plugin_dirs = 0;
     if (e->cfg.concurrency == 0)
         e->cfg.concurrency = 256;
-    e->cfg.on_event = cfg->on_event;
+    engine_pool_config(cfg, &e->pool_cfg);
+    engine_seed(e, cfg->seed);
     e->outbox_tail = &e->outbox_head;
-    /* Retry jitter draws from drand48: a different sequence in every engine process. */
-    srand48((long)df_now_ms() ^ ((long)getpid() << 16));
+    atomic_init(&e->stop_requests, 0);
     pthread_mutex_init(&e->inbox_mu, NULL);
     if (uv_loop_init(&e->loop) != 0) {
-        snprintf(err, errlen, "cannot create the event loop");
+        df_errlist_add(errs, "cannot create the event loop");
+        pthread_mutex_destroy(&e->inbox_mu);
+        free(e->db);
         free(e);
-        return -1;
+        return DF_EINTERNAL;
     }
+    uv_async_init(&e->loop, &e->stop_async, on_stop_async);
+    e->stop_async.data = e;
+    uv_unref((uv_handle_t *)&e->stop_async);
     e->plugins = df_plugin_registry_new(cfg->plugin_dirs, cfg->n_plugin_dirs);
     e->alerts = df_alerts_new(&e->loop, on_alert_outcome, e);
-    if (!e->plugins || !e->alerts) {
-        snprintf(err, errlen, "out of memory");
-        df_engine_close(e);
-        return -1;
-    }
     gethostname(e->engine_host, sizeof e->engine_host - 1);
     e->engine_info =
         (df_engine_id){.pid = getpid(), .host = e->engine_host, .started_at = df_now_ms()};
+    if (!e->plugins || !e->alerts) {
+        df_errlist_add(errs, "out of memory");
+        df_engine_close(e);
+        return DF_ENOMEM;
+    }
     *out = e;
     return 0;
+}
+
+int df_engine_open(const df_engine_config *cfg, df_engine **out, df_errlist *errs)
+{
+    df_engine_config dflt;
+    df_errlist scratch = {0};
+    *out = NULL;
+    if (!cfg) {
+        df_engine_config_default(&dflt);
+        cfg = &dflt;
+    }
+    int rc = engine_open(cfg, out, errs ? errs : &scratch);
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
+/* Frees what the pool may still hand back after the loop stopped: results in the inbox and
+ * attempts abandoned earlier. */
+static void engine_free_late_results(df_engine *e)
+{
+    df_job_result *res = e->inbox_head;
+    while (res) {
+        df_job_result *next = res->next;
+        df_attempt_rec *rec = res->user;
+        if (rec && !rec->abandoned)
+            free(rec);
+        df_job_result_free(res);
+        res = next;
+    }
+    e->inbox_head = e->inbox_tail = NULL;
+    while (e->abandoned) {
+        df_attempt_rec *next = e->abandoned->next_abandoned;
+        free(e->abandoned);
+        e->abandoned = next;
+    }
 }
 
 size_t df_engine_close(df_engine *e)
@@ -559,26 +617,20 @@ size_t df_engine_close(df_engine *e)
     /* Attempts still in flight get the grace period to see their cancellation; when none is
      * (the pool may still hold abandoned ones, stuck in plugins that ignored their deadline and
      * already recorded TIMED_OUT), nothing is worth waiting for. */
+    uint64_t grace = e->in_flight > 0 ? DF_STOP_GRACE_MS : 0;
+    /* Nothing is recorded any more: attempts still in flight (after a halt or a store failure,
+     * or of runs not waited to their end) are given up unrecorded, their records kept on the
+     * abandoned list so that they are freed below whether or not their result comes back. */
+    e->fatal = true;
+    for (size_t i = 0; i < e->n_runs; i++)
+        df_run_abandon_in_flight(e->runs[i]);
     if (e->pool)
-        left = df_pool_destroy(e->pool, e->in_flight > 0 ? DF_STOP_GRACE_MS : 0);
-    /* Results that arrived after the loop stopped. */
-    df_job_result *res = e->inbox_head;
-    while (res) {
-        df_job_result *next = res->next;
-        df_attempt_rec *rec = res->user;
-        if (rec && !rec->abandoned)
-            free(rec);
-        df_job_result_free(res);
-        res = next;
-    }
-    while (e->abandoned) {
-        df_attempt_rec *next = e->abandoned->next_abandoned;
-        free(e->abandoned);
-        e->abandoned = next;
-    }
+        left = df_pool_destroy(e->pool, grace);
+    engine_free_late_results(e);
     for (size_t i = 0; i < e->n_runs; i++)
         df_run_free(e->runs[i]);
     free(e->runs);
+    uv_close((uv_handle_t *)&e->stop_async, NULL);
     uv_run(&e->loop, UV_RUN_DEFAULT);
     uv_loop_close(&e->loop);
     while (e->outbox_head) {
@@ -603,325 +655,95 @@ size_t df_engine_close(df_engine *e)
     df_plugin_registry_left_behind(e->plugins, left); /* then no fini: plugin code may run */
     df_plugin_registry_free(e->plugins);
     pthread_mutex_destroy(&e->inbox_mu);
+    free(e->db);
     free(e);
     return left;
 }
 
-/* Opens the store on first use, so that input that cannot be loaded never creates a database. */
-static int engine_store(df_engine *e, df_errlist *errs)
+/* Opened on first use, so that input that cannot be loaded never creates a database, and the
+ * read calls never do. */
+int df_engine_open_store(df_engine *e, bool create, bool name_path, df_errlist *errs)
 {
     if (e->store)
         return 0;
+    if (!create && !df_store_exists(e->db)) {
+        df_errlist_add(errs, "%s does not exist", e->db);
+        return DF_ENOTFOUND;
+    }
     char err[1024];
-    if (df_store_open(e->cfg.db_path, &e->store, err, sizeof err) != DF_STORE_OK) {
-        if (strstr(err, e->cfg.db_path))
+    int rc = df_store_open(e->db, &e->store, err, sizeof err);
+    if (rc != DF_STORE_OK) {
+        if (!name_path || strstr(err, e->db))
             df_errlist_add(errs, "%s", err);
         else
-            df_errlist_add(errs, "%s: %s", e->cfg.db_path, err);
-        return -1;
+            df_errlist_add(errs, "%s: %s", e->db, err);
+        return rc; /* DF_STORE_* codes are DF_E* codes */
     }
     return 0;
 }
 
-/* ---- driving runs ---- */
+/* ---- waiting ---- */
 
-static int engine_add_run(df_engine *e, df_run *r)
+static bool engine_all_ended(df_engine *e)
 {
-    df_run **g = realloc(e->runs, (e->n_runs + 1) * sizeof *g);
-    if (!g)
-        return -1;
-    e->runs = g;
-    e->runs[e->n_runs++] = r;
-    return 0;
+    for (size_t i = 0; i < e->n_runs; i++)
+        if (!df_run_ended(e->runs[i]))
+            return false;
+    return true;
 }
 
-/* Runs the loop until every run has ended; maps the outcome to a status. */
-static df_engine_status engine_drive(df_engine *e, df_run *r, df_run_state *state, df_errlist *errs)
+/* Runs the loop until r has ended and, once no run is left in flight, until the engine is idle
+ * (its alerts delivered and its handles closed, which the tick does). */
+static void engine_drive(df_engine *e, df_run *r)
 {
+    engine_check_stop(e); /* asked before this thread ran the loop */
     df_engine_wake(e);
-    uv_run(&e->loop, UV_RUN_DEFAULT);
-    /* The run's history goes into the database file itself (SPEC §12), unless that file is gone. */
-    if (!e->fatal && df_store_check_file(e->store) != DF_STORE_OK)
+    for (;;) {
+        if (df_run_ended(r) && !(e->handles_open && engine_all_ended(e)))
+            return;
+        if (uv_run(&e->loop, UV_RUN_ONCE) == 0 && !e->handles_open && !df_run_ended(r))
+            return; /* nothing left that could end it (not expected) */
+    }
+}
+
+int df_engine_wait_run(df_engine *e, long long run_id, df_run_state *state, df_errlist *errs)
+{
+    *state = DF_RS_RUNNING;
+    df_run *r = NULL;
+    for (size_t i = 0; i < e->n_runs && !r; i++)
+        if (df_run_id(e->runs[i]) == run_id)
+            r = e->runs[i];
+    if (!r) {
+        df_errlist_add(errs, "run %lld was not started on this engine", run_id);
+        return DF_ENOTFOUND;
+    }
+    engine_drive(e, r);
+    /* The run's history goes into the database file itself (SPEC §12), unless that file is gone
+     * (then the engine stops as on any store failure). */
+    if (!e->halted && !e->fatal && df_store_check_file(e->store) != DF_STORE_OK)
         df_engine_fail(e, "%s", df_store_error(e->store));
-    else
+    else if (!e->halted && !e->fatal && df_run_ended(r))
         df_store_checkpoint(e->store, NULL);
     *state = df_run_final_state(r);
+    if (e->halted) {
+        df_errlist_add(errs,
+                       "run %lld stopped at once: it stays RUNNING; continue it with `dagflow "
+                       "resume %lld`",
+                       run_id, run_id);
+        return DF_EINTERRUPTED;
+    }
     if (e->fatal) {
         df_errlist_add(errs, "%s", e->fatal_msg);
         if (!e->taken_over)
             df_errlist_add(errs, "run %lld stopped; fix the cause, then `dagflow resume %lld`",
-                           df_run_id(r), df_run_id(r));
-        return DF_ENGINE_ESTORE;
+                           run_id, run_id);
+        return e->taken_over ? DF_ECONFLICT : DF_ESTORE;
+    }
+    if (!df_run_ended(r)) {
+        df_errlist_add(errs, "internal error: run %lld stopped advancing", run_id);
+        return DF_EINTERNAL;
     }
     if (*state == DF_RS_INTERRUPTED)
-        return DF_ENGINE_INTERRUPTED;
-    return DF_ENGINE_OK;
-}
-
-/* Merges the workflow's params with overrides; unknown names are errors. New object or NULL. */
-static json_t *merge_params(const df_workflow *wf, const json_t *overrides, df_errlist *errs)
-{
-    json_t *p = json_deep_copy(wf->params);
-    if (!p)
-        return NULL;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)overrides, k, v)
-    {
-        if (!json_object_get(wf->params, k)) {
-            df_errlist_add(errs, "%s: --param %s: the workflow declares no param \"%s\"", wf->path,
-                           k, k);
-            continue;
-        }
-        json_object_set(p, k, v);
-    }
-    return p;
-}
-
-/* A new run as the store records it (rec), with the storage rec borrows from. */
-typedef struct run_record {
-    df_run_record rec;
-    df_task_record *tasks;
-    df_plugin_version *plugins;
-    char *dag_json, *params_json;
-} run_record;
-
-static void run_record_free(run_record *r)
-{
-    free(r->tasks);
-    free(r->plugins);
-    free(r->dag_json);
-    free(r->params_json);
-}
-
-/* Fills r with the record of a new run of wf (borrowing from wf, plugins and e). Returns 0, or
- * -1 when out of memory (r is still to be freed with run_record_free). */
-static int run_record_init(run_record *r, df_engine *e, const df_workflow *wf, const json_t *params,
-                           const df_plugin **plugins)
-{
-    memset(r, 0, sizeof *r);
-    size_t n = wf->n_tasks;
-    r->tasks = calloc(n ? n : 1, sizeof *r->tasks);
-    r->plugins = calloc(n ? n : 1, sizeof *r->plugins);
-    r->dag_json = json_dumps(wf->doc, JSON_COMPACT | JSON_ENCODE_ANY);
-    r->params_json = json_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!r->tasks || !r->plugins || !r->dag_json || !r->params_json)
-        return -1;
-    size_t n_plugins = 0;
-    for (size_t i = 0; i < n; i++) {
-        const df_task_def *t = &wf->tasks[i];
-        r->tasks[i] = (df_task_record){.id = t->id,
-                                       .plugin = t->plugin,
-                                       .depends_on = t->upstream,
-                                       .n_depends_on = t->n_upstream};
-        if (plugins[i])
-            r->plugins[n_plugins++] =
-                (df_plugin_version){.name = plugins[i]->name, .version = plugins[i]->unit->version};
-    }
-    r->rec = (df_run_record){.workflow = wf->name,
-                             .dag_json = r->dag_json,
-                             .path = wf->path,
-                             .dir = wf->dir,
-                             .params_json = r->params_json,
-                             .plugins = r->plugins,
-                             .n_plugins = n_plugins,
-                             .started_at = df_now_ms(),
-                             .engine = &e->engine_info,
-                             .tasks = r->tasks,
-                             .n_tasks = n};
+        return DF_EINTERRUPTED;
     return 0;
-}
-
-df_engine_status df_engine_run_file(df_engine *e, const char *path, const json_t *overrides,
-                                    long long *run_id, df_run_state *state, df_errlist *errs)
-{
-    *run_id = 0;
-    *state = DF_RS_RUNNING;
-    df_workflow *wf = NULL;
-    if (df_workflow_load_file(path, &wf, errs) != 0) {
-        df_plugin_check_raw(e->plugins, path, errs); /* every error in the file at once */
-        return DF_ENGINE_EINPUT;
-    }
-    size_t before = errs->n;
-    json_t *params = merge_params(wf, overrides ? overrides : json_object(), errs);
-    const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);
-    unsigned char *invalid = calloc(wf->n_tasks ? wf->n_tasks : 1, 1);
-    df_errlist rejected = {0};
-    df_engine_status st = DF_ENGINE_OK;
-    if (!params || !plugins || !invalid) {
-        df_errlist_add(errs, "out of memory");
-        st = DF_ENGINE_EINTERNAL;
-        goto fail;
-    }
-    if (errs->n != before) {
-        st = DF_ENGINE_EINPUT;
-        goto fail;
-    }
-    if (df_workflow_check_plugins(e->plugins, wf, params, 0, plugins, invalid, errs, &rejected) !=
-        0) {
-        st = DF_ENGINE_EINPUT;
-        goto fail;
-    }
-    if (engine_add_pools(e, wf) != 0 || engine_add_breakers(e, wf) != 0) {
-        df_errlist_add(errs, "out of memory");
-        st = DF_ENGINE_EINTERNAL;
-        goto fail;
-    }
-    if (engine_store(e, errs) != 0) {
-        st = DF_ENGINE_ESTORE;
-        goto fail;
-    }
-    /* The pool before the run: a pool that cannot start (threads, memory, file descriptors)
-     * leaves no run behind that nothing will ever run. */
-    char perr[512];
-    if (!e->pool && df_pool_create(&e->cfg.pool, on_pool_done, e, &e->pool, perr, sizeof perr)) {
-        df_errlist_add(errs, "%s", perr);
-        st = DF_ENGINE_EINTERNAL;
-        goto fail;
-    }
-    run_record rec;
-    bool built = run_record_init(&rec, e, wf, params, plugins) == 0;
-    int rc = built ? df_store_create_run(e->store, &rec.rec, run_id) : DF_STORE_ERROR;
-    run_record_free(&rec);
-    if (rc != DF_STORE_OK) {
-        df_errlist_add(errs, "%s", built ? df_store_error(e->store) : "out of memory");
-        st = DF_ENGINE_ESTORE;
-        goto fail;
-    }
-    for (size_t i = 0; i < rejected.n; i++)
-        df_errlist_add(errs, "%s", rejected.msgs[i]);
-
-    char err[1024];
-    df_run *r = df_run_new(e, *run_id, wf, plugins, params);
-    if (!r || engine_add_run(e, r) != 0) {
-        df_run_free(r);
-        df_errlist_add(errs, "out of memory");
-        free(invalid);
-        df_errlist_clear(&rejected);
-        return DF_ENGINE_EINTERNAL;
-    }
-    if (engine_open_handles(e, err, sizeof err) != 0) {
-        df_errlist_add(errs, "%s", err);
-        free(invalid);
-        df_errlist_clear(&rejected);
-        return DF_ENGINE_EINTERNAL;
-    }
-    df_run_mark_invalid(r, invalid, (const char *const *)rejected.msgs);
-    free(invalid);
-    df_errlist_clear(&rejected);
-    df_run_start(r);
-    return engine_drive(e, r, state, errs);
-
-fail:
-    df_errlist_clear(&rejected);
-    json_decref(params);
-    free(plugins);
-    free(invalid);
-    df_workflow_free(wf);
-    return st;
-}
-
-/* Loads a stored run and rebuilds its workflow from the stored DAG. */
-static df_engine_status engine_load_stored(df_engine *e, long long run_id,
-                                           df_stored_run **loaded_out, df_run **run_out,
-                                           df_errlist *errs)
-{
-    df_stored_run *loaded = NULL;
-    if (engine_store(e, errs) != 0)
-        return DF_ENGINE_ESTORE;
-    int rc = df_store_load_run(e->store, run_id, &loaded);
-    if (rc == DF_STORE_NOTFOUND) {
-        df_errlist_add(errs, "no run %lld in %s", run_id, e->cfg.db_path);
-        return DF_ENGINE_EREFUSED;
-    }
-    if (rc != DF_STORE_OK) {
-        df_errlist_add(errs, "%s", df_store_error(e->store));
-        return DF_ENGINE_ESTORE;
-    }
-    df_workflow *wf = NULL;
-    /* JSON_ALLOW_NUL: a document may hold "\u0000", which jansson refuses by default. */
-    json_t *dag = json_loads(loaded->dag_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    if (!dag)
-        df_errlist_add(errs, "run %lld: its stored DAG is not valid JSON", run_id);
-    if (!dag || df_workflow_load_json(dag, loaded->path ? loaded->path : "<stored>",
-                                      loaded->dir ? loaded->dir : ".", &wf, errs) != 0) {
-        json_decref(dag);
-        df_stored_run_free(loaded);
-        return DF_ENGINE_EINPUT;
-    }
-    json_decref(dag);
-    const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);
-    json_t *params = json_loads(loaded->params_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    char err[2048];
-    for (size_t i = 0; plugins && i < wf->n_tasks; i++)
-        if (df_plugin_get(e->plugins, wf->tasks[i].plugin, wf->dir, &plugins[i], err, sizeof err) !=
-            0)
-            df_errlist_add(errs, "run %lld: task \"%s\": %s", run_id, wf->tasks[i].id, err);
-    if (!plugins || !params || errs->n) {
-        if (!plugins || !params)
-            df_errlist_add(errs, "out of memory");
-        free(plugins);
-        json_decref(params);
-        df_workflow_free(wf);
-        df_stored_run_free(loaded);
-        return DF_ENGINE_EINPUT;
-    }
-    if (engine_add_pools(e, wf) != 0 || engine_add_breakers(e, wf) != 0) {
-        free(plugins);
-        json_decref(params);
-        df_workflow_free(wf);
-        df_stored_run_free(loaded);
-        df_errlist_add(errs, "out of memory");
-        return DF_ENGINE_EINTERNAL;
-    }
-    df_run *r = df_run_new(e, run_id, wf, plugins, params ? params : json_object());
-    if (!r || engine_add_run(e, r) != 0) {
-        df_run_free(r);
-        df_stored_run_free(loaded);
-        df_errlist_add(errs, "out of memory");
-        return DF_ENGINE_EINTERNAL;
-    }
-    *loaded_out = loaded;
-    *run_out = r;
-    return DF_ENGINE_OK;
-}
-
-/* resume and retry: load the stored run, let the scheduler prepare it (task NULL and retry false:
- * resume), then drive it to its end. */
-static df_engine_status engine_reopen(df_engine *e, long long run_id, bool retry, const char *task,
-                                      df_run_state *state, df_errlist *errs)
-{
-    *state = DF_RS_RUNNING;
-    df_stored_run *loaded = NULL;
-    df_run *r = NULL;
-    df_engine_status st = engine_load_stored(e, run_id, &loaded, &r, errs);
-    if (st != DF_ENGINE_OK)
-        return st;
-    char err[1024];
-    err[0] = '\0';
-    int rc = retry ? df_run_retry_prepare(r, loaded, task, err, sizeof err)
-                   : df_run_resume_prepare(r, loaded, err, sizeof err);
-    df_stored_run_free(loaded);
-    if (rc != 0) {
-        df_errlist_add(errs, "%s", err[0] ? err : e->fatal_msg);
-        return rc == -2 ? DF_ENGINE_ESTORE : DF_ENGINE_EREFUSED;
-    }
-    if (engine_open_handles(e, err, sizeof err) != 0) {
-        df_errlist_add(errs, "%s", err);
-        return DF_ENGINE_EINTERNAL;
-    }
-    df_run_start(r);
-    return engine_drive(e, r, state, errs);
-}
-
-df_engine_status df_engine_resume(df_engine *e, long long run_id, df_run_state *state,
-                                  df_errlist *errs)
-{
-    return engine_reopen(e, run_id, false, NULL, state, errs);
-}
-
-df_engine_status df_engine_retry(df_engine *e, long long run_id, const char *task,
-                                 df_run_state *state, df_errlist *errs)
-{
-    return engine_reopen(e, run_id, true, task, state, errs);
 }

@@ -1,9 +1,11 @@
-/* engine_internal: the structures shared by engine.c (the engine process: loop, pool, store,
- * inbox, signals, group commit) and scheduler.c (one run's lifecycle). Not a public header. */
+/* engine_internal: the structures shared by engine.c (the engine: loop, pool, store, inbox,
+ * stop, group commit), launch.c (starting runs), api.c (the public calls) and scheduler.c (one
+ * run's lifecycle). Not a public header. */
 #ifndef DF_ENGINE_INTERNAL_H
 #define DF_ENGINE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <uv.h>
 
@@ -59,8 +61,11 @@ typedef struct df_outbox_item {
 } df_outbox_item;
 
 struct df_engine {
-    df_engine_config cfg;
-    char **plugin_dirs;
+    df_engine_config cfg; /* as given to df_engine_open, defaults filled in; cfg.db points to db
+                           * and cfg.plugin_dirs is NULL (the registry has its own copy) */
+    char *db;             /* owned copy of the store's path */
+    df_pool_config pool_cfg;
+    unsigned short rng[3]; /* the engine's erand48 state (retry jitter) */
     uv_loop_t loop;
     df_store *store;
     df_plugin_registry *plugins;
@@ -74,7 +79,12 @@ struct df_engine {
     df_job_result *inbox_head, *inbox_tail;
     bool inbox_open; /* inbox_async may be signalled (guarded by inbox_mu) */
 
-    uv_signal_t sig_int, sig_term;
+    /* df_engine_stop: any thread (or a signal handler) counts its call in stop_requests and
+     * signals stop_async, whose callback acts on the engine thread (1: graceful stop, 2 or more:
+     * halt). Unreferenced, so it never keeps the loop alive; open from df_engine_open to
+     * df_engine_close. */
+    uv_async_t stop_async;
+    atomic_int stop_requests;
     uv_timer_t heartbeat;
     uv_timer_t resubmit; /* retries submitting to a full pool queue (backpressure) */
     uv_idle_t tick_idle; /* runs the group commit + dispatch once the current callbacks end */
@@ -82,7 +92,8 @@ struct df_engine {
     bool handles_open;
 
     bool in_tx;
-    bool stopping;   /* a signal asked to stop */
+    bool stopping;   /* df_engine_stop asked to stop (for good) */
+    bool halted;     /* ... and a second call to stop at once: fatal, nothing more recorded */
     bool fatal;      /* the store failed: no more writes */
     bool taken_over; /* ... because another engine claimed the run */
     char fatal_msg[1024];
@@ -103,30 +114,33 @@ struct df_engine {
 
 /* ---- engine.c services used by the scheduler ---- */
 
-/* Opens the group-commit transaction if none is open. Returns 0, or -1 once the engine is fatal. */
+/* Opens the group-commit transaction if none is open. Returns 0, or DF_ESTORE once the engine is
+ * fatal. */
 int df_engine_tx(df_engine *e);
 
 /* Stops the engine because another engine claimed run_id (compare-and-set lost). */
 void df_engine_taken_over(df_engine *e, long long run_id);
 
 /* Commits the group-commit transaction, then starts delivering the alerts it recorded.
- * Returns 0, or -1 when the engine is (or became) fatal. */
+ * Returns 0, or DF_ESTORE when the engine is (or became) fatal. */
 int df_engine_commit(df_engine *e);
 
 /* Records the alert `event` for each sink of wf that wants it (in the open transaction) and
- * queues its delivery for after the commit. Returns 0 or -1 (engine fatal). */
+ * queues its delivery for after the commit. Returns 0, or DF_ESTORE (engine fatal). */
 int df_engine_raise_alert(df_engine *e, long long run_id, const df_workflow *wf, const char *event,
                           const char *task_id, const char *state, const char *error,
                           unsigned attempt);
 
-/* Queues delivery of an alert found still pending in the store (resume). */
+/* Queues delivery of an alert found still pending in the store (resume). Returns 0, or
+ * DF_ENOMEM. */
 int df_engine_redeliver_alert(df_engine *e, const df_workflow *wf, long long alert_id,
                               int sink_index, const char *payload, int tries);
 
 /* Hands a result produced on the engine thread to the inbox, as if a worker had sent it. */
 void df_engine_post_result(df_engine *e, df_job_result *res);
 
-/* Records a fatal store failure: no more writes, every run stops, the CLI exits 3. */
+/* Records a fatal store failure: no more writes, every run stops, the waits return DF_ESTORE
+ * (the CLI exits 3). */
 void df_engine_fail(df_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Asks for a tick (commit, then dispatch) once the current callback returns. */
@@ -144,6 +158,14 @@ void df_engine_breaker_arm(df_engine *e, df_engine_breaker *eb);
 /* Reports a state change to the observer. */
 void df_engine_emit(df_engine *e, const df_engine_event *ev);
 
+/* Starts the coroutine pool if it is not running yet. Returns 0, or the pool's DF_E* code with
+ * its message in errs. */
+int df_engine_start_pool(df_engine *e, df_errlist *errs);
+
+/* Opens the loop's handles a run needs (inbox, tick, heartbeat), starting the pool first; they
+ * close by themselves once every run has ended. Returns 0 or df_engine_start_pool's error. */
+int df_engine_open_handles(df_engine *e, df_errlist *errs);
+
 /* ---- scheduler.c ---- */
 
 /* Builds a run over a loaded workflow (taking ownership of wf and plugins) whose tasks are all
@@ -155,12 +177,13 @@ df_run *df_run_new(df_engine *e, long long run_id, df_workflow *wf, const df_plu
  * holds one message per INVALID task, in task order (the rejections of validate). */
 void df_run_mark_invalid(df_run *r, const unsigned char *invalid, const char *const *msgs);
 
-/* Takes over a stored run for `resume`: refuses (-1, reason in err) a finished run or one whose
- * engine is alive; closes open attempts as LOST (failing a task after three in a row), requeues
- * work, restores retry timers and pending alerts. -2 on a store failure. */
+/* Takes over a stored run for `resume`: refuses (DF_EREFUSED, reason in err) a finished run or
+ * one whose engine is alive; closes open attempts as LOST (failing a task after three in a row),
+ * requeues work, restores retry timers and pending alerts. DF_ESTORE on a store failure. */
 int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, size_t errlen);
 
-/* Reopens a finished stored run for `retry` (task NULL or an id). -1 refused, -2 store failure. */
+/* Reopens a finished stored run for `retry` (task NULL or an id). Returns 0, DF_EREFUSED (reason
+ * in err), DF_ESTORE (store failure), DF_ENOMEM. */
 int df_run_retry_prepare(df_run *r, const df_stored_run *loaded, const char *task, char *err,
                          size_t errlen);
 
@@ -189,7 +212,7 @@ void df_run_submit(df_run *r);
  * Returns true once the run has ended. */
 bool df_run_check_end(df_run *r);
 
-/* Stop: cancel every attempt in flight and every retry timer (SIGINT/SIGTERM). */
+/* Stop: cancel every attempt in flight and every retry timer (df_engine_stop). */
 void df_run_cancel_all(df_run *r);
 
 /* Records attempts that did not come back within the grace period as CANCELLED (shutdown). */

@@ -5,11 +5,8 @@
 
 #include <stddef.h>
 
-typedef struct df_errlist {
-    char **msgs; /* each a malloc'd NUL-terminated message, owned by the list */
-    size_t n;
-    size_t cap;
-} df_errlist;
+/* df_errlist and df_errlist_clear are public (dagflow.h). */
+#include <dagflow/dagflow.h>
 
 /* Appends one message (printf format). On allocation failure the message is dropped silently but
  * n still grows by one with a fixed "out of memory" text, so callers never mistake a failure for
@@ -20,8 +17,5 @@ void df_errlist_add(df_errlist *l, const char *fmt, ...) __attribute__((format(p
  * much of s as fits with a trailing "..." without splitting a UTF-8 character, and returns buf.
  * Thread-safe. */
 const char *df_utf8_cut(const char *s, char *buf, size_t len);
-
-/* Frees every message and resets the list to empty (the struct itself is the caller's). */
-void df_errlist_clear(df_errlist *l);
 
 #endif

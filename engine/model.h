@@ -1,7 +1,8 @@
 /* model: the vocabulary the engine and the store share — task instance, run and attempt states,
  * trigger rules, alert delivery status and circuit breaker state as enums, their names, and the
  * heartbeat staleness limit. No logic (the transition table is state.c's) and no include of any
- * other engine or store header, so that store/ can use it without depending on the engine.
+ * other engine or store header (only the public dagflow.h), so that store/ can use it without
+ * depending on the engine.
  * Every function here is pure and thread-safe. */
 #ifndef DF_MODEL_H
 #define DF_MODEL_H
@@ -16,30 +17,11 @@
  * checks that the view and this constant agree. */
 #define DF_HEARTBEAT_STALE_MS 30000
 
-/* Task instance states of SPEC §3. The numeric values are not stored anywhere (the store keeps
- * the names). */
-typedef enum df_task_state {
-    DF_TS_PENDING = 0,
-    DF_TS_QUEUED,
-    DF_TS_RUNNING,
-    DF_TS_UP_FOR_RETRY,
-    DF_TS_SUCCESS,
-    DF_TS_FAILED,
-    DF_TS_UPSTREAM_FAILED,
-    DF_TS_SKIPPED,
-    DF_TS_INVALID,
-    DF_TS__COUNT
-} df_task_state;
-
-/* Run states of SPEC §3. */
-typedef enum df_run_state {
-    DF_RS_RUNNING = 0,
-    DF_RS_SUCCESS,
-    DF_RS_FAILED,
-    DF_RS_INVALID,
-    DF_RS_INTERRUPTED,
-    DF_RS__COUNT
-} df_run_state;
+/* Task instance states (df_task_state) and run states (df_run_state) of SPEC §3 are declared by
+ * the public embedding API, which returns them; it is a public header (jansson and the system's
+ * only), so the store still depends on no engine header. The numeric values are not stored
+ * anywhere (the store keeps the names). */
+#include <dagflow/dagflow.h>
 
 /* Outcome of one attempt (the attempt_history view's "outcome"). */
 typedef enum df_attempt_outcome {

@@ -771,7 +771,7 @@ static void finish_attempt(df_run *r, df_attempt_rec *rec, int status, json_t *r
     t->failures++;
     bool permanent = status == DF_TASK_FAILED_PERMANENT && outcome != DF_AO_TIMED_OUT;
     if (!permanent && (int64_t)t->failures <= d->retries) {
-        uint64_t delay = df_retry_delay_ms(d, t->failures, drand48());
+        uint64_t delay = df_retry_delay_ms(d, t->failures, df_engine_random(r->e));
         int64_t due = now + (int64_t)delay;
         char detail[64];
         snprintf(detail, sizeof detail, "retry %u in %llu ms", t->failures,
@@ -1106,14 +1106,15 @@ static bool engine_alive(const df_stored_run *loaded, char *who, size_t wholen)
 }
 
 /* Takes ownership of the run in the store: this engine (a compare-and-set against the engine
- * read with the run, so of two resumes at once only one wins), state RUNNING. Returns 0, -1 with
- * err filled when another engine claimed it first, -2 (err filled) on a store failure. */
+ * read with the run, so of two resumes at once only one wins), state RUNNING. Returns 0,
+ * DF_EREFUSED with err filled when another engine claimed it first, DF_ESTORE (err filled) on a
+ * store failure. */
 static int take_over(df_run *r, const df_stored_run *loaded, char *err, size_t errlen)
 {
     df_engine *e = r->e;
     if (df_engine_tx(e) != 0) {
         snprintf(err, errlen, "%s", e->fatal_msg);
-        return -2;
+        return DF_ESTORE;
     }
     int rc = df_store_run_claim(e->store, r->id, loaded->has_engine ? &loaded->engine : NULL,
                                 &e->engine_info, df_now_ms());
@@ -1122,13 +1123,13 @@ static int take_over(df_run *r, const df_stored_run *loaded, char *err, size_t e
                  r->id);
         df_store_rollback(e->store);
         e->in_tx = false;
-        return -1;
+        return DF_EREFUSED;
     }
     if (rc != DF_STORE_OK ||
         df_store_run_set_state(e->store, r->id, DF_RS_RUNNING, 0) != DF_STORE_OK) {
         df_engine_fail(e, "%s", df_store_error(e->store));
         snprintf(err, errlen, "%s", e->fatal_msg);
-        return -2;
+        return DF_ESTORE;
     }
     return 0;
 }
@@ -1139,7 +1140,7 @@ static int redeliver_pending_alerts(df_run *r)
     size_t n = 0;
     if (df_store_alerts_pending(r->e->store, r->id, &pending, &n) != DF_STORE_OK) {
         df_engine_fail(r->e, "%s", df_store_error(r->e->store));
-        return -2;
+        return DF_ESTORE;
     }
     for (size_t k = 0; k < n; k++)
         df_engine_redeliver_alert(r->e, r->wf, pending[k].alert_id, pending[k].sink_index,
@@ -1159,7 +1160,7 @@ int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, siz
             n_pending > 0) {
             df_pending_alerts_free(pending, n_pending);
             if (restore_tasks(r, loaded, err, errlen) != 0)
-                return -1;
+                return DF_EREFUSED;
             r->ended = true;
             r->final_state = st;
             return redeliver_pending_alerts(r);
@@ -1169,16 +1170,16 @@ int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, siz
                  "run %lld has finished (%s); nothing to resume (use `dagflow retry %lld` to "
                  "re-run its failed tasks)",
                  r->id, df_run_state_name(st), r->id);
-        return -1;
+        return DF_EREFUSED;
     }
     char who[300];
     if (st == DF_RS_RUNNING && engine_alive(loaded, who, sizeof who)) {
         snprintf(err, errlen, "run %lld is still being run by a live engine (%s); not resuming",
                  r->id, who);
-        return -1;
+        return DF_EREFUSED;
     }
     if (restore_tasks(r, loaded, err, errlen) != 0)
-        return -1;
+        return DF_EREFUSED;
     int claimed = take_over(r, loaded, err, errlen);
     if (claimed != 0)
         return claimed;
@@ -1194,7 +1195,7 @@ int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, siz
                                        "the engine died during this attempt",
                                        NULL) != DF_STORE_OK) {
                 df_engine_fail(r->e, "%s", df_store_error(r->e->store));
-                return -2;
+                return DF_ESTORE;
             }
             t->lost_streak++;
         }
@@ -1211,7 +1212,7 @@ int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, siz
                                         .to_attempt = t->attempt,
                                         .detail = "lost too many times",
                                         .error = msg}) != 0)
-                    return -2;
+                    return DF_ESTORE;
                 df_engine_raise_alert(r->e, r->id, r->wf, "task_failed", d->id, "FAILED", msg,
                                       t->attempt);
                 continue;
@@ -1221,7 +1222,7 @@ int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, siz
                                     .to_attempt = t->attempt,
                                     .cause = DF_TC_RECOVER,
                                     .detail = "attempt lost: the engine died"}) != 0)
-                return -2;
+                return DF_ESTORE;
         }
         if (t->state == DF_TS_QUEUED) {
             heap_push(r, (size_t)i);
@@ -1241,17 +1242,17 @@ int df_run_retry_prepare(df_run *r, const df_stored_run *loaded, const char *tas
         snprintf(err, errlen,
                  "run %lld has not finished (%s); use `dagflow resume %lld` to continue it", r->id,
                  df_run_state_name(st), r->id);
-        return -1;
+        return DF_EREFUSED;
     }
     if (st == DF_RS_INVALID) {
         snprintf(err, errlen,
                  "run %lld is INVALID (a plugin rejected its params); fix the workflow and run "
                  "it again",
                  r->id);
-        return -1;
+        return DF_EREFUSED;
     }
     if (restore_tasks(r, loaded, err, errlen) != 0)
-        return -1;
+        return DF_EREFUSED;
     size_t n = r->wf->n_tasks;
     unsigned char *reopen = calloc(n ? n : 1, 1);
     size_t *stack = calloc(n ? n : 1, sizeof *stack);
@@ -1260,7 +1261,7 @@ int df_run_retry_prepare(df_run *r, const df_stored_run *loaded, const char *tas
         free(reopen);
         free(stack);
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return DF_ENOMEM;
     }
     if (task) {
         long i = df_workflow_find_task(r->wf, task);
@@ -1268,7 +1269,7 @@ int df_run_retry_prepare(df_run *r, const df_stored_run *loaded, const char *tas
             snprintf(err, errlen, "run %lld has no task \"%s\"", r->id, task);
             free(reopen);
             free(stack);
-            return -1;
+            return DF_EREFUSED;
         }
         reopen[i] = 1;
         stack[sp++] = (size_t)i;
@@ -1302,7 +1303,7 @@ int df_run_retry_prepare(df_run *r, const df_stored_run *loaded, const char *tas
         free(reopen);
         snprintf(err, errlen, "run %lld has no failed tasks to retry (use --task ID to re-run one)",
                  r->id);
-        return -1;
+        return DF_EREFUSED;
     }
     int claimed = take_over(r, loaded, err, errlen);
     if (claimed != 0) {
@@ -1326,7 +1327,7 @@ int df_run_retry_prepare(df_run *r, const df_stored_run *loaded, const char *tas
                                 .result_json = "null",
                                 .reset_budget = true}) != 0) {
             free(reopen);
-            return -2;
+            return DF_ESTORE;
         }
         json_decref(t->result);
         t->result = NULL;

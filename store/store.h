@@ -33,13 +33,15 @@
 
 #include "../engine/model.h"
 
+/* The store's codes are the engine's one error convention (DF_E* in dagflow.h, with their texts
+ * from df_strerror): a store failure travels up to the embedding API unchanged. */
 #define DF_STORE_OK 0
-#define DF_STORE_ERROR                                                                             \
-    (-1)                       /* the backend failed (I/O, full disk, read-only, corrupt, bad      \
-                                  arguments, a backend that is not built, ...) */
-#define DF_STORE_CONFLICT (-2) /* compare-and-set found another state, attempt or owner */
-#define DF_STORE_NOTFOUND (-3) /* no such run / task / attempt / alert */
-#define DF_STORE_BUSY (-4)     /* the store stayed locked past the busy timeout (10000 ms) */
+/* the backend failed (I/O, full disk, read-only, corrupt, bad arguments, a backend that is not
+ * built, ...) */
+#define DF_STORE_ERROR DF_ESTORE
+#define DF_STORE_CONFLICT DF_ECONFLICT /* compare-and-set found another state, attempt or owner */
+#define DF_STORE_NOTFOUND DF_ENOTFOUND /* no such run / task / attempt / alert */
+#define DF_STORE_BUSY DF_EBUSY /* the store stayed locked past the busy timeout (10000 ms) */
 
 typedef struct df_store df_store;
 typedef struct df_store_ops df_store_ops;

@@ -1,18 +1,23 @@
-/* cli: the command-line framework shared by every `dagflow` command (SPEC §6): exit codes, the
- * one option parser (getopt_long, options and operands in any order after COMMAND), each
- * command's declaration and --help text, `dagflow: ` error printing, and small output helpers
- * (tables, durations, JSON). Nothing here is thread-safe: the CLI is single-threaded until a
- * command starts the engine. */
+/* cli: the `dagflow` command line (SPEC §6), a program built on the embedding API alone
+ * (include/dagflow/dagflow.h). This header is shared by its files:
+ *   commands.c  the one command table: each command's handler, help texts and options
+ *   args.c      the option table and the one option parser (getopt_long), operand checks
+ *   help.c      `dagflow --help` and each command's --help
+ *   output.c    `dagflow: ` errors, JSON, durations and times, text tables
+ *   process.c   what the CLI sets process-wide for a run (limits, environment, signals)
+ *   crash.c     the last words on a fatal signal in a task's code
+ *   main.c      dispatch; cmd_*.c one command each (run, resume and retry in cmd_run.c)
+ * Nothing here is thread-safe unless it says so: the CLI is single-threaded until a command
+ * starts the engine. */
 #ifndef DF_CLI_H
 #define DF_CLI_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../errlist.h"
+#include <dagflow/dagflow.h>
 
 /* Exit codes (SPEC §6). */
 #define DF_EXIT_OK 0            /* success (run: the run ended SUCCESS) */
@@ -24,7 +29,7 @@
 /* Returned by df_cli_parse when the command should go on (every other value is an exit code). */
 #define DF_CLI_PROCEED (-1)
 
-/* Per-command options, as a bit mask in df_cli_spec.options. The common options (--db,
+/* Per-command options, as a bit mask in df_cli_command.options. The common options (--db,
  * --plugin-dir, --json, --help) are accepted by every command. */
 #define DF_OPT_PARAM (1u << 0)          /* --param K=V | K:=JSON (repeatable) */
 #define DF_OPT_WORKERS_MIN (1u << 1)    /* --workers-min N */
@@ -44,10 +49,15 @@
 /* The default of --concurrency (SPEC §6). */
 #define DF_CLI_DEFAULT_CONCURRENCY 256
 
-/* One command's declaration: what it accepts and its help text. Static data (see
- * df_cli_spec_find). */
-typedef struct df_cli_spec {
-    const char *name;       /* "run" */
+typedef struct df_cli df_cli;
+
+/* ---- commands.c: the command table ---------------------------------------------------------- */
+
+/* One command: its handler, what it accepts and its help text. Static data. */
+typedef struct df_cli_command {
+    const char *name; /* "run" */
+    /* Runs the command on its parsed command line; returns the exit code. */
+    int (*run)(const df_cli *cli);
     const char *summary;    /* one line for `dagflow --help` */
     const char *usage;      /* after "dagflow ": "run FILE [options]" */
     const char *operands;   /* help text describing the operands (may be NULL) */
@@ -56,13 +66,32 @@ typedef struct df_cli_spec {
     unsigned options;       /* DF_OPT_* accepted besides the common ones */
     size_t min_operands;
     size_t max_operands;
-} df_cli_spec;
+} df_cli_command;
+
+/* The command by name ("run", "resume", "retry", "validate", "status", "history", "graph",
+ * "plugins"), or NULL. Returns static data. */
+const df_cli_command *df_cli_command_find(const char *name);
+
+/* All commands, in the order `dagflow --help` lists them; *n receives the count. Static data. */
+const df_cli_command *df_cli_commands(size_t *n);
+
+/* The handlers (one file each; run/resume/retry in cmd_run.c). Each returns its exit code. */
+int df_cmd_run(const df_cli *cli);
+int df_cmd_resume(const df_cli *cli);
+int df_cmd_retry(const df_cli *cli);
+int df_cmd_validate(const df_cli *cli);
+int df_cmd_status(const df_cli *cli);
+int df_cmd_history(const df_cli *cli);
+int df_cmd_graph(const df_cli *cli);
+int df_cmd_plugins(const df_cli *cli);
+
+/* ---- args.c: parsing ------------------------------------------------------------------------ */
 
 /* The parsed command line of one command. Strings are borrowed from argv or the environment
  * (they live as long as the process) unless marked owned. */
-typedef struct df_cli {
-    const df_cli_spec *spec; /* the command's declaration (borrowed, static) */
-    const char *command;     /* spec->name */
+struct df_cli {
+    const df_cli_command *spec; /* the command (borrowed, static) */
+    const char *command;        /* spec->name */
     const char *db_path; /* --db, else $DAGFLOW_DB when set and non-empty, else "./dagflow.db" */
     const char *
         *plugin_dirs; /* owned array (strings borrowed): the --plugin-dir values, in order */
@@ -82,15 +111,22 @@ typedef struct df_cli {
     const char *format;   /* --format: "dot" (default) or "mermaid" */
     char **operands;      /* owned array (strings borrowed from argv), in the order given */
     size_t n_operands;
-} df_cli;
+};
 
-/* The declaration of a command by name ("run", "resume", "retry", "validate", "status",
- * "history", "graph", "plugins"), or NULL. Returns static data. */
-const df_cli_spec *df_cli_spec_find(const char *name);
+/* One option as the parser and the help know it. Static data. */
+typedef struct df_cli_option {
+    const char *name;
+    const char *arg; /* NULL for a flag */
+    int val;         /* getopt_long's value */
+    unsigned mask;   /* DF_OPT_* bit, or 0 for the common options (every command) */
+    const char *help;
+} df_cli_option;
 
-/* All commands' declarations, in the order `dagflow --help` lists them; *n receives the count.
- * Returns static data. */
-const df_cli_spec *df_cli_specs(size_t *n);
+/* Every option, in the order the help lists them; *n receives the count. Static data. */
+const df_cli_option *df_cli_options(size_t *n);
+
+/* True when cmd accepts o. */
+bool df_cli_option_accepted(const df_cli_command *cmd, const df_cli_option *o);
 
 /* Parses one command's arguments: argv[0] is the command name, options and operands follow in any
  * order (`--` ends the options). Fills *cli (zeroed first). Returns DF_CLI_PROCEED when the
@@ -102,20 +138,47 @@ const df_cli_spec *df_cli_specs(size_t *n);
  * Validates values: N options are integers in [1, INT_MAX]; --stack-size is a positive byte count
  * with an optional K or M suffix (x1024); --format is dot or mermaid; --workers-min must not exceed
  * --workers-max when both are given. Uses getopt_long's global state (not reentrant). */
-int df_cli_parse(const df_cli_spec *spec, int argc, char **argv, df_cli *cli);
+int df_cli_parse(const df_cli_command *spec, int argc, char **argv, df_cli *cli);
 
 /* Releases what df_cli_parse allocated and zeroes *cli; safe on a zeroed struct. */
 void df_cli_free(df_cli *cli);
 
+/* Opens an engine configured by cli's options: --db, --plugin-dir, and the engine options
+ * (--workers-min, --workers-max, --concurrency, --queue-capacity, --stack-size) where the command
+ * has them; on_event and ud as given (may be NULL). Opening creates no file and starts no thread.
+ * Returns the engine (df_engine_close it), or NULL after printing why. */
+df_engine *df_cli_open_engine(const df_cli *cli,
+                              void (*on_event)(void *ud, const df_engine_event *ev), void *ud);
+
+/* Parses a run id operand (a positive integer). Returns 0 and sets *id, or -1. */
+int df_cli_parse_run_id(const char *text, long long *id);
+
+/* Checks up front that path names a workflow file that can be read, so that a directory or an
+ * unreadable file gets a clear message instead of a JSON parse error. Writes the problem into msg
+ * (NUL-terminated, at most len bytes) and returns DF_EXIT_USAGE: "PATH: is a directory", or
+ * "PATH: cannot open: <strerror>" (missing, permission denied, ...); returns 0 (msg set to "")
+ * when the file opens for reading. Opens with O_NONBLOCK so a FIFO does not hang it; the file is
+ * closed again. Thread-safe. */
+int df_cli_file_problem(const char *path, char *msg, size_t len);
+
+/* df_cli_file_problem, printing the problem as a `dagflow: ` line on stderr. Returns
+ * DF_EXIT_USAGE (the caller exits with it) or 0. Used by validate, graph and run before loading
+ * FILE. */
+int df_cli_check_file(const char *path);
+
+/* ---- help.c --------------------------------------------------------------------------------- */
+
 /* Prints the full --help text of a command (usage, operands, options with defaults, exit codes)
  * to out. */
-void df_cli_print_help(const df_cli_spec *spec, FILE *out);
+void df_cli_print_help(const df_cli_command *spec, FILE *out);
 
 /* Prints `dagflow --help` (the commands and the common options) to out. */
 void df_cli_print_main_help(FILE *out);
 
+/* ---- output.c ------------------------------------------------------------------------------- */
+
 /* Prints one error line to stderr: "dagflow: " + the formatted message + "\n". Embedded newlines
- * are replaced by spaces so one error stays one line. */
+ * are replaced by spaces so one error stays one line. Thread-safe (stdio locks the stream). */
 void df_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prints every message of errs as its own `dagflow: ` line (see df_cli_error). */
@@ -132,6 +195,9 @@ char *df_cli_format_duration(int64_t ms, char *buf, size_t len);
 /* Parses an ISO-8601 UTC time as the store writes it ("2026-11-29T08:15:08.123Z"; milliseconds
  * optional) into milliseconds since the epoch. Returns 0, or -1 when it does not parse. */
 int df_cli_parse_time(const char *iso, int64_t *ms);
+
+/* Milliseconds of CLOCK_MONOTONIC (for throttling the progress line). Thread-safe. */
+uint64_t df_cli_mono_ms(void);
 
 /* The string obj[key] (borrowed from obj), or dflt when it is missing or not a string. obj may
  * be NULL. */
@@ -150,9 +216,6 @@ long long df_cli_json_int(const json_t *obj, const char *key);
  * Returns buf. */
 char *df_cli_duration_text(const json_t *obj, bool live, char *buf, size_t len);
 
-/* Parses a run id operand (a positive integer). Returns 0 and sets *id, or -1. */
-int df_cli_parse_run_id(const char *text, long long *id);
-
 /* Makes text that came from a task (an error, a log line, a plugin's message) safe to print on a
  * terminal, in place: a task writing escape sequences, carriage returns or backspaces must not
  * rewrite the user's screen. Tab, newline, carriage return, vertical tab and form feed become a
@@ -163,28 +226,6 @@ int df_cli_parse_run_id(const char *text, long long *id);
  * (touches only s). For code that prints task output itself, e.g. cmd_run.c's progress lines:
  *     char msg[512]; snprintf(msg, sizeof msg, "%s", ev->error); df_cli_sanitize(msg); */
 void df_cli_sanitize(char *s);
-
-/* Installs the handler of fatal signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) that, when the
- * signal hits a thread running a task's plugin code, writes one line on stderr naming the task,
- * its run and plugin, a coroutine stack overflow as such, and the `dagflow resume` command that
- * continues the run (with cli's --db and --plugin-dir, read now: cli must be the parsed command
- * line); the process then dies of the same signal. Faults elsewhere get no message.
- * Call once from the main thread before the engine starts; not thread-safe. Does nothing in a
- * sanitizer build (AddressSanitizer reports such faults itself). */
-void df_cli_crash_install(const df_cli *cli);
-
-/* Checks up front that path names a workflow file that can be read, so that a directory or an
- * unreadable file gets a clear message instead of a JSON parse error. Writes the problem into msg
- * (NUL-terminated, at most len bytes) and returns DF_EXIT_USAGE: "PATH: is a directory", or
- * "PATH: cannot open: <strerror>" (missing, permission denied, ...); returns 0 (msg set to "")
- * when the file opens for reading. Opens with O_NONBLOCK so a FIFO does not hang it; the file is
- * closed again. Thread-safe. */
-int df_cli_file_problem(const char *path, char *msg, size_t len);
-
-/* df_cli_file_problem, printing the problem as a `dagflow: ` line on stderr. Returns
- * DF_EXIT_USAGE (the caller exits with it) or 0. Used by validate, graph and run before loading
- * FILE. */
-int df_cli_check_file(const char *path);
 
 /* A text table printed with aligned columns (the last column is not padded). Cells are copied
  * and made safe for a terminal with df_cli_sanitize; columns are aligned by characters (UTF-8
@@ -208,15 +249,38 @@ void df_cli_table_free(df_cli_table *t);
  * returns DF_EXIT_INTERNAL. Frees t either way. */
 int df_cli_table_finish(df_cli_table *t, bool ok);
 
-/* The commands (one file each; run/resume/retry in cmd_run.c). argv[0] is the command name; each
- * returns its exit code. */
-int df_cmd_run(int argc, char **argv);
-int df_cmd_resume(int argc, char **argv);
-int df_cmd_retry(int argc, char **argv);
-int df_cmd_validate(int argc, char **argv);
-int df_cmd_status(int argc, char **argv);
-int df_cmd_history(int argc, char **argv);
-int df_cmd_graph(int argc, char **argv);
-int df_cmd_plugins(int argc, char **argv);
+/* ---- process.c: what the CLI sets process-wide (the library sets nothing) ------------------- */
+
+/* Process-wide settings for running workflows, called once before the engine opens: raises the
+ * soft RLIMIT_NOFILE toward the hard limit (at most 65536: children inherit it, and some programs
+ * walk every possible fd), since every task in flight may hold several descriptors (pipes,
+ * sockets); and sets UV_THREADPOOL_SIZE=16 unless the user set it (df_task_run_blocking runs on
+ * libuv's thread pool, 4 threads by default, sized once at its first use). */
+void df_cli_process_setup(void);
+
+/* SIGINT/SIGTERM for a command that drives an engine. df_cli_signals_block blocks both in the
+ * calling thread, and so in every thread created after it (the pool's, libuv's), before the
+ * engine opens. df_cli_signals_watch starts a thread that waits for them and makes each one a
+ * df_engine_stop(e) call: the first stops gracefully (the run ends INTERRUPTED, exit 130), the
+ * second at once (the engine records nothing more and the wait returns; the command then kills
+ * the task processes and leaves with 130). df_cli_signals_received tells how many came (any
+ * thread). df_cli_signals_stop ends that thread and unblocks the signals, so that one arriving
+ * later has its default effect. Main thread only, except df_cli_signals_received. Watch returns
+ * 0, or -1 when the thread cannot start (an error is printed). */
+void df_cli_signals_block(void);
+int df_cli_signals_watch(df_engine *e);
+int df_cli_signals_received(void);
+void df_cli_signals_stop(void);
+
+/* ---- crash.c -------------------------------------------------------------------------------- */
+
+/* Installs the handler of fatal signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) that, when the
+ * signal hits a thread running a task's plugin code, writes one line on stderr naming the task,
+ * its run and plugin, a coroutine stack overflow as such, and the `dagflow resume` command that
+ * continues the run (with cli's --db and --plugin-dir, read now: cli must be the parsed command
+ * line); the process then dies of the same signal. Faults elsewhere get no message.
+ * Call once from the main thread before the engine starts; not thread-safe. Does nothing in a
+ * sanitizer build (AddressSanitizer reports such faults itself). */
+void df_cli_crash_install(const df_cli *cli);
 
 #endif

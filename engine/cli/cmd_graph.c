@@ -3,168 +3,15 @@
  * text inside {"workflow", "format", "text"}. */
 #include "cli.h"
 
-#include <ctype.h>
 #include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-
-#include "../workflow.h"
-
-/* Writes s as a DOT double-quoted string (quotes and backslashes escaped). */
-static void dot_quoted(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fputc('\\', out);
-        if (*s == '\n')
-            fputs("\\n", out);
-        else
-            fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
-static void print_dot(const df_workflow *wf, FILE *out)
-{
-    fputs("digraph ", out);
-    dot_quoted(out, wf->name);
-    fputs(" {\n", out);
-    for (size_t i = 0; i < wf->n_tasks; i++) {
-        const df_task_def *t = &wf->tasks[i];
-        fputs("    ", out);
-        dot_quoted(out, t->id);
-        /* label: the id, then the plugin on a second line (DOT's "\n" escape). */
-        fputs(" [label=\"", out);
-        for (const char *p = t->id; *p; p++)
-            fputc(*p, out);
-        fputs("\\n", out);
-        for (const char *p = t->plugin; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                fputc('\\', out);
-            fputc(*p, out);
-        }
-        fputs("\"];\n", out);
-    }
-    for (size_t i = 0; i < wf->n_tasks; i++) {
-        const df_task_def *t = &wf->tasks[i];
-        for (size_t u = 0; u < t->n_upstream; u++) {
-            fputs("    ", out);
-            dot_quoted(out, wf->tasks[t->upstream[u]].id);
-            fputs(" -> ", out);
-            dot_quoted(out, t->id);
-            fputs(";\n", out);
-        }
-    }
-    fputs("}\n", out);
-}
-
-/* Words Mermaid's flowchart grammar reserves (compared without case, as Mermaid's lexer trips on
- * some of them in any case). */
-static const char *const MERMAID_KEYWORDS[] = {
-    "end",   "graph",  "flowchart", "subgraph",  "style",     "class",    "classdef",
-    "click", "call",   "href",      "linkstyle", "direction", "default",  "interpolate",
-    "td",    "tb",     "bt",        "rl",        "lr",        "accTitle", "accDescr",
-    "_self", "_blank", "_parent",   "_top",
-};
-
-/* True when id can be a Mermaid node id as is: a letter or underscore, then letters, digits and
- * underscores, and not a keyword. */
-static bool mermaid_safe(const char *id)
-{
-    if (!isalpha((unsigned char)id[0]) && id[0] != '_')
-        return false;
-    for (const char *p = id; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '_')
-            return false;
-    for (size_t k = 0; k < sizeof MERMAID_KEYWORDS / sizeof MERMAID_KEYWORDS[0]; k++)
-        if (strcasecmp(id, MERMAID_KEYWORDS[k]) == 0)
-            return false;
-    return true;
-}
-
-/* True when name is already used: as a task id kept as is, or as an id generated before. */
-static bool mermaid_taken(const df_workflow *wf, char **ids, size_t n_done, const char *name)
-{
-    for (size_t i = 0; i < wf->n_tasks; i++)
-        if (mermaid_safe(wf->tasks[i].id) && strcmp(wf->tasks[i].id, name) == 0)
-            return true;
-    for (size_t i = 0; i < n_done; i++)
-        if (ids[i] && strcmp(ids[i], name) == 0)
-            return true;
-    return false;
-}
-
-static int print_mermaid(const df_workflow *wf, FILE *out)
-{
-    /* ids[i]: the generated id of task i, or NULL when the task id is used as is. */
-    char **ids = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *ids);
-    if (!ids)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < wf->n_tasks; i++) {
-        if (mermaid_safe(wf->tasks[i].id))
-            continue;
-        char name[64];
-        snprintf(name, sizeof name, "n%zu", i);
-        while (mermaid_taken(wf, ids, i, name))
-            strcat(name, "_"); /* ids have at most 128 chars, so this ends quickly */
-        if (!(ids[i] = strdup(name))) {
-            rc = -1;
-            goto out;
-        }
-    }
-    fputs("flowchart TD\n", out);
-    for (size_t i = 0; i < wf->n_tasks; i++) {
-        /* Task ids are [A-Za-z0-9_-]: nothing to escape inside the quoted label. */
-        if (ids[i])
-            fprintf(out, "    %s[\"%s\"]\n", ids[i], wf->tasks[i].id);
-        else
-            fprintf(out, "    %s\n", wf->tasks[i].id);
-    }
-    for (size_t i = 0; i < wf->n_tasks; i++) {
-        const df_task_def *t = &wf->tasks[i];
-        for (size_t u = 0; u < t->n_upstream; u++) {
-            size_t up = t->upstream[u];
-            fprintf(out, "    %s --> %s\n", ids[up] ? ids[up] : wf->tasks[up].id,
-                    ids[i] ? ids[i] : t->id);
-        }
-    }
-out:
-    for (size_t i = 0; i < wf->n_tasks; i++)
-        free(ids[i]);
-    free(ids);
-    return rc;
-}
-
-/* Writes the graph in cli->format to out. Returns 0, or -1 when out of memory. */
-static int print_graph(const df_cli *cli, const df_workflow *wf, FILE *out)
-{
-    if (strcmp(cli->format, "mermaid") == 0)
-        return print_mermaid(wf, out);
-    print_dot(wf, out);
-    return 0;
-}
 
 /* --json: {"workflow": NAME, "format": "dot"|"mermaid", "text": the graph text}, so that a
  * script asking for JSON gets JSON (the text is exactly what the command prints without --json).
  * Returns an exit code. */
-static int print_graph_json(const df_cli *cli, const df_workflow *wf)
+static int print_graph_json(const df_cli *cli, const df_workflow *wf, const char *text, size_t len)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem) {
-        df_cli_error("out of memory");
-        return DF_EXIT_INTERNAL;
-    }
-    int rc = print_graph(cli, wf, mem);
-    if (fclose(mem) != 0)
-        rc = -1;
-    json_t *obj = rc == 0 ? json_pack("{s:s, s:s, s:s%}", "workflow", wf->name, "format",
-                                      cli->format, "text", text, len)
-                          : NULL;
-    free(text);
+    json_t *obj = json_pack("{s:s, s:s, s:s%}", "workflow", df_workflow_name(wf), "format",
+                            cli->format, "text", text, len);
     if (!obj) {
         df_cli_error("out of memory");
         return DF_EXIT_INTERNAL;
@@ -177,34 +24,29 @@ static int print_graph_json(const df_cli *cli, const df_workflow *wf)
 /* `dagflow graph FILE [--format dot|mermaid] [--json]`. Returns 0, or 2 when the file cannot be
  * loaded (every load error printed; a directory or an unreadable file is said so up front) or on
  * bad usage, 3 when out of memory or stdout cannot be written. */
-int df_cmd_graph(int argc, char **argv)
+int df_cmd_graph(const df_cli *cli)
 {
-    df_cli cli;
-    int code = df_cli_parse(df_cli_spec_find("graph"), argc, argv, &cli);
-    if (code != DF_CLI_PROCEED)
-        return code;
+    int code;
     df_errlist errs = {0};
     df_workflow *wf = NULL;
-    if ((code = df_cli_check_file(cli.operands[0])) != 0) {
+    char *text = NULL;
+    size_t len = 0;
+    if ((code = df_cli_check_file(cli->operands[0])) != 0) {
         /* printed */
-    } else if (df_workflow_load_file(cli.operands[0], &wf, &errs) != 0) {
-        if (errs.n == 0)
-            df_errlist_add(&errs, "%s: cannot be loaded", cli.operands[0]);
+    } else if (df_workflow_load(cli->operands[0], &wf, &errs) != 0) {
         df_cli_print_errlist(&errs);
         code = DF_EXIT_USAGE;
-    } else if (cli.json) {
-        code = print_graph_json(&cli, wf);
-    } else {
-        code = print_graph(&cli, wf, stdout) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL;
-        if (code)
-            df_cli_error("out of memory");
-        else if (fflush(stdout) != 0) {
-            df_cli_error("cannot write to stdout");
-            code = DF_EXIT_INTERNAL;
-        }
+    } else if (df_workflow_export(wf, cli->format, &text, &len) != 0) {
+        df_cli_error("out of memory");
+        code = DF_EXIT_INTERNAL;
+    } else if (cli->json) {
+        code = print_graph_json(cli, wf, text, len);
+    } else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+        df_cli_error("cannot write to stdout");
+        code = DF_EXIT_INTERNAL;
     }
+    free(text);
     df_workflow_free(wf);
     df_errlist_clear(&errs);
-    df_cli_free(&cli);
     return code;
 }

@@ -3,10 +3,6 @@
  * and is not created. */
 #include "cli.h"
 
-#include <stdlib.h>
-
-#include "../../store/store.h"
-
 static int print_table(const json_t *runs)
 {
     if (json_array_size(runs) == 0) {
@@ -41,39 +37,25 @@ static int print_table(const json_t *runs)
 
 /* `dagflow history [--workflow NAME] [--limit N] [--db PATH] [--json]`. Returns 0, 2 on bad
  * usage, 3 on a store error. */
-int df_cmd_history(int argc, char **argv)
+int df_cmd_history(const df_cli *cli)
 {
-    df_cli cli;
-    int code = df_cli_parse(df_cli_spec_find("history"), argc, argv, &cli);
-    if (code != DF_CLI_PROCEED)
-        return code;
-    df_store *store = NULL;
+    df_engine *e = df_cli_open_engine(cli, NULL, NULL);
+    if (!e)
+        return DF_EXIT_INTERNAL;
+    df_errlist errs = {0};
     json_t *runs = NULL;
-    char err[512];
-
-    if (!df_store_exists(cli.db_path)) {
-        runs = json_array();
-    } else if (df_store_open(cli.db_path, &store, err, sizeof err) != DF_STORE_OK) {
-        df_cli_error("%s", err);
+    int code;
+    /* A missing database is an empty history, and is not created. */
+    if (df_engine_history(e, cli->workflow, (size_t)cli->limit, &runs, &errs) != 0) {
+        df_cli_print_errlist(&errs);
         code = DF_EXIT_INTERNAL;
-        goto out;
-    } else if (df_store_history(store, cli.workflow, (int)cli.limit, &runs) != DF_STORE_OK) {
-        df_cli_error("%s", df_store_error(store));
-        code = DF_EXIT_INTERNAL;
-        goto out;
-    }
-    if (!runs) {
-        df_cli_error("out of memory");
-        code = DF_EXIT_INTERNAL;
-    } else if (cli.json) {
+    } else if (cli->json) {
         code = df_cli_print_json(runs) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL;
     } else {
         code = print_table(runs);
     }
-
-out:
     json_decref(runs);
-    df_store_close(store);
-    df_cli_free(&cli);
+    df_errlist_clear(&errs);
+    df_engine_close(e);
     return code;
 }

@@ -4,78 +4,58 @@
 
 #include <stdlib.h>
 
-#include "../plugin.h"
-
 static const char *or_dash(const char *s)
 {
     return s && *s ? s : "-";
 }
 
-/* `dagflow plugins [--plugin-dir DIR]... [--json]`. Returns 0 (even when some files failed to
- * load), 2 on bad usage, 3 when the registry cannot be built. */
-int df_cmd_plugins(int argc, char **argv)
+/* The table of the plugins (an array as df_engine_plugins returns it). Returns an exit code. */
+static int print_table(const json_t *list)
 {
-    df_cli cli;
-    int code = df_cli_parse(df_cli_spec_find("plugins"), argc, argv, &cli);
-    if (code != DF_CLI_PROCEED)
-        return code;
-    code = DF_EXIT_OK;
-    df_errlist errs = {0};
-    const df_plugin *const *list = NULL;
-    size_t n = 0;
-    json_t *arr = NULL;
-    df_plugin_registry *reg = df_plugin_registry_new(cli.plugin_dirs, cli.n_plugin_dirs);
-    if (!reg) {
-        df_cli_error("out of memory");
-        code = DF_EXIT_INTERNAL;
-        goto out;
-    }
-    int rc = df_plugin_list(reg, &list, &n, &errs);
-    for (size_t i = 0; i < errs.n; i++)
-        df_cli_error("warning: %s", errs.msgs[i]);
-    if (rc != 0 && errs.n == 0) {
-        df_cli_error("cannot list plugins (out of memory?)");
-        code = DF_EXIT_INTERNAL;
-        goto out;
-    }
-    if (cli.json) {
-        arr = json_array();
-        for (size_t i = 0; arr && i < n; i++) {
-            const df_taskunit *u = list[i]->unit;
-            json_t *o = json_pack("{s:s, s:s?, s:s?, s:s}", "name", list[i]->name, "version",
-                                  u->version, "description", u->description, "path", list[i]->path);
-            if (!o || json_array_append_new(arr, o) != 0) {
-                json_decref(arr);
-                arr = NULL;
-            }
-        }
-        if (!arr) {
-            df_cli_error("out of memory");
-            code = DF_EXIT_INTERNAL;
-            goto out;
-        }
-        code = df_cli_print_json(arr) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL;
-        goto out;
-    }
-    if (n == 0) {
+    if (json_array_size(list) == 0) {
         printf("no plugins found\n");
-        goto out;
+        return DF_EXIT_OK;
     }
     static const char *const headers[] = {"NAME", "VERSION", "DESCRIPTION", "PATH"};
     df_cli_table *t = df_cli_table_new(4, headers);
     bool ok = t != NULL;
-    for (size_t i = 0; ok && i < n; i++) {
-        const df_taskunit *u = list[i]->unit;
-        const char *cells[] = {list[i]->name, or_dash(u->version), or_dash(u->description),
-                               list[i]->path};
+    size_t i;
+    json_t *p;
+    json_array_foreach(list, i, p)
+    {
+        if (!ok)
+            break;
+        const char *cells[] = {
+            df_cli_json_str(p, "name", NULL), or_dash(df_cli_json_str(p, "version", NULL)),
+            or_dash(df_cli_json_str(p, "description", NULL)), df_cli_json_str(p, "path", NULL)};
         ok = df_cli_table_add(t, cells) == 0;
     }
-    code = df_cli_table_finish(t, ok);
+    return df_cli_table_finish(t, ok);
+}
 
-out:
-    json_decref(arr);
-    df_plugin_registry_free(reg);
-    df_errlist_clear(&errs);
-    df_cli_free(&cli);
+/* `dagflow plugins [--plugin-dir DIR]... [--json]`. Returns 0 (even when some files failed to
+ * load), 2 on bad usage, 3 when the plugins cannot be listed. */
+int df_cmd_plugins(const df_cli *cli)
+{
+    df_engine *e = df_cli_open_engine(cli, NULL, NULL);
+    if (!e)
+        return DF_EXIT_INTERNAL;
+    df_errlist warnings = {0};
+    json_t *list = NULL;
+    int code = DF_EXIT_OK;
+    int rc = df_engine_plugins(e, &list, &warnings);
+    for (size_t i = 0; i < warnings.n; i++)
+        df_cli_error("warning: %s", warnings.msgs[i]);
+    if (rc != 0) {
+        df_cli_error("cannot list plugins (out of memory?)");
+        code = DF_EXIT_INTERNAL;
+    } else if (cli->json) {
+        code = df_cli_print_json(list) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL;
+    } else {
+        code = print_table(list);
+    }
+    json_decref(list);
+    df_errlist_clear(&warnings);
+    df_engine_close(e);
     return code;
 }

@@ -1,19 +1,18 @@
 /* cmd_run: the `run`, `resume` and `retry` commands — engine options, live progress on a
- * terminal (plain lines otherwise), the closing summary or `--json` status, and the SPEC §6 exit
- * codes. */
+ * terminal (plain lines otherwise), SIGINT/SIGTERM (a graceful stop, then a second signal that
+ * leaves at once), the closing summary or `--json` status, and the SPEC §6 exit codes. */
+#include "cli.h"
+
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../../store/store.h"
-#include "../clock.h"
-#include "../engine.h"
-#include "cli.h"
-
-/* The run being driven, for the exit() guard: a plugin that calls exit() must not make dagflow
- * exit 0 (which means "run SUCCESS") with the run unfinished. */
-static long long running_run_id = -1;
+/* The run being driven (0 while `run` has not recorded it yet, -1 when none), for the exit()
+ * guard: a plugin that calls exit() must not make dagflow exit 0 (which means "run SUCCESS")
+ * with the run unfinished. Atomic: the guard runs on the thread of the plugin that called exit. */
+static _Atomic long long running_run_id = -1;
 
 /* Progress display state (stderr). */
 typedef struct progress {
@@ -33,8 +32,6 @@ static void progress_clear(progress *p)
 static void on_event(void *ud, const df_engine_event *ev)
 {
     progress *p = ud;
-    if (running_run_id == 0)
-        running_run_id = ev->run_id;
     if (!ev->task_id) {
         progress_clear(p);
         if (ev->error) {
@@ -54,7 +51,7 @@ static void on_event(void *ud, const df_engine_event *ev)
             fprintf(stderr, "%s %s (attempt %u)%s%s\n", ev->task_id,
                     df_task_state_name(ev->task_state), ev->attempt, ev->error ? ": " : "", msg);
         }
-        uint64_t now = df_mono_ms();
+        uint64_t now = df_cli_mono_ms();
         if (now - p->last_draw_ms >= 100 || ev->tasks_final == ev->tasks_total) {
             p->last_draw_ms = now;
             fprintf(stderr, "\r\033[K[run %lld %s] %zu/%zu done, %zu running, %zu failed",
@@ -76,7 +73,6 @@ static void on_event(void *ud, const df_engine_event *ev)
     fprintf(stderr, "%s\n", line);
 }
 
-/* Prints the run's summary (or its status object with --json) from the store. */
 /* Prints path for a shell: as is when it is made of safe characters, else in single quotes. */
 static void print_shell_word(const char *path)
 {
@@ -97,24 +93,22 @@ static void print_shell_word(const char *path)
 #define SUMMARY_ALL_TASKS_UP_TO 30
 #define SUMMARY_FAILED_TASKS 20
 
-/* Prints the run's summary (or its status object with --json) from the store. */
-static int print_summary(const df_cli *cli, long long run_id)
+/* Reads what the summary shows: the status object with --json or for a small run, else a short
+ * view with the counts by state and the first tasks that did not succeed. Sets counts to the
+ * numbers of tasks, succeeded, failed (FAILED, UPSTREAM_FAILED, INVALID) and skipped (without
+ * --json). Returns 0, or -1 after printing why not. */
+static int read_summary(const df_cli *cli, df_engine *e, long long run_id, json_t **st,
+                        size_t counts[4])
 {
-    df_store *s = NULL;
-    char err[1024];
-    if (df_store_open(cli->db_path, &s, err, sizeof err) != DF_STORE_OK) {
-        df_cli_error("%s", err);
-        return -1;
-    }
-    json_t *st = NULL;
+    df_errlist errs = {0};
     /* A large run's summary reads counts and the failed tasks only, not every task. */
-    int rc = cli->json ? df_store_run_status(s, run_id, &st)
-                       : df_store_run_summary(s, run_id, SUMMARY_FAILED_TASKS + 1, &st);
+    int rc = cli->json ? df_engine_run_status(e, run_id, st, &errs)
+                       : df_engine_run_summary(e, run_id, SUMMARY_FAILED_TASKS + 1, st, &errs);
     size_t n = 0, ok = 0, failed = 0, skipped = 0;
-    if (rc == DF_STORE_OK && !cli->json) {
+    if (rc == 0 && !cli->json) {
         const char *k;
         json_t *v;
-        json_object_foreach(json_object_get(st, "counts"), k, v)
+        json_object_foreach(json_object_get(*st, "counts"), k, v)
         {
             size_t c = (size_t)json_integer_value(v);
             n += c;
@@ -127,23 +121,35 @@ static int print_summary(const df_cli *cli, long long run_id)
                 failed += c;
         }
         if (n <= SUMMARY_ALL_TASKS_UP_TO) {
-            json_decref(st);
-            st = NULL;
-            rc = df_store_run_status(s, run_id, &st);
+            json_decref(*st);
+            *st = NULL;
+            rc = df_engine_run_status(e, run_id, st, &errs);
         }
     }
-    if (rc != DF_STORE_OK) {
-        df_cli_error("status of run %lld: %s", run_id, df_store_error(s));
-        df_store_close(s);
+    if (rc != 0)
+        df_cli_error("status of run %lld: %s", run_id, errs.n ? errs.msgs[0] : df_strerror(rc));
+    df_errlist_clear(&errs);
+    counts[0] = n;
+    counts[1] = ok;
+    counts[2] = failed;
+    counts[3] = skipped;
+    return rc != 0 ? -1 : 0;
+}
+
+/* Prints the run's summary (or its status object with --json) from the store. */
+static int print_summary(const df_cli *cli, df_engine *e, long long run_id)
+{
+    json_t *st = NULL;
+    size_t counts[4];
+    if (read_summary(cli, e, run_id, &st, counts) != 0)
         return -1;
-    }
-    df_store_close(s);
     if (cli->json) {
         json_object_del(st, "metrics"); /* exactly SPEC §6's keys */
         df_cli_print_json(st);
         json_decref(st);
         return 0;
     }
+    size_t n = counts[0], ok = counts[1], failed = counts[2], skipped = counts[3];
     size_t other = n - ok - failed - skipped;
     int64_t t0 = 0, t1 = 0;
     char dur[32] = "-";
@@ -172,9 +178,9 @@ static int print_summary(const df_cli *cli, long long run_id)
         if (json_is_integer(dm))
             df_cli_format_duration(json_integer_value(dm), d, sizeof d);
         char error[121] = "";
-        const char *e = json_string_value(json_object_get(jt, "error"));
-        if (e)
-            snprintf(error, sizeof error, "%s", e);
+        const char *text = json_string_value(json_object_get(jt, "error"));
+        if (text)
+            snprintf(error, sizeof error, "%s", text);
         const char *cells[5] = {json_string_value(json_object_get(jt, "id")), state, attempts, d,
                                 error[0] ? error : NULL};
         df_cli_table_add(t, cells);
@@ -194,17 +200,19 @@ static int print_summary(const df_cli *cli, long long run_id)
     return 0;
 }
 
-static int exit_code(df_engine_status st, df_run_state state)
+/* The SPEC §6 exit code of a run call's result. */
+static int exit_code(int rc, df_run_state state)
 {
-    switch (st) {
-    case DF_ENGINE_OK:
+    switch (rc) {
+    case 0:
         return state == DF_RS_SUCCESS  ? DF_EXIT_OK
                : state == DF_RS_FAILED ? DF_EXIT_FAILED
                                        : DF_EXIT_USAGE;
-    case DF_ENGINE_EINPUT:
-    case DF_ENGINE_EREFUSED:
+    case DF_EINPUT:
+    case DF_EREFUSED:
+    case DF_ENOTFOUND:
         return DF_EXIT_USAGE;
-    case DF_ENGINE_INTERRUPTED:
+    case DF_EINTERRUPTED:
         return DF_EXIT_INTERRUPTED;
     default:
         return DF_EXIT_INTERNAL;
@@ -213,46 +221,86 @@ static int exit_code(df_engine_status st, df_run_state state)
 
 static void exit_guard(void)
 {
-    if (running_run_id < 0)
+    long long id = running_run_id;
+    if (id < 0)
         return;
     fflush(stderr);
-    if (running_run_id > 0)
+    if (id > 0)
         fprintf(stderr,
                 "dagflow: a plugin called exit() during run %lld; the run is unfinished (continue "
                 "it with `dagflow resume %lld`)\n",
-                running_run_id, running_run_id);
+                id, id);
     else
         fprintf(stderr, "dagflow: a plugin called exit() during the run; the run is unfinished\n");
     fflush(stderr);
     _exit(DF_EXIT_INTERNAL);
 }
 
+/* After the second SIGINT/SIGTERM, once the engine has stopped recording (so that what the task
+ * processes do now cannot change the store): their process groups go (no process is left
+ * behind), the run stays RUNNING with a dead engine, so it can be resumed, and dagflow leaves at
+ * once, without waiting for the attempts. */
+static void leave_at_once(progress *p, long long run_id)
+{
+    df_kill_task_processes();
+    progress_clear(p);
+    if (run_id > 0)
+        df_cli_error("run %lld: second signal: stopped at once; continue it with `dagflow resume "
+                     "%lld`",
+                     run_id, run_id);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(DF_EXIT_INTERRUPTED);
+}
+
 enum which { RUN, RESUME, RETRY };
 
-static int run_command(enum which which, int argc, char **argv)
+/* Checks the operand: FILE for run, RUN_ID (a positive integer, in an existing database) for
+ * resume and retry. Returns 0 (and sets *run_id), or an exit code after printing why. */
+static int check_operand(const df_cli *cli, enum which which, long long *run_id)
 {
-    df_cli cli;
-    int rc = df_cli_parse(df_cli_spec_find(argv[0]), argc, argv, &cli);
-    if (rc != DF_CLI_PROCEED) {
-        df_cli_free(&cli);
-        return rc;
+    if (which == RUN)
+        return df_cli_check_file(cli->operands[0]);
+    if (df_cli_parse_run_id(cli->operands[0], run_id) != 0) {
+        df_cli_error("%s: RUN_ID must be a positive integer, not \"%s\"", cli->command,
+                     cli->operands[0]);
+        return DF_EXIT_USAGE;
     }
+    if (!df_db_exists(cli->db_path)) {
+        df_cli_error("%s: no run %lld: %s does not exist", cli->command, *run_id, cli->db_path);
+        return DF_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Starts the run and drives it to its end (the exit() guard armed meanwhile). */
+static int drive(const df_cli *cli, enum which which, df_engine *e, long long *run_id,
+                 df_run_state *state, df_errlist *errs)
+{
+    static bool guard_installed;
+    if (!guard_installed && atexit(exit_guard) == 0)
+        guard_installed = true;
+    running_run_id = *run_id;
+    int rc;
+    if (which == RUN)
+        rc = df_engine_start_file(e, cli->operands[0], cli->params, run_id, errs);
+    else if (which == RESUME)
+        rc = df_engine_start_resume(e, *run_id, errs);
+    else
+        rc = df_engine_start_retry(e, *run_id, cli->task, errs);
+    if (rc == 0) {
+        running_run_id = *run_id;
+        rc = df_engine_wait(e, *run_id, state, errs);
+    }
+    return rc;
+}
+
+static int run_command(enum which which, const df_cli *cli)
+{
     long long run_id = 0;
-    if (which == RUN && (rc = df_cli_check_file(cli.operands[0])) != 0) {
-        df_cli_free(&cli);
-        return rc;
-    }
-    if (which != RUN && df_cli_parse_run_id(cli.operands[0], &run_id) != 0) {
-        df_cli_error("%s: RUN_ID must be a positive integer, not \"%s\"", cli.command,
-                     cli.operands[0]);
-        df_cli_free(&cli);
-        return DF_EXIT_USAGE;
-    }
-    if (which != RUN && !df_store_exists(cli.db_path)) {
-        df_cli_error("%s: no run %lld: %s does not exist", cli.command, run_id, cli.db_path);
-        df_cli_free(&cli);
-        return DF_EXIT_USAGE;
-    }
+    int code = check_operand(cli, which, &run_id);
+    if (code != 0)
+        return code;
     progress prog = {.tty = isatty(STDERR_FILENO) != 0};
     /* Not a terminal: the per-task lines go out in blocks rather than one write each (10,000
      * tasks would otherwise cost 10,000 system calls on the engine thread); flushed at the end,
@@ -260,67 +308,35 @@ static int run_command(enum which which, int argc, char **argv)
     static char errbuf[1 << 16];
     if (!prog.tty)
         setvbuf(stderr, errbuf, _IOFBF, sizeof errbuf);
-    df_engine_config cfg;
-    df_engine_config_default(&cfg);
-    cfg.db_path = cli.db_path;
-    cfg.plugin_dirs = cli.plugin_dirs;
-    cfg.n_plugin_dirs = cli.n_plugin_dirs;
-    cfg.concurrency = (size_t)cli.concurrency;
-    if (cli.workers_min > 0)
-        cfg.pool.workers_min = (unsigned)cli.workers_min;
-    if (cli.workers_max > 0)
-        cfg.pool.workers_max = (unsigned)cli.workers_max;
-    /* A default never overrides what was given: an explicit maximum under the default minimum
-     * lowers the minimum, an explicit minimum over the default maximum raises the maximum. */
-    if (cfg.pool.workers_max < cfg.pool.workers_min) {
-        if (cli.workers_max > 0)
-            cfg.pool.workers_min = cfg.pool.workers_max;
-        else
-            cfg.pool.workers_max = cfg.pool.workers_min;
-    }
-    if (cli.queue_capacity > 0)
-        cfg.pool.queue_capacity = (size_t)cli.queue_capacity;
-    if (cli.stack_size > 0)
-        cfg.pool.stack_size = cli.stack_size;
-    cfg.on_event = on_event;
-    cfg.ud = &prog;
-
-    df_cli_crash_install(&cli);
-    df_engine *e = NULL;
-    char err[1024];
-    if (df_engine_open(&cfg, &e, err, sizeof err) != 0) {
-        df_cli_error("%s", err);
-        df_cli_free(&cli);
+    df_cli_process_setup();
+    df_cli_crash_install(cli);
+    df_cli_signals_block(); /* before the engine's threads exist, so that none of them takes one */
+    df_engine *e = df_cli_open_engine(cli, on_event, &prog);
+    if (!e || df_cli_signals_watch(e) != 0) {
+        df_engine_close(e);
+        df_cli_signals_stop();
         return DF_EXIT_INTERNAL;
     }
     df_errlist errs = {0};
     df_run_state state = DF_RS_RUNNING;
-    df_engine_status st;
-    static bool guard_installed;
-    if (!guard_installed && atexit(exit_guard) == 0)
-        guard_installed = true;
-    running_run_id = run_id;
-    if (which == RUN)
-        st = df_engine_run_file(e, cli.operands[0], cli.params, &run_id, &state, &errs);
-    else if (which == RESUME)
-        st = df_engine_resume(e, run_id, &state, &errs);
-    else
-        st = df_engine_retry(e, run_id, cli.task, &state, &errs);
-    size_t left_running = df_engine_close(e);
-    running_run_id = -1;
+    int rc = drive(cli, which, e, &run_id, &state, &errs);
+    df_cli_signals_stop(); /* the run is over: a signal now has its default effect */
+    if (df_cli_signals_received() >= 2)
+        leave_at_once(&prog, run_id);
     progress_clear(&prog);
     fflush(stderr);
     df_cli_print_errlist(&errs);
     df_errlist_clear(&errs);
-    int code = exit_code(st, state);
-    if (run_id > 0 && (st == DF_ENGINE_OK || st == DF_ENGINE_INTERRUPTED)) {
-        if (print_summary(&cli, run_id) != 0 && code == DF_EXIT_OK)
+    code = exit_code(rc, state);
+    if (run_id > 0 && (rc == 0 || rc == DF_EINTERRUPTED)) {
+        if (print_summary(cli, e, run_id) != 0 && code == DF_EXIT_OK)
             code = DF_EXIT_INTERNAL;
-        if (st == DF_ENGINE_INTERRUPTED)
+        if (rc == DF_EINTERRUPTED)
             df_cli_error("run %lld interrupted; continue it with `dagflow resume %lld`", run_id,
                          run_id);
     }
-    df_cli_free(&cli);
+    size_t left_running = df_engine_close(e);
+    running_run_id = -1;
     if (left_running > 0) {
         /* Plugins that ignored their cancellation (already recorded as such) still run on
          * threads of the pool or of libuv's: a normal exit would wait for them in libuv's
@@ -332,17 +348,17 @@ static int run_command(enum which which, int argc, char **argv)
     return code;
 }
 
-int df_cmd_run(int argc, char **argv)
+int df_cmd_run(const df_cli *cli)
 {
-    return run_command(RUN, argc, argv);
+    return run_command(RUN, cli);
 }
 
-int df_cmd_resume(int argc, char **argv)
+int df_cmd_resume(const df_cli *cli)
 {
-    return run_command(RESUME, argc, argv);
+    return run_command(RESUME, cli);
 }
 
-int df_cmd_retry(int argc, char **argv)
+int df_cmd_retry(const df_cli *cli)
 {
-    return run_command(RETRY, argc, argv);
+    return run_command(RETRY, cli);
 }

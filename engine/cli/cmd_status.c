@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../store/store.h"
-
 static bool str_is(const json_t *obj, const char *key, const char *want)
 {
     const char *s = df_cli_json_str(obj, key, NULL);
@@ -79,71 +77,57 @@ static int print_human(const json_t *st)
     return df_cli_table_finish(t, true);
 }
 
-/* `dagflow status [RUN_ID] [--db PATH] [--json]`. Returns 0, 2 for an unknown run, no runs or bad
- * usage, 3 for a store error. */
-int df_cmd_status(int argc, char **argv)
+/* Reads the status object of run_id, or of the latest run when run_id is 0, printing why not.
+ * Returns 0 and sets *st, or an exit code. */
+static int read_status(const df_cli *cli, df_engine *e, long long run_id, json_t **st)
 {
-    df_cli cli;
-    int code = df_cli_parse(df_cli_spec_find("status"), argc, argv, &cli);
-    if (code != DF_CLI_PROCEED)
-        return code;
-    long long run_id = 0;
-    df_store *store = NULL;
-    json_t *st = NULL;
-    char err[512];
-
-    if (cli.n_operands && df_cli_parse_run_id(cli.operands[0], &run_id) != 0) {
-        df_cli_error("status: RUN_ID must be a positive integer, got \"%s\"", cli.operands[0]);
+    df_errlist errs = {0};
+    int code = 0;
+    int rc = run_id ? 0 : df_engine_latest_run(e, &run_id, &errs);
+    if (rc == DF_ENOTFOUND) {
+        df_cli_error("no runs yet in %s", cli->db_path);
         code = DF_EXIT_USAGE;
-        goto out;
-    }
-    if (!df_store_exists(cli.db_path)) {
-        if (run_id)
-            df_cli_error("unknown run %lld: no runs yet (%s does not exist)", run_id, cli.db_path);
-        else
-            df_cli_error("no runs yet (%s does not exist)", cli.db_path);
-        code = DF_EXIT_USAGE;
-        goto out;
-    }
-    if (df_store_open(cli.db_path, &store, err, sizeof err) != DF_STORE_OK) {
-        df_cli_error("%s", err);
-        code = DF_EXIT_INTERNAL;
-        goto out;
-    }
-    if (!run_id) {
-        int rc = df_store_latest_run(store, &run_id);
-        if (rc == DF_STORE_NOTFOUND) {
-            df_cli_error("no runs yet in %s", cli.db_path);
-            code = DF_EXIT_USAGE;
-            goto out;
-        }
-        if (rc != DF_STORE_OK) {
-            df_cli_error("%s", df_store_error(store));
-            code = DF_EXIT_INTERNAL;
-            goto out;
-        }
-    }
-    int rc = df_store_run_status(store, run_id, &st);
-    if (rc == DF_STORE_NOTFOUND) {
+    } else if (rc == 0 && (rc = df_engine_run_status(e, run_id, st, &errs)) == DF_ENOTFOUND) {
         df_cli_error("unknown run %lld (see 'dagflow history')", run_id);
         code = DF_EXIT_USAGE;
-        goto out;
     }
-    if (rc != DF_STORE_OK) {
-        df_cli_error("%s", df_store_error(store));
+    if (rc != 0 && code == 0) {
+        df_cli_print_errlist(&errs);
         code = DF_EXIT_INTERNAL;
-        goto out;
     }
-    if (cli.json) {
+    df_errlist_clear(&errs);
+    return code;
+}
+
+/* `dagflow status [RUN_ID] [--db PATH] [--json]`. Returns 0, 2 for an unknown run, no runs or bad
+ * usage, 3 for a store error. */
+int df_cmd_status(const df_cli *cli)
+{
+    long long run_id = 0;
+    if (cli->n_operands && df_cli_parse_run_id(cli->operands[0], &run_id) != 0) {
+        df_cli_error("status: RUN_ID must be a positive integer, got \"%s\"", cli->operands[0]);
+        return DF_EXIT_USAGE;
+    }
+    if (!df_db_exists(cli->db_path)) {
+        if (run_id)
+            df_cli_error("unknown run %lld: no runs yet (%s does not exist)", run_id, cli->db_path);
+        else
+            df_cli_error("no runs yet (%s does not exist)", cli->db_path);
+        return DF_EXIT_USAGE;
+    }
+    df_engine *e = df_cli_open_engine(cli, NULL, NULL);
+    if (!e)
+        return DF_EXIT_INTERNAL;
+    json_t *st = NULL;
+    int code = read_status(cli, e, run_id, &st);
+    if (code == 0 && cli->json) {
         /* Exactly SPEC §6's keys: the pool metrics are shown by the human output only. */
         json_object_del(st, "metrics");
         code = df_cli_print_json(st) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL;
-    } else
+    } else if (code == 0) {
         code = print_human(st);
-
-out:
+    }
     json_decref(st);
-    df_store_close(store);
-    df_cli_free(&cli);
+    df_engine_close(e);
     return code;
 }

@@ -2,22 +2,6 @@
  * included, with every error reported; records nothing (the database is never opened). */
 #include "cli.h"
 
-#include <stdlib.h>
-#include <string.h>
-
-#include "../plugin.h"
-#include "../workflow.h"
-
-/* Adds msg to out, prefixed with "path: " unless it already names the file that way. */
-static void add_named(df_errlist *out, const char *path, const char *msg)
-{
-    size_t n = strlen(path);
-    if (strncmp(msg, path, n) == 0 && msg[n] == ':')
-        df_errlist_add(out, "%s", msg);
-    else
-        df_errlist_add(out, "%s: %s", path, msg);
-}
-
 /* Prints the outcome: the errors on stderr and, with --json, the result object on stdout. */
 static int report(const df_cli *cli, const char *path, const df_errlist *errs, size_t n_tasks)
 {
@@ -50,67 +34,30 @@ static int report(const df_cli *cli, const char *path, const df_errlist *errs, s
 
 /* `dagflow validate FILE [--param K=V]... [--plugin-dir DIR]... [--json]`. Returns 0 when the
  * workflow is valid, 2 when it is not (or on bad usage), 3 on an internal error. */
-int df_cmd_validate(int argc, char **argv)
+int df_cmd_validate(const df_cli *cli)
 {
-    df_cli cli;
-    int code = df_cli_parse(df_cli_spec_find("validate"), argc, argv, &cli);
-    if (code != DF_CLI_PROCEED)
-        return code;
-    const char *path = cli.operands[0];
-    df_errlist load = {0}, invalid = {0}, all = {0};
-    df_workflow *wf = NULL;
-    df_plugin_registry *reg = NULL;
-    json_t *run_params = NULL;
-    const df_plugin **plugins = NULL;
-    unsigned char *mask = NULL;
+    const char *path = cli->operands[0];
+    df_errlist errs = {0};
     size_t n_tasks = 0;
-
+    int code;
     /* A directory or an unreadable file: a clear message, not a JSON parse error. */
     char problem[4200];
     if (df_cli_file_problem(path, problem, sizeof problem) != 0) {
-        df_errlist_add(&all, "%s", problem);
-        code = report(&cli, path, &all, 0);
-        goto out;
+        df_errlist all = {.msgs = (char *[]){problem}, .n = 1, .cap = 1};
+        return report(cli, path, &all, 0);
     }
-    if (df_workflow_load_file(path, &wf, &load) != 0) {
-        if (load.n == 0)
-            df_errlist_add(&load, "%s: cannot be loaded", path);
-        /* Every error at once: what the plugins say about the tasks, too. */
-        df_plugin_registry *raw = df_plugin_registry_new(cli.plugin_dirs, cli.n_plugin_dirs);
-        if (raw)
-            df_plugin_check_raw(raw, path, &load);
-        df_plugin_registry_free(raw);
-        for (size_t i = 0; i < load.n; i++)
-            add_named(&all, path, load.msgs[i]);
-        code = report(&cli, path, &all, 0);
-        goto out;
-    }
-    n_tasks = wf->n_tasks;
-    reg = df_plugin_registry_new(cli.plugin_dirs, cli.n_plugin_dirs);
-    run_params = wf->params ? json_deep_copy(wf->params) : json_object();
-    plugins = calloc(n_tasks ? n_tasks : 1, sizeof *plugins);
-    mask = calloc(n_tasks ? n_tasks : 1, 1);
-    if (!reg || !run_params || !plugins || !mask || json_object_update(run_params, cli.params)) {
-        df_cli_error("out of memory");
+    /* The store is not opened: validating records nothing. */
+    df_engine *e = df_cli_open_engine(cli, NULL, NULL);
+    if (!e)
+        return DF_EXIT_INTERNAL;
+    int rc = df_engine_validate_file(e, path, cli->params, &n_tasks, &errs);
+    if (rc == 0 || rc == DF_EINPUT) {
+        code = report(cli, path, &errs, n_tasks);
+    } else {
+        df_cli_print_errlist(&errs);
         code = DF_EXIT_INTERNAL;
-        goto out;
     }
-    df_workflow_check_plugins(reg, wf, run_params, 0, plugins, mask, &load, &invalid);
-    for (size_t i = 0; i < load.n; i++)
-        add_named(&all, path, load.msgs[i]);
-    for (size_t i = 0; i < invalid.n; i++)
-        add_named(&all, path, invalid.msgs[i]);
-    code = report(&cli, path, &all, n_tasks);
-
-out:
-    free(mask);
-    free(plugins);
-    json_decref(run_params);
-    df_workflow_free(wf);
-    df_plugin_registry_free(reg);
-    df_errlist_clear(&load);
-    df_errlist_clear(&invalid);
-    df_errlist_clear(&all);
-    df_cli_free(&cli);
+    df_engine_close(e);
+    df_errlist_clear(&errs);
     return code;
 }

@@ -13,8 +13,6 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "../pool/pool.h"
-
 #ifndef DF_SANITIZE
 /* Appending to a fixed buffer with nothing but stores: the handler may use no stdio. */
 typedef struct msg {

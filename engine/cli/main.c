@@ -1,32 +1,20 @@
-/* main: the `dagflow` entry point: top-level --help/--version, `help [COMMAND]`, and dispatch to
- * the commands (an unknown command is a usage error suggesting the nearest one). */
+/* main: the `dagflow` entry point: top-level --help/--version, `help [COMMAND]`, and dispatch
+ * through the command table (commands.c): the command's arguments parsed, then its handler run
+ * (an unknown command is a usage error suggesting the nearest one). */
 #include "cli.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../suggest.h"
-
 #ifndef DF_VERSION
 #define DF_VERSION "unknown"
 #endif
 
-typedef struct command {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-} command;
-
-static const command COMMANDS[] = {
-    {"run", df_cmd_run},     {"validate", df_cmd_validate}, {"resume", df_cmd_resume},
-    {"retry", df_cmd_retry}, {"status", df_cmd_status},     {"history", df_cmd_history},
-    {"graph", df_cmd_graph}, {"plugins", df_cmd_plugins},
-};
-#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
-
-/* Levenshtein distance, case-sensitive, for suggestions (command names are short). */
+/* Levenshtein distance, case-sensitive, for suggestions (command names are short): the engine's
+ * one edit distance. */
 static size_t edit_distance(const char *a, const char *b)
 {
-    return df_edit_distance_opt(a, b, 0);
+    return df_levenshtein(a, b);
 }
 
 /* The command nearest to name (within about half its length in edits, at most 3; a prefix of a
@@ -34,14 +22,15 @@ static size_t edit_distance(const char *a, const char *b)
 static const char *nearest_command(const char *name)
 {
     const char *best = NULL;
-    size_t best_d = (size_t)-1;
-    for (size_t i = 0; i < N_COMMANDS; i++) {
-        size_t d = edit_distance(name, COMMANDS[i].name);
-        if (*name && strncmp(COMMANDS[i].name, name, strlen(name)) == 0)
+    size_t best_d = (size_t)-1, n;
+    const df_cli_command *cmds = df_cli_commands(&n);
+    for (size_t i = 0; i < n; i++) {
+        size_t d = edit_distance(name, cmds[i].name);
+        if (*name && strncmp(cmds[i].name, name, strlen(name)) == 0)
             d = d < 1 ? d : 1;
         if (d < best_d) {
             best_d = d;
-            best = COMMANDS[i].name;
+            best = cmds[i].name;
         }
     }
     const char *help = "help";
@@ -78,7 +67,7 @@ static int cmd_help(int argc, char **argv)
         df_cli_error("help: unexpected operand \"%s\": usage: dagflow help [COMMAND]", argv[2]);
         return DF_EXIT_USAGE;
     }
-    const df_cli_spec *spec = df_cli_spec_find(argv[1]);
+    const df_cli_command *spec = df_cli_command_find(argv[1]);
     if (!spec) {
         if (strcmp(argv[1], "help") == 0) {
             df_cli_print_main_help(stdout);
@@ -112,8 +101,14 @@ int main(int argc, char **argv)
                      cmd);
         return DF_EXIT_USAGE;
     }
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (strcmp(cmd, COMMANDS[i].name) == 0)
-            return COMMANDS[i].fn(argc - 1, argv + 1);
-    return unknown_command(cmd);
+    const df_cli_command *command = df_cli_command_find(cmd);
+    if (!command)
+        return unknown_command(cmd);
+    df_cli cli;
+    int code = df_cli_parse(command, argc - 1, argv + 1, &cli);
+    if (code != DF_CLI_PROCEED)
+        return code;
+    code = command->run(&cli);
+    df_cli_free(&cli);
+    return code;
 }

@@ -268,12 +268,12 @@ int df_pool_create(const df_pool_config *cfg, df_pool_done_fn done, void *ud, df
     *out = NULL;
     if (!done) {
         snprintf(err, errlen, "pool: no done callback");
-        return -EINVAL;
+        return DF_EINPUT;
     }
     df_pool *p = calloc(1, sizeof *p);
     if (!p) {
         snprintf(err, errlen, "pool: out of memory");
-        return -ENOMEM;
+        return DF_ENOMEM;
     }
     df_pool_config_default(&p->cfg);
     if (cfg) {
@@ -310,16 +310,16 @@ int df_pool_create(const df_pool_config *cfg, df_pool_done_fn done, void *ud, df
     if (!p->slots || !p->table) {
         snprintf(err, errlen, "pool: out of memory");
         df_pool_free(p);
-        return -ENOMEM;
+        return DF_ENOMEM;
     }
     int rc = 0;
     pthread_mutex_lock(&p->mu);
     for (unsigned i = 0; i < p->cfg.workers_min && rc == 0; i++)
         if (!df_pool_start_worker_locked(p, err, errlen))
-            rc = -EAGAIN;
+            rc = DF_EINTERNAL;
     pthread_mutex_unlock(&p->mu);
-    if (rc == 0)
-        rc = df_pool_supervisor_start(p, err, errlen);
+    if (rc == 0 && df_pool_supervisor_start(p, err, errlen) != 0)
+        rc = DF_EINTERNAL;
     if (rc) {
         df_pool_destroy(p, 0);
         return rc;
@@ -335,14 +335,14 @@ int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle)
     if (handle)
         *handle = NULL;
     if (!p || !job)
-        return -EINVAL;
+        return DF_EINPUT;
     /* The result is allocated now, while the caller can still be told: a job that completes
      * (even cancelled, or without a coroutine) always has one to deliver. */
     df_pool_job *pj = calloc(1, sizeof *pj);
     df_job_result *res = pj ? calloc(1, sizeof *res) : NULL;
     if (!res) {
         free(pj);
-        return -ENOMEM;
+        return DF_ENOMEM;
     }
     res->user = job->user;
     pj->res = res;

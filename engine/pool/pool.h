@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <dagflow/dagflow.h>
 #include <dagflow/taskunit.h>
 
 #include "../state.h"
@@ -63,41 +64,28 @@ typedef void (*df_pool_done_fn)(df_job_result *res, void *ud);
  * returned. */
 typedef struct df_pool_job df_pool_job;
 
-/* What the calling thread was running when a fatal signal hit it, for the handler's message. */
-typedef struct df_fault_info {
-    const char *task_id; /* borrowed from the job */
-    const char *plugin;  /* the plugin's name, or NULL */
-    long long run_id;
-    unsigned attempt;
-    int stack_overflow; /* the fault is below the task's coroutine stack: it overflowed */
-    size_t stack_size;  /* that stack's usable size in bytes (0: not on a coroutine stack) */
-} df_fault_info;
-
-/* Fills *out and returns 1 when the calling thread is running a task's code (a worker in one of
- * its coroutines, or a df_task_run_blocking thread); returns 0 otherwise (the engine thread, a
- * worker between tasks). addr is the faulting address (siginfo's si_addr) and sp the stack
- * pointer at the fault (from the signal's ucontext; NULL when unknown): together they tell a
- * stack overflow from other faults. Async-signal-safe, for fatal-signal handlers (the CLI's);
- * reads thread-local state only. Worker threads run with an alternate signal stack, so a handler
- * installed with SA_ONSTACK still runs after a coroutine overflowed into its guard page. */
-int df_pool_fault_info(const void *addr, const void *sp, df_fault_info *out);
+/* df_fault_info and df_pool_fault_info (what a thread was running when a fatal signal hit it)
+ * are declared in dagflow.h, for the CLI's fatal-signal handler. */
 
 /* Fills cfg with the defaults above. */
 void df_pool_config_default(df_pool_config *cfg);
 
-/* Starts workers_min workers. Returns 0, or a negative errno-style code with a message in err
- * (e.g. "pool: cannot start worker thread: ..."). done/ud receive every job's result. */
+/* Starts workers_min workers. Returns 0, or DF_EINPUT (no done callback), DF_ENOMEM or
+ * DF_EINTERNAL (a thread cannot start) with a message in err (e.g. "pool: cannot start worker
+ * thread: ..."). done/ud receive every job's result. */
 int df_pool_create(const df_pool_config *cfg, df_pool_done_fn done, void *ud, df_pool **out,
                    char *err, size_t errlen);
 
 /* Submits a job (ownership passes to the pool). Returns 0 and sets *handle (may be NULL if the
  * caller does not need one); or DF_POOL_EFULL when the queue holds queue_capacity jobs (the job
- * is NOT taken: the caller still owns it); or DF_POOL_ESHUTDOWN after df_pool_shutdown started.
+ * is NOT taken: the caller still owns it); or DF_POOL_ESHUTDOWN after df_pool_shutdown started;
+ * or DF_ENOMEM (not taken either), DF_EINPUT for a NULL pool or job.
  * Never waits. Thread-safe (also from inside a running task). */
 int df_pool_submit(df_pool *p, df_job *job, df_pool_job **handle);
 
-#define DF_POOL_EFULL (-1001)
-#define DF_POOL_ESHUTDOWN (-1002)
+/* The pool's codes are the engine's (dagflow.h); these names stay for the pool's callers. */
+#define DF_POOL_EFULL DF_EFULL
+#define DF_POOL_ESHUTDOWN DF_ESHUTDOWN
 
 /* Cancels a submitted job: a job not yet started completes at once with cancelled set and status
  * DF_TASK_FAILED; a running one sees df_task_cancelled() become true, and any yielding helper it

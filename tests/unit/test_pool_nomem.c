@@ -85,7 +85,7 @@ static void test_submit_without_memory_is_refused(void **state)
     atomic_store(&fail_result_sized, 1);
     int rc = df_pool_submit(p, j, NULL);
     atomic_store(&fail_result_sized, 0);
-    assert_int_equal(rc, -ENOMEM);
+    assert_int_equal(rc, DF_ENOMEM);
     assert_true(atomic_load(&failed_callocs) >= 1);
     free_job(j); /* not taken */
     assert_int_equal(df_pool_in_flight(p), 0);

@@ -1,0 +1,355 @@
+/* api: the calls of the embedding API (include/dagflow/dagflow.h) that are thin layers over the
+ * engine: the error texts, workflows loaded for the caller, starting and waiting for runs (over
+ * engine.c and launch.c), checking a workflow file, listing plugins, and reading the history
+ * (status, summary, history: the store opened on demand, never created, no pool started). Every
+ * call accepts a NULL df_errlist: the messages then go to a scratch list that is dropped. */
+#include "engine_internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc.h"
+#include "suggest.h"
+
+/* ---- errors ---- */
+
+const char *df_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+    case DF_EINPUT:
+        return "unusable input";
+    case DF_EREFUSED:
+        return "refused: the run's state does not allow it";
+    case DF_ESTORE:
+        return "store error";
+    case DF_ECONFLICT:
+        return "conflict: another engine changed it first";
+    case DF_ENOTFOUND:
+        return "not found";
+    case DF_EBUSY:
+        return "store busy: the database stayed locked";
+    case DF_ENOMEM:
+        return "out of memory";
+    case DF_EINTERNAL:
+        return "internal error";
+    case DF_EINTERRUPTED:
+        return "interrupted: the engine was stopped";
+    case DF_EFULL:
+        return "queue full";
+    case DF_ESHUTDOWN:
+        return "shutting down";
+    default:
+        return "unknown error";
+    }
+}
+
+/* The list a call writes to: the caller's, or the scratch one when the caller passed NULL. */
+#define ERRS_OR(scratch) (errs ? errs : &(scratch))
+
+/* ---- workflows ---- */
+
+int df_workflow_load(const char *path, df_workflow **out, df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    df_errlist *l = ERRS_OR(scratch);
+    size_t before = l->n;
+    int rc = df_workflow_load_file(path, out, l);
+    if (rc != 0 && l->n == before)
+        df_errlist_add(l, "%s: cannot be loaded", path);
+    df_errlist_clear(&scratch);
+    return rc == 0 ? 0 : DF_EINPUT;
+}
+
+const char *df_workflow_name(const df_workflow *wf)
+{
+    return wf->name;
+}
+
+size_t df_workflow_task_count(const df_workflow *wf)
+{
+    return wf->n_tasks;
+}
+
+/* ---- starting and waiting for runs ---- */
+
+int df_engine_start_file(df_engine *e, const char *path, const json_t *params, long long *run_id,
+                         df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    df_errlist *l = ERRS_OR(scratch);
+    *run_id = 0;
+    df_workflow *wf = NULL;
+    int rc = df_engine_can_start(e, l);
+    if (rc == 0 && df_workflow_load_file(path, &wf, l) != 0) {
+        df_plugin_check_raw(e->plugins, path, l); /* every error in the file at once */
+        rc = DF_EINPUT;
+    }
+    if (rc == 0)
+        rc = df_engine_start_loaded(e, wf, params, run_id, l);
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
+int df_engine_start_workflow(df_engine *e, const df_workflow *wf, const json_t *params,
+                             long long *run_id, df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    df_errlist *l = ERRS_OR(scratch);
+    *run_id = 0;
+    /* The engine's own copy, from a deep copy of the document: wf may be in use elsewhere
+     * (another thread, another engine), and even a reference count is a write. */
+    json_t *doc = json_deep_copy(wf->doc);
+    df_workflow *copy = NULL;
+    int rc = doc ? 0 : DF_ENOMEM;
+    if (rc != 0)
+        df_errlist_add(l, "out of memory");
+    else if (df_workflow_load_json(doc, wf->path, wf->dir, &copy, l) != 0)
+        rc = DF_EINPUT;
+    json_decref(doc);
+    if (rc == 0)
+        rc = df_engine_start_loaded(e, copy, params, run_id, l);
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
+int df_engine_start_resume(df_engine *e, long long run_id, df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    int rc = df_engine_start_stored(e, run_id, false, NULL, ERRS_OR(scratch));
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
+int df_engine_start_retry(df_engine *e, long long run_id, const char *task, df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    int rc = df_engine_start_stored(e, run_id, true, task, ERRS_OR(scratch));
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
+int df_engine_wait(df_engine *e, long long run_id, df_run_state *state, df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    int rc = df_engine_wait_run(e, run_id, state, ERRS_OR(scratch));
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
+int df_engine_run_file(df_engine *e, const char *path, const json_t *params, long long *run_id,
+                       df_run_state *state, df_errlist *errs)
+{
+    *state = DF_RS_RUNNING;
+    int rc = df_engine_start_file(e, path, params, run_id, errs);
+    return rc != 0 ? rc : df_engine_wait(e, *run_id, state, errs);
+}
+
+int df_engine_resume(df_engine *e, long long run_id, df_run_state *state, df_errlist *errs)
+{
+    *state = DF_RS_RUNNING;
+    int rc = df_engine_start_resume(e, run_id, errs);
+    return rc != 0 ? rc : df_engine_wait(e, run_id, state, errs);
+}
+
+int df_engine_retry(df_engine *e, long long run_id, const char *task, df_run_state *state,
+                    df_errlist *errs)
+{
+    *state = DF_RS_RUNNING;
+    int rc = df_engine_start_retry(e, run_id, task, errs);
+    return rc != 0 ? rc : df_engine_wait(e, run_id, state, errs);
+}
+
+/* ---- checking a workflow file ---- */
+
+/* Adds msg to out, prefixed with "path: " unless it already names the file that way. */
+static void add_named(df_errlist *out, const char *path, const df_errlist *msgs)
+{
+    size_t n = strlen(path);
+    for (size_t i = 0; i < msgs->n; i++) {
+        const char *msg = msgs->msgs[i];
+        if (strncmp(msg, path, n) == 0 && msg[n] == ':')
+            df_errlist_add(out, "%s", msg);
+        else
+            df_errlist_add(out, "%s: %s", path, msg);
+    }
+}
+
+/* Loads each task's plugin and calls its validate with the run params (the workflow's overlaid
+ * with params). Load errors go to load, rejections to invalid. */
+static int validate_loaded(df_engine *e, const df_workflow *wf, const json_t *params,
+                           df_errlist *load, df_errlist *invalid)
+{
+    json_t *run_params = wf->params ? json_deep_copy(wf->params) : json_object();
+    const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);
+    unsigned char *mask = calloc(wf->n_tasks ? wf->n_tasks : 1, 1);
+    int rc = 0;
+    if (!run_params || !plugins || !mask ||
+        (params && json_object_update(run_params, (json_t *)params) != 0)) {
+        df_errlist_add(load, "out of memory");
+        rc = DF_ENOMEM;
+    } else {
+        df_workflow_check_plugins(e->plugins, wf, run_params, 0, plugins, mask, load, invalid);
+    }
+    free(mask);
+    free(plugins);
+    json_decref(run_params);
+    return rc;
+}
+
+int df_engine_validate_file(df_engine *e, const char *path, const json_t *params, size_t *n_tasks,
+                            df_errlist *errs)
+{
+    df_errlist scratch = {0}, load = {0}, invalid = {0};
+    df_errlist *l = ERRS_OR(scratch);
+    if (n_tasks)
+        *n_tasks = 0;
+    df_workflow *wf = NULL;
+    int rc = 0;
+    if (df_workflow_load_file(path, &wf, &load) != 0) {
+        if (load.n == 0)
+            df_errlist_add(&load, "%s: cannot be loaded", path);
+        /* Every error at once: what the plugins say about the tasks, too. */
+        df_plugin_check_raw(e->plugins, path, &load);
+    } else {
+        rc = validate_loaded(e, wf, params, &load, &invalid);
+        if (n_tasks)
+            *n_tasks = wf->n_tasks;
+    }
+    add_named(l, path, &load);
+    add_named(l, path, &invalid);
+    if (rc == 0 && (load.n || invalid.n))
+        rc = DF_EINPUT;
+    df_workflow_free(wf);
+    df_errlist_clear(&load);
+    df_errlist_clear(&invalid);
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
+/* ---- plugins ---- */
+
+int df_engine_plugins(df_engine *e, json_t **out, df_errlist *warnings)
+{
+    df_errlist scratch = {0};
+    const df_plugin *const *list = NULL;
+    size_t n = 0;
+    *out = NULL;
+    int rc = df_plugin_list(e->plugins, &list, &n, warnings ? warnings : &scratch);
+    df_errlist_clear(&scratch);
+    json_t *arr = rc == 0 ? json_array() : NULL;
+    for (size_t i = 0; arr && i < n; i++) {
+        const df_taskunit *u = list[i]->unit;
+        json_t *o = json_pack("{s:s, s:s?, s:s?, s:s}", "name", list[i]->name, "version",
+                              u->version, "description", u->description, "path", list[i]->path);
+        if (!o || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    if (!arr)
+        return DF_ENOMEM;
+    *out = arr;
+    return 0;
+}
+
+/* ---- reading the history ---- */
+
+/* True when the store is not open and does not exist (read calls do not create it). */
+static bool store_missing(const df_engine *e)
+{
+    return !e->store && !df_store_exists(e->db);
+}
+
+/* The store error of the last call, with its DF_E* code. */
+static int store_failed(df_engine *e, int store_rc, df_errlist *l)
+{
+    df_errlist_add(l, "%s", df_store_error(e->store));
+    return store_rc;
+}
+
+int df_engine_latest_run(df_engine *e, long long *run_id, df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    df_errlist *l = ERRS_OR(scratch);
+    int rc = df_engine_open_store(e, false, false, l);
+    if (rc == 0) {
+        int src = df_store_latest_run(e->store, run_id);
+        if (src != DF_STORE_OK)
+            rc = store_failed(e, src, l);
+    }
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
+int df_engine_run_status(df_engine *e, long long run_id, json_t **out, df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    df_errlist *l = ERRS_OR(scratch);
+    *out = NULL;
+    int rc = df_engine_open_store(e, false, false, l);
+    if (rc == 0) {
+        int src = df_store_run_status(e->store, run_id, out);
+        if (src != DF_STORE_OK)
+            rc = store_failed(e, src, l);
+    }
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
+int df_engine_run_summary(df_engine *e, long long run_id, size_t max_tasks, json_t **out,
+                          df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    df_errlist *l = ERRS_OR(scratch);
+    *out = NULL;
+    int rc = df_engine_open_store(e, false, false, l);
+    if (rc == 0) {
+        int src = df_store_run_summary(e->store, run_id,
+                                       max_tasks > INT_MAX ? INT_MAX : (int)max_tasks, out);
+        if (src != DF_STORE_OK)
+            rc = store_failed(e, src, l);
+    }
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
+int df_engine_history(df_engine *e, const char *workflow, size_t limit, json_t **out,
+                      df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    df_errlist *l = ERRS_OR(scratch);
+    *out = NULL;
+    int rc = 0;
+    if (store_missing(e)) {
+        if (!(*out = json_array())) {
+            df_errlist_add(l, "out of memory");
+            rc = DF_ENOMEM;
+        }
+    } else if ((rc = df_engine_open_store(e, false, false, l)) == 0) {
+        int src = df_store_history(e->store, workflow, limit > INT_MAX ? INT_MAX : (int)limit, out);
+        if (src != DF_STORE_OK)
+            rc = store_failed(e, src, l);
+    }
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
+/* ---- for programs hosting engines ---- */
+
+bool df_db_exists(const char *db)
+{
+    return df_store_exists(db);
+}
+
+size_t df_levenshtein(const char *a, const char *b)
+{
+    return df_edit_distance_opt(a, b, 0);
+}
+
+void df_kill_task_processes(void)
+{
+    df_proc_kill_all_now();
+}

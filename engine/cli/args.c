@@ -1,0 +1,487 @@
+/* args: the command line of one command — the option table (each option's name, value, the
+ * commands that accept it and its help line), the one parser (getopt_long: options and operands
+ * in any order after COMMAND, `--` ends the options; values checked), and checks of operands
+ * (run ids, workflow files). */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- Options ---------------------------------------------------------------------------- */
+
+/* getopt_long values of the long options (above the char range). */
+enum {
+    OPT_DB = 256,
+    OPT_PLUGIN_DIR,
+    OPT_JSON,
+    OPT_HELP,
+    OPT_PARAM,
+    OPT_WORKERS_MIN,
+    OPT_WORKERS_MAX,
+    OPT_CONCURRENCY,
+    OPT_QUEUE_CAPACITY,
+    OPT_STACK_SIZE,
+    OPT_TASK,
+    OPT_WORKFLOW,
+    OPT_LIMIT,
+    OPT_FORMAT,
+};
+
+#define DF_OPT_COMMON 0u /* mask value meaning "every command" */
+
+static const df_cli_option OPTIONS[] = {
+    {"param", "K=V|K:=JSON", OPT_PARAM, DF_OPT_PARAM,
+     "run parameter overriding the workflow's \"params\" default (repeatable): K=V gives the "
+     "string V, K:=JSON a typed JSON value (K:=3, K:='[1,2]', K:=true)"},
+    {"task", "ID", OPT_TASK, DF_OPT_TASK,
+     "reopen this task (whatever its state) and everything downstream of it instead"},
+    {"workflow", "NAME", OPT_WORKFLOW, DF_OPT_WORKFLOW, "only runs of this workflow"},
+    {"limit", "N", OPT_LIMIT, DF_OPT_LIMIT, "show at most N runs (default: 20)"},
+    {"format", "dot|mermaid", OPT_FORMAT, DF_OPT_FORMAT,
+     "output format: Graphviz DOT or Mermaid flowchart (default: dot)"},
+    {"workers-min", "N", OPT_WORKERS_MIN, DF_OPT_WORKERS_MIN,
+     "OS threads the coroutine pool keeps at least, 1 to 1024 (default: the number of online "
+     "CPUs, at least 2, at most --workers-max)"},
+    {"workers-max", "N", OPT_WORKERS_MAX, DF_OPT_WORKERS_MAX,
+     "OS threads the coroutine pool grows to at most, 1 to 1024, counting workers stuck in a task "
+     "that does not yield (default: 2 x the number of online CPUs, at least --workers-min)"},
+    {"concurrency", "N", OPT_CONCURRENCY, DF_OPT_CONCURRENCY,
+     "task instances in flight at most (default: 256); a workflow's max_active_tasks can only "
+     "lower it"},
+    {"queue-capacity", "N", OPT_QUEUE_CAPACITY, DF_OPT_QUEUE_CAPACITY,
+     "task attempts the pool holds waiting to start at most (default: 65536)"},
+    {"stack-size", "BYTES", OPT_STACK_SIZE, DF_OPT_STACK_SIZE,
+     "stack size of each task coroutine, 16K to 1G, K, M or G suffix allowed (default: 256K); a "
+     "plugin needing big buffers should malloc them"},
+    {"db", "PATH", OPT_DB, DF_OPT_COMMON,
+     "SQLite history file (default: $DAGFLOW_DB, else ./dagflow.db; created on first use)"},
+    {"plugin-dir", "DIR", OPT_PLUGIN_DIR, DF_OPT_COMMON,
+     "look for plugins (NAME.so) in DIR first (repeatable; then $DAGFLOW_PLUGIN_PATH, then the "
+     "built-in plugin folder)"},
+    {"json", NULL, OPT_JSON, DF_OPT_COMMON, "machine-readable output (JSON) on stdout"},
+    {"help", NULL, OPT_HELP, DF_OPT_COMMON, "show this help and exit"},
+};
+#define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
+
+const df_cli_option *df_cli_options(size_t *n)
+{
+    *n = N_OPTIONS;
+    return OPTIONS;
+}
+
+bool df_cli_option_accepted(const df_cli_command *cmd, const df_cli_option *o)
+{
+    return o->mask == DF_OPT_COMMON || (cmd->options & o->mask) != 0;
+}
+
+/* ---- Parsing ------------------------------------------------------------------------------ */
+
+static const df_cli_option *opt_by_val(int val)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (OPTIONS[i].val == val)
+            return &OPTIONS[i];
+    return NULL;
+}
+
+/* A positive integer in [1, INT_MAX]; prints a usage error naming the option otherwise. */
+static int parse_count(const char *cmd, const char *opt, const char *text, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = isdigit((unsigned char)text[0]) ? strtoll(text, &end, 10) : -1;
+    if (v < 1 || errno || *end != '\0' || v > INT_MAX) {
+        df_cli_error("%s: --%s needs a positive integer, got \"%s\"", cmd, opt, text);
+        return -1;
+    }
+    *out = (long)v;
+    return 0;
+}
+
+/* Most worker threads --workers-min/--workers-max take: far past any use (each worker is an OS
+ * thread with its own event loop and file descriptors) and small enough that every size derived
+ * from it stays sane. */
+#define DF_CLI_MAX_WORKERS 1024
+
+/* A worker count in [1, DF_CLI_MAX_WORKERS]. */
+static int parse_workers(const char *cmd, const char *opt, const char *text, long *out)
+{
+    if (parse_count(cmd, opt, text, out) != 0)
+        return -1;
+    if (*out > DF_CLI_MAX_WORKERS) {
+        df_cli_error("%s: --%s is at most %d worker threads, got %s", cmd, opt, DF_CLI_MAX_WORKERS,
+                     text);
+        return -1;
+    }
+    return 0;
+}
+
+/* Coroutine stack sizes --stack-size takes: from the pool's smallest usable stack to 1 GiB. */
+#define DF_CLI_MIN_STACK (16ull * 1024)
+#define DF_CLI_MAX_STACK (1024ull * 1024 * 1024)
+
+/* A byte count with an optional K, M or G suffix (x1024, x1024^2, x1024^3), between
+ * DF_CLI_MIN_STACK and DF_CLI_MAX_STACK. */
+static int parse_bytes(const char *cmd, const char *text, size_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = isdigit((unsigned char)text[0]) ? strtoull(text, &end, 10) : 0;
+    unsigned long long mul = 1;
+    if (end && (*end == 'k' || *end == 'K')) {
+        mul = 1024;
+        end++;
+    } else if (end && (*end == 'm' || *end == 'M')) {
+        mul = 1024 * 1024;
+        end++;
+    } else if (end && (*end == 'g' || *end == 'G')) {
+        mul = 1024 * 1024 * 1024;
+        end++;
+    }
+    if (v == 0 || errno || *end != '\0') {
+        df_cli_error("%s: --stack-size needs a number of bytes (K, M or G suffix allowed), got "
+                     "\"%s\"",
+                     cmd, text);
+        return -1;
+    }
+    if (v > DF_CLI_MAX_STACK / mul || v * mul < DF_CLI_MIN_STACK) {
+        df_cli_error("%s: --stack-size must be between 16K and 1G, got \"%s\"", cmd, text);
+        return -1;
+    }
+    *out = (size_t)(v * mul);
+    return 0;
+}
+
+/* --param K=V or K:=JSON into cli->params. Returns 0, or an exit code. */
+static int parse_param(df_cli *cli, const char *text)
+{
+    const char *eq = strchr(text, '=');
+    bool typed = eq && eq > text && eq[-1] == ':';
+    size_t klen = eq ? (size_t)(eq - text) - (typed ? 1 : 0) : 0;
+    if (!eq || klen == 0) {
+        df_cli_error("%s: --param needs K=V or K:=JSON, got \"%s\"", cli->command, text);
+        return DF_EXIT_USAGE;
+    }
+    char *key = strndup(text, klen);
+    if (!key) {
+        df_cli_error("out of memory");
+        return DF_EXIT_INTERNAL;
+    }
+    json_t *value;
+    if (typed) {
+        json_error_t jerr;
+        value = json_loads(eq + 1, JSON_DECODE_ANY, &jerr);
+        if (!value) {
+            df_cli_error("%s: --param %s: invalid JSON for param \"%s\" (column %d): %s",
+                         cli->command, text, key, jerr.column, jerr.text);
+            free(key);
+            return DF_EXIT_USAGE;
+        }
+    } else {
+        value = json_string(eq + 1);
+        if (!value) {
+            df_cli_error("%s: --param %s: the value is not valid UTF-8", cli->command, text);
+            free(key);
+            return DF_EXIT_USAGE;
+        }
+    }
+    int rc = json_object_set_new(cli->params, key, value);
+    free(key);
+    if (rc != 0) {
+        df_cli_error("%s: --param %s: the name is not valid UTF-8", cli->command, text);
+        return DF_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int add_operand(df_cli *cli, char *arg)
+{
+    char **o = realloc(cli->operands, (cli->n_operands + 1) * sizeof *o);
+    if (!o) {
+        df_cli_error("out of memory");
+        return DF_EXIT_INTERNAL;
+    }
+    cli->operands = o;
+    cli->operands[cli->n_operands++] = arg;
+    return 0;
+}
+
+/* Handles one recognised option. Returns 0, or an exit code. */
+static int apply_option(df_cli *cli, int val, char *arg)
+{
+    const char *cmd = cli->command;
+    switch (val) {
+    case OPT_DB:
+        if (!*arg) {
+            df_cli_error("%s: --db needs a non-empty path", cmd);
+            return DF_EXIT_USAGE;
+        }
+        cli->db_path = arg;
+        return 0;
+    case OPT_PLUGIN_DIR: {
+        const char **d =
+            realloc(cli->plugin_dirs, (cli->n_plugin_dirs + 1) * sizeof *cli->plugin_dirs);
+        if (!d) {
+            df_cli_error("out of memory");
+            return DF_EXIT_INTERNAL;
+        }
+        cli->plugin_dirs = d;
+        cli->plugin_dirs[cli->n_plugin_dirs++] = arg;
+        return 0;
+    }
+    case OPT_JSON:
+        cli->json = true;
+        return 0;
+    case OPT_HELP:
+        cli->help = true;
+        return 0;
+    case OPT_PARAM:
+        return parse_param(cli, arg);
+    case OPT_WORKERS_MIN:
+        return parse_workers(cmd, "workers-min", arg, &cli->workers_min) ? DF_EXIT_USAGE : 0;
+    case OPT_WORKERS_MAX:
+        return parse_workers(cmd, "workers-max", arg, &cli->workers_max) ? DF_EXIT_USAGE : 0;
+    case OPT_CONCURRENCY:
+        return parse_count(cmd, "concurrency", arg, &cli->concurrency) ? DF_EXIT_USAGE : 0;
+    case OPT_QUEUE_CAPACITY:
+        return parse_count(cmd, "queue-capacity", arg, &cli->queue_capacity) ? DF_EXIT_USAGE : 0;
+    case OPT_LIMIT:
+        return parse_count(cmd, "limit", arg, &cli->limit) ? DF_EXIT_USAGE : 0;
+    case OPT_STACK_SIZE:
+        return parse_bytes(cmd, arg, &cli->stack_size) ? DF_EXIT_USAGE : 0;
+    case OPT_TASK:
+        if (!*arg) {
+            df_cli_error("%s: --task needs a task id", cmd);
+            return DF_EXIT_USAGE;
+        }
+        cli->task = arg;
+        return 0;
+    case OPT_WORKFLOW:
+        if (!*arg) {
+            df_cli_error("%s: --workflow needs a workflow name", cmd);
+            return DF_EXIT_USAGE;
+        }
+        cli->workflow = arg;
+        return 0;
+    case OPT_FORMAT:
+        if (strcmp(arg, "dot") != 0 && strcmp(arg, "mermaid") != 0) {
+            df_cli_error("%s: --format must be dot or mermaid, got \"%s\"", cmd, arg);
+            return DF_EXIT_USAGE;
+        }
+        cli->format = arg;
+        return 0;
+    }
+    df_cli_error("%s: internal error: unhandled option %d", cmd, val);
+    return DF_EXIT_INTERNAL;
+}
+
+/* The option as the user wrote it, without any "=value" (for messages). */
+static void option_text(const char *arg, char *buf, size_t len)
+{
+    size_t n = strcspn(arg, "=");
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, arg, n);
+    buf[n] = '\0';
+}
+
+/* Reports an option getopt_long did not take: '?' (unknown, or a value given to a flag) or ':'
+ * (a value missing). Returns DF_EXIT_USAGE. */
+static int bad_option(const df_cli_command *spec, int c, const char *bad)
+{
+    char text[128];
+    option_text(bad, text, sizeof text);
+    if (c == ':')
+        df_cli_error("%s: option %s needs a value (see 'dagflow %s --help')", spec->name, text,
+                     spec->name);
+    else if (optopt != 0 && opt_by_val(optopt) && strchr(bad, '='))
+        df_cli_error("%s: option --%s takes no value (see 'dagflow %s --help')", spec->name,
+                     opt_by_val(optopt)->name, spec->name);
+    else if (optopt != 0 && optopt < 256)
+        df_cli_error("%s: unknown option -%c (see 'dagflow %s --help')", spec->name, optopt,
+                     spec->name);
+    else
+        df_cli_error("%s: unknown option %s (see 'dagflow %s --help')", spec->name, text,
+                     spec->name);
+    return DF_EXIT_USAGE;
+}
+
+/* Runs getopt_long over argv with the options spec accepts (so any other is unknown), filling
+ * cli. Returns 0, or an exit code after printing why. */
+static int read_options(const df_cli_command *spec, int argc, char **argv, df_cli *cli)
+{
+    struct option longopts[N_OPTIONS + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (!df_cli_option_accepted(spec, &OPTIONS[i]))
+            continue;
+        longopts[n++] =
+            (struct option){OPTIONS[i].name, OPTIONS[i].arg ? required_argument : no_argument, NULL,
+                            OPTIONS[i].val};
+    }
+    longopts[n] = (struct option){NULL, 0, NULL, 0};
+
+    /* "-": operands come back in order as value 1 (so any order works even under
+     * POSIXLY_CORRECT); ":": no messages from getopt, a missing value returns ':'. */
+    opterr = 0;
+    optind = 0; /* glibc: full re-initialisation */
+    int rc = 0;
+    for (;;) {
+        int longindex = -1;
+        int c = getopt_long(argc, argv, "-:h", longopts, &longindex);
+        if (c == -1)
+            break;
+        if (c == 1)
+            rc = add_operand(cli, optarg);
+        else if (c == 'h')
+            cli->help = true;
+        else if (c == ':' || c == '?')
+            rc = bad_option(spec, c, argv[optind - 1]);
+        else
+            rc = apply_option(cli, c, optarg);
+        if (rc)
+            return rc;
+    }
+    /* Whatever follows `--` is operands. */
+    for (int i = optind; i < argc; i++)
+        if ((rc = add_operand(cli, argv[i])) != 0)
+            return rc;
+    return 0;
+}
+
+/* df_cli_parse without the release of *cli on an early exit. */
+static int parse_args(const df_cli_command *spec, int argc, char **argv, df_cli *cli)
+{
+    memset(cli, 0, sizeof *cli);
+    cli->spec = spec;
+    cli->command = spec->name;
+    const char *env_db = getenv("DAGFLOW_DB");
+    cli->db_path = env_db && *env_db ? env_db : "./dagflow.db";
+    cli->concurrency = DF_CLI_DEFAULT_CONCURRENCY;
+    cli->format = "dot";
+    cli->params = json_object();
+    if (!cli->params) {
+        df_cli_error("out of memory");
+        return DF_EXIT_INTERNAL;
+    }
+    int rc = read_options(spec, argc, argv, cli);
+    if (rc)
+        return rc;
+    if (cli->help) {
+        df_cli_print_help(spec, stdout);
+        return DF_EXIT_OK;
+    }
+    if (cli->n_operands < spec->min_operands) {
+        df_cli_error("%s: missing operand: usage: dagflow %s (see 'dagflow %s --help')", spec->name,
+                     spec->usage, spec->name);
+        return DF_EXIT_USAGE;
+    }
+    if (cli->n_operands > spec->max_operands) {
+        df_cli_error("%s: unexpected operand \"%s\": usage: dagflow %s (see 'dagflow %s --help')",
+                     spec->name, cli->operands[spec->max_operands], spec->usage, spec->name);
+        return DF_EXIT_USAGE;
+    }
+    if (cli->workers_min && cli->workers_max && cli->workers_min > cli->workers_max) {
+        df_cli_error("%s: --workers-min (%ld) is greater than --workers-max (%ld)", spec->name,
+                     cli->workers_min, cli->workers_max);
+        return DF_EXIT_USAGE;
+    }
+    return DF_CLI_PROCEED;
+}
+
+int df_cli_parse(const df_cli_command *spec, int argc, char **argv, df_cli *cli)
+{
+    int rc = parse_args(spec, argc, argv, cli);
+    if (rc != DF_CLI_PROCEED)
+        df_cli_free(cli);
+    return rc;
+}
+
+void df_cli_free(df_cli *cli)
+{
+    json_decref(cli->params);
+    free(cli->plugin_dirs);
+    free(cli->operands);
+    memset(cli, 0, sizeof *cli);
+}
+
+/* ---- The engine -------------------------------------------------------------------------- */
+
+df_engine *df_cli_open_engine(const df_cli *cli,
+                              void (*on_event)(void *ud, const df_engine_event *ev), void *ud)
+{
+    df_engine_config cfg;
+    df_engine_config_default(&cfg);
+    cfg.db = cli->db_path;
+    cfg.plugin_dirs = cli->plugin_dirs;
+    cfg.n_plugin_dirs = cli->n_plugin_dirs;
+    cfg.concurrency = (size_t)cli->concurrency;
+    cfg.workers_min = (unsigned)cli->workers_min; /* 0: the default */
+    cfg.workers_max = (unsigned)cli->workers_max;
+    cfg.queue_capacity = (size_t)cli->queue_capacity;
+    cfg.stack_size = cli->stack_size;
+    cfg.on_event = on_event;
+    cfg.ud = ud;
+    df_engine *e = NULL;
+    df_errlist errs = {0};
+    if (df_engine_open(&cfg, &e, &errs) != 0)
+        df_cli_print_errlist(&errs);
+    df_errlist_clear(&errs);
+    return e;
+}
+
+/* ---- Operands ---------------------------------------------------------------------------- */
+
+int df_cli_parse_run_id(const char *text, long long *id)
+{
+    if (!text || !isdigit((unsigned char)text[0]))
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || *end != '\0' || v <= 0)
+        return -1;
+    *id = v;
+    return 0;
+}
+
+int df_cli_file_problem(const char *path, char *msg, size_t len)
+{
+    struct stat st;
+    bool dir;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        dir = err == EISDIR || (stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+        if (!dir) {
+            snprintf(msg, len, "%s: cannot open: %s", path, strerror(err));
+            return DF_EXIT_USAGE;
+        }
+    } else {
+        dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+        close(fd);
+    }
+    if (dir) {
+        snprintf(msg, len, "%s: is a directory", path);
+        return DF_EXIT_USAGE;
+    }
+    if (len)
+        msg[0] = '\0';
+    return 0;
+}
+
+int df_cli_check_file(const char *path)
+{
+    char msg[PATH_MAX + 128];
+    int code = df_cli_file_problem(path, msg, sizeof msg);
+    if (code)
+        df_cli_error("%s", msg);
+    return code;
+}

@@ -1,0 +1,109 @@
+/* commands: the one command table of `dagflow` — each command's name, handler, help texts
+ * (summary, usage, operands, details, exit codes) and the options it accepts besides the common
+ * ones. main.c dispatches through it, help.c prints from it, args.c parses by it. */
+#include "cli.h"
+
+#include <string.h>
+
+#define EXIT_RUN                                                                                   \
+    "  0    the run ended SUCCESS\n"                                                               \
+    "  1    the run ended FAILED\n"                                                                \
+    "  2    invalid or unusable input: bad usage, a file that cannot be loaded, an INVALID run,\n" \
+    "       or a run this command refuses\n"                                                       \
+    "  3    store or internal error\n"                                                             \
+    "  130  interrupted (SIGINT/SIGTERM): the run is INTERRUPTED and can be resumed\n"
+
+static const df_cli_command COMMANDS[] = {
+    {"run", df_cmd_run, "load, validate, record and run a workflow to the end",
+     "run FILE [options]", "  FILE  the workflow file (JSON)\n",
+     "Loads FILE strictly, checks every task's plugin and params, records the run in the\n"
+     "history database and runs it to the end, showing progress on a terminal. A file that\n"
+     "cannot be loaded records nothing; a workflow whose params a plugin's validate rejects is\n"
+     "recorded as an INVALID run. With --json, prints the run's final status object (as\n"
+     "`dagflow status --json`) on stdout.\n",
+     EXIT_RUN, DF_OPT_PARAM | DF_OPT_ENGINE, 1, 1},
+    {"validate", df_cmd_validate, "check a workflow file without running or recording anything",
+     "validate FILE [options]", "  FILE  the workflow file (JSON)\n",
+     "Runs every check of loading (JSON syntax, keys, types, ids, dependencies, cycles, pools,\n"
+     "breakers, templates), loads each task's plugin and calls its validate with the run\n"
+     "params (the workflow's defaults overlaid with --param). Every error is printed as its own\n"
+     "`dagflow: ` line on stderr. Nothing is recorded: the database is not even opened.\n"
+     "Prints `FILE: valid (N tasks)`, or with --json {\"valid\": true, \"tasks\": N} or\n"
+     "{\"valid\": false, \"errors\": [...]}.\n",
+     "  0    the workflow is valid\n"
+     "  2    it is not (or bad usage)\n"
+     "  3    internal error\n",
+     DF_OPT_PARAM, 1, 1},
+    {"resume", df_cmd_resume, "continue an interrupted run", "resume RUN_ID [options]",
+     "  RUN_ID  the run to continue (see `dagflow history`)\n",
+     "Continues an INTERRUPTED run, or a RUNNING one whose engine is dead, from its stored DAG:\n"
+     "attempts lost with the dead engine are queued again. Refuses a run whose engine is alive\n"
+     "or that has finished.\n",
+     EXIT_RUN, DF_OPT_ENGINE, 1, 1},
+    {"retry", df_cmd_retry, "reopen the failed part of a finished run and run it again",
+     "retry RUN_ID [options]", "  RUN_ID  the finished run to reopen\n",
+     "Puts the run's FAILED and UPSTREAM_FAILED tasks, and the SKIPPED tasks downstream of\n"
+     "them, back to PENDING with a fresh retry budget, and runs the run to the end again.\n"
+     "With --task ID, that task (whatever its state) and everything downstream of it instead.\n"
+     "Refuses a run that is not finished.\n",
+     EXIT_RUN, DF_OPT_TASK | DF_OPT_ENGINE, 1, 1},
+    {"status", df_cmd_status, "show a run's tasks, states, attempts, durations and errors",
+     "status [RUN_ID] [options]", "  RUN_ID  the run to show (default: the latest run)\n",
+     "Shows the run (id, workflow, state, start, end, duration) and a table of its tasks\n"
+     "(state, attempts, duration, error). A RUNNING run whose engine stopped sending\n"
+     "heartbeats more than 30 s ago shows as INTERRUPTED. With --json, prints\n"
+     "{\"run_id\", \"workflow\", \"state\", \"started_at\", \"ended_at\", \"tasks\": [{\"id\", "
+     "\"state\",\n"
+     "\"attempts\", \"started_at\", \"ended_at\", \"duration_ms\", \"error\", \"result\"}]}.\n"
+     "Never creates the database.\n",
+     "  0    the run was shown\n"
+     "  2    unknown run, no runs, or bad usage\n"
+     "  3    store error\n",
+     0, 0, 1},
+    {"history", df_cmd_history, "list recent runs", "history [options]", NULL,
+     "Lists recent runs, newest first: id, workflow, state, start, duration and task counts\n"
+     "(succeeded/failed/total). With --json, prints an array of run_history rows. A missing\n"
+     "database is an empty history (and is not created).\n",
+     "  0    the history was shown\n"
+     "  2    bad usage\n"
+     "  3    store error\n",
+     DF_OPT_WORKFLOW | DF_OPT_LIMIT, 0, 0},
+    {"graph", df_cmd_graph, "print a workflow's DAG as Graphviz DOT or Mermaid",
+     "graph FILE [options]", "  FILE  the workflow file (JSON)\n",
+     "Loads FILE (no plugins are loaded) and prints its DAG, edges going from upstream to\n"
+     "downstream. DOT node ids are the task ids (quoted), labelled with the task's plugin.\n"
+     "Mermaid node ids are the task ids when Mermaid can take them; any other id (a keyword such\n"
+     "as `end`, or one with `-`) gets a generated id labelled with the task id: n3[\"a-b\"].\n"
+     "With --json, prints {\"workflow\": NAME, \"format\": \"dot\"|\"mermaid\", \"text\": the "
+     "same\n"
+     "text}.\n",
+     "  0    the graph was printed\n"
+     "  2    the file cannot be loaded, or bad usage\n",
+     DF_OPT_FORMAT, 1, 1},
+    {"plugins", df_cmd_plugins, "list the plugins found, with version and description",
+     "plugins [options]", NULL,
+     "Loads every NAME.so along the plugin search path (each --plugin-dir, each folder of\n"
+     "$DAGFLOW_PLUGIN_PATH, then the built-in plugin folder; the first of each name wins) and\n"
+     "lists name, version, description and path. A file that fails to load is reported as a\n"
+     "warning on stderr. With --json, prints an array of\n"
+     "{\"name\", \"version\", \"description\", \"path\"}.\n",
+     "  0    the plugins were listed (even if some failed to load)\n"
+     "  2    bad usage\n"
+     "  3    internal error\n",
+     0, 0, 0},
+};
+#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+const df_cli_command *df_cli_command_find(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(COMMANDS[i].name, name) == 0)
+            return &COMMANDS[i];
+    return NULL;
+}
+
+const df_cli_command *df_cli_commands(size_t *n)
+{
+    *n = N_COMMANDS;
+    return COMMANDS;
+}

@@ -1,0 +1,332 @@
+/* launch: starting runs on an engine — a new run from a loaded workflow (params merged, every
+ * task's plugin and params checked, the run recorded, its first tasks queued), and a stored run
+ * reopened for `resume` or `retry` (its DAG rebuilt from the store, the scheduler preparing it).
+ * A run that could not be started is taken back; a started one advances in df_engine_wait. */
+#include "engine_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+
+/* Registers the workflow's breakers; an existing one keeps its settings and state. */
+static int add_breakers(df_engine *e, const df_workflow *wf)
+{
+    for (size_t i = 0; i < wf->n_breakers; i++) {
+        if (df_engine_breaker_find(e, wf->breakers[i].name))
+            continue;
+        df_engine_breaker *g = realloc(e->breakers, (e->n_breakers + 1) * sizeof *g);
+        if (!g)
+            return DF_ENOMEM;
+        e->breakers = g;
+        g[e->n_breakers].timer = NULL;
+        if (!(g[e->n_breakers].b = df_breaker_new(&wf->breakers[i])))
+            return DF_ENOMEM;
+        e->n_breakers++;
+    }
+    return 0;
+}
+
+/* Registers the workflow's pools; an existing pool keeps its slot count (first run wins). Returns
+ * 0 or DF_ENOMEM. */
+static int add_pools(df_engine *e, const df_workflow *wf)
+{
+    for (size_t i = 0; i < wf->n_pools; i++) {
+        if (df_engine_slot_pool(e, wf->pools[i].name))
+            continue;
+        df_slot_pool *g = realloc(e->slot_pools, (e->n_slot_pools + 1) * sizeof *g);
+        if (!g)
+            return DF_ENOMEM;
+        e->slot_pools = g;
+        df_slot_pool *p = &g[e->n_slot_pools];
+        if (!(p->name = strdup(wf->pools[i].name)))
+            return DF_ENOMEM;
+        p->slots = wf->pools[i].slots;
+        p->used = 0;
+        e->n_slot_pools++;
+    }
+    return 0;
+}
+
+static int engine_add_run(df_engine *e, df_run *r)
+{
+    df_run **g = realloc(e->runs, (e->n_runs + 1) * sizeof *g);
+    if (!g)
+        return DF_ENOMEM;
+    e->runs = g;
+    e->runs[e->n_runs++] = r;
+    return 0;
+}
+
+/* Takes back a run that could not be started (it never ran: no attempt, no outbox item) and
+ * frees it. */
+static void engine_drop_run(df_engine *e, df_run *r)
+{
+    for (size_t i = 0; i < e->n_runs; i++)
+        if (e->runs[i] == r) {
+            memmove(&e->runs[i], &e->runs[i + 1], (e->n_runs - i - 1) * sizeof *e->runs);
+            e->n_runs--;
+            break;
+        }
+    df_run_close_handles(r);
+    df_run_free(r);
+}
+
+int df_engine_can_start(df_engine *e, df_errlist *errs)
+{
+    if (atomic_load(&e->stop_requests) > 0 || e->stopping) {
+        df_errlist_add(errs, "the engine is stopping: no new run starts");
+        return DF_EINTERRUPTED;
+    }
+    if (e->fatal) {
+        df_errlist_add(errs, "%s", e->fatal_msg);
+        return e->taken_over ? DF_ECONFLICT : DF_ESTORE;
+    }
+    return 0;
+}
+
+/* Merges the workflow's params with overrides (may be NULL); unknown names are errors. New object
+ * or NULL. */
+static json_t *merge_params(const df_workflow *wf, const json_t *overrides, df_errlist *errs)
+{
+    json_t *p = json_deep_copy(wf->params);
+    if (!p)
+        return NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)overrides, k, v)
+    {
+        if (!json_object_get(wf->params, k)) {
+            df_errlist_add(errs, "%s: --param %s: the workflow declares no param \"%s\"", wf->path,
+                           k, k);
+            continue;
+        }
+        json_object_set(p, k, v);
+    }
+    return p;
+}
+
+/* A new run as the store records it (rec), with the storage rec borrows from. */
+typedef struct run_record {
+    df_run_record rec;
+    df_task_record *tasks;
+    df_plugin_version *plugins;
+    char *dag_json, *params_json;
+} run_record;
+
+static void run_record_free(run_record *r)
+{
+    free(r->tasks);
+    free(r->plugins);
+    free(r->dag_json);
+    free(r->params_json);
+}
+
+/* Fills r with the record of a new run of wf (borrowing from wf, plugins and e). Returns 0, or
+ * DF_ENOMEM (r is still to be freed with run_record_free). */
+static int run_record_init(run_record *r, df_engine *e, const df_workflow *wf, const json_t *params,
+                           const df_plugin **plugins)
+{
+    memset(r, 0, sizeof *r);
+    size_t n = wf->n_tasks;
+    r->tasks = calloc(n ? n : 1, sizeof *r->tasks);
+    r->plugins = calloc(n ? n : 1, sizeof *r->plugins);
+    r->dag_json = json_dumps(wf->doc, JSON_COMPACT | JSON_ENCODE_ANY);
+    r->params_json = json_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!r->tasks || !r->plugins || !r->dag_json || !r->params_json)
+        return DF_ENOMEM;
+    size_t n_plugins = 0;
+    for (size_t i = 0; i < n; i++) {
+        const df_task_def *t = &wf->tasks[i];
+        r->tasks[i] = (df_task_record){.id = t->id,
+                                       .plugin = t->plugin,
+                                       .depends_on = t->upstream,
+                                       .n_depends_on = t->n_upstream};
+        if (plugins[i])
+            r->plugins[n_plugins++] =
+                (df_plugin_version){.name = plugins[i]->name, .version = plugins[i]->unit->version};
+    }
+    r->rec = (df_run_record){.workflow = wf->name,
+                             .dag_json = r->dag_json,
+                             .path = wf->path,
+                             .dir = wf->dir,
+                             .params_json = r->params_json,
+                             .plugins = r->plugins,
+                             .n_plugins = n_plugins,
+                             .started_at = df_now_ms(),
+                             .engine = &e->engine_info,
+                             .tasks = r->tasks,
+                             .n_tasks = n};
+    return 0;
+}
+
+/* Makes the run of a recorded workflow live: the run (owning wf, plugins and params), its INVALID
+ * tasks marked, its first tasks queued. */
+static int engine_launch(df_engine *e, long long run_id, df_workflow *wf, const df_plugin **plugins,
+                         json_t *params, const unsigned char *invalid, const df_errlist *rejected,
+                         df_errlist *errs)
+{
+    df_run *r = df_run_new(e, run_id, wf, plugins, params);
+    if (!r || engine_add_run(e, r) != 0) {
+        df_run_free(r);
+        df_errlist_add(errs, "out of memory");
+        return DF_ENOMEM;
+    }
+    int rc = df_engine_open_handles(e, errs);
+    if (rc != 0) {
+        engine_drop_run(e, r);
+        return rc;
+    }
+    df_run_mark_invalid(r, invalid, (const char *const *)rejected->msgs);
+    df_run_start(r);
+    return 0;
+}
+
+int df_engine_start_loaded(df_engine *e, df_workflow *wf, const json_t *overrides,
+                           long long *run_id, df_errlist *errs)
+{
+    *run_id = 0;
+    int st = df_engine_can_start(e, errs);
+    if (st != 0) {
+        df_workflow_free(wf);
+        return st;
+    }
+    size_t before = errs->n;
+    json_t *params = merge_params(wf, overrides, errs);
+    const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);
+    unsigned char *invalid = calloc(wf->n_tasks ? wf->n_tasks : 1, 1);
+    df_errlist rejected = {0};
+    if (!params || !plugins || !invalid) {
+        df_errlist_add(errs, "out of memory");
+        st = DF_ENOMEM;
+    } else if (errs->n != before) {
+        st = DF_EINPUT;
+    } else if (df_workflow_check_plugins(e->plugins, wf, params, 0, plugins, invalid, errs,
+                                         &rejected) != 0) {
+        st = DF_EINPUT;
+    } else if (add_pools(e, wf) != 0 || add_breakers(e, wf) != 0) {
+        df_errlist_add(errs, "out of memory");
+        st = DF_ENOMEM;
+    } else if ((st = df_engine_open_store(e, true, true, errs)) != 0) {
+        /* reported */
+    } else {
+        /* The pool before the run: a pool that cannot start (threads, memory, file descriptors)
+         * leaves no run behind that nothing will ever run. */
+        st = df_engine_start_pool(e, errs);
+    }
+    if (st == 0) {
+        run_record rec;
+        bool built = run_record_init(&rec, e, wf, params, plugins) == 0;
+        int rc = built ? df_store_create_run(e->store, &rec.rec, run_id) : DF_STORE_ERROR;
+        run_record_free(&rec);
+        if (rc != DF_STORE_OK) {
+            df_errlist_add(errs, "%s", built ? df_store_error(e->store) : "out of memory");
+            st = built ? rc : DF_ENOMEM;
+        }
+    }
+    if (st != 0) {
+        df_errlist_clear(&rejected);
+        json_decref(params);
+        free(plugins);
+        free(invalid);
+        df_workflow_free(wf);
+        return st;
+    }
+    for (size_t i = 0; i < rejected.n; i++)
+        df_errlist_add(errs, "%s", rejected.msgs[i]);
+    st = engine_launch(e, *run_id, wf, plugins, params, invalid, &rejected, errs);
+    free(invalid);
+    df_errlist_clear(&rejected);
+    return st;
+}
+
+/* Loads a stored run and rebuilds its workflow from the stored DAG. */
+static int engine_load_stored(df_engine *e, long long run_id, df_stored_run **loaded_out,
+                              df_run **run_out, df_errlist *errs)
+{
+    df_stored_run *loaded = NULL;
+    int st = df_engine_open_store(e, true, true, errs);
+    if (st != 0)
+        return st;
+    int rc = df_store_load_run(e->store, run_id, &loaded);
+    if (rc == DF_STORE_NOTFOUND) {
+        df_errlist_add(errs, "no run %lld in %s", run_id, e->db);
+        return DF_ENOTFOUND;
+    }
+    if (rc != DF_STORE_OK) {
+        df_errlist_add(errs, "%s", df_store_error(e->store));
+        return rc;
+    }
+    df_workflow *wf = NULL;
+    /* JSON_ALLOW_NUL: a document may hold "\u0000", which jansson refuses by default. */
+    json_t *dag = json_loads(loaded->dag_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!dag)
+        df_errlist_add(errs, "run %lld: its stored DAG is not valid JSON", run_id);
+    if (!dag || df_workflow_load_json(dag, loaded->path ? loaded->path : "<stored>",
+                                      loaded->dir ? loaded->dir : ".", &wf, errs) != 0) {
+        json_decref(dag);
+        df_stored_run_free(loaded);
+        return DF_EINPUT;
+    }
+    json_decref(dag);
+    size_t before = errs->n;
+    const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);
+    json_t *params = json_loads(loaded->params_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    char err[2048];
+    for (size_t i = 0; plugins && i < wf->n_tasks; i++)
+        if (df_plugin_get(e->plugins, wf->tasks[i].plugin, wf->dir, &plugins[i], err, sizeof err) !=
+            0)
+            df_errlist_add(errs, "run %lld: task \"%s\": %s", run_id, wf->tasks[i].id, err);
+    if (!plugins || !params)
+        st = DF_ENOMEM;
+    else if (errs->n != before)
+        st = DF_EINPUT;
+    else if (add_pools(e, wf) != 0 || add_breakers(e, wf) != 0)
+        st = DF_ENOMEM;
+    if (st != 0) {
+        if (st == DF_ENOMEM)
+            df_errlist_add(errs, "out of memory");
+        free(plugins);
+        json_decref(params);
+        df_workflow_free(wf);
+        df_stored_run_free(loaded);
+        return st;
+    }
+    df_run *r = df_run_new(e, run_id, wf, plugins, params);
+    if (!r || engine_add_run(e, r) != 0) {
+        df_run_free(r);
+        df_stored_run_free(loaded);
+        df_errlist_add(errs, "out of memory");
+        return DF_ENOMEM;
+    }
+    *loaded_out = loaded;
+    *run_out = r;
+    return 0;
+}
+
+int df_engine_start_stored(df_engine *e, long long run_id, bool retry, const char *task,
+                           df_errlist *errs)
+{
+    int st = df_engine_can_start(e, errs);
+    if (st != 0)
+        return st;
+    df_stored_run *loaded = NULL;
+    df_run *r = NULL;
+    if ((st = engine_load_stored(e, run_id, &loaded, &r, errs)) != 0)
+        return st;
+    char err[1024];
+    err[0] = '\0';
+    st = retry ? df_run_retry_prepare(r, loaded, task, err, sizeof err)
+               : df_run_resume_prepare(r, loaded, err, sizeof err);
+    df_stored_run_free(loaded);
+    if (st == 0)
+        st = df_engine_open_handles(e, errs);
+    else
+        df_errlist_add(errs, "%s", err[0] ? err : e->fatal_msg);
+    if (st != 0) {
+        engine_drop_run(e, r);
+        return st;
+    }
+    df_run_start(r);
+    return 0;
+}

@@ -1,0 +1,355 @@
+/* dagflow embedding API: the one header a program includes to run workflows in its own process
+ * (the `dagflow` command line itself uses nothing else).
+ *
+ * A df_engine is a library object, not a process: it owns an event loop, a coroutine pool (started
+ * with its first run), a connection to one store (opened on first use) and a plugin registry, and
+ * it sets no process-wide state: no environment variable, no resource limit, no signal handler, no
+ * global random seed, and it never exits the process. Two engines, on two stores, can live in one
+ * process and run at the same time from two threads. What a program that runs workflows usually
+ * wants process-wide is its own business; the `dagflow` CLI (engine/cli/) does this:
+ *   - raises the soft RLIMIT_NOFILE toward the hard limit (tasks hold pipes and sockets);
+ *   - sets UV_THREADPOOL_SIZE=16 when unset, before libuv is first used (df_task_run_blocking
+ *     runs on libuv's thread pool, 4 threads by default);
+ *   - turns each SIGINT/SIGTERM into a df_engine_stop call (a sigwait thread), and after the
+ *     second one, once the wait has returned, calls df_kill_task_processes and _exit(130).
+ * (Processes the tasks start do change two dispositions, see df_kill_task_processes.)
+ *
+ * Conventions, for every function below unless it says otherwise:
+ *   - Errors: functions return 0 or a negative DF_E* code (see df_strerror, as libuv's
+ *     uv_strerror); the human-readable messages go to a df_errlist the caller passes (NULL to
+ *     drop them), one message per error, all of them when there are several (a workflow file's
+ *     every error at once). Nothing is ever printed. A run that reached a final state is a
+ *     success (0), its state (SUCCESS, FAILED, INVALID) returned separately.
+ *   - Units: milliseconds for every duration and time (times since the Unix epoch, UTC).
+ *   - Ownership: `const char *` and `const json_t *` arguments are borrowed for the duration of
+ *     the call; a `json_t **out` receives a new reference the caller releases with json_decref.
+ *   - Thread-safety: an engine is driven by one thread at a time (any thread, but not two at
+ *     once); its runs advance only while that thread is inside df_engine_wait or one of the
+ *     df_engine_run_file / resume / retry calls, and the event callback is called there.
+ *     df_engine_stop is the exception: any thread, and signal handlers, may call it. Different
+ *     engines are independent. Plugins are loaded once per process (dlopen) and shared by the
+ *     engines that use them, so a plugin's own state must be thread-safe (taskunit.h).
+ *
+ * Build: the engine is libdagflow_core (static); link it whole, exporting its symbols, so that
+ * the plugins it loads find the df_task_* helpers (CMake: df_link_engine in CMakeLists.txt). */
+#ifndef DAGFLOW_DAGFLOW_H
+#define DAGFLOW_DAGFLOW_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Errors ---------------------------------------------------------------------------------- */
+
+/* The error codes every function returns (0 is success). Negative, out of the range of negated
+ * errno values, so they are never mistaken for one. */
+#define DF_EINPUT (-2001)       /* unusable input: a workflow that does not load, a bad param */
+#define DF_EREFUSED (-2002)     /* the run's state does not allow it (resume a finished run) */
+#define DF_ESTORE (-2003)       /* the store failed (I/O, full disk, read-only, corrupt ...) */
+#define DF_ECONFLICT (-2004)    /* another engine changed it first (a run taken over) */
+#define DF_ENOTFOUND (-2005)    /* no such run, task or store */
+#define DF_EBUSY (-2006)        /* the store stayed locked past its busy timeout */
+#define DF_ENOMEM (-2007)       /* out of memory */
+#define DF_EINTERNAL (-2008)    /* anything else (threads that cannot start, a broken invariant) */
+#define DF_EINTERRUPTED (-2009) /* stopped by df_engine_stop; the run is INTERRUPTED, resumable */
+#define DF_EFULL (-2010)        /* a bounded queue is full (the pool's); try again later */
+#define DF_ESHUTDOWN (-2011)    /* the pool is shutting down */
+
+/* A short static English text for an error code ("store error"); a generic text for any other
+ * value (0 included: "success"). Thread-safe. */
+const char *df_strerror(int err);
+
+/* The messages of one or more errors. Fill one by passing it to a call (zeroed, or already holding
+ * messages: new ones are appended), read msgs[0..n), release with df_errlist_clear. */
+typedef struct df_errlist {
+    char **msgs; /* each a NUL-terminated message, owned by the list */
+    size_t n;
+    size_t cap;
+} df_errlist;
+
+/* Frees every message and resets the list to empty (the struct itself is the caller's); a zeroed
+ * list is fine. Not thread-safe (the list is the caller's). */
+void df_errlist_clear(df_errlist *l);
+
+/* ---- States (SPEC §3) ------------------------------------------------------------------------ */
+
+typedef enum df_task_state {
+    DF_TS_PENDING = 0,
+    DF_TS_QUEUED,
+    DF_TS_RUNNING,
+    DF_TS_UP_FOR_RETRY,
+    DF_TS_SUCCESS,
+    DF_TS_FAILED,
+    DF_TS_UPSTREAM_FAILED,
+    DF_TS_SKIPPED,
+    DF_TS_INVALID,
+    DF_TS__COUNT
+} df_task_state;
+
+typedef enum df_run_state {
+    DF_RS_RUNNING = 0,
+    DF_RS_SUCCESS,
+    DF_RS_FAILED,
+    DF_RS_INVALID,
+    DF_RS_INTERRUPTED,
+    DF_RS__COUNT
+} df_run_state;
+
+/* Upper-case names as in SPEC §3 ("UP_FOR_RETRY"). Static strings; "?" for out-of-range values.
+ * Thread-safe. */
+const char *df_task_state_name(df_task_state s);
+const char *df_run_state_name(df_run_state s);
+
+/* True for SUCCESS, FAILED, UPSTREAM_FAILED, SKIPPED, INVALID. Thread-safe. */
+bool df_task_state_final(df_task_state s);
+
+/* ---- Workflows ------------------------------------------------------------------------------- */
+
+/* A loaded and checked workflow (SPEC §1). Opaque; immutable once loaded, so one workflow may be
+ * read by several threads and started on several engines. */
+typedef struct df_workflow df_workflow;
+
+/* Loads a workflow file strictly: JSON syntax, keys, types, ids, dependencies, cycles, pools,
+ * breakers, templates (no plugin is loaded: see df_engine_validate_file). Returns 0 and sets *out
+ * (free with df_workflow_free), or DF_EINPUT with every error in errs, each naming the file, e.g.
+ * `wf.json: task "load": unknown key "depend_on"; did you mean "depends_on"?` (or DF_ENOMEM).
+ * Thread-safe. */
+int df_workflow_load(const char *path, df_workflow **out, df_errlist *errs);
+
+/* Frees a workflow; NULL is fine. */
+void df_workflow_free(df_workflow *wf);
+
+/* The workflow's "name" (borrowed, valid as long as wf), and its number of tasks. */
+const char *df_workflow_name(const df_workflow *wf);
+size_t df_workflow_task_count(const df_workflow *wf);
+
+/* The DAG as text, edges from upstream to downstream: format "dot" (Graphviz; node ids are the
+ * task ids, quoted, labelled with id and plugin) or "mermaid" (a flowchart; a task id Mermaid
+ * cannot take, such as `end` or one with `-`, gets a generated id labelled with the task id:
+ * n3["a-b"]). Sets *text to a new NUL-terminated string (free() it) of *len bytes (len may be
+ * NULL). Returns 0, DF_EINPUT for another format, DF_ENOMEM. Thread-safe. */
+int df_workflow_export(const df_workflow *wf, const char *format, char **text, size_t *len);
+
+/* ---- Engines --------------------------------------------------------------------------------- */
+
+typedef struct df_engine df_engine;
+
+/* A task instance or a run changed state (for progress display). All pointers are borrowed and
+ * valid during the callback only. task_id is NULL for a run-level event: then run_state is set,
+ * and error (when not NULL) says why the run stopped before its end. */
+typedef struct df_engine_event {
+    long long run_id;
+    const char *workflow;
+    const char *task_id;
+    df_task_state task_state;
+    df_run_state run_state;
+    unsigned attempt;
+    const char *error; /* NULL when none */
+    size_t tasks_total;
+    size_t tasks_final;   /* tasks in a final state */
+    size_t tasks_running; /* attempts in flight */
+    size_t tasks_failed;
+} df_engine_event;
+
+/* How to open an engine. Zero values mean the default (df_engine_config_default fills them). */
+typedef struct df_engine_config {
+    /* The store, as `--db` takes it: today the path of a SQLite file, created on the first run
+     * (never by df_engine_validate_file, the read calls or df_engine_plugins). Default
+     * "./dagflow.db". Copied by df_engine_open. */
+    const char *db;
+    /* Folders searched for plugins (NAME.so) first, in order; then each folder of
+     * $DAGFLOW_PLUGIN_PATH, then the built-in plugin folder. Copied by df_engine_open. */
+    const char *const *plugin_dirs;
+    size_t n_plugin_dirs;
+    /* The coroutine pool: OS threads kept at least (default: online CPUs, at least 2, lowered to
+     * workers_max when only that is given) and at most (default: 2 x online CPUs, raised to
+     * workers_min when only that is given). */
+    unsigned workers_min;
+    unsigned workers_max;
+    size_t stack_size;     /* bytes per task coroutine stack (default 256 KiB; 16 KiB at least) */
+    size_t queue_capacity; /* attempts the pool holds waiting to start at most (default 65536) */
+    size_t concurrency;    /* attempts in flight at most, over all runs (default 256) */
+    /* Seed of the engine's own random generator (retry jitter); 0 = from the time, the process
+     * id and the engine's address, so that engines started together differ. */
+    uint64_t seed;
+    /* Called on the thread driving the engine for every state change; may be NULL. Must not
+     * call back into the engine (except df_engine_stop). */
+    void (*on_event)(void *ud, const df_engine_event *ev);
+    void *ud; /* handed to on_event */
+} df_engine_config;
+
+/* Fills cfg with the defaults: db "./dagflow.db", concurrency 256, everything else 0 (the
+ * defaults above). */
+void df_engine_config_default(df_engine_config *cfg);
+
+/* Opens an engine: copies the configuration (cfg NULL: the defaults), creates its event loop and
+ * plugin registry. Neither the store nor the pool is opened yet (the first run does it), so
+ * opening is cheap, starts no thread and creates no file. Returns 0 and sets *out (close it with
+ * df_engine_close), or DF_ENOMEM / DF_EINTERNAL with the reason in errs. Any thread; the engine
+ * then belongs to the threads that drive it, one at a time. */
+int df_engine_open(const df_engine_config *cfg, df_engine **out, df_errlist *errs);
+
+/* Closes the engine: stops the pool (waiting at most 5000 ms for attempts that ignore their
+ * cancellation, and not at all when every attempt left was already abandoned), closes the store
+ * and runs the fini hook of the plugins no other engine of the process holds (plugins stay
+ * loaded: their code may be needed again). Runs not waited to their end are left as they are
+ * in the store (RUNNING: resumable once their heartbeat is 30 s old, or once this process has
+ * exited). Must not run while another thread calls df_engine_stop. NULL is fine. Returns how many
+ * pool workers were left behind still running plugin code: when not 0, a program that is done
+ * should leave with _exit(2) rather than exit(3), which would wait for them in libuv's clean-up. */
+size_t df_engine_close(df_engine *e);
+
+/* Asks the engine to stop, as SIGINT does to `dagflow run`: every attempt in flight is cancelled
+ * (given 5000 ms to return, then recorded CANCELLED without its result), no new attempt starts,
+ * every run ends INTERRUPTED (resumable), and the wait in progress returns DF_EINTERRUPTED; the
+ * run calls made afterwards refuse with DF_EINTERRUPTED (the stop is for good). A second call
+ * stops at once, as a second SIGINT does: the engine records nothing more (its runs stay RUNNING
+ * in the store, resumable once the engine is gone: heartbeat 30 s old, or process exited) and the
+ * wait returns DF_EINTERRUPTED without waiting for the attempts (*state RUNNING); a program that
+ * leaves then may end the task processes with df_kill_task_processes first. Returns at once.
+ * Thread-safe and async-signal-safe (an atomic add and uv_async_send): may be called from any
+ * thread or from a signal handler, until df_engine_close is called. */
+void df_engine_stop(df_engine *e);
+
+/* ---- Starting runs: they advance while df_engine_wait (or a run call) drives the engine ---- */
+
+/* Loads a workflow file, checks every task's plugin and params (each plugin's validate, with the
+ * workflow's params overridden by `params`: an object {NAME: value}, NULL for none; a name the
+ * workflow does not declare is an input error), records the run (SPEC §6 `run`) and queues its
+ * first tasks. Returns 0 and sets *run_id; the run then advances in df_engine_wait. A file that
+ * cannot be loaded records nothing (DF_EINPUT, every error in errs). A workflow whose tasks a
+ * plugin rejects is recorded as a run that will end INVALID (0; the rejections in errs). Else
+ * DF_ESTORE (the store cannot be opened or written), DF_EINTERNAL (the pool cannot start),
+ * DF_ENOMEM, DF_EINTERRUPTED (df_engine_stop was called; nothing recorded). */
+int df_engine_start_file(df_engine *e, const char *path, const json_t *params, long long *run_id,
+                         df_errlist *errs);
+
+/* The same for a workflow already loaded (borrowed: the engine keeps its own copy). */
+int df_engine_start_workflow(df_engine *e, const df_workflow *wf, const json_t *params,
+                             long long *run_id, df_errlist *errs);
+
+/* Takes over a stored run to continue it (SPEC §6 `resume`): an INTERRUPTED run, or a RUNNING one
+ * whose engine is dead (its process gone, or its heartbeat older than 30 s); attempts lost with
+ * that engine are recorded LOST and queued again. Returns 0 (it advances in df_engine_wait),
+ * DF_EREFUSED (a finished run, or one whose engine is alive; why in errs), DF_ENOTFOUND (no such
+ * run), DF_EINPUT (its stored DAG or a plugin no longer loads), DF_ESTORE, DF_ENOMEM,
+ * DF_EINTERRUPTED. */
+int df_engine_start_resume(df_engine *e, long long run_id, df_errlist *errs);
+
+/* Reopens a finished stored run (SPEC §6 `retry`): task NULL = its FAILED and UPSTREAM_FAILED
+ * tasks and the SKIPPED ones downstream of them; else that task (whatever its state) and
+ * everything downstream of it, each with a fresh retry budget. Returns as df_engine_start_resume
+ * (DF_EREFUSED for a run that has not finished, an INVALID run, an unknown task, or nothing to
+ * retry). */
+int df_engine_start_retry(df_engine *e, long long run_id, const char *task, df_errlist *errs);
+
+/* Drives the engine (every run it holds advances) until the run run_id, started on this engine,
+ * has ended; when no other run is left, also until the alerts they raised are delivered. Sets
+ * *state to its state and returns 0 when it reached a final state (SUCCESS, FAILED, INVALID);
+ * DF_EINTERRUPTED when df_engine_stop interrupted it (*state INTERRUPTED); DF_ESTORE when the
+ * store failed, or DF_ECONFLICT when another engine took the run over (every run of this engine
+ * then stops; *state RUNNING; errs says how to continue); DF_ENOTFOUND for a run this engine did
+ * not start. Blocks the calling thread. */
+int df_engine_wait(df_engine *e, long long run_id, df_run_state *state, df_errlist *errs);
+
+/* df_engine_start_file then df_engine_wait (*run_id stays 0 when nothing was recorded). */
+int df_engine_run_file(df_engine *e, const char *path, const json_t *params, long long *run_id,
+                       df_run_state *state, df_errlist *errs);
+
+/* df_engine_start_resume / df_engine_start_retry, then df_engine_wait. */
+int df_engine_resume(df_engine *e, long long run_id, df_run_state *state, df_errlist *errs);
+int df_engine_retry(df_engine *e, long long run_id, const char *task, df_run_state *state,
+                    df_errlist *errs);
+
+/* ---- Checking, listing, reading history (no pool; the store is never created) ---- */
+
+/* Every check of loading, each task's plugin loaded and its validate called with the run params
+ * (the workflow's params overlaid with `params`, NULL for none), every error reported: SPEC §6
+ * `validate`. Nothing is recorded; the store is not opened. Returns 0 when the workflow is valid
+ * (*n_tasks set; may be NULL), DF_EINPUT when it is not (each message in errs starts with
+ * "PATH: "), DF_ENOMEM. */
+int df_engine_validate_file(df_engine *e, const char *path, const json_t *params, size_t *n_tasks,
+                            df_errlist *errs);
+
+/* Every plugin found along the engine's plugin search path (first of each name wins), loaded and
+ * sorted by name, as a new array of {"name", "version", "description", "path"} (version and
+ * description null when the plugin has none). A file that fails to load is a warning in
+ * `warnings`, not an error. Returns 0, or DF_ENOMEM. */
+int df_engine_plugins(df_engine *e, json_t **out, df_errlist *warnings);
+
+/* The newest run's id. DF_ENOTFOUND when there are no runs or no store; DF_ESTORE. */
+int df_engine_latest_run(df_engine *e, long long *run_id, df_errlist *errs);
+
+/* The run as `status --json` shows it (SPEC §6), plus the pool metrics, as a new object:
+ *   {"run_id", "workflow", "state", "started_at", "ended_at",
+ *    "tasks": [{"id", "state", "attempts", "started_at", "ended_at", "duration_ms", "error",
+ *               "result"}],
+ *    "metrics": {"workers_peak", "workers_started", ...} (absent before the run's first end)}
+ * times ISO-8601 UTC strings or null; a RUNNING run whose heartbeat is older than 30000 ms shows
+ * INTERRUPTED; tasks in file order. DF_ENOTFOUND for an unknown run (or no store); DF_ESTORE. */
+int df_engine_run_status(df_engine *e, long long run_id, json_t **out, df_errlist *errs);
+
+/* A short view of a run for large runs: {"run_id", "workflow", "state", "started_at",
+ * "ended_at", "counts": {STATE: number of tasks}, "tasks": [the first max_tasks tasks, in file
+ * order, that did not succeed, shaped as in df_engine_run_status]}. Errors as
+ * df_engine_run_status. */
+int df_engine_run_summary(df_engine *e, long long run_id, size_t max_tasks, json_t **out,
+                          df_errlist *errs);
+
+/* Recent runs, newest first, as a new array of run_history rows (SPEC §7; objects with the view's
+ * column names). workflow NULL = every workflow; limit 0 = 20. No store yet: an empty array.
+ * Returns 0, DF_ESTORE, DF_ENOMEM. */
+int df_engine_history(df_engine *e, const char *workflow, size_t limit, json_t **out,
+                      df_errlist *errs);
+
+/* ---- For a program that hosts engines ------------------------------------------------------- */
+
+/* Whether the store db names (as df_engine_config.db) exists already, without creating it: a
+ * SQLite file at that path; a server URI (PostgreSQL) counts as existing, since only connecting
+ * can tell (the calls then report). Thread-safe. */
+bool df_db_exists(const char *db);
+
+/* Levenshtein distance between a and b (insertions, deletions, substitutions each cost 1;
+ * case-sensitive), SIZE_MAX when either is longer than 256 bytes: the edit distance the engine's
+ * "did you mean" suggestions use, for a program's own (the CLI's nearest command). Pure;
+ * thread-safe. */
+size_t df_levenshtein(const char *a, const char *b);
+
+/* SIGKILLs now the process group of every child process that the tasks (and alert command sinks)
+ * of the engines of this process started and that has not exited yet: for a program that must
+ * leave at once (the CLI's second SIGINT: the second df_engine_stop, then this once the wait has
+ * returned, then _exit(130); the runs stay RUNNING and `resume` continues them). Process-wide:
+ * children are tracked in one list per process, so call it when every engine is stopped.
+ * Thread-safe (takes a mutex, so not async-signal-safe). The first child process started also
+ * sets SIGPIPE to SIG_IGN (a child that exits without reading its stdin must not kill the
+ * process) and a SIGCHLD that was SIG_IGN back to SIG_DFL (exit statuses would be lost). */
+void df_kill_task_processes(void);
+
+/* What the calling thread was running when a fatal signal hit it, for a handler's message. */
+typedef struct df_fault_info {
+    const char *task_id; /* borrowed from the job */
+    const char *plugin;  /* the plugin's name, or NULL */
+    long long run_id;
+    unsigned attempt;
+    int stack_overflow; /* the fault is below the task's coroutine stack: it overflowed */
+    size_t stack_size;  /* that stack's usable size in bytes (0: not on a coroutine stack) */
+} df_fault_info;
+
+/* Fills *out and returns 1 when the calling thread is running a task's code (a pool worker in one
+ * of its coroutines, or a df_task_run_blocking thread); returns 0 otherwise. addr is the faulting
+ * address (siginfo's si_addr) and sp the stack pointer at the fault (from the signal's ucontext;
+ * NULL when unknown): together they tell a stack overflow from other faults. Async-signal-safe,
+ * for fatal-signal handlers; reads thread-local state only. Worker threads run with an alternate
+ * signal stack, so a handler installed with SA_ONSTACK still runs after a coroutine overflowed
+ * into its guard page. */
+int df_pool_fault_info(const void *addr, const void *sp, df_fault_info *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
