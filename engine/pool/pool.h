@@ -113,8 +113,10 @@ typedef struct df_pool_stats {
     size_t stacks_created;
     size_t stacks_reused;
     uint64_t jobs_completed;
-    unsigned workers_replaced; /* taken out of service after staying stuck in one coroutine */
-    size_t stacks_freed;       /* unmapped again (the free list is trimmed when work stops) */
+    unsigned workers_replaced;      /* taken out of service after staying stuck in one coroutine */
+    size_t stacks_freed;            /* unmapped again (the free list is trimmed when work stops) */
+    unsigned workers_grown_blocked; /* started for a backlog while one worker per core was
+                                     * live, because backed-up workers blocked (not computed) */
 } df_pool_stats;
 
 /* Thread-safe snapshot of the metrics. */

@@ -35,7 +35,7 @@ enum { DF_W_LIVE = 0, DF_W_RETIRING, DF_W_EXITED };
 enum { DF_J_QUEUED = 0, DF_J_RUNNING, DF_J_DONE };
 
 /* What a coroutine is waiting in (worker thread). */
-enum { DF_WAIT_NONE = 0, DF_WAIT_SLEEP, DF_WAIT_SPAWN, DF_WAIT_BLOCKING };
+enum { DF_WAIT_NONE = 0, DF_WAIT_SLEEP, DF_WAIT_SPAWN, DF_WAIT_BLOCKING, DF_WAIT_YIELD };
 
 typedef struct df_worker df_worker;
 
@@ -64,8 +64,9 @@ struct df_task_ctx {
     int wait;     /* DF_WAIT_* */
     int in_ready; /* queued in w->ready */
     df_task_ctx *ready_next;
-    df_task_ctx *free_next; /* in w->ctx_free */
-    uv_timer_t timer;       /* df_task_sleep's timer, initialised on first use, kept on reuse */
+    df_task_ctx *yield_next; /* in w->yield_head's list (DF_WAIT_YIELD) */
+    df_task_ctx *free_next;  /* in w->ctx_free */
+    uv_timer_t timer;        /* df_task_sleep's timer, initialised on first use, kept on reuse */
     int timer_inited;
     df_proc *proc; /* the child df_task_spawn waits for */
     df_spawn_result spawn_res;
@@ -85,6 +86,7 @@ struct df_worker {
     uv_loop_t loop;
     uv_async_t async;    /* wakes the worker: new jobs, cancellations, stop */
     uv_idle_t idle;      /* active while its inbox still holds jobs after a batch */
+    uv_idle_t yield;     /* active while coroutines wait in df_task_sleep(ctx, 0) */
     uv_timer_t trim;     /* gives unused stacks back, every DF_POOL_TRIM_MS */
     df_coro_sched sched; /* worker thread */
     /* under mu */
@@ -101,10 +103,14 @@ struct df_worker {
     /* supervisor (under mu): stuck detection from the epoch */
     uint64_t sup_epoch, sup_epoch_since_ms;
     int stuck;
-    uint64_t sup_long_ns; /* long_ns at the previous tick */
-    int cpu_bound;        /* spent half of the last tick in long coroutine runs */
-    uint64_t sup_cpu_ns;  /* the thread's CPU time at the previous tick */
-    int computing;        /* used an eighth of the last tick in CPU time (not blocked) */
+    uint64_t sup_long_ns;    /* long_ns at the previous tick */
+    int cpu_bound;           /* spent half of the last tick in long coroutine runs */
+    uint64_t sup_cpu_ns;     /* the thread's CPU time at the previous tick */
+    uint64_t sup_blocked_ms; /* when it was last seen blocked inside a coroutine; 0: never */
+    int sup_stat_fd;         /* /proc/self/task/TID/stat, -1 until opened */
+    int computing;           /* not seen blocked inside a coroutine lately (see supervisor.c) */
+    /* any thread: the worker thread's kernel id (0 until it runs), for its state in /proc */
+    atomic_int tid;
     /* any thread: odd while inside a coroutine; changes on every resume and return */
     atomic_uint_fast64_t epoch;
     /* any thread: total ns of coroutine runs of DF_POOL_LONG_RUN_MS or more */
@@ -124,7 +130,8 @@ struct df_worker {
     size_t pull_n; /* jobs taken from the inbox per loop turn */
     df_pool_job *active_head;
     df_task_ctx *ready_head, *ready_tail;
-    df_pool_job *done_head, *done_tail; /* completed jobs whose results wait for delivery */
+    df_task_ctx *yield_head, *yield_tail; /* df_task_sleep(ctx, 0): resumed next loop turn */
+    df_pool_job *done_head, *done_tail;   /* completed jobs whose results wait for delivery */
     size_t done_n;
     df_task_ctx *ctx_free; /* finished contexts kept for reuse (their timers stay open) */
     size_t ctx_free_n;
@@ -231,6 +238,11 @@ void df_pool_set_idle_expiry(df_pool *p, uint64_t ms);
 
 /* Queues a waiting coroutine to be resumed by its worker's scheduler (worker thread). */
 void df_worker_wake(df_task_ctx *ctx);
+
+/* Puts the calling coroutine (about to wait in DF_WAIT_YIELD) in the worker's list of those
+ * resumed on the loop's next turn, by its yield idle handle, after timers and I/O had theirs
+ * (worker thread). */
+void df_worker_yield_later(df_task_ctx *ctx);
 
 /* Resumes every queued coroutine until none is ready, completing those that finish, and
  * delivers their results. Called at the end of every libuv callback of the worker that may have

@@ -28,10 +28,12 @@
 #include "pool_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../clock.h"
 
@@ -65,27 +67,72 @@ static void retire_locked(df_pool *p, df_worker *w)
 
 /* ---- 1. stuck detection and replacement ---- */
 
+/* A worker seen blocked inside a coroutine within this long counts as blocking. */
+#define DF_POOL_BLOCKED_WINDOW_MS 100
+
+/* The scheduler state of the worker's thread (Linux's /proc/self/task/TID/stat, opened on first
+ * use and kept; df_pool_free_worker closes it): 'R' running or waiting for a CPU, 'S' or 'D'
+ * blocked, ...; 0 when it cannot be read. Supervisor, under mu. */
+static char thread_state(df_worker *w)
+{
+    if (w->sup_stat_fd < 0) {
+        int tid = atomic_load(&w->tid);
+        if (!tid)
+            return 0;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+        w->sup_stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (w->sup_stat_fd < 0)
+            return 0;
+    }
+    char buf[512];
+    ssize_t n = pread(w->sup_stat_fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *paren = strrchr(buf, ')'); /* the name in parentheses may hold anything */
+    return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+/* Whether the worker computes rather than blocks: not seen blocked inside a coroutine (a
+ * plugin sleeping, reading, waiting in a system call) within DF_POOL_BLOCKED_WINDOW_MS. The
+ * thread's state is read while its epoch shows it inside one coroutine run, the same before and
+ * after the reading, so that a worker blocked in its own loop (waiting for the pool mutex or for
+ * work) does not count. A computing thread is running or waiting for a CPU ('R') however loaded
+ * the machine is; its CPU time does not tell: on a busy machine it gets little of it (when
+ * computing meant an eighth of a tick in CPU time, computing workers were taken for blocked ones
+ * under load, and the pool grew past the cores). That rule remains the fallback where the state
+ * cannot be read. Supervisor, under mu. */
+static int computed_locked(df_pool *p, df_worker *w, uint64_t now)
+{
+    uint64_t e = atomic_load_explicit(&w->epoch, memory_order_acquire);
+    char st = thread_state(w);
+    if (st) {
+        if ((e & 1) && (st == 'S' || st == 'D') &&
+            atomic_load_explicit(&w->epoch, memory_order_acquire) == e)
+            w->sup_blocked_ms = now;
+        return !w->sup_blocked_ms || now - w->sup_blocked_ms > DF_POOL_BLOCKED_WINDOW_MS;
+    }
+    uint64_t tick_ns = (now - p->sup_last_ms) * 1000000ull;
+    clockid_t cid;
+    struct timespec ts;
+    if (pthread_getcpuclockid(w->thread, &cid) != 0 || clock_gettime(cid, &ts) != 0)
+        return 1;
+    uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    int computing = tick_ns && cpu - w->sup_cpu_ns >= tick_ns / 8;
+    w->sup_cpu_ns = cpu;
+    return computing;
+}
+
 /* How the worker spent the last tick: cpu_bound when half of it went to long coroutine runs,
- * computing when its thread used an eighth of it in CPU time (those runs computed rather than
- * blocked). Under mu. */
+ * computing unless it was seen blocked inside a coroutine lately (computed_locked). Under mu. */
 static void measure_tick_locked(df_pool *p, df_worker *w, uint64_t now)
 {
     uint64_t ln = atomic_load_explicit(&w->long_ns, memory_order_relaxed);
     uint64_t tick_ns = (now - p->sup_last_ms) * 1000000ull;
     w->cpu_bound = tick_ns && ln - w->sup_long_ns >= tick_ns / 2;
     w->sup_long_ns = ln;
-    /* the thread's CPU time: did those long runs compute, or block? */
-    clockid_t cid;
-    struct timespec ts;
-    if (pthread_getcpuclockid(w->thread, &cid) == 0 && clock_gettime(cid, &ts) == 0) {
-        uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-        /* an eighth: a thread that computes still gets that much of a core on a busy
-         * machine, one that blocks in system calls uses far less */
-        w->computing = tick_ns && cpu - w->sup_cpu_ns >= tick_ns / 8;
-        w->sup_cpu_ns = cpu;
-    } else {
-        w->computing = 1;
-    }
+    w->computing = computed_locked(p, w, now);
 }
 
 /* Follows the worker's epoch: sets w->stuck, and gives a lost worker whose plugin returned its
@@ -219,8 +266,12 @@ static void relieve_backlog_locked(df_pool *p, uint64_t now)
     /* Past one worker per core, only workers that block (not compute) justify another: more
      * threads than cores would not run computing jobs any sooner. */
     df_worker *fresh = NULL;
-    if (backed && !keeping_up && (p->n_live < p->n_cpus || blocked))
+    if (backed && !keeping_up && (p->n_live < p->n_cpus || blocked)) {
+        int past_cores = p->n_live >= p->n_cpus;
         fresh = df_pool_start_worker_locked(p, err, sizeof err);
+        if (fresh && past_cores)
+            p->stats.workers_grown_blocked++;
+    }
     if (!backed || (!fresh && !keeping_up))
         return;
     for (unsigned i = 0; i < p->n_slots; i++) {

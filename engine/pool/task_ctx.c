@@ -47,6 +47,7 @@ void df_task_ctx_dispose(df_task_ctx *ctx)
         ctx->wait = DF_WAIT_NONE;
         ctx->in_ready = 0;
         ctx->ready_next = NULL;
+        ctx->yield_next = NULL;
         ctx->proc = NULL;
         memset(&ctx->spawn_res, 0, sizeof ctx->spawn_res);
         ctx->status = 0;
@@ -117,8 +118,12 @@ int df_task_sleep(df_task_ctx *ctx, uint64_t ms)
         return -1;
     if (df_pool_job_is_cancelled(ctx->pj))
         return 1;
-    /* ms 0 still yields: the timer fires on the loop's next turn, after the worker's other
-     * ready coroutines and I/O had theirs (a computing plugin's way to let others run). */
+    if (ms == 0) { /* yields once: resumed on the loop's next turn (df_worker_yield_later) */
+        ctx->wait = DF_WAIT_YIELD;
+        df_worker_yield_later(ctx);
+        df_task_ctx_wait(ctx);
+        return df_pool_job_is_cancelled(ctx->pj) ? 1 : 0;
+    }
     if (!ctx->timer_inited) {
         uv_timer_init(&ctx->w->loop, &ctx->timer);
         ctx->timer.data = ctx;

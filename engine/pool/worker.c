@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../clock.h"
 #include "fault.h"
@@ -32,6 +33,7 @@
 
 static void on_async(uv_async_t *a);
 static void on_idle(uv_idle_t *h);
+static void on_yield(uv_idle_t *h);
 static void on_trim(uv_timer_t *t);
 static void *worker_main(void *arg);
 
@@ -81,13 +83,16 @@ df_worker *df_pool_start_worker_locked(df_pool *p, char *err, size_t errlen)
         return NULL;
     }
     uv_idle_init(&w->loop, &w->idle);
+    uv_idle_init(&w->loop, &w->yield);
     uv_timer_init(&w->loop, &w->trim);
     uv_timer_start(&w->trim, on_trim, DF_POOL_TRIM_MS, DF_POOL_TRIM_MS);
-    w->async.data = w->idle.data = w->trim.data = w;
+    w->async.data = w->idle.data = w->yield.data = w->trim.data = w;
     w->async_alive = 1;
     w->last_busy_ms = df_mono_ms();
     atomic_init(&w->epoch, 0);
     atomic_init(&w->long_ns, 0);
+    atomic_init(&w->tid, 0);
+    w->sup_stat_fd = -1;
     df_coro_sched_init(&w->sched, p->cfg.stack_size, SIZE_MAX);
     w->pull_n = DF_POOL_BATCH;
     rc = pthread_create(&w->thread, NULL, worker_main, w);
@@ -95,6 +100,7 @@ df_worker *df_pool_start_worker_locked(df_pool *p, char *err, size_t errlen)
         snprintf(err, errlen, "pool: cannot start worker thread: %s", strerror(rc));
         uv_close((uv_handle_t *)&w->async, NULL);
         uv_close((uv_handle_t *)&w->idle, NULL);
+        uv_close((uv_handle_t *)&w->yield, NULL);
         uv_close((uv_handle_t *)&w->trim, NULL);
         uv_run(&w->loop, UV_RUN_DEFAULT);
         uv_loop_close(&w->loop);
@@ -342,6 +348,22 @@ void df_worker_wake(df_task_ctx *ctx)
     w->ready_tail = ctx;
 }
 
+/* See pool_internal.h. An idle handle, not a 0 ms timer: libuv before 1.47 runs a 0 ms timer
+ * restarted from its own callback again in the same pass over the timers (libuv issue #4245),
+ * so a plugin yielding that way would keep the loop from ever polling for I/O or new jobs. */
+void df_worker_yield_later(df_task_ctx *ctx)
+{
+    df_worker *w = ctx->w;
+    ctx->yield_next = NULL;
+    if (w->yield_tail)
+        w->yield_tail->yield_next = ctx;
+    else
+        w->yield_head = ctx;
+    w->yield_tail = ctx;
+    if (!w->closing)
+        uv_idle_start(&w->yield, on_yield);
+}
+
 /* Closes the worker's handles once it was asked to stop and has nothing left to do; its loop
  * then runs out of handles and worker_main finishes. */
 static void maybe_stop(df_worker *w)
@@ -358,6 +380,7 @@ static void maybe_stop(df_worker *w)
         w->closing = 1;
         uv_close((uv_handle_t *)&w->async, NULL);
         uv_close((uv_handle_t *)&w->idle, NULL);
+        uv_close((uv_handle_t *)&w->yield, NULL);
         uv_close((uv_handle_t *)&w->trim, NULL);
         df_task_ctx_free_all(w);
     }
@@ -516,6 +539,26 @@ static void on_idle(uv_idle_t *h)
     worker_pull(h->data);
 }
 
+/* Resumes the coroutines that yielded before this turn of the loop; those that yield again
+ * while they run wait for the next turn. */
+static void on_yield(uv_idle_t *h)
+{
+    df_worker *w = h->data;
+    df_task_ctx *list = w->yield_head;
+    w->yield_head = w->yield_tail = NULL;
+    uv_idle_stop(&w->yield);
+    while (list) {
+        df_task_ctx *ctx = list;
+        list = ctx->yield_next;
+        ctx->yield_next = NULL;
+        if (ctx->wait == DF_WAIT_YIELD) {
+            ctx->wait = DF_WAIT_NONE;
+            df_worker_wake(ctx);
+        }
+    }
+    df_worker_run_ready(w);
+}
+
 static void on_trim(uv_timer_t *t)
 {
     df_worker *w = t->data;
@@ -528,6 +571,8 @@ static void on_trim(uv_timer_t *t)
 /* See pool_internal.h. */
 void df_pool_free_worker(df_worker *w)
 {
+    if (w->sup_stat_fd >= 0)
+        close(w->sup_stat_fd);
     df_coro_sched_fini(&w->sched);
     free(w);
 }
@@ -544,6 +589,7 @@ static void *worker_main(void *arg)
     df_worker *w = arg;
     df_pool *p = w->pool;
     pthread_setname_np(pthread_self(), "df-worker");
+    atomic_store(&w->tid, (int)gettid()); /* for the supervisor (its state in /proc) */
     df_fault_altstack altstack;
     df_fault_thread_init(&altstack);
     uv_run(&w->loop, UV_RUN_DEFAULT);

@@ -176,6 +176,7 @@ static void test_growth_past_the_cores_when_short_jobs_block(void **state)
     df_pool_stats st = stats(p);
     assert_true(st.workers_peak > (unsigned)cores);
     assert_true(st.workers_peak <= max);
+    assert_true(st.workers_grown_blocked >= 1); /* for blocking, past the cores */
     df_pool_destroy(p, 1000);
     collector_reset();
 }
@@ -190,11 +191,15 @@ static void test_computing_jobs_do_not_grow_past_the_cores(void **state)
     for (int i = 0; i < N; i++)
         assert_int_equal(df_pool_submit(p, make_job(&cpu_unit, ms(4), "t", TAG(i)), NULL), 0);
     assert_int_equal(wait_results(N, 10000), N);
-    /* backed up all along, but every worker computes: another thread would not help. (One
-     * more is tolerated: on a shared machine a computing thread may get little CPU in a tick;
-     * without the rule the pool grows to its maximum.) */
-    assert_true(stats(p).workers_peak >= (unsigned)cores);
-    assert_true(stats(p).workers_peak <= (unsigned)cores + 1);
+    /* backed up all along, but every worker computes: no worker is started for the backlog past
+     * one per core, however loaded the machine (a computing thread is running or waiting for a
+     * CPU all the time, even when it gets little of one). The peak itself is not asserted
+     * beyond the maximum: on a loaded machine a 4 ms job can stay in its coroutine past
+     * DF_POOL_STUCK_MS, and moving work off a stuck worker may rightly start another. */
+    df_pool_stats st = stats(p);
+    assert_true(st.workers_peak >= (unsigned)cores);
+    assert_true(st.workers_peak <= (unsigned)cores + 2);
+    assert_int_equal(st.workers_grown_blocked, 0);
     df_pool_destroy(p, 1000);
     collector_reset();
 }
