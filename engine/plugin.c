@@ -20,6 +20,9 @@
 
 /* ---- the descriptors of the process's plugins ---- */
 
+/* Most param rules a plugin may declare (a missing end entry is caught, not read past forever). */
+#define DF_PARAM_RULES_MAX 256
+
 /* How many bytes of df_taskunit a plugin built against ABI abi has (the fields up to the last
  * one that ABI added), or 0 for an ABI this engine does not know. */
 static size_t taskunit_layout_size(int abi)
@@ -29,7 +32,7 @@ static size_t taskunit_layout_size(int abi)
     case 1:
         return DF_END_OF(df_taskunit, execute);
     case 2:
-        return DF_END_OF(df_taskunit, fini);
+        return DF_END_OF(df_taskunit, param_rules);
     default:
         return 0;
     }
@@ -276,6 +279,21 @@ static int read_unit(const df_taskunit *u, const char *ref, const char *real, co
         snprintf(err, errlen, "plugin \"%s\": %s has no execute function", ref, real);
         return -1;
     }
+    size_t n = 0;
+    for (const df_param_rule *pr = unit->param_rules; pr && pr->param; pr++, n++) {
+        if (n == DF_PARAM_RULES_MAX) {
+            snprintf(err, errlen, "plugin \"%s\": %s has more than %d param rules (no end entry?)",
+                     ref, real, DF_PARAM_RULES_MAX);
+            return -1;
+        }
+        if (pr->rule != DF_PARAM_SHELL_SCRIPT && pr->rule != DF_PARAM_NO_TEMPLATES) {
+            snprintf(err, errlen,
+                     "plugin \"%s\": %s asks for rule %d on its param \"%.200s\", which this "
+                     "dagflow does not know",
+                     ref, real, pr->rule, pr->param);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -400,6 +418,66 @@ int df_plugin_get(df_plugin_registry *r, const char *ref, const char *base_dir,
     return -1;
 }
 
+/* df_template_scan's callback: keeps the first reference and stops. */
+static int first_ref(void *ud, const char *ref)
+{
+    snprintf(ud, 256, "%s", ref);
+    return 1;
+}
+
+/* Checks one param (v, borrowed) that a DF_PARAM_NO_TEMPLATES rule covers. Returns 0, or -1 with
+ * a message naming the first reference in it. */
+static int check_no_templates(const df_plugin *p, const df_param_rule *pr, const json_t *v,
+                              char *err, size_t errlen)
+{
+    char ref[256] = "";
+    char why[512];
+    if (df_template_scan(v, first_ref, ref, why, sizeof why) != 0 || !ref[0])
+        return 0; /* a syntax error is the loader's to report */
+    snprintf(err, errlen, "param \"%s\" of plugin %s takes no ${...} reference (found ${%s})%s%s",
+             pr->param, p->name, ref, pr->hint ? ": " : "", pr->hint ? pr->hint : "");
+    return -1;
+}
+
+int df_plugin_apply_rules(const df_plugin *p, df_task_def *t, char *err, size_t errlen)
+{
+    if (t->params_ruled || !p->unit->param_rules || !json_is_object(t->params)) {
+        t->params_ruled = true;
+        return 0;
+    }
+    json_t *params = NULL; /* a copy, made at the first param that changes */
+    char why[1024];
+    for (const df_param_rule *pr = p->unit->param_rules; pr->param; pr++) {
+        const json_t *v = json_object_get(t->params, pr->param);
+        if (!v)
+            continue;
+        if (pr->rule == DF_PARAM_NO_TEMPLATES) {
+            if (check_no_templates(p, pr, v, err, errlen) != 0)
+                goto fail;
+            continue;
+        }
+        json_t *marked = df_template_mark_shell(v, why, sizeof why);
+        if (!marked) {
+            snprintf(err, errlen, "param \"%s\": %s", pr->param, why);
+            goto fail;
+        }
+        if ((!params && !(params = json_copy(t->params))) ||
+            json_object_set_new(params, pr->param, marked) != 0) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+    }
+    if (params) {
+        json_decref(t->params);
+        t->params = params;
+    }
+    t->params_ruled = true;
+    return 0;
+fail:
+    json_decref(params);
+    return -1;
+}
+
 static int cmp_plugin(const void *a, const void *b)
 {
     const df_plugin *pa = *(const df_plugin *const *)a, *pb = *(const df_plugin *const *)b;
@@ -472,6 +550,10 @@ int df_workflow_check_plugins(df_plugin_registry *r, const df_workflow *wf,
             continue;
         }
         plugins_out[i] = p;
+        if (df_plugin_apply_rules(p, &wf->tasks[i], err, sizeof err) != 0) {
+            df_errlist_add(load_errs, "%s: task \"%s\": %s", wf->path, t->id, err);
+            continue;
+        }
         df_template_scope scope = {.params = run_params,
                                    .run_id = run_id,
                                    .workflow = wf->name,
@@ -526,6 +608,12 @@ size_t df_plugin_check_raw(df_plugin_registry *r, const char *path, df_errlist *
             continue;
         }
         const json_t *params = json_object_get(t, "params");
+        for (const df_param_rule *pr = p->unit->param_rules; pr && pr->param; pr++) {
+            const json_t *v = json_object_get(params, pr->param);
+            if (v && pr->rule == DF_PARAM_NO_TEMPLATES &&
+                check_no_templates(p, pr, v, err, sizeof err) != 0)
+                df_errlist_add(errs, "%s: task \"%s\": %s", path, id, err);
+        }
         if (!p->unit->validate || (params && !json_is_object(params)))
             continue;
         json_t *empty = params ? NULL : json_object();

@@ -61,11 +61,21 @@ int df_plugin_get(df_plugin_registry *r, const char *ref, const char *base_dir,
 int df_plugin_list(df_plugin_registry *r, const df_plugin *const **out, size_t *n,
                    df_errlist *errs);
 
-/* Resolves every task's plugin and calls its validate with params resolved against the scope
- * (run params, run id/workflow, env; ${tasks.*} left as strings). Load errors go to load_errs
- * (the workflow cannot run); validate rejections go to invalid (one message per rejected task,
- * "task \"x\": <plugin's message>"), and invalid_mask[i] is set for each rejected task i
- * (caller-allocated, wf->n_tasks entries, zeroed). plugins_out (caller-allocated, n_tasks
+/* Applies plugin p's param rules (df_param_rule) to task t, once: a DF_PARAM_NO_TEMPLATES param
+ * with a reference is an error naming the param and the reference; a DF_PARAM_SHELL_SCRIPT param
+ * has its references marked with their place in the script (df_template_mark_shell), so that
+ * resolving t->params escapes their values (SPEC §12). t->params is replaced by a new object when
+ * something changed (the old one, which the workflow's document may share, is left as it was).
+ * Returns 0, or -1 with a message in err (e.g. `param "sql" of plugin sqlite takes no ${...}
+ * reference (found ${params.name}): pass values with "bind"...`). Engine thread. */
+int df_plugin_apply_rules(const df_plugin *p, df_task_def *t, char *err, size_t errlen);
+
+/* Resolves every task's plugin, applies its param rules (df_plugin_apply_rules: the tasks'
+ * params may be replaced; a refusal is a load error), and calls its validate with params resolved
+ * against the scope (run params, run id/workflow, env; ${tasks.*} left as strings). Load errors go
+ * to load_errs (the workflow cannot run); validate rejections go to invalid (one message per
+ * rejected task, "task \"x\": <plugin's message>"), and invalid_mask[i] is set for each rejected
+ * task i (caller-allocated, wf->n_tasks entries, zeroed). plugins_out (caller-allocated, n_tasks
  * entries) receives each task's plugin (borrowed). run_params: the run's params object
  * (borrowed). Returns 0 when there were no load errors. */
 int df_workflow_check_plugins(df_plugin_registry *r, const df_workflow *wf,

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "suggest.h"
+#include "template_shell.h"
 
 /* ---- small growable byte buffer ------------------------------------------------------------ */
 
@@ -149,6 +150,7 @@ typedef struct ref {
     const char *keys; /* the KEY... part (dot-separated), or NULL */
     size_t keys_len;
     size_t keys_at; /* offset of keys in text (for messages) */
+    char esc;       /* a DF_SH_* context letter when the reference is marked (shell script) */
 } ref;
 
 static bool seg_eq(const char *p, size_t n, const char *lit)
@@ -176,11 +178,19 @@ static bool valid_task_id(const char *p, size_t n)
     return true;
 }
 
-/* Parses the text inside ${ } (len bytes at t). Returns 0, or -1 with a message. */
-static int parse_ref(const char *t, size_t len, ref *r, char *err, size_t errlen)
+/* Parses the text inside ${ } (len bytes at t); with marks, a shell context marker
+ * (template_shell.h) may lead it. Returns 0, or -1 with a message. */
+static int parse_ref(const char *t, size_t len, ref *r, bool marks, char *err, size_t errlen)
 {
+    char esc = 0;
+    if (marks && len >= 2 && t[0] == DF_SH_MARK && df_sh_context_valid(t[1])) {
+        esc = t[1];
+        t += 2;
+        len -= 2;
+    }
     int q = (int)(len > QMAX ? QMAX : len);
     memset(r, 0, sizeof *r);
+    r->esc = esc;
     r->text = t;
     r->len = len;
     if (len == 0) {
@@ -518,6 +528,24 @@ static void put_encoded(sbuf *b, const char *s, size_t len)
     }
 }
 
+/* The value text (owned, len bytes) of the marked reference r escaped for its place in a shell
+ * script (SPEC §12). Frees text. Returns a new buffer, or NULL with a message. */
+static char *shell_escaped(const ref *r, char *text, size_t *len, char *err, size_t errlen)
+{
+    if (memchr(text, '\0', *len)) {
+        /* sh -c takes a C string: the rest of the script would be lost. */
+        set_err(err, errlen, "cannot insert ${%.*s} into the script: its value contains a NUL byte",
+                (int)(r->len > QMAX ? QMAX : r->len), r->text);
+        free(text);
+        return NULL;
+    }
+    char *out = df_sh_escape(r->esc, text, *len, len);
+    free(text);
+    if (!out)
+        set_err(err, errlen, "out of memory");
+    return out;
+}
+
 static json_t *resolve_string(const json_t *in, const df_template_scope *sc, char *err,
                               size_t errlen)
 {
@@ -533,11 +561,12 @@ static json_t *resolve_string(const json_t *in, const df_template_scope *sc, cha
     if (t.kind == TOK_END)
         return json_stringn(s, len);
     if (t.kind == TOK_REF && i == len) {
-        if (parse_ref(t.p, t.len, &r, err, errlen) != 0)
+        if (parse_ref(t.p, t.len, &r, true, err, errlen) != 0)
             return NULL;
         if (deferred(&r, sc))
             return json_stringn(s, len);
-        return lookup(&r, sc, err, errlen);
+        if (!r.esc) /* a marked one is text in a script: escaped below */
+            return lookup(&r, sc, err, errlen);
     }
 
     /* Otherwise: split into pieces, resolving references. */
@@ -569,7 +598,7 @@ static json_t *resolve_string(const json_t *in, const df_template_scope *sc, cha
             n++;
             continue;
         }
-        if (parse_ref(t.p, t.len, &r, err, errlen) != 0)
+        if (parse_ref(t.p, t.len, &r, true, err, errlen) != 0)
             goto done;
         pc->raw = t.raw;
         pc->raw_len = t.raw_len;
@@ -588,6 +617,8 @@ static json_t *resolve_string(const json_t *in, const df_template_scope *sc, cha
             set_err(err, errlen, "out of memory");
             goto done;
         }
+        if (r.esc && !(text = shell_escaped(&r, text, &pc->len, err, errlen)))
+            goto done;
         pc->kind = P_SUB;
         pc->p = text;
         n++;
@@ -691,6 +722,64 @@ json_t *df_template_resolve(const json_t *in, const df_template_scope *scope, ch
     return out;
 }
 
+/* ---- shell scripts ------------------------------------------------------------------------- */
+
+/* Marks each reference in the string in with the place where it stands in a /bin/sh script
+ * (template_shell.h), for df_template_resolve to escape its value there (SPEC §12). Returns a new
+ * reference (in itself when it is not a string), or NULL with a message naming the reference and
+ * why no escaping is safe where it stands, or the first syntax error. in is borrowed; a string
+ * already marked is refused as a syntax error (mark once). Thread-safe. */
+json_t *df_template_mark_shell(const json_t *in, char *err, size_t errlen)
+{
+    if (!json_is_string(in))
+        return json_incref((json_t *)in);
+    const char *s = json_string_value(in);
+    size_t len = json_string_length(in), i = 0;
+    sbuf b = {0};
+    df_sh_lexer lx;
+    df_sh_lex_init(&lx);
+    tok t;
+    ref r;
+    for (;;) {
+        if (next_tok(s, len, &i, &t, err, errlen) != 0)
+            goto fail;
+        if (t.kind == TOK_END)
+            break;
+        if (t.kind == TOK_LIT) {
+            sb_put(&b, t.p, t.len);
+            df_sh_lex_feed(&lx, t.p, t.len);
+            continue;
+        }
+        if (t.kind == TOK_ESC) {
+            sb_put(&b, "$${", 3);
+            df_sh_lex_feed(&lx, "${", 2);
+            continue;
+        }
+        if (parse_ref(t.p, t.len, &r, false, err, errlen) != 0)
+            goto fail;
+        const char *why = "";
+        char ctx = df_sh_lex_context(&lx, &why);
+        if (!ctx) {
+            set_err(err, errlen, "${%.*s} cannot be escaped where it stands in the script: %s",
+                    (int)(t.len > QMAX ? QMAX : t.len), t.p, why);
+            goto fail;
+        }
+        char mark[4] = {'$', '{', DF_SH_MARK, ctx};
+        sb_put(&b, mark, 4);
+        sb_put(&b, t.p, t.len);
+        sb_put(&b, "}", 1);
+        df_sh_lex_value(&lx);
+    }
+    json_t *out = b.oom ? NULL : json_stringn(b.p ? b.p : "", b.n);
+    if (!out)
+        set_err(err, errlen, "out of memory");
+    free(b.p);
+    return out;
+fail:
+    free(b.p);
+    return NULL;
+}
+
 /* ---- scanning -------------------------------------------------------------------------------- */
 
 /* 1 = stopped by fn, 0 = done, -1 = syntax error. */
@@ -708,7 +797,7 @@ static int scan(const json_t *in, df_template_ref_fn fn, void *ud, char *err, si
                 return 0;
             if (t.kind != TOK_REF)
                 continue;
-            if (parse_ref(t.p, t.len, &r, err, errlen) != 0)
+            if (parse_ref(t.p, t.len, &r, false, err, errlen) != 0)
                 return -1;
             if (fn) {
                 char *text = strndup(t.p, t.len);

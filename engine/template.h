@@ -42,4 +42,16 @@ typedef int (*df_template_ref_fn)(void *ud, const char *ref);
  * are well formed, else -1 with the first syntax error in err. Thread-safe. */
 int df_template_scan(const json_t *in, df_template_ref_fn fn, void *ud, char *err, size_t errlen);
 
+/* Marks every reference in the string in (a `shell` plugin's script) with the place where it stands
+ * in the script: outside quotes, inside double quotes, inside single quotes, or in a comment.
+ * df_template_resolve then inserts each marked reference's value escaped for that place (SPEC
+ * §12): as one single-quoted word; with \, ", $ and ` backslashed; with ' written '\''; with
+ * newlines as spaces. A marked string that is exactly one reference also becomes text. Returns a
+ * new reference (in itself, with a reference added, when in is not a string), or NULL with a
+ * message when a reference stands where no escaping is safe (inside backquotes, a ${...}
+ * expansion, a here-document, or right after a backslash) or has a syntax error. The marked
+ * string is for df_template_resolve only (df_template_scan refuses it). in is borrowed.
+ * Thread-safe. */
+json_t *df_template_mark_shell(const json_t *in, char *err, size_t errlen);
+
 #endif

@@ -33,8 +33,9 @@ typedef struct df_task_def {
     bool retry_jitter;
     int64_t timeout_ms; /* 0 = none */
     int64_t priority;
-    int pool;    /* index into df_workflow.pools, or -1 */
-    int breaker; /* index into df_workflow.breakers, or -1 */
+    int pool;          /* index into df_workflow.pools, or -1 */
+    int breaker;       /* index into df_workflow.breakers, or -1 */
+    bool params_ruled; /* the plugin's param rules were applied to params (plugin.h) */
 } df_task_def;
 
 typedef struct df_pool_def {

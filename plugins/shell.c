@@ -366,8 +366,13 @@ out:
 }
 
 /* The plugin's descriptor and its entry point, dagflow_taskunit (lives as long as the .so). */
+/* "script" is a /bin/sh script: the engine escapes each reference for where it stands (SPEC §12).
+ */
+static const df_param_rule shell_rules[] = {{.param = "script", .rule = DF_PARAM_SHELL_SCRIPT},
+                                            {.param = NULL}};
+
 DF_TASKUNIT_DEFINE(
-        .name = "shell", .version = "1.0.0",
+        .name = "shell", .version = "1.0.0", .param_rules = shell_rules,
         .description =
             "runs a command (argv) or a /bin/sh script; result {exit_code, stdout, stderr}",
         .validate = shell_validate, .execute = shell_execute);

@@ -553,7 +553,15 @@ static int sq_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
 }
 
 /* The plugin's descriptor and its entry point, dagflow_taskunit (lives as long as the .so). */
-DF_TASKUNIT_DEFINE(.name = "sqlite", .version = "1.0.0",
+/* No reference in "sql": values go through "bind" (SPEC §12). */
+static const df_param_rule sq_rules[] = {
+    {.param = "sql",
+     .rule = DF_PARAM_NO_TEMPLATES,
+     .hint = "pass values with \"bind\" (write ? or :name in the SQL, e.g. \"sql\": \"... WHERE "
+             "name = :name\", \"bind\": {\"name\": \"${params.name}\"})"},
+    {.param = NULL}};
+
+DF_TASKUNIT_DEFINE(.name = "sqlite", .version = "1.0.0", .param_rules = sq_rules,
                    .description =
                        "runs one SQL statement on a SQLite database file; result {\"rows\", "
                        "\"changes\"}",

@@ -30,8 +30,8 @@
 extern "C" {
 #endif
 
-/* The layout of df_taskunit this header describes: 1 = up to execute, 2 = init and fini added
- * (and the sized spawn structs). */
+/* The layout of df_taskunit this header describes: 1 = up to execute, 2 = init, fini and
+ * param_rules added (and the sized spawn structs). */
 #define DF_TASKUNIT_ABI 2
 
 /* Return codes of execute(). */
@@ -42,6 +42,24 @@ extern "C" {
 /* The attempt an execute() call belongs to. Opaque; valid only during that call, and only on
  * the coroutine that runs it. */
 typedef struct df_task_ctx df_task_ctx;
+
+/* How the engine treats the references in one top-level param of a plugin (SPEC §12):
+ * - DF_PARAM_SHELL_SCRIPT: the param is a /bin/sh script. Each reference in it is inserted
+ *   escaped for the place where it stands (outside quotes as one single-quoted word, inside
+ *   double quotes with \, ", $ and ` backslashed, inside single quotes by closing, inserting and
+ *   reopening the quote), so a value never becomes shell syntax and arrives as it is. A
+ *   reference where no escaping is safe (inside backquotes, a ${...} expansion, a here-document,
+ *   or right after a backslash) is a load error.
+ * - DF_PARAM_NO_TEMPLATES: a reference in the param is a load error (values go through another
+ *   param, e.g. sqlite's "bind"); the message names the param and, when given, hint. */
+#define DF_PARAM_SHELL_SCRIPT 1
+#define DF_PARAM_NO_TEMPLATES 2
+
+typedef struct df_param_rule {
+    const char *param; /* a top-level key of params; NULL ends the array */
+    int rule;          /* DF_PARAM_* */
+    const char *hint;  /* for DF_PARAM_NO_TEMPLATES: what to use instead, or NULL */
+} df_param_rule;
 
 typedef struct df_taskunit {
     int abi;                 /* DF_TASKUNIT_ABI as built (DF_TASKUNIT_DEFINE sets it) */
@@ -80,6 +98,10 @@ typedef struct df_taskunit {
      * process that makes several registries (the test suite) sees init and fini in pairs:
      * never a second init without a fini between. The plugin's code stays loaded after fini. */
     void (*fini)(void);
+    /* Rules for the ${...} references (SPEC §4) in some of the plugin's params, or NULL: an array
+     * ended by an entry whose param is NULL (see df_param_rule). Read when the plugin is loaded;
+     * a rule this engine does not know refuses the plugin. */
+    const df_param_rule *param_rules;
 } df_taskunit;
 
 /* The one symbol a plugin exports. */

@@ -104,16 +104,13 @@ cat >flow/errors.json <<'EOF'
   {"id": "fewbind", "plugin": "sqlite", "params": {"database": "data/app.db",
    "sql": "SELECT ?, ?", "bind": [1]}},
   {"id": "badkey", "plugin": "sqlite", "params": {"database": "data/app.db",
-   "sql": "SELECT :a", "bind": {"b": 1}}},
-  {"id": "mk", "plugin": "noop", "params": {"sql": "SELECT 1; DROP TABLE items"}},
-  {"id": "two_late", "plugin": "sqlite", "depends_on": ["mk"], "retries": 2, "retry_delay_ms": 50,
-   "params": {"database": "data/app.db", "sql": "${tasks.mk.result.sql}"}}
+   "sql": "SELECT :a", "bind": {"b": 1}}}
 ]}
 EOF
 run_wf flow/errors.json
 expect_rc 1 "a run with failing statements"
 run=$(last_run)
-for t in syntax unique notable fewbind badkey two_late; do
+for t in syntax unique notable fewbind badkey; do
     expect_task "$run" "$t" FAILED
     assert_eq 1 "$(q "SELECT attempts FROM task_history WHERE run_id = $run AND task_id = '$t'")" \
         "attempts of $t (permanent failure: no retry)"
@@ -123,8 +120,19 @@ assert_contains "$(error_of "$run" unique)" 'UNIQUE constraint failed: items.nam
 assert_contains "$(error_of "$run" notable)" 'no such table: nowhere' "missing table message"
 assert_contains "$(error_of "$run" fewbind)" '2 parameters but "bind" gives 1 value' "bind count"
 assert_contains "$(error_of "$run" badkey)" '"bind" key "b" names no parameter' "bind key"
-assert_contains "$(error_of "$run" two_late)" 'exactly one statement' "two statements at run time"
 assert_eq 4 "$(df_sqlite flow/data/app.db "SELECT count(*) FROM items")" "the table is still there"
+
+note "a reference in sql (say, SQL from an upstream) is a load error pointing to bind (SPEC 12)"
+cat >flow/late.json <<'EOF'
+{"name": "sqlite_late", "tasks": [
+  {"id": "mk", "plugin": "noop", "params": {"sql": "SELECT 1; DROP TABLE items"}},
+  {"id": "two_late", "plugin": "sqlite", "depends_on": ["mk"],
+   "params": {"database": "data/app.db", "sql": "${tasks.mk.result.sql}"}}
+]}
+EOF
+run_wf flow/late.json
+expect_rc 2 "sql from an upstream"
+assert_contains "$DF_ERR" 'task "two_late": param "sql" of plugin sqlite takes no ${...} reference (found ${tasks.mk.result.sql}): pass values with "bind"' "sql reference refused"
 
 note "two statements are rejected by validate (nothing recorded) and make a run INVALID"
 cat >flow/two.json <<'EOF'

@@ -28,7 +28,8 @@ FLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undef
 # shellcheck disable=SC2207
 PKG=($(pkg-config --cflags --libs jansson))
 ENGINE=("$SRC/engine/workflow.c" "$SRC/engine/workflow_task.c" "$SRC/engine/workflow_fields.c"
-    "$SRC/engine/dag.c" "$SRC/engine/template.c" "$SRC/engine/suggest.c" "$SRC/engine/errlist.c"
+    "$SRC/engine/dag.c" "$SRC/engine/template.c" "$SRC/engine/template_shell.c"
+    "$SRC/engine/suggest.c" "$SRC/engine/errlist.c"
     "$SRC/engine/state.c" "$SRC/engine/path.c" "$SRC/engine/model.c")
 
 for target in workflow template; do
