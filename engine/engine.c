@@ -673,7 +673,8 @@ int df_engine_open_store(df_engine *e, bool create, bool name_path, df_errlist *
     char err[1024];
     int rc = df_store_open(e->db, &e->store, err, sizeof err);
     if (rc != DF_STORE_OK) {
-        if (!name_path || strstr(err, e->db))
+        /* A database URI is not repeated: it may hold a password. */
+        if (!name_path || !df_store_is_path(e->db) || strstr(err, e->db))
             df_errlist_add(errs, "%s", err);
         else
             df_errlist_add(errs, "%s: %s", e->db, err);

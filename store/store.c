@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "pg/backend.h"
 #include "sqlite/backend.h"
 
 /* ---- backends ------------------------------------------------------------------------------- */
@@ -30,11 +31,15 @@ int df_store_open(const char *uri, df_store **out, char *err, size_t errlen)
         snprintf(err, errlen, "store: no database given");
         return DF_STORE_ERROR;
     }
-    if (is_postgres(uri)) {
-        snprintf(err, errlen, "store: PostgreSQL support is not built yet; use a SQLite file path");
-        return DF_STORE_ERROR;
-    }
+    if (is_postgres(uri))
+        return df_pg_open(uri, out, err, errlen);
     return df_sqlite_open(uri, out, err, errlen);
+}
+
+/* See store.h. */
+bool df_store_is_path(const char *uri)
+{
+    return uri && !is_postgres(uri);
 }
 
 /* See store.h. */

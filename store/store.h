@@ -2,8 +2,8 @@
  * df_store_* functions below; each checks its arguments and calls the backend chosen when the
  * store was opened through its table of operations (struct df_store_ops), as Redis's ae.c calls
  * the poller it was built with. Backends: SQLite (store/sqlite/, one file in WAL mode, the views
- * of SPEC §7 in its schema); PostgreSQL is named but not built yet. Nothing outside store/ knows
- * which backend it talks to, or SQL.
+ * of SPEC §7 in its schema) and PostgreSQL (store/pg/, libpq, the same views). Nothing outside
+ * store/ knows which backend it talks to, or SQL.
  *
  * What is stored: runs (with the DAG document they ran, their params, plugin versions, owning
  * engine and heartbeat), task instances, every state change of a task instance (an event),
@@ -49,8 +49,10 @@ typedef struct df_store_ops df_store_ops;
 /* ---- opening -------------------------------------------------------------------------------- */
 
 /* Opens the store that uri names (the CLI's --db value), picking its backend:
- *   postgresql://... or postgres://...  PostgreSQL: DF_STORE_ERROR "PostgreSQL support is not
- *                                        built yet" for now;
+ *   postgresql://... or postgres://...  PostgreSQL (store/pg/, libpq reads the URI): connected,
+ *                                        retried while the server does not answer (30 s, or
+ *                                        DAGFLOW_PG_RETRY_MS), and migrated to this build's
+ *                                        schema; a newer schema is refused;
  *   anything else                        a SQLite file path: created (mode 0600, whatever the
  *                                        umask) if missing, migrated to this build's schema; a
  *                                        file newer than this build is refused; one that cannot
@@ -62,6 +64,10 @@ typedef struct df_store_ops df_store_ops;
  * Returns DF_STORE_OK and sets *out (close with df_store_close), or an error code with the
  * message in err (errlen bytes; *out NULL). uri is borrowed. */
 int df_store_open(const char *uri, df_store **out, char *err, size_t errlen);
+
+/* Whether uri names a file (SQLite) rather than a server (a PostgreSQL URI, which messages do
+ * not repeat: it may hold a password). */
+bool df_store_is_path(const char *uri);
 
 /* Whether the store uri names exists already, without creating it (the CLI's `status` and
  * `history` do not create a store). SQLite: a file exists at that path. PostgreSQL: true (only

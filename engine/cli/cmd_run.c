@@ -4,9 +4,11 @@
 #include "cli.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* The run being driven (0 while `run` has not recorded it yet, -1 when none), for the exit()
@@ -86,6 +88,31 @@ static void print_shell_word(const char *path)
     for (const char *c = path; *c; c++)
         fputs(*c == '\'' ? "'\\''" : (char[]){*c, 0}, stdout);
     putchar('\'');
+}
+
+/* The closing line: the shell command that shows the run's history, `sqlite3 FILE "..."` or, for
+ * a PostgreSQL URI (scheme case-insensitive), `psql URI -c "..."` with the URI's password, if
+ * it has one (user:password@), left out. */
+static void print_history_hint(const char *db, long long run_id)
+{
+    bool pg = strncasecmp(db, "postgresql://", 13) == 0 || strncasecmp(db, "postgres://", 11) == 0;
+    if (!pg) {
+        printf("history: sqlite3 ");
+        print_shell_word(db);
+        printf(" \"SELECT * FROM task_history WHERE run_id = %lld\"\n", run_id);
+        return;
+    }
+    char uri[2048];
+    snprintf(uri, sizeof uri, "%s", db);
+    char *auth = strstr(uri, "://") + 3;
+    size_t auth_len = strcspn(auth, "/?#");
+    char *at = memchr(auth, '@', auth_len);
+    char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (colon)
+        memmove(colon, at, strlen(at) + 1);
+    printf("history: psql ");
+    print_shell_word(uri);
+    printf(" -c \"SELECT * FROM task_history WHERE run_id = %lld\"\n", run_id);
 }
 
 /* How many of the run's tasks the summary lists: all of a small run, else the first that did
@@ -193,9 +220,7 @@ static int print_summary(const df_cli *cli, df_engine *e, long long run_id)
     if (n > SUMMARY_ALL_TASKS_UP_TO && unsuccessful > shown)
         printf("(%zu more tasks did not succeed: dagflow status %lld)\n", unsuccessful - shown,
                run_id);
-    printf("history: sqlite3 ");
-    print_shell_word(cli->db_path);
-    printf(" \"SELECT * FROM task_history WHERE run_id = %lld\"\n", run_id);
+    print_history_hint(cli->db_path, run_id);
     json_decref(st);
     return 0;
 }

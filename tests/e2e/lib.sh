@@ -113,10 +113,82 @@ expect_stderr_lines_prefixed() {
 }
 
 # df_sqlite DB SQL: runs SQL with the sqlite3 shell (read-only use; a busy timeout as a second
-# process would need), printing rows separated by '|'.
+# process would need), printing rows separated by '|'. When DB is a PostgreSQL URI (the
+# DAGFLOW_TEST_DB=pg runs), with psql instead, printing the same way (no header, '|' between
+# columns, NULL as empty; booleans print as t/f).
 df_sqlite() {
+    if df_is_pg_uri "$1"; then
+        # A boolean result prints as t/f: shown as SQLite's 1/0 when it is a whole row.
+        psql -X -q -A -t -F '|' -v ON_ERROR_STOP=1 -d "$1" -c "$(df_pg_sql "$2")" |
+            sed -e 's/^t$/1/' -e 's/^f$/0/'
+        return "${PIPESTATUS[0]}"
+    fi
     command -v sqlite3 >/dev/null || skip "the sqlite3 shell is not installed"
     sqlite3 -batch -bail -cmd '.timeout 5000' "$1" "$2"
+}
+
+# ---- PostgreSQL (DAGFLOW_TEST_DB=pg) ----
+# With DAGFLOW_TEST_DB=pg (ctest's `pg` label), tests whose store is $DB (run_setup) get a fresh
+# PostgreSQL database of their own instead of a SQLite file, created in the shared throwaway
+# cluster (tests/pg/pg_cluster.sh, ctest's `pg` fixture: its URI in DAGFLOW_TEST_PG_URI or in
+# the file $DAGFLOW_TEST_PG_STATE/uri) and dropped at exit.
+
+# df_pg_sql SQL: SQLite's SQL as PostgreSQL 15 takes it: a subquery in FROM gets an alias (SQLite
+# and PostgreSQL 16 do without); the SQLite functions the tests use are data/pg_compat.sql's.
+df_pg_sql() {
+    perl -0pe 's/(\bFROM\s*)(\((?:[^()]++|(?2))*\))(?!\s*(?:AS\b|(?!(?:WHERE|GROUP|ORDER|LIMIT|UNION|JOIN|LEFT|INNER|CROSS|ON|HAVING|WINDOW|EXCEPT|INTERSECT)\b)[A-Za-z_]))/$1.$2." AS df_sub".(++$n)/gie' <<<"$1"
+}
+
+# df_test_pg: true in a DAGFLOW_TEST_DB=pg run.
+df_test_pg() {
+    [[ "${DAGFLOW_TEST_DB:-sqlite}" == pg ]]
+}
+
+# df_is_pg_uri DB: true when DB is a postgresql:// or postgres:// URI.
+df_is_pg_uri() {
+    [[ "${1,,}" == postgresql://* || "${1,,}" == postgres://* ]]
+}
+
+# df_pg_cluster_uri: prints the shared cluster's URI (its `postgres` database); skips the test
+# when there is none.
+df_pg_cluster_uri() {
+    if [[ -n "${DAGFLOW_TEST_PG_URI:-}" ]]; then
+        printf '%s' "$DAGFLOW_TEST_PG_URI"
+    elif [[ -n "${DAGFLOW_TEST_PG_STATE:-}" && -s "$DAGFLOW_TEST_PG_STATE/uri" ]]; then
+        cat "$DAGFLOW_TEST_PG_STATE/uri"
+    else
+        skip "no PostgreSQL test cluster (tests/pg/pg_cluster.sh; DAGFLOW_TEST_PG_URI)"
+    fi
+}
+
+# Databases this test created (dropped by df_pg_drop_dbs).
+DF_PG_DBS=()
+
+# df_pg_new_db: creates a fresh, empty database in the cluster and sets DF_PG_NEW to its URI.
+df_pg_new_db() {
+    command -v psql >/dev/null || skip "psql is not installed"
+    local base name
+    base="$(df_pg_cluster_uri)"
+    name="dft_$(basename "$0" .sh | tr -c 'a-z0-9_\n' _ | cut -c1-40)_$$_${#DF_PG_DBS[@]}"
+    psql -X -q -v ON_ERROR_STOP=1 -d "$base" -c "CREATE DATABASE \"$name\"" >/dev/null ||
+        fail "cannot create the test database $name"
+    DF_PG_DBS+=("$name")
+    DF_PG_NEW="$(sed -E "s#^(postgres(ql)?://[^/?]*)/[^?]*#\1/$name#" <<<"$base")"
+    psql -X -q -v ON_ERROR_STOP=1 -d "$DF_PG_NEW" -f "$E2E_DIR/data/pg_compat.sql" >/dev/null ||
+        fail "cannot install data/pg_compat.sql in $name"
+    DF_PG_NEW="$(sed -E "s#^(postgres(ql)?://[^/?]*)/[^?]*#\1/$name#" <<<"$base")"
+}
+
+# df_pg_drop_dbs: drops the databases this test created (at exit; never fails).
+df_pg_drop_dbs() {
+    local name base
+    ((${#DF_PG_DBS[@]})) || return 0
+    base="$(df_pg_cluster_uri 2>/dev/null)" || return 0
+    for name in "${DF_PG_DBS[@]}"; do
+        psql -X -q -d "$base" -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" \
+            >/dev/null 2>&1 || true
+    done
+    DF_PG_DBS=()
 }
 
 # have_jq: true when jq is available for JSON checks.
@@ -143,6 +215,7 @@ test_plugin() {
 # for a moment (a killed server, a sink command), which can make one rm fail: try again, and never
 # let the clean-up change the test's exit code.
 df_remove_work() {
+    df_pg_drop_dbs
     rm -rf -- "$WORK" 2>/dev/null || { sleep 0.3; rm -rf -- "$WORK" 2>/dev/null; } || true
 }
 

@@ -5,10 +5,15 @@
 # and then writes workflows into $WORK, runs them with run_wf against the database $DB, and checks
 # the SPEC §7 views with q.
 
-# run_setup: df_setup, then the database path ($DB) and the tools the run tests need.
+# run_setup: df_setup, then the database ($DB: a SQLite path, or with DAGFLOW_TEST_DB=pg the URI
+# of a fresh PostgreSQL database) and the tools the run tests need.
 run_setup() {
     df_setup
     DB="$WORK/run.db"
+    if df_test_pg; then
+        df_pg_new_db
+        DB="$DF_PG_NEW"
+    fi
     command -v sqlite3 >/dev/null || skip "the sqlite3 shell is not installed"
     command -v jq >/dev/null || skip "jq is not installed"
 }

@@ -21,25 +21,28 @@
 
 #include "store_fixture.h"
 
-/* --db picks the backend by what it names: a PostgreSQL URI gives a clear error (not built yet)
- * without creating anything or repeating the URI (it may hold a password); anything else is a
- * SQLite path. df_store_exists answers without creating the store. */
+/* --db picks the backend by what it names: a PostgreSQL URI is the PostgreSQL backend, whose
+ * server not answering gives a clear error (at once with DAGFLOW_PG_RETRY_MS=0) without creating
+ * anything or repeating the URI's password; anything else is a SQLite path. df_store_exists
+ * answers without creating the store. */
 static void test_open_postgres_uri(void **state)
 {
     fx *f = *state;
-    static const char *const uris[] = {"postgresql://user:secret@localhost:5432/dagflow",
-                                       "postgres://localhost/dagflow", "POSTGRES://h/db"};
+    static const char *const uris[] = {
+        "postgresql://user:secret@/dagflow?host=/nonexistent-dagflow-test&port=1",
+        "postgres:///dagflow?host=/nonexistent-dagflow-test", "POSTGRES:///db?host=/nonexistent"};
+    setenv("DAGFLOW_PG_RETRY_MS", "0", 1);
     char cwd_probe[] = "postgresql:";
     for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++) {
         char err[256] = "";
         df_store *s = (df_store *)1;
         assert_int_equal(df_store_open(uris[i], &s, err, sizeof err), DF_STORE_ERROR);
         assert_null(s);
-        assert_string_equal(err, "store: PostgreSQL support is not built yet; use a SQLite file "
-                                 "path");
+        assert_non_null(strstr(err, "store: open: cannot connect to PostgreSQL: "));
         assert_null(strstr(err, "secret"));
         assert_true(df_store_exists(uris[i]));
     }
+    unsetenv("DAGFLOW_PG_RETRY_MS");
     assert_int_not_equal(access(cwd_probe, F_OK), 0);
     assert_int_not_equal(access("postgres:", F_OK), 0);
 

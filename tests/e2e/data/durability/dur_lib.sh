@@ -24,6 +24,7 @@ dur_cleanup() {
             [[ "$p" =~ ^[0-9]+$ ]] && kill -9 -- "-$p" 2>/dev/null || true
         done <"$WORK/pgids"
     fi
+    df_pg_drop_dbs
     [[ -z "${WORK:-}" ]] || rm -rf -- "$WORK"
 }
 
@@ -140,8 +141,11 @@ wait_sql() {
     while :; do
         out=""
         # Never let the sqlite3 shell create the database (it would be root's, mode 0644).
-        [[ ! -s "$DB" ]] ||
+        if df_is_pg_uri "$DB"; then
+            out="$(df_sqlite "$DB" "$1" 2>/dev/null || true)"
+        elif [[ -s "$DB" ]]; then
             out="$(sqlite3 -batch -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null || true)"
+        fi
         out="${out%%$'\n'*}"
         [[ -n "$out" && "$out" != 0 ]] && return 0
         (($(now_ms) - t0 > limit_ms)) && fail "timed out after $2 s waiting for: $3"

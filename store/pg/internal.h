@@ -1,0 +1,213 @@
+/* pg/internal: what the PostgreSQL backend's files share — the handle, the ids of the prepared
+ * statements (their SQL is stmt.c's), text parameters, running a prepared statement with the
+ * reconnect-and-retry rule (conn.c), the transaction or savepoint around one operation, and the
+ * operations each file implements for the table in open.c. Included only by the .c files of
+ * store/pg/, the only place in dagflow that knows libpq. Everything here runs on the thread that
+ * uses the store (one at a time). */
+#ifndef DF_STORE_PG_INTERNAL_H
+#define DF_STORE_PG_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../backend.h"
+#include "backend.h"
+
+/* The prepared statements, prepared on a connection at first use (again after a reconnect). */
+enum df_pg_stmt_id {
+    PG_BEGIN,
+    PG_BEGIN_READ,
+    PG_COMMIT,
+    PG_ROLLBACK,
+    PG_SAVEPOINT,
+    PG_RELEASE,
+    PG_ROLLBACK_TO,
+    PG_RUN_INSERT,
+    PG_TASKS_INSERT,
+    PG_EVENTS_INSERT,
+    PG_EDGES_INSERT,
+    PG_TRANSITION,
+    PG_TASK_GET,
+    PG_ATTEMPT_OPEN,
+    PG_ATTEMPT_CLOSE,
+    PG_ATTEMPT_GET,
+    PG_RUN_SET_STATE,
+    PG_RUN_SET_ENGINE,
+    PG_RUN_CLAIM,
+    PG_RUN_HEARTBEAT,
+    PG_RUN_SET_METRICS,
+    PG_RUN_GET_METRICS,
+    PG_BREAKER_EVENT,
+    PG_ALERT_ADD,
+    PG_ALERT_UPDATE,
+    PG_ALERTS_PENDING,
+    PG_RUN_STATUS,
+    PG_RUN_STATUS_TASKS,
+    PG_RUN_SUMMARY_TASKS,
+    PG_RUN_STATE_COUNTS,
+    PG_LATEST,
+    PG_HISTORY,
+    PG_LOAD_RUN,
+    PG_LOAD_TASKS,
+    PG__COUNT
+};
+
+/* A PostgreSQL store: the shared start, the connection string (the --db URI, as libpq reads
+ * it), the connection, and which statements this connection has prepared. */
+typedef struct df_pg_store {
+    df_store base;
+    char *uri;
+    PGconn *conn;
+    bool prepared[PG__COUNT];
+    long retry_ms; /* how long a lost connection is retried (DF_PG_RETRY_MS, or the environment) */
+} df_pg_store;
+
+static inline df_pg_store *df_pg_of(df_store *s)
+{
+    return (df_pg_store *)s;
+}
+
+/* ---- parameters ---- */
+
+#define DF_PG_MAX_PARAMS 16
+
+/* The text parameters of one statement (libpq's text format): values point into buf for numbers,
+ * or at borrowed strings; NULL is SQL NULL. */
+typedef struct df_pg_params {
+    const char *v[DF_PG_MAX_PARAMS];
+    char buf[DF_PG_MAX_PARAMS][24];
+    int n;
+} df_pg_params;
+
+static inline void df_pg_text(df_pg_params *p, const char *v)
+{
+    p->v[p->n++] = v;
+}
+
+static inline void df_pg_i64(df_pg_params *p, long long x)
+{
+    snprintf(p->buf[p->n], sizeof p->buf[p->n], "%lld", x);
+    p->v[p->n] = p->buf[p->n];
+    p->n++;
+}
+
+/* A time in ms, 0 meaning NULL. */
+static inline void df_pg_ms(df_pg_params *p, int64_t x)
+{
+    if (x)
+        df_pg_i64(p, (long long)x);
+    else
+        df_pg_text(p, NULL);
+}
+
+static inline void df_pg_bool(df_pg_params *p, bool b)
+{
+    df_pg_text(p, b ? "t" : "f");
+}
+
+/* ---- results ---- */
+
+/* Field (row, col) as a number (0 for NULL). */
+static inline long long df_pg_ll(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* Field (row, col) as a new C string (NULL for SQL NULL); sets *oom when the copy fails. */
+static inline char *df_pg_strdup(const PGresult *r, int row, int col, bool *oom)
+{
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    char *v = strdup(PQgetvalue(r, row, col));
+    if (!v)
+        *oom = true;
+    return v;
+}
+
+/* Rows a write changed (PQcmdTuples). */
+static inline long long df_pg_changes(const PGresult *r)
+{
+    return strtoll(PQcmdTuples((PGresult *)r), NULL, 10);
+}
+
+/* ---- running statements (conn.c) ---- */
+
+/* How long a lost connection is retried by default (ms), with backoff from 50 ms to 1 s between
+ * tries; the environment variable DAGFLOW_PG_RETRY_MS changes it (0: no retry). */
+#define DF_PG_RETRY_MS 30000
+
+/* Connects s->conn to s->uri, retrying for s->retry_ms while the server does not answer (not
+ * when it answers and refuses: a wrong password or database fails at once). Returns DF_STORE_OK
+ * or DF_STORE_ERROR with "store: WHAT: ..." recorded. */
+int df_pg_connect(df_pg_store *s, const char *what);
+
+/* Runs the prepared statement id with p's parameters (p may be NULL: none). Returns the result
+ * (PQclear it) when it ended in PGRES_COMMAND_OK or PGRES_TUPLES_OK; otherwise NULL with the
+ * failure recorded and its code in *code. A connection found lost outside a transaction is
+ * re-established (retried for s->retry_ms) and the statement run again; inside a transaction the
+ * transaction is gone with the connection, so the call fails ("lost the connection to
+ * PostgreSQL") and the next one outside a transaction reconnects. */
+PGresult *df_pg_exec(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *p, const char *what,
+                     int *code);
+
+/* df_pg_exec for a statement whose rows are not needed. */
+int df_pg_write(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *p, const char *what,
+                long long *changes);
+
+/* True while a transaction is open on the connection. */
+bool df_pg_in_tx(const df_pg_store *s);
+
+/* The SQL of a prepared statement (stmt.c). */
+const char *df_pg_sql(enum df_pg_stmt_id id);
+
+/* ---- the transaction around one operation (conn.c) ---- */
+
+/* As SQLite's: a write of several statements is its own transaction (DF_PG_OP_OWN) or a
+ * savepoint inside the caller's (DF_PG_OP_SAVEPOINT); a read of several statements sees one
+ * snapshot (its own REPEATABLE READ transaction, or the caller's: DF_PG_OP_NONE). */
+enum { DF_PG_OP_NONE, DF_PG_OP_OWN, DF_PG_OP_SAVEPOINT };
+int df_pg_op_begin(df_pg_store *s, int *mode, const char *what);
+int df_pg_op_begin_read(df_pg_store *s, int *mode, const char *what);
+int df_pg_op_end(df_pg_store *s, int mode, int code, const char *what);
+
+/* ---- the operations (see store.h for each one's contract; arguments already checked) ---- */
+
+int df_pg_begin(df_store *s);
+int df_pg_commit(df_store *s);
+int df_pg_rollback(df_store *s);
+
+int df_pg_create_run(df_store *s, const df_run_record *run, long long *run_id);
+int df_pg_transition(df_store *s, const df_transition *t);
+int df_pg_attempt_open(df_store *s, long long run_id, const char *task_id, unsigned attempt,
+                       int64_t started_at);
+int df_pg_attempt_close(df_store *s, long long run_id, const char *task_id, unsigned attempt,
+                        df_attempt_outcome outcome, int64_t ended_at, const char *error,
+                        const char *log);
+int df_pg_run_set_state(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
+int df_pg_run_set_engine(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
+int df_pg_run_claim(df_store *s, long long run_id, const df_engine_id *expected,
+                    const df_engine_id *engine, int64_t at);
+int df_pg_run_heartbeat(df_store *s, long long run_id, int64_t at);
+int df_pg_run_set_metrics(df_store *s, long long run_id, const json_t *metrics);
+
+int df_pg_breaker_event(df_store *s, long long run_id, const char *task_id, const char *breaker,
+                        df_breaker_state from, df_breaker_state to, double failure_rate, int calls,
+                        int64_t at);
+int df_pg_alert_add(df_store *s, long long run_id, const char *task_id, const char *event,
+                    const char *sink, int sink_index, const char *payload, int64_t created_at,
+                    long long *alert_id);
+int df_pg_alert_update(df_store *s, long long alert_id, df_alert_status status, int tries,
+                       int64_t delivered_at, const char *error);
+int df_pg_alerts_pending(df_store *s, long long run_id, df_pending_alert **out, size_t *n);
+
+int df_pg_run_status(df_store *s, long long run_id, df_run_view **out);
+int df_pg_run_summary(df_store *s, long long run_id, int max_tasks, df_run_view **out);
+int df_pg_latest_run(df_store *s, long long *run_id);
+int df_pg_history(df_store *s, const char *workflow, int limit, df_history_row **out, size_t *n);
+int df_pg_load_run(df_store *s, long long run_id, df_stored_run **out);
+
+#endif

@@ -1,0 +1,395 @@
+/* pg/runs: the writes of a run's life in PostgreSQL — creating a run with its task instances,
+ * events and edges; the run's state, owner (claimed as a compare-and-set), heartbeat and pool
+ * metrics; compare-and-set transitions of task instances with their events; attempts. Same
+ * contract and the same rows as store/sqlite/runs.c. */
+#include "internal.h"
+
+/* JSON text of v, compact, in its key order (new string, free()); NULL on failure. */
+static char *dump(const json_t *v)
+{
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static int oom(df_pg_store *s, const char *W)
+{
+    return df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: out of memory", W);
+}
+
+/* ---- runs ---- */
+
+/* The plugin versions as the JSON object text stored in runs.plugins (as SQLite's). */
+static char *plugins_text(const df_run_record *run)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < run->n_plugins; i++) {
+        const df_plugin_version *p = &run->plugins[i];
+        if (p->name)
+            json_object_set_new(o, p->name, json_string(p->version ? p->version : ""));
+    }
+    char *text = o ? dump(o) : NULL;
+    json_decref(o);
+    return text;
+}
+
+static int insert_run_row(df_pg_store *s, const df_run_record *run, long long *id, const char *W)
+{
+    char *plugins = plugins_text(run);
+    if (!plugins)
+        return oom(s, W);
+    df_pg_params p = {0};
+    df_pg_text(&p, run->workflow);
+    df_pg_i64(&p, run->started_at);
+    df_pg_text(&p, run->dag_json);
+    df_pg_text(&p, run->path);
+    df_pg_text(&p, run->dir);
+    df_pg_text(&p, run->params_json ? run->params_json : "{}");
+    df_pg_text(&p, plugins);
+    if (run->engine) {
+        df_pg_i64(&p, run->engine->pid);
+        df_pg_text(&p, run->engine->host);
+        df_pg_i64(&p, run->engine->started_at);
+        df_pg_i64(&p, run->started_at);
+    } else {
+        for (int i = 0; i < 4; i++)
+            df_pg_text(&p, NULL);
+    }
+    int code;
+    PGresult *r = df_pg_exec(s, PG_RUN_INSERT, &p, W, &code);
+    free(plugins);
+    if (!r)
+        return code;
+    *id = df_pg_ll(r, 0, 0);
+    PQclear(r);
+    return DF_STORE_OK;
+}
+
+/* The run's tasks as [{"id", "plugin"}, ...] and its edges as [[up, down], ...] (JSON text, new
+ * strings), for the one-statement inserts. */
+static bool tasks_and_edges(const df_run_record *run, char **tasks, char **edges)
+{
+    json_t *ta = json_array(), *ea = json_array();
+    bool ok = ta && ea;
+    for (size_t i = 0; ok && i < run->n_tasks; i++) {
+        const df_task_record *t = &run->tasks[i];
+        ok = json_array_append_new(ta, json_pack("{s:s, s:s}", "id", t->id, "plugin", t->plugin)) ==
+             0;
+        for (size_t j = 0; ok && j < t->n_depends_on; j++)
+            ok = json_array_append_new(
+                     ea, json_pack("[s, s]", run->tasks[t->depends_on[j]].id, t->id)) == 0;
+    }
+    *tasks = ok ? dump(ta) : NULL;
+    *edges = ok ? dump(ea) : NULL;
+    json_decref(ta);
+    json_decref(ea);
+    return *tasks && *edges;
+}
+
+static int insert_tasks(df_pg_store *s, const df_run_record *run, long long id, const char *W)
+{
+    char *tasks = NULL, *edges = NULL;
+    if (!tasks_and_edges(run, &tasks, &edges)) {
+        free(tasks);
+        free(edges);
+        return oom(s, W);
+    }
+    df_pg_params p = {0};
+    df_pg_i64(&p, id);
+    df_pg_text(&p, tasks);
+    int code = df_pg_write(s, PG_TASKS_INSERT, &p, W, NULL);
+    df_pg_i64(&p, run->started_at);
+    if (code == DF_STORE_OK)
+        code = df_pg_write(s, PG_EVENTS_INSERT, &p, W, NULL);
+    p.n = 1;
+    df_pg_text(&p, edges);
+    if (code == DF_STORE_OK)
+        code = df_pg_write(s, PG_EDGES_INSERT, &p, W, NULL);
+    free(tasks);
+    free(edges);
+    return code;
+}
+
+/* See store.h. One transaction (or savepoint): the run, its task instances with their creation
+ * events, and its edges. */
+int df_pg_create_run(df_store *store, const df_run_record *run, long long *run_id)
+{
+    df_pg_store *s = df_pg_of(store);
+    const char *W = "create run";
+    int mode;
+    int code = df_pg_op_begin(s, &mode, W);
+    if (code != DF_STORE_OK)
+        return code;
+    long long id = 0;
+    code = insert_run_row(s, run, &id, W);
+    if (code == DF_STORE_OK)
+        code = insert_tasks(s, run, id, W);
+    code = df_pg_op_end(s, mode, code, W);
+    if (code == DF_STORE_OK)
+        *run_id = id;
+    return code;
+}
+
+/* A one-row UPDATE of runs; DF_STORE_NOTFOUND when no such run. */
+static int run_update(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *p,
+                      long long run_id, const char *W)
+{
+    long long n = 0;
+    int code = df_pg_write(s, id, p, W, &n);
+    if (code == DF_STORE_OK && n == 0)
+        code = df_store_failf(&s->base, DF_STORE_NOTFOUND, "store: %s: no run %lld", W, run_id);
+    return code;
+}
+
+/* See store.h. */
+int df_pg_run_set_state(df_store *store, long long run_id, df_run_state state, int64_t ended_at)
+{
+    df_pg_params p = {0};
+    df_pg_text(&p, df_run_state_name(state));
+    df_pg_ms(&p, ended_at);
+    df_pg_i64(&p, run_id);
+    return run_update(df_pg_of(store), PG_RUN_SET_STATE, &p, run_id, "set run state");
+}
+
+/* Parameters 1..5 of the engine statements: pid, host, started_at, at, run_id. */
+static void engine_params(df_pg_params *p, long long run_id, const df_engine_id *engine, int64_t at)
+{
+    df_pg_i64(p, engine->pid);
+    df_pg_text(p, engine->host);
+    df_pg_i64(p, engine->started_at);
+    df_pg_i64(p, at);
+    df_pg_i64(p, run_id);
+}
+
+/* See store.h. */
+int df_pg_run_set_engine(df_store *store, long long run_id, const df_engine_id *engine, int64_t at)
+{
+    df_pg_params p = {0};
+    engine_params(&p, run_id, engine, at);
+    return run_update(df_pg_of(store), PG_RUN_SET_ENGINE, &p, run_id, "set run engine");
+}
+
+/* See store.h. A run without an owner has NULL engine columns: IS NOT DISTINCT FROM compares
+ * them with the NULLs sent for expected == NULL. */
+int df_pg_run_claim(df_store *store, long long run_id, const df_engine_id *expected,
+                    const df_engine_id *engine, int64_t at)
+{
+    df_pg_store *s = df_pg_of(store);
+    const char *W = "claim run";
+    df_pg_params p = {0};
+    engine_params(&p, run_id, engine, at);
+    if (expected) {
+        df_pg_i64(&p, expected->pid);
+        df_pg_text(&p, expected->host);
+        df_pg_ms(&p, expected->started_at);
+    } else {
+        for (int i = 0; i < 3; i++)
+            df_pg_text(&p, NULL);
+    }
+    long long n = 0;
+    int code = df_pg_write(s, PG_RUN_CLAIM, &p, W, &n);
+    if (code == DF_STORE_OK && n == 0)
+        code = df_store_failf(&s->base, DF_STORE_CONFLICT,
+                              "store: %s: run %lld was claimed by another engine in the meantime",
+                              W, run_id);
+    return code;
+}
+
+/* See store.h. */
+int df_pg_run_heartbeat(df_store *store, long long run_id, int64_t at)
+{
+    df_pg_params p = {0};
+    df_pg_i64(&p, at);
+    df_pg_i64(&p, run_id);
+    return run_update(df_pg_of(store), PG_RUN_HEARTBEAT, &p, run_id, "heartbeat");
+}
+
+/* Whether a metric is a high-water mark (kept at its maximum) rather than a count (summed). */
+static bool metric_is_peak(const char *key)
+{
+    size_t n = strlen(key);
+    return strcmp(key, "queue_high_water") == 0 || (n > 5 && strcmp(key + n - 5, "_peak") == 0);
+}
+
+/* Merges the metrics stored before (old, JSON text or NULL) into merged, as store.h says. */
+static void merge_metrics(json_t *merged, const char *old_text)
+{
+    json_t *old = old_text ? json_loads(old_text, 0, NULL) : NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(old, k, v)
+    {
+        json_t *now = json_object_get(merged, k);
+        if (!now)
+            json_object_set(merged, k, v);
+        else if (json_is_integer(now) && json_is_integer(v)) {
+            json_int_t a = json_integer_value(v), b = json_integer_value(now);
+            json_integer_set(now, metric_is_peak(k) ? (a > b ? a : b) : a + b);
+        }
+    }
+    json_decref(old);
+}
+
+static int set_metrics_body(df_pg_store *s, long long run_id, const json_t *metrics, const char *W)
+{
+    json_t *merged = json_is_object(metrics) ? json_deep_copy(metrics) : NULL;
+    int code = DF_STORE_OK;
+    if (merged) {
+        df_pg_params g = {0};
+        df_pg_i64(&g, run_id);
+        PGresult *r = df_pg_exec(s, PG_RUN_GET_METRICS, &g, W, &code);
+        if (!r) {
+            json_decref(merged);
+            return code;
+        }
+        if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+            merge_metrics(merged, PQgetvalue(r, 0, 0));
+        PQclear(r);
+        metrics = merged;
+    }
+    char *text = metrics ? dump(metrics) : NULL;
+    json_decref(merged);
+    if (metrics && !text)
+        return df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: cannot encode the metrics", W);
+    df_pg_params p = {0};
+    df_pg_text(&p, text);
+    df_pg_i64(&p, run_id);
+    code = run_update(s, PG_RUN_SET_METRICS, &p, run_id, W);
+    free(text);
+    return code;
+}
+
+/* See store.h. The read and the write in one transaction, the row locked between them. */
+int df_pg_run_set_metrics(df_store *store, long long run_id, const json_t *metrics)
+{
+    df_pg_store *s = df_pg_of(store);
+    const char *W = "set run metrics";
+    int mode;
+    int code = df_pg_op_begin(s, &mode, W);
+    if (code != DF_STORE_OK)
+        return code;
+    code = set_metrics_body(s, run_id, metrics, W);
+    return df_pg_op_end(s, mode, code, W);
+}
+
+/* ---- task instances ---- */
+
+/* Why a transition changed nothing: the row's state and attempt (DF_STORE_CONFLICT) or no such
+ * task (DF_STORE_NOTFOUND). */
+static int transition_refused(df_pg_store *s, const df_transition *t, const char *W)
+{
+    df_pg_params p = {0};
+    df_pg_i64(&p, t->run_id);
+    df_pg_text(&p, t->task_id);
+    int code;
+    PGresult *r = df_pg_exec(s, PG_TASK_GET, &p, W, &code);
+    if (!r)
+        return code;
+    if (PQntuples(r) == 1)
+        code = df_store_failf(&s->base, DF_STORE_CONFLICT,
+                              "store: %s: task \"%s\" of run %lld is %s (attempt %s), not %s "
+                              "(attempt %u)",
+                              W, t->task_id, t->run_id, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+                              df_task_state_name(t->from), t->from_attempt);
+    else
+        code = df_store_failf(&s->base, DF_STORE_NOTFOUND, "store: %s: no task \"%s\" in run %lld",
+                              W, t->task_id, t->run_id);
+    PQclear(r);
+    return code;
+}
+
+/* See store.h. One statement: the compare-and-set UPDATE on (state, attempt) and the event
+ * INSERT of the row it changed, so it is atomic without a transaction of its own. */
+int df_pg_transition(df_store *store, const df_transition *t)
+{
+    df_pg_store *s = df_pg_of(store);
+    const char *W = "record transition";
+    df_pg_params p = {0};
+    df_pg_text(&p, df_task_state_name(t->to));
+    df_pg_i64(&p, t->to_attempt);
+    df_pg_i64(&p, t->at);
+    df_pg_bool(&p, df_task_state_final(t->to));
+    df_pg_text(&p, t->error);
+    df_pg_text(&p, t->result_json);
+    df_pg_ms(&p, t->next_retry_at);
+    df_pg_bool(&p, t->reset_retry_budget != 0);
+    df_pg_i64(&p, t->run_id);
+    df_pg_text(&p, t->task_id);
+    df_pg_text(&p, df_task_state_name(t->from));
+    df_pg_i64(&p, t->from_attempt);
+    df_pg_text(&p, t->detail);
+    long long n = 0;
+    int code = df_pg_write(s, PG_TRANSITION, &p, W, &n);
+    if (code == DF_STORE_OK && n == 0)
+        code = transition_refused(s, t, W);
+    return code;
+}
+
+/* ---- attempts ---- */
+
+/* See store.h. */
+int df_pg_attempt_open(df_store *store, long long run_id, const char *task_id, unsigned attempt,
+                       int64_t started_at)
+{
+    df_pg_store *s = df_pg_of(store);
+    const char *W = "open attempt";
+    df_pg_params p = {0};
+    df_pg_i64(&p, run_id);
+    df_pg_text(&p, task_id);
+    df_pg_i64(&p, attempt);
+    df_pg_i64(&p, started_at);
+    long long n = 0;
+    int code = df_pg_write(s, PG_ATTEMPT_OPEN, &p, W, &n);
+    if (code != DF_STORE_OK || n == 1)
+        return code;
+    p.n = 2;
+    PGresult *r = df_pg_exec(s, PG_TASK_GET, &p, W, &code);
+    if (!r)
+        return code;
+    if (PQntuples(r) == 1)
+        code = df_store_failf(&s->base, DF_STORE_CONFLICT,
+                              "store: %s: attempt %u of task \"%s\" in run %lld already exists", W,
+                              attempt, task_id, run_id);
+    else
+        code = df_store_failf(&s->base, DF_STORE_NOTFOUND, "store: %s: no task \"%s\" in run %lld",
+                              W, task_id, run_id);
+    PQclear(r);
+    return code;
+}
+
+/* See store.h. */
+int df_pg_attempt_close(df_store *store, long long run_id, const char *task_id, unsigned attempt,
+                        df_attempt_outcome outcome, int64_t ended_at, const char *error,
+                        const char *log)
+{
+    df_pg_store *s = df_pg_of(store);
+    const char *W = "close attempt";
+    df_pg_params p = {0};
+    df_pg_text(&p, df_attempt_outcome_name(outcome));
+    df_pg_i64(&p, ended_at);
+    df_pg_text(&p, error);
+    df_pg_text(&p, log);
+    df_pg_i64(&p, run_id);
+    df_pg_text(&p, task_id);
+    df_pg_i64(&p, attempt);
+    long long n = 0;
+    int code = df_pg_write(s, PG_ATTEMPT_CLOSE, &p, W, &n);
+    if (code != DF_STORE_OK || n > 0)
+        return code;
+    df_pg_params g = {0};
+    df_pg_i64(&g, run_id);
+    df_pg_text(&g, task_id);
+    df_pg_i64(&g, attempt);
+    PGresult *r = df_pg_exec(s, PG_ATTEMPT_GET, &g, W, &code);
+    if (!r)
+        return code;
+    if (PQntuples(r) == 1)
+        code = df_store_failf(
+            &s->base, DF_STORE_CONFLICT,
+            "store: %s: attempt %u of task \"%s\" in run %lld is already closed (%s)", W, attempt,
+            task_id, run_id, PQgetvalue(r, 0, 0));
+    else
+        code = df_store_failf(&s->base, DF_STORE_NOTFOUND,
+                              "store: %s: no attempt %u of task \"%s\" in run %lld", W, attempt,
+                              task_id, run_id);
+    PQclear(r);
+    return code;
+}

@@ -1,0 +1,131 @@
+/* pg/stmt: the SQL of every prepared statement of the PostgreSQL backend. Parameters are typed
+ * by casts in the SQL and sent as text; nothing is ever pasted into SQL text. Many writes are one
+ * statement where SQLite's take several (a transition's compare-and-set UPDATE and its event
+ * INSERT are one data-modifying WITH; a new run's tasks, events and edges are inserted from one
+ * JSON array each), so that each is atomic without a transaction of its own. */
+#include "internal.h"
+
+static const char *const pg_sql[PG__COUNT] = {
+    [PG_BEGIN] = "BEGIN",
+    [PG_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    [PG_COMMIT] = "COMMIT",
+    [PG_ROLLBACK] = "ROLLBACK",
+    [PG_SAVEPOINT] = "SAVEPOINT df_op",
+    [PG_RELEASE] = "RELEASE SAVEPOINT df_op",
+    [PG_ROLLBACK_TO] = "ROLLBACK TO SAVEPOINT df_op",
+    [PG_RUN_INSERT] =
+        "INSERT INTO runs (workflow, state, started_at, dag, path, dir, params, plugins,"
+        " engine_pid, engine_host, engine_started_at, heartbeat_at)"
+        " VALUES ($1::text, 'RUNNING', $2::bigint, $3::text, $4::text, $5::text, $6::text,"
+        " $7::text, $8::bigint, $9::text, $10::bigint, $11::bigint) RETURNING run_id",
+    /* $2: [{"id", "plugin"}, ...] in file order. */
+    [PG_TASKS_INSERT] = "INSERT INTO task_instances (run_id, task_id, idx, plugin, state)"
+                        " SELECT $1::bigint, t.v->>'id', (t.i - 1)::integer, t.v->>'plugin',"
+                        " 'PENDING' FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY"
+                        " AS t(v, i) ORDER BY t.i",
+    [PG_EVENTS_INSERT] = "INSERT INTO task_event_log (run_id, task_id, from_state, to_state, at,"
+                         " attempt) SELECT $1::bigint, t.v->>'id', NULL, 'PENDING', $3::bigint, 0"
+                         " FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(v, i)"
+                         " ORDER BY t.i",
+    /* $2: [[upstream, downstream], ...]. */
+    [PG_EDGES_INSERT] = "INSERT INTO run_edges (run_id, upstream, downstream)"
+                        " SELECT $1::bigint, e->>0, e->>1 FROM jsonb_array_elements($2::jsonb) e"
+                        " ON CONFLICT DO NOTHING",
+    [PG_TRANSITION] =
+        "WITH u AS (UPDATE task_instances SET state = $1::text, attempt = $2::bigint,"
+        " started_at = CASE WHEN $1::text = 'RUNNING' AND started_at IS NULL THEN $3::bigint"
+        "              ELSE started_at END,"
+        " ended_at = CASE WHEN $4::boolean THEN $3::bigint WHEN $1::text = 'PENDING' THEN NULL"
+        "            ELSE ended_at END,"
+        " error = CASE WHEN $5::text IS NULL THEN error ELSE NULLIF($5::text, '') END,"
+        " result = COALESCE($6::text, result),"
+        " next_retry_at = $7::bigint,"
+        " retry_base = CASE WHEN $8::boolean THEN $2::bigint ELSE retry_base END"
+        " WHERE run_id = $9::bigint AND task_id = $10::text AND state = $11::text"
+        " AND attempt = $12::bigint RETURNING run_id, task_id)"
+        " INSERT INTO task_event_log (run_id, task_id, from_state, to_state, at, attempt, detail)"
+        " SELECT run_id, task_id, $11::text, $1::text, $3::bigint, $2::bigint, $13::text FROM u",
+    [PG_TASK_GET] = "SELECT state, attempt FROM task_instances"
+                    " WHERE run_id = $1::bigint AND task_id = $2::text",
+    /* No error for a duplicate or a missing task (an error would abort the caller's whole
+     * transaction, unlike SQLite's): nothing inserted, and PG_TASK_GET / PG_ATTEMPT_GET say why. */
+    [PG_ATTEMPT_OPEN] = "INSERT INTO attempts (run_id, task_id, attempt, outcome, started_at)"
+                        " SELECT $1::bigint, $2::text, $3::bigint, 'RUNNING', $4::bigint"
+                        " WHERE EXISTS (SELECT 1 FROM task_instances"
+                        "               WHERE run_id = $1::bigint AND task_id = $2::text)"
+                        " ON CONFLICT DO NOTHING",
+    [PG_ATTEMPT_CLOSE] = "UPDATE attempts SET outcome = $1::text, ended_at = $2::bigint,"
+                         " error = $3::text, log = $4::text WHERE run_id = $5::bigint"
+                         " AND task_id = $6::text AND attempt = $7::bigint"
+                         " AND outcome = 'RUNNING'",
+    [PG_ATTEMPT_GET] = "SELECT outcome FROM attempts"
+                       " WHERE run_id = $1::bigint AND task_id = $2::text AND attempt = $3::bigint",
+    [PG_RUN_SET_STATE] = "UPDATE runs SET state = $1::text,"
+                         " ended_at = CASE WHEN $1::text = 'RUNNING' THEN NULL ELSE $2::bigint END"
+                         " WHERE run_id = $3::bigint",
+    [PG_RUN_SET_ENGINE] = "UPDATE runs SET engine_pid = $1::bigint, engine_host = $2::text,"
+                          " engine_started_at = $3::bigint, heartbeat_at = $4::bigint"
+                          " WHERE run_id = $5::bigint",
+    /* The compare-and-set of a takeover: a concurrent claim waits for this row's lock and then
+     * finds the new owner (READ COMMITTED re-checks the WHERE on the updated row). */
+    [PG_RUN_CLAIM] = "UPDATE runs SET engine_pid = $1::bigint, engine_host = $2::text,"
+                     " engine_started_at = $3::bigint, heartbeat_at = $4::bigint"
+                     " WHERE run_id = $5::bigint AND engine_pid IS NOT DISTINCT FROM $6::bigint"
+                     " AND engine_host IS NOT DISTINCT FROM $7::text"
+                     " AND engine_started_at IS NOT DISTINCT FROM $8::bigint",
+    [PG_RUN_HEARTBEAT] = "UPDATE runs SET heartbeat_at = $1::bigint WHERE run_id = $2::bigint",
+    [PG_RUN_SET_METRICS] = "UPDATE runs SET metrics = $1::text WHERE run_id = $2::bigint",
+    [PG_RUN_GET_METRICS] = "SELECT metrics FROM runs WHERE run_id = $1::bigint FOR UPDATE",
+    [PG_BREAKER_EVENT] = "INSERT INTO breaker_log (run_id, task_id, breaker, from_state, to_state,"
+                         " failure_rate, calls, at) VALUES ($1::bigint, $2::text, $3::text,"
+                         " $4::text, $5::text, $6::double precision, $7::integer, $8::bigint)",
+    [PG_ALERT_ADD] = "INSERT INTO alerts (run_id, task_id, event, sink, sink_index, payload,"
+                     " status, tries, created_at)"
+                     " SELECT $1::bigint, $2::text, $3::text, $4::text, $5::integer, $6::text,"
+                     " 'pending', 0, $7::bigint"
+                     " WHERE EXISTS (SELECT 1 FROM runs WHERE run_id = $1::bigint)"
+                     " RETURNING alert_id",
+    [PG_ALERT_UPDATE] = "UPDATE alerts SET status = $1::text, tries = $2::integer,"
+                        " delivered_at = $3::bigint, error = $4::text WHERE alert_id = $5::bigint",
+    [PG_ALERTS_PENDING] = "SELECT alert_id, sink_index, payload, tries FROM alerts"
+                          " WHERE run_id = $1::bigint AND status = 'pending' ORDER BY alert_id",
+    [PG_RUN_STATUS] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, r.metrics"
+                      " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
+                      " WHERE h.run_id = $1::bigint",
+    [PG_RUN_STATUS_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result"
+                            " FROM task_instances WHERE run_id = $1::bigint ORDER BY idx",
+    [PG_RUN_SUMMARY_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result"
+                             " FROM task_instances WHERE run_id = $1::bigint"
+                             " AND state <> 'SUCCESS' ORDER BY idx LIMIT $2::bigint",
+    [PG_RUN_STATE_COUNTS] = "SELECT state, count(*) FROM task_instances WHERE run_id = $1::bigint"
+                            " GROUP BY state",
+    [PG_LATEST] = "SELECT max(run_id) FROM runs",
+    [PG_HISTORY] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at,"
+                   " h.tasks_total, h.tasks_succeeded, h.tasks_failed"
+                   " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
+                   " WHERE $1::text IS NULL OR h.workflow = $1::text"
+                   " ORDER BY h.run_id DESC LIMIT $2::bigint",
+    [PG_LOAD_RUN] = "SELECT run_id, workflow, state, dag, path, dir, params, plugins, started_at,"
+                    " ended_at, engine_pid, engine_host, engine_started_at, heartbeat_at"
+                    " FROM runs WHERE run_id = $1::bigint",
+    /* As SQLite's (store/sqlite/stmt.c): the open attempt, the LOST streak, the failures. */
+    [PG_LOAD_TASKS] =
+        "SELECT t.task_id, t.plugin, t.state, t.attempt, t.retry_base, t.next_retry_at,"
+        " t.result, t.error, t.started_at, t.ended_at,"
+        " COALESCE((SELECT max(a.attempt) FROM attempts a WHERE a.run_id = t.run_id"
+        "           AND a.task_id = t.task_id AND a.outcome = 'RUNNING'), 0),"
+        " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
+        "   AND a.outcome = 'LOST' AND a.attempt > t.retry_base"
+        "   AND a.attempt > COALESCE((SELECT max(b.attempt)"
+        "     FROM attempts b WHERE b.run_id = t.run_id AND b.task_id = t.task_id"
+        "     AND b.outcome NOT IN ('LOST', 'RUNNING')), 0)),"
+        " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
+        "   AND a.outcome IN ('FAILED', 'TIMED_OUT') AND a.attempt > t.retry_base)"
+        " FROM task_instances t WHERE t.run_id = $1::bigint ORDER BY t.idx",
+};
+
+/* See internal.h. */
+const char *df_pg_sql(enum df_pg_stmt_id id)
+{
+    return pg_sql[id];
+}
