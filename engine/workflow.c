@@ -20,12 +20,13 @@
 #include <unistd.h>
 
 #include "path.h"
+#include "schedule.h"
 #include "suggest.h"
 #include "workflow_loader.h"
 
-static const char *const top_keys[] = {"name",     "description",      "params",
-                                       "defaults", "max_active_tasks", "pools",
-                                       "breakers", "alerts",           "tasks"};
+static const char *const top_keys[] = {
+    "name",  "description", "params", "defaults", "max_active_tasks",
+    "pools", "breakers",    "alerts", "tasks",    "schedule"};
 static const char *const breaker_keys[] = {"failure_rate", "window", "min_calls", "open_ms"};
 static const char *const sink_types[] = {"command", "webhook", "file"};
 static const char *const sink_keys[] = {"type", "on", "argv", "url", "headers", "path"};
@@ -353,6 +354,8 @@ static void load_doc(df_wfl_loader *L, json_t *doc)
     }
     if (!wf->alerts && !(wf->alerts = json_array()))
         df_wfl_err(L, NULL, "out of memory");
+    if ((v = json_object_get(doc, "schedule")))
+        df_wfl_load_schedule(L, v);
 
     df_task_def base;
     df_wfl_load_defaults(L, json_object_get(doc, "defaults"), &base, pool_names, breaker_names);
@@ -483,6 +486,7 @@ void df_workflow_free(df_workflow *wf)
         free(wf->breakers[i].name);
     free(wf->breakers);
     free(wf->topo);
+    df_schedule_free(wf->schedule);
     json_decref(wf->ids);
     json_decref(wf->alerts);
     json_decref(wf->params);

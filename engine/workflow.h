@@ -70,6 +70,7 @@ typedef struct df_workflow {
     size_t *topo; /* owned: task indexes in a topological order (upstreams first) */
     json_t *ids;  /* owned reference: id -> index (object of integers) for df_workflow_find_task;
                      NULL in a workflow built by hand (lookups then scan the tasks) */
+    struct df_schedule *schedule; /* owned, or NULL: the "schedule" object (SPEC §9, schedule.h) */
 } df_workflow;
 
 /* Loads and checks a workflow file. On success returns 0 and sets *out to a new workflow (free

@@ -1,8 +1,8 @@
 /* workflow_loader: the internals of the strict workflow loader shared by its three files:
  * workflow.c (the document, its top-level keys and sections, and the public functions of
- * workflow.h), workflow_task.c (task defaults, the tasks array, dependencies, template references
- * and cycles) and workflow_fields.c (messages and typed fields). Not an interface outside those
- * files.
+ * workflow.h), workflow_schedule.c (the `schedule` object), workflow_task.c (task defaults, the
+ * tasks array, dependencies, template references and cycles) and workflow_fields.c (messages and
+ * typed fields). Not an interface outside those files.
  *
  * Every check appends `FILE: WHERE: KEY: PROBLEM` to the loader's df_errlist and goes on with
  * what it could read (see workflow.c). Functions here are called on the loading thread only. */
@@ -81,5 +81,12 @@ void df_wfl_load_defaults(df_wfl_loader *L, const json_t *defaults, df_task_def 
  * (filling wf->topo when there are none). wf->ids maps ids to indexes afterwards. */
 void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const df_task_def *base,
                        const char *const *pool_names, const char *const *breaker_names);
+
+/* ---- workflow_schedule.c: the `schedule` object (SPEC §9) ---- */
+
+/* Loads the `schedule` object into wf->schedule (a new df_schedule, kept even when it has
+ * errors, so that it is freed with the workflow), reporting every problem under `schedule`.
+ * Needs wf->params (schedule params must name declared params). */
+void df_wfl_load_schedule(df_wfl_loader *L, const json_t *schedule);
 
 #endif

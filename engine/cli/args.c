@@ -32,6 +32,8 @@ enum {
     OPT_WORKFLOW,
     OPT_LIMIT,
     OPT_FORMAT,
+    OPT_FROM,
+    OPT_COUNT,
 };
 
 #define DF_OPT_COMMON 0u /* mask value meaning "every command" */
@@ -46,6 +48,11 @@ static const df_cli_option OPTIONS[] = {
     {"limit", "N", OPT_LIMIT, DF_OPT_LIMIT, "show at most N runs (default: 20)"},
     {"format", "dot|mermaid", OPT_FORMAT, DF_OPT_FORMAT,
      "output format: Graphviz DOT or Mermaid flowchart (default: dot)"},
+    {"from", "TIME", OPT_FROM, DF_OPT_FROM,
+     "fire times strictly after TIME, an ISO-8601 time with its offset (2027-03-28T01:00:00Z, "
+     "2027-03-28T03:00:00+02:00) (default: now; for interval_ms without start_at, TIME is also "
+     "the anchor)"},
+    {"count", "N", OPT_COUNT, DF_OPT_COUNT, "print N fire times (default: 10)"},
     {"workers-min", "N", OPT_WORKERS_MIN, DF_OPT_WORKERS_MIN,
      "OS threads the coroutine pool keeps at least, 1 to 1024 (default: the number of online "
      "CPUs, at least 2, at most --workers-max)"},
@@ -254,6 +261,11 @@ static int apply_option(df_cli *cli, int val, char *arg)
         return parse_count(cmd, "queue-capacity", arg, &cli->queue_capacity) ? DF_EXIT_USAGE : 0;
     case OPT_LIMIT:
         return parse_count(cmd, "limit", arg, &cli->limit) ? DF_EXIT_USAGE : 0;
+    case OPT_COUNT:
+        return parse_count(cmd, "count", arg, &cli->count) ? DF_EXIT_USAGE : 0;
+    case OPT_FROM:
+        cli->from = arg; /* checked by the command (df_parse_time) */
+        return 0;
     case OPT_STACK_SIZE:
         return parse_bytes(cmd, arg, &cli->stack_size) ? DF_EXIT_USAGE : 0;
     case OPT_TASK:

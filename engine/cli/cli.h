@@ -41,6 +41,8 @@
 #define DF_OPT_WORKFLOW (1u << 7)       /* --workflow NAME */
 #define DF_OPT_LIMIT (1u << 8)          /* --limit N */
 #define DF_OPT_FORMAT (1u << 9)         /* --format dot|mermaid */
+#define DF_OPT_FROM (1u << 10)          /* --from TIME (ISO-8601 with an offset) */
+#define DF_OPT_COUNT (1u << 11)         /* --count N */
 /* The engine options of run, resume and retry. */
 #define DF_OPT_ENGINE                                                                              \
     (DF_OPT_WORKERS_MIN | DF_OPT_WORKERS_MAX | DF_OPT_CONCURRENCY | DF_OPT_QUEUE_CAPACITY |        \
@@ -84,6 +86,7 @@ int df_cmd_status(const df_cli *cli);
 int df_cmd_history(const df_cli *cli);
 int df_cmd_graph(const df_cli *cli);
 int df_cmd_plugins(const df_cli *cli);
+int df_cmd_schedule(const df_cli *cli);
 
 /* ---- args.c: parsing ------------------------------------------------------------------------ */
 
@@ -109,6 +112,8 @@ struct df_cli {
     const char *workflow; /* --workflow, or NULL */
     long limit;           /* --limit, 0 when not given */
     const char *format;   /* --format: "dot" (default) or "mermaid" */
+    const char *from;     /* --from TIME as given, or NULL */
+    long count;           /* --count, 0 when not given */
     char **operands;      /* owned array (strings borrowed from argv), in the order given */
     size_t n_operands;
 };

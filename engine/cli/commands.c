@@ -80,6 +80,22 @@ static const df_cli_command COMMANDS[] = {
      "  0    the graph was printed\n"
      "  2    the file cannot be loaded, or bad usage\n",
      DF_OPT_FORMAT, 1, 1},
+    {"schedule", df_cmd_schedule, "print the next fire times of a workflow's schedule",
+     "schedule FILE [options]", "  FILE  the workflow file (JSON), with a \"schedule\"\n",
+     "Loads FILE (no plugins are loaded) and prints the next N fire times of its schedule\n"
+     "strictly after --from (default: now), one a line: the UTC time, then the wall-clock time\n"
+     "with its offset in the schedule's timezone:\n"
+     "  2027-03-28T01:00:00Z  2027-03-28T03:00:00+02:00\n"
+     "Cron expressions are read in that zone: a local time skipped by a DST change fires at the\n"
+     "first instant after the gap and a repeated one at its first occurrence when the hour\n"
+     "field is restricted; with an hour field starting with *, only the instants whose local time\n"
+     "matches fire. For interval_ms without start_at, --from is also the anchor. Fewer lines\n"
+     "when the schedule ends (end_at). With --json, prints an array of UTC times\n"
+     "[\"YYYY-MM-DDTHH:MM:SSZ\", ...].\n",
+     "  0    the fire times were printed\n"
+     "  2    the file cannot be loaded, has no schedule, or bad usage\n"
+     "  3    internal error\n",
+     DF_OPT_FROM | DF_OPT_COUNT, 1, 1},
     {"plugins", df_cmd_plugins, "list the plugins found, with version and description",
      "plugins [options]", NULL,
      "Loads every NAME.so along the plugin search path (each --plugin-dir, each folder of\n"

@@ -135,6 +135,31 @@ size_t df_workflow_task_count(const df_workflow *wf);
  * NULL). Returns 0, DF_EINPUT for another format, DF_ENOMEM. Thread-safe. */
 int df_workflow_export(const df_workflow *wf, const char *format, char **text, size_t *len);
 
+/* ---- Schedules (SPEC §9) --------------------------------------------------------------------- */
+
+/* Whether the workflow has a "schedule" object (loading checked it: cron syntax, time zone,
+ * times, values). Thread-safe. */
+bool df_workflow_has_schedule(const df_workflow *wf);
+
+/* The next fire times of the workflow's schedule, as `dagflow schedule` prints them: at most
+ * count of them, each strictly after the previous one, the first strictly after from_ms
+ * (milliseconds since the epoch); for an `interval_ms` schedule without `start_at`, from_ms is
+ * also the anchor (fire times from_ms + k x interval_ms, k >= 1). Fewer than count when the
+ * schedule ends (`end_at`). Sets *out to a new array of objects
+ *   {"at_ms": 1806195600000, "utc": "2027-03-28T01:00:00Z", "local": "2027-03-28T03:00:00+02:00"}
+ * ("local": the wall-clock time and UTC offset in the schedule's `timezone`). Cron expressions
+ * are read in that zone with SPEC §9's rules for DST changes. Returns 0; DF_EINPUT when the
+ * workflow has no schedule (the reason in errs); DF_ENOMEM. Pure (the zone was read when the
+ * workflow was loaded); thread-safe. */
+int df_workflow_fire_times(const df_workflow *wf, int64_t from_ms, size_t count, json_t **out,
+                           df_errlist *errs);
+
+/* Parses an ISO-8601 time with its offset (`2027-03-28T01:00:00Z`, `2027-03-28T03:00:00+02:00`,
+ * fractions of a second allowed) into milliseconds since the epoch: the times of `start_at`,
+ * `end_at` and `dagflow schedule --from`. Returns 0, or DF_EINPUT (a time without an offset
+ * included). Thread-safe. */
+int df_parse_time(const char *text, int64_t *ms);
+
 /* ---- Engines --------------------------------------------------------------------------------- */
 
 typedef struct df_engine df_engine;
