@@ -18,7 +18,9 @@
 #include <dagflow/dagflow.h>
 
 #include "engine/civil.h"
+#include "engine/errlist.h"
 #include "engine/schedule.h"
+#include "engine/workflow.h"
 
 /* A schedule of one cron expression in a zone (asserts both are valid). */
 static df_schedule *cron_in(const char *expr, const char *zone)
@@ -381,6 +383,97 @@ static void test_civil(void **state)
     assert_int_equal(df_civil_days_in_month(2028, 2), 29);
 }
 
+/* ---- the loader -------------------------------------------------------------------------------
+ */
+
+static df_workflow *load_doc(const char *text, df_errlist *errs)
+{
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+    df_workflow *wf = NULL;
+    if (!doc)
+        fail_msg("bad JSON in the test: %s", jerr.text);
+    df_workflow_load_json(doc, "wf.json", "/tmp", &wf, errs);
+    json_decref(doc);
+    return wf;
+}
+
+static void test_loader(void **state)
+{
+    (void)state;
+    df_errlist errs = {0};
+    df_workflow *wf = load_doc(
+        "{\"name\": \"w\", \"params\": {\"day\": \"x\"}, \"tasks\": [{\"id\": \"a\", "
+        "\"plugin\": \"noop\"}], \"schedule\": {\"cron\": [\"@daily\", \"0 12 * * *\"], "
+        "\"timezone\": \"Australia/Lord_Howe\", \"start_at\": \"2027-01-01T00:00:00+11:00\", "
+        "\"end_at\": \"2028-01-01T00:00:00Z\", \"catchup\": \"all\", \"overlap\": "
+        "\"cancel_running\", \"max_active_runs\": 3, \"params\": {\"day\": \"y\"}}}",
+        &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        print_error("%s\n", errs.msgs[i]);
+    assert_non_null(wf);
+    const df_schedule *s = wf->schedule;
+    assert_non_null(s);
+    assert_int_equal(s->n_crons, 2);
+    assert_string_equal(s->cron_texts[0], "@daily");
+    assert_string_equal(df_tz_name(s->tz), "Australia/Lord_Howe");
+    assert_true(s->has_start && s->has_end);
+    assert_int_equal(s->start_ms, at("2026-12-31T13:00:00Z"));
+    assert_int_equal(s->catchup, DF_CATCHUP_ALL);
+    assert_int_equal(s->overlap, DF_OVERLAP_CANCEL_RUNNING);
+    assert_int_equal(s->max_active_runs, 3);
+    assert_string_equal(json_string_value(json_object_get(s->params, "day")), "y");
+    int64_t next;
+    assert_int_equal(df_schedule_next(s, 0, 0, &next), 0); /* start_at: midnight there */
+    assert_int_equal(next, at("2026-12-31T13:00:00Z"));
+    df_workflow_free(wf);
+    /* Defaults; a workflow without a schedule has none. */
+    wf = load_doc("{\"name\": \"w\", \"tasks\": [{\"id\": \"a\", \"plugin\": \"noop\"}], "
+                  "\"schedule\": {\"interval_ms\": 1000}}",
+                  &errs);
+    assert_non_null(wf);
+    s = wf->schedule;
+    assert_int_equal(s->interval_ms, 1000);
+    assert_int_equal(s->n_crons, 0);
+    assert_string_equal(df_tz_name(s->tz), "UTC");
+    assert_int_equal(s->catchup, DF_CATCHUP_LATEST);
+    assert_int_equal(s->overlap, DF_OVERLAP_SKIP);
+    assert_int_equal(s->max_active_runs, 1);
+    assert_int_equal(json_object_size(s->params), 0);
+    df_workflow_free(wf);
+    wf = load_doc("{\"name\": \"w\", \"tasks\": [{\"id\": \"a\", \"plugin\": \"noop\"}]}", &errs);
+    assert_null(wf->schedule);
+    df_workflow_free(wf);
+    assert_int_equal(errs.n, 0);
+    /* Errors: all of them, each naming the file and key. */
+    wf = load_doc("{\"name\": \"w\", \"tasks\": [{\"id\": \"a\", \"plugin\": \"noop\"}], "
+                  "\"schedule\": {\"cron\": [], \"interval_ms\": 999, \"end_at\": 5, "
+                  "\"overlapp\": 1, \"timezone\": \"+02:00\"}, \"schedul\": {}}",
+                  &errs);
+    assert_null(wf);
+    const char *want[] = {
+        "wf.json: unknown key \"schedul\"; did you mean \"schedule\"?",
+        "wf.json: schedule: cron: must be a string or a non-empty array of strings, got an empty "
+        "array",
+        "wf.json: schedule: interval_ms: must be an integer >= 1000, got 999",
+        "wf.json: schedule: end_at: must be a string, got an integer (5)",
+        "wf.json: schedule: unknown key \"overlapp\"; did you mean \"overlap\"?",
+        "wf.json: schedule: timezone: unknown time zone \"+02:00\" (an IANA name such as "
+        "\"Europe/Berlin\" or \"UTC\")",
+        "wf.json: schedule: give \"cron\" or \"interval_ms\", not both"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        bool found = false;
+        for (size_t j = 0; j < errs.n; j++)
+            found = found || strcmp(errs.msgs[j], want[i]) == 0;
+        if (!found) {
+            for (size_t j = 0; j < errs.n; j++)
+                print_error("got: %s\n", errs.msgs[j]);
+            fail_msg("missing error: %s", want[i]);
+        }
+    }
+    df_errlist_clear(&errs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_catchup),
         cmocka_unit_test(test_zone_names),
         cmocka_unit_test(test_civil),
+        cmocka_unit_test(test_loader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
