@@ -558,6 +558,7 @@ static int engine_open(const df_engine_config *cfg, df_engine **out, df_errlist 
     e->stop_async.data = e;
     uv_unref((uv_handle_t *)&e->stop_async);
     e->plugins = df_plugin_registry_new(cfg->plugin_dirs, cfg->n_plugin_dirs);
+    df_plugin_registry_allow_insecure(e->plugins, cfg->allow_insecure_plugins);
     e->alerts = df_alerts_new(&e->loop, on_alert_outcome, e);
     gethostname(e->engine_host, sizeof e->engine_host - 1);
     e->engine_info =

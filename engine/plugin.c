@@ -15,6 +15,7 @@
 
 #include "curl_global.h"
 #include "path.h"
+#include "plugin_trust.h"
 #include "sized.h"
 #include "template.h"
 
@@ -128,6 +129,7 @@ struct df_plugin_registry {
     df_plugin **by_name;       /* plugins found by name along the search path (a cache: the */
     size_t n_by_name;          /* search path never changes during the registry's life) */
     bool busy;                 /* plugin code may still run when it is freed: no fini */
+    bool allow_insecure;       /* load files that fail df_plugin_trust_check */
 };
 
 /* Appends dir to the search path (copied); an empty dir, or one already on the path, is
@@ -218,6 +220,12 @@ void df_plugin_registry_free(df_plugin_registry *r)
     free(r->listing);
     free(r->by_name);
     free(r);
+}
+
+void df_plugin_registry_allow_insecure(df_plugin_registry *r, bool allow)
+{
+    if (r)
+        r->allow_insecure = allow;
 }
 
 void df_plugin_registry_left_behind(df_plugin_registry *r, size_t workers)
@@ -345,6 +353,15 @@ static df_plugin *load_path(df_plugin_registry *r, const char *ref, const char *
         if (strcmp(r->loaded[i]->path, real) == 0)
             return r->loaded[i];
 
+    /* Before dlopen, which runs the file's constructors (SPEC §12). */
+    char why[PATH_MAX + 256];
+    if (!r->allow_insecure && df_plugin_trust_check(real, why, sizeof why) != 0) {
+        snprintf(err, errlen,
+                 "plugin \"%s\": refusing to load %s: %s (anyone who can write there can run code "
+                 "as dagflow; fix the owner or mode, or pass --allow-insecure-plugins)",
+                 ref, real, why);
+        return NULL;
+    }
     dlerror();
     void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
     if (!h) {

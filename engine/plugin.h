@@ -8,6 +8,7 @@
 #ifndef DF_PLUGIN_H
 #define DF_PLUGIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <dagflow/taskunit.h>
@@ -39,6 +40,12 @@ df_plugin_registry *df_plugin_registry_new(const char *const *dirs, size_t n_dir
  * df_plugin_registry_left_behind said that plugin code may still run. Plugins are never
  * dlclose'd: their code and descriptors stay for the process's life. */
 void df_plugin_registry_free(df_plugin_registry *r);
+
+/* With allow true, the registry loads plugin files that fail the trust check (a file or folder
+ * writable by group or others, or owned by someone other than root or the user; plugin_trust.h);
+ * by default they are refused before dlopen with a message naming the file and the reason
+ * (SPEC §12). NULL is fine. Engine thread. */
+void df_plugin_registry_allow_insecure(df_plugin_registry *r, bool allow);
 
 /* Says that `workers` workers were left behind by the pool (df_pool_destroy's answer), possibly
  * still running plugin code: when workers > 0, df_plugin_registry_free calls no fini and the

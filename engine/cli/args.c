@@ -34,6 +34,7 @@ enum {
     OPT_FORMAT,
     OPT_FROM,
     OPT_COUNT,
+    OPT_ALLOW_INSECURE_PLUGINS,
 };
 
 #define DF_OPT_COMMON 0u /* mask value meaning "every command" */
@@ -72,6 +73,9 @@ static const df_cli_option OPTIONS[] = {
     {"plugin-dir", "DIR", OPT_PLUGIN_DIR, DF_OPT_COMMON,
      "look for plugins (NAME.so) in DIR first (repeatable; then $DAGFLOW_PLUGIN_PATH, then the "
      "built-in plugin folder)"},
+    {"allow-insecure-plugins", NULL, OPT_ALLOW_INSECURE_PLUGINS, DF_OPT_COMMON,
+     "load plugin files even when they or a folder above them are writable by group or others, "
+     "or owned by a user other than root or you (refused by default)"},
     {"json", NULL, OPT_JSON, DF_OPT_COMMON, "machine-readable output (JSON) on stdout"},
     {"help", NULL, OPT_HELP, DF_OPT_COMMON, "show this help and exit"},
 };
@@ -245,6 +249,9 @@ static int apply_option(df_cli *cli, int val, char *arg)
     }
     case OPT_JSON:
         cli->json = true;
+        return 0;
+    case OPT_ALLOW_INSECURE_PLUGINS:
+        cli->allow_insecure_plugins = true;
         return 0;
     case OPT_HELP:
         cli->help = true;
@@ -439,6 +446,7 @@ df_engine *df_cli_open_engine(const df_cli *cli,
     cfg.workers_max = (unsigned)cli->workers_max;
     cfg.queue_capacity = (size_t)cli->queue_capacity;
     cfg.stack_size = cli->stack_size;
+    cfg.allow_insecure_plugins = cli->allow_insecure_plugins;
     cfg.on_event = on_event;
     cfg.ud = ud;
     df_engine *e = NULL;

@@ -116,6 +116,7 @@ struct df_cli {
     long count;           /* --count, 0 when not given */
     char **operands;      /* owned array (strings borrowed from argv), in the order given */
     size_t n_operands;
+    bool allow_insecure_plugins; /* --allow-insecure-plugins */
 };
 
 /* One option as the parser and the help know it. Static data. */

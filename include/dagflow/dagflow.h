@@ -206,6 +206,11 @@ typedef struct df_engine_config {
      * call back into the engine (except df_engine_stop). */
     void (*on_event)(void *ud, const df_engine_event *ev);
     void *ud; /* handed to on_event */
+    /* Load plugin files even when they, or a folder above them, are writable by group or others
+     * or owned by a user other than root or the one running the engine (SPEC §12; the README's
+     * "Plugin files"). Default false: such a file is refused, before it is loaded, with an error
+     * naming it and why. `--allow-insecure-plugins` on the command line. */
+    bool allow_insecure_plugins;
 } df_engine_config;
 
 /* Fills cfg with the defaults: db "./dagflow.db", concurrency 256, everything else 0 (the
