@@ -28,11 +28,13 @@ typedef struct delivery {
     char *dir;
     char *payload;
     int tries;
-    uv_timer_t timer; /* next try; also the command sink's time limit */
-    df_proc *proc;    /* running command sink */
-    uv_work_t work;   /* running webhook request */
-    bool working;     /* a webhook request is on the thread pool */
-    char *work_error; /* webhook outcome: NULL = delivered */
+    const json_t *env;              /* the workflow's "env" (borrowed), or NULL */
+    const char *const *passthrough; /* its "env_passthrough" (borrowed), or NULL */
+    uv_timer_t timer;               /* next try; also the command sink's time limit */
+    df_proc *proc;                  /* running command sink */
+    uv_work_t work;                 /* running webhook request */
+    bool working;                   /* a webhook request is on the thread pool */
+    char *work_error;               /* webhook outcome: NULL = delivered */
     struct delivery *prev, *next;
 } delivery;
 
@@ -43,7 +45,14 @@ struct df_alerts {
     delivery *head;
     size_t busy;
     bool closing;
+    const char *const *pass_env; /* the engine's --pass-env (borrowed), or NULL */
 };
+
+void df_alerts_set_pass_env(df_alerts *a, const char *const *pass_env)
+{
+    if (a)
+        a->pass_env = pass_env;
+}
 
 df_alerts *df_alerts_new(uv_loop_t *loop, df_alert_outcome_fn fn, void *ud)
 {
@@ -199,6 +208,51 @@ static void on_command_done(df_proc *proc, df_spawn_result *res, void *ud)
     try_done(d, err[0] ? err : NULL);
 }
 
+static size_t count_list(const char *const *l)
+{
+    size_t n = 0;
+    while (l && l[n])
+        n++;
+    return n;
+}
+
+/* A command sink's extra environment (SPEC §5, §8, §12): the workflow's "env" as "K=V" (new
+ * strings in *wenv, NULL-terminated), the names its env_passthrough and the engine's --pass-env
+ * let through (entries without "=", proc.h), then the six DAGFLOW_* variables (which win).
+ * Returns a new NULL-terminated array borrowing those strings, or NULL when out of memory. */
+static const char **command_env(const delivery *d, const char *const *dagflow, char ***wenv)
+{
+    size_t n_env = json_object_size(d->env), n_pt = count_list(d->passthrough);
+    size_t n_pe = count_list(d->owner->pass_env), k = 0;
+    const char **extra = calloc(n_env + n_pt + n_pe + 7, sizeof *extra);
+    *wenv = calloc(n_env + 1, sizeof **wenv);
+    if (!extra || !*wenv) {
+        free(extra);
+        return NULL;
+    }
+    const char *key;
+    json_t *v;
+    size_t w = 0;
+    json_object_foreach((json_t *)d->env, key, v)
+    {
+        if (asprintf(&(*wenv)[w], "%s=%s", key, json_string_value(v) ? json_string_value(v) : "") <
+            0) {
+            (*wenv)[w] = NULL;
+            free(extra);
+            return NULL;
+        }
+        extra[k++] = (*wenv)[w++];
+    }
+    for (size_t i = 0; i < n_pt; i++)
+        extra[k++] = d->passthrough[i];
+    for (size_t i = 0; i < n_pe; i++)
+        extra[k++] = d->owner->pass_env[i];
+    for (int i = 0; i < 6; i++)
+        extra[k++] = dagflow[i];
+    extra[k] = NULL;
+    return extra;
+}
+
 static void deliver_command(delivery *d)
 {
     const json_t *argv = json_object_get(d->sink, "argv");
@@ -207,6 +261,8 @@ static void deliver_command(delivery *d)
     char *argv0 = NULL;
     json_t *p = json_loads(d->payload, 0, NULL);
     char *envs[6] = {0};
+    char **wenv = NULL;
+    const char **extra = NULL;
     char err[1024] = "";
     if (!av || n == 0 || !p) {
         snprintf(err, sizeof err, "command sink: %s", n == 0 ? "empty argv" : "out of memory");
@@ -233,18 +289,21 @@ static void deliver_command(delivery *d)
         if (rc < 0)
             envs[i] = NULL;
     }
-    const char *extra[7] = {envs[0], envs[1], envs[2], envs[3], envs[4], envs[5], NULL};
     for (int i = 0; i < 6; i++)
         if (!envs[i]) {
             snprintf(err, sizeof err, "command sink: out of memory");
             goto done;
         }
+    if (!(extra = command_env(d, (const char *const *)envs, &wenv))) {
+        snprintf(err, sizeof err, "command sink: out of memory");
+        goto done;
+    }
     df_spawn_opts opts = {.argv = av,
                           .stdin_data = d->payload,
                           .stdin_len = strlen(d->payload),
                           .capture_max = 64 * 1024};
-    if (df_proc_run(d->owner->loop, &opts, extra, d->dir, on_command_done, d, &d->proc, err,
-                    sizeof err) == 0) {
+    if (df_proc_run(d->owner->loop, &opts, (const char *const *)extra, d->dir, on_command_done, d,
+                    &d->proc, err, sizeof err) == 0) {
         uv_timer_start(&d->timer, on_command_timeout, DF_ALERT_TRY_TIMEOUT_MS, 0);
         err[0] = '\0';
     } else if (!err[0]) {
@@ -253,6 +312,10 @@ static void deliver_command(delivery *d)
 done:
     for (int i = 0; i < 6; i++)
         free(envs[i]);
+    for (size_t i = 0; wenv && wenv[i]; i++)
+        free(wenv[i]);
+    free(wenv);
+    free(extra);
     free(argv0);
     free(av);
     json_decref(p);
@@ -361,7 +424,8 @@ static void try_once(uv_timer_t *h)
 }
 
 int df_alerts_deliver(df_alerts *a, long long alert_id, const json_t *sink, const char *base_dir,
-                      const char *payload, int tries_done)
+                      const char *payload, int tries_done, const json_t *env,
+                      const char *const *passthrough)
 {
     delivery *d = calloc(1, sizeof *d);
     if (!d || !(d->dir = strdup(base_dir ? base_dir : ".")) || !(d->payload = strdup(payload))) {
@@ -374,6 +438,8 @@ int df_alerts_deliver(df_alerts *a, long long alert_id, const json_t *sink, cons
     d->alert_id = alert_id;
     d->sink = sink;
     d->tries = tries_done;
+    d->env = env;
+    d->passthrough = passthrough;
     uv_timer_init(a->loop, &d->timer);
     d->timer.data = d;
     d->next = a->head;

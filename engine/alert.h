@@ -30,11 +30,18 @@ typedef void (*df_alert_outcome_fn)(void *ud, long long alert_id, df_alert_statu
 df_alerts *df_alerts_new(uv_loop_t *loop, df_alert_outcome_fn fn, void *ud);
 
 /* Starts delivering one alert, asynchronously. sink is the sink object from the workflow
- * (borrowed, must outlive the delivery: the workflow's document keeps it); base_dir resolves
+ * (borrowed, must outlive the delivery: the workflow's document keeps it), and so are env (the
+ * workflow's "env" object, or NULL) and passthrough (its "env_passthrough", NULL-terminated, or
+ * NULL), which a command sink's environment gets (SPEC §8, §12); base_dir resolves
  * relative paths (borrowed, copied); payload is the alert JSON text (copied); tries_done counts
  * tries made before (resume). Returns 0, or -1 on allocation failure. */
 int df_alerts_deliver(df_alerts *a, long long alert_id, const json_t *sink, const char *base_dir,
-                      const char *payload, int tries_done);
+                      const char *payload, int tries_done, const json_t *env,
+                      const char *const *passthrough);
+
+/* Names and fnmatch patterns of the engine's environment that every command sink gets beyond
+ * the base environment (proc.h), NULL-terminated, or NULL. Borrowed: must outlive a. */
+void df_alerts_set_pass_env(df_alerts *a, const char *const *pass_env);
 
 /* Deliveries not finished yet (including ones waiting for their next try). */
 size_t df_alerts_busy(const df_alerts *a);

@@ -96,8 +96,8 @@ int df_engine_commit(df_engine *e)
         e->outbox_head = it->next;
         if (!e->outbox_head)
             e->outbox_tail = &e->outbox_head;
-        if (df_alerts_deliver(e->alerts, it->alert_id, it->sink, it->dir, it->payload, it->tries) !=
-            0)
+        if (df_alerts_deliver(e->alerts, it->alert_id, it->sink, it->dir, it->payload, it->tries,
+                              it->wf->env, (const char *const *)it->wf->env_passthrough) != 0)
             df_engine_fail(e, "alerts: out of memory");
         free(it->dir);
         free(it->payload);
@@ -144,6 +144,7 @@ int df_engine_raise_alert(df_engine *e, long long run_id, const df_workflow *wf,
             if (it && (it->dir = strdup(wf->dir)) && (it->payload = strdup(text))) {
                 it->alert_id = id;
                 it->sink = sink;
+                it->wf = wf;
                 *e->outbox_tail = it;
                 e->outbox_tail = &it->next;
             } else {
@@ -177,6 +178,7 @@ int df_engine_redeliver_alert(df_engine *e, const df_workflow *wf, long long ale
     }
     it->alert_id = alert_id;
     it->sink = sink;
+    it->wf = wf;
     it->tries = tries;
     *e->outbox_tail = it;
     e->outbox_tail = &it->next;
@@ -528,6 +530,28 @@ double df_engine_random(df_engine *e)
     return erand48(e->rng);
 }
 
+/* Copies cfg's pass_env names and patterns into e->pass_env (NULL-terminated) and points
+ * e->cfg.pass_env and the pool's configuration at it. Returns 0 or -1 (out of memory). */
+static int copy_pass_env(df_engine *e, const df_engine_config *cfg)
+{
+    e->cfg.pass_env = NULL;
+    e->cfg.n_pass_env = 0;
+    if (!(e->pass_env = calloc(cfg->n_pass_env + 1, sizeof *e->pass_env)))
+        return -1;
+    for (size_t i = 0; i < cfg->n_pass_env; i++)
+        if (cfg->pass_env[i] && !(e->pass_env[e->cfg.n_pass_env++] = strdup(cfg->pass_env[i])))
+            return -1;
+    e->cfg.pass_env = (const char *const *)e->pass_env;
+    return 0;
+}
+
+static void free_pass_env(char **list)
+{
+    for (size_t i = 0; list && list[i]; i++)
+        free(list[i]);
+    free(list);
+}
+
 static int engine_open(const df_engine_config *cfg, df_engine **out, df_errlist *errs)
 {
     df_engine *e = calloc(1, sizeof *e);
@@ -540,9 +564,17 @@ static int engine_open(const df_engine_config *cfg, df_engine **out, df_errlist 
     e->cfg.db = e->db;
     e->cfg.plugin_dirs = NULL; /* the registry copies them */
     e->cfg.n_plugin_dirs = 0;
+    if (copy_pass_env(e, cfg) != 0) {
+        df_errlist_add(errs, "out of memory");
+        free_pass_env(e->pass_env);
+        free(e->db);
+        free(e);
+        return DF_ENOMEM;
+    }
     if (e->cfg.concurrency == 0)
         e->cfg.concurrency = 256;
     engine_pool_config(cfg, &e->pool_cfg);
+    e->pool_cfg.pass_env = e->cfg.pass_env;
     engine_seed(e, cfg->seed);
     e->outbox_tail = &e->outbox_head;
     atomic_init(&e->stop_requests, 0);
@@ -550,6 +582,7 @@ static int engine_open(const df_engine_config *cfg, df_engine **out, df_errlist 
     if (uv_loop_init(&e->loop) != 0) {
         df_errlist_add(errs, "cannot create the event loop");
         pthread_mutex_destroy(&e->inbox_mu);
+        free_pass_env(e->pass_env);
         free(e->db);
         free(e);
         return DF_EINTERNAL;
@@ -560,6 +593,7 @@ static int engine_open(const df_engine_config *cfg, df_engine **out, df_errlist 
     e->plugins = df_plugin_registry_new(cfg->plugin_dirs, cfg->n_plugin_dirs);
     df_plugin_registry_allow_insecure(e->plugins, cfg->allow_insecure_plugins);
     e->alerts = df_alerts_new(&e->loop, on_alert_outcome, e);
+    df_alerts_set_pass_env(e->alerts, e->cfg.pass_env);
     gethostname(e->engine_host, sizeof e->engine_host - 1);
     e->engine_info =
         (df_engine_id){.pid = getpid(), .host = e->engine_host, .started_at = df_now_ms()};
@@ -656,6 +690,7 @@ size_t df_engine_close(df_engine *e)
     df_plugin_registry_left_behind(e->plugins, left); /* then no fini: plugin code may run */
     df_plugin_registry_free(e->plugins);
     pthread_mutex_destroy(&e->inbox_mu);
+    free_pass_env(e->pass_env);
     free(e->db);
     free(e);
     return left;

@@ -53,7 +53,8 @@ typedef struct df_engine_breaker {
 /* An alert written to the store in the open transaction, delivered once it commits. */
 typedef struct df_outbox_item {
     long long alert_id;
-    const json_t *sink; /* borrowed from the run's workflow document */
+    const json_t *sink;    /* borrowed from the run's workflow document */
+    const df_workflow *wf; /* borrowed: the run's workflow (its env for command sinks) */
     char *dir;
     char *payload;
     int tries;
@@ -64,6 +65,7 @@ struct df_engine {
     df_engine_config cfg; /* as given to df_engine_open, defaults filled in; cfg.db points to db
                            * and cfg.plugin_dirs is NULL (the registry has its own copy) */
     char *db;             /* owned copy of the store's path */
+    char **pass_env; /* owned NULL-terminated copy of cfg.pass_env (cfg.pass_env points to it) */
     df_pool_config pool_cfg;
     unsigned short rng[3]; /* the engine's erand48 state (retry jitter) */
     uv_loop_t loop;

@@ -276,7 +276,7 @@ static int engine_load_stored(df_engine *e, long long run_id, df_stored_run **lo
     for (size_t i = 0; plugins && i < wf->n_tasks; i++)
         if (df_plugin_get(e->plugins, wf->tasks[i].plugin, wf->dir, &plugins[i], err, sizeof err) !=
                 0 ||
-            df_plugin_apply_rules(plugins[i], &wf->tasks[i], err, sizeof err) != 0)
+            df_plugin_apply_rules(plugins[i], wf, &wf->tasks[i], err, sizeof err) != 0)
             df_errlist_add(errs, "run %lld: task \"%s\": %s", run_id, wf->tasks[i].id, err);
     if (!plugins || !params)
         st = DF_ENOMEM;

@@ -2,8 +2,10 @@
  * fini hooks, and the creation-time `validate` of every task of a workflow (SPEC §2). */
 #include "plugin.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <fnmatch.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -12,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #include "curl_global.h"
 #include "path.h"
@@ -294,7 +298,8 @@ static int read_unit(const df_taskunit *u, const char *ref, const char *real, co
                      ref, real, DF_PARAM_RULES_MAX);
             return -1;
         }
-        if (pr->rule != DF_PARAM_SHELL_SCRIPT && pr->rule != DF_PARAM_NO_TEMPLATES) {
+        if (pr->rule != DF_PARAM_SHELL_SCRIPT && pr->rule != DF_PARAM_NO_TEMPLATES &&
+            pr->rule != DF_PARAM_ENV) {
             snprintf(err, errlen,
                      "plugin \"%s\": %s asks for rule %d on its param \"%.200s\", which this "
                      "dagflow does not know",
@@ -456,7 +461,64 @@ static int check_no_templates(const df_plugin *p, const df_param_rule *pr, const
     return -1;
 }
 
-int df_plugin_apply_rules(const df_plugin *p, df_task_def *t, char *err, size_t errlen)
+/* The value of a DF_PARAM_ENV param (v, borrowed, may be NULL) with the workflow's env and
+ * env_passthrough added: a new object, or v itself (a reference added) when there is nothing to
+ * add or v is not an object; NULL when out of memory. The workflow's values are literal text
+ * ("${" written "$${"); a passed-through variable becomes "${env.NAME}", read when the params are
+ * resolved. */
+static json_t *env_param(const df_workflow *wf, json_t *v)
+{
+    if ((!wf->env && !wf->n_env_passthrough) || (v && !json_is_object(v)))
+        return v ? json_incref(v) : NULL;
+    json_t *out = json_object();
+    if (!out)
+        return NULL;
+    for (char **e = environ; e && *e && wf->n_env_passthrough; e++) {
+        size_t n = strcspn(*e, "=");
+        char name[257];
+        if (n == 0 || n >= sizeof name || (*e)[n] != '=')
+            continue;
+        memcpy(name, *e, n);
+        name[n] = '\0';
+        bool ok = !isdigit((unsigned char)name[0]), match = false;
+        for (size_t i = 0; i < n && ok; i++)
+            ok = isalnum((unsigned char)name[i]) || name[i] == '_';
+        for (size_t i = 0; ok && !match && i < wf->n_env_passthrough; i++)
+            match = fnmatch(wf->env_passthrough[i], name, 0) == 0;
+        char ref[300];
+        snprintf(ref, sizeof ref, "${env.%s}", name);
+        if (match && json_object_set_new(out, name, json_string(ref)) != 0)
+            goto oom;
+    }
+    const char *k;
+    json_t *x;
+    json_object_foreach(wf->env, k, x)
+    {
+        const char *s = json_string_value(x);
+        size_t len = json_string_length(x);
+        char *lit = malloc(len * 2 + 1), *o = lit;
+        if (!lit)
+            goto oom;
+        for (size_t i = 0; i < len; i++) {
+            if (s[i] == '$' && i + 1 < len && s[i + 1] == '{')
+                *o++ = '$';
+            *o++ = s[i];
+        }
+        json_t *js = json_stringn(lit, (size_t)(o - lit));
+        free(lit);
+        if (json_object_set_new(out, k, js) != 0)
+            goto oom;
+    }
+    if (v && json_object_update(out, v) != 0)
+        goto oom;
+    return out;
+oom:
+    json_decref(out);
+    return NULL;
+}
+
+int df_plugin_apply_rules(const df_plugin *p, const df_workflow *wf, df_task_def *t, char *err,
+                          size_t errlen)
 {
     if (t->params_ruled || !p->unit->param_rules || !json_is_object(t->params)) {
         t->params_ruled = true;
@@ -465,7 +527,20 @@ int df_plugin_apply_rules(const df_plugin *p, df_task_def *t, char *err, size_t 
     json_t *params = NULL; /* a copy, made at the first param that changes */
     char why[1024];
     for (const df_param_rule *pr = p->unit->param_rules; pr->param; pr++) {
-        const json_t *v = json_object_get(t->params, pr->param);
+        json_t *v = json_object_get(t->params, pr->param);
+        if (pr->rule == DF_PARAM_ENV) {
+            json_t *env = env_param(wf, v);
+            if (env == v) {
+                json_decref(env);
+                continue;
+            }
+            if (!env || (!params && !(params = json_copy(t->params))) ||
+                json_object_set_new(params, pr->param, env) != 0) {
+                snprintf(err, errlen, "out of memory");
+                goto fail;
+            }
+            continue;
+        }
         if (!v)
             continue;
         if (pr->rule == DF_PARAM_NO_TEMPLATES) {
@@ -567,7 +642,7 @@ int df_workflow_check_plugins(df_plugin_registry *r, const df_workflow *wf,
             continue;
         }
         plugins_out[i] = p;
-        if (df_plugin_apply_rules(p, &wf->tasks[i], err, sizeof err) != 0) {
+        if (df_plugin_apply_rules(p, wf, &wf->tasks[i], err, sizeof err) != 0) {
             df_errlist_add(load_errs, "%s: task \"%s\": %s", wf->path, t->id, err);
             continue;
         }

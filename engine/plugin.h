@@ -71,11 +71,14 @@ int df_plugin_list(df_plugin_registry *r, const df_plugin *const **out, size_t *
 /* Applies plugin p's param rules (df_param_rule) to task t, once: a DF_PARAM_NO_TEMPLATES param
  * with a reference is an error naming the param and the reference; a DF_PARAM_SHELL_SCRIPT param
  * has its references marked with their place in the script (df_template_mark_shell), so that
- * resolving t->params escapes their values (SPEC §12). t->params is replaced by a new object when
- * something changed (the old one, which the workflow's document may share, is left as it was).
- * Returns 0, or -1 with a message in err (e.g. `param "sql" of plugin sqlite takes no ${...}
- * reference (found ${params.name}): pass values with "bind"...`). Engine thread. */
-int df_plugin_apply_rules(const df_plugin *p, df_task_def *t, char *err, size_t errlen);
+ * resolving t->params escapes their values (SPEC §12); a DF_PARAM_ENV param gets wf's "env" and
+ * its env_passthrough variables (as ${env.NAME} references) under the task's own keys. t->params is
+ * replaced by a new object when something changed (the old one, which the workflow's document may
+ * share, is left as it was). Returns 0, or -1 with a message in err (e.g. `param "sql" of plugin
+ * sqlite takes no ${...} reference (found ${params.name}): pass values with "bind"...`). Engine
+ * thread. */
+int df_plugin_apply_rules(const df_plugin *p, const df_workflow *wf, df_task_def *t, char *err,
+                          size_t errlen);
 
 /* Resolves every task's plugin, applies its param rules (df_plugin_apply_rules: the tasks'
  * params may be replaced; a refusal is a load error), and calls its validate with params resolved

@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,8 +398,32 @@ static int same_key(const char *a, const char *b)
     return la == key_len(b) && strncmp(a, b, la) == 0;
 }
 
-/* The child's environment: environ minus the keys overridden, then the extras (last wins).
- * Borrowed pointers, NULL-terminated; free the array only. */
+/* Whether the engine's variable kv ("K=V") goes to children (SPEC §12): the base names, or a
+ * name matching a pass-through entry (an entry of the lists without "="). */
+static bool passes(const char *kv, const char *const *const lists[2], const size_t lens[2])
+{
+    static const char *const base[] = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR"};
+    size_t n = key_len(kv);
+    for (size_t i = 0; i < sizeof base / sizeof *base; i++)
+        if (strlen(base[i]) == n && strncmp(kv, base[i], n) == 0)
+            return true;
+    if ((n > 3 && strncmp(kv, "LC_", 3) == 0) || (n > 8 && strncmp(kv, "DAGFLOW_", 8) == 0))
+        return true;
+    char name[512];
+    if (n >= sizeof name)
+        return false;
+    memcpy(name, kv, n);
+    name[n] = '\0';
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < lens[l]; i++)
+            if (!strchr(lists[l][i], '=') && fnmatch(lists[l][i], name, 0) == 0)
+                return true;
+    return false;
+}
+
+/* The child's environment: the base part of environ and what the pass-through entries name,
+ * minus the keys overridden, then the extras (last wins). Borrowed pointers, NULL-terminated;
+ * free the array only. */
 static char **build_env(const char *const *e1, const char *const *e2)
 {
     size_t n = 0, n1 = 0, n2 = 0;
@@ -414,10 +440,12 @@ static char **build_env(const char *const *e1, const char *const *e2)
     const char *const *lists[2] = {e1, e2};
     size_t lens[2] = {n1, n2};
     for (char **e = environ; e && *e; e++) {
+        if (!passes(*e, lists, lens))
+            continue;
         int overridden = 0;
         for (int l = 0; l < 2 && !overridden; l++)
             for (size_t i = 0; i < lens[l] && !overridden; i++)
-                overridden = same_key(*e, lists[l][i]);
+                overridden = strchr(lists[l][i], '=') && same_key(*e, lists[l][i]);
         if (!overridden)
             env[k++] = *e;
     }

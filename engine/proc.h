@@ -14,8 +14,11 @@
  * What a child gets:
  * - its own session and process group (POSIX_SPAWN_SETSID, or UV_PROCESS_DETACHED; it is a
  *   session leader, so its pgid is its pid), so df_proc_kill can signal the whole tree it starts;
- * - the parent's environment plus the extra "K=V" entries (opts->env, then extra_env: a later
- *   entry replaces an earlier one with the same key);
+ * - a base environment (SPEC §12): of the parent's environment only PATH, HOME, USER, LOGNAME,
+ *   LANG, LC_*, TZ, TMPDIR and DAGFLOW_*, plus the variables that an extra entry without "=" names
+ *   (a name, or an fnmatch(3) pattern such as "AWS_*": what --pass-env and env_passthrough pass
+ *   through); then the extra "K=V" entries (opts->env, then extra_env: a later entry replaces an
+ *   earlier one with the same key);
  * - argv[0] looked up as execvp would in the child: a name without '/' along the child's PATH
  *   ("/bin:/usr/bin" when unset; relative entries are relative to its working directory), the
  *   first executable regular file wins, EACCES when only non-executable candidates exist; a file

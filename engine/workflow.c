@@ -11,6 +11,7 @@
  * and is left out for top-level keys. Work is linear in the size of the file. */
 #include "workflow.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -25,8 +26,8 @@
 #include "workflow_loader.h"
 
 static const char *const top_keys[] = {
-    "name",  "description", "params", "defaults", "max_active_tasks",
-    "pools", "breakers",    "alerts", "tasks",    "schedule"};
+    "name",     "description", "params", "defaults", "max_active_tasks", "pools",
+    "breakers", "alerts",      "tasks",  "schedule", "env_passthrough",  "env"};
 static const char *const breaker_keys[] = {"failure_rate", "window", "min_calls", "open_ms"};
 static const char *const sink_types[] = {"command", "webhook", "file"};
 static const char *const sink_keys[] = {"type", "on", "argv", "url", "headers", "path"};
@@ -287,6 +288,68 @@ static void load_alerts(df_wfl_loader *L, const json_t *alerts)
 }
 /* ---- the document ---------------------------------------------------------------------------- */
 
+/* A variable name, or with pattern a name that may end with one "*" (SPEC §8 env_passthrough). */
+static bool env_name_ok(const char *s, bool pattern)
+{
+    size_t n = strlen(s);
+    if (pattern && n > 0 && s[n - 1] == '*')
+        n--;
+    if (n == 0 && pattern && s[0] == '*')
+        return true; /* "*": everything */
+    if (n == 0 || n > 256 || isdigit((unsigned char)s[0]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return false;
+    return true;
+}
+
+/* "env" (object of strings: added to tasks' and alert commands' environment) and
+ * "env_passthrough" (array of names or NAME* patterns of the engine's environment), SPEC §8, §12.
+ */
+static void load_env(df_wfl_loader *L, df_workflow *wf, json_t *doc)
+{
+    char d[64];
+    json_t *v = json_object_get(doc, "env");
+    if (v && !json_is_object(v)) {
+        df_wfl_err(L, NULL, "env: must be an object of strings, got %s",
+                   df_wfl_describe(v, d, sizeof d));
+    } else if (v) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x)
+        {
+            if (!env_name_ok(k, false))
+                df_wfl_err(L, NULL, "env: \"%.200s\" is not a valid variable name", k);
+            else if (!json_is_string(x))
+                df_wfl_err(L, NULL, "env.%s: must be a string, got %s", k,
+                           df_wfl_describe(x, d, sizeof d));
+        }
+        wf->env = json_incref(v);
+    }
+    v = json_object_get(doc, "env_passthrough");
+    if (v && !json_is_array(v)) {
+        df_wfl_err(L, NULL, "env_passthrough: must be an array of names, got %s",
+                   df_wfl_describe(v, d, sizeof d));
+        return;
+    }
+    size_t n = json_array_size(v);
+    if (n && !(wf->env_passthrough = calloc(n + 1, sizeof *wf->env_passthrough))) {
+        df_wfl_err(L, NULL, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(v, i));
+        if (!s || !env_name_ok(s, true))
+            df_wfl_err(L, NULL,
+                       "env_passthrough[%zu]: expected a variable name, with an optional \"*\" at "
+                       "the end",
+                       i);
+        else if (!(wf->env_passthrough[wf->n_env_passthrough++] = strdup(s)))
+            df_wfl_err(L, NULL, "out of memory");
+    }
+}
+
 /* The document's own keys: unknown top-level keys, name (required), description, params and
  * max_active_tasks. */
 static void load_top_keys(df_wfl_loader *L, json_t *doc)
@@ -327,6 +390,7 @@ static void load_top_keys(df_wfl_loader *L, json_t *doc)
         df_wfl_err(L, NULL, "out of memory");
     if ((v = json_object_get(doc, "max_active_tasks")))
         df_wfl_want_int(L, NULL, "max_active_tasks", v, 1, true, &wf->max_active_tasks);
+    load_env(L, wf, doc);
 }
 
 /* The whole document, in the order of its messages: top-level keys, pools, breakers, alerts,
@@ -491,6 +555,10 @@ void df_workflow_free(df_workflow *wf)
     json_decref(wf->alerts);
     json_decref(wf->params);
     json_decref(wf->doc);
+    json_decref(wf->env);
+    for (size_t i = 0; i < wf->n_env_passthrough; i++)
+        free(wf->env_passthrough[i]);
+    free(wf->env_passthrough);
     free(wf->description);
     free(wf->name);
     free(wf->dir);

@@ -71,6 +71,9 @@ typedef struct df_workflow {
     json_t *ids;  /* owned reference: id -> index (object of integers) for df_workflow_find_task;
                      NULL in a workflow built by hand (lookups then scan the tasks) */
     struct df_schedule *schedule; /* owned, or NULL: the "schedule" object (SPEC §9, schedule.h) */
+    json_t *env;                  /* owned reference: "env" (object of strings), or NULL */
+    char **env_passthrough; /* owned: "env_passthrough" names and NAME* patterns, NULL-ended */
+    size_t n_env_passthrough;
 } df_workflow;
 
 /* Loads and checks a workflow file. On success returns 0 and sets *out to a new workflow (free

@@ -369,6 +369,7 @@ out:
 /* "script" is a /bin/sh script: the engine escapes each reference for where it stands (SPEC §12).
  */
 static const df_param_rule shell_rules[] = {{.param = "script", .rule = DF_PARAM_SHELL_SCRIPT},
+                                            {.param = "env", .rule = DF_PARAM_ENV},
                                             {.param = NULL}};
 
 DF_TASKUNIT_DEFINE(

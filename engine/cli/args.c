@@ -35,6 +35,7 @@ enum {
     OPT_FROM,
     OPT_COUNT,
     OPT_ALLOW_INSECURE_PLUGINS,
+    OPT_PASS_ENV,
 };
 
 #define DF_OPT_COMMON 0u /* mask value meaning "every command" */
@@ -68,6 +69,10 @@ static const df_cli_option OPTIONS[] = {
     {"stack-size", "BYTES", OPT_STACK_SIZE, DF_OPT_STACK_SIZE,
      "stack size of each task coroutine, 16K to 1G, K, M or G suffix allowed (default: 256K); a "
      "plugin needing big buffers should malloc them"},
+    {"pass-env", "NAME|PATTERN", OPT_PASS_ENV, DF_OPT_PASS_ENV,
+     "pass this variable of dagflow's environment to tasks and alert commands (repeatable; a "
+     "pattern like 'AWS_*' matches several); they get only PATH, HOME, USER, LOGNAME, LANG, LC_*, "
+     "TZ, TMPDIR and DAGFLOW_* otherwise, plus the workflow's and task's env"},
     {"db", "PATH", OPT_DB, DF_OPT_COMMON,
      "SQLite history file (default: $DAGFLOW_DB, else ./dagflow.db; created on first use)"},
     {"plugin-dir", "DIR", OPT_PLUGIN_DIR, DF_OPT_COMMON,
@@ -253,6 +258,20 @@ static int apply_option(df_cli *cli, int val, char *arg)
     case OPT_ALLOW_INSECURE_PLUGINS:
         cli->allow_insecure_plugins = true;
         return 0;
+    case OPT_PASS_ENV: {
+        if (!*arg || strchr(arg, '=')) {
+            df_cli_error("%s: --pass-env needs a variable name or pattern, got \"%s\"", cmd, arg);
+            return DF_EXIT_USAGE;
+        }
+        const char **l = realloc(cli->pass_env, (cli->n_pass_env + 1) * sizeof *l);
+        if (!l) {
+            df_cli_error("out of memory");
+            return DF_EXIT_INTERNAL;
+        }
+        cli->pass_env = l;
+        cli->pass_env[cli->n_pass_env++] = arg;
+        return 0;
+    }
     case OPT_HELP:
         cli->help = true;
         return 0;
@@ -427,6 +446,7 @@ void df_cli_free(df_cli *cli)
 {
     json_decref(cli->params);
     free(cli->plugin_dirs);
+    free(cli->pass_env);
     free(cli->operands);
     memset(cli, 0, sizeof *cli);
 }
@@ -447,6 +467,8 @@ df_engine *df_cli_open_engine(const df_cli *cli,
     cfg.queue_capacity = (size_t)cli->queue_capacity;
     cfg.stack_size = cli->stack_size;
     cfg.allow_insecure_plugins = cli->allow_insecure_plugins;
+    cfg.pass_env = cli->pass_env;
+    cfg.n_pass_env = cli->n_pass_env;
     cfg.on_event = on_event;
     cfg.ud = ud;
     df_engine *e = NULL;

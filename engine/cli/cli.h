@@ -43,10 +43,11 @@
 #define DF_OPT_FORMAT (1u << 9)         /* --format dot|mermaid */
 #define DF_OPT_FROM (1u << 10)          /* --from TIME (ISO-8601 with an offset) */
 #define DF_OPT_COUNT (1u << 11)         /* --count N */
+#define DF_OPT_PASS_ENV (1u << 12)      /* --pass-env NAME|PATTERN (repeatable) */
 /* The engine options of run, resume and retry. */
 #define DF_OPT_ENGINE                                                                              \
     (DF_OPT_WORKERS_MIN | DF_OPT_WORKERS_MAX | DF_OPT_CONCURRENCY | DF_OPT_QUEUE_CAPACITY |        \
-     DF_OPT_STACK_SIZE)
+     DF_OPT_STACK_SIZE | DF_OPT_PASS_ENV)
 
 /* The default of --concurrency (SPEC §6). */
 #define DF_CLI_DEFAULT_CONCURRENCY 256
@@ -117,6 +118,8 @@ struct df_cli {
     char **operands;      /* owned array (strings borrowed from argv), in the order given */
     size_t n_operands;
     bool allow_insecure_plugins; /* --allow-insecure-plugins */
+    const char **pass_env; /* owned array (strings borrowed): the --pass-env values, in order */
+    size_t n_pass_env;
 };
 
 /* One option as the parser and the help know it. Static data. */

@@ -285,6 +285,7 @@ int df_pool_create(const df_pool_config *cfg, df_pool_done_fn done, void *ud, df
             p->cfg.queue_capacity = cfg->queue_capacity;
         if (cfg->stack_size)
             p->cfg.stack_size = cfg->stack_size;
+        p->cfg.pass_env = cfg->pass_env;
     }
     if (p->cfg.workers_max < p->cfg.workers_min)
         p->cfg.workers_max = p->cfg.workers_min;

@@ -23,6 +23,9 @@ typedef struct df_pool_config {
                             * plugin returns); default 2 * cores, at least workers_min */
     size_t queue_capacity; /* most jobs submitted but not yet started; default 65536 */
     size_t stack_size;     /* bytes per coroutine stack (guard page extra); default 256 KiB */
+    /* Names and fnmatch patterns of the engine's environment that tasks' children get beyond the
+     * base environment (proc.h), NULL-terminated, or NULL. Borrowed: must outlive the pool. */
+    const char *const *pass_env;
 } df_pool_config;
 
 /* One attempt of one task, handed to the pool. The pool takes ownership of the whole struct at

@@ -397,10 +397,25 @@ int df_task_spawn2(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result 
     snprintf(run_id, sizeof run_id, "DAGFLOW_RUN_ID=%lld", df_task_run_id(ctx));
     snprintf(task_id, sizeof task_id, "DAGFLOW_TASK_ID=%s", df_task_id(ctx));
     snprintf(attempt, sizeof attempt, "DAGFLOW_ATTEMPT=%u", df_task_attempt(ctx));
-    const char *extra[] = {run_id, task_id, attempt, NULL};
+    /* The attempt's variables, then the names the engine passes through (entries without "="). */
+    const char *const *pass = ctx->w->pool->cfg.pass_env;
+    size_t n_pass = 0;
+    while (pass && pass[n_pass])
+        n_pass++;
+    const char **extra = calloc(n_pass + 4, sizeof *extra);
+    if (!extra) {
+        snprintf(errbuf, errlen, "spawn: out of memory");
+        return -1;
+    }
+    extra[0] = run_id;
+    extra[1] = task_id;
+    extra[2] = attempt;
+    for (size_t i = 0; i < n_pass; i++)
+        extra[3 + i] = pass[i];
     df_proc *proc = NULL;
     int rc = df_proc_run(&ctx->w->loop, &o, extra, df_task_workdir(ctx), on_spawn_done, ctx, &proc,
                          errbuf, errlen);
+    free(extra);
     if (rc != 0)
         return rc;
     ctx->proc = proc;

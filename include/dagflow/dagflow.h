@@ -211,6 +211,13 @@ typedef struct df_engine_config {
      * "Plugin files"). Default false: such a file is refused, before it is loaded, with an error
      * naming it and why. `--allow-insecure-plugins` on the command line. */
     bool allow_insecure_plugins;
+    /* Variables of the engine's environment passed to tasks' child processes and alert commands,
+     * by name or fnmatch(3) pattern ("AWS_*"), on top of the base environment: PATH, HOME, USER,
+     * LOGNAME, LANG, LC_*, TZ, TMPDIR and DAGFLOW_* (SPEC §12; a workflow's env_passthrough adds
+     * its own). Nothing else of the engine's environment reaches them. Copied by df_engine_open.
+     * `--pass-env NAME|PATTERN` (repeatable) on the command line. */
+    const char *const *pass_env;
+    size_t n_pass_env;
 } df_engine_config;
 
 /* Fills cfg with the defaults: db "./dagflow.db", concurrency 256, everything else 0 (the

@@ -51,9 +51,15 @@ typedef struct df_task_ctx df_task_ctx;
  *   reference where no escaping is safe (inside backquotes, a ${...} expansion, a here-document,
  *   or right after a backslash) is a load error.
  * - DF_PARAM_NO_TEMPLATES: a reference in the param is a load error (values go through another
- *   param, e.g. sqlite's "bind"); the message names the param and, when given, hint. */
+ *   param, e.g. sqlite's "bind"); the message names the param and, when given, hint.
+ * - DF_PARAM_ENV: the param is an object of environment variables for the plugin's child
+ *   processes (SPEC §8, §12). The engine adds to it the workflow's "env" (the task's own keys
+ *   win) and, for each variable of the engine's environment that the workflow's
+ *   "env_passthrough" names, that variable. A param that is not an object (a template string)
+ *   is left as it is. */
 #define DF_PARAM_SHELL_SCRIPT 1
 #define DF_PARAM_NO_TEMPLATES 2
+#define DF_PARAM_ENV 3
 
 typedef struct df_param_rule {
     const char *param; /* a top-level key of params; NULL ends the array */
