@@ -83,6 +83,7 @@ void df_pool_config_default(df_pool_config *cfg)
         cfg->workers_max = cfg->workers_min;
     cfg->queue_capacity = 65536;
     cfg->stack_size = DF_POOL_DEFAULT_STACK_SIZE;
+    cfg->pass_env = NULL;
 }
 
 /* See pool_internal.h. */

@@ -236,13 +236,30 @@ static void test_environment(void **state)
     memset(&o, 0, sizeof o);
     const char *argv[] = {"sh", "-c", "echo $DF_TEST_PARENT $DF_TEST_OVERRIDE $FOO $BAR", NULL};
     const char *env[] = {"FOO=one", "DF_TEST_OVERRIDE=opts", "BAR=x", NULL};
-    const char *extra[] = {"BAR=extra wins", NULL};
+    /* An entry without "=" passes that variable (or pattern) of the parent through. */
+    const char *extra[] = {"BAR=extra wins", "DF_TEST_PAR*", NULL};
     o.argv = argv;
     o.env = env;
     char err[256];
     assert_int_equal(run(&o, extra, NULL, 0, &st, err, sizeof err), 0);
     assert_string_equal(st.res.stdout_data, "inherited opts one extra wins\n");
     df_spawn_result_free(&st.res);
+    /* Without it the parent's variables stay out (SPEC §12): only the base environment. */
+    setenv("DF_TEST_SECRET", "hunter2", 1);
+    setenv("LC_DF_TEST", "c", 1);
+    const char *extra_none[] = {"BAR=extra wins", NULL};
+    const char *show[] = {"sh", "-c",
+                          "echo [$DF_TEST_PARENT][$DF_TEST_SECRET][$LC_DF_TEST][${PATH:+p}]", NULL};
+    o.argv = show;
+    assert_int_equal(run(&o, extra_none, NULL, 0, &st, err, sizeof err), 0);
+    assert_string_equal(st.res.stdout_data, "[][][c][p]\n");
+    df_spawn_result_free(&st.res);
+    /* An exact name passes through too, and is not mistaken for an override. */
+    const char *extra_name[] = {"DF_TEST_SECRET", NULL};
+    assert_int_equal(run(&o, extra_name, NULL, 0, &st, err, sizeof err), 0);
+    assert_string_equal(st.res.stdout_data, "[][hunter2][c][p]\n");
+    df_spawn_result_free(&st.res);
+    o.argv = argv;
     /* each key once */
     const char *count[] = {"sh", "-c", "env | grep -c '^DF_TEST_OVERRIDE='", NULL};
     o.argv = count;
