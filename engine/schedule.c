@@ -12,6 +12,7 @@
  *     never shown: a restricted hour field that matches one of them fires once, at e. */
 #include "schedule.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,6 +147,15 @@ int df_schedule_next(const df_schedule *s, int64_t after_ms, int64_t anchor_ms, 
         return DF_ENOTFOUND;
     *at_ms = best;
     return 0;
+}
+
+char *df_schedule_local_date(const df_schedule *s, int64_t t_ms, char *buf, size_t len)
+{
+    int64_t t = df_civil_floor_div(t_ms, 1000);
+    df_civil c;
+    df_civil_from_seconds(t + (s ? df_tz_offset(s->tz, t) : 0), &c);
+    snprintf(buf, len, "%04lld-%02d-%02d", (long long)c.year, c.month, c.day);
+    return buf;
 }
 
 /* ---- decisions ---------------------------------------------------------------------------- */

@@ -77,6 +77,10 @@ int df_schedule_next(const df_schedule *s, int64_t after_ms, int64_t anchor_ms, 
 bool df_schedule_cron_next(const df_cron *c, const df_tz *tz, int64_t after, int64_t limit,
                            int64_t *at);
 
+/* The date of instant t_ms in the schedule's zone (UTC when s is NULL) as `YYYY-MM-DD`, written
+ * into buf (len >= 16): `${run.logical_date}` of SPEC §10. Returns buf. */
+char *df_schedule_local_date(const df_schedule *s, int64_t t_ms, char *buf, size_t len);
+
 /* What a fire time becomes; the names are schedule_history's `decision` (df_fire_decision). */
 typedef enum df_fire_action {
     DF_FIRE_RUN = 0,       /* start a run now; record `run` with it */

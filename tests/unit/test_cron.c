@@ -187,12 +187,101 @@ static void test_next_local(void **state)
     assert_int_equal(out, df_civil_to_seconds(2027, 12, 31, 23, 59, 59));
 }
 
+/* A small deterministic generator (xorshift64*), so that a failure can be replayed. */
+static uint64_t rnd(uint64_t *x)
+{
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    return *x * 2685821657736338717ull;
+}
+
+/* Whether local seconds t match c, field by field. */
+static bool matches(const df_cron *c, int64_t t)
+{
+    df_civil d;
+    df_civil_from_seconds(t, &d);
+    return ((c->seconds >> d.second) & 1) && ((c->minutes >> d.minute) & 1) &&
+           ((c->hours >> d.hour) & 1) && df_cron_date_matches(c, d.month, d.day, d.weekday);
+}
+
+/* Random expressions made of cron's own characters: the parser never crashes and never accepts
+ * what it cannot search; for each accepted one, the next match is a match, and nothing between
+ * the start and it matches (checked second by second over short spans). */
+static void test_random_expressions(void **state)
+{
+    (void)state;
+    static const char *const junk[] = {"L", "W", "#", "?", "MON", "jan", "x", "", "-", "/"};
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    size_t parsed = 0;
+    for (int i = 0; i < 100000; i++) {
+        char expr[256] = "";
+        int nf = rnd(&x) % 8 ? 5 + (int)(rnd(&x) % 2) : 4 + (int)(rnd(&x) % 4);
+        for (int f = 0; f < nf; f++) {
+            static const int lo6[] = {0, 0, 0, 1, 1, 0}, hi6[] = {59, 59, 23, 31, 12, 7};
+            int fi = nf == 6 ? f : f + 1 < 6 ? f + 1 : 5, lo = lo6[fi], hi = hi6[fi];
+            int items = 1 + (int)(rnd(&x) % 3);
+            for (int k = 0; k < items; k++) {
+                char item[32];
+                int span = hi - lo + 1, a = lo + (int)(rnd(&x) % span);
+                int b = a + (int)(rnd(&x) % (hi - a + 1)), st = 1 + (int)(rnd(&x) % span);
+                switch (rnd(&x) % 8) {
+                case 0:
+                case 1:
+                    snprintf(item, sizeof item, "*");
+                    break;
+                case 2:
+                    snprintf(item, sizeof item, "*/%d", st);
+                    break;
+                case 3:
+                    snprintf(item, sizeof item, "%d", a);
+                    break;
+                case 4:
+                    snprintf(item, sizeof item, "%d-%d", a, b);
+                    break;
+                case 5:
+                    snprintf(item, sizeof item, "%d-%d/%d", a, b, st);
+                    break;
+                case 6:
+                    snprintf(item, sizeof item, "%d", a + span); /* out of range */
+                    break;
+                default:
+                    snprintf(item, sizeof item, "%s", rnd(&x) % 4 ? "*" : junk[rnd(&x) % 10]);
+                    break;
+                }
+                strcat(expr, k ? "," : f ? " " : "");
+                strcat(expr, item);
+            }
+        }
+        df_cron c;
+        char err[256];
+        if (df_cron_parse(expr, &c, err, sizeof err) != 0) {
+            assert_true(err[0] != '\0');
+            continue;
+        }
+        parsed++;
+        int64_t from = df_civil_to_seconds(2027, 1 + (int)(rnd(&x) % 12), 1, 0, 0, 0) +
+                       (int64_t)(rnd(&x) % 86400),
+                out;
+        if (!df_cron_next_local(&c, from, from + 30 * 366 * 86400LL, &out))
+            fail_msg("\"%s\" parsed but never matches after %lld", expr, (long long)from);
+        assert_true(out >= from);
+        assert_true(matches(&c, out));
+        for (int64_t t = from; t < out && t < from + 7200; t++)
+            if (matches(&c, t))
+                fail_msg("\"%s\": %lld matches before the next match %lld", expr, (long long)t,
+                         (long long)out);
+    }
+    print_message("random expressions: %zu of 100000 parsed\n", parsed);
+    assert_true(parsed > 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fields_and_forms), cmocka_unit_test(test_macros),
         cmocka_unit_test(test_errors),           cmocka_unit_test(test_vixie_rule),
-        cmocka_unit_test(test_next_local),
+        cmocka_unit_test(test_next_local),       cmocka_unit_test(test_random_expressions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -366,6 +366,13 @@ static void test_civil(void **state)
 {
     (void)state;
     char buf[64];
+    /* ${run.logical_date}: the date in the schedule's zone, else UTC. */
+    df_schedule *s = cron_in("@daily", "Australia/Lord_Howe");
+    assert_string_equal(df_schedule_local_date(s, at("2027-01-01T13:00:00Z"), buf, sizeof buf),
+                        "2027-01-02");
+    assert_string_equal(df_schedule_local_date(NULL, at("2027-01-01T13:00:00Z"), buf, sizeof buf),
+                        "2027-01-01");
+    df_schedule_free(s);
     assert_string_equal(df_civil_format(0, 0, true, buf, sizeof buf), "1970-01-01T00:00:00Z");
     assert_string_equal(df_civil_format(-1, 0, true, buf, sizeof buf), "1969-12-31T23:59:59Z");
     assert_string_equal(df_civil_format(at("2027-03-28T01:00:00Z"), 7200, false, buf, sizeof buf),
@@ -474,6 +481,53 @@ static void test_loader(void **state)
     df_errlist_clear(&errs);
 }
 
+/* Properties over random instants, zones and expressions: the next fire time is strictly after;
+ * with an unrestricted hour field its wall-clock time matches; with a restricted one it matches
+ * or is the first instant after a forward change; and asking again from any instant before it
+ * gives the same fire time (no fire time is skipped or invented by where the search starts). */
+static void test_random_properties(void **state)
+{
+    (void)state;
+    static const char *const zones[] = {
+        "UTC",          "Europe/Berlin",    "America/New_York", "Australia/Lord_Howe",
+        "Asia/Kolkata", "America/Santiago", "Pacific/Chatham"};
+    static const char *const crons[] = {"*/15 * * * *", "30 2 * * *",   "0,30 1,2 * * *",
+                                        "45 * * * *",   "0 0 29 2 MON", "*/20 * 1-3 * * *",
+                                        "0 3 * * SUN",  "15 */2 * * *"};
+    uint64_t x = 88172645463325252ull;
+    size_t checked = 0;
+    for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++)
+        for (size_t k = 0; k < sizeof crons / sizeof crons[0]; k++) {
+            df_schedule *s = cron_in(crons[k], zones[z]);
+            for (int i = 0; i < 60; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                int64_t t = at("2026-01-01T00:00:00Z") + (int64_t)(x % (2 * 366 * 86400LL)) * 1000;
+                int64_t n, n2;
+                assert_int_equal(df_schedule_next(s, t, 0, &n), 0);
+                assert_true(n > t);
+                int64_t ns = n / 1000;
+                df_civil d;
+                df_civil_from_seconds(ns + df_tz_offset(s->tz, ns), &d);
+                const df_cron *c = &s->crons[0];
+                bool wall = ((c->minutes >> d.minute) & 1) && ((c->hours >> d.hour) & 1) &&
+                            ((c->seconds >> d.second) & 1) &&
+                            df_cron_date_matches(c, d.month, d.day, d.weekday);
+                bool change = df_tz_offset(s->tz, ns - 1) != df_tz_offset(s->tz, ns);
+                if (!wall && (c->hours_star || !change))
+                    fail_msg("%s in %s after %lld: %lld does not match", crons[k], zones[z],
+                             (long long)t, (long long)n);
+                int64_t t2 = t + (int64_t)(x % (uint64_t)(n - t));
+                assert_int_equal(df_schedule_next(s, t2, 0, &n2), 0);
+                if (n2 != n)
+                    fail_msg("%s in %s: after %lld -> %lld, after %lld -> %lld", crons[k], zones[z],
+                             (long long)t, (long long)n, (long long)t2, (long long)n2);
+                checked++;
+            }
+            df_schedule_free(s);
+        }
+    print_message("random properties: %zu fire times checked\n", checked);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_zone_names),
         cmocka_unit_test(test_civil),
         cmocka_unit_test(test_loader),
+        cmocka_unit_test(test_random_properties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
