@@ -24,9 +24,13 @@ static void sleep_ms(long ms)
 static const char *trimmed(const char *msg, char *buf, size_t len)
 {
     snprintf(buf, len, "%s", msg && *msg ? msg : "unknown error");
-    for (char *c = buf; *c; c++)
-        if (*c == '\n' || *c == '\t' || *c == '\r')
-            *c = ' ';
+    char *w = buf;
+    for (const char *c = buf; *c; c++) {
+        char ch = (*c == '\n' || *c == '\t' || *c == '\r') ? ' ' : *c;
+        if (ch != ' ' || (w > buf && w[-1] != ' '))
+            *w++ = ch;
+    }
+    *w = '\0';
     size_t n = strlen(buf);
     while (n && buf[n - 1] == ' ')
         buf[--n] = '\0';
@@ -69,8 +73,8 @@ int df_pg_connect(df_pg_store *s, const char *what)
                 return df_store_failf(&s->base, DF_STORE_ERROR,
                                       "store: %s: cannot connect to PostgreSQL: %s", what, buf);
             return df_store_failf(&s->base, DF_STORE_ERROR,
-                                  "store: %s: cannot connect to PostgreSQL (tried for %ld s): %s",
-                                  what, (s->retry_ms + 999) / 1000, buf);
+                                  "store: %s: cannot connect to PostgreSQL (tried for %.1f s): %s",
+                                  what, s->retry_ms / 1000.0, buf);
         }
         sleep_ms(delay);
         delay = delay * 2 > 1000 ? 1000 : delay * 2;

@@ -136,7 +136,7 @@ df_sqlite() {
 # df_pg_sql SQL: SQLite's SQL as PostgreSQL 15 takes it: a subquery in FROM gets an alias (SQLite
 # and PostgreSQL 16 do without); the SQLite functions the tests use are data/pg_compat.sql's.
 df_pg_sql() {
-    perl -0pe 's/(\bFROM\s*)(\((?:[^()]++|(?2))*\))(?!\s*(?:AS\b|(?!(?:WHERE|GROUP|ORDER|LIMIT|UNION|JOIN|LEFT|INNER|CROSS|ON|HAVING|WINDOW|EXCEPT|INTERSECT)\b)[A-Za-z_]))/$1.$2." AS df_sub".(++$n)/gie' <<<"$1"
+    perl "$E2E_DIR/data/pg_sql.pl" <<<"$1"
 }
 
 # df_test_pg: true in a DAGFLOW_TEST_DB=pg run.

@@ -93,6 +93,10 @@ expect_run() {
 
 # ms_between T1 T2: T2 - T1 in milliseconds, for two ISO-8601 times of the views.
 ms_between() {
+    if df_is_pg_uri "$DB"; then
+        q "SELECT round(extract(epoch FROM '$2'::timestamptz - '$1'::timestamptz) * 1000)::bigint"
+        return
+    fi
     sqlite3 :memory: "SELECT CAST(round((julianday('$2') - julianday('$1')) * 86400000) AS INTEGER)"
 }
 
@@ -108,7 +112,7 @@ events() {
 # once, replayed from task_events in seq order (+1 on a transition to RUNNING, -1 on one from
 # RUNNING). TASK_FILTER_SQL is an extra condition on task_id (e.g. "task_id LIKE 'p%'").
 max_concurrent() {
-    local filter="${2:-1}"
+    local filter="${2:-TRUE}"
     q "SELECT from_state, to_state FROM task_events WHERE run_id = $1 AND ($filter) ORDER BY seq" |
         awk -F'|' '$2 == "RUNNING" { n++; if (n > m) m = n } $1 == "RUNNING" { n-- }
                    END { print m + 0 }'

@@ -95,7 +95,7 @@ mkdir many
 # finish before the last one starts).
 (
     for _ in $(seq 200); do
-        n=$(sqlite3 -cmd '.timeout 2000' "$DB" "SELECT count(*) FROM task_instances WHERE state = 'RUNNING'" 2>/dev/null || echo 0)
+        n=$(q "SELECT count(*) FROM task_instances WHERE state = 'RUNNING'" 2>/dev/null || echo 0)
         [[ $n == 1000 ]] && break
         sleep 0.1
     done

@@ -14,7 +14,7 @@ need_builtin noop
 need_builtin sleep
 
 run_count() {
-    if [[ -f "$DB" ]]; then q "SELECT count(*) FROM run_history"; else echo 0; fi
+    if df_is_pg_uri "$DB" || [[ -f "$DB" ]]; then q "SELECT count(*) FROM run_history"; else echo 0; fi
 }
 
 note "a task rejected by its plugin's validate: INVALID run, exit 2, nothing ran"

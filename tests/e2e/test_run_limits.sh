@@ -46,7 +46,9 @@ assert_eq 1 "$(max_concurrent "$run")" "tasks running at once with --concurrency
 # attempt_history agrees.
 assert_eq "high mid mid_tie low zero_a zero_b neg" \
     "$(q "SELECT group_concat(task_id, ' ') FROM (SELECT task_id FROM attempt_history
-          WHERE run_id = $run ORDER BY started_at, rowid)")" "start order in attempt_history"
+          WHERE run_id = $run ORDER BY started_at, (SELECT min(seq) FROM task_events e
+                WHERE e.run_id = attempt_history.run_id AND e.task_id = attempt_history.task_id
+                AND e.to_state = 'RUNNING'))")" "start order in attempt_history"
 
 note "priority with max_active_tasks 1"
 jq '. + {max_active_tasks: 1}' prio.json >prio_mat.json

@@ -16,3 +16,8 @@ CREATE FUNCTION ifnull(a anycompatible, b anycompatible) RETURNS anycompatible
     LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(a, b) $$;
 CREATE FUNCTION julianday(t timestamptz) RETURNS double precision
     LANGUAGE sql IMMUTABLE AS $$ SELECT extract(epoch FROM t)::double precision / 86400 + 2440587.5 $$;
+-- ifnull(time or number, '') as SQLite answers it: text.
+CREATE FUNCTION ifnull(a timestamptz, b text) RETURNS text
+    LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(a::text, b) $$;
+CREATE FUNCTION ifnull(a bigint, b text) RETURNS text
+    LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(a::text, b) $$;

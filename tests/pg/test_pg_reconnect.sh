@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# test_pg_reconnect: connection loss on the PostgreSQL store (README "PostgreSQL"), on a cluster of
+# its own (tests/pg/pg_cluster.sh; the shared one cannot be stopped). A server restarted in the
+# middle of a run (fast shutdown: every connection is cut) is reconnected to and the run ends
+# SUCCESS with its whole history; a server that stays down longer than DAGFLOW_PG_RETRY_MS stops
+# the engine with exit 3 and a message naming the lost connection; once the server is back,
+# `resume` finishes the run, and the store's invariants hold.
+set -euo pipefail
+source "$(dirname "$0")/../e2e/lib.sh"
+source "$(dirname "$0")/../e2e/run_lib.sh"
+source "$(dirname "$0")/../e2e/data/durability/dur_lib.sh"
+PG_SH="$(cd "$(dirname "$0")" && pwd)/pg_cluster.sh"
+df_setup
+command -v psql >/dev/null || skip "psql is not installed"
+STATE="$WORK/cluster"
+DAGFLOW_TEST_PG_URI="$(bash "$PG_SH" start "$STATE")" || {
+    rc=$?
+    [[ $rc == 77 ]] && skip "no PostgreSQL server binaries"
+    fail "cannot start a cluster"
+}
+export DAGFLOW_TEST_PG_URI
+trap 'bash "$PG_SH" stop "$STATE"; dur_cleanup' EXIT
+need_builtin sleep
+need_builtin noop
+df_pg_new_db
+DB="$DF_PG_NEW"
+DATA="$(cat "$STATE/dir")/data"
+BINDIR="$(dirname "$(ls -d /usr/lib/postgresql/*/bin/pg_ctl | tail -1)")"
+PORT="$(sed -E 's/.*port=([0-9]+).*/\1/' <<<"$DAGFLOW_TEST_PG_URI")"
+SOCK="$(cat "$STATE/dir")"
+as_owner() {
+    if [[ $(id -u) == 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+pg_stop() {
+    as_owner "$BINDIR/pg_ctl" -D "$DATA" -m fast -w -t 30 stop >/dev/null
+}
+pg_start() {
+    as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$SOCK/server.log" -w -t 60 \
+        -o "-c listen_addresses='' -k $SOCK -p $PORT -c fsync=off" start </dev/null >/dev/null 2>&1
+}
+
+# 12 sleeps of 300 ms one after another: about 4 s of run with a write every 300 ms.
+python3 -c '
+import json
+t = [{"id": "s0", "plugin": "sleep", "params": {"ms": 300}}]
+for i in range(1, 12):
+    t.append({"id": "s%d" % i, "plugin": "sleep", "params": {"ms": 300}, "depends_on": ["s%d" % (i - 1)]})
+print(json.dumps({"name": "chain", "tasks": t}))' >chain.json
+
+note "the server restarts in the middle of a run: the engine reconnects, the run ends SUCCESS"
+DAGFLOW_PG_RETRY_MS=20000 bg run run chain.json
+wait_sql "SELECT count(*) >= 3 FROM task_history WHERE state = 'SUCCESS'" 20 "3 tasks SUCCESS"
+pg_stop
+sleep 1
+pg_start
+bg_wait "$BG_PID" 60 run
+expect_bg_rc 0 run "exit code of the run across a restart"
+expect_run 1 SUCCESS
+assert_eq 12 "$(q "SELECT count(*) FROM task_history WHERE run_id = 1 AND state = 'SUCCESS'")" \
+    "tasks SUCCESS after the restart"
+expect_invariants 1 finished
+
+note "the server stays down past DAGFLOW_PG_RETRY_MS: exit 3, then resume once it is back"
+DAGFLOW_PG_RETRY_MS=1500 bg run2 run chain.json
+wait_sql "SELECT count(*) >= 2 FROM task_history WHERE run_id = 2 AND state = 'SUCCESS'" 20 \
+    "2 tasks of run 2 SUCCESS"
+pg_stop
+t0=$(now_ms)
+bg_wait "$BG_PID" 60 run2
+waited=$(($(now_ms) - t0))
+expect_bg_rc 3 run2 "exit code when the server stays down"
+err="$(cat "$WORK/run2.err")"
+note "gave up after $waited ms: $(grep '^dagflow: ' <<<"$err" | head -2)"
+assert_contains "$err" "dagflow: " "the error line"
+assert_match "$err" "lost the connection to PostgreSQL|cannot connect to PostgreSQL" \
+    "the message names the lost connection"
+((waited < 20000)) || fail "the engine took $waited ms to give up (retry time 1.5 s)"
+DF_ASSERTS=$((DF_ASSERTS + 1))
+pg_start
+dfg resume 2
+assert_eq 0 "$DF_RC" "exit code of resume after the server came back"
+expect_run 2 SUCCESS
+expect_invariants 2 finished
+
+df_done
