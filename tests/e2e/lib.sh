@@ -119,7 +119,7 @@ expect_stderr_lines_prefixed() {
 df_sqlite() {
     if df_is_pg_uri "$1"; then
         # A boolean result prints as t/f: shown as SQLite's 1/0 when it is a whole row.
-        psql -X -q -A -t -F '|' -v ON_ERROR_STOP=1 -d "$1" -c "$(df_pg_sql "$2")" |
+        PGTZ=UTC psql -X -q -A -t -F '|' -v ON_ERROR_STOP=1 -d "$1" -c "$(df_pg_sql "$2")" |
             sed -e 's/^t$/1/' -e 's/^f$/0/'
         return "${PIPESTATUS[0]}"
     fi
