@@ -2,8 +2,9 @@
  * drives it (df_engine_wait), the coroutine pool and its completion inbox, the store connection
  * with group commit, the alert outbox, the named pools' slots, the heartbeat, graceful stop
  * (df_engine_stop) and the engine's own random generator. Starting runs is launch.c's, the run
- * lifecycle scheduler.c's, the thinner public calls api.c's. It sets nothing process-wide
- * (environment, limits, signal handlers, random seed) and never exits: that is the CLI's. */
+ * lifecycle runner.c's (the shell around run.c's pure core), the thinner public calls api.c's. It
+ * sets nothing process-wide (environment, limits, signal handlers, random seed) and never exits:
+ * that is the CLI's. */
 #include "engine_internal.h"
 
 #include <errno.h>
@@ -48,7 +49,7 @@ void df_engine_fail(df_engine *e, const char *fmt, ...)
         e->in_tx = false;
     }
     for (size_t i = 0; i < e->n_runs; i++)
-        df_run_cancel_all(e->runs[i]);
+        df_run_fail(e->runs[i]);
     df_engine_wake(e);
 }
 
@@ -207,8 +208,8 @@ void df_engine_emit(df_engine *e, const df_engine_event *ev)
 df_slot_pool *df_engine_slot_pool(df_engine *e, const char *name)
 {
     for (size_t i = 0; i < e->n_slot_pools; i++)
-        if (strcmp(e->slot_pools[i].name, name) == 0)
-            return &e->slot_pools[i];
+        if (strcmp(e->slot_pools[i]->name, name) == 0)
+            return e->slot_pools[i];
     return NULL;
 }
 
@@ -573,6 +574,7 @@ static int engine_open(const df_engine_config *cfg, df_engine **out, df_errlist 
     }
     if (e->cfg.concurrency == 0)
         e->cfg.concurrency = 256;
+    e->limits.concurrency = e->cfg.concurrency;
     engine_pool_config(cfg, &e->pool_cfg);
     e->pool_cfg.pass_env = e->cfg.pass_env;
     engine_seed(e, cfg->seed);
@@ -652,7 +654,7 @@ size_t df_engine_close(df_engine *e)
     /* Attempts still in flight get the grace period to see their cancellation; when none is
      * (the pool may still hold abandoned ones, stuck in plugins that ignored their deadline and
      * already recorded TIMED_OUT), nothing is worth waiting for. */
-    uint64_t grace = e->in_flight > 0 ? DF_STOP_GRACE_MS : 0;
+    uint64_t grace = e->limits.in_flight > 0 ? DF_STOP_GRACE_MS : 0;
     /* Nothing is recorded any more: attempts still in flight (after a halt or a store failure,
      * or of runs not waited to their end) are given up unrecorded, their records kept on the
      * abandoned list so that they are freed below whether or not their result comes back. */
@@ -676,8 +678,10 @@ size_t df_engine_close(df_engine *e)
         free(o);
     }
     e->outbox_tail = &e->outbox_head;
-    for (size_t i = 0; i < e->n_slot_pools; i++)
-        free(e->slot_pools[i].name);
+    for (size_t i = 0; i < e->n_slot_pools; i++) {
+        free(e->slot_pools[i]->name);
+        free(e->slot_pools[i]);
+    }
     free(e->slot_pools);
     for (size_t i = 0; i < e->n_breakers; i++)
         df_breaker_free(e->breakers[i].b);

@@ -1,6 +1,6 @@
 /* engine_internal: the structures shared by engine.c (the engine: loop, pool, store, inbox,
- * stop, group commit), launch.c (starting runs), api.c (the public calls) and scheduler.c (one
- * run's lifecycle). Not a public header. */
+ * stop, group commit), launch.c (starting runs), api.c (the public calls), runner.c (the shell
+ * around one run's pure core, run.h) and recover.c (resume and retry). Not a public header. */
 #ifndef DF_ENGINE_INTERNAL_H
 #define DF_ENGINE_INTERNAL_H
 
@@ -15,33 +15,22 @@
 #include "engine.h"
 #include "plugin.h"
 #include "pool/pool.h"
+#include "run.h"
 #include "workflow.h"
 
 typedef struct df_run df_run;
 
-/* One attempt handed to the pool; df_job.user points here. Owned by the run until the job's
- * result has come back (or, for an abandoned attempt, until the engine closes). */
+/* One attempt handed to the pool; df_job.user points here. Owned by the run's shell until the
+ * job's result has come back (or, for an abandoned attempt, until the engine closes). */
 typedef struct df_attempt_rec {
     df_run *run;
     size_t task;
     unsigned attempt;
-    int64_t started_at;
     df_pool_job *job;
-    uv_timer_t *timer;       /* timeout, then grace; NULL when the task has no timeout */
-    bool timed_out;          /* the deadline passed: the outcome is TIMED_OUT */
-    uint64_t cancel_mono_ms; /* when the deadline cancelled it */
-    bool abandoned;          /* recorded without its result; a late result is discarded */
-    bool synthetic;          /* failed before reaching the pool (template, validate) */
-    bool probe;              /* the half-open probe of its task's circuit breaker */
+    bool abandoned; /* recorded without its result; a late result is discarded */
+    bool synthetic; /* failed before reaching the pool (template, validate) */
     struct df_attempt_rec *next_abandoned;
 } df_attempt_rec;
-
-/* A named pool's slots, shared by every run of the engine (SPEC §1 `pools`). */
-typedef struct df_slot_pool {
-    char *name;
-    int64_t slots;
-    int64_t used;
-} df_slot_pool;
 
 /* A circuit breaker shared by every run of the engine (SPEC §3a), with the timer that wakes the
  * engine when it may half-open. */
@@ -102,8 +91,8 @@ struct df_engine {
 
     df_run **runs;
     size_t n_runs;
-    size_t in_flight; /* attempts in the pool, all runs */
-    df_slot_pool *slot_pools;
+    df_run_limits limits;      /* engine concurrency and attempts in flight, all runs */
+    df_slot_pool **slot_pools; /* each allocated alone: the runs' cores point to them */
     size_t n_slot_pools;
     df_engine_breaker *breakers;
     size_t n_breakers;
@@ -114,7 +103,7 @@ struct df_engine {
     char engine_host[256];    /* engine_info.host points here */
 };
 
-/* ---- engine.c services used by the scheduler ---- */
+/* ---- engine.c services used by the run shell (runner.c, recover.c) ---- */
 
 /* Opens the group-commit transaction if none is open. Returns 0, or DF_ESTORE once the engine is
  * fatal. */
@@ -168,7 +157,7 @@ int df_engine_start_pool(df_engine *e, df_errlist *errs);
  * close by themselves once every run has ended. Returns 0 or df_engine_start_pool's error. */
 int df_engine_open_handles(df_engine *e, df_errlist *errs);
 
-/* ---- scheduler.c ---- */
+/* ---- runner.c: the shell that feeds one run's core (run.h) and performs its effects ---- */
 
 /* Builds a run over a loaded workflow (taking ownership of wf and plugins) whose tasks are all
  * PENDING in the store already (run_id recorded). */
@@ -179,6 +168,8 @@ df_run *df_run_new(df_engine *e, long long run_id, df_workflow *wf, const df_plu
  * holds one message per INVALID task, in task order (the rejections of validate). */
 void df_run_mark_invalid(df_run *r, const unsigned char *invalid, const char *const *msgs);
 
+/* ---- recover.c: a stored run reopened (a second producer of the core's events) ---- */
+
 /* Takes over a stored run for `resume`: refuses (DF_EREFUSED, reason in err) a finished run or
  * one whose engine is alive; closes open attempts as LOST (failing a task after three in a row),
  * requeues work, restores retry timers and pending alerts. DF_ESTORE on a store failure. */
@@ -188,6 +179,8 @@ int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, siz
  * in err), DF_ESTORE (store failure), DF_ENOMEM. */
 int df_run_retry_prepare(df_run *r, const df_stored_run *loaded, const char *task, char *err,
                          size_t errlen);
+
+/* ---- runner.c ---- */
 
 /* Queues every PENDING task for evaluation (start of a run or of a resume) and wakes the engine,
  * whose ticks evaluate them with df_run_evaluate. */
@@ -216,6 +209,10 @@ bool df_run_check_end(df_run *r);
 
 /* Stop: cancel every attempt in flight and every retry timer (df_engine_stop). */
 void df_run_cancel_all(df_run *r);
+
+/* The engine became fatal (df_engine_fail): the run changes nothing more, and cancels as on a
+ * stop. */
+void df_run_fail(df_run *r);
 
 /* Records attempts that did not come back within the grace period as CANCELLED (shutdown). */
 void df_run_abandon_in_flight(df_run *r);

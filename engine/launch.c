@@ -1,6 +1,6 @@
 /* launch: starting runs on an engine — a new run from a loaded workflow (params merged, every
  * task's plugin and params checked, the run recorded, its first tasks queued), and a stored run
- * reopened for `resume` or `retry` (its DAG rebuilt from the store, the scheduler preparing it).
+ * reopened for `resume` or `retry` (its DAG rebuilt from the store, recover.c preparing it).
  * A run that could not be started is taken back; a started one advances in df_engine_wait. */
 #include "engine_internal.h"
 
@@ -34,15 +34,17 @@ static int add_pools(df_engine *e, const df_workflow *wf)
     for (size_t i = 0; i < wf->n_pools; i++) {
         if (df_engine_slot_pool(e, wf->pools[i].name))
             continue;
-        df_slot_pool *g = realloc(e->slot_pools, (e->n_slot_pools + 1) * sizeof *g);
+        df_slot_pool **g = realloc(e->slot_pools, (e->n_slot_pools + 1) * sizeof *g);
         if (!g)
             return DF_ENOMEM;
         e->slot_pools = g;
-        df_slot_pool *p = &g[e->n_slot_pools];
-        if (!(p->name = strdup(wf->pools[i].name)))
+        df_slot_pool *p = calloc(1, sizeof *p);
+        if (!p || !(p->name = strdup(wf->pools[i].name))) {
+            free(p);
             return DF_ENOMEM;
+        }
         p->slots = wf->pools[i].slots;
-        p->used = 0;
+        g[e->n_slot_pools] = p;
         e->n_slot_pools++;
     }
     return 0;

@@ -10,7 +10,7 @@
 
 /* Why a transition happens; some transitions are allowed only for one cause (SPEC §3). */
 typedef enum df_transition_cause {
-    DF_TC_NORMAL = 0, /* the scheduler driving a run forward */
+    DF_TC_NORMAL = 0, /* the run core driving a run forward */
     DF_TC_CREATE,     /* run creation (PENDING -> INVALID) */
     DF_TC_RECOVER,   /* an attempt lost to an engine crash or shutdown (RUNNING -> QUEUED, QUEUED ->
                         PENDING) */

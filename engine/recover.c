@@ -1,0 +1,193 @@
+/* recover: a stored run reopened by `resume` or `retry` — the checks on the run as a whole (a
+ * finished run, a live engine, nothing to retry), the claim on it in the store (a
+ * compare-and-set, so of two resumes at once only one wins), and alerts the dead engine left
+ * undelivered. What the store holds of each task is fed to the run's core as events
+ * (run_recover.c decides what becomes of each state); the shell performs the effects. */
+#include "runner.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+
+/* The stored tasks as the core takes them (borrowing loaded's strings). NULL on allocation
+ * failure. */
+static df_task_snapshot *snapshots(const df_stored_run *loaded)
+{
+    df_task_snapshot *s = calloc(loaded->n_tasks ? loaded->n_tasks : 1, sizeof *s);
+    for (size_t k = 0; s && k < loaded->n_tasks; k++) {
+        const df_stored_task *st = &loaded->tasks[k];
+        s[k] = (df_task_snapshot){.id = st->id,
+                                  .state = st->state,
+                                  .attempts = st->attempts,
+                                  .retry_base = st->retry_base,
+                                  .failures = st->failures,
+                                  .lost_streak = st->lost_streak,
+                                  .open_attempt = st->open_attempt,
+                                  .next_retry_at = st->next_retry_at,
+                                  .result_json = st->result_json};
+    }
+    return s;
+}
+
+/* Restores the core's tasks from the store. Returns 0, DF_EREFUSED or DF_ENOMEM (err filled). */
+static int restore(df_run *r, const df_stored_run *loaded, char *err, size_t errlen)
+{
+    df_task_snapshot *s = snapshots(loaded);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return DF_ENOMEM;
+    }
+    int rc = df_run_core_restore(r->core, s, loaded->n_tasks, err, errlen);
+    free(s);
+    return rc;
+}
+
+/* Whether the engine recorded for a RUNNING run is still alive. */
+static bool engine_alive(const df_stored_run *loaded, char *who, size_t wholen)
+{
+    long long pid = loaded->engine.pid;
+    const char *host = loaded->has_engine ? loaded->engine.host : NULL;
+    int64_t age = loaded->heartbeat_at ? df_now_ms() - loaded->heartbeat_at : INT64_MAX;
+    char me[256] = "";
+    gethostname(me, sizeof me - 1);
+    snprintf(who, wholen, "pid %lld on %s", pid, host ? host : "?");
+    if (host && strcmp(host, me) == 0 && pid > 0) {
+        if (pid == (long long)getpid())
+            return false;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            return false; /* that process is gone */
+    }
+    return age < DF_HEARTBEAT_STALE_MS;
+}
+
+/* Takes ownership of the run in the store: this engine (a compare-and-set against the engine
+ * read with the run, so of two resumes at once only one wins), state RUNNING. Returns 0,
+ * DF_EREFUSED with err filled when another engine claimed it first, DF_ESTORE (err filled) on a
+ * store failure. */
+static int take_over(df_run *r, const df_stored_run *loaded, char *err, size_t errlen)
+{
+    df_engine *e = r->e;
+    if (df_engine_tx(e) != 0) {
+        snprintf(err, errlen, "%s", e->fatal_msg);
+        return DF_ESTORE;
+    }
+    int rc = df_store_run_claim(e->store, r->id, loaded->has_engine ? &loaded->engine : NULL,
+                                &e->engine_info, df_now_ms());
+    if (rc == DF_STORE_CONFLICT) {
+        snprintf(err, errlen, "run %lld was taken over by another engine just now; not resuming",
+                 r->id);
+        df_store_rollback(e->store);
+        e->in_tx = false;
+        return DF_EREFUSED;
+    }
+    if (rc != DF_STORE_OK ||
+        df_store_run_set_state(e->store, r->id, DF_RS_RUNNING, 0) != DF_STORE_OK) {
+        df_engine_fail(e, "%s", df_store_error(e->store));
+        snprintf(err, errlen, "%s", e->fatal_msg);
+        return DF_ESTORE;
+    }
+    return 0;
+}
+
+static int redeliver_pending_alerts(df_run *r)
+{
+    df_pending_alert *pending = NULL;
+    size_t n = 0;
+    if (df_store_alerts_pending(r->e->store, r->id, &pending, &n) != DF_STORE_OK) {
+        df_engine_fail(r->e, "%s", df_store_error(r->e->store));
+        return DF_ESTORE;
+    }
+    for (size_t k = 0; k < n; k++)
+        df_engine_redeliver_alert(r->e, r->wf, pending[k].alert_id, pending[k].sink_index,
+                                  pending[k].payload, pending[k].tries);
+    df_pending_alerts_free(pending, n);
+    return 0;
+}
+
+/* A finished run: only alerts its engine died before delivering are left to do. */
+static int resume_finished(df_run *r, const df_stored_run *loaded, char *err, size_t errlen)
+{
+    df_run_state st = loaded->state;
+    df_pending_alert *pending = NULL;
+    size_t n_pending = 0;
+    if (df_store_alerts_pending(r->e->store, r->id, &pending, &n_pending) == DF_STORE_OK &&
+        n_pending > 0) {
+        df_pending_alerts_free(pending, n_pending);
+        int rc = restore(r, loaded, err, errlen);
+        if (rc != 0)
+            return rc;
+        df_run_core_finished(r->core, st);
+        return redeliver_pending_alerts(r);
+    }
+    df_pending_alerts_free(pending, n_pending);
+    snprintf(err, errlen,
+             "run %lld has finished (%s); nothing to resume (use `dagflow retry %lld` to re-run "
+             "its failed tasks)",
+             r->id, df_run_state_name(st), r->id);
+    return DF_EREFUSED;
+}
+
+int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, size_t errlen)
+{
+    df_run_state st = loaded->state;
+    if (st == DF_RS_SUCCESS || st == DF_RS_FAILED || st == DF_RS_INVALID)
+        return resume_finished(r, loaded, err, errlen);
+    char who[300];
+    if (st == DF_RS_RUNNING && engine_alive(loaded, who, sizeof who)) {
+        snprintf(err, errlen, "run %lld is still being run by a live engine (%s); not resuming",
+                 r->id, who);
+        return DF_EREFUSED;
+    }
+    int rc = restore(r, loaded, err, errlen);
+    if (rc == 0)
+        rc = take_over(r, loaded, err, errlen);
+    if (rc != 0)
+        return rc;
+    df_task_snapshot *s = snapshots(loaded);
+    if (!s) {
+        df_engine_fail(r->e, "out of memory");
+        return DF_ESTORE;
+    }
+    df_run_clock clk = df_run_now();
+    df_run_core_resume(r->core, s, loaded->n_tasks, &clk);
+    free(s);
+    df_run_perform(r);
+    if (r->e->fatal)
+        return DF_ESTORE;
+    return redeliver_pending_alerts(r);
+}
+
+int df_run_retry_prepare(df_run *r, const df_stored_run *loaded, const char *task, char *err,
+                         size_t errlen)
+{
+    df_run_state st = loaded->state;
+    if (st == DF_RS_RUNNING || st == DF_RS_INTERRUPTED) {
+        snprintf(err, errlen,
+                 "run %lld has not finished (%s); use `dagflow resume %lld` to continue it", r->id,
+                 df_run_state_name(st), r->id);
+        return DF_EREFUSED;
+    }
+    if (st == DF_RS_INVALID) {
+        snprintf(err, errlen,
+                 "run %lld is INVALID (a plugin rejected its params); fix the workflow and run "
+                 "it again",
+                 r->id);
+        return DF_EREFUSED;
+    }
+    int rc = restore(r, loaded, err, errlen);
+    if (rc == 0)
+        rc = df_run_core_retry_plan(r->core, task, err, errlen);
+    if (rc == 0)
+        rc = take_over(r, loaded, err, errlen);
+    if (rc != 0)
+        return rc;
+    df_run_clock clk = df_run_now();
+    df_run_core_retry_apply(r->core, task != NULL, &clk);
+    df_run_perform(r);
+    return r->e->fatal ? DF_ESTORE : 0;
+}

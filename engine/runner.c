@@ -1,0 +1,342 @@
+/* runner: the shell around one run's pure core (run.h) — it builds the run, feeds the core its
+ * events (the engine's ticks, attempt results from the pool's inbox, stop, store failure,
+ * shutdown's grace) and performs the effects (runner_fx.c). Submission is here: an attempt the
+ * core started is handed to the pool only after the engine has committed the transaction that
+ * records it RUNNING (df_run_submit, called after each commit), with its templates resolved and
+ * its params validated again. Recovery's events come from recover.c. */
+#include "runner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "template.h"
+
+static double engine_random(void *ud)
+{
+    return df_engine_random(ud);
+}
+
+/* The core over r's workflow, with the engine's shared pools, breakers and limits. */
+static df_run_core *core_new(df_run *r)
+{
+    df_engine *e = r->e;
+    const df_workflow *wf = r->wf;
+    df_slot_pool **pools = calloc(wf->n_pools ? wf->n_pools : 1, sizeof *pools);
+    df_breaker **breakers = calloc(wf->n_breakers ? wf->n_breakers : 1, sizeof *breakers);
+    df_run_core *c = NULL;
+    bool found = pools && breakers;
+    for (size_t k = 0; found && k < wf->n_pools; k++)
+        found = (pools[k] = df_engine_slot_pool(e, wf->pools[k].name)) != NULL;
+    for (size_t k = 0; found && k < wf->n_breakers; k++) {
+        df_engine_breaker *eb = df_engine_breaker_find(e, wf->breakers[k].name);
+        found = eb && (breakers[k] = eb->b);
+    }
+    if (found) {
+        df_run_core_config cfg = {.run_id = r->id,
+                                  .wf = wf,
+                                  .limits = &e->limits,
+                                  .pools = pools,
+                                  .breakers = breakers,
+                                  .random = engine_random,
+                                  .random_ud = e};
+        c = df_run_core_new(&cfg);
+    }
+    free(pools);
+    free(breakers);
+    return c;
+}
+
+df_run *df_run_new(df_engine *e, long long run_id, df_workflow *wf, const df_plugin **plugins,
+                   json_t *params)
+{
+    size_t n = wf->n_tasks ? wf->n_tasks : 1;
+    df_run *r = calloc(1, sizeof *r);
+    if (r) {
+        r->e = e;
+        r->id = run_id;
+        r->wf = wf;
+        r->plugins = plugins;
+        r->params = params;
+        r->io = calloc(n, sizeof *r->io);
+        r->pending = calloc(n, sizeof *r->pending);
+        r->core = core_new(r);
+    }
+    if (!r || !r->io || !r->pending || !r->core) {
+        if (r) {
+            free(r->io);
+            free(r->pending);
+            df_run_core_free(r->core);
+            free(r);
+        }
+        df_workflow_free(wf);
+        free(plugins);
+        json_decref(params);
+        return NULL;
+    }
+    for (size_t i = 0; i < wf->n_tasks; i++)
+        r->io[i] = (df_task_io){.run = r, .task = i};
+    return r;
+}
+
+void df_run_free(df_run *r)
+{
+    if (!r)
+        return;
+    /* Attempts still in the pool are freed with the pool's late results (engine close). */
+    df_run_core_free(r->core);
+    free(r->io);
+    free(r->pending);
+    free(r->plugins);
+    json_decref(r->params);
+    df_workflow_free(r->wf);
+    free(r);
+}
+
+/* ---- events from the engine ---- */
+
+void df_run_mark_invalid(df_run *r, const unsigned char *invalid, const char *const *msgs)
+{
+    df_run_clock clk = df_run_now();
+    df_run_core_mark_invalid(r->core, invalid, msgs, &clk);
+    df_run_perform(r);
+}
+
+void df_run_start(df_run *r)
+{
+    df_run_core_start(r->core);
+    df_run_perform(r);
+    df_engine_wake(r->e);
+}
+
+bool df_run_evaluate(df_run *r, size_t max)
+{
+    if (r->e->fatal || r->e->stopping)
+        return false;
+    df_run_clock clk = df_run_now();
+    bool more = df_run_core_evaluate(r->core, max, &clk);
+    df_run_perform(r);
+    return more;
+}
+
+bool df_run_dispatch(df_run *r, size_t max)
+{
+    if (r->e->fatal || r->e->stopping)
+        return false;
+    df_run_clock clk = df_run_now();
+    bool more = df_run_core_dispatch(r->core, max, &clk);
+    df_run_perform(r);
+    return more && !r->e->fatal;
+}
+
+bool df_run_check_end(df_run *r)
+{
+    df_run_clock clk = df_run_now();
+    df_run_core_check_end(r->core, &clk);
+    df_run_perform(r);
+    return df_run_core_ended(r->core);
+}
+
+void df_run_cancel_all(df_run *r)
+{
+    df_run_clock clk = df_run_now();
+    df_run_core_cancel(r->core, r->e->stopping, &clk);
+    df_run_perform(r);
+}
+
+void df_run_fail(df_run *r)
+{
+    df_run_core_set_fatal(r->core);
+    df_run_cancel_all(r);
+}
+
+void df_run_abandon_in_flight(df_run *r)
+{
+    df_engine *e = r->e;
+    if (e->fatal)
+        df_run_core_set_fatal(r->core); /* closing: nothing is recorded any more */
+    for (size_t i = 0; i < r->wf->n_tasks; i++) {
+        df_attempt_rec *rec = r->io[i].rec;
+        if (!rec || rec->abandoned || rec->synthetic)
+            continue;
+        rec->abandoned = true;
+        rec->next_abandoned = e->abandoned;
+        e->abandoned = rec;
+        r->io[i].rec = NULL;
+        df_run_clock clk = df_run_now();
+        df_run_core_abandon(r->core, i,
+                            "cancelled: no result within the shutdown grace period (a plugin that "
+                            "ignores cancellation, or no worker free to start it)",
+                            &clk);
+        df_run_perform(r);
+    }
+}
+
+bool df_run_waiting_for_pool(const df_run *r)
+{
+    return df_run_core_unsubmitted(r->core) > 0;
+}
+
+bool df_run_ended(const df_run *r)
+{
+    return df_run_core_ended(r->core);
+}
+
+df_run_state df_run_final_state(const df_run *r)
+{
+    return df_run_core_final_state(r->core);
+}
+
+long long df_run_id(const df_run *r)
+{
+    return r->id;
+}
+
+/* ---- results ---- */
+
+void df_run_on_result(df_engine *e, df_job_result *res)
+{
+    (void)e;
+    df_attempt_rec *rec = res->user;
+    if (rec->abandoned) {
+        /* Already recorded (timed out or shut down without coming back): discard. */
+        df_job_result_free(res);
+        return;
+    }
+    df_run *r = rec->run;
+    if (r->io[rec->task].rec == rec)
+        r->io[rec->task].rec = NULL;
+    df_run_clock clk = df_run_now();
+    df_run_core_result_in(r->core, rec->task, rec->attempt, res->status, res->result, res->error,
+                          res->log, &clk);
+    df_run_perform(r);
+    free(rec);
+    df_job_result_free(res);
+}
+
+/* ---- submission ---- */
+
+static const json_t *lookup_result(void *ud, const char *task_id)
+{
+    df_run *r = ud;
+    long i = df_workflow_find_task(r->wf, task_id);
+    return i < 0 ? NULL : df_run_core_result(r->core, (size_t)i);
+}
+
+/* A result for an attempt that failed before reaching the pool, posted to the inbox like a
+ * worker's. */
+static void fail_synthetic(df_run *r, df_attempt_rec *rec, const char *msg)
+{
+    df_job_result *res = calloc(1, sizeof *res);
+    if (!res) {
+        df_engine_fail(r->e, "out of memory");
+        free(rec);
+        return;
+    }
+    res->status = DF_TASK_FAILED_PERMANENT;
+    res->error = strdup(msg);
+    res->started_mono_ms = res->ended_mono_ms = df_mono_ms();
+    res->user = rec;
+    rec->synthetic = true;
+    r->io[rec->task].rec = rec;
+    df_run_core_submitted(r->core, rec->task, false);
+    df_engine_post_result(r->e, res);
+}
+
+/* The attempt's params: templates resolved, validated again by the plugin. NULL with err
+ * filled when either fails. */
+static json_t *attempt_params(df_run *r, const df_attempt_rec *rec, char *err, size_t errlen)
+{
+    const df_task_def *d = &r->wf->tasks[rec->task];
+    const df_plugin *p = r->plugins[rec->task];
+    df_template_scope scope = {.params = r->params,
+                               .run_id = r->id,
+                               .workflow = r->wf->name,
+                               .task_id = d->id,
+                               .attempt = rec->attempt,
+                               .resolve_tasks = true,
+                               .task_result = lookup_result,
+                               .ud = r};
+    json_t *params = df_template_resolve(d->params, &scope, err, errlen);
+    if (!params || !p->unit->validate)
+        return params;
+    char verr[1024] = "";
+    if (p->unit->validate(params, verr, sizeof verr) != 0) {
+        verr[sizeof verr - 1] = '\0';
+        snprintf(err, errlen, "plugin %s rejected the resolved params: %s", p->name,
+                 verr[0] ? verr : "(no message)");
+        json_decref(params);
+        return NULL;
+    }
+    return params;
+}
+
+static void job_free(df_job *job)
+{
+    json_decref(job->params);
+    free(job->task_id);
+    free(job->workdir);
+    free(job);
+}
+
+/* Builds the job of a RUNNING attempt and submits it. Returns false when the pool's queue is
+ * full (try again later). */
+static bool submit(df_run *r, size_t task, unsigned attempt)
+{
+    df_attempt_rec *rec = calloc(1, sizeof *rec);
+    if (!rec) {
+        df_engine_fail(r->e, "out of memory");
+        return true;
+    }
+    *rec = (df_attempt_rec){.run = r, .task = task, .attempt = attempt};
+    char err[2048];
+    json_t *params = attempt_params(r, rec, err, sizeof err);
+    if (!params) {
+        fail_synthetic(r, rec, err);
+        return true;
+    }
+    df_job *job = calloc(1, sizeof *job);
+    if (!job || !(job->task_id = strdup(r->wf->tasks[task].id)) ||
+        !(job->workdir = strdup(r->wf->dir))) {
+        if (job)
+            job_free(job);
+        json_decref(params);
+        fail_synthetic(r, rec, "out of memory");
+        return true;
+    }
+    job->unit = r->plugins[task]->unit;
+    job->params = params;
+    job->run_id = r->id;
+    job->attempt = attempt;
+    job->user = rec;
+    int rc = df_pool_submit(r->e->pool, job, &rec->job);
+    if (rc != 0) {
+        job_free(job);
+        if (rc == DF_POOL_EFULL) {
+            free(rec);
+            return false;
+        }
+        fail_synthetic(r, rec, "the worker pool is shutting down");
+        return true;
+    }
+    r->io[task].rec = rec;
+    df_run_core_submitted(r->core, task, true);
+    return true;
+}
+
+void df_run_submit(df_run *r)
+{
+    if (r->e->fatal)
+        return;
+    size_t kept = 0;
+    for (size_t k = 0; k < r->pending_n; k++) {
+        df_pending_submit p = r->pending[k];
+        if (!df_run_core_wants_submit(r->core, p.task, p.attempt))
+            continue;
+        if (!submit(r, p.task, p.attempt))
+            r->pending[kept++] = p;
+    }
+    r->pending_n = kept;
+    df_run_perform(r);
+}

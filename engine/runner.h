@@ -1,0 +1,45 @@
+/* runner: the shell around one run's pure core (run.h) — what runner.c (events fed, effects
+ * performed) and recover.c (resume and retry, which feed the core what the store holds) share.
+ * Not a public header; engine_internal.h does not include it. */
+#ifndef DF_RUNNER_H
+#define DF_RUNNER_H
+
+#include "engine_internal.h"
+
+/* Per task, what only the shell holds: the attempt handed to the pool and the libuv timers. */
+typedef struct df_task_io {
+    df_run *run;
+    size_t task;
+    df_attempt_rec *rec; /* the attempt handed over (pool or synthetic result), or NULL */
+    uv_timer_t *retry;   /* DF_RT_RETRY; data = this */
+    uv_timer_t *attempt; /* DF_RT_TIMEOUT, then DF_RT_UNYIELDING, then DF_RT_GRACE */
+    df_run_timer_kind attempt_kind;
+} df_task_io;
+
+/* An attempt the core asked to submit, waiting for the commit (and for room in the pool). */
+typedef struct df_pending_submit {
+    size_t task;
+    unsigned attempt;
+} df_pending_submit;
+
+struct df_run {
+    df_engine *e;
+    long long id;
+    df_workflow *wf;
+    const df_plugin **plugins;
+    json_t *params;
+    df_run_core *core;
+    df_task_io *io;
+    df_pending_submit *pending;
+    size_t pending_n;
+};
+
+/* The time now, for an event. */
+df_run_clock df_run_now(void);
+
+/* Performs every effect the core has queued, in order: writes into the engine's open
+ * transaction (skipped once the engine is fatal), submissions kept for after the commit, timers,
+ * alerts, the observer. */
+void df_run_perform(df_run *r);
+
+#endif
