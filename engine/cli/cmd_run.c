@@ -78,9 +78,9 @@ static void on_event(void *ud, const df_engine_event *ev)
 /* Prints path for a shell: as is when it is made of safe characters, else in single quotes. */
 static void print_shell_word(const char *path)
 {
-    if (path[strspn(path,
-                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,:=@")] ==
-        '\0') {
+    if (path[strspn(path, "abcdefghijklmnopqrstuvwxyz"
+                          "ABCDEFGHIJKLMNOP"
+                          "QRSTUVWXYZ0123456789/._-+,:=@")] == '\0') {
         fputs(path, stdout);
         return;
     }
