@@ -38,6 +38,18 @@ typedef struct delivery {
     struct delivery *prev, *next;
 } delivery;
 
+/* An alert of the outbox: recorded in the engine's open transaction, delivered once that
+ * transaction has committed (df_alerts_flush). */
+typedef struct queued {
+    long long alert_id;
+    const json_t *sink, *env;       /* borrowed from the run's workflow */
+    const char *const *passthrough; /* likewise */
+    char *dir;
+    char *payload;
+    int tries;
+    struct queued *next;
+} queued;
+
 struct df_alerts {
     uv_loop_t *loop;
     df_alert_outcome_fn fn;
@@ -46,6 +58,7 @@ struct df_alerts {
     size_t busy;
     bool closing;
     const char *const *pass_env; /* the engine's --pass-env (borrowed), or NULL */
+    queued *q_head, **q_tail;    /* the outbox */
 };
 
 void df_alerts_set_pass_env(df_alerts *a, const char *const *pass_env)
@@ -62,7 +75,59 @@ df_alerts *df_alerts_new(uv_loop_t *loop, df_alert_outcome_fn fn, void *ud)
     a->loop = loop;
     a->fn = fn;
     a->ud = ud;
+    a->q_tail = &a->q_head;
     return a;
+}
+
+/* ---- the outbox ---- */
+
+int df_alerts_queue(df_alerts *a, long long alert_id, const json_t *sink, const char *base_dir,
+                    const char *payload, int tries_done, const json_t *env,
+                    const char *const *passthrough)
+{
+    queued *q = calloc(1, sizeof *q);
+    if (!q || !(q->dir = strdup(base_dir)) || !(q->payload = strdup(payload))) {
+        if (q)
+            free(q->dir);
+        free(q);
+        return -1;
+    }
+    q->alert_id = alert_id;
+    q->sink = sink;
+    q->env = env;
+    q->passthrough = passthrough;
+    q->tries = tries_done;
+    *a->q_tail = q;
+    a->q_tail = &q->next;
+    return 0;
+}
+
+static void queued_free(queued *q)
+{
+    free(q->dir);
+    free(q->payload);
+    free(q);
+}
+
+int df_alerts_flush(df_alerts *a)
+{
+    int rc = 0;
+    while (a->q_head) {
+        queued *q = a->q_head;
+        a->q_head = q->next;
+        if (!a->q_head)
+            a->q_tail = &a->q_head;
+        if (df_alerts_deliver(a, q->alert_id, q->sink, q->dir, q->payload, q->tries, q->env,
+                              q->passthrough) != 0)
+            rc = -1;
+        queued_free(q);
+    }
+    return rc;
+}
+
+bool df_alerts_queued(const df_alerts *a)
+{
+    return a && a->q_head != NULL;
 }
 
 size_t df_alerts_busy(const df_alerts *a)
@@ -456,6 +521,12 @@ void df_alerts_close(df_alerts *a)
     if (!a)
         return;
     a->closing = true;
+    while (a->q_head) { /* never delivered: they stay "pending" in the store */
+        queued *q = a->q_head;
+        a->q_head = q->next;
+        queued_free(q);
+    }
+    a->q_tail = &a->q_head;
     size_t had = a->busy;
     /* Deliveries waiting for their next try are dropped (they stay "pending" in the store and
      * are delivered on resume); a running command or request ends on its own, unrecorded. */

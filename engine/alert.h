@@ -1,7 +1,8 @@
-/* alert: the alert payload, which sinks want which events, and delivery with retries (SPEC §5).
- * The engine writes every alert to the store's outbox first (df_store_alert_add) and only then
- * asks this module to deliver it; each try's outcome comes back through a callback so the engine
- * records it. This module never touches the store. Runs on the engine's event loop. */
+/* alert: the alert payload, which sinks want which events, the outbox, and delivery with retries
+ * (SPEC §5). The engine writes every alert to the store first (df_store_alert_add, in its open
+ * transaction), queues it in this module's outbox, and flushes the outbox once the transaction has
+ * committed; each try's outcome comes back through a callback so the engine records it. This
+ * module never touches the store. Runs on the engine's event loop. */
 #ifndef DF_ALERT_H
 #define DF_ALERT_H
 
@@ -39,6 +40,22 @@ int df_alerts_deliver(df_alerts *a, long long alert_id, const json_t *sink, cons
                       const char *payload, int tries_done, const json_t *env,
                       const char *const *passthrough);
 
+/* The outbox (the engine's transactional outbox): queues one alert the engine has just written to
+ * the store in its open transaction, to be delivered by df_alerts_flush once that transaction has
+ * committed, so that no alert goes out whose record could still roll back. Arguments as
+ * df_alerts_deliver's (sink, env, passthrough borrowed; base_dir, payload copied). Returns 0, or
+ * -1 on allocation failure. */
+int df_alerts_queue(df_alerts *a, long long alert_id, const json_t *sink, const char *base_dir,
+                    const char *payload, int tries_done, const json_t *env,
+                    const char *const *passthrough);
+
+/* Starts delivering every queued alert, in order (call after the commit). Returns 0, or -1 when
+ * one could not start (out of memory; the others still do, and the record stays "pending"). */
+int df_alerts_flush(df_alerts *a);
+
+/* True while alerts wait in the outbox. */
+bool df_alerts_queued(const df_alerts *a);
+
 /* Names and fnmatch patterns of the engine's environment that every command sink gets beyond
  * the base environment (proc.h), NULL-terminated, or NULL. Borrowed: must outlive a. */
 void df_alerts_set_pass_env(df_alerts *a, const char *const *pass_env);
@@ -46,9 +63,9 @@ void df_alerts_set_pass_env(df_alerts *a, const char *const *pass_env);
 /* Deliveries not finished yet (including ones waiting for their next try). */
 size_t df_alerts_busy(const df_alerts *a);
 
-/* Closes the deliverer's handles and frees it once the loop has run them down (call uv_run
- * afterwards). Deliveries still busy are dropped (they stay "pending" in the store and are
- * delivered on resume). NULL is fine. */
+/* Closes the deliverer's handles (alerts still in the outbox are dropped) and frees it once the
+ * loop has run them down (call uv_run afterwards). Deliveries still busy are dropped (they stay
+ * "pending" in the store and are delivered on resume). NULL is fine. */
 void df_alerts_close(df_alerts *a);
 
 /* The alert JSON (SPEC §5) as a new object: {"event", "run_id", "workflow", "task_id" (null for

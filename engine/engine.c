@@ -1,6 +1,7 @@
 /* engine: one engine around its runs — opening and closing it, the libuv loop of the thread that
  * drives it (df_engine_wait), the coroutine pool and its completion inbox, the store connection
- * with group commit, the alert outbox, the named pools' slots, the heartbeat, graceful stop
+ * with group commit (the alerts it recorded delivered after it: the outbox is alert.c's, recording
+ * them engine_alerts.c's), the named pools' slots, the heartbeat, graceful stop
  * (df_engine_stop) and the engine's own random generator. Starting runs is launch.c's, the run
  * lifecycle runner.c's (the shell around run.c's pure core), the thinner public calls api.c's. It
  * sets nothing process-wide (environment, limits, signal handlers, random seed) and never exits:
@@ -92,111 +93,9 @@ int df_engine_commit(df_engine *e)
         }
         e->in_tx = false;
     }
-    while (e->outbox_head) {
-        df_outbox_item *it = e->outbox_head;
-        e->outbox_head = it->next;
-        if (!e->outbox_head)
-            e->outbox_tail = &e->outbox_head;
-        if (df_alerts_deliver(e->alerts, it->alert_id, it->sink, it->dir, it->payload, it->tries,
-                              it->wf->env, (const char *const *)it->wf->env_passthrough) != 0)
-            df_engine_fail(e, "alerts: out of memory");
-        free(it->dir);
-        free(it->payload);
-        free(it);
-    }
-    return 0;
-}
-
-int df_engine_raise_alert(df_engine *e, long long run_id, const df_workflow *wf, const char *event,
-                          const char *task_id, const char *state, const char *error,
-                          unsigned attempt)
-{
-    size_t n = json_array_size(wf->alerts);
-    if (n == 0)
-        return 0;
-    int64_t now = df_now_ms();
-    /* The error goes into the JSON and into a command sink's environment: keep it short. */
-    char short_error[DF_ALERT_ERROR_MAX + 1];
-    if (error)
-        error = df_utf8_cut(error, short_error, sizeof short_error);
-    json_t *payload =
-        df_alert_payload(event, run_id, wf->name, task_id, state, error, attempt, now);
-    char *text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
-    json_decref(payload);
-    if (!text) {
+    if (df_alerts_flush(e->alerts) != 0)
         df_engine_fail(e, "alerts: out of memory");
-        return DF_ESTORE;
-    }
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        const json_t *sink = json_array_get(wf->alerts, i);
-        if (!df_alert_sink_wants(sink, event))
-            continue;
-        if ((rc = df_engine_tx(e)) != 0)
-            break;
-        char *desc = df_alert_sink_describe(sink);
-        long long id = 0;
-        if (df_store_alert_add(e->store, run_id, task_id, event, desc ? desc : "?", (int)i, text,
-                               now, &id) != DF_STORE_OK) {
-            df_engine_fail(e, "%s", df_store_error(e->store));
-            rc = DF_ESTORE;
-        } else {
-            df_outbox_item *it = calloc(1, sizeof *it);
-            if (it && (it->dir = strdup(wf->dir)) && (it->payload = strdup(text))) {
-                it->alert_id = id;
-                it->sink = sink;
-                it->wf = wf;
-                *e->outbox_tail = it;
-                e->outbox_tail = &it->next;
-            } else {
-                if (it) {
-                    free(it->dir);
-                    free(it);
-                }
-                df_engine_fail(e, "alerts: out of memory");
-                rc = DF_ESTORE;
-            }
-        }
-        free(desc);
-    }
-    free(text);
-    df_engine_wake(e);
-    return rc;
-}
-
-int df_engine_redeliver_alert(df_engine *e, const df_workflow *wf, long long alert_id,
-                              int sink_index, const char *payload, int tries)
-{
-    const json_t *sink = json_array_get(wf->alerts, (size_t)sink_index);
-    if (!sink)
-        return 0;
-    df_outbox_item *it = calloc(1, sizeof *it);
-    if (!it || !(it->dir = strdup(wf->dir)) || !(it->payload = strdup(payload))) {
-        if (it)
-            free(it->dir);
-        free(it);
-        return DF_ENOMEM;
-    }
-    it->alert_id = alert_id;
-    it->sink = sink;
-    it->wf = wf;
-    it->tries = tries;
-    *e->outbox_tail = it;
-    e->outbox_tail = &it->next;
-    df_engine_wake(e);
     return 0;
-}
-
-static void on_alert_outcome(void *ud, long long alert_id, df_alert_status status, int tries,
-                             int64_t delivered_at, const char *error)
-{
-    df_engine *e = ud;
-    if (df_engine_tx(e) != 0)
-        return;
-    if (df_store_alert_update(e->store, alert_id, status, tries, delivered_at, error) !=
-        DF_STORE_OK)
-        df_engine_fail(e, "%s", df_store_error(e->store));
-    df_engine_wake(e);
 }
 
 void df_engine_emit(df_engine *e, const df_engine_event *ev)
@@ -294,7 +193,7 @@ static bool engine_done(df_engine *e)
      * and `dagflow resume` delivers them. */
     if (e->fatal || e->stopping)
         return true;
-    return df_alerts_busy(e->alerts) == 0 && e->outbox_head == NULL;
+    return df_alerts_busy(e->alerts) == 0 && !df_alerts_queued(e->alerts);
 }
 
 /* One tick: everything the last callbacks changed, the next dispatches and any run's end go into
@@ -578,7 +477,6 @@ static int engine_open(const df_engine_config *cfg, df_engine **out, df_errlist 
     engine_pool_config(cfg, &e->pool_cfg);
     e->pool_cfg.pass_env = e->cfg.pass_env;
     engine_seed(e, cfg->seed);
-    e->outbox_tail = &e->outbox_head;
     atomic_init(&e->stop_requests, 0);
     pthread_mutex_init(&e->inbox_mu, NULL);
     if (uv_loop_init(&e->loop) != 0) {
@@ -594,7 +492,7 @@ static int engine_open(const df_engine_config *cfg, df_engine **out, df_errlist 
     uv_unref((uv_handle_t *)&e->stop_async);
     e->plugins = df_plugin_registry_new(cfg->plugin_dirs, cfg->n_plugin_dirs);
     df_plugin_registry_allow_insecure(e->plugins, cfg->allow_insecure_plugins);
-    e->alerts = df_alerts_new(&e->loop, on_alert_outcome, e);
+    e->alerts = df_alerts_new(&e->loop, df_engine_alert_outcome, e);
     df_alerts_set_pass_env(e->alerts, e->cfg.pass_env);
     gethostname(e->engine_host, sizeof e->engine_host - 1);
     e->engine_info =
@@ -670,14 +568,6 @@ size_t df_engine_close(df_engine *e)
     uv_close((uv_handle_t *)&e->stop_async, NULL);
     uv_run(&e->loop, UV_RUN_DEFAULT);
     uv_loop_close(&e->loop);
-    while (e->outbox_head) {
-        df_outbox_item *o = e->outbox_head;
-        e->outbox_head = o->next;
-        free(o->dir);
-        free(o->payload);
-        free(o);
-    }
-    e->outbox_tail = &e->outbox_head;
     for (size_t i = 0; i < e->n_slot_pools; i++) {
         free(e->slot_pools[i]->name);
         free(e->slot_pools[i]);

@@ -39,17 +39,6 @@ typedef struct df_engine_breaker {
     uv_timer_t *timer;
 } df_engine_breaker;
 
-/* An alert written to the store in the open transaction, delivered once it commits. */
-typedef struct df_outbox_item {
-    long long alert_id;
-    const json_t *sink;    /* borrowed from the run's workflow document */
-    const df_workflow *wf; /* borrowed: the run's workflow (its env for command sinks) */
-    char *dir;
-    char *payload;
-    int tries;
-    struct df_outbox_item *next;
-} df_outbox_item;
-
 struct df_engine {
     df_engine_config cfg; /* as given to df_engine_open, defaults filled in; cfg.db points to db
                            * and cfg.plugin_dirs is NULL (the registry has its own copy) */
@@ -97,13 +86,12 @@ struct df_engine {
     df_engine_breaker *breakers;
     size_t n_breakers;
     df_attempt_rec *abandoned;
-    df_outbox_item *outbox_head, **outbox_tail;
 
     df_engine_id engine_info; /* this engine process, as the store records run owners */
     char engine_host[256];    /* engine_info.host points here */
 };
 
-/* ---- engine.c services used by the run shell (runner.c, recover.c) ---- */
+/* ---- engine.c (and engine_alerts.c) services used by the run shell (runner.c, recover.c) ---- */
 
 /* Opens the group-commit transaction if none is open. Returns 0, or DF_ESTORE once the engine is
  * fatal. */
@@ -121,6 +109,10 @@ int df_engine_commit(df_engine *e);
 int df_engine_raise_alert(df_engine *e, long long run_id, const df_workflow *wf, const char *event,
                           const char *task_id, const char *state, const char *error,
                           unsigned attempt);
+
+/* Records a delivery try's outcome (df_alert_outcome_fn; ud is the engine). */
+void df_engine_alert_outcome(void *ud, long long alert_id, df_alert_status status, int tries,
+                             int64_t delivered_at, const char *error);
 
 /* Queues delivery of an alert found still pending in the store (resume). Returns 0, or
  * DF_ENOMEM. */
