@@ -411,6 +411,9 @@ static void engine_pool_config(const df_engine_config *cfg, df_pool_config *pc)
         pc->queue_capacity = cfg->queue_capacity;
     if (cfg->stack_size)
         pc->stack_size = cfg->stack_size;
+    pc->max_result_bytes =
+        cfg->max_result_bytes ? cfg->max_result_bytes : DF_DEFAULT_MAX_RESULT_BYTES;
+    pc->max_log_bytes = cfg->max_log_bytes ? cfg->max_log_bytes : DF_DEFAULT_MAX_LOG_BYTES;
 }
 
 /* Seeds the engine's erand48 state: from cfg->seed, else from the time, the process id and the
@@ -474,6 +477,8 @@ static int engine_open(const df_engine_config *cfg, df_engine **out, df_errlist 
     if (e->cfg.concurrency == 0)
         e->cfg.concurrency = 256;
     e->limits.concurrency = e->cfg.concurrency;
+    if (e->cfg.max_params_bytes == 0)
+        e->cfg.max_params_bytes = DF_DEFAULT_MAX_PARAMS_BYTES;
     engine_pool_config(cfg, &e->pool_cfg);
     e->pool_cfg.pass_env = e->cfg.pass_env;
     engine_seed(e, cfg->seed);

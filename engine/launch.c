@@ -108,6 +108,32 @@ static json_t *merge_params(const df_workflow *wf, const json_t *overrides, df_e
     return p;
 }
 
+/* Refuses run params over the engine's cap (SPEC §12), naming the largest one. Returns 0, or -1
+ * with a message in errs. */
+static int check_params_size(const df_engine *e, const df_workflow *wf, const json_t *params,
+                             df_errlist *errs)
+{
+    size_t n = json_dumpb(params, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (n <= e->cfg.max_params_bytes)
+        return 0;
+    const char *k, *big = "?";
+    json_t *v;
+    size_t most = 0;
+    json_object_foreach((json_t *)params, k, v)
+    {
+        size_t s = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (s >= most) {
+            most = s;
+            big = k;
+        }
+    }
+    df_errlist_add(errs,
+                   "%s: the run params are %zu bytes of JSON, over the cap of %zu bytes "
+                   "(--max-params-bytes); the largest is \"%.200s\" (%zu bytes)",
+                   wf->path, n, e->cfg.max_params_bytes, big, most);
+    return -1;
+}
+
 /* A new run as the store records it (rec), with the storage rec borrows from. */
 typedef struct run_record {
     df_run_record rec;
@@ -201,7 +227,7 @@ int df_engine_start_loaded(df_engine *e, df_workflow *wf, const json_t *override
     if (!params || !plugins || !invalid) {
         df_errlist_add(errs, "out of memory");
         st = DF_ENOMEM;
-    } else if (errs->n != before) {
+    } else if (errs->n != before || check_params_size(e, wf, params, errs) != 0) {
         st = DF_EINPUT;
     } else if (df_workflow_check_plugins(e->plugins, wf, params, 0, plugins, invalid, errs,
                                          &rejected) != 0) {

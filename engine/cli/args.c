@@ -36,6 +36,9 @@ enum {
     OPT_COUNT,
     OPT_ALLOW_INSECURE_PLUGINS,
     OPT_PASS_ENV,
+    OPT_MAX_PARAMS_BYTES,
+    OPT_MAX_RESULT_BYTES,
+    OPT_MAX_LOG_BYTES,
 };
 
 #define DF_OPT_COMMON 0u /* mask value meaning "every command" */
@@ -73,6 +76,12 @@ static const df_cli_option OPTIONS[] = {
      "pass this variable of dagflow's environment to tasks and alert commands (repeatable; a "
      "pattern like 'AWS_*' matches several); they get only PATH, HOME, USER, LOGNAME, LANG, LC_*, "
      "TZ, TMPDIR and DAGFLOW_* otherwise, plus the workflow's and task's env"},
+    {"max-params-bytes", "BYTES", OPT_MAX_PARAMS_BYTES, DF_OPT_CAPS,
+     "largest run params (as JSON) a run accepts, K, M or G suffix allowed (default: 1M)"},
+    {"max-result-bytes", "BYTES", OPT_MAX_RESULT_BYTES, DF_OPT_CAPS,
+     "largest task result (as JSON); a bigger one fails the attempt permanently (default: 4M)"},
+    {"max-log-bytes", "BYTES", OPT_MAX_LOG_BYTES, DF_OPT_CAPS,
+     "most of an attempt's log kept, its newest lines (default: 64K)"},
     {"db", "PATH", OPT_DB, DF_OPT_COMMON,
      "SQLite history file (default: $DAGFLOW_DB, else ./dagflow.db; created on first use)"},
     {"plugin-dir", "DIR", OPT_PLUGIN_DIR, DF_OPT_COMMON,
@@ -142,6 +151,31 @@ static int parse_workers(const char *cmd, const char *opt, const char *text, lon
 /* Coroutine stack sizes --stack-size takes: from the pool's smallest usable stack to 1 GiB. */
 #define DF_CLI_MIN_STACK (16ull * 1024)
 #define DF_CLI_MAX_STACK (1024ull * 1024 * 1024)
+
+/* A byte count with an optional K, M or G suffix (x1024, x1024^2, x1024^3), at least 1 and at
+ * most 1 T, for the size caps (--max-params-bytes, ...). */
+static int parse_cap(const char *cmd, const char *opt, const char *text, size_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = isdigit((unsigned char)text[0]) ? strtoull(text, &end, 10) : 0;
+    unsigned long long mul = 1;
+    const char *units = "kKmMgG";
+    const char *u = end && *end ? strchr(units, *end) : NULL;
+    if (u) {
+        mul = 1ull << (10 * (1 + (u - units) / 2));
+        end++;
+    }
+    if (v == 0 || errno || *end != '\0' || v > (1ull << 40) / mul) {
+        df_cli_error(
+            "%s: --%s needs a number of bytes from 1 to 1T (K, M or G suffix allowed), got "
+            "\"%s\"",
+            cmd, opt, text);
+        return -1;
+    }
+    *out = (size_t)(v * mul);
+    return 0;
+}
 
 /* A byte count with an optional K, M or G suffix (x1024, x1024^2, x1024^3), between
  * DF_CLI_MIN_STACK and DF_CLI_MAX_STACK. */
@@ -258,6 +292,12 @@ static int apply_option(df_cli *cli, int val, char *arg)
     case OPT_ALLOW_INSECURE_PLUGINS:
         cli->allow_insecure_plugins = true;
         return 0;
+    case OPT_MAX_PARAMS_BYTES:
+        return parse_cap(cmd, "max-params-bytes", arg, &cli->max_params_bytes) ? DF_EXIT_USAGE : 0;
+    case OPT_MAX_RESULT_BYTES:
+        return parse_cap(cmd, "max-result-bytes", arg, &cli->max_result_bytes) ? DF_EXIT_USAGE : 0;
+    case OPT_MAX_LOG_BYTES:
+        return parse_cap(cmd, "max-log-bytes", arg, &cli->max_log_bytes) ? DF_EXIT_USAGE : 0;
     case OPT_PASS_ENV: {
         if (!*arg || strchr(arg, '=')) {
             df_cli_error("%s: --pass-env needs a variable name or pattern, got \"%s\"", cmd, arg);
@@ -467,6 +507,9 @@ df_engine *df_cli_open_engine(const df_cli *cli,
     cfg.queue_capacity = (size_t)cli->queue_capacity;
     cfg.stack_size = cli->stack_size;
     cfg.allow_insecure_plugins = cli->allow_insecure_plugins;
+    cfg.max_params_bytes = cli->max_params_bytes;
+    cfg.max_result_bytes = cli->max_result_bytes;
+    cfg.max_log_bytes = cli->max_log_bytes;
     cfg.pass_env = cli->pass_env;
     cfg.n_pass_env = cli->n_pass_env;
     cfg.on_event = on_event;

@@ -44,10 +44,11 @@
 #define DF_OPT_FROM (1u << 10)          /* --from TIME (ISO-8601 with an offset) */
 #define DF_OPT_COUNT (1u << 11)         /* --count N */
 #define DF_OPT_PASS_ENV (1u << 12)      /* --pass-env NAME|PATTERN (repeatable) */
+#define DF_OPT_CAPS (1u << 13) /* --max-params-bytes, --max-result-bytes, --max-log-bytes */
 /* The engine options of run, resume and retry. */
 #define DF_OPT_ENGINE                                                                              \
     (DF_OPT_WORKERS_MIN | DF_OPT_WORKERS_MAX | DF_OPT_CONCURRENCY | DF_OPT_QUEUE_CAPACITY |        \
-     DF_OPT_STACK_SIZE | DF_OPT_PASS_ENV)
+     DF_OPT_STACK_SIZE | DF_OPT_PASS_ENV | DF_OPT_CAPS)
 
 /* The default of --concurrency (SPEC §6). */
 #define DF_CLI_DEFAULT_CONCURRENCY 256
@@ -120,6 +121,9 @@ struct df_cli {
     bool allow_insecure_plugins; /* --allow-insecure-plugins */
     const char **pass_env; /* owned array (strings borrowed): the --pass-env values, in order */
     size_t n_pass_env;
+    size_t max_params_bytes; /* --max-params-bytes, 0 when not given */
+    size_t max_result_bytes; /* --max-result-bytes, 0 when not given */
+    size_t max_log_bytes;    /* --max-log-bytes, 0 when not given */
 };
 
 /* One option as the parser and the help know it. Static data. */

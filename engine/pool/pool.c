@@ -84,6 +84,8 @@ void df_pool_config_default(df_pool_config *cfg)
     cfg->queue_capacity = 65536;
     cfg->stack_size = DF_POOL_DEFAULT_STACK_SIZE;
     cfg->pass_env = NULL;
+    cfg->max_result_bytes = DF_POOL_MAX_RESULT_BYTES;
+    cfg->max_log_bytes = DF_POOL_MAX_LOG_BYTES;
 }
 
 /* See pool_internal.h. */
@@ -287,6 +289,10 @@ int df_pool_create(const df_pool_config *cfg, df_pool_done_fn done, void *ud, df
         if (cfg->stack_size)
             p->cfg.stack_size = cfg->stack_size;
         p->cfg.pass_env = cfg->pass_env;
+        if (cfg->max_result_bytes)
+            p->cfg.max_result_bytes = cfg->max_result_bytes;
+        if (cfg->max_log_bytes)
+            p->cfg.max_log_bytes = cfg->max_log_bytes;
     }
     if (p->cfg.workers_max < p->cfg.workers_min)
         p->cfg.workers_max = p->cfg.workers_min;

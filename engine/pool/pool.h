@@ -26,7 +26,16 @@ typedef struct df_pool_config {
     /* Names and fnmatch patterns of the engine's environment that tasks' children get beyond the
      * base environment (proc.h), NULL-terminated, or NULL. Borrowed: must outlive the pool. */
     const char *const *pass_env;
+    /* Caps (SPEC §12), in bytes; 0 = the default. A result whose compact JSON is longer fails
+     * the attempt permanently, naming the task and the cap (default DF_POOL_MAX_RESULT_BYTES); a
+     * log keeps its newest max_log_bytes (whole lines, default DF_POOL_MAX_LOG_BYTES), after a
+     * line saying it was cut. */
+    size_t max_result_bytes;
+    size_t max_log_bytes;
 } df_pool_config;
+
+#define DF_POOL_MAX_RESULT_BYTES ((size_t)4 * 1024 * 1024)
+#define DF_POOL_MAX_LOG_BYTES ((size_t)64 * 1024)
 
 /* One attempt of one task, handed to the pool. The pool takes ownership of the whole struct at
  * df_pool_submit (it frees params, task_id, workdir and the struct after the callback). */

@@ -76,6 +76,7 @@ struct df_task_ctx {
     char *error;
     char *log;
     size_t log_len, log_cap;
+    bool log_cut; /* older lines were dropped to keep the log under the pool's max_log_bytes */
     uint64_t started_ms, ended_ms;
 };
 

@@ -14,9 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest log line kept, and how much of the log is kept (the newest bytes). */
+/* Longest log line kept. How much of the log is kept (the newest bytes) is the pool's
+ * max_log_bytes (DF_LOG_KEEP). */
 #define DF_LOG_LINE_MAX 4096
-#define DF_LOG_KEEP (64 * 1024)
+#define DF_LOG_KEEP(ctx) ((ctx)->w->pool->cfg.max_log_bytes)
 
 /* See pool_internal.h. */
 void df_task_ctx_wait(df_task_ctx *ctx)
@@ -202,9 +203,10 @@ int df_task_run_blocking(df_task_ctx *ctx, void (*fn)(void *arg), void *arg)
 /* Keeps the last DF_LOG_KEEP bytes of the log, cut at a line start. */
 static void log_trim(df_task_ctx *ctx)
 {
-    if (ctx->log_len <= DF_LOG_KEEP)
+    if (ctx->log_len <= DF_LOG_KEEP(ctx))
         return;
-    size_t drop = ctx->log_len - DF_LOG_KEEP;
+    ctx->log_cut = true;
+    size_t drop = ctx->log_len - DF_LOG_KEEP(ctx);
     /* the log ends with '\n', so a newline is always found */
     char *nl = memchr(ctx->log + drop - 1, '\n', ctx->log_len - (drop - 1));
     size_t cut = nl ? (size_t)(nl - ctx->log) + 1 : ctx->log_len;
@@ -216,6 +218,22 @@ static void log_trim(df_task_ctx *ctx)
 void df_task_ctx_log_finish(df_task_ctx *ctx)
 {
     log_trim(ctx);
+    if (!ctx->log_cut)
+        return;
+    /* Say so in the log itself (SPEC §12: a cap, named). */
+    char head[160];
+    int n = snprintf(head, sizeof head,
+                     "[dagflow: earlier log lines dropped: the log keeps its last %zu bytes "
+                     "(--max-log-bytes)]\n",
+                     DF_LOG_KEEP(ctx));
+    char *g = n > 0 ? realloc(ctx->log, ctx->log_len + (size_t)n + 1) : NULL;
+    if (!g)
+        return;
+    memmove(g + n, g, ctx->log_len);
+    memcpy(g, head, (size_t)n);
+    ctx->log = g;
+    ctx->log_len += (size_t)n;
+    ctx->log_cap = ctx->log_len + 1;
 }
 
 static void log_append(df_task_ctx *ctx, const char *line, size_t n)
@@ -234,7 +252,7 @@ static void log_append(df_task_ctx *ctx, const char *line, size_t n)
     ctx->log_len += n;
     ctx->log[ctx->log_len++] = '\n';
     /* let the log reach twice the kept size before trimming, so trims stay rare */
-    if (ctx->log_len > 2 * DF_LOG_KEEP)
+    if (ctx->log_len > 2 * DF_LOG_KEEP(ctx))
         log_trim(ctx);
 }
 

@@ -215,12 +215,35 @@ static void active_remove(df_worker *w, df_pool_job *pj)
     pj->anext = pj->aprev = NULL;
 }
 
+/* Fails an attempt whose result is over the pool's max_result_bytes (SPEC §12), on the worker's
+ * own stack (jansson's dump recurses), before the result travels to the engine. */
+static void cap_result(df_worker *w, df_task_ctx *ctx)
+{
+    size_t cap = w->pool->cfg.max_result_bytes;
+    if (!ctx->result || cap == 0)
+        return;
+    size_t n = json_dumpb(ctx->result, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (n <= cap)
+        return;
+    json_decref(ctx->result);
+    ctx->result = NULL;
+    free(ctx->error);
+    ctx->error = NULL;
+    if (asprintf(&ctx->error,
+                 "task \"%s\": its result is %zu bytes of JSON, over the cap of %zu bytes "
+                 "(--max-result-bytes)",
+                 ctx->pj->job->task_id ? ctx->pj->job->task_id : "?", n, cap) < 0)
+        ctx->error = NULL;
+    ctx->status = DF_TASK_FAILED_PERMANENT;
+}
+
 static void complete_running(df_worker *w, df_task_ctx *ctx)
 {
     df_pool_job *pj = ctx->pj;
     df_coro_release(&w->sched, ctx->co);
     ctx->co = NULL;
     active_remove(w, pj);
+    cap_result(w, ctx);
     df_job_result *r = pj->res; /* allocated at submission */
     r->status = ctx->status;
     r->cancelled = df_pool_job_is_cancelled(pj);

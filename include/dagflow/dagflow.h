@@ -218,7 +218,22 @@ typedef struct df_engine_config {
      * `--pass-env NAME|PATTERN` (repeatable) on the command line. */
     const char *const *pass_env;
     size_t n_pass_env;
+    /* Size caps in bytes (SPEC §12; the README's "Size caps"); 0 = the default. A run's params
+     * (the workflow's defaults with the given ones, as compact JSON) over max_params_bytes
+     * (default 1 MiB) refuse the run (DF_EINPUT, naming the largest param); a task's result over
+     * max_result_bytes (default 4 MiB of compact JSON) fails its attempt permanently, naming the
+     * task and the cap; an attempt's log keeps its newest max_log_bytes (default 64 KiB), after a
+     * line saying older lines were dropped. `--max-params-bytes`, `--max-result-bytes` and
+     * `--max-log-bytes` on the command line. */
+    size_t max_params_bytes;
+    size_t max_result_bytes;
+    size_t max_log_bytes;
 } df_engine_config;
+
+/* The defaults of df_engine_config's caps. */
+#define DF_DEFAULT_MAX_PARAMS_BYTES ((size_t)1024 * 1024)
+#define DF_DEFAULT_MAX_RESULT_BYTES ((size_t)4 * 1024 * 1024)
+#define DF_DEFAULT_MAX_LOG_BYTES ((size_t)64 * 1024)
 
 /* Fills cfg with the defaults: db "./dagflow.db", concurrency 256, everything else 0 (the
  * defaults above). */

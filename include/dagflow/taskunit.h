@@ -156,7 +156,8 @@ int df_task_cancelled(const df_task_ctx *ctx);
 int df_task_run_blocking(df_task_ctx *ctx, void (*fn)(void *arg), void *arg);
 
 /* Appends one line (printf format) to the attempt's log, which is kept in the store
- * (attempt_history.log). Lines longer than 4 KiB are cut; the log keeps its last 64 KiB. */
+ * (attempt_history.log). Lines longer than 4 KiB are cut; the log keeps its last 64 KiB (the
+ * engine's --max-log-bytes), after a line saying older lines were dropped. */
 void df_task_log(df_task_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Sets the error message recorded for a failed attempt (printf format; the last call wins). */
