@@ -200,18 +200,24 @@ int df_task_run_blocking(df_task_ctx *ctx, void (*fn)(void *arg), void *arg)
 
 /* ---- log and error ---- */
 
-/* Keeps the last DF_LOG_KEEP bytes of the log, cut at a line start. */
-static void log_trim(df_task_ctx *ctx)
+/* Keeps the last keep bytes of the log, cut at a line start. */
+static void log_trim_to(df_task_ctx *ctx, size_t keep)
 {
-    if (ctx->log_len <= DF_LOG_KEEP(ctx))
+    if (ctx->log_len <= keep)
         return;
     ctx->log_cut = true;
-    size_t drop = ctx->log_len - DF_LOG_KEEP(ctx);
+    size_t drop = ctx->log_len - keep;
     /* the log ends with '\n', so a newline is always found */
     char *nl = memchr(ctx->log + drop - 1, '\n', ctx->log_len - (drop - 1));
     size_t cut = nl ? (size_t)(nl - ctx->log) + 1 : ctx->log_len;
     memmove(ctx->log, ctx->log + cut, ctx->log_len - cut);
     ctx->log_len -= cut;
+}
+
+/* Keeps the last DF_LOG_KEEP bytes of the log, cut at a line start. */
+static void log_trim(df_task_ctx *ctx)
+{
+    log_trim_to(ctx, DF_LOG_KEEP(ctx));
 }
 
 /* See pool_internal.h. */
@@ -226,6 +232,9 @@ void df_task_ctx_log_finish(df_task_ctx *ctx)
                      "[dagflow: earlier log lines dropped: the log keeps its last %zu bytes "
                      "(--max-log-bytes)]\n",
                      DF_LOG_KEEP(ctx));
+    /* The line counts in the cap: make room for it. */
+    if (n > 0 && (size_t)n < DF_LOG_KEEP(ctx))
+        log_trim_to(ctx, DF_LOG_KEEP(ctx) - (size_t)n);
     char *g = n > 0 ? realloc(ctx->log, ctx->log_len + (size_t)n + 1) : NULL;
     if (!g)
         return;
