@@ -45,8 +45,14 @@ static bool connect_once(df_pg_store *s)
     if (s->conn)
         PQfinish(s->conn);
     memset(s->prepared, 0, sizeof s->prepared);
-    const char *const keys[] = {"dbname", "fallback_application_name", NULL};
-    const char *const vals[] = {s->uri, "dagflow", NULL};
+    /* Defaults first: the URI's own settings (expanded from dbname) override them. A server
+     * that does not answer a connection within 10 s, or a connection whose peer stops answering
+     * TCP keepalives for about 25 s (a network cut), counts as lost; a Unix socket ignores
+     * both. */
+    const char *const keys[] = {
+        "connect_timeout",  "keepalives", "keepalives_idle",           "keepalives_interval",
+        "keepalives_count", "dbname",     "fallback_application_name", NULL};
+    const char *const vals[] = {"10", "1", "10", "5", "3", s->uri, "dagflow", NULL};
     s->conn = PQconnectdbParams(keys, vals, 1);
     return s->conn && PQstatus(s->conn) == CONNECTION_OK;
 }

@@ -229,6 +229,16 @@ df_setup() {
     cd "$WORK"
 }
 
+# df_db_setup: sets DB to the store of a test that names its own (df.db in $WORK), or, with
+# DAGFLOW_TEST_DB=pg, to the URI of a fresh PostgreSQL database (as run_setup does).
+df_db_setup() {
+    DB="$WORK/df.db"
+    if df_test_pg; then
+        df_pg_new_db
+        DB="$DF_PG_NEW"
+    fi
+}
+
 # df_done: the closing line of a passing test.
 df_done() {
     echo "PASS: $(basename "$0") ($DF_ASSERTS assertions)"

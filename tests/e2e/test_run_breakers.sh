@@ -6,6 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 df_setup
+df_db_setup
 test_plugin fail >/dev/null || skip "test plugin fail.so not built"
 
 cat >wf.json <<'JSON'
@@ -21,25 +22,26 @@ cat >wf.json <<'JSON'
  ]}
 JSON
 start=$(date +%s%N)
-run_df run --db df.db --concurrency 1 --plugin-dir "$DF_TEST_PLUGIN_DIR" wf.json
+run_df run --db "$DB" --concurrency 1 --plugin-dir "$DF_TEST_PLUGIN_DIR" wf.json
 end=$(date +%s%N)
 expect_rc 1 "run with two failing tasks"
 elapsed_ms=$(((end - start) / 1000000))
 [[ $elapsed_ms -ge 650 ]] || fail "the breaker held the run for only ${elapsed_ms} ms (open_ms 700)"
 
-changes=$(df_sqlite df.db "SELECT task_id || ':' || from_state || '>' || to_state FROM breaker_history ORDER BY seq" | tr '\n' ' ')
+changes=$(df_sqlite "$DB" "SELECT task_id || ':' || from_state || '>' || to_state FROM breaker_history ORDER BY seq" | tr '\n' ' ')
 assert_eq "bad2:CLOSED>OPEN good1:OPEN>HALF_OPEN good1:HALF_OPEN>CLOSED " "$changes" "breaker changes"
-rate=$(df_sqlite df.db "SELECT failure_rate || '/' || calls FROM breaker_history WHERE seq = (SELECT min(seq) FROM breaker_history)")
-assert_eq "1.0/2" "$rate" "failure rate when it opened"
+# (In percent: SQLite prints the real 1.0, PostgreSQL 1.)
+rate=$(df_sqlite "$DB" "SELECT CAST(round(failure_rate * 100) AS INTEGER) || '%/' || calls FROM breaker_history WHERE seq = (SELECT min(seq) FROM breaker_history)")
+assert_eq "100%/2" "$rate" "failure rate when it opened"
 
 # Held tasks used no attempt: each good task has exactly one attempt, started after open_ms.
-assert_eq "1|1" "$(df_sqlite df.db "SELECT (SELECT attempts FROM task_history WHERE task_id='good1'), (SELECT attempts FROM task_history WHERE task_id='good2')")" "attempts of held tasks"
-gap=$(df_sqlite df.db "SELECT (SELECT started_at FROM attempts WHERE task_id='good1') - (SELECT ended_at FROM attempts WHERE task_id='bad2')")
+assert_eq "1|1" "$(df_sqlite "$DB" "SELECT (SELECT attempts FROM task_history WHERE task_id='good1'), (SELECT attempts FROM task_history WHERE task_id='good2')")" "attempts of held tasks"
+gap=$(df_sqlite "$DB" "SELECT (SELECT started_at FROM attempts WHERE task_id='good1') - (SELECT ended_at FROM attempts WHERE task_id='bad2')")
 [[ $gap -ge 650 ]] || fail "good1 started ${gap} ms after the breaker opened (open_ms 700)"
 # A task without a breaker is not held: with --concurrency 1 and the lowest priority it still runs.
-assert_eq "SUCCESS" "$(df_sqlite df.db "SELECT state FROM task_history WHERE task_id='free'")" "task without breaker"
+assert_eq "SUCCESS" "$(df_sqlite "$DB" "SELECT state FROM task_history WHERE task_id='free'")" "task without breaker"
 # The QUEUED wait is not an attempt: no task went through UP_FOR_RETRY.
-assert_eq "0" "$(df_sqlite df.db "SELECT count(*) FROM task_events WHERE to_state='UP_FOR_RETRY'")" "no retries"
+assert_eq "0" "$(df_sqlite "$DB" "SELECT count(*) FROM task_events WHERE to_state='UP_FOR_RETRY'")" "no retries"
 
 have_jq || skip "jq not installed"
 assert_eq '"breaker_opened"' "$(json_q '.event' "$(sed -n 1p alerts.jsonl)")" "first alert"
@@ -58,9 +60,9 @@ cat >wf2.json <<'JSON'
   {"id": "c", "plugin": "noop", "priority": 1, "breaker": "db", "params": {}}
  ]}
 JSON
-run_df run --db df.db --concurrency 1 --plugin-dir "$DF_TEST_PLUGIN_DIR" wf2.json
+run_df run --db "$DB" --concurrency 1 --plugin-dir "$DF_TEST_PLUGIN_DIR" wf2.json
 expect_rc 1 "second run"
-changes=$(df_sqlite df.db "SELECT task_id || ':' || from_state || '>' || to_state FROM breaker_history WHERE run_id = 2 ORDER BY seq" | tr '\n' ' ')
+changes=$(df_sqlite "$DB" "SELECT task_id || ':' || from_state || '>' || to_state FROM breaker_history WHERE run_id = 2 ORDER BY seq" | tr '\n' ' ')
 assert_eq "a:CLOSED>OPEN b:OPEN>HALF_OPEN b:HALF_OPEN>OPEN c:OPEN>HALF_OPEN c:HALF_OPEN>CLOSED " "$changes" "reopen on failed probe"
 
 # A task naming an unknown breaker is a load error.

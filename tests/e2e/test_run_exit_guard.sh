@@ -5,22 +5,23 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 df_setup
+df_db_setup
 test_plugin exiter >/dev/null || skip "test plugin exiter.so not built"
 
 cat >exit.json <<'JSON'
 {"name": "exits", "tasks": [{"id": "bye", "plugin": "exiter", "params": {"code": 0}}]}
 JSON
-run_df run --db df.db --plugin-dir "$DF_TEST_PLUGIN_DIR" exit.json
+run_df run --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" exit.json
 expect_rc 3 "a plugin calling exit(0)"
 assert_contains "$DF_ERR" "dagflow: a plugin called exit() during run 1" "exit guard message"
-assert_eq "RUNNING" "$(df_sqlite df.db "SELECT state FROM runs WHERE run_id = 1")" "run left unfinished"
+assert_eq "RUNNING" "$(df_sqlite "$DB" "SELECT state FROM runs WHERE run_id = 1")" "run left unfinished"
 
 # A task whose shell ignores SIGTERM and SIGINT, with a child of its own.
 cat >defiant.json <<'JSON'
 {"name": "defiant", "tasks": [{"id": "s", "plugin": "shell",
   "params": {"script": "if [ \"$DAGFLOW_ATTEMPT\" = 1 ]; then trap '' TERM INT; echo $$ > group.pid; sleep 30 & wait; wait; fi; echo done"}}]}
 JSON
-"$DF_BIN" run --db df.db defiant.json >out.txt 2>err.txt &
+"$DF_BIN" run --db "$DB" defiant.json >out.txt 2>err.txt &
 pid=$!
 for _ in $(seq 100); do [[ -s group.pid ]] && break; sleep 0.05; done
 [[ -s group.pid ]] || fail "the task did not start"
@@ -42,8 +43,8 @@ if [[ $(alive) != 0 ]]; then
     fail "the task's process group $pgid was left behind"
 fi
 DF_ASSERTS=$((DF_ASSERTS + 1))
-assert_eq "RUNNING" "$(df_sqlite df.db "SELECT state FROM runs WHERE run_id = 2")" "run left resumable"
-run_df resume 2 --db df.db
+assert_eq "RUNNING" "$(df_sqlite "$DB" "SELECT state FROM runs WHERE run_id = 2")" "run left resumable"
+run_df resume 2 --db "$DB"
 expect_rc 0 "resume after the second SIGINT"
-assert_eq "LOST SUCCESS " "$(df_sqlite df.db "SELECT outcome FROM attempts WHERE run_id = 2 ORDER BY attempt" | tr '\n' ' ')" "attempts"
+assert_eq "LOST SUCCESS " "$(df_sqlite "$DB" "SELECT outcome FROM attempts WHERE run_id = 2 ORDER BY attempt" | tr '\n' ' ')" "attempts"
 df_done

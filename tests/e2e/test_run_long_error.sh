@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 df_setup
+df_db_setup
 test_plugin fail >/dev/null || skip "test plugin fail.so not built"
 cat >sink.sh <<'SH'
 #!/bin/sh
@@ -17,12 +18,12 @@ json.dump({"name": "long_error",
            "tasks": [{"id": "huge", "plugin": "fail", "params": {"message": "x" * (1 << 20)}}]},
           open("wf.json", "w"))
 PY
-run_df run --db df.db --plugin-dir "$DF_TEST_PLUGIN_DIR" wf.json
+run_df run --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" wf.json
 expect_rc 1 "failing run"
-stored=$(df_sqlite df.db "SELECT length(error) FROM attempt_history WHERE task_id = 'huge'")
+stored=$(df_sqlite "$DB" "SELECT length(error) FROM attempt_history WHERE task_id = 'huge'")
 [[ $stored -le 65536 && $stored -gt 60000 ]] || fail "stored error length $stored, expected about 64 KiB"
 DF_ASSERTS=$((DF_ASSERTS + 1))
-assert_eq "delivered" "$(df_sqlite df.db "SELECT status FROM alert_history WHERE event = 'task_failed'")" "alert status"
+assert_eq "delivered" "$(df_sqlite "$DB" "SELECT status FROM alert_history WHERE event = 'task_failed'")" "alert status"
 bytes=$(tr -d ' ' <env_error_bytes)
 [[ $bytes -le 4096 && $bytes -gt 4000 ]] || fail "DAGFLOW_ERROR had $bytes bytes, expected about 4 KiB"
 DF_ASSERTS=$((DF_ASSERTS + 1))
