@@ -21,14 +21,6 @@
 #define DF_HEARTBEAT_MS 5000
 #define DF_STOP_GRACE_MS 5000
 
-/* Most tasks one tick evaluates, and most it starts, before it commits and hands the started
- * ones to the pool. One tick for 10,000 ready tasks would record them all before the first one
- * starts and leave their results to come back all at once; slices let the first attempts run,
- * and their results be recorded, while later ones are still being started. 10,000 sleeps of
- * 1 s (tests/bench/bench_run.sh sleep-10000, medians of 6 runs, interleaved): 1.46 s in one
- * tick; 1.34 s, 1.35 s, 1.34 s and 1.32 s with slices of 128, 256, 512 and 1,024. */
-#define DF_TICK_SLICE 512
-
 void df_engine_config_default(df_engine_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
