@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -21,8 +20,7 @@
 #include <unistd.h>
 
 #include "path.h"
-
-extern char **environ;
+#include "proc_env.h"
 
 /* The posix_spawn backend needs POSIX_SPAWN_SETSID and the chdir/closefrom file actions (glibc
  * 2.34) and pidfd_open (Linux 5.3, probed at run time). */
@@ -34,8 +32,6 @@ extern char **environ;
 #endif
 
 #define READ_CHUNK 65536
-/* execvp's search path when PATH is unset (glibc's confstr(_CS_PATH)). */
-#define DEFAULT_PATH "/bin:/usr/bin"
 
 enum { BACKEND_SPAWN, BACKEND_UV };
 
@@ -386,160 +382,6 @@ int df_proc_pid(const df_proc *p)
 
 /* ---- spawning ---- */
 
-static size_t key_len(const char *kv)
-{
-    const char *eq = strchr(kv, '=');
-    return eq ? (size_t)(eq - kv) : strlen(kv);
-}
-
-static int same_key(const char *a, const char *b)
-{
-    size_t la = key_len(a);
-    return la == key_len(b) && strncmp(a, b, la) == 0;
-}
-
-/* Whether the engine's variable kv ("K=V") goes to children (SPEC §12): the base names, or a
- * name matching a pass-through entry (an entry of the lists without "="). */
-static bool passes(const char *kv, const char *const *const lists[2], const size_t lens[2])
-{
-    static const char *const base[] = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR"};
-    size_t n = key_len(kv);
-    for (size_t i = 0; i < sizeof base / sizeof *base; i++)
-        if (strlen(base[i]) == n && strncmp(kv, base[i], n) == 0)
-            return true;
-    if ((n > 3 && strncmp(kv, "LC_", 3) == 0) || (n > 8 && strncmp(kv, "DAGFLOW_", 8) == 0))
-        return true;
-    char name[512];
-    if (n >= sizeof name)
-        return false;
-    memcpy(name, kv, n);
-    name[n] = '\0';
-    for (int l = 0; l < 2; l++)
-        for (size_t i = 0; i < lens[l]; i++)
-            if (!strchr(lists[l][i], '=') && fnmatch(lists[l][i], name, 0) == 0)
-                return true;
-    return false;
-}
-
-/* The child's environment: the base part of environ and what the pass-through entries name,
- * minus the keys overridden, then the extras (last wins). Borrowed pointers, NULL-terminated;
- * free the array only. */
-static char **build_env(const char *const *e1, const char *const *e2)
-{
-    size_t n = 0, n1 = 0, n2 = 0;
-    for (char **e = environ; e && *e; e++)
-        n++;
-    for (; e1 && e1[n1]; n1++)
-        ;
-    for (; e2 && e2[n2]; n2++)
-        ;
-    char **env = calloc(n + n1 + n2 + 1, sizeof *env);
-    if (!env)
-        return NULL;
-    size_t k = 0;
-    const char *const *lists[2] = {e1, e2};
-    size_t lens[2] = {n1, n2};
-    for (char **e = environ; e && *e; e++) {
-        if (!passes(*e, lists, lens))
-            continue;
-        int overridden = 0;
-        for (int l = 0; l < 2 && !overridden; l++)
-            for (size_t i = 0; i < lens[l] && !overridden; i++)
-                overridden = strchr(lists[l][i], '=') && same_key(*e, lists[l][i]);
-        if (!overridden)
-            env[k++] = *e;
-    }
-    for (int l = 0; l < 2; l++)
-        for (size_t i = 0; i < lens[l]; i++) {
-            if (!strchr(lists[l][i], '='))
-                continue;
-            /* a later extra with the same key wins: drop earlier extras already copied */
-            size_t j = 0;
-            for (size_t r = 0; r < k; r++)
-                if (!same_key(env[r], lists[l][i]))
-                    env[j++] = env[r];
-            k = j;
-            env[k++] = (char *)lists[l][i];
-        }
-    env[k] = NULL;
-    return env;
-}
-
-static const char *env_lookup(char **env, const char *key)
-{
-    size_t kl = strlen(key);
-    for (; env && *env; env++)
-        if (strncmp(*env, key, kl) == 0 && (*env)[kl] == '=')
-            return *env + kl + 1;
-    return NULL;
-}
-
-/* 0 when path (relative to cwd) names an executable file, else the error exec would give. */
-static int executable_at(const char *cwd, const char *path)
-{
-    char *p = df_path_resolve(cwd, path);
-    if (!p)
-        return UV_ENOMEM;
-    struct stat st;
-    int r;
-    if (stat(p, &st) != 0)
-        r = uv_translate_sys_error(errno);
-    else if (!S_ISREG(st.st_mode))
-        r = UV_EACCES;
-    else
-        r = access(p, X_OK) == 0 ? 0 : uv_translate_sys_error(errno);
-    free(p);
-    return r;
-}
-
-/* What execvp in the child would run for file: file itself when it has a '/', else the first
- * executable regular file along the child's PATH (DEFAULT_PATH when unset; an empty entry is the
- * working directory; relative entries are relative to cwd). On 0, *found is a malloc'd path
- * relative to the child's working directory (or absolute); otherwise a libuv error: EACCES when
- * only non-executable candidates were seen, as execvp reports, else ENOENT. */
-static int find_program(const char *file, const char *cwd, char **env, char **found)
-{
-    *found = NULL;
-    if (!*file)
-        return UV_ENOENT;
-    if (strchr(file, '/')) {
-        int r = executable_at(cwd, file);
-        if (r == 0 && !(*found = strdup(file)))
-            return UV_ENOMEM;
-        return r;
-    }
-    const char *path = env_lookup(env, "PATH");
-    if (!path)
-        path = DEFAULT_PATH;
-    size_t fl = strlen(file);
-    int best = UV_ENOENT;
-    for (const char *s = path;;) {
-        const char *colon = strchr(s, ':');
-        size_t dl = colon ? (size_t)(colon - s) : strlen(s);
-        char *cand = malloc(dl + fl + 3);
-        if (!cand)
-            return UV_ENOMEM;
-        if (dl == 0)
-            snprintf(cand, dl + fl + 3, "./%s", file);
-        else
-            snprintf(cand, dl + fl + 3, "%.*s/%s", (int)dl, s, file);
-        int r = executable_at(cwd, cand);
-        if (r == 0) {
-            *found = cand;
-            return 0;
-        }
-        free(cand);
-        if (r == UV_EACCES)
-            best = UV_EACCES;
-        else if (r == UV_ENOMEM)
-            return r;
-        if (!colon)
-            break;
-        s = colon + 1;
-    }
-    return best;
-}
-
 #if HAVE_SPAWN_BACKEND
 /* Moves fd out of 0..2 (where the child's stdio goes), keeping it close-on-exec. */
 static int above_stdio(int *fd)
@@ -642,7 +484,7 @@ static int start_posix(df_proc *p, char **args, char **env, const char *cwd, con
         path = strdup(args[0]);
         rc = path ? 0 : UV_ENOMEM;
     } else {
-        rc = find_program(args[0], cwd, env, &path);
+        rc = df_proc_find_program(args[0], cwd, env, &path);
     }
     if (rc) {
         snprintf(err, errlen, "spawn %s: %s", argv0, uv_strerror(rc));
@@ -831,7 +673,7 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
             return e;
         }
     }
-    char **env = build_env(opts->env, extra_env);
+    char **env = df_proc_build_env(opts->env, extra_env);
     if (!env) {
         free(cwd);
         snprintf(err, errlen, "spawn %s: out of memory", argv0);
@@ -853,7 +695,7 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
     }
     if (wrap) {
         char *found = NULL;
-        rc = find_program(argv0, cwd, env, &found);
+        rc = df_proc_find_program(argv0, cwd, env, &found);
         free(found);
         if (rc) {
             snprintf(err, errlen, "spawn %s: %s", argv0, uv_strerror(rc));
