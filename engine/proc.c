@@ -472,6 +472,50 @@ static int spawn_posix(const char *path, char **args, char **env, const char *cw
     return r;
 }
 
+/* Spawns path (argv args); a file without a #! line (ENOEXEC) runs with /bin/sh, as execvp does,
+ * unless args is already the limits wrapper. Returns 0 or an errno value. */
+static int spawn_or_sh(const char *path, char **args, char **env, const char *cwd, int in_fd,
+                       int out_fd, int err_fd, int wrapped, pid_t *pid)
+{
+    int e = spawn_posix(path, args, env, cwd, in_fd, out_fd, err_fd, pid);
+    if (e != ENOEXEC || wrapped)
+        return e;
+    size_t argc = 0;
+    while (args[argc])
+        argc++;
+    char **sh = calloc(argc + 2, sizeof *sh);
+    if (!sh)
+        return ENOMEM;
+    sh[0] = "/bin/sh";
+    sh[1] = (char *)path;
+    for (size_t i = 1; i < argc; i++)
+        sh[i + 1] = args[i];
+    e = spawn_posix("/bin/sh", sh, env, cwd, in_fd, out_fd, err_fd, pid);
+    free(sh);
+    return e;
+}
+
+/* Watches p's child for its exit through a pidfd. Only we reap this pid (libuv's SIGCHLD handler
+ * waits for its own pids only), so it stays a zombie until then and the pidfd refers to it even
+ * if it has already exited. Returns 0 or a libuv error. */
+static int watch_exit(df_proc *p)
+{
+    p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+    int rc = p->pidfd >= 0 ? 0 : uv_translate_sys_error(errno);
+    if (rc)
+        return rc;
+    rc = uv_poll_init(p->loop, &p->exit_poll, p->pidfd);
+    if (rc) {
+        close(p->pidfd);
+        p->pidfd = -1;
+        return rc;
+    }
+    p->exit_poll.data = p;
+    p->exit_watch = 1;
+    p->handles++;
+    return uv_poll_start(&p->exit_poll, UV_READABLE, on_pidfd);
+}
+
 /* Starts the child of p with posix_spawn and watches its pidfd. args[0] is what to look up.
  * 0, or a libuv error with err filled (the child is then not running, nothing of p is started
  * but its handles, which the caller closes). */
@@ -530,24 +574,7 @@ static int start_posix(df_proc *p, char **args, char **env, const char *cwd, con
     }
 
     pid_t pid = 0;
-    int e = spawn_posix(path, args, env, cwd, in[0], out[1], er[1], &pid);
-    if (e == ENOEXEC && !wrapped) {
-        /* no #! line: run it with the shell, as execvp does */
-        size_t argc = 0;
-        while (args[argc])
-            argc++;
-        char **sh = calloc(argc + 2, sizeof *sh);
-        if (!sh) {
-            e = ENOMEM;
-        } else {
-            sh[0] = "/bin/sh";
-            sh[1] = path;
-            for (size_t i = 1; i < argc; i++)
-                sh[i + 1] = args[i];
-            e = spawn_posix("/bin/sh", sh, env, cwd, in[0], out[1], er[1], &pid);
-            free(sh);
-        }
-    }
+    int e = spawn_or_sh(path, args, env, cwd, in[0], out[1], er[1], wrapped, &pid);
     free(path);
     close(out[1]);
     close(er[1]);
@@ -560,23 +587,7 @@ static int start_posix(df_proc *p, char **args, char **env, const char *cwd, con
     }
     p->pid = pid;
     live_add(pid);
-
-    /* Only we reap this pid (libuv's SIGCHLD handler waits for its own pids only), so it stays
-     * a zombie until then and the pidfd refers to it even if it has already exited. */
-    p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    rc = p->pidfd >= 0 ? 0 : uv_translate_sys_error(errno);
-    if (!rc) {
-        rc = uv_poll_init(p->loop, &p->exit_poll, p->pidfd);
-        if (!rc) {
-            p->exit_poll.data = p;
-            p->exit_watch = 1;
-            p->handles++;
-            rc = uv_poll_start(&p->exit_poll, UV_READABLE, on_pidfd);
-        } else {
-            close(p->pidfd);
-            p->pidfd = -1;
-        }
-    }
+    rc = watch_exit(p);
     if (rc) { /* cannot watch it: do not leave it running unreaped */
         kill(-pid, SIGKILL);
         kill(pid, SIGKILL);
@@ -638,27 +649,16 @@ static int use_uv_backend(void)
     return b && strcmp(b, "uv_spawn") == 0;
 }
 
-/* See proc.h. Order: resolve and check the working directory, build the environment, wrap
- * argv in the sh limits wrapper when a limit is set (checking argv[0] can be executed first,
- * since the wrapper would hide that error), spawn, start reading, write stdin. */
-int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *extra_env,
-                const char *base_dir, df_proc_done_fn done, void *ud, df_proc **out, char *err,
-                size_t errlen)
+/* opts->cwd against base_dir, or base_dir itself when there is no opts->cwd (NULL when neither
+ * is given), checked to be a directory. Returns 0 or a libuv error with err filled. */
+static int resolve_cwd(const df_spawn_opts *opts, const char *base_dir, char **out, char *err,
+                       size_t errlen)
 {
-    if (out)
-        *out = NULL;
-    if (!loop || !opts || !opts->argv || !opts->argv[0] || !done) {
-        snprintf(err, errlen, "spawn: no command given");
-        return UV_EINVAL;
-    }
-    pthread_once(&init_once, init_process_wide);
-    keep_exit_statuses();
     const char *argv0 = opts->argv[0];
-
-    /* opts->cwd against base_dir, or base_dir itself when there is no opts->cwd */
     char *cwd = opts->cwd  ? df_path_resolve(base_dir, opts->cwd)
                 : base_dir ? strdup(base_dir)
                            : NULL;
+    *out = NULL;
     if ((opts->cwd || base_dir) && !cwd) {
         snprintf(err, errlen, "spawn %s: out of memory", argv0);
         return UV_ENOMEM;
@@ -673,61 +673,61 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
             return e;
         }
     }
-    char **env = df_proc_build_env(opts->env, extra_env);
-    if (!env) {
-        free(cwd);
-        snprintf(err, errlen, "spawn %s: out of memory", argv0);
-        return UV_ENOMEM;
-    }
+    *out = cwd;
+    return 0;
+}
 
-    /* argv, possibly behind the limits wrapper */
+/* The child's argv (borrowing opts->argv and script; free the array only), behind a /bin/sh
+ * wrapper that sets the resource limits when opts asks for any (*wrap set; the program is looked
+ * up first, so that a missing one is reported as such rather than by the shell). Returns 0 or a
+ * libuv error. */
+static int build_args(const df_spawn_opts *opts, const char *cwd, char **env, char *script,
+                      size_t script_len, char ***out, int *wrap)
+{
     size_t argc = 0;
     while (opts->argv[argc])
         argc++;
-    int wrap = opts->limit_cpu_seconds || opts->limit_memory_mb || opts->limit_open_files;
+    *wrap = opts->limit_cpu_seconds || opts->limit_memory_mb || opts->limit_open_files;
     char **args = calloc(argc + 4, sizeof *args);
-    char script[256] = "";
-    int rc = 0;
-    if (!args) {
-        rc = UV_ENOMEM;
-        snprintf(err, errlen, "spawn %s: out of memory", argv0);
-        goto fail_early;
-    }
-    if (wrap) {
+    if (!args)
+        return UV_ENOMEM;
+    size_t first = 0;
+    if (*wrap) {
         char *found = NULL;
-        rc = df_proc_find_program(argv0, cwd, env, &found);
+        int rc = df_proc_find_program(opts->argv[0], cwd, env, &found);
         free(found);
         if (rc) {
-            snprintf(err, errlen, "spawn %s: %s", argv0, uv_strerror(rc));
-            goto fail_early;
+            free(args);
+            return rc;
         }
         size_t o = 0;
         if (opts->limit_cpu_seconds)
-            o += (size_t)snprintf(script + o, sizeof script - o, "ulimit -t %llu && ",
+            o += (size_t)snprintf(script + o, script_len - o, "ulimit -t %llu && ",
                                   (unsigned long long)opts->limit_cpu_seconds);
         if (opts->limit_memory_mb)
-            o += (size_t)snprintf(script + o, sizeof script - o, "ulimit -v %llu && ",
+            o += (size_t)snprintf(script + o, script_len - o, "ulimit -v %llu && ",
                                   (unsigned long long)opts->limit_memory_mb * 1024ull);
         if (opts->limit_open_files)
-            o += (size_t)snprintf(script + o, sizeof script - o, "ulimit -n %llu && ",
+            o += (size_t)snprintf(script + o, script_len - o, "ulimit -n %llu && ",
                                   (unsigned long long)opts->limit_open_files);
-        snprintf(script + o, sizeof script - o, "exec \"$0\" \"$@\"");
+        snprintf(script + o, script_len - o, "exec \"$0\" \"$@\"");
         args[0] = "/bin/sh";
         args[1] = "-c";
         args[2] = script;
-        for (size_t i = 0; i < argc; i++)
-            args[3 + i] = (char *)opts->argv[i];
-    } else {
-        for (size_t i = 0; i < argc; i++)
-            args[i] = (char *)opts->argv[i];
+        first = 3;
     }
+    for (size_t i = 0; i < argc; i++)
+        args[first + i] = (char *)opts->argv[i];
+    *out = args;
+    return 0;
+}
 
+/* A new child record with its handles initialised (not started). NULL on allocation failure. */
+static df_proc *proc_new(uv_loop_t *loop, const df_spawn_opts *opts, df_proc_done_fn done, void *ud)
+{
     df_proc *p = calloc(1, sizeof *p);
-    if (!p) {
-        rc = UV_ENOMEM;
-        snprintf(err, errlen, "spawn %s: out of memory", argv0);
-        goto fail_early;
-    }
+    if (!p)
+        return NULL;
     p->loop = loop;
     p->done = done;
     p->ud = ud;
@@ -749,7 +749,73 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
         p->in_open = 1;
     }
     p->write_req.data = p;
+    return p;
+}
 
+/* A started child: read its output, write its stdin. */
+static void start_io(df_proc *p, const df_spawn_opts *opts)
+{
+    p->out.open = p->err.open = 1;
+    /* a pipe that cannot be read counts as closed, so completion never waits for it */
+    if (uv_read_start((uv_stream_t *)&p->out.pipe, on_alloc, on_read) != 0)
+        capture_stop(p, &p->out);
+    if (uv_read_start((uv_stream_t *)&p->err.pipe, on_alloc, on_read) != 0)
+        capture_stop(p, &p->err);
+    if (!opts->stdin_data)
+        return;
+    int wr = -1;
+    if (opts->stdin_len > 0) {
+        p->stdin_copy = malloc(opts->stdin_len);
+        if (p->stdin_copy) {
+            memcpy(p->stdin_copy, opts->stdin_data, opts->stdin_len);
+            uv_buf_t b = uv_buf_init(p->stdin_copy, (unsigned)opts->stdin_len);
+            wr = uv_write(&p->write_req, (uv_stream_t *)&p->in, &b, 1, on_write);
+        }
+    }
+    if (wr != 0) { /* nothing to write (or could not): close stdin now */
+        p->in_open = 0;
+        close_handle(p, (uv_handle_t *)&p->in);
+    }
+}
+
+/* See proc.h. Order: resolve and check the working directory, build the environment, wrap
+ * argv in the sh limits wrapper when a limit is set (checking argv[0] can be executed first,
+ * since the wrapper would hide that error), spawn, start reading, write stdin. */
+int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *extra_env,
+                const char *base_dir, df_proc_done_fn done, void *ud, df_proc **out, char *err,
+                size_t errlen)
+{
+    if (out)
+        *out = NULL;
+    if (!loop || !opts || !opts->argv || !opts->argv[0] || !done) {
+        snprintf(err, errlen, "spawn: no command given");
+        return UV_EINVAL;
+    }
+    pthread_once(&init_once, init_process_wide);
+    keep_exit_statuses();
+    const char *argv0 = opts->argv[0];
+    char *cwd = NULL;
+    int rc = resolve_cwd(opts, base_dir, &cwd, err, errlen);
+    if (rc != 0)
+        return rc;
+    char **env = df_proc_build_env(opts->env, extra_env);
+    char script[256] = "";
+    char **args = NULL;
+    int wrap = 0;
+    df_proc *p = NULL;
+    if (!env)
+        rc = UV_ENOMEM;
+    else if ((rc = build_args(opts, cwd, env, script, sizeof script, &args, &wrap)) == 0 &&
+             !(p = proc_new(loop, opts, done, ud)))
+        rc = UV_ENOMEM;
+    if (rc != 0) {
+        snprintf(err, errlen, "spawn %s: %s", argv0,
+                 rc == UV_ENOMEM ? "out of memory" : uv_strerror(rc));
+        free(args);
+        free(env);
+        free(cwd);
+        return rc;
+    }
 #if HAVE_SPAWN_BACKEND
     if (p->backend == BACKEND_SPAWN)
         rc = start_posix(p, args, env, cwd, argv0, wrap, err, errlen);
@@ -765,34 +831,8 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
         proc_close_all(p);
         return rc;
     }
-    p->out.open = p->err.open = 1;
-    /* a pipe that cannot be read counts as closed, so completion never waits for it */
-    if (uv_read_start((uv_stream_t *)&p->out.pipe, on_alloc, on_read) != 0)
-        capture_stop(p, &p->out);
-    if (uv_read_start((uv_stream_t *)&p->err.pipe, on_alloc, on_read) != 0)
-        capture_stop(p, &p->err);
-    if (opts->stdin_data) {
-        int wr = -1;
-        if (opts->stdin_len > 0) {
-            p->stdin_copy = malloc(opts->stdin_len);
-            if (p->stdin_copy) {
-                memcpy(p->stdin_copy, opts->stdin_data, opts->stdin_len);
-                uv_buf_t b = uv_buf_init(p->stdin_copy, (unsigned)opts->stdin_len);
-                wr = uv_write(&p->write_req, (uv_stream_t *)&p->in, &b, 1, on_write);
-            }
-        }
-        if (wr != 0) { /* nothing to write (or could not): close stdin now */
-            p->in_open = 0;
-            close_handle(p, (uv_handle_t *)&p->in);
-        }
-    }
+    start_io(p, opts);
     if (out)
         *out = p;
     return 0;
-
-fail_early:
-    free(args);
-    free(env);
-    free(cwd);
-    return rc;
 }
