@@ -23,8 +23,11 @@
 const char *const df_catchup_names[3] = {"latest", "none", "all"};
 const char *const df_overlap_names[3] = {"skip", "queue", "cancel_running"};
 
-/* The longest stretch examined at once: offsets are looked up at both ends of it. */
-#define STRETCH (366 * 86400LL)
+/* The stretches examined: the first one day long (a frequent schedule fires in it, and finding
+ * that the offset does not change over it costs two look-ups), each next one 4 times longer, up
+ * to a year (a rare schedule gets there in a few steps). */
+#define STRETCH_FIRST 86400LL
+#define STRETCH_MAX (366 * 86400LL)
 /* How far the search looks for a fire time before giving up (Feb 29 on a Monday is rarer than
  * once in 28 years, a Gregorian cycle is 400). */
 #define SEARCH_YEARS 400LL
@@ -101,8 +104,10 @@ bool df_schedule_cron_next(const df_cron *c, const df_tz *tz, int64_t after, int
     int32_t off = df_tz_offset(tz, s);
     /* Wall-clock times below hi were already shown (restricted hour fields only). */
     int64_t hi = restricted ? latest_wall_time(tz, after) + 1 : INT64_MIN;
+    int64_t stretch = STRETCH_FIRST;
     while (s <= limit) {
-        int64_t e = df_tz_next_change(tz, s, STRETCH); /* the offset is `off` on [s, e) */
+        int64_t e = df_tz_next_change(tz, s, stretch); /* the offset is `off` on [s, e) */
+        stretch = stretch * 4 < STRETCH_MAX ? stretch * 4 : STRETCH_MAX;
         int64_t lo = s + off > hi ? s + off : hi;
         if (lo <= e - 1 + off && df_cron_next_local(c, lo, e - 1 + off, &L)) {
             *at = L - off;

@@ -57,7 +57,7 @@ static const df_cli_option OPTIONS[] = {
      "fire times strictly after TIME, an ISO-8601 time with its offset (2027-03-28T01:00:00Z, "
      "2027-03-28T03:00:00+02:00) (default: now; for interval_ms without start_at, TIME is also "
      "the anchor)"},
-    {"count", "N", OPT_COUNT, DF_OPT_COUNT, "print N fire times (default: 10)"},
+    {"count", "N", OPT_COUNT, DF_OPT_COUNT, "print N fire times, at most 100000 (default: 10)"},
     {"workers-min", "N", OPT_WORKERS_MIN, DF_OPT_WORKERS_MIN,
      "OS threads the coroutine pool keeps at least, 1 to 1024 (default: the number of online "
      "CPUs, at least 2, at most --workers-max)"},

@@ -5,6 +5,9 @@
 
 #include <time.h>
 
+/* Most fire times one command prints (they are held in memory as JSON before printing). */
+#define MAX_COUNT 100000
+
 /* Prints the fire times (an array of {"utc", "local"}). Returns an exit code. */
 static int print_times(const df_cli *cli, const json_t *times)
 {
@@ -41,6 +44,10 @@ int df_cmd_schedule(const df_cli *cli)
 {
     const char *path = cli->operands[0];
     int64_t from;
+    if (cli->count > MAX_COUNT) {
+        df_cli_error("schedule: --count is at most %d, got %ld", MAX_COUNT, cli->count);
+        return DF_EXIT_USAGE;
+    }
     if (cli->from) {
         if (df_parse_time(cli->from, &from) != 0) {
             df_cli_error("schedule: --from needs an ISO-8601 time with its offset (such as "

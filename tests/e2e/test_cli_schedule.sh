@@ -119,6 +119,12 @@ expect_rc 2 "--from without offset"
 assert_contains "$DF_ERR" "schedule: --from needs an ISO-8601 time with its offset"
 run_df schedule berlin.json --count 0
 expect_rc 2 "--count 0"
+run_df schedule berlin.json --count 100001
+expect_rc 2 "--count 100001"
+assert_eq "dagflow: schedule: --count is at most 100000, got 100001" "$DF_ERR" "--count cap"
+run_df schedule berlin.json --count 100000 --from 2027-01-01T00:00:00Z
+expect_rc 0 "--count 100000"
+assert_eq 100000 "$(wc -l <<<"$DF_OUT")" "100000 lines"
 
 note "run ignores the schedule"
 run_df run berlin.json --db run.db
