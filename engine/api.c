@@ -164,9 +164,12 @@ int df_engine_retry(df_engine *e, long long run_id, const char *task, df_run_sta
 
 /* ---- checking a workflow file ---- */
 
-/* Adds msg to out, prefixed with "path: " unless it already names the file that way. */
+/* Adds msg to out, prefixed with "path: " unless it already names the file that way (path "-",
+ * standard input, is named "<stdin>"). */
 static void add_named(df_errlist *out, const char *path, const df_errlist *msgs)
 {
+    if (strcmp(path, "-") == 0)
+        path = DF_WORKFLOW_STDIN;
     size_t n = strlen(path);
     for (size_t i = 0; i < msgs->n; i++) {
         const char *msg = msgs->msgs[i];
@@ -182,15 +185,15 @@ static void add_named(df_errlist *out, const char *path, const df_errlist *msgs)
 static int validate_loaded(df_engine *e, const df_workflow *wf, const json_t *params,
                            df_errlist *load, df_errlist *invalid)
 {
-    json_t *run_params = wf->params ? json_deep_copy(wf->params) : json_object();
+    size_t before = load->n;
+    json_t *run_params = df_engine_merge_params(wf, params, load);
     const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);
     unsigned char *mask = calloc(wf->n_tasks ? wf->n_tasks : 1, 1);
     int rc = 0;
-    if (!run_params || !plugins || !mask ||
-        (params && json_object_update(run_params, (json_t *)params) != 0)) {
+    if (!run_params || !plugins || !mask) {
         df_errlist_add(load, "out of memory");
         rc = DF_ENOMEM;
-    } else {
+    } else if (load->n == before) {
         df_workflow_check_plugins(e->plugins, wf, run_params, 0, plugins, mask, load, invalid);
     }
     free(mask);

@@ -145,6 +145,11 @@ void df_engine_emit(df_engine *e, const df_engine_event *ev);
  * its message in errs. */
 int df_engine_start_pool(df_engine *e, df_errlist *errs);
 
+/* launch.c: the workflow's params overlaid with overrides (may be NULL), as a new object, or
+ * NULL (out of memory). Errors go to errs: a name the workflow does not declare, a string for a
+ * param whose default is not a string. Used by run and validate alike. */
+json_t *df_engine_merge_params(const df_workflow *wf, const json_t *overrides, df_errlist *errs);
+
 /* Opens the loop's handles a run needs (inbox, tick, heartbeat), starting the pool first; they
  * close by themselves once every run has ended. Returns 0 or df_engine_start_pool's error. */
 int df_engine_open_handles(df_engine *e, df_errlist *errs);

@@ -87,9 +87,58 @@ int df_engine_can_start(df_engine *e, df_errlist *errs)
     return 0;
 }
 
-/* Merges the workflow's params with overrides (may be NULL); unknown names are errors. New object
- * or NULL. */
-static json_t *merge_params(const df_workflow *wf, const json_t *overrides, df_errlist *errs)
+/* The JSON type of v in words ("an integer", ...). */
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
+}
+
+/* A string given for a param whose default is a number, a boolean, an array or an object (not a
+ * string, not null) is an error (a load error: no run is recorded), with the typed form of the
+ * same text to use instead: `--param ms=5` for an integer default is meant as `--param ms:=5`
+ * (SPEC §6's K=V gives a string, K:=JSON a typed value). Returns 0, or -1 after adding it. */
+static int check_param_type(const df_workflow *wf, const char *k, const json_t *dflt,
+                            const json_t *v, df_errlist *errs)
+{
+    if (!json_is_string(v) || json_is_string(dflt) || json_is_null(dflt))
+        return 0;
+    const char *text = json_string_value(v);
+    json_t *typed = json_loads(text, JSON_DECODE_ANY, NULL);
+    bool fits = typed && (json_typeof(typed) == json_typeof(dflt) ||
+                          (json_is_number(typed) && json_is_number(dflt)) ||
+                          (json_is_boolean(typed) && json_is_boolean(dflt)));
+    json_decref(typed);
+    if (fits)
+        df_errlist_add(errs,
+                       "%s: --param %s=%s gives the string \"%s\", but the default of param \"%s\" "
+                       "is %s: use --param %s:=%s for %s",
+                       wf->path, k, text, text, k, json_kind(dflt), k, text, json_kind(dflt));
+    else
+        df_errlist_add(errs,
+                       "%s: --param %s: the default of param \"%s\" is %s, not a string: give "
+                       "%s as JSON with --param %s:=JSON",
+                       wf->path, k, k, json_kind(dflt), json_kind(dflt), k);
+    return -1;
+}
+
+/* See engine_internal.h (a string for a typed param: check_param_type). */
+json_t *df_engine_merge_params(const df_workflow *wf, const json_t *overrides, df_errlist *errs)
 {
     json_t *p = json_deep_copy(wf->params);
     if (!p)
@@ -98,12 +147,14 @@ static json_t *merge_params(const df_workflow *wf, const json_t *overrides, df_e
     json_t *v;
     json_object_foreach((json_t *)overrides, k, v)
     {
-        if (!json_object_get(wf->params, k)) {
+        const json_t *dflt = json_object_get(wf->params, k);
+        if (!dflt) {
             df_errlist_add(errs, "%s: --param %s: the workflow declares no param \"%s\"", wf->path,
                            k, k);
             continue;
         }
-        json_object_set(p, k, v);
+        if (check_param_type(wf, k, dflt, v, errs) == 0)
+            json_object_set(p, k, v);
     }
     return p;
 }
@@ -220,7 +271,7 @@ int df_engine_start_loaded(df_engine *e, df_workflow *wf, const json_t *override
         return st;
     }
     size_t before = errs->n;
-    json_t *params = merge_params(wf, overrides, errs);
+    json_t *params = df_engine_merge_params(wf, overrides, errs);
     const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);
     unsigned char *invalid = calloc(wf->n_tasks ? wf->n_tasks : 1, 1);
     df_errlist rejected = {0};

@@ -674,7 +674,11 @@ int df_workflow_check_plugins(df_plugin_registry *r, const df_workflow *wf,
 size_t df_plugin_check_raw(df_plugin_registry *r, const char *path, df_errlist *errs)
 {
     size_t before = errs->n;
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+    if (strcmp(path, "-") == 0)
+        return 0; /* standard input was read once, by the loader */
+    df_errlist ignored = {0};
+    json_t *doc = df_workflow_read_doc(path, &ignored); /* its errors: the loader's already */
+    df_errlist_clear(&ignored);
     char real[PATH_MAX];
     if (!doc || !realpath(path, real)) {
         json_decref(doc);

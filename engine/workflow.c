@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,38 +458,95 @@ static int load(json_t *doc, const char *path, char *dir, df_workflow **out, df_
     return 0;
 }
 
-/* Reads the file with jansson (JSON_REJECT_DUPLICATES: a key given twice in one object is an
- * error) and loads it; see workflow.h. wf->dir is the realpath of the file's folder. */
+/* Reads all of f into a new buffer (*len bytes, NUL-terminated). NULL with errno set on failure. */
+static char *read_all(FILE *f, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - 1 - n, f);
+        if (ferror(f)) {
+            int err = errno ? errno : EIO;
+            free(buf);
+            errno = err;
+            return NULL;
+        }
+        if (feof(f))
+            break;
+        if (n == cap - 1) {
+            char *g = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!g) {
+                free(buf);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buf = g;
+            cap *= 2;
+        }
+    }
+    if (!buf)
+        return NULL;
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* See workflow.h. */
+json_t *df_workflow_read_doc(const char *path, df_errlist *errs)
+{
+    bool in = strcmp(path, "-") == 0;
+    const char *name = in ? DF_WORKFLOW_STDIN : path;
+    FILE *f = in ? stdin : fopen(path, "r");
+    if (!f) {
+        df_errlist_add(errs, "%s: cannot open: %s", name, strerror(errno));
+        return NULL;
+    }
+    size_t len = 0;
+    errno = 0;
+    char *text = read_all(f, &len);
+    int err = errno;
+    if (!in)
+        fclose(f);
+    if (!text) {
+        df_errlist_add(errs, "%s: cannot read: %s", name, strerror(err));
+        return NULL;
+    }
+    /* A UTF-8 byte order mark, as some editors write: RFC 8259 §8.1 lets a parser ignore it. */
+    size_t skip = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    json_error_t jerr;
+    json_t *doc = json_loadb(text + skip, len - skip, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    if (!doc) {
+        if (jerr.line > 0)
+            df_errlist_add(errs, "%s: line %d, column %d: JSON error: %s", name, jerr.line,
+                           jerr.column, jerr.text);
+        else
+            df_errlist_add(errs, "%s: JSON error: %s", name, jerr.text);
+    }
+    return doc;
+}
+
+/* Reads the file (df_workflow_read_doc: "-" is standard input, a byte order mark is skipped;
+ * JSON_REJECT_DUPLICATES: a key given twice in one object is an error) and loads it; see
+ * workflow.h. wf->dir is the realpath of the file's folder (the current folder for stdin). */
 int df_workflow_load_file(const char *path, df_workflow **out, df_errlist *errs)
 {
     *out = NULL;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        df_errlist_add(errs, "%s: cannot open: %s", path, strerror(errno));
+    json_t *doc = df_workflow_read_doc(path, errs);
+    if (!doc)
         return -1;
-    }
-    json_error_t jerr;
-    json_t *doc = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
-    fclose(f);
-    if (!doc) {
-        if (jerr.line > 0)
-            df_errlist_add(errs, "%s: line %d, column %d: JSON error: %s", path, jerr.line,
-                           jerr.column, jerr.text);
-        else
-            df_errlist_add(errs, "%s: JSON error: %s", path, jerr.text);
-        return -1;
-    }
-    char *copy = strdup(path);
-    char *dir = copy ? realpath(dirname(copy), NULL) : NULL;
+    bool in = strcmp(path, "-") == 0;
+    char *copy = in ? strdup(".") : strdup(path);
+    char *dir = copy ? realpath(in ? copy : dirname(copy), NULL) : NULL;
     if (!dir) {
-        df_errlist_add(errs, "%s: cannot resolve the file's folder: %s", path,
-                       copy ? strerror(errno) : "out of memory");
+        df_errlist_add(errs, "%s: cannot resolve the file's folder: %s",
+                       in ? DF_WORKFLOW_STDIN : path, copy ? strerror(errno) : "out of memory");
         free(copy);
         json_decref(doc);
         return -1;
     }
     free(copy);
-    int rc = load(doc, path, dir, out, errs);
+    int rc = load(doc, in ? DF_WORKFLOW_STDIN : path, dir, out, errs);
     json_decref(doc);
     return rc;
 }

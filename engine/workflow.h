@@ -82,8 +82,18 @@ typedef struct df_workflow {
  *   wf.json: task "load": unknown key "depend_on"; did you mean "depends_on"?
  *   wf.json: line 3, column 5: JSON error: ...
  *   wf.json: cycle: a -> b -> c -> a
- * dir is resolved with realpath. Not thread-safe with respect to errs only. */
+ * dir is resolved with realpath. path "-" reads standard input (messages then name the file
+ * "<stdin>", and dir is the current folder). Not thread-safe with respect to errs only. */
 int df_workflow_load_file(const char *path, df_workflow **out, df_errlist *errs);
+
+/* The name messages give a workflow read from standard input (path "-"). */
+#define DF_WORKFLOW_STDIN "<stdin>"
+
+/* Reads a workflow document: the file at path, or standard input for "-" (read to its end). A
+ * UTF-8 byte order mark at the start is skipped; a key given twice in one object is an error.
+ * Returns a new reference, or NULL with the error (naming the file, and the line and column of
+ * a JSON error) appended to errs. */
+json_t *df_workflow_read_doc(const char *path, df_errlist *errs);
 
 /* The same for a document already in memory (a stored DAG on resume). doc is borrowed (the
  * workflow takes its own reference); path is used in messages and dir as the base folder. */

@@ -258,24 +258,43 @@ static void check_templates(ref_check *c, const json_t *v, char *path, size_t le
 /* ---- cycles ------------------------------------------------------------------------------------
  */
 
-/* Reports one cycle found by df_dag_toposort as "cycle: a -> b -> a". */
+/* A cycle of more than this many tasks is shown by its first and last DF_CYCLE_SHOWN_END
+ * tasks with the count of those left out between them: a 50,000-task cycle would otherwise be
+ * one line of hundreds of kilobytes. */
+#define DF_CYCLE_SHOWN_MAX 20
+#define DF_CYCLE_SHOWN_END 8
+
+/* Reports one cycle found by df_dag_toposort (clen entries, the first repeated at the end) as
+ * "cycle: a -> b -> a", or for a long one "cycle of N tasks: t0 -> ... -> t7 -> (N-16 more) ->
+ * t(N-8) -> ... -> t0". */
 static void report_cycle(df_wfl_loader *L, const size_t *cycle, size_t clen)
 {
     df_workflow *wf = L->wf;
-    size_t tlen = 8;
+    size_t tasks = clen - 1, tlen = 64;
+    bool cut = tasks > DF_CYCLE_SHOWN_MAX;
     for (size_t k = 0; k < clen; k++)
-        tlen += strlen(wf->tasks[cycle[k]].id) + 4;
+        if (!cut || k < DF_CYCLE_SHOWN_END || k >= clen - DF_CYCLE_SHOWN_END - 1)
+            tlen += strlen(wf->tasks[cycle[k]].id) + 4;
     char *text = malloc(tlen);
-    if (text) {
-        size_t at = 0;
-        for (size_t k = 0; k < clen; k++)
-            at += (size_t)snprintf(text + at, tlen - at, "%s%s", k ? " -> " : "",
-                                   wf->tasks[cycle[k]].id);
-        df_wfl_err(L, NULL, "cycle: %s", text);
-        free(text);
-    } else {
+    if (!text) {
         df_wfl_err(L, NULL, "cycle (out of memory while printing it)");
+        return;
     }
+    size_t at = 0;
+    for (size_t k = 0; k < clen; k++) {
+        if (cut && k == DF_CYCLE_SHOWN_END)
+            at += (size_t)snprintf(text + at, tlen - at, " -> (%zu more)",
+                                   tasks - 2 * DF_CYCLE_SHOWN_END);
+        if (cut && k >= DF_CYCLE_SHOWN_END && k < clen - DF_CYCLE_SHOWN_END - 1)
+            continue;
+        at +=
+            (size_t)snprintf(text + at, tlen - at, "%s%s", k ? " -> " : "", wf->tasks[cycle[k]].id);
+    }
+    if (cut)
+        df_wfl_err(L, NULL, "cycle of %zu tasks: %s", tasks, text);
+    else
+        df_wfl_err(L, NULL, "cycle: %s", text);
+    free(text);
 }
 
 /* Rebuilds the upstream lists up/nup (in *buf, allocated on first use to hold every edge)

@@ -541,6 +541,11 @@ int df_cli_file_problem(const char *path, char *msg, size_t len)
 {
     struct stat st;
     bool dir;
+    if (strcmp(path, "-") == 0) { /* standard input */
+        if (len)
+            msg[0] = '\0';
+        return 0;
+    }
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         int err = errno;

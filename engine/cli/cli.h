@@ -170,8 +170,8 @@ int df_cli_parse_run_id(const char *text, long long *id);
  * unreadable file gets a clear message instead of a JSON parse error. Writes the problem into msg
  * (NUL-terminated, at most len bytes) and returns DF_EXIT_USAGE: "PATH: is a directory", or
  * "PATH: cannot open: <strerror>" (missing, permission denied, ...); returns 0 (msg set to "")
- * when the file opens for reading. Opens with O_NONBLOCK so a FIFO does not hang it; the file is
- * closed again. Thread-safe. */
+ * when the file opens for reading, and for "-" (standard input). Opens with O_NONBLOCK so a FIFO
+ * does not hang it; the file is closed again. Thread-safe. */
 int df_cli_file_problem(const char *path, char *msg, size_t len);
 
 /* df_cli_file_problem, printing the problem as a `dagflow: ` line on stderr. Returns

@@ -68,7 +68,9 @@ static void on_event(void *ud, const df_engine_event *ev)
     char line[1024];
     int n = snprintf(line, sizeof line, "run %lld: %s %s (attempt %u)", ev->run_id, ev->task_id,
                      df_task_state_name(ev->task_state), ev->attempt);
-    if (ev->error && n > 0 && (size_t)n < sizeof line)
+    /* An INVALID task's error (its plugin rejected its params) is one of the start's errors,
+     * printed once as a `dagflow: ` line: not twice. */
+    if (ev->error && ev->task_state != DF_TS_INVALID && n > 0 && (size_t)n < sizeof line)
         snprintf(line + n, sizeof line - (size_t)n, ": %s", ev->error);
     /* Task errors are task output: no control character reaches the terminal. */
     df_cli_sanitize(line);
@@ -183,9 +185,10 @@ static int print_summary(const df_cli *cli, df_engine *e, long long run_id)
     if (df_cli_parse_time(json_string_value(json_object_get(st, "started_at")), &t0) == 0 &&
         df_cli_parse_time(json_string_value(json_object_get(st, "ended_at")), &t1) == 0)
         df_cli_format_duration(t1 - t0, dur, sizeof dur);
-    printf("run %lld (%s): %s in %s: %zu tasks, %zu succeeded, %zu failed, %zu skipped", run_id,
+    printf("run %lld (%s): %s in %s: %zu %s, %zu succeeded, %zu failed, %zu skipped", run_id,
            json_string_value(json_object_get(st, "workflow")),
-           json_string_value(json_object_get(st, "state")), dur, n, ok, failed, skipped);
+           json_string_value(json_object_get(st, "state")), dur, n, n == 1 ? "task" : "tasks", ok,
+           failed, skipped);
     if (other)
         printf(", %zu not finished", other);
     printf("\n");
@@ -218,8 +221,8 @@ static int print_summary(const df_cli *cli, df_engine *e, long long run_id)
     df_cli_table_free(t);
     size_t unsuccessful = n - ok;
     if (n > SUMMARY_ALL_TASKS_UP_TO && unsuccessful > shown)
-        printf("(%zu more tasks did not succeed: dagflow status %lld)\n", unsuccessful - shown,
-               run_id);
+        printf("(%zu more %s not succeed: dagflow status %lld)\n", unsuccessful - shown,
+               unsuccessful - shown == 1 ? "task did" : "tasks did", run_id);
     print_history_hint(cli->db_path, run_id);
     json_decref(st);
     return 0;

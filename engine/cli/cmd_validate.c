@@ -2,6 +2,8 @@
  * included, with every error reported; records nothing (the database is never opened). */
 #include "cli.h"
 
+#include <string.h>
+
 /* Prints the outcome: the errors on stderr and, with --json, the result object on stdout. */
 static int report(const df_cli *cli, const char *path, const df_errlist *errs, size_t n_tasks)
 {
@@ -27,7 +29,8 @@ static int report(const df_cli *cli, const char *path, const df_errlist *errs, s
             code = DF_EXIT_INTERNAL;
         json_decref(out);
     } else if (code == DF_EXIT_OK) {
-        printf("%s: valid (%zu tasks)\n", path, n_tasks);
+        printf("%s: valid (%zu %s)\n", strcmp(path, "-") == 0 ? "<stdin>" : path, n_tasks,
+               n_tasks == 1 ? "task" : "tasks");
     }
     return code;
 }

@@ -15,7 +15,7 @@
 
 static const df_cli_command COMMANDS[] = {
     {"run", df_cmd_run, "load, validate, record and run a workflow to the end",
-     "run FILE [options]", "  FILE  the workflow file (JSON)\n",
+     "run FILE [options]", "  FILE  the workflow file (JSON); - reads it from standard input\n",
      "Loads FILE strictly, checks every task's plugin and params, records the run in the\n"
      "history database and runs it to the end, showing progress on a terminal. A file that\n"
      "cannot be loaded records nothing; a workflow whose params a plugin's validate rejects is\n"
@@ -23,7 +23,8 @@ static const df_cli_command COMMANDS[] = {
      "`dagflow status --json`) on stdout.\n",
      EXIT_RUN, DF_OPT_PARAM | DF_OPT_ENGINE, 1, 1},
     {"validate", df_cmd_validate, "check a workflow file without running or recording anything",
-     "validate FILE [options]", "  FILE  the workflow file (JSON)\n",
+     "validate FILE [options]",
+     "  FILE  the workflow file (JSON); - reads it from standard input\n",
      "Runs every check of loading (JSON syntax, keys, types, ids, dependencies, cycles, pools,\n"
      "breakers, templates), loads each task's plugin and calls its validate with the run\n"
      "params (the workflow's defaults overlaid with --param). Every error is printed as its own\n"
@@ -69,7 +70,7 @@ static const df_cli_command COMMANDS[] = {
      "  3    store error\n",
      DF_OPT_WORKFLOW | DF_OPT_LIMIT, 0, 0},
     {"graph", df_cmd_graph, "print a workflow's DAG as Graphviz DOT or Mermaid",
-     "graph FILE [options]", "  FILE  the workflow file (JSON)\n",
+     "graph FILE [options]", "  FILE  the workflow file (JSON); - reads it from standard input\n",
      "Loads FILE (no plugins are loaded) and prints its DAG, edges going from upstream to\n"
      "downstream. DOT node ids are the task ids (quoted), labelled with the task's plugin.\n"
      "Mermaid node ids are the task ids when Mermaid can take them; any other id (a keyword such\n"

@@ -118,7 +118,10 @@ typedef struct df_workflow df_workflow;
  * breakers, templates (no plugin is loaded: see df_engine_validate_file). Returns 0 and sets *out
  * (free with df_workflow_free), or DF_EINPUT with every error in errs, each naming the file, e.g.
  * `wf.json: task "load": unknown key "depend_on"; did you mean "depends_on"?` (or DF_ENOMEM).
- * Thread-safe. */
+ * A UTF-8 byte order mark at the start of the file is skipped. Path "-" reads the workflow from
+ * standard input, to its end (messages name it "<stdin>"; relative paths in it are taken from the
+ * current folder); so do df_engine_start_file and df_engine_validate_file. Thread-safe (but only
+ * one caller should read standard input). */
 int df_workflow_load(const char *path, df_workflow **out, df_errlist *errs);
 
 /* Frees a workflow; NULL is fine. */
