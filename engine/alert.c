@@ -16,8 +16,6 @@
 #include "path.h"
 #include "proc.h"
 
-/* Delay before try k+1 after try k failed: 500 ms, then 1000 ms. */
-#define DF_ALERT_BACKOFF_MS 500
 /* A command sink or webhook that takes longer than this fails the try. */
 #define DF_ALERT_TRY_TIMEOUT_MS 30000
 
@@ -172,16 +170,17 @@ static void try_done(delivery *d, const char *error)
         return;
     }
     if (!error) {
-        a->fn(a->ud, d->alert_id, DF_ALERT_DELIVERED, d->tries, df_now_ms(), NULL);
+        a->fn(a->ud, d->alert_id, DF_ALERT_DELIVERED, d->tries, df_now_ms(), NULL, d->sink,
+              d->payload);
         unlink_delivery(d);
         return;
     }
     if (d->tries >= DF_ALERT_MAX_TRIES) {
-        a->fn(a->ud, d->alert_id, DF_ALERT_FAILED, d->tries, 0, error);
+        a->fn(a->ud, d->alert_id, DF_ALERT_FAILED, d->tries, 0, error, d->sink, d->payload);
         unlink_delivery(d);
         return;
     }
-    a->fn(a->ud, d->alert_id, DF_ALERT_PENDING, d->tries, 0, error);
+    a->fn(a->ud, d->alert_id, DF_ALERT_PENDING, d->tries, 0, error, d->sink, d->payload);
     uint64_t delay = (uint64_t)DF_ALERT_BACKOFF_MS << (d->tries - 1);
     uv_timer_start(&d->timer, try_once, delay, 0);
 }
@@ -323,7 +322,7 @@ static void deliver_command(delivery *d)
     const json_t *argv = json_object_get(d->sink, "argv");
     size_t n = json_array_size(argv);
     const char **av = calloc(n + 1, sizeof *av);
-    char *argv0 = NULL;
+    char *argv0 = NULL, *line = NULL;
     json_t *p = json_loads(d->payload, 0, NULL);
     char *envs[6] = {0};
     char **wenv = NULL;
@@ -363,10 +362,18 @@ static void deliver_command(delivery *d)
         snprintf(err, sizeof err, "command sink: out of memory");
         goto done;
     }
-    df_spawn_opts opts = {.argv = av,
-                          .stdin_data = d->payload,
-                          .stdin_len = strlen(d->payload),
-                          .capture_max = 64 * 1024};
+    /* The alert JSON as one line, newline included (as the file sink writes it): `read` in a
+     * shell and line-reading tools see a whole line. */
+    size_t plen = strlen(d->payload);
+    line = malloc(plen + 2);
+    if (!line) {
+        snprintf(err, sizeof err, "command sink: out of memory");
+        goto done;
+    }
+    memcpy(line, d->payload, plen);
+    memcpy(line + plen, "\n", 2);
+    df_spawn_opts opts = {
+        .argv = av, .stdin_data = line, .stdin_len = plen + 1, .capture_max = 64 * 1024};
     if (df_proc_run(d->owner->loop, &opts, (const char *const *)extra, d->dir, on_command_done, d,
                     &d->proc, err, sizeof err) == 0) {
         uv_timer_start(&d->timer, on_command_timeout, DF_ALERT_TRY_TIMEOUT_MS, 0);
@@ -382,6 +389,7 @@ done:
     free(wenv);
     free(extra);
     free(argv0);
+    free(line);
     free(av);
     json_decref(p);
     if (err[0])

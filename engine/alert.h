@@ -15,6 +15,8 @@
 
 /* Tries per alert (the first try and two retries, 500 ms then 1000 ms apart). */
 #define DF_ALERT_MAX_TRIES 3
+/* Delay before try k+1 after try k failed: DF_ALERT_BACKOFF_MS << (k - 1), 500 ms then 1000 ms. */
+#define DF_ALERT_BACKOFF_MS 500
 
 /* Bytes of an error kept in an alert (its JSON and DAGFLOW_ERROR); longer ones are cut. */
 #define DF_ALERT_ERROR_MAX 4096
@@ -23,9 +25,11 @@ typedef struct df_alerts df_alerts;
 
 /* Outcome of one delivery try: status DF_ALERT_DELIVERED, DF_ALERT_PENDING (another try follows)
  * or DF_ALERT_FAILED (no tries left); tries counts every try so far; delivered_at in ms (0 unless
- * delivered); error (borrowed) or NULL. Called on the loop's thread. */
+ * delivered); error (borrowed) or NULL; the sink and the alert JSON text (borrowed), to say which
+ * alert went where. Called on the loop's thread. */
 typedef void (*df_alert_outcome_fn)(void *ud, long long alert_id, df_alert_status status, int tries,
-                                    int64_t delivered_at, const char *error);
+                                    int64_t delivered_at, const char *error, const json_t *sink,
+                                    const char *payload);
 
 /* Creates a deliverer on loop. Returns NULL on allocation failure. */
 df_alerts *df_alerts_new(uv_loop_t *loop, df_alert_outcome_fn fn, void *ud);

@@ -4,6 +4,9 @@
  * engine left pending queued again on resume; each delivery try's outcome recorded. */
 #include "engine_internal.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "clock.h"
 
 int df_engine_raise_alert(df_engine *e, long long run_id, const df_workflow *wf, const char *event,
@@ -67,8 +70,41 @@ int df_engine_redeliver_alert(df_engine *e, const df_workflow *wf, long long ale
     return 0;
 }
 
+/* Tells the program driving the engine (a notice event) that a try of an alert delivery failed:
+ * the store records it, but a user watching the run should not have to query alert_history to
+ * learn that their sink is broken. */
+static void notice_alert_failure(df_engine *e, df_alert_status status, int tries, const char *error,
+                                 const json_t *sink, const char *payload)
+{
+    json_t *p = json_loads(payload, 0, NULL);
+    char *where = df_alert_sink_describe(sink);
+    char *msg = NULL;
+    int n;
+    if (status == DF_ALERT_PENDING)
+        n = asprintf(&msg, "alert %s to %s: try %d of %d failed, tried again in %d ms: %s",
+                     json_string_value(json_object_get(p, "event")), where ? where : "a sink",
+                     tries, DF_ALERT_MAX_TRIES, DF_ALERT_BACKOFF_MS << (tries - 1), error);
+    else
+        n = asprintf(&msg,
+                     "alert %s to %s: not delivered after %d tries (recorded failed in "
+                     "alert_history): %s",
+                     json_string_value(json_object_get(p, "event")), where ? where : "a sink",
+                     tries, error);
+    if (n >= 0 && p) {
+        df_engine_event ev = {.run_id = (long long)json_integer_value(json_object_get(p, "run_id")),
+                              .workflow = json_string_value(json_object_get(p, "workflow")),
+                              .notice = msg};
+        df_engine_emit(e, &ev);
+    }
+    if (n >= 0)
+        free(msg);
+    free(where);
+    json_decref(p);
+}
+
 void df_engine_alert_outcome(void *ud, long long alert_id, df_alert_status status, int tries,
-                             int64_t delivered_at, const char *error)
+                             int64_t delivered_at, const char *error, const json_t *sink,
+                             const char *payload)
 {
     df_engine *e = ud;
     if (df_engine_tx(e) != 0)
@@ -76,5 +112,7 @@ void df_engine_alert_outcome(void *ud, long long alert_id, df_alert_status statu
     if (df_store_alert_update(e->store, alert_id, status, tries, delivered_at, error) !=
         DF_STORE_OK)
         df_engine_fail(e, "%s", df_store_error(e->store));
+    if (status != DF_ALERT_DELIVERED && error)
+        notice_alert_failure(e, status, tries, error, sink, payload);
     df_engine_wake(e);
 }

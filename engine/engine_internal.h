@@ -112,7 +112,8 @@ int df_engine_raise_alert(df_engine *e, long long run_id, const df_workflow *wf,
 
 /* Records a delivery try's outcome (df_alert_outcome_fn; ud is the engine). */
 void df_engine_alert_outcome(void *ud, long long alert_id, df_alert_status status, int tries,
-                             int64_t delivered_at, const char *error);
+                             int64_t delivered_at, const char *error, const json_t *sink,
+                             const char *payload);
 
 /* Queues delivery of an alert found still pending in the store (resume). Returns 0, or
  * DF_ENOMEM. */

@@ -34,6 +34,11 @@ static void progress_clear(progress *p)
 static void on_event(void *ud, const df_engine_event *ev)
 {
     progress *p = ud;
+    if (ev->notice) { /* an alert that could not be delivered: said on the terminal too */
+        progress_clear(p);
+        df_cli_error("run %lld: %s", ev->run_id, ev->notice);
+        return;
+    }
     if (!ev->task_id) {
         progress_clear(p);
         if (ev->error) {

@@ -169,7 +169,11 @@ typedef struct df_engine df_engine;
 
 /* A task instance or a run changed state (for progress display). All pointers are borrowed and
  * valid during the callback only. task_id is NULL for a run-level event: then run_state is set,
- * and error (when not NULL) says why the run stopped before its end. */
+ * and error (when not NULL) says why the run stopped before its end. An event with notice set is
+ * no state change but something the user should hear about the run (run_id and workflow set,
+ * task_id and error NULL, the counts 0): today a try of an alert delivery that failed (SPEC §5),
+ * e.g. `alert run_failed to command:./notify.sh: try 1 of 3 failed, tried again in 500 ms:
+ * command sink: exit code 1`. */
 typedef struct df_engine_event {
     long long run_id;
     const char *workflow;
@@ -182,6 +186,7 @@ typedef struct df_engine_event {
     size_t tasks_final;   /* tasks in a final state */
     size_t tasks_running; /* attempts in flight */
     size_t tasks_failed;
+    const char *notice; /* NULL unless the event is a notice (above) */
 } df_engine_event;
 
 /* How to open an engine. Zero values mean the default (df_engine_config_default fills them). */
