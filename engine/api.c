@@ -4,6 +4,7 @@
  * (status, summary, history: the store opened on demand, never created, no pool started). Every
  * call accepts a NULL df_errlist: the messages then go to a scratch list that is dropped. */
 #include "engine_internal.h"
+#include "liveness.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -287,6 +288,21 @@ int df_engine_latest_run(df_engine *e, long long *run_id, df_errlist *errs)
     return rc;
 }
 
+/* A run the store shows RUNNING whose engine is gone from this host (its process dead, or its
+ * pid taken by a later process) is shown INTERRUPTED at once, as resume would treat it, instead
+ * of RUNNING until its heartbeat is 30 s old. A store that cannot say leaves the state as is. */
+static void show_dead_owner(df_engine *e, long long run_id, json_t *st)
+{
+    const char *state = json_string_value(json_object_get(st, "state"));
+    if (!state || strcmp(state, "RUNNING") != 0)
+        return;
+    df_stored_run *r = NULL;
+    if (df_store_load_run(e->store, run_id, &r) == DF_STORE_OK && r->has_engine &&
+        df_engine_owner_gone(&r->engine))
+        json_object_set_new(st, "state", json_string("INTERRUPTED"));
+    df_stored_run_free(r);
+}
+
 int df_engine_run_status(df_engine *e, long long run_id, json_t **out, df_errlist *errs)
 {
     df_errlist scratch = {0};
@@ -297,6 +313,8 @@ int df_engine_run_status(df_engine *e, long long run_id, json_t **out, df_errlis
         int src = df_store_run_status(e->store, run_id, out);
         if (src != DF_STORE_OK)
             rc = store_failed(e, src, l);
+        else
+            show_dead_owner(e, run_id, *out);
     }
     df_errlist_clear(&scratch);
     return rc;
@@ -314,6 +332,8 @@ int df_engine_run_summary(df_engine *e, long long run_id, size_t max_tasks, json
                                        max_tasks > INT_MAX ? INT_MAX : (int)max_tasks, out);
         if (src != DF_STORE_OK)
             rc = store_failed(e, src, l);
+        else
+            show_dead_owner(e, run_id, *out);
     }
     df_errlist_clear(&scratch);
     return rc;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "liveness.h"
 
 /* The stored tasks as the core takes them (borrowing loaded's strings). NULL on allocation
  * failure. */
@@ -59,8 +60,8 @@ static bool engine_alive(const df_stored_run *loaded, char *who, size_t wholen)
     if (host && strcmp(host, me) == 0 && pid > 0) {
         if (pid == (long long)getpid())
             return false;
-        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-            return false; /* that process is gone */
+        if (df_engine_owner_gone(&loaded->engine))
+            return false; /* that process is gone, or its pid is another process's now */
     }
     return age < DF_HEARTBEAT_STALE_MS;
 }

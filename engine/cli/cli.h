@@ -212,6 +212,13 @@ int df_cli_parse_time(const char *iso, int64_t *ms);
 /* Milliseconds of CLOCK_MONOTONIC (for throttling the progress line). Thread-safe. */
 uint64_t df_cli_mono_ms(void);
 
+/* What follows `dagflow resume RUN_ID` to continue a run of this command line: " --db 'PATH'"
+ * (unless the default ./dagflow.db) and " --plugin-dir 'DIR'" for each one given, single-quoted
+ * for a POSIX shell; "" when there are none. A static buffer, rewritten by each call (all calls
+ * give the same text for one command line): call it from the main thread before the engine
+ * starts; the text may then be read anywhere, a signal handler included. */
+const char *df_cli_resume_args(const df_cli *cli);
+
 /* The string obj[key] (borrowed from obj), or dflt when it is missing or not a string. obj may
  * be NULL. */
 const char *df_cli_json_str(const json_t *obj, const char *key, const char *dflt);

@@ -15,6 +15,9 @@
  * guard: a plugin that calls exit() must not make dagflow exit 0 (which means "run SUCCESS")
  * with the run unfinished. Atomic: the guard runs on the thread of the plugin that called exit. */
 static _Atomic long long running_run_id = -1;
+/* What follows `dagflow resume N` in hints (df_cli_resume_args: --db and --plugin-dir), set
+ * before the engine starts; read by the exit() guard too. */
+static const char *resume_args = "";
 
 /* Progress display state (stderr). */
 typedef struct progress {
@@ -42,8 +45,8 @@ static void on_event(void *ud, const df_engine_event *ev)
     if (!ev->task_id) {
         progress_clear(p);
         if (ev->error) {
-            df_cli_error("run %lld: %s; continue it with `dagflow resume %lld`", ev->run_id,
-                         ev->error, ev->run_id);
+            df_cli_error("run %lld: %s; continue it with `dagflow resume %lld%s`", ev->run_id,
+                         ev->error, ev->run_id, resume_args);
             fflush(stderr); /* the engine may be about to leave at once */
         }
         return;
@@ -261,8 +264,8 @@ static void exit_guard(void)
     if (id > 0)
         fprintf(stderr,
                 "dagflow: a plugin called exit() during run %lld; the run is unfinished (continue "
-                "it with `dagflow resume %lld`)\n",
-                id, id);
+                "it with `dagflow resume %lld%s`)\n",
+                id, id, resume_args);
     else
         fprintf(stderr, "dagflow: a plugin called exit() during the run; the run is unfinished\n");
     fflush(stderr);
@@ -279,8 +282,8 @@ static void leave_at_once(progress *p, long long run_id)
     progress_clear(p);
     if (run_id > 0)
         df_cli_error("run %lld: second signal: stopped at once; continue it with `dagflow resume "
-                     "%lld`",
-                     run_id, run_id);
+                     "%lld%s`",
+                     run_id, run_id, resume_args);
     fflush(stdout);
     fflush(stderr);
     _exit(DF_EXIT_INTERRUPTED);
@@ -304,6 +307,56 @@ static int check_operand(const df_cli *cli, enum which which, long long *run_id)
         return DF_EXIT_USAGE;
     }
     return 0;
+}
+
+/* `retry` reopens finished runs only. For one that has not finished, says what to do instead:
+ * wait for (or stop) a run whose engine is alive, rather than `resume`, which would refuse it;
+ * resume one whose engine is gone (shown INTERRUPTED). Returns 0 to go on (the engine reports
+ * anything else, an unknown run included), or DF_EXIT_USAGE after saying why not. */
+static int check_retry_target(const df_cli *cli, df_engine *e, long long run_id)
+{
+    json_t *st = NULL;
+    df_errlist errs = {0};
+    int code = 0;
+    if (df_engine_run_status(e, run_id, &st, &errs) == 0) {
+        const char *state = df_cli_json_str(st, "state", "");
+        df_cli db_only = *cli;
+        db_only.n_plugin_dirs = 0;
+        char status_args[2048];
+        snprintf(status_args, sizeof status_args, "%s", df_cli_resume_args(&db_only));
+        df_cli_resume_args(cli); /* its buffer back to this command line's (resume_args) */
+        if (strcmp(state, "RUNNING") == 0) {
+            df_cli_error("retry: run %lld is still running and its engine is alive (see `dagflow "
+                         "status %lld%s`): wait for it to end, or stop that engine (Ctrl-C or "
+                         "SIGTERM), then retry it",
+                         run_id, run_id, status_args);
+            code = DF_EXIT_USAGE;
+        } else if (strcmp(state, "INTERRUPTED") == 0) {
+            df_cli_error("retry: run %lld has not finished (INTERRUPTED); continue it with "
+                         "`dagflow resume %lld%s`",
+                         run_id, run_id, df_cli_resume_args(cli));
+            code = DF_EXIT_USAGE;
+        }
+    }
+    json_decref(st);
+    df_errlist_clear(&errs);
+    return code;
+}
+
+/* Prints the run call's errors; a `dagflow resume N` hint among them (the engine's) gets this
+ * command line's --db and --plugin-dir (resume_args), so that it works as printed. */
+static void print_errs(const df_errlist *errs, long long run_id)
+{
+    char hint[64];
+    snprintf(hint, sizeof hint, "`dagflow resume %lld`", run_id);
+    for (size_t i = 0; i < errs->n; i++) {
+        const char *m = errs->msgs[i], *at = run_id > 0 ? strstr(m, hint) : NULL;
+        if (at && *resume_args)
+            df_cli_error("%.*s`dagflow resume %lld%s`%s", (int)(at - m), m, run_id, resume_args,
+                         at + strlen(hint));
+        else
+            df_cli_error("%s", m);
+    }
 }
 
 /* Starts the run and drives it to its end (the exit() guard armed meanwhile). */
@@ -341,6 +394,7 @@ static int run_command(enum which which, const df_cli *cli)
     static char errbuf[1 << 16];
     if (!prog.tty)
         setvbuf(stderr, errbuf, _IOFBF, sizeof errbuf);
+    resume_args = df_cli_resume_args(cli);
     df_cli_process_setup();
     df_cli_crash_install(cli);
     df_cli_signals_block(); /* before the engine's threads exist, so that none of them takes one */
@@ -350,6 +404,11 @@ static int run_command(enum which which, const df_cli *cli)
         df_cli_signals_stop();
         return DF_EXIT_INTERNAL;
     }
+    if (which == RETRY && (code = check_retry_target(cli, e, run_id)) != 0) {
+        df_engine_close(e);
+        df_cli_signals_stop();
+        return code;
+    }
     df_errlist errs = {0};
     df_run_state state = DF_RS_RUNNING;
     int rc = drive(cli, which, e, &run_id, &state, &errs);
@@ -358,15 +417,15 @@ static int run_command(enum which which, const df_cli *cli)
         leave_at_once(&prog, run_id);
     progress_clear(&prog);
     fflush(stderr);
-    df_cli_print_errlist(&errs);
+    print_errs(&errs, run_id);
     df_errlist_clear(&errs);
     code = exit_code(rc, state);
     if (run_id > 0 && (rc == 0 || rc == DF_EINTERRUPTED)) {
         if (print_summary(cli, e, run_id) != 0 && code == DF_EXIT_OK)
             code = DF_EXIT_INTERNAL;
         if (rc == DF_EINTERRUPTED)
-            df_cli_error("run %lld interrupted; continue it with `dagflow resume %lld`", run_id,
-                         run_id);
+            df_cli_error("run %lld interrupted; continue it with `dagflow resume %lld%s`", run_id,
+                         run_id, resume_args);
     }
     size_t left_running = df_engine_close(e);
     running_run_id = -1;

@@ -56,40 +56,9 @@ static const char *signal_name(int sig)
     }
 }
 
-/* " --db PATH --plugin-dir DIR ..." of the command that runs, shell-quoted, for the resume
- * command the message suggests; written once at install time (the handler only copies it). */
-static char resume_args[2048];
-
-/* Appends s to resume_args single-quoted for a POSIX shell ('\'' for a quote). */
-static void append_quoted(size_t *n, const char *s)
-{
-    size_t cap = sizeof resume_args;
-    if (*n + 2 >= cap)
-        return;
-    resume_args[(*n)++] = '\'';
-    for (; *s && *n + 6 < cap; s++) {
-        if (*s == '\'') {
-            memcpy(resume_args + *n, "'\\''", 4);
-            *n += 4;
-        } else {
-            resume_args[(*n)++] = *s;
-        }
-    }
-    resume_args[(*n)++] = '\'';
-    resume_args[*n] = '\0';
-}
-
-static void append_option(size_t *n, const char *opt, const char *value)
-{
-    size_t len = strlen(opt);
-    if (*n + len + 2 >= sizeof resume_args)
-        return;
-    memcpy(resume_args + *n, opt, len);
-    *n += len;
-    resume_args[(*n)++] = ' ';
-    resume_args[*n] = '\0';
-    append_quoted(n, value);
-}
+/* " --db PATH --plugin-dir DIR ..." of the command that runs (df_cli_resume_args), for the
+ * resume command the message suggests; set once at install time (the handler only copies it). */
+static const char *resume_args = "";
 
 /* Set by the first thread that takes a fatal signal: the others wait for it to finish. */
 static volatile sig_atomic_t crashing;
@@ -169,12 +138,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uctx)
 void df_cli_crash_install(const df_cli *cli)
 {
 #ifndef DF_SANITIZE
-    size_t n = 0;
-    resume_args[0] = '\0';
-    if (cli->db_path && strcmp(cli->db_path, "./dagflow.db") != 0)
-        append_option(&n, " --db", cli->db_path);
-    for (size_t i = 0; i < cli->n_plugin_dirs; i++)
-        append_option(&n, " --plugin-dir", cli->plugin_dirs[i]);
+    resume_args = df_cli_resume_args(cli);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fatal;

@@ -308,3 +308,50 @@ int df_cli_table_finish(df_cli_table *t, bool ok)
     df_cli_error("out of memory");
     return DF_EXIT_INTERNAL;
 }
+
+/* ---- The resume command ------------------------------------------------------------------- */
+
+/* The text of df_cli_resume_args: written by it, read by anyone after (the crash handler too). */
+static char resume_args[2048];
+
+/* Appends s to resume_args single-quoted for a POSIX shell ('\'' for a quote). */
+static void append_quoted(size_t *n, const char *s)
+{
+    size_t cap = sizeof resume_args;
+    if (*n + 2 >= cap)
+        return;
+    resume_args[(*n)++] = '\'';
+    for (; *s && *n + 6 < cap; s++) {
+        if (*s == '\'') {
+            memcpy(resume_args + *n, "'\\''", 4);
+            *n += 4;
+        } else {
+            resume_args[(*n)++] = *s;
+        }
+    }
+    resume_args[(*n)++] = '\'';
+    resume_args[*n] = '\0';
+}
+
+static void append_option(size_t *n, const char *opt, const char *value)
+{
+    size_t len = strlen(opt);
+    if (*n + len + 2 >= sizeof resume_args)
+        return;
+    memcpy(resume_args + *n, opt, len);
+    *n += len;
+    resume_args[(*n)++] = ' ';
+    resume_args[*n] = '\0';
+    append_quoted(n, value);
+}
+
+const char *df_cli_resume_args(const df_cli *cli)
+{
+    size_t n = 0;
+    resume_args[0] = '\0';
+    if (cli->db_path && strcmp(cli->db_path, "./dagflow.db") != 0)
+        append_option(&n, " --db", cli->db_path);
+    for (size_t i = 0; i < cli->n_plugin_dirs; i++)
+        append_option(&n, " --plugin-dir", cli->plugin_dirs[i]);
+    return resume_args;
+}

@@ -31,8 +31,10 @@ assert_match "$DF_ERR" "^dagflow: .*run $run is still being run by a live engine
 expect_stderr_lines_prefixed
 dfg retry "$run"
 expect_rc 2 "retry of a RUNNING run"
-assert_match "$DF_ERR" "^dagflow: .*run $run has not finished \(RUNNING\); use \`dagflow resume $run\`" \
+# Not `resume`, which would refuse it too (issue 15, item 15): wait for it, or stop it.
+assert_match "$DF_ERR" "^dagflow: retry: run $run is still running and its engine is alive \(see \`dagflow status $run --db '$DB'\`\): wait for it to end, or stop that engine" \
     "message of retry for a RUNNING run"
+assert_not_contains "$DF_ERR" "dagflow resume" "retry's message for a run whose engine is alive"
 kill -0 "$BG_PID" 2>/dev/null || fail "the engine stopped while resume/retry were refused"
 bg_wait "$BG_PID" 20 run
 expect_bg_rc 0 run "the live engine's run after the refused resume"

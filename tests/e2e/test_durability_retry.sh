@@ -136,7 +136,7 @@ expect_bg_rc 130 slow
 expect_run "$srun" INTERRUPTED
 retry_fg "$srun"
 expect_rc 2 "retry of an INTERRUPTED run"
-assert_match "$DF_ERR" "run $srun has not finished \(INTERRUPTED\); use \`dagflow resume $srun\`" "message"
+assert_contains "$DF_ERR" "dagflow: retry: run $srun has not finished (INTERRUPTED); continue it with \`dagflow resume $srun --db '$DB' --plugin-dir '$DF_TEST_PLUGIN_DIR'\`" "message"
 expect_run "$srun" INTERRUPTED
 retry_fg 4242
 expect_rc 2 "retry of an unknown run"

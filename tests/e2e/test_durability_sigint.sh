@@ -59,7 +59,7 @@ note "exited ${BG_MS} ms after SIGINT"
 run=$(last_run)
 expect_run "$run" INTERRUPTED
 assert_eq INTERRUPTED "$(q "SELECT state FROM runs WHERE run_id = $run")" "stored run state"
-assert_contains "$(cat run.err)" "dagflow: run $run interrupted; continue it with \`dagflow resume $run\`" \
+assert_contains "$(cat run.err)" "dagflow: run $run interrupted; continue it with \`dagflow resume $run --db '$DB' --plugin-dir '$DF_TEST_PLUGIN_DIR'\`" \
     "stderr after SIGINT"
 for t in sh1 sh2 sh3 sl; do
     assert_eq "1 CANCELLED" "$(q "SELECT group_concat(attempt || ' ' || outcome, ',') FROM attempt_history

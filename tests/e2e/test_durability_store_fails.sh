@@ -47,7 +47,7 @@ check_stopped() {
     local err
     err="$(cat "$WORK/$1.err")"
     assert_match "$err" "^dagflow: store: " "stderr names the store"
-    assert_contains "$err" "dagflow: run $2 stopped; fix the cause, then \`dagflow resume $2\`" \
+    assert_contains "$err" "dagflow: run $2 stopped; fix the cause, then \`dagflow resume $2 --db '$DB' --plugin-dir '$DF_TEST_PLUGIN_DIR'\`" \
         "stderr says how to continue"
     while IFS= read -r line; do
         [[ -z "$line" || "$line" == "dagflow: "* || "$line" == "run $2: "* ]] ||

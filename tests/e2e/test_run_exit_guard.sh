@@ -14,6 +14,9 @@ JSON
 run_df run --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" exit.json
 expect_rc 3 "a plugin calling exit(0)"
 assert_contains "$DF_ERR" "dagflow: a plugin called exit() during run 1" "exit guard message"
+# The hint works as printed: the same --db and --plugin-dir (issue 15, item 15).
+assert_contains "$DF_ERR" "(continue it with \`dagflow resume 1 --db '$DB' --plugin-dir '$DF_TEST_PLUGIN_DIR'\`)" \
+    "exit guard's resume command"
 assert_eq "RUNNING" "$(df_sqlite "$DB" "SELECT state FROM runs WHERE run_id = 1")" "run left unfinished"
 
 # A task whose shell ignores SIGTERM and SIGINT, with a child of its own.
@@ -34,7 +37,8 @@ wait "$pid"
 rc=$?
 set -e
 assert_eq 130 "$rc" "exit code after a second SIGINT"
-assert_contains "$(cat err.txt)" "second signal" "message on the second signal"
+assert_contains "$(cat err.txt)" "second signal: stopped at once; continue it with \`dagflow resume 2 --db '$DB'\`" \
+    "message on the second signal"
 # live members of the group (zombies waiting for init do not count)
 alive() { ps -eo pgid=,stat= | awk -v g="$pgid" '$1 == g && $2 !~ /^Z/' | grep -c . || true; }
 for _ in $(seq 30); do [[ $(alive) == 0 ]] && break; sleep 0.1; done
