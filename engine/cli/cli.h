@@ -283,13 +283,19 @@ void df_cli_process_setup(void);
  * engine opens. df_cli_signals_watch starts a thread that waits for them and makes each one a
  * df_engine_stop(e) call: the first stops gracefully (the run ends INTERRUPTED, exit 130), the
  * second at once (the engine records nothing more and the wait returns; the command then kills
- * the task processes and leaves with 130). df_cli_signals_received tells how many came (any
- * thread). df_cli_signals_stop ends that thread and unblocks the signals, so that one arriving
- * later has its default effect. Main thread only, except df_cli_signals_received. Watch returns
- * 0, or -1 when the thread cannot start (an error is printed). */
+ * the task processes and leaves with 130). Each signal first flushes stdout and stderr, and the
+ * thread flushes stderr every 200 ms meanwhile (it is fully buffered when not a terminal), so
+ * that no line printed before is lost, even to a pipe whose reader a Ctrl-C also ends. After
+ * df_cli_signals_run_over (the wait returned: the summary is being written, the engine closes)
+ * a signal, or a third one at any time, flushes, kills the task processes and leaves with 130
+ * from that thread. df_cli_signals_received tells how many came (any thread).
+ * df_cli_signals_stop ends that thread and unblocks the signals, so that one arriving later has
+ * its default effect. Main thread only, except df_cli_signals_received. Watch returns 0, or -1
+ * when the thread cannot start (an error is printed). */
 void df_cli_signals_block(void);
 int df_cli_signals_watch(df_engine *e);
 int df_cli_signals_received(void);
+void df_cli_signals_run_over(void);
 void df_cli_signals_stop(void);
 
 /* ---- crash.c -------------------------------------------------------------------------------- */

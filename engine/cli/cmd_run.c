@@ -412,7 +412,7 @@ static int run_command(enum which which, const df_cli *cli)
     df_errlist errs = {0};
     df_run_state state = DF_RS_RUNNING;
     int rc = drive(cli, which, e, &run_id, &state, &errs);
-    df_cli_signals_stop(); /* the run is over: a signal now has its default effect */
+    df_cli_signals_run_over(); /* a signal now leaves at once, flushing what was printed */
     if (df_cli_signals_received() >= 2)
         leave_at_once(&prog, run_id);
     progress_clear(&prog);
@@ -437,6 +437,7 @@ static int run_command(enum which which, const df_cli *cli)
         fflush(stderr);
         _exit(code);
     }
+    df_cli_signals_stop(); /* all is written: a signal now has its default effect */
     return code;
 }
 

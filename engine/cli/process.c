@@ -8,9 +8,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 void df_cli_process_setup(void)
 {
@@ -25,24 +28,53 @@ void df_cli_process_setup(void)
 
 /* ---- SIGINT / SIGTERM ---- */
 
+/* How often the watcher flushes what the CLI wrote to stderr while nothing else happens: stderr
+ * is fully buffered when it is not a terminal (cmd_run.c), so that 10,000 progress lines are not
+ * 10,000 system calls; a reader behind a pipe (`| tee run.log`) still gets each line within this.
+ */
+#define DF_CLI_FLUSH_MS 200
+
 static sigset_t stop_signals;
 static pthread_t watcher;
 static bool watching;
 static df_engine *watched;
 static atomic_int received; /* SIGINT/SIGTERM taken so far */
 static atomic_int quitting; /* df_cli_signals_stop asked the watcher to end */
+static atomic_int run_over; /* df_cli_signals_run_over: the wait has returned */
 
-/* Each signal is one df_engine_stop: the first stops gracefully, the second at once. */
+/* Leaves with 130 at once, without losing a line: what was written to stdout and stderr is
+ * flushed first (stdio's locks make that safe from this thread), and the task processes go. */
+static void leave_now(void)
+{
+    df_kill_task_processes();
+    fputs("dagflow: signal received again: leaving at once\n", stderr);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(DF_EXIT_INTERRUPTED);
+}
+
+/* Each signal is one df_engine_stop: the first stops gracefully, the second at once (the main
+ * thread leaves once the wait has returned). Whatever was printed is flushed at each signal, and
+ * every DF_CLI_FLUSH_MS meanwhile. A signal after the wait returned (while the summary is
+ * written, the engine closes), or a third one, leaves at once from here. */
 static void *watch_signals(void *arg)
 {
     (void)arg;
     for (;;) {
-        int sig = 0;
-        if (sigwait(&stop_signals, &sig) != 0)
+        struct timespec ts = {0, DF_CLI_FLUSH_MS * 1000000L};
+        int sig = sigtimedwait(&stop_signals, NULL, &ts);
+        if (sig < 0) {
+            if (errno == EAGAIN)
+                fflush(stderr);
             continue;
+        }
         if (atomic_load(&quitting))
             return NULL;
-        atomic_fetch_add(&received, 1);
+        int n = atomic_fetch_add(&received, 1) + 1;
+        fflush(stdout);
+        fflush(stderr);
+        if (atomic_load(&run_over) || n >= 3)
+            leave_now();
         df_engine_stop(watched);
     }
 }
@@ -60,6 +92,7 @@ int df_cli_signals_watch(df_engine *e)
     watched = e;
     atomic_store(&received, 0);
     atomic_store(&quitting, 0);
+    atomic_store(&run_over, 0);
     int rc = pthread_create(&watcher, NULL, watch_signals, NULL);
     if (rc != 0) {
         df_cli_error("cannot start the signal thread: %s", strerror(rc));
@@ -72,6 +105,11 @@ int df_cli_signals_watch(df_engine *e)
 int df_cli_signals_received(void)
 {
     return atomic_load(&received);
+}
+
+void df_cli_signals_run_over(void)
+{
+    atomic_store(&run_over, 1);
 }
 
 void df_cli_signals_stop(void)

@@ -11,7 +11,8 @@
  *   - sets UV_THREADPOOL_SIZE=16 when unset, before libuv is first used (df_task_run_blocking
  *     runs on libuv's thread pool, 4 threads by default);
  *   - turns each SIGINT/SIGTERM into a df_engine_stop call (a sigwait thread), and after the
- *     second one, once the wait has returned, calls df_kill_task_processes and _exit(130).
+ *     second one, once the wait has returned, calls df_kill_task_processes and _exit(130),
+ *     having flushed stdout and stderr (as it does at each signal, and every 200 ms).
  * (Processes the tasks start do change two dispositions, see df_kill_task_processes.)
  *
  * Conventions, for every function below unless it says otherwise:
