@@ -103,8 +103,15 @@ soft_eq '"19.99|5|true|19.99|p=19.99"' "$(result "$run" e .stdout)" "typed value
 
 note "--param K=V gives a string, K:=JSON a typed value"
 export DF_E2E_VAR="v2"
+before=$(last_run)
+# A string for a param whose default is a number is refused, naming the typed form (issue 15,
+# item 19), rather than recording a run its tasks would get wrong.
+run_wf tmpl.json --param ratio=0.25
+expect_rc 2 "--param ratio=0.25 (a string) for a number default"
+assert_contains "$DF_ERR" "use --param ratio:=0.25"
+assert_eq "$before" "$(last_run)" "runs after a string for a number param"
 run_wf tmpl.json --param name=7 --param n:=12 --param 'obj:={"k": ["z"]}' --param flag:=false \
-    --param ratio=0.25
+    --param ratio:=0.25
 expect_rc 0 "the run with --param overrides"
 run=$(last_run)
 assert_eq '"7"' "$(result "$run" a .name)" "--param name=7 is a string"
@@ -112,7 +119,7 @@ assert_eq 12 "$(result "$run" a .num)" "--param n:=12 is a number"
 assert_eq '"n=12, name=7!"' "$(result "$run" a .text)" "--param values in text"
 assert_eq '{"k":["z"]}' "$(result "$run" a .obj)" "--param obj:=JSON object"
 assert_eq false "$(result "$run" a .flag)" "--param flag:=false"
-assert_eq '"0.25"' "$(result "$run" a .ratio)" "--param ratio=0.25 is a string"
+assert_eq 0.25 "$(result "$run" a .ratio)" "--param ratio:=0.25 is a number"
 assert_eq '"12|d|n=12, name=7!"' "$(result "$run" d .stdout)"
 assert_eq '"v2"' "$(result "$run" a .home)" "\${env.NAME} read at each run"
 

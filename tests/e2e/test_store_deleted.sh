@@ -46,7 +46,7 @@ check_stopped() {
     err="$(cat "$WORK/$1.err")"
     assert_contains "$err" "dagflow: store: the database file $DB was $2 while dagflow was using it" \
         "stderr"
-    assert_contains "$err" "dagflow: run 1 stopped; fix the cause, then \`dagflow resume 1\`" \
+    assert_contains "$err" "dagflow: run 1 stopped; fix the cause, then \`dagflow resume 1 --db '$DB' --plugin-dir '$DF_TEST_PLUGIN_DIR'\`" \
         "stderr says how to continue"
     assert_not_contains "$err" "no run 1" "stderr"
 }
