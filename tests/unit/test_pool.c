@@ -387,7 +387,7 @@ static void test_ten_thousand_sleeps(void **state)
                            NULL),
             0);
     uint64_t submitted = df_mono_ms() - t0;
-    assert_int_equal(wait_results(N, 10000), N);
+    assert_int_equal(wait_results(N, 60000), N);
     uint64_t took = df_mono_ms() - t0;
     if (getenv("DF_TEST_VERBOSE")) {
         uint64_t last_start = 0, last_end = 0, last_cb = 0;
@@ -406,8 +406,10 @@ static void test_ten_thousand_sleeps(void **state)
                 (unsigned long long)(last_end - t0), (unsigned long long)(last_cb - t0),
                 (unsigned long long)took);
     }
+    /* One after the other they would take 10,000 s: 30 s proves they overlapped, on a loaded
+     * machine or under the sanitizers alike (how fast they finish is tests/bench's business). */
     assert_true(took >= 1000);
-    assert_true(took < 3000);
+    assert_true(took < 30000);
     for (int i = 0; i < N; i += 997)
         assert_int_equal(find_result(TAG(i))->status, DF_TASK_OK);
     df_pool_stats st;
