@@ -32,7 +32,7 @@ expect_stderr_lines_prefixed
 dfg retry "$run"
 expect_rc 2 "retry of a RUNNING run"
 # Not `resume`, which would refuse it too (issue 15, item 15): wait for it, or stop it.
-assert_match "$DF_ERR" "^dagflow: retry: run $run is still running and its engine is alive \(see \`dagflow status $run --db '$DB'\`\): wait for it to end, or stop that engine" \
+assert_contains "$DF_ERR" "dagflow: retry: run $run is still running and its engine is alive (see \`dagflow status $run --db '$DB'\`): wait for it to end, or stop that engine" \
     "message of retry for a RUNNING run"
 assert_not_contains "$DF_ERR" "dagflow resume" "retry's message for a run whose engine is alive"
 kill -0 "$BG_PID" 2>/dev/null || fail "the engine stopped while resume/retry were refused"
