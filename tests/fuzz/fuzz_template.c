@@ -1,7 +1,7 @@
 /* fuzz_template: libFuzzer target for ${...} templates (engine/template.c: df_template_scan and
- * df_template_resolve). The first input byte picks how the rest becomes a JSON value:
- *   bit 0 clear: the rest is one string value (any bytes; invalid UTF-8 is replaced by '?'),
- *                wrapped per bits 1-2 in nothing, an object {"k": s}, an array [s, s], or
+ * df_template_resolve, and df_template_mark_shell for a script). The first input byte picks how the
+ * rest becomes a JSON value: bit 0 clear: the rest is one string value (any bytes; invalid UTF-8 is
+ * replaced by '?'), wrapped per bits 1-2 in nothing, an object {"k": s}, an array [s, s], or
  *                {"a": [{"b": s}], "c": "x${params.day}"};
  *   bit 0 set:   the rest is parsed as JSON (any value); if that fails, it is used as a string.
  * The value is scanned and resolved against a fixed scope (run params, run id, workflow, task,
@@ -167,6 +167,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!r)
         CHECK(memchr(small, '\0', sizeof small) != NULL);
     json_decref(r);
+    /* As a shell script (SPEC §12): marking refuses or marks; a marked string resolves to a
+     * string (never a typed value), and marking it again is refused. */
+    if (json_is_string(v)) {
+        memset(err, 'Z', sizeof err);
+        json_t *m = df_template_mark_shell(v, err, sizeof err);
+        if (!m) {
+            CHECK(memchr(err, '\0', sizeof err) != NULL && err[0] != '\0');
+        } else {
+            r = df_template_resolve(m, &scope, err, sizeof err);
+            if (r)
+                CHECK(json_is_string(r));
+            json_decref(r);
+            if (src == 0 && refs > 0) /* a real reference: marked, so scan refuses */
+                CHECK(df_template_scan(m, NULL, NULL, err, sizeof err) != 0);
+            json_decref(m);
+        }
+    }
     json_decref(v);
     return 0;
 }
