@@ -185,7 +185,6 @@ static bool end(harness *h)
     return df_run_core_ended(h->c);
 }
 
-
 /* ---- trigger rules ---- */
 
 /* d depends on u1 and u2 with each rule; u1 and u2 end as each case says; d's state after. */
@@ -761,6 +760,40 @@ static void test_finished(void **state_)
     h_free(h);
 }
 
+/* The order the shell relies on: a task's RUNNING transition, then its attempt's opening, then
+ * the request to submit it (performed after the commit); a result's attempt close before the
+ * transition it causes, and that before the alert raised about it. */
+static void test_effect_order(void **state_)
+{
+    (void)state_;
+    harness *h = h_new("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\"}]}", 4);
+    df_run_core_start(h->c);
+    df_run_core_evaluate(h->c, SIZE_MAX, &h->clk);
+    mark(h);
+    df_run_core_dispatch(h->c, SIZE_MAX, &h->clk);
+    drain(h);
+    df_effect *tr = find(h, DF_FX_TRANSITION, 0), *open = find(h, DF_FX_ATTEMPT_OPEN, 0);
+    df_effect *sub = find(h, DF_FX_SUBMIT, 0), *note = find(h, DF_FX_NOTIFY, 0);
+    assert_int_equal(tr->to, DF_TS_RUNNING);
+    assert_int_equal(tr->from, DF_TS_QUEUED);
+    assert_int_equal(tr->attempt, 1);
+    assert_true(tr < note && note < open && open < sub);
+    assert_int_equal(note->tasks_running, 1); /* counted before it is reported */
+    assert_int_equal(sub->attempt, 1);
+    assert_true(df_run_core_wants_submit(h->c, 0, 1));
+    assert_false(df_run_core_wants_submit(h->c, 0, 2));
+    df_run_core_submitted(h->c, 0, true);
+    assert_false(df_run_core_wants_submit(h->c, 0, 1));
+    mark(h);
+    result(h, "a", TASK_PERMANENT, "no");
+    df_effect *close = find(h, DF_FX_ATTEMPT_CLOSE, 0);
+    tr = find(h, DF_FX_TRANSITION, 0);
+    df_effect *alert = find(h, DF_FX_ALERT, 0);
+    assert_true(close < tr && tr < alert);
+    assert_string_equal(tr->detail, "failed permanently");
+    h_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -778,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_retry_command),
         cmocka_unit_test(test_finished),
+        cmocka_unit_test(test_effect_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
