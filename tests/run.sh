@@ -7,6 +7,7 @@
 #                  every test must pass so), stopped at the end, whatever happens
 #   --repeat N     run each build's ctest N times; prints how many passes were clean
 #   --normal-only  only the normal build (quicker, for repeated runs)
+#   -- ARGS...     more arguments for ctest (e.g. -- -LE pg: without the PostgreSQL label)
 # The e2e tests run again on PostgreSQL (ctest label `pg`, a throwaway cluster the suite starts)
 # in the normal build; the sanitizer build runs the PostgreSQL backend's own tests (pg_test_*)
 # but not that second pass of the e2e suite (pg_e2e_*), to keep CI's time.
@@ -15,8 +16,13 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
 under_load=0 repeat=1 asan=1
+ctest_args=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
+    --)
+        shift
+        ctest_args=("$@")
+        break ;;
     --under-load) under_load=1 ;;
     --repeat)
         [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "tests/run.sh: --repeat needs a count (1 or more)" >&2; exit 2; }
@@ -27,7 +33,7 @@ while [[ $# -gt 0 ]]; do
         [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "tests/run.sh: --repeat needs a count (1 or more)" >&2; exit 2; } ;;
     --normal-only) asan=0 ;;
     -h | --help)
-        sed -n '2,9s/^# \{0,1\}//p' "$0"
+        sed -n '2,10s/^# \{0,1\}//p' "$0"
         exit 0 ;;
     *)
         echo "tests/run.sh: unknown option $1 (see tests/run.sh --help)" >&2
@@ -55,7 +61,7 @@ if ((under_load)); then
     echo "== under load: stress-ng --cpu 4 (pid $stress_pid) =="
 fi
 
-# run_ctest DIR [ENV...]: runs DIR's ctest $repeat times (with the options in ctest_extra);
+# run_ctest DIR [ENV...]: runs DIR's ctest $repeat times (with the options in ctest_extra and ctest_args);
 # counts the clean passes.
 failed=0
 ctest_extra=()
@@ -64,7 +70,7 @@ run_ctest() {
     shift
     for ((i = 1; i <= repeat; i++)); do
         ((repeat == 1)) || echo "-- $dir: pass $i of $repeat"
-        if (cd "$dir" && env "$@" ctest --output-on-failure -j"$jobs" "${ctest_extra[@]}"); then
+        if (cd "$dir" && env "$@" ctest --output-on-failure -j"$jobs" "${ctest_extra[@]}" "${ctest_args[@]}"); then
             pass=$((pass + 1))
         fi
     done
