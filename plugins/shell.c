@@ -11,7 +11,10 @@
  * a reference like "${tasks.a.result.exit_code}" works where a string is expected.
  *
  * result: {"exit_code", "stdout", "stderr"} (each output capped at 1 MiB, one trailing newline
- * removed, invalid UTF-8 replaced by U+FFFD) plus "json" (stdout parsed) with parse_json_stdout.
+ * removed, invalid UTF-8 replaced by U+FFFD) plus "json" (stdout parsed) with parse_json_stdout,
+ * and "stdout_truncated": true / "stderr_truncated": true when that output was longer than the
+ * cap and only its first 1 MiB is kept. With parse_json_stdout, a cut stdout fails the attempt
+ * permanently with an error saying so (not as invalid JSON at column 1048576).
  * Success is exit status 0. A failure's error names the exit code or signal and ends with the
  * last lines of stderr (at most 1 KiB): `exit code 3: <stderr tail>`.
  *
@@ -309,10 +312,24 @@ static int shell_execute(df_task_ctx *ctx, const json_t *params, json_t **result
         json_t *jout = dfp_text_json(res.stdout_data, out_n);
         json_t *jerr = dfp_text_json(res.stderr_data, err_n);
         if (!r || !jout || !jerr || json_object_set_new(r, "exit_code", json_integer(0)) ||
-            json_object_set_new(r, "stdout", jout) || json_object_set_new(r, "stderr", jerr)) {
+            json_object_set_new(r, "stdout", jout) || json_object_set_new(r, "stderr", jerr) ||
+            (res.stdout_truncated &&
+             json_object_set_new(r, "stdout_truncated", json_true()) != 0) ||
+            (res.stderr_truncated &&
+             json_object_set_new(r, "stderr_truncated", json_true()) != 0)) {
             json_decref(r);
             df_spawn_result_free(&res);
             goto oom;
+        }
+        if (json_is_true(json_object_get(params, "parse_json_stdout")) && res.stdout_truncated) {
+            df_task_set_error(ctx,
+                              "stdout is longer than 1 MiB, the most a shell task keeps, so it was "
+                              "cut and cannot be parsed (parse_json_stdout); write large output "
+                              "to a file and pass its path instead");
+            json_decref(r);
+            df_spawn_result_free(&res);
+            status = DF_TASK_FAILED_PERMANENT;
+            goto out;
         }
         if (json_is_true(json_object_get(params, "parse_json_stdout"))) {
             json_error_t je;

@@ -61,7 +61,7 @@ if ((under_load)); then
     echo "== under load: stress-ng --cpu 4 (pid $stress_pid) =="
 fi
 
-# run_ctest DIR [ENV...]: runs DIR's ctest $repeat times (with the options in ctest_extra and ctest_args);
+# run_ctest DIR [ENV...]: runs DIR's ctest $repeat times (options: ctest_extra, ctest_args);
 # counts the clean passes.
 failed=0
 ctest_extra=()

@@ -118,4 +118,38 @@ assert_contains "$DF_OUT" "plugin sleep rejected its params" "summary table"
 run_df validate rejected.json
 assert_eq 1 "$(count_in "$DF_ERR" 'plugin sleep rejected its params')" "times in validate"
 
+note "17. shell output over 1 MiB"
+# loud: 1.5 MiB on stdout, 1.05 MiB on stderr; bigjson: 1.3 MB of valid JSON on stdout.
+cat >loud.sh <<'SH'
+head -c 1572864 /dev/zero | tr '\0' a
+head -c 1100000 /dev/zero | tr '\0' b >&2
+SH
+cat >bigjson.sh <<'SH'
+printf '['
+i=0
+while [ $i -lt 100000 ]; do printf '"0123456789",'; i=$((i + 1)); done
+printf '0]'
+SH
+cat >big.json <<'JSON'
+{"name": "big", "tasks": [
+  {"id": "loud", "plugin": "shell", "params": {"argv": ["sh", "loud.sh"]}},
+  {"id": "quiet", "plugin": "shell", "params": {"script": "echo hi"}},
+  {"id": "bigjson", "plugin": "shell", "params": {"argv": ["sh", "bigjson.sh"], "parse_json_stdout": true}}]}
+JSON
+run_df run big.json --db big.db
+expect_rc 1 "a run whose JSON output was cut"
+if have_jq; then
+    loud="$(df_sqlite big.db "SELECT result FROM task_instances WHERE task_id = 'loud'")"
+    assert_eq true "$(jq -c .stdout_truncated <<<"$loud")" "loud's stdout_truncated"
+    assert_eq true "$(jq -c .stderr_truncated <<<"$loud")" "loud's stderr_truncated"
+    assert_eq 1048576 "$(jq '.stdout | length' <<<"$loud")" "bytes of stdout kept"
+    quiet="$(df_sqlite big.db "SELECT result FROM task_instances WHERE task_id = 'quiet'")"
+    assert_eq '{"exit_code":0,"stdout":"hi","stderr":""}' "$(jq -c . <<<"$quiet")" \
+        "a short output's result has no truncation keys"
+fi
+err="$(df_sqlite big.db "SELECT error FROM task_history WHERE task_id = 'bigjson'")"
+assert_contains "$err" "stdout is longer than 1 MiB, the most a shell task keeps, so it was cut"
+assert_not_contains "$err" "column" "the error of a cut JSON stdout"
+assert_eq FAILED "$(df_sqlite big.db "SELECT state FROM task_history WHERE task_id = 'bigjson'")"
+
 df_done
