@@ -1,6 +1,6 @@
-/* store: the backend-neutral half of store.h — choosing the backend by what --db names, checking
- * every call's arguments once for all backends, dispatching through the backend's table of
- * operations, freeing the records the reads return, and making the JSON the CLI prints (status,
+/* store: the backend-neutral half of store.h — checking every call's arguments once for all
+ * backends, dispatching through the backend's table of operations (store/select.c picks the
+ * backend), freeing the records the reads return, and making the JSON the CLI prints (status,
  * summary, history) from the backends' typed views, so that every backend prints the same. No
  * SQL here (see store/sqlite/). */
 #include "backend.h"
@@ -11,46 +11,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-
-#include "pg/backend.h"
-#include "sqlite/backend.h"
-
-/* ---- backends ------------------------------------------------------------------------------- */
-
-/* True when uri names a PostgreSQL database (URI schemes are case-insensitive, RFC 3986). */
-static bool is_postgres(const char *uri)
-{
-    return strncasecmp(uri, "postgresql://", 13) == 0 || strncasecmp(uri, "postgres://", 11) == 0;
-}
-
-/* See store.h. The URI is not repeated in the PostgreSQL message: it may hold a password. */
-int df_store_open(const char *uri, df_store **out, char *err, size_t errlen)
-{
-    *out = NULL;
-    if (!uri || !*uri) {
-        snprintf(err, errlen, "store: no database given");
-        return DF_STORE_ERROR;
-    }
-    if (is_postgres(uri))
-        return df_pg_open(uri, out, err, errlen);
-    return df_sqlite_open(uri, out, err, errlen);
-}
-
-/* See store.h. */
-bool df_store_is_path(const char *uri)
-{
-    return uri && !is_postgres(uri);
-}
-
-/* See store.h. */
-bool df_store_exists(const char *uri)
-{
-    if (!uri || !*uri)
-        return false;
-    if (is_postgres(uri))
-        return true;
-    return df_sqlite_exists(uri);
-}
 
 /* See store.h. */
 void df_store_close(df_store *s)
