@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "json_kind.h"
 
 /* Registers the workflow's breakers; an existing one keeps its settings and state. */
 static int add_breakers(df_engine *e, const df_workflow *wf)
@@ -87,28 +88,6 @@ int df_engine_can_start(df_engine *e, df_errlist *errs)
     return 0;
 }
 
-/* The JSON type of v in words ("an integer", ...). */
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 /* A string given for a param whose default is a number, a boolean, an array or an object (not a
  * string, not null) is an error (a load error: no run is recorded), with the typed form of the
  * same text to use instead: `--param ms=5` for an integer default is meant as `--param ms:=5`
@@ -128,12 +107,12 @@ static int check_param_type(const df_workflow *wf, const char *k, const json_t *
         df_errlist_add(errs,
                        "%s: --param %s=%s gives the string \"%s\", but the default of param \"%s\" "
                        "is %s: use --param %s:=%s for %s",
-                       wf->path, k, text, text, k, json_kind(dflt), k, text, json_kind(dflt));
+                       wf->path, k, text, text, k, df_json_kind(dflt), k, text, df_json_kind(dflt));
     else
         df_errlist_add(errs,
                        "%s: --param %s: the default of param \"%s\" is %s, not a string: give "
                        "%s as JSON with --param %s:=JSON",
-                       wf->path, k, k, json_kind(dflt), json_kind(dflt), k);
+                       wf->path, k, k, df_json_kind(dflt), df_json_kind(dflt), k);
     return -1;
 }
 

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_kind.h"
 #include "suggest.h"
 #include "template_shell.h"
 
@@ -321,27 +322,6 @@ static bool as_index(const char *k, size_t n, size_t *out)
     return true;
 }
 
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 /* Walks r's KEY path from v (borrowed); what names v at the start. Returns the value reached
  * (borrowed) or NULL with a message. */
 static const json_t *walk(const ref *r, const json_t *v, const char *what, char *err, size_t errlen)
@@ -381,7 +361,7 @@ static const json_t *walk(const ref *r, const json_t *v, const char *what, char 
             }
         } else {
             set_err(err, errlen, "cannot resolve ${%.*s}: %s is %s and has no key \"%.*s\"", q,
-                    r->text, here, type_name(v), kq, k);
+                    r->text, here, df_json_kind(v), kq, k);
             return NULL;
         }
         v = next;
