@@ -69,6 +69,92 @@ static int valid_header_name(const char *s)
     return 1;
 }
 
+/* "url": an http:// or https:// URL without spaces or control characters. */
+static int check_url(const json_t *url, int templates, char *err, size_t errlen)
+{
+    if (!url) {
+        snprintf(err, errlen, "missing required key \"url\"");
+        return 1;
+    }
+    if (!json_is_string(url) || json_string_length(url) == 0) {
+        snprintf(err, errlen, "\"url\" must be a non-empty string");
+        return 1;
+    }
+    if (templates && dfp_is_template(url))
+        return 0;
+    const char *u = json_string_value(url);
+    if (strncasecmp(u, "http://", 7) != 0 && strncasecmp(u, "https://", 8) != 0) {
+        snprintf(err, errlen, "\"url\" must start with http:// or https:// (got \"%.60s\")", u);
+        return 1;
+    }
+    if (strlen(u) != json_string_length(url) || strpbrk(u, " \t\r\n")) {
+        snprintf(err, errlen, "\"url\" must not contain spaces or control characters");
+        return 1;
+    }
+    return 0;
+}
+
+/* "method": one of the methods list, in any case. */
+static int check_method(const json_t *method, char *err, size_t errlen)
+{
+    int ok = 0;
+    for (size_t i = 0; json_is_string(method) && methods[i] && !ok; i++)
+        ok = strcasecmp(methods[i], json_string_value(method)) == 0;
+    if (!ok)
+        snprintf(err, errlen,
+                 "\"method\" must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");
+    return !ok;
+}
+
+/* "headers": an object of valid header names to strings without CR, LF or NUL. */
+static int check_headers(const json_t *headers, char *err, size_t errlen)
+{
+    if (!json_is_object(headers)) {
+        snprintf(err, errlen, "\"headers\" must be an object of strings (name -> value)");
+        return 1;
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)headers, name, v)
+    {
+        if (!valid_header_name(name)) {
+            snprintf(err, errlen, "\"headers\": \"%.60s\" is not a valid header name", name);
+            return 1;
+        }
+        if (!dfp_is_scalar_text(v)) {
+            snprintf(err, errlen, "\"headers\".\"%.60s\" must be a string", name);
+            return 1;
+        }
+        if (json_is_string(v) && (strpbrk(json_string_value(v), "\r\n") ||
+                                  strlen(json_string_value(v)) != json_string_length(v))) {
+            snprintf(err, errlen, "\"headers\".\"%.60s\" must not contain CR, LF or NUL", name);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* "expect_status": a non-empty array of integers from 100 to 599 (or templates, at creation). */
+static int check_expect(const json_t *expect, int templates, char *err, size_t errlen)
+{
+    if (!json_is_array(expect) || json_array_size(expect) == 0) {
+        snprintf(err, errlen, "\"expect_status\" must be a non-empty array of integers");
+        return 1;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(expect, i, v)
+    {
+        if (templates && dfp_is_template(v))
+            continue;
+        if (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 599) {
+            snprintf(err, errlen, "\"expect_status\"[%zu] must be an integer from 100 to 599", i);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The checks of validate. With templates (run creation), a ${...} string is accepted in place of
  * any value; without (execute), every value must have its final type. */
 static int check_params(const json_t *params, int templates, char *err, size_t errlen)
@@ -79,81 +165,18 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
     }
     if (dfp_check_keys(params, known_keys, "", 1, "http takes", err, errlen))
         return 1;
-    json_t *url = json_object_get(params, "url");
-    if (!url) {
-        snprintf(err, errlen, "missing required key \"url\"");
+    if (check_url(json_object_get(params, "url"), templates, err, errlen))
         return 1;
-    }
-    if (!json_is_string(url) || json_string_length(url) == 0) {
-        snprintf(err, errlen, "\"url\" must be a non-empty string");
-        return 1;
-    }
-    if (!(templates && dfp_is_template(url))) {
-        const char *u = json_string_value(url);
-        if (strncasecmp(u, "http://", 7) != 0 && strncasecmp(u, "https://", 8) != 0) {
-            snprintf(err, errlen, "\"url\" must start with http:// or https:// (got \"%.60s\")", u);
-            return 1;
-        }
-        if (strlen(u) != json_string_length(url) || strpbrk(u, " \t\r\n")) {
-            snprintf(err, errlen, "\"url\" must not contain spaces or control characters");
-            return 1;
-        }
-    }
     json_t *method = json_object_get(params, "method");
-    if (method && !(templates && dfp_is_template(method))) {
-        int ok = 0;
-        for (size_t i = 0; json_is_string(method) && methods[i] && !ok; i++)
-            ok = strcasecmp(methods[i], json_string_value(method)) == 0;
-        if (!ok) {
-            snprintf(err, errlen,
-                     "\"method\" must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");
-            return 1;
-        }
-    }
+    if (method && !(templates && dfp_is_template(method)) && check_method(method, err, errlen))
+        return 1;
     json_t *headers = json_object_get(params, "headers");
-    if (headers && !(templates && dfp_is_template(headers))) {
-        if (!json_is_object(headers)) {
-            snprintf(err, errlen, "\"headers\" must be an object of strings (name -> value)");
-            return 1;
-        }
-        const char *name;
-        json_t *v;
-        json_object_foreach(headers, name, v)
-        {
-            if (!valid_header_name(name)) {
-                snprintf(err, errlen, "\"headers\": \"%.60s\" is not a valid header name", name);
-                return 1;
-            }
-            if (!dfp_is_scalar_text(v)) {
-                snprintf(err, errlen, "\"headers\".\"%.60s\" must be a string", name);
-                return 1;
-            }
-            if (json_is_string(v) && (strpbrk(json_string_value(v), "\r\n") ||
-                                      strlen(json_string_value(v)) != json_string_length(v))) {
-                snprintf(err, errlen, "\"headers\".\"%.60s\" must not contain CR, LF or NUL", name);
-                return 1;
-            }
-        }
-    }
+    if (headers && !(templates && dfp_is_template(headers)) && check_headers(headers, err, errlen))
+        return 1;
     json_t *expect = json_object_get(params, "expect_status");
-    if (expect && !(templates && dfp_is_template(expect))) {
-        if (!json_is_array(expect) || json_array_size(expect) == 0) {
-            snprintf(err, errlen, "\"expect_status\" must be a non-empty array of integers");
-            return 1;
-        }
-        size_t i;
-        json_t *v;
-        json_array_foreach(expect, i, v)
-        {
-            if (templates && dfp_is_template(v))
-                continue;
-            if (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 599) {
-                snprintf(err, errlen, "\"expect_status\"[%zu] must be an integer from 100 to 599",
-                         i);
-                return 1;
-            }
-        }
-    }
+    if (expect && !(templates && dfp_is_template(expect)) &&
+        check_expect(expect, templates, err, errlen))
+        return 1;
     return 0;
 }
 
@@ -361,167 +384,182 @@ static struct curl_slist *build_headers(const json_t *headers, int json_body, in
     return list;
 }
 
-static int http_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
-{
-    if (dfp_check_final(ctx, check_params, params, 512))
-        return DF_TASK_FAILED_PERMANENT;
-    const char *url = json_string_value(json_object_get(params, "url"));
-    json_t *mv = json_object_get(params, "method");
-    char method[16] = "GET";
-    if (mv) {
-        snprintf(method, sizeof method, "%s", json_string_value(mv));
-        for (char *p = method; *p; p++)
-            *p = (char)toupper((unsigned char)*p);
-    }
-    json_t *body = json_object_get(params, "body");
-    const json_t *expect = json_object_get(params, "expect_status");
+/* One request, from its params to its result: what http_execute prepares, waits for and reads. */
+typedef struct request {
+    char method[16]; /* upper case */
+    const char *url; /* borrowed from params */
+    char *payload;   /* the body to send (NULL: none) */
+    size_t payload_len;
+    struct curl_slist *hdrs;
+    CURL *easy;
+    CURLM *multi;
+    transfer t;
+    char curl_err[CURL_ERROR_SIZE];
+} request;
 
-    int status = DF_TASK_FAILED;
-    transfer t = {.headers = json_object()};
-    char *payload = NULL;
-    size_t payload_len = 0;
+/* The method and body options of r->easy: HEAD sends no body; a POST without one sends an empty
+ * body; any method other than GET, or a GET with a body, is set as the custom request. */
+static void request_set_method(request *r)
+{
+    if (strcmp(r->method, "HEAD") == 0) {
+        curl_easy_setopt(r->easy, CURLOPT_NOBODY, 1L);
+        return;
+    }
+    if (r->payload) {
+        curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->payload_len);
+        curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->payload);
+    } else if (strcmp(r->method, "POST") == 0) {
+        curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+        curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
+    }
+    if (strcmp(r->method, "GET") != 0 || r->payload)
+        curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, r->method);
+}
+
+/* Fills r from params (final values) and starts the transfer on r->multi. A string body is sent
+ * as is, any other JSON value compacted (with Content-Type: application/json). Returns 0, or 1
+ * with the task's error set (no memory, or the transfer cannot start); r is freed by the caller
+ * either way (request_free). */
+static int request_start(df_task_ctx *ctx, const json_t *params, request *r)
+{
+    r->url = json_string_value(json_object_get(params, "url"));
+    json_t *mv = json_object_get(params, "method");
+    snprintf(r->method, sizeof r->method, "%s", mv ? json_string_value(mv) : "GET");
+    for (char *p = r->method; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    json_t *body = json_object_get(params, "body");
     if (body && json_is_string(body)) {
-        payload_len = json_string_length(body);
-        payload = malloc(payload_len + 1);
-        if (payload)
-            memcpy(payload, json_string_value(body), payload_len + 1);
+        r->payload_len = json_string_length(body);
+        r->payload = malloc(r->payload_len + 1);
+        if (r->payload)
+            memcpy(r->payload, json_string_value(body), r->payload_len + 1);
     } else if (body) {
-        payload = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-        payload_len = payload ? strlen(payload) : 0;
+        r->payload = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+        r->payload_len = r->payload ? strlen(r->payload) : 0;
     }
     int hdr_ok = 1;
-    struct curl_slist *hdrs =
+    r->t.headers = json_object();
+    r->hdrs =
         build_headers(json_object_get(params, "headers"), body && !json_is_string(body), &hdr_ok);
-    CURL *easy = curl_easy_init();
-    CURLM *multi = curl_multi_init();
-    if (!t.headers || (body && !payload) || !hdr_ok || !easy || !multi) {
+    r->easy = curl_easy_init();
+    r->multi = curl_multi_init();
+    if (!r->t.headers || (body && !r->payload) || !hdr_ok || !r->easy || !r->multi) {
         df_task_set_error(ctx, "http: out of memory preparing the request");
-        goto out;
+        return 1;
     }
-
-    char curl_err[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(easy, CURLOPT_URL, url);
+    CURL *easy = r->easy;
+    curl_easy_setopt(easy, CURLOPT_URL, r->url);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->curl_err);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "dagflow-http/1.0");
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl can decode */
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->hdrs);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &r->t);
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, &t);
-    if (strcmp(method, "HEAD") == 0) {
-        curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
-    } else {
-        if (payload) {
-            curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)payload_len);
-            curl_easy_setopt(easy, CURLOPT_POSTFIELDS, payload);
-        } else if (strcmp(method, "POST") == 0) {
-            curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
-            curl_easy_setopt(easy, CURLOPT_POSTFIELDS, "");
-        }
-        if (strcmp(method, "GET") != 0 || payload)
-            curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
-    }
-    if (curl_multi_add_handle(multi, easy) != CURLM_OK) {
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, &r->t);
+    request_set_method(r);
+    if (curl_multi_add_handle(r->multi, easy) != CURLM_OK) {
         df_task_set_error(ctx, "http: cannot start the transfer");
-        goto out;
+        return 1;
     }
+    return 0;
+}
 
-    long long start = dfp_mono_ms();
+/* Drives the transfer until it ends, sleeping between polls without holding the worker: slices
+ * start at SLICE_MIN_MS and double up to SLICE_MAX_MS while nothing moves, and follow curl's own
+ * timeout hint. Returns 0 with *cc the transfer's result, or 1 when the task was cancelled. */
+static int request_wait(df_task_ctx *ctx, request *r, CURLcode *cc)
+{
     long slice = SLICE_MIN_MS;
     unsigned idle = 0; /* polls in a row that saw no progress */
     size_t seen = 0;
     curl_off_t sent_seen = 0;
-    int done = 0, cancelled = 0;
-    CURLcode cc = CURLE_OK;
-    while (!done) {
+    *cc = CURLE_OK;
+    for (;;) {
         int running = 0;
-        CURLMcode mc = curl_multi_perform(multi, &running);
+        CURLMcode mc = curl_multi_perform(r->multi, &running);
         if (mc != CURLM_OK) {
-            snprintf(curl_err, sizeof curl_err, "%s", curl_multi_strerror(mc));
-            cc = CURLE_FAILED_INIT;
-            done = 1;
-            break;
+            snprintf(r->curl_err, sizeof r->curl_err, "%s", curl_multi_strerror(mc));
+            *cc = CURLE_FAILED_INIT;
+            return 0;
         }
         CURLMsg *msg;
-        int left;
-        while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
-            if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) {
-                cc = msg->data.result;
+        int left, done = 0;
+        while ((msg = curl_multi_info_read(r->multi, &left)) != NULL) {
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == r->easy) {
+                *cc = msg->data.result;
                 done = 1;
             }
         }
         if (done)
-            break;
+            return 0;
         curl_off_t sent = 0;
-        curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &sent);
-        if (t.received != seen || sent != sent_seen) {
+        curl_easy_getinfo(r->easy, CURLINFO_SIZE_UPLOAD_T, &sent);
+        if (r->t.received != seen || sent != sent_seen) {
             slice = SLICE_MIN_MS;
             idle = 0;
-            seen = t.received;
+            seen = r->t.received;
             sent_seen = sent;
         } else if (++idle > SLICE_MIN_POLLS && slice < SLICE_MAX_MS) {
             slice = slice * 2 > SLICE_MAX_MS ? SLICE_MAX_MS : slice * 2;
         }
         long wait = slice, hint = -1;
-        curl_multi_timeout(multi, &hint);
+        curl_multi_timeout(r->multi, &hint);
         if (hint >= 0 && hint < wait)
             wait = hint < SLICE_MIN_MS ? SLICE_MIN_MS : hint;
-        if (df_task_sleep(ctx, (uint64_t)wait) != 0) {
-            cancelled = 1;
-            break;
-        }
+        if (df_task_sleep(ctx, (uint64_t)wait) != 0)
+            return 1;
     }
-    long long took = dfp_mono_ms() - start;
-    curl_multi_remove_handle(multi, easy);
+}
 
-    if (cancelled) {
-        df_task_set_error(ctx, "http: %s %s cancelled after %lld ms (%zu bytes received)", method,
-                          url, took, t.received);
-        goto out;
-    }
+/* The outcome of a transfer that ended with cc after took ms: an error (a transport failure, a
+ * body over BODY_MAX, a status not expected) or the result {"status", "headers", "body", and
+ * "json" when the response says JSON and parses}, a new reference into *result. Returns the
+ * task status. */
+static int request_finish(df_task_ctx *ctx, request *r, const json_t *expect, CURLcode cc,
+                          long long took, json_t **result)
+{
+    transfer *t = &r->t;
     if (cc != CURLE_OK) {
-        if (t.too_big) {
-            df_task_set_error(ctx, "http: %s %s: the response body exceeds %u MiB", method, url,
-                              BODY_MAX / (1024 * 1024));
-            status = DF_TASK_FAILED_PERMANENT;
-        } else {
-            df_task_set_error(ctx, "http: %s %s: %s", method, url,
-                              curl_err[0] ? curl_err : curl_easy_strerror(cc));
-            status = cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL
-                         ? DF_TASK_FAILED_PERMANENT
-                         : DF_TASK_FAILED;
+        if (t->too_big) {
+            df_task_set_error(ctx, "http: %s %s: the response body exceeds %u MiB", r->method,
+                              r->url, BODY_MAX / (1024 * 1024));
+            return DF_TASK_FAILED_PERMANENT;
         }
-        goto out;
+        df_task_set_error(ctx, "http: %s %s: %s", r->method, r->url,
+                          r->curl_err[0] ? r->curl_err : curl_easy_strerror(cc));
+        return cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL
+                   ? DF_TASK_FAILED_PERMANENT
+                   : DF_TASK_FAILED;
     }
     long code = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-    df_task_log(ctx, "%s %s -> %ld in %lld ms, %zu body bytes", method, url, code, took,
-                t.body_len);
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+    df_task_log(ctx, "%s %s -> %ld in %lld ms, %zu body bytes", r->method, r->url, code, took,
+                t->body_len);
     if (!status_expected(expect, code)) {
         char exp[256];
         expected_text(expect, exp, sizeof exp);
-        size_t show = t.body_len < ERR_BODY_MAX ? t.body_len : ERR_BODY_MAX;
-        json_t *snippet = dfp_text_json(t.body ? t.body : "", show);
-        df_task_set_error(ctx, "HTTP %ld from %s %s (expected %s): %s%s", code, method, url, exp,
-                          snippet ? json_string_value(snippet) : "",
-                          t.body_len > show ? "..." : "");
+        size_t show = t->body_len < ERR_BODY_MAX ? t->body_len : ERR_BODY_MAX;
+        json_t *snippet = dfp_text_json(t->body ? t->body : "", show);
+        df_task_set_error(ctx, "HTTP %ld from %s %s (expected %s): %s%s", code, r->method, r->url,
+                          exp, snippet ? json_string_value(snippet) : "",
+                          t->body_len > show ? "..." : "");
         json_decref(snippet);
-        goto out;
+        return DF_TASK_FAILED;
     }
-    json_t *btext = dfp_text_json(t.body ? t.body : "", t.body_len);
+    json_t *btext = dfp_text_json(t->body ? t->body : "", t->body_len);
     json_t *res = btext ? json_pack("{s:I, s:O, s:o}", "status", (json_int_t)code, "headers",
-                                    t.headers, "body", btext)
+                                    t->headers, "body", btext)
                         : NULL;
     if (!res) {
         df_task_set_error(ctx, "http: out of memory building the result");
-        goto out;
+        return DF_TASK_FAILED;
     }
-    if (is_json_type(t.headers)) {
+    if (is_json_type(t->headers)) {
         json_error_t jerr;
-        json_t *parsed = json_loadb(t.body ? t.body : "", t.body_len, JSON_DECODE_ANY, &jerr);
+        json_t *parsed = json_loadb(t->body ? t->body : "", t->body_len, JSON_DECODE_ANY, &jerr);
         if (parsed)
             json_object_set_new(res, "json", parsed);
         else
@@ -529,17 +567,43 @@ static int http_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
                         jerr.text, jerr.line, jerr.column);
     }
     *result = res;
-    status = DF_TASK_OK;
+    return DF_TASK_OK;
+}
 
-out:
-    if (multi)
-        curl_multi_cleanup(multi);
-    if (easy)
-        curl_easy_cleanup(easy);
-    curl_slist_free_all(hdrs);
-    free(payload);
-    free(t.body);
-    json_decref(t.headers);
+/* Frees what request_start made (any part may be missing). */
+static void request_free(request *r)
+{
+    if (r->multi && r->easy)
+        curl_multi_remove_handle(r->multi, r->easy);
+    if (r->multi)
+        curl_multi_cleanup(r->multi);
+    if (r->easy)
+        curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->hdrs);
+    free(r->payload);
+    free(r->t.body);
+    json_decref(r->t.headers);
+}
+
+static int http_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
+{
+    if (dfp_check_final(ctx, check_params, params, 512))
+        return DF_TASK_FAILED_PERMANENT;
+    request r = {0};
+    int status = DF_TASK_FAILED;
+    if (request_start(ctx, params, &r) == 0) {
+        long long start = dfp_mono_ms();
+        CURLcode cc;
+        int cancelled = request_wait(ctx, &r, &cc);
+        long long took = dfp_mono_ms() - start;
+        if (cancelled)
+            df_task_set_error(ctx, "http: %s %s cancelled after %lld ms (%zu bytes received)",
+                              r.method, r.url, took, r.t.received);
+        else
+            status =
+                request_finish(ctx, &r, json_object_get(params, "expect_status"), cc, took, result);
+    }
+    request_free(&r);
     return status;
 }
 
