@@ -339,6 +339,54 @@ int df_engine_run_summary(df_engine *e, long long run_id, size_t max_tasks, json
     return rc;
 }
 
+/* The message of an unknown run or task for df_engine_task_attempts, with the closest task id of
+ * the run when one is close. */
+static void attempts_not_found(df_engine *e, long long run_id, const char *task_id, df_errlist *l)
+{
+    json_t *st = NULL;
+    if (df_store_run_status(e->store, run_id, &st) != DF_STORE_OK) {
+        df_errlist_add(l, "unknown run %lld", run_id);
+        return;
+    }
+    df_suggester sg;
+    df_suggest_init(&sg, task_id);
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(st, "tasks"), i, t)
+    {
+        const char *id = json_string_value(json_object_get(t, "id"));
+        if (id)
+            df_suggest_add(&sg, id);
+    }
+    const char *best = df_suggest_best(&sg);
+    if (best)
+        df_errlist_add(l, "run %lld has no task \"%s\"; did you mean \"%s\"?", run_id, task_id,
+                       best);
+    else
+        df_errlist_add(l, "run %lld has no task \"%s\"", run_id, task_id);
+    json_decref(st);
+}
+
+int df_engine_task_attempts(df_engine *e, long long run_id, const char *task_id, json_t **out,
+                            df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    df_errlist *l = ERRS_OR(scratch);
+    *out = NULL;
+    int rc = df_engine_open_store(e, false, false, l);
+    if (rc == 0) {
+        int src = df_store_task_attempts(e->store, run_id, task_id, out);
+        if (src == DF_STORE_NOTFOUND) {
+            attempts_not_found(e, run_id, task_id, l);
+            rc = DF_ENOTFOUND;
+        } else if (src != DF_STORE_OK) {
+            rc = store_failed(e, src, l);
+        }
+    }
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
 int df_engine_history(df_engine *e, const char *workflow, size_t limit, json_t **out,
                       df_errlist *errs)
 {

@@ -28,4 +28,7 @@ int df_store_failf(df_store *s, int code, const char *fmt, ...)
 void df_run_view_free(df_run_view *v);
 void df_history_rows_free(df_history_row *rows, size_t n);
 
+/* Frees what a backend's task_attempts read returns; NULL is fine. */
+void df_task_attempts_free(df_task_attempts *t);
+
 #endif

@@ -453,3 +453,74 @@ int df_store_history(df_store *s, const char *workflow, int limit, json_t **out)
     *out = a;
     return DF_STORE_OK;
 }
+
+/* See backend.h. */
+void df_task_attempts_free(df_task_attempts *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n_attempts; i++) {
+        free(t->attempts[i].error);
+        free(t->attempts[i].log);
+    }
+    free(t->attempts);
+    free(t->result_json);
+    free(t);
+}
+
+/* The task result's key as the attempt's, when of the type wanted; else null. New reference. */
+static json_t *result_key(const json_t *result, const char *key, json_type type)
+{
+    json_t *v = json_object_get(result, key);
+    if (v && (json_typeof(v) == type || (type == JSON_TRUE && json_is_boolean(v))))
+        return json_incref(v);
+    return json_null();
+}
+
+/* One attempt_history row as a new object; result (borrowed, may be NULL) is the task's result,
+ * given when this attempt produced it. */
+static json_t *attempt_json(const df_attempt_view *a, const json_t *result)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "attempt", json_integer(a->attempt));
+    json_object_set_new(o, "outcome", json_string(df_attempt_outcome_name(a->outcome)));
+    json_object_set_new(o, "started_at", iso_ms(a->started_at));
+    json_object_set_new(o, "ended_at", iso_ms(a->ended_at));
+    json_object_set_new(o, "duration_ms", duration_ms(a->started_at, a->ended_at));
+    json_object_set_new(o, "error", text_or_null(a->error));
+    json_object_set_new(o, "log", text_or_null(a->log));
+    json_object_set_new(o, "stdout", result_key(result, "stdout", JSON_STRING));
+    json_object_set_new(o, "stderr", result_key(result, "stderr", JSON_STRING));
+    json_object_set_new(o, "exit_code", result_key(result, "exit_code", JSON_INTEGER));
+    json_object_set_new(o, "stdout_truncated", result_key(result, "stdout_truncated", JSON_TRUE));
+    json_object_set_new(o, "stderr_truncated", result_key(result, "stderr_truncated", JSON_TRUE));
+    return o;
+}
+
+/* See store.h. */
+int df_store_task_attempts(df_store *s, long long run_id, const char *task_id, json_t **out)
+{
+    *out = NULL;
+    if (!task_id)
+        return df_store_failf(s, DF_STORE_ERROR, "store: read attempts: no task id");
+    df_task_attempts *t = NULL;
+    int code = s->ops->task_attempts(s, run_id, task_id, &t);
+    if (code != DF_STORE_OK)
+        return code;
+    json_t *result = parsed_or_null(t->result_json);
+    json_t *a = json_array();
+    for (size_t i = 0; i < t->n_attempts; i++) {
+        const df_attempt_view *v = &t->attempts[i];
+        bool own = v->attempt == t->attempt && v->outcome != DF_AO_RUNNING;
+        json_array_append_new(a, attempt_json(v, own && json_is_object(result) ? result : NULL));
+    }
+    json_decref(result);
+    json_t *o = json_object();
+    json_object_set_new(o, "run_id", json_integer(run_id));
+    json_object_set_new(o, "task_id", text_or_null(task_id));
+    json_object_set_new(o, "state", json_string(df_task_state_name(t->state)));
+    json_object_set_new(o, "attempts", a);
+    df_task_attempts_free(t);
+    *out = o;
+    return DF_STORE_OK;
+}

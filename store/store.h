@@ -235,6 +235,27 @@ typedef struct df_history_row {
     long long tasks_failed; /* FAILED, UPSTREAM_FAILED or INVALID */
 } df_history_row;
 
+/* One attempt of a task instance as `logs` and `status --task` show it (a row of the
+ * attempt_history view, times in ms). Strings belong to the df_task_attempts record. */
+typedef struct df_attempt_view {
+    unsigned attempt;
+    df_attempt_outcome outcome; /* DF_AO_RUNNING while open */
+    int64_t started_at;         /* ms */
+    int64_t ended_at;           /* ms, or 0 while open */
+    char *error;                /* or NULL */
+    char *log;                  /* the lines the plugin logged (capped by the engine), or NULL */
+} df_attempt_view;
+
+/* A task instance with its attempts, oldest first (what a backend's task_attempts returns; new,
+ * malloc'd, freed by store.c). */
+typedef struct df_task_attempts {
+    df_task_state state;
+    unsigned attempt;  /* number of the latest attempt (0 before the first) */
+    char *result_json; /* the task's stored result (JSON text), or NULL */
+    df_attempt_view *attempts;
+    size_t n_attempts;
+} df_task_attempts;
+
 /* An alert not delivered yet (df_store_alerts_pending). */
 typedef struct df_pending_alert {
     long long alert_id;
@@ -379,6 +400,19 @@ int df_store_latest_run(df_store *s, long long *run_id);
  * limit <= 0 = 20. */
 int df_store_history(df_store *s, const char *workflow, int limit, json_t **out);
 
+/* One task instance's attempts, oldest first, read in one snapshot, as a new object (the caller
+ * json_decref's it):
+ * {"run_id", "task_id", "state", "attempts": [{"attempt", "outcome", "started_at", "ended_at",
+ *  "duration_ms", "error", "log", "stdout", "stderr", "exit_code", "stdout_truncated",
+ *  "stderr_truncated"}]}
+ * shaped as SPEC §9's GET /api/v1/runs/ID/tasks/TASK/attempts rows (plus the last three keys);
+ * times ISO-8601 UTC strings or null, duration_ms null while open. Attempts do not keep their own
+ * result: stdout, stderr, exit_code and the truncation flags are those of the task's stored
+ * result (a `shell` result's keys, when present) and are given for the latest attempt only, once
+ * it has ended; null elsewhere. DF_STORE_NOTFOUND for an unknown run ("store: read attempts: no
+ * run N") or task ("store: read attempts: run N has no task \"ID\""). */
+int df_store_task_attempts(df_store *s, long long run_id, const char *task_id, json_t **out);
+
 /* ---- the backend's table -------------------------------------------------------------------- */
 
 /* What a backend implements: one function per df_store_* call above, with the same contract,
@@ -423,6 +457,8 @@ struct df_store_ops {
     int (*history)(df_store *s, const char *workflow, int limit, df_history_row **out, size_t *n);
     int (*load_run)(df_store *s, long long run_id, df_stored_run **out);
     int (*checkpoint)(df_store *s, bool *complete); /* complete never NULL here */
+    int (*task_attempts)(df_store *s, long long run_id, const char *task_id,
+                         df_task_attempts **out);
     int (*check_file)(df_store *s);
 };
 

@@ -39,6 +39,7 @@ enum {
     OPT_MAX_PARAMS_BYTES,
     OPT_MAX_RESULT_BYTES,
     OPT_MAX_LOG_BYTES,
+    OPT_ATTEMPT,
 };
 
 #define DF_OPT_COMMON 0u /* mask value meaning "every command" */
@@ -48,7 +49,10 @@ static const df_cli_option OPTIONS[] = {
      "run parameter overriding the workflow's \"params\" default (repeatable): K=V gives the "
      "string V, K:=JSON a typed JSON value (K:=3, K:='[1,2]', K:=true)"},
     {"task", "ID", OPT_TASK, DF_OPT_TASK,
-     "reopen this task (whatever its state) and everything downstream of it instead"},
+     "retry: reopen this task (whatever its state) and everything downstream of it instead; "
+     "status: show this task's attempts"},
+    {"attempt", "N", OPT_ATTEMPT, DF_OPT_ATTEMPT,
+     "show attempt number N (1 is the first; default: the latest)"},
     {"workflow", "NAME", OPT_WORKFLOW, DF_OPT_WORKFLOW, "only runs of this workflow"},
     {"limit", "N", OPT_LIMIT, DF_OPT_LIMIT, "show at most N runs (default: 20)"},
     {"format", "dot|mermaid", OPT_FORMAT, DF_OPT_FORMAT,
@@ -329,6 +333,8 @@ static int apply_option(df_cli *cli, int val, char *arg)
         return parse_count(cmd, "limit", arg, &cli->limit) ? DF_EXIT_USAGE : 0;
     case OPT_COUNT:
         return parse_count(cmd, "count", arg, &cli->count) ? DF_EXIT_USAGE : 0;
+    case OPT_ATTEMPT:
+        return parse_count(cmd, "attempt", arg, &cli->attempt) ? DF_EXIT_USAGE : 0;
     case OPT_FROM:
         cli->from = arg; /* checked by the command (df_parse_time) */
         return 0;

@@ -44,6 +44,7 @@
 #define DF_OPT_FROM (1u << 10)          /* --from TIME (ISO-8601 with an offset) */
 #define DF_OPT_COUNT (1u << 11)         /* --count N */
 #define DF_OPT_PASS_ENV (1u << 12)      /* --pass-env NAME|PATTERN (repeatable) */
+#define DF_OPT_ATTEMPT (1u << 14)       /* --attempt N */
 #define DF_OPT_CAPS (1u << 13) /* --max-params-bytes, --max-result-bytes, --max-log-bytes */
 /* The engine options of run, resume and retry. */
 #define DF_OPT_ENGINE                                                                              \
@@ -89,6 +90,13 @@ int df_cmd_history(const df_cli *cli);
 int df_cmd_graph(const df_cli *cli);
 int df_cmd_plugins(const df_cli *cli);
 int df_cmd_schedule(const df_cli *cli);
+int df_cmd_logs(const df_cli *cli);
+
+/* cmd_logs.c: one task's attempts (df_engine_task_attempts) for `logs` and `status --task`,
+ * printing why not: an unknown run or task (with "did you mean") is DF_EXIT_USAGE, a store error
+ * DF_EXIT_INTERNAL. Returns DF_EXIT_OK and sets *out (json_decref it). */
+int df_cli_read_attempts(const df_cli *cli, df_engine *e, long long run_id, const char *task,
+                         json_t **out);
 
 /* ---- args.c: parsing ------------------------------------------------------------------------ */
 
@@ -116,6 +124,7 @@ struct df_cli {
     const char *format;   /* --format: "dot" (default) or "mermaid" */
     const char *from;     /* --from TIME as given, or NULL */
     long count;           /* --count, 0 when not given */
+    long attempt;         /* --attempt, 0 when not given (the latest) */
     char **operands;      /* owned array (strings borrowed from argv), in the order given */
     size_t n_operands;
     bool allow_insecure_plugins; /* --allow-insecure-plugins */

@@ -1,5 +1,6 @@
 /* cmd_status: the `status [RUN_ID]` command (SPEC §6): one run's header and task table, or with
- * --json the store's status object. Never creates the database. */
+ * --json the store's status object; with --task TASK (SPEC §10) that task's attempts. Never
+ * creates the database. */
 #include "cli.h"
 
 #include <stdlib.h>
@@ -77,6 +78,69 @@ static int print_human(const json_t *st)
     return df_cli_table_finish(t, true);
 }
 
+/* `status RUN_ID --task TASK`: the task's attempts as a table. */
+static int print_task_human(const json_t *doc)
+{
+    printf("Run:       %lld\n", df_cli_json_int(doc, "run_id"));
+    printf("Task:      %s\n", df_cli_json_str(doc, "task_id", "-"));
+    printf("State:     %s\n\n", df_cli_json_str(doc, "state", "-"));
+    static const char *const headers[] = {"ATTEMPT",  "OUTCOME", "STARTED",
+                                          "DURATION", "EXIT",    "ERROR"};
+    df_cli_table *t = df_cli_table_new(6, headers);
+    if (!t)
+        return df_cli_table_finish(NULL, false);
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(doc, "attempts"), i, a)
+    {
+        char num[24], dur[48], code[48], err[128];
+        snprintf(num, sizeof num, "%lld", df_cli_json_int(a, "attempt"));
+        df_cli_duration_text(a, false, dur, sizeof dur);
+        if (json_is_integer(json_object_get(a, "exit_code")))
+            snprintf(code, sizeof code, "%lld", df_cli_json_int(a, "exit_code"));
+        else
+            snprintf(code, sizeof code, "-");
+        bool cut = json_is_true(json_object_get(a, "stdout_truncated")) ||
+                   json_is_true(json_object_get(a, "stderr_truncated"));
+        if (cut)
+            strncat(code, " (output cut)", sizeof code - strlen(code) - 1);
+        one_line(df_cli_json_str(a, "error", NULL), err, sizeof err, 100);
+        const char *cells[] = {num,
+                               df_cli_json_str(a, "outcome", "?"),
+                               df_cli_json_str(a, "started_at", "-"),
+                               dur,
+                               code,
+                               err};
+        if (df_cli_table_add(t, cells) != 0)
+            return df_cli_table_finish(t, false);
+    }
+    return df_cli_table_finish(t, true);
+}
+
+/* `status [RUN_ID] --task TASK`: one task's attempts (human or --json). */
+static int status_task(const df_cli *cli, df_engine *e, long long run_id)
+{
+    df_errlist errs = {0};
+    int rc = run_id ? 0 : df_engine_latest_run(e, &run_id, &errs);
+    int code = DF_EXIT_OK;
+    if (rc == DF_ENOTFOUND) {
+        df_cli_error("no runs yet in %s", cli->db_path);
+        code = DF_EXIT_USAGE;
+    } else if (rc != 0) {
+        df_cli_print_errlist(&errs);
+        code = DF_EXIT_INTERNAL;
+    }
+    df_errlist_clear(&errs);
+    json_t *doc = NULL;
+    if (code == DF_EXIT_OK)
+        code = df_cli_read_attempts(cli, e, run_id, cli->task, &doc);
+    if (code == DF_EXIT_OK)
+        code = cli->json ? (df_cli_print_json(doc) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL)
+                         : print_task_human(doc);
+    json_decref(doc);
+    return code;
+}
+
 /* Reads the status object of run_id, or of the latest run when run_id is 0, printing why not.
  * Returns 0 and sets *st, or an exit code. */
 static int read_status(const df_cli *cli, df_engine *e, long long run_id, json_t **st)
@@ -118,6 +182,11 @@ int df_cmd_status(const df_cli *cli)
     df_engine *e = df_cli_open_engine(cli, NULL, NULL);
     if (!e)
         return DF_EXIT_INTERNAL;
+    if (cli->task) {
+        int code = status_task(cli, e, run_id);
+        df_engine_close(e);
+        return code;
+    }
     json_t *st = NULL;
     int code = read_status(cli, e, run_id, &st);
     if (code == 0 && cli->json) {

@@ -56,11 +56,31 @@ static const df_cli_command COMMANDS[] = {
      "{\"run_id\", \"workflow\", \"state\", \"started_at\", \"ended_at\", \"tasks\": [{\"id\", "
      "\"state\",\n"
      "\"attempts\", \"started_at\", \"ended_at\", \"duration_ms\", \"error\", \"result\"}]}.\n"
-     "Never creates the database.\n",
+     "With --task TASK, shows that task's attempts instead (number, outcome, start, duration,\n"
+     "exit code when the plugin gave one, error); with --json, {\"run_id\", \"task_id\",\n"
+     "\"state\", \"attempts\": [{\"attempt\", \"outcome\", \"started_at\", \"ended_at\",\n"
+     "\"duration_ms\", \"error\", \"log\", \"stdout\", \"stderr\", \"exit_code\",\n"
+     "\"stdout_truncated\", \"stderr_truncated\"}]}. Never creates the database.\n",
      "  0    the run was shown\n"
-     "  2    unknown run, no runs, or bad usage\n"
+     "  2    unknown run or task, no runs, or bad usage\n"
      "  3    store error\n",
-     0, 0, 1},
+     DF_OPT_TASK, 0, 1},
+    {"logs", df_cmd_logs, "show an attempt's log lines, stdout and stderr",
+     "logs RUN_ID TASK [options]",
+     "  RUN_ID  the run (see `dagflow history`)\n"
+     "  TASK    the task's id\n",
+     "Prints the attempt's header (number, outcome, exit code, start, duration, error), then\n"
+     "the lines its plugin logged (at most --max-log-bytes of the run, newest kept), then its\n"
+     "stdout and stderr as the task's result kept them (the shell plugin's, cut at 1 MiB each).\n"
+     "Attempts keep no result of their own: stdout and stderr are shown for the latest attempt\n"
+     "only. Default: the latest attempt. With --json, prints {\"run_id\", \"task_id\",\n"
+     "\"state\", \"attempt\", \"outcome\", \"started_at\", \"ended_at\", \"duration_ms\",\n"
+     "\"error\", \"log\", \"stdout\", \"stderr\", \"exit_code\", \"stdout_truncated\",\n"
+     "\"stderr_truncated\"} (null where not kept). Never creates the database.\n",
+     "  0    the attempt was shown\n"
+     "  2    unknown run, task or attempt, or bad usage\n"
+     "  3    store error\n",
+     DF_OPT_ATTEMPT, 2, 2},
     {"history", df_cmd_history, "list recent runs", "history [options]", NULL,
      "Lists recent runs, newest first: id, workflow, state, start, duration and task counts\n"
      "(succeeded/failed/total). With --json, prints an array of run_history rows. A missing\n"

@@ -362,6 +362,23 @@ int df_engine_run_status(df_engine *e, long long run_id, json_t **out, df_errlis
 int df_engine_run_summary(df_engine *e, long long run_id, size_t max_tasks, json_t **out,
                           df_errlist *errs);
 
+/* One task instance's attempts, oldest first, as a new object (what `dagflow logs` and
+ * `status --task` show; each attempt is a row of SPEC §9's GET
+ * /api/v1/runs/ID/tasks/TASK/attempts):
+ *   {"run_id", "task_id", "state",
+ *    "attempts": [{"attempt", "outcome", "started_at", "ended_at", "duration_ms", "error", "log",
+ *                  "stdout", "stderr", "exit_code", "stdout_truncated", "stderr_truncated"}]}
+ * times ISO-8601 UTC strings or null; duration_ms (ms) null while the attempt is open; log the
+ * lines the plugin logged (newline-separated, capped by the engine's max_log_bytes when it ran)
+ * or null. Attempts keep no result of their own: stdout, stderr, exit_code and the truncation
+ * flags come from the task's stored result (the `shell` plugin's keys) and are given for the
+ * latest attempt once it has ended, null otherwise. An empty array before the first attempt.
+ * DF_ENOTFOUND for an unknown run ("unknown run N") or task ("run N has no task \"ID\"", with
+ * "; did you mean \"ID2\"?" when a task id of the run is close); DF_ESTORE. Same thread rules as
+ * df_engine_run_status. */
+int df_engine_task_attempts(df_engine *e, long long run_id, const char *task_id, json_t **out,
+                            df_errlist *errs);
+
 /* Recent runs, newest first, as a new array of run_history rows (SPEC §7; objects with the view's
  * column names). workflow NULL = every workflow; limit 0 = 20. No store yet: an empty array.
  * Returns 0, DF_ESTORE, DF_ENOMEM. */

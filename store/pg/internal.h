@@ -53,6 +53,9 @@ enum df_pg_stmt_id {
     PG_HISTORY,
     PG_LOAD_RUN,
     PG_LOAD_TASKS,
+    PG_ATTEMPTS_TASK,
+    PG_ATTEMPTS_RUN,
+    PG_ATTEMPTS_LIST,
     PG__COUNT
 };
 
@@ -209,5 +212,8 @@ int df_pg_run_summary(df_store *s, long long run_id, int max_tasks, df_run_view 
 int df_pg_latest_run(df_store *s, long long *run_id);
 int df_pg_history(df_store *s, const char *workflow, int limit, df_history_row **out, size_t *n);
 int df_pg_load_run(df_store *s, long long run_id, df_stored_run **out);
+
+/* attempts.c: one task instance's attempts (logs, status --task). */
+int df_pg_task_attempts(df_store *s, long long run_id, const char *task_id, df_task_attempts **out);
 
 #endif

@@ -170,6 +170,7 @@ static const df_store_ops pg_ops = {
     .transition = df_pg_transition,
     .attempt_open = df_pg_attempt_open,
     .attempt_close = df_pg_attempt_close,
+    .task_attempts = df_pg_task_attempts,
     .run_set_state = df_pg_run_set_state,
     .run_set_engine = df_pg_run_set_engine,
     .run_claim = df_pg_run_claim,

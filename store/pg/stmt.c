@@ -122,6 +122,11 @@ static const char *const pg_sql[PG__COUNT] = {
         " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
         "   AND a.outcome IN ('FAILED', 'TIMED_OUT') AND a.attempt > t.retry_base)"
         " FROM task_instances t WHERE t.run_id = $1::bigint ORDER BY t.idx",
+    [PG_ATTEMPTS_TASK] = "SELECT state, attempt, result FROM task_instances"
+                         " WHERE run_id = $1::bigint AND task_id = $2::text",
+    [PG_ATTEMPTS_RUN] = "SELECT 1 FROM runs WHERE run_id = $1::bigint",
+    [PG_ATTEMPTS_LIST] = "SELECT attempt, outcome, started_at, ended_at, error, log FROM attempts"
+                         " WHERE run_id = $1::bigint AND task_id = $2::text ORDER BY attempt",
 };
 
 /* See internal.h. */

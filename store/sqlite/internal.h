@@ -52,6 +52,9 @@ enum df_sqlite_stmt_id {
     ST_HISTORY,
     ST_LOAD_RUN,
     ST_LOAD_TASKS,
+    ST_ATTEMPTS_TASK,
+    ST_ATTEMPTS_RUN,
+    ST_ATTEMPTS_LIST,
     ST__COUNT
 };
 
@@ -239,5 +242,9 @@ int df_sqlite_latest_run(df_store *s, long long *run_id);
 int df_sqlite_history(df_store *s, const char *workflow, int limit, df_history_row **out,
                       size_t *n);
 int df_sqlite_load_run(df_store *s, long long run_id, df_stored_run **out);
+
+/* attempts.c: one task instance's attempts (logs, status --task). */
+int df_sqlite_task_attempts(df_store *s, long long run_id, const char *task_id,
+                            df_task_attempts **out);
 
 #endif

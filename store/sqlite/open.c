@@ -427,6 +427,7 @@ static const df_store_ops sqlite_ops = {
     .transition = df_sqlite_transition,
     .attempt_open = df_sqlite_attempt_open,
     .attempt_close = df_sqlite_attempt_close,
+    .task_attempts = df_sqlite_task_attempts,
     .run_set_state = df_sqlite_run_set_state,
     .run_set_engine = df_sqlite_run_set_engine,
     .run_claim = df_sqlite_run_claim,

@@ -97,6 +97,11 @@ static const char *const stmt_sql[ST__COUNT] = {
         " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
         "   AND a.outcome IN ('FAILED', 'TIMED_OUT') AND a.attempt > t.retry_base)"
         " FROM task_instances t WHERE t.run_id = ?1 ORDER BY t.idx",
+    [ST_ATTEMPTS_TASK] = "SELECT state, attempt, result FROM task_instances"
+                         " WHERE run_id = ?1 AND task_id = ?2",
+    [ST_ATTEMPTS_RUN] = "SELECT 1 FROM runs WHERE run_id = ?1",
+    [ST_ATTEMPTS_LIST] = "SELECT attempt, outcome, started_at, ended_at, error, log FROM attempts"
+                         " WHERE run_id = ?1 AND task_id = ?2 ORDER BY attempt",
 };
 
 /* ---- errors ---- */
