@@ -95,8 +95,7 @@ int df_cmd_logs(const df_cli *cli);
 /* cmd_logs.c: one task's attempts (df_engine_task_attempts) for `logs` and `status --task`,
  * printing why not: an unknown run or task (with "did you mean") is DF_EXIT_USAGE, a store error
  * DF_EXIT_INTERNAL. Returns DF_EXIT_OK and sets *out (json_decref it). */
-int df_cli_read_attempts(const df_cli *cli, df_engine *e, long long run_id, const char *task,
-                         json_t **out);
+int df_cli_read_attempts(df_engine *e, long long run_id, const char *task, json_t **out);
 
 /* ---- args.c: parsing ------------------------------------------------------------------------ */
 

@@ -6,8 +6,7 @@
 
 #include <string.h>
 
-int df_cli_read_attempts(const df_cli *cli, df_engine *e, long long run_id, const char *task,
-                         json_t **out)
+int df_cli_read_attempts(df_engine *e, long long run_id, const char *task, json_t **out)
 {
     df_errlist errs = {0};
     int rc = df_engine_task_attempts(e, run_id, task, out, &errs);
@@ -114,7 +113,7 @@ int df_cmd_logs(const df_cli *cli)
     if (!e)
         return DF_EXIT_INTERNAL;
     json_t *doc = NULL;
-    int code = df_cli_read_attempts(cli, e, run_id, task, &doc);
+    int code = df_cli_read_attempts(e, run_id, task, &doc);
     const json_t *a = code == DF_EXIT_OK ? pick_attempt(cli, doc) : NULL;
     if (code == DF_EXIT_OK && !a) {
         code = DF_EXIT_USAGE;

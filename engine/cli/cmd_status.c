@@ -133,7 +133,7 @@ static int status_task(const df_cli *cli, df_engine *e, long long run_id)
     df_errlist_clear(&errs);
     json_t *doc = NULL;
     if (code == DF_EXIT_OK)
-        code = df_cli_read_attempts(cli, e, run_id, cli->task, &doc);
+        code = df_cli_read_attempts(e, run_id, cli->task, &doc);
     if (code == DF_EXIT_OK)
         code = cli->json ? (df_cli_print_json(doc) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL)
                          : print_task_human(doc);

@@ -21,6 +21,8 @@
 
 #include "store/store.h"
 
+#include "store_attempts_check.h"
+
 typedef struct pgfx {
     char uri[1024];
     df_store *s;
@@ -256,6 +258,14 @@ static void test_lost_streak(void **state)
     assert_int_equal(df_store_load_run(f->s, 777777, &r), DF_STORE_NOTFOUND);
 }
 
+/* df_store_task_attempts: the scenario SQLite passes too (store_attempts_check.h). */
+static void test_task_attempts(void **state)
+{
+    pgfx *f = *state;
+    NEED_PG(f);
+    check_task_attempts(f->s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +276,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_claim_cas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_streak, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_attempts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
