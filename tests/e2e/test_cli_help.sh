@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 df_setup
 
-commands=(run validate resume retry status history graph plugins)
+commands=(run validate resume retry status logs history graph plugins)
 
 note "dagflow --help / help / -h"
 run_df --help
@@ -42,6 +42,8 @@ options_of() {
     validate) echo "$common --param" ;;
     resume) echo "$common $engine" ;;
     retry) echo "$common --task $engine" ;;
+    status) echo "$common --task" ;;
+    logs) echo "$common --attempt" ;;
     history) echo "$common --workflow --limit" ;;
     graph) echo "$common --format" ;;
     *) echo "$common" ;;
@@ -111,9 +113,9 @@ assert_contains "$DF_ERR" "dagflow: status: unknown option -x"
 run_df status --json=yes
 expect_rc 2
 assert_contains "$DF_ERR" "--json takes no value"
-run_df status --task t1
-expect_rc 2 "status does not take --task"
-assert_contains "$DF_ERR" "dagflow: status: unknown option --task"
+run_df history --task t1
+expect_rc 2 "history does not take --task"
+assert_contains "$DF_ERR" "dagflow: history: unknown option --task"
 run_df history --db
 expect_rc 2 "--db without a value"
 assert_contains "$DF_ERR" "dagflow: history: option --db needs a value"
