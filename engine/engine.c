@@ -7,6 +7,7 @@
  * sets nothing process-wide (environment, limits, signal handlers, random seed) and never exits:
  * that is the CLI's. */
 #include "engine_internal.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -234,6 +235,12 @@ void df_engine_wake(df_engine *e)
     uv_idle_start(&e->tick_idle, on_tick);
 }
 
+static void on_proc_escalate(uv_timer_t *h)
+{
+    (void)h;
+    df_proc_escalate();
+}
+
 static void on_heartbeat(uv_timer_t *h)
 {
     df_engine *e = h->data;
@@ -351,6 +358,10 @@ int df_engine_open_handles(df_engine *e, df_errlist *errs)
     uv_timer_init(&e->loop, &e->resubmit);
     e->resubmit.data = e;
     uv_timer_start(&e->heartbeat, on_heartbeat, DF_HEARTBEAT_MS, DF_HEARTBEAT_MS);
+    /* Children of tasks are killed from this thread too, whatever their worker is doing. */
+    uv_timer_init(&e->loop, &e->proc_escalate);
+    uv_timer_start(&e->proc_escalate, on_proc_escalate, DF_PROC_ESCALATE_MS, DF_PROC_ESCALATE_MS);
+    uv_unref((uv_handle_t *)&e->proc_escalate);
     e->handles_open = true;
     return 0;
 }
@@ -377,6 +388,7 @@ static void engine_close_handles(df_engine *e)
     uv_close((uv_handle_t *)&e->tick_idle, NULL);
     uv_close((uv_handle_t *)&e->heartbeat, NULL);
     uv_close((uv_handle_t *)&e->resubmit, NULL);
+    uv_close((uv_handle_t *)&e->proc_escalate, NULL);
     for (size_t i = 0; i < e->n_runs; i++)
         df_run_close_handles(e->runs[i]);
 }

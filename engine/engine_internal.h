@@ -66,8 +66,9 @@ struct df_engine {
     uv_async_t stop_async;
     atomic_int stop_requests;
     uv_timer_t heartbeat;
-    uv_timer_t resubmit; /* retries submitting to a full pool queue (backpressure) */
-    uv_idle_t tick_idle; /* runs the group commit + dispatch once the current callbacks end */
+    uv_timer_t resubmit;      /* retries submitting to a full pool queue (backpressure) */
+    uv_timer_t proc_escalate; /* df_proc_escalate: SIGKILLs of task children, from this thread */
+    uv_idle_t tick_idle;      /* runs the group commit + dispatch once the current callbacks end */
     bool tick_armed;
     bool handles_open;
 

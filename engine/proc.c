@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "path.h"
@@ -70,25 +71,41 @@ struct df_proc {
     void *ud;
 };
 
-/* Every child that has not exited yet, in any loop of the process, so that an engine leaving at
- * once (a second SIGINT) can take their process groups down with it. */
+/* Every child that has not been reaped yet, in any loop of the process, with its owner (see
+ * df_proc_set_owner) and when a kill from outside its loop escalates to SIGKILL (0: not asked).
+ * Signalling a child's group from any thread is safe while it is listed: it leaves the list only
+ * when it is reaped, so its pid (and so its pgid) cannot have been reused. */
+typedef struct live_child {
+    int pid;
+    const void *group; /* owner, e.g. a pool; NULL when unowned */
+    uint64_t id;       /* owner's id of the job, e.g. a pool job id */
+    uint64_t kill_at;  /* ms (CLOCK_MONOTONIC) of the SIGKILL asked by df_proc_kill_owned */
+} live_child;
+
 static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
-static int *live_pids;
+static live_child *live;
 static size_t live_n, live_cap;
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static void live_add(int pid)
 {
     pthread_mutex_lock(&live_mu);
     if (live_n == live_cap) {
         size_t cap = live_cap ? live_cap * 2 : 64;
-        int *g = realloc(live_pids, cap * sizeof *g);
+        live_child *g = realloc(live, cap * sizeof *g);
         if (g) {
-            live_pids = g;
+            live = g;
             live_cap = cap;
         }
     }
     if (live_n < live_cap)
-        live_pids[live_n++] = pid;
+        live[live_n++] = (live_child){.pid = pid};
     pthread_mutex_unlock(&live_mu);
 }
 
@@ -96,19 +113,83 @@ static void live_remove(int pid)
 {
     pthread_mutex_lock(&live_mu);
     for (size_t i = 0; i < live_n; i++)
-        if (live_pids[i] == pid) {
-            live_pids[i] = live_pids[--live_n];
+        if (live[i].pid == pid) {
+            live[i] = live[--live_n];
             break;
         }
     pthread_mutex_unlock(&live_mu);
+}
+
+static void signal_pid_group(int pid, int sig)
+{
+    if (kill(-pid, sig) != 0)
+        kill(pid, sig);
 }
 
 void df_proc_kill_all_now(void)
 {
     pthread_mutex_lock(&live_mu);
     for (size_t i = 0; i < live_n; i++)
-        kill(-live_pids[i], SIGKILL);
+        signal_pid_group(live[i].pid, SIGKILL);
     pthread_mutex_unlock(&live_mu);
+}
+
+void df_proc_set_owner(df_proc *p, const void *group, uint64_t id)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        if (live[i].pid == p->pid) {
+            live[i].group = group;
+            live[i].id = id;
+        }
+    pthread_mutex_unlock(&live_mu);
+}
+
+static bool owned_by(const live_child *c, const void *group, uint64_t id)
+{
+    return group && c->group == group && (id == 0 || c->id == id);
+}
+
+size_t df_proc_kill_owned(const void *group, uint64_t id)
+{
+    size_t n = 0;
+    uint64_t at = mono_ms() + DF_PROC_KILL_GRACE_MS;
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        if (owned_by(&live[i], group, id) && live[i].kill_at == 0) {
+            live[i].kill_at = at;
+            signal_pid_group(live[i].pid, SIGTERM);
+            n++;
+        }
+    pthread_mutex_unlock(&live_mu);
+    return n;
+}
+
+void df_proc_kill_owned_now(const void *group)
+{
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        if (owned_by(&live[i], group, 0)) {
+            live[i].kill_at = 1;
+            signal_pid_group(live[i].pid, SIGKILL);
+        }
+    pthread_mutex_unlock(&live_mu);
+}
+
+size_t df_proc_escalate(void)
+{
+    size_t n = 0;
+    uint64_t now = mono_ms();
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        if (live[i].kill_at && now >= live[i].kill_at) {
+            signal_pid_group(live[i].pid, SIGKILL);
+            n++;
+        }
+    pthread_mutex_unlock(&live_mu);
+    return n;
 }
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -370,7 +451,18 @@ void df_proc_kill(df_proc *p)
     if (!p || p->completed || p->kill_requested)
         return;
     p->kill_requested = 1;
-    signal_group(p, SIGTERM);
+    /* SIGTERM once: df_proc_kill_owned (another thread) may have sent it already. */
+    int termed = 0;
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        if (live[i].pid == p->pid) {
+            termed = live[i].kill_at != 0;
+            if (!termed)
+                live[i].kill_at = mono_ms() + DF_PROC_KILL_GRACE_MS;
+        }
+    pthread_mutex_unlock(&live_mu);
+    if (!termed)
+        signal_group(p, SIGTERM);
     uv_timer_start(&p->kill_timer, on_kill_timer, DF_PROC_KILL_GRACE_MS, 0);
 }
 

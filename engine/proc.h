@@ -51,6 +51,7 @@
 #define DF_PROC_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include <dagflow/taskunit.h>
@@ -90,6 +91,28 @@ void df_proc_kill(df_proc *p);
 /* SIGKILLs the process group of every child started by df_proc_run in this process that has not
  * exited yet, at once (for an engine that must leave now: a second SIGINT). Thread-safe. */
 void df_proc_kill_all_now(void);
+
+/* Tags a running child with its owner (group: e.g. the pool; id: e.g. the pool job's id, not 0)
+ * so that df_proc_kill_owned can take it down from another thread, whatever its loop's thread is
+ * doing (a worker stuck in another task's plugin no longer runs its loop). Loop thread. */
+void df_proc_set_owner(df_proc *p, const void *group, uint64_t id);
+
+/* From any thread: SIGTERM to the process group of every unreaped child of group with this id
+ * (id 0: every child of group) not already asked, and SIGKILL DF_PROC_KILL_GRACE_MS later when
+ * df_proc_escalate runs after that. Returns how many groups were signalled. The child's own loop
+ * still reaps it and completes it as usual (df_proc_kill there is harmless). Thread-safe. */
+size_t df_proc_kill_owned(const void *group, uint64_t id);
+
+/* From any thread: SIGKILL now to the group of every unreaped child of group (a pool that shuts
+ * down and leaves workers stuck behind). Thread-safe. */
+void df_proc_kill_owned_now(const void *group);
+
+/* SIGKILLs the groups whose df_proc_kill_owned grace has passed; returns how many. Called
+ * periodically by the engine's thread (every DF_PROC_ESCALATE_MS). Thread-safe. */
+size_t df_proc_escalate(void);
+
+/* Period of the engine's df_proc_escalate timer, in ms. */
+#define DF_PROC_ESCALATE_MS 100
 
 /* The child's pid, which is also its process group id. */
 int df_proc_pid(const df_proc *p);

@@ -214,8 +214,9 @@ void df_run_core_result_in(df_run_core *c, size_t task, unsigned attempt, int st
                            const df_run_clock *clk);
 
 /* A timer armed by DF_FX_TIMER_ARM is due. unyielding (DF_RT_UNYIELDING only): the pool says the
- * attempt's plugin has not yielded since its cancellation. Stale timers are ignored. */
-void df_run_core_timer_due(df_run_core *c, df_run_timer_kind kind, size_t task, bool unyielding,
+ * attempt's plugin has not yielded since its cancellation (1), or its worker is stuck in another
+ * attempt's plugin (2); 0 otherwise. Stale timers are ignored. */
+void df_run_core_timer_due(df_run_core *c, df_run_timer_kind kind, size_t task, int unyielding,
                            const df_run_clock *clk);
 
 /* Shutdown's grace period is over and task's attempt has not come back: record it now without

@@ -239,7 +239,7 @@ static void retry_due(df_run_core *c, size_t task, const df_run_clock *clk)
         df_run_heap_push(c, task);
 }
 
-void df_run_core_timer_due(df_run_core *c, df_run_timer_kind kind, size_t task, bool unyielding,
+void df_run_core_timer_due(df_run_core *c, df_run_timer_kind kind, size_t task, int unyielding,
                            const df_run_clock *clk)
 {
     df_task_rt *t = &c->t[task];
@@ -264,6 +264,13 @@ void df_run_core_timer_due(df_run_core *c, df_run_timer_kind kind, size_t task, 
     case DF_RT_UNYIELDING:
         /* Shortly after the deadline: a plugin that has not yielded since before it is recorded
          * now; any other gets the rest of the grace period. */
+        if (unyielding == 2) {
+            abandon_timed_out(c, task,
+                              "its worker is stuck in another task's plugin that does not yield; "
+                              "its processes were killed; a late result will be discarded",
+                              clk);
+            return;
+        }
         if (unyielding) {
             abandon_timed_out(c, task,
                               "the plugin has not yielded since before its cancellation (it "

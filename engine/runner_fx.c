@@ -152,8 +152,9 @@ static void on_task_timer(uv_timer_t *h)
     }
     /* Shortly after a deadline: is the plugin still inside the coroutine run it was in when it
      * was cancelled? */
-    bool unyielding = kind == DF_RT_UNYIELDING && io->rec && io->rec->job &&
-                      df_pool_job_unyielding(e->pool, io->rec->job, DF_UNYIELDING_CHECK_MS);
+    int unyielding = kind == DF_RT_UNYIELDING && io->rec && io->rec->job
+                         ? df_pool_job_unyielding(e->pool, io->rec->job, DF_UNYIELDING_CHECK_MS)
+                         : 0;
     df_run_clock clk = df_run_now();
     df_run_core_timer_due(r->core, kind, io->task, unyielding, &clk);
     df_run_perform(r);

@@ -421,9 +421,12 @@ void df_pool_cancel(df_pool *p, df_pool_job *handle)
 {
     if (!p || !handle)
         return;
+    uint64_t id = (uint64_t)(uintptr_t)handle;
+    int running = 0;
     pthread_mutex_lock(&p->mu);
-    df_pool_job *h = df_pool_table_find_locked(p, (uint64_t)(uintptr_t)handle);
+    df_pool_job *h = df_pool_table_find_locked(p, id);
     if (h && h->state != DF_J_DONE) {
+        running = h->state == DF_J_RUNNING;
         atomic_store(&h->cancelled, 1);
         df_worker *w = h->owner;
         if (h->state == DF_J_RUNNING)
@@ -436,6 +439,10 @@ void df_pool_cancel(df_pool *p, df_pool_job *handle)
             pthread_cond_signal(&p->sup_cond);
     }
     pthread_mutex_unlock(&p->mu);
+    /* Its children are signalled from here, not only by its worker: that worker may be stuck in
+     * another job's plugin and not run its loop for a long time (issue 15). */
+    if (running)
+        df_proc_kill_owned(p, id);
 }
 
 /* Jobs submitted whose callback has not returned yet (see pool.h). Thread-safe. */
@@ -464,6 +471,7 @@ static void cancel_and_wait(df_pool *p, uint64_t grace_ms)
     p->shutting_down = 1;
     p->destroy_waiting = 1;
     atomic_store(&p->cancel_all, 1);
+    df_proc_kill_owned(p, 0);
     for (unsigned i = 0; i < p->n_slots; i++) {
         df_worker *w = p->slots[i];
         if (!w)
@@ -525,6 +533,9 @@ unsigned df_pool_destroy(df_pool *p, uint64_t grace_ms)
     unsigned left = 0;
     cancel_and_wait(p, grace_ms);
     df_pool_supervisor_stop(p);
+    /* The grace is over: no child of a task outlives the pool, even one whose worker is stuck in
+     * a plugin that ignores its cancellation (that worker reaps it when, if ever, it returns). */
+    df_proc_kill_owned_now(p);
 
     pthread_mutex_lock(&p->mu);
     p->destroyed = 1; /* from now on results are discarded */

@@ -108,7 +108,9 @@ void df_pool_cancel(df_pool *p, df_pool_job *handle);
 /* 1 when the job's coroutine is inside one run that began at least min_ms (milliseconds) ago:
  * its plugin has not yielded since (it computes or blocks), so it can only see a cancellation by
  * polling df_task_cancelled. 0 otherwise (it yields, has not started, or has ended). For a
- * scheduler deciding how long to wait after cancelling it. Thread-safe. */
+ * scheduler deciding how long to wait after cancelling it. 2 when the job has started but its
+ * worker has been inside another job's coroutine for min_ms: that plugin does not yield, so this
+ * job cannot run before it does (its children are still killed by df_pool_cancel). Thread-safe. */
 int df_pool_job_unyielding(df_pool *p, df_pool_job *handle, uint64_t min_ms);
 
 /* Number of jobs submitted whose callback has not run yet. Thread-safe. */

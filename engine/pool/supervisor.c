@@ -375,9 +375,9 @@ int df_pool_job_unyielding(df_pool *p, df_pool_job *handle, uint64_t min_ms)
     if (pj && pj->state == DF_J_RUNNING && pj->owner) {
         df_worker *w = pj->owner;
         uint64_t since = atomic_load_explicit(&w->running_since_ms, memory_order_relaxed);
-        if (atomic_load_explicit(&w->running_id, memory_order_relaxed) == pj->id &&
-            uv_hrtime() / 1000000u >= since + min_ms)
-            stuck = 1;
+        uint64_t running = atomic_load_explicit(&w->running_id, memory_order_relaxed);
+        if (running && uv_hrtime() / 1000000u >= since + min_ms)
+            stuck = running == pj->id ? 1 : 2; /* 2: stranded behind another job */
     }
     pthread_mutex_unlock(&p->mu);
     return stuck;

@@ -446,6 +446,9 @@ int df_task_spawn2(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result 
     if (rc != 0)
         return rc;
     ctx->proc = proc;
+    df_proc_set_owner(proc, ctx->w->pool, ctx->pj->id);
+    if (df_pool_job_is_cancelled(ctx->pj)) /* cancelled before it had an owner */
+        df_proc_kill(proc);
     ctx->wait = DF_WAIT_SPAWN;
     df_task_ctx_wait(ctx);
     write_spawn_result(&ctx->spawn_res, res);
