@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "path.h"
+#include "proc_cgroup.h"
 #include "proc_env.h"
 
 /* The posix_spawn backend needs POSIX_SPAWN_SETSID and the chdir/closefrom file actions (glibc
@@ -66,7 +67,8 @@ struct df_proc {
     int kill_requested;
     int sigkill_sent;
     int completed;
-    int handles; /* handles initialised and not yet closed */
+    int handles;  /* handles initialised and not yet closed */
+    char *cgroup; /* its control group's directory (proc_cgroup.h), or NULL */
     df_proc_done_fn done;
     void *ud;
 };
@@ -77,9 +79,10 @@ struct df_proc {
  * when it is reaped, so its pid (and so its pgid) cannot have been reused. */
 typedef struct live_child {
     int pid;
-    const void *group; /* owner, e.g. a pool; NULL when unowned */
-    uint64_t id;       /* owner's id of the job, e.g. a pool job id */
-    uint64_t kill_at;  /* ms (CLOCK_MONOTONIC) of the SIGKILL asked by df_proc_kill_owned */
+    const void *group;  /* owner, e.g. a pool; NULL when unowned */
+    uint64_t id;        /* owner's id of the job, e.g. a pool job id */
+    uint64_t kill_at;   /* ms (CLOCK_MONOTONIC) of the SIGKILL asked by df_proc_kill_owned */
+    const char *cgroup; /* the df_proc's, borrowed: it outlives the entry */
 } live_child;
 
 static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -93,7 +96,7 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void live_add(int pid)
+static void live_add(int pid, const char *cgroup)
 {
     pthread_mutex_lock(&live_mu);
     if (live_n == live_cap) {
@@ -105,7 +108,7 @@ static void live_add(int pid)
         }
     }
     if (live_n < live_cap)
-        live[live_n++] = (live_child){.pid = pid};
+        live[live_n++] = (live_child){.pid = pid, .cgroup = cgroup};
     pthread_mutex_unlock(&live_mu);
 }
 
@@ -120,17 +123,19 @@ static void live_remove(int pid)
     pthread_mutex_unlock(&live_mu);
 }
 
-static void signal_pid_group(int pid, int sig)
+/* The child's group, and its control group: what left the group is reached there. */
+static void signal_pid_group(int pid, const char *cgroup, int sig)
 {
     if (kill(-pid, sig) != 0)
         kill(pid, sig);
+    df_cgroup_signal(cgroup, sig);
 }
 
 void df_proc_kill_all_now(void)
 {
     pthread_mutex_lock(&live_mu);
     for (size_t i = 0; i < live_n; i++)
-        signal_pid_group(live[i].pid, SIGKILL);
+        signal_pid_group(live[i].pid, live[i].cgroup, SIGKILL);
     pthread_mutex_unlock(&live_mu);
 }
 
@@ -160,7 +165,7 @@ size_t df_proc_kill_owned(const void *group, uint64_t id)
     for (size_t i = 0; i < live_n; i++)
         if (owned_by(&live[i], group, id) && live[i].kill_at == 0) {
             live[i].kill_at = at;
-            signal_pid_group(live[i].pid, SIGTERM);
+            signal_pid_group(live[i].pid, live[i].cgroup, SIGTERM);
             n++;
         }
     pthread_mutex_unlock(&live_mu);
@@ -173,7 +178,9 @@ void df_proc_kill_owned_now(const void *group)
     for (size_t i = 0; i < live_n; i++)
         if (owned_by(&live[i], group, 0)) {
             live[i].kill_at = 1;
-            signal_pid_group(live[i].pid, SIGKILL);
+            signal_pid_group(live[i].pid, live[i].cgroup, SIGKILL);
+            /* its loop may never run again before the process exits: no empty group left */
+            df_cgroup_remove(live[i].cgroup);
         }
     pthread_mutex_unlock(&live_mu);
 }
@@ -185,7 +192,7 @@ size_t df_proc_escalate(void)
     pthread_mutex_lock(&live_mu);
     for (size_t i = 0; i < live_n; i++)
         if (live[i].kill_at && now >= live[i].kill_at) {
-            signal_pid_group(live[i].pid, SIGKILL);
+            signal_pid_group(live[i].pid, live[i].cgroup, SIGKILL);
             n++;
         }
     pthread_mutex_unlock(&live_mu);
@@ -227,6 +234,7 @@ static void proc_free(df_proc *p)
     free(p->out.data);
     free(p->err.data);
     free(p->stdin_copy);
+    free(p->cgroup);
     free(p);
 }
 
@@ -371,6 +379,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static void child_exited(df_proc *p, int64_t exit_status, int term_signal)
 {
     live_remove(p->pid);
+    /* Nothing it started outlives it (SPEC §12): what is left in its control group is killed. */
+    if (p->cgroup && df_cgroup_remove(p->cgroup) == 0) {
+        free(p->cgroup);
+        p->cgroup = NULL;
+    }
     p->exited = 1;
     p->exit_status = exit_status;
     p->term_signal = term_signal;
@@ -431,6 +444,7 @@ static void signal_group(df_proc *p, int sig)
      * not leave the group. The pid cannot be reused before we reaped it (exited). */
     if (kill(-p->pid, sig) != 0 && !p->exited)
         kill(p->pid, sig);
+    df_cgroup_signal(p->cgroup, sig); /* what left the group (setsid) */
 }
 
 static void on_kill_timer(uv_timer_t *t)
@@ -678,7 +692,7 @@ static int start_posix(df_proc *p, char **args, char **env, const char *cwd, con
         return rc;
     }
     p->pid = pid;
-    live_add(pid);
+    live_add(pid, p->cgroup);
     rc = watch_exit(p);
     if (rc) { /* cannot watch it: do not leave it running unreaped */
         kill(-pid, SIGKILL);
@@ -729,7 +743,7 @@ static int start_uv(df_proc *p, char **args, char **env, const char *cwd, const 
         return rc;
     }
     p->pid = p->process.pid;
-    live_add(p->pid);
+    live_add(p->pid, p->cgroup);
     return 0;
 }
 
@@ -773,13 +787,13 @@ static int resolve_cwd(const df_spawn_opts *opts, const char *base_dir, char **o
  * wrapper that sets the resource limits when opts asks for any (*wrap set; the program is looked
  * up first, so that a missing one is reported as such rather than by the shell). Returns 0 or a
  * libuv error. */
-static int build_args(const df_spawn_opts *opts, const char *cwd, char **env, char *script,
-                      size_t script_len, char ***out, int *wrap)
+static int build_args(const df_spawn_opts *opts, const char *cwd, char **env, const char *cgroup,
+                      char *script, size_t script_len, char ***out, int *wrap)
 {
     size_t argc = 0;
     while (opts->argv[argc])
         argc++;
-    *wrap = opts->limit_cpu_seconds || opts->limit_memory_mb || opts->limit_open_files;
+    *wrap = opts->limit_cpu_seconds || opts->limit_memory_mb || opts->limit_open_files || cgroup;
     char **args = calloc(argc + 4, sizeof *args);
     if (!args)
         return UV_ENOMEM;
@@ -793,6 +807,9 @@ static int build_args(const df_spawn_opts *opts, const char *cwd, char **env, ch
             return rc;
         }
         size_t o = 0;
+        if (cgroup) /* joins its control group before anything else runs (best effort) */
+            o += (size_t)snprintf(script + o, script_len - o,
+                                  "echo $$ 2>/dev/null >'%s/cgroup.procs'; ", cgroup);
         if (opts->limit_cpu_seconds)
             o += (size_t)snprintf(script + o, script_len - o, "ulimit -t %llu && ",
                                   (unsigned long long)opts->limit_cpu_seconds);
@@ -891,15 +908,22 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
     if (rc != 0)
         return rc;
     char **env = df_proc_build_env(opts->env, extra_env);
-    char script[256] = "";
+    char script[4600] = "";
     char **args = NULL;
     int wrap = 0;
     df_proc *p = NULL;
     if (!env)
         rc = UV_ENOMEM;
-    else if ((rc = build_args(opts, cwd, env, script, sizeof script, &args, &wrap)) == 0 &&
-             !(p = proc_new(loop, opts, done, ud)))
+    else if (!(p = proc_new(loop, opts, done, ud)))
         rc = UV_ENOMEM;
+    else if ((rc = build_args(opts, cwd, env, (p->cgroup = df_cgroup_new()), script, sizeof script,
+                              &args, &wrap)) != 0) {
+        df_cgroup_remove(p->cgroup);
+        p->completed = 1;
+        p->out.open = p->err.open = 0;
+        proc_close_all(p);
+        p = NULL;
+    }
     if (rc != 0) {
         snprintf(err, errlen, "spawn %s: %s", argv0,
                  rc == UV_ENOMEM ? "out of memory" : uv_strerror(rc));
@@ -918,6 +942,7 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
     free(env);
     free(cwd);
     if (rc != 0) {
+        df_cgroup_remove(p->cgroup);
         p->completed = 1;
         p->out.open = p->err.open = 0;
         proc_close_all(p);

@@ -104,7 +104,7 @@ void df_proc_set_owner(df_proc *p, const void *group, uint64_t id);
 size_t df_proc_kill_owned(const void *group, uint64_t id);
 
 /* From any thread: SIGKILL now to the group of every unreaped child of group (a pool that shuts
- * down and leaves workers stuck behind). Thread-safe. */
+ * down and leaves workers stuck behind), and its control group removed. Thread-safe. */
 void df_proc_kill_owned_now(const void *group);
 
 /* SIGKILLs the groups whose df_proc_kill_owned grace has passed; returns how many. Called

@@ -1,4 +1,5 @@
 /* process: what the `dagflow` CLI sets process-wide when it runs workflows — resource limits,
+ * the child subreaper flag,
  * libuv's thread-pool size, and SIGINT/SIGTERM turned into df_engine_stop calls by a thread that
  * waits for them (sigwait). The engine library sets none of this: a program embedding it decides
  * for itself (dagflow.h). */
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +26,12 @@ void df_cli_process_setup(void)
     }
     if (!getenv("UV_THREADPOOL_SIZE"))
         setenv("UV_THREADPOOL_SIZE", "16", 0);
+#ifdef PR_SET_CHILD_SUBREAPER
+    /* A process a task started that leaves its group and is orphaned (a daemon) becomes our
+     * child rather than init's, so it stays below dagflow (SPEC §12; its control group, where
+     * there is one, is what kills it). Process-wide, so the CLI's choice, not the library's. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+#endif
 }
 
 /* ---- SIGINT / SIGTERM ---- */

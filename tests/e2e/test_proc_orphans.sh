@@ -70,4 +70,41 @@ assert_eq 0 "$n" "live processes of the shell tasks' groups 1 s after the run (o
 
 note "the run did not wait for the spinner to return"
 ((RUN_MS < 12000)) || fail "the run took $RUN_MS ms; the spinner (15 s) should have been abandoned"
+
+note "a daemon that left the task's process group (setsid) does not outlive the attempt"
+cat >daemon.json <<JSON
+{"name": "daemon", "tasks": [
+  {"id": "d", "plugin": "shell", "timeout_ms": 800, "params": {"script":
+    "setsid sleep 60 >/dev/null 2>&1 </dev/null & echo \$! > $WORK/daemon; sleep 30"}}
+]}
+JSON
+run_wf daemon.json
+expect_rc 1
+[[ -s "$WORK/daemon" ]] || fail "the task never started its daemon"
+dpid=$(cat "$WORK/daemon")
+sleep 0.5
+st=$(awk '{print $3}' "/proc/$dpid/stat" 2>/dev/null || echo gone)
+# cgroups: as engine/proc_cgroup.c probes them (a v2 group made under this shell's own).
+cg=no
+for mnt in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+    [[ -f $mnt/cgroup.controllers ]] || continue
+    own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+    [[ $own == / ]] && own=
+    if mkdir "$mnt$own/dagflow-test.$$" 2>/dev/null; then
+        rmdir "$mnt$own/dagflow-test.$$"
+        cg=yes
+    fi
+    break
+done
+if [[ $cg == yes ]]; then
+    [[ $st == gone || $st == Z ]] || {
+        kill -KILL "$dpid" 2>/dev/null
+        fail "the setsid daemon $dpid of a timed-out task is still alive (state $st)"
+    }
+    assert_eq "" "$(ls -d /sys/fs/cgroup/dagflow.* /sys/fs/cgroup/unified/dagflow.* 2>/dev/null |
+        grep -v probe || true)" "control groups left behind (top level)"
+else
+    kill -KILL "$dpid" 2>/dev/null || true
+    note "SKIP: no writable cgroup v2 here; a setsid daemon may escape (README: process cleanup)"
+fi
 df_done
