@@ -124,6 +124,29 @@ static void live_remove(int pid)
 }
 
 /* The child's group, and its control group: what left the group is reached there. */
+/* Control groups whose child exited while processes it started still ran in them. */
+static char **linger;
+static size_t linger_n, linger_cap;
+
+/* Takes dir (new). Under no lock held. */
+static void linger_add(char *dir)
+{
+    pthread_mutex_lock(&live_mu);
+    if (linger_n == linger_cap) {
+        size_t cap = linger_cap ? linger_cap * 2 : 16;
+        char **g = realloc(linger, cap * sizeof *g);
+        if (g) {
+            linger = g;
+            linger_cap = cap;
+        }
+    }
+    if (linger_n < linger_cap)
+        linger[linger_n++] = dir;
+    else
+        free(dir);
+    pthread_mutex_unlock(&live_mu);
+}
+
 static void signal_pid_group(int pid, const char *cgroup, int sig)
 {
     if (kill(-pid, sig) != 0)
@@ -182,6 +205,11 @@ void df_proc_kill_owned_now(const void *group)
             /* its loop may never run again before the process exits: no empty group left */
             df_cgroup_remove(live[i].cgroup);
         }
+    for (size_t i = 0; group && i < linger_n; i++) { /* what the tasks left running */
+        df_cgroup_remove(linger[i]);
+        free(linger[i]);
+    }
+    linger_n = 0;
     pthread_mutex_unlock(&live_mu);
 }
 
@@ -379,9 +407,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static void child_exited(df_proc *p, int64_t exit_status, int term_signal)
 {
     live_remove(p->pid);
-    /* Nothing it started outlives it (SPEC §12): what is left in its control group is killed. */
-    if (p->cgroup && df_cgroup_remove(p->cgroup) == 0) {
-        free(p->cgroup);
+    /* What it left running in its control group (a server started in the background) may run
+     * on; the group is removed when empty, else at the pool's end (df_proc_kill_owned_now). */
+    if (p->cgroup) {
+        if (rmdir(p->cgroup) != 0)
+            linger_add(p->cgroup);
+        else
+            free(p->cgroup);
         p->cgroup = NULL;
     }
     p->exited = 1;
@@ -894,6 +926,13 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
                 const char *base_dir, df_proc_done_fn done, void *ud, df_proc **out, char *err,
                 size_t errlen)
 {
+    return df_proc_run_tracked(loop, opts, extra_env, base_dir, 0, done, ud, out, err, errlen);
+}
+
+int df_proc_run_tracked(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *extra_env,
+                        const char *base_dir, int tracked, df_proc_done_fn done, void *ud,
+                        df_proc **out, char *err, size_t errlen)
+{
     if (out)
         *out = NULL;
     if (!loop || !opts || !opts->argv || !opts->argv[0] || !done) {
@@ -916,8 +955,8 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
         rc = UV_ENOMEM;
     else if (!(p = proc_new(loop, opts, done, ud)))
         rc = UV_ENOMEM;
-    else if ((rc = build_args(opts, cwd, env, (p->cgroup = df_cgroup_new()), script, sizeof script,
-                              &args, &wrap)) != 0) {
+    else if ((rc = build_args(opts, cwd, env, (p->cgroup = tracked ? df_cgroup_new() : NULL),
+                              script, sizeof script, &args, &wrap)) != 0) {
         df_cgroup_remove(p->cgroup);
         p->completed = 1;
         p->out.open = p->err.open = 0;

@@ -83,6 +83,14 @@ int df_proc_run(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *e
                 const char *base_dir, df_proc_done_fn done, void *ud, df_proc **out, char *err,
                 size_t errlen);
 
+/* df_proc_run, and when tracked is non-zero the child also gets a control group where the
+ * machine allows (proc_cgroup.h): timeouts, df_proc_kill and df_proc_kill_owned reach what left
+ * its process group (setsid); a group still holding processes when the child exits is removed,
+ * with them, by df_proc_kill_owned_now. Used for tasks' children. */
+int df_proc_run_tracked(uv_loop_t *loop, const df_spawn_opts *opts, const char *const *extra_env,
+                        const char *base_dir, int tracked, df_proc_done_fn done, void *ud,
+                        df_proc **out, char *err, size_t errlen);
+
 /* Stops the child: SIGTERM to its process group now, SIGKILL to the group
  * DF_PROC_KILL_GRACE_MS later if it has not exited by then. The result will have cancelled set.
  * Idempotent. Only valid until done has returned. Loop thread only. */
@@ -104,7 +112,8 @@ void df_proc_set_owner(df_proc *p, const void *group, uint64_t id);
 size_t df_proc_kill_owned(const void *group, uint64_t id);
 
 /* From any thread: SIGKILL now to the group of every unreaped child of group (a pool that shuts
- * down and leaves workers stuck behind), and its control group removed. Thread-safe. */
+ * down and leaves workers stuck behind), its control group removed, and the control groups that
+ * tracked children left populated when they exited are killed and removed. Thread-safe. */
 void df_proc_kill_owned_now(const void *group);
 
 /* SIGKILLs the groups whose df_proc_kill_owned grace has passed; returns how many. Called

@@ -440,8 +440,8 @@ int df_task_spawn2(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result 
     for (size_t i = 0; i < n_pass; i++)
         extra[3 + i] = pass[i];
     df_proc *proc = NULL;
-    int rc = df_proc_run(&ctx->w->loop, &o, extra, df_task_workdir(ctx), on_spawn_done, ctx, &proc,
-                         errbuf, errlen);
+    int rc = df_proc_run_tracked(&ctx->w->loop, &o, extra, df_task_workdir(ctx), 1, on_spawn_done,
+                                 ctx, &proc, errbuf, errlen);
     free(extra);
     if (rc != 0)
         return rc;

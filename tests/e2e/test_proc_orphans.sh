@@ -101,8 +101,6 @@ if [[ $cg == yes ]]; then
         kill -KILL "$dpid" 2>/dev/null
         fail "the setsid daemon $dpid of a timed-out task is still alive (state $st)"
     }
-    assert_eq "" "$(ls -d /sys/fs/cgroup/dagflow.* /sys/fs/cgroup/unified/dagflow.* 2>/dev/null |
-        grep -v probe || true)" "control groups left behind (top level)"
 else
     kill -KILL "$dpid" 2>/dev/null || true
     note "SKIP: no writable cgroup v2 here; a setsid daemon may escape (README: process cleanup)"
