@@ -2,6 +2,7 @@
  * (see proc_cgroup.h for where, and when there is none). */
 #include "proc_cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -44,6 +45,27 @@ static char *own_group(void)
     return path;
 }
 
+/* Removes the empty groups that engines no longer running left under dir (one killed with
+ * SIGKILL cannot clean up). rmdir fails on a group that still holds processes: those stay. */
+static void sweep_dead(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        long pid;
+        unsigned n;
+        if (sscanf(de->d_name, "dagflow.%ld.%u", &pid, &n) != 2 || pid <= 0 ||
+            (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        rmdir(path);
+    }
+    closedir(d);
+}
+
 static void probe(void)
 {
     const char *off = getenv("DAGFLOW_CGROUP");
@@ -67,6 +89,8 @@ static void probe(void)
             if (access(procs, W_OK) == 0)
                 base = dir;
             rmdir(test);
+            if (base)
+                sweep_dead(base);
         }
     }
     if (base != dir)
