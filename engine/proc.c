@@ -23,15 +23,8 @@
 #include "path.h"
 #include "proc_cgroup.h"
 #include "proc_env.h"
-
-/* The posix_spawn backend needs POSIX_SPAWN_SETSID and the chdir/closefrom file actions (glibc
- * 2.34) and pidfd_open (Linux 5.3, probed at run time). */
-#if defined(__linux__) && defined(__GLIBC__) && defined(SYS_pidfd_open) &&                         \
-    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-#define HAVE_SPAWN_BACKEND 1
-#else
-#define HAVE_SPAWN_BACKEND 0
-#endif
+#include "proc_registry.h"
+#include "proc_spawn.h"
 
 #define READ_CHUNK 65536
 
@@ -73,158 +66,11 @@ struct df_proc {
     void *ud;
 };
 
-/* Every child that has not been reaped yet, in any loop of the process, with its owner (see
- * df_proc_set_owner) and when a kill from outside its loop escalates to SIGKILL (0: not asked).
- * Signalling a child's group from any thread is safe while it is listed: it leaves the list only
- * when it is reaped, so its pid (and so its pgid) cannot have been reused. */
-typedef struct live_child {
-    int pid;
-    const void *group;  /* owner, e.g. a pool; NULL when unowned */
-    uint64_t id;        /* owner's id of the job, e.g. a pool job id */
-    uint64_t kill_at;   /* ms (CLOCK_MONOTONIC) of the SIGKILL asked by df_proc_kill_owned */
-    const char *cgroup; /* the df_proc's, borrowed: it outlives the entry */
-} live_child;
-
-static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
-static live_child *live;
-static size_t live_n, live_cap;
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void live_add(int pid, const char *cgroup)
-{
-    pthread_mutex_lock(&live_mu);
-    if (live_n == live_cap) {
-        size_t cap = live_cap ? live_cap * 2 : 64;
-        live_child *g = realloc(live, cap * sizeof *g);
-        if (g) {
-            live = g;
-            live_cap = cap;
-        }
-    }
-    if (live_n < live_cap)
-        live[live_n++] = (live_child){.pid = pid, .cgroup = cgroup};
-    pthread_mutex_unlock(&live_mu);
-}
-
-static void live_remove(int pid)
-{
-    pthread_mutex_lock(&live_mu);
-    for (size_t i = 0; i < live_n; i++)
-        if (live[i].pid == pid) {
-            live[i] = live[--live_n];
-            break;
-        }
-    pthread_mutex_unlock(&live_mu);
-}
-
-/* The child's group, and its control group: what left the group is reached there. */
-/* Control groups whose child exited while processes it started still ran in them. */
-static char **linger;
-static size_t linger_n, linger_cap;
-
-/* Takes dir (new). Under no lock held. */
-static void linger_add(char *dir)
-{
-    pthread_mutex_lock(&live_mu);
-    if (linger_n == linger_cap) {
-        size_t cap = linger_cap ? linger_cap * 2 : 16;
-        char **g = realloc(linger, cap * sizeof *g);
-        if (g) {
-            linger = g;
-            linger_cap = cap;
-        }
-    }
-    if (linger_n < linger_cap)
-        linger[linger_n++] = dir;
-    else
-        free(dir);
-    pthread_mutex_unlock(&live_mu);
-}
-
-static void signal_pid_group(int pid, const char *cgroup, int sig)
-{
-    if (kill(-pid, sig) != 0)
-        kill(pid, sig);
-    df_cgroup_signal(cgroup, sig);
-}
-
-void df_proc_kill_all_now(void)
-{
-    pthread_mutex_lock(&live_mu);
-    for (size_t i = 0; i < live_n; i++)
-        signal_pid_group(live[i].pid, live[i].cgroup, SIGKILL);
-    pthread_mutex_unlock(&live_mu);
-}
-
+/* See proc.h. */
 void df_proc_set_owner(df_proc *p, const void *group, uint64_t id)
 {
-    if (!p)
-        return;
-    pthread_mutex_lock(&live_mu);
-    for (size_t i = 0; i < live_n; i++)
-        if (live[i].pid == p->pid) {
-            live[i].group = group;
-            live[i].id = id;
-        }
-    pthread_mutex_unlock(&live_mu);
-}
-
-static bool owned_by(const live_child *c, const void *group, uint64_t id)
-{
-    return group && c->group == group && (id == 0 || c->id == id);
-}
-
-size_t df_proc_kill_owned(const void *group, uint64_t id)
-{
-    size_t n = 0;
-    uint64_t at = mono_ms() + DF_PROC_KILL_GRACE_MS;
-    pthread_mutex_lock(&live_mu);
-    for (size_t i = 0; i < live_n; i++)
-        if (owned_by(&live[i], group, id) && live[i].kill_at == 0) {
-            live[i].kill_at = at;
-            signal_pid_group(live[i].pid, live[i].cgroup, SIGTERM);
-            n++;
-        }
-    pthread_mutex_unlock(&live_mu);
-    return n;
-}
-
-void df_proc_kill_owned_now(const void *group)
-{
-    pthread_mutex_lock(&live_mu);
-    for (size_t i = 0; i < live_n; i++)
-        if (owned_by(&live[i], group, 0)) {
-            live[i].kill_at = 1;
-            signal_pid_group(live[i].pid, live[i].cgroup, SIGKILL);
-            /* its loop may never run again before the process exits: no empty group left */
-            df_cgroup_remove(live[i].cgroup);
-        }
-    for (size_t i = 0; group && i < linger_n; i++) { /* what the tasks left running */
-        df_cgroup_remove(linger[i]);
-        free(linger[i]);
-    }
-    linger_n = 0;
-    pthread_mutex_unlock(&live_mu);
-}
-
-size_t df_proc_escalate(void)
-{
-    size_t n = 0;
-    uint64_t now = mono_ms();
-    pthread_mutex_lock(&live_mu);
-    for (size_t i = 0; i < live_n; i++)
-        if (live[i].kill_at && now >= live[i].kill_at) {
-            signal_pid_group(live[i].pid, live[i].cgroup, SIGKILL);
-            n++;
-        }
-    pthread_mutex_unlock(&live_mu);
-    return n;
+    if (p)
+        df_proc_reg_set_owner(p->pid, group, id);
 }
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -406,12 +252,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void child_exited(df_proc *p, int64_t exit_status, int term_signal)
 {
-    live_remove(p->pid);
+    df_proc_reg_remove(p->pid);
     /* What it left running in its control group (a server started in the background) may run
      * on; the group is removed when empty, else at the pool's end (df_proc_kill_owned_now). */
     if (p->cgroup) {
         if (rmdir(p->cgroup) != 0)
-            linger_add(p->cgroup);
+            df_proc_reg_linger(p->cgroup);
         else
             free(p->cgroup);
         p->cgroup = NULL;
@@ -498,16 +344,7 @@ void df_proc_kill(df_proc *p)
         return;
     p->kill_requested = 1;
     /* SIGTERM once: df_proc_kill_owned (another thread) may have sent it already. */
-    int termed = 0;
-    pthread_mutex_lock(&live_mu);
-    for (size_t i = 0; i < live_n; i++)
-        if (live[i].pid == p->pid) {
-            termed = live[i].kill_at != 0;
-            if (!termed)
-                live[i].kill_at = mono_ms() + DF_PROC_KILL_GRACE_MS;
-        }
-    pthread_mutex_unlock(&live_mu);
-    if (!termed)
+    if (!df_proc_reg_mark_killed(p->pid))
         signal_group(p, SIGTERM);
     uv_timer_start(&p->kill_timer, on_kill_timer, DF_PROC_KILL_GRACE_MS, 0);
 }
@@ -521,118 +358,6 @@ int df_proc_pid(const df_proc *p)
 /* ---- spawning ---- */
 
 #if HAVE_SPAWN_BACKEND
-/* Moves fd out of 0..2 (where the child's stdio goes), keeping it close-on-exec. */
-static int above_stdio(int *fd)
-{
-    if (*fd > 2)
-        return 0;
-    int nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
-    if (nfd < 0)
-        return uv_translate_sys_error(errno);
-    close(*fd);
-    *fd = nfd;
-    return 0;
-}
-
-/* A pipe with both ends close-on-exec and out of 0..2 (free when the engine's own stdio is
- * closed): the child's end would be overwritten by the other stdio dup2s, and libuv never closes
- * a stream fd <= 2. 0 or a libuv error (nothing left open). */
-static int make_pipe(int fds[2])
-{
-    int r = uv_pipe(fds, 0, 0);
-    if (r)
-        return r;
-    if ((r = above_stdio(&fds[0])) == 0)
-        r = above_stdio(&fds[1]);
-    if (r) {
-        close(fds[0]);
-        close(fds[1]);
-    }
-    return r;
-}
-
-/* Every signal, glibc's internal ones (32 up to SIGRTMIN) included: sigfillset leaves those out,
- * glibc's posix_spawn then sets them to SIG_IGN in the child, and exec keeps an ignored signal
- * ignored. sigaddset refuses them, so their bits (sig - 1, as glibc numbers them) are set
- * directly. */
-static void all_signals(sigset_t *s)
-{
-    sigfillset(s);
-    const size_t bits = 8 * sizeof s->__val[0];
-    for (int sig = 32; sig < SIGRTMIN; sig++)
-        if (sigaddset(s, sig) != 0)
-            s->__val[(sig - 1) / bits] |= 1UL << ((sig - 1) % bits);
-}
-
-/* posix_spawn (clone(CLONE_VM|CLONE_VFORK) in glibc: no copy of the engine's page tables) in a
- * new session, stdio on the given fds, in cwd, with every other descriptor closed and signals at
- * their defaults, unblocked. Reports exec errors synchronously (glibc >= 2.24). 0 and *pid, or a
- * positive errno. */
-static int spawn_posix(const char *path, char **args, char **env, const char *cwd, int in_fd,
-                       int out_fd, int err_fd, pid_t *pid)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    int r = posix_spawn_file_actions_init(&fa);
-    if (r)
-        return r;
-    r = posix_spawnattr_init(&at);
-    if (r) {
-        posix_spawn_file_actions_destroy(&fa);
-        return r;
-    }
-    if (in_fd >= 0)
-        r = posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
-    else
-        r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (!r)
-        r = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-    if (!r)
-        r = posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-    if (!r && cwd)
-        r = posix_spawn_file_actions_addchdir_np(&fa, cwd);
-    if (!r) /* even descriptors someone opened without O_CLOEXEC stay out of the child */
-        r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    sigset_t none, all;
-    sigemptyset(&none);
-    all_signals(&all);
-    if (!r)
-        r = posix_spawnattr_setsigmask(&at, &none);
-    if (!r)
-        r = posix_spawnattr_setsigdefault(&at, &all); /* SIGPIPE is ignored here, not there */
-    if (!r)
-        r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                              POSIX_SPAWN_SETSIGDEF);
-    if (!r)
-        r = posix_spawn(pid, path, &fa, &at, args, env);
-    posix_spawnattr_destroy(&at);
-    posix_spawn_file_actions_destroy(&fa);
-    return r;
-}
-
-/* Spawns path (argv args); a file without a #! line (ENOEXEC) runs with /bin/sh, as execvp does,
- * unless args is already the limits wrapper. Returns 0 or an errno value. */
-static int spawn_or_sh(const char *path, char **args, char **env, const char *cwd, int in_fd,
-                       int out_fd, int err_fd, int wrapped, pid_t *pid)
-{
-    int e = spawn_posix(path, args, env, cwd, in_fd, out_fd, err_fd, pid);
-    if (e != ENOEXEC || wrapped)
-        return e;
-    size_t argc = 0;
-    while (args[argc])
-        argc++;
-    char **sh = calloc(argc + 2, sizeof *sh);
-    if (!sh)
-        return ENOMEM;
-    sh[0] = "/bin/sh";
-    sh[1] = (char *)path;
-    for (size_t i = 1; i < argc; i++)
-        sh[i + 1] = args[i];
-    e = spawn_posix("/bin/sh", sh, env, cwd, in_fd, out_fd, err_fd, pid);
-    free(sh);
-    return e;
-}
-
 /* Watches p's child for its exit through a pidfd. Only we reap this pid (libuv's SIGCHLD handler
  * waits for its own pids only), so it stays a zombie until then and the pidfd refers to it even
  * if it has already exited. Returns 0 or a libuv error. */
@@ -673,12 +398,12 @@ static int start_posix(df_proc *p, char **args, char **env, const char *cwd, con
         return rc;
     }
     int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
-    rc = make_pipe(out);
-    if (!rc && (rc = make_pipe(er)) != 0) {
+    rc = df_proc_pipe(out);
+    if (!rc && (rc = df_proc_pipe(er)) != 0) {
         close(out[0]);
         close(out[1]);
     }
-    if (!rc && p->in_open > 0 && (rc = make_pipe(in)) != 0) {
+    if (!rc && p->in_open > 0 && (rc = df_proc_pipe(in)) != 0) {
         close(out[0]);
         close(out[1]);
         close(er[0]);
@@ -712,7 +437,7 @@ static int start_posix(df_proc *p, char **args, char **env, const char *cwd, con
     }
 
     pid_t pid = 0;
-    int e = spawn_or_sh(path, args, env, cwd, in[0], out[1], er[1], wrapped, &pid);
+    int e = df_proc_spawn(path, args, env, cwd, in[0], out[1], er[1], wrapped, &pid);
     free(path);
     close(out[1]);
     close(er[1]);
@@ -724,14 +449,14 @@ static int start_posix(df_proc *p, char **args, char **env, const char *cwd, con
         return rc;
     }
     p->pid = pid;
-    live_add(pid, p->cgroup);
+    df_proc_reg_add(pid, p->cgroup);
     rc = watch_exit(p);
     if (rc) { /* cannot watch it: do not leave it running unreaped */
         kill(-pid, SIGKILL);
         kill(pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        live_remove(pid);
+        df_proc_reg_remove(pid);
         snprintf(err, errlen, "spawn %s: %s", argv0, uv_strerror(rc));
         return rc;
     }
@@ -775,7 +500,7 @@ static int start_uv(df_proc *p, char **args, char **env, const char *cwd, const 
         return rc;
     }
     p->pid = p->process.pid;
-    live_add(p->pid, p->cgroup);
+    df_proc_reg_add(p->pid, p->cgroup);
     return 0;
 }
 

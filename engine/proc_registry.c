@@ -1,0 +1,182 @@
+/* proc_registry: every child of proc.c not reaped yet, in any loop of the process, with its owner
+ * and the SIGKILL a kill from outside its loop is due to escalate to; and the control groups
+ * children left populated. The one place that lets another thread than a child's loop take its
+ * process group down (the engine thread for a worker stuck in a plugin, a pool shutting down).
+ * Implements proc.h's df_proc_kill_all_now, df_proc_kill_owned, df_proc_kill_owned_now and
+ * df_proc_escalate. */
+#include "proc_registry.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "clock.h"
+#include "proc.h"
+#include "proc_cgroup.h"
+
+/* Every child that has not been reaped yet, in any loop of the process, with its owner (see
+ * df_proc_set_owner) and when a kill from outside its loop escalates to SIGKILL (0: not asked).
+ * Signalling a child's group from any thread is safe while it is listed: it leaves the list only
+ * when it is reaped, so its pid (and so its pgid) cannot have been reused. */
+typedef struct live_child {
+    int pid;
+    const void *group;  /* owner, e.g. a pool; NULL when unowned */
+    uint64_t id;        /* owner's id of the job, e.g. a pool job id */
+    uint64_t kill_at;   /* ms (CLOCK_MONOTONIC) of the SIGKILL asked by df_proc_kill_owned */
+    const char *cgroup; /* the df_proc's, borrowed: it outlives the entry */
+} live_child;
+
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static live_child *live;
+static size_t live_n, live_cap;
+
+/* See proc_registry.h. */
+void df_proc_reg_add(int pid, const char *cgroup)
+{
+    pthread_mutex_lock(&live_mu);
+    if (live_n == live_cap) {
+        size_t cap = live_cap ? live_cap * 2 : 64;
+        live_child *g = realloc(live, cap * sizeof *g);
+        if (g) {
+            live = g;
+            live_cap = cap;
+        }
+    }
+    if (live_n < live_cap)
+        live[live_n++] = (live_child){.pid = pid, .cgroup = cgroup};
+    pthread_mutex_unlock(&live_mu);
+}
+
+/* See proc_registry.h. */
+void df_proc_reg_remove(int pid)
+{
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        if (live[i].pid == pid) {
+            live[i] = live[--live_n];
+            break;
+        }
+    pthread_mutex_unlock(&live_mu);
+}
+
+/* Control groups whose child exited while processes it started still ran in them. */
+static char **linger;
+static size_t linger_n, linger_cap;
+
+/* See proc_registry.h. */
+void df_proc_reg_linger(char *dir)
+{
+    pthread_mutex_lock(&live_mu);
+    if (linger_n == linger_cap) {
+        size_t cap = linger_cap ? linger_cap * 2 : 16;
+        char **g = realloc(linger, cap * sizeof *g);
+        if (g) {
+            linger = g;
+            linger_cap = cap;
+        }
+    }
+    if (linger_n < linger_cap)
+        linger[linger_n++] = dir;
+    else
+        free(dir);
+    pthread_mutex_unlock(&live_mu);
+}
+
+/* The child's group, and its control group: what left the group is reached there. */
+static void signal_pid_group(int pid, const char *cgroup, int sig)
+{
+    if (kill(-pid, sig) != 0)
+        kill(pid, sig);
+    df_cgroup_signal(cgroup, sig);
+}
+
+/* See proc.h. */
+void df_proc_kill_all_now(void)
+{
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        signal_pid_group(live[i].pid, live[i].cgroup, SIGKILL);
+    pthread_mutex_unlock(&live_mu);
+}
+
+/* See proc_registry.h. */
+void df_proc_reg_set_owner(int pid, const void *group, uint64_t id)
+{
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        if (live[i].pid == pid) {
+            live[i].group = group;
+            live[i].id = id;
+        }
+    pthread_mutex_unlock(&live_mu);
+}
+
+/* See proc_registry.h. */
+bool df_proc_reg_mark_killed(int pid)
+{
+    bool termed = false;
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        if (live[i].pid == pid) {
+            termed = live[i].kill_at != 0;
+            if (!termed)
+                live[i].kill_at = df_mono_ms() + DF_PROC_KILL_GRACE_MS;
+        }
+    pthread_mutex_unlock(&live_mu);
+    return termed;
+}
+
+static bool owned_by(const live_child *c, const void *group, uint64_t id)
+{
+    return group && c->group == group && (id == 0 || c->id == id);
+}
+
+/* See proc.h. */
+size_t df_proc_kill_owned(const void *group, uint64_t id)
+{
+    size_t n = 0;
+    uint64_t at = df_mono_ms() + DF_PROC_KILL_GRACE_MS;
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        if (owned_by(&live[i], group, id) && live[i].kill_at == 0) {
+            live[i].kill_at = at;
+            signal_pid_group(live[i].pid, live[i].cgroup, SIGTERM);
+            n++;
+        }
+    pthread_mutex_unlock(&live_mu);
+    return n;
+}
+
+/* See proc.h. */
+void df_proc_kill_owned_now(const void *group)
+{
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        if (owned_by(&live[i], group, 0)) {
+            live[i].kill_at = 1;
+            signal_pid_group(live[i].pid, live[i].cgroup, SIGKILL);
+            /* its loop may never run again before the process exits: no empty group left */
+            df_cgroup_remove(live[i].cgroup);
+        }
+    for (size_t i = 0; group && i < linger_n; i++) { /* what the tasks left running */
+        df_cgroup_remove(linger[i]);
+        free(linger[i]);
+    }
+    linger_n = 0;
+    pthread_mutex_unlock(&live_mu);
+}
+
+/* See proc.h. */
+size_t df_proc_escalate(void)
+{
+    size_t n = 0;
+    uint64_t now = df_mono_ms();
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        if (live[i].kill_at && now >= live[i].kill_at) {
+            signal_pid_group(live[i].pid, live[i].cgroup, SIGKILL);
+            n++;
+        }
+    pthread_mutex_unlock(&live_mu);
+    return n;
+}
