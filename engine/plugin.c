@@ -651,6 +651,7 @@ int df_workflow_check_plugins(df_plugin_registry *r, const df_workflow *wf,
                                    .workflow = wf->name,
                                    .task_id = t->id,
                                    .attempt = 0,
+                                   .env = wf->env,
                                    .resolve_tasks = false};
         json_t *resolved = df_template_resolve(t->params, &scope, err, sizeof err);
         if (!resolved) {

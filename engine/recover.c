@@ -30,6 +30,7 @@ static df_task_snapshot *snapshots(const df_stored_run *loaded)
                                   .lost_streak = st->lost_streak,
                                   .open_attempt = st->open_attempt,
                                   .next_retry_at = st->next_retry_at,
+                                  .first_started_at = st->retry_base == 0 ? st->started_at : 0,
                                   .result_json = st->result_json};
     }
     return s;

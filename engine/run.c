@@ -235,6 +235,9 @@ static void fatal(df_run_core *c, const char *msg)
 static void count_upstream(df_run_core *c, size_t i, df_task_state s, int delta)
 {
     const df_task_def *d = &c->wf->tasks[i];
+    /* continue_on_failure (SPEC §8): its FAILED counts as a success downstream. */
+    if (s == DF_TS_FAILED && d->continue_on_failure)
+        s = DF_TS_SUCCESS;
     for (size_t k = 0; k < d->n_downstream; k++) {
         df_task_rt *dt = &c->t[d->downstream[k]];
         if (s == DF_TS_SUCCESS)
@@ -295,6 +298,7 @@ int df_run_set_state(df_run_core *c, size_t i, const df_change *ch, const df_run
     if (ch->reset_budget) {
         t->retry_base = ch->to_attempt;
         t->failures = 0;
+        t->first_started_at = 0;
     }
     if (df_task_state_final(ch->to)) {
         c->n_final++;
@@ -465,6 +469,9 @@ static int start_attempt(df_run_core *c, size_t i, df_slot_pool *sp, bool probe,
     t->busy = true;
     t->submitted = t->in_pool = t->timed_out = false;
     t->probe = probe;
+    /* The first attempt since the budget was (re)set starts retry_max_total_ms's clock. */
+    if (t->attempt == t->retry_base || t->first_started_at == 0)
+        t->first_started_at = clk->now_ms;
     c->running++;
     c->limits->in_flight++;
     c->unsubmitted++;
@@ -573,8 +580,9 @@ static bool final_state(const df_run_core *c, df_run_state *st)
     for (size_t i = 0; i < c->wf->n_tasks; i++) {
         if (c->t[i].state == DF_TS_INVALID)
             *st = DF_RS_INVALID;
-        else if (*st == DF_RS_SUCCESS && df_task_state_failed(c->t[i].state))
-            *st = DF_RS_FAILED;
+        else if (*st == DF_RS_SUCCESS && df_task_state_failed(c->t[i].state) &&
+                 !(c->t[i].state == DF_TS_FAILED && c->wf->tasks[i].continue_on_failure))
+            *st = DF_RS_FAILED; /* a failure counts unless continue_on_failure (SPEC §10) */
     }
     return true;
 }

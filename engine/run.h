@@ -230,9 +230,11 @@ typedef struct df_task_snapshot {
     const char *id;
     df_task_state state;
     unsigned attempts, retry_base, failures, lost_streak;
-    unsigned open_attempt;   /* an attempt left RUNNING by a dead engine, or 0 */
-    int64_t next_retry_at;   /* UP_FOR_RETRY: wall ms, or 0 */
-    const char *result_json; /* or NULL */
+    unsigned open_attempt;    /* an attempt left RUNNING by a dead engine, or 0 */
+    int64_t next_retry_at;    /* UP_FOR_RETRY: wall ms, or 0 */
+    int64_t first_started_at; /* wall ms: the first attempt's start within the current retry
+                                 budget (retry_max_total_ms), or 0 when not known */
+    const char *result_json;  /* or NULL */
 } df_task_snapshot;
 
 /* Restores the tasks' states and counts (n snapshots, in any order). DF_EREFUSED with err filled

@@ -144,7 +144,11 @@ static void fail(df_run_core *c, size_t i, df_attempt_outcome outcome, int statu
     const df_task_def *d = &c->wf->tasks[i];
     t->failures++;
     bool permanent = status == DF_TASK_FAILED_PERMANENT && outcome != DF_AO_TIMED_OUT;
-    if (!permanent && (int64_t)t->failures <= d->retries) {
+    /* retry_max_total_ms (SPEC §8): no retry once that long has passed since the first attempt
+     * started. */
+    bool out_of_time = d->retry_max_total_ms > 0 && t->first_started_at > 0 &&
+                       clk->now_ms - t->first_started_at >= d->retry_max_total_ms;
+    if (!permanent && !out_of_time && (int64_t)t->failures <= d->retries) {
         uint64_t delay = df_retry_delay_ms(d, t->failures, c->random(c->random_ud));
         char detail[64];
         snprintf(detail, sizeof detail, "retry %u in %llu ms", t->failures,
@@ -161,13 +165,14 @@ static void fail(df_run_core *c, size_t i, df_attempt_outcome outcome, int statu
         df_run_alert(c, "task_retry", i, "UP_FOR_RETRY", error, t->attempt);
         return;
     }
-    if (df_run_set_state(
-            c, i,
-            &(df_change){.to = DF_TS_FAILED,
-                         .to_attempt = t->attempt,
-                         .detail = permanent ? "failed permanently" : "retries exhausted",
-                         .error = error},
-            clk) != 0)
+    if (df_run_set_state(c, i,
+                         &(df_change){.to = DF_TS_FAILED,
+                                      .to_attempt = t->attempt,
+                                      .detail = permanent     ? "failed permanently"
+                                                : out_of_time ? "retry_max_total_ms reached"
+                                                              : "retries exhausted",
+                                      .error = error},
+                         clk) != 0)
         return;
     df_run_alert(c, "task_failed", i, "FAILED", error, t->attempt);
     df_run_drain_eval(c, SIZE_MAX, clk);

@@ -16,7 +16,8 @@ typedef struct df_task_rt {
     unsigned retry_base; /* attempt number when the retry budget was last reset */
     unsigned failures;   /* failed or timed-out attempts since the budget was reset */
     unsigned lost_streak;
-    json_t *result;                           /* owned */
+    int64_t first_started_at; /* wall ms: the first attempt since the budget was reset, or 0 */
+    json_t *result;           /* owned */
     size_t up_success, up_failed, up_skipped; /* upstreams final in each way */
     bool in_eval;                             /* on the evaluation stack */
     bool retry_armed;                         /* a DF_RT_RETRY timer is out */

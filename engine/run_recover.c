@@ -69,6 +69,7 @@ int df_run_core_restore(df_run_core *c, const df_task_snapshot *tasks, size_t n,
         t->retry_base = st->retry_base;
         t->lost_streak = st->lost_streak;
         t->failures = st->failures;
+        t->first_started_at = st->first_started_at;
         json_decref(t->result);
         t->result = stored_result(st->result_json);
     }

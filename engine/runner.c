@@ -256,6 +256,7 @@ static json_t *attempt_params(df_run *r, const df_attempt_rec *rec, char *err, s
                                .task_id = d->id,
                                .attempt = rec->attempt,
                                .resolve_tasks = true,
+                               .env = r->wf->env,
                                .task_result = lookup_result,
                                .ud = r};
     json_t *params = df_template_resolve(d->params, &scope, err, errlen);

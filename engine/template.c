@@ -407,6 +407,11 @@ static json_t *lookup(const ref *r, const df_template_scope *sc, char *err, size
             return json_string(sc->task_id);
         return json_integer(sc->attempt);
     case NS_ENV: {
+        const json_t *wv = sc->env && json_is_object(sc->env)
+                               ? json_object_getn((json_t *)sc->env, r->name, r->name_len)
+                               : NULL;
+        if (json_is_string(wv))
+            return json_incref((json_t *)wv);
         char *name = strndup(r->name, r->name_len);
         if (!name) {
             set_err(err, errlen, "out of memory");

@@ -21,6 +21,8 @@ typedef struct df_template_scope {
     const char *task_id;  /* ${task.id}; NULL = leave ${task.*} references as they are */
     unsigned attempt;     /* ${task.attempt}; 0 = leave ${task.attempt} as it is */
     bool resolve_tasks;   /* false = leave ${tasks.*} references as they are (creation time) */
+    const json_t *env;    /* the workflow's "env" (object of strings), read by ${env.NAME} before
+                             the engine's environment (SPEC §8); or NULL */
     /* Returns the result of an upstream task (borrowed), or NULL when it has none. */
     const json_t *(*task_result)(void *ud, const char *task_id);
     void *ud;

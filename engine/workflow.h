@@ -33,9 +33,14 @@ typedef struct df_task_def {
     bool retry_jitter;
     int64_t timeout_ms; /* 0 = none */
     int64_t priority;
-    int pool;          /* index into df_workflow.pools, or -1 */
-    int breaker;       /* index into df_workflow.breakers, or -1 */
-    bool params_ruled; /* the plugin's param rules were applied to params (plugin.h) */
+    /* SPEC §8: a FAILED task counts as succeeded for its downstream tasks' trigger rules and
+     * not for the run's final state (it stays FAILED in the history) */
+    bool continue_on_failure;
+    int64_t retry_max_total_ms; /* SPEC §8: no retry once this long since the first attempt
+                                   started (0 = no limit) */
+    int pool;                   /* index into df_workflow.pools, or -1 */
+    int breaker;                /* index into df_workflow.breakers, or -1 */
+    bool params_ruled;          /* the plugin's param rules were applied to params (plugin.h) */
 } df_task_def;
 
 typedef struct df_pool_def {

@@ -31,11 +31,22 @@ static const char *const task_keys[] = {"id",
                                         "timeout_ms",
                                         "priority",
                                         "pool",
-                                        "breaker"};
+                                        "breaker",
+                                        "continue_on_failure",
+                                        "retry_max_total_ms"};
 /* The task keys `defaults` may set: everything but what only makes sense per task. */
-static const char *const default_keys[] = {
-    "trigger_rule", "retries",    "retry_delay_ms", "retry_backoff", "retry_max_delay_ms",
-    "retry_jitter", "timeout_ms", "priority",       "pool",          "breaker"};
+static const char *const default_keys[] = {"trigger_rule",
+                                           "retries",
+                                           "retry_delay_ms",
+                                           "retry_backoff",
+                                           "retry_max_delay_ms",
+                                           "retry_jitter",
+                                           "timeout_ms",
+                                           "priority",
+                                           "pool",
+                                           "breaker",
+                                           "continue_on_failure",
+                                           "retry_max_total_ms"};
 
 /* ---- the keys `defaults` may set ---------------------------------------------------------------
  */
@@ -73,6 +84,14 @@ static void task_field(df_wfl_loader *L, const char *where, const char *key, con
         df_wfl_want_int(L, where, key, v, 0, true, &t->retry_max_delay_ms);
     } else if (strcmp(key, "timeout_ms") == 0) {
         df_wfl_want_int(L, where, key, v, 0, true, &t->timeout_ms);
+    } else if (strcmp(key, "retry_max_total_ms") == 0) {
+        df_wfl_want_int(L, where, key, v, 0, true, &t->retry_max_total_ms);
+    } else if (strcmp(key, "continue_on_failure") == 0) {
+        if (!json_is_boolean(v))
+            df_wfl_err(L, where, "continue_on_failure: must be a boolean, got %s",
+                       df_wfl_describe(v, d, sizeof d));
+        else
+            t->continue_on_failure = json_is_true(v);
     } else if (strcmp(key, "priority") == 0) {
         df_wfl_want_int(L, where, key, v, 0, false, &t->priority);
     } else if (strcmp(key, "retry_backoff") == 0) {

@@ -1,0 +1,152 @@
+/* test_run_expr: the run core's expressive-workflow rules (SPEC §8, §10) fed events and checked
+ * for effects: continue_on_failure, retry_max_total_ms, the run's own timeout and the CANCELLED
+ * state, and the loader's checks of those keys. No processes, no files, no clock: the times are
+ * the test's. */
+#include "run_harness.h"
+
+/* Loads json; returns the first error (static buffer) or NULL when it loads. */
+static const char *load_error(const char *json)
+{
+    static char msg[512];
+    json_error_t jerr;
+    json_t *doc = json_loads(json, 0, &jerr);
+    if (!doc)
+        fail_msg("bad test JSON: %s", jerr.text);
+    df_errlist errs = {0};
+    df_workflow *wf = NULL;
+    int rc = df_workflow_load_json(doc, "t.json", "/", &wf, &errs);
+    json_decref(doc);
+    df_workflow_free(wf);
+    const char *out = NULL;
+    if (rc != 0) {
+        snprintf(msg, sizeof msg, "%s", errs.n ? errs.msgs[0] : "?");
+        out = msg;
+    }
+    df_errlist_clear(&errs);
+    return out;
+}
+
+/* ---- continue_on_failure ---- */
+
+/* a fails with continue_on_failure: b (all_success) still runs, the run ends SUCCESS, a stays
+ * FAILED. Without the key the same run fails. */
+static void test_continue_on_failure(void **state_)
+{
+    (void)state_;
+    for (int cof = 0; cof < 2; cof++) {
+        char json[512];
+        snprintf(json, sizeof json,
+                 "{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\","
+                 "\"continue_on_failure\":%s},"
+                 "{\"id\":\"b\",\"plugin\":\"x\",\"depends_on\":[\"a\"]}]}",
+                 cof ? "true" : "false");
+        harness *h = h_new(json, 4);
+        start(h);
+        result(h, "a", TASK_FAILED, "boom");
+        assert_int_equal(state(h, "a"), DF_TS_FAILED);
+        step(h);
+        if (cof) {
+            assert_int_equal(state(h, "b"), DF_TS_RUNNING);
+            result(h, "b", TASK_OK, NULL);
+        } else {
+            assert_int_equal(state(h, "b"), DF_TS_UPSTREAM_FAILED);
+        }
+        assert_true(end(h));
+        assert_int_equal(df_run_core_final_state(h->c), cof ? DF_RS_SUCCESS : DF_RS_FAILED);
+        h_free(h);
+    }
+}
+
+/* ---- retry_max_total_ms ---- */
+
+/* Retries while less than retry_max_total_ms has passed since the first attempt started; none
+ * once it has, with a detail saying why. */
+static void test_retry_max_total(void **state_)
+{
+    (void)state_;
+    harness *h = h_new("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\",\"retries\":5,"
+                       "\"retry_delay_ms\":100,\"retry_backoff\":1,"
+                       "\"retry_max_total_ms\":1000}]}",
+                       4);
+    start(h);
+    h->clk.now_ms += 500;
+    result(h, "a", TASK_FAILED, "nope");
+    assert_int_equal(state(h, "a"), DF_TS_UP_FOR_RETRY);
+    h->clk.now_ms += 100;
+    df_run_core_timer_due(h->c, DF_RT_RETRY, 0, false, &h->clk);
+    step(h);
+    assert_int_equal(state(h, "a"), DF_TS_RUNNING);
+    h->clk.now_ms += 400; /* 1000 ms since the first attempt started */
+    mark(h);
+    result(h, "a", TASK_FAILED, "nope");
+    assert_int_equal(state(h, "a"), DF_TS_FAILED);
+    df_effect *tr = find(h, DF_FX_TRANSITION, 0);
+    assert_non_null(tr);
+    assert_string_equal(tr->detail, "retry_max_total_ms reached");
+    assert_null(find(h, DF_FX_TIMER_ARM, 0));
+    h_free(h);
+    /* 0 = no limit */
+    h = h_new("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\",\"retries\":1}]}", 4);
+    start(h);
+    h->clk.now_ms += 10000000;
+    result(h, "a", TASK_FAILED, "nope");
+    assert_int_equal(state(h, "a"), DF_TS_UP_FOR_RETRY);
+    h_free(h);
+}
+
+/* The limit counts from the first attempt after a resume restored it from the store. */
+static void test_retry_max_total_resumed(void **state_)
+{
+    (void)state_;
+    harness *h = h_new("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\",\"retries\":5,"
+                       "\"retry_max_total_ms\":1000}]}",
+                       4);
+    df_task_snapshot s = {.id = "a",
+                          .state = DF_TS_RUNNING,
+                          .attempts = 1,
+                          .open_attempt = 1,
+                          .first_started_at = h->clk.now_ms - 5000};
+    char err[128];
+    assert_int_equal(df_run_core_restore(h->c, &s, 1, err, sizeof err), 0);
+    df_run_core_resume(h->c, &s, 1, &h->clk);
+    df_run_core_start(h->c);
+    step(h);
+    assert_int_equal(state(h, "a"), DF_TS_RUNNING);
+    result(h, "a", TASK_FAILED, "nope");
+    assert_int_equal(state(h, "a"), DF_TS_FAILED);
+    h_free(h);
+}
+
+/* ---- loading ---- */
+
+static void test_load_keys(void **state_)
+{
+    (void)state_;
+    const char *e = load_error("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\","
+                               "\"continue_on_failure\":1}]}");
+    assert_non_null(e);
+    assert_non_null(strstr(e, "task \"a\""));
+    assert_non_null(strstr(e, "continue_on_failure: must be a boolean"));
+    e = load_error("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\","
+                   "\"retry_max_total_ms\":-1}]}");
+    assert_non_null(e);
+    assert_non_null(strstr(e, "retry_max_total_ms"));
+    e = load_error("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\","
+                   "\"continue_on_faillure\":true}]}");
+    assert_non_null(e);
+    assert_non_null(strstr(e, "did you mean \"continue_on_failure\""));
+    assert_null(
+        load_error("{\"name\":\"t\",\"defaults\":{\"continue_on_failure\":true,"
+                   "\"retry_max_total_ms\":5},\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\"}]}"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_continue_on_failure),
+        cmocka_unit_test(test_retry_max_total),
+        cmocka_unit_test(test_retry_max_total_resumed),
+        cmocka_unit_test(test_load_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
