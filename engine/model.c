@@ -5,10 +5,10 @@
 
 static const char *const task_names[DF_TS__COUNT] = {
     "PENDING", "QUEUED",          "RUNNING", "UP_FOR_RETRY", "SUCCESS",
-    "FAILED",  "UPSTREAM_FAILED", "SKIPPED", "INVALID",
+    "FAILED",  "UPSTREAM_FAILED", "SKIPPED", "INVALID",      "CANCELLED",
 };
-static const char *const run_names[DF_RS__COUNT] = {"RUNNING", "SUCCESS", "FAILED", "INVALID",
-                                                    "INTERRUPTED"};
+static const char *const run_names[DF_RS__COUNT] = {"RUNNING", "SUCCESS",     "FAILED",
+                                                    "INVALID", "INTERRUPTED", "CANCELLED"};
 static const char *const outcome_names[DF_AO__COUNT] = {"RUNNING",   "SUCCESS",   "FAILED",
                                                         "TIMED_OUT", "CANCELLED", "LOST"};
 const char *const df_trigger_rule_names[DF_TR__COUNT] = {
@@ -85,5 +85,5 @@ DEFINE_PARSE(df_breaker_state_parse, df_breaker_state, breaker_names, DF_BREAKER
 bool df_task_state_final(df_task_state s)
 {
     return s == DF_TS_SUCCESS || s == DF_TS_FAILED || s == DF_TS_UPSTREAM_FAILED ||
-           s == DF_TS_SKIPPED || s == DF_TS_INVALID;
+           s == DF_TS_SKIPPED || s == DF_TS_INVALID || s == DF_TS_CANCELLED;
 }

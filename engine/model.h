@@ -87,7 +87,7 @@ int df_breaker_state_parse(const char *name, df_breaker_state *out);
 /* The trigger rule names in enum order (for "did you mean" suggestions). */
 extern const char *const df_trigger_rule_names[DF_TR__COUNT];
 
-/* True for the final task states: SUCCESS, FAILED, UPSTREAM_FAILED, SKIPPED, INVALID (a
+/* True for the final task states: SUCCESS, FAILED, UPSTREAM_FAILED, SKIPPED, INVALID, CANCELLED (a
  * property of the state itself; which changes lead there is state.c's table). */
 bool df_task_state_final(df_task_state s);
 

@@ -137,7 +137,7 @@ static int resume_finished(df_run *r, const df_stored_run *loaded, char *err, si
 int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, size_t errlen)
 {
     df_run_state st = loaded->state;
-    if (st == DF_RS_SUCCESS || st == DF_RS_FAILED || st == DF_RS_INVALID)
+    if (st == DF_RS_SUCCESS || st == DF_RS_FAILED || st == DF_RS_INVALID || st == DF_RS_CANCELLED)
         return resume_finished(r, loaded, err, errlen);
     char who[300];
     if (st == DF_RS_RUNNING && engine_alive(loaded, who, sizeof who)) {
@@ -156,6 +156,8 @@ int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, siz
         return DF_ESTORE;
     }
     df_run_clock clk = df_run_now();
+    /* The run's own timeout counts from its creation, time spent INTERRUPTED included. */
+    df_run_core_set_deadline_base(r->core, loaded->started_at);
     df_run_core_resume(r->core, s, loaded->n_tasks, &clk);
     free(s);
     df_run_perform(r);

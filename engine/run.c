@@ -205,6 +205,10 @@ void df_run_timer_arm(df_run_core *c, df_run_timer_kind kind, size_t i, uint64_t
         return;
     fx->timer = kind;
     fx->delay_ms = delay_ms;
+    if (i == DF_RUN_NO_TASK) {
+        c->deadline_armed = true;
+        return;
+    }
     fx->attempt = c->t[i].attempt;
     if (kind == DF_RT_RETRY)
         c->t[i].retry_armed = true;
@@ -214,7 +218,9 @@ void df_run_timer_arm(df_run_core *c, df_run_timer_kind kind, size_t i, uint64_t
 
 void df_run_timer_stop(df_run_core *c, df_run_timer_kind kind, size_t i)
 {
-    bool *armed = kind == DF_RT_RETRY ? &c->t[i].retry_armed : &c->t[i].timer_armed;
+    bool *armed = i == DF_RUN_NO_TASK   ? &c->deadline_armed
+                  : kind == DF_RT_RETRY ? &c->t[i].retry_armed
+                                        : &c->t[i].timer_armed;
     if (!*armed)
         return;
     *armed = false;
@@ -427,6 +433,28 @@ void df_run_core_start(df_run_core *c)
     qsort_r(c->eval, c->eval_n, sizeof c->eval[0], eval_order, c);
 }
 
+void df_run_core_set_deadline_base(df_run_core *c, int64_t since_ms)
+{
+    c->deadline_since = since_ms;
+}
+
+void df_run_core_arm_deadline(df_run_core *c, const df_run_clock *clk)
+{
+    int64_t limit = c->wf->timeout_ms;
+    if (limit <= 0 || c->ended || c->fatal)
+        return;
+    int64_t since = c->deadline_since ? c->deadline_since : clk->now_ms;
+    c->deadline_since = since;
+    int64_t left = since + limit - clk->now_ms;
+    df_run_timer_arm(c, DF_RT_RUN_DEADLINE, DF_RUN_NO_TASK, left > 0 ? (uint64_t)left : 0);
+}
+
+const char *df_run_timeout_msg(const df_run_core *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "run timed out after %lld ms", (long long)c->wf->timeout_ms);
+    return buf;
+}
+
 /* ---- dispatch ---- */
 
 static bool slots_free(const df_run_core *c)
@@ -570,13 +598,17 @@ static bool final_state(const df_run_core *c, df_run_state *st)
 {
     if (c->running > 0)
         return false;
-    if (c->stopping || c->cancelling) {
+    if (c->stopping || (c->cancelling && !c->timed_out)) {
         *st = DF_RS_INTERRUPTED;
         return true;
     }
     if (c->n_final < c->wf->n_tasks)
         return false;
     *st = DF_RS_SUCCESS;
+    if (c->timed_out) {
+        *st = DF_RS_FAILED; /* SPEC §8: a run that timed out ends FAILED */
+        return true;
+    }
     for (size_t i = 0; i < c->wf->n_tasks; i++) {
         if (c->t[i].state == DF_TS_INVALID)
             *st = DF_RS_INVALID;
@@ -617,13 +649,16 @@ void df_run_core_end_recorded(df_run_core *c)
         return;
     c->ending = false;
     df_run_state st = c->final_state;
+    char msg[96];
     if (st == DF_RS_FAILED || st == DF_RS_INVALID)
-        df_run_alert(c, "run_failed", DF_RUN_NO_TASK, df_run_state_name(st), NULL, 0);
+        df_run_alert(c, "run_failed", DF_RUN_NO_TASK, df_run_state_name(st),
+                     c->timed_out ? df_run_timeout_msg(c, msg, sizeof msg) : NULL, 0);
     else if (st == DF_RS_SUCCESS)
         df_run_alert(c, "run_succeeded", DF_RUN_NO_TASK, "SUCCESS", NULL, 0);
     c->ended = true;
     for (size_t i = 0; i < c->wf->n_tasks; i++)
         df_run_timer_stop(c, DF_RT_RETRY, i);
+    df_run_timer_stop(c, DF_RT_RUN_DEADLINE, DF_RUN_NO_TASK);
     notify(c, DF_RUN_NO_TASK, NULL);
 }
 

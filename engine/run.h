@@ -80,10 +80,11 @@ typedef struct df_run_core_config {
 } df_run_core_config;
 
 typedef enum df_run_timer_kind {
-    DF_RT_RETRY = 0,  /* a task's retry is due (per task) */
-    DF_RT_TIMEOUT,    /* an attempt's deadline (per task: its attempt in flight) */
-    DF_RT_UNYIELDING, /* shortly after the deadline: has the plugin yielded? */
-    DF_RT_GRACE,      /* the end of the grace period after the deadline */
+    DF_RT_RETRY = 0,    /* a task's retry is due (per task) */
+    DF_RT_TIMEOUT,      /* an attempt's deadline (per task: its attempt in flight) */
+    DF_RT_UNYIELDING,   /* shortly after the deadline: has the plugin yielded? */
+    DF_RT_GRACE,        /* the end of the grace period after the deadline */
+    DF_RT_RUN_DEADLINE, /* the run's own timeout_ms (task DF_RUN_NO_TASK, SPEC §8) */
 } df_run_timer_kind;
 
 typedef enum df_effect_kind {
@@ -160,6 +161,16 @@ void df_run_core_mark_invalid(df_run_core *c, const unsigned char *invalid, cons
 /* Queues every PENDING task for evaluation (start of a run or of a resume), highest priority
  * first. */
 void df_run_core_start(df_run_core *c);
+
+/* The workflow's timeout_ms (SPEC §8) counts from since_ms (wall ms): the run's creation for a
+ * resumed run; without this call, from df_run_core_arm_deadline's time (a new run, a retry). */
+void df_run_core_set_deadline_base(df_run_core *c, int64_t since_ms);
+
+/* Arms the run's own deadline (DF_RT_RUN_DEADLINE, delay 0 when it has passed already) when the
+ * workflow has a timeout_ms; call after df_run_core_start. When it is due
+ * (df_run_core_timer_due), running attempts are cancelled (outcome TIMED_OUT), every unfinished
+ * task becomes CANCELLED and the run ends FAILED. */
+void df_run_core_arm_deadline(df_run_core *c, const df_run_clock *clk);
 
 /* Evaluates the trigger rules of at most max queued tasks. True when tasks are left. */
 bool df_run_core_evaluate(df_run_core *c, size_t max, const df_run_clock *clk);
@@ -252,7 +263,8 @@ void df_run_core_resume(df_run_core *c, const df_task_snapshot *tasks, size_t n,
                         const df_run_clock *clk);
 
 /* Retry, first half: which tasks reopen — task (an id) and everything downstream of it, or with
- * task NULL the FAILED and UPSTREAM_FAILED ones and the SKIPPED ones downstream of them. Returns
+ * task NULL the FAILED, UPSTREAM_FAILED and CANCELLED ones and the SKIPPED ones downstream of
+ * them. Returns
  * 0, DF_EREFUSED (err filled: no such task, nothing to retry) or DF_ENOMEM. */
 int df_run_core_retry_plan(df_run_core *c, const char *task, char *err, size_t errlen);
 

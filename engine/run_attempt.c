@@ -52,7 +52,7 @@ static void breaker_outcome(df_run_core *c, size_t i, bool probe, df_attempt_out
     df_breaker *b = df_run_task_breaker(c, i);
     if (!b)
         return;
-    if (outcome == DF_AO_CANCELLED || outcome == DF_AO_LOST) {
+    if (outcome == DF_AO_CANCELLED || outcome == DF_AO_LOST || c->timed_out) {
         if (probe)
             df_breaker_probe_aborted(b);
         return;
@@ -79,7 +79,12 @@ static char *outcome_error(df_run_core *c, size_t i, df_attempt_outcome outcome,
                            const char *error)
 {
     char msg[1024];
-    if (outcome == DF_AO_TIMED_OUT) {
+    if (outcome == DF_AO_TIMED_OUT && c->timed_out) {
+        char run[96];
+        snprintf(msg, sizeof msg, "%s%s%s", df_run_timeout_msg(c, run, sizeof run),
+                 error ? ": " : "", error ? error : "");
+        error = msg;
+    } else if (outcome == DF_AO_TIMED_OUT) {
         snprintf(msg, sizeof msg, "timed out after %lld ms%s%s",
                  (long long)c->wf->tasks[i].timeout_ms, error ? ": " : "", error ? error : "");
         error = msg;
@@ -197,6 +202,15 @@ void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *r
                                       .cause = DF_TC_RECOVER,
                                       .detail = "cancelled by engine shutdown"},
                          clk);
+    } else if (c->timed_out && outcome != DF_AO_SUCCESS) {
+        /* The run's own timeout stopped it (SPEC §8): CANCELLED, no retry. */
+        char msg[96];
+        df_run_set_state(c, i,
+                         &(df_change){.to = DF_TS_CANCELLED,
+                                      .to_attempt = t->attempt,
+                                      .detail = "run timed out",
+                                      .error = df_run_timeout_msg(c, msg, sizeof msg)},
+                         clk);
     } else {
         t->lost_streak = 0;
         if (outcome == DF_AO_SUCCESS)
@@ -244,9 +258,64 @@ static void retry_due(df_run_core *c, size_t task, const df_run_clock *clk)
         df_run_heap_push(c, task);
 }
 
+/* Cancels task i's attempt in the pool as a deadline does: TIMED_OUT once it comes back (or at
+ * the end of the grace period). */
+static void cancel_on_deadline(df_run_core *c, size_t i, const df_run_clock *clk)
+{
+    df_task_rt *t = &c->t[i];
+    t->timed_out = true;
+    t->cancel_mono_ms = clk->mono_ms;
+    if (t->in_pool) {
+        df_effect *fx = df_run_fx_push(c, DF_FX_CANCEL_JOB, i);
+        if (fx)
+            fx->attempt = t->attempt;
+    }
+    df_run_timer_arm(c, DF_RT_UNYIELDING, i, DF_UNYIELDING_CHECK_MS);
+}
+
+void df_run_timed_out(df_run_core *c, const df_run_clock *clk)
+{
+    c->deadline_armed = false; /* the shell closed it */
+    if (c->ended || c->ending || c->fatal || c->stopping || c->timed_out ||
+        c->n_final == c->wf->n_tasks)
+        return;
+    c->timed_out = true;
+    c->cancelling = true; /* nothing more is evaluated or started */
+    char msg[96];
+    df_run_timeout_msg(c, msg, sizeof msg);
+    c->heap_n = 0;
+    for (size_t i = 0; i < c->wf->n_tasks && !c->fatal; i++) {
+        df_task_rt *t = &c->t[i];
+        t->in_eval = false;
+        if (t->busy && t->submitted) {
+            if (!t->timed_out)
+                cancel_on_deadline(c, i, clk);
+        } else if (t->busy) { /* never handed over: closed TIMED_OUT now */
+            t->timed_out = true;
+            df_run_release(c, i);
+            df_run_finish_attempt(c, i, DF_TASK_FAILED, NULL, NULL, NULL, clk);
+        } else if (!df_task_state_final(t->state)) {
+            df_run_timer_stop(c, DF_RT_RETRY, i);
+            df_run_set_state(c, i,
+                             &(df_change){.to = DF_TS_CANCELLED,
+                                          .to_attempt = t->attempt,
+                                          .detail = "run timed out",
+                                          .error = msg},
+                             clk);
+        }
+    }
+    c->eval_n = 0;
+    for (size_t i = 0; i < c->wf->n_tasks; i++)
+        c->t[i].in_eval = false;
+}
+
 void df_run_core_timer_due(df_run_core *c, df_run_timer_kind kind, size_t task, int unyielding,
                            const df_run_clock *clk)
 {
+    if (kind == DF_RT_RUN_DEADLINE) {
+        df_run_timed_out(c, clk);
+        return;
+    }
     df_task_rt *t = &c->t[task];
     if (kind == DF_RT_RETRY) {
         retry_due(c, task, clk);
@@ -257,14 +326,7 @@ void df_run_core_timer_due(df_run_core *c, df_run_timer_kind kind, size_t task, 
     char msg[256];
     switch (kind) {
     case DF_RT_TIMEOUT:
-        t->timed_out = true;
-        t->cancel_mono_ms = clk->mono_ms;
-        if (t->in_pool) {
-            df_effect *fx = df_run_fx_push(c, DF_FX_CANCEL_JOB, task);
-            if (fx)
-                fx->attempt = t->attempt;
-        }
-        df_run_timer_arm(c, DF_RT_UNYIELDING, task, DF_UNYIELDING_CHECK_MS);
+        cancel_on_deadline(c, task, clk);
         break;
     case DF_RT_UNYIELDING:
         /* Shortly after the deadline: a plugin that has not yielded since before it is recorded
@@ -296,6 +358,7 @@ void df_run_core_timer_due(df_run_core *c, df_run_timer_kind kind, size_t task, 
         abandon_timed_out(c, task, msg, clk);
         break;
     case DF_RT_RETRY:
+    case DF_RT_RUN_DEADLINE:
         break;
     }
 }

@@ -50,7 +50,10 @@ struct df_run_core {
     size_t running;        /* attempts in flight */
     size_t n_final, n_failed;
     bool cancelling, stopping, fatal;
-    bool ending; /* DF_FX_RUN_END emitted, not recorded yet */
+    bool timed_out;         /* the run's own timeout_ms passed (SPEC §8) */
+    bool deadline_armed;    /* a DF_RT_RUN_DEADLINE timer is out */
+    int64_t deadline_since; /* wall ms the run's timeout counts from, or 0 = when armed */
+    bool ending;            /* DF_FX_RUN_END emitted, not recorded yet */
     bool ended;
     df_run_state final_state;
     df_effect *fx; /* the effect queue: fx[fx_head .. fx_n) */
@@ -90,6 +93,10 @@ void df_run_timer_arm(df_run_core *c, df_run_timer_kind kind, size_t i, uint64_t
 void df_run_timer_stop(df_run_core *c, df_run_timer_kind kind, size_t i);
 /* Releases the slots task i's attempt held (engine, run, named pool) and its timer. */
 void df_run_release(df_run_core *c, size_t i);
+/* The run's own timeout passed: cancels everything unfinished (run_attempt.c). */
+void df_run_timed_out(df_run_core *c, const df_run_clock *clk);
+/* "run timed out after N ms" into buf. */
+const char *df_run_timeout_msg(const df_run_core *c, char *buf, size_t len);
 /* Records how task i's attempt ended and moves the task on (run_attempt.c). */
 void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *result,
                            const char *error, const char *log, const df_run_clock *clk);

@@ -167,7 +167,8 @@ int df_run_core_retry_plan(df_run_core *c, const char *task, char *err, size_t e
         stack[sp++] = (size_t)i;
     } else {
         for (size_t i = 0; i < n; i++)
-            if (c->t[i].state == DF_TS_FAILED || c->t[i].state == DF_TS_UPSTREAM_FAILED) {
+            if (c->t[i].state == DF_TS_FAILED || c->t[i].state == DF_TS_UPSTREAM_FAILED ||
+                c->t[i].state == DF_TS_CANCELLED) { /* SPEC §10: CANCELLED ones too */
                 c->reopen[i] = 1;
                 stack[sp++] = i;
             }

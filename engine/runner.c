@@ -51,7 +51,7 @@ static df_run_core *core_new(df_run *r)
 df_run *df_run_new(df_engine *e, long long run_id, df_workflow *wf, const df_plugin **plugins,
                    json_t *params)
 {
-    size_t n = wf->n_tasks ? wf->n_tasks : 1;
+    size_t n = wf->n_tasks + 1; /* the last io is the run's own (its deadline timer) */
     df_run *r = calloc(1, sizeof *r);
     if (r) {
         r->e = e;
@@ -77,6 +77,7 @@ df_run *df_run_new(df_engine *e, long long run_id, df_workflow *wf, const df_plu
     }
     for (size_t i = 0; i < wf->n_tasks; i++)
         r->io[i] = (df_task_io){.run = r, .task = i};
+    r->io[wf->n_tasks] = (df_task_io){.run = r, .task = DF_RUN_NO_TASK};
     return r;
 }
 
@@ -106,6 +107,8 @@ void df_run_mark_invalid(df_run *r, const unsigned char *invalid, const char *co
 void df_run_start(df_run *r)
 {
     df_run_core_start(r->core);
+    df_run_clock clk = df_run_now();
+    df_run_core_arm_deadline(r->core, &clk);
     df_run_perform(r);
     df_engine_wake(r->e);
 }

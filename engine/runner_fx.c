@@ -161,9 +161,15 @@ static void on_task_timer(uv_timer_t *h)
     df_engine_wake(e);
 }
 
+/* The shell's part of a task (the run's own, last, for DF_RUN_NO_TASK). */
+static df_task_io *io_of(df_run *r, size_t task)
+{
+    return &r->io[task == DF_RUN_NO_TASK ? r->wf->n_tasks : task];
+}
+
 static void arm_timer(df_run *r, const df_effect *fx)
 {
-    df_task_io *io = &r->io[fx->task];
+    df_task_io *io = io_of(r, fx->task);
     uv_timer_t **slot = fx->timer == DF_RT_RETRY ? &io->retry : &io->attempt;
     if (!*slot) {
         if (!(*slot = malloc(sizeof **slot))) {
@@ -175,12 +181,14 @@ static void arm_timer(df_run *r, const df_effect *fx)
     }
     if (fx->timer != DF_RT_RETRY)
         io->attempt_kind = fx->timer;
+    if (fx->timer == DF_RT_RUN_DEADLINE)
+        uv_update_time(&r->e->loop); /* the loop's time may be stale since the run was created */
     uv_timer_start(*slot, on_task_timer, fx->delay_ms, 0);
 }
 
 void df_run_close_handles(df_run *r)
 {
-    for (size_t i = 0; i < r->wf->n_tasks; i++) {
+    for (size_t i = 0; i <= r->wf->n_tasks; i++) {
         stop_timer(&r->io[i].retry);
         stop_timer(&r->io[i].attempt);
     }
@@ -254,7 +262,8 @@ static void perform(df_run *r, const df_effect *fx)
         arm_timer(r, fx);
         break;
     case DF_FX_TIMER_STOP:
-        stop_timer(fx->timer == DF_RT_RETRY ? &r->io[fx->task].retry : &r->io[fx->task].attempt);
+        stop_timer(fx->timer == DF_RT_RETRY ? &io_of(r, fx->task)->retry
+                                            : &io_of(r, fx->task)->attempt);
         break;
     case DF_FX_BREAKER_ARM: {
         df_engine_breaker *eb = df_engine_breaker_find(e, r->wf->breakers[fx->breaker].name);

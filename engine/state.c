@@ -3,6 +3,11 @@
 
 bool df_transition_allowed(df_task_state from, df_task_state to, df_transition_cause cause)
 {
+    /* SPEC §10: PENDING | QUEUED | UP_FOR_RETRY | RUNNING -> CANCELLED (the run was cancelled or
+     * timed out). */
+    if (to == DF_TS_CANCELLED)
+        return from == DF_TS_PENDING || from == DF_TS_QUEUED || from == DF_TS_UP_FOR_RETRY ||
+               from == DF_TS_RUNNING;
     switch (from) {
     case DF_TS_PENDING:
         if (to == DF_TS_INVALID)
@@ -21,6 +26,7 @@ bool df_transition_allowed(df_task_state from, df_task_state to, df_transition_c
     case DF_TS_FAILED:
     case DF_TS_UPSTREAM_FAILED:
     case DF_TS_SKIPPED:
+    case DF_TS_CANCELLED: /* SPEC §10: reopened by retry as failed tasks are */
         return to == DF_TS_PENDING && cause == DF_TC_RETRY_CMD;
     case DF_TS_SUCCESS:
         /* `retry --task ID` re-runs that task "whatever its state" (SPEC §6), which SPEC §3's
@@ -33,5 +39,7 @@ bool df_transition_allowed(df_task_state from, df_task_state to, df_transition_c
 
 bool df_task_state_failed(df_task_state s)
 {
-    return s == DF_TS_FAILED || s == DF_TS_UPSTREAM_FAILED || s == DF_TS_INVALID;
+    /* SPEC §10: a CANCELLED task counts as failed for trigger rules. */
+    return s == DF_TS_FAILED || s == DF_TS_UPSTREAM_FAILED || s == DF_TS_INVALID ||
+           s == DF_TS_CANCELLED;
 }

@@ -27,8 +27,9 @@
 #include "workflow_loader.h"
 
 static const char *const top_keys[] = {
-    "name",     "description", "params", "defaults", "max_active_tasks", "pools",
-    "breakers", "alerts",      "tasks",  "schedule", "env_passthrough",  "env"};
+    "name",      "description", "params", "defaults", "max_active_tasks", "pools",
+    "breakers",  "alerts",      "tasks",  "schedule", "env_passthrough",  "env",
+    "timeout_ms"};
 static const char *const breaker_keys[] = {"failure_rate", "window", "min_calls", "open_ms"};
 static const char *const sink_types[] = {"command", "webhook", "file"};
 static const char *const sink_keys[] = {"type", "on", "argv", "url", "headers", "path"};
@@ -391,6 +392,8 @@ static void load_top_keys(df_wfl_loader *L, json_t *doc)
         df_wfl_err(L, NULL, "out of memory");
     if ((v = json_object_get(doc, "max_active_tasks")))
         df_wfl_want_int(L, NULL, "max_active_tasks", v, 1, true, &wf->max_active_tasks);
+    if ((v = json_object_get(doc, "timeout_ms")))
+        df_wfl_want_int(L, NULL, "timeout_ms", v, 0, true, &wf->timeout_ms);
     load_env(L, wf, doc);
 }
 

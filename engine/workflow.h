@@ -65,6 +65,7 @@ typedef struct df_workflow {
     char *description; /* owned, or NULL */
     json_t *params;    /* owned reference: run parameter defaults (object, maybe empty) */
     int64_t max_active_tasks; /* 0 = no limit of its own */
+    int64_t timeout_ms;       /* the run's own time limit (SPEC §8), 0 = none */
     df_pool_def *pools;
     size_t n_pools;
     df_breaker_def *breakers;

@@ -132,16 +132,16 @@ static void print_history_hint(const char *db, long long run_id)
 
 /* Reads what the summary shows: the status object with --json or for a small run, else a short
  * view with the counts by state and the first tasks that did not succeed. Sets counts to the
- * numbers of tasks, succeeded, failed (FAILED, UPSTREAM_FAILED, INVALID) and skipped (without
- * --json). Returns 0, or -1 after printing why not. */
+ * numbers of tasks, succeeded, failed (FAILED, UPSTREAM_FAILED, INVALID), skipped and cancelled
+ * (without --json). Returns 0, or -1 after printing why not. */
 static int read_summary(const df_cli *cli, df_engine *e, long long run_id, json_t **st,
-                        size_t counts[4])
+                        size_t counts[5])
 {
     df_errlist errs = {0};
     /* A large run's summary reads counts and the failed tasks only, not every task. */
     int rc = cli->json ? df_engine_run_status(e, run_id, st, &errs)
                        : df_engine_run_summary(e, run_id, SUMMARY_FAILED_TASKS + 1, st, &errs);
-    size_t n = 0, ok = 0, failed = 0, skipped = 0;
+    size_t n = 0, ok = 0, failed = 0, skipped = 0, cancelled = 0;
     if (rc == 0 && !cli->json) {
         const char *k;
         json_t *v;
@@ -153,6 +153,8 @@ static int read_summary(const df_cli *cli, df_engine *e, long long run_id, json_
                 ok += c;
             else if (strcmp(k, "SKIPPED") == 0)
                 skipped += c;
+            else if (strcmp(k, "CANCELLED") == 0)
+                cancelled += c;
             else if (strcmp(k, "FAILED") == 0 || strcmp(k, "UPSTREAM_FAILED") == 0 ||
                      strcmp(k, "INVALID") == 0)
                 failed += c;
@@ -170,6 +172,7 @@ static int read_summary(const df_cli *cli, df_engine *e, long long run_id, json_
     counts[1] = ok;
     counts[2] = failed;
     counts[3] = skipped;
+    counts[4] = cancelled;
     return rc != 0 ? -1 : 0;
 }
 
@@ -177,7 +180,7 @@ static int read_summary(const df_cli *cli, df_engine *e, long long run_id, json_
 static int print_summary(const df_cli *cli, df_engine *e, long long run_id)
 {
     json_t *st = NULL;
-    size_t counts[4];
+    size_t counts[5];
     if (read_summary(cli, e, run_id, &st, counts) != 0)
         return -1;
     if (cli->json) {
@@ -187,7 +190,7 @@ static int print_summary(const df_cli *cli, df_engine *e, long long run_id)
         return 0;
     }
     size_t n = counts[0], ok = counts[1], failed = counts[2], skipped = counts[3];
-    size_t other = n - ok - failed - skipped;
+    size_t cancelled = counts[4], other = n - ok - failed - skipped - cancelled;
     int64_t t0 = 0, t1 = 0;
     char dur[32] = "-";
     if (df_cli_parse_time(json_string_value(json_object_get(st, "started_at")), &t0) == 0 &&
@@ -197,6 +200,8 @@ static int print_summary(const df_cli *cli, df_engine *e, long long run_id)
            json_string_value(json_object_get(st, "workflow")),
            json_string_value(json_object_get(st, "state")), dur, n, n == 1 ? "task" : "tasks", ok,
            failed, skipped);
+    if (cancelled)
+        printf(", %zu cancelled", cancelled);
     if (other)
         printf(", %zu not finished", other);
     printf("\n");
@@ -241,9 +246,9 @@ static int exit_code(int rc, df_run_state state)
 {
     switch (rc) {
     case 0:
-        return state == DF_RS_SUCCESS  ? DF_EXIT_OK
-               : state == DF_RS_FAILED ? DF_EXIT_FAILED
-                                       : DF_EXIT_USAGE;
+        return state == DF_RS_SUCCESS                              ? DF_EXIT_OK
+               : state == DF_RS_FAILED || state == DF_RS_CANCELLED ? DF_EXIT_FAILED
+                                                                   : DF_EXIT_USAGE;
     case DF_EINPUT:
     case DF_EREFUSED:
     case DF_ENOTFOUND:

@@ -89,6 +89,8 @@ typedef enum df_task_state {
     DF_TS_UPSTREAM_FAILED,
     DF_TS_SKIPPED,
     DF_TS_INVALID,
+    DF_TS_CANCELLED, /* SPEC §10: stopped, or never started, because its run was cancelled or
+                        timed out (final) */
     DF_TS__COUNT
 } df_task_state;
 
@@ -98,6 +100,7 @@ typedef enum df_run_state {
     DF_RS_FAILED,
     DF_RS_INVALID,
     DF_RS_INTERRUPTED,
+    DF_RS_CANCELLED, /* SPEC §10 */
     DF_RS__COUNT
 } df_run_state;
 

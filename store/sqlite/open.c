@@ -13,6 +13,7 @@
 /* Generated from the store/sqlite/ .sql files by store/sqlite/embed_sql.cmake. */
 extern const char df_sql_schema[];
 extern const char df_sql_002_check_lists[];
+extern const char df_sql_003_cancelled[];
 
 /* The migrations, in order: applying entries 1..N to an empty file yields schema version N.
  * Entry i brings the file from version i-1 to version i. A migration is "compatible" when this
@@ -26,6 +27,9 @@ static const struct {
 } migrations[] = {
     {1, 0, df_sql_schema},
     {2, 1, df_sql_002_check_lists},
+    /* Only CHECK lists widened: older files are read as they are until upgraded (a CANCELLED
+     * written to a version 2 file that could not be upgraded yet fails its CHECK). */
+    {3, 1, df_sql_003_cancelled},
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_STORE_SCHEMA_VERSION,

@@ -140,6 +140,127 @@ static void test_load_keys(void **state_)
                    "\"retry_max_total_ms\":5},\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\"}]}"));
 }
 
+/* ---- the run's own timeout_ms ---- */
+
+/* At the deadline: the running attempt is cancelled and recorded TIMED_OUT, the task CANCELLED;
+ * a PENDING task and one waiting for its retry become CANCELLED; the run ends FAILED with
+ * run_failed carrying "run timed out after N ms". */
+static void test_run_timeout(void **state_)
+{
+    (void)state_;
+    harness *h = h_new("{\"name\":\"t\",\"timeout_ms\":1000,\"tasks\":["
+                       "{\"id\":\"a\",\"plugin\":\"x\"},"
+                       "{\"id\":\"r\",\"plugin\":\"x\",\"retries\":3},"
+                       "{\"id\":\"ok\",\"plugin\":\"x\"},"
+                       "{\"id\":\"b\",\"plugin\":\"x\",\"depends_on\":[\"a\"]}]}",
+                       8);
+    start(h);
+    mark(h);
+    df_run_core_arm_deadline(h->c, &h->clk);
+    drain(h);
+    df_effect *arm = find(h, DF_FX_TIMER_ARM, DF_RUN_NO_TASK);
+    assert_non_null(arm);
+    assert_int_equal(arm->timer, DF_RT_RUN_DEADLINE);
+    assert_int_equal(arm->delay_ms, 1000);
+    result(h, "ok", TASK_OK, NULL);
+    result(h, "r", TASK_FAILED, "flaky");
+    assert_int_equal(state(h, "r"), DF_TS_UP_FOR_RETRY);
+    h->clk.now_ms += 1000;
+    mark(h);
+    df_run_core_timer_due(h->c, DF_RT_RUN_DEADLINE, DF_RUN_NO_TASK, false, &h->clk);
+    drain(h);
+    assert_non_null(find(h, DF_FX_CANCEL_JOB, task(h, "a")));
+    assert_int_equal(state(h, "a"), DF_TS_RUNNING); /* until its attempt comes back */
+    assert_int_equal(state(h, "b"), DF_TS_CANCELLED);
+    assert_int_equal(state(h, "r"), DF_TS_CANCELLED);
+    assert_int_equal(state(h, "ok"), DF_TS_SUCCESS);
+    assert_string_equal(find(h, DF_FX_TRANSITION, task(h, "b"))->error,
+                        "run timed out after 1000 ms");
+    assert_false(end(h));
+    step(h); /* nothing starts any more */
+    assert_int_equal(count(h, DF_FX_SUBMIT), 0);
+    mark(h);
+    result(h, "a", TASK_FAILED, "killed");
+    assert_int_equal(state(h, "a"), DF_TS_CANCELLED);
+    df_effect *close = find(h, DF_FX_ATTEMPT_CLOSE, task(h, "a"));
+    assert_non_null(close);
+    assert_int_equal(close->outcome, DF_AO_TIMED_OUT);
+    assert_string_equal(close->error, "run timed out after 1000 ms: killed");
+    assert_null(find(h, DF_FX_TIMER_ARM, task(h, "a"))); /* no retry */
+    assert_true(end(h));
+    assert_int_equal(df_run_core_final_state(h->c), DF_RS_FAILED);
+    df_effect *alert = find(h, DF_FX_ALERT, DF_RUN_NO_TASK);
+    assert_non_null(alert);
+    assert_string_equal(alert->alert, "run_failed");
+    assert_string_equal(alert->error, "run timed out after 1000 ms");
+    /* retry reopens the CANCELLED tasks (SPEC §10) */
+    char err[128];
+    assert_int_equal(df_run_core_retry_plan(h->c, NULL, err, sizeof err), 0);
+    df_run_core_retry_apply(h->c, false, &h->clk);
+    drain(h);
+    assert_int_equal(state(h, "a"), DF_TS_PENDING);
+    assert_int_equal(state(h, "b"), DF_TS_PENDING);
+    assert_int_equal(state(h, "r"), DF_TS_PENDING);
+    assert_int_equal(state(h, "ok"), DF_TS_SUCCESS);
+    h_free(h);
+}
+
+/* A run that ends in time stops its deadline; one without timeout_ms arms none; a resumed run
+ * counts from its creation (a deadline already past fires at once). */
+static void test_run_timeout_arming(void **state_)
+{
+    (void)state_;
+    harness *h = h_new("{\"name\":\"t\",\"timeout_ms\":1000,\"tasks\":["
+                       "{\"id\":\"a\",\"plugin\":\"x\"}]}",
+                       8);
+    start(h);
+    df_run_core_arm_deadline(h->c, &h->clk);
+    result(h, "a", TASK_OK, NULL);
+    mark(h);
+    assert_true(end(h));
+    assert_int_equal(df_run_core_final_state(h->c), DF_RS_SUCCESS);
+    df_effect *stop = find(h, DF_FX_TIMER_STOP, DF_RUN_NO_TASK);
+    assert_non_null(stop);
+    assert_int_equal(stop->timer, DF_RT_RUN_DEADLINE);
+    /* late: ignored */
+    df_run_core_timer_due(h->c, DF_RT_RUN_DEADLINE, DF_RUN_NO_TASK, false, &h->clk);
+    assert_int_equal(state(h, "a"), DF_TS_SUCCESS);
+    h_free(h);
+
+    h = h_new("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\"}]}", 8);
+    start(h);
+    mark(h);
+    df_run_core_arm_deadline(h->c, &h->clk);
+    drain(h);
+    assert_null(find(h, DF_FX_TIMER_ARM, DF_RUN_NO_TASK));
+    h_free(h);
+
+    h = h_new("{\"name\":\"t\",\"timeout_ms\":1000,\"tasks\":["
+              "{\"id\":\"a\",\"plugin\":\"x\"}]}",
+              8);
+    df_run_core_set_deadline_base(h->c, h->clk.now_ms - 5000);
+    start(h);
+    mark(h);
+    df_run_core_arm_deadline(h->c, &h->clk);
+    drain(h);
+    assert_int_equal(find(h, DF_FX_TIMER_ARM, DF_RUN_NO_TASK)->delay_ms, 0);
+    h_free(h);
+}
+
+/* Loading: timeout_ms is an integer >= 0; a misspelt top-level key gets a suggestion. */
+static void test_load_run_timeout(void **state_)
+{
+    (void)state_;
+    const char *e = load_error("{\"name\":\"t\",\"timeout_ms\":\"5s\",\"tasks\":[{\"id\":\"a\","
+                               "\"plugin\":\"x\"}]}");
+    assert_non_null(e);
+    assert_non_null(strstr(e, "timeout_ms"));
+    e = load_error("{\"name\":\"t\",\"timeout_mss\":5,\"tasks\":[{\"id\":\"a\","
+                   "\"plugin\":\"x\"}]}");
+    assert_non_null(e);
+    assert_non_null(strstr(e, "did you mean \"timeout_ms\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +268,9 @@ int main(void)
         cmocka_unit_test(test_retry_max_total),
         cmocka_unit_test(test_retry_max_total_resumed),
         cmocka_unit_test(test_load_keys),
+        cmocka_unit_test(test_run_timeout),
+        cmocka_unit_test(test_run_timeout_arming),
+        cmocka_unit_test(test_load_run_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 #define UF DF_TS_UPSTREAM_FAILED
 #define SK DF_TS_SKIPPED
 #define INV DF_TS_INVALID
+#define CA DF_TS_CANCELLED
 
 /* SPEC §3, written out independently of state.c. */
 typedef struct edge {
@@ -45,6 +46,12 @@ static const edge spec_edges[] = {
     /* not in SPEC §3's list, but `retry --task ID` re-runs that task "whatever its state"
      * (SPEC §6), so state.c allows it for the retry command only */
     {S, P, DF_TC_RETRY_CMD},
+    /* SPEC §10: a cancelled or timed-out run */
+    {P, CA, -1},
+    {Q, CA, -1},
+    {UR, CA, -1},
+    {RU, CA, -1},
+    {CA, P, DF_TC_RETRY_CMD},
 };
 
 static const df_transition_cause causes[] = {DF_TC_NORMAL, DF_TC_CREATE, DF_TC_RECOVER,
@@ -73,8 +80,8 @@ static void test_full_table(void **state)
                              df_task_state_name((df_task_state)to), (int)causes[c], got, want);
                 allowed += got;
             }
-    /* 8 edges for every one of the 4 causes, plus 7 edges for one cause each */
-    assert_int_equal(allowed, 8 * 4 + 7);
+    /* 12 edges for every one of the 4 causes, plus 8 edges for one cause each */
+    assert_int_equal(allowed, 12 * 4 + 8);
 }
 
 static void test_allowed_normal_pairs(void **state)
@@ -145,16 +152,17 @@ static void test_out_of_range(void **state)
 static void test_names_round_trip(void **state)
 {
     (void)state;
-    static const char *const tnames[] = {"PENDING",         "QUEUED",  "RUNNING",
-                                         "UP_FOR_RETRY",    "SUCCESS", "FAILED",
-                                         "UPSTREAM_FAILED", "SKIPPED", "INVALID"};
+    static const char *const tnames[] = {"PENDING", "QUEUED",   "RUNNING",         "UP_FOR_RETRY",
+                                         "SUCCESS", "FAILED",   "UPSTREAM_FAILED", "SKIPPED",
+                                         "INVALID", "CANCELLED"};
     for (int i = 0; i < DF_TS__COUNT; i++) {
         df_task_state s;
         assert_string_equal(df_task_state_name((df_task_state)i), tnames[i]);
         assert_int_equal(df_task_state_parse(tnames[i], &s), 0);
         assert_int_equal(s, i);
     }
-    static const char *const rnames[] = {"RUNNING", "SUCCESS", "FAILED", "INVALID", "INTERRUPTED"};
+    static const char *const rnames[] = {"RUNNING", "SUCCESS",     "FAILED",
+                                         "INVALID", "INTERRUPTED", "CANCELLED"};
     for (int i = 0; i < DF_RS__COUNT; i++) {
         df_run_state s;
         assert_string_equal(df_run_state_name((df_run_state)i), rnames[i]);
@@ -196,8 +204,8 @@ static void test_final_and_failed(void **state)
     (void)state;
     for (int i = 0; i < DF_TS__COUNT; i++) {
         df_task_state s = (df_task_state)i;
-        bool final = s == S || s == F || s == UF || s == SK || s == INV;
-        bool failed = s == F || s == UF || s == INV;
+        bool final = s == S || s == F || s == UF || s == SK || s == INV || s == CA;
+        bool failed = s == F || s == UF || s == INV || s == CA;
         assert_int_equal(df_task_state_final(s), final);
         assert_int_equal(df_task_state_failed(s), failed);
     }
