@@ -9,8 +9,8 @@ static const char *const task_names[DF_TS__COUNT] = {
 };
 static const char *const run_names[DF_RS__COUNT] = {"RUNNING", "SUCCESS",     "FAILED",
                                                     "INVALID", "INTERRUPTED", "CANCELLED"};
-static const char *const outcome_names[DF_AO__COUNT] = {"RUNNING",   "SUCCESS",   "FAILED",
-                                                        "TIMED_OUT", "CANCELLED", "LOST"};
+static const char *const outcome_names[DF_AO__COUNT] = {
+    "RUNNING", "SUCCESS", "FAILED", "TIMED_OUT", "CANCELLED", "LOST", "SKIPPED"};
 const char *const df_trigger_rule_names[DF_TR__COUNT] = {
     "all_success",  "all_failed",  "all_done",
     "all_skipped",  "one_success", "one_failed",

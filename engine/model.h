@@ -31,6 +31,7 @@ typedef enum df_attempt_outcome {
     DF_AO_TIMED_OUT,
     DF_AO_CANCELLED,
     DF_AO_LOST,
+    DF_AO_SKIPPED, /* the plugin returned DF_TASK_SKIPPED (SPEC §10) */
     DF_AO__COUNT
 } df_attempt_outcome;
 

@@ -32,11 +32,12 @@ extern char **environ;
  * one that ABI added), or 0 for an ABI this engine does not know. */
 static size_t taskunit_layout_size(int abi)
 {
-    _Static_assert(DF_TASKUNIT_ABI == 2, "a new ABI: add its layout to taskunit_layout_size");
+    _Static_assert(DF_TASKUNIT_ABI == 3, "a new ABI: add its layout to taskunit_layout_size");
     switch (abi) {
     case 1:
         return DF_END_OF(df_taskunit, execute);
     case 2:
+    case 3: /* ABI 3 added a status (DF_TASK_SKIPPED), no field */
         return DF_END_OF(df_taskunit, param_rules);
     default:
         return 0;

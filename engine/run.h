@@ -218,7 +218,8 @@ size_t df_run_core_running(const df_run_core *c);
 
 /* ---- attempts (run_attempt.c) ---- */
 
-/* An attempt's result (status: DF_TASK_OK, DF_TASK_FAILED or DF_TASK_FAILED_PERMANENT; result,
+/* An attempt's result (status: DF_TASK_OK, DF_TASK_FAILED, DF_TASK_FAILED_PERMANENT or
+ * DF_TASK_SKIPPED; result,
  * error, log borrowed, may be NULL). Ignored unless it is task's attempt in flight. */
 void df_run_core_result_in(df_run_core *c, size_t task, unsigned attempt, int status,
                            const json_t *result, const char *error, const char *log,

@@ -52,7 +52,8 @@ static void breaker_outcome(df_run_core *c, size_t i, bool probe, df_attempt_out
     df_breaker *b = df_run_task_breaker(c, i);
     if (!b)
         return;
-    if (outcome == DF_AO_CANCELLED || outcome == DF_AO_LOST || c->timed_out) {
+    if (outcome == DF_AO_CANCELLED || outcome == DF_AO_LOST || outcome == DF_AO_SKIPPED ||
+        c->timed_out) {
         if (probe)
             df_breaker_probe_aborted(b);
         return;
@@ -69,6 +70,10 @@ static df_attempt_outcome outcome_of(const df_run_core *c, const df_task_rt *t, 
      * that resume does not run it again. */
     if (c->cancelling && !t->timed_out && status != DF_TASK_OK)
         return DF_AO_CANCELLED;
+    /* DF_TASK_SKIPPED wins over the task's own timeout (file_sensor's soft_fail), not over the
+     * run's. */
+    if (status == DF_TASK_SKIPPED && !c->timed_out)
+        return DF_AO_SKIPPED;
     if (t->timed_out)
         return DF_AO_TIMED_OUT;
     return status == DF_TASK_OK ? DF_AO_SUCCESS : DF_AO_FAILED;
@@ -117,11 +122,14 @@ static void close_attempt(df_run_core *c, size_t i, unsigned attempt, df_attempt
     fx->attempt = attempt;
     fx->outcome = outcome;
     fx->at = clk->now_ms;
-    fx->error = outcome == DF_AO_SUCCESS ? NULL : df_run_fx_str(c, error);
+    fx->error =
+        outcome == DF_AO_SUCCESS || outcome == DF_AO_SKIPPED ? NULL : df_run_fx_str(c, error);
     fx->log = df_run_fx_str(c, log);
 }
 
-static void succeed(df_run_core *c, size_t i, const json_t *result, const df_run_clock *clk)
+/* SUCCESS, or SKIPPED when the plugin returned DF_TASK_SKIPPED; the result is kept either way. */
+static void succeed(df_run_core *c, size_t i, const json_t *result, bool skipped,
+                    const df_run_clock *clk)
 {
     df_task_rt *t = &c->t[i];
     char *text = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
@@ -130,8 +138,9 @@ static void succeed(df_run_core *c, size_t i, const json_t *result, const df_run
         return;
     }
     if (df_run_set_state(c, i,
-                         &(df_change){.to = DF_TS_SUCCESS,
+                         &(df_change){.to = skipped ? DF_TS_SKIPPED : DF_TS_SUCCESS,
                                       .to_attempt = t->attempt,
+                                      .detail = skipped ? "skipped by the plugin" : NULL,
                                       .result_json = text ? text : "null",
                                       .error = ""},
                          clk) == 0) {
@@ -202,7 +211,7 @@ void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *r
                                       .cause = DF_TC_RECOVER,
                                       .detail = "cancelled by engine shutdown"},
                          clk);
-    } else if (c->timed_out && outcome != DF_AO_SUCCESS) {
+    } else if (c->timed_out && outcome != DF_AO_SUCCESS && outcome != DF_AO_SKIPPED) {
         /* The run's own timeout stopped it (SPEC §8): CANCELLED, no retry. */
         char msg[96];
         df_run_set_state(c, i,
@@ -213,8 +222,8 @@ void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *r
                          clk);
     } else {
         t->lost_streak = 0;
-        if (outcome == DF_AO_SUCCESS)
-            succeed(c, i, result, clk);
+        if (outcome == DF_AO_SUCCESS || outcome == DF_AO_SKIPPED)
+            succeed(c, i, result, outcome == DF_AO_SKIPPED, clk);
         else
             fail(c, i, outcome, status, err, clk);
     }

@@ -20,7 +20,9 @@ bool df_transition_allowed(df_task_state from, df_task_state to, df_transition_c
     case DF_TS_RUNNING:
         if (to == DF_TS_QUEUED)
             return cause == DF_TC_RECOVER;
-        return to == DF_TS_SUCCESS || to == DF_TS_FAILED || to == DF_TS_UP_FOR_RETRY;
+        /* SKIPPED: the plugin returned DF_TASK_SKIPPED (SPEC §10) */
+        return to == DF_TS_SUCCESS || to == DF_TS_FAILED || to == DF_TS_UP_FOR_RETRY ||
+               to == DF_TS_SKIPPED;
     case DF_TS_UP_FOR_RETRY:
         return to == DF_TS_QUEUED;
     case DF_TS_FAILED:

@@ -2,19 +2,23 @@
  * FileSensor does in "poke" mode.
  *
  * params: {"path": string (required; relative to the workflow's folder), "poke_interval_ms":
- * integer >= 1 (default 1000)}. result: {"path": the path checked (the workflow's folder joined
- * with a relative path), "size": the file's size in bytes}.
+ * integer >= 1 (default 1000), "soft_fail": boolean (default false; SPEC §8)}. result: {"path": the
+ * path checked (the workflow's folder joined with a relative path), "size": the file's size in
+ * bytes}.
  *
  * The sensor checks at once, then every poke_interval_ms, waiting with df_task_sleep between
  * checks: a waiting sensor costs a timer on its worker's event loop and no thread, so thousands
  * of sensors can wait at once. Any kind of file counts (a directory too). A missing path
  * (ENOENT, ENOTDIR) keeps it waiting; any other stat error fails the attempt (retryable). A
  * cancellation (the task's timeout_ms, or a shutdown) ends the wait with DF_TASK_FAILED and an
- * error naming the path and how long it waited. The check is one stat(2) on the worker thread,
- * which is instant on a local file system. */
+ * error naming the path and how long it waited; with soft_fail, it ends with DF_TASK_SKIPPED
+ * instead (the engine records SKIPPED when the task's timeout cancelled it, and puts the attempt
+ * back in the queue on a shutdown, as for any cancelled attempt). The check is one stat(2) on the
+ * worker thread, which is instant on a local file system. */
 #include <dagflow/taskunit.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +28,7 @@
 
 #define DEFAULT_POKE_MS 1000
 
-static const char *const known_keys[] = {"path", "poke_interval_ms", NULL};
+static const char *const known_keys[] = {"path", "poke_interval_ms", "soft_fail", NULL};
 
 /* Rejects the first key not in known_keys, suggesting the known key it seems to mean: "path" for
  * a key containing "path" or part of it, "poke_interval_ms" for one containing "interval" or
@@ -39,8 +43,10 @@ static int check_keys(const json_t *params, char *err, size_t errlen)
         hint = "path";
     else if (strstr(key, "interval") || strstr(key, "poke"))
         hint = "poke_interval_ms";
+    else if (strstr(key, "soft") || strstr(key, "fail"))
+        hint = "soft_fail";
     dfp_unknown_key_error(err, errlen, key, "", hint,
-                          "file_sensor takes \"path\" and \"poke_interval_ms\"");
+                          "file_sensor takes \"path\", \"poke_interval_ms\" and \"soft_fail\"");
     return 1;
 }
 
@@ -67,6 +73,11 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
     if (poke && !(templates && dfp_is_template(poke)) &&
         (!json_is_integer(poke) || json_integer_value(poke) < 1)) {
         snprintf(err, errlen, "\"poke_interval_ms\" must be an integer >= 1 (milliseconds)");
+        return 1;
+    }
+    json_t *soft = json_object_get(params, "soft_fail");
+    if (soft && !(templates && dfp_is_template(soft)) && !json_is_boolean(soft)) {
+        snprintf(err, errlen, "\"soft_fail\" must be a boolean");
         return 1;
     }
     return 0;
@@ -112,10 +123,15 @@ static int fs_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
             return DF_TASK_FAILED;
         }
         if (df_task_sleep(ctx, interval) != 0) {
-            df_task_set_error(ctx, "cancelled after waiting %lld ms for %s (%lu checks)",
-                              dfp_mono_ms() - start, path, pokes);
+            bool soft = json_is_true(json_object_get(params, "soft_fail"));
+            if (soft)
+                df_task_log(ctx, "gave up after waiting %lld ms for %s (%lu checks): soft_fail",
+                            dfp_mono_ms() - start, path, pokes);
+            else
+                df_task_set_error(ctx, "cancelled after waiting %lld ms for %s (%lu checks)",
+                                  dfp_mono_ms() - start, path, pokes);
             free(path);
-            return DF_TASK_FAILED;
+            return soft ? DF_TASK_SKIPPED : DF_TASK_FAILED;
         }
     }
 }

@@ -51,7 +51,7 @@ typedef struct df_job {
 
 /* How an attempt ended, from the worker's side. Owned by the receiver of the callback. */
 typedef struct df_job_result {
-    int status;     /* DF_TASK_OK, DF_TASK_FAILED or DF_TASK_FAILED_PERMANENT */
+    int status;     /* DF_TASK_OK, DF_TASK_FAILED, DF_TASK_FAILED_PERMANENT or DF_TASK_SKIPPED */
     int cancelled;  /* non-zero when the attempt had been cancelled */
     json_t *result; /* owned: execute's result, or NULL */
     char *error;    /* owned: df_task_set_error's message, or NULL */

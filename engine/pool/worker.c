@@ -280,9 +280,14 @@ static void coro_main(df_coro *co, void *arg)
                           job->unit && job->unit->name ? job->unit->name : "?");
     } else {
         st = job->unit->execute(ctx, job->params, &result);
-        if (st != DF_TASK_OK && st != DF_TASK_FAILED && st != DF_TASK_FAILED_PERMANENT) {
-            df_task_set_error(ctx, "plugin \"%s\" returned an invalid status %d from execute",
-                              job->unit->name ? job->unit->name : "?", st);
+        /* DF_TASK_SKIPPED exists from ABI 3 on (SPEC §10): from an earlier plugin it is an
+         * unknown status like any other. */
+        bool skipped_ok = st == DF_TASK_SKIPPED && job->unit->abi >= 3;
+        if (st != DF_TASK_OK && st != DF_TASK_FAILED && st != DF_TASK_FAILED_PERMANENT &&
+            !skipped_ok) {
+            df_task_set_error(ctx, "plugin \"%s\" returned an invalid status %d from execute%s",
+                              job->unit->name ? job->unit->name : "?", st,
+                              st == DF_TASK_SKIPPED ? " (DF_TASK_SKIPPED needs ABI 3)" : "");
             json_decref(result);
             result = NULL;
             st = DF_TASK_FAILED_PERMANENT;

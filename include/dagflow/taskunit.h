@@ -31,13 +31,18 @@ extern "C" {
 #endif
 
 /* The layout of df_taskunit this header describes: 1 = up to execute, 2 = init, fini and
- * param_rules added (and the sized spawn structs). */
-#define DF_TASKUNIT_ABI 2
+ * param_rules added (and the sized spawn structs), 3 = DF_TASK_SKIPPED (SPEC §10; the struct's
+ * layout is ABI 2's). */
+#define DF_TASKUNIT_ABI 3
 
 /* Return codes of execute(). */
 #define DF_TASK_OK 0
 #define DF_TASK_FAILED 1
 #define DF_TASK_FAILED_PERMANENT 2
+/* ABI 3 (SPEC §10): the task ends SKIPPED (attempt outcome SKIPPED), not retried and not a
+ * failure; its downstream tasks follow their trigger rules. A result set with it is kept. From a
+ * plugin built against an earlier ABI, this value is an unknown status (a failure). */
+#define DF_TASK_SKIPPED 3
 
 /* The attempt an execute() call belongs to. Opaque; valid only during that call, and only on
  * the coroutine that runs it. */
@@ -81,7 +86,9 @@ typedef struct df_taskunit {
     int (*validate)(const json_t *params, char *err, size_t errlen);
     /* Does the work. params is borrowed for the duration of the call. Returns DF_TASK_OK and may
      * set *result to a new JSON reference (the engine owns it afterwards); or DF_TASK_FAILED
-     * (retried while retries remain); or DF_TASK_FAILED_PERMANENT (not retried). Runs inside a
+     * (retried while retries remain); or DF_TASK_FAILED_PERMANENT (not retried); or (ABI 3)
+     * DF_TASK_SKIPPED (the task ends SKIPPED; when the attempt's timeout cancelled it, this
+     * turns the timeout into SKIPPED instead of a failure). Runs inside a
      * coroutine of the engine's pool: to wait, use the df_task_* helpers, which yield instead of
      * blocking the worker thread. */
     int (*execute)(df_task_ctx *ctx, const json_t *params, json_t **result);

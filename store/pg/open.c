@@ -7,9 +7,11 @@
 /* Generated from the store/pg/ .sql files by store/sqlite/embed_sql.cmake. */
 extern const char df_pgsql_001_schema[];
 extern const char df_pgsql_002_cancelled[];
+extern const char df_pgsql_003_skipped[];
 
 /* The migrations, in order: entry i brings a database from version i-1 to version i. */
-static const char *const migrations[] = {df_pgsql_001_schema, df_pgsql_002_cancelled};
+static const char *const migrations[] = {df_pgsql_001_schema, df_pgsql_002_cancelled,
+                                         df_pgsql_003_skipped};
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_PG_SCHEMA_VERSION,
                "one migration per schema version");

@@ -14,6 +14,7 @@
 extern const char df_sql_schema[];
 extern const char df_sql_002_check_lists[];
 extern const char df_sql_003_cancelled[];
+extern const char df_sql_004_skipped[];
 
 /* The migrations, in order: applying entries 1..N to an empty file yields schema version N.
  * Entry i brings the file from version i-1 to version i. A migration is "compatible" when this
@@ -30,6 +31,7 @@ static const struct {
     /* Only CHECK lists widened: older files are read as they are until upgraded (a CANCELLED
      * written to a version 2 file that could not be upgraded yet fails its CHECK). */
     {3, 1, df_sql_003_cancelled},
+    {4, 1, df_sql_004_skipped}, /* likewise: the attempt outcome SKIPPED */
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_STORE_SCHEMA_VERSION,

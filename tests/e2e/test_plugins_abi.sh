@@ -120,11 +120,11 @@ expect_stderr_lines_prefixed
 plugin_dir_real="$(cd "$DF_TEST_PLUGIN_DIR" && pwd -P)"
 assert_contains "$DF_ERR" "$plugin_dir_real/lifecycle.so: init failed: no licence server" \
     "the init's message"
-for abi in 0 3; do
+for abi in 0 4; do
     DFTEST_LIFECYCLE_ABI=$abi run_df validate life.json --plugin-dir "$DF_TEST_PLUGIN_DIR"
     expect_rc 2 "validate with ABI $abi"
     assert_contains "$DF_ERR" \
-        "lifecycle.so was built for plugin ABI $abi, this dagflow supports plugin ABI 1 to 2" \
+        "lifecycle.so was built for plugin ABI $abi, this dagflow supports plugin ABI 1 to 3" \
         "the refusal of ABI $abi"
 done
 

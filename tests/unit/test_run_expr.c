@@ -261,6 +261,58 @@ static void test_load_run_timeout(void **state_)
     assert_non_null(strstr(e, "did you mean \"timeout_ms\""));
 }
 
+/* ---- DF_TASK_SKIPPED ---- */
+
+#define TASK_SKIPPED 3
+
+/* A plugin's DF_TASK_SKIPPED: the task ends SKIPPED with its result kept (attempt outcome
+ * SKIPPED, no retry), downstream tasks follow their trigger rules, the run succeeds. It also wins
+ * over the task's own timeout (file_sensor's soft_fail), not over the run's. */
+static void test_plugin_skipped(void **state_)
+{
+    (void)state_;
+    harness *h = h_new("{\"name\":\"t\",\"tasks\":["
+                       "{\"id\":\"s\",\"plugin\":\"x\",\"retries\":2},"
+                       "{\"id\":\"d\",\"plugin\":\"x\",\"depends_on\":[\"s\"]},"
+                       "{\"id\":\"n\",\"plugin\":\"x\",\"depends_on\":[\"s\"],"
+                       "\"trigger_rule\":\"none_failed\"}]}",
+                       8);
+    start(h);
+    mark(h);
+    json_t *res = json_pack("{s:s}", "why", "weekend");
+    df_run_core_result_in(h->c, 0, 1, TASK_SKIPPED, res, NULL, NULL, &h->clk);
+    json_decref(res);
+    drain(h);
+    assert_int_equal(state(h, "s"), DF_TS_SKIPPED);
+    df_effect *close = find(h, DF_FX_ATTEMPT_CLOSE, 0);
+    assert_int_equal(close->outcome, DF_AO_SKIPPED);
+    df_effect *tr = find(h, DF_FX_TRANSITION, 0);
+    assert_int_equal(tr->from, DF_TS_RUNNING);
+    assert_string_equal(tr->result_json, "{\"why\":\"weekend\"}");
+    assert_null(find(h, DF_FX_TIMER_ARM, 0));
+    assert_string_equal(json_string_value(json_object_get(df_run_core_result(h->c, 0), "why")),
+                        "weekend");
+    step(h);
+    assert_int_equal(state(h, "d"), DF_TS_SKIPPED);
+    assert_int_equal(state(h, "n"), DF_TS_RUNNING);
+    result(h, "n", TASK_OK, NULL);
+    assert_true(end(h));
+    assert_int_equal(df_run_core_final_state(h->c), DF_RS_SUCCESS);
+    h_free(h);
+
+    /* after the task's own deadline cancelled it */
+    h = h_new("{\"name\":\"t\",\"tasks\":[{\"id\":\"s\",\"plugin\":\"x\","
+              "\"timeout_ms\":100}]}",
+              8);
+    start(h);
+    df_run_core_timer_due(h->c, DF_RT_TIMEOUT, 0, false, &h->clk);
+    mark(h);
+    result(h, "s", TASK_SKIPPED, NULL);
+    assert_int_equal(state(h, "s"), DF_TS_SKIPPED);
+    assert_int_equal(find(h, DF_FX_ATTEMPT_CLOSE, 0)->outcome, DF_AO_SKIPPED);
+    h_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_run_timeout),
         cmocka_unit_test(test_run_timeout_arming),
         cmocka_unit_test(test_load_run_timeout),
+        cmocka_unit_test(test_plugin_skipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,6 +52,8 @@ static const edge spec_edges[] = {
     {UR, CA, -1},
     {RU, CA, -1},
     {CA, P, DF_TC_RETRY_CMD},
+    /* SPEC §10: the plugin returned DF_TASK_SKIPPED */
+    {RU, SK, -1},
 };
 
 static const df_transition_cause causes[] = {DF_TC_NORMAL, DF_TC_CREATE, DF_TC_RECOVER,
@@ -80,8 +82,8 @@ static void test_full_table(void **state)
                              df_task_state_name((df_task_state)to), (int)causes[c], got, want);
                 allowed += got;
             }
-    /* 12 edges for every one of the 4 causes, plus 8 edges for one cause each */
-    assert_int_equal(allowed, 12 * 4 + 8);
+    /* 13 edges for every one of the 4 causes, plus 8 edges for one cause each */
+    assert_int_equal(allowed, 13 * 4 + 8);
 }
 
 static void test_allowed_normal_pairs(void **state)
@@ -169,8 +171,8 @@ static void test_names_round_trip(void **state)
         assert_int_equal(df_run_state_parse(rnames[i], &s), 0);
         assert_int_equal(s, i);
     }
-    static const char *const onames[] = {"RUNNING",   "SUCCESS",   "FAILED",
-                                         "TIMED_OUT", "CANCELLED", "LOST"};
+    static const char *const onames[] = {"RUNNING",   "SUCCESS", "FAILED", "TIMED_OUT",
+                                         "CANCELLED", "LOST",    "SKIPPED"};
     for (int i = 0; i < DF_AO__COUNT; i++) {
         df_attempt_outcome o;
         assert_string_equal(df_attempt_outcome_name((df_attempt_outcome)i), onames[i]);
@@ -192,7 +194,7 @@ static void test_parse_rejects(void **state)
     assert_int_equal(s, DF_TS_SUCCESS);                           /* untouched on failure */
     assert_int_equal(df_run_state_parse("QUEUED", &r), -1);
     assert_int_equal(r, DF_RS_SUCCESS);
-    assert_int_equal(df_attempt_outcome_parse("SKIPPED", &o), -1);
+    assert_int_equal(df_attempt_outcome_parse("UPSTREAM_FAILED", &o), -1);
     assert_int_equal(o, DF_AO_LOST);
     assert_string_equal(df_task_state_name((df_task_state)DF_TS__COUNT), "?");
     assert_string_equal(df_run_state_name((df_run_state)-1), "?");
