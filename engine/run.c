@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dag.h"
+#include "expr.h"
 
 /* ---- the effect queue ---- */
 
@@ -99,6 +100,7 @@ df_run_core *df_run_core_new(const df_run_core_config *cfg)
     c->limits = cfg->limits;
     c->random = cfg->random;
     c->random_ud = cfg->random_ud;
+    c->params = cfg->params;
     c->final_state = DF_RS_RUNNING;
     return c;
 }
@@ -318,6 +320,67 @@ int df_run_set_state(df_run_core *c, size_t i, const df_change *ch, const df_run
 
 /* ---- evaluation ---- */
 
+/* The input of task i's `when` (SPEC §8): {"params", "run": {"id", "workflow"}, "tasks": {ID:
+ * {"state", "result"}}} over its upstreams already final. A new object, or NULL (out of memory). */
+static json_t *when_input(const df_run_core *c, size_t i)
+{
+    const df_task_def *d = &c->wf->tasks[i];
+    json_t *tasks = json_object();
+    for (size_t k = 0; tasks && k < d->n_upstream; k++) {
+        size_t u = d->upstream[k];
+        const df_task_rt *ut = &c->t[u];
+        if (!df_task_state_final(ut->state))
+            continue;
+        json_t *res = ut->result ? json_incref(ut->result) : json_null();
+        if (json_object_set_new(tasks, c->wf->tasks[u].id,
+                                json_pack("{s:s, s:o}", "state", df_task_state_name(ut->state),
+                                          "result", res)) != 0) {
+            json_decref(tasks);
+            tasks = NULL;
+        }
+    }
+    if (!tasks)
+        return NULL;
+    json_t *params = c->params ? json_incref((json_t *)c->params) : json_object();
+    return json_pack("{s:o, s:{s:I, s:s}, s:o}", "params", params, "run", "id", (json_int_t)c->id,
+                     "workflow", c->wf->name ? c->wf->name : "", "tasks", tasks);
+}
+
+/* Task i's trigger rule is met: its `when`, if any, decides (SPEC §8). Returns 1 to run it,
+ * 0 when the task became SKIPPED or FAILED. */
+static int check_when(df_run_core *c, size_t i, const df_run_clock *clk)
+{
+    const df_task_def *d = &c->wf->tasks[i];
+    df_task_rt *t = &c->t[i];
+    if (!d->when)
+        return 1;
+    char err[600] = "";
+    json_t *in = when_input(c, i);
+    int v = in ? df_expr_truthy(d->when, in, err, sizeof err) : -1;
+    json_decref(in);
+    if (!in)
+        snprintf(err, sizeof err, "out of memory");
+    if (v == 1)
+        return 1;
+    if (v == 0) {
+        df_run_set_state(
+            c, i,
+            &(df_change){.to = DF_TS_SKIPPED, .to_attempt = t->attempt, .detail = "when is false"},
+            clk);
+        return 0;
+    }
+    char msg[700];
+    snprintf(msg, sizeof msg, "when: %s", err);
+    if (df_run_set_state(c, i,
+                         &(df_change){.to = DF_TS_FAILED,
+                                      .to_attempt = t->attempt,
+                                      .detail = "when failed",
+                                      .error = msg},
+                         clk) == 0)
+        df_run_alert(c, "task_failed", i, "FAILED", msg, t->attempt);
+    return 0;
+}
+
 static void evaluate_one(df_run_core *c, size_t i, const df_run_clock *clk)
 {
     df_task_rt *t = &c->t[i];
@@ -328,6 +391,8 @@ static void evaluate_one(df_run_core *c, size_t i, const df_run_clock *clk)
                             .skipped = t->up_skipped};
     switch (df_trigger_evaluate(d->trigger_rule, &n)) {
     case DF_TV_READY:
+        if (!check_when(c, i, clk))
+            break;
         if (df_run_set_state(c, i, &(df_change){.to = DF_TS_QUEUED, .to_attempt = t->attempt},
                              clk) == 0)
             df_run_heap_push(c, i);

@@ -77,6 +77,7 @@ typedef struct df_run_core_config {
     df_breaker **breakers;      /* per wf->breakers index (likewise) */
     double (*random)(void *ud); /* uniform in [0, 1): retry jitter, drawn only when retrying */
     void *random_ud;
+    const json_t *params; /* the run's params (borrowed, outlives the core), for `when`; or NULL */
 } df_run_core_config;
 
 typedef enum df_run_timer_kind {

@@ -39,6 +39,7 @@ struct df_run_core {
     df_breaker **breakers;
     double (*random)(void *ud);
     void *random_ud;
+    const json_t *params;
     df_task_rt *t;
     size_t *heap; /* QUEUED tasks waiting for a slot: a binary heap */
     size_t heap_n;

@@ -40,7 +40,8 @@ static df_run_core *core_new(df_run *r)
                                   .pools = pools,
                                   .breakers = breakers,
                                   .random = engine_random,
-                                  .random_ud = e};
+                                  .random_ud = e,
+                                  .params = r->params};
         c = df_run_core_new(&cfg);
     }
     free(pools);

@@ -12,7 +12,9 @@ bool df_transition_allowed(df_task_state from, df_task_state to, df_transition_c
     case DF_TS_PENDING:
         if (to == DF_TS_INVALID)
             return cause == DF_TC_CREATE;
-        return to == DF_TS_QUEUED || to == DF_TS_UPSTREAM_FAILED || to == DF_TS_SKIPPED;
+        /* FAILED: a `when` that fails at run time, before any attempt (SPEC §10) */
+        return to == DF_TS_QUEUED || to == DF_TS_UPSTREAM_FAILED || to == DF_TS_SKIPPED ||
+               to == DF_TS_FAILED;
     case DF_TS_QUEUED:
         if (to == DF_TS_PENDING)
             return cause == DF_TC_RECOVER;

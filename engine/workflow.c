@@ -9,6 +9,7 @@
  * error in the file. Messages are `FILE: WHERE: KEY: PROBLEM`, where WHERE is `task "id"`,
  * `tasks[N]` (a task without a usable id), `defaults`, `pools`, `breaker "name"` or `alerts[N]`,
  * and is left out for top-level keys. Work is linear in the size of the file. */
+#include "expr.h"
 #include "workflow.h"
 
 #include <ctype.h>
@@ -600,6 +601,7 @@ void df_workflow_free(df_workflow *wf)
         free(t->id);
         free(t->plugin);
         json_decref(t->params);
+        df_expr_free(t->when);
         free(t->upstream);
         free(t->downstream);
     }

@@ -38,6 +38,7 @@ typedef struct df_task_def {
     bool continue_on_failure;
     int64_t retry_max_total_ms; /* SPEC §8: no retry once this long since the first attempt
                                    started (0 = no limit) */
+    struct df_expr *when;       /* owned: the compiled `when` condition (expr.h), or NULL */
     int pool;                   /* index into df_workflow.pools, or -1 */
     int breaker;                /* index into df_workflow.breakers, or -1 */
     bool params_ruled;          /* the plugin's param rules were applied to params (plugin.h) */

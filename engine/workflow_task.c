@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "dag.h"
+#include "expr.h"
 #include "suggest.h"
 #include "template.h"
 
@@ -33,7 +34,8 @@ static const char *const task_keys[] = {"id",
                                         "pool",
                                         "breaker",
                                         "continue_on_failure",
-                                        "retry_max_total_ms"};
+                                        "retry_max_total_ms",
+                                        "when"};
 /* The task keys `defaults` may set: everything but what only makes sense per task. */
 static const char *const default_keys[] = {"trigger_rule",
                                            "retries",
@@ -494,6 +496,12 @@ static const json_t *read_task_keys(task_pass *tp, size_t i, const json_t *obj)
                            df_wfl_describe(v, d, sizeof d));
         } else if (strcmp(key, "depends_on") == 0) {
             deps = v;
+        } else if (strcmp(key, "when") == 0) {
+            if (df_wfl_want_string(L, where, key, v, true)) {
+                char msg[512];
+                if (!(t->when = df_expr_compile(json_string_value(v), msg, sizeof msg)))
+                    df_wfl_err(L, where, "when: the jq expression does not compile: %s", msg);
+            }
         } else if (df_wfl_in_list(key, default_keys, DF_WFL_COUNT(default_keys))) {
             task_field(L, where, key, v, t, tp->pool_names, tp->breaker_names);
         } else {

@@ -43,7 +43,15 @@ static inline double fixed_random(void *ud)
     return ((harness *)ud)->rnd;
 }
 
+/* A core over json's workflow with the run params given (borrowed; NULL for none). */
+static inline harness *h_new_params(const char *json, size_t concurrency, const json_t *params);
+
 static inline harness *h_new(const char *json, size_t concurrency)
+{
+    return h_new_params(json, concurrency, NULL);
+}
+
+static inline harness *h_new_params(const char *json, size_t concurrency, const json_t *params)
 {
     harness *h = calloc(1, sizeof *h);
     assert_non_null(h);
@@ -77,7 +85,8 @@ static inline harness *h_new(const char *json, size_t concurrency)
                               .pools = h->pools,
                               .breakers = h->breakers,
                               .random = fixed_random,
-                              .random_ud = h};
+                              .random_ud = h,
+                              .params = params};
     h->c = df_run_core_new(&cfg);
     assert_non_null(h->c);
     return h;

@@ -313,6 +313,66 @@ static void test_plugin_skipped(void **state_)
     h_free(h);
 }
 
+/* ---- when ---- */
+
+/* `when` reads the params, the run and the upstreams already final; false, null and no output
+ * skip the task (and an all_success downstream), a run-time error fails it with jq's message. */
+static void test_when(void **state_)
+{
+    (void)state_;
+    static const struct {
+        const char *when;
+        df_task_state want;
+    } cases[] = {
+        {".tasks.a.result.out == \\\"a\\\" and .tasks.a.state == \\\"SUCCESS\\\"", DF_TS_RUNNING},
+        {".params.env == \\\"prod\\\"", DF_TS_RUNNING},
+        {".run.id == 7 and .run.workflow == \\\"t\\\"", DF_TS_RUNNING},
+        {".params.env == \\\"dev\\\"", DF_TS_SKIPPED},
+        {"null", DF_TS_SKIPPED},
+        {"empty", DF_TS_SKIPPED},
+        {".params.count", DF_TS_RUNNING}, /* 0 is true in jq */
+        {"error(\\\"boom\\\")", DF_TS_FAILED},
+    };
+    json_t *params = json_pack("{s:s, s:i}", "env", "prod", "count", 0);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char json[1024];
+        snprintf(json, sizeof json,
+                 "{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\"},"
+                 "{\"id\":\"b\",\"plugin\":\"x\",\"depends_on\":[\"a\"],\"when\":\"%s\"},"
+                 "{\"id\":\"c\",\"plugin\":\"x\",\"depends_on\":[\"b\"]}]}",
+                 cases[k].when);
+        harness *h = h_new_params(json, 8, params);
+        start(h);
+        result(h, "a", TASK_OK, NULL);
+        step(h);
+        if (state(h, "b") != cases[k].want)
+            fail_msg("when %s: b is %s", cases[k].when, df_task_state_name(state(h, "b")));
+        if (cases[k].want == DF_TS_SKIPPED) {
+            assert_int_equal(state(h, "c"), DF_TS_SKIPPED);
+            assert_true(end(h));
+            assert_int_equal(df_run_core_final_state(h->c), DF_RS_SUCCESS);
+        } else if (cases[k].want == DF_TS_FAILED) {
+            df_effect *tr = find(h, DF_FX_TRANSITION, task(h, "b"));
+            while (tr && tr->to != DF_TS_FAILED)
+                tr++;
+            assert_non_null(strstr(tr->error, "boom"));
+            assert_int_equal(state(h, "c"), DF_TS_UPSTREAM_FAILED);
+            assert_true(end(h));
+            assert_int_equal(df_run_core_final_state(h->c), DF_RS_FAILED);
+        }
+        h_free(h);
+    }
+    json_decref(params);
+    const char *e = load_error("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\","
+                               "\"when\":\".x ==\"}]}");
+    assert_non_null(e);
+    assert_non_null(strstr(e, "task \"a\""));
+    assert_non_null(strstr(e, "when: the jq expression does not compile"));
+    e = load_error("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\",\"when\":true}]}");
+    assert_non_null(e);
+    assert_non_null(strstr(e, "when"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_run_timeout_arming),
         cmocka_unit_test(test_load_run_timeout),
         cmocka_unit_test(test_plugin_skipped),
+        cmocka_unit_test(test_when),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

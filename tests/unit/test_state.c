@@ -54,6 +54,8 @@ static const edge spec_edges[] = {
     {CA, P, DF_TC_RETRY_CMD},
     /* SPEC §10: the plugin returned DF_TASK_SKIPPED */
     {RU, SK, -1},
+    /* SPEC §10: `when` failed before any attempt */
+    {P, F, -1},
 };
 
 static const df_transition_cause causes[] = {DF_TC_NORMAL, DF_TC_CREATE, DF_TC_RECOVER,
@@ -82,8 +84,8 @@ static void test_full_table(void **state)
                              df_task_state_name((df_task_state)to), (int)causes[c], got, want);
                 allowed += got;
             }
-    /* 13 edges for every one of the 4 causes, plus 8 edges for one cause each */
-    assert_int_equal(allowed, 13 * 4 + 8);
+    /* 14 edges for every one of the 4 causes, plus 8 edges for one cause each */
+    assert_int_equal(allowed, 14 * 4 + 8);
 }
 
 static void test_allowed_normal_pairs(void **state)
