@@ -504,6 +504,11 @@ static const json_t *read_task_keys(task_pass *tp, size_t i, const json_t *obj)
             }
         } else if (df_wfl_in_list(key, default_keys, DF_WFL_COUNT(default_keys))) {
             task_field(L, where, key, v, t, tp->pool_names, tp->breaker_names);
+        } else if (strcmp(key, "for_each") == 0 || strcmp(key, "max_parallel") == 0 ||
+                   strcmp(key, "branch") == 0) {
+            /* SPEC §8 keys this dagflow does not build yet: said plainly, not "unknown key". */
+            df_wfl_err(L, where, "%s: %s is not supported yet", key,
+                       strcmp(key, "branch") == 0 ? "branch" : "for_each");
         } else {
             df_wfl_unknown_key(L, where, key, task_keys, DF_WFL_COUNT(task_keys));
         }

@@ -368,6 +368,13 @@ static void test_when(void **state_)
     assert_non_null(e);
     assert_non_null(strstr(e, "task \"a\""));
     assert_non_null(strstr(e, "when: the jq expression does not compile"));
+    e = load_error("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\","
+                   "\"for_each\":[1,2]}]}");
+    assert_non_null(e);
+    assert_non_null(strstr(e, "task \"a\": for_each: for_each is not supported yet"));
+    e = load_error("{\"name\":\"t\",\"on_exit\":[],\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\"}]}");
+    assert_non_null(e);
+    assert_non_null(strstr(e, "on_exit is not supported yet"));
     e = load_error("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\",\"when\":true}]}");
     assert_non_null(e);
     assert_non_null(strstr(e, "when"));
