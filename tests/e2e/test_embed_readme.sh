@@ -25,7 +25,7 @@ fi
 # shellcheck disable=SC2046
 cc "${san[@]}" -Wall -Wextra -Werror -I"$DF_SOURCE_DIR/include" embed.c -o embed -rdynamic \
     -Wl,--whole-archive "$lib" -Wl,--no-whole-archive \
-    $(pkg-config --libs libuv jansson sqlite3 libcurl libpq glib-2.0) -lpthread -ldl -lm ||
+    $(pkg-config --libs libuv jansson sqlite3 libcurl libpq glib-2.0) -ljq -lpthread -ldl -lm ||
     fail "the README's example does not build"
 mkdir -p build workflows
 ln -s "$DF_PLUGIN_DIR" build/plugins # the example's plugin folder, relative to where it runs
