@@ -56,8 +56,8 @@
 
 #include <dagflow/taskunit.h>
 
-/* Milliseconds between the SIGTERM and the SIGKILL of df_proc_kill. */
-#define DF_PROC_KILL_GRACE_MS 2000
+#include "proc_registry.h" /* the kills from any thread: df_proc_kill_owned, ... */
+
 /* Bytes of stdout and of stderr kept when df_spawn_opts.capture_max is 0. */
 #define DF_PROC_CAPTURE_DEFAULT (1024 * 1024)
 
@@ -96,29 +96,10 @@ int df_proc_run_tracked(uv_loop_t *loop, const df_spawn_opts *opts, const char *
  * Idempotent. Only valid until done has returned. Loop thread only. */
 void df_proc_kill(df_proc *p);
 
-/* SIGKILLs the process group of every child started by df_proc_run in this process that has not
- * exited yet, at once (for an engine that must leave now: a second SIGINT). Thread-safe. */
-void df_proc_kill_all_now(void);
-
 /* Tags a running child with its owner (group: e.g. the pool; id: e.g. the pool job's id, not 0)
  * so that df_proc_kill_owned can take it down from another thread, whatever its loop's thread is
  * doing (a worker stuck in another task's plugin no longer runs its loop). Loop thread. */
 void df_proc_set_owner(df_proc *p, const void *group, uint64_t id);
-
-/* From any thread: SIGTERM to the process group of every unreaped child of group with this id
- * (id 0: every child of group) not already asked, and SIGKILL DF_PROC_KILL_GRACE_MS later when
- * df_proc_escalate runs after that. Returns how many groups were signalled. The child's own loop
- * still reaps it and completes it as usual (df_proc_kill there is harmless). Thread-safe. */
-size_t df_proc_kill_owned(const void *group, uint64_t id);
-
-/* From any thread: SIGKILL now to the group of every unreaped child of group (a pool that shuts
- * down and leaves workers stuck behind), its control group removed, and the control groups that
- * tracked children left populated when they exited are killed and removed. Thread-safe. */
-void df_proc_kill_owned_now(const void *group);
-
-/* SIGKILLs the groups whose df_proc_kill_owned grace has passed; returns how many. Called
- * periodically by the engine's thread (every DF_PROC_ESCALATE_MS). Thread-safe. */
-size_t df_proc_escalate(void);
 
 /* Period of the engine's df_proc_escalate timer, in ms. */
 #define DF_PROC_ESCALATE_MS 100

@@ -1,9 +1,7 @@
 /* proc_registry: every child of proc.c not reaped yet, in any loop of the process, with its owner
  * and the SIGKILL a kill from outside its loop is due to escalate to; and the control groups
  * children left populated. The one place that lets another thread than a child's loop take its
- * process group down (the engine thread for a worker stuck in a plugin, a pool shutting down).
- * Implements proc.h's df_proc_kill_all_now, df_proc_kill_owned, df_proc_kill_owned_now and
- * df_proc_escalate. */
+ * process group down (the engine thread for a worker stuck in a plugin, a pool shutting down). */
 #include "proc_registry.h"
 
 #include <pthread.h>
@@ -11,7 +9,6 @@
 #include <stdlib.h>
 
 #include "clock.h"
-#include "proc.h"
 #include "proc_cgroup.h"
 
 /* Every child that has not been reaped yet, in any loop of the process, with its owner (see
@@ -90,7 +87,7 @@ static void signal_pid_group(int pid, const char *cgroup, int sig)
     df_cgroup_signal(cgroup, sig);
 }
 
-/* See proc.h. */
+/* See proc_registry.h. */
 void df_proc_kill_all_now(void)
 {
     pthread_mutex_lock(&live_mu);
@@ -131,7 +128,7 @@ static bool owned_by(const live_child *c, const void *group, uint64_t id)
     return group && c->group == group && (id == 0 || c->id == id);
 }
 
-/* See proc.h. */
+/* See proc_registry.h. */
 size_t df_proc_kill_owned(const void *group, uint64_t id)
 {
     size_t n = 0;
@@ -147,7 +144,7 @@ size_t df_proc_kill_owned(const void *group, uint64_t id)
     return n;
 }
 
-/* See proc.h. */
+/* See proc_registry.h. */
 void df_proc_kill_owned_now(const void *group)
 {
     pthread_mutex_lock(&live_mu);
@@ -166,7 +163,7 @@ void df_proc_kill_owned_now(const void *group)
     pthread_mutex_unlock(&live_mu);
 }
 
-/* See proc.h. */
+/* See proc_registry.h. */
 size_t df_proc_escalate(void)
 {
     size_t n = 0;

@@ -1,10 +1,38 @@
-/* proc_registry: the process-wide list of proc.c's unreaped children (see proc_registry.c), for
- * proc.c only. Every function is thread-safe (one mutex). */
+/* proc_registry: the process-wide list of proc.c's unreaped children (see proc_registry.c): the
+ * kills that reach a child from any thread (used through proc.h, which includes this header),
+ * and what proc.c tells it. Every function is thread-safe (one mutex). */
 #ifndef DF_PROC_REGISTRY_H
 #define DF_PROC_REGISTRY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* Milliseconds between the SIGTERM and the SIGKILL of df_proc_kill. */
+#define DF_PROC_KILL_GRACE_MS 2000
+
+/* ---- for every user of proc.h (which includes this header) ---- */
+
+/* SIGKILLs the process group of every child started by df_proc_run in this process that has not
+ * exited yet, at once (for an engine that must leave now: a second SIGINT). Thread-safe. */
+void df_proc_kill_all_now(void);
+
+/* From any thread: SIGTERM to the process group of every unreaped child of group with this id
+ * (id 0: every child of group) not already asked, and SIGKILL DF_PROC_KILL_GRACE_MS later when
+ * df_proc_escalate runs after that. Returns how many groups were signalled. The child's own loop
+ * still reaps it and completes it as usual (df_proc_kill there is harmless). Thread-safe. */
+size_t df_proc_kill_owned(const void *group, uint64_t id);
+
+/* From any thread: SIGKILL now to the group of every unreaped child of group (a pool that shuts
+ * down and leaves workers stuck behind), its control group removed, and the control groups that
+ * tracked children left populated when they exited are killed and removed. Thread-safe. */
+void df_proc_kill_owned_now(const void *group);
+
+/* SIGKILLs the groups whose df_proc_kill_owned grace has passed; returns how many. Called
+ * periodically by the engine's thread (every DF_PROC_ESCALATE_MS). Thread-safe. */
+size_t df_proc_escalate(void);
+
+/* ---- for proc.c only ---- */
 
 /* Lists a child just started (pid) with its control group's directory (borrowed: the df_proc
  * outlives the entry; NULL: none). On no memory the child is not listed (then only its own loop
