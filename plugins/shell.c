@@ -40,6 +40,95 @@ static const char *const limit_keys[] = {"cpu_seconds", "memory_mb", "open_files
 
 /* ---- validation ---- */
 
+/* "argv": a non-empty array of strings whose first is the program (non-empty). */
+static int check_argv(const json_t *argv, char *err, size_t errlen)
+{
+    if (!json_is_array(argv) || json_array_size(argv) == 0) {
+        snprintf(err, errlen, "\"argv\" must be a non-empty array of strings");
+        return 1;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(argv, i, v)
+    {
+        if (!dfp_is_scalar_text(v)) {
+            snprintf(err, errlen, "\"argv\"[%zu] must be a string", i);
+            return 1;
+        }
+    }
+    if (!json_is_string(json_array_get(argv, 0)) || !*json_string_value(json_array_get(argv, 0))) {
+        snprintf(err, errlen, "\"argv\"[0] must be a non-empty string (the program)");
+        return 1;
+    }
+    return 0;
+}
+
+/* "env": an object of variable names (non-empty, no '=') to strings. */
+static int check_env(const json_t *env, char *err, size_t errlen)
+{
+    if (!json_is_object(env)) {
+        snprintf(err, errlen, "\"env\" must be an object of strings");
+        return 1;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)env, k, v)
+    {
+        if (!*k || strchr(k, '=')) {
+            snprintf(err, errlen, "\"env\" key \"%s\" is not a valid variable name", k);
+            return 1;
+        }
+        if (!dfp_is_scalar_text(v)) {
+            snprintf(err, errlen, "\"env\".\"%s\" must be a string", k);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* "retry_on_exit_codes": an array of integers (or templates, at creation). */
+static int check_codes(const json_t *codes, int templates, char *err, size_t errlen)
+{
+    if (!json_is_array(codes)) {
+        snprintf(err, errlen, "\"retry_on_exit_codes\" must be an array of integers");
+        return 1;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(codes, i, v)
+    {
+        if (!json_is_integer(v) && !(templates && dfp_is_template(v))) {
+            snprintf(err, errlen, "\"retry_on_exit_codes\"[%zu] must be an integer", i);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* "limits": an object of the limit keys, each an integer >= 1 (or a template, at creation). */
+static int check_limits(const json_t *limits, int templates, char *err, size_t errlen)
+{
+    if (!json_is_object(limits)) {
+        snprintf(err, errlen,
+                 "\"limits\" must be an object with cpu_seconds, memory_mb, open_files");
+        return 1;
+    }
+    if (dfp_check_keys(limits, limit_keys, " in \"limits\"", 0, "known:", err, errlen))
+        return 1;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)limits, k, v)
+    {
+        if (templates && dfp_is_template(v))
+            continue;
+        if (!json_is_integer(v) || json_integer_value(v) < 1) {
+            snprintf(err, errlen, "\"limits\".\"%s\" must be an integer >= 1", k);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The checks of validate; with templates, a ${...} string is accepted wherever a value is
  * expected (run creation); without, every value must have its final type (execute). */
 static int check_params(const json_t *params, int templates, char *err, size_t errlen)
@@ -60,97 +149,33 @@ static int check_params(const json_t *params, int templates, char *err, size_t e
         snprintf(err, errlen, "missing \"argv\" (array of strings) or \"script\" (string)");
         return 1;
     }
-    if (argv && !(templates && dfp_is_template(argv))) {
-        if (!json_is_array(argv) || json_array_size(argv) == 0) {
-            snprintf(err, errlen, "\"argv\" must be a non-empty array of strings");
-            return 1;
-        }
-        size_t i;
-        json_t *v;
-        json_array_foreach(argv, i, v)
-        {
-            if (!dfp_is_scalar_text(v)) {
-                snprintf(err, errlen, "\"argv\"[%zu] must be a string", i);
-                return 1;
-            }
-        }
-        if (!json_is_string(json_array_get(argv, 0)) ||
-            !*json_string_value(json_array_get(argv, 0))) {
-            snprintf(err, errlen, "\"argv\"[0] must be a non-empty string (the program)");
-            return 1;
-        }
-    }
+#define TEMPLATE_OK(v) (templates && dfp_is_template(v))
+    if (argv && !TEMPLATE_OK(argv) && check_argv(argv, err, errlen))
+        return 1;
     if (script && !json_is_string(script)) {
         snprintf(err, errlen, "\"script\" must be a string");
         return 1;
     }
     json_t *env = json_object_get(params, "env");
-    if (env && !(templates && dfp_is_template(env))) {
-        if (!json_is_object(env)) {
-            snprintf(err, errlen, "\"env\" must be an object of strings");
-            return 1;
-        }
-        const char *k;
-        json_t *v;
-        json_object_foreach(env, k, v)
-        {
-            if (!*k || strchr(k, '=')) {
-                snprintf(err, errlen, "\"env\" key \"%s\" is not a valid variable name", k);
-                return 1;
-            }
-            if (!dfp_is_scalar_text(v)) {
-                snprintf(err, errlen, "\"env\".\"%s\" must be a string", k);
-                return 1;
-            }
-        }
-    }
+    if (env && !TEMPLATE_OK(env) && check_env(env, err, errlen))
+        return 1;
     json_t *cwd = json_object_get(params, "cwd");
     if (cwd && !json_is_string(cwd)) {
         snprintf(err, errlen, "\"cwd\" must be a string");
         return 1;
     }
     json_t *pj = json_object_get(params, "parse_json_stdout");
-    if (pj && !json_is_boolean(pj) && !(templates && dfp_is_template(pj))) {
+    if (pj && !json_is_boolean(pj) && !TEMPLATE_OK(pj)) {
         snprintf(err, errlen, "\"parse_json_stdout\" must be a boolean");
         return 1;
     }
     json_t *codes = json_object_get(params, "retry_on_exit_codes");
-    if (codes && !(templates && dfp_is_template(codes))) {
-        size_t i;
-        json_t *v;
-        if (!json_is_array(codes)) {
-            snprintf(err, errlen, "\"retry_on_exit_codes\" must be an array of integers");
-            return 1;
-        }
-        json_array_foreach(codes, i, v)
-        {
-            if (!json_is_integer(v) && !(templates && dfp_is_template(v))) {
-                snprintf(err, errlen, "\"retry_on_exit_codes\"[%zu] must be an integer", i);
-                return 1;
-            }
-        }
-    }
+    if (codes && !TEMPLATE_OK(codes) && check_codes(codes, templates, err, errlen))
+        return 1;
     json_t *limits = json_object_get(params, "limits");
-    if (limits && !(templates && dfp_is_template(limits))) {
-        if (!json_is_object(limits)) {
-            snprintf(err, errlen,
-                     "\"limits\" must be an object with cpu_seconds, memory_mb, open_files");
-            return 1;
-        }
-        if (dfp_check_keys(limits, limit_keys, " in \"limits\"", 0, "known:", err, errlen))
-            return 1;
-        const char *k;
-        json_t *v;
-        json_object_foreach(limits, k, v)
-        {
-            if (templates && dfp_is_template(v))
-                continue;
-            if (!json_is_integer(v) || json_integer_value(v) < 1) {
-                snprintf(err, errlen, "\"limits\".\"%s\" must be an integer >= 1", k);
-                return 1;
-            }
-        }
-    }
+    if (limits && !TEMPLATE_OK(limits) && check_limits(limits, templates, err, errlen))
+        return 1;
+#undef TEMPLATE_OK
     return 0;
 }
 
@@ -221,83 +246,159 @@ static char *stderr_tail(const char *d, size_t n)
     return r;
 }
 
+/* The command's argv (argv as given, or /bin/sh -c script) and the environment entries of "env"
+ * ("K=V"), NULL-terminated and malloc'd into *argv_out and *env_out (NULL without "env"), freed by
+ * the caller with free_strv even on failure. Returns 0, or -1 on no memory. */
+static int build_command(const json_t *params, char ***argv_out, char ***env_out)
+{
+    json_t *jargv = json_object_get(params, "argv");
+    size_t argc = jargv ? json_array_size(jargv) : 3;
+    char **argv = *argv_out = calloc(argc + 1, sizeof *argv);
+    if (!argv)
+        return -1;
+    if (jargv) {
+        for (size_t i = 0; i < argc; i++)
+            if (!(argv[i] = scalar_text(json_array_get(jargv, i))))
+                return -1;
+    } else {
+        argv[0] = strdup("/bin/sh");
+        argv[1] = strdup("-c");
+        argv[2] = strdup(json_string_value(json_object_get(params, "script")));
+        if (!argv[0] || !argv[1] || !argv[2])
+            return -1;
+    }
+    json_t *jenv = json_object_get(params, "env");
+    if (!jenv)
+        return 0;
+    char **env = *env_out = calloc(json_object_size(jenv) + 1, sizeof *env);
+    if (!env)
+        return -1;
+    size_t k = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(jenv, key, v)
+    {
+        char *val = scalar_text(v);
+        int rc = val ? asprintf(&env[k], "%s=%s", key, val) : -1;
+        free(val);
+        if (rc < 0) {
+            env[k] = NULL;
+            return -1;
+        }
+        k++;
+    }
+    return 0;
+}
+
+/* Fills opts's cwd, stdin (a string as is, any other JSON compacted into *stdin_text, malloc'd)
+ * and limits from params. Returns 0, or -1 on no memory. */
+static int spawn_settings(const json_t *params, df_spawn_opts *opts, char **stdin_text)
+{
+    json_t *cwd = json_object_get(params, "cwd");
+    opts->cwd = cwd ? json_string_value(cwd) : NULL;
+    json_t *jin = json_object_get(params, "stdin");
+    if (jin && json_is_string(jin)) {
+        opts->stdin_data = json_string_value(jin);
+        opts->stdin_len = json_string_length(jin);
+    } else if (jin) {
+        *stdin_text = json_dumps(jin, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!*stdin_text)
+            return -1;
+        opts->stdin_data = *stdin_text;
+        opts->stdin_len = strlen(*stdin_text);
+    }
+    json_t *limits = json_object_get(params, "limits");
+    json_t *v;
+    if (limits && (v = json_object_get(limits, "cpu_seconds")))
+        opts->limit_cpu_seconds = (uint64_t)json_integer_value(v);
+    if (limits && (v = json_object_get(limits, "memory_mb")))
+        opts->limit_memory_mb = (uint64_t)json_integer_value(v);
+    if (limits && (v = json_object_get(limits, "open_files")))
+        opts->limit_open_files = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* The result of a command that exited 0: {exit_code, stdout, stderr, the truncation flags, and
+ * "json" with parse_json_stdout}, a new reference into *result (out_n, err_n: the outputs'
+ * lengths without their last newline). Returns the task status, or -1 on no memory. */
+static int success(df_task_ctx *ctx, const json_t *params, const df_spawn_result *res, size_t out_n,
+                   size_t err_n, json_t **result)
+{
+    json_t *r = json_object();
+    json_t *jout = dfp_text_json(res->stdout_data, out_n);
+    json_t *jerr = dfp_text_json(res->stderr_data, err_n);
+    if (!r || !jout || !jerr || json_object_set_new(r, "exit_code", json_integer(0)) ||
+        json_object_set_new(r, "stdout", jout) || json_object_set_new(r, "stderr", jerr) ||
+        (res->stdout_truncated && json_object_set_new(r, "stdout_truncated", json_true()) != 0) ||
+        (res->stderr_truncated && json_object_set_new(r, "stderr_truncated", json_true()) != 0)) {
+        json_decref(r);
+        return -1;
+    }
+    if (json_is_true(json_object_get(params, "parse_json_stdout"))) {
+        if (res->stdout_truncated) {
+            df_task_set_error(ctx,
+                              "stdout is longer than 1 MiB, the most a shell task keeps, so it was "
+                              "cut and cannot be parsed (parse_json_stdout); write large output "
+                              "to a file and pass its path instead");
+            json_decref(r);
+            return DF_TASK_FAILED_PERMANENT;
+        }
+        json_error_t je;
+        json_t *parsed = json_loadb(res->stdout_data, out_n, JSON_DECODE_ANY, &je);
+        if (!parsed) {
+            df_task_set_error(ctx,
+                              "stdout is not valid JSON (parse_json_stdout): %s at line %d, "
+                              "column %d",
+                              je.text, je.line, je.column);
+            json_decref(r);
+            return DF_TASK_FAILED_PERMANENT;
+        }
+        json_object_set_new(r, "json", parsed);
+    }
+    *result = r;
+    return DF_TASK_OK;
+}
+
+/* The error of a command that did not exit 0 (its exit code or signal, and the tail of stderr),
+ * and whether to retry it: not when retry_on_exit_codes is given and lacks its exit code. */
+static int failure(df_task_ctx *ctx, const json_t *params, const df_spawn_result *res, size_t err_n)
+{
+    char what[96];
+    if (res->term_signal) {
+        const char *abbr = sigabbrev_np(res->term_signal);
+        snprintf(what, sizeof what, "killed by signal %d%s%s%s", res->term_signal,
+                 abbr ? " (SIG" : "", abbr ? abbr : "", abbr ? ")" : "");
+    } else {
+        snprintf(what, sizeof what, "exit code %lld", (long long)res->exit_code);
+    }
+    char *tail = stderr_tail(res->stderr_data, err_n);
+    df_task_set_error(ctx, "%s%s%s%s", res->cancelled ? "cancelled: " : "", what,
+                      tail && *tail ? ": " : "", tail ? tail : "");
+    free(tail);
+    json_t *codes = json_object_get(params, "retry_on_exit_codes");
+    if (!res->cancelled && !res->term_signal && codes && !dfp_int_in_array(codes, res->exit_code))
+        return DF_TASK_FAILED_PERMANENT;
+    return DF_TASK_FAILED;
+}
+
 static int shell_execute(df_task_ctx *ctx, const json_t *params, json_t **result)
 {
     char err[1024];
     if (dfp_check_final(ctx, check_params, params, sizeof err))
         return DF_TASK_FAILED_PERMANENT;
-    int status = DF_TASK_FAILED_PERMANENT;
+    int status = DF_TASK_FAILED;
     char **argv = NULL, **env = NULL, *stdin_text = NULL;
-    json_t *jargv = json_object_get(params, "argv");
-    json_t *script = json_object_get(params, "script");
-    size_t argc = jargv ? json_array_size(jargv) : 3;
-    argv = calloc(argc + 1, sizeof *argv);
-    if (!argv)
-        goto oom;
-    if (jargv) {
-        for (size_t i = 0; i < argc; i++)
-            if (!(argv[i] = scalar_text(json_array_get(jargv, i))))
-                goto oom;
-    } else {
-        argv[0] = strdup("/bin/sh");
-        argv[1] = strdup("-c");
-        argv[2] = strdup(json_string_value(script));
-        if (!argv[0] || !argv[1] || !argv[2])
-            goto oom;
-    }
-    json_t *jenv = json_object_get(params, "env");
-    if (jenv) {
-        env = calloc(json_object_size(jenv) + 1, sizeof *env);
-        if (!env)
-            goto oom;
-        size_t k = 0;
-        const char *key;
-        json_t *v;
-        json_object_foreach(jenv, key, v)
-        {
-            char *val = scalar_text(v);
-            if (!val || asprintf(&env[k], "%s=%s", key, val) < 0) {
-                env[k] = NULL;
-                free(val);
-                goto oom;
-            }
-            free(val);
-            k++;
-        }
-    }
     df_spawn_opts opts = DF_SPAWN_OPTS_INIT;
+    if (build_command(params, &argv, &env) != 0 ||
+        spawn_settings(params, &opts, &stdin_text) != 0) {
+        df_task_set_error(ctx, "shell: out of memory");
+        goto out;
+    }
     opts.argv = (const char *const *)argv;
     opts.env = (const char *const *)env;
-    json_t *cwd = json_object_get(params, "cwd");
-    opts.cwd = cwd ? json_string_value(cwd) : NULL;
-    json_t *jin = json_object_get(params, "stdin");
-    if (jin) {
-        if (json_is_string(jin)) {
-            opts.stdin_data = json_string_value(jin);
-            opts.stdin_len = json_string_length(jin);
-        } else {
-            stdin_text = json_dumps(jin, JSON_COMPACT | JSON_ENCODE_ANY);
-            if (!stdin_text)
-                goto oom;
-            opts.stdin_data = stdin_text;
-            opts.stdin_len = strlen(stdin_text);
-        }
-    }
-    json_t *limits = json_object_get(params, "limits");
-    if (limits) {
-        json_t *v;
-        if ((v = json_object_get(limits, "cpu_seconds")))
-            opts.limit_cpu_seconds = (uint64_t)json_integer_value(v);
-        if ((v = json_object_get(limits, "memory_mb")))
-            opts.limit_memory_mb = (uint64_t)json_integer_value(v);
-        if ((v = json_object_get(limits, "open_files")))
-            opts.limit_open_files = (uint64_t)json_integer_value(v);
-    }
-
     df_spawn_result res = DF_SPAWN_RESULT_INIT;
     if (df_task_spawn(ctx, &opts, &res, err, sizeof err) != 0) {
         df_task_set_error(ctx, "%s", err);
-        status = DF_TASK_FAILED;
         goto out;
     }
     if (res.stdout_truncated)
@@ -306,75 +407,18 @@ static int shell_execute(df_task_ctx *ctx, const json_t *params, json_t **result
         df_task_log(ctx, "stderr was longer than 1 MiB: only its first 1 MiB is kept");
     size_t out_n = strip_newline(res.stdout_data, res.stdout_len);
     size_t err_n = strip_newline(res.stderr_data, res.stderr_len);
-
     if (res.exit_code == 0 && !res.term_signal && !res.cancelled) {
-        json_t *r = json_object();
-        json_t *jout = dfp_text_json(res.stdout_data, out_n);
-        json_t *jerr = dfp_text_json(res.stderr_data, err_n);
-        if (!r || !jout || !jerr || json_object_set_new(r, "exit_code", json_integer(0)) ||
-            json_object_set_new(r, "stdout", jout) || json_object_set_new(r, "stderr", jerr) ||
-            (res.stdout_truncated &&
-             json_object_set_new(r, "stdout_truncated", json_true()) != 0) ||
-            (res.stderr_truncated &&
-             json_object_set_new(r, "stderr_truncated", json_true()) != 0)) {
-            json_decref(r);
-            df_spawn_result_free(&res);
-            goto oom;
-        }
-        if (json_is_true(json_object_get(params, "parse_json_stdout")) && res.stdout_truncated) {
-            df_task_set_error(ctx,
-                              "stdout is longer than 1 MiB, the most a shell task keeps, so it was "
-                              "cut and cannot be parsed (parse_json_stdout); write large output "
-                              "to a file and pass its path instead");
-            json_decref(r);
-            df_spawn_result_free(&res);
-            status = DF_TASK_FAILED_PERMANENT;
-            goto out;
-        }
-        if (json_is_true(json_object_get(params, "parse_json_stdout"))) {
-            json_error_t je;
-            json_t *parsed = json_loadb(res.stdout_data, out_n, JSON_DECODE_ANY, &je);
-            if (!parsed) {
-                df_task_set_error(ctx,
-                                  "stdout is not valid JSON (parse_json_stdout): %s at line "
-                                  "%d, column %d",
-                                  je.text, je.line, je.column);
-                json_decref(r);
-                df_spawn_result_free(&res);
-                status = DF_TASK_FAILED_PERMANENT;
-                goto out;
-            }
-            json_object_set_new(r, "json", parsed);
-        }
-        *result = r;
-        status = DF_TASK_OK;
-    } else {
-        char what[96];
-        if (res.term_signal) {
-            const char *abbr = sigabbrev_np(res.term_signal);
-            snprintf(what, sizeof what, "killed by signal %d%s%s%s", res.term_signal,
-                     abbr ? " (SIG" : "", abbr ? abbr : "", abbr ? ")" : "");
-        } else {
-            snprintf(what, sizeof what, "exit code %lld", (long long)res.exit_code);
-        }
-        char *tail = stderr_tail(res.stderr_data, err_n);
-        df_task_set_error(ctx, "%s%s%s%s", res.cancelled ? "cancelled: " : "", what,
-                          tail && *tail ? ": " : "", tail ? tail : "");
-        free(tail);
-        json_t *codes = json_object_get(params, "retry_on_exit_codes");
-        if (!res.cancelled && !res.term_signal && codes && !dfp_int_in_array(codes, res.exit_code))
-            status = DF_TASK_FAILED_PERMANENT;
-        else
+        status = success(ctx, params, &res, out_n, err_n, result);
+        if (status < 0) {
+            df_task_set_error(ctx, "shell: out of memory");
             status = DF_TASK_FAILED;
+        }
+    } else {
+        status = failure(ctx, params, &res, err_n);
     }
     df_task_log(ctx, "exit code %lld%s", (long long)res.exit_code,
                 res.term_signal ? " (signal)" : "");
     df_spawn_result_free(&res);
-    goto out;
-
-oom:
-    df_task_set_error(ctx, "shell: out of memory");
-    status = DF_TASK_FAILED;
 out:
     free_strv(argv);
     free_strv(env);
