@@ -28,6 +28,14 @@ int df_store_failf(df_store *s, int code, const char *fmt, ...)
 void df_run_view_free(df_run_view *v);
 void df_history_rows_free(df_history_row *rows, size_t n);
 
+/* A time in ms as the views of SPEC §7 show it (ISO-8601 UTC with milliseconds), null for 0; text
+ * as a JSON string, null for NULL or text that is not UTF-8. New references. */
+json_t *df_store_json_time(int64_t ms);
+json_t *df_store_json_text(const char *text);
+
+/* Frees what a backend's run_events read returns; NULL is fine. */
+void df_event_rows_free(df_event_row *rows, size_t n);
+
 /* Frees what a backend's task_attempts read returns; NULL is fine. */
 void df_task_attempts_free(df_task_attempts *t);
 

@@ -265,7 +265,7 @@ void df_stored_run_free(df_stored_run *run)
 /* A time in ms as the views of SPEC §7 show it: ISO-8601 UTC with milliseconds
  * ("2026-11-29T08:15:08.123Z", as SQLite's strftime('%Y-%m-%dT%H:%M:%fZ') writes it); 0 is
  * null. New reference. */
-static json_t *iso_ms(int64_t ms)
+json_t *df_store_json_time(int64_t ms)
 {
     if (ms == 0)
         return json_null();
@@ -284,6 +284,9 @@ static json_t *iso_ms(int64_t ms)
     return json_string(buf);
 }
 
+#define iso_ms df_store_json_time
+#define text_or_null df_store_json_text
+
 /* ended - started in ms, or null unless both are known. New reference. */
 static json_t *duration_ms(int64_t started, int64_t ended)
 {
@@ -292,7 +295,7 @@ static json_t *duration_ms(int64_t started, int64_t ended)
 
 /* Text, or null for NULL (and for text that is not UTF-8, which a JSON string cannot hold).
  * New reference. */
-static json_t *text_or_null(const char *text)
+json_t *df_store_json_text(const char *text)
 {
     json_t *v = text ? json_string(text) : NULL;
     return v ? v : json_null();
@@ -426,12 +429,17 @@ int df_store_latest_run(df_store *s, long long *run_id)
 }
 
 /* See store.h: the run_history view's columns, in its order. */
-int df_store_history(df_store *s, const char *workflow, int limit, json_t **out)
+int df_store_history_query(df_store *s, const df_history_query *q, json_t **out)
 {
     *out = NULL;
+    if (!q)
+        return bad_args(s, "read history");
+    df_history_query qq = *q;
+    if (qq.limit <= 0)
+        qq.limit = 20;
     df_history_row *rows = NULL;
     size_t n = 0;
-    int code = s->ops->history(s, workflow, limit > 0 ? limit : 20, &rows, &n);
+    int code = s->ops->history(s, &qq, &rows, &n);
     if (code != DF_STORE_OK)
         return code;
     json_t *a = json_array();
@@ -452,6 +460,13 @@ int df_store_history(df_store *s, const char *workflow, int limit, json_t **out)
     df_history_rows_free(rows, n);
     *out = a;
     return DF_STORE_OK;
+}
+
+/* See store.h. */
+int df_store_history(df_store *s, const char *workflow, int limit, json_t **out)
+{
+    df_history_query q = {.workflow = workflow, .limit = limit};
+    return df_store_history_query(s, &q, out);
 }
 
 /* See backend.h. */

@@ -235,6 +235,39 @@ typedef struct df_history_row {
     long long tasks_failed; /* FAILED, UPSTREAM_FAILED or INVALID */
 } df_history_row;
 
+/* What `history` and GET /api/v1/runs select (SPEC §6, §9, §10). Pointers borrowed for the call. */
+typedef struct df_history_query {
+    const char *workflow; /* that workflow's runs only, or NULL for all */
+    const char *state;    /* runs in that state as run_history shows it (a stale RUNNING run is
+                             INTERRUPTED), a df_run_state name; NULL for all */
+    int64_t since;        /* runs started at or after this time (ms); 0 = no bound */
+    long long before;     /* runs whose id is below this one (exclusive); 0 = no bound */
+    int limit;            /* rows at most; <= 0 = 20 */
+} df_history_query;
+
+/* One row of the task_events view (df_store_run_events; what a backend returns, new, malloc'd,
+ * freed by store.c). */
+typedef struct df_event_row {
+    long long seq;
+    char *task_id;
+    df_task_state from; /* DF_TS__COUNT when none (the event that created the instance) */
+    df_task_state to;
+    int64_t at; /* ms */
+    unsigned attempt;
+    char *detail; /* or NULL */
+} df_event_row;
+
+/* What df_store_gc deleted (or would delete, with dry_run). */
+typedef struct df_gc_result {
+    long long runs; /* runs deleted */
+    long long rows; /* rows deleted in every table, the runs' own included */
+    /* Bytes freed. SQLite: the pages that the deletion put on the database's free list, times
+     * the page size (the file keeps its size; new history reuses those pages; VACUUM shrinks
+     * it). PostgreSQL: the on-disk size of the rows deleted (pg_column_size of each whole row),
+     * which autovacuum makes reusable. */
+    long long bytes;
+} df_gc_result;
+
 /* One attempt of a task instance as `logs` and `status --task` show it (a row of the
  * attempt_history view, times in ms). Strings belong to the df_task_attempts record. */
 typedef struct df_attempt_view {
@@ -400,6 +433,29 @@ int df_store_latest_run(df_store *s, long long *run_id);
  * limit <= 0 = 20. */
 int df_store_history(df_store *s, const char *workflow, int limit, json_t **out);
 
+/* The same, filtered by q (see df_history_query), newest first: run_history rows as above. */
+int df_store_history_query(df_store *s, const df_history_query *q, json_t **out);
+
+/* Deletes every finished run (SUCCESS, FAILED, INVALID, CANCELLED) that ended before cutoff (ms
+ * since the epoch), with all its rows (task instances, edges, events, attempts, alerts, breaker
+ * changes), in one transaction, and fills *out with what it deleted and freed (see
+ * df_gc_result). With dry_run, measures the same in a transaction it rolls back: nothing
+ * changes. Runs not finished (RUNNING, INTERRUPTED) are never deleted. Must not be called inside
+ * a transaction of the caller's (begin..commit). */
+int df_store_gc(df_store *s, int64_t cutoff, bool dry_run, df_gc_result *out);
+
+/* The task_events rows (SPEC §7, §9) of one run with seq > after, oldest first, at most limit
+ * (<= 0: 1000), as a new object {"run_id", "state", "events": [{"seq", "run_id", "task_id",
+ * "from_state", "to_state", "at", "attempt", "detail"}], "last_seq"}: "state" the run's state as
+ * run_history shows it, "at" ISO-8601 UTC, from_state and detail null when none, last_seq the
+ * highest seq returned, or `after` when none. DF_STORE_NOTFOUND for an unknown run. */
+int df_store_run_events(df_store *s, long long run_id, long long after, int limit, json_t **out);
+
+/* Counts for GET /metrics, as a new object {"runs": {STATE: n}, "task_instances": {STATE: n}}:
+ * every run by the state run_history shows, and the task instances of the runs not final
+ * (RUNNING) by their state. States with no run are absent. */
+int df_store_state_counts(df_store *s, json_t **out);
+
 /* One task instance's attempts, oldest first, read in one snapshot, as a new object (the caller
  * json_decref's it):
  * {"run_id", "task_id", "state", "attempts": [{"attempt", "outcome", "started_at", "ended_at",
@@ -454,7 +510,12 @@ struct df_store_ops {
     int (*run_status)(df_store *s, long long run_id, df_run_view **out);
     int (*run_summary)(df_store *s, long long run_id, int max_tasks, df_run_view **out);
     int (*latest_run)(df_store *s, long long *run_id);
-    int (*history)(df_store *s, const char *workflow, int limit, df_history_row **out, size_t *n);
+    int (*history)(df_store *s, const df_history_query *q, df_history_row **out, size_t *n);
+    /* inside a transaction store.c opened (begin) and then commits or rolls back */
+    int (*gc)(df_store *s, int64_t cutoff, df_gc_result *out);
+    int (*run_events)(df_store *s, long long run_id, long long after, int limit,
+                      df_run_state *state, df_event_row **out, size_t *n);
+    int (*state_counts)(df_store *s, size_t runs[DF_RS__COUNT], size_t tasks[DF_TS__COUNT]);
     int (*load_run)(df_store *s, long long run_id, df_stored_run **out);
     int (*checkpoint)(df_store *s, bool *complete); /* complete never NULL here */
     int (*task_attempts)(df_store *s, long long run_id, const char *task_id,

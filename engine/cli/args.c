@@ -40,6 +40,11 @@ enum {
     OPT_MAX_RESULT_BYTES,
     OPT_MAX_LOG_BYTES,
     OPT_ATTEMPT,
+    OPT_STATE,
+    OPT_SINCE,
+    OPT_BEFORE,
+    OPT_OLDER_THAN,
+    OPT_DRY_RUN,
 };
 
 #define DF_OPT_COMMON 0u /* mask value meaning "every command" */
@@ -55,6 +60,18 @@ static const df_cli_option OPTIONS[] = {
      "show attempt number N (1 is the first; default: the latest)"},
     {"workflow", "NAME", OPT_WORKFLOW, DF_OPT_WORKFLOW, "only runs of this workflow"},
     {"limit", "N", OPT_LIMIT, DF_OPT_LIMIT, "show at most N runs (default: 20)"},
+    {"state", "STATE", OPT_STATE, DF_OPT_STATE,
+     "only runs in this state (RUNNING, SUCCESS, FAILED, INVALID, INTERRUPTED, CANCELLED)"},
+    {"since", "TIME", OPT_SINCE, DF_OPT_SINCE,
+     "only runs started at or after TIME: an ISO-8601 time with its offset "
+     "(2026-12-01T08:00:00Z) or a date (2026-12-01, midnight UTC)"},
+    {"before", "RUN_ID", OPT_BEFORE, DF_OPT_BEFORE,
+     "only runs whose id is below RUN_ID (the next page after a listing that ended at RUN_ID)"},
+    {"older-than", "DAYS", OPT_OLDER_THAN, DF_OPT_OLDER_THAN,
+     "delete the finished runs that ended more than DAYS days ago (a number >= 0, decimals "
+     "allowed: 0.5 is 12 hours; 0 is every finished run)"},
+    {"dry-run", NULL, OPT_DRY_RUN, DF_OPT_DRY_RUN,
+     "say what would be deleted and freed, and delete nothing"},
     {"format", "dot|mermaid", OPT_FORMAT, DF_OPT_FORMAT,
      "output format: Graphviz DOT or Mermaid flowchart (default: dot)"},
     {"from", "TIME", OPT_FROM, DF_OPT_FROM,
@@ -255,6 +272,23 @@ static int parse_param(df_cli *cli, const char *text)
     return 0;
 }
 
+/* --older-than DAYS: a finite number >= 0 (decimals allowed), at most 100 years. Returns 0, or
+ * -1 after printing why. */
+static int parse_days(const char *cmd, const char *arg, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(arg, &end);
+    if (!*arg || errno || *end || !(d >= 0 && d <= 36525)) {
+        df_cli_error("%s: --older-than needs a number of days >= 0 (such as 30 or 0.5), got "
+                     "\"%s\"",
+                     cmd, arg);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
 static int add_operand(df_cli *cli, char *arg)
 {
     char **o = realloc(cli->operands, (cli->n_operands + 1) * sizeof *o);
@@ -337,6 +371,23 @@ static int apply_option(df_cli *cli, int val, char *arg)
         return parse_count(cmd, "attempt", arg, &cli->attempt) ? DF_EXIT_USAGE : 0;
     case OPT_FROM:
         cli->from = arg; /* checked by the command (df_parse_time) */
+        return 0;
+    case OPT_STATE:
+        cli->state = arg; /* checked by the engine */
+        return 0;
+    case OPT_SINCE:
+        cli->since = arg; /* checked by the command */
+        return 0;
+    case OPT_BEFORE:
+        if (df_cli_parse_run_id(arg, &cli->before) != 0) {
+            df_cli_error("%s: --before needs a run id (a positive integer), got \"%s\"", cmd, arg);
+            return DF_EXIT_USAGE;
+        }
+        return 0;
+    case OPT_OLDER_THAN:
+        return parse_days(cmd, arg, &cli->older_than) ? DF_EXIT_USAGE : 0;
+    case OPT_DRY_RUN:
+        cli->dry_run = true;
         return 0;
     case OPT_STACK_SIZE:
         return parse_bytes(cmd, arg, &cli->stack_size) ? DF_EXIT_USAGE : 0;
@@ -450,6 +501,7 @@ static int parse_args(const df_cli_command *spec, int argc, char **argv, df_cli 
     cli->db_path = env_db && *env_db ? env_db : "./dagflow.db";
     cli->concurrency = DF_CLI_DEFAULT_CONCURRENCY;
     cli->format = "dot";
+    cli->older_than = -1;
     cli->params = json_object();
     if (!cli->params) {
         df_cli_error("out of memory");

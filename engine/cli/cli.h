@@ -45,7 +45,12 @@
 #define DF_OPT_COUNT (1u << 11)         /* --count N */
 #define DF_OPT_PASS_ENV (1u << 12)      /* --pass-env NAME|PATTERN (repeatable) */
 #define DF_OPT_ATTEMPT (1u << 14)       /* --attempt N */
-#define DF_OPT_CAPS (1u << 13) /* --max-params-bytes, --max-result-bytes, --max-log-bytes */
+#define DF_OPT_CAPS (1u << 13)       /* --max-params-bytes, --max-result-bytes, --max-log-bytes */
+#define DF_OPT_STATE (1u << 20)      /* --state S (history) */
+#define DF_OPT_SINCE (1u << 21)      /* --since TIME (history) */
+#define DF_OPT_BEFORE (1u << 22)     /* --before RUN_ID (history) */
+#define DF_OPT_OLDER_THAN (1u << 23) /* --older-than DAYS (gc) */
+#define DF_OPT_DRY_RUN (1u << 24)    /* --dry-run (gc) */
 /* The engine options of run, resume and retry. */
 #define DF_OPT_ENGINE                                                                              \
     (DF_OPT_WORKERS_MIN | DF_OPT_WORKERS_MAX | DF_OPT_CONCURRENCY | DF_OPT_QUEUE_CAPACITY |        \
@@ -91,6 +96,7 @@ int df_cmd_graph(const df_cli *cli);
 int df_cmd_plugins(const df_cli *cli);
 int df_cmd_schedule(const df_cli *cli);
 int df_cmd_logs(const df_cli *cli);
+int df_cmd_gc(const df_cli *cli);
 
 /* cmd_logs.c: one task's attempts (df_engine_task_attempts) for `logs` and `status --task`,
  * printing why not: an unknown run or task (with "did you mean") is DF_EXIT_USAGE, a store error
@@ -124,6 +130,11 @@ struct df_cli {
     const char *from;     /* --from TIME as given, or NULL */
     long count;           /* --count, 0 when not given */
     long attempt;         /* --attempt, 0 when not given (the latest) */
+    const char *state;    /* --state, or NULL (checked by the engine) */
+    const char *since;    /* --since TIME as given, or NULL (checked by the command) */
+    long long before;     /* --before RUN_ID, 0 when not given */
+    double older_than;    /* --older-than DAYS (>= 0), -1 when not given */
+    bool dry_run;         /* --dry-run */
     char **operands;      /* owned array (strings borrowed from argv), in the order given */
     size_t n_operands;
     bool allow_insecure_plugins; /* --allow-insecure-plugins */

@@ -83,12 +83,28 @@ static const df_cli_command COMMANDS[] = {
      DF_OPT_ATTEMPT, 2, 2},
     {"history", df_cmd_history, "list recent runs", "history [options]", NULL,
      "Lists recent runs, newest first: id, workflow, state, start, duration and task counts\n"
-     "(succeeded/failed/total). With --json, prints an array of run_history rows. A missing\n"
-     "database is an empty history (and is not created).\n",
+     "(succeeded/failed/total). --workflow, --state, --since and --before narrow the list\n"
+     "(all of them together); --before RUN_ID with the last id shown gives the next page.\n"
+     "With --json, prints an array of run_history rows. A missing database is an empty\n"
+     "history (and is not created).\n",
      "  0    the history was shown\n"
-     "  2    bad usage\n"
+     "  2    bad usage (an unknown state, a time that does not parse)\n"
      "  3    store error\n",
-     DF_OPT_WORKFLOW | DF_OPT_LIMIT, 0, 0},
+     DF_OPT_WORKFLOW | DF_OPT_LIMIT | DF_OPT_STATE | DF_OPT_SINCE | DF_OPT_BEFORE, 0, 0},
+    {"gc", df_cmd_gc, "delete old finished runs and all their rows",
+     "gc --older-than DAYS [options]", NULL,
+     "Deletes every finished run (SUCCESS, FAILED, INVALID, CANCELLED) that ended more than\n"
+     "DAYS days ago, with all its rows (tasks, events, attempts and their logs, alerts), in one\n"
+     "transaction, and prints how many runs and bytes that freed. RUNNING and INTERRUPTED runs\n"
+     "are never deleted. Bytes: with SQLite, the database pages the deletion freed (the file\n"
+     "keeps its size and reuses them; `sqlite3 DB VACUUM` shrinks it); with PostgreSQL, the\n"
+     "on-disk size of the deleted rows. With --dry-run, prints the same figures and deletes\n"
+     "nothing. With --json, prints {\"runs\", \"rows\", \"bytes\", \"dry_run\", \"cutoff\"}.\n"
+     "Never creates the database.\n",
+     "  0    done (or nothing to delete)\n"
+     "  2    bad usage (--older-than missing or not a number >= 0)\n"
+     "  3    store error\n",
+     DF_OPT_OLDER_THAN | DF_OPT_DRY_RUN, 0, 0},
     {"graph", df_cmd_graph, "print a workflow's DAG as Graphviz DOT or Mermaid",
      "graph FILE [options]", "  FILE  the workflow file (JSON); - reads it from standard input\n",
      "Loads FILE (no plugins are loaded) and prints its DAG, edges going from upstream to\n"

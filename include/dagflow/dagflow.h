@@ -388,6 +388,56 @@ int df_engine_task_attempts(df_engine *e, long long run_id, const char *task_id,
 int df_engine_history(df_engine *e, const char *workflow, size_t limit, json_t **out,
                       df_errlist *errs);
 
+/* What df_engine_history_query selects (SPEC §6 `history`, §10's filters, §9's GET
+ * /api/v1/runs). Zero fields mean "no bound". Pointers borrowed for the call. */
+typedef struct df_history_filter {
+    const char *workflow; /* that workflow's runs only; NULL = all */
+    const char *state;    /* runs in that state as run_history shows it ("INTERRUPTED" for a
+                             RUNNING run whose heartbeat is 30000 ms old); a name of
+                             df_run_state_name; NULL = all */
+    int64_t since_ms;     /* runs started at or after this time (ms since the epoch); 0 = any */
+    long long before;     /* runs whose id is below this one (exclusive); 0 = any */
+    size_t limit;         /* rows at most; 0 = 20 */
+} df_history_filter;
+
+/* Recent runs as df_engine_history returns them (newest first, run_history rows), filtered by f.
+ * No store yet: an empty array. Returns 0, DF_EINPUT (f NULL, or a state name that is not a run
+ * state), DF_ESTORE, DF_ENOMEM. Same thread rules as df_engine_run_status. */
+int df_engine_history_query(df_engine *e, const df_history_filter *f, json_t **out,
+                            df_errlist *errs);
+
+/* What df_engine_gc deleted (or, with dry_run, would delete). */
+typedef struct df_gc_stats {
+    long long runs;  /* runs deleted */
+    long long rows;  /* rows deleted, in every table, the runs' own included */
+    long long bytes; /* bytes freed: SQLite, the database pages the deletion freed (they go to
+                        the file's free list and are reused; the file keeps its size until
+                        VACUUM); PostgreSQL, the on-disk size of the deleted rows */
+} df_gc_stats;
+
+/* `dagflow gc` (SPEC §10): deletes every finished run (SUCCESS, FAILED, INVALID, CANCELLED)
+ * that ended before cutoff_ms (ms since the epoch), with all its rows, in one transaction; with
+ * dry_run, measures the same and changes nothing. RUNNING and INTERRUPTED runs are never
+ * deleted. A store that does not exist is not created (all zero). Returns 0, DF_ESTORE,
+ * DF_EBUSY. Same thread rules as df_engine_run_status; it must not be called while this engine
+ * has runs in flight. */
+int df_engine_gc(df_engine *e, int64_t cutoff_ms, bool dry_run, df_gc_stats *out, df_errlist *errs);
+
+/* A run's task events after seq `after` (SPEC §9 GET /api/v1/runs/ID/events), oldest first, at
+ * most limit (0 = 1000), as a new object {"run_id", "state", "events": [{"seq", "run_id",
+ * "task_id", "from_state", "to_state", "at", "attempt", "detail"}], "last_seq"} (the rows of
+ * the task_events view, "at" ISO-8601 UTC; "state" the run's state as status shows it; last_seq
+ * the highest seq returned, or `after` when none). DF_ENOTFOUND for an unknown run ("unknown run
+ * N") or no store; DF_ESTORE. Same thread rules as df_engine_run_status. */
+int df_engine_run_events(df_engine *e, long long run_id, long long after, size_t limit,
+                         json_t **out, df_errlist *errs);
+
+/* The store's runs by state and the task instances of its unfinished runs by state, as a new
+ * object {"runs": {STATE: n}, "task_instances": {STATE: n}} (states with none absent; a stale
+ * RUNNING run counts as INTERRUPTED): GET /metrics's gauges. No store: both empty. Returns 0,
+ * DF_ESTORE. Same thread rules as df_engine_run_status. */
+int df_engine_state_counts(df_engine *e, json_t **out, df_errlist *errs);
+
 /* ---- For a program that hosts engines ------------------------------------------------------- */
 
 /* Whether the store db names (as df_engine_config.db) exists already, without creating it: a

@@ -56,6 +56,17 @@ enum df_pg_stmt_id {
     PG_ATTEMPTS_TASK,
     PG_ATTEMPTS_RUN,
     PG_ATTEMPTS_LIST,
+    PG_GC_TASK_EVENT_LOG, /* history.c: gc, one statement per table (runs last) */
+    PG_GC_ATTEMPTS,
+    PG_GC_RUN_EDGES,
+    PG_GC_ALERTS,
+    PG_GC_BREAKER_LOG,
+    PG_GC_TASK_INSTANCES,
+    PG_GC_RUNS,
+    PG_EVENTS_RUN_STATE,
+    PG_EVENTS_LIST,
+    PG_COUNT_RUNS,
+    PG_COUNT_TASKS,
     PG__COUNT
 };
 
@@ -210,7 +221,12 @@ int df_pg_alerts_pending(df_store *s, long long run_id, df_pending_alert **out, 
 int df_pg_run_status(df_store *s, long long run_id, df_run_view **out);
 int df_pg_run_summary(df_store *s, long long run_id, int max_tasks, df_run_view **out);
 int df_pg_latest_run(df_store *s, long long *run_id);
-int df_pg_history(df_store *s, const char *workflow, int limit, df_history_row **out, size_t *n);
+int df_pg_history(df_store *s, const df_history_query *q, df_history_row **out, size_t *n);
+/* history.c: gc, a run's events, counts by state */
+int df_pg_gc(df_store *s, int64_t cutoff, df_gc_result *out);
+int df_pg_run_events(df_store *s, long long run_id, long long after, int limit, df_run_state *state,
+                     df_event_row **out, size_t *n);
+int df_pg_state_counts(df_store *s, size_t runs[DF_RS__COUNT], size_t tasks[DF_TS__COUNT]);
 int df_pg_load_run(df_store *s, long long run_id, df_stored_run **out);
 
 /* attempts.c: one task instance's attempts (logs, status --task). */

@@ -204,13 +204,16 @@ int df_pg_latest_run(df_store *store, long long *run_id)
 }
 
 /* See store.h. Rows of the run_history view, newest first. */
-int df_pg_history(df_store *store, const char *workflow, int limit, df_history_row **out, size_t *n)
+int df_pg_history(df_store *store, const df_history_query *q, df_history_row **out, size_t *n)
 {
     df_pg_store *s = df_pg_of(store);
     const char *W = "read history";
     df_pg_params p = {0};
-    df_pg_text(&p, workflow);
-    df_pg_i64(&p, limit);
+    df_pg_text(&p, q->workflow);
+    df_pg_i64(&p, q->limit);
+    df_pg_text(&p, q->state);
+    df_pg_ms(&p, q->since);
+    df_pg_ms(&p, q->before > 0 ? q->before : 0);
     int code;
     PGresult *r = df_pg_exec(s, PG_HISTORY, &p, W, &code);
     if (!r)

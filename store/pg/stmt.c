@@ -5,6 +5,14 @@
  * JSON array each), so that each is atomic without a transaction of its own. */
 #include "internal.h"
 
+/* gc: deletes one table's rows of the finished runs that ended before $1 (ms), returning how many
+ * rows and their on-disk size (pg_column_size of each whole row). */
+#define GC_DELETE(table)                                                                           \
+    "WITH d AS (DELETE FROM " table " AS x WHERE x.run_id IN (SELECT run_id FROM runs"             \
+    " WHERE state IN ('SUCCESS', 'FAILED', 'INVALID', 'CANCELLED') AND ended_at IS NOT NULL"       \
+    " AND ended_at < $1::bigint) RETURNING pg_column_size(x.*) AS b)"                              \
+    " SELECT count(*), COALESCE(sum(b), 0) FROM d"
+
 static const char *const pg_sql[PG__COUNT] = {
     [PG_BEGIN] = "BEGIN",
     [PG_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
@@ -103,7 +111,10 @@ static const char *const pg_sql[PG__COUNT] = {
     [PG_HISTORY] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at,"
                    " h.tasks_total, h.tasks_succeeded, h.tasks_failed"
                    " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
-                   " WHERE $1::text IS NULL OR h.workflow = $1::text"
+                   " WHERE ($1::text IS NULL OR h.workflow = $1::text)"
+                   " AND ($3::text IS NULL OR h.state = $3::text)"
+                   " AND ($4::bigint IS NULL OR r.started_at >= $4::bigint)"
+                   " AND ($5::bigint IS NULL OR h.run_id < $5::bigint)"
                    " ORDER BY h.run_id DESC LIMIT $2::bigint",
     [PG_LOAD_RUN] = "SELECT run_id, workflow, state, dag, path, dir, params, plugins, started_at,"
                     " ended_at, engine_pid, engine_host, engine_started_at, heartbeat_at"
@@ -127,6 +138,21 @@ static const char *const pg_sql[PG__COUNT] = {
     [PG_ATTEMPTS_RUN] = "SELECT 1 FROM runs WHERE run_id = $1::bigint",
     [PG_ATTEMPTS_LIST] = "SELECT attempt, outcome, started_at, ended_at, error, log FROM attempts"
                          " WHERE run_id = $1::bigint AND task_id = $2::text ORDER BY attempt",
+    [PG_GC_TASK_EVENT_LOG] = GC_DELETE("task_event_log"),
+    [PG_GC_ATTEMPTS] = GC_DELETE("attempts"),
+    [PG_GC_RUN_EDGES] = GC_DELETE("run_edges"),
+    [PG_GC_ALERTS] = GC_DELETE("alerts"),
+    [PG_GC_BREAKER_LOG] = GC_DELETE("breaker_log"),
+    [PG_GC_TASK_INSTANCES] = GC_DELETE("task_instances"),
+    [PG_GC_RUNS] = GC_DELETE("runs"),
+    [PG_EVENTS_RUN_STATE] = "SELECT state FROM run_history WHERE run_id = $1::bigint",
+    [PG_EVENTS_LIST] = "SELECT seq, task_id, from_state, to_state, at, attempt, detail"
+                       " FROM task_event_log WHERE run_id = $1::bigint AND seq > $2::bigint"
+                       " ORDER BY seq LIMIT $3::bigint",
+    [PG_COUNT_RUNS] = "SELECT state, count(*) FROM run_history GROUP BY state",
+    [PG_COUNT_TASKS] = "SELECT t.state, count(*) FROM task_instances t"
+                       " JOIN runs r ON r.run_id = t.run_id WHERE r.state = 'RUNNING'"
+                       " GROUP BY t.state",
 };
 
 /* See internal.h. */

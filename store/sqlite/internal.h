@@ -239,8 +239,12 @@ int df_sqlite_alerts_pending(df_store *s, long long run_id, df_pending_alert **o
 int df_sqlite_run_status(df_store *s, long long run_id, df_run_view **out);
 int df_sqlite_run_summary(df_store *s, long long run_id, int max_tasks, df_run_view **out);
 int df_sqlite_latest_run(df_store *s, long long *run_id);
-int df_sqlite_history(df_store *s, const char *workflow, int limit, df_history_row **out,
-                      size_t *n);
+int df_sqlite_history(df_store *s, const df_history_query *q, df_history_row **out, size_t *n);
+/* history.c: gc, a run's events, counts by state */
+int df_sqlite_gc(df_store *s, int64_t cutoff, df_gc_result *out);
+int df_sqlite_run_events(df_store *s, long long run_id, long long after, int limit,
+                         df_run_state *state, df_event_row **out, size_t *n);
+int df_sqlite_state_counts(df_store *s, size_t runs[DF_RS__COUNT], size_t tasks[DF_TS__COUNT]);
 int df_sqlite_load_run(df_store *s, long long run_id, df_stored_run **out);
 
 /* attempts.c: one task instance's attempts (logs, status --task). */

@@ -233,8 +233,7 @@ int df_sqlite_latest_run(df_store *store, long long *run_id)
 }
 
 /* See store.h. Rows of the run_history view (state and counts as it shows them), newest first. */
-int df_sqlite_history(df_store *store, const char *workflow, int limit, df_history_row **out,
-                      size_t *n)
+int df_sqlite_history(df_store *store, const df_history_query *q, df_history_row **out, size_t *n)
 {
     df_sqlite_store *s = df_sqlite_of(store);
     const char *W = "read history";
@@ -242,8 +241,14 @@ int df_sqlite_history(df_store *store, const char *workflow, int limit, df_histo
     sqlite3_stmt *st = df_sqlite_stmt(s, ST_HISTORY, W, &code);
     if (!st)
         return code;
-    df_sqlite_bind_text(st, 1, workflow);
-    sqlite3_bind_int(st, 2, limit);
+    df_sqlite_bind_text(st, 1, q->workflow);
+    sqlite3_bind_int(st, 2, q->limit);
+    df_sqlite_bind_text(st, 3, q->state);
+    df_sqlite_bind_ms(st, 4, q->since);
+    if (q->before > 0)
+        sqlite3_bind_int64(st, 5, q->before);
+    else
+        sqlite3_bind_null(st, 5);
     df_history_row *rows = NULL;
     size_t len = 0, cap = 0;
     bool oom = false;

@@ -22,6 +22,7 @@
 #include "store/store.h"
 
 #include "store_attempts_check.h"
+#include "store_history_check.h"
 
 typedef struct pgfx {
     char uri[1024];
@@ -266,6 +267,29 @@ static void test_task_attempts(void **state)
     check_task_attempts(f->s);
 }
 
+/* history's filters, gc, events and counts: the scenarios SQLite passes too
+ * (store_history_check.h); bytes are the deleted rows' size. */
+static void test_history_filters(void **state)
+{
+    pgfx *f = *state;
+    NEED_PG(f);
+    check_history_filters(f->s);
+}
+
+static void test_gc(void **state)
+{
+    pgfx *f = *state;
+    NEED_PG(f);
+    assert_true(check_gc(f->s, 3000) > 0);
+}
+
+static void test_events_and_counts(void **state)
+{
+    pgfx *f = *state;
+    NEED_PG(f);
+    check_events_and_counts(f->s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +301,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_streak, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_attempts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_and_counts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

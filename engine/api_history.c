@@ -1,0 +1,120 @@
+/* api_history: the embedding API's history upkeep and live reads (include/dagflow/dagflow.h):
+ * history with filters, gc, a run's events after a sequence number, and the counts by state for
+ * metrics. Like api.c's reads, the store is opened on demand and never created; every call
+ * accepts a NULL df_errlist. */
+#include "engine_internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+#define ERRS_OR(scratch) (errs ? errs : &(scratch))
+
+/* Opens the store for a read that answers "nothing" for a store that does not exist: sets
+ * *missing then (and returns 0). */
+static int open_existing(df_engine *e, bool *missing, df_errlist *l)
+{
+    *missing = !e->store && !df_store_exists(e->db);
+    return *missing ? 0 : df_engine_open_store(e, false, false, l);
+}
+
+static int store_failed(df_engine *e, int src, df_errlist *l)
+{
+    df_errlist_add(l, "%s", df_store_error(e->store));
+    return src;
+}
+
+int df_engine_history_query(df_engine *e, const df_history_filter *f, json_t **out,
+                            df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    df_errlist *l = ERRS_OR(scratch);
+    *out = NULL;
+    df_run_state st;
+    bool missing = false;
+    int rc = 0;
+    if (!f) {
+        df_errlist_add(l, "history: no filter given");
+        rc = DF_EINPUT;
+    } else if (f->state && df_run_state_parse(f->state, &st) != 0) {
+        df_errlist_add(l,
+                       "unknown run state \"%s\" (RUNNING, SUCCESS, FAILED, INVALID, "
+                       "INTERRUPTED or CANCELLED)",
+                       f->state);
+        rc = DF_EINPUT;
+    } else if ((rc = open_existing(e, &missing, l)) == 0 && missing) {
+        *out = json_array();
+    } else if (rc == 0) {
+        df_history_query q = {.workflow = f->workflow,
+                              .state = f->state,
+                              .since = f->since_ms,
+                              .before = f->before,
+                              .limit = f->limit > INT_MAX ? INT_MAX : (int)f->limit};
+        int src = df_store_history_query(e->store, &q, out);
+        if (src != DF_STORE_OK)
+            rc = store_failed(e, src, l);
+    }
+    if (rc == 0 && !*out) {
+        df_errlist_add(l, "out of memory");
+        rc = DF_ENOMEM;
+    }
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
+int df_engine_gc(df_engine *e, int64_t cutoff_ms, bool dry_run, df_gc_stats *out, df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    df_errlist *l = ERRS_OR(scratch);
+    *out = (df_gc_stats){0};
+    bool missing = false;
+    int rc = open_existing(e, &missing, l);
+    if (rc == 0 && !missing) {
+        df_gc_result r;
+        int src = df_store_gc(e->store, cutoff_ms, dry_run, &r);
+        if (src != DF_STORE_OK)
+            rc = store_failed(e, src, l);
+        else
+            *out = (df_gc_stats){.runs = r.runs, .rows = r.rows, .bytes = r.bytes};
+    }
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
+int df_engine_run_events(df_engine *e, long long run_id, long long after, size_t limit,
+                         json_t **out, df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    df_errlist *l = ERRS_OR(scratch);
+    *out = NULL;
+    int rc = df_engine_open_store(e, false, false, l);
+    if (rc == 0) {
+        int src = df_store_run_events(e->store, run_id, after,
+                                      limit > INT_MAX ? INT_MAX : (int)limit, out);
+        if (src == DF_STORE_NOTFOUND) {
+            df_errlist_add(l, "unknown run %lld", run_id);
+            rc = DF_ENOTFOUND;
+        } else if (src != DF_STORE_OK) {
+            rc = store_failed(e, src, l);
+        }
+    }
+    df_errlist_clear(&scratch);
+    return rc;
+}
+
+int df_engine_state_counts(df_engine *e, json_t **out, df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    df_errlist *l = ERRS_OR(scratch);
+    *out = NULL;
+    bool missing = false;
+    int rc = open_existing(e, &missing, l);
+    if (rc == 0 && missing) {
+        *out = json_pack("{s{} s{}}", "runs", "task_instances");
+    } else if (rc == 0) {
+        int src = df_store_state_counts(e->store, out);
+        if (src != DF_STORE_OK)
+            rc = store_failed(e, src, l);
+    }
+    df_errlist_clear(&scratch);
+    return rc;
+}
