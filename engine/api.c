@@ -79,6 +79,20 @@ size_t df_workflow_task_count(const df_workflow *wf)
 int df_engine_start_file(df_engine *e, const char *path, const json_t *params, long long *run_id,
                          df_errlist *errs)
 {
+    df_run_options o = {.params = params};
+    return df_engine_start_file_opts(e, path, &o, run_id, errs);
+}
+
+int df_engine_start_workflow(df_engine *e, const df_workflow *wf, const json_t *params,
+                             long long *run_id, df_errlist *errs)
+{
+    df_run_options o = {.params = params};
+    return df_engine_start_workflow_opts(e, wf, &o, run_id, errs);
+}
+
+int df_engine_start_file_opts(df_engine *e, const char *path, const df_run_options *opts,
+                              long long *run_id, df_errlist *errs)
+{
     df_errlist scratch = {0};
     df_errlist *l = ERRS_OR(scratch);
     *run_id = 0;
@@ -89,13 +103,13 @@ int df_engine_start_file(df_engine *e, const char *path, const json_t *params, l
         rc = DF_EINPUT;
     }
     if (rc == 0)
-        rc = df_engine_start_loaded(e, wf, params, run_id, l);
+        rc = df_engine_start_loaded(e, wf, opts, run_id, l);
     df_errlist_clear(&scratch);
     return rc;
 }
 
-int df_engine_start_workflow(df_engine *e, const df_workflow *wf, const json_t *params,
-                             long long *run_id, df_errlist *errs)
+int df_engine_start_workflow_opts(df_engine *e, const df_workflow *wf, const df_run_options *opts,
+                                  long long *run_id, df_errlist *errs)
 {
     df_errlist scratch = {0};
     df_errlist *l = ERRS_OR(scratch);
@@ -111,7 +125,7 @@ int df_engine_start_workflow(df_engine *e, const df_workflow *wf, const json_t *
         rc = DF_EINPUT;
     json_decref(doc);
     if (rc == 0)
-        rc = df_engine_start_loaded(e, copy, params, run_id, l);
+        rc = df_engine_start_loaded(e, copy, opts, run_id, l);
     df_errlist_clear(&scratch);
     return rc;
 }

@@ -504,8 +504,10 @@ static int engine_open(const df_engine_config *cfg, df_engine **out, df_errlist 
     e->alerts = df_alerts_new(&e->loop, df_engine_alert_outcome, e);
     df_alerts_set_pass_env(e->alerts, e->cfg.pass_env);
     gethostname(e->engine_host, sizeof e->engine_host - 1);
-    e->engine_info =
-        (df_engine_id){.pid = getpid(), .host = e->engine_host, .started_at = df_now_ms()};
+    e->engine_info = (df_engine_id){.pid = getpid(),
+                                    .host = e->engine_host,
+                                    .started_at = df_now_ms(),
+                                    .kind = cfg->service ? "serve" : NULL};
     if (!e->plugins || !e->alerts) {
         df_errlist_add(errs, "out of memory");
         df_engine_close(e);

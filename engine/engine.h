@@ -23,9 +23,10 @@ int df_engine_can_start(df_engine *e, df_errlist *errs);
 
 /* Checks the plugins and params of wf, records it as a new run and queues its first tasks (the
  * body of df_engine_start_file once the file has loaded). Takes ownership of wf, whatever it
- * returns. params: borrowed overrides, may be NULL. Returns as df_engine_start_file. */
-int df_engine_start_loaded(df_engine *e, df_workflow *wf, const json_t *params, long long *run_id,
-                           df_errlist *errs);
+ * returns. opts: borrowed, NULL for a zeroed one (dagflow.h's df_run_options). Returns as
+ * df_engine_start_file. */
+int df_engine_start_loaded(df_engine *e, df_workflow *wf, const df_run_options *opts,
+                           long long *run_id, df_errlist *errs);
 
 /* df_engine_start_resume (retry false) and df_engine_start_retry. */
 int df_engine_start_stored(df_engine *e, long long run_id, bool retry, const char *task,

@@ -163,6 +163,12 @@ int df_engine_open_handles(df_engine *e, df_errlist *errs);
 df_run *df_run_new(df_engine *e, long long run_id, df_workflow *wf, const df_plugin **plugins,
                    json_t *params);
 
+/* Sets where the run comes from: trigger, logical time and start (ms; logical_time 0 = started_at)
+ * and parent (0 / NULL for none; the task id is copied), and the run context templates read
+ * (SPEC §10). Returns 0 or DF_ENOMEM. */
+int df_run_set_origin(df_run *r, df_run_trigger trigger, int64_t logical_time, int64_t started_at,
+                      long long parent_run_id, const char *parent_task_id);
+
 /* Marks the tasks whose invalid[i] is set INVALID and the others SKIPPED (run creation). msgs
  * holds one message per INVALID task, in task order (the rejections of validate). */
 void df_run_mark_invalid(df_run *r, const unsigned char *invalid, const char *const *msgs);

@@ -183,7 +183,7 @@ static void run_record_free(run_record *r)
 /* Fills r with the record of a new run of wf (borrowing from wf, plugins and e). Returns 0, or
  * DF_ENOMEM (r is still to be freed with run_record_free). */
 static int run_record_init(run_record *r, df_engine *e, const df_workflow *wf, const json_t *params,
-                           const df_plugin **plugins)
+                           const df_plugin **plugins, const df_run_options *o)
 {
     memset(r, 0, sizeof *r);
     size_t n = wf->n_tasks;
@@ -214,7 +214,11 @@ static int run_record_init(run_record *r, df_engine *e, const df_workflow *wf, c
                              .started_at = df_now_ms(),
                              .engine = &e->engine_info,
                              .tasks = r->tasks,
-                             .n_tasks = n};
+                             .n_tasks = n,
+                             .trigger = o->trigger,
+                             .logical_time = o->logical_time,
+                             .parent_run_id = o->parent_run_id,
+                             .parent_task_id = o->parent_task_id};
     return 0;
 }
 
@@ -222,9 +226,14 @@ static int run_record_init(run_record *r, df_engine *e, const df_workflow *wf, c
  * tasks marked, its first tasks queued. */
 static int engine_launch(df_engine *e, long long run_id, df_workflow *wf, const df_plugin **plugins,
                          json_t *params, const unsigned char *invalid, const df_errlist *rejected,
-                         df_errlist *errs)
+                         const df_run_record *rec, df_errlist *errs)
 {
     df_run *r = df_run_new(e, run_id, wf, plugins, params);
+    if (r && df_run_set_origin(r, rec->trigger, rec->logical_time, rec->started_at,
+                               rec->parent_run_id, rec->parent_task_id) != 0) {
+        df_run_free(r);
+        r = NULL;
+    }
     if (!r || engine_add_run(e, r) != 0) {
         df_run_free(r);
         df_errlist_add(errs, "out of memory");
@@ -240,11 +249,34 @@ static int engine_launch(df_engine *e, long long run_id, df_workflow *wf, const 
     return 0;
 }
 
-int df_engine_start_loaded(df_engine *e, df_workflow *wf, const json_t *overrides,
+/* Checks the options of a new run. Returns 0, or DF_EINPUT with a message. */
+static int check_options(const df_run_options *o, df_errlist *errs)
+{
+    if ((unsigned)o->trigger >= DF_TRIGGER__COUNT) {
+        df_errlist_add(errs, "invalid run trigger %d", (int)o->trigger);
+        return DF_EINPUT;
+    }
+    if (o->parent_task_id && o->parent_run_id <= 0) {
+        df_errlist_add(errs, "a parent task needs a parent run");
+        return DF_EINPUT;
+    }
+    if (o->logical_time < 0) {
+        df_errlist_add(errs, "a logical time before 1970 (%lld ms)", (long long)o->logical_time);
+        return DF_EINPUT;
+    }
+    return 0;
+}
+
+int df_engine_start_loaded(df_engine *e, df_workflow *wf, const df_run_options *opts,
                            long long *run_id, df_errlist *errs)
 {
+    static const df_run_options none = {0};
+    const df_run_options *o = opts ? opts : &none;
+    const json_t *overrides = o->params;
     *run_id = 0;
     int st = df_engine_can_start(e, errs);
+    if (st == 0)
+        st = check_options(o, errs);
     if (st != 0) {
         df_workflow_free(wf);
         return st;
@@ -254,6 +286,7 @@ int df_engine_start_loaded(df_engine *e, df_workflow *wf, const json_t *override
     const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);
     unsigned char *invalid = calloc(wf->n_tasks ? wf->n_tasks : 1, 1);
     df_errlist rejected = {0};
+    df_run_record origin = {0}; /* the recorded run's origin (its pointers are not read) */
     if (!params || !plugins || !invalid) {
         df_errlist_add(errs, "out of memory");
         st = DF_ENOMEM;
@@ -274,13 +307,19 @@ int df_engine_start_loaded(df_engine *e, df_workflow *wf, const json_t *override
     }
     if (st == 0) {
         run_record rec;
-        bool built = run_record_init(&rec, e, wf, params, plugins) == 0;
+        bool built = run_record_init(&rec, e, wf, params, plugins, o) == 0;
         int rc = built ? df_store_create_run(e->store, &rec.rec, run_id) : DF_STORE_ERROR;
-        run_record_free(&rec);
         if (rc != DF_STORE_OK) {
             df_errlist_add(errs, "%s", built ? df_store_error(e->store) : "out of memory");
             st = built ? rc : DF_ENOMEM;
+        } else {
+            origin = (df_run_record){.trigger = rec.rec.trigger,
+                                     .logical_time = rec.rec.logical_time,
+                                     .started_at = rec.rec.started_at,
+                                     .parent_run_id = o->parent_run_id,
+                                     .parent_task_id = o->parent_task_id};
         }
+        run_record_free(&rec);
     }
     if (st != 0) {
         df_errlist_clear(&rejected);
@@ -292,7 +331,7 @@ int df_engine_start_loaded(df_engine *e, df_workflow *wf, const json_t *override
     }
     for (size_t i = 0; i < rejected.n; i++)
         df_errlist_add(errs, "%s", rejected.msgs[i]);
-    st = engine_launch(e, *run_id, wf, plugins, params, invalid, &rejected, errs);
+    st = engine_launch(e, *run_id, wf, plugins, params, invalid, &rejected, &origin, errs);
     free(invalid);
     df_errlist_clear(&rejected);
     return st;
@@ -373,6 +412,14 @@ int df_engine_start_stored(df_engine *e, long long run_id, bool retry, const cha
     df_run *r = NULL;
     if ((st = engine_load_stored(e, run_id, &loaded, &r, errs)) != 0)
         return st;
+    if (df_run_set_origin(r, loaded->origin.trigger, loaded->origin.logical_time,
+                          loaded->started_at, loaded->origin.parent_run_id,
+                          loaded->origin.parent_task_id) != 0) {
+        df_stored_run_free(loaded);
+        engine_drop_run(e, r);
+        df_errlist_add(errs, "out of memory");
+        return DF_ENOMEM;
+    }
     char err[1024];
     err[0] = '\0';
     st = retry ? df_run_retry_prepare(r, loaded, task, err, sizeof err)

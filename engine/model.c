@@ -17,6 +17,8 @@ const char *const df_trigger_rule_names[DF_TR__COUNT] = {
     "one_done",     "none_failed", "none_failed_min_one_success",
     "none_skipped", "always",
 };
+static const char *const run_trigger_names[DF_TRIGGER__COUNT] = {"manual", "schedule", "api",
+                                                                 "workflow"};
 static const char *const alert_names[DF_ALERT__COUNT] = {"pending", "delivered", "failed"};
 static const char *const breaker_names[DF_BREAKER__COUNT] = {"CLOSED", "OPEN", "HALF_OPEN"};
 
@@ -42,6 +44,20 @@ const char *df_task_state_name(df_task_state s)
 const char *df_run_state_name(df_run_state s)
 {
     return name_of(run_names, DF_RS__COUNT, (unsigned)s);
+}
+
+const char *df_run_trigger_name(df_run_trigger t)
+{
+    return name_of(run_trigger_names, DF_TRIGGER__COUNT, (unsigned)t);
+}
+
+int df_run_trigger_parse(const char *name, df_run_trigger *out)
+{
+    int i = index_of(run_trigger_names, DF_TRIGGER__COUNT, name);
+    if (i < 0)
+        return DF_EINPUT;
+    *out = (df_run_trigger)i;
+    return 0;
 }
 
 const char *df_attempt_outcome_name(df_attempt_outcome o)

@@ -703,6 +703,10 @@ bool df_run_core_check_end(df_run_core *c, const df_run_clock *clk)
         return false;
     fx->run_state = st;
     fx->at = clk->now_ms;
+    if (c->timed_out && st == DF_RS_FAILED) { /* the run's own error (run_history.error) */
+        char msg[96];
+        fx->error = strdup(df_run_timeout_msg(c, msg, sizeof msg));
+    }
     c->ending = true;
     c->final_state = st;
     return false;

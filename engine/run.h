@@ -101,7 +101,8 @@ typedef enum df_effect_kind {
     DF_FX_TIMER_ARM,     /* (re)arm timer (timer, task) to fire delay_ms from now */
     DF_FX_TIMER_STOP,    /* stop timer (timer, task; DF_RT_TIMEOUT stands for any attempt timer) */
     DF_FX_BREAKER_ARM,   /* wake the engine when breaker `breaker` may half-open */
-    DF_FX_RUN_END,       /* record the run's final state (run_state, at), then call
+    DF_FX_RUN_END,       /* record the run's final state (run_state, at, error: the run's own
+                          * error or NULL), then call
                           * df_run_core_end_recorded */
     DF_FX_FATAL,         /* the core cannot go on (detail says why): make the engine fatal */
 } df_effect_kind;

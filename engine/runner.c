@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "schedule.h"
 #include "template.h"
 
 static double engine_random(void *ud)
@@ -82,10 +83,27 @@ df_run *df_run_new(df_engine *e, long long run_id, df_workflow *wf, const df_plu
     return r;
 }
 
+int df_run_set_origin(df_run *r, df_run_trigger trigger, int64_t logical_time, int64_t started_at,
+                      long long parent_run_id, const char *parent_task_id)
+{
+    r->trigger = trigger;
+    r->started_at = started_at;
+    r->logical_time = logical_time ? logical_time : started_at;
+    r->parent_run_id = parent_run_id;
+    free(r->parent_task_id);
+    r->parent_task_id = parent_task_id ? strdup(parent_task_id) : NULL;
+    df_iso8601(r->logical_time, r->ctx_logical_time, sizeof r->ctx_logical_time);
+    df_iso8601(r->started_at, r->ctx_started_at, sizeof r->ctx_started_at);
+    df_schedule_local_date(r->wf->schedule, r->logical_time, r->ctx_logical_date,
+                           sizeof r->ctx_logical_date);
+    return parent_task_id && !r->parent_task_id ? DF_ENOMEM : 0;
+}
+
 void df_run_free(df_run *r)
 {
     if (!r)
         return;
+    free(r->parent_task_id);
     /* Attempts still in the pool are freed with the pool's late results (engine close). */
     df_run_core_free(r->core);
     free(r->io);
@@ -257,6 +275,10 @@ static json_t *attempt_params(df_run *r, const df_attempt_rec *rec, char *err, s
     df_template_scope scope = {.params = r->params,
                                .run_id = r->id,
                                .workflow = r->wf->name,
+                               .logical_time = r->ctx_logical_time,
+                               .logical_date = r->ctx_logical_date,
+                               .started_at = r->ctx_started_at,
+                               .trigger = df_run_trigger_name(r->trigger),
                                .task_id = d->id,
                                .attempt = rec->attempt,
                                .resolve_tasks = true,

@@ -32,6 +32,12 @@ struct df_run {
     df_task_io *io;
     df_pending_submit *pending;
     size_t pending_n;
+    /* Where the run comes from (SPEC §10), and its run context for templates as text. */
+    df_run_trigger trigger;
+    int64_t logical_time, started_at; /* ms */
+    long long parent_run_id;          /* 0 = none */
+    char *parent_task_id;             /* owned, or NULL */
+    char ctx_logical_time[40], ctx_logical_date[16], ctx_started_at[40];
 };
 
 /* The time now, for an event. */

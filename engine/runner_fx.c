@@ -57,7 +57,8 @@ static void write_breaker(df_run *r, const df_effect *fx)
 static void write_run_end(df_run *r, const df_effect *fx)
 {
     df_engine *e = r->e;
-    if (df_store_run_set_state(e->store, r->id, fx->run_state, fx->at) != DF_STORE_OK) {
+    if (df_store_run_set_state(e->store, r->id, fx->run_state, fx->at) != DF_STORE_OK ||
+        (fx->error && df_store_run_set_error(e->store, r->id, fx->error) != DF_STORE_OK)) {
         df_engine_fail(e, "%s", df_store_error(e->store));
         return;
     }

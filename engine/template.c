@@ -159,6 +159,35 @@ static bool seg_eq(const char *p, size_t n, const char *lit)
     return strlen(lit) == n && memcmp(p, lit, n) == 0;
 }
 
+/* The keys of ${run.KEY}: 0 id, 1 workflow, then the run context of SPEC §10; -1 for another. */
+static int run_key(const char *name, size_t n)
+{
+    static const char *const keys[] = {"id",           "workflow",   "logical_time",
+                                       "logical_date", "started_at", "trigger"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (seg_eq(name, n, keys[i]))
+            return (int)i;
+    return -1;
+}
+
+/* The scope's value of a run context key (logical_time, logical_date, started_at, trigger), or
+ * NULL when the scope does not know it. */
+static const char *run_context(const df_template_scope *sc, const char *name, size_t n)
+{
+    switch (run_key(name, n)) {
+    case 2:
+        return sc->logical_time;
+    case 3:
+        return sc->logical_date;
+    case 4:
+        return sc->started_at;
+    case 5:
+        return sc->trigger;
+    default:
+        return NULL;
+    }
+}
+
 /* Splits off the segment starting at *p (up to the next '.' or end). */
 static void take_seg(const char **p, const char *end, const char **seg, size_t *n)
 {
@@ -232,7 +261,7 @@ static int parse_ref(const char *t, size_t len, ref *r, bool marks, char *err, s
     }
     r->ns = (ns)found;
     if (p == end) {
-        static const char *const forms[] = {"${params.NAME}", "${run.id} or ${run.workflow}",
+        static const char *const forms[] = {"${params.NAME}", "${run.id}, ${run.workflow} ...",
                                             "${task.id} or ${task.attempt}", "${env.NAME}",
                                             "${tasks.ID.result...}"};
         set_err(err, errlen, "${%.*s}: incomplete reference (expected %s)", q, t, forms[found]);
@@ -243,10 +272,12 @@ static int parse_ref(const char *t, size_t len, ref *r, bool marks, char *err, s
     case NS_PARAMS:
         break;
     case NS_RUN:
-        if (p != end ||
-            !(seg_eq(r->name, r->name_len, "id") || seg_eq(r->name, r->name_len, "workflow"))) {
+        if (p != end || run_key(r->name, r->name_len) < 0) {
             set_err(err, errlen,
-                    "${%.*s}: unknown reference (expected ${run.id} or ${run.workflow})", q, t);
+                    "${%.*s}: unknown reference (expected ${run.id}, ${run.workflow}, "
+                    "${run.logical_time}, ${run.logical_date}, ${run.started_at} or "
+                    "${run.trigger})",
+                    q, t);
             return -1;
         }
         return 0;
@@ -302,6 +333,8 @@ static bool deferred(const ref *r, const df_template_scope *sc)
         return !sc->resolve_tasks;
     case NS_TASK:
         return !sc->task_id || (seg_eq(r->name, r->name_len, "attempt") && sc->attempt == 0);
+    case NS_RUN:
+        return run_key(r->name, r->name_len) >= 2 && !run_context(sc, r->name, r->name_len);
     default:
         return false;
     }
@@ -396,6 +429,15 @@ static json_t *lookup(const ref *r, const df_template_scope *sc, char *err, size
     case NS_RUN:
         if (seg_eq(r->name, r->name_len, "id"))
             return json_integer(sc->run_id);
+        if (!seg_eq(r->name, r->name_len, "workflow")) {
+            const char *v = run_context(sc, r->name, r->name_len);
+            if (!v) {
+                set_err(err, errlen, "cannot resolve ${%.*s}: not known before the run starts", q,
+                        r->text);
+                return NULL;
+            }
+            return json_string(v);
+        }
         if (!sc->workflow) {
             set_err(err, errlen, "cannot resolve ${%.*s}: the workflow name is not known", q,
                     r->text);

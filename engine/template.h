@@ -1,6 +1,7 @@
 /* template: ${...} references in task params (SPEC §4).
  *
- * References: ${params.NAME}, ${run.id}, ${run.workflow}, ${task.id}, ${task.attempt},
+ * References: ${params.NAME}, ${run.id}, ${run.workflow}, ${run.logical_time},
+ * ${run.logical_date}, ${run.started_at}, ${run.trigger} (SPEC §10), ${task.id}, ${task.attempt},
  * ${env.NAME}, ${tasks.ID.result}, ${tasks.ID.result.KEY.KEY...}. A string that is exactly one
  * reference takes the referenced JSON value with its type; references inside a longer string are
  * replaced by their text (strings as is, other JSON values in compact JSON form). `$${` is a
@@ -18,11 +19,18 @@ typedef struct df_template_scope {
     const json_t *params; /* run parameters object, or NULL */
     long long run_id;     /* ${run.id} */
     const char *workflow; /* ${run.workflow} */
-    const char *task_id;  /* ${task.id}; NULL = leave ${task.*} references as they are */
-    unsigned attempt;     /* ${task.attempt}; 0 = leave ${task.attempt} as it is */
-    bool resolve_tasks;   /* false = leave ${tasks.*} references as they are (creation time) */
-    const json_t *env;    /* the workflow's "env" (object of strings), read by ${env.NAME} before
-                             the engine's environment (SPEC §8); or NULL */
+    /* SPEC §10's run context, each a string; NULL = leave the reference as it is (a run not
+     * created yet): ${run.logical_time} and ${run.started_at} (ISO-8601 UTC with milliseconds),
+     * ${run.logical_date} (YYYY-MM-DD in the schedule's zone, else UTC), ${run.trigger}. */
+    const char *logical_time;
+    const char *logical_date;
+    const char *started_at;
+    const char *trigger;
+    const char *task_id; /* ${task.id}; NULL = leave ${task.*} references as they are */
+    unsigned attempt;    /* ${task.attempt}; 0 = leave ${task.attempt} as it is */
+    bool resolve_tasks;  /* false = leave ${tasks.*} references as they are (creation time) */
+    const json_t *env;   /* the workflow's "env" (object of strings), read by ${env.NAME} before
+                            the engine's environment (SPEC §8); or NULL */
     /* Returns the result of an upstream task (borrowed), or NULL when it has none. */
     const json_t *(*task_result)(void *ud, const char *task_id);
     void *ud;

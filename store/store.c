@@ -155,6 +155,11 @@ int df_store_run_set_state(df_store *s, long long run_id, df_run_state state, in
     return s->ops->run_set_state(s, run_id, state, ended_at);
 }
 
+int df_store_run_set_error(df_store *s, long long run_id, const char *error)
+{
+    return s->ops->run_set_error(s, run_id, error);
+}
+
 /* The failure of a call given no engine, or one without its host. */
 static int bad_engine(df_store *s, const char *what)
 {
@@ -257,6 +262,9 @@ void df_stored_run_free(df_stored_run *run)
     free(run->params_json);
     free(run->plugins_json);
     free((char *)run->engine.host);
+    free((char *)run->engine.kind);
+    free(run->origin.parent_task_id);
+    free(run->origin.error);
     free(run);
 }
 
@@ -312,7 +320,20 @@ static json_t *parsed_or_null(const char *text)
     return v ? v : text_or_null(text);
 }
 
-/* {"run_id", "workflow", "state", "started_at", "ended_at"}: the head of status and summary. */
+/* Adds SPEC §10's keys of a run's origin to o: "trigger", "logical_time", "parent_run_id",
+ * "parent_task_id", "error". */
+static void origin_keys(json_t *o, const df_run_origin *g)
+{
+    json_object_set_new(o, "trigger", json_string(df_run_trigger_name(g->trigger)));
+    json_object_set_new(o, "logical_time", iso_ms(g->logical_time));
+    json_object_set_new(o, "parent_run_id",
+                        g->parent_run_id > 0 ? json_integer(g->parent_run_id) : json_null());
+    json_object_set_new(o, "parent_task_id", text_or_null(g->parent_task_id));
+    json_object_set_new(o, "error", text_or_null(g->error));
+}
+
+/* {"run_id", "workflow", "state", "started_at", "ended_at", "trigger", "logical_time",
+ * "parent_run_id", "parent_task_id", "error"}: the head of status and summary. */
 static json_t *view_head(const df_run_view *v)
 {
     json_t *o = json_object();
@@ -321,6 +342,7 @@ static json_t *view_head(const df_run_view *v)
     json_object_set_new(o, "state", json_string(df_run_state_name(v->state)));
     json_object_set_new(o, "started_at", iso_ms(v->started_at));
     json_object_set_new(o, "ended_at", iso_ms(v->ended_at));
+    origin_keys(o, &v->origin);
     return o;
 }
 
@@ -379,6 +401,8 @@ void df_run_view_free(df_run_view *v)
     }
     free(v->tasks);
     free(v->workflow);
+    free(v->origin.parent_task_id);
+    free(v->origin.error);
     free(v->metrics_json);
     free(v);
 }
@@ -386,8 +410,11 @@ void df_run_view_free(df_run_view *v)
 /* See backend.h. */
 void df_history_rows_free(df_history_row *rows, size_t n)
 {
-    for (size_t i = 0; rows && i < n; i++)
+    for (size_t i = 0; rows && i < n; i++) {
         free(rows[i].workflow);
+        free(rows[i].origin.parent_task_id);
+        free(rows[i].origin.error);
+    }
     free(rows);
 }
 
@@ -455,6 +482,7 @@ int df_store_history_query(df_store *s, const df_history_query *q, json_t **out)
         json_object_set_new(o, "tasks_total", json_integer(h->tasks_total));
         json_object_set_new(o, "tasks_succeeded", json_integer(h->tasks_succeeded));
         json_object_set_new(o, "tasks_failed", json_integer(h->tasks_failed));
+        origin_keys(o, &h->origin);
         json_array_append_new(a, o);
     }
     df_history_rows_free(rows, n);

@@ -125,6 +125,10 @@ typedef struct df_engine_id {
     long long pid;
     const char *host;   /* host name (gethostname); never NULL in an argument */
     int64_t started_at; /* when that engine process started, ms */
+    /* "serve" for a `dagflow serve` engine (stored with the owner: serve resumes only what a
+     * serve engine left behind, SPEC §9), NULL for any other engine. Not part of the identity a
+     * claim compares. In a df_stored_run, owned by the record. */
+    const char *kind;
 } df_engine_id;
 
 /* One task instance of a new run. Borrowed by df_store_create_run for the call. */
@@ -154,7 +158,21 @@ typedef struct df_run_record {
     const df_engine_id *engine;  /* the engine owning the run, or NULL for none yet */
     const df_task_record *tasks; /* in file order (their index is their position) */
     size_t n_tasks;
+    df_run_trigger trigger;     /* what started it (DF_TRIGGER_MANUAL when zeroed) */
+    int64_t logical_time;       /* ms; 0 = started_at */
+    long long parent_run_id;    /* a child run's parent run, or 0 */
+    const char *parent_task_id; /* ... and task, or NULL */
 } df_run_record;
+
+/* Where a run comes from and why it ended, as status and history show it (SPEC §10's
+ * run_history columns). Strings belong to the record holding it. */
+typedef struct df_run_origin {
+    df_run_trigger trigger;
+    int64_t logical_time;    /* ms (a run older than schema 5: its started_at) */
+    long long parent_run_id; /* 0 = none */
+    char *parent_task_id;    /* or NULL */
+    char *error;             /* the run's own error (timed out, cancelled ...), or NULL */
+} df_run_origin;
 
 /* One task instance of a stored run (df_stored_run.tasks). Strings belong to the run record. */
 typedef struct df_stored_task {
@@ -190,6 +208,7 @@ typedef struct df_stored_run {
     int64_t started_at;    /* ms */
     int64_t ended_at;      /* ms, or 0 while unfinished */
     int64_t heartbeat_at;  /* the owning engine's last heartbeat (ms), or 0 */
+    df_run_origin origin;  /* trigger, logical time, parent, error; strings owned by the record */
     bool has_engine;       /* false: no engine recorded (engine is all zero, host NULL) */
     df_engine_id engine;   /* the owning engine; host owned by the record */
     df_stored_task *tasks; /* in file order */
@@ -217,6 +236,7 @@ typedef struct df_run_view {
                                     DF_HEARTBEAT_STALE_MS is INTERRUPTED */
     int64_t started_at;          /* ms */
     int64_t ended_at;            /* ms, or 0 while unfinished */
+    df_run_origin origin;        /* status and summary: trigger, logical time, parent, error */
     char *metrics_json;          /* status: the pool metrics object (JSON text), or NULL */
     size_t counts[DF_TS__COUNT]; /* summary: how many tasks are in each state */
     df_task_view *tasks; /* status: every task; summary: the first max_tasks not SUCCESS; in file
@@ -233,6 +253,7 @@ typedef struct df_history_row {
     int64_t ended_at;   /* ms, or 0 while unfinished */
     long long tasks_total, tasks_succeeded;
     long long tasks_failed; /* FAILED, UPSTREAM_FAILED or INVALID */
+    df_run_origin origin;   /* strings belong to the array */
 } df_history_row;
 
 /* What `history` and GET /api/v1/runs select (SPEC §6, §9, §10). Pointers borrowed for the call. */
@@ -348,6 +369,11 @@ int df_store_attempt_close(df_store *s, long long run_id, const char *task_id, u
 /* Sets the run's state and its ended_at (ms; 0 clears it; a RUNNING run never has one).
  * DF_STORE_NOTFOUND for an unknown run. */
 int df_store_run_set_state(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
+
+/* Sets the run's own error (SPEC §10's run_history.error: why it ended as it did when that is
+ * not a task's error, e.g. "run timed out after 500 ms"); NULL clears it. DF_STORE_NOTFOUND for
+ * an unknown run. */
+int df_store_run_set_error(df_store *s, long long run_id, const char *error);
 
 /* Records the engine owning the run (borrowed) and refreshes its heartbeat to at (ms).
  * DF_STORE_NOTFOUND for an unknown run. */
@@ -494,6 +520,7 @@ struct df_store_ops {
                          const char *log);
     int (*run_set_state)(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
     int (*run_set_engine)(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
+    int (*run_set_error)(df_store *s, long long run_id, const char *error);
     int (*run_claim)(df_store *s, long long run_id, const df_engine_id *expected,
                      const df_engine_id *engine, int64_t at);
     int (*run_heartbeat)(df_store *s, long long run_id, int64_t at);

@@ -112,6 +112,22 @@ const char *df_run_state_name(df_run_state s);
 /* True for SUCCESS, FAILED, UPSTREAM_FAILED, SKIPPED, INVALID. Thread-safe. */
 bool df_task_state_final(df_task_state s);
 
+/* What started a run (SPEC §10's `${run.trigger}`, the `trigger` column of run_history). */
+typedef enum df_run_trigger {
+    DF_TRIGGER_MANUAL = 0, /* `dagflow run`, and the embedding API by default */
+    DF_TRIGGER_SCHEDULE,   /* a fire time of the workflow's schedule (`dagflow serve`) */
+    DF_TRIGGER_API,        /* serve's HTTP API (df_service_start_run) */
+    DF_TRIGGER_WORKFLOW,   /* a child run of the `workflow` plugin */
+    DF_TRIGGER__COUNT
+} df_run_trigger;
+
+/* Lower-case names as stored and shown ("manual", "schedule", "api", "workflow"); "?" out of
+ * range. Thread-safe. */
+const char *df_run_trigger_name(df_run_trigger t);
+
+/* The trigger named (as df_run_trigger_name gives it): 0 and *out set, or DF_EINPUT. */
+int df_run_trigger_parse(const char *name, df_run_trigger *out);
+
 /* ---- Workflows ------------------------------------------------------------------------------- */
 
 /* A loaded and checked workflow (SPEC §1). Opaque; immutable once loaded, so one workflow may be
@@ -240,6 +256,11 @@ typedef struct df_engine_config {
     size_t max_params_bytes;
     size_t max_result_bytes;
     size_t max_log_bytes;
+    /* The engine is a long-running service (`dagflow serve`): the runs it owns are recorded as
+     * a service's (runs.engine_kind 'serve'), so that the next service on the store resumes
+     * them when this one has died (SPEC §9; df_service_open sets it). Default false: runs left
+     * behind by `dagflow run` are left to their owner. */
+    bool service;
 } df_engine_config;
 
 /* The defaults of df_engine_config's caps. */
@@ -296,6 +317,28 @@ int df_engine_start_file(df_engine *e, const char *path, const json_t *params, l
 /* The same for a workflow already loaded (borrowed: the engine keeps its own copy). */
 int df_engine_start_workflow(df_engine *e, const df_workflow *wf, const json_t *params,
                              long long *run_id, df_errlist *errs);
+
+/* How a run is started, beyond its workflow (df_engine_start_file_opts,
+ * df_engine_start_workflow_opts): what SPEC §10 records with each run (run_history's trigger,
+ * logical_time, parent_run_id, parent_task_id) and the templates ${run.trigger},
+ * ${run.logical_time}, ${run.logical_date} read. A zeroed struct is a manual run with no params
+ * and the creation time as logical time (what df_engine_start_file does). Pointers are borrowed
+ * for the call. */
+typedef struct df_run_options {
+    const json_t *params;       /* overrides of the workflow's params ({NAME: value}), or NULL */
+    df_run_trigger trigger;     /* DF_TRIGGER_MANUAL by default */
+    int64_t logical_time;       /* ms since the epoch; 0 = the run's creation time */
+    long long parent_run_id;    /* a child run's parent run (the `workflow` plugin), or 0 */
+    const char *parent_task_id; /* ... and the parent's task, or NULL */
+} df_run_options;
+
+/* df_engine_start_file and df_engine_start_workflow with options (opts NULL: a zeroed struct).
+ * Returns as df_engine_start_file; DF_EINPUT also for a trigger out of range or a
+ * parent_task_id without parent_run_id. */
+int df_engine_start_file_opts(df_engine *e, const char *path, const df_run_options *opts,
+                              long long *run_id, df_errlist *errs);
+int df_engine_start_workflow_opts(df_engine *e, const df_workflow *wf, const df_run_options *opts,
+                                  long long *run_id, df_errlist *errs);
 
 /* Takes over a stored run to continue it (SPEC §6 `resume`): an INTERRUPTED run, or a RUNNING one
  * whose engine is dead (its process gone, or its heartbeat older than 30 s); attempts lost with

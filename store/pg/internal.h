@@ -36,6 +36,7 @@ enum df_pg_stmt_id {
     PG_ATTEMPT_CLOSE,
     PG_ATTEMPT_GET,
     PG_RUN_SET_STATE,
+    PG_RUN_SET_ERROR,
     PG_RUN_SET_ENGINE,
     PG_RUN_CLAIM,
     PG_RUN_HEARTBEAT,
@@ -202,6 +203,7 @@ int df_pg_attempt_close(df_store *s, long long run_id, const char *task_id, unsi
                         df_attempt_outcome outcome, int64_t ended_at, const char *error,
                         const char *log);
 int df_pg_run_set_state(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
+int df_pg_run_set_error(df_store *s, long long run_id, const char *error);
 int df_pg_run_set_engine(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
 int df_pg_run_claim(df_store *s, long long run_id, const df_engine_id *expected,
                     const df_engine_id *engine, int64_t at);

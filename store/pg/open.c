@@ -8,10 +8,11 @@
 extern const char df_pgsql_001_schema[];
 extern const char df_pgsql_002_cancelled[];
 extern const char df_pgsql_003_skipped[];
+extern const char df_pgsql_004_service[];
 
 /* The migrations, in order: entry i brings a database from version i-1 to version i. */
 static const char *const migrations[] = {df_pgsql_001_schema, df_pgsql_002_cancelled,
-                                         df_pgsql_003_skipped};
+                                         df_pgsql_003_skipped, df_pgsql_004_service};
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_PG_SCHEMA_VERSION,
                "one migration per schema version");
@@ -175,6 +176,7 @@ static const df_store_ops pg_ops = {
     .attempt_close = df_pg_attempt_close,
     .task_attempts = df_pg_task_attempts,
     .run_set_state = df_pg_run_set_state,
+    .run_set_error = df_pg_run_set_error,
     .run_set_engine = df_pg_run_set_engine,
     .run_claim = df_pg_run_claim,
     .run_heartbeat = df_pg_run_heartbeat,

@@ -84,6 +84,18 @@ static int read_task_views(df_pg_store *s, const PGresult *r, df_run_view *v, co
     return no_mem ? oom(s, W) : DF_STORE_OK;
 }
 
+/* Fills g from columns col..col+4 of row: trigger, logical time, parent run, parent task, error. */
+static void col_origin(const PGresult *r, int row, int col, df_run_origin *g, bool *oom)
+{
+    const char *t = PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+    if (!t || df_run_trigger_parse(t, &g->trigger) != 0)
+        g->trigger = DF_TRIGGER_MANUAL;
+    g->logical_time = df_pg_ll(r, row, col + 1);
+    g->parent_run_id = df_pg_ll(r, row, col + 2);
+    g->parent_task_id = df_pg_strdup(r, row, col + 3, oom);
+    g->error = df_pg_strdup(r, row, col + 4, oom);
+}
+
 /* Starts a view from the PG_RUN_STATUS row of run_id. */
 static int read_view_header(df_pg_store *s, long long run_id, bool with_metrics, df_run_view **out,
                             const char *W)
@@ -102,6 +114,7 @@ static int read_view_header(df_pg_store *s, long long run_id, bool with_metrics,
         v->ended_at = df_pg_ll(r, 0, 4);
         if (with_metrics)
             v->metrics_json = df_pg_strdup(r, 0, 5, &no_mem);
+        col_origin(r, 0, 6, &v->origin, &no_mem);
     }
     PQclear(r);
     if (code == DF_STORE_OK && no_mem)
@@ -232,6 +245,7 @@ int df_pg_history(df_store *store, const df_history_query *q, df_history_row **o
         h->tasks_total = df_pg_ll(r, i, 5);
         h->tasks_succeeded = df_pg_ll(r, i, 6);
         h->tasks_failed = df_pg_ll(r, i, 7);
+        col_origin(r, i, 8, &h->origin, &no_mem);
     }
     PQclear(r);
     if (code == DF_STORE_OK && no_mem)
@@ -271,6 +285,9 @@ static int load_run_row(df_pg_store *s, const PGresult *r, df_stored_run *run, b
             *no_mem = true;
     }
     run->heartbeat_at = df_pg_ll(r, 0, 13);
+    if (run->has_engine)
+        run->engine.kind = df_pg_strdup(r, 0, 14, no_mem);
+    col_origin(r, 0, 15, &run->origin, no_mem);
     return DF_STORE_OK;
 }
 

@@ -53,6 +53,14 @@ static int insert_run_row(df_pg_store *s, const df_run_record *run, long long *i
         for (int i = 0; i < 4; i++)
             df_pg_text(&p, NULL);
     }
+    df_pg_text(&p, df_run_trigger_name(run->trigger));
+    df_pg_i64(&p, run->logical_time ? run->logical_time : run->started_at);
+    if (run->parent_run_id > 0)
+        df_pg_i64(&p, run->parent_run_id);
+    else
+        df_pg_text(&p, NULL);
+    df_pg_text(&p, run->parent_task_id);
+    df_pg_text(&p, run->engine ? run->engine->kind : NULL);
     int code;
     PGresult *r = df_pg_exec(s, PG_RUN_INSERT, &p, W, &code);
     free(plugins);
@@ -149,6 +157,15 @@ int df_pg_run_set_state(df_store *store, long long run_id, df_run_state state, i
     return run_update(df_pg_of(store), PG_RUN_SET_STATE, &p, run_id, "set run state");
 }
 
+/* See store.h. */
+int df_pg_run_set_error(df_store *store, long long run_id, const char *error)
+{
+    df_pg_params p = {0};
+    df_pg_text(&p, error);
+    df_pg_i64(&p, run_id);
+    return run_update(df_pg_of(store), PG_RUN_SET_ERROR, &p, run_id, "set run error");
+}
+
 /* Parameters 1..5 of the engine statements: pid, host, started_at, at, run_id. */
 static void engine_params(df_pg_params *p, long long run_id, const df_engine_id *engine, int64_t at)
 {
@@ -164,6 +181,7 @@ int df_pg_run_set_engine(df_store *store, long long run_id, const df_engine_id *
 {
     df_pg_params p = {0};
     engine_params(&p, run_id, engine, at);
+    df_pg_text(&p, engine->kind);
     return run_update(df_pg_of(store), PG_RUN_SET_ENGINE, &p, run_id, "set run engine");
 }
 
@@ -184,6 +202,7 @@ int df_pg_run_claim(df_store *store, long long run_id, const df_engine_id *expec
         for (int i = 0; i < 3; i++)
             df_pg_text(&p, NULL);
     }
+    df_pg_text(&p, engine->kind);
     long long n = 0;
     int code = df_pg_write(s, PG_RUN_CLAIM, &p, W, &n);
     if (code == DF_STORE_OK && n == 0)

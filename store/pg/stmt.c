@@ -23,9 +23,11 @@ static const char *const pg_sql[PG__COUNT] = {
     [PG_ROLLBACK_TO] = "ROLLBACK TO SAVEPOINT df_op",
     [PG_RUN_INSERT] =
         "INSERT INTO runs (workflow, state, started_at, dag, path, dir, params, plugins,"
-        " engine_pid, engine_host, engine_started_at, heartbeat_at)"
+        " engine_pid, engine_host, engine_started_at, heartbeat_at, trigger, logical_time,"
+        " parent_run_id, parent_task_id, engine_kind)"
         " VALUES ($1::text, 'RUNNING', $2::bigint, $3::text, $4::text, $5::text, $6::text,"
-        " $7::text, $8::bigint, $9::text, $10::bigint, $11::bigint) RETURNING run_id",
+        " $7::text, $8::bigint, $9::text, $10::bigint, $11::bigint, $12::text, $13::bigint,"
+        " $14::bigint, $15::text, $16::text) RETURNING run_id",
     /* $2: [{"id", "plugin"}, ...] in file order. */
     [PG_TASKS_INSERT] = "INSERT INTO task_instances (run_id, task_id, idx, plugin, state)"
                         " SELECT $1::bigint, t.v->>'id', (t.i - 1)::integer, t.v->>'plugin',"
@@ -72,12 +74,14 @@ static const char *const pg_sql[PG__COUNT] = {
                          " ended_at = CASE WHEN $1::text = 'RUNNING' THEN NULL ELSE $2::bigint END"
                          " WHERE run_id = $3::bigint",
     [PG_RUN_SET_ENGINE] = "UPDATE runs SET engine_pid = $1::bigint, engine_host = $2::text,"
-                          " engine_started_at = $3::bigint, heartbeat_at = $4::bigint"
-                          " WHERE run_id = $5::bigint",
+                          " engine_started_at = $3::bigint, heartbeat_at = $4::bigint,"
+                          " engine_kind = $6::text WHERE run_id = $5::bigint",
+    [PG_RUN_SET_ERROR] = "UPDATE runs SET error = $1::text WHERE run_id = $2::bigint",
     /* The compare-and-set of a takeover: a concurrent claim waits for this row's lock and then
      * finds the new owner (READ COMMITTED re-checks the WHERE on the updated row). */
     [PG_RUN_CLAIM] = "UPDATE runs SET engine_pid = $1::bigint, engine_host = $2::text,"
-                     " engine_started_at = $3::bigint, heartbeat_at = $4::bigint"
+                     " engine_started_at = $3::bigint, heartbeat_at = $4::bigint,"
+                     " engine_kind = $9::text"
                      " WHERE run_id = $5::bigint AND engine_pid IS NOT DISTINCT FROM $6::bigint"
                      " AND engine_host IS NOT DISTINCT FROM $7::text"
                      " AND engine_started_at IS NOT DISTINCT FROM $8::bigint",
@@ -97,7 +101,9 @@ static const char *const pg_sql[PG__COUNT] = {
                         " delivered_at = $3::bigint, error = $4::text WHERE alert_id = $5::bigint",
     [PG_ALERTS_PENDING] = "SELECT alert_id, sink_index, payload, tries FROM alerts"
                           " WHERE run_id = $1::bigint AND status = 'pending' ORDER BY alert_id",
-    [PG_RUN_STATUS] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, r.metrics"
+    [PG_RUN_STATUS] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, r.metrics,"
+                      " r.trigger, COALESCE(r.logical_time, r.started_at), r.parent_run_id,"
+                      " r.parent_task_id, r.error"
                       " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
                       " WHERE h.run_id = $1::bigint",
     [PG_RUN_STATUS_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result"
@@ -109,7 +115,9 @@ static const char *const pg_sql[PG__COUNT] = {
                             " GROUP BY state",
     [PG_LATEST] = "SELECT max(run_id) FROM runs",
     [PG_HISTORY] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at,"
-                   " h.tasks_total, h.tasks_succeeded, h.tasks_failed"
+                   " h.tasks_total, h.tasks_succeeded, h.tasks_failed, r.trigger,"
+                   " COALESCE(r.logical_time, r.started_at), r.parent_run_id, r.parent_task_id,"
+                   " r.error"
                    " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
                    " WHERE ($1::text IS NULL OR h.workflow = $1::text)"
                    " AND ($3::text IS NULL OR h.state = $3::text)"
@@ -117,7 +125,9 @@ static const char *const pg_sql[PG__COUNT] = {
                    " AND ($5::bigint IS NULL OR h.run_id < $5::bigint)"
                    " ORDER BY h.run_id DESC LIMIT $2::bigint",
     [PG_LOAD_RUN] = "SELECT run_id, workflow, state, dag, path, dir, params, plugins, started_at,"
-                    " ended_at, engine_pid, engine_host, engine_started_at, heartbeat_at"
+                    " ended_at, engine_pid, engine_host, engine_started_at, heartbeat_at,"
+                    " engine_kind, trigger, COALESCE(logical_time, started_at), parent_run_id,"
+                    " parent_task_id, error"
                     " FROM runs WHERE run_id = $1::bigint",
     /* As SQLite's (store/sqlite/stmt.c): the open attempt, the LOST streak, the failures. */
     [PG_LOAD_TASKS] =

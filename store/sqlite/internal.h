@@ -35,6 +35,7 @@ enum df_sqlite_stmt_id {
     ST_ATTEMPT_CLOSE,
     ST_ATTEMPT_GET,
     ST_RUN_SET_STATE,
+    ST_RUN_SET_ERROR,
     ST_RUN_SET_ENGINE,
     ST_RUN_CLAIM,
     ST_RUN_HEARTBEAT,
@@ -75,6 +76,10 @@ typedef struct df_sqlite_store {
     dev_t side_dev[2]; /* the identity of its -wal [0] and -shm [1] once open, when side_id */
     ino_t side_ino[2];
     bool side_id[2];
+    /* The file's schema version once opened: an older file that could not be upgraded yet (read
+     * only, or an older engine alive on it) is used as it is, with the statements of
+     * stmt.c's legacy table where the current ones name newer columns. */
+    int schema;
 } df_sqlite_store;
 
 /* The SQLite handle behind a store of this backend. */
@@ -218,6 +223,7 @@ int df_sqlite_attempt_close(df_store *s, long long run_id, const char *task_id, 
                             df_attempt_outcome outcome, int64_t ended_at, const char *error,
                             const char *log);
 int df_sqlite_run_set_state(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
+int df_sqlite_run_set_error(df_store *s, long long run_id, const char *error);
 int df_sqlite_run_set_engine(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
 int df_sqlite_run_claim(df_store *s, long long run_id, const df_engine_id *expected,
                         const df_engine_id *engine, int64_t at);

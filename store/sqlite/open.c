@@ -15,6 +15,7 @@ extern const char df_sql_schema[];
 extern const char df_sql_002_check_lists[];
 extern const char df_sql_003_cancelled[];
 extern const char df_sql_004_skipped[];
+extern const char df_sql_005_service[];
 
 /* The migrations, in order: applying entries 1..N to an empty file yields schema version N.
  * Entry i brings the file from version i-1 to version i. A migration is "compatible" when this
@@ -32,6 +33,10 @@ static const struct {
      * written to a version 2 file that could not be upgraded yet fails its CHECK). */
     {3, 1, df_sql_003_cancelled},
     {4, 1, df_sql_004_skipped}, /* likewise: the attempt outcome SKIPPED */
+    /* Columns added: an older file not upgraded yet is read and written with the statements of
+     * stmt.c's legacy table (runs recorded there keep no trigger, logical time or parent);
+     * `serve` needs version 5 (its schedule tables). */
+    {5, 1, df_sql_005_service},
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_STORE_SCHEMA_VERSION,
@@ -376,6 +381,10 @@ int df_sqlite_open(const char *path, df_store **out, char *err, size_t errlen)
         code = query1(s, "PRAGMA foreign_keys=OFF", &unused, NULL, 0, "disable foreign keys");
     if (code == DF_STORE_OK)
         code = migrate(s, path);
+    long long schema = 0;
+    if (code == DF_STORE_OK)
+        code = query1(s, "PRAGMA user_version", &schema, NULL, 0, "read schema version");
+    s->schema = (int)schema;
     if (code == DF_STORE_OK)
         code = query1(s, "PRAGMA foreign_keys=ON", &unused, NULL, 0, "enable foreign keys");
     /* The file SQLite opened is the one checked above (nothing swapped it in between). */
@@ -435,6 +444,7 @@ static const df_store_ops sqlite_ops = {
     .attempt_close = df_sqlite_attempt_close,
     .task_attempts = df_sqlite_task_attempts,
     .run_set_state = df_sqlite_run_set_state,
+    .run_set_error = df_sqlite_run_set_error,
     .run_set_engine = df_sqlite_run_set_engine,
     .run_claim = df_sqlite_run_claim,
     .run_heartbeat = df_sqlite_run_heartbeat,

@@ -9,6 +9,18 @@ static int64_t col_ms(sqlite3_stmt *st, int i)
     return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, i);
 }
 
+/* Fills g from columns i..i+4 of st: trigger, logical time, parent run, parent task, error. */
+static void col_origin(sqlite3_stmt *st, int i, df_run_origin *g, bool *oom)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    if (!t || df_run_trigger_parse(t, &g->trigger) != 0)
+        g->trigger = DF_TRIGGER_MANUAL;
+    g->logical_time = col_ms(st, i + 1);
+    g->parent_run_id = col_ms(st, i + 2);
+    g->parent_task_id = df_sqlite_col_strdup(st, i + 3, oom);
+    g->error = df_sqlite_col_strdup(st, i + 4, oom);
+}
+
 /* Column i holding a run state's name; DF_STORE_ERROR (recorded) for a name this build does not
  * know. */
 static int col_run_state(df_sqlite_store *s, sqlite3_stmt *st, int i, long long run_id,
@@ -108,6 +120,7 @@ static int read_view_header(df_sqlite_store *s, long long run_id, bool with_metr
         v->ended_at = col_ms(st, 4);
         if (with_metrics)
             v->metrics_json = df_sqlite_col_strdup(st, 5, &oom);
+        col_origin(st, 6, &v->origin, &oom);
     }
     df_sqlite_done(st);
     if (code == DF_STORE_OK && oom)
@@ -268,6 +281,7 @@ int df_sqlite_history(df_store *store, const df_history_query *q, df_history_row
         h->tasks_total = sqlite3_column_int64(st, 5);
         h->tasks_succeeded = sqlite3_column_int64(st, 6);
         h->tasks_failed = sqlite3_column_int64(st, 7);
+        col_origin(st, 8, &h->origin, &oom);
         if (oom)
             break;
     }
@@ -312,6 +326,9 @@ static int load_run_row(df_sqlite_store *s, sqlite3_stmt *st, df_stored_run *run
             run->engine.host = strdup("");
     }
     run->heartbeat_at = col_ms(st, 13);
+    if (run->has_engine)
+        run->engine.kind = df_sqlite_col_strdup(st, 14, oom);
+    col_origin(st, 15, &run->origin, oom);
     return DF_STORE_OK;
 }
 

@@ -51,7 +51,13 @@ static int insert_run_row(df_sqlite_store *s, const df_run_record *run, long lon
         sqlite3_bind_text(st, 9, run->engine->host, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 10, run->engine->started_at);
         sqlite3_bind_int64(st, 11, run->started_at);
+        df_sqlite_bind_text(st, 16, run->engine->kind);
     }
+    sqlite3_bind_text(st, 12, df_run_trigger_name(run->trigger), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 13, run->logical_time ? run->logical_time : run->started_at);
+    if (run->parent_run_id > 0)
+        sqlite3_bind_int64(st, 14, run->parent_run_id);
+    df_sqlite_bind_text(st, 15, run->parent_task_id);
     code = df_sqlite_run_write(s, st, W);
     free(plugins);
     if (code == DF_STORE_OK)
@@ -147,6 +153,20 @@ int df_sqlite_run_set_state(df_store *store, long long run_id, df_run_state stat
     return run_update(s, st, run_id, W);
 }
 
+/* See store.h. */
+int df_sqlite_run_set_error(df_store *store, long long run_id, const char *error)
+{
+    df_sqlite_store *s = df_sqlite_of(store);
+    const char *W = "set run error";
+    int code;
+    sqlite3_stmt *st = df_sqlite_stmt(s, ST_RUN_SET_ERROR, W, &code);
+    if (!st)
+        return code;
+    df_sqlite_bind_text(st, 1, error);
+    sqlite3_bind_int64(st, 2, run_id);
+    return run_update(s, st, run_id, W);
+}
+
 /* The cached statement id with the engine of a run bound: 1 pid, 2 host, 3 started_at (ms), 4 at
  * (the heartbeat, ms), 5 run_id. NULL with *code set on an error (recorded). */
 static sqlite3_stmt *engine_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id, long long run_id,
@@ -160,6 +180,7 @@ static sqlite3_stmt *engine_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id, 
     sqlite3_bind_int64(st, 3, engine->started_at);
     sqlite3_bind_int64(st, 4, at);
     sqlite3_bind_int64(st, 5, run_id);
+    df_sqlite_bind_text(st, 9, engine->kind);
     return st;
 }
 

@@ -15,8 +15,10 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_ROLLBACK_TO] = "ROLLBACK TO df_op",
     [ST_RUN_INSERT] =
         "INSERT INTO runs (workflow, state, started_at, dag, path, dir, params, plugins,"
-        " engine_pid, engine_host, engine_started_at, heartbeat_at)"
-        " VALUES (?1, 'RUNNING', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        " engine_pid, engine_host, engine_started_at, heartbeat_at, trigger, logical_time,"
+        " parent_run_id, parent_task_id, engine_kind)"
+        " VALUES (?1, 'RUNNING', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+        " ?16)",
     [ST_TASK_INSERT] = "INSERT INTO task_instances (run_id, task_id, idx, plugin, state)"
                        " VALUES (?1, ?2, ?3, ?4, 'PENDING')",
     [ST_EVENT_INSERT] = "INSERT INTO task_event_log"
@@ -46,9 +48,11 @@ static const char *const stmt_sql[ST__COUNT] = {
                          " ended_at = CASE WHEN ?1 = 'RUNNING' THEN NULL ELSE ?2 END"
                          " WHERE run_id = ?3",
     [ST_RUN_SET_ENGINE] = "UPDATE runs SET engine_pid = ?1, engine_host = ?2,"
-                          " engine_started_at = ?3, heartbeat_at = ?4 WHERE run_id = ?5",
+                          " engine_started_at = ?3, heartbeat_at = ?4, engine_kind = ?9"
+                          " WHERE run_id = ?5",
+    [ST_RUN_SET_ERROR] = "UPDATE runs SET error = ?1 WHERE run_id = ?2",
     [ST_RUN_CLAIM] = "UPDATE runs SET engine_pid = ?1, engine_host = ?2, engine_started_at = ?3,"
-                     " heartbeat_at = ?4 WHERE run_id = ?5 AND engine_pid IS ?6"
+                     " heartbeat_at = ?4, engine_kind = ?9 WHERE run_id = ?5 AND engine_pid IS ?6"
                      " AND engine_host IS ?7 AND engine_started_at IS ?8",
     [ST_RUN_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?1 WHERE run_id = ?2",
     [ST_RUN_SET_METRICS] = "UPDATE runs SET metrics = ?1 WHERE run_id = ?2",
@@ -62,7 +66,9 @@ static const char *const stmt_sql[ST__COUNT] = {
                         " error = ?4 WHERE alert_id = ?5",
     [ST_ALERTS_PENDING] = "SELECT alert_id, sink_index, payload, tries FROM alerts"
                           " WHERE run_id = ?1 AND status = 'pending' ORDER BY alert_id",
-    [ST_RUN_STATUS] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, r.metrics"
+    [ST_RUN_STATUS] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, r.metrics,"
+                      " r.trigger, COALESCE(r.logical_time, r.started_at), r.parent_run_id,"
+                      " r.parent_task_id, r.error"
                       " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
                       " WHERE h.run_id = ?1",
     [ST_RUN_STATUS_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result"
@@ -75,13 +81,17 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_LATEST] = "SELECT max(run_id) FROM runs",
     /* The view decides the state shown (INTERRUPTED for a stale heartbeat) and the counts. */
     [ST_HISTORY] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, h.tasks_total,"
-                   " h.tasks_succeeded, h.tasks_failed"
+                   " h.tasks_succeeded, h.tasks_failed, r.trigger,"
+                   " COALESCE(r.logical_time, r.started_at), r.parent_run_id, r.parent_task_id,"
+                   " r.error"
                    " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
                    " WHERE (?1 IS NULL OR h.workflow = ?1) AND (?3 IS NULL OR h.state = ?3)"
                    " AND (?4 IS NULL OR r.started_at >= ?4) AND (?5 IS NULL OR h.run_id < ?5)"
                    " ORDER BY h.run_id DESC LIMIT ?2",
     [ST_LOAD_RUN] = "SELECT run_id, workflow, state, dag, path, dir, params, plugins, started_at,"
-                    " ended_at, engine_pid, engine_host, engine_started_at, heartbeat_at"
+                    " ended_at, engine_pid, engine_host, engine_started_at, heartbeat_at,"
+                    " engine_kind, trigger, COALESCE(logical_time, started_at), parent_run_id,"
+                    " parent_task_id, error"
                     " FROM runs WHERE run_id = ?1",
     /* lost_streak skips an attempt still RUNNING (the one a crash left open): it counts the
      * LOST attempts after the latest attempt that ended otherwise, within the current retry
@@ -104,6 +114,34 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_ATTEMPTS_RUN] = "SELECT 1 FROM runs WHERE run_id = ?1",
     [ST_ATTEMPTS_LIST] = "SELECT attempt, outcome, started_at, ended_at, error, log FROM attempts"
                          " WHERE run_id = ?1 AND task_id = ?2 ORDER BY attempt",
+};
+
+/* The statements that name columns added by schema version 5 (005_service.sql), as they are
+ * run on an older file that could not be upgraded yet (the parameters they lack are bound
+ * anyway: SQLite refuses those binds, which are not checked). */
+static const char *const stmt_sql_v4[ST__COUNT] = {
+    [ST_RUN_INSERT] =
+        "INSERT INTO runs (workflow, state, started_at, dag, path, dir, params, plugins,"
+        " engine_pid, engine_host, engine_started_at, heartbeat_at)"
+        " VALUES (?1, 'RUNNING', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_RUN_SET_ENGINE] = "UPDATE runs SET engine_pid = ?1, engine_host = ?2,"
+                          " engine_started_at = ?3, heartbeat_at = ?4 WHERE run_id = ?5",
+    [ST_RUN_SET_ERROR] = "UPDATE runs SET run_id = run_id WHERE run_id = ?2",
+    [ST_RUN_CLAIM] = "UPDATE runs SET engine_pid = ?1, engine_host = ?2, engine_started_at = ?3,"
+                     " heartbeat_at = ?4 WHERE run_id = ?5 AND engine_pid IS ?6"
+                     " AND engine_host IS ?7 AND engine_started_at IS ?8",
+    [ST_RUN_STATUS] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, r.metrics,"
+                      " 'manual', r.started_at, NULL, NULL, NULL"
+                      " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
+                      " WHERE h.run_id = ?1",
+    [ST_HISTORY] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, h.tasks_total,"
+                   " h.tasks_succeeded, h.tasks_failed, 'manual', r.started_at, NULL, NULL, NULL"
+                   " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
+                   " WHERE ?1 IS NULL OR h.workflow = ?1 ORDER BY h.run_id DESC LIMIT ?2",
+    [ST_LOAD_RUN] = "SELECT run_id, workflow, state, dag, path, dir, params, plugins, started_at,"
+                    " ended_at, engine_pid, engine_host, engine_started_at, heartbeat_at,"
+                    " NULL, 'manual', started_at, NULL, NULL, NULL"
+                    " FROM runs WHERE run_id = ?1",
 };
 
 /* ---- errors ---- */
@@ -151,8 +189,8 @@ sqlite3_stmt *df_sqlite_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id, cons
 {
     *code = DF_STORE_OK;
     if (!s->st[id]) {
-        int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->st[id],
-                                    NULL);
+        const char *sql = s->schema < 5 && stmt_sql_v4[id] ? stmt_sql_v4[id] : stmt_sql[id];
+        int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[id], NULL);
         if (rc != SQLITE_OK) {
             *code = df_sqlite_fail(s, rc, what);
             s->st[id] = NULL;

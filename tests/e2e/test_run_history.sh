@@ -55,7 +55,7 @@ for f in "$DB"-wal "$DB"-shm; do
 done
 
 note "the five views have exactly the SPEC §7 columns"
-assert_eq "run_id,workflow,state,started_at,ended_at,duration_ms,tasks_total,tasks_succeeded,tasks_failed" \
+assert_eq "run_id,workflow,state,started_at,ended_at,duration_ms,tasks_total,tasks_succeeded,tasks_failed,trigger,logical_time,parent_run_id,parent_task_id,error" \
     "$(columns run_history)" "run_history columns"
 assert_eq "run_id,workflow,task_id,plugin,state,attempts,started_at,ended_at,duration_ms,error" \
     "$(columns task_history)" "task_history columns"
@@ -66,7 +66,7 @@ assert_eq "run_id,task_id,attempt,outcome,started_at,ended_at,duration_ms,error,
 assert_eq "alert_id,run_id,task_id,event,sink,status,tries,created_at,delivered_at,error" \
     "$(columns alert_history)" "alert_history columns"
 # The same through a plain SELECT header.
-assert_eq "run_id|workflow|state|started_at|ended_at|duration_ms|tasks_total|tasks_succeeded|tasks_failed" \
+assert_eq "run_id|workflow|state|started_at|ended_at|duration_ms|tasks_total|tasks_succeeded|tasks_failed|trigger|logical_time|parent_run_id|parent_task_id|error" \
     "$(sqlite3 -header "$DB" "SELECT * FROM run_history LIMIT 1" | head -n1)" "run_history header"
 for v in run_history task_history task_events attempt_history alert_history; do
     assert_eq view "$(q "SELECT type FROM sqlite_master WHERE name = '$v'")" "$v is a view"
@@ -122,7 +122,7 @@ assert_eq "$(q "SELECT count(*) FROM task_events")" "$(q "SELECT count(DISTINCT 
 note "status --json: exactly the SPEC §6 keys"
 dfx status 1 --json
 expect_rc 0
-soft_eq '["ended_at","run_id","started_at","state","tasks","workflow"]' "$(jv 'keys' "$DF_OUT")" \
+soft_eq '["ended_at","error","logical_time","parent_run_id","parent_task_id","run_id","started_at","state","tasks","trigger","workflow"]' "$(jv 'keys' "$DF_OUT")" \
     "keys of status --json"
 assert_eq '["attempts","duration_ms","ended_at","error","id","result","started_at","state"]' \
     "$(jv '[.tasks[] | keys] | unique | .[]' "$DF_OUT")" "keys of each task in status --json"
@@ -152,7 +152,7 @@ expect_rc 2 "status with no runs"
 note "run --json prints the same object"
 run_wf good.json --json
 expect_rc 0
-soft_eq '["ended_at","run_id","started_at","state","tasks","workflow"]' "$(jv 'keys' "$DF_OUT")" \
+soft_eq '["ended_at","error","logical_time","parent_run_id","parent_task_id","run_id","started_at","state","tasks","trigger","workflow"]' "$(jv 'keys' "$DF_OUT")" \
     "keys of run --json"
 assert_eq '[4,"SUCCESS",1]' "$(jv '[.run_id, .state, .tasks[0].result.x]' "$DF_OUT")" "run --json content"
 assert_eq '["attempts","duration_ms","ended_at","error","id","result","started_at","state"]' \
@@ -167,7 +167,7 @@ done
 dfx history --json
 expect_rc 0
 assert_eq "[4,3,2,1]" "$(jv '[.[].run_id]' "$DF_OUT")" "history --json run ids, newest first"
-assert_eq '["duration_ms","ended_at","run_id","started_at","state","tasks_failed","tasks_succeeded","tasks_total","workflow"]' \
+assert_eq '["duration_ms","ended_at","error","logical_time","parent_run_id","parent_task_id","run_id","started_at","state","tasks_failed","tasks_succeeded","tasks_total","trigger","workflow"]' \
     "$(jv '[.[] | keys] | unique | .[]' "$DF_OUT")" "keys of history --json (the run_history columns)"
 dfx history --workflow mixed --json
 expect_rc 0

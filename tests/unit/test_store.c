@@ -525,9 +525,10 @@ static void test_views_columns_and_times(void **state)
     assert_int_equal(df_store_run_set_state(f->s, run, DF_RS_SUCCESS, t0 + 50), DF_STORE_OK);
 
     sqlite3 *db = raw_open(f->path);
-    static const char *const rh[] = {"run_id",      "workflow",        "state",
-                                     "started_at",  "ended_at",        "duration_ms",
-                                     "tasks_total", "tasks_succeeded", "tasks_failed"};
+    static const char *const rh[] = {
+        "run_id",       "workflow",      "state",           "started_at",   "ended_at",
+        "duration_ms",  "tasks_total",   "tasks_succeeded", "tasks_failed", "trigger",
+        "logical_time", "parent_run_id", "parent_task_id",  "error"};
     static const char *const th[] = {"run_id",   "workflow",   "task_id",  "plugin",      "state",
                                      "attempts", "started_at", "ended_at", "duration_ms", "error"};
     static const char *const te[] = {"seq",      "run_id", "task_id", "from_state",
@@ -536,7 +537,7 @@ static void test_views_columns_and_times(void **state)
                                      "ended_at", "duration_ms", "error",   "log"};
     static const char *const al[] = {"alert_id", "run_id", "task_id",    "event",        "sink",
                                      "status",   "tries",  "created_at", "delivered_at", "error"};
-    assert_columns(db, "run_history", rh, 9);
+    assert_columns(db, "run_history", rh, 14);
     assert_columns(db, "task_history", th, 10);
     assert_columns(db, "task_events", te, 8);
     assert_columns(db, "attempt_history", ah, 9);
@@ -661,7 +662,8 @@ static void test_run_status(void **state)
 
     json_t *st = NULL;
     assert_int_equal(df_store_run_status(f->s, run, &st), DF_STORE_OK);
-    assert_keys(st, "ended_at,metrics,run_id,started_at,state,tasks,workflow");
+    assert_keys(st, "ended_at,error,logical_time,metrics,parent_run_id,parent_task_id,run_id,"
+                    "started_at,state,tasks,trigger,workflow");
     assert_int_equal(json_integer_value(json_object_get(st, "run_id")), run);
     assert_string_equal(json_string_value(json_object_get(st, "workflow")), "shape");
     assert_string_equal(json_string_value(json_object_get(st, "state")), "RUNNING");
@@ -785,8 +787,9 @@ static void test_history(void **state)
         assert_int_equal(json_integer_value(json_object_get(json_array_get(h, i), "run_id")),
                          ids[4 - i]);
     json_t *first = json_array_get(h, 4);
-    assert_keys(first, "duration_ms,ended_at,run_id,started_at,state,tasks_failed,tasks_succeeded,"
-                       "tasks_total,workflow");
+    assert_keys(first, "duration_ms,ended_at,error,logical_time,parent_run_id,parent_task_id,"
+                       "run_id,started_at,state,tasks_failed,tasks_succeeded,tasks_total,trigger,"
+                       "workflow");
     assert_int_equal(json_integer_value(json_object_get(first, "tasks_total")), 4);
     assert_int_equal(json_integer_value(json_object_get(first, "tasks_succeeded")), 1);
     assert_int_equal(json_integer_value(json_object_get(first, "tasks_failed")), 3);

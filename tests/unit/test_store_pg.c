@@ -92,8 +92,8 @@ static int teardown(void **state)
             skip();                                                                                \
     } while (0)
 
-static const df_engine_id E1 = {101, "host1", 1000};
-static const df_engine_id E2 = {202, "host2", 2000};
+static const df_engine_id E1 = {101, "host1", 1000, NULL};
+static const df_engine_id E2 = {202, "host2", 2000, NULL};
 
 /* A run of tasks a -> b (owned by engine, or none). */
 static long long new_run(df_store *s, const df_engine_id *engine)

@@ -140,7 +140,8 @@ static void test_status_and_history_match_the_views(void **state)
         assert_int_equal(df_store_run_status(f->s, ids[k], &st), DF_STORE_OK);
         char sql[512];
         snprintf(sql, sizeof sql,
-                 "SELECT run_id, workflow, state, started_at, ended_at FROM run_history"
+                 "SELECT run_id, workflow, state, started_at, ended_at, trigger, logical_time,"
+                 " parent_run_id, parent_task_id, error FROM run_history"
                  " WHERE run_id = %lld",
                  ids[k]);
         json_t *heads = sql_rows(db, sql);
@@ -179,6 +180,8 @@ static void test_status_and_history_match_the_views(void **state)
         text,
         "{\"run_id\":1,\"workflow\":\"wf\",\"state\":\"FAILED\","
         "\"started_at\":\"2026-11-29T08:15:08.999Z\",\"ended_at\":\"2026-11-29T09:15:09.000Z\","
+        "\"trigger\":\"manual\",\"logical_time\":\"2026-11-29T08:15:08.999Z\","
+        "\"parent_run_id\":null,\"parent_task_id\":null,\"error\":null,"
         "\"tasks\":[{\"id\":\"t0\",\"state\":\"SUCCESS\",\"attempts\":1,"
         "\"started_at\":\"2026-11-29T08:15:09.000Z\",\"ended_at\":\"2026-11-29T08:15:10.001Z\","
         "\"duration_ms\":1001,\"error\":null,\"result\":null},"

@@ -99,14 +99,17 @@ static void write_v1_file(const char *path)
 }
 
 static const char *const every_table[] = {
-    "SELECT * FROM runs ORDER BY run_id",
+    /* the columns of version 1 (later versions add columns, with defaults) */
+    "SELECT run_id, workflow, state, started_at, ended_at, dag, path, dir, params, plugins,"
+    " engine_pid, engine_host, engine_started_at, heartbeat_at, metrics FROM runs ORDER BY run_id",
     "SELECT * FROM task_instances ORDER BY run_id, idx",
     "SELECT * FROM run_edges ORDER BY run_id, upstream, downstream",
     "SELECT * FROM task_event_log ORDER BY seq",
     "SELECT * FROM attempts ORDER BY run_id, task_id, attempt",
     "SELECT * FROM alerts ORDER BY alert_id",
     "SELECT * FROM breaker_log ORDER BY seq",
-    "SELECT * FROM run_history ORDER BY run_id",
+    "SELECT run_id, workflow, state, started_at, ended_at, duration_ms, tasks_total,"
+    " tasks_succeeded, tasks_failed FROM run_history ORDER BY run_id",
     "SELECT * FROM task_history ORDER BY run_id, task_id",
     "SELECT * FROM task_events ORDER BY seq",
     "SELECT * FROM attempt_history ORDER BY run_id, task_id, attempt",

@@ -258,7 +258,7 @@ static void test_syntax_errors(void **state)
     expect_error(f, NULL, "\"${params.day.}\"", "empty path segment", NULL);
     expect_error(f, NULL, "\"${ params.day }\"", "invalid character", NULL);
     expect_error(f, NULL, "\"${params.${x}}\"", "invalid character '{'", NULL);
-    expect_error(f, NULL, "\"${run.name}\"", "${run.id} or ${run.workflow}", NULL);
+    expect_error(f, NULL, "\"${run.name}\"", "${run.id}, ${run.workflow}", NULL);
     expect_error(f, NULL, "\"${task.name}\"", "${task.id} or ${task.attempt}", NULL);
     expect_error(f, NULL, "\"${env.A.B}\"", "takes no path", NULL);
     expect_error(f, NULL, "\"${tasks.a}\"", "incomplete reference", NULL);
