@@ -137,7 +137,9 @@ static const char *const stmt_sql_v4[ST__COUNT] = {
     [ST_HISTORY] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, h.tasks_total,"
                    " h.tasks_succeeded, h.tasks_failed, 'manual', r.started_at, NULL, NULL, NULL"
                    " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
-                   " WHERE ?1 IS NULL OR h.workflow = ?1 ORDER BY h.run_id DESC LIMIT ?2",
+                   " WHERE (?1 IS NULL OR h.workflow = ?1) AND (?3 IS NULL OR h.state = ?3)"
+                   " AND (?4 IS NULL OR r.started_at >= ?4) AND (?5 IS NULL OR h.run_id < ?5)"
+                   " ORDER BY h.run_id DESC LIMIT ?2",
     [ST_LOAD_RUN] = "SELECT run_id, workflow, state, dag, path, dir, params, plugins, started_at,"
                     " ended_at, engine_pid, engine_host, engine_started_at, heartbeat_at,"
                     " NULL, 'manual', started_at, NULL, NULL, NULL"
