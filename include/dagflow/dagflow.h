@@ -481,6 +481,88 @@ int df_engine_run_events(df_engine *e, long long run_id, long long after, size_t
  * DF_ESTORE. Same thread rules as df_engine_run_status. */
 int df_engine_state_counts(df_engine *e, json_t **out, df_errlist *errs);
 
+/* ---- The HTTP API (SPEC §9; engine/http/) ----------------------------------------------------
+ *
+ * An HTTP server on libmicrohttpd with threads of its own (one per connection, at most 64
+ * connections): it never runs on, nor waits for, the thread driving an engine. Reads (runs,
+ * attempts, events, metrics' counts) go through reader engines of its own on the same store
+ * (df_http_config.readers of them, each used by one request at a time), so a slow client never
+ * holds the engine that runs the workflows. What only the hosting program can do (list its
+ * workflows, start a run now, cancel, retry, resume, the running engine's metrics) goes through
+ * the hooks below, which must be thread-safe: a hook left NULL makes its endpoint answer 501
+ * with a message saying so. Bodies are strict JSON (jansson: trailing text, duplicate keys,
+ * wrong types and unknown keys are 400); bodies over 1 MiB get 413; errors are {"error": TEXT}.
+ * With a token file every /api/ request and /metrics need "Authorization: Bearer TOKEN" (401
+ * otherwise; compared in constant time, as SHA-256 digests); GET /, /healthz and static assets
+ * need none. Listening on an address that is not loopback without a token file is refused. */
+
+typedef struct df_http df_http;
+
+/* The hooks' answers: 0, or DF_ENOTFOUND (404), DF_EREFUSED (409), DF_EINPUT (400), another
+ * DF_E* (500), each with its message in errs. They are called from the server's threads, several
+ * at once. */
+typedef struct df_http_hooks {
+    void *ud; /* handed to every hook */
+    /* GET /api/v1/workflows: sets *out to a new array of {"name", "file", "valid", "errors",
+     * "schedule", "next_fire_at", "last_run"} (SPEC §9). Also used by the schedule endpoint,
+     * which loads "file". */
+    int (*workflows)(void *ud, json_t **out, df_errlist *errs);
+    /* POST /api/v1/workflows/NAME/runs: starts a run of that workflow now with params (an
+     * object, borrowed) over its own, trigger "api"; sets *run_id. DF_ENOTFOUND unknown
+     * workflow, DF_EREFUSED an invalid one, DF_EINPUT bad params. */
+    int (*start_run)(void *ud, const char *workflow, const json_t *params, long long *run_id,
+                     df_errlist *errs);
+    /* POST /api/v1/runs/ID/cancel, /retry (task NULL = the failed part), /resume: as the commands
+     * of these names. The server has checked that the run exists. */
+    int (*cancel)(void *ud, long long run_id, df_errlist *errs);
+    int (*retry)(void *ud, long long run_id, const char *task, df_errlist *errs);
+    int (*resume)(void *ud, long long run_id, df_errlist *errs);
+    /* GET /metrics: the running engine's series as a new object (see df_http_metrics_text for
+     * its keys); NULL: only the series the store can tell (runs and task instances by state). */
+    int (*metrics)(void *ud, json_t **out, df_errlist *errs);
+} df_http_hooks;
+
+typedef struct df_http_config {
+    const char *listen;     /* "HOST:PORT" ("[::1]:8080" for IPv6); NULL = "127.0.0.1:8080"; port 0
+                               picks a free one (df_http_port tells which) */
+    const char *token_file; /* a file holding the bearer token (surrounding blanks dropped), or
+                               NULL for none (then only a loopback address is accepted) */
+    const char *db;         /* the store the reads use, as df_engine_config.db */
+    size_t readers;         /* reader engines (default 4) */
+    df_http_hooks hooks;
+} df_http_config;
+
+/* Starts the server: reads the token file, resolves and checks the address, binds and starts
+ * listening (the server's own threads). Returns 0 and sets *out (stop with df_http_stop), or
+ * DF_EINPUT (a bad address, a non-loopback address without a token file, an empty or unreadable
+ * token file), DF_EINTERNAL (the address cannot be bound: in use, permission), DF_ENOMEM, with
+ * the reason in errs. Strings in cfg are copied. Thread-safe. */
+int df_http_start(const df_http_config *cfg, df_http **out, df_errlist *errs);
+
+/* The port the server listens on (the one chosen when the address said 0). Thread-safe. */
+int df_http_port(const df_http *h);
+
+/* Wakes the long polls of GET /api/v1/runs/ID/events at once (they look at the store again):
+ * for an engine's on_event callback, so that a new event reaches a waiting client in a few ms
+ * rather than at the next look (every 50 ms). Thread-safe, cheap (a mutex and a broadcast);
+ * not async-signal-safe. NULL is fine. */
+void df_http_notify(df_http *h);
+
+/* Stops the server: no new connection, the requests in flight end (long polls are woken and
+ * answer), then its threads are joined and everything freed. NULL is fine. Not from a hook. */
+void df_http_stop(df_http *h);
+
+/* GET /metrics's body (Prometheus text format 0.0.4) from counts (df_engine_state_counts's
+ * object) and engine (NULL, or the metrics hook's object, whose keys are all optional):
+ *   {"attempts_started": N, "attempts_finished": {OUTCOME: N}, "queue_depth": N,
+ *    "pool_workers": {"current": N, "busy": N, "peak": N}, "breaker_open": {NAME: 0|1},
+ *    "admission_paused": 0|1, "ready_to_running_seconds": H, "store_commit_seconds": H,
+ *    "schedule_lateness_seconds": H}
+ * where H is a histogram {"buckets": [[UPPER_BOUND_S, CUMULATIVE_COUNT], ...], "sum": S,
+ * "count": N}. Series the object lacks are left out. Sets *text to a new string (free()).
+ * Returns 0 or DF_ENOMEM. Pure; thread-safe. */
+int df_http_metrics_text(const json_t *counts, const json_t *engine, char **text);
+
 /* ---- For a program that hosts engines ------------------------------------------------------- */
 
 /* Whether the store db names (as df_engine_config.db) exists already, without creating it: a
