@@ -23,6 +23,8 @@ static df_task_snapshot *snapshots(const df_stored_run *loaded)
     for (size_t k = 0; s && k < loaded->n_tasks; k++) {
         const df_stored_task *st = &loaded->tasks[k];
         s[k] = (df_task_snapshot){.id = st->id,
+                                  .mapped = st->map_index >= 0,
+                                  .map_index = st->map_index,
                                   .state = st->state,
                                   .attempts = st->attempts,
                                   .retry_base = st->retry_base,
@@ -46,6 +48,10 @@ static int restore(df_run *r, const df_stored_run *loaded, char *err, size_t err
     }
     int rc = df_run_core_restore(r->core, s, loaded->n_tasks, err, errlen);
     free(s);
+    if (rc == 0 && df_run_map_restored(r) != 0) {
+        snprintf(err, errlen, "out of memory");
+        rc = DF_ENOMEM;
+    }
     return rc;
 }
 

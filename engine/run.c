@@ -81,15 +81,22 @@ df_run_core *df_run_core_new(const df_run_core_config *cfg)
     if (!c)
         return NULL;
     c->t = calloc(n, sizeof *c->t);
+    c->map = calloc(n, sizeof *c->map);
+    c->n_units = c->cap_units = wf->n_tasks;
     c->heap = calloc(n, sizeof *c->heap);
     c->eval = calloc(n, sizeof *c->eval);
     c->held = calloc(n, sizeof *c->held);
     c->reopen = calloc(n, 1);
     c->pools = calloc(wf->n_pools ? wf->n_pools : 1, sizeof *c->pools);
     c->breakers = calloc(wf->n_breakers ? wf->n_breakers : 1, sizeof *c->breakers);
-    if (!c->t || !c->heap || !c->eval || !c->held || !c->reopen || !c->pools || !c->breakers) {
+    if (!c->t || !c->map || !c->heap || !c->eval || !c->held || !c->reopen || !c->pools ||
+        !c->breakers) {
         df_run_core_free(c);
         return NULL;
+    }
+    for (size_t i = 0; i < wf->n_tasks; i++) {
+        c->t[i].task = i;
+        c->t[i].map_index = -1;
     }
     for (size_t k = 0; k < wf->n_pools; k++)
         c->pools[k] = cfg->pools[k];
@@ -109,8 +116,9 @@ void df_run_core_free(df_run_core *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; c->t && i < c->wf->n_tasks; i++)
+    for (size_t i = 0; c->t && i < c->n_units; i++)
         json_decref(c->t[i].result);
+    df_run_map_free(c);
     while (c->fx_head < c->fx_n)
         df_effect_clear(&c->fx[c->fx_head++]);
     free(c->fx);
@@ -287,14 +295,28 @@ int df_run_set_state(df_run_core *c, size_t i, const df_change *ch, const df_run
     if (!df_transition_allowed(t->state, ch->to, ch->cause)) {
         char msg[512];
         snprintf(msg, sizeof msg,
-                 "internal error: run %lld task \"%s\": transition %s -> %s is not allowed", c->id,
-                 c->wf->tasks[i].id, df_task_state_name(t->state), df_task_state_name(ch->to));
+                 "internal error: run %lld task \"%s\" (map_index %lld): transition %s -> %s is "
+                 "not allowed",
+                 c->id, df_run_def(c, i)->id, t->map_index, df_task_state_name(t->state),
+                 df_task_state_name(ch->to));
         fatal(c, msg);
         c->fatal = true;
         return -1;
     }
     emit_transition(c, i, ch, clk);
     df_task_state from = t->state;
+    if (df_run_is_instance(c, i)) {
+        t->state = ch->to;
+        t->attempt = ch->to_attempt;
+        if (ch->reset_budget) {
+            t->retry_base = ch->to_attempt;
+            t->failures = 0;
+            t->first_started_at = 0;
+        }
+        notify(c, i, ch->error && *ch->error ? ch->error : NULL);
+        df_run_map_changed(c, i, from, clk);
+        return 0;
+    }
     if (df_task_state_final(from)) {
         c->n_final--;
         if (df_task_state_failed(from))
@@ -393,6 +415,10 @@ static void evaluate_one(df_run_core *c, size_t i, const df_run_clock *clk)
     case DF_TV_READY:
         if (!check_when(c, i, clk))
             break;
+        if (d->for_each) {
+            df_run_map_expand(c, i, clk);
+            break;
+        }
         if (df_run_set_state(c, i, &(df_change){.to = DF_TS_QUEUED, .to_attempt = t->attempt},
                              clk) == 0)
             df_run_heap_push(c, i);
@@ -545,7 +571,7 @@ static bool breaker_allows(df_run_core *c, size_t i, bool *probe, const df_run_c
     if (!ok) {
         df_effect *fx = df_run_fx_push(c, DF_FX_BREAKER_ARM, i);
         if (fx)
-            fx->breaker = c->wf->tasks[i].breaker;
+            fx->breaker = df_run_def(c, i)->breaker;
     }
     return ok;
 }
@@ -568,6 +594,7 @@ static int start_attempt(df_run_core *c, size_t i, df_slot_pool *sp, bool probe,
     c->running++;
     c->limits->in_flight++;
     c->unsubmitted++;
+    df_run_map_in_flight(c, i, +1);
     if (df_run_set_state(c, i, &(df_change){.to = DF_TS_RUNNING, .to_attempt = attempt}, clk) !=
         0) {
         df_run_release(c, i);
@@ -598,17 +625,30 @@ bool df_run_core_dispatch(df_run_core *c, size_t max, const df_run_clock *clk)
             more = true;
             break;
         }
-        size_t i = heap_pop(c);
+        size_t i = heap_pop(c), task = i;
         const df_task_def *d = &c->wf->tasks[i];
         df_slot_pool *sp = d->pool >= 0 ? c->pools[d->pool] : NULL;
         bool probe = false;
+        if (d->for_each) { /* a mapped task stands for its QUEUED instances (run_map.c) */
+            int r = df_run_map_next(c, task, &i);
+            if (r < 0)
+                continue;
+            if (r == 0) {
+                c->held[n_held++] = task;
+                continue;
+            }
+        }
         if ((sp && sp->used >= sp->slots) ||
             (d->breaker >= 0 && !breaker_allows(c, i, &probe, clk))) {
-            c->held[n_held++] = i;
+            if (i != task) /* back to the front of its ring */
+                df_run_map_unpop(c, task, i);
+            c->held[n_held++] = task;
             continue;
         }
         if (start_attempt(c, i, sp, probe, clk) != 0)
             return false;
+        if (i != task)
+            df_run_heap_push(c, task); /* its next instance may follow at once */
         started++;
     }
     for (size_t k = 0; k < n_held; k++)
@@ -630,7 +670,7 @@ void df_run_core_submitted(df_run_core *c, size_t task, bool in_pool)
     t->submitted = true;
     t->in_pool = in_pool;
     c->unsubmitted--;
-    int64_t timeout = c->wf->tasks[task].timeout_ms;
+    int64_t timeout = df_run_def(c, task)->timeout_ms;
     if (in_pool && timeout > 0)
         df_run_timer_arm(c, DF_RT_TIMEOUT, task, (uint64_t)timeout);
 }
@@ -642,10 +682,11 @@ size_t df_run_core_unsubmitted(const df_run_core *c)
 
 void df_run_release(df_run_core *c, size_t i)
 {
-    const df_task_def *d = &c->wf->tasks[i];
+    const df_task_def *d = df_run_def(c, i);
     df_task_rt *t = &c->t[i];
     if (!t->busy)
         return;
+    df_run_map_in_flight(c, i, -1);
     if (d->pool >= 0 && c->pools[d->pool]->used > 0)
         c->pools[d->pool]->used--;
     df_run_timer_stop(c, DF_RT_TIMEOUT, i);
@@ -725,7 +766,7 @@ void df_run_core_end_recorded(df_run_core *c)
     else if (st == DF_RS_SUCCESS)
         df_run_alert(c, "run_succeeded", DF_RUN_NO_TASK, "SUCCESS", NULL, 0);
     c->ended = true;
-    for (size_t i = 0; i < c->wf->n_tasks; i++)
+    for (size_t i = 0; i < c->n_units; i++)
         df_run_timer_stop(c, DF_RT_RETRY, i);
     df_run_timer_stop(c, DF_RT_RUN_DEADLINE, DF_RUN_NO_TASK);
     notify(c, DF_RUN_NO_TASK, NULL);
@@ -735,7 +776,7 @@ void df_run_core_cancel(df_run_core *c, bool stopping, const df_run_clock *clk)
 {
     c->cancelling = true;
     c->stopping |= stopping;
-    for (size_t i = 0; i < c->wf->n_tasks; i++) {
+    for (size_t i = 0; i < c->n_units; i++) {
         df_task_rt *t = &c->t[i];
         if (t->busy && t->in_pool) {
             df_effect *fx = df_run_fx_push(c, DF_FX_CANCEL_JOB, i);
@@ -745,7 +786,7 @@ void df_run_core_cancel(df_run_core *c, bool stopping, const df_run_clock *clk)
         df_run_timer_stop(c, DF_RT_RETRY, i);
     }
     /* Attempts the full pool queue refused never started: close them as CANCELLED now. */
-    for (size_t i = 0; i < c->wf->n_tasks && c->unsubmitted > 0; i++) {
+    for (size_t i = 0; i < c->n_units && c->unsubmitted > 0; i++) {
         if (c->t[i].busy && !c->t[i].submitted) {
             df_run_release(c, i);
             df_run_finish_attempt(c, i, DF_TASK_FAILED, NULL, NULL, NULL, clk);

@@ -105,6 +105,8 @@ typedef enum df_effect_kind {
                           * error or NULL), then call
                           * df_run_core_end_recorded */
     DF_FX_FATAL,         /* the core cannot go on (detail says why): make the engine fatal */
+    DF_FX_MAP_EXPAND,    /* record mapped task `task`'s instances map_from .. map_n - 1, QUEUED
+                          * (SPEC §8); the core has more units now (df_run_core_units) */
 } df_effect_kind;
 
 /* One effect. Strings are owned by the effect (df_effect_clear frees them) unless said static. */
@@ -138,6 +140,8 @@ typedef struct df_effect {
     df_task_state task_state;
     df_run_state run_state;
     size_t tasks_final, tasks_running, tasks_failed;
+    /* DF_FX_MAP_EXPAND */
+    long long map_from, map_n;
 } df_effect;
 
 /* Frees an effect's strings (the struct itself is the caller's). */
@@ -218,6 +222,15 @@ const json_t *df_run_core_result(const df_run_core *c, size_t task);
 /* Attempts in flight in this run. */
 size_t df_run_core_running(const df_run_core *c);
 
+/* Units of the core: its tasks (0 .. n_tasks - 1), then mapped instances (SPEC §8). An effect's
+ * `task` and the task arguments of the events above are units. */
+size_t df_run_core_units(const df_run_core *c);
+/* Unit u's task index, and its map_index (-1 for a task). */
+size_t df_run_core_unit_task(const df_run_core *c, size_t u, long long *map_index);
+/* A mapped instance's element (borrowed; the for_each value resolved again if needed), or NULL
+ * for a task. */
+const json_t *df_run_core_item(df_run_core *c, size_t u);
+
 /* ---- attempts (run_attempt.c) ---- */
 
 /* An attempt's result (status: DF_TASK_OK, DF_TASK_FAILED, DF_TASK_FAILED_PERMANENT or
@@ -242,6 +255,8 @@ void df_run_core_abandon(df_run_core *c, size_t task, const char *why, const df_
 /* One task as the store holds it. */
 typedef struct df_task_snapshot {
     const char *id;
+    bool mapped; /* a mapped instance (SPEC §8): map_index names it */
+    long long map_index;
     df_task_state state;
     unsigned attempts, retry_base, failures, lost_streak;
     unsigned open_attempt;    /* an attempt left RUNNING by a dead engine, or 0 */

@@ -16,7 +16,7 @@
 
 df_breaker *df_run_task_breaker(df_run_core *c, size_t i)
 {
-    int b = c->wf->tasks[i].breaker;
+    int b = df_run_def(c, i)->breaker;
     return b >= 0 ? c->breakers[b] : NULL;
 }
 
@@ -25,7 +25,7 @@ void df_run_breaker_changed(df_run_core *c, size_t i, const df_breaker_change *c
 {
     if (c->fatal)
         return;
-    int b = c->wf->tasks[i].breaker;
+    int b = df_run_def(c, i)->breaker;
     df_effect *fx = df_run_fx_push(c, DF_FX_BREAKER, i);
     if (fx) {
         fx->breaker = b;
@@ -91,7 +91,7 @@ static char *outcome_error(df_run_core *c, size_t i, df_attempt_outcome outcome,
         error = msg;
     } else if (outcome == DF_AO_TIMED_OUT) {
         snprintf(msg, sizeof msg, "timed out after %lld ms%s%s",
-                 (long long)c->wf->tasks[i].timeout_ms, error ? ": " : "", error ? error : "");
+                 (long long)df_run_def(c, i)->timeout_ms, error ? ": " : "", error ? error : "");
         error = msg;
     } else if (outcome == DF_AO_FAILED && !error) {
         error = status == DF_TASK_FAILED_PERMANENT ? "failed permanently" : "failed";
@@ -137,16 +137,22 @@ static void succeed(df_run_core *c, size_t i, const json_t *result, bool skipped
         c->oom = true;
         return;
     }
+    /* Kept before the change: a mapped task reads its last instance's result when that
+     * instance's change ends it (run_map.c). */
+    json_t *old = t->result;
+    t->result = json_incref((json_t *)result);
     if (df_run_set_state(c, i,
                          &(df_change){.to = skipped ? DF_TS_SKIPPED : DF_TS_SUCCESS,
-                                      .to_attempt = t->attempt,
+                                      .to_attempt = c->t[i].attempt,
                                       .detail = skipped ? "skipped by the plugin" : NULL,
                                       .result_json = text ? text : "null",
                                       .error = ""},
-                         clk) == 0) {
-        json_decref(t->result);
-        t->result = json_incref((json_t *)result);
+                         clk) != 0) {
+        json_decref(c->t[i].result);
+        c->t[i].result = old;
+        old = NULL;
     }
+    json_decref(old);
     free(text);
 }
 
@@ -155,7 +161,7 @@ static void fail(df_run_core *c, size_t i, df_attempt_outcome outcome, int statu
                  const char *error, const df_run_clock *clk)
 {
     df_task_rt *t = &c->t[i];
-    const df_task_def *d = &c->wf->tasks[i];
+    const df_task_def *d = df_run_def(c, i);
     t->failures++;
     bool permanent = status == DF_TASK_FAILED_PERMANENT && outcome != DF_AO_TIMED_OUT;
     /* retry_max_total_ms (SPEC §8): no retry once that long has passed since the first attempt
@@ -264,7 +270,7 @@ static void retry_due(df_run_core *c, size_t task, const df_run_clock *clk)
         return;
     if (df_run_set_state(c, task, &(df_change){.to = DF_TS_QUEUED, .to_attempt = t->attempt},
                          clk) == 0)
-        df_run_heap_push(c, task);
+        df_run_ready_push(c, task);
 }
 
 /* Cancels task i's attempt in the pool as a deadline does: TIMED_OUT once it comes back (or at
@@ -293,7 +299,8 @@ void df_run_timed_out(df_run_core *c, const df_run_clock *clk)
     char msg[96];
     df_run_timeout_msg(c, msg, sizeof msg);
     c->heap_n = 0;
-    for (size_t i = 0; i < c->wf->n_tasks && !c->fatal; i++) {
+    df_run_map_clear_queues(c);
+    for (size_t i = 0; i < c->n_units && !c->fatal; i++) {
         df_task_rt *t = &c->t[i];
         t->in_eval = false;
         if (t->busy && t->submitted) {

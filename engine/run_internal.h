@@ -11,6 +11,8 @@
 #include "state.h"
 
 typedef struct df_task_rt {
+    size_t task;         /* its task (wf->tasks index): itself, or a mapped instance's task */
+    long long map_index; /* a mapped instance's index (SPEC §8), or -1 */
     df_task_state state;
     unsigned attempt;    /* latest attempt number (0 before the first) */
     unsigned retry_base; /* attempt number when the retry budget was last reset */
@@ -31,6 +33,18 @@ typedef struct df_task_rt {
     uint64_t cancel_mono_ms; /* when the deadline cancelled it */
 } df_task_rt;
 
+/* A mapped task (SPEC §8, run_map.c): its instances are the units first .. first + n - 1 of
+ * df_run_core.t (after the tasks), those waiting for a slot in a ring of their unit numbers. */
+typedef struct df_map_rt {
+    size_t first, n;                     /* its instances' units */
+    size_t n_final, n_failed, n_skipped; /* instances final; of them failed; skipped */
+    size_t in_flight;                    /* attempts of its instances in flight (max_parallel) */
+    size_t *q;                           /* ring of QUEUED instances (n entries) */
+    size_t q_head, q_len;
+    bool in_heap;  /* the task is in the ready heap (it stands for its queue there) */
+    json_t *items; /* owned: the for_each array, or NULL until needed again */
+} df_map_rt;
+
 struct df_run_core {
     long long id;
     const df_workflow *wf;
@@ -40,8 +54,10 @@ struct df_run_core {
     double (*random)(void *ud);
     void *random_ud;
     const json_t *params;
-    df_task_rt *t;
-    size_t *heap; /* QUEUED tasks waiting for a slot: a binary heap */
+    df_task_rt *t; /* per unit: the tasks (0 .. n_tasks - 1), then mapped instances */
+    size_t n_units, cap_units;
+    df_map_rt *map; /* per task (used for tasks with for_each) */
+    size_t *heap;   /* QUEUED tasks waiting for a slot: a binary heap */
     size_t heap_n;
     size_t *eval; /* tasks whose upstreams changed */
     size_t eval_n;
@@ -106,5 +122,49 @@ df_breaker *df_run_task_breaker(df_run_core *c, size_t i);
 /* Emits a breaker's change caused by task i (record, alert, and a wake-up when it opened). */
 void df_run_breaker_changed(df_run_core *c, size_t i, const df_breaker_change *ch,
                             const df_run_clock *clk);
+
+/* ---- mapped instances (run_map.c) ---- */
+
+/* The definition of unit u (a task or a mapped instance). */
+static inline const df_task_def *df_run_def(const df_run_core *c, size_t u)
+{
+    return &c->wf->tasks[c->t[u].task];
+}
+
+static inline bool df_run_is_instance(const df_run_core *c, size_t u)
+{
+    return u >= c->wf->n_tasks;
+}
+
+/* Task i (with for_each) is ready: expands it (SPEC §8): FAILED or SKIPPED when the value is
+ * not an array, too long or empty; else RUNNING with its instances QUEUED. May grow c->t. */
+void df_run_map_expand(df_run_core *c, size_t i, const df_run_clock *clk);
+/* Unit u becomes QUEUED: onto the ready heap, or its task's queue for an instance. */
+void df_run_ready_push(df_run_core *c, size_t u);
+/* Dispatch popped mapped task i: takes its next instance that may start (max_parallel, pool,
+ * breaker) into *u. 1: *u, start it (*sp its pool); 0: none may start now (hold i); -1: its
+ * queue is empty (drop i from the heap). */
+int df_run_map_next(df_run_core *c, size_t i, size_t *u);
+/* Puts instance u back at the front of mapped task i's queue (dispatch could not start it). */
+void df_run_map_unpop(df_run_core *c, size_t i, size_t u);
+/* Empties every mapped task's queue (the ready heap was emptied). */
+void df_run_map_clear_queues(df_run_core *c);
+/* Instance u's state changed from `from` (after df_run_set_state applied it): its task's counts,
+ * and the task's end once every instance is final. */
+void df_run_map_changed(df_run_core *c, size_t u, df_task_state from, const df_run_clock *clk);
+/* Attempt bookkeeping of an instance: +1 at its start, -1 at its release. */
+void df_run_map_in_flight(df_run_core *c, size_t u, int delta);
+/* Retry reopened mapped task i: its instances that did not succeed (all of them with --task,
+ * whose task expands again) go back to PENDING with a fresh budget (SPEC §10). */
+void df_run_map_reopen(df_run_core *c, size_t i, bool all, const df_run_clock *clk);
+/* Frees the mapped tasks' memory. */
+void df_run_map_free(df_run_core *c);
+/* Restore: creates the units of the instances among the snapshots. 0, or -1 (out of memory). */
+int df_run_map_restore(df_run_core *c, const df_task_snapshot *tasks, size_t n, char *err,
+                       size_t errlen);
+/* The unit of snapshot st (its task's, or an instance's), or -1. */
+long df_run_map_unit(const df_run_core *c, const df_task_snapshot *st);
+/* Resume: a mapped task RUNNING whose instances are all final ends now. */
+void df_run_map_resume(df_run_core *c, const df_run_clock *clk);
 
 #endif

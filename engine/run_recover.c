@@ -26,9 +26,20 @@ static json_t *stored_result(const char *text)
     return v;
 }
 
-/* Recounts the final tasks and each task's final upstreams. */
+/* Recounts the final tasks and each task's final upstreams, and each mapped task's instances. */
 static void recount(df_run_core *c)
 {
+    for (size_t i = 0; i < c->wf->n_tasks; i++)
+        c->map[i].n_final = c->map[i].n_failed = c->map[i].n_skipped = 0;
+    for (size_t u = c->wf->n_tasks; u < c->n_units; u++) {
+        df_map_rt *m = &c->map[c->t[u].task];
+        df_task_state s = c->t[u].state;
+        if (u < m->first || u >= m->first + m->n || !df_task_state_final(s))
+            continue; /* an old range, or not final */
+        m->n_final++;
+        m->n_failed += df_task_state_failed(s);
+        m->n_skipped += s == DF_TS_SKIPPED;
+    }
     c->n_final = c->n_failed = 0;
     for (size_t i = 0; i < c->wf->n_tasks; i++)
         c->t[i].up_success = c->t[i].up_failed = c->t[i].up_skipped = 0;
@@ -55,9 +66,12 @@ static void recount(df_run_core *c)
 int df_run_core_restore(df_run_core *c, const df_task_snapshot *tasks, size_t n, char *err,
                         size_t errlen)
 {
+    int rc = df_run_map_restore(c, tasks, n, err, errlen);
+    if (rc != 0)
+        return rc;
     for (size_t k = 0; k < n; k++) {
         const df_task_snapshot *st = &tasks[k];
-        long i = df_workflow_find_task(c->wf, st->id);
+        long i = df_run_map_unit(c, st);
         if (i < 0) {
             snprintf(err, errlen, "run %lld: stored task \"%s\" is not in its stored DAG", c->id,
                      st->id);
@@ -118,9 +132,11 @@ void df_run_core_resume(df_run_core *c, const df_task_snapshot *tasks, size_t n,
 {
     for (size_t k = 0; k < n && !c->fatal; k++) {
         const df_task_snapshot *st = &tasks[k];
-        long li = df_workflow_find_task(c->wf, st->id);
+        long li = df_run_map_unit(c, st);
         if (li < 0)
             continue; /* df_run_core_restore refused it */
+        if (!st->mapped && c->wf->tasks[li].for_each && c->t[li].state == DF_TS_RUNNING)
+            continue; /* a mapped task: its instances run, it has no attempt of its own */
         size_t i = (size_t)li;
         df_task_rt *t = &c->t[i];
         if (st->open_attempt > 0) {
@@ -136,13 +152,14 @@ void df_run_core_resume(df_run_core *c, const df_task_snapshot *tasks, size_t n,
         if (t->state == DF_TS_RUNNING && requeue_lost(c, i, clk))
             continue;
         if (t->state == DF_TS_QUEUED) {
-            df_run_heap_push(c, i);
+            df_run_ready_push(c, i);
         } else if (t->state == DF_TS_UP_FOR_RETRY) {
             int64_t due = st->next_retry_at ? st->next_retry_at : clk->now_ms;
             df_run_timer_arm(c, DF_RT_RETRY, i,
                              due > clk->now_ms ? (uint64_t)(due - clk->now_ms) : 0);
         }
     }
+    df_run_map_resume(c, clk);
     df_run_drain_eval(c, SIZE_MAX, clk);
 }
 
@@ -218,6 +235,8 @@ void df_run_core_retry_apply(df_run_core *c, bool one_task, const df_run_clock *
         json_decref(t->result);
         t->result = NULL;
         t->lost_streak = 0;
+        if (c->wf->tasks[i].for_each)
+            df_run_map_reopen(c, i, one_task, clk);
     }
     c->eval_n = 0;
     for (size_t i = 0; i < n; i++)

@@ -63,6 +63,7 @@ df_run *df_run_new(df_engine *e, long long run_id, df_workflow *wf, const df_plu
         r->params = params;
         r->io = calloc(n, sizeof *r->io);
         r->pending = calloc(n, sizeof *r->pending);
+        r->pending_cap = n;
         r->core = core_new(r);
     }
     if (!r || !r->io || !r->pending || !r->core) {
@@ -107,6 +108,7 @@ void df_run_free(df_run *r)
     /* Attempts still in the pool are freed with the pool's late results (engine close). */
     df_run_core_free(r->core);
     free(r->io);
+    df_run_map_free_io(r);
     free(r->pending);
     free(r->plugins);
     json_decref(r->params);
@@ -178,14 +180,15 @@ void df_run_abandon_in_flight(df_run *r)
     df_engine *e = r->e;
     if (e->fatal)
         df_run_core_set_fatal(r->core); /* closing: nothing is recorded any more */
-    for (size_t i = 0; i < r->wf->n_tasks; i++) {
-        df_attempt_rec *rec = r->io[i].rec;
+    for (size_t i = 0; i < df_run_core_units(r->core); i++) {
+        df_task_io *io = df_run_io(r, i);
+        df_attempt_rec *rec = io ? io->rec : NULL;
         if (!rec || rec->abandoned || rec->synthetic)
             continue;
         rec->abandoned = true;
         rec->next_abandoned = e->abandoned;
         e->abandoned = rec;
-        r->io[i].rec = NULL;
+        io->rec = NULL;
         df_run_clock clk = df_run_now();
         df_run_core_abandon(r->core, i,
                             "cancelled: no result within the shutdown grace period (a plugin that "
@@ -227,8 +230,9 @@ void df_run_on_result(df_engine *e, df_job_result *res)
         return;
     }
     df_run *r = rec->run;
-    if (r->io[rec->task].rec == rec)
-        r->io[rec->task].rec = NULL;
+    df_task_io *io = df_run_io(r, rec->task);
+    if (io && io->rec == rec)
+        io->rec = NULL;
     df_run_clock clk = df_run_now();
     df_run_core_result_in(r->core, rec->task, rec->attempt, res->status, res->result, res->error,
                           res->log, &clk);
@@ -261,7 +265,7 @@ static void fail_synthetic(df_run *r, df_attempt_rec *rec, const char *msg)
     res->started_mono_ms = res->ended_mono_ms = df_mono_ms();
     res->user = rec;
     rec->synthetic = true;
-    r->io[rec->task].rec = rec;
+    df_run_io(r, rec->task)->rec = rec;
     df_run_core_submitted(r->core, rec->task, false);
     df_engine_post_result(r->e, res);
 }
@@ -270,8 +274,10 @@ static void fail_synthetic(df_run *r, df_attempt_rec *rec, const char *msg)
  * filled when either fails. */
 static json_t *attempt_params(df_run *r, const df_attempt_rec *rec, char *err, size_t errlen)
 {
-    const df_task_def *d = &r->wf->tasks[rec->task];
-    const df_plugin *p = r->plugins[rec->task];
+    long long mi;
+    size_t ti = df_run_core_unit_task(r->core, rec->task, &mi);
+    const df_task_def *d = &r->wf->tasks[ti];
+    const df_plugin *p = r->plugins[ti];
     df_template_scope scope = {.params = r->params,
                                .run_id = r->id,
                                .workflow = r->wf->name,
@@ -281,6 +287,9 @@ static json_t *attempt_params(df_run *r, const df_attempt_rec *rec, char *err, s
                                .trigger = df_run_trigger_name(r->trigger),
                                .task_id = d->id,
                                .attempt = rec->attempt,
+                               .mapped = mi >= 0,
+                               .item = df_run_core_item(r->core, rec->task),
+                               .map_index = mi,
                                .resolve_tasks = true,
                                .env = r->wf->env,
                                .task_result = lookup_result,
@@ -323,8 +332,10 @@ static bool submit(df_run *r, size_t task, unsigned attempt)
         fail_synthetic(r, rec, err);
         return true;
     }
+    long long mi;
+    size_t ti = df_run_core_unit_task(r->core, task, &mi);
     df_job *job = calloc(1, sizeof *job);
-    if (!job || !(job->task_id = strdup(r->wf->tasks[task].id)) ||
+    if (!job || !(job->task_id = strdup(r->wf->tasks[ti].id)) ||
         !(job->workdir = strdup(r->wf->dir))) {
         if (job)
             job_free(job);
@@ -332,7 +343,9 @@ static bool submit(df_run *r, size_t task, unsigned attempt)
         fail_synthetic(r, rec, "out of memory");
         return true;
     }
-    job->unit = r->plugins[task]->unit;
+    job->unit = r->plugins[ti]->unit;
+    job->mapped = mi >= 0;
+    job->map_index = mi;
     job->params = params;
     job->run_id = r->id;
     job->attempt = attempt;
@@ -347,7 +360,7 @@ static bool submit(df_run *r, size_t task, unsigned attempt)
         fail_synthetic(r, rec, "the worker pool is shutting down");
         return true;
     }
-    r->io[task].rec = rec;
+    df_run_io(r, task)->rec = rec;
     df_run_core_submitted(r->core, task, true);
     return true;
 }

@@ -31,14 +31,32 @@ struct df_run {
     df_run_core *core;
     df_task_io *io;
     df_pending_submit *pending;
-    size_t pending_n;
+    size_t pending_n, pending_cap;
     /* Where the run comes from (SPEC §10), and its run context for templates as text. */
     df_run_trigger trigger;
     int64_t logical_time, started_at; /* ms */
     long long parent_run_id;          /* 0 = none */
     char *parent_task_id;             /* owned, or NULL */
     char ctx_logical_time[40], ctx_logical_date[16], ctx_started_at[40];
+    /* mapped instances' I/O records (runner_map.c): uio[u - n_tasks] for unit u */
+    df_task_io **uio;
+    size_t n_uio;
+    void **io_blocks;
+    size_t n_io_blocks;
 };
+
+/* ---- mapped instances (runner_map.c) ---- */
+
+/* The I/O record of a unit (a task, a mapped instance, or DF_RUN_NO_TASK: the run's own). */
+df_task_io *df_run_io(df_run *r, size_t unit);
+/* A unit's name in events, alerts and messages: the task id, or "ID[N]" for an instance
+ * (written into buf when needed). Borrowed. */
+const char *df_run_unit_name(df_run *r, size_t unit, char *buf, size_t len);
+/* Performs DF_FX_MAP_EXPAND: room for the new units, and the instances recorded. */
+void df_run_map_expanded(df_run *r, const df_effect *fx);
+/* After a restore gave the core instances: room for them. 0, or -1 out of memory. */
+int df_run_map_restored(df_run *r);
+void df_run_map_free_io(df_run *r);
 
 /* The time now, for an event. */
 df_run_clock df_run_now(void);

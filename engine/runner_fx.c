@@ -27,8 +27,12 @@ static void store_status(df_run *r, int rc)
 
 static void write_transition(df_run *r, const df_effect *fx)
 {
+    long long mi;
+    size_t ti = df_run_core_unit_task(r->core, fx->task, &mi);
     df_transition tr = {.run_id = r->id,
-                        .task_id = r->wf->tasks[fx->task].id,
+                        .task_id = r->wf->tasks[ti].id,
+                        .mapped = mi >= 0,
+                        .map_index = mi,
                         .from = fx->from,
                         .from_attempt = fx->from_attempt,
                         .to = fx->to,
@@ -45,9 +49,11 @@ static void write_transition(df_run *r, const df_effect *fx)
 static void write_breaker(df_run *r, const df_effect *fx)
 {
     const df_breaker_change *ch = &fx->change;
-    int rc = df_store_breaker_event(r->e->store, r->id, r->wf->tasks[fx->task].id,
-                                    r->wf->breakers[fx->breaker].name, ch->from, ch->to,
-                                    ch->failure_rate, (int)ch->calls, fx->at);
+    char name[200];
+    int rc =
+        df_store_breaker_event(r->e->store, r->id, df_run_unit_name(r, fx->task, name, sizeof name),
+                               r->wf->breakers[fx->breaker].name, ch->from, ch->to,
+                               ch->failure_rate, (int)ch->calls, fx->at);
     if (rc != DF_STORE_OK)
         df_engine_fail(r->e, "%s", df_store_error(r->e->store));
 }
@@ -83,19 +89,23 @@ static void perform_write(df_run *r, const df_effect *fx)
     df_engine *e = r->e;
     if (df_engine_tx(e) != 0)
         return;
-    const char *task_id = fx->task == DF_RUN_NO_TASK ? NULL : r->wf->tasks[fx->task].id;
+    long long mi = -1;
+    const char *task_id = fx->task == DF_RUN_NO_TASK
+                              ? NULL
+                              : r->wf->tasks[df_run_core_unit_task(r->core, fx->task, &mi)].id;
     switch (fx->kind) {
     case DF_FX_TRANSITION:
         write_transition(r, fx);
         break;
     case DF_FX_ATTEMPT_OPEN:
-        if (df_store_attempt_open(e->store, r->id, task_id, fx->attempt, fx->at) != DF_STORE_OK)
+        if (df_store_instance_attempt_open(e->store, r->id, task_id, mi, fx->attempt, fx->at) !=
+            DF_STORE_OK)
             df_engine_fail(e, "%s", df_store_error(e->store));
         break;
     case DF_FX_ATTEMPT_CLOSE:
         /* a conflict: another engine closed it as LOST */
-        store_status(r, df_store_attempt_close(e->store, r->id, task_id, fx->attempt, fx->outcome,
-                                               fx->at, fx->error, fx->log));
+        store_status(r, df_store_instance_attempt_close(e->store, r->id, task_id, mi, fx->attempt,
+                                                        fx->outcome, fx->at, fx->error, fx->log));
         break;
     case DF_FX_BREAKER:
         write_breaker(r, fx);
@@ -111,9 +121,11 @@ static void perform_write(df_run *r, const df_effect *fx)
 static void notify(df_run *r, const df_effect *fx)
 {
     bool run_level = fx->task == DF_RUN_NO_TASK;
+    char name[200];
     df_engine_event ev = {.run_id = r->id,
                           .workflow = r->wf->name,
-                          .task_id = run_level ? NULL : r->wf->tasks[fx->task].id,
+                          .task_id =
+                              run_level ? NULL : df_run_unit_name(r, fx->task, name, sizeof name),
                           .task_state = run_level ? DF_TS_PENDING : fx->task_state,
                           .run_state = fx->run_state,
                           .attempt = run_level ? 0 : fx->attempt,
@@ -162,10 +174,10 @@ static void on_task_timer(uv_timer_t *h)
     df_engine_wake(e);
 }
 
-/* The shell's part of a task (the run's own, last, for DF_RUN_NO_TASK). */
+/* The shell's part of a unit (the run's own for DF_RUN_NO_TASK). */
 static df_task_io *io_of(df_run *r, size_t task)
 {
-    return &r->io[task == DF_RUN_NO_TASK ? r->wf->n_tasks : task];
+    return df_run_io(r, task);
 }
 
 static void arm_timer(df_run *r, const df_effect *fx)
@@ -193,6 +205,10 @@ void df_run_close_handles(df_run *r)
         stop_timer(&r->io[i].retry);
         stop_timer(&r->io[i].attempt);
     }
+    for (size_t k = 0; k < r->n_uio; k++) {
+        stop_timer(&r->uio[k]->retry);
+        stop_timer(&r->uio[k]->attempt);
+    }
 }
 
 /* ---- the effects ---- */
@@ -201,20 +217,21 @@ void df_run_close_handles(df_run *r)
  * freed when the engine closes. */
 static void abandon(df_run *r, size_t task)
 {
-    df_attempt_rec *rec = r->io[task].rec;
+    df_task_io *io = io_of(r, task);
+    df_attempt_rec *rec = io->rec;
     if (!rec)
         return;
     rec->abandoned = true;
     rec->next_abandoned = r->e->abandoned;
     r->e->abandoned = rec;
-    r->io[task].rec = NULL;
+    io->rec = NULL;
 }
 
 static void keep_submit(df_run *r, const df_effect *fx)
 {
     if (r->e->fatal)
         return;
-    if (r->pending_n == r->wf->n_tasks) {
+    if (r->pending_n == r->pending_cap) {
         /* full of entries the core no longer wants (cancelled before their turn): drop them */
         size_t kept = 0;
         for (size_t k = 0; k < r->pending_n; k++)
@@ -230,7 +247,7 @@ static void keep_submit(df_run *r, const df_effect *fx)
 static void perform(df_run *r, const df_effect *fx)
 {
     df_engine *e = r->e;
-    df_attempt_rec *rec = fx->task == DF_RUN_NO_TASK ? NULL : r->io[fx->task].rec;
+    df_attempt_rec *rec = fx->task == DF_RUN_NO_TASK ? NULL : io_of(r, fx->task)->rec;
     switch (fx->kind) {
     case DF_FX_TRANSITION:
     case DF_FX_ATTEMPT_OPEN:
@@ -240,10 +257,14 @@ static void perform(df_run *r, const df_effect *fx)
         perform_write(r, fx);
         break;
     case DF_FX_ALERT:
-        if (!e->fatal)
+        if (!e->fatal) {
+            char name[200];
             df_engine_raise_alert(e, r->id, r->wf, fx->alert,
-                                  fx->task == DF_RUN_NO_TASK ? NULL : r->wf->tasks[fx->task].id,
+                                  fx->task == DF_RUN_NO_TASK
+                                      ? NULL
+                                      : df_run_unit_name(r, fx->task, name, sizeof name),
                                   fx->state_name, fx->error, fx->attempt);
+        }
         break;
     case DF_FX_NOTIFY:
         if (!e->fatal)
@@ -274,6 +295,9 @@ static void perform(df_run *r, const df_effect *fx)
     }
     case DF_FX_FATAL:
         df_engine_fail(e, "%s", fx->detail ? fx->detail : "out of memory");
+        break;
+    case DF_FX_MAP_EXPAND:
+        df_run_map_expanded(r, fx);
         break;
     }
 }

@@ -12,6 +12,8 @@ bool df_transition_allowed(df_task_state from, df_task_state to, df_transition_c
     case DF_TS_PENDING:
         if (to == DF_TS_INVALID)
             return cause == DF_TC_CREATE;
+        if (to == DF_TS_RUNNING) /* SPEC §10: a mapped task at its expansion */
+            return cause == DF_TC_MAP;
         /* FAILED: a `when` that fails at run time, before any attempt (SPEC §10) */
         return to == DF_TS_QUEUED || to == DF_TS_UPSTREAM_FAILED || to == DF_TS_SKIPPED ||
                to == DF_TS_FAILED;

@@ -15,6 +15,7 @@ typedef enum df_transition_cause {
     DF_TC_RECOVER,   /* an attempt lost to an engine crash or shutdown (RUNNING -> QUEUED, QUEUED ->
                         PENDING) */
     DF_TC_RETRY_CMD, /* the `retry` command (FAILED | UPSTREAM_FAILED | SKIPPED -> PENDING) */
+    DF_TC_MAP,       /* a mapped task's expansion (PENDING -> RUNNING, SPEC §10) */
 } df_transition_cause;
 
 /* True when from -> to is in SPEC §3's table for this cause. Pure; thread-safe. */

@@ -9,7 +9,8 @@
  * "{":
  *   params.NAME[.KEY...]          a run parameter (KEYs walk into it, as for results)
  *   run.id | run.workflow
- *   task.id | task.attempt
+ *   task.id | task.attempt | task.map_index
+ *   item[.KEY...] | item_index    a mapped instance's element and its index (SPEC §8)
  *   env.NAME
  *   tasks.ID.result[.KEY...]      an upstream's result; ID is a task id ([A-Za-z0-9_-]{1,128})
  * Each KEY selects a member of an object; on an array, a KEY written as a decimal index without
@@ -139,8 +140,10 @@ static int next_tok(const char *s, size_t len, size_t *i, tok *t, char *err, siz
 
 /* ---- references ------------------------------------------------------------------------------ */
 
-typedef enum ns { NS_PARAMS, NS_RUN, NS_TASK, NS_ENV, NS_TASKS } ns;
-static const char *const ns_names[] = {"params", "run", "task", "env", "tasks"};
+typedef enum ns { NS_PARAMS, NS_RUN, NS_TASK, NS_ENV, NS_TASKS, NS_ITEM, NS_ITEM_INDEX } ns;
+static const char *const ns_names[] = {"params", "run",  "task",      "env",
+                                       "tasks",  "item", "item_index"};
+#define NS_COUNT 7
 
 typedef struct ref {
     const char *text; /* inside ${} */
@@ -208,6 +211,22 @@ static bool valid_task_id(const char *p, size_t n)
     return true;
 }
 
+/* The rest of ${item[.KEY...]} or ${item_index} (SPEC §8, dynamic mapping) from p: item takes
+ * KEYs as params and results do, item_index none. Returns 0, or -1 with a message. */
+static int parse_item_ref(ref *r, const char *p, const char *end, int q, char *err, size_t errlen)
+{
+    if (r->ns == NS_ITEM_INDEX && p != end) {
+        set_err(err, errlen, "${%.*s}: ${item_index} takes no path", q, r->text);
+        return -1;
+    }
+    if (p != end) {
+        r->keys = p;
+        r->keys_len = (size_t)(end - p);
+        r->keys_at = (size_t)(p - r->text);
+    }
+    return 0;
+}
+
 /* Parses the text inside ${ } (len bytes at t); with marks, a shell context marker
  * (template_shell.h) may lead it. Returns 0, or -1 with a message. */
 static int parse_ref(const char *t, size_t len, ref *r, bool marks, char *err, size_t errlen)
@@ -246,20 +265,22 @@ static int parse_ref(const char *t, size_t len, ref *r, bool marks, char *err, s
     size_t n;
     take_seg(&p, end, &seg, &n);
     int found = -1;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < NS_COUNT; i++)
         if (seg_eq(seg, n, ns_names[i]))
             found = i;
     if (found < 0) {
         char word[QMAX + 1];
         snprintf(word, sizeof word, "%.*s", (int)(n > QMAX ? QMAX : n), seg);
-        const char *s = df_suggest(word, ns_names, 5);
+        const char *s = df_suggest(word, ns_names, NS_COUNT);
         set_err(err, errlen,
                 "${%.*s}: unknown namespace \"%s\"%s%s%s (expected params, run, task, env or "
-                "tasks)",
+                "tasks; item or item_index in a task with for_each)",
                 q, t, word, s ? "; did you mean \"" : "", s ? s : "", s ? "\"?" : "");
         return -1;
     }
     r->ns = (ns)found;
+    if (r->ns == NS_ITEM || r->ns == NS_ITEM_INDEX)
+        return parse_item_ref(r, p, end, q, err, errlen);
     if (p == end) {
         static const char *const forms[] = {"${params.NAME}", "${run.id}, ${run.workflow} ...",
                                             "${task.id} or ${task.attempt}", "${env.NAME}",
@@ -283,9 +304,12 @@ static int parse_ref(const char *t, size_t len, ref *r, bool marks, char *err, s
         return 0;
     case NS_TASK:
         if (p != end ||
-            !(seg_eq(r->name, r->name_len, "id") || seg_eq(r->name, r->name_len, "attempt"))) {
+            !(seg_eq(r->name, r->name_len, "id") || seg_eq(r->name, r->name_len, "attempt") ||
+              seg_eq(r->name, r->name_len, "map_index"))) {
             set_err(err, errlen,
-                    "${%.*s}: unknown reference (expected ${task.id} or ${task.attempt})", q, t);
+                    "${%.*s}: unknown reference (expected ${task.id} or ${task.attempt}, or "
+                    "${task.map_index} in a task with for_each)",
+                    q, t);
             return -1;
         }
         return 0;
@@ -296,6 +320,9 @@ static int parse_ref(const char *t, size_t len, ref *r, bool marks, char *err, s
             return -1;
         }
         return 0;
+    case NS_ITEM:
+    case NS_ITEM_INDEX:
+        return 0; /* parse_item_ref's */
     case NS_TASKS:
         if (!valid_task_id(r->name, r->name_len)) {
             set_err(err, errlen, "${%.*s}: \"%.*s\" is not a valid task id", q, t,
@@ -332,9 +359,13 @@ static bool deferred(const ref *r, const df_template_scope *sc)
     case NS_TASKS:
         return !sc->resolve_tasks;
     case NS_TASK:
-        return !sc->task_id || (seg_eq(r->name, r->name_len, "attempt") && sc->attempt == 0);
+        return !sc->task_id || (seg_eq(r->name, r->name_len, "attempt") && sc->attempt == 0) ||
+               (seg_eq(r->name, r->name_len, "map_index") && !sc->mapped);
     case NS_RUN:
         return run_key(r->name, r->name_len) >= 2 && !run_context(sc, r->name, r->name_len);
+    case NS_ITEM:
+    case NS_ITEM_INDEX:
+        return !sc->mapped;
     default:
         return false;
     }
@@ -447,7 +478,14 @@ static json_t *lookup(const ref *r, const df_template_scope *sc, char *err, size
     case NS_TASK:
         if (seg_eq(r->name, r->name_len, "id"))
             return json_string(sc->task_id);
+        if (seg_eq(r->name, r->name_len, "map_index"))
+            return json_integer((json_int_t)sc->map_index);
         return json_integer(sc->attempt);
+    case NS_ITEM_INDEX:
+        return json_integer((json_int_t)sc->map_index);
+    case NS_ITEM:
+        v = walk(r, sc->item ? sc->item : json_null(), "the item", err, errlen);
+        return v ? json_deep_copy(v) : NULL;
     case NS_ENV: {
         const json_t *wv = sc->env && json_is_object(sc->env)
                                ? json_object_getn((json_t *)sc->env, r->name, r->name_len)

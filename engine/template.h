@@ -2,8 +2,9 @@
  *
  * References: ${params.NAME}, ${run.id}, ${run.workflow}, ${run.logical_time},
  * ${run.logical_date}, ${run.started_at}, ${run.trigger} (SPEC §10), ${task.id}, ${task.attempt},
- * ${env.NAME}, ${tasks.ID.result}, ${tasks.ID.result.KEY.KEY...}. A string that is exactly one
- * reference takes the referenced JSON value with its type; references inside a longer string are
+ * ${env.NAME}, ${tasks.ID.result}, ${tasks.ID.result.KEY.KEY...}, and in a mapped instance
+ * (SPEC §8) ${item}, ${item.KEY...}, ${item_index} and ${task.map_index}. A string that is exactly
+ * one reference takes the referenced JSON value with its type; references inside a longer string are
  * replaced by their text (strings as is, other JSON values in compact JSON form). `$${` is a
  * literal `${`. Object keys are never templated, only string values (at any depth). A KEY applied
  * to an array is a decimal index (`${tasks.a.result.rows.0.name}`); template.c has the grammar. */
@@ -29,6 +30,10 @@ typedef struct df_template_scope {
     const char *task_id; /* ${task.id}; NULL = leave ${task.*} references as they are */
     unsigned attempt;    /* ${task.attempt}; 0 = leave ${task.attempt} as it is */
     bool resolve_tasks;  /* false = leave ${tasks.*} references as they are (creation time) */
+    bool mapped;         /* a mapped instance (SPEC §8): ${item}, ${item_index} and
+                            ${task.map_index} resolve; false = leave them as written */
+    const json_t *item;  /* its element (borrowed), for ${item} */
+    long long map_index; /* its index, for ${item_index} and ${task.map_index} */
     const json_t *env;   /* the workflow's "env" (object of strings), read by ${env.NAME} before
                             the engine's environment (SPEC §8); or NULL */
     /* Returns the result of an upstream task (borrowed), or NULL when it has none. */

@@ -604,6 +604,7 @@ void df_workflow_free(df_workflow *wf)
         free(t->plugin);
         json_decref(t->params);
         df_expr_free(t->when);
+        json_decref(t->for_each);
         free(t->upstream);
         free(t->downstream);
     }

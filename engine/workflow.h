@@ -39,9 +39,13 @@ typedef struct df_task_def {
     int64_t retry_max_total_ms; /* SPEC §8: no retry once this long since the first attempt
                                    started (0 = no limit) */
     struct df_expr *when;       /* owned: the compiled `when` condition (expr.h), or NULL */
-    int pool;                   /* index into df_workflow.pools, or -1 */
-    int breaker;                /* index into df_workflow.breakers, or -1 */
-    bool params_ruled;          /* the plugin's param rules were applied to params (plugin.h) */
+    /* SPEC §8 dynamic mapping: the for_each value as written (owned reference: an array, or a
+     * string that is exactly one reference yielding an array), or NULL for an unmapped task */
+    json_t *for_each;
+    int64_t max_parallel; /* with for_each: most instances in flight, 0 = no cap of its own */
+    int pool;             /* index into df_workflow.pools, or -1 */
+    int breaker;          /* index into df_workflow.breakers, or -1 */
+    bool params_ruled;    /* the plugin's param rules were applied to params (plugin.h) */
 } df_task_def;
 
 typedef struct df_pool_def {

@@ -67,6 +67,28 @@ bool df_wfl_want_string(df_wfl_loader *L, const char *where, const char *key, co
 int df_wfl_find_named(df_wfl_loader *L, const char *where, const char *key, const char *what,
                       const char *plural, const char *name, const char *const *names, size_t n);
 
+/* ---- workflow_map.c: dynamic mapping (SPEC §8) ---- */
+
+/* Most elements a for_each expands into (SPEC §8). */
+#define DF_MAP_MAX 100000
+
+/* Reads the task key `key` into t when it is for_each or max_parallel (type-checked, reported).
+ * Returns whether it was one of them. */
+bool df_wfl_map_key(df_wfl_loader *L, const char *where, const char *key, const json_t *v,
+                    df_task_def *t);
+
+/* Once task self's keys and depends_on are read (stamp[j] == self + 1 for its upstreams j; obj is
+ * its object in the file): max_parallel only with for_each, no `branch` with for_each, and a
+ * for_each string that is exactly one ${params...}, ${env...} or ${tasks.ID...} reference, ID
+ * an upstream. */
+void df_wfl_map_check(df_wfl_loader *L, const char *where, const df_task_def *t, const json_t *obj,
+                      const json_t *ids, const size_t *stamp, size_t self);
+
+/* A reference in t's params (at path): ${item...}, ${item_index} and ${task.map_index} need
+ * for_each. */
+void df_wfl_map_check_ref(df_wfl_loader *L, const char *where, const char *path,
+                          const df_task_def *t, const char *ref);
+
 /* ---- workflow_task.c: task defaults and tasks ---- */
 
 /* Fills *base with the task defaults of SPEC §1, then applies the `defaults` object (NULL when

@@ -35,7 +35,9 @@ static const char *const task_keys[] = {"id",
                                         "breaker",
                                         "continue_on_failure",
                                         "retry_max_total_ms",
-                                        "when"};
+                                        "when",
+                                        "for_each",
+                                        "max_parallel"};
 /* The task keys `defaults` may set: everything but what only makes sense per task. */
 static const char *const default_keys[] = {"trigger_rule",
                                            "retries",
@@ -195,6 +197,7 @@ typedef struct ref_check {
 static int check_ref(void *ud, const char *ref)
 {
     ref_check *c = ud;
+    df_wfl_map_check_ref(c->L, c->where, c->path, c->task, ref);
     if (strncmp(ref, "tasks.", 6) != 0)
         return 0;
     /* The scan only reports well-formed references: tasks.ID.result[...]. */
@@ -504,11 +507,11 @@ static const json_t *read_task_keys(task_pass *tp, size_t i, const json_t *obj)
             }
         } else if (df_wfl_in_list(key, default_keys, DF_WFL_COUNT(default_keys))) {
             task_field(L, where, key, v, t, tp->pool_names, tp->breaker_names);
-        } else if (strcmp(key, "for_each") == 0 || strcmp(key, "max_parallel") == 0 ||
-                   strcmp(key, "branch") == 0) {
+        } else if (df_wfl_map_key(L, where, key, v, t)) {
+            continue;
+        } else if (strcmp(key, "branch") == 0) {
             /* SPEC §8 keys this dagflow does not build yet: said plainly, not "unknown key". */
-            df_wfl_err(L, where, "%s: %s is not supported yet", key,
-                       strcmp(key, "branch") == 0 ? "branch" : "for_each");
+            df_wfl_err(L, where, "%s: branch is not supported yet", key);
         } else {
             df_wfl_unknown_key(L, where, key, task_keys, DF_WFL_COUNT(task_keys));
         }
@@ -592,6 +595,7 @@ static void read_task(task_pass *tp, size_t i)
     const json_t *deps = read_task_keys(tp, i, obj);
     if (read_depends_on(tp, i, deps) != 0)
         return;
+    df_wfl_map_check(tp->L, tp->label[i], t, obj, wf->ids, tp->stamp, i);
     if (t->params) {
         char path[512] = "params";
         ref_check c = {.L = tp->L,

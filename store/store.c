@@ -133,18 +133,43 @@ int df_store_transition(df_store *s, const df_transition *t)
 int df_store_attempt_open(df_store *s, long long run_id, const char *task_id, unsigned attempt,
                           int64_t started_at)
 {
-    if (!task_id || attempt == 0)
+    return df_store_instance_attempt_open(s, run_id, task_id, DF_NO_MAP_INDEX, attempt, started_at);
+}
+
+int df_store_instance_attempt_open(df_store *s, long long run_id, const char *task_id,
+                                   long long map_index, unsigned attempt, int64_t started_at)
+{
+    if (!task_id || attempt == 0 || map_index < DF_NO_MAP_INDEX)
         return bad_args(s, "open attempt");
-    return s->ops->attempt_open(s, run_id, task_id, attempt, started_at);
+    return s->ops->attempt_open(s, run_id, task_id, map_index, attempt, started_at);
 }
 
 int df_store_attempt_close(df_store *s, long long run_id, const char *task_id, unsigned attempt,
                            df_attempt_outcome outcome, int64_t ended_at, const char *error,
                            const char *log)
 {
-    if (!task_id || outcome == DF_AO_RUNNING || (unsigned)outcome >= DF_AO__COUNT)
+    return df_store_instance_attempt_close(s, run_id, task_id, DF_NO_MAP_INDEX, attempt, outcome,
+                                           ended_at, error, log);
+}
+
+int df_store_instance_attempt_close(df_store *s, long long run_id, const char *task_id,
+                                    long long map_index, unsigned attempt,
+                                    df_attempt_outcome outcome, int64_t ended_at, const char *error,
+                                    const char *log)
+{
+    if (!task_id || outcome == DF_AO_RUNNING || (unsigned)outcome >= DF_AO__COUNT ||
+        map_index < DF_NO_MAP_INDEX)
         return bad_args(s, "close attempt");
-    return s->ops->attempt_close(s, run_id, task_id, attempt, outcome, ended_at, error, log);
+    return s->ops->attempt_close(s, run_id, task_id, map_index, attempt, outcome, ended_at, error,
+                                 log);
+}
+
+int df_store_map_expand(df_store *s, long long run_id, const char *task_id, long long from,
+                        long long n, int64_t at)
+{
+    if (!task_id || from < 0 || n <= from)
+        return bad_args(s, "expand mapped task");
+    return s->ops->map_expand(s, run_id, task_id, from, n, at);
 }
 
 int df_store_run_set_state(df_store *s, long long run_id, df_run_state state, int64_t ended_at)
@@ -346,14 +371,35 @@ static json_t *view_head(const df_run_view *v)
     return o;
 }
 
-/* The view's tasks as status shows them (SPEC §6's keys, in this order). */
+/* A mapped instance's object joins its task's (the previous task object): its "instances" array
+ * and the "instance_counts" by state. */
+static void add_instance(json_t *task, json_t *inst, df_task_state st)
+{
+    json_t *list = json_object_get(task, "instances");
+    json_t *counts = json_object_get(task, "instance_counts");
+    if (!list) {
+        json_object_set_new(task, "instances", list = json_array());
+        json_object_set_new(task, "instance_counts", counts = json_object());
+    }
+    json_t *c = json_object_get(counts, df_task_state_name(st));
+    json_object_set_new(counts, df_task_state_name(st),
+                        json_integer(c ? json_integer_value(c) + 1 : 1));
+    json_object_del(inst, "id");
+    json_array_append_new(list, inst);
+}
+
+/* The view's tasks as status shows them (SPEC §6's keys, in this order); a mapped task's
+ * instances go into its "instances", each with its "map_index" after "id" (SPEC §9). */
 static json_t *view_tasks(const df_run_view *v)
 {
     json_t *a = json_array();
+    json_t *last = NULL;
     for (size_t i = 0; i < v->n_tasks; i++) {
         const df_task_view *t = &v->tasks[i];
         json_t *o = json_object();
         json_object_set_new(o, "id", text_or_null(t->id));
+        if (t->map_index != DF_NO_MAP_INDEX)
+            json_object_set_new(o, "map_index", json_integer((json_int_t)t->map_index));
         json_object_set_new(o, "state", json_string(df_task_state_name(t->state)));
         json_object_set_new(o, "attempts", json_integer(t->attempts));
         json_object_set_new(o, "started_at", iso_ms(t->started_at));
@@ -361,7 +407,12 @@ static json_t *view_tasks(const df_run_view *v)
         json_object_set_new(o, "duration_ms", duration_ms(t->started_at, t->ended_at));
         json_object_set_new(o, "error", text_or_null(t->error));
         json_object_set_new(o, "result", parsed_or_null(t->result_json));
+        if (t->map_index != DF_NO_MAP_INDEX && last) {
+            add_instance(last, o, t->state);
+            continue;
+        }
         json_array_append_new(a, o);
+        last = o;
     }
     return a;
 }
@@ -543,11 +594,17 @@ static json_t *attempt_json(const df_attempt_view *a, const json_t *result)
 /* See store.h. */
 int df_store_task_attempts(df_store *s, long long run_id, const char *task_id, json_t **out)
 {
+    return df_store_instance_attempts(s, run_id, task_id, DF_NO_MAP_INDEX, out);
+}
+
+int df_store_instance_attempts(df_store *s, long long run_id, const char *task_id,
+                               long long map_index, json_t **out)
+{
     *out = NULL;
-    if (!task_id)
+    if (!task_id || map_index < DF_NO_MAP_INDEX)
         return df_store_failf(s, DF_STORE_ERROR, "store: read attempts: no task id");
     df_task_attempts *t = NULL;
-    int code = s->ops->task_attempts(s, run_id, task_id, &t);
+    int code = s->ops->task_attempts(s, run_id, task_id, map_index, &t);
     if (code != DF_STORE_OK)
         return code;
     json_t *result = parsed_or_null(t->result_json);
@@ -561,6 +618,8 @@ int df_store_task_attempts(df_store *s, long long run_id, const char *task_id, j
     json_t *o = json_object();
     json_object_set_new(o, "run_id", json_integer(run_id));
     json_object_set_new(o, "task_id", text_or_null(task_id));
+    if (map_index != DF_NO_MAP_INDEX)
+        json_object_set_new(o, "map_index", json_integer((json_int_t)map_index));
     json_object_set_new(o, "state", json_string(df_task_state_name(t->state)));
     json_object_set_new(o, "attempts", a);
     df_task_attempts_free(t);

@@ -173,10 +173,14 @@ typedef struct df_run_origin {
     char *parent_task_id;    /* or NULL */
     char *error;             /* the run's own error (timed out, cancelled ...), or NULL */
 } df_run_origin;
+/* A mapped task instance's map_index for an unmapped task (and a mapped task's own row): SPEC §10
+ * shows it as NULL, the tables keep -1. */
+#define DF_NO_MAP_INDEX (-1)
 
 /* One task instance of a stored run (df_stored_run.tasks). Strings belong to the run record. */
 typedef struct df_stored_task {
     char *id;
+    long long map_index; /* DF_NO_MAP_INDEX, or a mapped instance's index (SPEC §8) */
     char *plugin;
     df_task_state state;
     unsigned attempts;     /* number of the latest attempt (0 before the first) */
@@ -211,13 +215,14 @@ typedef struct df_stored_run {
     df_run_origin origin;  /* trigger, logical time, parent, error; strings owned by the record */
     bool has_engine;       /* false: no engine recorded (engine is all zero, host NULL) */
     df_engine_id engine;   /* the owning engine; host owned by the record */
-    df_stored_task *tasks; /* in file order */
+    df_stored_task *tasks; /* in file order, a mapped task's instances right after it by index */
     size_t n_tasks;
 } df_stored_run;
 
 /* One task instance as `status` shows it (df_run_view.tasks). Strings belong to the view. */
 typedef struct df_task_view {
     char *id;
+    long long map_index; /* DF_NO_MAP_INDEX, or a mapped instance's index */
     df_task_state state;
     unsigned attempts;  /* number of the latest attempt (0 before the first) */
     int64_t started_at; /* first attempt's start (ms), or 0 */
@@ -239,8 +244,9 @@ typedef struct df_run_view {
     df_run_origin origin;        /* status and summary: trigger, logical time, parent, error */
     char *metrics_json;          /* status: the pool metrics object (JSON text), or NULL */
     size_t counts[DF_TS__COUNT]; /* summary: how many tasks are in each state */
-    df_task_view *tasks; /* status: every task; summary: the first max_tasks not SUCCESS; in file
-                            order */
+    df_task_view *tasks; /* status: every task and mapped instance (instances right after their
+                            task, by index); summary: the first max_tasks tasks not SUCCESS; in
+                            file order */
     size_t n_tasks;
 } df_run_view;
 
@@ -322,6 +328,8 @@ typedef struct df_pending_alert {
 typedef struct df_transition {
     long long run_id;
     const char *task_id;
+    bool mapped;         /* a mapped instance (SPEC §8): map_index names it */
+    long long map_index; /* ignored unless mapped */
     df_task_state from;
     unsigned from_attempt;
     df_task_state to;
@@ -359,12 +367,31 @@ int df_store_transition(df_store *s, const df_transition *t);
 int df_store_attempt_open(df_store *s, long long run_id, const char *task_id, unsigned attempt,
                           int64_t started_at);
 
+/* The same for the instance map_index of a mapped task (DF_NO_MAP_INDEX: the task itself). */
+int df_store_instance_attempt_open(df_store *s, long long run_id, const char *task_id,
+                                   long long map_index, unsigned attempt, int64_t started_at);
+
+/* Expands the mapped task task_id of run_id (SPEC §8): creates its instances from .. n - 1
+ * (map_index; 0 <= from < n, those below from exist already), QUEUED, each with two events (its
+ * creation, NULL -> PENDING with detail "mapped", then PENDING -> QUEUED) at `at` (ms), in bulk
+ * (one statement per kind of row: 100,000 instances take well under a second). The task's own
+ * row is not changed (the caller records its PENDING -> RUNNING). DF_STORE_NOTFOUND when the
+ * task does not exist, DF_STORE_CONFLICT when one of the instances does already. */
+int df_store_map_expand(df_store *s, long long run_id, const char *task_id, long long from,
+                        long long n, int64_t at);
+
 /* Closes an open attempt with its outcome (not DF_AO_RUNNING) at ended_at (ms); error and log
  * (borrowed) may be NULL. Applied only while the attempt is still RUNNING: DF_STORE_CONFLICT when
  * it was closed already, DF_STORE_NOTFOUND when there is no such attempt. */
 int df_store_attempt_close(df_store *s, long long run_id, const char *task_id, unsigned attempt,
                            df_attempt_outcome outcome, int64_t ended_at, const char *error,
                            const char *log);
+
+/* The same for the instance map_index of a mapped task (DF_NO_MAP_INDEX: the task itself). */
+int df_store_instance_attempt_close(df_store *s, long long run_id, const char *task_id,
+                                    long long map_index, unsigned attempt,
+                                    df_attempt_outcome outcome, int64_t ended_at, const char *error,
+                                    const char *log);
 
 /* Sets the run's state and its ended_at (ms; 0 clears it; a RUNNING run never has one).
  * DF_STORE_NOTFOUND for an unknown run. */
@@ -495,6 +522,11 @@ int df_store_state_counts(df_store *s, json_t **out);
  * run N") or task ("store: read attempts: run N has no task \"ID\""). */
 int df_store_task_attempts(df_store *s, long long run_id, const char *task_id, json_t **out);
 
+/* The same for the instance map_index of a mapped task (DF_NO_MAP_INDEX: the task itself); the
+ * object then has "map_index" too, and an unknown instance is "run N has no task \"ID[K]\"". */
+int df_store_instance_attempts(df_store *s, long long run_id, const char *task_id,
+                               long long map_index, json_t **out);
+
 /* ---- the backend's table -------------------------------------------------------------------- */
 
 /* What a backend implements: one function per df_store_* call above, with the same contract,
@@ -513,11 +545,13 @@ struct df_store_ops {
     int (*rollback)(df_store *s);
     int (*create_run)(df_store *s, const df_run_record *run, long long *run_id);
     int (*transition)(df_store *s, const df_transition *t);
-    int (*attempt_open)(df_store *s, long long run_id, const char *task_id, unsigned attempt,
-                        int64_t started_at);
-    int (*attempt_close)(df_store *s, long long run_id, const char *task_id, unsigned attempt,
-                         df_attempt_outcome outcome, int64_t ended_at, const char *error,
-                         const char *log);
+    int (*attempt_open)(df_store *s, long long run_id, const char *task_id, long long map_index,
+                        unsigned attempt, int64_t started_at);
+    int (*attempt_close)(df_store *s, long long run_id, const char *task_id, long long map_index,
+                         unsigned attempt, df_attempt_outcome outcome, int64_t ended_at,
+                         const char *error, const char *log);
+    int (*map_expand)(df_store *s, long long run_id, const char *task_id, long long from,
+                      long long n, int64_t at);
     int (*run_set_state)(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
     int (*run_set_engine)(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
     int (*run_set_error)(df_store *s, long long run_id, const char *error);
@@ -545,7 +579,7 @@ struct df_store_ops {
     int (*state_counts)(df_store *s, size_t runs[DF_RS__COUNT], size_t tasks[DF_TS__COUNT]);
     int (*load_run)(df_store *s, long long run_id, df_stored_run **out);
     int (*checkpoint)(df_store *s, bool *complete); /* complete never NULL here */
-    int (*task_attempts)(df_store *s, long long run_id, const char *task_id,
+    int (*task_attempts)(df_store *s, long long run_id, const char *task_id, long long map_index,
                          df_task_attempts **out);
     int (*check_file)(df_store *s);
 };

@@ -46,7 +46,9 @@ typedef struct df_job {
     char *workdir;           /* owned: default working directory of children */
     long long run_id;
     unsigned attempt;
-    void *user; /* opaque to the pool; handed back in the result */
+    bool mapped;         /* a mapped instance (SPEC §8): its children get DAGFLOW_MAP_INDEX */
+    long long map_index; /* its index */
+    void *user;          /* opaque to the pool; handed back in the result */
 } df_job;
 
 /* How an attempt ended, from the worker's side. Owned by the receiver of the callback. */

@@ -420,16 +420,19 @@ int df_task_spawn2(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result 
                  o.argv && o.argv[0] ? o.argv[0] : "?");
         return -1;
     }
-    char run_id[48], task_id[4200], attempt[48];
+    char run_id[48], task_id[4200], attempt[48], map_index[48];
     snprintf(run_id, sizeof run_id, "DAGFLOW_RUN_ID=%lld", df_task_run_id(ctx));
     snprintf(task_id, sizeof task_id, "DAGFLOW_TASK_ID=%s", df_task_id(ctx));
     snprintf(attempt, sizeof attempt, "DAGFLOW_ATTEMPT=%u", df_task_attempt(ctx));
+    /* SPEC §8: a mapped instance's children know its index */
+    const df_job *job = ctx->pj->job;
+    snprintf(map_index, sizeof map_index, "DAGFLOW_MAP_INDEX=%lld", job->map_index);
     /* The attempt's variables, then the names the engine passes through (entries without "="). */
     const char *const *pass = ctx->w->pool->cfg.pass_env;
     size_t n_pass = 0;
     while (pass && pass[n_pass])
         n_pass++;
-    const char **extra = calloc(n_pass + 4, sizeof *extra);
+    const char **extra = calloc(n_pass + 5, sizeof *extra);
     if (!extra) {
         snprintf(errbuf, errlen, "spawn: out of memory");
         return -1;
@@ -437,8 +440,11 @@ int df_task_spawn2(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result 
     extra[0] = run_id;
     extra[1] = task_id;
     extra[2] = attempt;
+    size_t k = 3;
+    if (job->mapped)
+        extra[k++] = map_index;
     for (size_t i = 0; i < n_pass; i++)
-        extra[3 + i] = pass[i];
+        extra[k + i] = pass[i];
     df_proc *proc = NULL;
     int rc = df_proc_run_tracked(&ctx->w->loop, &o, extra, df_task_workdir(ctx), 1, on_spawn_done,
                                  ctx, &proc, errbuf, errlen);

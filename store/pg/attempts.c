@@ -4,7 +4,8 @@
 #include "internal.h"
 
 /* DF_STORE_NOTFOUND saying whether the run or only the task is missing. */
-static int not_found(df_pg_store *s, long long run_id, const char *task_id, const char *W)
+static int not_found(df_pg_store *s, long long run_id, const char *task_id, long long map_index,
+                     const char *W)
 {
     df_pg_params p = {0};
     df_pg_i64(&p, run_id);
@@ -16,24 +17,29 @@ static int not_found(df_pg_store *s, long long run_id, const char *task_id, cons
     PQclear(r);
     if (!run)
         return df_store_failf(&s->base, DF_STORE_NOTFOUND, "store: %s: no run %lld", W, run_id);
+    if (map_index != DF_NO_MAP_INDEX)
+        return df_store_failf(&s->base, DF_STORE_NOTFOUND,
+                              "store: %s: run %lld has no task \"%s[%lld]\"", W, run_id, task_id,
+                              map_index);
     return df_store_failf(&s->base, DF_STORE_NOTFOUND, "store: %s: run %lld has no task \"%s\"", W,
                           run_id, task_id);
 }
 
 /* Fills t's state, attempt and result from the task instance's row. */
-static int read_task(df_pg_store *s, long long run_id, const char *task_id, df_task_attempts *t,
-                     bool *no_mem, const char *W)
+static int read_task(df_pg_store *s, long long run_id, const char *task_id, long long map_index,
+                     df_task_attempts *t, bool *no_mem, const char *W)
 {
     df_pg_params p = {0};
     df_pg_i64(&p, run_id);
     df_pg_text(&p, task_id);
+    df_pg_i64(&p, map_index);
     int code;
     PGresult *r = df_pg_exec(s, PG_ATTEMPTS_TASK, &p, W, &code);
     if (!r)
         return code;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        return not_found(s, run_id, task_id, W);
+        return not_found(s, run_id, task_id, map_index, W);
     }
     const char *state = PQgetvalue(r, 0, 0);
     code = df_task_state_parse(state, &t->state) == 0
@@ -48,12 +54,13 @@ static int read_task(df_pg_store *s, long long run_id, const char *task_id, df_t
 }
 
 /* Reads the attempts' rows, oldest first. */
-static int read_attempts(df_pg_store *s, long long run_id, const char *task_id, df_task_attempts *t,
-                         bool *no_mem, const char *W)
+static int read_attempts(df_pg_store *s, long long run_id, const char *task_id, long long map_index,
+                         df_task_attempts *t, bool *no_mem, const char *W)
 {
     df_pg_params p = {0};
     df_pg_i64(&p, run_id);
     df_pg_text(&p, task_id);
+    df_pg_i64(&p, map_index);
     int code;
     PGresult *r = df_pg_exec(s, PG_ATTEMPTS_LIST, &p, W, &code);
     if (!r)
@@ -81,7 +88,7 @@ static int read_attempts(df_pg_store *s, long long run_id, const char *task_id, 
 }
 
 /* See store.h. */
-int df_pg_task_attempts(df_store *store, long long run_id, const char *task_id,
+int df_pg_task_attempts(df_store *store, long long run_id, const char *task_id, long long map_index,
                         df_task_attempts **out)
 {
     df_pg_store *s = df_pg_of(store);
@@ -93,9 +100,9 @@ int df_pg_task_attempts(df_store *store, long long run_id, const char *task_id,
     df_task_attempts *t = calloc(1, sizeof *t);
     bool no_mem = !t;
     if (t)
-        code = read_task(s, run_id, task_id, t, &no_mem, W);
+        code = read_task(s, run_id, task_id, map_index, t, &no_mem, W);
     if (code == DF_STORE_OK && !no_mem)
-        code = read_attempts(s, run_id, task_id, t, &no_mem, W);
+        code = read_attempts(s, run_id, task_id, map_index, t, &no_mem, W);
     if (code == DF_STORE_OK && no_mem)
         code = df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: out of memory", W);
     if (code != DF_STORE_OK) {

@@ -35,6 +35,7 @@ enum df_pg_stmt_id {
     PG_ATTEMPT_OPEN,
     PG_ATTEMPT_CLOSE,
     PG_ATTEMPT_GET,
+    PG_MAP_EXPAND,
     PG_RUN_SET_STATE,
     PG_RUN_SET_ERROR,
     PG_RUN_SET_ENGINE,
@@ -197,11 +198,13 @@ int df_pg_rollback(df_store *s);
 
 int df_pg_create_run(df_store *s, const df_run_record *run, long long *run_id);
 int df_pg_transition(df_store *s, const df_transition *t);
-int df_pg_attempt_open(df_store *s, long long run_id, const char *task_id, unsigned attempt,
-                       int64_t started_at);
-int df_pg_attempt_close(df_store *s, long long run_id, const char *task_id, unsigned attempt,
-                        df_attempt_outcome outcome, int64_t ended_at, const char *error,
-                        const char *log);
+int df_pg_attempt_open(df_store *s, long long run_id, const char *task_id, long long map_index,
+                       unsigned attempt, int64_t started_at);
+int df_pg_map_expand(df_store *s, long long run_id, const char *task_id, long long from,
+                     long long n, int64_t at);
+int df_pg_attempt_close(df_store *s, long long run_id, const char *task_id, long long map_index,
+                        unsigned attempt, df_attempt_outcome outcome, int64_t ended_at,
+                        const char *error, const char *log);
 int df_pg_run_set_state(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
 int df_pg_run_set_error(df_store *s, long long run_id, const char *error);
 int df_pg_run_set_engine(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
@@ -232,6 +235,7 @@ int df_pg_state_counts(df_store *s, size_t runs[DF_RS__COUNT], size_t tasks[DF_T
 int df_pg_load_run(df_store *s, long long run_id, df_stored_run **out);
 
 /* attempts.c: one task instance's attempts (logs, status --task). */
-int df_pg_task_attempts(df_store *s, long long run_id, const char *task_id, df_task_attempts **out);
+int df_pg_task_attempts(df_store *s, long long run_id, const char *task_id, long long map_index,
+                        df_task_attempts **out);
 
 #endif

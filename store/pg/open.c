@@ -9,10 +9,12 @@ extern const char df_pgsql_001_schema[];
 extern const char df_pgsql_002_cancelled[];
 extern const char df_pgsql_003_skipped[];
 extern const char df_pgsql_004_service[];
+extern const char df_pgsql_005_map_index[];
 
 /* The migrations, in order: entry i brings a database from version i-1 to version i. */
-static const char *const migrations[] = {df_pgsql_001_schema, df_pgsql_002_cancelled,
-                                         df_pgsql_003_skipped, df_pgsql_004_service};
+static const char *const migrations[] = {df_pgsql_001_schema,  df_pgsql_002_cancelled,
+                                         df_pgsql_003_skipped, df_pgsql_004_service,
+                                         df_pgsql_005_map_index};
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_PG_SCHEMA_VERSION,
                "one migration per schema version");
@@ -174,6 +176,7 @@ static const df_store_ops pg_ops = {
     .transition = df_pg_transition,
     .attempt_open = df_pg_attempt_open,
     .attempt_close = df_pg_attempt_close,
+    .map_expand = df_pg_map_expand,
     .task_attempts = df_pg_task_attempts,
     .run_set_state = df_pg_run_set_state,
     .run_set_error = df_pg_run_set_error,

@@ -80,6 +80,7 @@ static int read_task_views(df_pg_store *s, const PGresult *r, df_run_view *v, co
         t->ended_at = df_pg_ll(r, i, 4);
         t->error = df_pg_strdup(r, i, 5, &no_mem);
         t->result_json = df_pg_strdup(r, i, 6, &no_mem);
+        t->map_index = df_pg_ll(r, i, 7);
     }
     return no_mem ? oom(s, W) : DF_STORE_OK;
 }
@@ -322,6 +323,7 @@ static int load_tasks(df_pg_store *s, df_stored_run *run, bool *no_mem, const ch
         t->open_attempt = (unsigned)df_pg_ll(r, i, 10);
         t->lost_streak = (unsigned)df_pg_ll(r, i, 11);
         t->failures = (unsigned)df_pg_ll(r, i, 12);
+        t->map_index = df_pg_ll(r, i, 13);
     }
     PQclear(r);
     return code;

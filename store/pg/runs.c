@@ -298,6 +298,7 @@ static int transition_refused(df_pg_store *s, const df_transition *t, const char
     df_pg_params p = {0};
     df_pg_i64(&p, t->run_id);
     df_pg_text(&p, t->task_id);
+    df_pg_i64(&p, t->mapped ? t->map_index : DF_NO_MAP_INDEX);
     int code;
     PGresult *r = df_pg_exec(s, PG_TASK_GET, &p, W, &code);
     if (!r)
@@ -335,6 +336,7 @@ int df_pg_transition(df_store *store, const df_transition *t)
     df_pg_text(&p, df_task_state_name(t->from));
     df_pg_i64(&p, t->from_attempt);
     df_pg_text(&p, t->detail);
+    df_pg_i64(&p, t->mapped ? t->map_index : DF_NO_MAP_INDEX);
     long long n = 0;
     int code = df_pg_write(s, PG_TRANSITION, &p, W, &n);
     if (code == DF_STORE_OK && n == 0)
@@ -345,21 +347,22 @@ int df_pg_transition(df_store *store, const df_transition *t)
 /* ---- attempts ---- */
 
 /* See store.h. */
-int df_pg_attempt_open(df_store *store, long long run_id, const char *task_id, unsigned attempt,
-                       int64_t started_at)
+int df_pg_attempt_open(df_store *store, long long run_id, const char *task_id, long long map_index,
+                       unsigned attempt, int64_t started_at)
 {
     df_pg_store *s = df_pg_of(store);
     const char *W = "open attempt";
     df_pg_params p = {0};
     df_pg_i64(&p, run_id);
     df_pg_text(&p, task_id);
+    df_pg_i64(&p, map_index);
     df_pg_i64(&p, attempt);
     df_pg_i64(&p, started_at);
     long long n = 0;
     int code = df_pg_write(s, PG_ATTEMPT_OPEN, &p, W, &n);
     if (code != DF_STORE_OK || n == 1)
         return code;
-    p.n = 2;
+    p.n = 3;
     PGresult *r = df_pg_exec(s, PG_TASK_GET, &p, W, &code);
     if (!r)
         return code;
@@ -375,9 +378,9 @@ int df_pg_attempt_open(df_store *store, long long run_id, const char *task_id, u
 }
 
 /* See store.h. */
-int df_pg_attempt_close(df_store *store, long long run_id, const char *task_id, unsigned attempt,
-                        df_attempt_outcome outcome, int64_t ended_at, const char *error,
-                        const char *log)
+int df_pg_attempt_close(df_store *store, long long run_id, const char *task_id, long long map_index,
+                        unsigned attempt, df_attempt_outcome outcome, int64_t ended_at,
+                        const char *error, const char *log)
 {
     df_pg_store *s = df_pg_of(store);
     const char *W = "close attempt";
@@ -389,6 +392,7 @@ int df_pg_attempt_close(df_store *store, long long run_id, const char *task_id, 
     df_pg_i64(&p, run_id);
     df_pg_text(&p, task_id);
     df_pg_i64(&p, attempt);
+    df_pg_i64(&p, map_index);
     long long n = 0;
     int code = df_pg_write(s, PG_ATTEMPT_CLOSE, &p, W, &n);
     if (code != DF_STORE_OK || n > 0)
@@ -397,6 +401,7 @@ int df_pg_attempt_close(df_store *store, long long run_id, const char *task_id, 
     df_pg_i64(&g, run_id);
     df_pg_text(&g, task_id);
     df_pg_i64(&g, attempt);
+    df_pg_i64(&g, map_index);
     PGresult *r = df_pg_exec(s, PG_ATTEMPT_GET, &g, W, &code);
     if (!r)
         return code;
@@ -409,6 +414,49 @@ int df_pg_attempt_close(df_store *store, long long run_id, const char *task_id, 
         code = df_store_failf(&s->base, DF_STORE_NOTFOUND,
                               "store: %s: no attempt %u of task \"%s\" in run %lld", W, attempt,
                               task_id, run_id);
+    PQclear(r);
+    return code;
+}
+
+/* ---- mapped instances (SPEC §8) ---- */
+
+/* See store.h. One statement: the instances and their events. */
+int df_pg_map_expand(df_store *store, long long run_id, const char *task_id, long long from,
+                     long long n, int64_t at)
+{
+    df_pg_store *s = df_pg_of(store);
+    const char *W = "expand mapped task";
+    df_pg_params p = {0};
+    df_pg_i64(&p, run_id);
+    df_pg_text(&p, task_id);
+    df_pg_i64(&p, from);
+    df_pg_i64(&p, n);
+    df_pg_i64(&p, at);
+    int code;
+    PGresult *r = df_pg_exec(s, PG_MAP_EXPAND, &p, W, &code);
+    if (!r)
+        return code;
+    long long made = df_pg_ll(r, 0, 0);
+    PQclear(r);
+    if (made == n - from)
+        return DF_STORE_OK;
+    if (made > 0)
+        return df_store_failf(&s->base, DF_STORE_CONFLICT,
+                              "store: %s: task \"%s\" of run %lld has some of instances %lld.."
+                              "%lld already",
+                              W, task_id, run_id, from, n - 1);
+    p.n = 2;
+    df_pg_i64(&p, DF_NO_MAP_INDEX);
+    r = df_pg_exec(s, PG_TASK_GET, &p, W, &code);
+    if (!r)
+        return code;
+    code = PQntuples(r) == 1
+               ? df_store_failf(&s->base, DF_STORE_CONFLICT,
+                                "store: %s: task \"%s\" of run %lld has instances from %lld "
+                                "already",
+                                W, task_id, run_id, from)
+               : df_store_failf(&s->base, DF_STORE_NOTFOUND,
+                                "store: %s: no task \"%s\" in run %lld", W, task_id, run_id);
     PQclear(r);
     return code;
 }

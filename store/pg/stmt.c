@@ -52,24 +52,43 @@ static const char *const pg_sql[PG__COUNT] = {
         " next_retry_at = $7::bigint,"
         " retry_base = CASE WHEN $8::boolean THEN $2::bigint ELSE retry_base END"
         " WHERE run_id = $9::bigint AND task_id = $10::text AND state = $11::text"
-        " AND attempt = $12::bigint RETURNING run_id, task_id)"
-        " INSERT INTO task_event_log (run_id, task_id, from_state, to_state, at, attempt, detail)"
-        " SELECT run_id, task_id, $11::text, $1::text, $3::bigint, $2::bigint, $13::text FROM u",
+        " AND attempt = $12::bigint AND map_index = $14::bigint RETURNING run_id, task_id)"
+        " INSERT INTO task_event_log (run_id, task_id, from_state, to_state, at, attempt, detail,"
+        " map_index) SELECT run_id, task_id, $11::text, $1::text, $3::bigint, $2::bigint,"
+        " $13::text, $14::bigint FROM u",
     [PG_TASK_GET] = "SELECT state, attempt FROM task_instances"
-                    " WHERE run_id = $1::bigint AND task_id = $2::text",
+                    " WHERE run_id = $1::bigint AND task_id = $2::text AND map_index = $3::bigint",
+    /* A mapped task's instances $3 .. $4 - 1 (SPEC §8), QUEUED, with their two events each (the
+     * creation, then PENDING -> QUEUED), in one statement; ON CONFLICT: nothing inserted, and
+     * the caller reports it. */
+    [PG_MAP_EXPAND] =
+        "WITH i AS (INSERT INTO task_instances (run_id, task_id, idx, plugin, state, map_index)"
+        " SELECT t.run_id, t.task_id, t.idx, t.plugin, 'QUEUED', g.i"
+        " FROM generate_series($3::bigint, $4::bigint - 1) AS g(i), task_instances t"
+        " WHERE t.run_id = $1::bigint AND t.task_id = $2::text AND t.map_index = -1"
+        " ON CONFLICT DO NOTHING RETURNING map_index),"
+        " e AS (INSERT INTO task_event_log (run_id, task_id, from_state, to_state, at, attempt,"
+        " detail, map_index)"
+        " SELECT $1::bigint, $2::text, s.f, s.t, $5::bigint, 0, s.d, i.map_index"
+        " FROM i, (VALUES (0, NULL::text, 'PENDING', 'mapped'), (1, 'PENDING', 'QUEUED', NULL))"
+        " AS s(k, f, t, d) ORDER BY s.k, i.map_index)"
+        " SELECT count(*) FROM i",
     /* No error for a duplicate or a missing task (an error would abort the caller's whole
      * transaction, unlike SQLite's): nothing inserted, and PG_TASK_GET / PG_ATTEMPT_GET say why. */
-    [PG_ATTEMPT_OPEN] = "INSERT INTO attempts (run_id, task_id, attempt, outcome, started_at)"
-                        " SELECT $1::bigint, $2::text, $3::bigint, 'RUNNING', $4::bigint"
-                        " WHERE EXISTS (SELECT 1 FROM task_instances"
-                        "               WHERE run_id = $1::bigint AND task_id = $2::text)"
-                        " ON CONFLICT DO NOTHING",
+    [PG_ATTEMPT_OPEN] =
+        "INSERT INTO attempts (run_id, task_id, map_index, attempt, outcome,"
+        " started_at)"
+        " SELECT $1::bigint, $2::text, $3::bigint, $4::bigint, 'RUNNING', $5::bigint"
+        " WHERE EXISTS (SELECT 1 FROM task_instances WHERE run_id = $1::bigint"
+        "               AND task_id = $2::text AND map_index = $3::bigint)"
+        " ON CONFLICT DO NOTHING",
     [PG_ATTEMPT_CLOSE] = "UPDATE attempts SET outcome = $1::text, ended_at = $2::bigint,"
                          " error = $3::text, log = $4::text WHERE run_id = $5::bigint"
                          " AND task_id = $6::text AND attempt = $7::bigint"
-                         " AND outcome = 'RUNNING'",
+                         " AND outcome = 'RUNNING' AND map_index = $8::bigint",
     [PG_ATTEMPT_GET] = "SELECT outcome FROM attempts"
-                       " WHERE run_id = $1::bigint AND task_id = $2::text AND attempt = $3::bigint",
+                       " WHERE run_id = $1::bigint AND task_id = $2::text AND attempt = $3::bigint"
+                       " AND map_index = $4::bigint",
     [PG_RUN_SET_STATE] = "UPDATE runs SET state = $1::text,"
                          " ended_at = CASE WHEN $1::text = 'RUNNING' THEN NULL ELSE $2::bigint END"
                          " WHERE run_id = $3::bigint",
@@ -106,13 +125,15 @@ static const char *const pg_sql[PG__COUNT] = {
                       " r.parent_task_id, r.error"
                       " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
                       " WHERE h.run_id = $1::bigint",
-    [PG_RUN_STATUS_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result"
-                            " FROM task_instances WHERE run_id = $1::bigint ORDER BY idx",
-    [PG_RUN_SUMMARY_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result"
-                             " FROM task_instances WHERE run_id = $1::bigint"
-                             " AND state <> 'SUCCESS' ORDER BY idx LIMIT $2::bigint",
+    [PG_RUN_STATUS_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result,"
+                            " map_index FROM task_instances WHERE run_id = $1::bigint"
+                            " ORDER BY idx, map_index",
+    [PG_RUN_SUMMARY_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result,"
+                             " map_index FROM task_instances WHERE run_id = $1::bigint"
+                             " AND state <> 'SUCCESS' AND map_index = -1 ORDER BY idx"
+                             " LIMIT $2::bigint",
     [PG_RUN_STATE_COUNTS] = "SELECT state, count(*) FROM task_instances WHERE run_id = $1::bigint"
-                            " GROUP BY state",
+                            " AND map_index = -1 GROUP BY state",
     [PG_LATEST] = "SELECT max(run_id) FROM runs",
     [PG_HISTORY] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at,"
                    " h.tasks_total, h.tasks_succeeded, h.tasks_failed, r.trigger,"
@@ -134,20 +155,25 @@ static const char *const pg_sql[PG__COUNT] = {
         "SELECT t.task_id, t.plugin, t.state, t.attempt, t.retry_base, t.next_retry_at,"
         " t.result, t.error, t.started_at, t.ended_at,"
         " COALESCE((SELECT max(a.attempt) FROM attempts a WHERE a.run_id = t.run_id"
-        "           AND a.task_id = t.task_id AND a.outcome = 'RUNNING'), 0),"
+        "           AND a.task_id = t.task_id AND a.map_index = t.map_index"
+        "           AND a.outcome = 'RUNNING'), 0),"
         " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
-        "   AND a.outcome = 'LOST' AND a.attempt > t.retry_base"
+        "   AND a.map_index = t.map_index AND a.outcome = 'LOST' AND a.attempt > t.retry_base"
         "   AND a.attempt > COALESCE((SELECT max(b.attempt)"
         "     FROM attempts b WHERE b.run_id = t.run_id AND b.task_id = t.task_id"
-        "     AND b.outcome NOT IN ('LOST', 'RUNNING')), 0)),"
+        "     AND b.map_index = t.map_index AND b.outcome NOT IN ('LOST', 'RUNNING')), 0)),"
         " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
-        "   AND a.outcome IN ('FAILED', 'TIMED_OUT') AND a.attempt > t.retry_base)"
-        " FROM task_instances t WHERE t.run_id = $1::bigint ORDER BY t.idx",
+        "   AND a.map_index = t.map_index AND a.outcome IN ('FAILED', 'TIMED_OUT')"
+        "   AND a.attempt > t.retry_base),"
+        " t.map_index"
+        " FROM task_instances t WHERE t.run_id = $1::bigint ORDER BY t.idx, t.map_index",
     [PG_ATTEMPTS_TASK] = "SELECT state, attempt, result FROM task_instances"
-                         " WHERE run_id = $1::bigint AND task_id = $2::text",
+                         " WHERE run_id = $1::bigint AND task_id = $2::text"
+                         " AND map_index = $3::bigint",
     [PG_ATTEMPTS_RUN] = "SELECT 1 FROM runs WHERE run_id = $1::bigint",
     [PG_ATTEMPTS_LIST] = "SELECT attempt, outcome, started_at, ended_at, error, log FROM attempts"
-                         " WHERE run_id = $1::bigint AND task_id = $2::text ORDER BY attempt",
+                         " WHERE run_id = $1::bigint AND task_id = $2::text"
+                         " AND map_index = $3::bigint ORDER BY attempt",
     [PG_GC_TASK_EVENT_LOG] = GC_DELETE("task_event_log"),
     [PG_GC_ATTEMPTS] = GC_DELETE("attempts"),
     [PG_GC_RUN_EDGES] = GC_DELETE("run_edges"),

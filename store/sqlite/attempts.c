@@ -8,8 +8,9 @@ static int64_t col_ms(sqlite3_stmt *st, int i)
     return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, i);
 }
 
-/* DF_STORE_NOTFOUND saying whether the run or only the task is missing. */
-static int not_found(df_sqlite_store *s, long long run_id, const char *task_id, const char *W)
+/* DF_STORE_NOTFOUND saying whether the run or only the task (instance) is missing. */
+static int not_found(df_sqlite_store *s, long long run_id, const char *task_id, long long map_index,
+                     const char *W)
 {
     int code;
     sqlite3_stmt *st = df_sqlite_stmt(s, ST_ATTEMPTS_RUN, W, &code);
@@ -22,13 +23,17 @@ static int not_found(df_sqlite_store *s, long long run_id, const char *task_id, 
         return df_store_failf(&s->base, DF_STORE_NOTFOUND, "store: %s: no run %lld", W, run_id);
     if (rc != SQLITE_ROW)
         return df_sqlite_fail(s, rc, W);
+    if (map_index != DF_NO_MAP_INDEX)
+        return df_store_failf(&s->base, DF_STORE_NOTFOUND,
+                              "store: %s: run %lld has no task \"%s[%lld]\"", W, run_id, task_id,
+                              map_index);
     return df_store_failf(&s->base, DF_STORE_NOTFOUND, "store: %s: run %lld has no task \"%s\"", W,
                           run_id, task_id);
 }
 
 /* Fills t's state, attempt and result from the task instance's row. */
-static int read_task(df_sqlite_store *s, long long run_id, const char *task_id, df_task_attempts *t,
-                     bool *oom, const char *W)
+static int read_task(df_sqlite_store *s, long long run_id, const char *task_id, long long map_index,
+                     df_task_attempts *t, bool *oom, const char *W)
 {
     int code;
     sqlite3_stmt *st = df_sqlite_stmt(s, ST_ATTEMPTS_TASK, W, &code);
@@ -36,6 +41,7 @@ static int read_task(df_sqlite_store *s, long long run_id, const char *task_id, 
         return code;
     sqlite3_bind_int64(st, 1, run_id);
     df_sqlite_bind_text(st, 2, task_id);
+    sqlite3_bind_int64(st, 3, map_index);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         const char *state = (const char *)sqlite3_column_text(st, 0);
@@ -50,13 +56,13 @@ static int read_task(df_sqlite_store *s, long long run_id, const char *task_id, 
     }
     df_sqlite_done(st);
     if (rc == SQLITE_DONE)
-        return not_found(s, run_id, task_id, W);
+        return not_found(s, run_id, task_id, map_index, W);
     return rc == SQLITE_ROW ? code : df_sqlite_fail(s, rc, W);
 }
 
 /* Appends the attempts' rows, oldest first. */
 static int read_attempts(df_sqlite_store *s, long long run_id, const char *task_id,
-                         df_task_attempts *t, bool *oom, const char *W)
+                         long long map_index, df_task_attempts *t, bool *oom, const char *W)
 {
     int code;
     sqlite3_stmt *st = df_sqlite_stmt(s, ST_ATTEMPTS_LIST, W, &code);
@@ -64,6 +70,7 @@ static int read_attempts(df_sqlite_store *s, long long run_id, const char *task_
         return code;
     sqlite3_bind_int64(st, 1, run_id);
     df_sqlite_bind_text(st, 2, task_id);
+    sqlite3_bind_int64(st, 3, map_index);
     size_t cap = 0;
     int rc;
     code = DF_STORE_OK;
@@ -94,15 +101,15 @@ static int read_attempts(df_sqlite_store *s, long long run_id, const char *task_
 }
 
 static int task_attempts_body(df_sqlite_store *s, long long run_id, const char *task_id,
-                              df_task_attempts **out, const char *W)
+                              long long map_index, df_task_attempts **out, const char *W)
 {
     df_task_attempts *t = calloc(1, sizeof *t);
     bool oom = !t;
     int code = DF_STORE_OK;
     if (t)
-        code = read_task(s, run_id, task_id, t, &oom, W);
+        code = read_task(s, run_id, task_id, map_index, t, &oom, W);
     if (code == DF_STORE_OK && !oom)
-        code = read_attempts(s, run_id, task_id, t, &oom, W);
+        code = read_attempts(s, run_id, task_id, map_index, t, &oom, W);
     if (code == DF_STORE_OK && oom)
         code = df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: out of memory", W);
     if (code != DF_STORE_OK) {
@@ -115,7 +122,7 @@ static int task_attempts_body(df_sqlite_store *s, long long run_id, const char *
 
 /* See store.h. Read in one snapshot. */
 int df_sqlite_task_attempts(df_store *store, long long run_id, const char *task_id,
-                            df_task_attempts **out)
+                            long long map_index, df_task_attempts **out)
 {
     df_sqlite_store *s = df_sqlite_of(store);
     const char *W = "read attempts";
@@ -123,6 +130,6 @@ int df_sqlite_task_attempts(df_store *store, long long run_id, const char *task_
     int code = df_sqlite_op_begin_read(s, &mode, W);
     if (code != DF_STORE_OK)
         return code;
-    code = task_attempts_body(s, run_id, task_id, out, W);
+    code = task_attempts_body(s, run_id, task_id, map_index, out, W);
     return df_sqlite_op_end(s, mode, code, W);
 }

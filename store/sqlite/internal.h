@@ -34,6 +34,8 @@ enum df_sqlite_stmt_id {
     ST_ATTEMPT_OPEN,
     ST_ATTEMPT_CLOSE,
     ST_ATTEMPT_GET,
+    ST_MAP_INSERT,
+    ST_MAP_EVENTS,
     ST_RUN_SET_STATE,
     ST_RUN_SET_ERROR,
     ST_RUN_SET_ENGINE,
@@ -217,11 +219,13 @@ int df_sqlite_check_file(df_store *s);
 /* runs.c: runs, task instances, attempts. */
 int df_sqlite_create_run(df_store *s, const df_run_record *run, long long *run_id);
 int df_sqlite_transition(df_store *s, const df_transition *t);
-int df_sqlite_attempt_open(df_store *s, long long run_id, const char *task_id, unsigned attempt,
-                           int64_t started_at);
-int df_sqlite_attempt_close(df_store *s, long long run_id, const char *task_id, unsigned attempt,
-                            df_attempt_outcome outcome, int64_t ended_at, const char *error,
-                            const char *log);
+int df_sqlite_attempt_open(df_store *s, long long run_id, const char *task_id, long long map_index,
+                           unsigned attempt, int64_t started_at);
+int df_sqlite_map_expand(df_store *s, long long run_id, const char *task_id, long long from,
+                         long long n, int64_t at);
+int df_sqlite_attempt_close(df_store *s, long long run_id, const char *task_id, long long map_index,
+                            unsigned attempt, df_attempt_outcome outcome, int64_t ended_at,
+                            const char *error, const char *log);
 int df_sqlite_run_set_state(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
 int df_sqlite_run_set_error(df_store *s, long long run_id, const char *error);
 int df_sqlite_run_set_engine(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
@@ -254,7 +258,7 @@ int df_sqlite_state_counts(df_store *s, size_t runs[DF_RS__COUNT], size_t tasks[
 int df_sqlite_load_run(df_store *s, long long run_id, df_stored_run **out);
 
 /* attempts.c: one task instance's attempts (logs, status --task). */
-int df_sqlite_task_attempts(df_store *s, long long run_id, const char *task_id,
+int df_sqlite_task_attempts(df_store *s, long long run_id, const char *task_id, long long map_index,
                             df_task_attempts **out);
 
 #endif

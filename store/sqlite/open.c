@@ -16,6 +16,7 @@ extern const char df_sql_002_check_lists[];
 extern const char df_sql_003_cancelled[];
 extern const char df_sql_004_skipped[];
 extern const char df_sql_005_service[];
+extern const char df_sql_006_map_index[];
 
 /* The migrations, in order: applying entries 1..N to an empty file yields schema version N.
  * Entry i brings the file from version i-1 to version i. A migration is "compatible" when this
@@ -37,6 +38,8 @@ static const struct {
      * stmt.c's legacy table (runs recorded there keep no trigger, logical time or parent);
      * `serve` needs version 5 (its schedule tables). */
     {5, 1, df_sql_005_service},
+    /* Task instances keyed by (run, task, map_index): the statements need the new column. */
+    {6, 0, df_sql_006_map_index},
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_STORE_SCHEMA_VERSION,
@@ -442,6 +445,7 @@ static const df_store_ops sqlite_ops = {
     .transition = df_sqlite_transition,
     .attempt_open = df_sqlite_attempt_open,
     .attempt_close = df_sqlite_attempt_close,
+    .map_expand = df_sqlite_map_expand,
     .task_attempts = df_sqlite_task_attempts,
     .run_set_state = df_sqlite_run_set_state,
     .run_set_error = df_sqlite_run_set_error,

@@ -90,6 +90,7 @@ static int read_task_views(df_sqlite_store *s, sqlite3_stmt *st, df_run_view *v,
         t->ended_at = col_ms(st, 4);
         t->error = df_sqlite_col_strdup(st, 5, &oom);
         t->result_json = df_sqlite_col_strdup(st, 6, &oom);
+        t->map_index = sqlite3_column_int64(st, 7);
         if (oom)
             break;
     }
@@ -353,6 +354,7 @@ static int load_task_row(df_sqlite_store *s, sqlite3_stmt *st, long long run_id,
     t->open_attempt = (unsigned)sqlite3_column_int64(st, 10);
     t->lost_streak = (unsigned)sqlite3_column_int64(st, 11);
     t->failures = (unsigned)sqlite3_column_int64(st, 12);
+    t->map_index = sqlite3_column_int64(st, 13);
     return DF_STORE_OK;
 }
 

@@ -91,6 +91,7 @@ static int insert_tasks(df_sqlite_store *s, const df_run_record *run, long long 
         sqlite3_bind_int64(ev, 5, run->started_at);
         sqlite3_bind_int(ev, 6, 0);
         sqlite3_bind_null(ev, 7);
+        sqlite3_bind_int64(ev, 8, DF_NO_MAP_INDEX);
         if ((code = df_sqlite_run_write(s, ev, what)) != DF_STORE_OK)
             return code;
     }
@@ -312,6 +313,8 @@ static int transition_body(df_sqlite_store *s, const df_transition *t, const cha
     sqlite3_bind_text(up, 10, t->task_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(up, 11, df_task_state_name(t->from), -1, SQLITE_STATIC);
     sqlite3_bind_int64(up, 12, t->from_attempt);
+    long long mi = t->mapped ? t->map_index : DF_NO_MAP_INDEX;
+    sqlite3_bind_int64(up, 13, mi);
     if ((code = df_sqlite_run_write(s, up, W)) != DF_STORE_OK)
         return code;
 
@@ -321,6 +324,7 @@ static int transition_body(df_sqlite_store *s, const df_transition *t, const cha
             return code;
         sqlite3_bind_int64(get, 1, t->run_id);
         sqlite3_bind_text(get, 2, t->task_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(get, 3, mi);
         int rc = sqlite3_step(get);
         if (rc == SQLITE_ROW)
             code =
@@ -350,6 +354,7 @@ static int transition_body(df_sqlite_store *s, const df_transition *t, const cha
     sqlite3_bind_int64(ev, 5, t->at);
     sqlite3_bind_int64(ev, 6, t->to_attempt);
     df_sqlite_bind_text(ev, 7, t->detail);
+    sqlite3_bind_int64(ev, 8, mi);
     return df_sqlite_run_write(s, ev, W);
 }
 
@@ -372,8 +377,8 @@ int df_sqlite_transition(df_store *store, const df_transition *t)
 
 /* See store.h. DF_STORE_CONFLICT when that attempt already exists, DF_STORE_NOTFOUND when the
  * task instance does not. attempt >= 1; started_at in ms. */
-int df_sqlite_attempt_open(df_store *store, long long run_id, const char *task_id, unsigned attempt,
-                           int64_t started_at)
+int df_sqlite_attempt_open(df_store *store, long long run_id, const char *task_id,
+                           long long map_index, unsigned attempt, int64_t started_at)
 {
     df_sqlite_store *s = df_sqlite_of(store);
     const char *W = "open attempt";
@@ -385,6 +390,7 @@ int df_sqlite_attempt_open(df_store *store, long long run_id, const char *task_i
     sqlite3_bind_text(st, 2, task_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, attempt);
     sqlite3_bind_int64(st, 4, started_at);
+    sqlite3_bind_int64(st, 5, map_index);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
         code = DF_STORE_OK;
@@ -404,8 +410,8 @@ int df_sqlite_attempt_open(df_store *store, long long run_id, const char *task_i
 
 /* See store.h. outcome must not be DF_AO_RUNNING; ended_at in ms. */
 int df_sqlite_attempt_close(df_store *store, long long run_id, const char *task_id,
-                            unsigned attempt, df_attempt_outcome outcome, int64_t ended_at,
-                            const char *error, const char *log)
+                            long long map_index, unsigned attempt, df_attempt_outcome outcome,
+                            int64_t ended_at, const char *error, const char *log)
 {
     df_sqlite_store *s = df_sqlite_of(store);
     const char *W = "close attempt";
@@ -420,6 +426,7 @@ int df_sqlite_attempt_close(df_store *store, long long run_id, const char *task_
     sqlite3_bind_int64(st, 5, run_id);
     sqlite3_bind_text(st, 6, task_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, attempt);
+    sqlite3_bind_int64(st, 8, map_index);
     if ((code = df_sqlite_run_write(s, st, W)) != DF_STORE_OK || sqlite3_changes(s->db) > 0)
         return code;
     sqlite3_stmt *get = df_sqlite_stmt(s, ST_ATTEMPT_GET, W, &code);
@@ -428,6 +435,7 @@ int df_sqlite_attempt_close(df_store *store, long long run_id, const char *task_
     sqlite3_bind_int64(get, 1, run_id);
     sqlite3_bind_text(get, 2, task_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(get, 3, attempt);
+    sqlite3_bind_int64(get, 4, map_index);
     int rc = sqlite3_step(get);
     if (rc == SQLITE_ROW)
         code = df_store_failf(
@@ -442,4 +450,63 @@ int df_sqlite_attempt_close(df_store *store, long long run_id, const char *task_
         code = df_sqlite_fail(s, rc, W);
     df_sqlite_done(get);
     return code;
+}
+
+/* ---- mapped instances (SPEC §8) ------------------------------------------------------------ */
+
+static int map_expand_body(df_sqlite_store *s, long long run_id, const char *task_id,
+                           long long from, long long n, int64_t at, const char *W)
+{
+    int code;
+    sqlite3_stmt *ins = df_sqlite_stmt(s, ST_MAP_INSERT, W, &code);
+    if (!ins)
+        return code;
+    sqlite3_bind_int64(ins, 1, run_id);
+    sqlite3_bind_text(ins, 2, task_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 3, from);
+    sqlite3_bind_int64(ins, 4, n);
+    int rc = sqlite3_step(ins);
+    df_sqlite_done(ins);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return df_store_failf(&s->base, DF_STORE_CONFLICT,
+                              "store: %s: task \"%s\" of run %lld has instances from %lld already",
+                              W, task_id, run_id, from);
+    if (rc != SQLITE_DONE)
+        return df_sqlite_fail(s, rc, W);
+    if (sqlite3_changes(s->db) != n - from)
+        return df_store_failf(&s->base, DF_STORE_NOTFOUND, "store: %s: no task \"%s\" in run %lld",
+                              W, task_id, run_id);
+    static const char *const steps[2][3] = {{NULL, "PENDING", "mapped"},
+                                            {"PENDING", "QUEUED", NULL}};
+    for (int k = 0; k < 2; k++) {
+        sqlite3_stmt *ev = df_sqlite_stmt(s, ST_MAP_EVENTS, W, &code);
+        if (!ev)
+            return code;
+        sqlite3_bind_int64(ev, 1, run_id);
+        sqlite3_bind_text(ev, 2, task_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ev, 3, from);
+        sqlite3_bind_int64(ev, 4, n);
+        sqlite3_bind_int64(ev, 5, at);
+        df_sqlite_bind_text(ev, 6, steps[k][0]);
+        df_sqlite_bind_text(ev, 7, steps[k][1]);
+        df_sqlite_bind_text(ev, 8, steps[k][2]);
+        if ((code = df_sqlite_run_write(s, ev, W)) != DF_STORE_OK)
+            return code;
+    }
+    return DF_STORE_OK;
+}
+
+/* See store.h. Three statements (instances, their creation events, their PENDING -> QUEUED
+ * events) in one transaction or savepoint. */
+int df_sqlite_map_expand(df_store *store, long long run_id, const char *task_id, long long from,
+                         long long n, int64_t at)
+{
+    df_sqlite_store *s = df_sqlite_of(store);
+    const char *W = "expand mapped task";
+    int mode;
+    int code = df_sqlite_op_begin(s, &mode, W);
+    if (code != DF_STORE_OK)
+        return code;
+    code = map_expand_body(s, run_id, task_id, from, n, at, W);
+    return df_sqlite_op_end(s, mode, code, W);
 }

@@ -22,8 +22,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_TASK_INSERT] = "INSERT INTO task_instances (run_id, task_id, idx, plugin, state)"
                        " VALUES (?1, ?2, ?3, ?4, 'PENDING')",
     [ST_EVENT_INSERT] = "INSERT INTO task_event_log"
-                        " (run_id, task_id, from_state, to_state, at, attempt, detail)"
-                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        " (run_id, task_id, from_state, to_state, at, attempt, detail, map_index)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_EDGE_INSERT] = "INSERT OR IGNORE INTO run_edges (run_id, upstream, downstream)"
                        " VALUES (?1, ?2, ?3)",
     [ST_TRANSITION] =
@@ -35,15 +35,29 @@ static const char *const stmt_sql[ST__COUNT] = {
         " result = COALESCE(?6, result),"
         " next_retry_at = ?7,"
         " retry_base = CASE WHEN ?8 THEN ?2 ELSE retry_base END"
-        " WHERE run_id = ?9 AND task_id = ?10 AND state = ?11 AND attempt = ?12",
-    [ST_TASK_GET] = "SELECT state, attempt FROM task_instances WHERE run_id = ?1 AND task_id = ?2",
-    [ST_ATTEMPT_OPEN] = "INSERT INTO attempts (run_id, task_id, attempt, outcome, started_at)"
-                        " VALUES (?1, ?2, ?3, 'RUNNING', ?4)",
+        " WHERE run_id = ?9 AND task_id = ?10 AND state = ?11 AND attempt = ?12"
+        " AND map_index = ?13",
+    [ST_TASK_GET] = "SELECT state, attempt FROM task_instances WHERE run_id = ?1 AND task_id = ?2"
+                    " AND map_index = ?3",
+    [ST_ATTEMPT_OPEN] = "INSERT INTO attempts (run_id, task_id, attempt, outcome, started_at,"
+                        " map_index) VALUES (?1, ?2, ?3, 'RUNNING', ?4, ?5)",
     [ST_ATTEMPT_CLOSE] = "UPDATE attempts SET outcome = ?1, ended_at = ?2, error = ?3, log = ?4"
                          " WHERE run_id = ?5 AND task_id = ?6 AND attempt = ?7"
-                         " AND outcome = 'RUNNING'",
+                         " AND outcome = 'RUNNING' AND map_index = ?8",
     [ST_ATTEMPT_GET] = "SELECT outcome FROM attempts"
-                       " WHERE run_id = ?1 AND task_id = ?2 AND attempt = ?3",
+                       " WHERE run_id = ?1 AND task_id = ?2 AND attempt = ?3 AND map_index = ?4",
+    /* A mapped task's instances ?3 .. ?4 - 1 (SPEC §8), QUEUED, in one statement; then their
+     * events (ST_MAP_EVENTS twice: the creation, then PENDING -> QUEUED). */
+    [ST_MAP_INSERT] =
+        "WITH RECURSIVE s(i) AS (SELECT ?3 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < ?4)"
+        " INSERT INTO task_instances (run_id, task_id, idx, plugin, state, map_index)"
+        " SELECT t.run_id, t.task_id, t.idx, t.plugin, 'QUEUED', s.i FROM s, task_instances t"
+        " WHERE t.run_id = ?1 AND t.task_id = ?2 AND t.map_index = -1",
+    [ST_MAP_EVENTS] =
+        "WITH RECURSIVE s(i) AS (SELECT ?3 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < ?4)"
+        " INSERT INTO task_event_log"
+        " (run_id, task_id, from_state, to_state, at, attempt, detail, map_index)"
+        " SELECT ?1, ?2, ?6, ?7, ?5, 0, ?8, s.i FROM s",
     [ST_RUN_SET_STATE] = "UPDATE runs SET state = ?1,"
                          " ended_at = CASE WHEN ?1 = 'RUNNING' THEN NULL ELSE ?2 END"
                          " WHERE run_id = ?3",
@@ -71,13 +85,14 @@ static const char *const stmt_sql[ST__COUNT] = {
                       " r.parent_task_id, r.error"
                       " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
                       " WHERE h.run_id = ?1",
-    [ST_RUN_STATUS_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result"
-                            " FROM task_instances WHERE run_id = ?1 ORDER BY idx",
-    [ST_RUN_SUMMARY_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result"
-                             " FROM task_instances WHERE run_id = ?1 AND state <> 'SUCCESS'"
-                             " ORDER BY idx LIMIT ?2",
+    [ST_RUN_STATUS_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result,"
+                            " map_index FROM task_instances WHERE run_id = ?1"
+                            " ORDER BY idx, map_index",
+    [ST_RUN_SUMMARY_TASKS] = "SELECT task_id, state, attempt, started_at, ended_at, error, result,"
+                             " map_index FROM task_instances WHERE run_id = ?1"
+                             " AND state <> 'SUCCESS' AND map_index = -1 ORDER BY idx LIMIT ?2",
     [ST_RUN_STATE_COUNTS] = "SELECT state, count(*) FROM task_instances WHERE run_id = ?1"
-                            " GROUP BY state",
+                            " AND map_index = -1 GROUP BY state",
     [ST_LATEST] = "SELECT max(run_id) FROM runs",
     /* The view decides the state shown (INTERRUPTED for a stale heartbeat) and the counts. */
     [ST_HISTORY] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, h.tasks_total,"
@@ -100,20 +115,24 @@ static const char *const stmt_sql[ST__COUNT] = {
         "SELECT t.task_id, t.plugin, t.state, t.attempt, t.retry_base, t.next_retry_at,"
         " t.result, t.error, t.started_at, t.ended_at,"
         " COALESCE((SELECT max(a.attempt) FROM attempts a WHERE a.run_id = t.run_id"
-        "           AND a.task_id = t.task_id AND a.outcome = 'RUNNING'), 0),"
+        "           AND a.task_id = t.task_id AND a.map_index = t.map_index"
+        "           AND a.outcome = 'RUNNING'), 0),"
         " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
-        "   AND a.outcome = 'LOST' AND a.attempt > t.retry_base"
+        "   AND a.map_index = t.map_index AND a.outcome = 'LOST' AND a.attempt > t.retry_base"
         "   AND a.attempt > COALESCE((SELECT max(b.attempt)"
         "     FROM attempts b WHERE b.run_id = t.run_id AND b.task_id = t.task_id"
-        "     AND b.outcome NOT IN ('LOST', 'RUNNING')), 0)),"
+        "     AND b.map_index = t.map_index AND b.outcome NOT IN ('LOST', 'RUNNING')), 0)),"
         " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
-        "   AND a.outcome IN ('FAILED', 'TIMED_OUT') AND a.attempt > t.retry_base)"
-        " FROM task_instances t WHERE t.run_id = ?1 ORDER BY t.idx",
+        "   AND a.map_index = t.map_index AND a.outcome IN ('FAILED', 'TIMED_OUT')"
+        "   AND a.attempt > t.retry_base),"
+        " t.map_index"
+        " FROM task_instances t WHERE t.run_id = ?1 ORDER BY t.idx, t.map_index",
     [ST_ATTEMPTS_TASK] = "SELECT state, attempt, result FROM task_instances"
-                         " WHERE run_id = ?1 AND task_id = ?2",
+                         " WHERE run_id = ?1 AND task_id = ?2 AND map_index = ?3",
     [ST_ATTEMPTS_RUN] = "SELECT 1 FROM runs WHERE run_id = ?1",
     [ST_ATTEMPTS_LIST] = "SELECT attempt, outcome, started_at, ended_at, error, log FROM attempts"
-                         " WHERE run_id = ?1 AND task_id = ?2 ORDER BY attempt",
+                         " WHERE run_id = ?1 AND task_id = ?2 AND map_index = ?3"
+                         " ORDER BY attempt",
 };
 
 /* The statements that name columns added by schema version 5 (005_service.sql), as they are

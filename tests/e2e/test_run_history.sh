@@ -54,14 +54,14 @@ for f in "$DB"-wal "$DB"-shm; do
     [[ ! -e "$f" ]] || assert_eq 600 "$(stat -c %a "$f")" "mode of $(basename "$f")"
 done
 
-note "the five views have exactly the SPEC §7 columns"
+note "the five views have exactly the SPEC §7 columns (and §10's map_index)"
 assert_eq "run_id,workflow,state,started_at,ended_at,duration_ms,tasks_total,tasks_succeeded,tasks_failed,trigger,logical_time,parent_run_id,parent_task_id,error" \
     "$(columns run_history)" "run_history columns"
-assert_eq "run_id,workflow,task_id,plugin,state,attempts,started_at,ended_at,duration_ms,error" \
+assert_eq "run_id,workflow,task_id,plugin,state,attempts,started_at,ended_at,duration_ms,error,map_index" \
     "$(columns task_history)" "task_history columns"
-assert_eq "seq,run_id,task_id,from_state,to_state,at,attempt,detail" \
+assert_eq "seq,run_id,task_id,from_state,to_state,at,attempt,detail,map_index" \
     "$(columns task_events)" "task_events columns"
-assert_eq "run_id,task_id,attempt,outcome,started_at,ended_at,duration_ms,error,log" \
+assert_eq "run_id,task_id,attempt,outcome,started_at,ended_at,duration_ms,error,log,map_index" \
     "$(columns attempt_history)" "attempt_history columns"
 assert_eq "alert_id,run_id,task_id,event,sink,status,tries,created_at,delivered_at,error" \
     "$(columns alert_history)" "alert_history columns"

@@ -369,9 +369,9 @@ static void test_when(void **state_)
     assert_non_null(strstr(e, "task \"a\""));
     assert_non_null(strstr(e, "when: the jq expression does not compile"));
     e = load_error("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\","
-                   "\"for_each\":[1,2]}]}");
+                   "\"max_parallel\":2}]}");
     assert_non_null(e);
-    assert_non_null(strstr(e, "task \"a\": for_each: for_each is not supported yet"));
+    assert_non_null(strstr(e, "task \"a\": max_parallel: only a task with for_each may have it"));
     e = load_error("{\"name\":\"t\",\"on_exit\":[],\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\"}]}");
     assert_non_null(e);
     assert_non_null(strstr(e, "on_exit is not supported yet"));

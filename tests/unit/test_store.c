@@ -529,18 +529,19 @@ static void test_views_columns_and_times(void **state)
         "run_id",       "workflow",      "state",           "started_at",   "ended_at",
         "duration_ms",  "tasks_total",   "tasks_succeeded", "tasks_failed", "trigger",
         "logical_time", "parent_run_id", "parent_task_id",  "error"};
-    static const char *const th[] = {"run_id",   "workflow",   "task_id",  "plugin",      "state",
-                                     "attempts", "started_at", "ended_at", "duration_ms", "error"};
-    static const char *const te[] = {"seq",      "run_id", "task_id", "from_state",
-                                     "to_state", "at",     "attempt", "detail"};
+    static const char *const th[] = {"run_id",      "workflow", "task_id",    "plugin",
+                                     "state",       "attempts", "started_at", "ended_at",
+                                     "duration_ms", "error",    "map_index"};
+    static const char *const te[] = {"seq", "run_id",  "task_id", "from_state", "to_state",
+                                     "at",  "attempt", "detail",  "map_index"};
     static const char *const ah[] = {"run_id",   "task_id",     "attempt", "outcome", "started_at",
-                                     "ended_at", "duration_ms", "error",   "log"};
+                                     "ended_at", "duration_ms", "error",   "log",     "map_index"};
     static const char *const al[] = {"alert_id", "run_id", "task_id",    "event",        "sink",
                                      "status",   "tries",  "created_at", "delivered_at", "error"};
     assert_columns(db, "run_history", rh, 14);
-    assert_columns(db, "task_history", th, 10);
-    assert_columns(db, "task_events", te, 8);
-    assert_columns(db, "attempt_history", ah, 9);
+    assert_columns(db, "task_history", th, 11);
+    assert_columns(db, "task_events", te, 9);
+    assert_columns(db, "attempt_history", ah, 10);
     assert_columns(db, "alert_history", al, 10);
 
     /* Every time column of every view is ISO-8601 UTC with milliseconds. */

@@ -102,17 +102,23 @@ static const char *const every_table[] = {
     /* the columns of version 1 (later versions add columns, with defaults) */
     "SELECT run_id, workflow, state, started_at, ended_at, dag, path, dir, params, plugins,"
     " engine_pid, engine_host, engine_started_at, heartbeat_at, metrics FROM runs ORDER BY run_id",
-    "SELECT * FROM task_instances ORDER BY run_id, idx",
+    "SELECT run_id, task_id, idx, plugin, state, attempt, retry_base, next_retry_at, started_at,"
+    " ended_at, error, result FROM task_instances ORDER BY run_id, idx",
     "SELECT * FROM run_edges ORDER BY run_id, upstream, downstream",
-    "SELECT * FROM task_event_log ORDER BY seq",
-    "SELECT * FROM attempts ORDER BY run_id, task_id, attempt",
+    "SELECT seq, run_id, task_id, from_state, to_state, at, attempt, detail FROM task_event_log"
+    " ORDER BY seq",
+    "SELECT run_id, task_id, attempt, outcome, started_at, ended_at, error, log FROM attempts"
+    " ORDER BY run_id, task_id, attempt",
     "SELECT * FROM alerts ORDER BY alert_id",
     "SELECT * FROM breaker_log ORDER BY seq",
     "SELECT run_id, workflow, state, started_at, ended_at, duration_ms, tasks_total,"
     " tasks_succeeded, tasks_failed FROM run_history ORDER BY run_id",
-    "SELECT * FROM task_history ORDER BY run_id, task_id",
-    "SELECT * FROM task_events ORDER BY seq",
-    "SELECT * FROM attempt_history ORDER BY run_id, task_id, attempt",
+    "SELECT run_id, workflow, task_id, plugin, state, attempts, started_at, ended_at, duration_ms,"
+    " error FROM task_history ORDER BY run_id, task_id",
+    "SELECT seq, run_id, task_id, from_state, to_state, at, attempt, detail FROM task_events"
+    " ORDER BY seq",
+    "SELECT run_id, task_id, attempt, outcome, started_at, ended_at, duration_ms, error, log"
+    " FROM attempt_history ORDER BY run_id, task_id, attempt",
     "SELECT * FROM alert_history ORDER BY alert_id",
     "SELECT * FROM breaker_history ORDER BY seq",
     "SELECT name, seq FROM sqlite_sequence ORDER BY name",
@@ -260,6 +266,21 @@ static void test_upgrade_waits_for_a_safe_moment(void **state)
 {
     fx *f = *state;
     write_v1_file(f->path);
+    /* Version 6 (map_index) is not compatible: no version 1 file is used as it is any more, and
+     * the waiting below cannot be seen until a later compatible migration follows it. What is
+     * left to check: the required upgrade happens even while an engine is alive on the file. */
+    if (DF_STORE_SCHEMA_VERSION >= 6) {
+        sqlite3 *db0 = NULL;
+        assert_int_equal(sqlite3_open(f->path, &db0), SQLITE_OK);
+        char sql0[128];
+        snprintf(sql0, sizeof sql0, "UPDATE runs SET heartbeat_at = %lld WHERE run_id = 3",
+                 (long long)now_ms());
+        exec_raw(db0, sql0);
+        sqlite3_close(db0);
+        f->s = open_ok(f);
+        assert_int_equal(file_version(f->path), DF_STORE_SCHEMA_VERSION);
+        return;
+    }
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     char sql[128];
@@ -343,6 +364,9 @@ static void test_read_only_v1_file_is_read(void **state)
         df_store *s = NULL;
         char err[512] = "";
         if (df_store_open(f->path, &s, err, sizeof err) != DF_STORE_OK) {
+            /* version 6 is required: a file that cannot be upgraded is refused, saying why */
+            if (DF_STORE_SCHEMA_VERSION >= 6 && strstr(err, "needs write access"))
+                _exit(0);
             fprintf(stderr, "open: %s\n", err);
             _exit(11);
         }

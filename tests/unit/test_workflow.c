@@ -414,7 +414,7 @@ static void test_err_templates(void **state)
                   "task \"a\": params.argv[1]: unterminated reference \"${params.day\" (no "
                   "closing \"}\")",
                   "task \"a\": params.env.X: ${foo.bar}: unknown namespace \"foo\" (expected "
-                  "params, run, task, env or tasks)",
+                  "params, run, task, env or tasks; item or item_index in a task with for_each)",
                   "task \"a\": params.y: ${tasks.a}: incomplete reference (expected "
                   "${tasks.a.result...})");
     EXPECT_ERRORS("err_template_not_upstream.json",
