@@ -4,8 +4,8 @@
  * ${run.logical_date}, ${run.started_at}, ${run.trigger} (SPEC §10), ${task.id}, ${task.attempt},
  * ${env.NAME}, ${tasks.ID.result}, ${tasks.ID.result.KEY.KEY...}, and in a mapped instance
  * (SPEC §8) ${item}, ${item.KEY...}, ${item_index} and ${task.map_index}. A string that is exactly
- * one reference takes the referenced JSON value with its type; references inside a longer string are
- * replaced by their text (strings as is, other JSON values in compact JSON form). `$${` is a
+ * one reference takes the referenced JSON value with its type; references inside a longer string
+ * are replaced by their text (strings as is, other JSON values in compact JSON form). `$${` is a
  * literal `${`. Object keys are never templated, only string values (at any depth). A KEY applied
  * to an array is a decimal index (`${tasks.a.result.rows.0.name}`); template.c has the grammar. */
 #ifndef DF_TEMPLATE_H

@@ -12,7 +12,7 @@ extern const char df_pgsql_004_service[];
 extern const char df_pgsql_005_map_index[];
 
 /* The migrations, in order: entry i brings a database from version i-1 to version i. */
-static const char *const migrations[] = {df_pgsql_001_schema,  df_pgsql_002_cancelled,
+static const char *const migrations[] = {df_pgsql_001_schema, df_pgsql_002_cancelled,
                                          df_pgsql_003_skipped, df_pgsql_004_service,
                                          df_pgsql_005_map_index};
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
