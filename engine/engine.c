@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -80,10 +81,15 @@ int df_engine_commit(df_engine *e)
     if (e->fatal)
         return DF_ESTORE;
     if (e->in_tx) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         if (df_store_commit(e->store) != DF_STORE_OK) {
             df_engine_fail(e, "%s", df_store_error(e->store));
             return DF_ESTORE;
         }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        df_metrics_store_commit(&e->metrics, (double)(t1.tv_sec - t0.tv_sec) +
+                                                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         e->in_tx = false;
     }
     if (df_alerts_flush(e->alerts) != 0)
@@ -219,6 +225,7 @@ static void on_tick(uv_idle_t *h)
     bool waiting = false;
     for (size_t i = 0; i < e->n_runs; i++)
         waiting |= df_run_waiting_for_pool(e->runs[i]);
+    atomic_store(&e->metrics.admission_paused, waiting);
     if (waiting && e->handles_open && !uv_is_active((uv_handle_t *)&e->resubmit))
         uv_timer_start(&e->resubmit, on_resubmit, 1, 0);
     if (more)
@@ -488,6 +495,7 @@ static int engine_open(const df_engine_config *cfg, df_engine **out, df_errlist 
     engine_seed(e, cfg->seed);
     atomic_init(&e->stop_requests, 0);
     pthread_mutex_init(&e->inbox_mu, NULL);
+    df_metrics_init(&e->metrics);
     if (uv_loop_init(&e->loop) != 0) {
         df_errlist_add(errs, "cannot create the event loop");
         pthread_mutex_destroy(&e->inbox_mu);
@@ -595,6 +603,7 @@ size_t df_engine_close(df_engine *e)
     df_plugin_registry_left_behind(e->plugins, left); /* then no fini: plugin code may run */
     df_plugin_registry_free(e->plugins);
     pthread_mutex_destroy(&e->inbox_mu);
+    df_metrics_free(&e->metrics);
     free_pass_env(e->pass_env);
     free(e->db);
     free(e);

@@ -12,6 +12,7 @@
 #include "../store/store.h"
 #include "alert.h"
 #include "breaker.h"
+#include "metrics.h"
 #include "engine.h"
 #include "plugin.h"
 #include "pool/pool.h"
@@ -87,6 +88,8 @@ struct df_engine {
     df_engine_breaker *breakers;
     size_t n_breakers;
     df_attempt_rec *abandoned;
+
+    df_metrics metrics; /* GET /metrics's own counters (df_engine_metrics; any thread) */
 
     df_engine_id engine_info; /* this engine process, as the store records run owners */
     char engine_host[256];    /* engine_info.host points here */

@@ -64,12 +64,14 @@ df_run *df_run_new(df_engine *e, long long run_id, df_workflow *wf, const df_plu
         r->io = calloc(n, sizeof *r->io);
         r->pending = calloc(n, sizeof *r->pending);
         r->pending_cap = n;
+        r->ready_at = calloc(n, sizeof *r->ready_at); /* NULL: no latency figures, no failure */
         r->core = core_new(r);
     }
     if (!r || !r->io || !r->pending || !r->core) {
         if (r) {
             free(r->io);
             free(r->pending);
+            free(r->ready_at);
             df_run_core_free(r->core);
             free(r);
         }
@@ -110,6 +112,7 @@ void df_run_free(df_run *r)
     free(r->io);
     df_run_map_free_io(r);
     free(r->pending);
+    free(r->ready_at);
     free(r->plugins);
     json_decref(r->params);
     df_workflow_free(r->wf);

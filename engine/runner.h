@@ -32,6 +32,8 @@ struct df_run {
     df_task_io *io;
     df_pending_submit *pending;
     size_t pending_n, pending_cap;
+    int64_t *ready_at; /* per task (not per mapped instance): when it was last QUEUED (ms), for
+                        * GET /metrics; may be NULL */
     /* Where the run comes from (SPEC §10), and its run context for templates as text. */
     df_run_trigger trigger;
     int64_t logical_time, started_at; /* ms */

@@ -44,6 +44,14 @@ static void write_transition(df_run *r, const df_effect *fx)
                         .next_retry_at = fx->next_retry_at,
                         .reset_retry_budget = fx->reset_budget};
     store_status(r, df_store_transition(r->e->store, &tr));
+    /* ready -> running latency (GET /metrics): from the time the task was queued (unmapped
+     * tasks; a mapped instance is not timed) */
+    if (mi >= 0 || !r->ready_at)
+        return;
+    if (fx->to == DF_TS_QUEUED)
+        r->ready_at[ti] = fx->at;
+    else if (fx->to == DF_TS_RUNNING && fx->from == DF_TS_QUEUED && r->ready_at[ti])
+        df_metrics_ready_to_running(&r->e->metrics, fx->at - r->ready_at[ti]);
 }
 
 static void write_breaker(df_run *r, const df_effect *fx)
@@ -56,6 +64,8 @@ static void write_breaker(df_run *r, const df_effect *fx)
                                ch->failure_rate, (int)ch->calls, fx->at);
     if (rc != DF_STORE_OK)
         df_engine_fail(r->e, "%s", df_store_error(r->e->store));
+    df_metrics_breaker(&r->e->metrics, r->wf->breakers[fx->breaker].name,
+                       ch->to == DF_BREAKER_OPEN);
 }
 
 /* The run's end: its state, then the pool's figures (a failure there is fatal but the run still
@@ -101,11 +111,13 @@ static void perform_write(df_run *r, const df_effect *fx)
         if (df_store_instance_attempt_open(e->store, r->id, task_id, mi, fx->attempt, fx->at) !=
             DF_STORE_OK)
             df_engine_fail(e, "%s", df_store_error(e->store));
+        df_metrics_attempt_started(&e->metrics);
         break;
     case DF_FX_ATTEMPT_CLOSE:
         /* a conflict: another engine closed it as LOST */
         store_status(r, df_store_instance_attempt_close(e->store, r->id, task_id, mi, fx->attempt,
                                                         fx->outcome, fx->at, fx->error, fx->log));
+        df_metrics_attempt_finished(&e->metrics, fx->outcome);
         break;
     case DF_FX_BREAKER:
         write_breaker(r, fx);

@@ -564,3 +564,17 @@ unsigned df_pool_destroy(df_pool *p, uint64_t grace_ms)
         df_pool_free(p);
     return left;
 }
+
+/* See pool.h. */
+void df_pool_load(df_pool *p, size_t *queued, unsigned *live, unsigned *busy)
+{
+    pthread_mutex_lock(&p->mu);
+    *queued = p->waiting;
+    *live = p->n_live;
+    unsigned b = 0;
+    for (unsigned i = 0; i < p->n_slots; i++)
+        if (p->slots[i] && p->slots[i]->state == DF_W_LIVE && p->slots[i]->active_n > 0)
+            b++;
+    *busy = b;
+    pthread_mutex_unlock(&p->mu);
+}

@@ -138,6 +138,10 @@ typedef struct df_pool_stats {
 /* Thread-safe snapshot of the metrics. */
 void df_pool_get_stats(df_pool *p, df_pool_stats *out);
 
+/* The pool's load now (GET /metrics): jobs waiting in the workers' inboxes to start, live
+ * workers, and live workers holding at least one job. Thread-safe. */
+void df_pool_load(df_pool *p, size_t *queued, unsigned *live, unsigned *busy);
+
 /* Stops accepting jobs, cancels every job in flight, waits for all their callbacks (at most
  * grace_ms for jobs that ignore cancellation; their workers are then abandoned and their late
  * results discarded), stops the workers and frees the pool. Call from the thread that created

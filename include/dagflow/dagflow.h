@@ -481,6 +481,16 @@ int df_engine_run_events(df_engine *e, long long run_id, long long after, size_t
  * DF_ESTORE. Same thread rules as df_engine_run_status. */
 int df_engine_state_counts(df_engine *e, json_t **out, df_errlist *errs);
 
+/* The engine's own series for GET /metrics (SPEC §9), as a new object in df_http_metrics_text's
+ * shape: {"attempts_started", "attempts_finished": {OUTCOME: n}, "ready_to_running_seconds": H
+ * (a task instance QUEUED -> its attempt RUNNING), "store_commit_seconds": H (each group
+ * commit), "breaker_open": {NAME: 0|1} (the breakers that changed state on this engine),
+ * "admission_paused": 0|1 (a run waits for room in the pool's full queue), "queue_depth"
+ * (attempts waiting in the pool's queues), "pool_workers": {"current", "busy", "peak"}}; counts
+ * since the engine was opened, histogram buckets in seconds, cumulative. Returns 0 or DF_ENOMEM.
+ * Thread-safe: any thread, while another drives the engine (not during df_engine_close). */
+int df_engine_metrics(df_engine *e, json_t **out, df_errlist *errs);
+
 /* ---- The HTTP API (SPEC §9; engine/http/) ----------------------------------------------------
  *
  * An HTTP server on libmicrohttpd with threads of its own (one per connection, at most 64

@@ -266,7 +266,7 @@ def check_long_poll():
         s, body, took = events(run, last, 300)
         check(s == 200 and body == {"events": [], "last_seq": last} and 0.25 <= took < 5,
               f"an idle wait lasts wait_ms ({took:.3f}s, {body})")
-        # the task sleeps 1.5 s: the next event comes while this poll waits
+        # the task sleeps 4 s: the next event comes while this poll waits
         s, body, took = events(run, last, 20000)
         got = time.time()
         check(s == 200 and body["events"], f"the long poll got the event ({body})")
