@@ -122,6 +122,7 @@ void df_run_core_free(df_run_core *c)
     while (c->fx_head < c->fx_n)
         df_effect_clear(&c->fx[c->fx_head++]);
     free(c->fx);
+    free(c->cancel_reason);
     free(c->t);
     free(c->heap);
     free(c->eval);
@@ -532,7 +533,7 @@ void df_run_core_set_deadline_base(df_run_core *c, int64_t since_ms)
 void df_run_core_arm_deadline(df_run_core *c, const df_run_clock *clk)
 {
     int64_t limit = c->wf->timeout_ms;
-    if (limit <= 0 || c->ended || c->fatal)
+    if (limit <= 0 || c->ended || c->fatal || c->cancelled)
         return;
     int64_t since = c->deadline_since ? c->deadline_since : clk->now_ms;
     c->deadline_since = since;
@@ -704,12 +705,16 @@ static bool final_state(const df_run_core *c, df_run_state *st)
 {
     if (c->running > 0)
         return false;
-    if (c->stopping || (c->cancelling && !c->timed_out)) {
+    if (c->stopping || (c->cancelling && !c->timed_out && !c->cancelled)) {
         *st = DF_RS_INTERRUPTED;
         return true;
     }
     if (c->n_final < c->wf->n_tasks)
         return false;
+    if (c->cancelled) {
+        *st = DF_RS_CANCELLED; /* SPEC §10 */
+        return true;
+    }
     *st = DF_RS_SUCCESS;
     if (c->timed_out) {
         *st = DF_RS_FAILED; /* SPEC §8: a run that timed out ends FAILED */
@@ -747,6 +752,9 @@ bool df_run_core_check_end(df_run_core *c, const df_run_clock *clk)
     if (c->timed_out && st == DF_RS_FAILED) { /* the run's own error (run_history.error) */
         char msg[96];
         fx->error = strdup(df_run_timeout_msg(c, msg, sizeof msg));
+    } else if (st == DF_RS_CANCELLED) {
+        char msg[DF_CANCEL_MSG_MAX];
+        fx->error = strdup(df_run_cancel_msg(c, msg, sizeof msg));
     }
     c->ending = true;
     c->final_state = st;
@@ -759,12 +767,15 @@ void df_run_core_end_recorded(df_run_core *c)
         return;
     c->ending = false;
     df_run_state st = c->final_state;
-    char msg[96];
+    char msg[96], cmsg[DF_CANCEL_MSG_MAX];
     if (st == DF_RS_FAILED || st == DF_RS_INVALID)
         df_run_alert(c, "run_failed", DF_RUN_NO_TASK, df_run_state_name(st),
                      c->timed_out ? df_run_timeout_msg(c, msg, sizeof msg) : NULL, 0);
     else if (st == DF_RS_SUCCESS)
         df_run_alert(c, "run_succeeded", DF_RUN_NO_TASK, "SUCCESS", NULL, 0);
+    else if (st == DF_RS_CANCELLED)
+        df_run_alert(c, "run_cancelled", DF_RUN_NO_TASK, "CANCELLED",
+                     df_run_cancel_msg(c, cmsg, sizeof cmsg), 0);
     c->ended = true;
     for (size_t i = 0; i < c->n_units; i++)
         df_run_timer_stop(c, DF_RT_RETRY, i);

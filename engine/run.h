@@ -210,6 +210,19 @@ void df_run_core_end_recorded(df_run_core *c);
  * nothing more starts. */
 void df_run_core_cancel(df_run_core *c, bool stopping, const df_run_clock *clk);
 
+/* A cancel request (SPEC §10: `dagflow cancel`, df_engine_cancel, the cancel of a parent run),
+ * on the same path as the run's own timeout: nothing more starts, attempts in the pool are
+ * cancelled (recorded CANCELLED when they come back without success, or at the end of the grace
+ * period), every other unfinished task becomes CANCELLED with the error "run cancelled[:
+ * REASON]", and once the attempts are back the run ends CANCELLED and raises run_cancelled.
+ * reason (borrowed, copied; may be NULL) says who asked. Ignored when the run has ended or is
+ * ending, timed out already, was cancelled already, is stopping (the store keeps the request for
+ * `resume`), or has every task final (it ends in its own state). */
+void df_run_core_request_cancel(df_run_core *c, const char *reason, const df_run_clock *clk);
+
+/* Whether a cancel request took effect (df_run_core_request_cancel). */
+bool df_run_core_cancelled(const df_run_core *c);
+
 /* The engine can write nothing more: no more state changes (see the file comment). */
 void df_run_core_set_fatal(df_run_core *c);
 

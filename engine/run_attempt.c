@@ -1,7 +1,7 @@
 /* run_attempt: the run core's attempts once started (see run.h) — how an attempt ended (SUCCESS,
- * FAILED, TIMED_OUT, CANCELLED by a stop), the retry that follows with its backoff (retry.c),
- * the deadline and its grace period as timer effects, and the circuit breakers fed with each
- * outcome (breaker.c). No I/O: no engine, store, pool or libuv header. */
+ * FAILED, TIMED_OUT, CANCELLED by a stop or a cancel request), the retry that follows with its
+ * backoff (retry.c), the deadline and its grace period as timer effects, and the circuit breakers
+ * fed with each outcome (breaker.c). No I/O: no engine, store, pool or libuv header. */
 #include "run_internal.h"
 
 #include <stdio.h>
@@ -65,6 +65,12 @@ static void breaker_outcome(df_run_core *c, size_t i, bool probe, df_attempt_out
 
 static df_attempt_outcome outcome_of(const df_run_core *c, const df_task_rt *t, int status)
 {
+    /* A cancel request (SPEC §10): an attempt that did not succeed is CANCELLED; one that came
+     * back with success (or skipped) keeps it, as on a stop. */
+    if (c->cancelled)
+        return status == DF_TASK_OK        ? DF_AO_SUCCESS
+               : status == DF_TASK_SKIPPED ? DF_AO_SKIPPED
+                                           : DF_AO_CANCELLED;
     /* Stopping: an attempt that failed (most likely because it was cancelled) goes back to
      * QUEUED without using a retry; one that returned success keeps it, cancelled or not, so
      * that resume does not run it again. */
@@ -95,6 +101,11 @@ static char *outcome_error(df_run_core *c, size_t i, df_attempt_outcome outcome,
         error = msg;
     } else if (outcome == DF_AO_FAILED && !error) {
         error = status == DF_TASK_FAILED_PERMANENT ? "failed permanently" : "failed";
+    } else if (outcome == DF_AO_CANCELLED && c->cancelled) {
+        char run[DF_CANCEL_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s%s%s", df_run_cancel_msg(c, run, sizeof run),
+                 error ? ": " : "", error ? error : "");
+        error = msg;
     } else if (outcome == DF_AO_CANCELLED && !error) {
         error = "cancelled: the engine is stopping";
     }
@@ -209,7 +220,16 @@ void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *r
     breaker_outcome(c, i, t->probe, outcome, clk);
     t->probe = false;
     close_attempt(c, i, t->attempt, outcome, err, log, clk);
-    if (outcome == DF_AO_CANCELLED) {
+    if (outcome == DF_AO_CANCELLED && c->cancelled) {
+        /* A cancel request stopped it (SPEC §10): CANCELLED, no retry. */
+        char msg[DF_CANCEL_MSG_MAX];
+        df_run_set_state(c, i,
+                         &(df_change){.to = DF_TS_CANCELLED,
+                                      .to_attempt = t->attempt,
+                                      .detail = "run cancelled",
+                                      .error = df_run_cancel_msg(c, msg, sizeof msg)},
+                         clk);
+    } else if (outcome == DF_AO_CANCELLED) {
         /* Lost to shutdown: back to QUEUED without using a retry (SPEC §3). */
         df_run_set_state(c, i,
                          &(df_change){.to = DF_TS_QUEUED,
@@ -273,9 +293,8 @@ static void retry_due(df_run_core *c, size_t task, const df_run_clock *clk)
         df_run_ready_push(c, task);
 }
 
-/* Cancels task i's attempt in the pool as a deadline does: TIMED_OUT once it comes back (or at
- * the end of the grace period). */
-static void cancel_on_deadline(df_run_core *c, size_t i, const df_run_clock *clk)
+/* See run_internal.h: a deadline (the task's, the run's) or a cancel request. */
+void df_run_cancel_attempt(df_run_core *c, size_t i, const df_run_clock *clk)
 {
     df_task_rt *t = &c->t[i];
     t->timed_out = true;
@@ -286,43 +305,6 @@ static void cancel_on_deadline(df_run_core *c, size_t i, const df_run_clock *clk
             fx->attempt = t->attempt;
     }
     df_run_timer_arm(c, DF_RT_UNYIELDING, i, DF_UNYIELDING_CHECK_MS);
-}
-
-void df_run_timed_out(df_run_core *c, const df_run_clock *clk)
-{
-    c->deadline_armed = false; /* the shell closed it */
-    if (c->ended || c->ending || c->fatal || c->stopping || c->timed_out ||
-        c->n_final == c->wf->n_tasks)
-        return;
-    c->timed_out = true;
-    c->cancelling = true; /* nothing more is evaluated or started */
-    char msg[96];
-    df_run_timeout_msg(c, msg, sizeof msg);
-    c->heap_n = 0;
-    df_run_map_clear_queues(c);
-    for (size_t i = 0; i < c->n_units && !c->fatal; i++) {
-        df_task_rt *t = &c->t[i];
-        t->in_eval = false;
-        if (t->busy && t->submitted) {
-            if (!t->timed_out)
-                cancel_on_deadline(c, i, clk);
-        } else if (t->busy) { /* never handed over: closed TIMED_OUT now */
-            t->timed_out = true;
-            df_run_release(c, i);
-            df_run_finish_attempt(c, i, DF_TASK_FAILED, NULL, NULL, NULL, clk);
-        } else if (!df_task_state_final(t->state)) {
-            df_run_timer_stop(c, DF_RT_RETRY, i);
-            df_run_set_state(c, i,
-                             &(df_change){.to = DF_TS_CANCELLED,
-                                          .to_attempt = t->attempt,
-                                          .detail = "run timed out",
-                                          .error = msg},
-                             clk);
-        }
-    }
-    c->eval_n = 0;
-    for (size_t i = 0; i < c->wf->n_tasks; i++)
-        c->t[i].in_eval = false;
 }
 
 void df_run_core_timer_due(df_run_core *c, df_run_timer_kind kind, size_t task, int unyielding,
@@ -342,7 +324,7 @@ void df_run_core_timer_due(df_run_core *c, df_run_timer_kind kind, size_t task, 
     char msg[256];
     switch (kind) {
     case DF_RT_TIMEOUT:
-        cancel_on_deadline(c, task, clk);
+        df_run_cancel_attempt(c, task, clk);
         break;
     case DF_RT_UNYIELDING:
         /* Shortly after the deadline: a plugin that has not yielded since before it is recorded

@@ -1,7 +1,7 @@
 /* run_internal: the run core's structure and the helpers its three files share (run.c: events,
  * evaluation, dispatch, end; run_attempt.c: attempt outcomes, retries, timeouts, breakers;
- * run_recover.c: resume and retry). Not used outside them (and the core's unit test). No I/O
- * header may be included here (see run.h). */
+ * run_recover.c: resume and retry; run_cancel.c: the run's timeout and cancel requests). Not used
+ * outside them (and the core's unit test). No I/O header may be included here (see run.h). */
 #ifndef DF_RUN_INTERNAL_H
 #define DF_RUN_INTERNAL_H
 
@@ -68,6 +68,8 @@ struct df_run_core {
     size_t n_final, n_failed;
     bool cancelling, stopping, fatal;
     bool timed_out;         /* the run's own timeout_ms passed (SPEC §8) */
+    bool cancelled;         /* a cancel request (SPEC §10): the run ends CANCELLED */
+    char *cancel_reason;    /* its reason (owned), or NULL */
     bool deadline_armed;    /* a DF_RT_RUN_DEADLINE timer is out */
     int64_t deadline_since; /* wall ms the run's timeout counts from, or 0 = when armed */
     bool ending;            /* DF_FX_RUN_END emitted, not recorded yet */
@@ -110,8 +112,15 @@ void df_run_timer_arm(df_run_core *c, df_run_timer_kind kind, size_t i, uint64_t
 void df_run_timer_stop(df_run_core *c, df_run_timer_kind kind, size_t i);
 /* Releases the slots task i's attempt held (engine, run, named pool) and its timer. */
 void df_run_release(df_run_core *c, size_t i);
-/* The run's own timeout passed: cancels everything unfinished (run_attempt.c). */
+/* The run's own timeout passed: cancels everything unfinished (run_cancel.c). */
 void df_run_timed_out(df_run_core *c, const df_run_clock *clk);
+/* Longest text of df_run_cancel_msg. */
+#define DF_CANCEL_MSG_MAX 600
+/* "run cancelled" or "run cancelled: REASON" into buf (run_cancel.c). */
+const char *df_run_cancel_msg(const df_run_core *c, char *buf, size_t len);
+/* Cancels task i's attempt in the pool, as its deadline does: its outcome is decided when it
+ * comes back, or at the end of the grace period (run_attempt.c). */
+void df_run_cancel_attempt(df_run_core *c, size_t i, const df_run_clock *clk);
 /* "run timed out after N ms" into buf. */
 const char *df_run_timeout_msg(const df_run_core *c, char *buf, size_t len);
 /* Records how task i's attempt ended and moves the task on (run_attempt.c). */

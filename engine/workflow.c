@@ -34,8 +34,9 @@ static const char *const top_keys[] = {
 static const char *const breaker_keys[] = {"failure_rate", "window", "min_calls", "open_ms"};
 static const char *const sink_types[] = {"command", "webhook", "file"};
 static const char *const sink_keys[] = {"type", "on", "argv", "url", "headers", "path"};
-static const char *const alert_events[] = {"task_failed",   "task_retry",     "run_failed",
-                                           "run_succeeded", "breaker_opened", "breaker_closed"};
+static const char *const alert_events[] = {"task_failed",   "task_retry",    "run_failed",
+                                           "run_succeeded", "run_cancelled", "breaker_opened",
+                                           "breaker_closed"};
 
 /* ---- top-level sections ---------------------------------------------------------------------- */
 
@@ -188,7 +189,7 @@ static void sink_events(df_wfl_loader *L, const char *where, const json_t *v)
         const char *s = df_suggest(name, alert_events, DF_WFL_COUNT(alert_events));
         df_wfl_err(L, where,
                    "%s: unknown event \"%s\"%s%s%s (expected task_failed, task_retry, "
-                   "run_failed, run_succeeded, breaker_opened or breaker_closed)",
+                   "run_failed, run_succeeded, run_cancelled, breaker_opened or breaker_closed)",
                    k, name, s ? "; did you mean \"" : "", s ? s : "", s ? "\"?" : "");
     }
 }

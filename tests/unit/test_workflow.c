@@ -445,7 +445,8 @@ static void test_err_alerts(void **state)
         "alerts[3]: url: must start with http:// or https://, got \"ftp://x\"",
         "alerts[3]: headers: \"A\": must be a string, got an integer (1)",
         "alerts[3]: on[0]: unknown event \"run_faild\"; did you mean \"run_failed\"? (expected "
-        "task_failed, task_retry, run_failed, run_succeeded, breaker_opened or breaker_closed)",
+        "task_failed, task_retry, run_failed, run_succeeded, run_cancelled, breaker_opened or "
+        "breaker_closed)",
         "alerts[4]: path: must not be empty",
         "alerts[5]: missing required key \"type\" (command, webhook or file)",
         "alerts[6]: must be an object (an alert sink), got a string (\"not a sink\")",
