@@ -369,6 +369,7 @@ int df_engine_open_handles(df_engine *e, df_errlist *errs)
     uv_timer_init(&e->loop, &e->proc_escalate);
     uv_timer_start(&e->proc_escalate, on_proc_escalate, DF_PROC_ESCALATE_MS, DF_PROC_ESCALATE_MS);
     uv_unref((uv_handle_t *)&e->proc_escalate);
+    df_engine_cancel_open(e);
     e->handles_open = true;
     return 0;
 }
@@ -396,6 +397,7 @@ static void engine_close_handles(df_engine *e)
     uv_close((uv_handle_t *)&e->heartbeat, NULL);
     uv_close((uv_handle_t *)&e->resubmit, NULL);
     uv_close((uv_handle_t *)&e->proc_escalate, NULL);
+    df_engine_cancel_close(e);
     for (size_t i = 0; i < e->n_runs; i++)
         df_run_close_handles(e->runs[i]);
 }
@@ -507,6 +509,7 @@ static int engine_open(const df_engine_config *cfg, df_engine **out, df_errlist 
     uv_async_init(&e->loop, &e->stop_async, on_stop_async);
     e->stop_async.data = e;
     uv_unref((uv_handle_t *)&e->stop_async);
+    df_engine_cancel_init(e);
     e->plugins = df_plugin_registry_new(cfg->plugin_dirs, cfg->n_plugin_dirs);
     df_plugin_registry_allow_insecure(e->plugins, cfg->allow_insecure_plugins);
     e->alerts = df_alerts_new(&e->loop, df_engine_alert_outcome, e);
@@ -585,8 +588,10 @@ size_t df_engine_close(df_engine *e)
         df_run_free(e->runs[i]);
     free(e->runs);
     uv_close((uv_handle_t *)&e->stop_async, NULL);
+    df_engine_cancel_free(e);
     uv_run(&e->loop, UV_RUN_DEFAULT);
     uv_loop_close(&e->loop);
+    df_engine_cancel_destroy(e);
     for (size_t i = 0; i < e->n_slot_pools; i++) {
         free(e->slot_pools[i]->name);
         free(e->slot_pools[i]);

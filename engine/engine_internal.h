@@ -91,6 +91,15 @@ struct df_engine {
 
     df_metrics metrics; /* GET /metrics's own counters (df_engine_metrics; any thread) */
 
+    /* Cancel requests (engine_cancel.c): df_engine_cancel queues them here from any thread
+     * (cancel_head, guarded by cancel_mu) and signals cancel_async (unreferenced, open from
+     * df_engine_open to df_engine_close); cancel_poll looks for requests in the store while the
+     * loop's handles are open. */
+    uv_async_t cancel_async;
+    pthread_mutex_t cancel_mu;
+    struct df_cancel_pending *cancel_head;
+    uv_timer_t cancel_poll;
+
     df_engine_id engine_info; /* this engine process, as the store records run owners */
     char engine_host[256];    /* engine_info.host points here */
 };
@@ -159,6 +168,23 @@ json_t *df_engine_merge_params(const df_workflow *wf, const json_t *overrides, d
  * close by themselves once every run has ended. Returns 0 or df_engine_start_pool's error. */
 int df_engine_open_handles(df_engine *e, df_errlist *errs);
 
+/* ---- engine_cancel.c: cancel requests (SPEC §10) ---- */
+
+/* How often an engine with runs in flight looks for cancel requests in the store (SPEC §10: it
+ * acts within 1 s). */
+#define DF_CANCEL_POLL_MS 500
+
+/* At df_engine_open: the queue and its uv_async. */
+void df_engine_cancel_init(df_engine *e);
+/* With the loop's handles (df_engine_open_handles / engine_close_handles): the look at the
+ * store. */
+void df_engine_cancel_open(df_engine *e);
+void df_engine_cancel_close(df_engine *e);
+/* At df_engine_close: closes the uv_async (the loop then runs once more) and drops requests
+ * never acted on; then df_engine_cancel_destroy, once the loop is closed. */
+void df_engine_cancel_free(df_engine *e);
+void df_engine_cancel_destroy(df_engine *e);
+
 /* ---- runner.c: the shell that feeds one run's core (run.h) and performs its effects ---- */
 
 /* Builds a run over a loaded workflow (taking ownership of wf and plugins) whose tasks are all
@@ -217,6 +243,10 @@ bool df_run_check_end(df_run *r);
 
 /* Stop: cancel every attempt in flight and every retry timer (df_engine_stop). */
 void df_run_cancel_all(df_run *r);
+
+/* A cancel request for the run (reason borrowed, may be NULL): its core cancels it
+ * (df_run_core_request_cancel), the engine is woken. */
+void df_run_request_cancel(df_run *r, const char *reason);
 
 /* The engine became fatal (df_engine_fail): the run changes nothing more, and cancels as on a
  * stop. */

@@ -140,6 +140,22 @@ static int resume_finished(df_run *r, const df_stored_run *loaded, char *err, si
     return DF_EREFUSED;
 }
 
+/* A cancel request stored on the run (`dagflow cancel` of an INTERRUPTED run, or of one whose
+ * engine died): the resumed run is cancelled before anything starts (SPEC §10). */
+static int apply_cancel_request(df_run *r)
+{
+    df_cancel_request *v = NULL;
+    size_t n = 0;
+    if (df_store_cancel_requests(r->e->store, r->id, &v, &n) != DF_STORE_OK) {
+        df_engine_fail(r->e, "%s", df_store_error(r->e->store));
+        return DF_ESTORE;
+    }
+    if (n > 0)
+        df_run_request_cancel(r, v[0].reason);
+    df_cancel_requests_free(v, n);
+    return r->e->fatal ? DF_ESTORE : 0;
+}
+
 int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, size_t errlen)
 {
     df_run_state st = loaded->state;
@@ -169,7 +185,8 @@ int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, siz
     df_run_perform(r);
     if (r->e->fatal)
         return DF_ESTORE;
-    return redeliver_pending_alerts(r);
+    rc = apply_cancel_request(r);
+    return rc != 0 ? rc : redeliver_pending_alerts(r);
 }
 
 int df_run_retry_prepare(df_run *r, const df_stored_run *loaded, const char *task, char *err,
@@ -196,6 +213,12 @@ int df_run_retry_prepare(df_run *r, const df_stored_run *loaded, const char *tas
         rc = take_over(r, loaded, err, errlen);
     if (rc != 0)
         return rc;
+    /* A CANCELLED run reopened: its cancel request is spent. */
+    if (df_store_cancel_clear(r->e->store, r->id) != DF_STORE_OK) {
+        df_engine_fail(r->e, "%s", df_store_error(r->e->store));
+        snprintf(err, errlen, "%s", r->e->fatal_msg);
+        return DF_ESTORE;
+    }
     df_run_clock clk = df_run_now();
     df_run_core_retry_apply(r->core, task != NULL, &clk);
     df_run_perform(r);

@@ -172,6 +172,14 @@ void df_run_cancel_all(df_run *r)
     df_run_perform(r);
 }
 
+void df_run_request_cancel(df_run *r, const char *reason)
+{
+    df_run_clock clk = df_run_now();
+    df_run_core_request_cancel(r->core, reason, &clk);
+    df_run_perform(r);
+    df_engine_wake(r->e);
+}
+
 void df_run_fail(df_run *r)
 {
     df_run_core_set_fatal(r->core);

@@ -626,3 +626,38 @@ int df_store_instance_attempts(df_store *s, long long run_id, const char *task_i
     *out = o;
     return DF_STORE_OK;
 }
+
+/* ---- cancel requests ---- */
+
+int df_store_cancel_request(df_store *s, long long run_id, const char *reason, int64_t requested_at,
+                            df_run_state *state)
+{
+    df_run_state scratch = DF_RS_RUNNING;
+    if (!state)
+        state = &scratch;
+    *state = DF_RS_RUNNING;
+    if (requested_at <= 0)
+        return df_store_failf(s, DF_STORE_ERROR, "store: cancel request: no time");
+    return s->ops->cancel_request(s, run_id, reason, requested_at, state);
+}
+
+int df_store_cancel_clear(df_store *s, long long run_id)
+{
+    return s->ops->cancel_clear(s, run_id);
+}
+
+int df_store_cancel_requests(df_store *s, long long run_id, df_cancel_request **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (run_id < 0)
+        return df_store_failf(s, DF_STORE_ERROR, "store: cancel requests: bad run id %lld", run_id);
+    return s->ops->cancel_requests(s, run_id, out, n);
+}
+
+void df_cancel_requests_free(df_cancel_request *r, size_t n)
+{
+    for (size_t i = 0; r && i < n; i++)
+        free(r[i].reason);
+    free(r);
+}

@@ -526,6 +526,35 @@ int df_store_task_attempts(df_store *s, long long run_id, const char *task_id, j
  * object then has "map_index" too, and an unknown instance is "run N has no task \"ID[K]\"". */
 int df_store_instance_attempts(df_store *s, long long run_id, const char *task_id,
                                long long map_index, json_t **out);
+/* ---- cancel requests (SPEC §10) ------------------------------------------------------------ */
+
+/* A run's cancel request (df_store_cancel_requests). reason belongs to the array. */
+typedef struct df_cancel_request {
+    long long run_id;
+    int64_t requested_at; /* ms */
+    char *reason;         /* who asked ("dagflow cancel", "parent run 4 was cancelled"), or NULL */
+} df_cancel_request;
+
+/* Records a cancel request on a run still RUNNING or INTERRUPTED as stored (whatever its
+ * engine's state): requested_at (ms) and reason (borrowed; may be NULL). A second request keeps
+ * the first one's time and reason. Sets *state (may be NULL) to the run's stored state.
+ * DF_STORE_NOTFOUND for an unknown run; DF_STORE_CONFLICT for a finished run (nothing stored;
+ * *state says how it ended). */
+int df_store_cancel_request(df_store *s, long long run_id, const char *reason, int64_t requested_at,
+                            df_run_state *state);
+
+/* Forgets a run's cancel request (`retry` reopens a CANCELLED run). DF_STORE_NOTFOUND for an
+ * unknown run. */
+int df_store_cancel_clear(df_store *s, long long run_id);
+
+/* Cancel requests, oldest run first: with run_id 0, those of every run stored RUNNING (what an
+ * engine looks for at least once a second; an index keeps it cheap); with run_id > 0, that run's
+ * request whatever its state (none: *n 0). Sets *out to a new array of *n entries (NULL when
+ * none), freed with df_cancel_requests_free. */
+int df_store_cancel_requests(df_store *s, long long run_id, df_cancel_request **out, size_t *n);
+
+/* Frees an array from df_store_cancel_requests; NULL is fine. */
+void df_cancel_requests_free(df_cancel_request *r, size_t n);
 
 /* ---- the backend's table -------------------------------------------------------------------- */
 
@@ -582,6 +611,10 @@ struct df_store_ops {
     int (*task_attempts)(df_store *s, long long run_id, const char *task_id, long long map_index,
                          df_task_attempts **out);
     int (*check_file)(df_store *s);
+    int (*cancel_request)(df_store *s, long long run_id, const char *reason, int64_t requested_at,
+                          df_run_state *state); /* state never NULL here */
+    int (*cancel_clear)(df_store *s, long long run_id);
+    int (*cancel_requests)(df_store *s, long long run_id, df_cancel_request **out, size_t *n);
 };
 
 #endif

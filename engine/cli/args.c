@@ -45,6 +45,7 @@ enum {
     OPT_BEFORE,
     OPT_OLDER_THAN,
     OPT_DRY_RUN,
+    OPT_WAIT,
 };
 
 #define DF_OPT_COMMON 0u /* mask value meaning "every command" */
@@ -58,6 +59,8 @@ static const df_cli_option OPTIONS[] = {
      "status: show this task's attempts"},
     {"attempt", "N", OPT_ATTEMPT, DF_OPT_ATTEMPT,
      "show attempt number N (1 is the first; default: the latest)"},
+    {"wait", NULL, OPT_WAIT, DF_OPT_WAIT,
+     "wait until the run has ended (exit 0 once it is CANCELLED)"},
     {"workflow", "NAME", OPT_WORKFLOW, DF_OPT_WORKFLOW, "only runs of this workflow"},
     {"limit", "N", OPT_LIMIT, DF_OPT_LIMIT, "show at most N runs (default: 20)"},
     {"state", "STATE", OPT_STATE, DF_OPT_STATE,
@@ -326,6 +329,9 @@ static int apply_option(df_cli *cli, int val, char *arg)
     }
     case OPT_JSON:
         cli->json = true;
+        return 0;
+    case OPT_WAIT:
+        cli->wait = true;
         return 0;
     case OPT_ALLOW_INSECURE_PLUGINS:
         cli->allow_insecure_plugins = true;

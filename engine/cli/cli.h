@@ -51,6 +51,7 @@
 #define DF_OPT_BEFORE (1u << 22)     /* --before RUN_ID (history) */
 #define DF_OPT_OLDER_THAN (1u << 23) /* --older-than DAYS (gc) */
 #define DF_OPT_DRY_RUN (1u << 24)    /* --dry-run (gc) */
+#define DF_OPT_WAIT (1u << 27)       /* --wait (cancel) */
 /* The engine options of run, resume and retry. */
 #define DF_OPT_ENGINE                                                                              \
     (DF_OPT_WORKERS_MIN | DF_OPT_WORKERS_MAX | DF_OPT_CONCURRENCY | DF_OPT_QUEUE_CAPACITY |        \
@@ -97,6 +98,12 @@ int df_cmd_plugins(const df_cli *cli);
 int df_cmd_schedule(const df_cli *cli);
 int df_cmd_logs(const df_cli *cli);
 int df_cmd_gc(const df_cli *cli);
+int df_cmd_cancel(const df_cli *cli);
+
+/* cmd_run.c: `cancel` of a run no live engine owns (its cancel request stored): takes it over
+ * as `resume` does (cli's engine options, progress, signals, summary), which cancels it and runs
+ * its handlers. Returns the exit code: 0 when the run ended CANCELLED, otherwise as `resume`. */
+int df_cli_cancel_by_resume(const df_cli *cli, long long run_id);
 
 /* cmd_logs.c: one task's attempts (df_engine_task_attempts) for `logs` and `status --task`,
  * printing why not: an unknown run or task (with "did you mean") is DF_EXIT_USAGE, a store error
@@ -135,6 +142,7 @@ struct df_cli {
     long long before;     /* --before RUN_ID, 0 when not given */
     double older_than;    /* --older-than DAYS (>= 0), -1 when not given */
     bool dry_run;         /* --dry-run */
+    bool wait;            /* --wait */
     char **operands;      /* owned array (strings borrowed from argv), in the order given */
     size_t n_operands;
     bool allow_insecure_plugins; /* --allow-insecure-plugins */

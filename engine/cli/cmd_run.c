@@ -241,11 +241,14 @@ static int print_summary(const df_cli *cli, df_engine *e, long long run_id)
     return 0;
 }
 
-/* The SPEC §6 exit code of a run call's result. */
-static int exit_code(int rc, df_run_state state)
+/* The SPEC §6 exit code of a run call's result (cancelled: `cancel`, for which CANCELLED is the
+ * success). */
+static int exit_code(int rc, df_run_state state, bool cancelled)
 {
     switch (rc) {
     case 0:
+        if (cancelled && state == DF_RS_CANCELLED)
+            return DF_EXIT_OK;
         return state == DF_RS_SUCCESS                              ? DF_EXIT_OK
                : state == DF_RS_FAILED || state == DF_RS_CANCELLED ? DF_EXIT_FAILED
                                                                    : DF_EXIT_USAGE;
@@ -294,7 +297,8 @@ static void leave_at_once(progress *p, long long run_id)
     _exit(DF_EXIT_INTERRUPTED);
 }
 
-enum which { RUN, RESUME, RETRY };
+/* CANCEL: `cancel` taking over a run no live engine owns, as resume does. */
+enum which { RUN, RESUME, RETRY, CANCEL };
 
 /* Checks the operand: FILE for run, RUN_ID (a positive integer, in an existing database) for
  * resume and retry. Returns 0 (and sets *run_id), or an exit code after printing why. */
@@ -375,7 +379,7 @@ static int drive(const df_cli *cli, enum which which, df_engine *e, long long *r
     int rc;
     if (which == RUN)
         rc = df_engine_start_file(e, cli->operands[0], cli->params, run_id, errs);
-    else if (which == RESUME)
+    else if (which == RESUME || which == CANCEL)
         rc = df_engine_start_resume(e, *run_id, errs);
     else
         rc = df_engine_start_retry(e, *run_id, cli->task, errs);
@@ -424,7 +428,7 @@ static int run_command(enum which which, const df_cli *cli)
     fflush(stderr);
     print_errs(&errs, run_id);
     df_errlist_clear(&errs);
-    code = exit_code(rc, state);
+    code = exit_code(rc, state, which == CANCEL);
     if (run_id > 0 && (rc == 0 || rc == DF_EINTERRUPTED)) {
         if (print_summary(cli, e, run_id) != 0 && code == DF_EXIT_OK)
             code = DF_EXIT_INTERNAL;
@@ -459,4 +463,10 @@ int df_cmd_resume(const df_cli *cli)
 int df_cmd_retry(const df_cli *cli)
 {
     return run_command(RETRY, cli);
+}
+
+int df_cli_cancel_by_resume(const df_cli *cli, long long run_id)
+{
+    (void)run_id; /* the operand, which run_command reads again */
+    return run_command(CANCEL, cli);
 }

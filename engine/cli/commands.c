@@ -7,7 +7,7 @@
 
 #define EXIT_RUN                                                                                   \
     "  0    the run ended SUCCESS\n"                                                               \
-    "  1    the run ended FAILED\n"                                                                \
+    "  1    the run ended FAILED or CANCELLED\n"                                                   \
     "  2    invalid or unusable input: bad usage, a file that cannot be loaded, an INVALID run,\n" \
     "       or a run this command refuses\n"                                                       \
     "  3    store or internal error\n"                                                             \
@@ -48,6 +48,22 @@ static const df_cli_command COMMANDS[] = {
      "With --task ID, that task (whatever its state) and everything downstream of it instead.\n"
      "Refuses a run that is not finished.\n",
      EXIT_RUN, DF_OPT_TASK | DF_OPT_ENGINE, 1, 1},
+    {"cancel", df_cmd_cancel, "cancel a run: stop its tasks, run its handlers, end it CANCELLED",
+     "cancel RUN_ID [options]", "  RUN_ID  the run to cancel (see `dagflow history`)\n",
+     "Stores a cancel request on the run. The engine running it acts on it within 1 s: running\n"
+     "tasks are cancelled (shell process groups get SIGTERM, then SIGKILL 2 s later), tasks not\n"
+     "finished become CANCELLED, the on_exit handlers run, the run ends CANCELLED and the alert\n"
+     "run_cancelled is raised. A run no live engine owns (INTERRUPTED, or its engine dead) is\n"
+     "cancelled by this command itself, as `resume` would continue it (it takes resume's\n"
+     "options). With --wait, waits until the run has ended. With --json, prints the run's\n"
+     "status object (as `dagflow status --json`) at the end.\n",
+     "  0    the cancel request is stored (with --wait, or when this command cancelled the run:\n"
+     "       the run ended CANCELLED)\n"
+     "  1    the run ended in another state before the cancel took effect\n"
+     "  2    a finished or unknown run, or bad usage\n"
+     "  3    store or internal error\n"
+     "  130  interrupted (SIGINT/SIGTERM) while this command was cancelling the run\n",
+     DF_OPT_WAIT | DF_OPT_ENGINE, 1, 1},
     {"status", df_cmd_status, "show a run's tasks, states, attempts, durations and errors",
      "status [RUN_ID] [options]", "  RUN_ID  the run to show (default: the latest run)\n",
      "Shows the run (id, workflow, state, start, end, duration) and a table of its tasks\n"

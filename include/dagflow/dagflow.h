@@ -27,7 +27,8 @@
  *   - Thread-safety: an engine is driven by one thread at a time (any thread, but not two at
  *     once); its runs advance only while that thread is inside df_engine_wait or one of the
  *     df_engine_run_file / resume / retry calls, and the event callback is called there.
- *     df_engine_stop is the exception: any thread, and signal handlers, may call it. Different
+ *     df_engine_stop is the exception: any thread, and signal handlers, may call it; so is
+ *     df_engine_cancel (any thread, not signal handlers). Different
  *     engines are independent. Plugins are loaded once per process (dlopen) and shared by the
  *     engines that use them, so a plugin's own state must be thread-safe (taskunit.h).
  *
@@ -109,7 +110,7 @@ typedef enum df_run_state {
 const char *df_task_state_name(df_task_state s);
 const char *df_run_state_name(df_run_state s);
 
-/* True for SUCCESS, FAILED, UPSTREAM_FAILED, SKIPPED, INVALID. Thread-safe. */
+/* True for SUCCESS, FAILED, UPSTREAM_FAILED, SKIPPED, INVALID, CANCELLED. Thread-safe. */
 bool df_task_state_final(df_task_state s);
 
 /* What started a run (SPEC §10's `${run.trigger}`, the `trigger` column of run_history). */
@@ -301,6 +302,40 @@ size_t df_engine_close(df_engine *e);
  * thread or from a signal handler, until df_engine_close is called. */
 void df_engine_stop(df_engine *e);
 
+/* ---- Cancelling runs (SPEC §10) ------------------------------------------------------------- */
+
+/* Asks for the run run_id to be cancelled, from any thread (the `serve` engine's overlap
+ * cancel_running and its HTTP API; the thread driving the engine too, an on_event callback
+ * included): the request is queued and returns at once; the engine thread acts on it in its next
+ * loop turn (at once while a thread is inside df_engine_wait or a run call; otherwise when one
+ * next is). Acting on it: the request is stored on the run (so that the engine owning it acts on
+ * it within 1 s, whichever process that is, and a later `resume` finds it), and when this engine
+ * owns the run it is cancelled now: nothing more starts, attempts in flight are cancelled (shell
+ * process groups get SIGTERM, then SIGKILL 2000 ms later; an attempt that comes back without
+ * success is recorded CANCELLED, one that ignores its cancellation is recorded CANCELLED at the
+ * end of a 3000 ms grace period), every unfinished task becomes CANCELLED with the error "run
+ * cancelled: REASON", and once the attempts are back the run ends CANCELLED and raises the alert
+ * run_cancelled; the wait on it then returns 0 with *state CANCELLED. A run whose tasks are all
+ * final already ends in its own state. reason (borrowed, copied; may be NULL) says who asked
+ * ("dagflow cancel", "schedule overlap"). An unknown or finished run is not an error here (this
+ * call does not wait): the on_event callback gets a notice saying so. Returns 0 (queued),
+ * DF_EINPUT (run_id not positive), DF_ENOMEM. Thread-safe; not async-signal-safe (it takes a
+ * mutex and allocates). As Argo's `argo stop`, the exit handlers (on_exit) still run. */
+int df_engine_cancel(df_engine *e, long long run_id, const char *reason, df_errlist *errs);
+
+/* The same, done now on the calling thread, which must be the one driving the engine (or no
+ * thread drives it: the `dagflow cancel` command), with the outcome: stores the request, cancels
+ * the run if this engine owns it, and sets *state (may be NULL) to the run's state as the caller
+ * should see it: RUNNING when an engine that is alive owns it (it acts within 1 s), INTERRUPTED
+ * when none does (the run is INTERRUPTED, or its engine is dead: its process gone from this host,
+ * or its heartbeat older than 30000 ms), so that the caller may take it over with
+ * df_engine_start_resume, which then finishes the cancel (on_exit handlers included) and ends
+ * the run CANCELLED. Returns 0; DF_ENOTFOUND (no such run, or no store); DF_EREFUSED for a
+ * finished run (*state says how it ended; errs: "run N has finished (STATE); nothing to
+ * cancel"); DF_ESTORE. Not thread-safe (the engine's thread rules). */
+int df_engine_request_cancel(df_engine *e, long long run_id, const char *reason,
+                             df_run_state *state, df_errlist *errs);
+
 /* ---- Starting runs: they advance while df_engine_wait (or a run call) drives the engine ---- */
 
 /* Loads a workflow file, checks every task's plugin and params (each plugin's validate, with the
@@ -342,14 +377,16 @@ int df_engine_start_workflow_opts(df_engine *e, const df_workflow *wf, const df_
 
 /* Takes over a stored run to continue it (SPEC §6 `resume`): an INTERRUPTED run, or a RUNNING one
  * whose engine is dead (its process gone, or its heartbeat older than 30 s); attempts lost with
- * that engine are recorded LOST and queued again. Returns 0 (it advances in df_engine_wait),
- * DF_EREFUSED (a finished run, or one whose engine is alive; why in errs), DF_ENOTFOUND (no such
- * run), DF_EINPUT (its stored DAG or a plugin no longer loads), DF_ESTORE, DF_ENOMEM,
- * DF_EINTERRUPTED. */
+ * that engine are recorded LOST and queued again. A run with a stored cancel request
+ * (df_engine_request_cancel) is cancelled as soon as it is taken over (it ends CANCELLED). Returns
+ * 0 (it advances in df_engine_wait), DF_EREFUSED (a finished run, or one whose engine is alive; why
+ * in errs), DF_ENOTFOUND (no such run), DF_EINPUT (its stored DAG or a plugin no longer loads),
+ * DF_ESTORE, DF_ENOMEM, DF_EINTERRUPTED. */
 int df_engine_start_resume(df_engine *e, long long run_id, df_errlist *errs);
 
-/* Reopens a finished stored run (SPEC §6 `retry`): task NULL = its FAILED and UPSTREAM_FAILED
- * tasks and the SKIPPED ones downstream of them; else that task (whatever its state) and
+/* Reopens a finished stored run (SPEC §6 `retry`): task NULL = its FAILED, UPSTREAM_FAILED and
+ * CANCELLED tasks and the SKIPPED ones downstream of them (a CANCELLED run's cancel request is
+ * forgotten); else that task (whatever its state) and
  * everything downstream of it, each with a fresh retry budget. Returns as df_engine_start_resume
  * (DF_EREFUSED for a run that has not finished, an INVALID run, an unknown task, or nothing to
  * retry). */
@@ -357,7 +394,8 @@ int df_engine_start_retry(df_engine *e, long long run_id, const char *task, df_e
 
 /* Drives the engine (every run it holds advances) until the run run_id, started on this engine,
  * has ended; when no other run is left, also until the alerts they raised are delivered. Sets
- * *state to its state and returns 0 when it reached a final state (SUCCESS, FAILED, INVALID);
+ * *state to its state and returns 0 when it reached a final state (SUCCESS, FAILED, INVALID,
+ * CANCELLED);
  * DF_EINTERRUPTED when df_engine_stop interrupted it (*state INTERRUPTED); DF_ESTORE when the
  * store failed, or DF_ECONFLICT when another engine took the run over (every run of this engine
  * then stops; *state RUNNING; errs says how to continue); DF_ENOTFOUND for a run this engine did

@@ -69,6 +69,11 @@ enum df_pg_stmt_id {
     PG_EVENTS_LIST,
     PG_COUNT_RUNS,
     PG_COUNT_TASKS,
+    PG_CANCEL_REQUEST,
+    PG_CANCEL_STATE,
+    PG_CANCEL_CLEAR,
+    PG_CANCEL_LIST,
+    PG_CANCEL_ONE,
     PG__COUNT
 };
 
@@ -233,6 +238,12 @@ int df_pg_run_events(df_store *s, long long run_id, long long after, int limit, 
                      df_event_row **out, size_t *n);
 int df_pg_state_counts(df_store *s, size_t runs[DF_RS__COUNT], size_t tasks[DF_TS__COUNT]);
 int df_pg_load_run(df_store *s, long long run_id, df_stored_run **out);
+
+/* cancel.c: cancel requests (SPEC §10). */
+int df_pg_cancel_request(df_store *s, long long run_id, const char *reason, int64_t requested_at,
+                         df_run_state *state);
+int df_pg_cancel_clear(df_store *s, long long run_id);
+int df_pg_cancel_requests(df_store *s, long long run_id, df_cancel_request **out, size_t *n);
 
 /* attempts.c: one task instance's attempts (logs, status --task). */
 int df_pg_task_attempts(df_store *s, long long run_id, const char *task_id, long long map_index,

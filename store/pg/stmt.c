@@ -189,6 +189,19 @@ static const char *const pg_sql[PG__COUNT] = {
     [PG_COUNT_TASKS] = "SELECT t.state, count(*) FROM task_instances t"
                        " JOIN runs r ON r.run_id = t.run_id WHERE r.state = 'RUNNING'"
                        " GROUP BY t.state",
+    /* Cancel requests (cancel.c): the first request's time and reason are kept. */
+    [PG_CANCEL_REQUEST] =
+        "UPDATE runs SET cancel_reason = CASE WHEN cancel_requested_at IS NULL THEN $1::text"
+        " ELSE cancel_reason END, cancel_requested_at = COALESCE(cancel_requested_at, $2::bigint)"
+        " WHERE run_id = $3::bigint AND state IN ('RUNNING', 'INTERRUPTED')",
+    [PG_CANCEL_STATE] = "SELECT state FROM runs WHERE run_id = $1::bigint",
+    [PG_CANCEL_CLEAR] = "UPDATE runs SET cancel_requested_at = NULL, cancel_reason = NULL"
+                        " WHERE run_id = $1::bigint",
+    [PG_CANCEL_LIST] = "SELECT run_id, cancel_requested_at, cancel_reason FROM runs"
+                       " WHERE cancel_requested_at IS NOT NULL AND state = 'RUNNING'"
+                       " ORDER BY run_id",
+    [PG_CANCEL_ONE] = "SELECT run_id, cancel_requested_at, cancel_reason FROM runs"
+                      " WHERE run_id = $1::bigint AND cancel_requested_at IS NOT NULL",
 };
 
 /* See internal.h. */

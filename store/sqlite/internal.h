@@ -58,6 +58,11 @@ enum df_sqlite_stmt_id {
     ST_ATTEMPTS_TASK,
     ST_ATTEMPTS_RUN,
     ST_ATTEMPTS_LIST,
+    ST_CANCEL_REQUEST,
+    ST_CANCEL_STATE,
+    ST_CANCEL_CLEAR,
+    ST_CANCEL_LIST,
+    ST_CANCEL_ONE,
     ST__COUNT
 };
 
@@ -233,6 +238,12 @@ int df_sqlite_run_claim(df_store *s, long long run_id, const df_engine_id *expec
                         const df_engine_id *engine, int64_t at);
 int df_sqlite_run_heartbeat(df_store *s, long long run_id, int64_t at);
 int df_sqlite_run_set_metrics(df_store *s, long long run_id, const json_t *metrics);
+
+/* cancel.c: cancel requests (SPEC §10). */
+int df_sqlite_cancel_request(df_store *s, long long run_id, const char *reason,
+                             int64_t requested_at, df_run_state *state);
+int df_sqlite_cancel_clear(df_store *s, long long run_id);
+int df_sqlite_cancel_requests(df_store *s, long long run_id, df_cancel_request **out, size_t *n);
 
 /* alerts.c: circuit breaker changes and the alert outbox. */
 int df_sqlite_breaker_event(df_store *s, long long run_id, const char *task_id, const char *breaker,

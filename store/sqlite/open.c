@@ -17,6 +17,7 @@ extern const char df_sql_003_cancelled[];
 extern const char df_sql_004_skipped[];
 extern const char df_sql_005_service[];
 extern const char df_sql_006_map_index[];
+extern const char df_sql_007_cancel_request[];
 
 /* The migrations, in order: applying entries 1..N to an empty file yields schema version N.
  * Entry i brings the file from version i-1 to version i. A migration is "compatible" when this
@@ -40,6 +41,9 @@ static const struct {
     {5, 1, df_sql_005_service},
     /* Task instances keyed by (run, task, map_index): the statements need the new column. */
     {6, 0, df_sql_006_map_index},
+    /* Columns added (cancel requests): an older file not upgraded yet records none (cancel.c
+     * refuses a request, and finds none). */
+    {7, 1, df_sql_007_cancel_request},
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_STORE_SCHEMA_VERSION,
@@ -467,4 +471,7 @@ static const df_store_ops sqlite_ops = {
     .load_run = df_sqlite_load_run,
     .checkpoint = df_sqlite_checkpoint,
     .check_file = df_sqlite_check_file,
+    .cancel_request = df_sqlite_cancel_request,
+    .cancel_clear = df_sqlite_cancel_clear,
+    .cancel_requests = df_sqlite_cancel_requests,
 };

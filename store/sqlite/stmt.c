@@ -133,6 +133,20 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_ATTEMPTS_LIST] = "SELECT attempt, outcome, started_at, ended_at, error, log FROM attempts"
                          " WHERE run_id = ?1 AND task_id = ?2 AND map_index = ?3"
                          " ORDER BY attempt",
+    /* Cancel requests (cancel.c): the first request's time and reason are kept. */
+    [ST_CANCEL_REQUEST] =
+        "UPDATE runs SET cancel_reason = CASE WHEN cancel_requested_at IS NULL THEN ?1"
+        " ELSE cancel_reason END, cancel_requested_at = COALESCE(cancel_requested_at, ?2)"
+        " WHERE run_id = ?3 AND state IN ('RUNNING', 'INTERRUPTED')",
+    [ST_CANCEL_STATE] = "SELECT state FROM runs WHERE run_id = ?1",
+    [ST_CANCEL_CLEAR] =
+        "UPDATE runs SET cancel_requested_at = NULL, cancel_reason = NULL WHERE run_id = ?1",
+    /* runs_cancel_requested (a partial index) holds exactly these rows. */
+    [ST_CANCEL_LIST] = "SELECT run_id, cancel_requested_at, cancel_reason FROM runs"
+                       " WHERE cancel_requested_at IS NOT NULL AND state = 'RUNNING'"
+                       " ORDER BY run_id",
+    [ST_CANCEL_ONE] = "SELECT run_id, cancel_requested_at, cancel_reason FROM runs"
+                      " WHERE run_id = ?1 AND cancel_requested_at IS NOT NULL",
 };
 
 /* The statements that name columns added by schema version 5 (005_service.sql), as they are

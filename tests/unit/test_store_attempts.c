@@ -1,5 +1,6 @@
 /* test_store_attempts: df_store_task_attempts on SQLite (the scenario of store_attempts_check.h,
- * which test_store_pg.c runs on PostgreSQL), and its rows against the attempt_history view. */
+ * which test_store_pg.c runs on PostgreSQL), and its rows against the attempt_history view; the
+ * cancel requests (store_cancel_check.h, likewise). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,12 +11,21 @@
 #include "store_fixture.h"
 
 #include "store_attempts_check.h"
+#include "store_cancel_check.h"
 
 static void test_task_attempts(void **state)
 {
     fx *f = *state;
     f->s = open_ok(f);
     check_task_attempts(f->s);
+}
+
+/* Cancel requests (store_cancel_check.h, which test_store_pg.c runs on PostgreSQL). */
+static void test_cancel_requests(void **state)
+{
+    fx *f = *state;
+    f->s = open_ok(f);
+    check_cancel_requests(f->s);
 }
 
 /* The attempt rows are the attempt_history view's (same outcome, times, error and log). */
@@ -46,6 +56,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_task_attempts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_attempts_match_the_view, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_requests, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@
 
 #include "store_attempts_check.h"
 #include "store_history_check.h"
+#include "store_cancel_check.h"
 
 typedef struct pgfx {
     char uri[1024];
@@ -290,6 +291,14 @@ static void test_events_and_counts(void **state)
     check_events_and_counts(f->s);
 }
 
+/* Cancel requests: the scenario SQLite passes too (store_cancel_check.h). */
+static void test_cancel_requests(void **state)
+{
+    pgfx *f = *state;
+    NEED_PG(f);
+    check_cancel_requests(f->s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +313,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_history_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_and_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_requests, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -341,6 +341,46 @@ static void test_upgrade_waits_for_a_safe_moment(void **state)
     sqlite3_close(db);
 }
 
+/* Version 7 (cancel requests) is compatible: a version 6 file is used as it is while an engine is
+ * alive on it, takes no cancel request (refused with the reason; none found; clearing does
+ * nothing), and is upgraded at the next open once no engine is alive. The version 6 file is made
+ * from a new one by taking version 7's columns away. */
+static void test_v6_file_without_cancel_requests(void **state)
+{
+    fx *f = *state;
+    f->s = open_ok(f);
+    df_store_close(f->s);
+    f->s = NULL;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    exec_raw(db, "DROP INDEX runs_cancel_requested;"
+                 "ALTER TABLE runs DROP COLUMN cancel_reason;"
+                 "ALTER TABLE runs DROP COLUMN cancel_requested_at;"
+                 "PRAGMA user_version = 6;");
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO runs (workflow, state, started_at, dag, heartbeat_at)"
+             " VALUES ('w', 'RUNNING', 1000, '{}', %lld)",
+             (long long)now_ms());
+    exec_raw(db, sql);
+    f->s = open_ok(f);
+    assert_int_equal(file_version(f->path), 6);
+    assert_int_equal(df_store_cancel_request(f->s, 1, "x", now_ms(), NULL), DF_STORE_ERROR);
+    assert_non_null(strstr(df_store_error(f->s), "no place for cancel requests"));
+    df_cancel_request *cr = NULL;
+    size_t n_cr = 1;
+    assert_int_equal(df_store_cancel_requests(f->s, 0, &cr, &n_cr), DF_STORE_OK);
+    assert_int_equal(n_cr, 0);
+    assert_int_equal(df_store_cancel_clear(f->s, 1), DF_STORE_OK);
+    df_store_close(f->s);
+    f->s = NULL;
+    exec_raw(db, "UPDATE runs SET heartbeat_at = 7000");
+    f->s = open_ok(f);
+    assert_int_equal(file_version(f->path), DF_STORE_SCHEMA_VERSION);
+    assert_int_equal(df_store_cancel_request(f->s, 1, "x", now_ms(), NULL), DF_STORE_OK);
+    sqlite3_close(db);
+}
+
 /* A version 1 file the user cannot write is read as it is (the views are the same). Run as the
  * unprivileged user "nobody" in a child process: root could write the file anyway. */
 static void test_read_only_v1_file_is_read(void **state)
@@ -478,6 +518,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_writes_build_no_temporary_btree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_keeps_user_objects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_waits_for_a_safe_moment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_v6_file_without_cancel_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_v1_file_is_read, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
