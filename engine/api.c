@@ -388,9 +388,24 @@ int df_engine_task_attempts(df_engine *e, long long run_id, const char *task_id,
     df_errlist *l = ERRS_OR(scratch);
     *out = NULL;
     int rc = df_engine_open_store(e, false, false, l);
+    /* A mapped instance is named ID[N] (SPEC §10). */
+    char id[200];
+    long long mi = DF_NO_MAP_INDEX;
+    size_t len = strlen(task_id);
+    const char *br = strchr(task_id, '[');
+    if (br && len < sizeof id && task_id[len - 1] == ']' && br > task_id && br[1] != ']' &&
+        strspn(br + 1, "0123456789") == (size_t)(task_id + len - 1 - (br + 1))) {
+        snprintf(id, sizeof id, "%.*s", (int)(br - task_id), task_id);
+        mi = strtoll(br + 1, NULL, 10);
+        task_id = id;
+    }
     if (rc == 0) {
-        int src = df_store_task_attempts(e->store, run_id, task_id, out);
-        if (src == DF_STORE_NOTFOUND) {
+        int src = df_store_instance_attempts(e->store, run_id, task_id, mi, out);
+        if (src == DF_STORE_NOTFOUND && mi != DF_NO_MAP_INDEX &&
+            strstr(df_store_error(e->store), "has no task \"")) {
+            df_errlist_add(l, "run %lld has no task \"%s[%lld]\"", run_id, task_id, mi);
+            rc = DF_ENOTFOUND;
+        } else if (src == DF_STORE_NOTFOUND) {
             attempts_not_found(e, run_id, task_id, l);
             rc = DF_ENOTFOUND;
         } else if (src != DF_STORE_OK) {

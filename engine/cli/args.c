@@ -46,6 +46,7 @@ enum {
     OPT_OLDER_THAN,
     OPT_DRY_RUN,
     OPT_WAIT,
+    OPT_EXPAND,
 };
 
 #define DF_OPT_COMMON 0u /* mask value meaning "every command" */
@@ -73,6 +74,9 @@ static const df_cli_option OPTIONS[] = {
     {"older-than", "DAYS", OPT_OLDER_THAN, DF_OPT_OLDER_THAN,
      "delete the finished runs that ended more than DAYS days ago (a number >= 0, decimals "
      "allowed: 0.5 is 12 hours; 0 is every finished run)"},
+    {"expand", NULL, OPT_EXPAND, DF_OPT_EXPAND,
+     "list a mapped task's instances one a line (ID[N]) under it, instead of one line with "
+     "counts by state"},
     {"dry-run", NULL, OPT_DRY_RUN, DF_OPT_DRY_RUN,
      "say what would be deleted and freed, and delete nothing"},
     {"format", "dot|mermaid", OPT_FORMAT, DF_OPT_FORMAT,
@@ -394,6 +398,9 @@ static int apply_option(df_cli *cli, int val, char *arg)
         return parse_days(cmd, arg, &cli->older_than) ? DF_EXIT_USAGE : 0;
     case OPT_DRY_RUN:
         cli->dry_run = true;
+        return 0;
+    case OPT_EXPAND:
+        cli->expand = true;
         return 0;
     case OPT_STACK_SIZE:
         return parse_bytes(cmd, arg, &cli->stack_size) ? DF_EXIT_USAGE : 0;

@@ -52,6 +52,7 @@
 #define DF_OPT_OLDER_THAN (1u << 23) /* --older-than DAYS (gc) */
 #define DF_OPT_DRY_RUN (1u << 24)    /* --dry-run (gc) */
 #define DF_OPT_WAIT (1u << 27)       /* --wait (cancel) */
+#define DF_OPT_EXPAND (1u << 28)     /* --expand (status: mapped instances, SPEC §10) */
 /* The engine options of run, resume and retry. */
 #define DF_OPT_ENGINE                                                                              \
     (DF_OPT_WORKERS_MIN | DF_OPT_WORKERS_MAX | DF_OPT_CONCURRENCY | DF_OPT_QUEUE_CAPACITY |        \
@@ -143,6 +144,7 @@ struct df_cli {
     double older_than;    /* --older-than DAYS (>= 0), -1 when not given */
     bool dry_run;         /* --dry-run */
     bool wait;            /* --wait */
+    bool expand;          /* --expand */
     char **operands;      /* owned array (strings borrowed from argv), in the order given */
     size_t n_operands;
     bool allow_insecure_plugins; /* --allow-insecure-plugins */

@@ -48,12 +48,22 @@ static void print_section(const json_t *a, const char *key, const char *flag)
         print_text(text);
 }
 
+/* The task's name as the user wrote it: ID, or ID[N] for a mapped instance (SPEC §10). */
+static const char *task_name(const json_t *doc, char *buf, size_t len)
+{
+    const char *id = df_cli_json_str(doc, "task_id", "?");
+    if (!json_is_integer(json_object_get(doc, "map_index")))
+        return id;
+    snprintf(buf, len, "%s[%lld]", id, df_cli_json_int(doc, "map_index"));
+    return buf;
+}
+
 static void print_attempt(const json_t *doc, const json_t *a, size_t n_attempts)
 {
-    char dur[48];
+    char dur[48], name[200];
     df_cli_duration_text(a, false, dur, sizeof dur);
     printf("Run %lld, task %s, attempt %lld of %zu: %s", df_cli_json_int(doc, "run_id"),
-           df_cli_json_str(doc, "task_id", "?"), df_cli_json_int(a, "attempt"), n_attempts,
+           task_name(doc, name, sizeof name), df_cli_json_int(a, "attempt"), n_attempts,
            df_cli_json_str(a, "outcome", "?"));
     if (json_is_integer(json_object_get(a, "exit_code")))
         printf(", exit code %lld", df_cli_json_int(a, "exit_code"));
@@ -78,7 +88,8 @@ static const json_t *pick_attempt(const df_cli *cli, const json_t *doc)
     const json_t *list = json_object_get(doc, "attempts");
     size_t n = json_array_size(list);
     long long run_id = df_cli_json_int(doc, "run_id");
-    const char *task = df_cli_json_str(doc, "task_id", "?");
+    char name[200];
+    const char *task = task_name(doc, name, sizeof name);
     if (n == 0) {
         df_cli_error("task \"%s\" of run %lld has no attempts yet (it is %s)", task, run_id,
                      df_cli_json_str(doc, "state", "?"));

@@ -34,7 +34,50 @@ static void one_line(const char *s, char *buf, size_t len, size_t max)
     strcpy(buf + n, cut ? "..." : "");
 }
 
-static int print_human(const json_t *st)
+/* A mapped task's state cell (SPEC §10): its state and its instances' counts by state,
+ * "RUNNING (3 instances: 2 SUCCESS, 1 RUNNING)". */
+static void mapped_state(const json_t *task, char *buf, size_t len)
+{
+    const json_t *counts = json_object_get(task, "instance_counts");
+    size_t n = json_array_size(json_object_get(task, "instances"));
+    int at = snprintf(buf, len, "%s (%zu instance%s:", df_cli_json_str(task, "state", "?"), n,
+                      n == 1 ? "" : "s");
+    const char *k;
+    json_t *v;
+    const char *sep = " ";
+    json_object_foreach((json_t *)counts, k, v)
+    {
+        if (at > 0 && (size_t)at < len)
+            at += snprintf(buf + at, len - (size_t)at, "%s%lld %s", sep,
+                           (long long)json_integer_value(v), k);
+        sep = ", ";
+    }
+    if (at > 0 && (size_t)at < len)
+        snprintf(buf + at, len - (size_t)at, ")");
+}
+
+/* One row of the task table: a task, or (prefix non-NULL) a mapped instance "ID[N]". */
+static int add_row(df_cli_table *t, const json_t *task, const char *prefix, bool run_live)
+{
+    char attempts[24], err[128], dur[48], name[200], state[256];
+    snprintf(attempts, sizeof attempts, "%lld", df_cli_json_int(task, "attempts"));
+    df_cli_duration_text(task, run_live && str_is(task, "state", "RUNNING"), dur, sizeof dur);
+    one_line(df_cli_json_str(task, "error", NULL), err, sizeof err, 100);
+    const char *id = df_cli_json_str(task, "id", "?");
+    if (prefix) {
+        snprintf(name, sizeof name, "%s[%lld]", prefix, df_cli_json_int(task, "map_index"));
+        id = name;
+    }
+    snprintf(state, sizeof state, "%s", df_cli_json_str(task, "state", "?"));
+    if (!prefix && json_object_get(task, "instance_counts")) {
+        mapped_state(task, state, sizeof state);
+        snprintf(attempts, sizeof attempts, "-");
+    }
+    const char *cells[] = {id, state, attempts, dur, err};
+    return df_cli_table_add(t, cells);
+}
+
+static int print_human(const json_t *st, bool expand)
 {
     char dur[48];
     bool run_live = str_is(st, "state", "RUNNING"); /* the store shows a stale one INTERRUPTED */
@@ -66,14 +109,16 @@ static int print_human(const json_t *st)
     json_t *task;
     json_array_foreach(json_object_get(st, "tasks"), i, task)
     {
-        char attempts[24], err[128];
-        snprintf(attempts, sizeof attempts, "%lld", df_cli_json_int(task, "attempts"));
-        df_cli_duration_text(task, run_live && str_is(task, "state", "RUNNING"), dur, sizeof dur);
-        one_line(df_cli_json_str(task, "error", NULL), err, sizeof err, 100);
-        const char *cells[] = {df_cli_json_str(task, "id", "?"),
-                               df_cli_json_str(task, "state", "?"), attempts, dur, err};
-        if (df_cli_table_add(t, cells) != 0)
+        if (add_row(t, task, NULL, run_live) != 0)
             return df_cli_table_finish(t, false);
+        size_t k;
+        json_t *inst;
+        const char *id = df_cli_json_str(task, "id", "?");
+        json_array_foreach(expand ? json_object_get(task, "instances") : NULL, k, inst)
+        {
+            if (add_row(t, inst, id, run_live) != 0)
+                return df_cli_table_finish(t, false);
+        }
     }
     return df_cli_table_finish(t, true);
 }
@@ -82,7 +127,11 @@ static int print_human(const json_t *st)
 static int print_task_human(const json_t *doc)
 {
     printf("Run:       %lld\n", df_cli_json_int(doc, "run_id"));
-    printf("Task:      %s\n", df_cli_json_str(doc, "task_id", "-"));
+    if (json_is_integer(json_object_get(doc, "map_index"))) /* a mapped instance: ID[N] */
+        printf("Task:      %s[%lld]\n", df_cli_json_str(doc, "task_id", "-"),
+               df_cli_json_int(doc, "map_index"));
+    else
+        printf("Task:      %s\n", df_cli_json_str(doc, "task_id", "-"));
     printf("State:     %s\n\n", df_cli_json_str(doc, "state", "-"));
     static const char *const headers[] = {"ATTEMPT",  "OUTCOME", "STARTED",
                                           "DURATION", "EXIT",    "ERROR"};
@@ -194,7 +243,7 @@ int df_cmd_status(const df_cli *cli)
         json_object_del(st, "metrics");
         code = df_cli_print_json(st) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL;
     } else if (code == 0) {
-        code = print_human(st);
+        code = print_human(st, cli->expand);
     }
     json_decref(st);
     df_engine_close(e);

@@ -80,7 +80,7 @@ static const df_cli_command COMMANDS[] = {
      "  0    the run was shown\n"
      "  2    unknown run or task, no runs, or bad usage\n"
      "  3    store error\n",
-     DF_OPT_TASK, 0, 1},
+     DF_OPT_TASK | DF_OPT_EXPAND, 0, 1},
     {"logs", df_cmd_logs, "show an attempt's log lines, stdout and stderr",
      "logs RUN_ID TASK [options]",
      "  RUN_ID  the run (see `dagflow history`)\n"
