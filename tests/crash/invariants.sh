@@ -24,6 +24,7 @@
 DF_ALLOWED='
 >PENDING
 PENDING>QUEUED
+PENDING>RUNNING
 PENDING>UPSTREAM_FAILED
 PENDING>SKIPPED
 PENDING>INVALID
@@ -61,14 +62,30 @@ inv_allowed_values() {
     printf '%s' "$out"
 }
 
+# inv_isql DB SQL: inv_sql with each mapped task instance (SPEC §8) standing as a task of its own
+# named ID[N] in the views task_events, task_history and attempt_history, so that every check
+# holds per instance. A mapped task's own row has no attempt: it goes PENDING -> RUNNING at its
+# expansion (attempt 0) and ends when its instances have; the checks on attempts leave rows with
+# attempt 0 alone (an unmapped task's RUNNING always has an attempt >= 1).
+inv_isql() {
+    local key="task_id || coalesce('[' || map_index || ']', '') AS task_id"
+    local te="(SELECT seq, run_id, $key, from_state, to_state, at, attempt, detail FROM task_events)"
+    local th="(SELECT run_id, $key, state, attempts FROM task_history)"
+    local ah="(SELECT run_id, $key, attempt, outcome FROM attempt_history)"
+    local sql="${2//task_events/$te}"
+    sql="${sql//task_history/$th}"
+    sql="${sql//attempt_history/$ah}"
+    inv_sql "$1" "$sql"
+}
+
 # inv_check DB RUN_ID MODE: see the header.
 inv_check() {
     local db="$1" run="$2" mode="$3" bad="" rows
-    rows="$(inv_sql "$db" "PRAGMA integrity_check")" || rows="sqlite3 failed"
+    rows="$(inv_isql "$db" "PRAGMA integrity_check")" || rows="sqlite3 failed"
     [[ "$rows" == "ok" ]] || bad+="integrity_check: $rows"$'\n'
 
     # Transitions outside the table (the creation has from_state NULL, compared as '').
-    rows="$(inv_sql "$db" "WITH allowed(f, t) AS (VALUES $(inv_allowed_values))
+    rows="$(inv_isql "$db" "WITH allowed(f, t) AS (VALUES $(inv_allowed_values))
         SELECT task_id, seq, ifnull(from_state, '') || '>' || to_state FROM task_events e
          WHERE run_id = $run AND NOT EXISTS (SELECT 1 FROM allowed
                WHERE allowed.f = ifnull(e.from_state, '') AND allowed.t = e.to_state)
@@ -76,16 +93,16 @@ inv_check() {
     [[ -z "$rows" ]] || bad+="transition not in SPEC §3's table (task|seq|change): ${rows//$'\n'/; }"$'\n'
 
     # Each event starts where the previous one of the same task ended; the first is the creation.
-    rows="$(inv_sql "$db" "SELECT task_id, seq, ifnull(from_state, 'NULL'), ifnull(prev, 'NULL') FROM
+    rows="$(inv_isql "$db" "SELECT task_id, seq, ifnull(from_state, 'NULL'), ifnull(prev, 'NULL') FROM
           (SELECT task_id, seq, from_state, to_state,
                   lag(to_state) OVER (PARTITION BY task_id ORDER BY seq) AS prev
-             FROM task_events WHERE run_id = $run)
+             FROM task_events e0 WHERE run_id = $run)
          WHERE prev IS DISTINCT FROM from_state LIMIT 10")"
     [[ -z "$rows" ]] ||
         bad+="event chain broken (task|seq|from|previous to): ${rows//$'\n'/; }"$'\n'
 
     # The latest event ends in the task's state.
-    rows="$(inv_sql "$db" "SELECT h.task_id, h.state, ifnull(l.to_state, 'no event') FROM task_history h
+    rows="$(inv_isql "$db" "SELECT h.task_id, h.state, ifnull(l.to_state, 'no event') FROM task_history h
           LEFT JOIN (SELECT e.task_id, e.to_state FROM task_events e
                       WHERE e.run_id = $run AND e.seq = (SELECT max(seq) FROM task_events m
                             WHERE m.run_id = $run AND m.task_id = e.task_id)) l
@@ -95,20 +112,21 @@ inv_check() {
         bad+="task state differs from its latest event (task|state|event): ${rows//$'\n'/; }"$'\n'
 
     # At most one SUCCESS attempt per task.
-    rows="$(inv_sql "$db" "SELECT task_id, count(*) FROM attempt_history
+    rows="$(inv_isql "$db" "SELECT task_id, count(*) FROM attempt_history a0
          WHERE run_id = $run AND outcome = 'SUCCESS' GROUP BY task_id HAVING count(*) > 1 LIMIT 10")"
     [[ -z "$rows" ]] || bad+="tasks with two SUCCESS attempts (task|count): ${rows//$'\n'/; }"$'\n'
 
     # A SUCCESS task's latest attempt is its successful one.
-    rows="$(inv_sql "$db" "SELECT h.task_id, h.attempts, ifnull(a.outcome, 'none') FROM task_history h
+    rows="$(inv_isql "$db" "SELECT h.task_id, h.attempts, ifnull(a.outcome, 'none') FROM task_history h
           LEFT JOIN attempt_history a ON a.run_id = h.run_id AND a.task_id = h.task_id
                 AND a.attempt = h.attempts
-         WHERE h.run_id = $run AND h.state = 'SUCCESS' AND a.outcome IS DISTINCT FROM 'SUCCESS' LIMIT 10")"
+         WHERE h.run_id = $run AND h.state = 'SUCCESS' AND h.attempts > 0
+           AND a.outcome IS DISTINCT FROM 'SUCCESS' LIMIT 10")"
     [[ -z "$rows" ]] ||
         bad+="SUCCESS tasks whose latest attempt did not succeed (task|attempt|outcome): ${rows//$'\n'/; }"$'\n'
 
     # Attempts 1..N without gaps, N = the task's attempt count.
-    rows="$(inv_sql "$db" "SELECT h.task_id, h.attempts, count(a.attempt), ifnull(min(a.attempt), 0),
+    rows="$(inv_isql "$db" "SELECT h.task_id, h.attempts, count(a.attempt), ifnull(min(a.attempt), 0),
                 ifnull(max(a.attempt), 0)
            FROM task_history h LEFT JOIN attempt_history a
              ON a.run_id = h.run_id AND a.task_id = h.task_id
@@ -119,15 +137,15 @@ inv_check() {
         bad+="attempts not numbered 1..N (task|N|rows|min|max): ${rows//$'\n'/; }"$'\n'
 
     # One transition to RUNNING per attempt, carrying its number.
-    rows="$(inv_sql "$db" "SELECT task_id, attempt, n FROM (SELECT a.task_id, a.attempt,
+    rows="$(inv_isql "$db" "SELECT task_id, attempt, n FROM (SELECT a.task_id, a.attempt,
                 (SELECT count(*) FROM task_events e WHERE e.run_id = a.run_id
                    AND e.task_id = a.task_id AND e.to_state = 'RUNNING' AND e.attempt = a.attempt)
                 AS n
            FROM attempt_history a WHERE a.run_id = $run) AS c WHERE n != 1 LIMIT 10")"
     [[ -z "$rows" ]] ||
         bad+="attempts without exactly one RUNNING event (task|attempt|events): ${rows//$'\n'/; }"$'\n'
-    rows="$(inv_sql "$db" "SELECT task_id, attempt FROM task_events e WHERE run_id = $run
-            AND to_state = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM attempt_history a
+    rows="$(inv_isql "$db" "SELECT task_id, attempt FROM task_events e WHERE run_id = $run
+            AND to_state = 'RUNNING' AND attempt > 0 AND NOT EXISTS (SELECT 1 FROM attempt_history a
                 WHERE a.run_id = e.run_id AND a.task_id = e.task_id AND a.attempt = e.attempt)
           LIMIT 10")"
     [[ -z "$rows" ]] ||
@@ -135,27 +153,27 @@ inv_check() {
 
     # Open attempts.
     if [[ "$mode" == finished ]]; then
-        rows="$(inv_sql "$db" "SELECT task_id, attempt FROM attempt_history
+        rows="$(inv_isql "$db" "SELECT task_id, attempt FROM attempt_history a0
              WHERE run_id = $run AND outcome = 'RUNNING' LIMIT 10")"
         [[ -z "$rows" ]] ||
             bad+="attempts still open after the engine ended (task|attempt): ${rows//$'\n'/; }"$'\n'
-        rows="$(inv_sql "$db" "SELECT task_id, state FROM task_history WHERE run_id = $run
+        rows="$(inv_isql "$db" "SELECT task_id, state FROM task_history h0 WHERE run_id = $run
              AND state IN ('QUEUED', 'RUNNING', 'UP_FOR_RETRY', 'PENDING') LIMIT 10")"
         local rstate
-        rstate="$(inv_sql "$db" "SELECT state FROM run_history WHERE run_id = $run")"
+        rstate="$(inv_isql "$db" "SELECT state FROM run_history WHERE run_id = $run")"
         if [[ "$rstate" == SUCCESS || "$rstate" == FAILED ]]; then
             [[ -z "$rows" ]] ||
                 bad+="run $rstate with unfinished tasks (task|state): ${rows//$'\n'/; }"$'\n'
         fi
     else
-        rows="$(inv_sql "$db" "SELECT a.task_id, a.attempt, h.state, CAST(h.attempts AS TEXT)
+        rows="$(inv_isql "$db" "SELECT a.task_id, a.attempt, h.state, CAST(h.attempts AS TEXT)
                FROM attempt_history a JOIN task_history h
                  ON h.run_id = a.run_id AND h.task_id = a.task_id
               WHERE a.run_id = $run AND a.outcome = 'RUNNING'
                 AND (h.state != 'RUNNING' OR h.attempts != a.attempt)
              UNION ALL
              SELECT h.task_id, h.attempts, h.state, 'no open attempt' FROM task_history h
-              WHERE h.run_id = $run AND h.state = 'RUNNING' AND NOT EXISTS (
+              WHERE h.run_id = $run AND h.state = 'RUNNING' AND h.attempts > 0 AND NOT EXISTS (
                     SELECT 1 FROM attempt_history a WHERE a.run_id = h.run_id
                        AND a.task_id = h.task_id AND a.outcome = 'RUNNING')
              LIMIT 10")"

@@ -79,9 +79,9 @@ run_state() {
     q "SELECT state FROM run_history WHERE run_id = $1"
 }
 
-# task_state RUN_ID TASK_ID
+# task_state RUN_ID TASK_ID: the task's own state (a mapped task's, not its instances').
 task_state() {
-    q "SELECT state FROM task_history WHERE run_id = $1 AND task_id = '$2'"
+    q "SELECT state FROM task_history WHERE run_id = $1 AND task_id = '$2' AND map_index IS NULL"
 }
 
 # expect_task RUN_ID TASK_ID STATE: the task's final state in task_history.
