@@ -3,7 +3,8 @@
 # checks after every kill that nothing was lost or done twice.
 #
 # What it does: generates a workflow of several hundred tasks (noop, sleep, shell, counter and
-# flaky tasks in a layered DAG with fan-out and fan-in; shell and counter tasks append
+# flaky tasks in a layered DAG with fan-out and fan-in, and a mapped task of 12 instances whose
+# invariants are checked instance by instance, ID[N]; shell and counter tasks append
 # "<task> <attempt>" to runs.log when they start; flaky tasks fail their first attempt and are
 # retried after a delay; a file alert sink records task_retry and run_succeeded), starts
 # `dagflow run` on it, and then, over and
@@ -141,9 +142,15 @@ gen_workflow() {
             ;;
         *) plugin=counter params='{"path": "runs.log"}' ;;
         esac
-        printf '  {"id": "t%d", "plugin": "%s", "depends_on": [%s], "params": %s%s}%s\n' \
-            "$i" "$plugin" "$deps" "$params" "$extra" "$([[ $i -lt $((n - 1)) ]] && echo ,)"
+        printf '  {"id": "t%d", "plugin": "%s", "depends_on": [%s], "params": %s%s},\n' \
+            "$i" "$plugin" "$deps" "$params" "$extra"
     done
+    # A mapped task (SPEC §8) over the result of a task half-way: 12 instances, at most 4 at a
+    # time, each logging "tmap[N] ATTEMPT" as shell tasks do; one of them flaky.
+    printf '  {"id": "tmap", "plugin": "shell", "depends_on": ["t%d"], "for_each": [%s],\n' \
+        $((n / 2)) "$(seq -s, 0 11)"
+    printf '   "max_parallel": 4, "retries": 2, "retry_delay_ms": 50, "params": {"script": %s}}\n' \
+        '"echo \"$DAGFLOW_TASK_ID[$DAGFLOW_MAP_INDEX] $DAGFLOW_ATTEMPT\" >> runs.log; if [ ${item} = 5 ] && [ $DAGFLOW_ATTEMPT = 1 ]; then exit 1; fi; sleep 0.1"'
     echo ']}'
 }
 gen_workflow "$TASKS" >wf.json
@@ -207,10 +214,10 @@ RUN=""            # the run being crashed
 declare -A DONE   # task -> "attempts executions" of tasks SUCCESS at the previous check
 OPEN_BEFORE=""    # "task attempt" lines of attempts open at the previous kill
 
-# executions TASK: lines of runs.log for TASK.
+# executions TASK: lines of runs.log for TASK (a mapped instance: ID[N]).
 executions() {
     [[ -f runs.log ]] || { echo 0; return; }
-    grep -c "^$1 " runs.log || true
+    awk -v t="$1" '$1 == t { n++ } END { print n + 0 }' runs.log
 }
 
 # check_after_kill: every invariant of the header, for RUN.
@@ -219,7 +226,7 @@ check_after_kill() {
     out="$(inv_check "$DB" "$RUN" dead)" || failure "after kill $KILLED: $out"
     # Committed SUCCESS tasks stay as they were.
     for task in "${!DONE[@]}"; do
-        line="$(inv_sql "$DB" "SELECT state || ' ' || attempts FROM task_history
+        line="$(inv_isql "$DB" "SELECT state || ' ' || attempts FROM task_history h0
                                WHERE run_id = $RUN AND task_id = '$task'")"
         read -r attempts ex <<<"${DONE[$task]}"
         [[ "$line" == "SUCCESS $attempts" ]] ||
@@ -230,12 +237,12 @@ check_after_kill() {
     # Attempts open at the previous kill: now LOST, or still open.
     while read -r task attempts; do
         [[ -n "$task" ]] || continue
-        outcome="$(inv_sql "$DB" "SELECT outcome FROM attempt_history WHERE run_id = $RUN
+        outcome="$(inv_isql "$DB" "SELECT outcome FROM attempt_history a0 WHERE run_id = $RUN
                                   AND task_id = '$task' AND attempt = $attempts")"
         [[ "$outcome" == LOST || "$outcome" == RUNNING ]] ||
             failure "after kill $KILLED: attempt $attempts of $task was open at the kill before; now $outcome (expected LOST)"
     done <<<"$OPEN_BEFORE"
-    OPEN_BEFORE="$(inv_sql "$DB" "SELECT task_id || ' ' || attempt FROM attempt_history
+    OPEN_BEFORE="$(inv_isql "$DB" "SELECT task_id || ' ' || attempt FROM attempt_history a0
                                   WHERE run_id = $RUN AND outcome = 'RUNNING'")"
     check_retry_alerts "after kill $KILLED"
     remember_done
@@ -244,8 +251,8 @@ check_after_kill() {
 # check_retry_alerts WHEN: one task_retry alert per transition to UP_FOR_RETRY, task by task.
 check_retry_alerts() {
     local bad
-    bad="$(inv_sql "$DB" "SELECT task_id, sum(ev), sum(al) FROM (
-              SELECT task_id, 1 AS ev, 0 AS al FROM task_events
+    bad="$(inv_isql "$DB" "SELECT task_id, sum(ev), sum(al) FROM (
+              SELECT task_id, 1 AS ev, 0 AS al FROM task_events e0
                WHERE run_id = $RUN AND to_state = 'UP_FOR_RETRY'
               UNION ALL
               SELECT task_id, 0, 1 FROM alert_history WHERE run_id = $RUN AND event = 'task_retry')
@@ -281,16 +288,18 @@ remember_done() {
     while IFS='|' read -r task attempts; do
         [[ -n "$task" ]] || continue
         DONE[$task]="$attempts $(executions "$task")"
-    done < <(inv_sql "$DB" "SELECT task_id, attempts FROM task_history WHERE run_id = $RUN
+    done < <(inv_isql "$DB" "SELECT task_id, attempts FROM task_history h0 WHERE run_id = $RUN
                             AND state = 'SUCCESS'")
 }
 
 # check_lost3_failures: a FAILED run is acceptable only when each FAILED task lost its last three
-# attempts in a row; prints how many such tasks there are.
+# attempts in a row (a mapped task fails through its instances, each checked as a task ID[N]);
+# prints how many such tasks there are.
 check_lost3_failures() {
     local bad
-    bad="$(inv_sql "$DB" "SELECT h.task_id || ': ' || ifnull(h.error, '') FROM task_history h
-             WHERE h.run_id = $RUN AND h.state = 'FAILED' AND (
+    bad="$(inv_isql "$DB" "SELECT h.task_id || ': ' || ifnull(h.error, '') FROM task_history h
+             WHERE h.run_id = $RUN AND h.state = 'FAILED'
+               AND NOT (h.attempts = 0 AND h.error LIKE '% mapped instances failed') AND (
                    h.error NOT LIKE '%taking the engine down%' OR
                    (SELECT count(*) FROM attempt_history a WHERE a.run_id = h.run_id
                       AND a.task_id = h.task_id AND a.attempt > h.attempts - 3
@@ -312,8 +321,12 @@ check_run_end() {
     0:SUCCESS)
         n="$(inv_sql "$DB" "SELECT count(*) FROM task_history WHERE run_id = $RUN AND state != 'SUCCESS'")"
         [[ "$n" == 0 ]] || failure "run $RUN SUCCESS with $n tasks not SUCCESS"
-        n="$(inv_sql "$DB" "SELECT count(*) FROM task_history WHERE run_id = $RUN")"
-        [[ "$n" == "$TASKS" ]] || failure "run $RUN has $n tasks, not $TASKS"
+        n="$(inv_sql "$DB" "SELECT count(*) FROM task_history WHERE run_id = $RUN
+                            AND map_index IS NULL")"
+        [[ "$n" == "$((TASKS + 1))" ]] || failure "run $RUN has $n tasks, not $((TASKS + 1))"
+        n="$(inv_sql "$DB" "SELECT count(*) FROM task_history WHERE run_id = $RUN
+                            AND task_id = 'tmap' AND map_index IS NOT NULL AND state = 'SUCCESS'")"
+        [[ "$n" == 12 ]] || failure "run $RUN: $n instances of tmap SUCCESS, not 12"
         check_alerts_delivered
         RUNS_DONE=$((RUNS_DONE + 1))
         log "run $RUN SUCCESS after $((KILLED - RUN_FIRST_KILL)) kills"
@@ -392,7 +405,8 @@ while ((KILLED < KILLS)); do
         esac
         if ((KILLED % 10 == 0)); then
             log "$KILLED kills, run $RUN: $(inv_sql "$DB" "SELECT count(*) FROM task_history
-                    WHERE run_id = $RUN AND state = 'SUCCESS'") of $TASKS tasks SUCCESS"
+                    WHERE run_id = $RUN AND state = 'SUCCESS' AND map_index IS NULL") of \
+                    $((TASKS + 1)) tasks SUCCESS"
         fi
     else
         # The engine ended before the kill.

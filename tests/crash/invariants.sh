@@ -70,7 +70,7 @@ inv_allowed_values() {
 inv_isql() {
     local key="task_id || coalesce('[' || map_index || ']', '') AS task_id"
     local te="(SELECT seq, run_id, $key, from_state, to_state, at, attempt, detail FROM task_events)"
-    local th="(SELECT run_id, $key, state, attempts FROM task_history)"
+    local th="(SELECT run_id, $key, state, attempts, error FROM task_history)"
     local ah="(SELECT run_id, $key, attempt, outcome FROM attempt_history)"
     local sql="${2//task_events/$te}"
     sql="${sql//task_history/$th}"
