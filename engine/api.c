@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "proc.h"
+#include "subworkflow.h"
 #include "suggest.h"
 
 /* ---- errors ---- */
@@ -58,6 +59,11 @@ int df_workflow_load(const char *path, df_workflow **out, df_errlist *errs)
     df_errlist *l = ERRS_OR(scratch);
     size_t before = l->n;
     int rc = df_workflow_load_file(path, out, l);
+    if (rc == 0 && df_subworkflow_check(*out, l) != 0) { /* child workflows (SPEC §10) */
+        df_workflow_free(*out);
+        *out = NULL;
+        rc = -1;
+    }
     if (rc != 0 && l->n == before)
         df_errlist_add(l, "%s: cannot be loaded", path);
     df_errlist_clear(&scratch);
@@ -100,6 +106,9 @@ int df_engine_start_file_opts(df_engine *e, const char *path, const df_run_optio
     int rc = df_engine_can_start(e, l);
     if (rc == 0 && df_workflow_load_file(path, &wf, l) != 0) {
         df_plugin_check_raw(e->plugins, path, l); /* every error in the file at once */
+        rc = DF_EINPUT;
+    } else if (rc == 0 && df_subworkflow_check(wf, l) != 0) { /* child workflows (SPEC §10) */
+        df_workflow_free(wf);
         rc = DF_EINPUT;
     }
     if (rc == 0)
@@ -231,6 +240,8 @@ int df_engine_validate_file(df_engine *e, const char *path, const json_t *params
             df_errlist_add(&load, "%s: cannot be loaded", path);
         /* Every error at once: what the plugins say about the tasks, too. */
         df_plugin_check_raw(e->plugins, path, &load);
+    } else if (df_subworkflow_check(wf, &load) != 0) { /* child workflows (SPEC §10) */
+        rc = DF_EINPUT;
     } else {
         rc = validate_loaded(e, wf, params, &load, &invalid);
         if (n_tasks)

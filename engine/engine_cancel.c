@@ -62,6 +62,14 @@ static int cancel_one(df_engine *e, long long run_id, const char *reason, df_run
     return 0;
 }
 
+void df_engine_cancel_run(df_engine *e, long long run_id, const char *reason)
+{
+    df_errlist errs = {0};
+    df_run_state st;
+    cancel_one(e, run_id, reason, &st, &errs);
+    df_errlist_clear(&errs);
+}
+
 /* ---- from other threads: df_engine_cancel ---- */
 
 static void on_cancel_async(uv_async_t *h)

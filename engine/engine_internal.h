@@ -30,6 +30,7 @@ typedef struct df_attempt_rec {
     df_pool_job *job;
     bool abandoned; /* recorded without its result; a late result is discarded */
     bool synthetic; /* failed before reaching the pool (template, validate) */
+    df_run *child;  /* a `workflow` task's child run while it runs (subworkflow.c), or NULL */
     struct df_attempt_rec *next_abandoned;
 } df_attempt_rec;
 
@@ -243,6 +244,35 @@ bool df_run_check_end(df_run *r);
 
 /* Stop: cancel every attempt in flight and every retry timer (df_engine_stop). */
 void df_run_cancel_all(df_run *r);
+
+/* Stores a cancel request for run_id (reason borrowed) and cancels it now when this engine runs
+ * it (engine_cancel.c); failures are the store's (the engine turns fatal) or a finished run's
+ * (nothing to do). Engine thread. */
+void df_engine_cancel_run(df_engine *e, long long run_id, const char *reason);
+
+/* ---- subworkflow.c: the built-in `workflow` plugin's attempts (SPEC §10) ---- */
+
+/* Whether task ti (a task index) of r is a `workflow` task run by the engine itself. */
+bool df_subworkflow_task(const df_run *r, size_t ti);
+
+/* Starts the attempt of unit (task ti, map index mi or -1) as a child run of params' file
+ * (taking params, already resolved and validated), or takes over the child an earlier attempt
+ * left unfinished; the attempt is handed over (rec recorded, the core told, its concurrency slot
+ * given back). Returns 0, or -1 with err filled (the caller fails the attempt). */
+int df_subworkflow_submit(df_run *r, df_attempt_rec *rec, size_t unit, size_t ti, long long mi,
+                          json_t *params, char *err, size_t errlen);
+
+/* A run that ended: if it is a child whose parent's attempt waits, posts that attempt's result
+ * to the inbox. */
+void df_subworkflow_ended(df_run *child);
+
+/* A cancelled run's children that an earlier engine left unfinished (`dagflow cancel` of a
+ * parent whose engine died): each gets a cancel request, and this engine takes over those that no
+ * engine runs, which cancels them. reason unused (the children's reason names the parent). */
+void df_subworkflow_cancel_orphans(df_run *r, const char *reason);
+
+/* The parent's attempt rec was cancelled: cancels its child (not on a stop, which stops it). */
+void df_subworkflow_cancel(df_attempt_rec *rec);
 
 /* A cancel request for the run (reason borrowed, may be NULL): its core cancels it
  * (df_run_core_request_cancel), the engine is woken. */

@@ -150,8 +150,10 @@ static int apply_cancel_request(df_run *r)
         df_engine_fail(r->e, "%s", df_store_error(r->e->store));
         return DF_ESTORE;
     }
-    if (n > 0)
+    if (n > 0) {
         df_run_request_cancel(r, v[0].reason);
+        df_subworkflow_cancel_orphans(r, v[0].reason);
+    }
     df_cancel_requests_free(v, n);
     return r->e->fatal ? DF_ESTORE : 0;
 }

@@ -695,6 +695,17 @@ void df_run_release(df_run_core *c, size_t i)
         c->unsubmitted--;
     t->busy = t->submitted = t->in_pool = false;
     c->running--;
+    if (!t->detached)
+        c->limits->in_flight--;
+    t->detached = false;
+}
+
+void df_run_core_detach(df_run_core *c, size_t task)
+{
+    df_task_rt *t = &c->t[task];
+    if (!t->busy || t->detached)
+        return;
+    t->detached = true;
     c->limits->in_flight--;
 }
 

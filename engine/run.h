@@ -194,6 +194,11 @@ bool df_run_core_wants_submit(const df_run_core *c, size_t task, unsigned attemp
  * to a result of its own (a template or validate failure, posted as a result). */
 void df_run_core_submitted(df_run_core *c, size_t task, bool in_pool);
 
+/* Task's attempt in flight waits for a child run (a `workflow` task, SPEC §10) rather than a
+ * pool worker: it gives its slot of the engine's concurrency back (so that the child's tasks can
+ * use it; a named pool's slot stays taken), until it ends. */
+void df_run_core_detach(df_run_core *c, size_t task);
+
 /* Attempts started but not submitted yet (the pool's full queue refused them). */
 size_t df_run_core_unsubmitted(const df_run_core *c);
 

@@ -30,6 +30,7 @@ typedef struct df_task_rt {
     bool timed_out; /* the deadline passed: the outcome is TIMED_OUT */
     bool probe;     /* the half-open probe of its task's breaker */
     bool timer_armed;
+    bool detached;           /* waits for a child run: holds no slot of the engine's concurrency */
     uint64_t cancel_mono_ms; /* when the deadline cancelled it */
 } df_task_rt;
 

@@ -162,6 +162,8 @@ bool df_run_check_end(df_run *r)
     df_run_clock clk = df_run_now();
     df_run_core_check_end(r->core, &clk);
     df_run_perform(r);
+    if (df_run_core_ended(r->core) && r->parent_rec)
+        df_subworkflow_ended(r);
     return df_run_core_ended(r->core);
 }
 
@@ -345,6 +347,11 @@ static bool submit(df_run *r, size_t task, unsigned attempt)
     }
     long long mi;
     size_t ti = df_run_core_unit_task(r->core, task, &mi);
+    if (df_subworkflow_task(r, ti)) { /* a child run, not a pool job (SPEC §10) */
+        if (df_subworkflow_submit(r, rec, task, ti, mi, params, err, sizeof err) != 0)
+            fail_synthetic(r, rec, err);
+        return true;
+    }
     df_job *job = calloc(1, sizeof *job);
     if (!job || !(job->task_id = strdup(r->wf->tasks[ti].id)) ||
         !(job->workdir = strdup(r->wf->dir))) {

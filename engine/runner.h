@@ -35,6 +35,7 @@ struct df_run {
     int64_t *ready_at; /* per task (not per mapped instance): when it was last QUEUED (ms), for
                         * GET /metrics; may be NULL */
     /* Where the run comes from (SPEC §10), and its run context for templates as text. */
+    df_attempt_rec *parent_rec; /* a child run: its parent's attempt waiting for it, or NULL */
     df_run_trigger trigger;
     int64_t logical_time, started_at; /* ms */
     long long parent_run_id;          /* 0 = none */

@@ -286,7 +286,9 @@ static void perform(df_run *r, const df_effect *fx)
         keep_submit(r, fx);
         break;
     case DF_FX_CANCEL_JOB:
-        if (rec && rec->job && !rec->abandoned)
+        if (rec && rec->child && !rec->abandoned)
+            df_subworkflow_cancel(rec);
+        else if (rec && rec->job && !rec->abandoned)
             df_pool_cancel(e->pool, rec->job);
         break;
     case DF_FX_ABANDON:

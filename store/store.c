@@ -661,3 +661,13 @@ void df_cancel_requests_free(df_cancel_request *r, size_t n)
         free(r[i].reason);
     free(r);
 }
+
+int df_store_child_run(df_store *s, long long parent_run_id, const char *parent_task_id,
+                       long long *run_id, df_run_state *state)
+{
+    *run_id = 0;
+    *state = DF_RS_RUNNING;
+    if (!parent_task_id)
+        return df_store_failf(s, DF_STORE_ERROR, "store: child run: no task id");
+    return s->ops->child_run(s, parent_run_id, parent_task_id, run_id, state);
+}

@@ -556,6 +556,11 @@ int df_store_cancel_requests(df_store *s, long long run_id, df_cancel_request **
 /* Frees an array from df_store_cancel_requests; NULL is fine. */
 void df_cancel_requests_free(df_cancel_request *r, size_t n);
 
+/* The newest child run of a parent's task (a `workflow` task, SPEC §10): sets *run_id and *state
+ * (as stored). DF_STORE_NOTFOUND when the task has started none. parent_task_id borrowed. */
+int df_store_child_run(df_store *s, long long parent_run_id, const char *parent_task_id,
+                       long long *run_id, df_run_state *state);
+
 /* ---- the backend's table -------------------------------------------------------------------- */
 
 /* What a backend implements: one function per df_store_* call above, with the same contract,
@@ -615,6 +620,8 @@ struct df_store_ops {
                           df_run_state *state); /* state never NULL here */
     int (*cancel_clear)(df_store *s, long long run_id);
     int (*cancel_requests)(df_store *s, long long run_id, df_cancel_request **out, size_t *n);
+    int (*child_run)(df_store *s, long long parent_run_id, const char *parent_task_id,
+                     long long *run_id, df_run_state *state);
 };
 
 #endif

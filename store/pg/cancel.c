@@ -1,4 +1,5 @@
-/* pg/cancel: cancel requests on runs (SPEC §10) in PostgreSQL — recorded by `dagflow cancel` and
+/* pg/cancel: cancel requests on runs (SPEC §10) in PostgreSQL, and the child run of a parent's
+ * `workflow` task — recorded by `dagflow cancel` and
  * df_engine_cancel on a run not finished, looked for by the engines that own runs (the RUNNING
  * runs with a request, through a partial index), read by `resume`, cleared by `retry`. Same
  * contract and rows as store/sqlite/cancel.c. */
@@ -90,4 +91,31 @@ int df_pg_cancel_requests(df_store *store, long long run_id, df_cancel_request *
     *out = v;
     *n = (size_t)rows;
     return DF_STORE_OK;
+}
+
+/* See store.h. */
+int df_pg_child_run(df_store *store, long long parent_run_id, const char *parent_task_id,
+                    long long *run_id, df_run_state *state)
+{
+    df_pg_store *s = df_pg_of(store);
+    const char *W = "read child run";
+    df_pg_params p = {0};
+    df_pg_i64(&p, parent_run_id);
+    df_pg_text(&p, parent_task_id);
+    int code;
+    PGresult *r = df_pg_exec(s, PG_CHILD_RUN, &p, W, &code);
+    if (!r)
+        return code;
+    if (PQntuples(r) == 0) {
+        code = df_store_failf(&s->base, DF_STORE_NOTFOUND,
+                              "store: %s: run %lld task \"%s\" has no child run", W, parent_run_id,
+                              parent_task_id);
+    } else {
+        *run_id = df_pg_ll(r, 0, 0);
+        if (df_run_state_parse(PQgetvalue(r, 0, 1), state) != 0)
+            code = df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: run %lld: unknown state", W,
+                                  *run_id);
+    }
+    PQclear(r);
+    return code;
 }

@@ -74,6 +74,7 @@ enum df_pg_stmt_id {
     PG_CANCEL_CLEAR,
     PG_CANCEL_LIST,
     PG_CANCEL_ONE,
+    PG_CHILD_RUN,
     PG__COUNT
 };
 
@@ -244,6 +245,8 @@ int df_pg_cancel_request(df_store *s, long long run_id, const char *reason, int6
                          df_run_state *state);
 int df_pg_cancel_clear(df_store *s, long long run_id);
 int df_pg_cancel_requests(df_store *s, long long run_id, df_cancel_request **out, size_t *n);
+int df_pg_child_run(df_store *s, long long parent_run_id, const char *parent_task_id,
+                    long long *run_id, df_run_state *state);
 
 /* attempts.c: one task instance's attempts (logs, status --task). */
 int df_pg_task_attempts(df_store *s, long long run_id, const char *task_id, long long map_index,

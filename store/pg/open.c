@@ -202,4 +202,5 @@ static const df_store_ops pg_ops = {
     .cancel_request = df_pg_cancel_request,
     .cancel_clear = df_pg_cancel_clear,
     .cancel_requests = df_pg_cancel_requests,
+    .child_run = df_pg_child_run,
 };

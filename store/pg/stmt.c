@@ -202,6 +202,8 @@ static const char *const pg_sql[PG__COUNT] = {
                        " ORDER BY run_id",
     [PG_CANCEL_ONE] = "SELECT run_id, cancel_requested_at, cancel_reason FROM runs"
                       " WHERE run_id = $1::bigint AND cancel_requested_at IS NOT NULL",
+    [PG_CHILD_RUN] = "SELECT run_id, state FROM runs WHERE parent_run_id = $1::bigint"
+                     " AND parent_task_id = $2::text ORDER BY run_id DESC LIMIT 1",
 };
 
 /* See internal.h. */

@@ -1,4 +1,5 @@
-/* sqlite/cancel: cancel requests on runs (SPEC §10) in SQLite — recorded by `dagflow cancel` and
+/* sqlite/cancel: cancel requests on runs (SPEC §10) in SQLite, and the child run of a parent's
+ * `workflow` task — recorded by `dagflow cancel` and
  * df_engine_cancel on a run not finished, looked for by the engines that own runs (the RUNNING
  * runs with a request, through a partial index), read by `resume`, cleared by `retry`. Same
  * contract and rows as store/pg/cancel.c. A file older than schema version 7 that could not be
@@ -124,4 +125,34 @@ int df_sqlite_cancel_requests(df_store *store, long long run_id, df_cancel_reque
     *out = v;
     *n = k;
     return DF_STORE_OK;
+}
+
+/* See store.h. */
+int df_sqlite_child_run(df_store *store, long long parent_run_id, const char *parent_task_id,
+                        long long *run_id, df_run_state *state)
+{
+    df_sqlite_store *s = df_sqlite_of(store);
+    const char *W = "read child run";
+    int code;
+    sqlite3_stmt *st = df_sqlite_stmt(s, ST_CHILD_RUN, W, &code);
+    if (!st)
+        return code;
+    sqlite3_bind_int64(st, 1, parent_run_id);
+    sqlite3_bind_text(st, 2, parent_task_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *run_id = sqlite3_column_int64(st, 0);
+        if (df_run_state_parse((const char *)sqlite3_column_text(st, 1), state) != 0)
+            code = df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: run %lld: unknown state", W,
+                                  *run_id);
+    } else if (rc == SQLITE_DONE) {
+        code = df_store_failf(&s->base, DF_STORE_NOTFOUND,
+                              "store: %s: run %lld task \"%s\" has "
+                              "no child run",
+                              W, parent_run_id, parent_task_id);
+    } else {
+        code = df_sqlite_fail(s, rc, W);
+    }
+    df_sqlite_done(st);
+    return code;
 }

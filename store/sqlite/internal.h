@@ -63,6 +63,7 @@ enum df_sqlite_stmt_id {
     ST_CANCEL_CLEAR,
     ST_CANCEL_LIST,
     ST_CANCEL_ONE,
+    ST_CHILD_RUN,
     ST__COUNT
 };
 
@@ -244,6 +245,8 @@ int df_sqlite_cancel_request(df_store *s, long long run_id, const char *reason,
                              int64_t requested_at, df_run_state *state);
 int df_sqlite_cancel_clear(df_store *s, long long run_id);
 int df_sqlite_cancel_requests(df_store *s, long long run_id, df_cancel_request **out, size_t *n);
+int df_sqlite_child_run(df_store *s, long long parent_run_id, const char *parent_task_id,
+                        long long *run_id, df_run_state *state);
 
 /* alerts.c: circuit breaker changes and the alert outbox. */
 int df_sqlite_breaker_event(df_store *s, long long run_id, const char *task_id, const char *breaker,

@@ -474,4 +474,5 @@ static const df_store_ops sqlite_ops = {
     .cancel_request = df_sqlite_cancel_request,
     .cancel_clear = df_sqlite_cancel_clear,
     .cancel_requests = df_sqlite_cancel_requests,
+    .child_run = df_sqlite_child_run,
 };

@@ -147,6 +147,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                        " ORDER BY run_id",
     [ST_CANCEL_ONE] = "SELECT run_id, cancel_requested_at, cancel_reason FROM runs"
                       " WHERE run_id = ?1 AND cancel_requested_at IS NOT NULL",
+    [ST_CHILD_RUN] = "SELECT run_id, state FROM runs WHERE parent_run_id = ?1"
+                     " AND parent_task_id = ?2 ORDER BY run_id DESC LIMIT 1",
 };
 
 /* The statements that name columns added by schema version 5 (005_service.sql), as they are

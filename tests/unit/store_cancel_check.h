@@ -2,8 +2,8 @@
  * (included by test_store_attempts.c on SQLite and test_store_pg.c on PostgreSQL): a request on
  * a RUNNING run is listed for the engines and kept with its first time and reason; one on an
  * INTERRUPTED run is stored but not listed (no engine owns it); a finished run refuses with its
- * state, an unknown one is not found; clearing forgets it. The caller includes cmocka and
- * store/store.h first. */
+ * state, an unknown one is not found; clearing forgets it. And df_store_child_run: the newest
+ * child run of a parent's task. The caller includes cmocka and store/store.h first. */
 #ifndef DF_TEST_STORE_CANCEL_CHECK_H
 #define DF_TEST_STORE_CANCEL_CHECK_H
 
@@ -65,6 +65,28 @@ static void check_cancel_requests(df_store *s)
     assert_int_equal(df_store_cancel_requests(s, a, &v, &n), DF_STORE_OK);
     assert_int_equal(n, 0);
     assert_int_equal(df_store_cancel_clear(s, c + 100), DF_STORE_NOTFOUND);
+
+    /* child runs of a parent's task: the newest one, with its state */
+    long long id = 0;
+    assert_int_equal(df_store_child_run(s, a, "t0", &id, &st), DF_STORE_NOTFOUND);
+    const char *dag = "{\"name\":\"k\",\"tasks\":[{\"id\":\"k0\",\"plugin\":\"noop\"}]}";
+    df_task_record tasks[] = {{.id = "k0", .plugin = "noop"}};
+    df_run_record rec = {.workflow = "k",
+                         .dag_json = dag,
+                         .started_at = 2000,
+                         .tasks = tasks,
+                         .n_tasks = 1,
+                         .trigger = DF_TRIGGER_WORKFLOW,
+                         .parent_run_id = a,
+                         .parent_task_id = "t0"};
+    long long k1 = 0, k2 = 0;
+    assert_int_equal(df_store_create_run(s, &rec, &k1), DF_STORE_OK);
+    assert_int_equal(df_store_run_set_state(s, k1, DF_RS_FAILED, 3000), DF_STORE_OK);
+    assert_int_equal(df_store_create_run(s, &rec, &k2), DF_STORE_OK);
+    assert_int_equal(df_store_child_run(s, a, "t0", &id, &st), DF_STORE_OK);
+    assert_int_equal(id, k2);
+    assert_int_equal(st, DF_RS_RUNNING);
+    assert_int_equal(df_store_child_run(s, a, "t1", &id, &st), DF_STORE_NOTFOUND);
 }
 
 #endif
