@@ -3,7 +3,7 @@
  * other and at the same time from two threads, each running a small workflow to SUCCESS; the
  * process-wide state a library must not touch (UV_THREADPOOL_SIZE, RLIMIT_NOFILE, signal
  * dispositions and mask, the drand48 sequence) checked unchanged; df_engine_stop from another
- * thread; the read calls, which never create a store. */
+ * thread; df_engine_cancel from another thread; the read calls, which never create a store. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -400,6 +400,63 @@ static void test_stop_from_another_thread_then_resume(void **state)
     site_remove(&s);
 }
 
+typedef struct canceller {
+    df_engine *e;
+    long long run_id;
+    int delay_ms;
+    int rc;
+} canceller;
+
+static void *cancel_later(void *p)
+{
+    canceller *k = p;
+    struct timespec ts = {0, (long)k->delay_ms * 1000000L};
+    nanosleep(&ts, NULL);
+    k->rc = df_engine_cancel(k->e, k->run_id, "from another thread", NULL);
+    return NULL;
+}
+
+/* df_engine_cancel from another thread while the engine's thread waits (SPEC §10): the run ends
+ * CANCELLED (the wait returns 0), its waiting task CANCELLED with the reason; the request is
+ * stored, so a finished run refuses another one (df_engine_request_cancel: DF_EREFUSED). */
+static void test_cancel_from_another_thread(void **state)
+{
+    (void)state;
+    site s;
+    site_make_with(&s, "{\"id\": \"b\", \"plugin\": \"file_sensor\", \"depends_on\": [\"a\"], "
+                       "\"params\": {\"path\": \"go\", \"poke_interval_ms\": 20}}");
+    counts c = {0};
+    df_engine *e = open_engine(&s, &c);
+    long long id = 0;
+    df_errlist errs = {0};
+    assert_int_equal(df_engine_start_file(e, s.wf, NULL, &id, &errs), 0);
+    canceller k = {e, id, 300, -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, cancel_later, &k), 0);
+    uint64_t t0 = mono_ms();
+    df_run_state rs = DF_RS_RUNNING;
+    assert_int_equal(df_engine_wait(e, id, &rs, &errs), 0);
+    uint64_t took = mono_ms() - t0;
+    pthread_join(t, NULL);
+    assert_int_equal(k.rc, 0);
+    assert_int_equal(rs, DF_RS_CANCELLED);
+    assert_true(took < 10000);
+    json_t *status = NULL;
+    assert_int_equal(df_engine_run_status(e, id, &status, NULL), 0);
+    json_t *b = json_array_get(json_object_get(status, "tasks"), 1);
+    assert_string_equal(json_string_value(json_object_get(b, "state")), "CANCELLED");
+    assert_string_equal(json_string_value(json_object_get(b, "error")),
+                        "run cancelled: from another thread");
+    json_decref(status);
+    df_run_state st = DF_RS_RUNNING;
+    assert_int_equal(df_engine_request_cancel(e, id, "again", &st, &errs), DF_EREFUSED);
+    assert_int_equal(st, DF_RS_CANCELLED);
+    assert_int_equal(df_engine_cancel(e, 0, NULL, NULL), DF_EINPUT);
+    df_engine_close(e);
+    df_errlist_clear(&errs);
+    site_remove(&s);
+}
+
 /* Two df_engine_stop calls: the second stops at once, without waiting for an attempt that
  * ignores its cancellation, and records nothing more: the run stays RUNNING (resumable). */
 static void test_second_stop_halts_at_once(void **state)
@@ -549,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_two_engines_two_threads),
         cmocka_unit_test(test_stop_from_another_thread_then_resume),
         cmocka_unit_test(test_second_stop_halts_at_once),
+        cmocka_unit_test(test_cancel_from_another_thread),
         cmocka_unit_test(test_loaded_workflow_and_reads),
         cmocka_unit_test(test_validate_reports_every_error),
     };
