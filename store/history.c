@@ -53,6 +53,9 @@ static json_t *event_json(long long run_id, const df_event_row *r)
     json_object_set_new(o, "at", df_store_json_time(r->at));
     json_object_set_new(o, "attempt", json_integer(r->attempt));
     json_object_set_new(o, "detail", df_store_json_text(r->detail));
+    json_object_set_new(o, "map_index",
+                        r->map_index == DF_NO_MAP_INDEX ? json_null()
+                                                        : json_integer((json_int_t)r->map_index));
     return o;
 }
 

@@ -281,7 +281,8 @@ typedef struct df_event_row {
     df_task_state to;
     int64_t at; /* ms */
     unsigned attempt;
-    char *detail; /* or NULL */
+    char *detail;        /* or NULL */
+    long long map_index; /* a mapped instance's (SPEC §10), or DF_NO_MAP_INDEX */
 } df_event_row;
 
 /* What df_store_gc deleted (or would delete, with dry_run). */

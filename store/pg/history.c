@@ -65,6 +65,7 @@ static int event_row(df_pg_store *s, const PGresult *r, int i, df_event_row *e, 
     e->at = df_pg_ll(r, i, 4);
     e->attempt = (unsigned)df_pg_ll(r, i, 5);
     e->detail = df_pg_strdup(r, i, 6, oom);
+    e->map_index = df_pg_ll(r, i, 7);
     return DF_STORE_OK;
 }
 

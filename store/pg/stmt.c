@@ -182,9 +182,10 @@ static const char *const pg_sql[PG__COUNT] = {
     [PG_GC_TASK_INSTANCES] = GC_DELETE("task_instances"),
     [PG_GC_RUNS] = GC_DELETE("runs"),
     [PG_EVENTS_RUN_STATE] = "SELECT state FROM run_history WHERE run_id = $1::bigint",
-    [PG_EVENTS_LIST] = "SELECT seq, task_id, from_state, to_state, at, attempt, detail"
-                       " FROM task_event_log WHERE run_id = $1::bigint AND seq > $2::bigint"
-                       " ORDER BY seq LIMIT $3::bigint",
+    [PG_EVENTS_LIST] =
+        "SELECT seq, task_id, from_state, to_state, at, attempt, detail,"
+        " map_index FROM task_event_log WHERE run_id = $1::bigint AND seq > $2::bigint"
+        " ORDER BY seq LIMIT $3::bigint",
     [PG_COUNT_RUNS] = "SELECT state, count(*) FROM run_history GROUP BY state",
     [PG_COUNT_TASKS] = "SELECT t.state, count(*) FROM task_instances t"
                        " JOIN runs r ON r.run_id = t.run_id WHERE r.state = 'RUNNING'"

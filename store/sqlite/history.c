@@ -121,6 +121,7 @@ static int event_row(df_sqlite_store *s, sqlite3_stmt *st, df_event_row *r, bool
     r->at = sqlite3_column_int64(st, 4);
     r->attempt = (unsigned)sqlite3_column_int64(st, 5);
     r->detail = df_sqlite_col_strdup(st, 6, oom);
+    r->map_index = sqlite3_column_int64(st, 7);
     return DF_STORE_OK;
 }
 
@@ -130,8 +131,8 @@ static int events_body(df_sqlite_store *s, long long run_id, long long after, in
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT seq, task_id, from_state, to_state, at, attempt, detail"
-                                " FROM task_event_log WHERE run_id = ?1 AND seq > ?2"
+                                "SELECT seq, task_id, from_state, to_state, at, attempt, detail,"
+                                " map_index FROM task_event_log WHERE run_id = ?1 AND seq > ?2"
                                 " ORDER BY seq LIMIT ?3",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)

@@ -229,7 +229,7 @@ def check_events():
     check(s == 200 and set(body) == {"events", "last_seq"}, f"events keys {body}")
     ev = body["events"]
     check(ev and set(ev[0]) == {"seq", "run_id", "task_id", "from_state", "to_state", "at",
-                                "attempt", "detail"}, f"event keys {ev[:1]}")
+                                "attempt", "detail", "map_index"}, f"event keys {ev[:1]}")
     seqs = [e["seq"] for e in ev]
     check(seqs == sorted(seqs) and body["last_seq"] == seqs[-1], "seq order and last_seq")
     s, body2, _ = events(OK_RUN, seqs[1])
