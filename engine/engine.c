@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "takeover.h"
 
 #define DF_HEARTBEAT_MS 5000
 #define DF_STOP_GRACE_MS 5000
@@ -244,8 +245,8 @@ void df_engine_wake(df_engine *e)
 
 static void on_proc_escalate(uv_timer_t *h)
 {
-    (void)h;
     df_proc_escalate();
+    df_engine_record_procs(h->data); /* the groups tasks started, for a later takeover */
 }
 
 static void on_heartbeat(uv_timer_t *h)
@@ -367,6 +368,7 @@ int df_engine_open_handles(df_engine *e, df_errlist *errs)
     uv_timer_start(&e->heartbeat, on_heartbeat, DF_HEARTBEAT_MS, DF_HEARTBEAT_MS);
     /* Children of tasks are killed from this thread too, whatever their worker is doing. */
     uv_timer_init(&e->loop, &e->proc_escalate);
+    e->proc_escalate.data = e;
     uv_timer_start(&e->proc_escalate, on_proc_escalate, DF_PROC_ESCALATE_MS, DF_PROC_ESCALATE_MS);
     uv_unref((uv_handle_t *)&e->proc_escalate);
     df_engine_cancel_open(e);

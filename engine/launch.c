@@ -309,6 +309,10 @@ int df_engine_start_loaded(df_engine *e, df_workflow *wf, const df_run_options *
         run_record rec;
         bool built = run_record_init(&rec, e, wf, params, plugins, o) == 0;
         int rc = built ? df_store_create_run(e->store, &rec.rec, run_id) : DF_STORE_ERROR;
+        /* its first running period (durations count time running: SPEC §12) */
+        if (rc == DF_STORE_OK)
+            rc = df_store_run_period_start(e->store, *run_id, rec.rec.started_at,
+                                           rec.rec.started_at);
         if (rc != DF_STORE_OK) {
             df_errlist_add(errs, "%s", built ? df_store_error(e->store) : "out of memory");
             st = built ? rc : DF_ENOMEM;
@@ -422,6 +426,14 @@ int df_engine_start_stored(df_engine *e, long long run_id, bool retry, const cha
     }
     char err[1024];
     err[0] = '\0';
+    /* The pool first (threads, stacks: it may take a while): the claim below opens the write
+     * transaction, which stays short (SPEC §12). */
+    st = df_engine_start_pool(e, errs);
+    if (st != 0) {
+        df_stored_run_free(loaded);
+        engine_drop_run(e, r);
+        return st;
+    }
     st = retry ? df_run_retry_prepare(r, loaded, task, err, sizeof err)
                : df_run_resume_prepare(r, loaded, err, sizeof err);
     df_stored_run_free(loaded);

@@ -5,9 +5,11 @@
  * by resume's check of the owner. Linux's /proc gives a process's start time. */
 #include "liveness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -27,9 +29,8 @@ static long long boot_time_s(void)
     return bt;
 }
 
-/* When process pid started (ms since the epoch, to the second of the boot time's precision), or
- * -1 when it cannot be told (no such process, no /proc). */
-static long long process_start_ms(long long pid)
+/* See liveness.h. */
+long long df_process_start_ms(long long pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%lld/stat", pid);
@@ -66,8 +67,68 @@ bool df_engine_owner_gone(const df_engine_id *id)
         return true; /* no such process */
     if (id->started_at <= 0)
         return false;
-    long long started = process_start_ms(id->pid);
+    long long started = df_process_start_ms(id->pid);
     /* The engine recorded its start after its process began; a process that began later (2 s of
      * slack: the boot time is in whole seconds) is another one that got the same pid. */
     return started > 0 && started > id->started_at + 2000;
+}
+
+/* Whether process pid is a zombie (exited, not reaped yet): its state in /proc is 'Z' (or 'X'). */
+static bool zombie(long long pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%lld/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    return p && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* See liveness.h. */
+bool df_process_is(long long pid, int64_t started_at)
+{
+    if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH) || zombie(pid))
+        return false;
+    if (started_at <= 0)
+        return true;
+    long long now = df_process_start_ms(pid);
+    /* A process that began after started_at (2 s of slack: the boot time is in whole seconds) is
+     * another one that got the same pid. */
+    return now <= 0 || now <= started_at + 2000;
+}
+
+/* See liveness.h. */
+bool df_process_group_alive(long long pgid)
+{
+    if (pgid <= 0 || (kill(-(pid_t)pgid, 0) != 0 && errno == ESRCH))
+        return false;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return true; /* no /proc: kill says some member exists */
+    bool alive = false;
+    struct dirent *de;
+    while (!alive && (de = readdir(d)) != NULL) {
+        char path[300], buf[512];
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *p = strrchr(buf, ')');
+        char state = 0;
+        long long ppid = 0, pgrp = 0;
+        if (p && sscanf(p + 1, " %c %lld %lld", &state, &ppid, &pgrp) == 3 && pgrp == pgid &&
+            state != 'Z' && state != 'X')
+            alive = true;
+    }
+    closedir(d);
+    return alive;
 }

@@ -355,6 +355,11 @@ int df_proc_pid(const df_proc *p)
     return p ? p->pid : -1;
 }
 
+const char *df_proc_cgroup(const df_proc *p)
+{
+    return p ? p->cgroup : NULL;
+}
+
 /* ---- spawning ---- */
 
 #if HAVE_SPAWN_BACKEND

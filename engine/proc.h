@@ -107,4 +107,7 @@ void df_proc_set_owner(df_proc *p, const void *group, uint64_t id);
 /* The child's pid, which is also its process group id. */
 int df_proc_pid(const df_proc *p);
 
+/* The child's control group directory (borrowed: valid while p is), or NULL when it has none. */
+const char *df_proc_cgroup(const df_proc *p);
+
 #endif

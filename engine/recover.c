@@ -13,11 +13,20 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "crash_record.h"
 #include "liveness.h"
+#include "takeover.h"
 
-/* The stored tasks as the core takes them (borrowing loaded's strings). NULL on allocation
- * failure. */
-static df_task_snapshot *snapshots(const df_stored_run *loaded)
+/* The task whose code crashed the dead engine, as its crash record says (crash_record.h). */
+typedef struct culprit {
+    char *task_id; /* or NULL: none known */
+    long long map_index;
+    unsigned attempt;
+} culprit;
+
+/* The stored tasks as the core takes them (borrowing loaded's strings); the open attempt of the
+ * culprit (may be NULL) is charged to its task. NULL on allocation failure. */
+static df_task_snapshot *snapshots(const df_stored_run *loaded, const culprit *who)
 {
     df_task_snapshot *s = calloc(loaded->n_tasks ? loaded->n_tasks : 1, sizeof *s);
     for (size_t k = 0; s && k < loaded->n_tasks; k++) {
@@ -30,7 +39,12 @@ static df_task_snapshot *snapshots(const df_stored_run *loaded)
                                   .retry_base = st->retry_base,
                                   .failures = st->failures,
                                   .lost_streak = st->lost_streak,
+                                  .charged_streak = st->charged_streak,
                                   .open_attempt = st->open_attempt,
+                                  .open_charged = who && who->task_id && st->open_attempt > 0 &&
+                                                  st->open_attempt == who->attempt &&
+                                                  st->map_index == who->map_index &&
+                                                  strcmp(who->task_id, st->id) == 0,
                                   .next_retry_at = st->next_retry_at,
                                   .first_started_at = st->retry_base == 0 ? st->started_at : 0,
                                   .result_json = st->result_json};
@@ -41,7 +55,7 @@ static df_task_snapshot *snapshots(const df_stored_run *loaded)
 /* Restores the core's tasks from the store. Returns 0, DF_EREFUSED or DF_ENOMEM (err filled). */
 static int restore(df_run *r, const df_stored_run *loaded, char *err, size_t errlen)
 {
-    df_task_snapshot *s = snapshots(loaded);
+    df_task_snapshot *s = snapshots(loaded, NULL);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return DF_ENOMEM;
@@ -93,8 +107,12 @@ static int take_over(df_run *r, const df_stored_run *loaded, char *err, size_t e
         e->in_tx = false;
         return DF_EREFUSED;
     }
+    /* A new running period; one the dead engine left open ends at its last heartbeat. */
+    int64_t now = df_now_ms();
+    int64_t last = loaded->heartbeat_at && loaded->heartbeat_at < now ? loaded->heartbeat_at : now;
     if (rc != DF_STORE_OK ||
-        df_store_run_set_state(e->store, r->id, DF_RS_RUNNING, 0) != DF_STORE_OK) {
+        df_store_run_set_state(e->store, r->id, DF_RS_RUNNING, 0) != DF_STORE_OK ||
+        df_store_run_period_start(e->store, r->id, now, last) != DF_STORE_OK) {
         df_engine_fail(e, "%s", df_store_error(e->store));
         snprintf(err, errlen, "%s", e->fatal_msg);
         return DF_ESTORE;
@@ -170,11 +188,25 @@ int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, siz
         return DF_EREFUSED;
     }
     int rc = restore(r, loaded, err, errlen);
+    /* A frozen owner on this host is killed, and the processes of its attempts too, before the
+     * run is claimed: no write lock held by it, no attempt running twice (SPEC §12). */
+    if (rc == 0)
+        rc = df_takeover_stop_owner(r->e, loaded, err, errlen);
+    if (rc == 0)
+        rc = df_takeover_clear_procs(r->e, r->id, err, errlen);
     if (rc == 0)
         rc = take_over(r, loaded, err, errlen);
+    if (rc == 0)
+        rc = df_takeover_forget_procs(r->e, r->id);
     if (rc != 0)
         return rc;
-    df_task_snapshot *s = snapshots(loaded);
+    /* The owner is gone now: whether its crash was attributed to a task (SPEC §12). */
+    culprit crashed = {0};
+    if (loaded->has_engine)
+        df_crash_record_take(&loaded->engine, r->id, &crashed.task_id, &crashed.map_index,
+                             &crashed.attempt);
+    df_task_snapshot *s = snapshots(loaded, &crashed);
+    free(crashed.task_id);
     if (!s) {
         df_engine_fail(r->e, "out of memory");
         return DF_ESTORE;
@@ -211,8 +243,12 @@ int df_run_retry_prepare(df_run *r, const df_stored_run *loaded, const char *tas
     int rc = restore(r, loaded, err, errlen);
     if (rc == 0)
         rc = df_run_core_retry_plan(r->core, task, err, errlen);
+    if (rc == 0) /* what an engine killed during its stop's grace left running */
+        rc = df_takeover_clear_procs(r->e, r->id, err, errlen);
     if (rc == 0)
         rc = take_over(r, loaded, err, errlen);
+    if (rc == 0)
+        rc = df_takeover_forget_procs(r->e, r->id);
     if (rc != 0)
         return rc;
     /* A CANCELLED run reopened: its cancel request is spent. */

@@ -36,8 +36,12 @@
  * cancellation (it has not yielded since before it) is recorded TIMED_OUT then, without waiting
  * out the grace period that cooperative plugins get to clean up. */
 #define DF_UNYIELDING_CHECK_MS 200
-/* A task whose attempts are LOST this many times in a row fails (SPEC §3). */
+/* A task whose attempts are LOST this many times in a row, each charged to its own code (the crash
+ * was attributed to it), fails (SPEC §12). */
 #define DF_MAX_LOST_STREAK 3
+/* A task whose attempts are LOST this many times in a row fails, charged or not (an engine killed
+ * from outside, or another task's crash, charges nobody: SPEC §12). */
+#define DF_MAX_UNCHARGED_LOST_STREAK 10
 /* Most tasks one engine tick has a core evaluate (df_run_core_evaluate), and most it has it start
  * (df_run_core_dispatch), before the engine commits and hands the started
  * ones to the pool. One tick for 10,000 ready tasks would record them all before the first one
@@ -127,6 +131,7 @@ typedef struct df_effect {
     /* DF_FX_ATTEMPT_CLOSE */
     df_attempt_outcome outcome;
     char *log;
+    bool charged; /* LOST, charged to the task's own code (SPEC §12) */
     /* DF_FX_BREAKER, DF_FX_BREAKER_ARM */
     int breaker; /* wf->breakers index */
     df_breaker_change change;
@@ -277,7 +282,9 @@ typedef struct df_task_snapshot {
     long long map_index;
     df_task_state state;
     unsigned attempts, retry_base, failures, lost_streak;
+    unsigned charged_streak;  /* of lost_streak, the losses charged to the task's own code */
     unsigned open_attempt;    /* an attempt left RUNNING by a dead engine, or 0 */
+    bool open_charged;        /* ... and its crash was attributed to this task's code */
     int64_t next_retry_at;    /* UP_FOR_RETRY: wall ms, or 0 */
     int64_t first_started_at; /* wall ms: the first attempt's start within the current retry
                                  budget (retry_max_total_ms), or 0 when not known */

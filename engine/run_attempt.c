@@ -247,7 +247,7 @@ void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *r
                                       .error = df_run_timeout_msg(c, msg, sizeof msg)},
                          clk);
     } else {
-        t->lost_streak = 0;
+        t->lost_streak = t->charged_streak = 0;
         if (outcome == DF_AO_SUCCESS || outcome == DF_AO_SKIPPED)
             succeed(c, i, result, outcome == DF_AO_SKIPPED, clk);
         else

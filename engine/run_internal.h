@@ -14,10 +14,11 @@ typedef struct df_task_rt {
     size_t task;         /* its task (wf->tasks index): itself, or a mapped instance's task */
     long long map_index; /* a mapped instance's index (SPEC §8), or -1 */
     df_task_state state;
-    unsigned attempt;    /* latest attempt number (0 before the first) */
-    unsigned retry_base; /* attempt number when the retry budget was last reset */
-    unsigned failures;   /* failed or timed-out attempts since the budget was reset */
-    unsigned lost_streak;
+    unsigned attempt;         /* latest attempt number (0 before the first) */
+    unsigned retry_base;      /* attempt number when the retry budget was last reset */
+    unsigned failures;        /* failed or timed-out attempts since the budget was reset */
+    unsigned lost_streak;     /* LOST attempts in a row */
+    unsigned charged_streak;  /* ... of which charged to the task's own code */
     int64_t first_started_at; /* wall ms: the first attempt since the budget was reset, or 0 */
     json_t *result;           /* owned */
     size_t up_success, up_failed, up_skipped; /* upstreams final in each way */

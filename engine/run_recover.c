@@ -82,6 +82,7 @@ int df_run_core_restore(df_run_core *c, const df_task_snapshot *tasks, size_t n,
         t->attempt = st->attempts;
         t->retry_base = st->retry_base;
         t->lost_streak = st->lost_streak;
+        t->charged_streak = st->charged_streak;
         t->failures = st->failures;
         t->first_started_at = st->first_started_at;
         json_decref(t->result);
@@ -98,17 +99,25 @@ void df_run_core_finished(df_run_core *c, df_run_state state)
 }
 
 /* A RUNNING task whose attempt the dead engine left open: QUEUED again, or FAILED once it was
- * lost DF_MAX_LOST_STREAK times in a row. Returns true when it failed. */
+ * lost DF_MAX_LOST_STREAK times in a row by crashes of its own code, or
+ * DF_MAX_UNCHARGED_LOST_STREAK times in a row whatever the cause (SPEC §12). Returns true when it
+ * failed. */
 static bool requeue_lost(df_run_core *c, size_t i, const df_run_clock *clk)
 {
     df_task_rt *t = &c->t[i];
-    if (t->lost_streak >= DF_MAX_LOST_STREAK) {
+    if (t->charged_streak >= DF_MAX_LOST_STREAK || t->lost_streak >= DF_MAX_UNCHARGED_LOST_STREAK) {
         char msg[300];
-        snprintf(msg, sizeof msg,
-                 "attempt lost %u times in a row: the engine died during each of them (this task "
-                 "may be taking the engine down, or it was running when something else did; "
-                 "`dagflow retry` re-runs it)",
-                 t->lost_streak);
+        if (t->charged_streak >= DF_MAX_LOST_STREAK)
+            snprintf(msg, sizeof msg,
+                     "attempt lost %u times in a row: its own plugin code crashed the engine "
+                     "each time (fix the plugin, then `dagflow retry` re-runs it)",
+                     t->charged_streak);
+        else
+            snprintf(msg, sizeof msg,
+                     "attempt lost %u times in a row: the engine died during each of them "
+                     "(killed from outside, or another task crashed it; `dagflow retry` re-runs "
+                     "it)",
+                     t->lost_streak);
         if (df_run_set_state(c, i,
                              &(df_change){.to = DF_TS_FAILED,
                                           .to_attempt = t->attempt,
@@ -145,9 +154,15 @@ void df_run_core_resume(df_run_core *c, const df_task_snapshot *tasks, size_t n,
                 fx->attempt = st->open_attempt;
                 fx->outcome = DF_AO_LOST;
                 fx->at = clk->now_ms;
-                fx->error = df_run_fx_str(c, "the engine died during this attempt");
+                fx->error = df_run_fx_str(c, st->open_charged
+                                                 ? "this task's plugin code crashed the engine "
+                                                   "during this attempt"
+                                                 : "the engine died during this attempt");
+                fx->charged = st->open_charged;
             }
             t->lost_streak++;
+            if (st->open_charged)
+                t->charged_streak++;
         }
         if (t->state == DF_TS_RUNNING && requeue_lost(c, i, clk))
             continue;
@@ -234,7 +249,7 @@ void df_run_core_retry_apply(df_run_core *c, bool one_task, const df_run_clock *
             return;
         json_decref(t->result);
         t->result = NULL;
-        t->lost_streak = 0;
+        t->lost_streak = t->charged_streak = 0;
         if (c->wf->tasks[i].for_each)
             df_run_map_reopen(c, i, one_task, clk);
     }

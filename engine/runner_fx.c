@@ -74,7 +74,8 @@ static void write_run_end(df_run *r, const df_effect *fx)
 {
     df_engine *e = r->e;
     if (df_store_run_set_state(e->store, r->id, fx->run_state, fx->at) != DF_STORE_OK ||
-        (fx->error && df_store_run_set_error(e->store, r->id, fx->error) != DF_STORE_OK)) {
+        (fx->error && df_store_run_set_error(e->store, r->id, fx->error) != DF_STORE_OK) ||
+        df_store_run_period_end(e->store, r->id, fx->at) != DF_STORE_OK) {
         df_engine_fail(e, "%s", df_store_error(e->store));
         return;
     }
@@ -117,6 +118,8 @@ static void perform_write(df_run *r, const df_effect *fx)
         /* a conflict: another engine closed it as LOST */
         store_status(r, df_store_instance_attempt_close(e->store, r->id, task_id, mi, fx->attempt,
                                                         fx->outcome, fx->at, fx->error, fx->log));
+        if (fx->charged && !e->fatal)
+            store_status(r, df_store_attempt_charge(e->store, r->id, task_id, mi, fx->attempt));
         df_metrics_attempt_finished(&e->metrics, fx->outcome);
         break;
     case DF_FX_BREAKER:

@@ -326,6 +326,35 @@ static json_t *duration_ms(int64_t started, int64_t ended)
     return started && ended ? json_integer(ended - started) : json_null();
 }
 
+/* The run's running periods (SPEC §12: durations count time running only). */
+typedef struct periods {
+    df_run_period *p; /* NULL when none (a run recorded before they were kept: wall time) */
+    size_t n;
+} periods;
+
+static int periods_read(df_store *s, long long run_id, periods *out)
+{
+    *out = (periods){0};
+    return s->ops->run_periods(s, run_id, &out->p, &out->n);
+}
+
+/* The time inside the periods between started and ended (ms), as the views' duration_ms (a
+ * period still open counts up to ended); ended - started without periods; null unless both are
+ * known. New reference. */
+static json_t *running_ms(const periods *ps, int64_t started, int64_t ended)
+{
+    if (!started || !ended || !ps->n)
+        return duration_ms(started, ended);
+    int64_t sum = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        int64_t a = ps->p[i].started_at > started ? ps->p[i].started_at : started;
+        int64_t b = ps->p[i].ended_at && ps->p[i].ended_at < ended ? ps->p[i].ended_at : ended;
+        if (b > a)
+            sum += b - a;
+    }
+    return json_integer(sum);
+}
+
 /* Text, or null for NULL (and for text that is not UTF-8, which a JSON string cannot hold).
  * New reference. */
 json_t *df_store_json_text(const char *text)
@@ -358,8 +387,9 @@ static void origin_keys(json_t *o, const df_run_origin *g)
 }
 
 /* {"run_id", "workflow", "state", "started_at", "ended_at", "trigger", "logical_time",
- * "parent_run_id", "parent_task_id", "error"}: the head of status and summary. */
-static json_t *view_head(const df_run_view *v)
+ * "parent_run_id", "parent_task_id", "error", "duration_ms"}: the head of status and summary
+ * (duration_ms: time running, null until the run ends). */
+static json_t *view_head(const df_run_view *v, const periods *ps)
 {
     json_t *o = json_object();
     json_object_set_new(o, "run_id", json_integer(v->run_id));
@@ -368,6 +398,7 @@ static json_t *view_head(const df_run_view *v)
     json_object_set_new(o, "started_at", iso_ms(v->started_at));
     json_object_set_new(o, "ended_at", iso_ms(v->ended_at));
     origin_keys(o, &v->origin);
+    json_object_set_new(o, "duration_ms", running_ms(ps, v->started_at, v->ended_at));
     return o;
 }
 
@@ -390,7 +421,7 @@ static void add_instance(json_t *task, json_t *inst, df_task_state st)
 
 /* The view's tasks as status shows them (SPEC §6's keys, in this order); a mapped task's
  * instances go into its "instances", each with its "map_index" after "id" (SPEC §9). */
-static json_t *view_tasks(const df_run_view *v)
+static json_t *view_tasks(const df_run_view *v, const periods *ps)
 {
     json_t *a = json_array();
     json_t *last = NULL;
@@ -404,7 +435,7 @@ static json_t *view_tasks(const df_run_view *v)
         json_object_set_new(o, "attempts", json_integer(t->attempts));
         json_object_set_new(o, "started_at", iso_ms(t->started_at));
         json_object_set_new(o, "ended_at", iso_ms(t->ended_at));
-        json_object_set_new(o, "duration_ms", duration_ms(t->started_at, t->ended_at));
+        json_object_set_new(o, "duration_ms", running_ms(ps, t->started_at, t->ended_at));
         json_object_set_new(o, "error", text_or_null(t->error));
         json_object_set_new(o, "result", parsed_or_null(t->result_json));
         if (t->map_index != DF_NO_MAP_INDEX && last) {
@@ -477,8 +508,14 @@ int df_store_run_status(df_store *s, long long run_id, json_t **out)
     int code = s->ops->run_status(s, run_id, &v);
     if (code != DF_STORE_OK)
         return code;
-    json_t *o = view_head(v);
-    json_object_set_new(o, "tasks", view_tasks(v));
+    periods ps;
+    if ((code = periods_read(s, run_id, &ps)) != DF_STORE_OK) {
+        df_run_view_free(v);
+        return code;
+    }
+    json_t *o = view_head(v, &ps);
+    json_object_set_new(o, "tasks", view_tasks(v, &ps));
+    free(ps.p);
     json_object_set_new(o, "metrics", parsed_or_null(v->metrics_json));
     df_run_view_free(v);
     *out = o;
@@ -493,9 +530,15 @@ int df_store_run_summary(df_store *s, long long run_id, int max_tasks, json_t **
     int code = s->ops->run_summary(s, run_id, max_tasks, &v);
     if (code != DF_STORE_OK)
         return code;
-    json_t *o = view_head(v);
+    periods ps;
+    if ((code = periods_read(s, run_id, &ps)) != DF_STORE_OK) {
+        df_run_view_free(v);
+        return code;
+    }
+    json_t *o = view_head(v, &ps);
     json_object_set_new(o, "counts", view_counts(v));
-    json_object_set_new(o, "tasks", view_tasks(v));
+    json_object_set_new(o, "tasks", view_tasks(v, &ps));
+    free(ps.p);
     df_run_view_free(v);
     *out = o;
     return DF_STORE_OK;
@@ -521,15 +564,19 @@ int df_store_history_query(df_store *s, const df_history_query *q, json_t **out)
     if (code != DF_STORE_OK)
         return code;
     json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && code == DF_STORE_OK; i++) {
         const df_history_row *h = &rows[i];
+        periods ps;
+        if ((code = periods_read(s, h->run_id, &ps)) != DF_STORE_OK)
+            break;
         json_t *o = json_object();
         json_object_set_new(o, "run_id", json_integer(h->run_id));
         json_object_set_new(o, "workflow", text_or_null(h->workflow));
         json_object_set_new(o, "state", json_string(df_run_state_name(h->state)));
         json_object_set_new(o, "started_at", iso_ms(h->started_at));
         json_object_set_new(o, "ended_at", iso_ms(h->ended_at));
-        json_object_set_new(o, "duration_ms", duration_ms(h->started_at, h->ended_at));
+        json_object_set_new(o, "duration_ms", running_ms(&ps, h->started_at, h->ended_at));
+        free(ps.p);
         json_object_set_new(o, "tasks_total", json_integer(h->tasks_total));
         json_object_set_new(o, "tasks_succeeded", json_integer(h->tasks_succeeded));
         json_object_set_new(o, "tasks_failed", json_integer(h->tasks_failed));
@@ -537,6 +584,10 @@ int df_store_history_query(df_store *s, const df_history_query *q, json_t **out)
         json_array_append_new(a, o);
     }
     df_history_rows_free(rows, n);
+    if (code != DF_STORE_OK) {
+        json_decref(a);
+        return code;
+    }
     *out = a;
     return DF_STORE_OK;
 }
@@ -670,4 +721,61 @@ int df_store_child_run(df_store *s, long long parent_run_id, const char *parent_
     if (!parent_task_id)
         return df_store_failf(s, DF_STORE_ERROR, "store: child run: no task id");
     return s->ops->child_run(s, parent_run_id, parent_task_id, run_id, state);
+}
+
+/* ---- SPEC §12: attempts' processes, charged losses, running periods ---- */
+
+int df_store_attempt_proc_add(df_store *s, long long run_id, const char *task_id,
+                              long long map_index, unsigned attempt, long long pgid,
+                              int64_t pid_started_at, const char *host, const char *cgroup)
+{
+    if (!task_id || !host || attempt == 0 || pgid <= 0 || map_index < DF_NO_MAP_INDEX)
+        return bad_args(s, "record attempt process");
+    return s->ops->attempt_proc_add(s, run_id, task_id, map_index, attempt, pgid, pid_started_at,
+                                    host, cgroup);
+}
+
+int df_store_attempt_procs(df_store *s, long long run_id, df_attempt_proc **out, size_t *n)
+{
+    if (!out || !n)
+        return bad_args(s, "read attempt processes");
+    *out = NULL;
+    *n = 0;
+    return s->ops->attempt_procs(s, run_id, out, n);
+}
+
+/* See store.h. */
+void df_attempt_procs_free(df_attempt_proc *procs, size_t n)
+{
+    for (size_t i = 0; procs && i < n; i++) {
+        free(procs[i].task_id);
+        free(procs[i].host);
+        free(procs[i].cgroup);
+    }
+    free(procs);
+}
+
+int df_store_attempt_procs_forget(df_store *s, long long run_id, const char *host)
+{
+    if (!host)
+        return bad_args(s, "forget attempt processes");
+    return s->ops->attempt_procs_forget(s, run_id, host);
+}
+
+int df_store_attempt_charge(df_store *s, long long run_id, const char *task_id, long long map_index,
+                            unsigned attempt)
+{
+    if (!task_id || attempt == 0 || map_index < DF_NO_MAP_INDEX)
+        return bad_args(s, "charge attempt");
+    return s->ops->attempt_charge(s, run_id, task_id, map_index, attempt);
+}
+
+int df_store_run_period_start(df_store *s, long long run_id, int64_t at, int64_t close_open_at)
+{
+    return s->ops->run_period_start(s, run_id, at, close_open_at);
+}
+
+int df_store_run_period_end(df_store *s, long long run_id, int64_t at)
+{
+    return s->ops->run_period_end(s, run_id, at);
 }

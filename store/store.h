@@ -183,19 +183,21 @@ typedef struct df_stored_task {
     long long map_index; /* DF_NO_MAP_INDEX, or a mapped instance's index (SPEC §8) */
     char *plugin;
     df_task_state state;
-    unsigned attempts;     /* number of the latest attempt (0 before the first) */
-    unsigned retry_base;   /* attempt number when the retry budget was last reset */
-    int64_t next_retry_at; /* UP_FOR_RETRY: when the retry is due (ms); else 0 */
-    char *result_json;     /* the task's result (JSON text), or NULL */
-    char *error;           /* the task's error, or NULL */
-    int64_t started_at;    /* first attempt's start (ms), or 0 */
-    int64_t ended_at;      /* when it became final (ms), or 0 */
-    unsigned open_attempt; /* number of an attempt still RUNNING (a crash left it open), or 0 */
-    unsigned lost_streak;  /* LOST attempts in a row before the latest attempt that ended
-                              otherwise, within the current retry budget, not counting one still
-                              RUNNING: with LOST, LOST, RUNNING it is 2, so an engine that closes
-                              the open attempt as LOST knows it is the third in a row */
-    unsigned failures;     /* FAILED or TIMED_OUT attempts since the retry budget was reset */
+    unsigned attempts;       /* number of the latest attempt (0 before the first) */
+    unsigned retry_base;     /* attempt number when the retry budget was last reset */
+    int64_t next_retry_at;   /* UP_FOR_RETRY: when the retry is due (ms); else 0 */
+    char *result_json;       /* the task's result (JSON text), or NULL */
+    char *error;             /* the task's error, or NULL */
+    int64_t started_at;      /* first attempt's start (ms), or 0 */
+    int64_t ended_at;        /* when it became final (ms), or 0 */
+    unsigned open_attempt;   /* number of an attempt still RUNNING (a crash left it open), or 0 */
+    unsigned lost_streak;    /* LOST attempts in a row before the latest attempt that ended
+                                otherwise, within the current retry budget, not counting one still
+                                RUNNING: with LOST, LOST, RUNNING it is 2, so an engine that closes
+                                the open attempt as LOST knows it is the third in a row */
+    unsigned failures;       /* FAILED or TIMED_OUT attempts since the retry budget was reset */
+    unsigned charged_streak; /* of lost_streak's LOST attempts, those charged to the task's own
+                                code (df_store_attempt_charge) */
 } df_stored_task;
 
 /* Everything needed to resume or retry a run (df_store_load_run). Every pointer, strings and
@@ -445,6 +447,62 @@ int df_store_alert_add(df_store *s, long long run_id, const char *task_id, const
 int df_store_alert_update(df_store *s, long long alert_id, df_alert_status status, int tries,
                           int64_t delivered_at, const char *error);
 
+/* ---- SPEC §12: attempts' processes, charged losses, running periods ---------------------------
+ */
+
+/* Records a process group that attempt `attempt` of a task started (pgid: the group's id, which
+ * is its leader's pid; pid_started_at: when that leader started, ms, as Linux's /proc tells;
+ * host: gethostname's; cgroup: the control group's directory the child was put in, or NULL), so
+ * that an engine taking the run over can confirm those processes gone before the attempt runs
+ * again. Recording the same group twice is not an error. Strings borrowed. */
+int df_store_attempt_proc_add(df_store *s, long long run_id, const char *task_id,
+                              long long map_index, unsigned attempt, long long pgid,
+                              int64_t pid_started_at, const char *host, const char *cgroup);
+
+/* One recorded process group (df_store_attempt_procs). Strings belong to the array. */
+typedef struct df_attempt_proc {
+    char *task_id;
+    long long map_index; /* DF_NO_MAP_INDEX, or a mapped instance's index */
+    unsigned attempt;
+    long long pgid;
+    int64_t pid_started_at; /* ms */
+    char *host;
+    char *cgroup; /* or NULL */
+} df_attempt_proc;
+
+/* Every process group recorded for the run's attempts: sets *out to a new array of *n entries
+ * (NULL when none), freed with df_attempt_procs_free. */
+int df_store_attempt_procs(df_store *s, long long run_id, df_attempt_proc **out, size_t *n);
+
+/* Frees an array from df_store_attempt_procs; NULL is fine. */
+void df_attempt_procs_free(df_attempt_proc *procs, size_t n);
+
+/* Forgets the process groups recorded for the run on host (borrowed): they were confirmed gone.
+ */
+int df_store_attempt_procs_forget(df_store *s, long long run_id, const char *host);
+
+/* Marks a LOST attempt as charged to its task's own code (the crash that lost it was attributed
+ * to that task: SPEC §12); only charged losses count in df_stored_task.charged_streak.
+ * DF_STORE_NOTFOUND when there is no such attempt. */
+int df_store_attempt_charge(df_store *s, long long run_id, const char *task_id, long long map_index,
+                            unsigned attempt);
+
+/* A period during which an engine runs the run starts at `at` (ms): a period still open (its
+ * engine died without closing it) is first closed at close_open_at (ms; its start if earlier).
+ * Called when a run is created and when an engine takes a run over (resume, retry). Durations
+ * (run_history and task_history's duration_ms, status, summary, history) count time inside these
+ * periods only: the idle gap before a `retry` or a `resume` does not count. */
+int df_store_run_period_start(df_store *s, long long run_id, int64_t at, int64_t close_open_at);
+
+/* The run's open running period (if any) ends at `at` (ms): the run ended or was interrupted. */
+int df_store_run_period_end(df_store *s, long long run_id, int64_t at);
+
+/* One running period (what a backend's run_periods returns; store.c computes durations). */
+typedef struct df_run_period {
+    int64_t started_at; /* ms */
+    int64_t ended_at;   /* ms, or 0 while open */
+} df_run_period;
+
 /* ---- reads ------------------------------------------------------------------------------------
  */
 
@@ -465,9 +523,13 @@ void df_stored_run_free(df_stored_run *run);
 
 /* The run as `status --json` shows it (SPEC §6), read in one snapshot, as a new object (the
  * caller json_decref's it):
- * {"run_id", "workflow", "state", "started_at", "ended_at", "tasks": [{"id", "state",
- *  "attempts", "started_at", "ended_at", "duration_ms", "error", "result"}], "metrics"}
- * times ISO-8601 UTC strings or null; a RUNNING run whose heartbeat is older than
+ * {"run_id", "workflow", "state", "started_at", "ended_at", "duration_ms", "tasks": [{"id",
+ *  "state", "attempts", "started_at", "ended_at", "duration_ms", "error", "result"}], "metrics"}
+ * times ISO-8601 UTC strings or null; duration_ms (null until the run / task ended) counts only
+ * the time inside the run's running periods (df_store_run_period_start: SPEC §12, the idle gap
+ * before a resume or a retry is not counted; a run recorded before periods were kept counts
+ * ended_at - started_at); the run's is not a SPEC §6 key (the CLI's JSON leaves it out); a
+ * RUNNING run whose heartbeat is older than
  * DF_HEARTBEAT_STALE_MS shows as INTERRUPTED; tasks in file order; result is the stored JSON or
  * null; metrics the stored pool metrics object or null. DF_STORE_NOTFOUND for an unknown run. */
 int df_store_run_status(df_store *s, long long run_id, json_t **out);
@@ -623,6 +685,17 @@ struct df_store_ops {
     int (*cancel_requests)(df_store *s, long long run_id, df_cancel_request **out, size_t *n);
     int (*child_run)(df_store *s, long long parent_run_id, const char *parent_task_id,
                      long long *run_id, df_run_state *state);
+    int (*attempt_proc_add)(df_store *s, long long run_id, const char *task_id, long long map_index,
+                            unsigned attempt, long long pgid, int64_t pid_started_at,
+                            const char *host, const char *cgroup);
+    int (*attempt_procs)(df_store *s, long long run_id, df_attempt_proc **out, size_t *n);
+    int (*attempt_procs_forget)(df_store *s, long long run_id, const char *host);
+    int (*attempt_charge)(df_store *s, long long run_id, const char *task_id, long long map_index,
+                          unsigned attempt);
+    int (*run_period_start)(df_store *s, long long run_id, int64_t at, int64_t close_open_at);
+    int (*run_period_end)(df_store *s, long long run_id, int64_t at);
+    /* the run's running periods, oldest first (new array, malloc'd; NULL and 0 when none) */
+    int (*run_periods)(df_store *s, long long run_id, df_run_period **out, size_t *n);
 };
 
 #endif

@@ -185,17 +185,17 @@ static int print_summary(const df_cli *cli, df_engine *e, long long run_id)
         return -1;
     if (cli->json) {
         json_object_del(st, "metrics"); /* exactly SPEC §6's keys */
+        json_object_del(st, "duration_ms");
         df_cli_print_json(st);
         json_decref(st);
         return 0;
     }
     size_t n = counts[0], ok = counts[1], failed = counts[2], skipped = counts[3];
     size_t cancelled = counts[4], other = n - ok - failed - skipped - cancelled;
-    int64_t t0 = 0, t1 = 0;
     char dur[32] = "-";
-    if (df_cli_parse_time(json_string_value(json_object_get(st, "started_at")), &t0) == 0 &&
-        df_cli_parse_time(json_string_value(json_object_get(st, "ended_at")), &t1) == 0)
-        df_cli_format_duration(t1 - t0, dur, sizeof dur);
+    const json_t *run_ms = json_object_get(st, "duration_ms"); /* time running (SPEC §12) */
+    if (json_is_integer(run_ms))
+        df_cli_format_duration(json_integer_value(run_ms), dur, sizeof dur);
     printf("run %lld (%s): %s in %s: %zu %s, %zu succeeded, %zu failed, %zu skipped", run_id,
            json_string_value(json_object_get(st, "workflow")),
            json_string_value(json_object_get(st, "state")), dur, n, n == 1 ? "task" : "tasks", ok,
@@ -268,6 +268,9 @@ static void exit_guard(void)
     long long id = running_run_id;
     if (id < 0)
         return;
+    df_fault_info fi; /* exit() called from a task's code: that task is to blame (SPEC §12) */
+    if (df_pool_fault_info(NULL, NULL, &fi))
+        df_crash_record_write(&fi);
     fflush(stderr);
     if (id > 0)
         fprintf(stderr,

@@ -241,6 +241,7 @@ int df_cmd_status(const df_cli *cli)
     if (code == 0 && cli->json) {
         /* Exactly SPEC §6's keys: the pool metrics are shown by the human output only. */
         json_object_del(st, "metrics");
+        json_object_del(st, "duration_ms"); /* the run's: shown by the human output only */
         code = df_cli_print_json(st) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL;
     } else if (code == 0) {
         code = print_human(st, cli->expand);

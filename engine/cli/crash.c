@@ -1,7 +1,9 @@
 /* crash: the CLI's last words when a fatal signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT)
  * hits a thread running a task's plugin code: one line on stderr naming the task, its run and
- * plugin, whether it overflowed its coroutine stack, and how to continue the run; then the
- * process dies of the same signal, as it would have. The run itself is safe: every state change
+ * plugin, whether it overflowed its coroutine stack, and how to continue the run, and a crash
+ * record naming the task for the engine that resumes the run (df_crash_record_write: the lost
+ * attempt is charged to that task alone, SPEC §12); then the process dies of the same signal,
+ * as it would have. The run itself is safe: every state change
  * it made was committed, and `dagflow resume` records the interrupted attempt as LOST and runs
  * it again. Faults outside task code get no message. Not installed under AddressSanitizer, whose
  * own report is more precise. */
@@ -81,6 +83,8 @@ static void on_fatal(int sig, siginfo_t *si, void *uctx)
 #endif
     df_fault_info fi;
     if (df_pool_fault_info(si ? si->si_addr : NULL, sp, &fi)) {
+        /* For the resume: this crash is the task's own code's (SPEC §12). */
+        df_crash_record_write(&fi);
         msg m = {.n = 0};
         put(&m, "dagflow: task \"");
         put(&m, fi.task_id);
@@ -137,6 +141,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uctx)
 
 void df_cli_crash_install(const df_cli *cli)
 {
+    df_crash_record_prepare(); /* without a safe folder, crashes are charged to nobody */
 #ifndef DF_SANITIZE
     resume_args = df_cli_resume_args(cli);
     struct sigaction sa;

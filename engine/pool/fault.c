@@ -78,6 +78,7 @@ int df_pool_fault_info(const void *addr, const void *sp, df_fault_info *out)
     out->plugin = job->unit && job->unit->name ? job->unit->name : NULL;
     out->run_id = job->run_id;
     out->attempt = job->attempt;
+    out->map_index = job->mapped ? job->map_index : -1;
     out->stack_overflow = 0;
     out->stack_size = 0;
     if (co) {

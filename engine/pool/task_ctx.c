@@ -5,6 +5,7 @@
  * entry points of the spawn helper are in task_abi1.c. */
 #include "pool_internal.h"
 
+#include "../proc_notes.h"
 #include "../sized.h"
 #include "fault.h"
 
@@ -453,6 +454,10 @@ int df_task_spawn2(df_task_ctx *ctx, const df_spawn_opts *opts, df_spawn_result 
         return rc;
     ctx->proc = proc;
     df_proc_set_owner(proc, ctx->w->pool, ctx->pj->id);
+    /* for the store: a later engine confirms this group gone before the attempt runs again */
+    df_proc_note_add(ctx->w->pool, df_task_run_id(ctx), df_task_id(ctx),
+                     job->mapped ? job->map_index : -1, df_task_attempt(ctx), df_proc_pid(proc),
+                     df_proc_cgroup(proc));
     if (df_pool_job_is_cancelled(ctx->pj)) /* cancelled before it had an owner */
         df_proc_kill(proc);
     ctx->wait = DF_WAIT_SPAWN;

@@ -640,8 +640,9 @@ typedef struct df_fault_info {
     const char *plugin;  /* the plugin's name, or NULL */
     long long run_id;
     unsigned attempt;
-    int stack_overflow; /* the fault is below the task's coroutine stack: it overflowed */
-    size_t stack_size;  /* that stack's usable size in bytes (0: not on a coroutine stack) */
+    long long map_index; /* a mapped instance's index (SPEC §8), or -1 */
+    int stack_overflow;  /* the fault is below the task's coroutine stack: it overflowed */
+    size_t stack_size;   /* that stack's usable size in bytes (0: not on a coroutine stack) */
 } df_fault_info;
 
 /* Fills *out and returns 1 when the calling thread is running a task's code (a pool worker in one
@@ -652,6 +653,25 @@ typedef struct df_fault_info {
  * signal stack, so a handler installed with SA_ONSTACK still runs after a coroutine overflowed
  * into its guard page. */
 int df_pool_fault_info(const void *addr, const void *sp, df_fault_info *out);
+
+/* Crash records (SPEC §12: a crash is charged to a task only when it is attributed to that task's
+ * own code). A program's fatal-signal handler (and its atexit guard against a plugin's exit())
+ * that found the culprit with df_pool_fault_info records it with df_crash_record_write before the
+ * process dies; the engine that resumes the run reads it and charges the LOST attempt to that task
+ * alone (three charged losses in a row fail a task; losses not charged fail it after ten).
+ * The record is a small file, crash.PID, in a folder of the user's own (mode 0700):
+ * $XDG_RUNTIME_DIR/dagflow, else ${TMPDIR:-/tmp}/dagflow-UID; it is read (and removed) by a
+ * resume on this host; a resume on another host charges nobody.
+ * df_crash_record_prepare: call once, early, outside any handler (not thread-safe with itself):
+ * computes this process's record path and makes the folder. Returns 0, or DF_EREFUSED when no
+ * safe folder exists (owned by someone else, group/world-accessible, a symbolic link): records are
+ * then not written. */
+int df_crash_record_prepare(void);
+
+/* Writes the record of fi (the task that crashed the process) for the resuming engine.
+ * Async-signal-safe (open, write, close, clock_gettime); does nothing before
+ * df_crash_record_prepare or when fi is NULL. */
+void df_crash_record_write(const df_fault_info *fi);
 
 #ifdef __cplusplus
 }

@@ -75,6 +75,13 @@ enum df_pg_stmt_id {
     PG_CANCEL_LIST,
     PG_CANCEL_ONE,
     PG_CHILD_RUN,
+    PG_PROC_ADD,
+    PG_PROCS_LIST,
+    PG_PROCS_FORGET,
+    PG_ATTEMPT_CHARGE,
+    PG_PERIOD_CLOSE,
+    PG_PERIOD_OPEN,
+    PG_PERIODS_LIST,
     PG__COUNT
 };
 
@@ -218,6 +225,18 @@ int df_pg_run_claim(df_store *s, long long run_id, const df_engine_id *expected,
                     const df_engine_id *engine, int64_t at);
 int df_pg_run_heartbeat(df_store *s, long long run_id, int64_t at);
 int df_pg_run_set_metrics(df_store *s, long long run_id, const json_t *metrics);
+
+/* safety.c: SPEC §12's records (attempts' processes, charged losses, running periods). */
+int df_pg_attempt_proc_add(df_store *s, long long run_id, const char *task_id, long long map_index,
+                           unsigned attempt, long long pgid, int64_t pid_started_at,
+                           const char *host, const char *cgroup);
+int df_pg_attempt_procs(df_store *s, long long run_id, df_attempt_proc **out, size_t *n);
+int df_pg_attempt_procs_forget(df_store *s, long long run_id, const char *host);
+int df_pg_attempt_charge(df_store *s, long long run_id, const char *task_id, long long map_index,
+                         unsigned attempt);
+int df_pg_run_period_start(df_store *s, long long run_id, int64_t at, int64_t close_open_at);
+int df_pg_run_period_end(df_store *s, long long run_id, int64_t at);
+int df_pg_run_periods(df_store *s, long long run_id, df_run_period **out, size_t *n);
 
 int df_pg_breaker_event(df_store *s, long long run_id, const char *task_id, const char *breaker,
                         df_breaker_state from, df_breaker_state to, double failure_rate, int calls,

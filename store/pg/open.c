@@ -11,11 +11,13 @@ extern const char df_pgsql_003_skipped[];
 extern const char df_pgsql_004_service[];
 extern const char df_pgsql_005_map_index[];
 extern const char df_pgsql_006_cancel_request[];
+extern const char df_pgsql_007_harden[];
 
 /* The migrations, in order: entry i brings a database from version i-1 to version i. */
 static const char *const migrations[] = {df_pgsql_001_schema,    df_pgsql_002_cancelled,
                                          df_pgsql_003_skipped,   df_pgsql_004_service,
-                                         df_pgsql_005_map_index, df_pgsql_006_cancel_request};
+                                         df_pgsql_005_map_index, df_pgsql_006_cancel_request,
+                                         df_pgsql_007_harden};
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_PG_SCHEMA_VERSION,
                "one migration per schema version");
@@ -203,4 +205,11 @@ static const df_store_ops pg_ops = {
     .cancel_clear = df_pg_cancel_clear,
     .cancel_requests = df_pg_cancel_requests,
     .child_run = df_pg_child_run,
+    .attempt_proc_add = df_pg_attempt_proc_add,
+    .attempt_procs = df_pg_attempt_procs,
+    .attempt_procs_forget = df_pg_attempt_procs_forget,
+    .attempt_charge = df_pg_attempt_charge,
+    .run_period_start = df_pg_run_period_start,
+    .run_period_end = df_pg_run_period_end,
+    .run_periods = df_pg_run_periods,
 };

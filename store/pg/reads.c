@@ -324,6 +324,7 @@ static int load_tasks(df_pg_store *s, df_stored_run *run, bool *no_mem, const ch
         t->lost_streak = (unsigned)df_pg_ll(r, i, 11);
         t->failures = (unsigned)df_pg_ll(r, i, 12);
         t->map_index = df_pg_ll(r, i, 13);
+        t->charged_streak = (unsigned)df_pg_ll(r, i, 14);
     }
     PQclear(r);
     return code;

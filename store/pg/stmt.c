@@ -165,7 +165,12 @@ static const char *const pg_sql[PG__COUNT] = {
         " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
         "   AND a.map_index = t.map_index AND a.outcome IN ('FAILED', 'TIMED_OUT')"
         "   AND a.attempt > t.retry_base),"
-        " t.map_index"
+        " t.map_index,"
+        " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
+        "   AND a.map_index = t.map_index AND a.outcome = 'LOST' AND a.charged = 1"
+        "   AND a.attempt > t.retry_base AND a.attempt > COALESCE((SELECT max(b.attempt)"
+        "     FROM attempts b WHERE b.run_id = t.run_id AND b.task_id = t.task_id"
+        "     AND b.map_index = t.map_index AND b.outcome NOT IN ('LOST', 'RUNNING')), 0))"
         " FROM task_instances t WHERE t.run_id = $1::bigint ORDER BY t.idx, t.map_index",
     [PG_ATTEMPTS_TASK] = "SELECT state, attempt, result FROM task_instances"
                          " WHERE run_id = $1::bigint AND task_id = $2::text"
@@ -205,6 +210,26 @@ static const char *const pg_sql[PG__COUNT] = {
                       " WHERE run_id = $1::bigint AND cancel_requested_at IS NOT NULL",
     [PG_CHILD_RUN] = "SELECT run_id, state FROM runs WHERE parent_run_id = $1::bigint"
                      " AND parent_task_id = $2::text ORDER BY run_id DESC LIMIT 1",
+    [PG_PROC_ADD] = "INSERT INTO attempt_processes"
+                    " (run_id, task_id, attempt, pgid, pid_started_at, host, cgroup, map_index)"
+                    " VALUES ($1::bigint, $2::text, $3::bigint, $4::bigint, $5::bigint, $6::text,"
+                    " $7::text, $8::bigint) ON CONFLICT DO NOTHING",
+    [PG_PROCS_LIST] = "SELECT task_id, attempt, pgid, pid_started_at, host, cgroup, map_index"
+                      " FROM attempt_processes WHERE run_id = $1::bigint"
+                      " ORDER BY task_id, map_index, attempt, pgid",
+    [PG_PROCS_FORGET] =
+        "DELETE FROM attempt_processes WHERE run_id = $1::bigint AND host = $2::text",
+    [PG_ATTEMPT_CHARGE] =
+        "UPDATE attempts SET charged = 1"
+        " WHERE run_id = $1::bigint AND task_id = $2::text AND attempt = $3::bigint"
+        " AND map_index = $4::bigint",
+    [PG_PERIOD_CLOSE] = "UPDATE run_periods SET ended_at = GREATEST(started_at, $2::bigint)"
+                        " WHERE run_id = $1::bigint AND ended_at IS NULL",
+    [PG_PERIOD_OPEN] =
+        "INSERT INTO run_periods (run_id, started_at) VALUES ($1::bigint, $2::bigint)"
+        " ON CONFLICT DO NOTHING",
+    [PG_PERIODS_LIST] = "SELECT started_at, ended_at FROM run_periods WHERE run_id = $1::bigint"
+                        " ORDER BY started_at",
 };
 
 /* See internal.h. */

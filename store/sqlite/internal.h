@@ -64,6 +64,14 @@ enum df_sqlite_stmt_id {
     ST_CANCEL_LIST,
     ST_CANCEL_ONE,
     ST_CHILD_RUN,
+    ST_PROC_ADD,
+    ST_PROCS_LIST,
+    ST_PROCS_FORGET,
+    ST_ATTEMPT_CHARGE,
+    ST_PERIOD_CLOSE,
+    ST_PERIOD_OPEN,
+    ST_PERIODS_LIST,
+    ST_LOAD_TASKS_V7,
     ST__COUNT
 };
 
@@ -247,6 +255,17 @@ int df_sqlite_cancel_clear(df_store *s, long long run_id);
 int df_sqlite_cancel_requests(df_store *s, long long run_id, df_cancel_request **out, size_t *n);
 int df_sqlite_child_run(df_store *s, long long parent_run_id, const char *parent_task_id,
                         long long *run_id, df_run_state *state);
+/* safety.c: SPEC §12's records (attempts' processes, charged losses, running periods). */
+int df_sqlite_attempt_proc_add(df_store *s, long long run_id, const char *task_id,
+                               long long map_index, unsigned attempt, long long pgid,
+                               int64_t pid_started_at, const char *host, const char *cgroup);
+int df_sqlite_attempt_procs(df_store *s, long long run_id, df_attempt_proc **out, size_t *n);
+int df_sqlite_attempt_procs_forget(df_store *s, long long run_id, const char *host);
+int df_sqlite_attempt_charge(df_store *s, long long run_id, const char *task_id,
+                             long long map_index, unsigned attempt);
+int df_sqlite_run_period_start(df_store *s, long long run_id, int64_t at, int64_t close_open_at);
+int df_sqlite_run_period_end(df_store *s, long long run_id, int64_t at);
+int df_sqlite_run_periods(df_store *s, long long run_id, df_run_period **out, size_t *n);
 
 /* alerts.c: circuit breaker changes and the alert outbox. */
 int df_sqlite_breaker_event(df_store *s, long long run_id, const char *task_id, const char *breaker,

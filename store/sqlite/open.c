@@ -18,6 +18,7 @@ extern const char df_sql_004_skipped[];
 extern const char df_sql_005_service[];
 extern const char df_sql_006_map_index[];
 extern const char df_sql_007_cancel_request[];
+extern const char df_sql_008_harden[];
 
 /* The migrations, in order: applying entries 1..N to an empty file yields schema version N.
  * Entry i brings the file from version i-1 to version i. A migration is "compatible" when this
@@ -44,6 +45,9 @@ static const struct {
     /* Columns added (cancel requests): an older file not upgraded yet records none (cancel.c
      * refuses a request, and finds none). */
     {7, 1, df_sql_007_cancel_request},
+    /* New tables, a column and views: a file not upgraded yet is used without SPEC §12's records
+     * (store/sqlite/safety.c does nothing on it, loads count no charged losses). */
+    {8, 1, df_sql_008_harden},
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_STORE_SCHEMA_VERSION,
@@ -475,4 +479,11 @@ static const df_store_ops sqlite_ops = {
     .cancel_clear = df_sqlite_cancel_clear,
     .cancel_requests = df_sqlite_cancel_requests,
     .child_run = df_sqlite_child_run,
+    .attempt_proc_add = df_sqlite_attempt_proc_add,
+    .attempt_procs = df_sqlite_attempt_procs,
+    .attempt_procs_forget = df_sqlite_attempt_procs_forget,
+    .attempt_charge = df_sqlite_attempt_charge,
+    .run_period_start = df_sqlite_run_period_start,
+    .run_period_end = df_sqlite_run_period_end,
+    .run_periods = df_sqlite_run_periods,
 };

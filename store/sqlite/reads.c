@@ -355,6 +355,7 @@ static int load_task_row(df_sqlite_store *s, sqlite3_stmt *st, long long run_id,
     t->lost_streak = (unsigned)sqlite3_column_int64(st, 11);
     t->failures = (unsigned)sqlite3_column_int64(st, 12);
     t->map_index = sqlite3_column_int64(st, 13);
+    t->charged_streak = (unsigned)sqlite3_column_int64(st, 14);
     return DF_STORE_OK;
 }
 
@@ -362,7 +363,8 @@ static int load_task_row(df_sqlite_store *s, sqlite3_stmt *st, long long run_id,
 static int load_tasks(df_sqlite_store *s, df_stored_run *run, bool *oom, const char *W)
 {
     int code;
-    sqlite3_stmt *st = df_sqlite_stmt(s, ST_LOAD_TASKS, W, &code);
+    sqlite3_stmt *st =
+        df_sqlite_stmt(s, s->schema < 8 ? ST_LOAD_TASKS_V7 : ST_LOAD_TASKS, W, &code);
     if (!st)
         return code;
     sqlite3_bind_int64(st, 1, run->run_id);

@@ -125,7 +125,12 @@ static const char *const stmt_sql[ST__COUNT] = {
         " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
         "   AND a.map_index = t.map_index AND a.outcome IN ('FAILED', 'TIMED_OUT')"
         "   AND a.attempt > t.retry_base),"
-        " t.map_index"
+        " t.map_index,"
+        " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
+        "   AND a.map_index = t.map_index AND a.outcome = 'LOST' AND a.charged = 1"
+        "   AND a.attempt > t.retry_base AND a.attempt > COALESCE((SELECT max(b.attempt)"
+        "     FROM attempts b WHERE b.run_id = t.run_id AND b.task_id = t.task_id"
+        "     AND b.map_index = t.map_index AND b.outcome NOT IN ('LOST', 'RUNNING')), 0))"
         " FROM task_instances t WHERE t.run_id = ?1 ORDER BY t.idx, t.map_index",
     [ST_ATTEMPTS_TASK] = "SELECT state, attempt, result FROM task_instances"
                          " WHERE run_id = ?1 AND task_id = ?2 AND map_index = ?3",
@@ -149,6 +154,38 @@ static const char *const stmt_sql[ST__COUNT] = {
                       " WHERE run_id = ?1 AND cancel_requested_at IS NOT NULL",
     [ST_CHILD_RUN] = "SELECT run_id, state FROM runs WHERE parent_run_id = ?1"
                      " AND parent_task_id = ?2 ORDER BY run_id DESC LIMIT 1",
+    [ST_PROC_ADD] = "INSERT OR IGNORE INTO attempt_processes"
+                    " (run_id, task_id, map_index, attempt, pgid, pid_started_at, host, cgroup)"
+                    " VALUES (?1, ?2, ?8, ?3, ?4, ?5, ?6, ?7)",
+    [ST_PROCS_LIST] = "SELECT task_id, attempt, pgid, pid_started_at, host, cgroup, map_index"
+                      " FROM attempt_processes WHERE run_id = ?1"
+                      " ORDER BY task_id, map_index, attempt, pgid",
+    [ST_PROCS_FORGET] = "DELETE FROM attempt_processes WHERE run_id = ?1 AND host = ?2",
+    [ST_ATTEMPT_CHARGE] = "UPDATE attempts SET charged = 1"
+                          " WHERE run_id = ?1 AND task_id = ?2 AND attempt = ?3"
+                          " AND map_index = ?4",
+    [ST_PERIOD_CLOSE] = "UPDATE run_periods SET ended_at = max(started_at, ?2)"
+                        " WHERE run_id = ?1 AND ended_at IS NULL",
+    [ST_PERIODS_LIST] = "SELECT started_at, ended_at FROM run_periods WHERE run_id = ?1"
+                        " ORDER BY started_at",
+    [ST_PERIOD_OPEN] = "INSERT OR IGNORE INTO run_periods (run_id, started_at) VALUES (?1, ?2)",
+    /* ST_LOAD_TASKS on a file older than version 8 (no attempts.charged): no charged losses */
+    [ST_LOAD_TASKS_V7] =
+        "SELECT t.task_id, t.plugin, t.state, t.attempt, t.retry_base, t.next_retry_at,"
+        " t.result, t.error, t.started_at, t.ended_at,"
+        " COALESCE((SELECT max(a.attempt) FROM attempts a WHERE a.run_id = t.run_id"
+        "           AND a.task_id = t.task_id AND a.map_index = t.map_index"
+        "           AND a.outcome = 'RUNNING'), 0),"
+        " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
+        "   AND a.map_index = t.map_index AND a.outcome = 'LOST' AND a.attempt > t.retry_base"
+        "   AND a.attempt > COALESCE((SELECT max(b.attempt)"
+        "     FROM attempts b WHERE b.run_id = t.run_id AND b.task_id = t.task_id"
+        "     AND b.map_index = t.map_index AND b.outcome NOT IN ('LOST', 'RUNNING')), 0)),"
+        " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
+        "   AND a.map_index = t.map_index AND a.outcome IN ('FAILED', 'TIMED_OUT')"
+        "   AND a.attempt > t.retry_base),"
+        " t.map_index, 0"
+        " FROM task_instances t WHERE t.run_id = ?1 ORDER BY t.idx, t.map_index",
 };
 
 /* The statements that name columns added by schema version 5 (005_service.sql), as they are

@@ -465,7 +465,14 @@ static void test_resume(void **state_)
         {.id = "ok", .state = DF_TS_SUCCESS, .attempts = 1, .result_json = "{\"n\":1}"},
         {.id = "queued", .state = DF_TS_QUEUED},
         {.id = "running", .state = DF_TS_RUNNING, .attempts = 1, .open_attempt = 1},
-        {.id = "lost3", .state = DF_TS_RUNNING, .attempts = 3, .open_attempt = 3, .lost_streak = 2},
+        /* two losses charged to its own code before, and this one too (SPEC §12) */
+        {.id = "lost3",
+         .state = DF_TS_RUNNING,
+         .attempts = 3,
+         .open_attempt = 3,
+         .lost_streak = 2,
+         .charged_streak = 2,
+         .open_charged = true},
         {.id = "retry",
          .state = DF_TS_UP_FOR_RETRY,
          .attempts = 1,
@@ -491,6 +498,8 @@ static void test_resume(void **state_)
     assert_non_null(
         strstr(find(h, DF_FX_TRANSITION, task(h, "lost3"))->error, "lost 3 times in a row"));
     assert_string_equal(find(h, DF_FX_ALERT, task(h, "lost3"))->alert, "task_failed");
+    assert_true(find(h, DF_FX_ATTEMPT_CLOSE, task(h, "lost3"))->charged);
+    assert_false(lost->charged);
     df_effect *arm = find(h, DF_FX_TIMER_ARM, task(h, "retry"));
     assert_int_equal(arm->timer, DF_RT_RETRY);
     assert_int_equal(arm->delay_ms, 700);
@@ -510,6 +519,56 @@ static void test_resume(void **state_)
     assert_int_equal(df_run_core_restore(h2->c, &bad, 1, err, sizeof err), DF_EREFUSED);
     assert_non_null(strstr(err, "\"nope\""));
     h_free(h2);
+    h_free(h);
+}
+
+/* SPEC §12: losses not charged to a task (an engine killed from outside, another task's crash)
+ * fail it only after DF_MAX_UNCHARGED_LOST_STREAK in a row; charged ones after DF_MAX_LOST_STREAK,
+ * uncharged losses in between not breaking their streak. */
+static void test_resume_charged_losses(void **state_)
+{
+    (void)state_;
+    harness *h = h_new("{\"name\":\"t\",\"tasks\":[{\"id\":\"bystander\",\"plugin\":\"x\"},"
+                       "{\"id\":\"ninth\",\"plugin\":\"x\"},"
+                       "{\"id\":\"tenth\",\"plugin\":\"x\"},"
+                       "{\"id\":\"mixed\",\"plugin\":\"x\"}]}",
+                       16);
+    df_task_snapshot s[] = {
+        /* lost twice before, uncharged: a third uncharged loss does not fail it */
+        {.id = "bystander",
+         .state = DF_TS_RUNNING,
+         .attempts = 3,
+         .open_attempt = 3,
+         .lost_streak = 2},
+        {.id = "ninth", .state = DF_TS_RUNNING, .attempts = 9, .open_attempt = 9, .lost_streak = 8},
+        {.id = "tenth",
+         .state = DF_TS_RUNNING,
+         .attempts = 10,
+         .open_attempt = 10,
+         .lost_streak = 9},
+        /* two charged losses among four: the third charged one fails it */
+        {.id = "mixed",
+         .state = DF_TS_RUNNING,
+         .attempts = 5,
+         .open_attempt = 5,
+         .lost_streak = 4,
+         .charged_streak = 2,
+         .open_charged = true},
+    };
+    char err[256];
+    assert_int_equal(df_run_core_restore(h->c, s, 4, err, sizeof err), 0);
+    mark(h);
+    df_run_core_resume(h->c, s, 4, &h->clk);
+    drain(h);
+    assert_int_equal(state(h, "bystander"), DF_TS_QUEUED);
+    assert_false(find(h, DF_FX_ATTEMPT_CLOSE, task(h, "bystander"))->charged);
+    assert_int_equal(state(h, "ninth"), DF_TS_QUEUED);
+    assert_int_equal(state(h, "tenth"), DF_TS_FAILED);
+    assert_non_null(
+        strstr(find(h, DF_FX_TRANSITION, task(h, "tenth"))->error, "lost 10 times in a row"));
+    assert_int_equal(state(h, "mixed"), DF_TS_FAILED);
+    assert_non_null(strstr(find(h, DF_FX_TRANSITION, task(h, "mixed"))->error,
+                           "own plugin code crashed the engine"));
     h_free(h);
 }
 
@@ -629,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_resume_charged_losses),
         cmocka_unit_test(test_retry_command),
         cmocka_unit_test(test_finished),
         cmocka_unit_test(test_effect_order),

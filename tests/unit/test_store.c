@@ -667,8 +667,8 @@ static void test_run_status(void **state)
 
     json_t *st = NULL;
     assert_int_equal(df_store_run_status(f->s, run, &st), DF_STORE_OK);
-    assert_keys(st, "ended_at,error,logical_time,metrics,parent_run_id,parent_task_id,run_id,"
-                    "started_at,state,tasks,trigger,workflow");
+    assert_keys(st, "duration_ms,ended_at,error,logical_time,metrics,parent_run_id,parent_task_id,"
+                    "run_id,started_at,state,tasks,trigger,workflow");
     assert_int_equal(json_integer_value(json_object_get(st, "run_id")), run);
     assert_string_equal(json_string_value(json_object_get(st, "workflow")), "shape");
     assert_string_equal(json_string_value(json_object_get(st, "state")), "RUNNING");

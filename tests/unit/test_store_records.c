@@ -97,6 +97,44 @@ static json_t *sql_rows(sqlite3 *db, const char *sql)
 
 /* What status and history print is made in C from typed rows; it must be byte for byte what
  * the SQL views show (times on millisecond boundaries included, a stale run INTERRUPTED). */
+/* SPEC §12: durations count time running only. A run ran from 0 to 1000 ms, its engine died
+ * (last heartbeat at 1000, period left open), was resumed at 60000 and ended at 60500: it ran for
+ * 1500 ms; a task running from 500 to 60200 ran for 700. status, history and the views agree. */
+static void test_durations_count_running_periods(void **state)
+{
+    fx *f = *state;
+    f->s = open_ok(f);
+    int64_t t0 = 1795940100000;
+    long long a = create(f->s, "wf", 1, 0, t0);
+    assert_int_equal(df_store_run_period_start(f->s, a, t0, t0), DF_STORE_OK);
+    tr_ok(f->s, a, "t0", DF_TS_PENDING, 0, DF_TS_QUEUED, 0, t0 + 400);
+    tr_ok(f->s, a, "t0", DF_TS_QUEUED, 0, DF_TS_RUNNING, 1, t0 + 500);
+    /* the dead engine's period closes at its last heartbeat; a new one opens */
+    assert_int_equal(df_store_run_period_start(f->s, a, t0 + 60000, t0 + 1000), DF_STORE_OK);
+    tr_ok(f->s, a, "t0", DF_TS_RUNNING, 1, DF_TS_SUCCESS, 1, t0 + 60200);
+    assert_int_equal(df_store_run_set_state(f->s, a, DF_RS_SUCCESS, t0 + 60500), DF_STORE_OK);
+    assert_int_equal(df_store_run_period_end(f->s, a, t0 + 60500), DF_STORE_OK);
+
+    json_t *st = NULL;
+    assert_int_equal(df_store_run_status(f->s, a, &st), DF_STORE_OK);
+    assert_int_equal(json_integer_value(json_object_get(st, "duration_ms")), 1500);
+    json_t *task = json_array_get(json_object_get(st, "tasks"), 0);
+    assert_int_equal(json_integer_value(json_object_get(task, "duration_ms")), 700);
+    json_decref(st);
+    json_t *h = NULL;
+    assert_int_equal(df_store_history(f->s, NULL, 0, &h), DF_STORE_OK);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(h, 0), "duration_ms")),
+                     1500);
+    json_decref(h);
+    sqlite3 *db = raw_open(f->path);
+    json_t *v = sql_rows(db, "SELECT (SELECT duration_ms FROM run_history) AS r,"
+                             " (SELECT duration_ms FROM task_history) AS t");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(v, 0), "r")), 1500);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(v, 0), "t")), 700);
+    json_decref(v);
+    sqlite3_close(db);
+}
+
 static void test_status_and_history_match_the_views(void **state)
 {
     fx *f = *state;
@@ -141,7 +179,7 @@ static void test_status_and_history_match_the_views(void **state)
         char sql[512];
         snprintf(sql, sizeof sql,
                  "SELECT run_id, workflow, state, started_at, ended_at, trigger, logical_time,"
-                 " parent_run_id, parent_task_id, error FROM run_history"
+                 " parent_run_id, parent_task_id, error, duration_ms FROM run_history"
                  " WHERE run_id = %lld",
                  ids[k]);
         json_t *heads = sql_rows(db, sql);
@@ -182,7 +220,7 @@ static void test_status_and_history_match_the_views(void **state)
         "\"started_at\":\"2026-11-29T08:15:08.999Z\",\"ended_at\":\"2026-11-29T09:15:09.000Z\","
         "\"trigger\":\"manual\",\"logical_time\":\"2026-11-29T08:15:08.999Z\","
         "\"parent_run_id\":null,\"parent_task_id\":null,\"error\":null,"
-        "\"tasks\":[{\"id\":\"t0\",\"state\":\"SUCCESS\",\"attempts\":1,"
+        "\"duration_ms\":3600001,\"tasks\":[{\"id\":\"t0\",\"state\":\"SUCCESS\",\"attempts\":1,"
         "\"started_at\":\"2026-11-29T08:15:09.000Z\",\"ended_at\":\"2026-11-29T08:15:10.001Z\","
         "\"duration_ms\":1001,\"error\":null,\"result\":null},"
         "{\"id\":\"t1\",\"state\":\"FAILED\",\"attempts\":1,"
@@ -516,6 +554,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_result_with_nul, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_run_invalid_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_and_history_match_the_views, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_durations_count_running_periods, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
