@@ -1,6 +1,7 @@
 /* plugin: the plugin registry — search path, dlopen, ABI and name checks, the plugins' init and
  * fini hooks, and the creation-time `validate` of every task of a workflow (SPEC §2). */
 #include "plugin.h"
+#include "proc_limits.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -645,6 +646,17 @@ int df_workflow_check_plugins(df_plugin_registry *r, const df_workflow *wf,
         plugins_out[i] = p;
         if (df_plugin_apply_rules(p, wf, &wf->tasks[i], err, sizeof err) != 0) {
             df_errlist_add(load_errs, "%s: task \"%s\": %s", wf->path, t->id, err);
+            continue;
+        }
+        /* SPEC §12: max_processes only where a pids control group can be had */
+        const json_t *lim = json_object_get(t->params, "limits");
+        if (json_is_object(lim) && json_object_get(lim, "max_processes") &&
+            !(df_limits_available() & DF_LIMIT_PIDS)) {
+            df_errlist_add(load_errs,
+                           "%s: task \"%s\": limits.max_processes needs a pids control group, "
+                           "which this machine does not give dagflow (cgroup v2 with the pids "
+                           "controller, or a writable cgroup v1 pids hierarchy; see the README)",
+                           wf->path, t->id);
             continue;
         }
         df_template_scope scope = {.params = run_params,

@@ -22,6 +22,7 @@
 
 #include "path.h"
 #include "proc_cgroup.h"
+#include "proc_limits.h"
 #include "proc_env.h"
 #include "proc_registry.h"
 #include "proc_spawn.h"
@@ -60,8 +61,9 @@ struct df_proc {
     int kill_requested;
     int sigkill_sent;
     int completed;
-    int handles;  /* handles initialised and not yet closed */
-    char *cgroup; /* its control group's directory (proc_cgroup.h), or NULL */
+    int handles;            /* handles initialised and not yet closed */
+    char *cgroup;           /* its control group's directory (proc_cgroup.h), or NULL */
+    df_limit_groups limits; /* v1 groups holding its whole-task limits (proc_limits.h) */
     df_proc_done_fn done;
     void *ud;
 };
@@ -109,6 +111,7 @@ static void proc_free(df_proc *p)
     free(p->err.data);
     free(p->stdin_copy);
     free(p->cgroup);
+    df_limits_release(&p->limits);
     free(p);
 }
 
@@ -262,6 +265,12 @@ static void child_exited(df_proc *p, int64_t exit_status, int term_signal)
             free(p->cgroup);
         p->cgroup = NULL;
     }
+    for (size_t i = 0; i < p->limits.n; i++) /* likewise the groups of its limits */
+        if (rmdir(p->limits.dirs[i]) != 0)
+            df_proc_reg_linger(p->limits.dirs[i]);
+        else
+            free(p->limits.dirs[i]);
+    p->limits.n = 0;
     p->exited = 1;
     p->exit_status = exit_status;
     p->term_signal = term_signal;
@@ -550,12 +559,14 @@ static int resolve_cwd(const df_spawn_opts *opts, const char *base_dir, char **o
  * up first, so that a missing one is reported as such rather than by the shell). Returns 0 or a
  * libuv error. */
 static int build_args(const df_spawn_opts *opts, const char *cwd, char **env, const char *cgroup,
-                      char *script, size_t script_len, char ***out, int *wrap)
+                      const df_limit_groups *lim, char *script, size_t script_len, char ***out,
+                      int *wrap)
 {
     size_t argc = 0;
     while (opts->argv[argc])
         argc++;
-    *wrap = opts->limit_cpu_seconds || opts->limit_memory_mb || opts->limit_open_files || cgroup;
+    *wrap = opts->limit_cpu_seconds || opts->limit_memory_mb || opts->limit_open_files || cgroup ||
+            lim->n;
     char **args = calloc(argc + 4, sizeof *args);
     if (!args)
         return UV_ENOMEM;
@@ -572,6 +583,9 @@ static int build_args(const df_spawn_opts *opts, const char *cwd, char **env, co
         if (cgroup) /* joins its control group before anything else runs (best effort) */
             o += (size_t)snprintf(script + o, script_len - o,
                                   "echo $$ 2>/dev/null >'%s/cgroup.procs'; ", cgroup);
+        for (size_t i = 0; i < lim->n; i++) /* its limits' groups: joined, or it does not run */
+            o += (size_t)snprintf(script + o, script_len - o,
+                                  "echo $$ >'%s/cgroup.procs' || exit 126; ", lim->dirs[i]);
         if (opts->limit_cpu_seconds)
             o += (size_t)snprintf(script + o, script_len - o, "ulimit -t %llu && ",
                                   (unsigned long long)opts->limit_cpu_seconds);
@@ -590,6 +604,20 @@ static int build_args(const df_spawn_opts *opts, const char *cwd, char **env, co
     for (size_t i = 0; i < argc; i++)
         args[first + i] = (char *)opts->argv[i];
     *out = args;
+    return 0;
+}
+
+/* A tracked child's control group (proc_cgroup.h) and the groups of its whole-task limits
+ * (proc_limits.h). Returns 0, or UV_EINVAL with err filled when a limit cannot be had. */
+static int make_groups(df_proc *p, const df_spawn_opts *opts, int tracked, char *err, size_t errlen)
+{
+    if (!tracked)
+        return 0;
+    p->cgroup = df_cgroup_new();
+    if ((opts->limit_memory_mb || opts->limit_max_processes) &&
+        df_limits_apply(p->cgroup, opts->limit_memory_mb, opts->limit_max_processes, &p->limits,
+                        err, errlen) != 0)
+        return UV_EINVAL;
     return 0;
 }
 
@@ -677,7 +705,7 @@ int df_proc_run_tracked(uv_loop_t *loop, const df_spawn_opts *opts, const char *
     if (rc != 0)
         return rc;
     char **env = df_proc_build_env(opts->env, extra_env);
-    char script[4600] = "";
+    char script[9000] = "", limit_err[512] = "";
     char **args = NULL;
     int wrap = 0;
     df_proc *p = NULL;
@@ -685,8 +713,9 @@ int df_proc_run_tracked(uv_loop_t *loop, const df_spawn_opts *opts, const char *
         rc = UV_ENOMEM;
     else if (!(p = proc_new(loop, opts, done, ud)))
         rc = UV_ENOMEM;
-    else if ((rc = build_args(opts, cwd, env, (p->cgroup = tracked ? df_cgroup_new() : NULL),
-                              script, sizeof script, &args, &wrap)) != 0) {
+    else if ((rc = make_groups(p, opts, tracked, limit_err, sizeof limit_err)) != 0 ||
+             (rc = build_args(opts, cwd, env, p->cgroup, &p->limits, script, sizeof script, &args,
+                              &wrap)) != 0) {
         df_cgroup_remove(p->cgroup);
         p->completed = 1;
         p->out.open = p->err.open = 0;
@@ -695,7 +724,9 @@ int df_proc_run_tracked(uv_loop_t *loop, const df_spawn_opts *opts, const char *
     }
     if (rc != 0) {
         snprintf(err, errlen, "spawn %s: %s", argv0,
-                 rc == UV_ENOMEM ? "out of memory" : uv_strerror(rc));
+                 limit_err[0]      ? limit_err
+                 : rc == UV_ENOMEM ? "out of memory"
+                                   : uv_strerror(rc));
         free(args);
         free(env);
         free(cwd);

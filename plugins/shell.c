@@ -6,7 +6,9 @@
  * the child's stdin; any other JSON value is written as compact JSON text), "parse_json_stdout"
  * (boolean), "retry_on_exit_codes" (array of integers: when set, a non-zero exit code not in it
  * fails the task permanently instead of being retried), "limits" ({"cpu_seconds", "memory_mb",
- * "open_files"}, integers >= 1, applied with setrlimit in the child; memory_mb is RLIMIT_AS).
+ * "open_files", "max_processes"}, integers >= 1: the first three applied with setrlimit in the
+ * child, memory_mb as RLIMIT_AS; where the machine gives dagflow control groups, memory_mb and
+ * max_processes also hold for the child and everything it starts as a whole, SPEC §12).
  * argv elements and env values may also be numbers or booleans (written as their JSON text), so
  * a reference like "${tasks.a.result.exit_code}" works where a string is expected.
  *
@@ -36,7 +38,8 @@
 static const char *const known_keys[] = {
     "argv",   "script", "env", "cwd", "stdin", "parse_json_stdout", "retry_on_exit_codes",
     "limits", NULL};
-static const char *const limit_keys[] = {"cpu_seconds", "memory_mb", "open_files", NULL};
+static const char *const limit_keys[] = {"cpu_seconds", "memory_mb", "open_files", "max_processes",
+                                         NULL};
 
 /* ---- validation ---- */
 
@@ -110,7 +113,8 @@ static int check_limits(const json_t *limits, int templates, char *err, size_t e
 {
     if (!json_is_object(limits)) {
         snprintf(err, errlen,
-                 "\"limits\" must be an object with cpu_seconds, memory_mb, open_files");
+                 "\"limits\" must be an object with cpu_seconds, memory_mb, open_files, "
+                 "max_processes");
         return 1;
     }
     if (dfp_check_keys(limits, limit_keys, " in \"limits\"", 0, "known:", err, errlen))
@@ -315,6 +319,8 @@ static int spawn_settings(const json_t *params, df_spawn_opts *opts, char **stdi
         opts->limit_memory_mb = (uint64_t)json_integer_value(v);
     if (limits && (v = json_object_get(limits, "open_files")))
         opts->limit_open_files = (uint64_t)json_integer_value(v);
+    if (limits && (v = json_object_get(limits, "max_processes")))
+        opts->limit_max_processes = (uint64_t)json_integer_value(v);
     return 0;
 }
 

@@ -194,6 +194,11 @@ typedef struct df_spawn_opts {
     uint64_t limit_cpu_seconds;
     uint64_t limit_memory_mb;
     uint64_t limit_open_files;
+    /* Whole-task limits (SPEC §12), where the machine gives dagflow control groups: the child
+     * and everything it starts may not have more than this many processes at once (pids.max);
+     * 0 = none. With such groups limit_memory_mb also holds for them all (memory.max). A spawn
+     * asking for max_processes where there are none fails. */
+    uint64_t limit_max_processes;
 } df_spawn_opts;
 
 /* clang-format off */
