@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# compare.sh: dagflow next to its peers (../shared/peers: Dask threads, TaskFlow with SQLite, make,
+# ninja) on the rows of issue 14's table, in the same run, interleaved (rep 1 of every command,
+# then rep 2, ...), so that the shared machine's load falls on all of them alike. Not pass/fail.
+# Every measurement is the whole process under /usr/bin/time -v, from a fresh folder; each row
+# prints min and median wall seconds and peak RSS (MB) over REPS runs, with the load (uptime).
+#
+# Rows (arguments; default: all but noop1m):
+#   noop10k   10,000-task no-op layered DAG (width 100): dagflow --concurrency 8 and default,
+#             dask-threads (8 workers); TaskFlow+SQLite at 200 tasks (it cannot finish 10,000)
+#   noop1m    1,000,000-task no-op layered DAG: dagflow, default concurrency (peers: none fit)
+#   sleep10k  10,000 independent 1 s sleeps: dagflow --concurrency 10000, dask-threads 10000
+#             workers, make -j10000
+#   start1    one-task workflow, process start to exit: dagflow on a new database and on one
+#             holding a 10,000-task run, dask-threads, TaskFlow+SQLite, make, ninja
+#   latency   ready->running wait under the 10k DAG at --concurrency 8 (tests/bench/stamp.so,
+#             latency.py): dagflow (stamps, and its own record when it has one) and dask-threads
+#   procdag   1,000-task layered DAG running `true` per task: dagflow, make -j8, ninja -j8
+#
+# Usage: tests/bench/compare.sh [ROW...]
+# Environment: DF_BIN (default build/dagflow), STAMP (stamp.so, default next to DF_BIN), REPS (5), PEERS (../shared/peers), WORK (a new
+# temporary folder, removed at the end unless KEEP=1), TMO (per-run timeout, 300 s).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${DF_BIN:-$here/../../build/dagflow}
+bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+stampdir=$(dirname "${STAMP:-$(dirname "$bin")/tests/bench/plugins/stamp.so}")
+REPS=${REPS:-5}
+PEERS=${PEERS:-$here/../../../shared/peers}
+[ -d "$PEERS" ] || PEERS=/work/shared/peers
+TMO=${TMO:-300}
+PY=/usr/bin/python3
+WORK=${WORK:-$(mktemp -d /tmp/dfbench.XXXXXX)}
+mkdir -p "$WORK"
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
+rows=("$@")
+[ ${#rows[@]} -gt 0 ] || rows=(noop10k sleep10k start1 latency procdag)
+
+spec() { # spec N W -> path of the shared spec
+    local f=$WORK/dag-$1-w$2.tsv
+    [ -f "$f" ] || $PY "$PEERS/gen_dag.py" spec "$1" "$2" "$f"
+    echo "$f"
+}
+wf() { # wf SPEC KIND -> path of the dagflow workflow
+    local f=${1%.tsv}-$2.json
+    [ -f "$f" ] || $PY "$PEERS/gen_dag.py" dagflow "$1" "$2" "$f"
+    echo "$f"
+}
+
+# run LABEL DIR CMD...: one measurement, appended to $WORK/LABEL.m as "wall_s rss_mb rc"
+run() {
+    local label=$1 dir=$2 t0 t1 rc
+    shift 2
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    t0=$(date +%s%N)
+    (cd "$dir" && /usr/bin/time -v -o "$WORK/time.txt" timeout -k 5 "$TMO" "$@") \
+        >"$WORK/$label.out" 2>&1
+    rc=$?
+    t1=$(date +%s%N)
+    awk -v a="$t0" -v b="$t1" -v rc=$rc -F': ' \
+        '/Maximum resident set size/{r=$2/1024} END{printf "%.3f %.1f %d\n",(b-a)/1e9,r,rc}' \
+        "$WORK/time.txt" >>"$WORK/$label.m"
+    [ $rc -eq 0 ] || { echo "  $label: exit $rc: $(tail -2 "$WORK/$label.out")" >&2; }
+}
+
+# summary LABEL [N]: min/median wall and peak RSS of LABEL's runs, tasks/s at N
+summary() {
+    sort -n "$WORK/$1.m" | awk -v l="$1" -v n="${2:-0}" '
+        {w[NR]=$1; r[NR]=$2; if ($3!=0) bad++}
+        END{m=w[int((NR+1)/2)]; x=0; for(i=1;i<=NR;i++) if(r[i]>x) x=r[i];
+            printf "  %-34s min %8.3f s  median %8.3f s", l, w[1], m;
+            if (n>0) printf "  (%8.0f tasks/s at median)", n/m;
+            printf "  peak RSS %7.1f MB  runs %d%s\n", x, NR, bad?"  FAILED "bad:""}'
+}
+
+load() { echo "  load: $(uptime | sed 's/.*load average: //')"; }
+
+peer_py() { # peer_py LABEL PEER SPEC KIND JOBS
+    run "$1" "$WORK/d-$1" $PY "$PEERS/py_peers.py" "$2" "$3" "$4" "$5" "$WORK/d-$1/taskflow.db"
+    grep -q ' ok=1 ' "$WORK/$1.out" || echo "  $1: peer check failed" >&2
+}
+
+dagflow_run() { # dagflow_run LABEL WF [OPTIONS...]
+    local label=$1 w=$2
+    shift 2
+    run "$label" "$WORK/d-$label" "$bin" run --db df.db "$@" "$w"
+}
+
+row_noop10k() {
+    local sp sp200
+    sp=$(spec 10000 100)
+    sp200=$(spec 200 100)
+    wf "$sp" noop >/dev/null
+    echo "noop10k: 10,000-task no-op layered DAG"
+    load
+    for _ in $(seq "$REPS"); do
+        dagflow_run df-noop10k-c8 "$(wf "$sp" noop)" --concurrency 8
+        dagflow_run df-noop10k-default "$(wf "$sp" noop)"
+        peer_py dask-noop10k-8 dask-threads "$sp" noop 8
+        peer_py taskflow-sqlite-noop200-8 taskflow-parallel-sqlite "$sp200" noop 8
+    done
+    load
+    summary df-noop10k-c8 10000
+    summary df-noop10k-default 10000
+    summary dask-noop10k-8 10000
+    summary taskflow-sqlite-noop200-8 200
+}
+
+row_noop1m() {
+    local sp
+    sp=$(spec 1000000 100)
+    wf "$sp" noop >/dev/null
+    echo "noop1m: 1,000,000-task no-op layered DAG (dagflow only: dask-threads needs 0.93 GB at"
+    echo "  10,000 tasks, TaskFlow cannot finish 10,000)"
+    load
+    for _ in $(seq "$REPS"); do
+        dagflow_run df-noop1m "$(wf "$sp" noop)"
+    done
+    load
+    summary df-noop1m 1000000
+}
+
+row_sleep10k() {
+    local sp
+    sp=$(spec 10000 10000)
+    wf "$sp" sleep >/dev/null
+    $PY "$PEERS/gen_dag.py" make "$sp" "sleep 1" "$WORK/sleep.mk"
+    echo "sleep10k: 10,000 independent 1 s sleeps, all at once (TaskFlow: 9 GB, does not finish)"
+    load
+    for _ in $(seq "$REPS"); do
+        dagflow_run df-sleep10k "$(wf "$sp" sleep)" --concurrency 10000
+        peer_py dask-sleep10k dask-threads "$sp" sleep 10000
+        run make-sleep10k "$WORK/d-make-sleep10k" make -s -f "$WORK/sleep.mk" -j10000
+    done
+    load
+    summary df-sleep10k
+    summary dask-sleep10k
+    summary make-sleep10k
+}
+
+row_start1() {
+    local sp big
+    sp=$(spec 1 1)
+    wf "$sp" noop >/dev/null
+    $PY "$PEERS/gen_dag.py" make "$sp" "true" "$WORK/one.mk"
+    $PY "$PEERS/gen_dag.py" ninja "$sp" "true" "$WORK/one.ninja"
+    # a database that already holds a 10,000-task run
+    big=$WORK/big.db
+    rm -f "$big"*
+    "$bin" run --db "$big" "$(wf "$(spec 10000 100)" noop)" >/dev/null 2>&1
+    echo "start1: one-task workflow, process start to exit"
+    load
+    for _ in $(seq "$REPS"); do
+        dagflow_run df-start1-newdb "$(wf "$sp" noop)"
+        run df-start1-bigdb "$WORK/d-df-start1-bigdb" "$bin" run --db "$big" "$(wf "$sp" noop)"
+        peer_py dask-start1 dask-threads "$sp" noop 8
+        peer_py taskflow-sqlite-start1 taskflow-parallel-sqlite "$sp" noop 8
+        run make-start1 "$WORK/d-make-start1" make -s -f "$WORK/one.mk"
+        run ninja-start1 "$WORK/d-ninja-start1" ninja -f "$WORK/one.ninja"
+    done
+    load
+    for l in df-start1-newdb df-start1-bigdb dask-start1 taskflow-sqlite-start1 make-start1 \
+        ninja-start1; do
+        summary $l
+    done
+}
+
+row_latency() {
+    local sp w d
+    sp=$(spec 10000 100)
+    w=$WORK/lat.json
+    $PY - "$sp" "$stampdir/stamp.so" "$w" <<'PY'
+import json, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+tasks = [dict({"id": n, "plugin": sys.argv[2]}, **({"depends_on": d.split(",")} if d != "-" else {}))
+         for n, d in rows]
+json.dump({"name": "latency", "tasks": tasks}, open(sys.argv[3], "w"))
+PY
+    echo "latency: ready->running wait under the 10k DAG, --concurrency 8 / 8 workers"
+    echo "  (stamps: from the last dependency's end to the task's start, inside the tasks)"
+    load
+    for i in $(seq "$REPS"); do
+        d=$WORK/d-lat-$i
+        rm -rf "$d"
+        mkdir -p "$d"
+        "$bin" run --db "$d/df.db" --concurrency 8 "$w" >/dev/null 2>&1
+        echo "  dagflow stamps   $($PY "$here/latency.py" dagflow "$d/df.db" "$sp")"
+        "$bin" status --db "$d/df.db" --json 1 2>/dev/null |
+            $PY -c 'import json,sys; m=(json.load(sys.stdin).get("metrics") or {}).get("ready_to_running");
+print("  dagflow recorded " + ("p50_ms=%s p99_ms=%s max_ms=%s n=%s" % (m["p50_ms"], m["p99_ms"], m["max_ms"], m["count"]) if m else "(not recorded)"))' 2>/dev/null ||
+            echo "  dagflow recorded (not recorded)"
+        echo "  dask-threads     $($PY "$here/latency.py" dask "$sp" 8)"
+    done
+    load
+}
+
+row_procdag() {
+    local sp
+    sp=$(spec 1000 100)
+    wf "$sp" shell >/dev/null
+    $PY "$PEERS/gen_dag.py" make "$sp" "true" "$WORK/proc.mk"
+    $PY "$PEERS/gen_dag.py" ninja "$sp" "true" "$WORK/proc.ninja"
+    echo "procdag: 1,000-task layered DAG running \`true\` per task, 8 at a time"
+    load
+    for _ in $(seq "$REPS"); do
+        dagflow_run df-procdag-c8 "$(wf "$sp" shell)" --concurrency 8
+        run make-procdag-j8 "$WORK/d-make-procdag" make -s -f "$WORK/proc.mk" -j8
+        run ninja-procdag-j8 "$WORK/d-ninja-procdag" ninja -f "$WORK/proc.ninja" -j8
+    done
+    load
+    summary df-procdag-c8 1000
+    summary make-procdag-j8 1000
+    summary ninja-procdag-j8 1000
+}
+
+echo "# compare.sh $(date -u +%FT%TZ) bin=$bin ($(git -C "$here" rev-parse --short HEAD 2>/dev/null)) reps=$REPS nproc=$(nproc)"
+for r in "${rows[@]}"; do
+    "row_$r"
+done
