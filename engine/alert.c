@@ -2,7 +2,6 @@
  * and `webhook` sinks of SPEC §5, on the engine's event loop. */
 #include "alert.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -409,8 +408,9 @@ static void webhook_work(uv_work_t *w)
 {
     delivery *d = w->data;
     const char *url = json_string_value(json_object_get(d->sink, "url"));
-    CURL *c = curl_easy_init();
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    const df_curl_api *cu = df_curl_load(NULL, 0); /* loaded by deliver_webhook */
+    CURL *c = cu ? cu->easy_init() : NULL;
+    struct curl_slist *hdrs = cu ? cu->slist_append(NULL, "Content-Type: application/json") : NULL;
     char *msg = NULL;
     if (!c || !hdrs || !url) {
         d->work_error = strdup("webhook sink: cannot start a request");
@@ -422,23 +422,23 @@ static void webhook_work(uv_work_t *w)
     {
         char *line = NULL;
         if (asprintf(&line, "%s: %s", k, json_string_value(v) ? json_string_value(v) : "") >= 0) {
-            struct curl_slist *n = curl_slist_append(hdrs, line);
+            struct curl_slist *n = cu->slist_append(hdrs, line);
             if (n)
                 hdrs = n;
             free(line);
         }
     }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, d->payload);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)DF_ALERT_TRY_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
-    CURLcode rc = curl_easy_perform(c);
+    cu->easy_setopt(c, CURLOPT_URL, url);
+    cu->easy_setopt(c, CURLOPT_POSTFIELDS, d->payload);
+    cu->easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)DF_ALERT_TRY_TIMEOUT_MS);
+    cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
+    CURLcode rc = cu->easy_perform(c);
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (rc != CURLE_OK) {
-        if (asprintf(&msg, "webhook sink: %s: %s", url, curl_easy_strerror(rc)) < 0)
+        if (asprintf(&msg, "webhook sink: %s: %s", url, cu->easy_strerror(rc)) < 0)
             msg = NULL;
         d->work_error = msg ? msg : strdup("webhook sink: request failed");
     } else if (status < 200 || status > 299) {
@@ -447,9 +447,10 @@ static void webhook_work(uv_work_t *w)
         d->work_error = msg ? msg : strdup("webhook sink: not 2xx");
     }
 out:
-    curl_slist_free_all(hdrs);
+    if (hdrs)
+        cu->slist_free_all(hdrs);
     if (c)
-        curl_easy_cleanup(c);
+        cu->easy_cleanup(c);
 }
 
 static void webhook_after(uv_work_t *w, int status)
@@ -467,7 +468,7 @@ static void webhook_after(uv_work_t *w, int status)
 static void deliver_webhook(delivery *d)
 {
     char cerr[256], msg[300];
-    if (df_curl_global_once(cerr, sizeof cerr) != 0) {
+    if (!df_curl_load(cerr, sizeof cerr)) {
         snprintf(msg, sizeof msg, "webhook sink: %s", cerr);
         try_done(d, msg);
         return;

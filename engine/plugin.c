@@ -83,9 +83,9 @@ static struct df_unit_hold *hold_find_locked(const df_taskunit *raw)
 
 /* Takes a registry's hold on the plugin descriptor raw, whose fields of its ABI are in unit: the
  * first hold in the process (or the first since the last one was released) runs the plugin's
- * init, after the process's curl_global_init (curl_global.h). Returns the hold, or NULL with
- * the reason in err ("init failed: <the plugin's message>", or out of memory). Thread-safe:
- * init runs under a process-wide lock. */
+ * init, after the process's curl_global_init when the plugin brought libcurl in (curl_global.h).
+ * Returns the hold, or NULL with the reason in err ("init failed: <the plugin's message>", or out
+ * of memory). Thread-safe: init runs under a process-wide lock. */
 static struct df_unit_hold *hold_acquire(const df_taskunit *raw, const df_taskunit *unit, char *err,
                                          size_t errlen)
 {
@@ -97,7 +97,7 @@ static struct df_unit_hold *hold_acquire(const df_taskunit *raw, const df_taskun
         h->unit = *unit; /* not in use: read afresh */
         if (h->unit.init) {
             char msg[1024] = "";
-            df_curl_global_once(NULL, 0); /* a failure is the plugin's to report */
+            df_curl_init_if_loaded(); /* a failure is the plugin's to report */
             if (h->unit.init(msg, sizeof msg) != 0) {
                 msg[sizeof msg - 1] = '\0';
                 snprintf(err, errlen, "init failed: %s", msg[0] ? msg : "(no message)");

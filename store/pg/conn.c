@@ -65,6 +65,9 @@ int df_pg_connect(df_pg_store *s, const char *what)
     long long deadline = mono_ms() + s->retry_ms;
     long delay = 50;
     char buf[DF_STORE_ERR_MAX];
+    if (df_pq_load(buf, sizeof buf) != 0)
+        return df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: PostgreSQL needs libpq: %s",
+                              what, buf);
     for (;;) {
         if (connect_once(s))
             return DF_STORE_OK;

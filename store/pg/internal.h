@@ -7,7 +7,7 @@
 #ifndef DF_STORE_PG_INTERNAL_H
 #define DF_STORE_PG_INTERNAL_H
 
-#include <libpq-fe.h>
+#include "pq_dl.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
