@@ -18,6 +18,13 @@ uint64_t df_mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+uint64_t df_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 char *df_iso8601(int64_t ms, char *buf, size_t len)
 {
     time_t s = (time_t)(ms / 1000);

@@ -93,6 +93,7 @@ int df_engine_commit(df_engine *e)
                                                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         e->in_tx = false;
     }
+    e->last_commit_us = df_mono_us();
     if (df_alerts_flush(e->alerts) != 0)
         df_engine_fail(e, "alerts: out of memory");
     return 0;
@@ -219,8 +220,10 @@ static void on_tick(uv_idle_t *h)
     for (size_t i = 0; i < e->n_runs; i++)
         df_run_check_end(e->runs[i]);
     if (df_engine_commit(e) == 0)
-        for (size_t i = 0; i < e->n_runs; i++)
+        for (size_t i = 0; i < e->n_runs; i++) {
+            df_run_stamp_ready(e->runs[i]);
             df_run_submit(e->runs[i]);
+        }
     /* The pool's queue was full: it drains as soon as workers pick jobs up, which sends no event
      * back, so look again shortly rather than at the next completion. */
     bool waiting = false;

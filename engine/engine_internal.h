@@ -75,7 +75,8 @@ struct df_engine {
     bool handles_open;
 
     bool in_tx;
-    bool stopping;   /* df_engine_stop asked to stop (for good) */
+    uint64_t last_commit_us; /* df_mono_us right after the last group commit */
+    bool stopping;           /* df_engine_stop asked to stop (for good) */
     bool halted;     /* ... and a second call to stop at once: fatal, nothing more recorded */
     bool fatal;      /* the store failed: no more writes */
     bool taken_over; /* ... because another engine claimed the run */
@@ -237,6 +238,10 @@ bool df_run_dispatch(df_run *r, size_t max);
 
 /* Submits the attempts df_run_dispatch started (call only after the commit). */
 void df_run_submit(df_run *r);
+
+/* After a commit, before df_run_submit: the tasks made ready (QUEUED) in the transaction just
+ * committed are ready as of e->last_commit_us, the start of their ready->running wait. */
+void df_run_stamp_ready(df_run *r);
 
 /* Called after each commit: finishes the run when every task is final and nothing is in flight.
  * Returns true once the run has ended. */

@@ -65,13 +65,15 @@ df_run *df_run_new(df_engine *e, long long run_id, df_workflow *wf, const df_plu
         r->pending = calloc(n, sizeof *r->pending);
         r->pending_cap = n;
         r->ready_at = calloc(n, sizeof *r->ready_at); /* NULL: no latency figures, no failure */
+        r->ready_tx = calloc(n, sizeof *r->ready_tx);
         r->core = core_new(r);
     }
-    if (!r || !r->io || !r->pending || !r->core) {
+    if (!r || !r->io || !r->pending || !r->ready_tx || !r->core) {
         if (r) {
             free(r->io);
             free(r->pending);
             free(r->ready_at);
+            free(r->ready_tx);
             df_run_core_free(r->core);
             free(r);
         }
@@ -113,6 +115,7 @@ void df_run_free(df_run *r)
     df_run_map_free_io(r);
     free(r->pending);
     free(r->ready_at);
+    free(r->ready_tx);
     free(r->plugins);
     json_decref(r->params);
     df_workflow_free(r->wf);
@@ -246,6 +249,13 @@ void df_run_on_result(df_engine *e, df_job_result *res)
     df_task_io *io = df_run_io(r, rec->task);
     if (io && io->rec == rec)
         io->rec = NULL;
+    /* ready -> running wait of a task (a mapped instance is not timed: rec->task is a unit) */
+    if (io && rec->task < r->wf->n_tasks && res->started_mono_us && io->ready_us &&
+        !io->ready_in_tx) {
+        uint64_t at = res->started_mono_us;
+        df_latency_add(&r->ready_to_running, at > io->ready_us ? at - io->ready_us : 0);
+        io->ready_us = 0;
+    }
     df_run_clock clk = df_run_now();
     df_run_core_result_in(r->core, rec->task, rec->attempt, res->status, res->result, res->error,
                           res->log, &clk);
@@ -381,6 +391,25 @@ static bool submit(df_run *r, size_t task, unsigned attempt)
     df_run_io(r, task)->rec = rec;
     df_run_core_submitted(r->core, task, true);
     return true;
+}
+
+void df_run_note_ready(df_run *r, size_t task)
+{
+    df_task_io *io = &r->io[task];
+    if (io->ready_in_tx)
+        return;
+    io->ready_in_tx = true;
+    r->ready_tx[r->ready_tx_n++] = task;
+}
+
+void df_run_stamp_ready(df_run *r)
+{
+    for (size_t k = 0; k < r->ready_tx_n; k++) {
+        df_task_io *io = &r->io[r->ready_tx[k]];
+        io->ready_us = r->e->last_commit_us;
+        io->ready_in_tx = false;
+    }
+    r->ready_tx_n = 0;
 }
 
 void df_run_submit(df_run *r)

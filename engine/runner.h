@@ -5,6 +5,7 @@
 #define DF_RUNNER_H
 
 #include "engine_internal.h"
+#include "latency.h"
 
 /* Per task, what only the shell holds: the attempt handed to the pool and the libuv timers. */
 typedef struct df_task_io {
@@ -14,6 +15,8 @@ typedef struct df_task_io {
     uv_timer_t *retry;   /* DF_RT_RETRY; data = this */
     uv_timer_t *attempt; /* DF_RT_TIMEOUT, then DF_RT_UNYIELDING, then DF_RT_GRACE */
     df_run_timer_kind attempt_kind;
+    uint64_t ready_us; /* the commit that made the task ready (df_mono_us), 0 when not ready */
+    bool ready_in_tx;  /* made ready (QUEUED) in the open transaction: in df_run.ready_tx */
 } df_task_io;
 
 /* An attempt the core asked to submit, waiting for the commit (and for room in the pool). */
@@ -46,7 +49,14 @@ struct df_run {
     size_t n_uio;
     void **io_blocks;
     size_t n_io_blocks;
+    size_t *ready_tx; /* tasks made ready in the open transaction, stamped at its commit */
+    size_t ready_tx_n;
+    df_latency ready_to_running; /* every attempt's wait, from ready_us to execute's start */
 };
+
+/* Notes that task (not a mapped instance) became ready (QUEUED) in the open transaction: its
+ * ready time is the commit's. */
+void df_run_note_ready(df_run *r, size_t task);
 
 /* ---- mapped instances (runner_map.c) ---- */
 

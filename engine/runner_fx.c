@@ -44,6 +44,8 @@ static void write_transition(df_run *r, const df_effect *fx)
                         .next_retry_at = fx->next_retry_at,
                         .reset_retry_budget = fx->reset_budget};
     store_status(r, df_store_transition(r->e->store, &tr));
+    if (fx->to == DF_TS_QUEUED && mi < 0)
+        df_run_note_ready(r, ti);
     /* ready -> running latency (GET /metrics): from the time the task was queued (unmapped
      * tasks; a mapped instance is not timed) */
     if (mi >= 0 || !r->ready_at)
@@ -88,6 +90,11 @@ static void write_run_end(df_run *r, const df_effect *fx)
         (json_int_t)ps.in_flight_peak, "queue_high_water", (json_int_t)ps.queue_high_water,
         "stacks_created", (json_int_t)ps.stacks_created, "stacks_reused",
         (json_int_t)ps.stacks_reused, "jobs_completed", (json_int_t)ps.jobs_completed);
+    json_t *lat = df_latency_json(&r->ready_to_running);
+    if (m && lat)
+        json_object_set_new(m, "ready_to_running", lat);
+    else
+        json_decref(lat);
     if (m && df_store_run_set_metrics(e->store, r->id, m) != DF_STORE_OK)
         df_engine_fail(e, "%s", df_store_error(e->store));
     json_decref(m);

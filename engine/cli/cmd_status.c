@@ -99,6 +99,11 @@ static int print_human(const json_t *st, bool expand)
                df_cli_json_int(m, "queue_high_water"), df_cli_json_int(m, "stacks_created"),
                df_cli_json_int(m, "stacks_reused"));
     }
+    const json_t *lat = json_object_get(m, "ready_to_running");
+    if (json_is_object(lat))
+        printf("Latency:   ready->running p50 %.3f ms, p99 %.3f ms, max %.3f ms (%lld attempts)\n",
+               df_cli_json_int(lat, "p50_us") / 1000.0, df_cli_json_int(lat, "p99_us") / 1000.0,
+               df_cli_json_int(lat, "max_us") / 1000.0, df_cli_json_int(lat, "count"));
     printf("\n");
 
     static const char *const headers[] = {"TASK", "STATE", "ATTEMPTS", "DURATION", "ERROR"};
@@ -239,7 +244,14 @@ int df_cmd_status(const df_cli *cli)
     json_t *st = NULL;
     int code = read_status(cli, e, run_id, &st);
     if (code == 0 && cli->json) {
-        /* Exactly SPEC §6's keys: the pool metrics are shown by the human output only. */
+        /* SPEC §6's keys, and the ready->running latency when the run recorded it (issue 14):
+         * the pool metrics are shown by the human output only. */
+        json_t *lat = json_object_get(json_object_get(st, "metrics"), "ready_to_running");
+        if (json_is_object(lat)) {
+            json_t *brief = json_deep_copy(lat);
+            json_object_del(brief, "buckets");
+            json_object_set_new(st, "ready_to_running", brief);
+        }
         json_object_del(st, "metrics");
         json_object_del(st, "duration_ms"); /* the run's: shown by the human output only */
         code = df_cli_print_json(st) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL;

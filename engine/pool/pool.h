@@ -60,6 +60,7 @@ typedef struct df_job_result {
     char *log;      /* owned: the attempt's log lines joined with '\n', or NULL */
     uint64_t started_mono_ms;
     uint64_t ended_mono_ms;
+    uint64_t started_mono_us;   /* when execute began (df_mono_us), 0 when it never did */
     void *user;                 /* df_job.user */
     struct df_job_result *next; /* the receiver's to use (e.g. to queue results without
                                  * allocating); NULL when delivered */

@@ -78,6 +78,7 @@ struct df_task_ctx {
     size_t log_len, log_cap;
     bool log_cut; /* older lines were dropped to keep the log under the pool's max_log_bytes */
     uint64_t started_ms, ended_ms;
+    uint64_t started_us; /* df_mono_us at the start of execute */
 };
 
 struct df_worker {

@@ -57,6 +57,7 @@ void df_task_ctx_dispose(df_task_ctx *ctx)
         ctx->error = ctx->log = NULL;
         ctx->log_len = ctx->log_cap = 0;
         ctx->started_ms = ctx->ended_ms = 0;
+        ctx->started_us = 0;
         ctx->free_next = w->ctx_free;
         w->ctx_free = ctx;
         w->ctx_free_n++;

@@ -258,6 +258,7 @@ static void complete_running(df_worker *w, df_task_ctx *ctx)
     }
     r->started_mono_ms = ctx->started_ms;
     r->ended_mono_ms = ctx->ended_ms;
+    r->started_mono_us = ctx->started_us;
     ctx->result = NULL;
     ctx->error = NULL;
     pj->ctx = NULL;
@@ -271,7 +272,8 @@ static void coro_main(df_coro *co, void *arg)
     (void)co;
     df_task_ctx *ctx = arg;
     df_job *job = ctx->pj->job;
-    ctx->started_ms = df_mono_ms();
+    ctx->started_us = df_mono_us();
+    ctx->started_ms = ctx->started_us / 1000;
     json_t *result = NULL;
     int st;
     if (!job->unit || !job->unit->execute) {

@@ -187,8 +187,8 @@ PY
         "$bin" run --db "$d/df.db" --concurrency 8 "$w" >/dev/null 2>&1
         echo "  dagflow stamps   $($PY "$here/latency.py" dagflow "$d/df.db" "$sp")"
         "$bin" status --db "$d/df.db" --json 1 2>/dev/null |
-            $PY -c 'import json,sys; m=(json.load(sys.stdin).get("metrics") or {}).get("ready_to_running");
-print("  dagflow recorded " + ("p50_ms=%s p99_ms=%s max_ms=%s n=%s" % (m["p50_ms"], m["p99_ms"], m["max_ms"], m["count"]) if m else "(not recorded)"))' 2>/dev/null ||
+            $PY -c 'import json,sys; m=json.load(sys.stdin).get("ready_to_running");
+print("  dagflow recorded " + ("n=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f" % (m["count"], m["p50_us"]/1e3, m["p99_us"]/1e3, m["max_us"]/1e3) if m else "(not recorded)"))' 2>/dev/null ||
             echo "  dagflow recorded (not recorded)"
         echo "  dask-threads     $($PY "$here/latency.py" dask "$sp" 8)"
     done
