@@ -119,11 +119,11 @@ assert_eq 0 "$(q "SELECT count(*) FROM task_events a JOIN task_events b ON b.seq
 assert_eq "$(q "SELECT count(*) FROM task_events")" "$(q "SELECT count(DISTINCT seq) FROM task_events")" \
     "seq is unique"
 
-note "status --json: exactly the SPEC §6 keys"
+note "status --json: exactly the SPEC §6 keys, and the run's ready->running latency (issue 14)"
 dfx status 1 --json
 expect_rc 0
-soft_eq '["ended_at","error","logical_time","parent_run_id","parent_task_id","run_id","started_at","state","tasks","trigger","workflow"]' "$(jv 'keys' "$DF_OUT")" \
-    "keys of status --json"
+soft_eq '["ended_at","error","logical_time","parent_run_id","parent_task_id","ready_to_running","run_id","started_at","state","tasks","trigger","workflow"]' \
+    "$(jv 'keys' "$DF_OUT")" "keys of status --json"
 assert_eq '["attempts","duration_ms","ended_at","error","id","result","started_at","state"]' \
     "$(jv '[.tasks[] | keys] | unique | .[]' "$DF_OUT")" "keys of each task in status --json"
 assert_eq 1 "$(jv .run_id "$DF_OUT")"
