@@ -361,7 +361,8 @@ int df_store_create_run(df_store *s, const df_run_record *run, long long *run_id
  * when `to` is final, and clears ended_at when `to` is PENDING. The transition table is the
  * engine's (engine/state.c): the store records what the caller decided. DF_STORE_CONFLICT when
  * the row was not in (from, from_attempt) (the message says what it was), DF_STORE_NOTFOUND for
- * an unknown task instance. */
+ * an unknown task instance; either, and a refused value, leave nothing behind. Inside the caller's
+ * transaction an I/O failure may leave part of the change: roll the transaction back. */
 int df_store_transition(df_store *s, const df_transition *t);
 
 /* Opens attempt number `attempt` (>= 1, outcome RUNNING, started at started_at ms) of a task

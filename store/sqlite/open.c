@@ -422,6 +422,9 @@ static void sqlite_close(df_store *store)
     df_sqlite_store *s = df_sqlite_of(store);
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++)
+            sqlite3_finalize(s->rows_st[i][j]);
     df_sqlite_file_close(s);
     free(s->path);
     free(s->abs_path);
