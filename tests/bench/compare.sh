@@ -18,7 +18,8 @@
 #   procdag   1,000-task layered DAG running `true` per task: dagflow, make -j8, ninja -j8
 #
 # Usage: tests/bench/compare.sh [ROW...]
-# Environment: DF_BIN (default build/dagflow), STAMP (stamp.so, default next to DF_BIN), REPS (5), PEERS (../shared/peers), WORK (a new
+# Environment: DF_BIN (default build/dagflow), BEFORE (a second dagflow binary, e.g. an older
+# build: every dagflow measurement is then made with both, interleaved, its labels df0-*), STAMP (stamp.so, default next to DF_BIN), REPS (5), PEERS (../shared/peers), WORK (a new
 # temporary folder, removed at the end unless KEEP=1), TMO (per-run timeout, 300 s).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,7 +48,9 @@ wf() { # wf SPEC KIND -> path of the dagflow workflow
     echo "$f"
 }
 
-# run LABEL DIR CMD...: one measurement, appended to $WORK/LABEL.m as "wall_s rss_mb rc"
+# run LABEL DIR CMD...: one measurement, appended to $WORK/LABEL.m as "wall_s rss_mb rc cpu_s"
+# (cpu_s: user + system time of the process and its children, which the machine's load inflates
+# less than the wall time)
 run() {
     local label=$1 dir=$2 t0 t1 rc
     shift 2
@@ -59,19 +62,22 @@ run() {
     rc=$?
     t1=$(date +%s%N)
     awk -v a="$t0" -v b="$t1" -v rc=$rc -F': ' \
-        '/Maximum resident set size/{r=$2/1024} END{printf "%.3f %.1f %d\n",(b-a)/1e9,r,rc}' \
+        '/Maximum resident set size/{r=$2/1024} /User time|System time/{c+=$2}
+         END{printf "%.3f %.1f %d %.3f\n",(b-a)/1e9,r,rc,c}' \
         "$WORK/time.txt" >>"$WORK/$label.m"
     [ $rc -eq 0 ] || { echo "  $label: exit $rc: $(tail -2 "$WORK/$label.out")" >&2; }
 }
 
 # summary LABEL [N]: min/median wall and peak RSS of LABEL's runs, tasks/s at N
 summary() {
-    sort -n "$WORK/$1.m" | awk -v l="$1" -v n="${2:-0}" '
+    local cpu
+    cpu=$(awk '{print $4}' "$WORK/$1.m" | sort -n | awk '{c[NR]=$1} END{printf "%.3f/%.3f", c[1], c[int((NR+1)/2)]}')
+    sort -n "$WORK/$1.m" | awk -v l="$1" -v n="${2:-0}" -v cpu="$cpu" '
         {w[NR]=$1; r[NR]=$2; if ($3!=0) bad++}
         END{m=w[int((NR+1)/2)]; x=0; for(i=1;i<=NR;i++) if(r[i]>x) x=r[i];
-            printf "  %-34s min %8.3f s  median %8.3f s", l, w[1], m;
-            if (n>0) printf "  (%8.0f tasks/s at median)", n/m;
-            printf "  peak RSS %7.1f MB  runs %d%s\n", x, NR, bad?"  FAILED "bad:""}'
+            printf "  %-28s wall min %7.3f median %7.3f s", l, w[1], m;
+            if (n>0) printf " (%6.0f tasks/s)", n/m;
+            printf "  cpu min/med %s s  RSS %6.1f MB  runs %d%s\n", cpu, x, NR, bad?"  FAILED "bad:""}'
 }
 
 load() { echo "  load: $(uptime | sed 's/.*load average: //')"; }
@@ -81,10 +87,18 @@ peer_py() { # peer_py LABEL PEER SPEC KIND JOBS
     grep -q ' ok=1 ' "$WORK/$1.out" || echo "  $1: peer check failed" >&2
 }
 
-dagflow_run() { # dagflow_run LABEL WF [OPTIONS...]
+# dagflow_run LABEL WF [OPTIONS...]: DF_BIN as LABEL, and BEFORE (when set) as df0-*
+dagflow_run() {
     local label=$1 w=$2
     shift 2
     run "$label" "$WORK/d-$label" "$bin" run --db df.db "$@" "$w"
+    [ -z "${BEFORE:-}" ] || run "df0${label#df}" "$WORK/d-df0${label#df}" "$BEFORE" run --db df.db "$@" "$w"
+}
+
+# dsummary LABEL [N]: summary of a dagflow label, and of its df0-* twin when BEFORE is set
+dsummary() {
+    summary "$@"
+    [ -z "${BEFORE:-}" ] || summary "df0${1#df}" "${2:-0}"
 }
 
 row_noop10k() {
@@ -101,8 +115,8 @@ row_noop10k() {
         peer_py taskflow-sqlite-noop200-8 taskflow-parallel-sqlite "$sp200" noop 8
     done
     load
-    summary df-noop10k-c8 10000
-    summary df-noop10k-default 10000
+    dsummary df-noop10k-c8 10000
+    dsummary df-noop10k-default 10000
     summary dask-noop10k-8 10000
     summary taskflow-sqlite-noop200-8 200
 }
@@ -118,7 +132,7 @@ row_noop1m() {
         dagflow_run df-noop1m "$(wf "$sp" noop)"
     done
     load
-    summary df-noop1m 1000000
+    dsummary df-noop1m 1000000
 }
 
 row_sleep10k() {
@@ -134,7 +148,7 @@ row_sleep10k() {
         run make-sleep10k "$WORK/d-make-sleep10k" make -s -f "$WORK/sleep.mk" -j10000
     done
     load
-    summary df-sleep10k
+    dsummary df-sleep10k
     summary dask-sleep10k
     summary make-sleep10k
 }
@@ -147,20 +161,26 @@ row_start1() {
     $PY "$PEERS/gen_dag.py" ninja "$sp" "true" "$WORK/one.ninja"
     # a database that already holds a 10,000-task run
     big=$WORK/big.db
-    rm -f "$big"*
+    rm -f "$big"* "$WORK"/big0.db*
     "$bin" run --db "$big" "$(wf "$(spec 10000 100)" noop)" >/dev/null 2>&1
+    [ -z "${BEFORE:-}" ] ||
+        "$BEFORE" run --db "$WORK/big0.db" "$(wf "$(spec 10000 100)" noop)" >/dev/null 2>&1
     echo "start1: one-task workflow, process start to exit"
     load
     for _ in $(seq "$REPS"); do
         dagflow_run df-start1-newdb "$(wf "$sp" noop)"
         run df-start1-bigdb "$WORK/d-df-start1-bigdb" "$bin" run --db "$big" "$(wf "$sp" noop)"
+        [ -z "${BEFORE:-}" ] || run df0-start1-bigdb "$WORK/d-df0-start1-bigdb" "$BEFORE" run \
+            --db "$WORK/big0.db" "$(wf "$sp" noop)"
         peer_py dask-start1 dask-threads "$sp" noop 8
         peer_py taskflow-sqlite-start1 taskflow-parallel-sqlite "$sp" noop 8
         run make-start1 "$WORK/d-make-start1" make -s -f "$WORK/one.mk"
         run ninja-start1 "$WORK/d-ninja-start1" ninja -f "$WORK/one.ninja"
     done
     load
-    for l in df-start1-newdb df-start1-bigdb dask-start1 taskflow-sqlite-start1 make-start1 \
+    dsummary df-start1-newdb
+    dsummary df-start1-bigdb
+    for l in dask-start1 taskflow-sqlite-start1 make-start1 \
         ninja-start1; do
         summary $l
     done
@@ -181,15 +201,19 @@ PY
     echo "  (stamps: from the last dependency's end to the task's start, inside the tasks)"
     load
     for i in $(seq "$REPS"); do
-        d=$WORK/d-lat-$i
-        rm -rf "$d"
-        mkdir -p "$d"
-        "$bin" run --db "$d/df.db" --concurrency 8 "$w" >/dev/null 2>&1
-        echo "  dagflow stamps   $($PY "$here/latency.py" dagflow "$d/df.db" "$sp")"
-        "$bin" status --db "$d/df.db" --json 1 2>/dev/null |
-            $PY -c 'import json,sys; m=json.load(sys.stdin).get("ready_to_running");
-print("  dagflow recorded " + ("n=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f" % (m["count"], m["p50_us"]/1e3, m["p99_us"]/1e3, m["max_us"]/1e3) if m else "(not recorded)"))' 2>/dev/null ||
-            echo "  dagflow recorded (not recorded)"
+        for b in "$bin" ${BEFORE:+"$BEFORE"}; do
+            d=$WORK/d-lat-$i
+            rm -rf "$d"
+            mkdir -p "$d"
+            "$b" run --db "$d/df.db" --concurrency 8 "$w" >/dev/null 2>&1
+            tag=df
+            [ "$b" = "$bin" ] || tag=df0
+            echo "  $tag stamps        $($PY "$here/latency.py" dagflow "$d/df.db" "$sp")"
+            "$b" status --db "$d/df.db" --json 1 2>/dev/null |
+                $PY -c 'import json,sys; m=json.load(sys.stdin).get("ready_to_running");
+print("  '"$tag"' recorded      " + ("n=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f" % (m["count"], m["p50_us"]/1e3, m["p99_us"]/1e3, m["max_us"]/1e3) if m else "(not recorded)"))' 2>/dev/null ||
+                echo "  $tag recorded      (not recorded)"
+        done
         echo "  dask-threads     $($PY "$here/latency.py" dask "$sp" 8)"
     done
     load
@@ -209,12 +233,12 @@ row_procdag() {
         run ninja-procdag-j8 "$WORK/d-ninja-procdag" ninja -f "$WORK/proc.ninja" -j8
     done
     load
-    summary df-procdag-c8 1000
+    dsummary df-procdag-c8 1000
     summary make-procdag-j8 1000
     summary ninja-procdag-j8 1000
 }
 
-echo "# compare.sh $(date -u +%FT%TZ) bin=$bin ($(git -C "$here" rev-parse --short HEAD 2>/dev/null)) reps=$REPS nproc=$(nproc)"
+echo "# compare.sh $(date -u +%FT%TZ) bin=$bin before=${BEFORE:-none} ($(git -C "$here" rev-parse --short HEAD 2>/dev/null)) reps=$REPS nproc=$(nproc)"
 for r in "${rows[@]}"; do
     "row_$r"
 done
