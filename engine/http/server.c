@@ -1,12 +1,11 @@
 /* http/server: the HTTP server's life and its requests' (SPEC §9), the only file that knows
- * libmicrohttpd: starting the daemon (one thread per connection, so that a long poll or a slow
- * client holds only its own thread, never an engine's), reading a request's body up to 1 MiB
- * (413 beyond: the rest is read and dropped, up to 16 MiB), refusing /api/ and /metrics without the
- * token at once (401, before any body is read), handing the request to routing.c and sending its
- * reply. */
+ * libmicrohttpd (loaded when a server starts, mhd_dl.h): starting the daemon (one thread per
+ * connection, so that a long poll or a slow client holds only its own thread, never an engine's),
+ * reading a request's body up to 1 MiB (413 beyond: the rest is read and dropped, up to 16 MiB),
+ * refusing /api/ and /metrics without the token at once (401, before any body is read), handing the
+ * request to routing.c and sending its reply. */
 #include "http_internal.h"
 
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "../errlist.h"
+#include "mhd_dl.h"
 
 /* One request's state between libmicrohttpd's calls. */
 typedef struct conn_state {
@@ -181,6 +181,11 @@ static void no_log(void *cls, const char *fmt, va_list ap)
 static int start_daemon(df_http *h, const struct sockaddr_storage *addr, df_errlist *errs,
                         const char *listen)
 {
+    char lerr[256];
+    if (df_mhd_load(lerr, sizeof lerr) != 0) {
+        df_errlist_add(errs, "--listen %s: the HTTP API needs libmicrohttpd: %s", listen, lerr);
+        return DF_EINTERNAL;
+    }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
     if (addr->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
