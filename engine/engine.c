@@ -187,6 +187,8 @@ static void engine_close_handles(df_engine *e);
 
 static bool engine_done(df_engine *e)
 {
+    if (e->keep_handles)
+        return false;
     for (size_t i = 0; i < e->n_runs; i++)
         if (!df_run_ended(e->runs[i]))
             return false;
@@ -206,6 +208,55 @@ static void on_resubmit(uv_timer_t *h)
     df_engine_wake(h->data);
 }
 
+/* Fair dispatch between runs (SPEC §9: one busy run must not starve a small one): rounds over
+ * the runs with ready tasks, starting one run further at each tick, each run starting at most
+ * one attempt per round, in its own priority order, until no run can start one (slots, pools,
+ * breakers) or DF_TICK_SLICE attempts started. A run started after a busy one thus gets every
+ * other free slot instead of waiting for the busy one's ready tasks to run out. Returns true when
+ * it stopped at DF_TICK_SLICE with attempts still to start. */
+static bool dispatch_fair(df_engine *e)
+{
+    size_t n = e->n_runs;
+    if (n == 0 || e->stopping)
+        return false;
+    if (n == 1) /* the common case of `dagflow run`: one call, in slices */
+        return !df_run_ended(e->runs[0]) && df_run_dispatch(e->runs[0], DF_TICK_SLICE);
+    unsigned char small[64];
+    unsigned char *done = n <= sizeof small ? small : calloc(n, 1);
+    if (!done) /* out of memory: in order, as before fairness */
+        done = NULL;
+    if (done)
+        memset(done, 0, n);
+    size_t first = e->rr_next++ % n, started = 0;
+    bool progress = true;
+    while (progress) {
+        progress = false;
+        for (size_t k = 0; k < n; k++) {
+            size_t i = (first + k) % n;
+            if ((done && done[i]) || df_run_ended(e->runs[i]))
+                continue;
+            if (started >= DF_TICK_SLICE) {
+                if (done != small)
+                    free(done);
+                return true;
+            }
+            size_t before = e->limits.in_flight;
+            bool more = df_run_dispatch(e->runs[i], done ? 1 : DF_TICK_SLICE);
+            if (e->limits.in_flight > before) {
+                started += e->limits.in_flight - before;
+                progress = true;
+            }
+            if (!more && done)
+                done[i] = 1;
+        }
+        if (!done)
+            break;
+    }
+    if (done != small)
+        free(done);
+    return false;
+}
+
 static void on_tick(uv_idle_t *h)
 {
     df_engine *e = h->data;
@@ -213,10 +264,9 @@ static void on_tick(uv_idle_t *h)
     e->tick_armed = false;
     bool more = false;
     for (size_t i = 0; i < e->n_runs; i++)
-        if (!e->stopping && !df_run_ended(e->runs[i])) {
+        if (!e->stopping && !df_run_ended(e->runs[i]))
             more |= df_run_evaluate(e->runs[i], DF_TICK_SLICE);
-            more |= df_run_dispatch(e->runs[i], DF_TICK_SLICE);
-        }
+    more |= dispatch_fair(e);
     for (size_t i = 0; i < e->n_runs; i++)
         df_run_check_end(e->runs[i]);
     if (df_engine_commit(e) == 0)

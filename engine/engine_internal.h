@@ -84,6 +84,8 @@ struct df_engine {
 
     df_run **runs;
     size_t n_runs;
+    size_t rr_next;            /* fair dispatch: the run each tick's first round starts with */
+    bool keep_handles;         /* a service: the loop's handles stay open with no run in flight */
     df_run_limits limits;      /* engine concurrency and attempts in flight, all runs */
     df_slot_pool **slot_pools; /* each allocated alone: the runs' cores point to them */
     size_t n_slot_pools;
@@ -186,6 +188,9 @@ void df_engine_cancel_close(df_engine *e);
  * never acted on; then df_engine_cancel_destroy, once the loop is closed. */
 void df_engine_cancel_free(df_engine *e);
 void df_engine_cancel_destroy(df_engine *e);
+/* launch.c: frees the runs that have ended (a service's runs come and go), once no alert is
+ * being delivered (deliveries borrow their run's workflow). Engine thread, outside the tick. */
+void df_engine_reap_ended(df_engine *e);
 
 /* ---- runner.c: the shell that feeds one run's core (run.h) and performs its effects ---- */
 

@@ -448,3 +448,20 @@ int df_engine_start_stored(df_engine *e, long long run_id, bool retry, const cha
     df_run_start(r);
     return 0;
 }
+
+void df_engine_reap_ended(df_engine *e)
+{
+    if (df_alerts_busy(e->alerts) || df_alerts_queued(e->alerts))
+        return;
+    size_t kept = 0;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        df_run *r = e->runs[i];
+        if (df_run_ended(r)) {
+            df_run_close_handles(r);
+            df_run_free(r);
+        } else {
+            e->runs[kept++] = r;
+        }
+    }
+    e->n_runs = kept;
+}

@@ -596,6 +596,7 @@ static int start_attempt(df_run_core *c, size_t i, df_slot_pool *sp, bool probe,
     c->limits->in_flight++;
     c->unsubmitted++;
     df_run_map_in_flight(c, i, +1);
+    c->fresh++;
     if (df_run_set_state(c, i, &(df_change){.to = DF_TS_RUNNING, .to_attempt = attempt}, clk) !=
         0) {
         df_run_release(c, i);
@@ -616,8 +617,9 @@ bool df_run_core_dispatch(df_run_core *c, size_t max, const df_run_clock *clk)
 {
     if (c->fatal || c->stopping || c->cancelling)
         return false;
-    /* Backpressure: while the pool's queue refuses attempts, start no more. */
-    if (c->unsubmitted > 0)
+    /* Backpressure: while the pool's queue refuses attempts, start no more (attempts started in
+     * this tick and waiting for its commit are not refused ones: fair dispatch calls again). */
+    if (c->unsubmitted > c->fresh)
         return false;
     size_t n_held = 0, started = 0;
     bool more = false;
@@ -674,6 +676,11 @@ void df_run_core_submitted(df_run_core *c, size_t task, bool in_pool)
     int64_t timeout = df_run_def(c, task)->timeout_ms;
     if (in_pool && timeout > 0)
         df_run_timer_arm(c, DF_RT_TIMEOUT, task, (uint64_t)timeout);
+}
+
+void df_run_core_submit_done(df_run_core *c)
+{
+    c->fresh = 0;
 }
 
 size_t df_run_core_unsubmitted(const df_run_core *c)

@@ -207,6 +207,10 @@ void df_run_core_detach(df_run_core *c, size_t task);
 /* Attempts started but not submitted yet (the pool's full queue refused them). */
 size_t df_run_core_unsubmitted(const df_run_core *c);
 
+/* The shell has handed over (or had refused) every attempt started so far: from now on an
+ * attempt still unsubmitted was refused by the pool, and holds dispatch back. */
+void df_run_core_submit_done(df_run_core *c);
+
 /* Once nothing is left to do: the run's final state as a DF_FX_RUN_END effect. True once the run
  * has ended (df_run_core_end_recorded called, or the engine is fatal). */
 bool df_run_core_check_end(df_run_core *c, const df_run_clock *clk);

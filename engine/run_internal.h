@@ -66,7 +66,9 @@ struct df_run_core {
     size_t *held;          /* dispatch's scratch: tasks held back by a pool or breaker */
     unsigned char *reopen; /* retry's plan */
     size_t unsubmitted;    /* attempts started and not handed over yet */
-    size_t running;        /* attempts in flight */
+    size_t fresh;   /* of those, started since the last submission round (df_run_core_submit_done):
+                       waiting for their commit, not refused by the pool */
+    size_t running; /* attempts in flight */
     size_t n_final, n_failed;
     bool cancelling, stopping, fatal;
     bool timed_out;         /* the run's own timeout_ms passed (SPEC §8) */

@@ -425,5 +425,6 @@ void df_run_submit(df_run *r)
             r->pending[kept++] = p;
     }
     r->pending_n = kept;
+    df_run_core_submit_done(r->core);
     df_run_perform(r);
 }

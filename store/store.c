@@ -779,3 +779,75 @@ int df_store_run_period_end(df_store *s, long long run_id, int64_t at)
 {
     return s->ops->run_period_end(s, run_id, at);
 }
+
+/* ---- schedules and the service ---- */
+
+const char *df_sched_decision_name(df_sched_decision d)
+{
+    static const char *const names[DF_SCHED__COUNT] = {"run", "queued", "skipped", "dropped"};
+    return (unsigned)d < DF_SCHED__COUNT ? names[d] : "?";
+}
+
+int df_store_schedule_anchor(df_store *s, const char *workflow, int64_t now_ms,
+                             int64_t *first_loaded_at)
+{
+    if (!workflow || !first_loaded_at)
+        return bad_args(s, "schedule anchor");
+    return s->ops->schedule_anchor(s, workflow, now_ms, first_loaded_at);
+}
+
+int df_store_schedule_last(df_store *s, const char *workflow, int64_t *last, bool *has)
+{
+    if (!workflow || !last || !has)
+        return bad_args(s, "schedule last");
+    *has = false;
+    *last = 0;
+    return s->ops->schedule_last(s, workflow, last, has);
+}
+
+int df_store_schedule_claim(df_store *s, const char *workflow, int64_t logical_time,
+                            bool from_queued, df_sched_decision decision, long long run_id,
+                            int64_t decided_at, bool *won)
+{
+    if (!workflow || !won || (unsigned)decision >= DF_SCHED__COUNT)
+        return bad_args(s, "schedule claim");
+    *won = false;
+    return s->ops->schedule_claim(s, workflow, logical_time, from_queued, decision, run_id,
+                                  decided_at, won);
+}
+
+int df_store_schedule_set_run(df_store *s, const char *workflow, int64_t logical_time,
+                              long long run_id)
+{
+    if (!workflow || run_id < 0)
+        return bad_args(s, "schedule set run");
+    return s->ops->schedule_set_run(s, workflow, logical_time, run_id);
+}
+
+int df_store_schedule_queued(df_store *s, const char *workflow, size_t max, int64_t **out,
+                             size_t *n)
+{
+    if (!workflow || !out || !n)
+        return bad_args(s, "schedule queued");
+    *out = NULL;
+    *n = 0;
+    return s->ops->schedule_queued(s, workflow, max, out, n);
+}
+
+int df_store_active_runs(df_store *s, const char *workflow, long long *n)
+{
+    if (!workflow || !n)
+        return bad_args(s, "active runs");
+    *n = 0;
+    return s->ops->active_runs(s, workflow, n);
+}
+
+int df_store_serve_runs(df_store *s, long long **ids, char ***workflows, size_t *n)
+{
+    if (!ids || !workflows || !n)
+        return bad_args(s, "serve runs");
+    *ids = NULL;
+    *workflows = NULL;
+    *n = 0;
+    return s->ops->serve_runs(s, ids, workflows, n);
+}

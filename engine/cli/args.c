@@ -47,6 +47,7 @@ enum {
     OPT_DRY_RUN,
     OPT_WAIT,
     OPT_EXPAND,
+    OPT_WORKFLOWS,
 };
 
 #define DF_OPT_COMMON 0u /* mask value meaning "every command" */
@@ -79,6 +80,8 @@ static const df_cli_option OPTIONS[] = {
      "counts by state"},
     {"dry-run", NULL, OPT_DRY_RUN, DF_OPT_DRY_RUN,
      "say what would be deleted and freed, and delete nothing"},
+    {"workflows", "DIR", OPT_WORKFLOWS, DF_OPT_WORKFLOWS,
+     "the folder of workflow files (*.json) to serve (required)"},
     {"format", "dot|mermaid", OPT_FORMAT, DF_OPT_FORMAT,
      "output format: Graphviz DOT or Mermaid flowchart (default: dot)"},
     {"from", "TIME", OPT_FROM, DF_OPT_FROM,
@@ -382,6 +385,9 @@ static int apply_option(df_cli *cli, int val, char *arg)
     case OPT_FROM:
         cli->from = arg; /* checked by the command (df_parse_time) */
         return 0;
+    case OPT_WORKFLOWS:
+        cli->workflows_dir = arg; /* checked by the service */
+        return 0;
     case OPT_STATE:
         cli->state = arg; /* checked by the engine */
         return 0;
@@ -564,8 +570,7 @@ void df_cli_free(df_cli *cli)
 
 /* ---- The engine -------------------------------------------------------------------------- */
 
-df_engine *df_cli_open_engine(const df_cli *cli,
-                              void (*on_event)(void *ud, const df_engine_event *ev), void *ud)
+void df_cli_engine_config(const df_cli *cli, df_engine_config *out)
 {
     df_engine_config cfg;
     df_engine_config_default(&cfg);
@@ -583,6 +588,14 @@ df_engine *df_cli_open_engine(const df_cli *cli,
     cfg.max_log_bytes = cli->max_log_bytes;
     cfg.pass_env = cli->pass_env;
     cfg.n_pass_env = cli->n_pass_env;
+    *out = cfg;
+}
+
+df_engine *df_cli_open_engine(const df_cli *cli,
+                              void (*on_event)(void *ud, const df_engine_event *ev), void *ud)
+{
+    df_engine_config cfg;
+    df_cli_engine_config(cli, &cfg);
     cfg.on_event = on_event;
     cfg.ud = ud;
     df_engine *e = NULL;

@@ -53,6 +53,7 @@
 #define DF_OPT_DRY_RUN (1u << 24)    /* --dry-run (gc) */
 #define DF_OPT_WAIT (1u << 27)       /* --wait (cancel) */
 #define DF_OPT_EXPAND (1u << 28)     /* --expand (status: mapped instances, SPEC §10) */
+#define DF_OPT_WORKFLOWS (1u << 30)  /* --workflows DIR (serve) */
 /* The engine options of run, resume and retry. */
 #define DF_OPT_ENGINE                                                                              \
     (DF_OPT_WORKERS_MIN | DF_OPT_WORKERS_MAX | DF_OPT_CONCURRENCY | DF_OPT_QUEUE_CAPACITY |        \
@@ -97,6 +98,7 @@ int df_cmd_history(const df_cli *cli);
 int df_cmd_graph(const df_cli *cli);
 int df_cmd_plugins(const df_cli *cli);
 int df_cmd_schedule(const df_cli *cli);
+int df_cmd_serve(const df_cli *cli);
 int df_cmd_logs(const df_cli *cli);
 int df_cmd_gc(const df_cli *cli);
 int df_cmd_cancel(const df_cli *cli);
@@ -129,23 +131,24 @@ struct df_cli {
     long workers_min; /* --workers-min, 0 when not given */
     long workers_max; /* --workers-max, 0 when not given */
     long concurrency; /* --concurrency, DF_CLI_DEFAULT_CONCURRENCY when not given */
-    long queue_capacity;  /* --queue-capacity, 0 when not given */
-    size_t stack_size;    /* --stack-size in bytes, 0 when not given */
-    const char *task;     /* --task, or NULL */
-    const char *workflow; /* --workflow, or NULL */
-    long limit;           /* --limit, 0 when not given */
-    const char *format;   /* --format: "dot" (default) or "mermaid" */
-    const char *from;     /* --from TIME as given, or NULL */
-    long count;           /* --count, 0 when not given */
-    long attempt;         /* --attempt, 0 when not given (the latest) */
-    const char *state;    /* --state, or NULL (checked by the engine) */
-    const char *since;    /* --since TIME as given, or NULL (checked by the command) */
-    long long before;     /* --before RUN_ID, 0 when not given */
-    double older_than;    /* --older-than DAYS (>= 0), -1 when not given */
-    bool dry_run;         /* --dry-run */
-    bool wait;            /* --wait */
-    bool expand;          /* --expand */
-    char **operands;      /* owned array (strings borrowed from argv), in the order given */
+    long queue_capacity;       /* --queue-capacity, 0 when not given */
+    size_t stack_size;         /* --stack-size in bytes, 0 when not given */
+    const char *task;          /* --task, or NULL */
+    const char *workflow;      /* --workflow, or NULL */
+    long limit;                /* --limit, 0 when not given */
+    const char *format;        /* --format: "dot" (default) or "mermaid" */
+    const char *from;          /* --from TIME as given, or NULL */
+    const char *workflows_dir; /* serve's --workflows DIR, or NULL */
+    long count;                /* --count, 0 when not given */
+    long attempt;              /* --attempt, 0 when not given (the latest) */
+    const char *state;         /* --state, or NULL (checked by the engine) */
+    const char *since;         /* --since TIME as given, or NULL (checked by the command) */
+    long long before;          /* --before RUN_ID, 0 when not given */
+    double older_than;         /* --older-than DAYS (>= 0), -1 when not given */
+    bool dry_run;              /* --dry-run */
+    bool wait;                 /* --wait */
+    bool expand;               /* --expand */
+    char **operands;           /* owned array (strings borrowed from argv), in the order given */
     size_t n_operands;
     bool allow_insecure_plugins; /* --allow-insecure-plugins */
     const char **pass_env; /* owned array (strings borrowed): the --pass-env values, in order */
@@ -184,6 +187,10 @@ int df_cli_parse(const df_cli_command *spec, int argc, char **argv, df_cli *cli)
 
 /* Releases what df_cli_parse allocated and zeroes *cli; safe on a zeroed struct. */
 void df_cli_free(df_cli *cli);
+
+/* The engine configuration cli's options give (what df_cli_open_engine opens), without an event
+ * callback. */
+void df_cli_engine_config(const df_cli *cli, df_engine_config *out);
 
 /* Opens an engine configured by cli's options: --db, --plugin-dir, and the engine options
  * (--workers-min, --workers-max, --concurrency, --queue-capacity, --stack-size) where the command

@@ -133,6 +133,23 @@ static const df_cli_command COMMANDS[] = {
      "  0    the graph was printed\n"
      "  2    the file cannot be loaded, or bad usage\n",
      DF_OPT_FORMAT, 1, 1},
+    {"serve", df_cmd_serve, "serve a folder of workflows: schedules, many runs at once",
+     "serve --workflows DIR [options]", "",
+     "A long-running engine (SPEC §9). Loads every *.json workflow in DIR, reloads a file within\n"
+     "2 s when it changes and forgets it when it is removed; a file that does not load is\n"
+     "reported with its errors and the others go on. Fires each workflow's schedule (every fire\n"
+     "time decided once, recorded in the schedule_history view with its run, even with several\n"
+     "serve processes on one database), catches up fire times missed while no serve ran (per\n"
+     "the schedule's catchup), and runs any number of runs at once on one pool, sharing pools,\n"
+     "breakers and --concurrency, fairly between runs. At start it resumes the runs a serve\n"
+     "that died left RUNNING or INTERRUPTED for these workflows (runs of `dagflow run` are left\n"
+     "to their owner). Writes one line on stderr per run start and end and per error.\n"
+     "SIGINT or SIGTERM: starts no more runs, interrupts the runs in flight (resumable by the\n"
+     "next serve) and exits 0; a second signal leaves at once.\n",
+     "  0    stopped by SIGINT/SIGTERM\n"
+     "  2    bad usage, or DIR is not a folder\n"
+     "  3    store or internal error\n",
+     DF_OPT_WORKFLOWS | DF_OPT_ENGINE, 0, 0},
     {"schedule", df_cmd_schedule, "print the next fire times of a workflow's schedule",
      "schedule FILE [options]", "  FILE  the workflow file (JSON), with a \"schedule\"\n",
      "Loads FILE (no plugins are loaded) and prints the next N fire times of its schedule\n"

@@ -611,6 +611,86 @@ void df_http_stop(df_http *h);
  * Returns 0 or DF_ENOMEM. Pure; thread-safe. */
 int df_http_metrics_text(const json_t *counts, const json_t *engine, char **text);
 
+/* ---- The service: `dagflow serve` as a library (SPEC §9) ------------------------------------
+ *
+ * A df_service is an engine (its own, opened with df_engine_config.service set) plus a folder of
+ * workflow files it serves: every *.json in the folder is loaded (an invalid file is reported
+ * and kept with its errors, never stopping the others), a changed file is reloaded and a removed
+ * one forgotten within 2 s (inotify through libuv's fs events, and a stat of the folder every
+ * second in case events are lost), schedules fire (each fire time decided once, in the same
+ * transaction as the run it creates: the schedule_history view), and any number of runs advance
+ * at once on the engine's one pool, dispatched fairly between runs. Pools and breakers are
+ * global by name: a file declaring a pool or breaker another loaded file declares with other
+ * settings, or a workflow name another file has, is invalid.
+ *
+ * Threads: df_service_run drives everything on the thread that calls it (the engine thread)
+ * until df_service_stop. df_service_start_run, df_service_workflows and df_service_stop may be
+ * called from any other thread meanwhile (an HTTP server's): they take a mutex and wake the
+ * engine thread with uv_async_send; the engine thread never waits for them. */
+
+typedef struct df_service df_service;
+
+/* One log line of the service (run started, ended, failed to start; a file invalid, loaded,
+ * removed; a fire time skipped ...), without a newline, e.g.
+ * `run 12 (etl) started: trigger schedule, logical time 2026-12-07T16:00:00.000Z`. Called on the
+ * engine thread; line is borrowed for the call. */
+typedef void (*df_service_log_fn)(void *ud, const char *line);
+
+typedef struct df_service_config {
+    df_engine_config engine;   /* the engine's configuration (service is set by df_service_open) */
+    const char *workflows_dir; /* the folder of workflow files; required; copied */
+    df_service_log_fn log;     /* may be NULL */
+    void *log_ud;
+    /* How often the folder is looked at with stat, besides fs events (ms; default 1000). */
+    unsigned rescan_ms;
+} df_service_config;
+
+/* Opens a service: the engine (df_engine_open) and the folder's path; loads nothing yet. Returns
+ * 0 and sets *out (df_service_close), DF_EINPUT (no folder given, or not a folder), or the
+ * engine's errors. Any thread. */
+int df_service_open(const df_service_config *cfg, df_service **out, df_errlist *errs);
+
+/* The service's engine (borrowed, valid until df_service_close): for df_engine_stop (what
+ * SIGINT/SIGTERM should call) and, from the thread running df_service_run, the read calls. */
+df_engine *df_service_engine(df_service *s);
+
+/* Runs the service until df_service_stop (or df_engine_stop on its engine): opens the store
+ * (created if missing), loads the folder, resumes the runs a serve engine left RUNNING (its
+ * engine dead) or INTERRUPTED for the workflows it serves (runs of `dagflow run` are left to
+ * their owner), catches up missed fire times per each schedule's `catchup`, then serves. On
+ * stop: no new run starts, the runs in flight are interrupted (INTERRUPTED, resumable by the
+ * next serve), and it returns 0 once they have ended (a second stop: at once, the runs left
+ * RUNNING, also 0). DF_ESTORE when the store fails (why in errs); DF_EINTERNAL when the folder
+ * cannot be watched at all. Blocks the calling thread, which becomes the engine thread. */
+int df_service_run(df_service *s, df_errlist *errs);
+
+/* Asks df_service_run to stop, as SIGINT does (df_engine_stop on its engine; a second call stops
+ * at once). Any thread, async-signal-safe. */
+void df_service_stop(df_service *s);
+
+/* Starts a run of the workflow named `workflow` now (trigger api, SPEC §9's POST
+ * /api/v1/workflows/NAME/runs): params (borrowed; NULL = none) over the workflow's, typed as
+ * `--param K:=JSON`. Blocks the calling thread until the engine thread has recorded the run
+ * (or refused it), at most timeout_ms (0 = 30000), and sets *run_id. Returns 0; DF_ENOTFOUND (no
+ * such workflow), DF_EREFUSED (the workflow's file is invalid), DF_EINPUT (bad params; why in
+ * errs), DF_EINTERRUPTED (the service is stopping or not running), DF_EBUSY (timed out: the run
+ * may still be created), DF_ESTORE. Thread-safe; must not be called from the engine thread. */
+int df_service_start_run(df_service *s, const char *workflow, const json_t *params,
+                         unsigned timeout_ms, long long *run_id, df_errlist *errs);
+
+/* The workflows served, as a new array sorted by name (then file), each
+ *   {"name", "file", "valid", "errors": [...], "schedule": the file's schedule object or null,
+ *    "next_fire_at": ISO-8601 UTC or null, "last_run": {"run_id", "state"} or null}
+ * (SPEC §9's GET /api/v1/workflows; "name" is null for a file too broken to have one; last_run is
+ * the newest run this service started or resumed, or found in the store at load, with its state
+ * as this service last saw it). A snapshot taken by the engine thread after each change: may lag
+ * by a moment. Returns 0, DF_ENOMEM. Thread-safe. */
+int df_service_workflows(df_service *s, json_t **out);
+
+/* Closes the service and its engine (df_engine_close's return value). Not while df_service_run
+ * runs. NULL is fine. */
+size_t df_service_close(df_service *s);
+
 /* ---- For a program that hosts engines ------------------------------------------------------- */
 
 /* Whether the store db names (as df_engine_config.db) exists already, without creating it: a

@@ -82,6 +82,14 @@ enum df_pg_stmt_id {
     PG_PERIOD_CLOSE,
     PG_PERIOD_OPEN,
     PG_PERIODS_LIST,
+    PG_SCHED_ANCHOR, /* schedule.c: schedules and the service */
+    PG_SCHED_LAST,
+    PG_SCHED_INSERT,
+    PG_SCHED_FROM_QUEUED,
+    PG_SCHED_SET_RUN,
+    PG_SCHED_QUEUED,
+    PG_ACTIVE_RUNS,
+    PG_SERVE_RUNS,
     PG__COUNT
 };
 
@@ -220,6 +228,17 @@ int df_pg_attempt_close(df_store *s, long long run_id, const char *task_id, long
                         const char *error, const char *log);
 int df_pg_run_set_state(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
 int df_pg_run_set_error(df_store *s, long long run_id, const char *error);
+/* schedule.c */
+int df_pg_schedule_anchor(df_store *s, const char *workflow, int64_t now_ms, int64_t *first);
+int df_pg_schedule_last(df_store *s, const char *workflow, int64_t *last, bool *has);
+int df_pg_schedule_claim(df_store *s, const char *workflow, int64_t logical_time, bool from_queued,
+                         df_sched_decision decision, long long run_id, int64_t decided_at,
+                         bool *won);
+int df_pg_schedule_set_run(df_store *s, const char *workflow, int64_t logical_time,
+                           long long run_id);
+int df_pg_schedule_queued(df_store *s, const char *workflow, size_t max, int64_t **out, size_t *n);
+int df_pg_active_runs(df_store *s, const char *workflow, long long *n);
+int df_pg_serve_runs(df_store *s, long long **ids, char ***workflows, size_t *n);
 int df_pg_run_set_engine(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
 int df_pg_run_claim(df_store *s, long long run_id, const df_engine_id *expected,
                     const df_engine_id *engine, int64_t at);

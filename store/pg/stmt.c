@@ -230,6 +230,30 @@ static const char *const pg_sql[PG__COUNT] = {
         " ON CONFLICT DO NOTHING",
     [PG_PERIODS_LIST] = "SELECT started_at, ended_at FROM run_periods WHERE run_id = $1::bigint"
                         " ORDER BY started_at",
+    /* One statement: the row inserted, or the one another engine inserted first. */
+    [PG_SCHED_ANCHOR] = "WITH ins AS (INSERT INTO schedule_state (workflow, first_loaded_at)"
+                        " VALUES ($1::text, $2::bigint) ON CONFLICT (workflow) DO NOTHING"
+                        " RETURNING first_loaded_at)"
+                        " SELECT first_loaded_at FROM ins UNION ALL"
+                        " SELECT first_loaded_at FROM schedule_state WHERE workflow = $1::text",
+    [PG_SCHED_LAST] = "SELECT max(logical_time) FROM schedule_log WHERE workflow = $1::text",
+    /* A second engine inserting the same fire time waits for the first one's transaction, then
+     * does nothing. */
+    [PG_SCHED_INSERT] = "INSERT INTO schedule_log (workflow, logical_time, decision, run_id,"
+                        " decided_at) VALUES ($1::text, $2::bigint, $3::text, $4::bigint,"
+                        " $5::bigint) ON CONFLICT (workflow, logical_time) DO NOTHING",
+    [PG_SCHED_FROM_QUEUED] = "UPDATE schedule_log SET decision = $3::text, run_id = $4::bigint"
+                             " WHERE workflow = $1::text AND logical_time = $2::bigint"
+                             " AND decision = 'queued'",
+    [PG_SCHED_SET_RUN] = "UPDATE schedule_log SET run_id = $3::bigint,"
+                         " decision = CASE WHEN $3::bigint IS NULL THEN 'queued' ELSE decision END"
+                         " WHERE workflow = $1::text AND logical_time = $2::bigint",
+    [PG_SCHED_QUEUED] = "SELECT logical_time FROM schedule_log WHERE workflow = $1::text"
+                        " AND decision = 'queued' ORDER BY logical_time LIMIT $2::bigint",
+    [PG_ACTIVE_RUNS] = "SELECT count(*) FROM runs WHERE workflow = $1::text"
+                       " AND state IN ('RUNNING', 'INTERRUPTED')",
+    [PG_SERVE_RUNS] = "SELECT run_id, workflow FROM runs WHERE engine_kind = 'serve'"
+                      " AND state IN ('RUNNING', 'INTERRUPTED') ORDER BY run_id",
 };
 
 /* See internal.h. */

@@ -72,6 +72,15 @@ enum df_sqlite_stmt_id {
     ST_PERIOD_OPEN,
     ST_PERIODS_LIST,
     ST_LOAD_TASKS_V7,
+    ST_SCHED_ANCHOR_INSERT, /* schedule.c: schedules and the service */
+    ST_SCHED_ANCHOR_GET,
+    ST_SCHED_LAST,
+    ST_SCHED_INSERT,
+    ST_SCHED_FROM_QUEUED,
+    ST_SCHED_SET_RUN,
+    ST_SCHED_QUEUED,
+    ST_ACTIVE_RUNS,
+    ST_SERVE_RUNS,
     ST__COUNT
 };
 
@@ -93,9 +102,8 @@ typedef struct df_sqlite_store {
     dev_t side_dev[2]; /* the identity of its -wal [0] and -shm [1] once open, when side_id */
     ino_t side_ino[2];
     bool side_id[2];
-    /* The file's schema version once opened: an older file that could not be upgraded yet (read
-     * only, or an older engine alive on it) is used as it is, with the statements of
-     * stmt.c's legacy table where the current ones name newer columns. */
+    /* The file's schema version once opened: an older file that could not be upgraded yet (its
+     * missing migrations all compatible) is used as it is. */
     int schema;
 } df_sqlite_store;
 
@@ -243,6 +251,18 @@ int df_sqlite_attempt_close(df_store *s, long long run_id, const char *task_id, 
                             const char *error, const char *log);
 int df_sqlite_run_set_state(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
 int df_sqlite_run_set_error(df_store *s, long long run_id, const char *error);
+/* schedule.c (store.h's schedule calls) */
+int df_sqlite_schedule_anchor(df_store *s, const char *workflow, int64_t now_ms, int64_t *first);
+int df_sqlite_schedule_last(df_store *s, const char *workflow, int64_t *last, bool *has);
+int df_sqlite_schedule_claim(df_store *s, const char *workflow, int64_t logical_time,
+                             bool from_queued, df_sched_decision decision, long long run_id,
+                             int64_t decided_at, bool *won);
+int df_sqlite_schedule_set_run(df_store *s, const char *workflow, int64_t logical_time,
+                               long long run_id);
+int df_sqlite_schedule_queued(df_store *s, const char *workflow, size_t max, int64_t **out,
+                              size_t *n);
+int df_sqlite_active_runs(df_store *s, const char *workflow, long long *n);
+int df_sqlite_serve_runs(df_store *s, long long **ids, char ***workflows, size_t *n);
 int df_sqlite_run_set_engine(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
 int df_sqlite_run_claim(df_store *s, long long run_id, const df_engine_id *expected,
                         const df_engine_id *engine, int64_t at);

@@ -36,10 +36,8 @@ static const struct {
      * written to a version 2 file that could not be upgraded yet fails its CHECK). */
     {3, 1, df_sql_003_cancelled},
     {4, 1, df_sql_004_skipped}, /* likewise: the attempt outcome SKIPPED */
-    /* Columns added: an older file not upgraded yet is read and written with the statements of
-     * stmt.c's legacy table (runs recorded there keep no trigger, logical time or parent);
-     * `serve` needs version 5 (its schedule tables). */
-    {5, 1, df_sql_005_service},
+    /* Columns added (the statements name them; version 6 needs the upgrade anyway). */
+    {5, 0, df_sql_005_service},
     /* Task instances keyed by (run, task, map_index): the statements need the new column. */
     {6, 0, df_sql_006_map_index},
     /* Columns added (cancel requests): an older file not upgraded yet records none (cancel.c
@@ -460,6 +458,13 @@ static const df_store_ops sqlite_ops = {
     .task_attempts = df_sqlite_task_attempts,
     .run_set_state = df_sqlite_run_set_state,
     .run_set_error = df_sqlite_run_set_error,
+    .schedule_anchor = df_sqlite_schedule_anchor,
+    .schedule_last = df_sqlite_schedule_last,
+    .schedule_claim = df_sqlite_schedule_claim,
+    .schedule_set_run = df_sqlite_schedule_set_run,
+    .schedule_queued = df_sqlite_schedule_queued,
+    .active_runs = df_sqlite_active_runs,
+    .serve_runs = df_sqlite_serve_runs,
     .run_set_engine = df_sqlite_run_set_engine,
     .run_claim = df_sqlite_run_claim,
     .run_heartbeat = df_sqlite_run_heartbeat,

@@ -186,36 +186,25 @@ static const char *const stmt_sql[ST__COUNT] = {
         "   AND a.attempt > t.retry_base),"
         " t.map_index, 0"
         " FROM task_instances t WHERE t.run_id = ?1 ORDER BY t.idx, t.map_index",
-};
-
-/* The statements that name columns added by schema version 5 (005_service.sql), as they are
- * run on an older file that could not be upgraded yet (the parameters they lack are bound
- * anyway: SQLite refuses those binds, which are not checked). */
-static const char *const stmt_sql_v4[ST__COUNT] = {
-    [ST_RUN_INSERT] =
-        "INSERT INTO runs (workflow, state, started_at, dag, path, dir, params, plugins,"
-        " engine_pid, engine_host, engine_started_at, heartbeat_at)"
-        " VALUES (?1, 'RUNNING', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    [ST_RUN_SET_ENGINE] = "UPDATE runs SET engine_pid = ?1, engine_host = ?2,"
-                          " engine_started_at = ?3, heartbeat_at = ?4 WHERE run_id = ?5",
-    [ST_RUN_SET_ERROR] = "UPDATE runs SET run_id = run_id WHERE run_id = ?2",
-    [ST_RUN_CLAIM] = "UPDATE runs SET engine_pid = ?1, engine_host = ?2, engine_started_at = ?3,"
-                     " heartbeat_at = ?4 WHERE run_id = ?5 AND engine_pid IS ?6"
-                     " AND engine_host IS ?7 AND engine_started_at IS ?8",
-    [ST_RUN_STATUS] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, r.metrics,"
-                      " 'manual', r.started_at, NULL, NULL, NULL"
-                      " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
-                      " WHERE h.run_id = ?1",
-    [ST_HISTORY] = "SELECT h.run_id, h.workflow, h.state, r.started_at, r.ended_at, h.tasks_total,"
-                   " h.tasks_succeeded, h.tasks_failed, 'manual', r.started_at, NULL, NULL, NULL"
-                   " FROM run_history h JOIN runs r ON r.run_id = h.run_id"
-                   " WHERE (?1 IS NULL OR h.workflow = ?1) AND (?3 IS NULL OR h.state = ?3)"
-                   " AND (?4 IS NULL OR r.started_at >= ?4) AND (?5 IS NULL OR h.run_id < ?5)"
-                   " ORDER BY h.run_id DESC LIMIT ?2",
-    [ST_LOAD_RUN] = "SELECT run_id, workflow, state, dag, path, dir, params, plugins, started_at,"
-                    " ended_at, engine_pid, engine_host, engine_started_at, heartbeat_at,"
-                    " NULL, 'manual', started_at, NULL, NULL, NULL"
-                    " FROM runs WHERE run_id = ?1",
+    [ST_SCHED_ANCHOR_INSERT] = "INSERT OR IGNORE INTO schedule_state (workflow, first_loaded_at)"
+                               " VALUES (?1, ?2)",
+    [ST_SCHED_ANCHOR_GET] = "SELECT first_loaded_at FROM schedule_state WHERE workflow = ?1",
+    [ST_SCHED_LAST] = "SELECT max(logical_time) FROM schedule_log WHERE workflow = ?1",
+    [ST_SCHED_INSERT] = "INSERT OR IGNORE INTO schedule_log"
+                        " (workflow, logical_time, decision, run_id, decided_at)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_SCHED_FROM_QUEUED] = "UPDATE schedule_log SET decision = ?3, run_id = ?4"
+                             " WHERE workflow = ?1 AND logical_time = ?2 AND decision = 'queued'",
+    [ST_SCHED_SET_RUN] = "UPDATE schedule_log SET run_id = ?3,"
+                         " decision = CASE WHEN ?3 IS NULL THEN 'queued' ELSE decision END"
+                         " WHERE workflow = ?1 AND logical_time = ?2",
+    [ST_SCHED_QUEUED] = "SELECT logical_time FROM schedule_log"
+                        " WHERE workflow = ?1 AND decision = 'queued'"
+                        " ORDER BY logical_time LIMIT ?2",
+    [ST_ACTIVE_RUNS] = "SELECT count(*) FROM runs"
+                       " WHERE workflow = ?1 AND (state = 'RUNNING' OR state = 'INTERRUPTED')",
+    [ST_SERVE_RUNS] = "SELECT run_id, workflow FROM runs WHERE engine_kind = 'serve'"
+                      " AND (state = 'RUNNING' OR state = 'INTERRUPTED') ORDER BY run_id",
 };
 
 /* ---- errors ---- */
@@ -263,8 +252,8 @@ sqlite3_stmt *df_sqlite_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id, cons
 {
     *code = DF_STORE_OK;
     if (!s->st[id]) {
-        const char *sql = s->schema < 5 && stmt_sql_v4[id] ? stmt_sql_v4[id] : stmt_sql[id];
-        int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[id], NULL);
+        int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->st[id],
+                                    NULL);
         if (rc != SQLITE_OK) {
             *code = df_sqlite_fail(s, rc, what);
             s->st[id] = NULL;

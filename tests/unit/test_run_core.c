@@ -132,7 +132,10 @@ static void test_priority_and_slices(void **state_)
     drain(h);
     assert_int_equal(count(h, DF_FX_SUBMIT), 1);
     assert_int_equal(find(h, DF_FX_SUBMIT, ANY_TASK)->task, task(h, "d"));
-    /* nothing more starts until that attempt is handed over (backpressure) */
+    /* once a submission round has left it unsubmitted (the pool refused it), nothing more
+     * starts until it is handed over (backpressure); attempts started in the same tick, before
+     * their commit, hold nothing back (fair dispatch calls again within a tick: see below) */
+    df_run_core_submit_done(h->c);
     assert_false(df_run_core_dispatch(h->c, 10, &h->clk));
     assert_int_equal(df_run_core_unsubmitted(h->c), 1);
     df_run_core_submitted(h->c, task(h, "d"), true);
@@ -147,6 +150,28 @@ static void test_priority_and_slices(void **state_)
     assert_int_equal(order[0], task(h, "b"));
     assert_int_equal(order[1], task(h, "a"));
     assert_int_equal(order[2], task(h, "c"));
+    h_free(h);
+}
+
+/* Fair dispatch (engine.c) asks each run for one attempt per round: a second call in the same
+ * tick, before the commit, starts the next task in priority order. */
+static void test_dispatch_again_in_tick(void **state_)
+{
+    (void)state_;
+    harness *h = h_new("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\"},"
+                       "{\"id\":\"b\",\"plugin\":\"x\",\"priority\":5},"
+                       "{\"id\":\"c\",\"plugin\":\"x\"}]}",
+                       16);
+    df_run_core_start(h->c);
+    assert_false(df_run_core_evaluate(h->c, 10, &h->clk));
+    mark(h);
+    assert_true(df_run_core_dispatch(h->c, 1, &h->clk));
+    assert_true(df_run_core_dispatch(h->c, 1, &h->clk));
+    assert_false(df_run_core_dispatch(h->c, 1, &h->clk));
+    drain(h);
+    assert_int_equal(count(h, DF_FX_SUBMIT), 3);
+    assert_int_equal(df_run_core_unsubmitted(h->c), 3);
+    assert_int_equal(find(h, DF_FX_SUBMIT, ANY_TASK)->task, task(h, "b"));
     h_free(h);
 }
 
@@ -680,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_propagation_and_end),
         cmocka_unit_test(test_fatal_before_end_recorded),
         cmocka_unit_test(test_priority_and_slices),
+        cmocka_unit_test(test_dispatch_again_in_tick),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_retries_backoff),
         cmocka_unit_test(test_timeout),

@@ -1,0 +1,66 @@
+# serve_lib.sh: helpers of the `dagflow serve` end-to-end tests (tests/e2e/test_serve_*.sh), on
+# top of lib.sh and run_lib.sh. Each such script does:
+#     set -euo pipefail; source lib.sh; source run_lib.sh; source serve_lib.sh; run_setup
+# then writes workflow files into $WORK/wf, starts `dagflow serve` in the background with
+# serve_start, and checks the views (q) and the log ($WORK/serve.N.log).
+
+SERVE_N=0
+
+# serve_start [ARGS...]: starts `dagflow serve --workflows $WORK/wf --db $DB` in the background;
+# SERVE_PID is its pid, SERVE_LOG its stderr. Waits until it says it is serving (at most 30 s).
+serve_start() {
+    SERVE_N=$((SERVE_N + 1))
+    SERVE_LOG="$WORK/serve.$SERVE_N.log"
+    "$DF_BIN" serve --workflows "$WORK/wf" --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" "$@" \
+        >"$WORK/serve.$SERVE_N.out" 2>"$SERVE_LOG" &
+    SERVE_PID=$!
+    local i
+    for ((i = 0; i < 300; i++)); do
+        grep -q 'dagflow serve: serving' "$SERVE_LOG" 2>/dev/null && return 0
+        kill -0 "$SERVE_PID" 2>/dev/null || fail "serve exited at start: $(cat "$SERVE_LOG")"
+        sleep 0.1
+    done
+    fail "serve did not start within 30 s: $(cat "$SERVE_LOG")"
+}
+
+# serve_stop [SIGNAL]: sends SIGNAL (default TERM) to the serve started last and waits for it;
+# SERVE_RC is its exit code. A serve still alive 60 s later fails the test.
+serve_stop() {
+    local sig="${1:-TERM}" i
+    kill -s "$sig" "$SERVE_PID" 2>/dev/null || true
+    for ((i = 0; i < 600; i++)); do
+        kill -0 "$SERVE_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$SERVE_PID" 2>/dev/null; then
+        command -v gdb >/dev/null &&
+            gdb -p "$SERVE_PID" -batch -ex 'thread apply all bt 8' 2>/dev/null | grep -E '^#|^Thread' | head -60 >&2
+        fail "serve did not stop within 60 s after SIG$sig: $(tail -30 "$SERVE_LOG")"
+    fi
+    set +e
+    wait "$SERVE_PID"
+    SERVE_RC=$?
+    set -e
+}
+
+# wait_for SECONDS SQL EXPECTED: polls q SQL until it prints EXPECTED (every 0.2 s); fails after
+# SECONDS.
+wait_for() {
+    local limit=$(($1 * 5)) i got=""
+    for ((i = 0; i < limit; i++)); do
+        got=$(q "$2" 2>/dev/null || true)
+        [[ "$got" == "$3" ]] && return 0
+        sleep 0.2
+    done
+    fail "waited $1 s for [$2] to give [$3]; last [$got]"
+}
+
+# wait_log SECONDS TEXT: waits until the current serve log holds TEXT.
+wait_log() {
+    local limit=$(($1 * 10)) i
+    for ((i = 0; i < limit; i++)); do
+        grep -qF -- "$2" "$SERVE_LOG" && return 0
+        sleep 0.1
+    done
+    fail "waited $1 s for \"$2\" in the serve log: $(tail -20 "$SERVE_LOG")"
+}
