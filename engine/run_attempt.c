@@ -167,9 +167,27 @@ static void succeed(df_run_core *c, size_t i, const json_t *result, bool skipped
     free(text);
 }
 
-/* A failed or timed-out attempt: a retry after its delay while the budget lasts, else FAILED. */
+/* What a failed attempt's plugin returned, kept as the task's result (SPEC §10): the value into
+ * the task and its JSON text into *text (a new string). No result leaves the task's result as it
+ * is (*text NULL). Returns false when out of memory. */
+static bool keep_failed_result(df_run_core *c, size_t i, const json_t *result, char **text)
+{
+    *text = NULL;
+    if (!result)
+        return true;
+    if (!(*text = json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY))) {
+        c->oom = true;
+        return false;
+    }
+    json_decref(c->t[i].result);
+    c->t[i].result = json_incref((json_t *)result);
+    return true;
+}
+
+/* A failed or timed-out attempt: a retry after its delay while the budget lasts, else FAILED.
+ * result_json: the plugin's result kept with the failure (keep_failed_result), or NULL. */
 static void fail(df_run_core *c, size_t i, df_attempt_outcome outcome, int status,
-                 const char *error, const df_run_clock *clk)
+                 const char *result_json, const char *error, const df_run_clock *clk)
 {
     df_task_rt *t = &c->t[i];
     const df_task_def *d = df_run_def(c, i);
@@ -189,6 +207,7 @@ static void fail(df_run_core *c, size_t i, df_attempt_outcome outcome, int statu
                                           .to_attempt = t->attempt,
                                           .detail = detail,
                                           .error = error,
+                                          .result_json = result_json,
                                           .next_retry_at = clk->now_ms + (int64_t)delay},
                              clk) != 0)
             return;
@@ -202,11 +221,22 @@ static void fail(df_run_core *c, size_t i, df_attempt_outcome outcome, int statu
                                       .detail = permanent     ? "failed permanently"
                                                 : out_of_time ? "retry_max_total_ms reached"
                                                               : "retries exhausted",
-                                      .error = error},
+                                      .error = error,
+                                      .result_json = result_json},
                          clk) != 0)
         return;
     df_run_alert(c, "task_failed", i, "FAILED", error, t->attempt);
     df_run_drain_eval(c, SIZE_MAX, clk);
+}
+
+/* fail, keeping the plugin's result (borrowed, or NULL). */
+static void fail_with_result(df_run_core *c, size_t i, df_attempt_outcome outcome, int status,
+                             const json_t *result, const char *error, const df_run_clock *clk)
+{
+    char *text;
+    if (keep_failed_result(c, i, result, &text))
+        fail(c, i, outcome, status, text, error, clk);
+    free(text);
 }
 
 void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *result,
@@ -251,7 +281,7 @@ void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *r
         if (outcome == DF_AO_SUCCESS || outcome == DF_AO_SKIPPED)
             succeed(c, i, result, outcome == DF_AO_SKIPPED, clk);
         else
-            fail(c, i, outcome, status, err, clk);
+            fail_with_result(c, i, outcome, status, result, err, clk);
     }
     free(err);
 }

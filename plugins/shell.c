@@ -18,7 +18,8 @@
  * cap and only its first 1 MiB is kept. With parse_json_stdout, a cut stdout fails the attempt
  * permanently with an error saying so (not as invalid JSON at column 1048576).
  * Success is exit status 0. A failure's error names the exit code or signal and ends with the
- * last lines of stderr (at most 1 KiB): `exit code 3: <stderr tail>`.
+ * last lines of stderr (at most 1 KiB): `exit code 3: <stderr tail>`. A command that ran and
+ * failed returns the same result (SPEC §10), exit_code null when a signal killed it.
  *
  * The child runs in its own process group with DAGFLOW_RUN_ID, DAGFLOW_TASK_ID and
  * DAGFLOW_ATTEMPT set; on cancellation (timeout, shutdown) the group gets SIGTERM, then SIGKILL
@@ -324,29 +325,48 @@ static int spawn_settings(const json_t *params, df_spawn_opts *opts, char **stdi
     return 0;
 }
 
-/* The result of a command that exited 0: {exit_code, stdout, stderr, the truncation flags, and
- * "json" with parse_json_stdout}, a new reference into *result (out_n, err_n: the outputs'
- * lengths without their last newline). Returns the task status, or -1 on no memory. */
-static int success(df_task_ctx *ctx, const json_t *params, const df_spawn_result *res, size_t out_n,
-                   size_t err_n, json_t **result)
+/* {exit_code, stdout, stderr} and the truncation flags of a command that ran (out_n, err_n:
+ * the outputs' lengths without their last newline): a new reference, or NULL on no memory. A
+ * command killed by a signal has exit_code null. Success and failure both return it (SPEC §10:
+ * a failed task's result is kept, so handlers and all_done tasks can read it). */
+static json_t *base_result(const df_spawn_result *res, size_t out_n, size_t err_n)
 {
     json_t *r = json_object();
     json_t *jout = dfp_text_json(res->stdout_data, out_n);
     json_t *jerr = dfp_text_json(res->stderr_data, err_n);
-    if (!r || !jout || !jerr || json_object_set_new(r, "exit_code", json_integer(0)) ||
-        json_object_set_new(r, "stdout", jout) || json_object_set_new(r, "stderr", jerr) ||
+    json_t *code = res->term_signal ? json_null() : json_integer(res->exit_code);
+    if (!r || !jout || !jerr || !code) {
+        json_decref(r);
+        json_decref(jout);
+        json_decref(jerr);
+        json_decref(code);
+        return NULL;
+    }
+    if (json_object_set_new(r, "exit_code", code) || json_object_set_new(r, "stdout", jout) ||
+        json_object_set_new(r, "stderr", jerr) ||
         (res->stdout_truncated && json_object_set_new(r, "stdout_truncated", json_true()) != 0) ||
         (res->stderr_truncated && json_object_set_new(r, "stderr_truncated", json_true()) != 0)) {
         json_decref(r);
-        return -1;
+        return NULL;
     }
+    return r;
+}
+
+/* The result of a command that exited 0: base_result and "json" with parse_json_stdout, a new
+ * reference into *result. Returns the task status, or -1 on no memory. */
+static int success(df_task_ctx *ctx, const json_t *params, const df_spawn_result *res, size_t out_n,
+                   size_t err_n, json_t **result)
+{
+    json_t *r = base_result(res, out_n, err_n);
+    if (!r)
+        return -1;
     if (json_is_true(json_object_get(params, "parse_json_stdout"))) {
         if (res->stdout_truncated) {
             df_task_set_error(ctx,
                               "stdout is longer than 1 MiB, the most a shell task keeps, so it was "
                               "cut and cannot be parsed (parse_json_stdout); write large output "
                               "to a file and pass its path instead");
-            json_decref(r);
+            *result = r; /* kept with the failure (SPEC §10) */
             return DF_TASK_FAILED_PERMANENT;
         }
         json_error_t je;
@@ -356,7 +376,7 @@ static int success(df_task_ctx *ctx, const json_t *params, const df_spawn_result
                               "stdout is not valid JSON (parse_json_stdout): %s at line %d, "
                               "column %d",
                               je.text, je.line, je.column);
-            json_decref(r);
+            *result = r; /* kept with the failure (SPEC §10) */
             return DF_TASK_FAILED_PERMANENT;
         }
         json_object_set_new(r, "json", parsed);
@@ -421,6 +441,7 @@ static int shell_execute(df_task_ctx *ctx, const json_t *params, json_t **result
         }
     } else {
         status = failure(ctx, params, &res, err_n);
+        *result = base_result(&res, out_n, err_n); /* kept with the failure (SPEC §10) */
     }
     df_task_log(ctx, "exit code %lld%s", (long long)res.exit_code,
                 res.term_signal ? " (signal)" : "");

@@ -314,7 +314,11 @@ static void test_shell_exit_codes_and_errors(void **state)
                               "exit 3\"]}");
     assert_int_equal(r->status, DF_TASK_FAILED);
     assert_string_equal(r->error, "exit code 3: bad thing");
-    assert_null(r->result);
+    /* the result is kept with the failure (SPEC §10) */
+    assert_non_null(r->result);
+    assert_int_equal(json_integer_value(json_object_get(r->result, "exit_code")), 3);
+    assert_string_equal(rstr(r, "stdout"), "out");
+    assert_string_equal(rstr(r, "stderr"), "bad thing");
 
     r = run(u, "{\"script\": \"exit 4\"}");
     assert_int_equal(r->status, DF_TASK_FAILED);
@@ -323,6 +327,7 @@ static void test_shell_exit_codes_and_errors(void **state)
     r = run(u, "{\"script\": \"kill -9 $$\"}");
     assert_int_equal(r->status, DF_TASK_FAILED);
     assert_string_equal(r->error, "killed by signal 9 (SIGKILL)");
+    assert_true(json_is_null(json_object_get(r->result, "exit_code")));
 
     /* the error ends with the last lines of stderr, at most 1 KiB, whole lines */
     r = run(u, "{\"script\": \"i=0; while [ $i -lt 500 ]; do echo \\\"line $i of stderr\\\" "
