@@ -404,6 +404,21 @@ static int check_when(df_run_core *c, size_t i, const df_run_clock *clk)
     return 0;
 }
 
+/* Task i's trigger rule is met but an upstream branch task succeeded without naming it (SPEC
+ * §8): it becomes SKIPPED. Returns true then. */
+static bool branch_unchosen(df_run_core *c, size_t i, const df_run_clock *clk)
+{
+    const char *by = df_run_branch_unchosen(c, i);
+    if (!by)
+        return false;
+    char detail[200];
+    snprintf(detail, sizeof detail, "not chosen by branch \"%s\"", by);
+    df_run_set_state(
+        c, i, &(df_change){.to = DF_TS_SKIPPED, .to_attempt = c->t[i].attempt, .detail = detail},
+        clk);
+    return true;
+}
+
 static void evaluate_one(df_run_core *c, size_t i, const df_run_clock *clk)
 {
     df_task_rt *t = &c->t[i];
@@ -414,7 +429,7 @@ static void evaluate_one(df_run_core *c, size_t i, const df_run_clock *clk)
                             .skipped = t->up_skipped};
     switch (df_trigger_evaluate(d->trigger_rule, &n)) {
     case DF_TV_READY:
-        if (!check_when(c, i, clk))
+        if (branch_unchosen(c, i, clk) || !check_when(c, i, clk))
             break;
         if (d->for_each) {
             df_run_map_expand(c, i, clk);

@@ -245,6 +245,12 @@ void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *r
     df_task_rt *t = &c->t[i];
     if (c->fatal)
         return;
+    char berr[512];
+    if (status == DF_TASK_OK && c->wf->tasks[i].branch &&
+        df_run_branch_check(c, i, result, berr, sizeof berr) != 0) {
+        status = DF_TASK_FAILED_PERMANENT; /* SPEC §8: a result naming anything else */
+        error = berr;
+    }
     df_attempt_outcome outcome = outcome_of(c, t, status);
     char *err = outcome_error(c, i, outcome, status, error);
     breaker_outcome(c, i, t->probe, outcome, clk);
@@ -280,7 +286,9 @@ void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *r
         t->lost_streak = t->charged_streak = 0;
         if (outcome == DF_AO_SUCCESS || outcome == DF_AO_SKIPPED)
             succeed(c, i, result, outcome == DF_AO_SKIPPED, clk);
-        else
+        if (outcome == DF_AO_SUCCESS && c->wf->tasks[i].branch)
+            df_run_branch_skip(c, i, clk);
+        else if (outcome != DF_AO_SUCCESS && outcome != DF_AO_SKIPPED)
             fail_with_result(c, i, outcome, status, result, err, clk);
     }
     free(err);

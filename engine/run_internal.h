@@ -130,6 +130,21 @@ const char *df_run_timeout_msg(const df_run_core *c, char *buf, size_t len);
 /* Records how task i's attempt ended and moves the task on (run_attempt.c). */
 void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *result,
                            const char *error, const char *log, const df_run_clock *clk);
+/* ---- branch tasks (run_branch.c, SPEC §8) ---- */
+
+/* Checks branch task i's result (borrowed, may be NULL): 0 when it names only direct downstream
+ * tasks (an id, an array of ids, null or []; see run_branch.c for where in the result), else -1
+ * with the reason in err (the task then fails permanently). */
+int df_run_branch_check(const df_run_core *c, size_t i, const json_t *result, char *err,
+                        size_t errlen);
+/* Branch task i succeeded: its direct downstream tasks that its result does not name and that
+ * are still PENDING become SKIPPED. */
+void df_run_branch_skip(df_run_core *c, size_t i, const df_run_clock *clk);
+/* The id of an upstream branch task of j that succeeded without naming j (borrowed), or NULL:
+ * j is then SKIPPED when its trigger rule is met (a task reopened by retry or left PENDING by a
+ * crash). */
+const char *df_run_branch_unchosen(const df_run_core *c, size_t j);
+
 /* The breaker of task i, or NULL. */
 df_breaker *df_run_task_breaker(df_run_core *c, size_t i);
 /* Emits a breaker's change caused by task i (record, alert, and a wake-up when it opened). */

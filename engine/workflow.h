@@ -43,6 +43,10 @@ typedef struct df_task_def {
      * string that is exactly one reference yielding an array), or NULL for an unmapped task */
     json_t *for_each;
     int64_t max_parallel; /* with for_each: most instances in flight, 0 = no cap of its own */
+    /* SPEC §8: the task's result names the direct downstream tasks to run; the others still
+     * PENDING become SKIPPED (run_branch.c) */
+    bool branch;
+    bool handler;         /* an on_exit handler (SPEC §8), not a DAG task */
     int pool;             /* index into df_workflow.pools, or -1 */
     int breaker;          /* index into df_workflow.breakers, or -1 */
     bool params_ruled;    /* the plugin's param rules were applied to params (plugin.h) */

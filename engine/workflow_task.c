@@ -37,7 +37,8 @@ static const char *const task_keys[] = {"id",
                                         "retry_max_total_ms",
                                         "when",
                                         "for_each",
-                                        "max_parallel"};
+                                        "max_parallel",
+                                        "branch"};
 /* The task keys `defaults` may set: everything but what only makes sense per task. */
 static const char *const default_keys[] = {"trigger_rule",
                                            "retries",
@@ -510,8 +511,11 @@ static const json_t *read_task_keys(task_pass *tp, size_t i, const json_t *obj)
         } else if (df_wfl_map_key(L, where, key, v, t)) {
             continue;
         } else if (strcmp(key, "branch") == 0) {
-            /* SPEC §8 keys this dagflow does not build yet: said plainly, not "unknown key". */
-            df_wfl_err(L, where, "%s: branch is not supported yet", key);
+            if (!json_is_boolean(v))
+                df_wfl_err(L, where, "branch: must be a boolean, got %s",
+                           df_wfl_describe(v, d, sizeof d));
+            else
+                t->branch = json_is_true(v);
         } else {
             df_wfl_unknown_key(L, where, key, task_keys, DF_WFL_COUNT(task_keys));
         }
@@ -637,6 +641,25 @@ static int link_downstream(df_wfl_loader *L, size_t *count)
     return 0;
 }
 
+/* SPEC §8: a branch task needs direct downstream tasks (on_exit handlers do not count); one
+ * with for_each is workflow_map.c's error. */
+static void check_branches(task_pass *tp)
+{
+    df_workflow *wf = tp->L->wf;
+    for (size_t i = 0; i < wf->n_tasks; i++) {
+        const df_task_def *t = &wf->tasks[i];
+        if (!t->branch)
+            continue;
+        size_t n = 0;
+        for (size_t k = 0; k < t->n_downstream; k++)
+            n += !wf->tasks[t->downstream[k]].handler;
+        if (n == 0)
+            df_wfl_err(tp->L, tp->label[i],
+                       "branch: a branch task needs downstream tasks to choose from (no task "
+                       "depends on it)");
+    }
+}
+
 /* Reports cycles; they need every task to have an id for the message, so tasks without a
  * usable one are named by their label (they have no edges). */
 static void check_graph(task_pass *tp)
@@ -691,8 +714,10 @@ void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const df_task_def 
     /* Pass 2: everything else. */
     for (size_t i = 0; i < n; i++)
         read_task(&tp, i);
-    if (link_downstream(L, tp.stamp) == 0) /* the stamps are no longer needed */
+    if (link_downstream(L, tp.stamp) == 0) { /* the stamps are no longer needed */
+        check_branches(&tp);
         check_graph(&tp);
+    }
 out:
     if (tp.label)
         for (size_t i = 0; i < n; i++)
