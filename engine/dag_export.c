@@ -1,5 +1,6 @@
 /* dag_export: a workflow's DAG as text, edges from upstream to downstream — Graphviz DOT or a
- * Mermaid flowchart (df_workflow_export in dagflow.h; `dagflow graph` prints it). */
+ * Mermaid flowchart (df_workflow_export in dagflow.h; `dagflow graph` prints it). on_exit
+ * handlers are nodes of their own, labelled "(on_exit)", without edges. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,11 +45,11 @@ static void print_dot(const df_workflow *wf, FILE *out)
                 fputc('\\', out);
             fputc(*p, out);
         }
-        fputs("\"];\n", out);
+        fputs(t->handler ? "\\n(on_exit)\", style=dashed];\n" : "\"];\n", out);
     }
     for (size_t i = 0; i < wf->n_tasks; i++) {
         const df_task_def *t = &wf->tasks[i];
-        for (size_t u = 0; u < t->n_upstream; u++) {
+        for (size_t u = 0; u < t->n_upstream && !t->handler; u++) {
             fputs("    ", out);
             dot_quoted(out, wf->tasks[t->upstream[u]].id);
             fputs(" -> ", out);
@@ -117,14 +118,17 @@ static int print_mermaid(const df_workflow *wf, FILE *out)
     fputs("flowchart TD\n", out);
     for (size_t i = 0; i < wf->n_tasks; i++) {
         /* Task ids are [A-Za-z0-9_-]: nothing to escape inside the quoted label. */
-        if (ids[i])
+        if (wf->tasks[i].handler) /* on_exit handlers: no edges, they follow every task */
+            fprintf(out, "    %s[\"%s (on_exit)\"]\n", ids[i] ? ids[i] : wf->tasks[i].id,
+                    wf->tasks[i].id);
+        else if (ids[i])
             fprintf(out, "    %s[\"%s\"]\n", ids[i], wf->tasks[i].id);
         else
             fprintf(out, "    %s\n", wf->tasks[i].id);
     }
     for (size_t i = 0; i < wf->n_tasks; i++) {
         const df_task_def *t = &wf->tasks[i];
-        for (size_t u = 0; u < t->n_upstream; u++) {
+        for (size_t u = 0; u < t->n_upstream && !t->handler; u++) {
             size_t up = t->upstream[u];
             fprintf(out, "    %s --> %s\n", ids[up] ? ids[up] : wf->tasks[up].id,
                     ids[i] ? ids[i] : t->id);

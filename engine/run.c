@@ -365,8 +365,14 @@ static json_t *when_input(const df_run_core *c, size_t i)
     if (!tasks)
         return NULL;
     json_t *params = c->params ? json_incref((json_t *)c->params) : json_object();
-    return json_pack("{s:o, s:{s:I, s:s}, s:o}", "params", params, "run", "id", (json_int_t)c->id,
-                     "workflow", c->wf->name ? c->wf->name : "", "tasks", tasks);
+    json_t *in =
+        json_pack("{s:o, s:{s:I, s:s}, s:o}", "params", params, "run", "id", (json_int_t)c->id,
+                  "workflow", c->wf->name ? c->wf->name : "", "tasks", tasks);
+    if (in && d->handler && df_run_handler_fields(c, json_object_get(in, "run")) != 0) {
+        json_decref(in);
+        return NULL;
+    }
+    return in;
 }
 
 /* Task i's trigger rule is met: its `when`, if any, decides (SPEC §8). Returns 1 to run it,
@@ -475,7 +481,9 @@ bool df_run_drain_eval(df_run_core *c, size_t max, const df_run_clock *clk)
 
 bool df_run_core_evaluate(df_run_core *c, size_t max, const df_run_clock *clk)
 {
-    if (c->fatal || c->stopping || c->cancelling)
+    /* A run that timed out or was cancelled still evaluates its on_exit handlers (the only tasks
+     * left PENDING). */
+    if (c->fatal || c->stopping || (c->cancelling && !c->timed_out && !c->cancelled))
         return false;
     return df_run_drain_eval(c, max, clk);
 }
@@ -630,7 +638,8 @@ static int start_attempt(df_run_core *c, size_t i, df_slot_pool *sp, bool probe,
 
 bool df_run_core_dispatch(df_run_core *c, size_t max, const df_run_clock *clk)
 {
-    if (c->fatal || c->stopping || c->cancelling)
+    /* After a run timeout or a cancel request only on_exit handlers are in the heap. */
+    if (c->fatal || c->stopping || (c->cancelling && !c->timed_out && !c->cancelled))
         return false;
     /* Backpressure: while the pool's queue refuses attempts, start no more (attempts started in
      * this tick and waiting for its commit are not refused ones: fair dispatch calls again). */
@@ -744,22 +753,61 @@ static bool final_state(const df_run_core *c, df_run_state *st)
     }
     if (c->n_final < c->wf->n_tasks)
         return false;
-    if (c->cancelled) {
-        *st = DF_RS_CANCELLED; /* SPEC §10 */
-        return true;
-    }
-    *st = DF_RS_SUCCESS;
-    if (c->timed_out) {
-        *st = DF_RS_FAILED; /* SPEC §8: a run that timed out ends FAILED */
-        return true;
-    }
+    *st = df_run_core_dag_state(c);
+    for (size_t i = 0; i < c->wf->n_tasks; i++)
+        if (*st == DF_RS_SUCCESS && c->wf->tasks[i].handler &&
+            df_task_state_failed(c->t[i].state) &&
+            !(c->t[i].state == DF_TS_FAILED && c->wf->tasks[i].continue_on_failure))
+            *st = DF_RS_FAILED; /* SPEC §10: a failed on_exit handler fails the run */
+    return true;
+}
+
+df_run_state df_run_core_dag_state(const df_run_core *c)
+{
+    if (c->cancelled)
+        return DF_RS_CANCELLED; /* SPEC §10 */
+    if (c->timed_out)
+        return DF_RS_FAILED; /* SPEC §8: a run that timed out ends FAILED */
+    df_run_state st = DF_RS_SUCCESS;
     for (size_t i = 0; i < c->wf->n_tasks; i++) {
+        if (c->wf->tasks[i].handler)
+            continue;
         if (c->t[i].state == DF_TS_INVALID)
-            *st = DF_RS_INVALID;
-        else if (*st == DF_RS_SUCCESS && df_task_state_failed(c->t[i].state) &&
+            st = DF_RS_INVALID;
+        else if (st == DF_RS_SUCCESS && df_task_state_failed(c->t[i].state) &&
                  !(c->t[i].state == DF_TS_FAILED && c->wf->tasks[i].continue_on_failure))
-            *st = DF_RS_FAILED; /* a failure counts unless continue_on_failure (SPEC §10) */
+            st = DF_RS_FAILED; /* a failure counts unless continue_on_failure (SPEC §10) */
     }
+    return st;
+}
+
+json_t *df_run_core_failed_tasks(const df_run_core *c)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < c->wf->n_tasks; i++)
+        if (!c->wf->tasks[i].handler && c->t[i].state == DF_TS_FAILED &&
+            json_array_append_new(a, json_string(c->wf->tasks[i].id)) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    return a;
+}
+
+int df_run_handler_fields(const df_run_core *c, json_t *run)
+{
+    json_t *failed = df_run_core_failed_tasks(c);
+    if (!failed || json_object_set_new(run, "failed_tasks", failed) != 0 ||
+        json_object_set_new(run, "state",
+                            json_string(df_run_state_name(df_run_core_dag_state(c)))) != 0)
+        return -1;
+    return 0;
+}
+
+bool df_run_dag_final(const df_run_core *c)
+{
+    for (size_t i = 0; i < c->wf->n_tasks; i++)
+        if (!c->wf->tasks[i].handler && !df_task_state_final(c->t[i].state))
+            return false;
     return true;
 }
 

@@ -244,6 +244,12 @@ bool df_run_core_ended(const df_run_core *c);
 df_run_state df_run_core_final_state(const df_run_core *c);
 df_task_state df_run_core_task_state(const df_run_core *c, size_t task);
 unsigned df_run_core_task_attempt(const df_run_core *c, size_t task);
+/* What the run's final state would be without its on_exit handlers (SPEC §10 ${run.state}):
+ * FAILED when it timed out, INVALID, FAILED when a DAG task's failure counts, else SUCCESS. */
+df_run_state df_run_core_dag_state(const df_run_core *c);
+/* The ids of the DAG tasks that ended FAILED (SPEC §10 ${run.failed_tasks}), in file order: a new
+ * array, or NULL when out of memory. */
+json_t *df_run_core_failed_tasks(const df_run_core *c);
 /* A task's result (borrowed; NULL for none), as templates read it. */
 const json_t *df_run_core_result(const df_run_core *c, size_t task);
 /* Attempts in flight in this run. */

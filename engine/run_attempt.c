@@ -53,7 +53,7 @@ static void breaker_outcome(df_run_core *c, size_t i, bool probe, df_attempt_out
     if (!b)
         return;
     if (outcome == DF_AO_CANCELLED || outcome == DF_AO_LOST || outcome == DF_AO_SKIPPED ||
-        c->timed_out) {
+        (c->timed_out && !c->wf->tasks[i].handler)) {
         if (probe)
             df_breaker_probe_aborted(b);
         return;
@@ -63,22 +63,27 @@ static void breaker_outcome(df_run_core *c, size_t i, bool probe, df_attempt_out
         df_run_breaker_changed(c, i, &ch, clk);
 }
 
-static df_attempt_outcome outcome_of(const df_run_core *c, const df_task_rt *t, int status)
+static df_attempt_outcome outcome_of(const df_run_core *c, size_t i, int status)
 {
+    const df_task_rt *t = &c->t[i];
+    bool handler = df_run_def(c, i)->handler;
     /* A cancel request (SPEC §10): an attempt that did not succeed is CANCELLED; one that came
-     * back with success (or skipped) keeps it, as on a stop. */
-    if (c->cancelled)
+     * back with success (or skipped) keeps it, as on a stop. Not an on_exit handler's: handlers
+     * run after a cancel (SPEC §10). */
+    if (c->cancelled && !handler)
         return status == DF_TASK_OK        ? DF_AO_SUCCESS
                : status == DF_TASK_SKIPPED ? DF_AO_SKIPPED
                                            : DF_AO_CANCELLED;
+    /* The run's own timeout stops DAG tasks, not its on_exit handlers (SPEC §8). */
+    bool run_timed_out = c->timed_out && !handler;
     /* Stopping: an attempt that failed (most likely because it was cancelled) goes back to
      * QUEUED without using a retry; one that returned success keeps it, cancelled or not, so
      * that resume does not run it again. */
-    if (c->cancelling && !t->timed_out && status != DF_TASK_OK)
+    if (df_run_halted_for(c, i) && !t->timed_out && status != DF_TASK_OK)
         return DF_AO_CANCELLED;
     /* DF_TASK_SKIPPED wins over the task's own timeout (file_sensor's soft_fail), not over the
      * run's. */
-    if (status == DF_TASK_SKIPPED && !c->timed_out)
+    if (status == DF_TASK_SKIPPED && !run_timed_out)
         return DF_AO_SKIPPED;
     if (t->timed_out)
         return DF_AO_TIMED_OUT;
@@ -90,7 +95,7 @@ static char *outcome_error(df_run_core *c, size_t i, df_attempt_outcome outcome,
                            const char *error)
 {
     char msg[1024];
-    if (outcome == DF_AO_TIMED_OUT && c->timed_out) {
+    if (outcome == DF_AO_TIMED_OUT && c->timed_out && !c->wf->tasks[i].handler) {
         char run[96];
         snprintf(msg, sizeof msg, "%s%s%s", df_run_timeout_msg(c, run, sizeof run),
                  error ? ": " : "", error ? error : "");
@@ -229,12 +234,13 @@ static void fail(df_run_core *c, size_t i, df_attempt_outcome outcome, int statu
     df_run_drain_eval(c, SIZE_MAX, clk);
 }
 
-/* fail, keeping the plugin's result (borrowed, or NULL). */
+/* fail, keeping the plugin's result (borrowed, or NULL) when the attempt FAILED; the result of a
+ * TIMED_OUT attempt (returned after its deadline) is discarded, as it always was. */
 static void fail_with_result(df_run_core *c, size_t i, df_attempt_outcome outcome, int status,
                              const json_t *result, const char *error, const df_run_clock *clk)
 {
     char *text;
-    if (keep_failed_result(c, i, result, &text))
+    if (keep_failed_result(c, i, outcome == DF_AO_FAILED ? result : NULL, &text))
         fail(c, i, outcome, status, text, error, clk);
     free(text);
 }
@@ -251,12 +257,12 @@ void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *r
         status = DF_TASK_FAILED_PERMANENT; /* SPEC §8: a result naming anything else */
         error = berr;
     }
-    df_attempt_outcome outcome = outcome_of(c, t, status);
+    df_attempt_outcome outcome = outcome_of(c, i, status);
     char *err = outcome_error(c, i, outcome, status, error);
     breaker_outcome(c, i, t->probe, outcome, clk);
     t->probe = false;
     close_attempt(c, i, t->attempt, outcome, err, log, clk);
-    if (outcome == DF_AO_CANCELLED && c->cancelled) {
+    if (outcome == DF_AO_CANCELLED && c->cancelled && !df_run_def(c, i)->handler) {
         /* A cancel request stopped it (SPEC §10): CANCELLED, no retry. */
         char msg[DF_CANCEL_MSG_MAX];
         df_run_set_state(c, i,
@@ -273,7 +279,8 @@ void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *r
                                       .cause = DF_TC_RECOVER,
                                       .detail = "cancelled by engine shutdown"},
                          clk);
-    } else if (c->timed_out && outcome != DF_AO_SUCCESS && outcome != DF_AO_SKIPPED) {
+    } else if (c->timed_out && !c->wf->tasks[i].handler && outcome != DF_AO_SUCCESS &&
+               outcome != DF_AO_SKIPPED) {
         /* The run's own timeout stopped it (SPEC §8): CANCELLED, no retry. */
         char msg[96];
         df_run_set_state(c, i,
@@ -324,7 +331,7 @@ static void retry_due(df_run_core *c, size_t task, const df_run_clock *clk)
 {
     df_task_rt *t = &c->t[task];
     t->retry_armed = false; /* the shell closed it */
-    if (t->state != DF_TS_UP_FOR_RETRY || c->cancelling || c->stopping)
+    if (t->state != DF_TS_UP_FOR_RETRY || df_run_halted_for(c, task))
         return;
     if (df_run_set_state(c, task, &(df_change){.to = DF_TS_QUEUED, .to_attempt = t->attempt},
                          clk) == 0)

@@ -35,6 +35,8 @@ static void abort_run(df_run_core *c, const char *detail, const char *error,
     for (size_t i = 0; i < c->n_units && !c->fatal; i++) {
         df_task_rt *t = &c->t[i];
         t->in_eval = false;
+        if (df_run_def(c, i)->handler)
+            continue; /* they start once the tasks are final (SPEC §8, §10) */
         if (t->busy && t->submitted) {
             if (!t->timed_out)
                 df_run_cancel_attempt(c, i, clk);
@@ -53,17 +55,21 @@ static void abort_run(df_run_core *c, const char *detail, const char *error,
         }
     }
     c->eval_n = 0;
-    for (size_t i = 0; i < c->wf->n_tasks; i++)
-        c->t[i].in_eval = false;
+    for (size_t i = 0; i < c->wf->n_tasks; i++) {
+        c->t[i].in_eval = c->wf->tasks[i].handler && c->t[i].state == DF_TS_PENDING;
+        if (c->t[i].in_eval) /* the on_exit handlers, evaluated next */
+            c->eval[c->eval_n++] = i;
+    }
 }
 
 /* Whether the run can still be cancelled: not ended or ending, not already being cancelled or
  * timed out, not stopping (the store keeps a cancel request for `resume`), and some DAG task is
- * unfinished (a run whose tasks are all final ends in its own state). */
+ * unfinished (a run whose tasks are all final ends in its own state: once they are, its on_exit
+ * handlers run bound only by their own timeout_ms, SPEC §8). */
 static bool can_abort(const df_run_core *c)
 {
     return !c->ended && !c->ending && !c->fatal && !c->stopping && !c->timed_out && !c->cancelled &&
-           c->n_final < c->wf->n_tasks;
+           !df_run_dag_final(c);
 }
 
 void df_run_timed_out(df_run_core *c, const df_run_clock *clk)

@@ -84,6 +84,26 @@ struct df_run_core {
     bool oom; /* an effect could not be queued: DF_FX_FATAL comes next */
 };
 
+/* Whether the run was stopped for task i: the engine is stopping, or the run is being cancelled
+ * (a store failure, a timeout, a cancel request) — but not an on_exit handler of a run that
+ * timed out or was cancelled, which runs anyway (SPEC §8, §10). */
+static inline bool df_run_halted_for(const df_run_core *c, size_t i)
+{
+    if (c->stopping)
+        return true;
+    if (!c->cancelling)
+        return false;
+    return !((c->timed_out || c->cancelled) && i != DF_RUN_NO_TASK &&
+             c->wf->tasks[c->t[i].task].handler);
+}
+
+/* Sets "state" and "failed_tasks" (SPEC §10: what on_exit handlers see) in the object run.
+ * Returns 0, or -1 when out of memory. */
+int df_run_handler_fields(const df_run_core *c, json_t *run);
+
+/* Whether every DAG task (on_exit handlers aside) is final. */
+bool df_run_dag_final(const df_run_core *c);
+
 /* A new zeroed effect at the queue's end (valid until the next push), or NULL (out of memory:
  * the core then reports DF_FX_FATAL). */
 df_effect *df_run_fx_push(df_run_core *c, df_effect_kind kind, size_t task);

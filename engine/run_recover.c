@@ -178,6 +178,26 @@ void df_run_core_resume(df_run_core *c, const df_task_snapshot *tasks, size_t n,
     df_run_drain_eval(c, SIZE_MAX, clk);
 }
 
+/* SPEC §10: `retry` runs the on_exit handlers again. Without a task: every handler when some
+ * DAG task reopens, or else the failed ones (already in the plan); with one (the downstream
+ * closure already holds them), nothing more. Returns how many it added. */
+static size_t reopen_handlers(df_run_core *c, const char *task)
+{
+    size_t added = 0;
+    bool dag = false;
+    if (task)
+        return 0;
+    for (size_t i = 0; i < c->wf->n_tasks; i++)
+        dag |= c->reopen[i] && !c->wf->tasks[i].handler;
+    for (size_t i = 0; dag && i < c->wf->n_tasks; i++) {
+        if (c->wf->tasks[i].handler && !c->reopen[i]) {
+            c->reopen[i] = 1;
+            added++;
+        }
+    }
+    return added;
+}
+
 int df_run_core_retry_plan(df_run_core *c, const char *task, char *err, size_t errlen)
 {
     size_t n = c->wf->n_tasks;
@@ -220,6 +240,7 @@ int df_run_core_retry_plan(df_run_core *c, const char *task, char *err, size_t e
         }
     }
     free(stack);
+    count += reopen_handlers(c, task);
     if (count == 0) {
         snprintf(err, errlen, "run %lld has no failed tasks to retry (use --task ID to re-run one)",
                  c->id);

@@ -317,7 +317,14 @@ static json_t *attempt_params(df_run *r, const df_attempt_rec *rec, char *err, s
                                .env = r->wf->env,
                                .task_result = lookup_result,
                                .ud = r};
+    json_t *failed = NULL;
+    if (d->handler) { /* SPEC §8, §10: what on_exit handlers see */
+        scope.run_state = df_run_state_name(df_run_core_dag_state(r->core));
+        scope.failed_tasks = failed = df_run_core_failed_tasks(r->core);
+        scope.missing_result_null = true;
+    }
     json_t *params = df_template_resolve(d->params, &scope, err, errlen);
+    json_decref(failed);
     if (!params || !p->unit->validate)
         return params;
     char verr[1024] = "";

@@ -8,7 +8,9 @@
  * REF is a dot-separated path of non-empty segments without whitespace, control characters or
  * "{":
  *   params.NAME[.KEY...]          a run parameter (KEYs walk into it, as for results)
- *   run.id | run.workflow
+ *   run.id | run.workflow | run.logical_time | run.logical_date | run.started_at | run.trigger
+ *   run.state | run.failed_tasks  (on_exit handlers; left as written while the scope has no
+ *                                 value for them)
  *   task.id | task.attempt | task.map_index
  *   item[.KEY...] | item_index    a mapped instance's element and its index (SPEC §8)
  *   env.NAME
@@ -165,8 +167,8 @@ static bool seg_eq(const char *p, size_t n, const char *lit)
 /* The keys of ${run.KEY}: 0 id, 1 workflow, then the run context of SPEC §10; -1 for another. */
 static int run_key(const char *name, size_t n)
 {
-    static const char *const keys[] = {"id",           "workflow",   "logical_time",
-                                       "logical_date", "started_at", "trigger"};
+    static const char *const keys[] = {"id",         "workflow", "logical_time", "logical_date",
+                                       "started_at", "trigger",  "state",        "failed_tasks"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (seg_eq(name, n, keys[i]))
             return (int)i;
@@ -225,6 +227,21 @@ static int parse_item_ref(ref *r, const char *p, const char *end, int q, char *e
         r->keys_at = (size_t)(p - r->text);
     }
     return 0;
+}
+
+/* ${run.state} / ${run.failed_tasks} from the scope (SPEC §10): a new reference, or NULL with a
+ * message when the scope has none (not an on_exit handler). */
+static json_t *handler_run_field(const ref *r, const df_template_scope *sc, char *err,
+                                 size_t errlen)
+{
+    int q = (int)(r->len > QMAX ? QMAX : r->len);
+    bool state = seg_eq(r->name, r->name_len, "state");
+    if (state && sc->run_state)
+        return json_string(sc->run_state);
+    if (!state && sc->failed_tasks)
+        return json_deep_copy(sc->failed_tasks);
+    set_err(err, errlen, "cannot resolve ${%.*s}: only on_exit handlers know it", q, r->text);
+    return NULL;
 }
 
 /* Parses the text inside ${ } (len bytes at t); with marks, a shell context marker
@@ -297,7 +314,8 @@ static int parse_ref(const char *t, size_t len, ref *r, bool marks, char *err, s
             set_err(err, errlen,
                     "${%.*s}: unknown reference (expected ${run.id}, ${run.workflow}, "
                     "${run.logical_time}, ${run.logical_date}, ${run.started_at} or "
-                    "${run.trigger})",
+                    "${run.trigger}; in an on_exit handler also ${run.state} or "
+                    "${run.failed_tasks})",
                     q, t);
             return -1;
         }
@@ -362,6 +380,10 @@ static bool deferred(const ref *r, const df_template_scope *sc)
         return !sc->task_id || (seg_eq(r->name, r->name_len, "attempt") && sc->attempt == 0) ||
                (seg_eq(r->name, r->name_len, "map_index") && !sc->mapped);
     case NS_RUN:
+        if (seg_eq(r->name, r->name_len, "state")) /* on_exit handlers: known once final */
+            return !sc->run_state;
+        if (seg_eq(r->name, r->name_len, "failed_tasks"))
+            return !sc->failed_tasks;
         return run_key(r->name, r->name_len) >= 2 && !run_context(sc, r->name, r->name_len);
     case NS_ITEM:
     case NS_ITEM_INDEX:
@@ -460,6 +482,8 @@ static json_t *lookup(const ref *r, const df_template_scope *sc, char *err, size
     case NS_RUN:
         if (seg_eq(r->name, r->name_len, "id"))
             return json_integer(sc->run_id);
+        if (seg_eq(r->name, r->name_len, "state") || seg_eq(r->name, r->name_len, "failed_tasks"))
+            return handler_run_field(r, sc, err, errlen);
         if (!seg_eq(r->name, r->name_len, "workflow")) {
             const char *v = run_context(sc, r->name, r->name_len);
             if (!v) {
@@ -515,6 +539,8 @@ static json_t *lookup(const ref *r, const df_template_scope *sc, char *err, size
         char id[129];
         snprintf(id, sizeof id, "%.*s", (int)r->name_len, r->name);
         v = sc->task_result ? sc->task_result(sc->ud, id) : NULL;
+        if (!v && sc->missing_result_null)
+            return json_null(); /* SPEC §8: in a handler, a task without a result gives null */
         if (!v) {
             set_err(err, errlen, "cannot resolve ${%.*s}: task \"%s\" has no result", q, r->text,
                     id);

@@ -2,10 +2,11 @@
  *
  * References: ${params.NAME}, ${run.id}, ${run.workflow}, ${run.logical_time},
  * ${run.logical_date}, ${run.started_at}, ${run.trigger} (SPEC §10), ${task.id}, ${task.attempt},
- * ${env.NAME}, ${tasks.ID.result}, ${tasks.ID.result.KEY.KEY...}, and in a mapped instance
- * (SPEC §8) ${item}, ${item.KEY...}, ${item_index} and ${task.map_index}. A string that is exactly
- * one reference takes the referenced JSON value with its type; references inside a longer string
- * are replaced by their text (strings as is, other JSON values in compact JSON form). `$${` is a
+ * ${env.NAME}, ${tasks.ID.result}, ${tasks.ID.result.KEY.KEY...}, in a mapped instance (SPEC §8)
+ * ${item}, ${item.KEY...}, ${item_index} and ${task.map_index}, and in on_exit handlers
+ * ${run.state} and ${run.failed_tasks} (SPEC §10). A string that is exactly one reference takes
+ * the referenced JSON value with its type; references inside a longer string are replaced by their
+ * text (strings as is, other JSON values in compact JSON form). `$${` is a
  * literal `${`. Object keys are never templated, only string values (at any depth). A KEY applied
  * to an array is a decimal index (`${tasks.a.result.rows.0.name}`); template.c has the grammar. */
 #ifndef DF_TEMPLATE_H
@@ -36,6 +37,11 @@ typedef struct df_template_scope {
     long long map_index; /* its index, for ${item_index} and ${task.map_index} */
     const json_t *env;   /* the workflow's "env" (object of strings), read by ${env.NAME} before
                             the engine's environment (SPEC §8); or NULL */
+    /* on_exit handlers (SPEC §10): ${run.state} (the run's final state without the handlers) and
+     * ${run.failed_tasks} (array of ids); NULL elsewhere (the references then fail) */
+    const char *run_state;
+    const json_t *failed_tasks;
+    bool missing_result_null; /* ${tasks.ID...} of a task without a result is null (handlers) */
     /* Returns the result of an upstream task (borrowed), or NULL when it has none. */
     const json_t *(*task_result)(void *ud, const char *task_id);
     void *ud;

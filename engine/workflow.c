@@ -28,9 +28,9 @@
 #include "workflow_loader.h"
 
 static const char *const top_keys[] = {
-    "name",      "description", "params", "defaults", "max_active_tasks", "pools",
-    "breakers",  "alerts",      "tasks",  "schedule", "env_passthrough",  "env",
-    "timeout_ms"};
+    "name",       "description", "params", "defaults", "max_active_tasks", "pools",
+    "breakers",   "alerts",      "tasks",  "schedule", "env_passthrough",  "env",
+    "timeout_ms", "on_exit"};
 static const char *const breaker_keys[] = {"failure_rate", "window", "min_calls", "open_ms"};
 static const char *const sink_types[] = {"command", "webhook", "file"};
 static const char *const sink_keys[] = {"type", "on", "argv", "url", "headers", "path"};
@@ -364,9 +364,7 @@ static void load_top_keys(df_wfl_loader *L, json_t *doc)
     json_t *v;
     json_object_foreach(doc, key, v)
     {
-        if (strcmp(key, "on_exit") == 0) /* SPEC §8, not built yet: said plainly */
-            df_wfl_err(L, NULL, "on_exit: on_exit is not supported yet");
-        else if (!df_wfl_in_list(key, top_keys, DF_WFL_COUNT(top_keys)))
+        if (!df_wfl_in_list(key, top_keys, DF_WFL_COUNT(top_keys)))
             df_wfl_unknown_key(L, NULL, key, top_keys, DF_WFL_COUNT(top_keys));
     }
     v = json_object_get(doc, "name");
@@ -435,7 +433,7 @@ static void load_doc(df_wfl_loader *L, json_t *doc)
     if (!v)
         df_wfl_err(L, NULL, "missing required key \"tasks\"");
     else
-        df_wfl_load_tasks(L, v, &base, pool_names, breaker_names);
+        df_wfl_load_tasks(L, v, json_object_get(doc, "on_exit"), &base, pool_names, breaker_names);
     free(pool_names);
     free(breaker_names);
 }

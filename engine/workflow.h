@@ -79,12 +79,13 @@ typedef struct df_workflow {
     size_t n_pools;
     df_breaker_def *breakers;
     size_t n_breakers;
-    json_t *alerts; /* owned reference: the validated "alerts" array (maybe empty) */
-    df_task_def *tasks;
-    size_t n_tasks;
-    size_t *topo; /* owned: task indexes in a topological order (upstreams first) */
-    json_t *ids;  /* owned reference: id -> index (object of integers) for df_workflow_find_task;
-                     NULL in a workflow built by hand (lookups then scan the tasks) */
+    json_t *alerts;     /* owned reference: the validated "alerts" array (maybe empty) */
+    df_task_def *tasks; /* the DAG's tasks, then the on_exit handlers (SPEC §8) */
+    size_t n_tasks;     /* both */
+    size_t n_dag;       /* the DAG's tasks: tasks[0 .. n_dag); handlers have .handler set */
+    size_t *topo;       /* owned: task indexes in a topological order (upstreams first) */
+    json_t *ids; /* owned reference: id -> index (object of integers) for df_workflow_find_task;
+                    NULL in a workflow built by hand (lookups then scan the tasks) */
     struct df_schedule *schedule; /* owned, or NULL: the "schedule" object (SPEC §9, schedule.h) */
     json_t *env;                  /* owned reference: "env" (object of strings), or NULL */
     char **env_passthrough; /* owned: "env_passthrough" names and NAME* patterns, NULL-ended */

@@ -101,8 +101,26 @@ void df_wfl_load_defaults(df_wfl_loader *L, const json_t *defaults, df_task_def 
 /* Loads the `tasks` array into wf->tasks, each task starting from *base: ids, keys, params,
  * depends_on (into upstream and downstream lists), template references, and finally cycles
  * (filling wf->topo when there are none). wf->ids maps ids to indexes afterwards. */
-void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const df_task_def *base,
-                       const char *const *pool_names, const char *const *breaker_names);
+void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const json_t *on_exit,
+                       const df_task_def *base, const char *const *pool_names,
+                       const char *const *breaker_names);
+
+/* ---- workflow_on_exit.c: on_exit handlers (SPEC §8) ---- */
+
+/* Handler i's key that handlers may not have (depends_on, trigger_rule, for_each, max_parallel,
+ * branch): reports it and returns true; false for any other key. */
+bool df_wfl_handler_key(df_wfl_loader *L, const char *where, const char *key);
+
+/* Handler i's upstream list: every DAG task (indexes 0 .. n_dag-1), each stamped in stamp (i +
+ * 1) as depends_on would. Returns 0, or -1 when out of memory (reported). */
+int df_wfl_handler_upstream(df_wfl_loader *L, size_t i, size_t n_dag, size_t *stamp);
+
+/* Checks a reference (text inside ${}) of a task's params against the handlers' rules: in a DAG
+ * task, ${run.state} and ${run.failed_tasks} are errors; in a handler, ${tasks.ID...} may name
+ * any DAG task but no handler. Returns true when the reference is fully checked here (an error
+ * was reported, or a handler's task reference is fine); false to go on with the usual checks. */
+bool df_wfl_handler_ref(df_wfl_loader *L, const char *where, const char *path, const char *ref,
+                        bool handler, const json_t *ids, size_t n_dag);
 
 /* ---- workflow_schedule.c: the `schedule` object (SPEC §9) ---- */
 

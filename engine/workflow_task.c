@@ -191,6 +191,7 @@ typedef struct ref_check {
     const df_task_def *task;
     json_t *ids;
     const size_t *stamp; /* stamp[j] == self + 1 when j is in the task's depends_on */
+    size_t n_dag;        /* tasks before this index are DAG tasks, the others on_exit handlers */
     size_t *suggestions_left;
 } ref_check;
 
@@ -199,6 +200,8 @@ static int check_ref(void *ud, const char *ref)
 {
     ref_check *c = ud;
     df_wfl_map_check_ref(c->L, c->where, c->path, c->task, ref);
+    if (df_wfl_handler_ref(c->L, c->where, c->path, ref, c->task->handler, c->ids, c->n_dag))
+        return 0;
     if (strncmp(ref, "tasks.", 6) != 0)
         return 0;
     /* The scan only reports well-formed references: tasks.ID.result[...]. */
@@ -412,12 +415,31 @@ out:
 typedef struct task_pass {
     df_wfl_loader *L;
     const json_t *tasks;
+    const json_t *on_exit;   /* the on_exit array (SPEC §8), or NULL */
+    size_t n_dag;            /* tasks from `tasks`; on_exit handlers follow them in wf->tasks */
     char **label;            /* per task: `task "id"`, `task "id" (tasks[N])` or `tasks[N]` */
     size_t *stamp;           /* per task: i + 1 while task i's depends_on is read */
     size_t suggestions_left; /* "did you mean" searches among task ids still allowed */
     const char *const *pool_names;
     const char *const *breaker_names;
 } task_pass;
+
+/* The JSON object of task i: tasks[i], or on_exit[i - n_dag] for a handler (borrowed). */
+static const json_t *task_obj(const task_pass *tp, size_t i)
+{
+    return i < tp->n_dag ? json_array_get(tp->tasks, i)
+                         : json_array_get(tp->on_exit, i - tp->n_dag);
+}
+
+/* Where task i stands in the file: "tasks[N]" or "on_exit[N]", into buf. */
+static const char *task_pos(const task_pass *tp, size_t i, char *buf, size_t len)
+{
+    if (i < tp->n_dag)
+        snprintf(buf, len, "tasks[%zu]", i);
+    else
+        snprintf(buf, len, "on_exit[%zu]", i - tp->n_dag);
+    return buf;
+}
 
 /* Pass 1 for task i: checks its id and registers it in wf->ids (the first of duplicates wins),
  * and sets its label for messages. Returns 0, or -1 when out of memory (reported). */
@@ -427,12 +449,15 @@ static int read_task_id(task_pass *tp, size_t i)
     df_workflow *wf = L->wf;
     df_task_def *t = &wf->tasks[i];
     char d[128];
-    const json_t *obj = json_array_get(tp->tasks, i);
-    char pos[32];
-    snprintf(pos, sizeof pos, "tasks[%zu]", i);
+    const json_t *obj = task_obj(tp, i);
+    char pos[32], first[32];
+    task_pos(tp, i, pos, sizeof pos);
+    const char *what = i < tp->n_dag ? "task" : "on_exit handler";
     const json_t *id = json_is_object(obj) ? json_object_get(obj, "id") : NULL;
     if (!json_is_object(obj)) {
-        df_wfl_err(L, pos, "must be an object (a task), got %s", df_wfl_describe(obj, d, sizeof d));
+        df_wfl_err(L, pos, "must be an object (a%s), got %s",
+                   i < tp->n_dag ? " task" : "n on_exit handler",
+                   df_wfl_describe(obj, d, sizeof d));
     } else if (!id) {
         df_wfl_err(L, pos, "missing required key \"id\"");
     } else if (!json_is_string(id)) {
@@ -450,16 +475,19 @@ static int read_task_id(task_pass *tp, size_t i)
             return -1;
         }
         if (prev) {
-            df_wfl_err(L, pos, "duplicate task id \"%s\" (first defined at tasks[%lld])", s,
-                       (long long)json_integer_value(prev));
-            if (asprintf(&tp->label[i], "task \"%s\" (tasks[%zu])", s, i) < 0)
+            /* on_exit handlers share the tasks' namespace (SPEC §8) */
+            if (asprintf(&tp->label[i], "%s \"%s\" (%s)", what, s, pos) < 0)
                 tp->label[i] = NULL;
+            df_wfl_err(L, tp->label[i] ? tp->label[i] : pos,
+                       "id: duplicate task id \"%s\" (first defined at %s%s)", s,
+                       task_pos(tp, (size_t)json_integer_value(prev), first, sizeof first),
+                       i >= tp->n_dag ? "; on_exit handlers share one namespace with tasks" : "");
         } else {
             if (json_object_set_new(wf->ids, s, json_integer((json_int_t)i)) != 0) {
                 df_wfl_err(L, NULL, "out of memory");
                 return -1;
             }
-            if (asprintf(&tp->label[i], "task \"%s\"", s) < 0)
+            if (asprintf(&tp->label[i], "%s \"%s\"", what, s) < 0)
                 tp->label[i] = NULL;
         }
     }
@@ -486,7 +514,7 @@ static const json_t *read_task_keys(task_pass *tp, size_t i, const json_t *obj)
     json_t *v;
     json_object_foreach((json_t *)obj, key, v)
     {
-        if (strcmp(key, "id") == 0)
+        if (strcmp(key, "id") == 0 || (t->handler && df_wfl_handler_key(L, where, key)))
             continue;
         if (strcmp(key, "plugin") == 0) {
             if (df_wfl_want_string(L, where, key, v, true) &&
@@ -593,11 +621,12 @@ static void read_task(task_pass *tp, size_t i)
 {
     df_workflow *wf = tp->L->wf;
     df_task_def *t = &wf->tasks[i];
-    const json_t *obj = json_array_get(tp->tasks, i);
+    const json_t *obj = task_obj(tp, i);
     if (!json_is_object(obj))
         return;
     const json_t *deps = read_task_keys(tp, i, obj);
-    if (read_depends_on(tp, i, deps) != 0)
+    if (t->handler ? df_wfl_handler_upstream(tp->L, i, tp->n_dag, tp->stamp) != 0
+                   : read_depends_on(tp, i, deps) != 0)
         return;
     df_wfl_map_check(tp->L, tp->label[i], t, obj, wf->ids, tp->stamp, i);
     if (t->params) {
@@ -608,6 +637,7 @@ static void read_task(task_pass *tp, size_t i)
                        .task = t,
                        .ids = wf->ids,
                        .stamp = tp->stamp,
+                       .n_dag = tp->n_dag,
                        .suggestions_left = &tp->suggestions_left};
         check_templates(&c, t->params, path, strlen(path), sizeof path);
     }
@@ -674,8 +704,9 @@ static void check_graph(task_pass *tp)
 }
 
 /* See workflow_loader.h. */
-void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const df_task_def *base,
-                       const char *const *pool_names, const char *const *breaker_names)
+void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const json_t *on_exit,
+                       const df_task_def *base, const char *const *pool_names,
+                       const char *const *breaker_names)
 {
     df_workflow *wf = L->wf;
     char d[128];
@@ -684,13 +715,21 @@ void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const df_task_def 
                    df_wfl_describe(tasks, d, sizeof d));
         return;
     }
-    size_t n = json_array_size(tasks);
-    if (n == 0) {
+    size_t n_dag = json_array_size(tasks);
+    if (n_dag == 0) {
         df_wfl_err(L, NULL, "tasks: must not be empty");
         return;
     }
+    if (on_exit && !json_is_array(on_exit)) {
+        df_wfl_err(L, NULL, "on_exit: must be an array of handler tasks, got %s",
+                   df_wfl_describe(on_exit, d, sizeof d));
+        on_exit = NULL;
+    }
+    size_t n = n_dag + (on_exit ? json_array_size(on_exit) : 0);
     task_pass tp = {.L = L,
                     .tasks = tasks,
+                    .on_exit = on_exit,
+                    .n_dag = n_dag,
                     .label = calloc(n, sizeof(char *)),
                     .stamp = calloc(n, sizeof(size_t)),
                     .suggestions_left = 50,
@@ -703,9 +742,14 @@ void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const df_task_def 
         goto out;
     }
     wf->n_tasks = n;
+    wf->n_dag = n_dag;
     for (size_t i = 0; i < n; i++) { /* every task starts from the defaults */
         wf->tasks[i] = *base;
         wf->tasks[i].index = i;
+        if (i >= n_dag) { /* SPEC §8: a handler runs once every task is final */
+            wf->tasks[i].handler = true;
+            wf->tasks[i].trigger_rule = DF_TR_ALL_DONE;
+        }
     }
     /* Pass 1: ids, so that dependencies can be looked up whatever their order. */
     for (size_t i = 0; i < n; i++)

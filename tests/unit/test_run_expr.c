@@ -372,9 +372,6 @@ static void test_when(void **state_)
                    "\"max_parallel\":2}]}");
     assert_non_null(e);
     assert_non_null(strstr(e, "task \"a\": max_parallel: only a task with for_each may have it"));
-    e = load_error("{\"name\":\"t\",\"on_exit\":[],\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\"}]}");
-    assert_non_null(e);
-    assert_non_null(strstr(e, "on_exit is not supported yet"));
     e = load_error("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\",\"when\":true}]}");
     assert_non_null(e);
     assert_non_null(strstr(e, "when"));
