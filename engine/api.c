@@ -190,7 +190,7 @@ int df_engine_retry(df_engine *e, long long run_id, const char *task, df_run_sta
 
 /* Adds msg to out, prefixed with "path: " unless it already names the file that way (path "-",
  * standard input, is named "<stdin>"). */
-static void add_named(df_errlist *out, const char *path, const df_errlist *msgs)
+void df_engine_add_named(df_errlist *out, const char *path, const df_errlist *msgs)
 {
     if (strcmp(path, "-") == 0)
         path = DF_WORKFLOW_STDIN;
@@ -204,10 +204,9 @@ static void add_named(df_errlist *out, const char *path, const df_errlist *msgs)
     }
 }
 
-/* Loads each task's plugin and calls its validate with the run params (the workflow's overlaid
- * with params). Load errors go to load, rejections to invalid. */
-static int validate_loaded(df_engine *e, const df_workflow *wf, const json_t *params,
-                           df_errlist *load, df_errlist *invalid)
+/* See engine_internal.h. */
+int df_engine_validate_loaded(df_engine *e, const df_workflow *wf, const json_t *params,
+                              df_errlist *load, df_errlist *invalid)
 {
     size_t before = load->n;
     json_t *run_params = df_engine_merge_params(wf, params, load);
@@ -243,12 +242,12 @@ int df_engine_validate_file(df_engine *e, const char *path, const json_t *params
     } else if (df_subworkflow_check(wf, &load) != 0) { /* child workflows (SPEC §10) */
         rc = DF_EINPUT;
     } else {
-        rc = validate_loaded(e, wf, params, &load, &invalid);
+        rc = df_engine_validate_loaded(e, wf, params, &load, &invalid);
         if (n_tasks)
             *n_tasks = wf->n_tasks;
     }
-    add_named(l, path, &load);
-    add_named(l, path, &invalid);
+    df_engine_add_named(l, path, &load);
+    df_engine_add_named(l, path, &invalid);
     if (rc == 0 && (load.n || invalid.n))
         rc = DF_EINPUT;
     df_workflow_free(wf);

@@ -168,6 +168,15 @@ int df_engine_start_pool(df_engine *e, df_errlist *errs);
  * param whose default is not a string. Used by run and validate alike. */
 json_t *df_engine_merge_params(const df_workflow *wf, const json_t *overrides, df_errlist *errs);
 
+/* api.c: loads each task's plugin of wf and calls its validate with the run params (the
+ * workflow's overlaid with params). Load errors go to load, rejections to invalid. Returns 0, or
+ * DF_ENOMEM. */
+int df_engine_validate_loaded(df_engine *e, const df_workflow *wf, const json_t *params,
+                              df_errlist *load, df_errlist *invalid);
+/* api.c: adds each message of msgs to out prefixed with "path: " unless it already names the
+ * file that way (path "-" is named "<stdin>"). */
+void df_engine_add_named(df_errlist *out, const char *path, const df_errlist *msgs);
+
 /* Opens the loop's handles a run needs (inbox, tick, heartbeat), starting the pool first; they
  * close by themselves once every run has ended. Returns 0 or df_engine_start_pool's error. */
 int df_engine_open_handles(df_engine *e, df_errlist *errs);

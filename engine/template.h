@@ -42,6 +42,7 @@ typedef struct df_template_scope {
     const char *run_state;
     const json_t *failed_tasks;
     bool missing_result_null; /* ${tasks.ID...} of a task without a result is null (handlers) */
+    bool defer_run_id;        /* leave ${run.id} as written (dagflow plan: no run exists) */
     /* Returns the result of an upstream task (borrowed), or NULL when it has none. */
     const json_t *(*task_result)(void *ud, const char *task_id);
     void *ud;

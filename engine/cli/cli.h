@@ -101,6 +101,7 @@ int df_cmd_schedule(const df_cli *cli);
 int df_cmd_serve(const df_cli *cli);
 int df_cmd_logs(const df_cli *cli);
 int df_cmd_gc(const df_cli *cli);
+int df_cmd_plan(const df_cli *cli);
 int df_cmd_cancel(const df_cli *cli);
 
 /* cmd_run.c: `cancel` of a run no live engine owns (its cancel request stored): takes it over

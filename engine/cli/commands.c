@@ -35,6 +35,23 @@ static const df_cli_command COMMANDS[] = {
      "  2    it is not (or bad usage)\n"
      "  3    internal error\n",
      DF_OPT_PARAM, 1, 1},
+    {"plan", df_cmd_plan, "show the order a workflow's tasks would run in, without running it",
+     "plan FILE [options]", "  FILE  the workflow file (JSON); - reads it from standard input\n",
+     "A dry run: loads and checks FILE as `validate` does, then prints its tasks in the order\n"
+     "they would become ready if every task succeeded (STEP 1 = ready at the start; within a\n"
+     "step, higher priority first, then file order; on_exit handlers last), each with its params\n"
+     "resolved as far as they can be before running: run params (--param), env, ${run.workflow},\n"
+     "${task.id} and ${task.attempt} (1); ${run.id} and upstream results stay as written. A\n"
+     "task's `when` is shown, not evaluated; a branch task is assumed to choose every path. A\n"
+     "task that would not run even then (trigger_rule all_failed, one_failed, all_skipped, or\n"
+     "downstream of one) comes last with STEP -. Nothing runs and nothing is recorded: the\n"
+     "database is not opened. With --json, prints {\"workflow\", \"params\", \"tasks\":\n"
+     "[{\"step\", \"id\", \"plugin\", \"depends_on\", \"trigger_rule\", \"params\", and\n"
+     "\"when\", \"branch\", \"on_exit\", \"skipped\" where they apply}]}.\n",
+     "  0    the plan was printed\n"
+     "  2    the file does not load (or a plugin rejects its params), or bad usage\n"
+     "  3    internal error\n",
+     DF_OPT_PARAM, 1, 1},
     {"resume", df_cmd_resume, "continue an interrupted run", "resume RUN_ID [options]",
      "  RUN_ID  the run to continue (see `dagflow history`)\n",
      "Continues an INTERRUPTED run, or a RUNNING one whose engine is dead, from its stored DAG:\n"

@@ -421,6 +421,22 @@ int df_engine_retry(df_engine *e, long long run_id, const char *task, df_run_sta
 int df_engine_validate_file(df_engine *e, const char *path, const json_t *params, size_t *n_tasks,
                             df_errlist *errs);
 
+/* `dagflow plan` (SPEC §10), a dry run: loads and checks the workflow file as
+ * df_engine_validate_file does (path "-" reads standard input), then sets *plan to a new object
+ * {"workflow", "params" (the run params), "tasks": [{"step", "id", "plugin", "depends_on",
+ * "trigger_rule", "params", ...}]}: the tasks in the order they would become ready if every task
+ * succeeded (step 1 = ready at the start; within a step, higher priority first, then file
+ * order), each with its params resolved as far as they can be before running (run params, env,
+ * ${run.workflow}, ${task.id}, ${task.attempt} as 1; ${run.id}, results and the on_exit
+ * handlers' ${run.state} / ${run.failed_tasks} left as written). Keys added where they apply:
+ * "when" (the condition, not evaluated), "branch": true, "on_exit": true (handlers, last), and
+ * for a task that would not run when every task succeeds (all_failed, one_failed, all_skipped,
+ * or downstream of one) "step": null and "skipped": the reason. Records nothing: the store is
+ * never opened. Returns 0; DF_EINPUT with every error in errs (a file that does not load, or
+ * params a plugin rejects); DF_ENOMEM. Not thread-safe with other calls on e. */
+int df_engine_plan_file(df_engine *e, const char *path, const json_t *params, json_t **plan,
+                        df_errlist *errs);
+
 /* Every plugin found along the engine's plugin search path (first of each name wins), loaded and
  * sorted by name, as a new array of {"name", "version", "description", "path"} (version and
  * description null when the plugin has none). A file that fails to load is a warning in

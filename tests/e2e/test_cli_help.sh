@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 df_setup
 
-commands=(run validate resume retry status logs history graph plugins)
+commands=(run validate plan resume retry status logs history graph plugins)
 
 note "dagflow --help / help / -h"
 run_df --help
@@ -39,7 +39,7 @@ options_of() {
     local engine="--workers-min --workers-max --concurrency --queue-capacity --stack-size"
     case "$1" in
     run) echo "$common --param $engine" ;;
-    validate) echo "$common --param" ;;
+    validate | plan) echo "$common --param" ;;
     resume) echo "$common $engine" ;;
     retry) echo "$common --task $engine" ;;
     status) echo "$common --task" ;;
