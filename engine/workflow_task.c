@@ -478,10 +478,14 @@ static int read_task_id(task_pass *tp, size_t i)
             /* on_exit handlers share the tasks' namespace (SPEC §8) */
             if (asprintf(&tp->label[i], "%s \"%s\" (%s)", what, s, pos) < 0)
                 tp->label[i] = NULL;
-            df_wfl_err(L, tp->label[i] ? tp->label[i] : pos,
-                       "id: duplicate task id \"%s\" (first defined at %s%s)", s,
-                       task_pos(tp, (size_t)json_integer_value(prev), first, sizeof first),
-                       i >= tp->n_dag ? "; on_exit handlers share one namespace with tasks" : "");
+            task_pos(tp, (size_t)json_integer_value(prev), first, sizeof first);
+            if (i < tp->n_dag)
+                df_wfl_err(L, pos, "duplicate task id \"%s\" (first defined at %s)", s, first);
+            else
+                df_wfl_err(L, tp->label[i] ? tp->label[i] : pos,
+                           "id: duplicate task id \"%s\" (first defined at %s; on_exit handlers "
+                           "share one namespace with tasks)",
+                           s, first);
         } else {
             if (json_object_set_new(wf->ids, s, json_integer((json_int_t)i)) != 0) {
                 df_wfl_err(L, NULL, "out of memory");
