@@ -53,7 +53,7 @@ static void breaker_outcome(df_run_core *c, size_t i, bool probe, df_attempt_out
     if (!b)
         return;
     if (outcome == DF_AO_CANCELLED || outcome == DF_AO_LOST || outcome == DF_AO_SKIPPED ||
-        (c->timed_out && !c->wf->tasks[i].handler)) {
+        (c->timed_out && !df_run_def(c, i)->handler)) {
         if (probe)
             df_breaker_probe_aborted(b);
         return;
@@ -95,7 +95,7 @@ static char *outcome_error(df_run_core *c, size_t i, df_attempt_outcome outcome,
                            const char *error)
 {
     char msg[1024];
-    if (outcome == DF_AO_TIMED_OUT && c->timed_out && !c->wf->tasks[i].handler) {
+    if (outcome == DF_AO_TIMED_OUT && c->timed_out && !df_run_def(c, i)->handler) {
         char run[96];
         snprintf(msg, sizeof msg, "%s%s%s", df_run_timeout_msg(c, run, sizeof run),
                  error ? ": " : "", error ? error : "");
@@ -252,7 +252,7 @@ void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *r
     if (c->fatal)
         return;
     char berr[512];
-    if (status == DF_TASK_OK && c->wf->tasks[i].branch &&
+    if (status == DF_TASK_OK && df_run_def(c, i)->branch &&
         df_run_branch_check(c, i, result, berr, sizeof berr) != 0) {
         status = DF_TASK_FAILED_PERMANENT; /* SPEC §8: a result naming anything else */
         error = berr;
@@ -279,7 +279,7 @@ void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *r
                                       .cause = DF_TC_RECOVER,
                                       .detail = "cancelled by engine shutdown"},
                          clk);
-    } else if (c->timed_out && !c->wf->tasks[i].handler && outcome != DF_AO_SUCCESS &&
+    } else if (c->timed_out && !df_run_def(c, i)->handler && outcome != DF_AO_SUCCESS &&
                outcome != DF_AO_SKIPPED) {
         /* The run's own timeout stopped it (SPEC §8): CANCELLED, no retry. */
         char msg[96];
@@ -293,7 +293,7 @@ void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *r
         t->lost_streak = t->charged_streak = 0;
         if (outcome == DF_AO_SUCCESS || outcome == DF_AO_SKIPPED)
             succeed(c, i, result, outcome == DF_AO_SKIPPED, clk);
-        if (outcome == DF_AO_SUCCESS && c->wf->tasks[i].branch)
+        if (outcome == DF_AO_SUCCESS && df_run_def(c, i)->branch)
             df_run_branch_skip(c, i, clk);
         else if (outcome != DF_AO_SUCCESS && outcome != DF_AO_SKIPPED)
             fail_with_result(c, i, outcome, status, result, err, clk);

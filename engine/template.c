@@ -384,6 +384,8 @@ static bool deferred(const ref *r, const df_template_scope *sc)
             return !sc->run_state;
         if (seg_eq(r->name, r->name_len, "failed_tasks"))
             return !sc->failed_tasks;
+        if (seg_eq(r->name, r->name_len, "id"))
+            return sc->defer_run_id; /* dagflow plan: no run yet */
         return run_key(r->name, r->name_len) >= 2 && !run_context(sc, r->name, r->name_len);
     case NS_ITEM:
     case NS_ITEM_INDEX:

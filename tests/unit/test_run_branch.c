@@ -223,7 +223,7 @@ static void test_branch_load(void **state_)
     bool found = false;
     for (size_t k = 0; k < errs.n; k++)
         found |=
-            strstr(errs.msgs[k], "task \"a\": branch: a branch task cannot have for_each") != NULL;
+            strstr(errs.msgs[k], "task \"a\": branch: a task with for_each cannot be a branch") != NULL;
     assert_true(found);
     df_errlist_clear(&errs);
     json_decref(doc);
