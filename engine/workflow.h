@@ -46,10 +46,10 @@ typedef struct df_task_def {
     /* SPEC §8: the task's result names the direct downstream tasks to run; the others still
      * PENDING become SKIPPED (run_branch.c) */
     bool branch;
-    bool handler;         /* an on_exit handler (SPEC §8), not a DAG task */
-    int pool;             /* index into df_workflow.pools, or -1 */
-    int breaker;          /* index into df_workflow.breakers, or -1 */
-    bool params_ruled;    /* the plugin's param rules were applied to params (plugin.h) */
+    bool handler;      /* an on_exit handler (SPEC §8), not a DAG task */
+    int pool;          /* index into df_workflow.pools, or -1 */
+    int breaker;       /* index into df_workflow.breakers, or -1 */
+    bool params_ruled; /* the plugin's param rules were applied to params (plugin.h) */
 } df_task_def;
 
 typedef struct df_pool_def {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_expr_on_exit: SPEC §8/§10's on_exit handlers end to end, checked in the history: they run
-# after a run that succeeded, one that failed and one that timed out, reading ${run.state},
+# after a run that succeeded, one that failed, one that timed out and one cancelled, reading ${run.state},
 # ${run.failed_tasks} and the tasks' results (null for a task without one) in templates and in
 # `when`; a failed handler fails the run; status, history and graph show them; `retry` runs them
 # again; a handler id that collides with a task id is a load error.
@@ -107,6 +107,39 @@ expect_task "$run" cleanup SUCCESS
 dfx status "$run" --json
 assert_eq 'FAILED []' "$(jq -r '.tasks[] | select(.id == "cleanup") | .result.stdout' <<<"$DF_OUT")" \
     "the handler ran past the run's deadline (bound by its own timeout) and saw FAILED"
+
+note "after a run that was cancelled"
+cat >cnl.json <<'EOF2'
+{"name": "cnl", "tasks": [
+  {"id": "slow", "plugin": "shell", "params": {"script": "touch started; sleep 30"}},
+  {"id": "never", "plugin": "noop", "depends_on": ["slow"]}
+],
+"on_exit": [
+  {"id": "report", "plugin": "shell", "params": {"script": "echo \"${run.state} ${run.failed_tasks}\""}},
+  {"id": "on_cancel", "plugin": "noop", "when": ".run.state == \"CANCELLED\""},
+  {"id": "on_success", "plugin": "noop", "when": ".run.state == \"SUCCESS\""}
+]}
+EOF2
+rm -f started
+"$DF_BIN" run cnl.json --db "$DB" >cnl.out 2>cnl.err &
+cnl_pid=$!
+for _ in $(seq 300); do [[ -f started ]] && break; sleep 0.05; done
+[[ -f started ]] || fail "the task to cancel never started: $(cat cnl.err)"
+run=$(last_run)
+dfx cancel "$run" --wait
+expect_rc 0 "cancel --wait"
+cnl_rc=0
+wait "$cnl_pid" || cnl_rc=$?
+assert_eq 1 "$cnl_rc" "run exits 1 for CANCELLED"
+expect_run "$run" CANCELLED
+expect_task "$run" slow CANCELLED
+expect_task "$run" never CANCELLED
+expect_task "$run" report SUCCESS
+expect_task "$run" on_cancel SUCCESS
+expect_task "$run" on_success SKIPPED
+dfx status "$run" --json
+assert_eq 'CANCELLED []' "$(jq -r '.tasks[] | select(.id == "report") | .result.stdout' <<<"$DF_OUT")" \
+    "the handler saw the run CANCELLED"
 
 note "graph and load errors"
 run_df graph wf.json

@@ -1,8 +1,9 @@
 /* test_run_on_exit: the run core's on_exit handlers (SPEC §8, §10) fed events and checked for
  * states: they start together once every task is final (after success, after failure, after
- * the run's timeout), see ${run.state} and ${run.failed_tasks} through `when`, a failed handler
- * fails the run, a handler's own retries, `retry` runs them again; and the loader's rules (keys
- * handlers may not have, one namespace of ids, references). No processes, no files, no clock. */
+ * the run's timeout, after a cancel request), see ${run.state} and ${run.failed_tasks} through
+ * `when`, a failed handler fails the run, a handler's own retries, `retry` runs them again; and the
+ * loader's rules (keys handlers may not have, one namespace of ids, references). No processes, no
+ * files, no clock. */
 #include "run_harness.h"
 
 /* Loads json; returns every error joined by " | " (static buffer), or NULL when it loads. */
@@ -162,6 +163,39 @@ static void test_handlers_after_run_timeout(void **state_)
     h_free(h);
 }
 
+/* A cancel request (SPEC §10): unfinished tasks CANCELLED, then the handlers run (not
+ * cancelled, their failures their own) and see the state CANCELLED; the run ends CANCELLED. */
+static void test_handlers_after_cancel(void **state_)
+{
+    (void)state_;
+    harness *h = h_new("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\"},"
+                       "{\"id\":\"b\",\"plugin\":\"x\",\"depends_on\":[\"a\"]}],"
+                       "\"on_exit\":[{\"id\":\"h\",\"plugin\":\"x\",\"retries\":1,"
+                       "\"retry_delay_ms\":5},{\"id\":\"on_cancel\",\"plugin\":\"x\","
+                       "\"when\":\".run.state == \\\"CANCELLED\\\"\"}]}",
+                       8);
+    start(h);
+    df_run_core_request_cancel(h->c, "test", &h->clk);
+    drain(h);
+    assert_int_equal(state(h, "b"), DF_TS_CANCELLED);
+    assert_int_equal(state(h, "h"), DF_TS_PENDING); /* a is still being cancelled */
+    result(h, "a", TASK_FAILED, "cancelled");
+    assert_int_equal(state(h, "a"), DF_TS_CANCELLED);
+    step(h);
+    assert_int_equal(state(h, "h"), DF_TS_RUNNING);
+    assert_int_equal(state(h, "on_cancel"), DF_TS_RUNNING);
+    assert_int_equal(df_run_core_dag_state(h->c), DF_RS_CANCELLED);
+    result(h, "h", TASK_FAILED, "oops"); /* its own failure: retried */
+    assert_int_equal(state(h, "h"), DF_TS_UP_FOR_RETRY);
+    df_run_core_timer_due(h->c, DF_RT_RETRY, task(h, "h"), 0, &h->clk);
+    step(h);
+    result(h, "h", TASK_OK, NULL);
+    result(h, "on_cancel", TASK_OK, NULL);
+    assert_true(end(h));
+    assert_int_equal(df_run_core_final_state(h->c), DF_RS_CANCELLED);
+    h_free(h);
+}
+
 /* An engine stop interrupts handlers like any task (resumable). */
 static void test_handlers_stopped(void **state_)
 {
@@ -285,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_handlers_after_failure),
         cmocka_unit_test(test_failed_handler_fails_run),
         cmocka_unit_test(test_handlers_after_run_timeout),
+        cmocka_unit_test(test_handlers_after_cancel),
         cmocka_unit_test(test_handlers_stopped),
         cmocka_unit_test(test_retry_runs_handlers),
         cmocka_unit_test(test_on_exit_load),
