@@ -32,7 +32,7 @@ expect_states() {
 
 note "every ported file names its source"
 for f in "$P"/*.json; do
-    assert_match "$(jq -r .description "$f")" '^Ported from [A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+, [^ ]+\.(py|yaml):' "$(basename "$f")"
+    assert_match "$(jq -r .description "$f")" '^Ported from .*[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+.* [^ ]+\.(py|yaml)' "$(basename "$f")"
 done
 
 note "Airflow example_branch_operator"
