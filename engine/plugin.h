@@ -55,10 +55,10 @@ void df_plugin_registry_left_behind(df_plugin_registry *r, size_t workers);
 /* Finds and loads a plugin: `ref` is a name (searched as NAME.so along the search path) or, when
  * it contains '/', a path to a .so (relative paths resolve against base_dir). A plugin already
  * loaded is returned again. The first load of a plugin in the process runs its init hook (after
- * the process's curl_global_init when the plugin links libcurl, curl_global.h). Returns 0 and sets *out (borrowed from the
- * registry), or -1 with a message in err, e.g. `unknown plugin "foo" (no foo.so in: a, b)` or
- * `plugin "x": /p/x.so was built for plugin ABI 7, this dagflow supports plugin ABI 1 to 2` or
- * `plugin "x": /p/x.so: init failed: <the plugin's message>`. */
+ * the process's curl_global_init when the plugin links libcurl, curl_global.h). Returns 0 and sets
+ * *out (borrowed from the registry), or -1 with a message in err, e.g. `unknown plugin "foo" (no
+ * foo.so in: a, b)` or `plugin "x": /p/x.so was built for plugin ABI 7, this dagflow supports
+ * plugin ABI 1 to 2` or `plugin "x": /p/x.so: init failed: <the plugin's message>`. */
 int df_plugin_get(df_plugin_registry *r, const char *ref, const char *base_dir,
                   const df_plugin **out, char *err, size_t errlen);
 

@@ -222,8 +222,8 @@ static void test_branch_load(void **state_)
     assert_int_not_equal(df_workflow_load_json(doc, "t.json", "/", &wf, &errs), 0);
     bool found = false;
     for (size_t k = 0; k < errs.n; k++)
-        found |=
-            strstr(errs.msgs[k], "task \"a\": branch: a task with for_each cannot be a branch") != NULL;
+        found |= strstr(errs.msgs[k],
+                        "task \"a\": branch: a task with for_each cannot be a branch") != NULL;
     assert_true(found);
     df_errlist_clear(&errs);
     json_decref(doc);
