@@ -118,3 +118,52 @@ int df_engine_state_counts(df_engine *e, json_t **out, df_errlist *errs)
     df_errlist_clear(&scratch);
     return rc;
 }
+
+/* {"workflow", "tasks": [{"id", "plugin", "depends_on"}]} from a stored workflow document. */
+static json_t *dag_of(const df_stored_run *r)
+{
+    json_t *doc = json_loads(r->dag_json, 0, NULL);
+    json_t *tasks = json_object_get(doc, "tasks");
+    if (!json_is_array(tasks)) {
+        json_decref(doc);
+        return NULL;
+    }
+    json_t *out = json_array();
+    size_t i;
+    json_t *t;
+    json_array_foreach(tasks, i, t)
+    {
+        json_t *deps = json_object_get(t, "depends_on");
+        json_t *plugin = json_object_get(t, "plugin");
+        json_array_append_new(out,
+                              json_pack("{sO sO so}", "id", json_object_get(t, "id"), "plugin",
+                                        plugin ? plugin : json_null(), "depends_on",
+                                        json_is_array(deps) ? json_deep_copy(deps) : json_array()));
+    }
+    json_decref(doc);
+    return json_pack("{ss so}", "workflow", r->workflow ? r->workflow : "", "tasks", out);
+}
+
+int df_engine_run_dag(df_engine *e, long long run_id, json_t **out, df_errlist *errs)
+{
+    df_errlist scratch = {0};
+    df_errlist *l = ERRS_OR(scratch);
+    *out = NULL;
+    int rc = df_engine_open_store(e, false, false, l);
+    if (rc == 0) {
+        df_stored_run *r = NULL;
+        int src = df_store_load_run(e->store, run_id, &r);
+        if (src == DF_STORE_NOTFOUND) {
+            df_errlist_add(l, "unknown run %lld", run_id);
+            rc = DF_ENOTFOUND;
+        } else if (src != DF_STORE_OK) {
+            rc = store_failed(e, src, l);
+        } else if (!(*out = dag_of(r))) {
+            df_errlist_add(l, "run %lld: its stored workflow has no task list", run_id);
+            rc = DF_ESTORE;
+        }
+        df_stored_run_free(r);
+    }
+    df_errlist_clear(&scratch);
+    return rc;
+}

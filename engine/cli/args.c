@@ -48,6 +48,7 @@ enum {
     OPT_WAIT,
     OPT_EXPAND,
     OPT_WORKFLOWS,
+    OPT_OUTPUT,
 };
 
 #define DF_OPT_COMMON 0u /* mask value meaning "every command" */
@@ -78,6 +79,8 @@ static const df_cli_option OPTIONS[] = {
     {"expand", NULL, OPT_EXPAND, DF_OPT_EXPAND,
      "list a mapped task's instances one a line (ID[N]) under it, instead of one line with "
      "counts by state"},
+    {"output", "FILE", OPT_OUTPUT, DF_OPT_OUTPUT,
+     "write to FILE instead of standard output (-o FILE too)"},
     {"dry-run", NULL, OPT_DRY_RUN, DF_OPT_DRY_RUN,
      "say what would be deleted and freed, and delete nothing"},
     {"workflows", "DIR", OPT_WORKFLOWS, DF_OPT_WORKFLOWS,
@@ -408,6 +411,13 @@ static int apply_option(df_cli *cli, int val, char *arg)
     case OPT_EXPAND:
         cli->expand = true;
         return 0;
+    case OPT_OUTPUT:
+        if (!*arg) {
+            df_cli_error("%s: --output needs a file name", cmd);
+            return DF_EXIT_USAGE;
+        }
+        cli->output = arg;
+        return 0;
     case OPT_STACK_SIZE:
         return parse_bytes(cmd, arg, &cli->stack_size) ? DF_EXIT_USAGE : 0;
     case OPT_TASK:
@@ -489,13 +499,16 @@ static int read_options(const df_cli_command *spec, int argc, char **argv, df_cl
     int rc = 0;
     for (;;) {
         int longindex = -1;
-        int c = getopt_long(argc, argv, "-:h", longopts, &longindex);
+        int c = getopt_long(argc, argv, (spec->options & DF_OPT_OUTPUT) ? "-:ho:" : "-:h", longopts,
+                            &longindex);
         if (c == -1)
             break;
         if (c == 1)
             rc = add_operand(cli, optarg);
         else if (c == 'h')
             cli->help = true;
+        else if (c == 'o')
+            rc = apply_option(cli, OPT_OUTPUT, optarg);
         else if (c == ':' || c == '?')
             rc = bad_option(spec, c, argv[optind - 1]);
         else

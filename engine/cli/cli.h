@@ -54,6 +54,7 @@
 #define DF_OPT_WAIT (1u << 27)       /* --wait (cancel) */
 #define DF_OPT_EXPAND (1u << 28)     /* --expand (status: mapped instances, SPEC §10) */
 #define DF_OPT_WORKFLOWS (1u << 30)  /* --workflows DIR (serve) */
+#define DF_OPT_OUTPUT (1u << 29)     /* -o, --output FILE (report) */
 /* The engine options of run, resume and retry. */
 #define DF_OPT_ENGINE                                                                              \
     (DF_OPT_WORKERS_MIN | DF_OPT_WORKERS_MAX | DF_OPT_CONCURRENCY | DF_OPT_QUEUE_CAPACITY |        \
@@ -108,6 +109,7 @@ int df_cmd_cancel(const df_cli *cli);
  * as `resume` does (cli's engine options, progress, signals, summary), which cancels it and runs
  * its handlers. Returns the exit code: 0 when the run ended CANCELLED, otherwise as `resume`. */
 int df_cli_cancel_by_resume(const df_cli *cli, long long run_id);
+int df_cmd_report(const df_cli *cli);
 
 /* cmd_logs.c: one task's attempts (df_engine_task_attempts) for `logs` and `status --task`,
  * printing why not: an unknown run or task (with "did you mean") is DF_EXIT_USAGE, a store error
@@ -149,6 +151,7 @@ struct df_cli {
     bool dry_run;              /* --dry-run */
     bool wait;                 /* --wait */
     bool expand;               /* --expand */
+    const char *output;        /* -o / --output FILE, or NULL */
     char **operands;           /* owned array (strings borrowed from argv), in the order given */
     size_t n_operands;
     bool allow_insecure_plugins; /* --allow-insecure-plugins */

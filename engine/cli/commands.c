@@ -124,6 +124,17 @@ static const df_cli_command COMMANDS[] = {
      "  2    bad usage (an unknown state, a time that does not parse)\n"
      "  3    store error\n",
      DF_OPT_WORKFLOW | DF_OPT_LIMIT | DF_OPT_STATE | DF_OPT_SINCE | DF_OPT_BEFORE, 0, 0},
+    {"report", df_cmd_report, "write a run's page (graph, Gantt chart, logs) as one HTML file",
+     "report RUN_ID [-o FILE.html] [options]", "  RUN_ID  the run (see `dagflow history`)\n",
+     "Writes one self-contained HTML file (inline CSS and JavaScript; it opens from disk with no\n"
+     "network): the run's DAG with each task coloured by its state and named with it, a Gantt\n"
+     "chart with one bar per attempt (retries visible), and a table of the tasks; choosing a\n"
+     "task shows its attempts, errors, log lines, stdout, stderr and result. To standard output,\n"
+     "or to FILE with -o. Never creates the database.\n",
+     "  0    the page was written\n"
+     "  2    unknown run, or bad usage\n"
+     "  3    store error, or FILE cannot be written\n",
+     DF_OPT_OUTPUT, 1, 1},
     {"gc", df_cmd_gc, "delete old finished runs and all their rows",
      "gc --older-than DAYS [options]", NULL,
      "Deletes every finished run (SUCCESS, FAILED, INVALID, CANCELLED) that ended more than\n"

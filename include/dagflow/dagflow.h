@@ -529,6 +529,13 @@ int df_engine_gc(df_engine *e, int64_t cutoff_ms, bool dry_run, df_gc_stats *out
 int df_engine_run_events(df_engine *e, long long run_id, long long after, size_t limit,
                          json_t **out, df_errlist *errs);
 
+/* The DAG a run ran, from the workflow document stored with it, as a new object {"workflow",
+ * "tasks": [{"id", "plugin", "depends_on": [IDS]}]} in file order (what `dagflow report` draws;
+ * a task without depends_on has []). DF_ENOTFOUND for an unknown run ("unknown run N") or no
+ * store; DF_ESTORE (also for a stored document that is not a workflow). Same thread rules as
+ * df_engine_run_status. */
+int df_engine_run_dag(df_engine *e, long long run_id, json_t **out, df_errlist *errs);
+
 /* The store's runs by state and the task instances of its unfinished runs by state, as a new
  * object {"runs": {STATE: n}, "task_instances": {STATE: n}} (states with none absent; a stale
  * RUNNING run counts as INTERRUPTED): GET /metrics's gauges. No store: both empty. Returns 0,
@@ -615,6 +622,15 @@ void df_http_notify(df_http *h);
 /* Stops the server: no new connection, the requests in flight end (long polls are woken and
  * answer), then its threads are joined and everything freed. NULL is fine. Not from a hook. */
 void df_http_stop(df_http *h);
+
+/* The run page (`dagflow report`; the web UI's run page later): one self-contained HTML file
+ * (inline CSS and JavaScript, no network) drawing data, an object {"run": df_engine_run_status's
+ * object, "dag": df_engine_run_dag's object, "attempts": {TASK: df_engine_task_attempts's
+ * "attempts"}}: the DAG coloured by state with state names, a Gantt chart of every attempt, and
+ * each task's attempts, errors, logs and result. data is embedded as JSON with every "/"
+ * escaped, so no text of a task can end the script element. Sets *html to a new string
+ * (free()). Returns 0 or DF_ENOMEM. Pure; thread-safe. */
+int df_run_page_html(const json_t *data, char **html);
 
 /* GET /metrics's body (Prometheus text format 0.0.4) from counts (df_engine_state_counts's
  * object) and engine (NULL, or the metrics hook's object, whose keys are all optional):
