@@ -51,7 +51,7 @@ enum {
     OPT_OUTPUT,
 };
 
-#define DF_OPT_COMMON 0u /* mask value meaning "every command" */
+#define DF_OPT_COMMON UINT64_C(0) /* mask value meaning "every command" */
 
 static const df_cli_option OPTIONS[] = {
     {"param", "K=V|K:=JSON", OPT_PARAM, DF_OPT_PARAM,

@@ -29,32 +29,33 @@
 /* Returned by df_cli_parse when the command should go on (every other value is an exit code). */
 #define DF_CLI_PROCEED (-1)
 
-/* Per-command options, as a bit mask in df_cli_command.options. The common options (--db,
+/* per-command options, as a 64-bit mask in df_cli_command.options. The common options (--db,
  * --plugin-dir, --json, --help) are accepted by every command. */
-#define DF_OPT_PARAM (1u << 0)          /* --param K=V | K:=JSON (repeatable) */
-#define DF_OPT_WORKERS_MIN (1u << 1)    /* --workers-min N */
-#define DF_OPT_WORKERS_MAX (1u << 2)    /* --workers-max N */
-#define DF_OPT_CONCURRENCY (1u << 3)    /* --concurrency N (default 256) */
-#define DF_OPT_QUEUE_CAPACITY (1u << 4) /* --queue-capacity N */
-#define DF_OPT_STACK_SIZE (1u << 5)     /* --stack-size BYTES (K/M suffix allowed) */
-#define DF_OPT_TASK (1u << 6)           /* --task ID */
-#define DF_OPT_WORKFLOW (1u << 7)       /* --workflow NAME */
-#define DF_OPT_LIMIT (1u << 8)          /* --limit N */
-#define DF_OPT_FORMAT (1u << 9)         /* --format dot|mermaid */
-#define DF_OPT_FROM (1u << 10)          /* --from TIME (ISO-8601 with an offset) */
-#define DF_OPT_COUNT (1u << 11)         /* --count N */
-#define DF_OPT_PASS_ENV (1u << 12)      /* --pass-env NAME|PATTERN (repeatable) */
-#define DF_OPT_ATTEMPT (1u << 14)       /* --attempt N */
-#define DF_OPT_CAPS (1u << 13)       /* --max-params-bytes, --max-result-bytes, --max-log-bytes */
-#define DF_OPT_STATE (1u << 20)      /* --state S (history) */
-#define DF_OPT_SINCE (1u << 21)      /* --since TIME (history) */
-#define DF_OPT_BEFORE (1u << 22)     /* --before RUN_ID (history) */
-#define DF_OPT_OLDER_THAN (1u << 23) /* --older-than DAYS (gc) */
-#define DF_OPT_DRY_RUN (1u << 24)    /* --dry-run (gc) */
-#define DF_OPT_WAIT (1u << 27)       /* --wait (cancel) */
-#define DF_OPT_EXPAND (1u << 28)     /* --expand (status: mapped instances, SPEC §10) */
-#define DF_OPT_WORKFLOWS (1u << 30)  /* --workflows DIR (serve) */
-#define DF_OPT_OUTPUT (1u << 29)     /* -o, --output FILE (report) */
+#define DF_OPT_PARAM (UINT64_C(1) << 0)          /* --param K=V | K:=JSON (repeatable) */
+#define DF_OPT_WORKERS_MIN (UINT64_C(1) << 1)    /* --workers-min N */
+#define DF_OPT_WORKERS_MAX (UINT64_C(1) << 2)    /* --workers-max N */
+#define DF_OPT_CONCURRENCY (UINT64_C(1) << 3)    /* --concurrency N (default 256) */
+#define DF_OPT_QUEUE_CAPACITY (UINT64_C(1) << 4) /* --queue-capacity N */
+#define DF_OPT_STACK_SIZE (UINT64_C(1) << 5)     /* --stack-size BYTES (K/M suffix allowed) */
+#define DF_OPT_TASK (UINT64_C(1) << 6)           /* --task ID */
+#define DF_OPT_WORKFLOW (UINT64_C(1) << 7)       /* --workflow NAME */
+#define DF_OPT_LIMIT (UINT64_C(1) << 8)          /* --limit N */
+#define DF_OPT_FORMAT (UINT64_C(1) << 9)         /* --format dot|mermaid */
+#define DF_OPT_FROM (UINT64_C(1) << 10)          /* --from TIME (ISO-8601 with an offset) */
+#define DF_OPT_COUNT (UINT64_C(1) << 11)         /* --count N */
+#define DF_OPT_PASS_ENV (UINT64_C(1) << 12)      /* --pass-env NAME|PATTERN (repeatable) */
+#define DF_OPT_ATTEMPT (UINT64_C(1) << 14)       /* --attempt N */
+#define DF_OPT_CAPS                                                                                \
+    (UINT64_C(1) << 13) /* --max-params-bytes, --max-result-bytes, --max-log-bytes */
+#define DF_OPT_STATE (UINT64_C(1) << 20)      /* --state S (history) */
+#define DF_OPT_SINCE (UINT64_C(1) << 21)      /* --since TIME (history) */
+#define DF_OPT_BEFORE (UINT64_C(1) << 22)     /* --before RUN_ID (history) */
+#define DF_OPT_OLDER_THAN (UINT64_C(1) << 23) /* --older-than DAYS (gc) */
+#define DF_OPT_DRY_RUN (UINT64_C(1) << 24)    /* --dry-run (gc) */
+#define DF_OPT_WAIT (UINT64_C(1) << 27)       /* --wait (cancel) */
+#define DF_OPT_EXPAND (UINT64_C(1) << 28)     /* --expand (status: mapped instances, SPEC §10) */
+#define DF_OPT_WORKFLOWS (UINT64_C(1) << 30)  /* --workflows DIR (serve) */
+#define DF_OPT_OUTPUT (UINT64_C(1) << 29)     /* -o, --output FILE (report) */
 /* The engine options of run, resume and retry. */
 #define DF_OPT_ENGINE                                                                              \
     (DF_OPT_WORKERS_MIN | DF_OPT_WORKERS_MAX | DF_OPT_CONCURRENCY | DF_OPT_QUEUE_CAPACITY |        \
@@ -77,7 +78,7 @@ typedef struct df_cli_command {
     const char *operands;   /* help text describing the operands (may be NULL) */
     const char *details;    /* help text: what the command does (may be NULL) */
     const char *exit_codes; /* help text: the command's exit codes */
-    unsigned options;       /* DF_OPT_* accepted besides the common ones */
+    uint64_t options;       /* DF_OPT_* accepted besides the common ones */
     size_t min_operands;
     size_t max_operands;
 } df_cli_command;
@@ -167,7 +168,7 @@ typedef struct df_cli_option {
     const char *name;
     const char *arg; /* NULL for a flag */
     int val;         /* getopt_long's value */
-    unsigned mask;   /* DF_OPT_* bit, or 0 for the common options (every command) */
+    uint64_t mask;   /* DF_OPT_* bit, or 0 for the common options (every command) */
     const char *help;
 } df_cli_option;
 
