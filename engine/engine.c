@@ -217,7 +217,7 @@ static void on_resubmit(uv_timer_t *h)
 static bool dispatch_fair(df_engine *e)
 {
     size_t n = e->n_runs;
-    if (n == 0 || e->stopping)
+    if (n == 0 || e->stopping || df_engine_admission_paused(e))
         return false;
     if (n == 1) /* the common case of `dagflow run`: one call, in slices */
         return !df_run_ended(e->runs[0]) && df_run_dispatch(e->runs[0], DF_TICK_SLICE);
@@ -279,7 +279,7 @@ static void on_tick(uv_idle_t *h)
     bool waiting = false;
     for (size_t i = 0; i < e->n_runs; i++)
         waiting |= df_run_waiting_for_pool(e->runs[i]);
-    atomic_store(&e->metrics.admission_paused, waiting);
+    atomic_store(&e->metrics.admission_paused, waiting || df_engine_admission_paused(e));
     if (waiting && e->handles_open && !uv_is_active((uv_handle_t *)&e->resubmit))
         uv_timer_start(&e->resubmit, on_resubmit, 1, 0);
     if (more)
@@ -426,6 +426,7 @@ int df_engine_open_handles(df_engine *e, df_errlist *errs)
     uv_unref((uv_handle_t *)&e->proc_escalate);
     df_engine_cancel_open(e);
     e->handles_open = true;
+    df_engine_admission_open(e);
     return 0;
 }
 
@@ -453,6 +454,7 @@ static void engine_close_handles(df_engine *e)
     uv_close((uv_handle_t *)&e->resubmit, NULL);
     uv_close((uv_handle_t *)&e->proc_escalate, NULL);
     df_engine_cancel_close(e);
+    df_engine_admission_close(e);
     for (size_t i = 0; i < e->n_runs; i++)
         df_run_close_handles(e->runs[i]);
 }
@@ -553,6 +555,8 @@ static int engine_open(const df_engine_config *cfg, df_engine **out, df_errlist 
     atomic_init(&e->stop_requests, 0);
     pthread_mutex_init(&e->inbox_mu, NULL);
     df_metrics_init(&e->metrics);
+    df_admission_init(&e->admission, cfg->max_memory, cfg->max_load, df_admission_probe_system,
+                      NULL);
     if (uv_loop_init(&e->loop) != 0) {
         df_errlist_add(errs, "cannot create the event loop");
         pthread_mutex_destroy(&e->inbox_mu);

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "../store/store.h"
+#include "admission.h"
 #include "alert.h"
 #include "breaker.h"
 #include "metrics.h"
@@ -103,6 +104,12 @@ struct df_engine {
     pthread_mutex_t cancel_mu;
     struct df_cancel_pending *cancel_head;
     uv_timer_t cancel_poll;
+
+    /* Resource-aware admission (engine_admission.c): sampled by admission_timer (open with the
+     * loop's handles when a limit is set); while admission.paused no attempt is dispatched. */
+    df_admission admission;
+    uv_timer_t admission_timer;
+    bool admission_open;
 
     df_engine_id engine_info; /* this engine process, as the store records run owners */
     char engine_host[256];    /* engine_info.host points here */
@@ -314,5 +321,17 @@ long long df_run_id(const df_run *r);
 /* Frees the run (its timers must be closed: call df_run_close_handles and let the loop run). */
 void df_run_close_handles(df_run *r);
 void df_run_free(df_run *r);
+
+/* ---- engine_admission.c ---- */
+
+/* Starts sampling (a no-op without a limit), and takes the first sample at once. */
+void df_engine_admission_open(df_engine *e);
+void df_engine_admission_close(df_engine *e);
+/* Whether admission is paused: no new attempt starts. */
+bool df_engine_admission_paused(const df_engine *e);
+/* Adds the run's admission record (when it has one) to its end-of-run metrics (borrowed). */
+void df_engine_admission_run_end(df_run *r, json_t *metrics);
+/* Replaces the probe (unit tests; before the first run): the limits stay the configuration's. */
+void df_engine_set_admission_probe(df_engine *e, df_admission_probe_fn probe, void *ud);
 
 #endif

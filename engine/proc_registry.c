@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 #include "proc_cgroup.h"
@@ -176,4 +177,28 @@ size_t df_proc_escalate(void)
         }
     pthread_mutex_unlock(&live_mu);
     return n;
+}
+
+/* See proc_registry.h. */
+int df_proc_reg_list(const void *group, df_proc_owned **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    int rc = 0;
+    pthread_mutex_lock(&live_mu);
+    df_proc_owned *l = live_n ? calloc(live_n, sizeof *l) : NULL;
+    if (live_n && !l)
+        rc = -1;
+    for (size_t i = 0; l && i < live_n; i++) {
+        if (group && live[i].group != group)
+            continue;
+        l[*n].pid = live[i].pid;
+        l[*n].cgroup = live[i].cgroup ? strdup(live[i].cgroup) : NULL;
+        if (live[i].cgroup && !l[*n].cgroup)
+            rc = -1;
+        (*n)++;
+    }
+    pthread_mutex_unlock(&live_mu);
+    *out = l;
+    return rc;
 }

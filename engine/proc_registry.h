@@ -32,6 +32,17 @@ void df_proc_kill_owned_now(const void *group);
  * periodically by the engine's thread (every DF_PROC_ESCALATE_MS). Thread-safe. */
 size_t df_proc_escalate(void);
 
+/* A child listed for an owner (df_proc_reg_list). */
+typedef struct df_proc_owned {
+    int pid;      /* the child, leader of its process group */
+    char *cgroup; /* its control group's directory (new), or NULL */
+} df_proc_owned;
+
+/* The unreaped children of group (NULL: every child of the process), for admission's memory
+ * probe (admission_probe.c): sets *out to a new array of *n entries (free each cgroup, then the
+ * array; NULL when none). Returns 0, or -1 out of memory. Thread-safe. */
+int df_proc_reg_list(const void *group, df_proc_owned **out, size_t *n);
+
 /* ---- for proc.c only ---- */
 
 /* Lists a child just started (pid) with its control group's directory (borrowed: the df_proc

@@ -118,6 +118,7 @@ void df_run_free(df_run *r)
     free(r->ready_tx);
     free(r->plugins);
     json_decref(r->params);
+    json_decref(r->admission);
     df_workflow_free(r->wf);
     free(r);
 }

@@ -95,6 +95,7 @@ static void write_run_end(df_run *r, const df_effect *fx)
         json_object_set_new(m, "ready_to_running", lat);
     else
         json_decref(lat);
+    df_engine_admission_run_end(r, m);
     if (m && df_store_run_set_metrics(e->store, r->id, m) != DF_STORE_OK)
         df_engine_fail(e, "%s", df_store_error(e->store));
     json_decref(m);

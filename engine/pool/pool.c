@@ -300,6 +300,7 @@ int df_pool_create(const df_pool_config *cfg, df_pool_done_fn done, void *ud, df
     p->ud = ud;
     p->refs = 1;
     atomic_init(&p->cancel_all, 0);
+    atomic_init(&p->hold_growth, false);
     pthread_mutex_init(&p->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -577,4 +578,9 @@ void df_pool_load(df_pool *p, size_t *queued, unsigned *live, unsigned *busy)
             b++;
     *busy = b;
     pthread_mutex_unlock(&p->mu);
+}
+
+void df_pool_hold_growth(df_pool *p, bool hold)
+{
+    atomic_store(&p->hold_growth, hold);
 }

@@ -139,6 +139,11 @@ typedef struct df_pool_stats {
 /* Thread-safe snapshot of the metrics. */
 void df_pool_get_stats(df_pool *p, df_pool_stats *out);
 
+/* While hold is true the pool starts no worker because jobs back up in the inboxes (the
+ * engine's soft memory threshold, admission.h): work then waits for the workers there are.
+ * Workers replacing stuck ones still start. Thread-safe. */
+void df_pool_hold_growth(df_pool *p, bool hold);
+
 /* The pool's load now (GET /metrics): jobs waiting in the workers' inboxes to start, live
  * workers, and live workers holding at least one job. Thread-safe. */
 void df_pool_load(df_pool *p, size_t *queued, unsigned *live, unsigned *busy);

@@ -164,6 +164,7 @@ struct df_pool {
     int callbacks_running;
     unsigned refs; /* the owner + each abandoned worker still running */
     atomic_int cancel_all;
+    atomic_bool hold_growth; /* df_pool_hold_growth: no worker added for a backlog */
     uint64_t idle_expiry_ms; /* under mu: idle time after which a worker above the minimum stops */
     uint64_t next_id;        /* under mu: the id of the next job */
     df_pool_job **table;     /* under mu: jobs not yet completed, by id (chained) */

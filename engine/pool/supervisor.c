@@ -266,7 +266,8 @@ static void relieve_backlog_locked(df_pool *p, uint64_t now)
     /* Past one worker per core, only workers that block (not compute) justify another: more
      * threads than cores would not run computing jobs any sooner. */
     df_worker *fresh = NULL;
-    if (backed && !keeping_up && (p->n_live < p->n_cpus || blocked)) {
+    if (backed && !keeping_up && (p->n_live < p->n_cpus || blocked) &&
+        !atomic_load(&p->hold_growth)) {
         int past_cores = p->n_live >= p->n_cpus;
         fresh = df_pool_start_worker_locked(p, err, sizeof err);
         if (fresh && past_cores)

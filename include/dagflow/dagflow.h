@@ -194,7 +194,10 @@ typedef struct df_engine df_engine;
  * no state change but something the user should hear about the run (run_id and workflow set,
  * task_id and error NULL, the counts 0): today a try of an alert delivery that failed (SPEC §5),
  * e.g. `alert run_failed to command:./notify.sh: try 1 of 3 failed, tried again in 500 ms:
- * command sink: exit code 1`. */
+ * command sink: exit code 1`. A notice with run_id 0 (workflow NULL) is about the engine as a
+ * whole: today admission paused or resumed (df_engine_config's max_memory, max_load), e.g.
+ * `admission paused: load 3.10 per core over --max-load 2; no new attempt starts until it falls
+ * back`. */
 typedef struct df_engine_event {
     long long run_id;
     const char *workflow;
@@ -262,6 +265,18 @@ typedef struct df_engine_config {
      * them when this one has died (SPEC §9; df_service_open sets it). Default false: runs left
      * behind by `dagflow run` are left to their owner. */
     bool service;
+    /* Resource-aware admission (issue 10; the README's "Admission"): while the memory of the
+     * engine process plus its task processes (each task's control group's memory.current where
+     * it has one with the memory controller, else the resident sets of the processes in its
+     * control group or process group, from /proc) is over max_memory bytes, or the 1-minute
+     * load average divided by the online CPUs is over max_load, no new attempt starts (attempts
+     * in flight go on; none fails for it) until both are back at or below; sampled every 250 ms.
+     * Over 80% of max_memory the pool adds no worker thread for a backlog. Each pause is
+     * recorded (see df_engine_event's notice, runs.metrics "admission", and the
+     * admission_paused metric of df_engine_metrics). 0 = no limit (the default); a negative or
+     * NaN max_load counts as 0. `--max-memory SIZE` and `--max-load X` on the command line. */
+    uint64_t max_memory;
+    double max_load;
 } df_engine_config;
 
 /* The defaults of df_engine_config's caps. */
