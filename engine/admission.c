@@ -61,8 +61,7 @@ int df_admission_check(df_admission *a, int64_t now_ms)
     if (a->probe(a->probe_ud, &s) != 0)
         return DF_ADMISSION_SAME;
     a->last = s;
-    a->soft = a->max_memory > 0 &&
-              s.memory_bytes > a->max_memory / 100 * DF_ADMISSION_SOFT_PCT;
+    a->soft = a->max_memory > 0 && s.memory_bytes > a->max_memory / 100 * DF_ADMISSION_SOFT_PCT;
     bool over = over_limit(a, &s, !a->paused);
     if (over == a->paused)
         return DF_ADMISSION_SAME;

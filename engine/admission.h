@@ -35,13 +35,13 @@ typedef struct df_admission {
     double max_load;     /* per core; 0 = no load limit */
     df_admission_probe_fn probe;
     void *probe_ud;
-    bool paused;           /* over a hard threshold: no new attempt starts */
-    bool soft;             /* memory over the soft threshold: the pool does not grow */
-    int64_t paused_at_ms;  /* when the pause began (the time given to df_admission_check) */
-    char reason[200];      /* why the pause began, e.g. "load 3.10 per core over --max-load 2" */
+    bool paused;          /* over a hard threshold: no new attempt starts */
+    bool soft;            /* memory over the soft threshold: the pool does not grow */
+    int64_t paused_at_ms; /* when the pause began (the time given to df_admission_check) */
+    char reason[200];     /* why the pause began, e.g. "load 3.10 per core over --max-load 2" */
     df_admission_sample last;
-    unsigned long pauses;     /* pauses begun so far */
-    int64_t paused_total_ms;  /* length of the pauses that ended */
+    unsigned long pauses;    /* pauses begun so far */
+    int64_t paused_total_ms; /* length of the pauses that ended */
 } df_admission;
 
 /* Outcomes of df_admission_check. */

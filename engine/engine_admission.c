@@ -49,10 +49,10 @@ static void note_run(df_engine *e, df_run *r, bool resumed, int64_t now)
         json_object_set_new(rec, "pauses",
                             json_integer(json_integer_value(json_object_get(rec, "pauses")) + 1));
         if (json_array_size(events) < DF_ADMISSION_EVENTS_MAX)
-            json_array_append_new(
-                events, json_pack("{s:s, s:n, s:n, s:s}", "paused_at",
-                                  df_iso8601(e->admission.paused_at_ms, at, sizeof at),
-                                  "resumed_at", "ms", "reason", e->admission.reason));
+            json_array_append_new(events,
+                                  json_pack("{s:s, s:n, s:n, s:s}", "paused_at",
+                                            df_iso8601(e->admission.paused_at_ms, at, sizeof at),
+                                            "resumed_at", "ms", "reason", e->admission.reason));
     } else {
         int64_t ms = now - e->admission.paused_at_ms;
         json_object_set_new(

@@ -52,7 +52,7 @@ struct df_run {
     size_t *ready_tx; /* tasks made ready in the open transaction, stamped at its commit */
     size_t ready_tx_n;
     df_latency ready_to_running; /* every attempt's wait, from ready_us to execute's start */
-    json_t *admission; /* the admission pauses it saw (engine_admission.c), or NULL */
+    json_t *admission;           /* the admission pauses it saw (engine_admission.c), or NULL */
 };
 
 /* Notes that task (not a mapped instance) became ready (QUEUED) in the open transaction: its

@@ -61,6 +61,8 @@ static void on_event(void *ud, const df_engine_event *ev)
     df_service *s = ud;
     if (s->user_event)
         s->user_event(s->user_ud, ev);
+    if (ev->notice && ev->run_id == 0) /* the engine's: admission paused or resumed */
+        df_svc_log(s, "%s", ev->notice);
     if (ev->task_id || ev->notice || ev->run_state == DF_RS_RUNNING)
         return;
     if (ev->error)

@@ -39,7 +39,10 @@ static void on_event(void *ud, const df_engine_event *ev)
     progress *p = ud;
     if (ev->notice) { /* an alert that could not be delivered: said on the terminal too */
         progress_clear(p);
-        df_cli_error("run %lld: %s", ev->run_id, ev->notice);
+        if (ev->run_id == 0) /* about the engine: admission paused or resumed */
+            df_cli_error("%s", ev->notice);
+        else
+            df_cli_error("run %lld: %s", ev->run_id, ev->notice);
         return;
     }
     if (!ev->task_id) {

@@ -77,6 +77,19 @@ static int add_row(df_cli_table *t, const json_t *task, const char *prefix, bool
     return df_cli_table_add(t, cells);
 }
 
+/* The admission pauses the run saw (issue 10; engine_admission.c's record), when any. */
+static void print_admission(const json_t *adm)
+{
+    long long n = df_cli_json_int(adm, "pauses");
+    if (!json_is_object(adm) || n <= 0)
+        return;
+    const json_t *first = json_array_get(json_object_get(adm, "events"), 0);
+    printf("Admission: paused %lld time%s, %.1f s in all (no new attempt started meanwhile); "
+           "first at %s: %s\n",
+           n, n == 1 ? "" : "s", df_cli_json_int(adm, "paused_ms") / 1000.0,
+           df_cli_json_str(first, "paused_at", "?"), df_cli_json_str(first, "reason", "?"));
+}
+
 static int print_human(const json_t *st, bool expand)
 {
     char dur[48];
@@ -89,7 +102,7 @@ static int print_human(const json_t *st, bool expand)
     printf("Ended:     %s\n", df_cli_json_str(st, "ended_at", "-"));
     printf("Duration:  %s\n", dur);
     const json_t *m = json_object_get(st, "metrics");
-    if (json_is_object(m)) {
+    if (json_is_object(m) && json_object_get(m, "workers_peak")) { /* (written at the run's end) */
         long long workers = df_cli_json_int(m, "workers_peak");
         long long tasks = df_cli_json_int(m, "in_flight_peak");
         printf("Pool:      %lld worker%s at most (%lld started, %lld stopped), %lld task%s in "
@@ -104,6 +117,7 @@ static int print_human(const json_t *st, bool expand)
         printf("Latency:   ready->running p50 %.3f ms, p99 %.3f ms, max %.3f ms (%lld attempts)\n",
                df_cli_json_int(lat, "p50_us") / 1000.0, df_cli_json_int(lat, "p99_us") / 1000.0,
                df_cli_json_int(lat, "max_us") / 1000.0, df_cli_json_int(lat, "count"));
+    print_admission(json_object_get(m, "admission"));
     printf("\n");
 
     static const char *const headers[] = {"TASK", "STATE", "ATTEMPTS", "DURATION", "ERROR"};
@@ -252,6 +266,10 @@ int df_cmd_status(const df_cli *cli)
             json_object_del(brief, "buckets");
             json_object_set_new(st, "ready_to_running", brief);
         }
+        /* the admission pauses the run saw (issue 10), when any */
+        json_t *adm = json_object_get(json_object_get(st, "metrics"), "admission");
+        if (json_is_object(adm))
+            json_object_set(st, "admission", adm);
         json_object_del(st, "metrics");
         json_object_del(st, "duration_ms"); /* the run's: shown by the human output only */
         code = df_cli_print_json(st) == 0 ? DF_EXIT_OK : DF_EXIT_INTERNAL;

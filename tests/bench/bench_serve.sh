@@ -54,10 +54,10 @@ if [[ $what == schedules ]]; then
 fi
 
 r=${2:-100}
-dag() { # dag NAME SCHEDULE_JSON
-    python3 - "$1" "$2" <<'PY'
-import json, sys
-name, sched = sys.argv[1], sys.argv[2]
+dag() { # dag FIRE_MS|none NAME...: one workflow file per NAME (all in one python3: fast)
+    python3 - "$@" <<'PY'
+import datetime, json, sys
+fire, names = sys.argv[1], sys.argv[2:]
 tasks = []
 for k in range(100):
     l, i = divmod(k, 10)
@@ -65,42 +65,54 @@ for k in range(100):
     if l > 0:
         t["depends_on"] = ["t%d_%d" % (l - 1, i), "t%d_%d" % (l - 1, (i + 1) % 10)]
     tasks.append(t)
-wf = {"name": name, "tasks": tasks}
-if sched != "none":
-    wf["schedule"] = json.loads(sched)
-print(json.dumps(wf))
+for name in names:
+    wf = {"name": name, "tasks": tasks}
+    if fire != "none":  # an interval schedule whose first fire time after an hour-old start is FIRE
+        start = datetime.datetime.fromtimestamp(int(fire) / 1000 - 3600, datetime.timezone.utc)
+        wf["schedule"] = {"interval_ms": 3600000, "start_at": start.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        path = "wf/%s.json" % name
+    else:
+        path = "%s.json" % name
+    with open(path, "w") as f:
+        json.dump(wf, f)
 PY
 }
-fire=$(($(date +%s) + 8))
-start=$(date -u -d "@$((fire - 3600))" +%Y-%m-%dT%H:%M:%SZ)
-for ((i = 0; i < r; i++)); do
-    dag "d$i" "{\"interval_ms\": 3600000, \"start_at\": \"$start\"}" >"wf/d$i.json"
-done
+# The fire time: whole seconds, far enough ahead for serve to load every file first. The wall
+# time counts from the first run's creation (not the fire time: a serve that started late would
+# count its own start-up).
+fire=$((($(date +%s) + 5) * 1000))
+names=()
+for ((i = 0; i < r; i++)); do names+=("d$i"); done
+dag "$fire" "${names[@]}"
 "$bin" serve --workflows wf --db s.db 2>serve.log &
 pid=$!
 while [[ $(sqlite3 s.db "SELECT count(*) FROM runs WHERE state <> 'RUNNING'" 2>/dev/null || echo 0) -lt $r ]]; do
     sleep 0.2
-    (($(date +%s) < fire + 120)) || { echo "runs: serve did not finish in 120 s"; exit 1; }
+    (($(date +%s) < fire / 1000 + 120)) || { echo "runs: serve did not finish in 120 s"; exit 1; }
 done
 rss=$(hwm "$pid")
+cpu=$(tick "$pid")
 kill -TERM "$pid"
 wait "$pid" || true
-wall=$(sqlite3 s.db "SELECT (max(ended_at) - min(logical_time)) / 1000.0 FROM runs")
+hz=$(getconf CLK_TCK)
+wall=$(sqlite3 s.db "SELECT (max(ended_at) - min(started_at)) / 1000.0 FROM runs")
 ok=$(sqlite3 s.db "SELECT count(*) FROM runs WHERE state = 'SUCCESS'")
 echo "runs: $r x 100-task DAG in one serve: $ok SUCCESS, wall ${wall} s," \
-    "$(awk -v w="$wall" -v r="$r" 'BEGIN {printf "%.0f", r * 100 / w}') tasks/s, peak RSS $((rss / 1024)) MB"
+    "$(awk -v w="$wall" -v r="$r" 'BEGIN {printf "%.0f", r * 100 / w}') tasks/s, peak RSS $((rss / 1024)) MB," \
+    "serve CPU $(awk -v c="$cpu" -v h="$hz" 'BEGIN {printf "%.1f", c / h}') s (from its start)"
 
-dag "solo" none >solo.json
+dag none solo
 t0=$(date +%s%3N)
 pids=()
 for ((i = 0; i < r; i++)); do
-    /usr/bin/time -f %M -o "rss.$i" "$bin" run solo.json --db p.db >/dev/null 2>"err.$i" &
+    /usr/bin/time -f "%M %U %S" -o "rss.$i" "$bin" run solo.json --db p.db >/dev/null 2>"err.$i" &
     pids+=($!)
 done
 failed=0
 for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
 t1=$(date +%s%3N)
 sum=$(cat rss.* | awk '{s += $1} END {print s}')
+cpus=$(cat rss.* | awk '{s += $2 + $3} END {printf "%.1f", s}')
 wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", (b - a) / 1000}')
 echo "runs: $r x 100-task DAG as $r dagflow run processes: $((r - failed)) exit 0, wall ${wall} s," \
-    "$(awk -v w="$wall" -v r="$r" 'BEGIN {printf "%.0f", r * 100 / w}') tasks/s, RSS sum $((sum / 1024)) MB"
+    "$(awk -v w="$wall" -v r="$r" 'BEGIN {printf "%.0f", r * 100 / w}') tasks/s, RSS sum $((sum / 1024)) MB, CPU $cpus s"

@@ -45,8 +45,12 @@ static int scripted(void *ud, df_admission_sample *out)
 static void test_memory_limit(void **state)
 {
     (void)state;
-    script sc = {.s = {{100 * MiB, 0}, {90 * MiB, 0}, {300 * MiB, 0}, {250 * MiB, 0},
-                       {200 * MiB, 0}, {150 * MiB, 0}},
+    script sc = {.s = {{100 * MiB, 0},
+                       {90 * MiB, 0},
+                       {300 * MiB, 0},
+                       {250 * MiB, 0},
+                       {200 * MiB, 0},
+                       {150 * MiB, 0}},
                  .n = 6,
                  .fail_at = -1};
     df_admission a;
@@ -110,8 +114,8 @@ static void test_system_probe(void **state)
 
 /* ---- in the engine ---- */
 
-static int samples;         /* taken by the injected probe */
-static int over_samples;    /* it reports a load of 5 per core for this many samples */
+static int samples;      /* taken by the injected probe */
+static int over_samples; /* it reports a load of 5 per core for this many samples */
 static int started_while_over;
 static int started;
 static int notices_paused, notices_resumed;
