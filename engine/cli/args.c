@@ -49,6 +49,8 @@ enum {
     OPT_EXPAND,
     OPT_WORKFLOWS,
     OPT_OUTPUT,
+    OPT_MAX_MEMORY,
+    OPT_MAX_LOAD,
 };
 
 #define DF_OPT_COMMON UINT64_C(0) /* mask value meaning "every command" */
@@ -116,6 +118,12 @@ static const df_cli_option OPTIONS[] = {
      "largest task result (as JSON); a bigger one fails the attempt permanently (default: 4M)"},
     {"max-log-bytes", "BYTES", OPT_MAX_LOG_BYTES, DF_OPT_CAPS,
      "most of an attempt's log kept, its newest lines (default: 64K)"},
+    {"max-memory", "SIZE", OPT_MAX_MEMORY, DF_OPT_ADMISSION,
+     "start no new task attempt while dagflow and its task processes use more memory than SIZE "
+     "(K, M or G suffix allowed); over 80% of it the pool adds no thread (default: no limit)"},
+    {"max-load", "X", OPT_MAX_LOAD, DF_OPT_ADMISSION,
+     "start no new task attempt while the 1-minute load average per CPU is over X, a number "
+     "above 0 (default: no limit)"},
     {"db", "PATH", OPT_DB, DF_OPT_COMMON,
      "SQLite history file (default: $DAGFLOW_DB, else ./dagflow.db; created on first use)"},
     {"plugin-dir", "DIR", OPT_PLUGIN_DIR, DF_OPT_COMMON,
@@ -352,6 +360,21 @@ static int apply_option(df_cli *cli, int val, char *arg)
         return parse_cap(cmd, "max-result-bytes", arg, &cli->max_result_bytes) ? DF_EXIT_USAGE : 0;
     case OPT_MAX_LOG_BYTES:
         return parse_cap(cmd, "max-log-bytes", arg, &cli->max_log_bytes) ? DF_EXIT_USAGE : 0;
+    case OPT_MAX_MEMORY:
+        return parse_cap(cmd, "max-memory", arg, &cli->max_memory) ? DF_EXIT_USAGE : 0;
+    case OPT_MAX_LOAD: {
+        char *end = NULL;
+        errno = 0;
+        double v = strtod(arg, &end);
+        if (!*arg || errno || *end != '\0' || !(v > 0) || v > 1e6) {
+            df_cli_error("%s: --max-load needs a load average per CPU above 0 (like 1.5), got "
+                         "\"%s\"",
+                         cmd, arg);
+            return DF_EXIT_USAGE;
+        }
+        cli->max_load = v;
+        return 0;
+    }
     case OPT_PASS_ENV: {
         if (!*arg || strchr(arg, '=')) {
             df_cli_error("%s: --pass-env needs a variable name or pattern, got \"%s\"", cmd, arg);
@@ -599,6 +622,8 @@ void df_cli_engine_config(const df_cli *cli, df_engine_config *out)
     cfg.max_params_bytes = cli->max_params_bytes;
     cfg.max_result_bytes = cli->max_result_bytes;
     cfg.max_log_bytes = cli->max_log_bytes;
+    cfg.max_memory = cli->max_memory;
+    cfg.max_load = cli->max_load;
     cfg.pass_env = cli->pass_env;
     cfg.n_pass_env = cli->n_pass_env;
     *out = cfg;

@@ -57,9 +57,11 @@
 #define DF_OPT_WORKFLOWS (UINT64_C(1) << 30)  /* --workflows DIR (serve) */
 #define DF_OPT_OUTPUT (UINT64_C(1) << 29)     /* -o, --output FILE (report) */
 /* The engine options of run, resume and retry. */
+#define DF_OPT_ADMISSION (UINT64_C(1) << 48) /* --max-memory SIZE, --max-load X (issue 10) */
+
 #define DF_OPT_ENGINE                                                                              \
     (DF_OPT_WORKERS_MIN | DF_OPT_WORKERS_MAX | DF_OPT_CONCURRENCY | DF_OPT_QUEUE_CAPACITY |        \
-     DF_OPT_STACK_SIZE | DF_OPT_PASS_ENV | DF_OPT_CAPS)
+     DF_OPT_STACK_SIZE | DF_OPT_PASS_ENV | DF_OPT_CAPS | DF_OPT_ADMISSION)
 
 /* The default of --concurrency (SPEC §6). */
 #define DF_CLI_DEFAULT_CONCURRENCY 256
@@ -161,6 +163,8 @@ struct df_cli {
     size_t max_params_bytes; /* --max-params-bytes, 0 when not given */
     size_t max_result_bytes; /* --max-result-bytes, 0 when not given */
     size_t max_log_bytes;    /* --max-log-bytes, 0 when not given */
+    size_t max_memory;       /* --max-memory in bytes, 0 when not given */
+    double max_load;         /* --max-load per core, 0 when not given */
 };
 
 /* One option as the parser and the help know it. Static data. */
