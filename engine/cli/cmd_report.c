@@ -1,41 +1,24 @@
 /* cmd_report: the `report RUN_ID [-o FILE.html]` command (SPEC §10): the run page of the web UI
  * as one self-contained HTML file (df_run_page_html), from the run's status, its stored DAG and
- * every task's attempts. A missing database is not created. */
+ * every task's attempts (df_run_page_data). A missing database is not created. */
 #include "cli.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* {"run", "dag", "attempts": {TASK: [...]}} of the run, or NULL after printing why (*code). */
+/* df_run_page_data's object of the run, or NULL after printing why (*code). */
 static json_t *run_data(df_engine *e, long long id, int *code)
 {
     df_errlist errs = {0};
-    json_t *run = NULL, *dag = NULL, *att = json_object();
-    int rc = df_engine_run_status(e, id, &run, &errs);
-    if (!rc)
-        rc = df_engine_run_dag(e, id, &dag, &errs);
-    size_t i;
-    json_t *t;
-    json_array_foreach(rc ? NULL : json_object_get(run, "tasks"), i, t)
-    {
-        json_t *a = NULL;
-        const char *tid = json_string_value(json_object_get(t, "id"));
-        if (tid && df_engine_task_attempts(e, id, tid, &a, NULL) == 0)
-            json_object_set(att, tid, json_object_get(a, "attempts"));
-        json_decref(a);
-    }
+    json_t *data = NULL;
+    int rc = df_run_page_data(e, id, true, &data, &errs);
     if (rc) {
         df_cli_print_errlist(&errs);
         *code = rc == DF_ENOTFOUND ? DF_EXIT_USAGE : DF_EXIT_INTERNAL;
-        json_decref(run);
-        json_decref(dag);
-        json_decref(att);
-        df_errlist_clear(&errs);
-        return NULL;
     }
     df_errlist_clear(&errs);
-    return json_pack("{so so so}", "run", run, "dag", dag, "attempts", att);
+    return data;
 }
 
 /* Writes html to path (or stdout for NULL). Returns an exit code. */

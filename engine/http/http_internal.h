@@ -116,7 +116,11 @@ void df_http_get_workflows(const df_http_req *r, df_http_reply *rep);
 void df_http_get_schedule(const df_http_req *r, df_http_reply *rep, const char *name);
 void df_http_start_run(const df_http_req *r, df_http_reply *rep, const char *name);
 void df_http_get_metrics(const df_http_req *r, df_http_reply *rep);
+/* ui.c: GET / (the web UI's index page), GET /runs/ID (its run page), GET
+ * /api/v1/runs/ID/report (df_run_page_data's object, without log texts). */
 void df_http_get_index(const df_http_req *r, df_http_reply *rep);
+void df_http_get_ui_run(const df_http_req *r, df_http_reply *rep, long long run_id);
+void df_http_get_run_report(const df_http_req *r, df_http_reply *rep, long long run_id);
 
 /* The run's object of SPEC §9 (GET /api/v1/runs/ID) read with reader e, as a new object; or a
  * reply set (404, 500) and NULL (runs.c). */

@@ -1,6 +1,7 @@
 /* http/routing: which handler answers a request (SPEC §9's table): the path split into its
  * segments, the method checked (405 with Allow otherwise), run ids parsed (a positive integer,
- * else 404: no such run can exist). Unknown paths are 404. */
+ * else 404: no such run can exist). Unknown paths are 404. Besides SPEC's table: the web UI's
+ * pages (/ and /runs/ID) and the run page's data (/api/v1/runs/ID/report). */
 #include "http_internal.h"
 
 #include <errno.h>
@@ -60,6 +61,9 @@ static void route_runs(const df_http_req *r, df_http_reply *rep, char **segs, in
     if (n == 1) {
         if (method_is(r, rep, "GET"))
             df_http_get_run(r, rep, id);
+    } else if (n == 2 && strcmp(segs[1], "report") == 0) {
+        if (method_is(r, rep, "GET"))
+            df_http_get_run_report(r, rep, id);
     } else if (n == 2 && strcmp(segs[1], "events") == 0) {
         if (method_is(r, rep, "GET"))
             df_http_get_events(r, rep, id);
@@ -102,6 +106,12 @@ void df_http_route(const df_http_req *r, df_http_reply *rep)
     } else if (n == 0) {
         if (method_is(r, rep, "GET"))
             df_http_get_index(r, rep);
+    } else if (n == 2 && strcmp(segs[0], "runs") == 0) {
+        long long id = 0;
+        if (!run_id_of(segs[1], &id))
+            df_http_error(rep, 404, "unknown run \"%s\" (run ids are positive integers)", segs[1]);
+        else if (method_is(r, rep, "GET"))
+            df_http_get_ui_run(r, rep, id);
     } else if (n == 1 && strcmp(segs[0], "healthz") == 0) {
         if (method_is(r, rep, "GET"))
             df_http_json(rep, 200, json_pack("{sb}", "ok", 1));

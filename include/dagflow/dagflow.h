@@ -638,13 +638,24 @@ void df_http_notify(df_http *h);
  * answer), then its threads are joined and everything freed. NULL is fine. Not from a hook. */
 void df_http_stop(df_http *h);
 
-/* The run page (`dagflow report`; the web UI's run page later): one self-contained HTML file
- * (inline CSS and JavaScript, no network) drawing data, an object {"run": df_engine_run_status's
- * object, "dag": df_engine_run_dag's object, "attempts": {TASK: df_engine_task_attempts's
- * "attempts"}}: the DAG coloured by state with state names, a Gantt chart of every attempt, and
- * each task's attempts, errors, logs and result. data is embedded as JSON with every "/"
- * escaped, so no text of a task can end the script element. Sets *html to a new string
- * (free()). Returns 0 or DF_ENOMEM. Pure; thread-safe. */
+/* The run page's data (`dagflow report`, and GET /api/v1/runs/ID/report for the web UI's run
+ * page), read with e as a new object:
+ *   {"run": df_engine_run_status's object, "dag": df_engine_run_dag's object,
+ *    "attempts": {KEY: df_engine_task_attempts's "attempts"}}
+ * KEY is a task's id, or "ID[N]" for each instance of a mapped task (which has none of its own).
+ * Without texts, the attempts lack "log", "stdout" and "stderr" (the live page fetches one
+ * task's attempts when it shows that task: a run of thousands of tasks stays small). Returns 0,
+ * DF_ENOTFOUND (unknown run, "unknown run N" in errs), DF_ESTORE, DF_ENOMEM. Reads one query
+ * per task instance. Same thread rules as df_engine_run_status. */
+int df_run_page_data(df_engine *e, long long run_id, bool texts, json_t **out, df_errlist *errs);
+
+/* The run page (`dagflow report`; the web UI's run page): one self-contained HTML file (inline
+ * CSS and JavaScript, no network) drawing data, df_run_page_data's object: the DAG coloured by
+ * state with state names, a Gantt chart of every attempt, and each task's attempts, errors, logs
+ * and result. data is embedded as JSON with every "/" escaped, so no text of a task can end the
+ * script element. data JSON null makes the live page of the web UI: it reads the run id from
+ * its URL (/runs/ID), fetches the data from the API and follows the run's events. Sets *html to
+ * a new string (free()). Returns 0 or DF_ENOMEM. Pure; thread-safe. */
 int df_run_page_html(const json_t *data, char **html);
 
 /* GET /metrics's body (Prometheus text format 0.0.4) from counts (df_engine_state_counts's
