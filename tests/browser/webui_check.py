@@ -1,0 +1,228 @@
+"""webui_check: the web UI's browser checks (issue 11's acceptance), in headless Chromium driven
+through the DevTools protocol (cdp.py), against a running server; tests/e2e/test_webui.sh
+prepares the runs and calls it with:
+  UI_URL       http://127.0.0.1:PORT/ of the server (dagflow serve, or the test host)
+  UI_TOKEN     its API token
+  UI_RUN       a finished run of 20 tasks; UI_RUN_STATES "task=STATE ..." from the store;
+               UI_RUN_ATTEMPTS its number of attempts; UI_LOG_TASK a task whose stdout holds
+               UI_LOG_TEXT; UI_RETRIED a task with two attempts
+  UI_RUNS      "ID=STATE ..." of every run, newest first (the runs page)
+  UI_LIVE_CMD  a shell command that runs a workflow named UI_LIVE_WF for a few seconds: started
+               here, its run's page must follow it to SUCCESS without a reload
+  UI_WORKFLOWS the workflow names the server lists
+  UI_RUN_NOW   a workflow "run now" must start (optional: only where the server can start runs)
+  UI_ART       the folder for screenshots
+Prints one line per check and "PASS: ..." at the end; raises (exit 1) on the first failure.
+"""
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cdp  # noqa: E402
+
+URL = os.environ["UI_URL"].rstrip("/") + "/"
+TOKEN = os.environ["UI_TOKEN"]
+ART = os.environ["UI_ART"]
+checks = 0
+
+
+def ok(what):
+    global checks
+    checks += 1
+    print("ok %d - %s" % (checks, what), flush=True)
+
+
+def expect(cond, what, got=None):
+    if not cond:
+        raise AssertionError(what + ("" if got is None else ": got %r" % (got,)))
+    ok(what)
+
+
+def js(b, expr):
+    return b.eval(expr)
+
+
+def only_local(b):
+    bad = [u for u in b.requests() if not u.startswith(URL) and not u.startswith("data:")]
+    expect(not bad, "every request goes to the server itself (no CDN, no network)", bad)
+
+
+def token_and_workflows(b):
+    b.open(URL)
+    b.wait_for("!document.getElementById('tokenbox').hidden", what="the token prompt")
+    ok("without a token the UI asks for it")
+    b.eval("document.getElementById('token-input').focus()")
+    b.type_text(TOKEN)
+    b.key("Enter")
+    b.wait_for("document.querySelectorAll('#workflows tr[data-workflow]').length > 0",
+               what="the workflow list")
+    names = js(b, "[...document.querySelectorAll('#workflows tr[data-workflow]')]"
+                  ".map(r => r.dataset.workflow).sort().join(' ')")
+    want = " ".join(sorted(os.environ["UI_WORKFLOWS"].split()))
+    expect(names == want, "the workflows page lists " + want, names)
+    expect(js(b, "localStorage.getItem('dagflow-token')") == TOKEN, "the token is kept")
+    cells = js(b, "[...document.querySelectorAll('#workflows tr[data-workflow] td')]"
+                  ".map(td => td.textContent).join('|')")
+    expect("manual only" in cells or "cron" in cells, "the schedule column", cells)
+    b.screenshot(os.path.join(ART, "webui_workflows.png"))
+    only_local(b)
+
+
+def runs_page(b):
+    runs = [r.split("=") for r in os.environ["UI_RUNS"].split()]
+    b.navigate(URL + "#runs?limit=2")
+    b.wait_for("document.querySelectorAll('#runs tr[data-run]').length", what="the runs table")
+    got = js(b, "[...document.querySelectorAll('#runs tr[data-run]')].map(r => r.dataset.run).join(' ')")
+    expect(got == " ".join(r[0] for r in runs[:2]), "runs, newest first, 2 a page", got)
+    b.click("#page-older")
+    b.wait_for("[...document.querySelectorAll('#runs tr[data-run]')].map(r => r.dataset.run).join(' ') == %s"
+               % json.dumps(" ".join(r[0] for r in runs[2:4])), what="the next page")
+    ok("the older page holds the next runs")
+    failed = [r[0] for r in runs if r[1] == "FAILED"]
+    b.navigate(URL + "#runs")
+    b.wait_for("document.getElementById('filter-state')", what="the filters")
+    b.eval("document.getElementById('filter-state').value = 'FAILED';"
+           "document.getElementById('run-filters').requestSubmit()")
+    b.wait_for("location.hash.includes('state=FAILED') && document.querySelectorAll('#runs tr[data-run]').length"
+               " && [...document.querySelectorAll('#runs tr[data-run]')].map(r => r.dataset.run).join(' ') == %s"
+               % json.dumps(" ".join(failed)), what="the FAILED runs only")
+    ok("filter by state: the FAILED runs only (%s)" % " ".join(failed))
+    wf = js(b, "document.querySelector('#runs tr[data-run] td:nth-child(2)').textContent")
+    b.navigate(URL + "#runs?workflow=" + wf)
+    cells = "[...document.querySelectorAll('#runs tr[data-run] td:nth-child(2)')].map(t => t.textContent)"
+    b.wait_for("%s.length && %s.every(w => w == %s)" % (cells, cells, json.dumps(wf)), what="runs of " + wf)
+    n = js(b, cells + ".length")
+    ok("filter by workflow %s: %d run(s), all of it" % (wf, n))
+    b.screenshot(os.path.join(ART, "webui_runs.png"))
+
+
+def finished_run(b):
+    run = os.environ["UI_RUN"]
+    states = dict(kv.split("=") for kv in os.environ["UI_RUN_STATES"].split())
+    b.navigate(URL + "runs/" + run)
+    b.wait_for("performance.getEntriesByName('dagflow-drawn').length", what="the run page drawn")
+    table = js(b, "Object.fromEntries([...document.querySelectorAll('#tasks tr[data-task]')]"
+                  ".map(r => [r.dataset.task, r.querySelector('.state').textContent]))")
+    expect(table == states, "the table shows every one of the %d tasks with its state" % len(states), table)
+    nodes = js(b, "Object.fromEntries([...document.querySelectorAll('#graph g[data-task]')]"
+                  ".map(g => [g.dataset.task, g.querySelectorAll('text')[1].textContent]))")
+    expect(nodes == states, "the graph draws every task with its state's name", nodes)
+    fills = js(b, "new Set([...document.querySelectorAll('#graph g[data-task] rect')].map(r => r.getAttribute('fill'))).size")
+    expect(fills >= 2, "and coloured by state", fills)
+    bars = js(b, "document.querySelectorAll('#gantt rect.bar').length")
+    expect(bars == int(os.environ["UI_RUN_ATTEMPTS"]), "the Gantt has one bar per attempt", bars)
+    retried = os.environ["UI_RETRIED"]
+    rb = js(b, "document.querySelectorAll('#gantt rect.bar[data-task=%s]').length" % json.dumps(retried))
+    waits = js(b, "document.querySelectorAll('#gantt line.wait').length")
+    expect(rb == 2 and waits >= 1, "task %s's retry: two bars and its wait drawn" % retried, (rb, waits))
+    b.screenshot(os.path.join(ART, "webui_run.png"))
+    task = os.environ["UI_LOG_TASK"]
+    b.click("#tasks tr[data-task=%s] button" % json.dumps(task))
+    b.wait_for("[...document.querySelectorAll('#panel pre.stdout')].some(p => p.textContent.includes(%s))"
+               % json.dumps(os.environ["UI_LOG_TEXT"]), what="the task's log in its panel")
+    ok("clicking task %s shows its log (stdout, stderr, log lines)" % task)
+    expect(js(b, "document.querySelectorAll('#panel pre.log').length") >= 1, "its log lines too")
+    b.eval("document.getElementById('panel').scrollIntoView()")
+    b.screenshot(os.path.join(ART, "webui_task.png"))
+    # the keyboard: a graph node takes the focus, Enter opens it
+    first = js(b, "document.querySelector('#graph g[data-task]').dataset.task")
+    b.eval("window.scrollTo(0, 0); document.querySelector('#graph g[data-task]').focus()")
+    b.key("Enter")
+    b.wait_for("document.querySelector('#panel h2') && document.querySelector('#panel h2').textContent == %s"
+               % json.dumps("Task " + first), what="Enter on a focused node")
+    ok("keyboard: Enter on the focused graph node %s opens it" % first)
+    b.eval("document.getElementById('find').focus()")
+    b.type_text(task)
+    rows = js(b, "document.querySelectorAll('#tasks tr[data-task]').length")
+    expect(rows >= 1 and rows < len(states), "the find box narrows the table", rows)
+    only_local(b)
+
+
+def api_get(path):
+    host, port = URL.split("/")[2].split(":")
+    c = http.client.HTTPConnection(host, int(port), timeout=30)
+    c.request("GET", path, headers={"Authorization": "Bearer " + TOKEN})
+    r = c.getresponse()
+    body = json.loads(r.read())
+    c.close()
+    return body
+
+
+def live_run(b):
+    wf = os.environ["UI_LIVE_WF"]
+    before = api_get("/api/v1/runs?limit=1")["runs"]
+    newest = before[0]["run_id"] if before else 0
+    proc = subprocess.Popen(os.environ["UI_LIVE_CMD"], shell=True, stdout=subprocess.DEVNULL)
+    try:
+        live_page(b, wf, newest)
+    finally:
+        proc.wait(timeout=120)
+
+
+def live_page(b, wf, newest):
+    deadline = time.monotonic() + 60
+    run = None
+    while not run:
+        rs = api_get("/api/v1/runs?limit=1&workflow=" + wf)["runs"]
+        if rs and rs[0]["run_id"] > newest and rs[0]["state"] == "RUNNING":
+            run = str(rs[0]["run_id"])
+        elif time.monotonic() > deadline:
+            raise AssertionError("the live run did not start: %r" % rs)
+        else:
+            time.sleep(0.1)
+    b.navigate(URL + "runs/" + run)
+    b.wait_for("performance.getEntriesByName('dagflow-drawn').length", what="the live page drawn")
+    b.eval("window.dfMark = 42")
+    first = js(b, "document.getElementById('run-state').textContent")
+    expect(first == "RUNNING", "the live run's page opens while it runs", first)
+    expect(not js(b, "document.getElementById('act-cancel').disabled"), "cancel is offered while it runs")
+    b.screenshot(os.path.join(ART, "webui_live.png"))
+    b.wait_for("document.getElementById('run-state').textContent == 'SUCCESS'", timeout=120,
+               what="the page to show the run's end")
+    expect(js(b, "window.dfMark") == 42, "the page updated without a reload")
+    states = js(b, "[...document.querySelectorAll('#tasks tr[data-task] .state')].map(s => s.textContent).join(' ')")
+    expect(set(states.split()) == {"SUCCESS"}, "every task of the live run SUCCESS now", states)
+    evs = [u for u in b.requests() if "/events?" in u]
+    expect(len(evs) >= 1, "it followed the events long poll (%d requests)" % len(evs))
+    expect(js(b, "document.getElementById('act-cancel').disabled"), "cancel is off once it ended")
+    b.screenshot(os.path.join(ART, "webui_live_end.png"))
+
+
+def run_now(b):
+    wf = os.environ.get("UI_RUN_NOW")
+    if not wf:
+        return
+    b.navigate(URL + "#workflows")
+    sel = "#workflows tr[data-workflow=%s]" % json.dumps(wf)
+    b.wait_for("document.querySelector(%s)" % json.dumps(sel + " button.run-now"), what="run now")
+    b.click(sel + " button.run-now")
+    b.eval("document.querySelector(%s).nextElementSibling.querySelector('textarea').value = '{\"who\": \"ui\"}';"
+           "document.querySelector(%s).nextElementSibling.querySelector('form').requestSubmit()"
+           % (json.dumps(sel), json.dumps(sel)))
+    b.wait_for("/\\/runs\\/\\d+$/.test(location.pathname) && performance.getEntriesByName('dagflow-drawn').length",
+               what="the new run's page")
+    rid = js(b, "location.pathname.split('/').pop()")
+    ok("run now started run %s and opened its page" % rid)
+    b.wait_for("document.getElementById('run-state').textContent == 'SUCCESS'", timeout=120,
+               what="the started run to succeed")
+    trig = js(b, "document.getElementById('meta').textContent")
+    expect("trigger: api" in trig, "its trigger is api", trig)
+    print("RUN_NOW_ID %s" % rid)
+
+
+def main():
+    with cdp.Browser() as b:
+        token_and_workflows(b)
+        runs_page(b)
+        finished_run(b)
+        live_run(b)
+        run_now(b)
+    print("PASS: %d checks" % checks)
+
+
+if __name__ == "__main__":
+    main()
