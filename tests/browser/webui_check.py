@@ -10,6 +10,8 @@ prepares the runs and calls it with:
   UI_LIVE_CMD  a shell command that runs a workflow named UI_LIVE_WF for a few seconds: started
                here, its run's page must follow it to SUCCESS without a reload
   UI_WORKFLOWS the workflow names the server lists
+  UI_MAPPED    a finished run whose task "m" is mapped over 3 items (its instance 1 failed, with
+               "item-1" on stdout)
   UI_RUN_NOW   a workflow "run now" must start (optional: only where the server can start runs)
   UI_ART       the folder for screenshots
 Prints one line per check and "PASS: ..." at the end; raises (exit 1) on the first failure.
@@ -137,9 +139,27 @@ def finished_run(b):
     ok("keyboard: Enter on the focused graph node %s opens it" % first)
     b.eval("document.getElementById('find').focus()")
     b.type_text(task)
-    rows = js(b, "document.querySelectorAll('#tasks tr[data-task]').length")
-    expect(rows >= 1 and rows < len(states), "the find box narrows the table", rows)
+    rows = b.wait_for("(n => n >= 1 && n < %d && n)(document.querySelectorAll('#tasks tr[data-task]').length)"
+                      % len(states), what="the find box to narrow the table")
+    ok("the find box narrows the table to %d row(s)" % rows)
     only_local(b)
+
+
+def mapped_run(b):
+    run = os.environ["UI_MAPPED"]
+    b.navigate(URL + "runs/" + run)
+    b.wait_for("performance.getEntriesByName('dagflow-drawn').length", what="the mapped run's page")
+    label = js(b, "document.querySelector('#graph g[data-task=m]').querySelectorAll('text')[1].textContent")
+    expect(label == "FAILED (3 mapped)", "a mapped task's node: its state and instance count", label)
+    bars = js(b, "[...document.querySelectorAll('#gantt rect.bar')].map(r => r.dataset.task).filter(t => t.startsWith('m[')).sort().join(' ')")
+    expect(bars == "m[0] m[1] m[2]", "one Gantt bar per instance's attempt", bars)
+    b.click("#tasks tr[data-task=m] button")
+    b.wait_for("document.querySelectorAll('#panel ul.instances li').length == 3", what="the instances listed")
+    ok("the mapped task's panel lists its 3 instances with their states")
+    b.eval("[...document.querySelectorAll('#panel ul.instances button')].find(x => x.textContent == 'm[1]').click()")
+    b.wait_for("[...document.querySelectorAll('#panel pre.stdout')].some(p => p.textContent.includes('item-1'))",
+               what="instance m[1]'s stdout")
+    ok("clicking instance m[1] shows its attempt's stdout")
 
 
 def api_get(path):
@@ -219,6 +239,7 @@ def main():
         token_and_workflows(b)
         runs_page(b)
         finished_run(b)
+        mapped_run(b)
         live_run(b)
         run_now(b)
     print("PASS: %d checks" % checks)

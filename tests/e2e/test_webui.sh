@@ -5,7 +5,8 @@
 # the UI asks for the token once; the workflows page; the runs page (newest first, paging,
 # filters by state and workflow); the run page of a finished 20-task run (every task with its
 # state in the table and in the graph, one Gantt bar per attempt, a retry's wait, clicking a task
-# shows its log, Enter on a focused node, the find box); a live run's page following it to its
+# shows its log, Enter on a focused node, the find box); a mapped task's node, bars and
+# instances; a live run's page following it to its
 # end without a reload; no request leaves the server. Screenshots in build/tests/artifacts/
 # (webui_*.png). Skipped (77) only where chromium is not installed.
 set -euo pipefail
@@ -53,6 +54,14 @@ run_wf "$DF_SOURCE_DIR/workflows/hello.json"
 expect_rc 0 "hello"
 run_wf bad.json
 expect_rc 1 "bad"
+cat >mapped.json <<'JSON'
+{"name": "mapped", "tasks": [{"id": "a", "plugin": "shell", "params": {"script": "true"}},
+ {"id": "m", "plugin": "shell", "depends_on": ["a"], "for_each": [0, 1, 2],
+  "params": {"script": "echo item-${item}; test ${item} != 1"}}]}
+JSON
+run_wf mapped.json
+expect_rc 1 "mapped (m[1] fails)"
+mapped_run=$(last_run)
 run_wf "$DF_SOURCE_DIR/workflows/hello.json"
 expect_rc 0 "hello again"
 runs=$(q "SELECT run_id || '=' || state FROM run_history ORDER BY run_id DESC" | tr '\n' ' ')
@@ -100,7 +109,7 @@ assert_eq "404" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$por
 note "the UI in headless Chromium"
 mkdir -p "$DF_BUILD_DIR/tests/artifacts"
 UI_URL="http://127.0.0.1:$port/" UI_TOKEN="$token" UI_RUN="$run20" UI_RUN_STATES="$states" \
-    UI_RUN_ATTEMPTS="$attempts" UI_LOG_TASK=t07 UI_LOG_TEXT=boom-stdout-42 UI_RETRIED=t05 \
+    UI_RUN_ATTEMPTS="$attempts" UI_LOG_TASK=t07 UI_LOG_TEXT=boom-stdout-42 UI_RETRIED=t05 UI_MAPPED="$mapped_run" \
     UI_RUNS="$runs" UI_WORKFLOWS="twenty slow" UI_LIVE_WF=slow \
     UI_LIVE_CMD="\"$DF_BIN\" run \"$WORK/slow.json\" --db \"$DB\" --plugin-dir \"$DF_TEST_PLUGIN_DIR\"" \
     UI_ART="$DF_BUILD_DIR/tests/artifacts" \
