@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "remote.h"
 #include "takeover.h"
 
 #define DF_HEARTBEAT_MS 5000
@@ -274,6 +275,7 @@ static void on_tick(uv_idle_t *h)
             df_run_stamp_ready(e->runs[i]);
             df_run_submit(e->runs[i]);
         }
+    df_remote_flush(e); /* the attempts handed to workers, in one statement */
     /* The pool's queue was full: it drains as soon as workers pick jobs up, which sends no event
      * back, so look again shortly rather than at the next completion. */
     bool waiting = false;
@@ -427,6 +429,10 @@ int df_engine_open_handles(df_engine *e, df_errlist *errs)
     df_engine_cancel_open(e);
     e->handles_open = true;
     df_engine_admission_open(e);
+    if (e->cfg.executor_workers && (rc = df_remote_open(e, errs)) != 0) {
+        engine_close_handles(e);
+        return rc;
+    }
     return 0;
 }
 
@@ -455,6 +461,7 @@ static void engine_close_handles(df_engine *e)
     uv_close((uv_handle_t *)&e->proc_escalate, NULL);
     df_engine_cancel_close(e);
     df_engine_admission_close(e);
+    df_remote_close(e);
     for (size_t i = 0; i < e->n_runs; i++)
         df_run_close_handles(e->runs[i]);
 }
@@ -651,6 +658,7 @@ size_t df_engine_close(df_engine *e)
     uv_run(&e->loop, UV_RUN_DEFAULT);
     uv_loop_close(&e->loop);
     df_engine_cancel_destroy(e);
+    df_remote_free(e);
     for (size_t i = 0; i < e->n_slot_pools; i++) {
         free(e->slot_pools[i]->name);
         free(e->slot_pools[i]);

@@ -29,9 +29,11 @@ typedef struct df_attempt_rec {
     size_t task;
     unsigned attempt;
     df_pool_job *job;
-    bool abandoned; /* recorded without its result; a late result is discarded */
-    bool synthetic; /* failed before reaching the pool (template, validate) */
-    df_run *child;  /* a `workflow` task's child run while it runs (subworkflow.c), or NULL */
+    bool abandoned;  /* recorded without its result; a late result is discarded */
+    bool synthetic;  /* failed before reaching the pool (template, validate) */
+    df_run *child;   /* a `workflow` task's child run while it runs (subworkflow.c), or NULL */
+    bool remote;     /* handed to workers through the store's queue (remote.c), not the pool */
+    uint64_t enq_us; /* ... when (df_mono_us), for the ready -> running latency */
     struct df_attempt_rec *next_abandoned;
 } df_attempt_rec;
 
@@ -110,6 +112,7 @@ struct df_engine {
     df_admission admission;
     uv_timer_t admission_timer;
     bool admission_open;
+    struct df_remote *remote; /* --executor workers (remote.c), or NULL */
 
     df_engine_id engine_info; /* this engine process, as the store records run owners */
     char engine_host[256];    /* engine_info.host points here */

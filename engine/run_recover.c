@@ -102,7 +102,7 @@ void df_run_core_finished(df_run_core *c, df_run_state state)
  * lost DF_MAX_LOST_STREAK times in a row by crashes of its own code, or
  * DF_MAX_UNCHARGED_LOST_STREAK times in a row whatever the cause (SPEC §12). Returns true when it
  * failed. */
-static bool requeue_lost(df_run_core *c, size_t i, const df_run_clock *clk)
+static bool requeue_lost(df_run_core *c, size_t i, const char *detail, const df_run_clock *clk)
 {
     df_task_rt *t = &c->t[i];
     if (t->charged_streak >= DF_MAX_LOST_STREAK || t->lost_streak >= DF_MAX_UNCHARGED_LOST_STREAK) {
@@ -131,9 +131,36 @@ static bool requeue_lost(df_run_core *c, size_t i, const df_run_clock *clk)
                      &(df_change){.to = DF_TS_QUEUED,
                                   .to_attempt = t->attempt,
                                   .cause = DF_TC_RECOVER,
-                                  .detail = "attempt lost: the engine died"},
+                                  .detail = detail},
                      clk);
     return false;
+}
+
+/* See run.h: SPEC §11, a worker's lease expired. */
+void df_run_core_lost(df_run_core *c, size_t task, unsigned attempt, const char *why,
+                      const df_run_clock *clk)
+{
+    df_task_rt *t = &c->t[task];
+    if (!t->busy || t->attempt != attempt || c->fatal)
+        return;
+    if (c->cancelled || df_run_halted_for(c, task) || t->timed_out) {
+        /* cancelled, stopping or past its deadline: as if it had come back failed */
+        df_run_core_result_in(c, task, attempt, DF_TASK_FAILED, NULL, why, NULL, clk);
+        return;
+    }
+    df_run_release(c, task);
+    df_effect *fx = df_run_fx_push(c, DF_FX_ATTEMPT_CLOSE, task);
+    if (fx) {
+        fx->attempt = attempt;
+        fx->outcome = DF_AO_LOST;
+        fx->at = clk->now_ms;
+        fx->error = df_run_fx_str(c, why);
+    }
+    t->probe = false;
+    t->lost_streak++;
+    if (!requeue_lost(c, task, "attempt lost: its worker's lease expired", clk))
+        df_run_ready_push(c, task);
+    df_run_drain_eval(c, SIZE_MAX, clk);
 }
 
 void df_run_core_resume(df_run_core *c, const df_task_snapshot *tasks, size_t n,
@@ -164,7 +191,7 @@ void df_run_core_resume(df_run_core *c, const df_task_snapshot *tasks, size_t n,
             if (st->open_charged)
                 t->charged_streak++;
         }
-        if (t->state == DF_TS_RUNNING && requeue_lost(c, i, clk))
+        if (t->state == DF_TS_RUNNING && requeue_lost(c, i, "attempt lost: the engine died", clk))
             continue;
         if (t->state == DF_TS_QUEUED) {
             df_run_ready_push(c, i);

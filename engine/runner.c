@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "remote.h"
 #include "schedule.h"
 #include "template.h"
 
@@ -368,6 +369,15 @@ static bool submit(df_run *r, size_t task, unsigned attempt)
     if (df_subworkflow_task(r, ti)) { /* a child run, not a pool job (SPEC §10) */
         if (df_subworkflow_submit(r, rec, task, ti, mi, params, err, sizeof err) != 0)
             fail_synthetic(r, rec, err);
+        return true;
+    }
+    if (r->e->cfg.executor_workers) { /* SPEC §11: to a worker, through the store's queue */
+        if (df_remote_submit(r, rec, ti, mi, params) != 0) {
+            fail_synthetic(r, rec, "out of memory");
+            return true;
+        }
+        df_run_io(r, task)->rec = rec;
+        df_run_core_submitted(r->core, task, true);
         return true;
     }
     df_job *job = calloc(1, sizeof *job);

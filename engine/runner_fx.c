@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "remote.h"
 
 df_run_clock df_run_now(void)
 {
@@ -244,6 +245,8 @@ static void abandon(df_run *r, size_t task)
     df_attempt_rec *rec = io->rec;
     if (!rec)
         return;
+    if (rec->remote)
+        df_remote_forget(r->e, rec); /* its worker's late completion finds no row */
     rec->abandoned = true;
     rec->next_abandoned = r->e->abandoned;
     r->e->abandoned = rec;
@@ -299,6 +302,8 @@ static void perform(df_run *r, const df_effect *fx)
     case DF_FX_CANCEL_JOB:
         if (rec && rec->child && !rec->abandoned)
             df_subworkflow_cancel(rec);
+        else if (rec && rec->remote && !rec->abandoned)
+            df_remote_cancel(e, rec);
         else if (rec && rec->job && !rec->abandoned)
             df_pool_cancel(e->pool, rec->job);
         break;

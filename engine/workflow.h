@@ -49,6 +49,8 @@ typedef struct df_task_def {
     bool handler;      /* an on_exit handler (SPEC §8), not a DAG task */
     int pool;          /* index into df_workflow.pools, or -1 */
     int breaker;       /* index into df_workflow.breakers, or -1 */
+    char queue[64];    /* SPEC §11: the workers' queue ("" = "default"); by value, so that
+                        * `defaults` copies it */
     bool params_ruled; /* the plugin's param rules were applied to params (plugin.h) */
 } df_task_def;
 

@@ -38,7 +38,8 @@ static const char *const task_keys[] = {"id",
                                         "when",
                                         "for_each",
                                         "max_parallel",
-                                        "branch"};
+                                        "branch",
+                                        "queue"};
 /* The task keys `defaults` may set: everything but what only makes sense per task. */
 static const char *const default_keys[] = {"trigger_rule",
                                            "retries",
@@ -51,7 +52,8 @@ static const char *const default_keys[] = {"trigger_rule",
                                            "pool",
                                            "breaker",
                                            "continue_on_failure",
-                                           "retry_max_total_ms"};
+                                           "retry_max_total_ms",
+                                           "queue"};
 
 /* ---- the keys `defaults` may set ---------------------------------------------------------------
  */
@@ -118,6 +120,16 @@ static void task_field(df_wfl_loader *L, const char *where, const char *key, con
         if (df_wfl_want_string(L, where, key, v, false))
             t->pool = df_wfl_find_named(L, where, key, "pool", "pools", json_string_value(v),
                                         pool_names, wf->n_pools);
+    } else if (strcmp(key, "queue") == 0) {
+        /* SPEC §8, §11: the queue whose workers run it (with --executor workers) */
+        if (df_wfl_want_string(L, where, key, v, false)) {
+            const char *q = json_string_value(v);
+            if (!*q || strlen(q) >= sizeof t->queue)
+                df_wfl_err(L, where, "queue: must be a name of 1 to %zu bytes",
+                           sizeof t->queue - 1);
+            else
+                snprintf(t->queue, sizeof t->queue, "%s", q);
+        }
     } else if (strcmp(key, "breaker") == 0) {
         if (df_wfl_want_string(L, where, key, v, false))
             t->breaker = df_wfl_find_named(L, where, key, "breaker", "breakers",

@@ -761,6 +761,8 @@ struct df_store_ops {
     int (*schedule_queued)(df_store *s, const char *workflow, size_t max, int64_t **out, size_t *n);
     int (*active_runs)(df_store *s, const char *workflow, long long *n);
     int (*serve_runs)(df_store *s, long long **ids, char ***workflows, size_t *n);
+    /* the worker queue (work.h), or NULL: a backend without one (SQLite) */
+    const struct df_store_work_ops *work;
 };
 
 #endif

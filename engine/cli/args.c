@@ -51,6 +51,9 @@ enum {
     OPT_OUTPUT,
     OPT_MAX_MEMORY,
     OPT_MAX_LOAD,
+    OPT_EXECUTOR,
+    OPT_QUEUE,
+    OPT_LEASE_MS,
 };
 
 #define DF_OPT_COMMON UINT64_C(0) /* mask value meaning "every command" */
@@ -87,6 +90,14 @@ static const df_cli_option OPTIONS[] = {
      "say what would be deleted and freed, and delete nothing"},
     {"workflows", "DIR", OPT_WORKFLOWS, DF_OPT_WORKFLOWS,
      "the folder of workflow files (*.json) to serve (required)"},
+    {"executor", "local|workers", OPT_EXECUTOR, DF_OPT_EXECUTOR,
+     "where tasks run: local (this process's pool, the default) or workers (`dagflow worker` "
+     "processes, through each task's queue; needs a PostgreSQL --db)"},
+    {"queue", "NAME", OPT_QUEUE, DF_OPT_QUEUE,
+     "claim attempts of this queue (repeatable; default: default)"},
+    {"lease-ms", "MS", OPT_LEASE_MS, DF_OPT_LEASE_MS,
+     "lease of each claimed attempt, renewed every third of it; an attempt whose lease expires "
+     "is LOST and queued again (default: 15000, at least 300)"},
     {"format", "dot|mermaid", OPT_FORMAT, DF_OPT_FORMAT,
      "output format: Graphviz DOT or Mermaid flowchart (default: dot)"},
     {"from", "TIME", OPT_FROM, DF_OPT_FROM,
@@ -414,6 +425,35 @@ static int apply_option(df_cli *cli, int val, char *arg)
     case OPT_WORKFLOWS:
         cli->workflows_dir = arg; /* checked by the service */
         return 0;
+    case OPT_EXECUTOR:
+        if (strcmp(arg, "local") != 0 && strcmp(arg, "workers") != 0) {
+            df_cli_error("%s: --executor must be local or workers, got \"%s\"", cmd, arg);
+            return DF_EXIT_USAGE;
+        }
+        cli->executor_workers = strcmp(arg, "workers") == 0;
+        return 0;
+    case OPT_QUEUE: {
+        if (!*arg || strlen(arg) > 63) {
+            df_cli_error("%s: --queue needs a name of 1 to 63 bytes, got \"%s\"", cmd, arg);
+            return DF_EXIT_USAGE;
+        }
+        const char **l = realloc(cli->queues, (cli->n_queues + 1) * sizeof *l);
+        if (!l) {
+            df_cli_error("out of memory");
+            return DF_EXIT_INTERNAL;
+        }
+        cli->queues = l;
+        cli->queues[cli->n_queues++] = arg;
+        return 0;
+    }
+    case OPT_LEASE_MS:
+        if (parse_count(cmd, "lease-ms", arg, &cli->lease_ms))
+            return DF_EXIT_USAGE;
+        if (cli->lease_ms < 300) {
+            df_cli_error("%s: --lease-ms must be at least 300, got %s", cmd, arg);
+            return DF_EXIT_USAGE;
+        }
+        return 0;
     case OPT_STATE:
         cli->state = arg; /* checked by the engine */
         return 0;
@@ -600,6 +640,7 @@ void df_cli_free(df_cli *cli)
     json_decref(cli->params);
     free(cli->plugin_dirs);
     free(cli->pass_env);
+    free(cli->queues);
     free(cli->operands);
     memset(cli, 0, sizeof *cli);
 }
@@ -626,6 +667,7 @@ void df_cli_engine_config(const df_cli *cli, df_engine_config *out)
     cfg.max_load = cli->max_load;
     cfg.pass_env = cli->pass_env;
     cfg.n_pass_env = cli->n_pass_env;
+    cfg.executor_workers = cli->executor_workers;
     *out = cfg;
 }
 

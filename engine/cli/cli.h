@@ -56,12 +56,15 @@
 #define DF_OPT_EXPAND (UINT64_C(1) << 28)     /* --expand (status: mapped instances, SPEC §10) */
 #define DF_OPT_WORKFLOWS (UINT64_C(1) << 30)  /* --workflows DIR (serve) */
 #define DF_OPT_OUTPUT (UINT64_C(1) << 29)     /* -o, --output FILE (report) */
+#define DF_OPT_EXECUTOR (UINT64_C(1) << 40)   /* --executor local|workers (SPEC §11) */
+#define DF_OPT_QUEUE (UINT64_C(1) << 41)      /* --queue NAME (worker, repeatable) */
+#define DF_OPT_LEASE_MS (UINT64_C(1) << 42)   /* --lease-ms MS (worker) */
 /* The engine options of run, resume and retry. */
 #define DF_OPT_ADMISSION (UINT64_C(1) << 48) /* --max-memory SIZE, --max-load X (issue 10) */
 
 #define DF_OPT_ENGINE                                                                              \
     (DF_OPT_WORKERS_MIN | DF_OPT_WORKERS_MAX | DF_OPT_CONCURRENCY | DF_OPT_QUEUE_CAPACITY |        \
-     DF_OPT_STACK_SIZE | DF_OPT_PASS_ENV | DF_OPT_CAPS | DF_OPT_ADMISSION)
+     DF_OPT_STACK_SIZE | DF_OPT_PASS_ENV | DF_OPT_CAPS | DF_OPT_ADMISSION | DF_OPT_EXECUTOR)
 
 /* The default of --concurrency (SPEC §6). */
 #define DF_CLI_DEFAULT_CONCURRENCY 256
@@ -107,6 +110,7 @@ int df_cmd_logs(const df_cli *cli);
 int df_cmd_gc(const df_cli *cli);
 int df_cmd_plan(const df_cli *cli);
 int df_cmd_cancel(const df_cli *cli);
+int df_cmd_worker(const df_cli *cli);
 
 /* cmd_run.c: `cancel` of a run no live engine owns (its cancel request stored): takes it over
  * as `resume` does (cli's engine options, progress, signals, summary), which cancels it and runs
@@ -165,6 +169,10 @@ struct df_cli {
     size_t max_log_bytes;    /* --max-log-bytes, 0 when not given */
     size_t max_memory;       /* --max-memory in bytes, 0 when not given */
     double max_load;         /* --max-load per core, 0 when not given */
+    bool executor_workers;   /* --executor workers */
+    const char **queues;     /* owned array (strings borrowed): worker's --queue values */
+    size_t n_queues;
+    long lease_ms; /* worker's --lease-ms, 0 when not given */
 };
 
 /* One option as the parser and the help know it. Static data. */

@@ -178,6 +178,24 @@ static const df_cli_command COMMANDS[] = {
      "  2    bad usage, or DIR is not a folder\n"
      "  3    store or internal error\n",
      DF_OPT_WORKFLOWS | DF_OPT_ENGINE, 0, 0},
+    {"worker", df_cmd_worker, "run tasks for engines started with --executor workers",
+     "worker --db URI [options]", "",
+     "A worker process (SPEC §11): claims queued attempts of its queues (--queue, default\n"
+     "`default`) from the PostgreSQL database --db names, each with a lease (--lease-ms,\n"
+     "renewed every third of it), runs them on its own coroutine pool with its own plugins\n"
+     "(--plugin-dir) and sends the outcomes back; the engine that owns each run records them.\n"
+     "An attempt whose lease is lost (this worker was paused or cut off past its expiry) is\n"
+     "cancelled here and its late result refused (a line on stderr says so); the engines\n"
+     "queue it again. Writes one line on stderr at start, per refused result or lost lease,\n"
+     "and at the end. SIGINT or SIGTERM: claims nothing more, finishes the attempts in flight\n"
+     "and exits 0; a second signal leaves at once (their leases expire and they run\n"
+     "elsewhere).\n",
+     "  0    stopped by SIGINT/SIGTERM\n"
+     "  2    bad usage, or --db is not a PostgreSQL URI\n"
+     "  3    store or internal error\n",
+     DF_OPT_QUEUE | DF_OPT_LEASE_MS | DF_OPT_CONCURRENCY | DF_OPT_WORKERS_MIN |
+         DF_OPT_WORKERS_MAX | DF_OPT_STACK_SIZE | DF_OPT_PASS_ENV,
+     0, 0},
     {"schedule", df_cmd_schedule, "print the next fire times of a workflow's schedule",
      "schedule FILE [options]", "  FILE  the workflow file (JSON), with a \"schedule\"\n",
      "Loads FILE (no plugins are loaded) and prints the next N fire times of its schedule\n"

@@ -277,6 +277,11 @@ typedef struct df_engine_config {
      * NaN max_load counts as 0. `--max-memory SIZE` and `--max-load X` on the command line. */
     uint64_t max_memory;
     double max_load;
+    /* --executor workers (SPEC §11): the engine hands every attempt to `dagflow worker`
+     * processes through the store's queue (each task's `queue`, default "default") instead of
+     * running it in its own pool; it still records every state change itself. Needs a
+     * PostgreSQL store (DF_EINPUT otherwise). Default false. */
+    bool executor_workers;
 } df_engine_config;
 
 /* The defaults of df_engine_config's caps. */
@@ -810,6 +815,60 @@ int df_crash_record_prepare(void);
  * Async-signal-safe (open, write, close, clock_gettime); does nothing before
  * df_crash_record_prepare or when fi is NULL. */
 void df_crash_record_write(const df_fault_info *fi);
+
+/* ---- dagflow worker (SPEC §11, engine/worker.c) ----------------------------------------------
+ * A worker claims attempts from a PostgreSQL store's queue (those engines with --executor
+ * workers put there), runs them on its own coroutine pool with its own plugins, renews each
+ * claim's lease every third of lease_ms and sends back the outcomes in batches; the engine that
+ * owns the run records them. A lease not renewed by its expiry (the worker was paused, cut off,
+ * or the engine asked) cancels the attempt here (its process group is killed); a write for an
+ * attempt whose lease was lost changes nothing and is reported through log. The library prints
+ * nothing and installs no signal handler: the CLI's `dagflow worker` does. */
+typedef struct df_worker df_worker;
+
+typedef struct df_worker_config {
+    const char *db;            /* a postgresql:// or postgres:// URI (a SQLite path is DF_EINPUT) */
+    const char *const *queues; /* the queues to claim from; NULL/0: {"default"} */
+    size_t n_queues;
+    size_t concurrency;             /* attempts running at once at most (default 256) */
+    int64_t lease_ms;               /* default 15000; renewed every lease_ms / 3 */
+    const char *const *plugin_dirs; /* as df_engine_config's */
+    size_t n_plugin_dirs;
+    bool allow_insecure_plugins;
+    const char *const *pass_env; /* as df_engine_config's (borrowed until df_worker_close) */
+    size_t n_pass_env;
+    unsigned workers_min, workers_max; /* the pool's threads, as df_engine_config's */
+    size_t stack_size;
+    /* One line of the worker's log (a refused late write, a lost lease, a plugin that does not
+     * load here), on the thread running df_worker_run; may be NULL. */
+    void (*log)(void *ud, const char *line);
+    void *ud;
+} df_worker_config;
+
+/* Counters since df_worker_open (df_worker_stats). */
+typedef struct df_worker_stats {
+    uint64_t claimed, completed, refused, lost, cancelled;
+} df_worker_stats;
+
+/* Connects to cfg->db (retried as df_engine_open's store) and loads nothing yet. Returns 0 and
+ * sets *out, or DF_EINPUT (bad configuration, not a PostgreSQL URI) / DF_ESTORE with a message
+ * in err. Strings in cfg are copied except pass_env. */
+int df_worker_open(const df_worker_config *cfg, df_worker **out, char *err, size_t errlen);
+
+/* Runs the worker on the calling thread until df_worker_stop: claims, runs, renews, completes.
+ * Returns 0 after a stop, or DF_ESTORE when the store failed for good (its message in err).
+ * A first stop ends claiming and waits for the attempts in flight; a second one returns at once
+ * (their leases then expire and the engines queue them again). */
+int df_worker_run(df_worker *w, char *err, size_t errlen);
+
+/* Asks df_worker_run to return (see there). Any thread; async-signal-safe. */
+void df_worker_stop(df_worker *w);
+
+void df_worker_get_stats(const df_worker *w, df_worker_stats *out);
+
+/* Frees the worker (after df_worker_run returned, or instead of it). Returns how many pool
+ * threads were left behind in plugins that ignore cancellation (see df_engine_close). */
+size_t df_worker_close(df_worker *w);
 
 #ifdef __cplusplus
 }

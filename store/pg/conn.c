@@ -54,7 +54,10 @@ static bool connect_once(df_pg_store *s)
         "keepalives_count", "dbname",     "fallback_application_name", NULL};
     const char *const vals[] = {"10", "1", "10", "5", "3", s->uri, "dagflow", NULL};
     s->conn = PQconnectdbParams(keys, vals, 1);
-    return s->conn && PQstatus(s->conn) == CONNECTION_OK;
+    if (!s->conn || PQstatus(s->conn) != CONNECTION_OK)
+        return false;
+    df_pg_work_relisten(s);
+    return true;
 }
 
 /* See internal.h. Only a server that does not answer (down, restarting, starting up) is waited

@@ -90,6 +90,14 @@ enum df_pg_stmt_id {
     PG_SCHED_QUEUED,
     PG_ACTIVE_RUNS,
     PG_SERVE_RUNS,
+    PG_WORK_ENQUEUE, /* work.c: the worker queue (store/work.h); SQL in work.c */
+    PG_WORK_CLAIM,
+    PG_WORK_RENEW,
+    PG_WORK_COMPLETE,
+    PG_WORK_COLLECT,
+    PG_WORK_EXPIRE,
+    PG_WORK_CANCEL,
+    PG_WORK_FORGET,
     PG__COUNT
 };
 
@@ -100,6 +108,7 @@ typedef struct df_pg_store {
     char *uri;
     PGconn *conn;
     bool prepared[PG__COUNT];
+    char listen[2][16]; /* channels LISTENed to (work.c), again after each reconnection */
     long retry_ms; /* how long a lost connection is retried (DF_PG_RETRY_MS, or the environment) */
 } df_pg_store;
 
@@ -210,6 +219,11 @@ enum { DF_PG_OP_NONE, DF_PG_OP_OWN, DF_PG_OP_SAVEPOINT };
 int df_pg_op_begin(df_pg_store *s, int *mode, const char *what);
 int df_pg_op_begin_read(df_pg_store *s, int *mode, const char *what);
 int df_pg_op_end(df_pg_store *s, int mode, int code, const char *what);
+
+/* work.c: the SQL of the PG_WORK_* statements; LISTEN again on a new connection. */
+const char *df_pg_work_sql(enum df_pg_stmt_id id);
+void df_pg_work_relisten(df_pg_store *s);
+extern const struct df_store_work_ops df_pg_work_ops;
 
 /* ---- the operations (see store.h for each one's contract; arguments already checked) ---- */
 

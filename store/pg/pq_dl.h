@@ -15,19 +15,23 @@
     X(PQcmdStatus)                                                                                 \
     X(PQcmdTuples)                                                                                 \
     X(PQconnectdbParams)                                                                           \
+    X(PQconsumeInput)                                                                              \
     X(PQerrorMessage)                                                                              \
     X(PQexec)                                                                                      \
     X(PQexecPrepared)                                                                              \
     X(PQfinish)                                                                                    \
+    X(PQfreemem)                                                                                   \
     X(PQgetisnull)                                                                                 \
     X(PQgetvalue)                                                                                  \
     X(PQmakeEmptyPGresult)                                                                         \
+    X(PQnotifies)                                                                                  \
     X(PQntuples)                                                                                   \
     X(PQping)                                                                                      \
     X(PQprepare)                                                                                   \
     X(PQresultErrorField)                                                                          \
     X(PQresultErrorMessage)                                                                        \
     X(PQresultStatus)                                                                              \
+    X(PQsocket)                                                                                    \
     X(PQstatus)                                                                                    \
     X(PQtransactionStatus)
 
@@ -50,19 +54,23 @@ int df_pq_load(char *err, size_t errlen);
 #define PQcmdStatus (df_pq.f_PQcmdStatus)
 #define PQcmdTuples (df_pq.f_PQcmdTuples)
 #define PQconnectdbParams (df_pq.f_PQconnectdbParams)
+#define PQconsumeInput (df_pq.f_PQconsumeInput)
 #define PQerrorMessage (df_pq.f_PQerrorMessage)
 #define PQexec (df_pq.f_PQexec)
 #define PQexecPrepared (df_pq.f_PQexecPrepared)
 #define PQfinish (df_pq.f_PQfinish)
+#define PQfreemem (df_pq.f_PQfreemem)
 #define PQgetisnull (df_pq.f_PQgetisnull)
 #define PQgetvalue (df_pq.f_PQgetvalue)
 #define PQmakeEmptyPGresult (df_pq.f_PQmakeEmptyPGresult)
+#define PQnotifies (df_pq.f_PQnotifies)
 #define PQntuples (df_pq.f_PQntuples)
 #define PQping (df_pq.f_PQping)
 #define PQprepare (df_pq.f_PQprepare)
 #define PQresultErrorField (df_pq.f_PQresultErrorField)
 #define PQresultErrorMessage (df_pq.f_PQresultErrorMessage)
 #define PQresultStatus (df_pq.f_PQresultStatus)
+#define PQsocket (df_pq.f_PQsocket)
 #define PQstatus (df_pq.f_PQstatus)
 #define PQtransactionStatus (df_pq.f_PQtransactionStatus)
 #endif

@@ -259,5 +259,7 @@ static const char *const pg_sql[PG__COUNT] = {
 /* See internal.h. */
 const char *df_pg_sql(enum df_pg_stmt_id id)
 {
+    if (id >= PG_WORK_ENQUEUE)
+        return df_pg_work_sql(id);
     return pg_sql[id];
 }
