@@ -127,12 +127,11 @@ static bool requeue_lost(df_run_core *c, size_t i, const char *detail, const df_
             df_run_alert(c, "task_failed", i, "FAILED", msg, t->attempt);
         return true;
     }
-    df_run_set_state(c, i,
-                     &(df_change){.to = DF_TS_QUEUED,
-                                  .to_attempt = t->attempt,
-                                  .cause = DF_TC_RECOVER,
-                                  .detail = detail},
-                     clk);
+    df_run_set_state(
+        c, i,
+        &(df_change){
+            .to = DF_TS_QUEUED, .to_attempt = t->attempt, .cause = DF_TC_RECOVER, .detail = detail},
+        clk);
     return false;
 }
 

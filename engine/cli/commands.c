@@ -193,8 +193,8 @@ static const df_cli_command COMMANDS[] = {
      "  0    stopped by SIGINT/SIGTERM\n"
      "  2    bad usage, or --db is not a PostgreSQL URI\n"
      "  3    store or internal error\n",
-     DF_OPT_QUEUE | DF_OPT_LEASE_MS | DF_OPT_CONCURRENCY | DF_OPT_WORKERS_MIN |
-         DF_OPT_WORKERS_MAX | DF_OPT_STACK_SIZE | DF_OPT_PASS_ENV,
+     DF_OPT_QUEUE | DF_OPT_LEASE_MS | DF_OPT_CONCURRENCY | DF_OPT_WORKERS_MIN | DF_OPT_WORKERS_MAX |
+         DF_OPT_STACK_SIZE | DF_OPT_PASS_ENV,
      0, 0},
     {"schedule", df_cmd_schedule, "print the next fire times of a workflow's schedule",
      "schedule FILE [options]", "  FILE  the workflow file (JSON), with a \"schedule\"\n",
