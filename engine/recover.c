@@ -5,6 +5,8 @@
  * (run_recover.c decides what becomes of each state); the shell performs the effects. */
 #include "runner.h"
 
+#include "../store/work.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -112,7 +114,11 @@ static int take_over(df_run *r, const df_stored_run *loaded, char *err, size_t e
     int64_t last = loaded->heartbeat_at && loaded->heartbeat_at < now ? loaded->heartbeat_at : now;
     if (rc != DF_STORE_OK ||
         df_store_run_set_state(e->store, r->id, DF_RS_RUNNING, 0) != DF_STORE_OK ||
-        df_store_run_period_start(e->store, r->id, now, last) != DF_STORE_OK) {
+        df_store_run_period_start(e->store, r->id, now, last) != DF_STORE_OK ||
+        /* what the dead engine handed to workers is no longer waited for (SPEC §11): its
+         * RUNNING attempts are closed LOST below and run again as new attempts */
+        (df_store_has_work(e->store) &&
+         df_store_work_forget(e->store, r->id, -1, 0) != DF_STORE_OK)) {
         df_engine_fail(e, "%s", df_store_error(e->store));
         snprintf(err, errlen, "%s", e->fatal_msg);
         return DF_ESTORE;

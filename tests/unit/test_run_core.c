@@ -650,6 +650,62 @@ static void test_retry_command(void **state_)
 }
 
 /* A finished run found with alerts to deliver ends at once. */
+/* SPEC §11: a worker's lease expired. The attempt is closed LOST and the task QUEUED again
+ * without using a retry (its next attempt is the next number), a stale loss is ignored, ten
+ * losses in a row fail the task, and a loss during a cancel request ends it CANCELLED. */
+static void test_lease_lost(void **state_)
+{
+    (void)state_;
+    harness *h =
+        h_new("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\",\"retries\":0}]}", 4);
+    start(h);
+    assert_int_equal(state(h, "a"), DF_TS_RUNNING);
+    mark(h);
+    df_run_core_lost(h->c, 0, 1, "lost: its worker w1 did not renew its lease", &h->clk);
+    drain(h);
+    df_effect *close = find(h, DF_FX_ATTEMPT_CLOSE, 0);
+    assert_non_null(close);
+    assert_int_equal(close->outcome, DF_AO_LOST);
+    assert_int_equal(close->attempt, 1);
+    assert_string_equal(close->error, "lost: its worker w1 did not renew its lease");
+    df_effect *tr = find(h, DF_FX_TRANSITION, 0);
+    assert_int_equal(tr->to, DF_TS_QUEUED);
+    assert_string_equal(tr->detail, "attempt lost: its worker's lease expired");
+    assert_int_equal(state(h, "a"), DF_TS_QUEUED);
+    /* a stale loss (attempt 1 again) changes nothing */
+    mark(h);
+    df_run_core_lost(h->c, 0, 1, "stale", &h->clk);
+    assert_int_equal(drain(h), 0);
+    step(h);
+    assert_int_equal(state(h, "a"), DF_TS_RUNNING);
+    assert_int_equal(df_run_core_task_attempt(h->c, 0), 2);
+    result(h, "a", TASK_OK, NULL);
+    assert_int_equal(state(h, "a"), DF_TS_SUCCESS); /* retries 0: the loss used none */
+    h_free(h);
+
+    /* ten losses in a row fail the task */
+    h = h_new("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\"}]}", 4);
+    start(h);
+    for (unsigned k = 1; k <= 10; k++) {
+        assert_int_equal(state(h, "a"), DF_TS_RUNNING);
+        df_run_core_lost(h->c, 0, k, "lost", &h->clk);
+        drain(h);
+        step(h);
+    }
+    assert_int_equal(state(h, "a"), DF_TS_FAILED);
+    h_free(h);
+
+    /* during a cancel request: CANCELLED, not queued again */
+    h = h_new("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\"}]}", 4);
+    start(h);
+    df_run_core_request_cancel(h->c, "by test", &h->clk);
+    drain(h);
+    df_run_core_lost(h->c, 0, 1, "lost", &h->clk);
+    drain(h);
+    assert_int_equal(state(h, "a"), DF_TS_CANCELLED);
+    h_free(h);
+}
+
 static void test_finished(void **state_)
 {
     (void)state_;
@@ -716,6 +772,7 @@ int main(void)
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_resume_charged_losses),
         cmocka_unit_test(test_retry_command),
+        cmocka_unit_test(test_lease_lost),
         cmocka_unit_test(test_finished),
         cmocka_unit_test(test_effect_order),
     };
