@@ -22,6 +22,7 @@ work=$(mktemp -d /tmp/dagflow-bench-workers.XXXXXX)
 workloads=("$@")
 [ ${#workloads[@]} -gt 0 ] || workloads=(noop-10000 noop-dag-10000)
 GW_DIR=${GW_DIR:-$here/../../../shared/peers/graphile}
+[ -f "$GW_DIR/gw_bench.js" ] || GW_DIR=$here/../../../../shared/peers/graphile # from a worktree
 GW_NODE_DIR=${GW_NODE_DIR:-/tmp/gw-node}
 pids=()
 own_cluster=""
@@ -67,9 +68,17 @@ cpu_rss() {
 line() { printf '%-10s %-15s %2s %6s %8s %9s %8s %8s %7s %7s %3s\n' "$@"; }
 line system workload w tasks wall_s tasks_per_s p50_ms p99_ms cpu_s rss_mb rc
 
+# proc_cpu_rss PID: "CPU_S RSS_MB" of a live process (utime+stime, VmHWM) from /proc.
+proc_cpu_rss() {
+    local tck
+    tck=$(getconf CLK_TCK)
+    awk -v t="$tck" '{ printf "%.2f ", ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || printf '0 '
+    awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || printf '0'
+}
+
 # run_dagflow WORKLOAD N WORKERS(0 = SQLite, local) FILE
 run_dagflow() {
-    local wl=$1 n=$2 k=$3 file=$4 db rc t0 t1 i times=()
+    local wl=$1 n=$2 k=$3 file=$4 db rc t0 t1 i wp=() wcpu=0 wrss=0
     rm -f "$work"/time.*
     if [ "$k" = 0 ]; then
         db=$work/ref.db
@@ -79,10 +88,9 @@ run_dagflow() {
         db=$(db_uri dfbench)
         "$bin" history --db "$db" >/dev/null 2>&1 || true # migrates before the workers start
         for ((i = 0; i < k; i++)); do
-            /usr/bin/time -v -o "$work/time.w$i" "$bin" worker --db "$db" --concurrency 256 \
-                2>"$work/w$i.err" &
+            "$bin" worker --db "$db" --concurrency 256 2>"$work/w$i.err" &
+            wp+=($!)
             pids+=($!)
-            times+=("$work/time.w$i")
         done
         sleep 0.5
     fi
@@ -95,10 +103,13 @@ run_dagflow() {
     rc=$?
     set -e
     t1=$(date +%s%N)
-    if [ "$k" != 0 ]; then
-        for ((i = ${#pids[@]} - k; i < ${#pids[@]}; i++)); do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
-        wait "${pids[@]: -$k}" 2>/dev/null || true
-    fi
+    for p in "${wp[@]}"; do
+        read -r c r <<<"$(proc_cpu_rss "$p")"
+        wcpu=$(awk -v a="$wcpu" -v b="$c" 'BEGIN { printf "%.2f", a + b }')
+        wrss=$(awk -v a="$wrss" -v b="$r" 'BEGIN { printf "%.1f", a + b }')
+        kill -TERM "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     local wall tps lat cr
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f",(b-a)/1e9}')
     tps=$(awk -v n="$n" -v w="$wall" 'BEGIN{printf "%.0f", n/w}')
@@ -109,7 +120,8 @@ try:
     print("%.3f %.3f" % (r["p50_us"] / 1000, r["p99_us"] / 1000))
 except Exception:
     print("- -")')
-    cr=$(cpu_rss "$work/time.engine" "${times[@]}")
+    read -r c r <<<"$(cpu_rss "$work/time.engine")"
+    cr="$(awk -v a="$c" -v b="$wcpu" 'BEGIN { printf "%.2f", a + b }') $(awk -v a="$r" -v b="$wrss" 'BEGIN { printf "%.1f", a + b }')"
     local sys=dagflow-pg
     [ "$k" != 0 ] || sys=dagflow-sq
     # shellcheck disable=SC2086
@@ -120,6 +132,7 @@ except Exception:
 # run_graphile WORKLOAD N PROCS
 run_graphile() {
     local wl=$1 n=$2 k=$3 mode=noop rc
+    psql -X -q -d "$base" -c "DROP DATABASE IF EXISTS gwbench WITH (FORCE)" >/dev/null 2>&1 || true
     [ "${wl%-dag-*}" = "$wl" ] || mode=dag
     set +e
     NODE_PATH=$GW_NODE_DIR/node_modules PGURL=$base /usr/bin/time -v -o "$work/time.gw" \
@@ -128,7 +141,7 @@ run_graphile() {
     rc=$?
     set -e
     local res exec_s cr
-    res=$(grep '^RESULT' "$work/gw.out" | tail -1)
+    res=$(grep '^RESULT' "$work/gw.out" | tail -1 || true)
     exec_s=$(sed -nE 's/.*exec_s=([0-9.]+).*/\1/p' <<<"$res")
     [ -n "$exec_s" ] || exec_s=0
     cr=$(cpu_rss "$work/time.gw")
@@ -137,7 +150,8 @@ run_graphile() {
 }
 
 have_gw=""
-[ -d "$GW_NODE_DIR/node_modules/graphile-worker" ] && command -v node >/dev/null && have_gw=1
+[ -d "$GW_NODE_DIR/node_modules/graphile-worker" ] && [ -f "$GW_DIR/gw_bench.js" ] &&
+    command -v node >/dev/null && have_gw=1
 for wl in "${workloads[@]}"; do
     n=${wl##*-}
     case $wl in
