@@ -3,6 +3,8 @@
 # "More than one machine"), with real processes on the test cluster:
 #   - a run with --executor workers and two workers: every task SUCCESS, both workers ran some,
 #     a task's `queue` only goes to a worker of that queue, the queue is empty afterwards;
+#   - a task's timeout and a `dagflow cancel` reach the worker through its lease renewals (the
+#     attempts TIMED_OUT within the grace, the run CANCELLED);
 #   - kill -9 of the worker holding an attempt: the attempt is LOST and runs again on the other
 #     worker within the lease + 2 s, without using a retry;
 #   - SIGSTOP of the worker holding an attempt past its lease, then SIGCONT: the attempt runs
@@ -149,6 +151,41 @@ fault_round() {
     stop_worker "$b" "b$n"
     assert_eq 0 "$(q "SELECT count(*) FROM work_queue")" "the queue is empty after round $n"
 }
+
+note "a timeout and a cancel request reach the worker through its renewals"
+cat >to.json <<'EOF'
+{"name": "to", "tasks": [
+  {"id": "slow", "plugin": "sleep", "params": {"ms": 30000}, "timeout_ms": 1000},
+  {"id": "sh", "plugin": "shell", "params": {"script": "echo $$ >>PGIDS; sleep 30"},
+   "timeout_ms": 1000}]}
+EOF
+sed -i "s#PGIDS#$WORK/pgids#" to.json
+start_worker wt
+P=$W_PID
+dfg run to.json --executor workers
+expect_rc 1 "a run whose tasks time out"
+((FG_MS < 10000)) || fail "the timed-out run took $FG_MS ms"
+run="$(q "SELECT max(run_id) FROM run_history")"
+assert_eq "sh TIMED_OUT,slow TIMED_OUT" "$(q "SELECT group_concat(task_id || ' ' || outcome, ',' ORDER BY task_id)
+    FROM attempt_history WHERE run_id = $run")" "the attempts timed out on the worker"
+expect_invariants "$run" finished
+echo '{"name": "c", "tasks": [{"id": "slow", "plugin": "sleep", "params": {"ms": 30000}},
+  {"id": "after", "plugin": "noop", "depends_on": ["slow"]}]}' >c.json
+bg runc run c.json --executor workers
+engine=$BG_PID
+wait_sql "SELECT count(*) FROM work_queue WHERE task_id = 'slow' AND state = 1" 20 "slow claimed"
+run="$(q "SELECT max(run_id) FROM run_history")"
+# SPEC §10's cancel transitions, which invariants.sh's SPEC §3 table predates
+DF_ALLOWED_EXTRA="PENDING>CANCELLED RUNNING>CANCELLED QUEUED>CANCELLED"
+dfg cancel "$run" --wait
+expect_rc 0 "cancel --wait of a run on a worker"
+bg_wait "$engine" 20 runc
+assert_eq "CANCELLED" "$(run_state "$run")" "the cancelled run"
+assert_eq "CANCELLED" "$(task_state "$run" slow)" "the attempt on the worker"
+expect_invariants "$run" finished
+DF_ALLOWED_EXTRA=""
+stop_worker "$P" wt
+assert_eq 0 "$(q "SELECT count(*) FROM work_queue")" "the queue is empty"
 
 for ((i = 1; i <= ROUNDS; i++)); do
     fault_round kill9 "k$i"
