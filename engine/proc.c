@@ -61,9 +61,11 @@ struct df_proc {
     int kill_requested;
     int sigkill_sent;
     int completed;
-    int handles;            /* handles initialised and not yet closed */
-    char *cgroup;           /* its control group's directory (proc_cgroup.h), or NULL */
-    df_limit_groups limits; /* v1 groups holding its whole-task limits (proc_limits.h) */
+    int handles;             /* handles initialised and not yet closed */
+    char *cgroup;            /* its control group's directory (proc_cgroup.h), or NULL */
+    df_limit_groups limits;  /* v1 groups holding its whole-task limits (proc_limits.h) */
+    uint64_t cpu_limit_usec; /* whole-task cpu_seconds, watched by df_proc_escalate; 0: none */
+    int cpu_killed;          /* df_proc_escalate SIGKILLed it for cpu_limit_usec */
     df_proc_done_fn done;
     void *ud;
 };
@@ -175,12 +177,46 @@ static char *take_buffer(capture *c, size_t *len)
     return d;
 }
 
+static void capture_append(df_proc *p, capture *c, const char *data, size_t n)
+{
+    size_t room = p->capture_max > c->len ? p->capture_max - c->len : 0;
+    size_t take = n < room ? n : room;
+    if (take < n)
+        c->truncated = 1;
+    if (!take)
+        return;
+    if (c->len + take > c->cap) {
+        size_t ncap = c->cap ? c->cap : 4096;
+        while (ncap < c->len + take)
+            ncap *= 2;
+        if (ncap > p->capture_max)
+            ncap = p->capture_max;
+        char *nd = realloc(c->data, ncap);
+        if (!nd) { /* keep what we have; count the rest as dropped */
+            c->truncated = 1;
+            return;
+        }
+        c->data = nd;
+        c->cap = ncap;
+    }
+    memcpy(c->data + c->len, data, take);
+    c->len += take;
+}
+
 static void maybe_complete(df_proc *p)
 {
     if (p->completed || !p->exited || p->out.open || p->err.open)
         return;
     p->completed = 1;
     uv_timer_stop(&p->kill_timer);
+    if (p->cpu_killed) { /* said where a task's error shows it: the tail of stderr */
+        char note[160];
+        int n = snprintf(note, sizeof note,
+                         "\ndagflow: killed: limits.cpu_seconds %llu used up by the task's "
+                         "processes together\n",
+                         (unsigned long long)(p->cpu_limit_usec / 1000000u));
+        capture_append(p, &p->err, note, (size_t)n);
+    }
     df_spawn_result res;
     memset(&res, 0, sizeof res);
     res.size = sizeof res; /* every field is there (df_spawn_result_free reads size) */
@@ -213,32 +249,6 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof c->buf;
 }
 
-static void capture_append(df_proc *p, capture *c, const char *data, size_t n)
-{
-    size_t room = p->capture_max > c->len ? p->capture_max - c->len : 0;
-    size_t take = n < room ? n : room;
-    if (take < n)
-        c->truncated = 1;
-    if (!take)
-        return;
-    if (c->len + take > c->cap) {
-        size_t ncap = c->cap ? c->cap : 4096;
-        while (ncap < c->len + take)
-            ncap *= 2;
-        if (ncap > p->capture_max)
-            ncap = p->capture_max;
-        char *nd = realloc(c->data, ncap);
-        if (!nd) { /* keep what we have; count the rest as dropped */
-            c->truncated = 1;
-            return;
-        }
-        c->data = nd;
-        c->cap = ncap;
-    }
-    memcpy(c->data + c->len, data, take);
-    c->len += take;
-}
-
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     df_proc *p = s->data;
@@ -255,7 +265,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void child_exited(df_proc *p, int64_t exit_status, int term_signal)
 {
-    df_proc_reg_remove(p->pid);
+    p->cpu_killed = df_proc_reg_remove(p->pid);
     /* What it left running in its control group (a server started in the background) may run
      * on; the group is removed when empty, else at the pool's end (df_proc_kill_owned_now). */
     if (p->cgroup) {
@@ -371,6 +381,15 @@ const char *df_proc_cgroup(const df_proc *p)
 
 /* ---- spawning ---- */
 
+/* Lists the started child p->pid in the registry, with its whole-task cpu limit. */
+static void listed(df_proc *p)
+{
+    df_proc_reg_add(p->pid, p->cgroup);
+    if (p->cpu_limit_usec)
+        df_proc_reg_cpu_limit(p->pid, p->limits.cpu_usage, p->limits.cpu_usage_v2,
+                              p->cpu_limit_usec);
+}
+
 #if HAVE_SPAWN_BACKEND
 /* Watches p's child for its exit through a pidfd. Only we reap this pid (libuv's SIGCHLD handler
  * waits for its own pids only), so it stays a zombie until then and the pidfd refers to it even
@@ -463,7 +482,7 @@ static int start_posix(df_proc *p, char **args, char **env, const char *cwd, con
         return rc;
     }
     p->pid = pid;
-    df_proc_reg_add(pid, p->cgroup);
+    listed(p);
     rc = watch_exit(p);
     if (rc) { /* cannot watch it: do not leave it running unreaped */
         kill(-pid, SIGKILL);
@@ -514,7 +533,7 @@ static int start_uv(df_proc *p, char **args, char **env, const char *cwd, const 
         return rc;
     }
     p->pid = p->process.pid;
-    df_proc_reg_add(p->pid, p->cgroup);
+    listed(p);
     return 0;
 }
 
@@ -614,10 +633,11 @@ static int make_groups(df_proc *p, const df_spawn_opts *opts, int tracked, char 
     if (!tracked)
         return 0;
     p->cgroup = df_cgroup_new();
-    if ((opts->limit_memory_mb || opts->limit_max_processes) &&
-        df_limits_apply(p->cgroup, opts->limit_memory_mb, opts->limit_max_processes, &p->limits,
-                        err, errlen) != 0)
+    if ((opts->limit_memory_mb || opts->limit_max_processes || opts->limit_cpu_seconds) &&
+        df_limits_apply(p->cgroup, opts->limit_memory_mb, opts->limit_max_processes,
+                        opts->limit_cpu_seconds, &p->limits, err, errlen) != 0)
         return UV_EINVAL;
+    p->cpu_limit_usec = p->limits.cpu_usage ? opts->limit_cpu_seconds * 1000000u : 0;
     return 0;
 }
 

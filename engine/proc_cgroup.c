@@ -68,8 +68,8 @@ static void sweep_dead(const char *dir)
 
 static void probe(void)
 {
-    const char *off = getenv("DAGFLOW_CGROUP");
-    if (off && strcmp(off, "off") == 0)
+    const char *off = getenv("DAGFLOW_CGROUP"); /* v1: the v1 limit groups alone */
+    if (off && (strcmp(off, "off") == 0 || strcmp(off, "v1") == 0))
         return;
     const char *mnt = v2_mount();
     char *own = mnt ? own_group() : NULL;

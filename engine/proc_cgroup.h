@@ -4,7 +4,8 @@
  * /proc/self/cgroup, line "0::") under /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid
  * v1/v2 machine. Where neither can be written (no cgroup2 mount, a read-only /sys, a user
  * without delegation) children get none and the process group (plus the CLI's child subreaper)
- * does its best. DAGFLOW_CGROUP=off in the engine's environment turns them off.
+ * does its best. DAGFLOW_CGROUP=off (or v1: proc_limits.h) in the engine's environment turns
+ * them off.
  * The first use also removes the empty groups left by engines no longer running (SIGKILLed).
  *
  * A child is put into its group by the /bin/sh exec wrapper of proc.c before it execs the

@@ -14,7 +14,7 @@
 #include "proc_cgroup.h"
 
 /* A v1 hierarchy usable for one controller: the engine's own group in it, or NULL. */
-static char *v1_memory, *v1_pids;
+static char *v1_memory, *v1_pids, *v1_cpuacct;
 static unsigned v2_avail; /* controllers a v2 child group offers */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static atomic_uint serial;
@@ -86,6 +86,10 @@ static void probe(void)
             v2_avail |= DF_LIMIT_MEMORY;
         if (has_file(g, "pids.max"))
             v2_avail |= DF_LIMIT_PIDS;
+        char stat[4400]; /* cpu.stat is in every v2 group, with or without the cpu controller */
+        snprintf(stat, sizeof stat, "%s/cpu.stat", g);
+        if (access(stat, R_OK) == 0)
+            v2_avail |= DF_LIMIT_CPU;
         df_cgroup_remove(g);
         free(g);
     }
@@ -93,12 +97,15 @@ static void probe(void)
         v1_memory = usable(v1_own("memory"));
     if (!(v2_avail & DF_LIMIT_PIDS))
         v1_pids = usable(v1_own("pids"));
+    if (!(v2_avail & DF_LIMIT_CPU))
+        v1_cpuacct = usable(v1_own("cpuacct"));
 }
 
 unsigned df_limits_available(void)
 {
     pthread_once(&once, probe);
-    return v2_avail | (v1_memory ? DF_LIMIT_MEMORY : 0) | (v1_pids ? DF_LIMIT_PIDS : 0);
+    return v2_avail | (v1_memory ? DF_LIMIT_MEMORY : 0) | (v1_pids ? DF_LIMIT_PIDS : 0) |
+           (v1_cpuacct ? DF_LIMIT_CPU : 0);
 }
 
 static int write_value(const char *dir, const char *file, unsigned long long v)
@@ -112,7 +119,8 @@ static int write_value(const char *dir, const char *file, unsigned long long v)
     return fclose(f) == 0 && ok ? 0 : -1;
 }
 
-/* A new v1 group under base with file set to v; its path (new) or NULL. */
+/* A new v1 group under base with file set to v (file NULL: nothing set); its path (new) or
+ * NULL. */
 static char *v1_group(const char *base, const char *file, unsigned long long v)
 {
     size_t n = strlen(base) + 64;
@@ -121,7 +129,7 @@ static char *v1_group(const char *base, const char *file, unsigned long long v)
         return NULL;
     snprintf(dir, n, "%s/dagflow-limits.%ld.%u", base, (long)getpid(),
              atomic_fetch_add(&serial, 1) + 1);
-    if (mkdir(dir, 0755) != 0 || write_value(dir, file, v) != 0) {
+    if (mkdir(dir, 0755) != 0 || (file && write_value(dir, file, v) != 0)) {
         rmdir(dir);
         free(dir);
         return NULL;
@@ -129,8 +137,32 @@ static char *v1_group(const char *base, const char *file, unsigned long long v)
     return dir;
 }
 
+/* cpu_seconds: where to read the group's CPU time, v2dir's cpu.stat or a new v1 cpuacct group
+ * (in out). 0, or -1 with err filled. */
+static int apply_cpu(const char *v2dir, df_limit_groups *out, char *err, size_t errlen)
+{
+    size_t n = (v2dir ? strlen(v2dir) : 0) + 32;
+    if (v2dir && (v2_avail & DF_LIMIT_CPU)) {
+        if ((out->cpu_usage = malloc(n)) != NULL)
+            snprintf(out->cpu_usage, n, "%s/cpu.stat", v2dir);
+        out->cpu_usage_v2 = 1;
+    } else if (v1_cpuacct) {
+        char *d = v1_group(v1_cpuacct, NULL, 0);
+        if (!d) {
+            snprintf(err, errlen, "cannot make a cpuacct control group under %s: %s", v1_cpuacct,
+                     strerror(errno));
+            return -1;
+        }
+        out->dirs[out->n++] = d;
+        n = strlen(d) + 32;
+        if ((out->cpu_usage = malloc(n)) != NULL)
+            snprintf(out->cpu_usage, n, "%s/cpuacct.usage", d);
+    }
+    return 0;
+}
+
 int df_limits_apply(const char *v2dir, uint64_t memory_mb, uint64_t max_processes,
-                    df_limit_groups *out, char *err, size_t errlen)
+                    uint64_t cpu_seconds, df_limit_groups *out, char *err, size_t errlen)
 {
     *out = (df_limit_groups){0};
     unsigned avail = df_limits_available();
@@ -178,7 +210,36 @@ int df_limits_apply(const char *v2dir, uint64_t memory_mb, uint64_t max_processe
             out->dirs[out->n++] = d;
         }
     }
+    if (cpu_seconds && (avail & DF_LIMIT_CPU) && apply_cpu(v2dir, out, err, errlen) != 0) {
+        df_limits_release(out);
+        return -1;
+    }
     return 0;
+}
+
+int64_t df_limits_cpu_usec(const char *cpu_usage, int v2)
+{
+    if (!cpu_usage)
+        return -1;
+    FILE *f = fopen(cpu_usage, "re");
+    if (!f)
+        return -1;
+    long long v = -1;
+    if (v2) {
+        char key[64];
+        long long n;
+        while (fscanf(f, "%63s %lld", key, &n) == 2)
+            if (strcmp(key, "usage_usec") == 0) {
+                v = n;
+                break;
+            }
+    } else if (fscanf(f, "%lld", &v) == 1) {
+        v /= 1000; /* cpuacct.usage is in nanoseconds */
+    } else {
+        v = -1;
+    }
+    fclose(f);
+    return v;
 }
 
 void df_limits_release(df_limit_groups *g)
@@ -187,5 +248,6 @@ void df_limits_release(df_limit_groups *g)
         df_cgroup_remove(g->dirs[i]);
         free(g->dirs[i]);
     }
+    free(g->cpu_usage);
     *g = (df_limit_groups){0};
 }

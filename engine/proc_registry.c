@@ -6,11 +6,13 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "proc_cgroup.h"
+#include "proc_limits.h"
 
 /* Every child that has not been reaped yet, in any loop of the process, with its owner (see
  * df_proc_set_owner) and when a kill from outside its loop escalates to SIGKILL (0: not asked).
@@ -18,10 +20,14 @@
  * when it is reaped, so its pid (and so its pgid) cannot have been reused. */
 typedef struct live_child {
     int pid;
-    const void *group;  /* owner, e.g. a pool; NULL when unowned */
-    uint64_t id;        /* owner's id of the job, e.g. a pool job id */
-    uint64_t kill_at;   /* ms (CLOCK_MONOTONIC) of the SIGKILL asked by df_proc_kill_owned */
-    const char *cgroup; /* the df_proc's, borrowed: it outlives the entry */
+    const void *group;     /* owner, e.g. a pool; NULL when unowned */
+    uint64_t id;           /* owner's id of the job, e.g. a pool job id */
+    uint64_t kill_at;      /* ms (CLOCK_MONOTONIC) of the SIGKILL asked by df_proc_kill_owned */
+    const char *cgroup;    /* the df_proc's, borrowed: it outlives the entry */
+    const char *cpu_usage; /* its group's CPU time file (borrowed), or NULL: no cpu limit */
+    int cpu_v2;            /* cpu_usage is a v2 cpu.stat */
+    uint64_t cpu_limit;    /* µs of CPU time for the group as a whole */
+    bool cpu_killed;       /* SIGKILLed by df_proc_escalate for going past cpu_limit */
 } live_child;
 
 static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -46,15 +52,31 @@ void df_proc_reg_add(int pid, const char *cgroup)
 }
 
 /* See proc_registry.h. */
-void df_proc_reg_remove(int pid)
+void df_proc_reg_cpu_limit(int pid, const char *usage_file, int v2, uint64_t limit_usec)
 {
     pthread_mutex_lock(&live_mu);
     for (size_t i = 0; i < live_n; i++)
         if (live[i].pid == pid) {
+            live[i].cpu_usage = usage_file;
+            live[i].cpu_v2 = v2;
+            live[i].cpu_limit = limit_usec;
+        }
+    pthread_mutex_unlock(&live_mu);
+}
+
+/* See proc_registry.h. */
+bool df_proc_reg_remove(int pid)
+{
+    bool cpu_killed = false;
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n; i++)
+        if (live[i].pid == pid) {
+            cpu_killed = live[i].cpu_killed;
             live[i] = live[--live_n];
             break;
         }
     pthread_mutex_unlock(&live_mu);
+    return cpu_killed;
 }
 
 /* Control groups whose child exited while processes it started still ran in them. */
@@ -170,11 +192,31 @@ size_t df_proc_escalate(void)
     size_t n = 0;
     uint64_t now = df_mono_ms();
     pthread_mutex_lock(&live_mu);
-    for (size_t i = 0; i < live_n; i++)
-        if (live[i].kill_at && now >= live[i].kill_at) {
-            signal_pid_group(live[i].pid, live[i].cgroup, SIGKILL);
+    for (size_t i = 0; i < live_n; i++) {
+        live_child *c = &live[i];
+        if (c->cpu_usage && !c->cpu_killed) {
+            int64_t used = df_limits_cpu_usec(c->cpu_usage, c->cpu_v2);
+            c->cpu_killed = used >= 0 && (uint64_t)used >= c->cpu_limit;
+            if (c->cpu_killed) {
+                signal_pid_group(c->pid, c->cgroup, SIGKILL);
+                /* a v1 cpuacct group is not the df_proc's v2 group: kill what left the pgid */
+                if (!c->cpu_v2) {
+                    char dir[4400];
+                    snprintf(dir, sizeof dir, "%s", c->cpu_usage);
+                    char *slash = strrchr(dir, '/');
+                    if (slash)
+                        *slash = '\0';
+                    df_cgroup_signal(dir, SIGKILL);
+                }
+                n++;
+                continue;
+            }
+        }
+        if (c->kill_at && now >= c->kill_at) {
+            signal_pid_group(c->pid, c->cgroup, SIGKILL);
             n++;
         }
+    }
     pthread_mutex_unlock(&live_mu);
     return n;
 }

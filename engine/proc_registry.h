@@ -28,8 +28,10 @@ size_t df_proc_kill_owned(const void *group, uint64_t id);
  * tracked children left populated when they exited are killed and removed. Thread-safe. */
 void df_proc_kill_owned_now(const void *group);
 
-/* SIGKILLs the groups whose df_proc_kill_owned grace has passed; returns how many. Called
- * periodically by the engine's thread (every DF_PROC_ESCALATE_MS). Thread-safe. */
+/* SIGKILLs the groups whose df_proc_kill_owned grace has passed, and those of the children
+ * whose control group used more CPU time than their whole-task cpu_seconds (see
+ * df_proc_reg_cpu_limit); returns how many. Called periodically by the engine's thread (every
+ * DF_PROC_ESCALATE_MS, so a group runs at most that long past its cpu_seconds). Thread-safe. */
 size_t df_proc_escalate(void);
 
 /* A child listed for an owner (df_proc_reg_list). */
@@ -50,8 +52,14 @@ int df_proc_reg_list(const void *group, df_proc_owned **out, size_t *n);
  * can kill it). */
 void df_proc_reg_add(int pid, const char *cgroup);
 
-/* Unlists a child once reaped (its pid may be reused from then on). */
-void df_proc_reg_remove(int pid);
+/* Gives the listed child pid a whole-task CPU limit: limit_usec microseconds of CPU time for
+ * its control group, read from usage_file (borrowed, outlives the entry; v2: a cpu.stat, else a
+ * v1 cpuacct.usage: df_limits_cpu_usec). */
+void df_proc_reg_cpu_limit(int pid, const char *usage_file, int v2, uint64_t limit_usec);
+
+/* Unlists a child once reaped (its pid may be reused from then on). Returns whether
+ * df_proc_escalate killed it for its cpu limit. */
+bool df_proc_reg_remove(int pid);
 
 /* Keeps a control group's directory (dir: new, taken) whose child exited while processes it
  * started still ran in it, for df_proc_kill_owned_now to kill and remove. */
