@@ -190,7 +190,9 @@ typedef struct df_spawn_opts {
     const char *stdin_data;  /* written to the child's stdin, then closed; NULL = empty stdin */
     size_t stdin_len;
     size_t capture_max; /* most bytes kept of stdout and of stderr each; 0 = 1 MiB */
-    /* Resource limits applied with setrlimit in the child; 0 = unchanged. */
+    /* Resource limits applied with setrlimit in the child; 0 = unchanged. Where the engine
+     * gives the child a control group, limit_cpu_seconds also holds for the child and all it
+     * starts together (the engine kills the group once their CPU time reaches it). */
     uint64_t limit_cpu_seconds;
     uint64_t limit_memory_mb;
     uint64_t limit_open_files;
