@@ -28,7 +28,7 @@ FLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undef
 # shellcheck disable=SC2207
 PKG=($(pkg-config --cflags --libs jansson glib-2.0))
 ENGINE=("$SRC/engine/workflow.c" "$SRC/engine/workflow_task.c" "$SRC/engine/workflow_fields.c"
-    "$SRC/engine/dag.c" "$SRC/engine/template.c" "$SRC/engine/template_shell.c"
+    "$SRC/engine/dag.c" "$SRC/engine/template.c" "$SRC/engine/template_ref.c" "$SRC/engine/template_shell.c"
     "$SRC/engine/suggest.c" "$SRC/engine/errlist.c" "$SRC/engine/json_kind.c"
     "$SRC/engine/state.c" "$SRC/engine/path.c" "$SRC/engine/model.c"
     "$SRC/engine/workflow_schedule.c" "$SRC/engine/schedule.c" "$SRC/engine/cron.c"
