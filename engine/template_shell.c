@@ -148,16 +148,35 @@ static bool delim_char(df_sh_lexer *lx, char c)
     return true;
 }
 
+/* A character inside a comment: a newline ends it. */
+static void comment_char(df_sh_lexer *lx, char c)
+{
+    if (c == '\n') {
+        lx->comment = false;
+        end_of_line(lx);
+        lx->word_start = true;
+    }
+}
+
+/* The second "<" of "<<": a here-document's delimiter word follows. */
+static void heredoc_open(df_sh_lexer *lx)
+{
+    if (lx->heredoc != 0)
+        lx->overflow = true; /* a second here-document on one line */
+    lx->heredoc = 1;
+    lx->heredoc_tabs = lx->delim_started = false;
+    lx->delim_quote_s = lx->delim_quote_d = false;
+    lx->delim_len = 0;
+    lx->prev = '<';
+    lx->word_start = true;
+}
+
 /* A character outside quotes (the script, $( ), or ${ }). */
 static void unquoted(df_sh_lexer *lx, char c)
 {
     unsigned char f = top(lx);
     if (lx->comment) {
-        if (c == '\n') {
-            lx->comment = false;
-            end_of_line(lx);
-            lx->word_start = true;
-        }
+        comment_char(lx, c);
         return;
     }
     if (lx->heredoc == 1 && delim_char(lx, c))
@@ -213,14 +232,7 @@ static void unquoted(df_sh_lexer *lx, char c)
         break;
     case '<':
         if (lx->prev == '<' && f != F_BRACE) {
-            if (lx->heredoc != 0)
-                lx->overflow = true; /* a second here-document on one line */
-            lx->heredoc = 1;
-            lx->heredoc_tabs = lx->delim_started = false;
-            lx->delim_quote_s = lx->delim_quote_d = false;
-            lx->delim_len = 0;
-            lx->prev = '<';
-            lx->word_start = true;
+            heredoc_open(lx);
             return;
         }
         break;
