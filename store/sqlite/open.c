@@ -209,6 +209,62 @@ static bool engine_alive(df_sqlite_store *s)
     return alive;
 }
 
+/* The error for a file whose schema version is newer than this dagflow's. */
+static int newer_schema(df_sqlite_store *s, const char *path, long long version)
+{
+    return df_store_failf(&s->base, DF_STORE_ERROR,
+                          "store: %s has schema version %lld, newer than this dagflow's %d; "
+                          "use a newer dagflow to read it",
+                          path, version, DF_STORE_SCHEMA_VERSION);
+}
+
+/* A file without a schema version must be empty (a new file), not someone else's database. */
+static int check_empty(df_sqlite_store *s, const char *path)
+{
+    long long tables = 0;
+    int code =
+        query1(s, "SELECT count(*) FROM sqlite_schema", &tables, NULL, 0, "read schema version");
+    if (code == DF_STORE_OK && tables > 0)
+        code = df_store_failf(
+            &s->base, DF_STORE_ERROR,
+            "store: %s is not a dagflow store (it has tables but no schema version)", path);
+    return code;
+}
+
+/* Inside migrate's transaction: the migrations after version, the indexes and triggers users
+ * added put back (an upgrade of an existing file), and the new version set. */
+static int apply_migrations(df_sqlite_store *s, const char *path, long long version)
+{
+    char **objs = NULL;
+    size_t n_objs = 0;
+    long long unused;
+    if (version > 0)
+        objs = schema_objects(s, &n_objs);
+    int code = query1(s, "PRAGMA legacy_alter_table=ON", &unused, NULL, 0, "migrate schema");
+    for (int i = 0; code == DF_STORE_OK && i < N_MIGRATIONS; i++) {
+        if (migrations[i].version <= version)
+            continue;
+        char *msg = NULL;
+        int rc = sqlite3_exec(s->db, migrations[i].sql, NULL, NULL, &msg);
+        if (rc != SQLITE_OK)
+            code = df_store_failf(
+                &s->base, df_sqlite_code(rc) == DF_STORE_BUSY ? DF_STORE_BUSY : DF_STORE_ERROR,
+                "store: %s: migrating to schema version %d: %s", path, migrations[i].version,
+                msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+    }
+    if (code == DF_STORE_OK)
+        code = restore_objects(s, objs, n_objs, path);
+    free_objects(objs, n_objs);
+    if (code != DF_STORE_OK)
+        return code;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", DF_STORE_SCHEMA_VERSION);
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return df_sqlite_fail(s, sqlite3_errcode(s->db), "set schema version");
+    return DF_STORE_OK;
+}
+
 /* Brings the file to DF_STORE_SCHEMA_VERSION: a new (empty) file gets every migration (the
  * version is read again inside BEGIN IMMEDIATE, so of several processes opening a new file at
  * once exactly one creates it); an older file gets the ones it lacks, in one transaction,
@@ -216,18 +272,17 @@ static bool engine_alive(df_sqlite_store *s)
  * keeps table renames from checking them). When every missing migration is compatible, the
  * upgrade is only attempted when it is safe right now (the file is writable, no engine is alive
  * on it, nobody holds the write lock); otherwise the file is used as it is and upgraded by a
- * later open. A newer file is refused. (About 110 lines: one transaction with one rollback path,
- * clearer whole than split.) */
+ * later open. A newer file is refused. */
 static int migrate(df_sqlite_store *s, const char *path)
 {
-    long long version = 0;
+    long long version = 0, unused;
     int code = query1(s, "PRAGMA user_version", &version, NULL, 0, "read schema version");
     if (code != DF_STORE_OK)
         return code;
     if (version == DF_STORE_SCHEMA_VERSION)
         return DF_STORE_OK;
     if (version > DF_STORE_SCHEMA_VERSION)
-        goto newer;
+        return newer_schema(s, path, version);
     bool optional = version > 0;
     for (int i = 0; i < N_MIGRATIONS; i++)
         if (migrations[i].version > version && !migrations[i].compatible)
@@ -255,64 +310,20 @@ static int migrate(df_sqlite_store *s, const char *path)
         return DF_STORE_OK;
     if (code != DF_STORE_OK)
         return code;
-    char **objs = NULL;
-    size_t n_objs = 0;
-    long long unused;
     code = query1(s, "PRAGMA user_version", &version, NULL, 0, "read schema version");
     if (code != DF_STORE_OK)
         goto rollback;
     if (version > DF_STORE_SCHEMA_VERSION) {
         df_sqlite_exec(s, ST_ROLLBACK, "migrate schema");
-        goto newer;
+        return newer_schema(s, path, version);
     }
     if (version == DF_STORE_SCHEMA_VERSION) /* another process got there first */
         return df_sqlite_exec(s, ST_COMMIT, "migrate schema");
-    if (version == 0) {
-        long long tables = 0;
-        code = query1(s, "SELECT count(*) FROM sqlite_schema", &tables, NULL, 0,
-                      "read schema version");
-        if (code != DF_STORE_OK)
-            goto rollback;
-        if (tables > 0) {
-            code = df_store_failf(
-                &s->base, DF_STORE_ERROR,
-                "store: %s is not a dagflow store (it has tables but no schema version)", path);
-            goto rollback;
-        }
-    } else {
-        objs = schema_objects(s, &n_objs);
-    }
-    code = query1(s, "PRAGMA legacy_alter_table=ON", &unused, NULL, 0, "migrate schema");
-    if (code != DF_STORE_OK)
-        goto rollback;
-    for (int i = 0; i < N_MIGRATIONS; i++) {
-        if (migrations[i].version <= version)
-            continue;
-        char *msg = NULL;
-        int rc = sqlite3_exec(s->db, migrations[i].sql, NULL, NULL, &msg);
-        if (rc != SQLITE_OK) {
-            code = df_store_failf(
-                &s->base, df_sqlite_code(rc) == DF_STORE_BUSY ? DF_STORE_BUSY : DF_STORE_ERROR,
-                "store: %s: migrating to schema version %d: %s", path, migrations[i].version,
-                msg ? msg : sqlite3_errstr(rc));
-            sqlite3_free(msg);
-            goto rollback;
-        }
-    }
-    code = restore_objects(s, objs, n_objs, path);
-    if (code != DF_STORE_OK)
-        goto rollback;
-    char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", DF_STORE_SCHEMA_VERSION);
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        code = df_sqlite_fail(s, sqlite3_errcode(s->db), "set schema version");
-        goto rollback;
-    }
-    code = df_sqlite_exec(s, ST_COMMIT, "migrate schema");
-    if (code != DF_STORE_OK)
+    if ((version == 0 && (code = check_empty(s, path)) != DF_STORE_OK) ||
+        (code = apply_migrations(s, path, version)) != DF_STORE_OK ||
+        (code = df_sqlite_exec(s, ST_COMMIT, "migrate schema")) != DF_STORE_OK)
         goto rollback;
     query1(s, "PRAGMA legacy_alter_table=OFF", &unused, NULL, 0, "migrate schema");
-    free_objects(objs, n_objs);
     return DF_STORE_OK;
 rollback:
     if (!sqlite3_get_autocommit(s->db)) {
@@ -322,18 +333,12 @@ rollback:
         memcpy(s->base.err, saved, sizeof saved);
     }
     sqlite3_exec(s->db, "PRAGMA legacy_alter_table=OFF", NULL, NULL, NULL);
-    free_objects(objs, n_objs);
     /* An optional upgrade that fails (a full disk, say) leaves the file as it was, usable. */
     if (optional && sqlite3_get_autocommit(s->db)) {
         s->base.err[0] = '\0';
         return DF_STORE_OK;
     }
     return code;
-newer:
-    return df_store_failf(&s->base, DF_STORE_ERROR,
-                          "store: %s has schema version %lld, newer than this dagflow's %d; "
-                          "use a newer dagflow to read it",
-                          path, version, DF_STORE_SCHEMA_VERSION);
 }
 
 static const df_store_ops sqlite_ops;
