@@ -218,8 +218,12 @@ static void on_resubmit(uv_timer_t *h)
 static bool dispatch_fair(df_engine *e)
 {
     size_t n = e->n_runs;
-    if (n == 0 || e->stopping || df_engine_admission_paused(e))
+    if (n == 0 || e->stopping)
         return false;
+    if (df_engine_admission_paused(e)) {
+        df_engine_admission_hold(e); /* runs started during the pause record it too */
+        return false;
+    }
     if (n == 1) /* the common case of `dagflow run`: one call, in slices */
         return !df_run_ended(e->runs[0]) && df_run_dispatch(e->runs[0], DF_TICK_SLICE);
     unsigned char small[64];

@@ -37,32 +37,39 @@ static json_t *run_record(df_run *r)
     return r->admission;
 }
 
-/* Notes a pause's start (resumed false) or end in r's record. */
-static void note_run(df_engine *e, df_run *r, bool resumed, int64_t now)
+/* Notes that the pause holds r from at (ms) on: a new event in its record. */
+static void note_start(df_engine *e, df_run *r, int64_t at)
 {
     json_t *rec = run_record(r);
     if (!rec)
         return;
+    r->admission_since = at;
     json_t *events = json_object_get(rec, "events");
-    char at[40];
-    if (!resumed) {
-        json_object_set_new(rec, "pauses",
-                            json_integer(json_integer_value(json_object_get(rec, "pauses")) + 1));
-        if (json_array_size(events) < DF_ADMISSION_EVENTS_MAX)
-            json_array_append_new(events,
-                                  json_pack("{s:s, s:n, s:n, s:s}", "paused_at",
-                                            df_iso8601(e->admission.paused_at_ms, at, sizeof at),
-                                            "resumed_at", "ms", "reason", e->admission.reason));
-    } else {
-        int64_t ms = now - e->admission.paused_at_ms;
-        json_object_set_new(
-            rec, "paused_ms",
-            json_integer(json_integer_value(json_object_get(rec, "paused_ms")) + ms));
-        json_t *last = json_array_get(events, json_array_size(events) - 1);
-        if (last && json_is_null(json_object_get(last, "resumed_at"))) {
-            json_object_set_new(last, "resumed_at", json_string(df_iso8601(now, at, sizeof at)));
-            json_object_set_new(last, "ms", json_integer(ms));
-        }
+    char buf[40];
+    json_object_set_new(rec, "pauses",
+                        json_integer(json_integer_value(json_object_get(rec, "pauses")) + 1));
+    if (json_array_size(events) < DF_ADMISSION_EVENTS_MAX)
+        json_array_append_new(events, json_pack("{s:s, s:n, s:n, s:s}", "paused_at",
+                                                df_iso8601(at, buf, sizeof buf), "resumed_at", "ms",
+                                                "reason", e->admission.reason));
+}
+
+/* Notes that the pause no longer holds r (resumed, or r ended) at now (ms). */
+static void note_end(df_run *r, int64_t now)
+{
+    json_t *rec = r->admission;
+    if (!rec || !r->admission_since)
+        return;
+    int64_t ms = now > r->admission_since ? now - r->admission_since : 0;
+    r->admission_since = 0;
+    json_object_set_new(rec, "paused_ms",
+                        json_integer(json_integer_value(json_object_get(rec, "paused_ms")) + ms));
+    json_t *events = json_object_get(rec, "events");
+    json_t *last = json_array_get(events, json_array_size(events) - 1);
+    char buf[40];
+    if (last && json_is_null(json_object_get(last, "resumed_at"))) {
+        json_object_set_new(last, "resumed_at", json_string(df_iso8601(now, buf, sizeof buf)));
+        json_object_set_new(last, "ms", json_integer(ms));
     }
 }
 
@@ -77,15 +84,32 @@ static void write_run(df_engine *e, df_run *r)
     json_decref(m);
 }
 
+void df_engine_admission_hold(df_engine *e)
+{
+    int64_t now = 0;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        df_run *r = e->runs[i];
+        if (df_run_ended(r) || r->admission_since)
+            continue;
+        note_start(e, r, now ? now : (now = df_now_ms()));
+        write_run(e, r);
+    }
+}
+
 /* A pause began or ended: the runs' records, the notice, the metric. */
 static void admission_changed(df_engine *e, int change, int64_t now)
 {
     bool resumed = change == DF_ADMISSION_RESUMED;
-    for (size_t i = 0; i < e->n_runs; i++)
-        if (!df_run_ended(e->runs[i])) {
-            note_run(e, e->runs[i], resumed, now);
-            write_run(e, e->runs[i]);
-        }
+    for (size_t i = 0; i < e->n_runs; i++) {
+        df_run *r = e->runs[i];
+        if (df_run_ended(r) || (resumed && !r->admission_since))
+            continue;
+        if (resumed)
+            note_end(r, now);
+        else
+            note_start(e, r, e->admission.paused_at_ms);
+        write_run(e, r);
+    }
     char msg[320];
     if (resumed)
         snprintf(msg, sizeof msg, "admission resumed after %.1f s: new attempts start again",
@@ -141,8 +165,6 @@ void df_engine_admission_run_end(df_run *r, json_t *metrics)
 {
     if (!r->admission || !metrics)
         return;
-    df_engine *e = r->e;
-    if (e->admission.paused) /* ends paused: the pause so far */
-        note_run(e, r, true, df_now_ms());
+    note_end(r, df_now_ms()); /* ends during a pause: the pause so far */
     json_object_set(metrics, "admission", r->admission);
 }

@@ -332,6 +332,8 @@ void df_engine_admission_open(df_engine *e);
 void df_engine_admission_close(df_engine *e);
 /* Whether admission is paused: no new attempt starts. */
 bool df_engine_admission_paused(const df_engine *e);
+/* While paused: records the pause with the live runs that came after it began. */
+void df_engine_admission_hold(df_engine *e);
 /* Adds the run's admission record (when it has one) to its end-of-run metrics (borrowed). */
 void df_engine_admission_run_end(df_run *r, json_t *metrics);
 /* Replaces the probe (unit tests; before the first run): the limits stay the configuration's. */

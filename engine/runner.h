@@ -53,6 +53,7 @@ struct df_run {
     size_t ready_tx_n;
     df_latency ready_to_running; /* every attempt's wait, from ready_us to execute's start */
     json_t *admission;           /* the admission pauses it saw (engine_admission.c), or NULL */
+    int64_t admission_since;     /* ms: a pause holds it since then (0: none) */
 };
 
 /* Notes that task (not a mapped instance) became ready (QUEUED) in the open transaction: its

@@ -35,6 +35,11 @@ sleep 11
 bound=$(q "SELECT max(logical_time) FROM schedule_log WHERE workflow = 'tick'")
 n=$(q "SELECT count(*) FROM schedule_log WHERE workflow = 'tick' AND logical_time <= $bound")
 ((n >= 4)) || fail "a cron of every 2 s fired $n times in 11 s"
+span=$(q "SELECT (max(logical_time) - min(logical_time)) / 2000 + 1 FROM schedule_log
+          WHERE workflow = 'tick'")
+assert_eq "$span" "$n" "every 2 s fire time from the first to the last, none missing"
+assert_eq 0 "$(q "SELECT count(*) FROM schedule_log WHERE workflow = 'tick'
+                  AND logical_time % 2000 <> 0")" "fire times on even seconds"
 late=$(q "SELECT max(decided_at - logical_time) FROM schedule_log WHERE workflow = 'tick'
           AND logical_time >= $t0")
 note "lateness of tick's fire times: at most ${late} ms over $n fire times"

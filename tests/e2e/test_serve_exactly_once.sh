@@ -2,7 +2,7 @@
 # test_serve_exactly_once: every fire time decided exactly once (SPEC §9). Three workflows fire
 # every second with catchup none, latest and all. `dagflow serve` is killed with SIGKILL at random
 # moments (4 times, down 2-3 s each time), then restarted; then two serve processes run on the
-# same database at once. Afterwards: schedule_history holds each fire time once, with no gap
+# same database at once for 20 s (every fire time of those 20 s decided once, by one of them). Afterwards: schedule_history holds each fire time once, with no gap
 # from the first to the last (none lost, whatever the crashes); every fire time decided `run`
 # has its run, a scheduled run with that logical time, and no logical time has two runs; the
 # missed fire times follow each catchup: all never drops one, none drops every missed one,
@@ -31,11 +31,14 @@ for round in 1 2 3 4; do
     sleep "2.$((RANDOM % 10))"
 done
 
-note "two serve processes on one database"
+note "two serve processes on one database for 20 s (issue 10's acceptance)"
 serve_start
 first=$SERVE_PID
+first_log=$SERVE_LOG
 serve_start
-sleep 8
+both_from=$(now_ms)
+sleep 20
+both_to=$(now_ms)
 serve_stop TERM
 assert_eq 0 "$SERVE_RC" "the second serve exits 0"
 SERVE_PID=$first
@@ -75,4 +78,15 @@ note "dropped: none $none, latest $latest"
 ((none >= 4)) || fail "catchup none dropped only $none fire times over 4 outages"
 ((latest < none)) || fail "catchup latest dropped $latest, none $none: latest runs the last one"
 ((latest >= none - 5)) || fail "catchup latest dropped $latest, none $none: only one per outage runs"
+note "while both ran: one decision per second and workflow, none doubled"
+for c in none latest all; do
+    row=$(q "SELECT count(*) || '|' || count(DISTINCT logical_time) FROM schedule_log
+             WHERE workflow = 'c_$c' AND logical_time >= $both_from + 1000
+             AND logical_time <= $both_to - 1000")
+    IFS='|' read -r n distinct <<<"$row"
+    assert_eq "$n" "$distinct" "c_$c: no fire time doubled while two serve ran"
+    expect=$(((both_to - 1000) / 1000 - (both_from + 1000 + 999) / 1000 + 1))
+    assert_eq "$expect" "$n" "c_$c: every second of the 20 s decided"
+done
+[[ -s "$first_log" ]] || fail "the first serve wrote no log"
 df_done
