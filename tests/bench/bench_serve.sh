@@ -17,7 +17,7 @@ shift || true
 bin=$(cd "$build" && pwd)/dagflow
 what=${1:-schedules}
 work=$(mktemp -d /tmp/dagflow-bench-serve.XXXXXX)
-trap 'kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 pid=
 cd "$work"
 mkdir wf
