@@ -163,16 +163,18 @@ class Browser:
                                        .get("description", r["exceptionDetails"])))
         return r["result"].get("value")
 
-    def wait_for(self, expr, timeout=None, what=None):
+    def wait_for(self, expr, timeout=None, what=None, show=None):
         """Polls expr until it is truthy; returns its value, or raises CDPError after timeout
-        seconds naming what (or expr)."""
+        seconds naming what (or expr), with the value of the expression show then."""
         deadline = time.monotonic() + (timeout or self.timeout)
         while True:
-            v = self.eval(expr)
+            # a DOM node comes back as {} (falsy in Python): make it true
+            v = self.eval("(v => v instanceof Node ? true : v)(%s)" % expr)
             if v:
                 return v
             if time.monotonic() > deadline:
-                raise CDPError("timed out waiting for %s" % (what or expr))
+                seen = "; the page shows: %r" % (self.eval(show),) if show else ""
+                raise CDPError("timed out waiting for %s%s" % (what or expr, seen))
             time.sleep(0.1)
 
     def dom(self):

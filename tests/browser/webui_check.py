@@ -12,8 +12,11 @@ prepares the runs and calls it with:
   UI_WORKFLOWS the workflow names the server lists
   UI_MAPPED    a finished run whose task "m" is mapped over 3 items (its instance 1 failed, with
                "item-1" on stdout)
-  UI_RUN_NOW   a workflow "run now" must start (optional: only where the server can start runs)
   UI_ART       the folder for screenshots
+With the argument "serve" (tests/e2e/test_webui_serve.sh, against `dagflow serve`) it checks
+instead: the token prompt, a scheduled workflow's next fire time, "run now" with params
+(UI_RUN_NOW: a workflow whose task "hello" echoes "hello ${params.who}"), and the cancel and retry
+buttons on a run of UI_CANCEL_WF (a few seconds long) started with "run now".
 Prints one line per check and "PASS: ..." at the end; raises (exit 1) on the first failure.
 """
 import http.client
@@ -86,12 +89,14 @@ def runs_page(b):
     ok("the older page holds the next runs")
     failed = [r[0] for r in runs if r[1] == "FAILED"]
     b.navigate(URL + "#runs")
-    b.wait_for("document.getElementById('filter-state')", what="the filters")
+    b.wait_for("document.querySelectorAll('#runs tr[data-run]').length == %d" % len(runs),
+               what="every run on the first page")
     b.eval("document.getElementById('filter-state').value = 'FAILED';"
            "document.getElementById('run-filters').requestSubmit()")
     b.wait_for("location.hash.includes('state=FAILED') && document.querySelectorAll('#runs tr[data-run]').length"
                " && [...document.querySelectorAll('#runs tr[data-run]')].map(r => r.dataset.run).join(' ') == %s"
-               % json.dumps(" ".join(failed)), what="the FAILED runs only")
+               % json.dumps(" ".join(failed)), what="the FAILED runs only " + " ".join(failed),
+               show="location.hash + ' ' + [...document.querySelectorAll('#runs tr[data-run]')].map(r => r.dataset.run).join(' ')")
     ok("filter by state: the FAILED runs only (%s)" % " ".join(failed))
     wf = js(b, "document.querySelector('#runs tr[data-run] td:nth-child(2)').textContent")
     b.navigate(URL + "#runs?workflow=" + wf)
@@ -162,6 +167,37 @@ def mapped_run(b):
     ok("clicking instance m[1] shows its attempt's stdout")
 
 
+def big_run(b):
+    run = os.environ["UI_BIG"]
+    b.navigate(URL + "runs/" + run)
+    b.wait_for("performance.getEntriesByName('dagflow-drawn').length", timeout=120, what="the 5,000-task page drawn")
+    m = json.loads(js(b, "JSON.stringify({fcp: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime,"
+                         " drawn: performance.getEntriesByName('dagflow-drawn')[0].startTime,"
+                         " elements: document.getElementsByTagName('*').length})"))
+    print("figure: 5,000-task run page: first-contentful-paint %s ms, drawn %.0f ms, %d DOM elements"
+          % (m["fcp"] and round(m["fcp"]), m["drawn"], m["elements"]))
+    expect(m["elements"] < 3000, "5,000 tasks: only what is in sight is drawn (%d elements)" % m["elements"])
+    summary = js(b, "document.getElementById('summary').textContent")
+    expect(summary.startswith("5000 task(s): 5000 SUCCESS"), "the summary counts every task", summary)
+    b.eval("const t = document.getElementById('tasksbox'); t.scrollTop = t.scrollHeight")
+    last = "[...document.querySelectorAll('#tasks tr[data-task]')].map(r => r.dataset.task).slice(-3).join(' ')"
+    b.wait_for("document.querySelector('#tasks tr[data-task=t49_099]')",
+               what="the table's last row after scrolling", show=last)
+    ok("scrolling the table to its end draws the last task")
+    b.eval("const g = document.getElementById('graph'); g.scrollTop = g.scrollHeight; g.scrollLeft = g.scrollWidth")
+    ids = "[...document.querySelectorAll('#graph g[data-task]')].map(g => g.dataset.task)"
+    b.wait_for("%s.some(t => t.startsWith('t49_')) && !%s.some(t => t.startsWith('t00_'))" % (ids, ids),
+               what="the graph's last layer after scrolling", show=ids)
+    ok("scrolling the graph to its far corner draws the last layer, no longer the first")
+    b.eval("document.getElementById('find').focus()")
+    b.type_text("t37_042")
+    b.key("Enter")
+    b.wait_for("document.querySelector('#panel h2') && document.querySelector('#panel h2').textContent == 'Task t37_042'",
+               what="the found task's panel")
+    ok("find + Enter opens a task among 5,000")
+    b.screenshot(os.path.join(ART, "webui_big.png"))
+
+
 def api_get(path):
     host, port = URL.split("/")[2].split(":")
     c = http.client.HTTPConnection(host, int(port), timeout=30)
@@ -212,36 +248,82 @@ def live_page(b, wf, newest):
     b.screenshot(os.path.join(ART, "webui_live_end.png"))
 
 
-def run_now(b):
-    wf = os.environ.get("UI_RUN_NOW")
-    if not wf:
-        return
+def start_from_ui(b, wf, params):
+    """Run now on workflow wf with params (a JSON text); returns the new run's id, its page open."""
     b.navigate(URL + "#workflows")
     sel = "#workflows tr[data-workflow=%s]" % json.dumps(wf)
     b.wait_for("document.querySelector(%s)" % json.dumps(sel + " button.run-now"), what="run now")
     b.click(sel + " button.run-now")
-    b.eval("document.querySelector(%s).nextElementSibling.querySelector('textarea').value = '{\"who\": \"ui\"}';"
+    b.eval("document.querySelector(%s).nextElementSibling.querySelector('textarea').value = %s;"
            "document.querySelector(%s).nextElementSibling.querySelector('form').requestSubmit()"
-           % (json.dumps(sel), json.dumps(sel)))
+           % (json.dumps(sel), json.dumps(params), json.dumps(sel)))
     b.wait_for("/\\/runs\\/\\d+$/.test(location.pathname) && performance.getEntriesByName('dagflow-drawn').length",
                what="the new run's page")
     rid = js(b, "location.pathname.split('/').pop()")
-    ok("run now started run %s and opened its page" % rid)
+    ok("run now on %s started run %s and opened its page" % (wf, rid))
+    return rid
+
+
+def serve_workflows(b):
+    b.open(URL)
+    b.wait_for("!document.getElementById('tokenbox').hidden", what="the token prompt")
+    b.eval("document.getElementById('token-input').focus()")
+    b.type_text(TOKEN)
+    b.key("Enter")
+    b.wait_for("document.querySelectorAll('#workflows tr[data-workflow]').length >= 3", what="the workflow list")
+    row = js(b, "[...document.querySelectorAll('#workflows tr[data-workflow=sched] td')].map(t => t.textContent)")
+    expect("cron 0 3 * * *" in row[1], "the scheduled workflow's schedule", row)
+    expect(row[2].endswith("T03:00:00Z"), "and its next fire time", row)
+    b.screenshot(os.path.join(ART, "webui_serve_workflows.png"))
+
+
+def run_now(b):
+    wf = os.environ["UI_RUN_NOW"]
+    rid = start_from_ui(b, wf, '{"who": "from-the-ui"}')
     b.wait_for("document.getElementById('run-state').textContent == 'SUCCESS'", timeout=120,
                what="the started run to succeed")
-    trig = js(b, "document.getElementById('meta').textContent")
-    expect("trigger: api" in trig, "its trigger is api", trig)
-    print("RUN_NOW_ID %s" % rid)
+    meta = js(b, "document.getElementById('meta').textContent")
+    expect("trigger: api" in meta, "its trigger is api", meta)
+    b.click("#tasks tr[data-task=hello] button")
+    b.wait_for("[...document.querySelectorAll('#panel pre.stdout')].some(p => p.textContent.includes('hello from-the-ui'))",
+               what="the params reached the task")
+    ok("the params given in the UI reached the task (its stdout)")
 
 
+def cancel_retry(b):
+    rid = start_from_ui(b, os.environ["UI_CANCEL_WF"], "{}")
+    b.wait_for("document.getElementById('run-state').textContent == 'RUNNING' && !document.getElementById('act-cancel').disabled",
+               what="the run running, cancel offered")
+    b.click("#act-cancel")  # confirm() is answered yes by cdp.py
+    b.wait_for("document.getElementById('run-state').textContent == 'CANCELLED'", timeout=120,
+               what="the run cancelled")
+    states = js(b, "[...document.querySelectorAll('#tasks tr[data-task] .state')].map(s => s.textContent).join(' ')")
+    expect("CANCELLED" in states, "cancel: run %s CANCELLED, its tasks too" % rid, states)
+    b.screenshot(os.path.join(ART, "webui_cancelled.png"))
+    b.wait_for("!document.getElementById('act-retry').disabled", what="retry offered")
+    b.click("#act-retry")
+    b.wait_for("document.getElementById('run-state').textContent == 'SUCCESS'", timeout=120,
+               what="the retried run to succeed")
+    ok("retry: the cancelled run reopened and ended SUCCESS, followed live")
+    expect(not js(b, "document.getElementById('msg').textContent"), "no error shown")
+
+
+def main():
+    if sys.argv[1:] == ["serve"]:
+        with cdp.Browser() as b:
+            serve_workflows(b)
+            run_now(b)
+            cancel_retry(b)
+        print("PASS: %d checks" % checks)
+        return
 def main():
     with cdp.Browser() as b:
         token_and_workflows(b)
         runs_page(b)
         finished_run(b)
         mapped_run(b)
+        big_run(b)
         live_run(b)
-        run_now(b)
     print("PASS: %d checks" % checks)
 
 

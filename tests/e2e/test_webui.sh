@@ -6,7 +6,8 @@
 # filters by state and workflow); the run page of a finished 20-task run (every task with its
 # state in the table and in the graph, one Gantt bar per attempt, a retry's wait, clicking a task
 # shows its log, Enter on a focused node, the find box); a mapped task's node, bars and
-# instances; a live run's page following it to its
+# instances; a run of 5,000 tasks (only what is in sight drawn, scrolling, find; its first-paint
+# figure printed); a live run's page following it to its
 # end without a reload; no request leaves the server. Screenshots in build/tests/artifacts/
 # (webui_*.png). Skipped (77) only where chromium is not installed.
 set -euo pipefail
@@ -62,6 +63,20 @@ JSON
 run_wf mapped.json
 expect_rc 1 "mapped (m[1] fails)"
 mapped_run=$(last_run)
+python3 - <<'PY'
+import json
+tasks = []
+for l in range(50):
+    for i in range(100):
+        t = {"id": "t%02d_%03d" % (l, i), "plugin": "noop"}
+        if l:
+            t["depends_on"] = sorted({"t%02d_%03d" % (l - 1, i), "t%02d_%03d" % (l - 1, (i * 7 + 3) % 100)})
+        tasks.append(t)
+json.dump({"name": "big", "tasks": tasks}, open("big.json", "w"))
+PY
+run_wf big.json
+expect_rc 0 "a run of 5,000 tasks"
+big_run=$(last_run)
 run_wf "$DF_SOURCE_DIR/workflows/hello.json"
 expect_rc 0 "hello again"
 runs=$(q "SELECT run_id || '=' || state FROM run_history ORDER BY run_id DESC" | tr '\n' ' ')
@@ -110,6 +125,7 @@ note "the UI in headless Chromium"
 mkdir -p "$DF_BUILD_DIR/tests/artifacts"
 UI_URL="http://127.0.0.1:$port/" UI_TOKEN="$token" UI_RUN="$run20" UI_RUN_STATES="$states" \
     UI_RUN_ATTEMPTS="$attempts" UI_LOG_TASK=t07 UI_LOG_TEXT=boom-stdout-42 UI_RETRIED=t05 UI_MAPPED="$mapped_run" \
+    UI_BIG="$big_run" \
     UI_RUNS="$runs" UI_WORKFLOWS="twenty slow" UI_LIVE_WF=slow \
     UI_LIVE_CMD="\"$DF_BIN\" run \"$WORK/slow.json\" --db \"$DB\" --plugin-dir \"$DF_TEST_PLUGIN_DIR\"" \
     UI_ART="$DF_BUILD_DIR/tests/artifacts" \
@@ -117,7 +133,7 @@ UI_URL="http://127.0.0.1:$port/" UI_TOKEN="$token" UI_RUN="$run20" UI_RUN_STATES
     { cat check.out; fail "webui_check.py failed"; }
 cat check.out
 assert_contains "$(cat check.out)" "PASS:" "the checks ran to the end"
-for f in webui_workflows webui_runs webui_run webui_task webui_live webui_live_end; do
+for f in webui_workflows webui_runs webui_run webui_task webui_big webui_live webui_live_end; do
     [[ -s "$DF_BUILD_DIR/tests/artifacts/$f.png" ]] || fail "no screenshot $f.png"
 done
 assert_eq "SUCCESS" "$(run_state "$(last_run)")" "the live run"
