@@ -6,6 +6,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "clock.h"
 #include "json_kind.h"
@@ -164,12 +167,25 @@ static int check_params_size(const df_engine *e, const df_workflow *wf, const js
     return -1;
 }
 
+/* Frees the workflow's document once its run is recorded, and gives the pages it held back to
+ * the system: the pool threads allocate from arenas of their own, which would not reuse them,
+ * so without the trim the freed document stays in the process's resident size for the run. */
+static void drop_doc(df_workflow *wf)
+{
+    bool big = wf->doc && wf->n_tasks >= 10000;
+    df_workflow_drop_doc(wf);
+#ifdef __GLIBC__
+    if (big)
+        malloc_trim(0);
+#endif
+}
+
 /* A new run as the store records it (rec), with the storage rec borrows from. */
 typedef struct run_record {
     df_run_record rec;
     df_task_record *tasks;
     df_plugin_version *plugins;
-    char *dag_json, *params_json;
+    char *dag_json, *params_json; /* owned (dag_json NULL when the file's bytes are stored) */
 } run_record;
 
 static void run_record_free(run_record *r)
@@ -189,9 +205,12 @@ static int run_record_init(run_record *r, df_engine *e, const df_workflow *wf, c
     size_t n = wf->n_tasks;
     r->tasks = calloc(n ? n : 1, sizeof *r->tasks);
     r->plugins = calloc(n ? n : 1, sizeof *r->plugins);
-    r->dag_json = json_dumps(wf->doc, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* The stored DAG: the file's bytes as read (a valid JSON document: the loader parsed them),
+     * or, for a workflow without them (a stored DAG, a deep copy), the document serialised. */
+    if (!wf->source)
+        r->dag_json = json_dumps(wf->doc, JSON_COMPACT | JSON_ENCODE_ANY);
     r->params_json = json_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!r->tasks || !r->plugins || !r->dag_json || !r->params_json)
+    if (!r->tasks || !r->plugins || (!wf->source && !r->dag_json) || !r->params_json)
         return DF_ENOMEM;
     size_t n_plugins = 0;
     for (size_t i = 0; i < n; i++) {
@@ -205,7 +224,7 @@ static int run_record_init(run_record *r, df_engine *e, const df_workflow *wf, c
                 (df_plugin_version){.name = plugins[i]->name, .version = plugins[i]->unit->version};
     }
     r->rec = (df_run_record){.workflow = wf->name,
-                             .dag_json = r->dag_json,
+                             .dag_json = wf->source ? wf->source : r->dag_json,
                              .path = wf->path,
                              .dir = wf->dir,
                              .params_json = r->params_json,
@@ -325,6 +344,10 @@ int df_engine_start_loaded(df_engine *e, df_workflow *wf, const df_run_options *
         }
         run_record_free(&rec);
     }
+    /* The run is recorded: from here on only the compact model is read (the document is most
+     * of a big workflow's memory). */
+    if (st == 0)
+        drop_doc(wf);
     if (st != 0) {
         df_errlist_clear(&rejected);
         json_decref(params);
@@ -394,6 +417,7 @@ static int engine_load_stored(df_engine *e, long long run_id, df_stored_run **lo
         df_stored_run_free(loaded);
         return st;
     }
+    drop_doc(wf); /* only the compact model is read from here on */
     df_run *r = df_run_new(e, run_id, wf, plugins, params);
     if (!r || engine_add_run(e, r) != 0) {
         df_run_free(r);

@@ -496,8 +496,10 @@ static char *read_all(FILE *f, size_t *len)
     return buf;
 }
 
-/* See workflow.h. */
-json_t *df_workflow_read_doc(const char *path, df_errlist *errs)
+/* Reads the document at path ("-": standard input) and parses it; see df_workflow_read_doc. On
+ * success *text (when text is not NULL) gets the bytes parsed (byte order mark skipped,
+ * NUL-terminated, *len bytes; the caller frees them). */
+static json_t *read_doc(const char *path, df_errlist *errs, char **text_out, size_t *len_out)
 {
     bool in = strcmp(path, "-") == 0;
     const char *name = in ? DF_WORKFLOW_STDIN : path;
@@ -520,7 +522,6 @@ json_t *df_workflow_read_doc(const char *path, df_errlist *errs)
     size_t skip = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
     json_error_t jerr;
     json_t *doc = json_loadb(text + skip, len - skip, JSON_REJECT_DUPLICATES, &jerr);
-    free(text);
     if (!doc) {
         if (jerr.line > 0)
             df_errlist_add(errs, "%s: line %d, column %d: JSON error: %s", name, jerr.line,
@@ -528,7 +529,22 @@ json_t *df_workflow_read_doc(const char *path, df_errlist *errs)
         else
             df_errlist_add(errs, "%s: JSON error: %s", name, jerr.text);
     }
+    if (doc && text_out) {
+        if (skip)
+            memmove(text, text + skip, len - skip + 1);
+        char *fit = realloc(text, len - skip + 1); /* read_all's buffer is up to twice that */
+        *text_out = fit ? fit : text;
+        *len_out = len - skip;
+    } else {
+        free(text);
+    }
     return doc;
+}
+
+/* See workflow.h. */
+json_t *df_workflow_read_doc(const char *path, df_errlist *errs)
+{
+    return read_doc(path, errs, NULL, NULL);
 }
 
 /* Reads the file (df_workflow_read_doc: "-" is standard input, a byte order mark is skipped;
@@ -537,7 +553,9 @@ json_t *df_workflow_read_doc(const char *path, df_errlist *errs)
 int df_workflow_load_file(const char *path, df_workflow **out, df_errlist *errs)
 {
     *out = NULL;
-    json_t *doc = df_workflow_read_doc(path, errs);
+    char *text = NULL;
+    size_t len = 0;
+    json_t *doc = read_doc(path, errs, &text, &len);
     if (!doc)
         return -1;
     bool in = strcmp(path, "-") == 0;
@@ -547,12 +565,19 @@ int df_workflow_load_file(const char *path, df_workflow **out, df_errlist *errs)
         df_errlist_add(errs, "%s: cannot resolve the file's folder: %s",
                        in ? DF_WORKFLOW_STDIN : path, copy ? strerror(errno) : "out of memory");
         free(copy);
+        free(text);
         json_decref(doc);
         return -1;
     }
     free(copy);
     int rc = load(doc, in ? DF_WORKFLOW_STDIN : path, dir, out, errs);
     json_decref(doc);
+    if (rc == 0) {
+        (*out)->source = text;
+        (*out)->source_len = len;
+    } else {
+        free(text);
+    }
     return rc;
 }
 
@@ -619,7 +644,7 @@ void df_workflow_free(df_workflow *wf)
     json_decref(wf->ids);
     json_decref(wf->alerts);
     json_decref(wf->params);
-    json_decref(wf->doc);
+    df_workflow_drop_doc(wf);
     json_decref(wf->env);
     for (size_t i = 0; i < wf->n_env_passthrough; i++)
         free(wf->env_passthrough[i]);
@@ -629,6 +654,18 @@ void df_workflow_free(df_workflow *wf)
     free(wf->dir);
     free(wf->path);
     free(wf);
+}
+
+/* See workflow.h. */
+void df_workflow_drop_doc(df_workflow *wf)
+{
+    if (!wf)
+        return;
+    json_decref(wf->doc);
+    wf->doc = NULL;
+    free(wf->source);
+    wf->source = NULL;
+    wf->source_len = 0;
 }
 
 /* Resolves a path written in the workflow (SPEC §1 "Paths") with df_path_resolve: an absolute

@@ -71,7 +71,13 @@ typedef struct df_breaker_def {
 typedef struct df_workflow {
     char *path;        /* owned: the file path as given (or "<stored>" for a stored DAG) */
     char *dir;         /* owned: absolute path of the file's folder (relative paths resolve here) */
-    json_t *doc;       /* owned reference: the whole document as loaded */
+    json_t *doc;       /* owned reference: the whole document as loaded; NULL once
+                          df_workflow_drop_doc ran (a run's workflow after it was recorded) */
+    char *source;      /* owned: the file's bytes the document was parsed from (byte order mark
+                          skipped, NUL-terminated), stored as the run's DAG as they are instead of
+                          a re-serialised document; NULL for a stored DAG, a deep copy, or after
+                          df_workflow_drop_doc */
+    size_t source_len; /* bytes in source */
     char *name;        /* owned */
     char *description; /* owned, or NULL */
     json_t *params;    /* owned reference: run parameter defaults (object, maybe empty) */
@@ -123,6 +129,12 @@ long df_workflow_find_task(const df_workflow *wf, const char *id);
 
 /* Frees everything; NULL is fine. */
 void df_workflow_free(df_workflow *wf);
+
+/* Frees wf->doc and wf->source and sets them to NULL: the compact model (tasks, params, ids)
+ * stays. For a workflow whose run is recorded (the run keeps its own params references); at a
+ * million tasks the document is ~0.9 GB of jansson nodes. Nothing reads wf->doc afterwards but
+ * df_engine_start_workflow_opts (the service's own workflows, never dropped). NULL is fine. */
+void df_workflow_drop_doc(df_workflow *wf);
 
 /* Resolves a path from the workflow against wf->dir: absolute paths are returned as is.
  * Returns a new malloc'd string, or NULL on allocation failure. */
