@@ -123,16 +123,23 @@ int df_engine_start_workflow_opts(df_engine *e, const df_workflow *wf, const df_
     df_errlist scratch = {0};
     df_errlist *l = ERRS_OR(scratch);
     *run_id = 0;
-    /* The engine's own copy, from a deep copy of the document: wf may be in use elsewhere
-     * (another thread, another engine), and even a reference count is a write. */
-    json_t *doc = json_deep_copy(wf->doc);
+    /* The engine's own copy, from the file's bytes or a deep copy of the document: wf may be in
+     * use elsewhere (another thread, another engine), and even a reference count is a write. */
     df_workflow *copy = NULL;
-    int rc = doc ? 0 : DF_ENOMEM;
-    if (rc != 0)
-        df_errlist_add(l, "out of memory");
-    else if (df_workflow_load_json(doc, wf->path, wf->dir, &copy, l) != 0)
-        rc = DF_EINPUT;
-    json_decref(doc);
+    int rc = 0;
+    if (wf->source) { /* from the file's bytes (a big file's document holds no tasks) */
+        if (df_workflow_load_text(wf->source, wf->source_len, JSON_REJECT_DUPLICATES, wf->path,
+                                  wf->dir, &copy, l) != 0)
+            rc = DF_EINPUT;
+    } else {
+        json_t *doc = json_deep_copy(wf->doc);
+        rc = doc ? 0 : DF_ENOMEM;
+        if (rc != 0)
+            df_errlist_add(l, "out of memory");
+        else if (df_workflow_load_json(doc, wf->path, wf->dir, &copy, l) != 0)
+            rc = DF_EINPUT;
+        json_decref(doc);
+    }
     if (rc == 0)
         rc = df_engine_start_loaded(e, copy, opts, run_id, l);
     df_errlist_clear(&scratch);

@@ -382,17 +382,15 @@ static int engine_load_stored(df_engine *e, long long run_id, df_stored_run **lo
         return rc;
     }
     df_workflow *wf = NULL;
-    /* JSON_ALLOW_NUL: a document may hold "\u0000", which jansson refuses by default. */
-    json_t *dag = json_loads(loaded->dag_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    if (!dag)
-        df_errlist_add(errs, "run %lld: its stored DAG is not valid JSON", run_id);
-    if (!dag || df_workflow_load_json(dag, loaded->path ? loaded->path : "<stored>",
-                                      loaded->dir ? loaded->dir : ".", &wf, errs) != 0) {
-        json_decref(dag);
+    /* JSON_ALLOW_NUL: a document may hold "\u0000", which jansson refuses by default. A big DAG
+     * is streamed (df_workflow_load_text). */
+    if (df_workflow_load_text(loaded->dag_json, strlen(loaded->dag_json),
+                              JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                              loaded->path ? loaded->path : "<stored>",
+                              loaded->dir ? loaded->dir : ".", &wf, errs) != 0) {
         df_stored_run_free(loaded);
         return DF_EINPUT;
     }
-    json_decref(dag);
     size_t before = errs->n;
     const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);
     json_t *params = json_loads(loaded->params_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);

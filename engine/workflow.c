@@ -438,11 +438,24 @@ static void load_doc(df_wfl_loader *L, json_t *doc)
     free(breaker_names);
 }
 
-/* Loads doc (borrowed) into a new workflow; see workflow.h. */
-static int load(json_t *doc, const char *path, char *dir, df_workflow **out, df_errlist *errs)
+/* A streamed load's text (workflow_stream.c), or all NULL/0. */
+typedef struct stream_src {
+    const char *text;
+    size_t len, n;
+} stream_src;
+
+/* Loads doc (borrowed) into a new workflow; see workflow.h. src: a streamed load's text, whose
+ * tasks doc holds as an empty array, or NULL. */
+static int load(json_t *doc, const char *path, char *dir, const stream_src *src, df_workflow **out,
+                df_errlist *errs)
 {
     df_workflow *wf = calloc(1, sizeof *wf);
     df_wfl_loader L = {.file = path, .errs = errs, .nerr0 = errs->n, .wf = wf};
+    if (src && src->text) {
+        L.stream_text = src->text;
+        L.stream_len = src->len;
+        L.stream_n = src->n;
+    }
     *out = NULL;
     if (!wf) {
         free(dir);
@@ -461,6 +474,14 @@ static int load(json_t *doc, const char *path, char *dir, df_workflow **out, df_
     }
     *out = wf;
     return 0;
+}
+
+/* Files of at least this many bytes are streamed (workflow_stream.c); see workflow.h. */
+static size_t stream_bytes = 4u << 20;
+
+void df_workflow_set_stream_bytes(size_t n)
+{
+    stream_bytes = n;
 }
 
 /* Reads all of f into a new buffer (*len bytes, NUL-terminated). NULL with errno set on failure. */
@@ -498,12 +519,17 @@ static char *read_all(FILE *f, size_t *len)
 
 /* Reads the document at path ("-": standard input) and parses it; see df_workflow_read_doc. On
  * success *text (when text is not NULL) gets the bytes parsed (byte order mark skipped,
- * NUL-terminated, *len bytes; the caller frees them). */
-static json_t *read_doc(const char *path, df_errlist *errs, char **text_out, size_t *len_out)
+ * NUL-terminated, *len bytes; the caller frees them). With src (and text) a file of
+ * stream_bytes or more is streamed when it can be: the document returned then holds its tasks
+ * array empty and src gets the text and the number of tasks (src->text NULL otherwise). */
+static json_t *read_doc(const char *path, df_errlist *errs, char **text_out, size_t *len_out,
+                        stream_src *src)
 {
     bool in = strcmp(path, "-") == 0;
     const char *name = in ? DF_WORKFLOW_STDIN : path;
     FILE *f = in ? stdin : fopen(path, "r");
+    if (src)
+        *src = (stream_src){0};
     if (!f) {
         df_errlist_add(errs, "%s: cannot open: %s", name, strerror(errno));
         return NULL;
@@ -519,10 +545,21 @@ static json_t *read_doc(const char *path, df_errlist *errs, char **text_out, siz
         return NULL;
     }
     /* A UTF-8 byte order mark, as some editors write: RFC 8259 §8.1 lets a parser ignore it. */
-    size_t skip = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+        memmove(text, text + 3, len - 3 + 1);
+        len -= 3;
+    }
+    if (text_out) {
+        char *fit = realloc(text, len + 1); /* read_all's buffer is up to twice that */
+        text = fit ? fit : text;
+    }
+    json_t *doc = NULL;
+    size_t n = 0;
+    if (src && text_out && len >= stream_bytes &&
+        df_wfl_stream(text, len, &doc, &n, NULL, NULL) == 0)
+        *src = (stream_src){.text = text, .len = len, .n = n};
     json_error_t jerr;
-    json_t *doc = json_loadb(text + skip, len - skip, JSON_REJECT_DUPLICATES, &jerr);
-    if (!doc) {
+    if (!doc && !(doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr))) {
         if (jerr.line > 0)
             df_errlist_add(errs, "%s: line %d, column %d: JSON error: %s", name, jerr.line,
                            jerr.column, jerr.text);
@@ -530,11 +567,8 @@ static json_t *read_doc(const char *path, df_errlist *errs, char **text_out, siz
             df_errlist_add(errs, "%s: JSON error: %s", name, jerr.text);
     }
     if (doc && text_out) {
-        if (skip)
-            memmove(text, text + skip, len - skip + 1);
-        char *fit = realloc(text, len - skip + 1); /* read_all's buffer is up to twice that */
-        *text_out = fit ? fit : text;
-        *len_out = len - skip;
+        *text_out = text;
+        *len_out = len;
     } else {
         free(text);
     }
@@ -544,7 +578,7 @@ static json_t *read_doc(const char *path, df_errlist *errs, char **text_out, siz
 /* See workflow.h. */
 json_t *df_workflow_read_doc(const char *path, df_errlist *errs)
 {
-    return read_doc(path, errs, NULL, NULL);
+    return read_doc(path, errs, NULL, NULL, NULL);
 }
 
 /* Reads the file (df_workflow_read_doc: "-" is standard input, a byte order mark is skipped;
@@ -555,7 +589,8 @@ int df_workflow_load_file(const char *path, df_workflow **out, df_errlist *errs)
     *out = NULL;
     char *text = NULL;
     size_t len = 0;
-    json_t *doc = read_doc(path, errs, &text, &len);
+    stream_src src;
+    json_t *doc = read_doc(path, errs, &text, &len, &src);
     if (!doc)
         return -1;
     bool in = strcmp(path, "-") == 0;
@@ -570,7 +605,7 @@ int df_workflow_load_file(const char *path, df_workflow **out, df_errlist *errs)
         return -1;
     }
     free(copy);
-    int rc = load(doc, in ? DF_WORKFLOW_STDIN : path, dir, out, errs);
+    int rc = load(doc, in ? DF_WORKFLOW_STDIN : path, dir, &src, out, errs);
     json_decref(doc);
     if (rc == 0) {
         (*out)->source = text;
@@ -598,7 +633,47 @@ int df_workflow_load_json(json_t *doc, const char *path, const char *dir, df_wor
         df_errlist_add(errs, "%s: %s", path, dir ? "out of memory" : strerror(errno));
         return -1;
     }
-    return load(doc, path, d, out, errs);
+    return load(doc, path, d, NULL, out, errs);
+}
+
+/* See workflow.h. */
+int df_workflow_load_text(const char *text, size_t len, size_t flags, const char *path,
+                          const char *dir, df_workflow **out, df_errlist *errs)
+{
+    *out = NULL;
+    if (!path)
+        path = "<stored>";
+    char *copy = malloc(len + 1);
+    char *d = dir ? strdup(dir) : getcwd(NULL, 0);
+    if (!copy || !d) {
+        df_errlist_add(errs, "%s: %s", path, !copy || dir ? "out of memory" : strerror(errno));
+        free(copy);
+        free(d);
+        return -1;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    json_t *doc = NULL;
+    stream_src src = {0};
+    size_t n = 0;
+    if (len >= stream_bytes && df_wfl_stream(copy, len, &doc, &n, NULL, NULL) == 0)
+        src = (stream_src){.text = copy, .len = len, .n = n};
+    json_error_t jerr;
+    if (!doc && !(doc = json_loadb(copy, len, flags, &jerr))) {
+        df_errlist_add(errs, "%s: JSON error: %s", path, jerr.text);
+        free(copy);
+        free(d);
+        return -1;
+    }
+    int rc = load(doc, path, d, &src, out, errs);
+    json_decref(doc);
+    if (rc == 0) {
+        (*out)->source = copy;
+        (*out)->source_len = len;
+    } else {
+        free(copy);
+    }
+    return rc;
 }
 
 /* Index of the task with this id, or -1 (also for NULL). O(1) through wf->ids when the workflow

@@ -110,6 +110,12 @@ typedef struct df_workflow {
  * "<stdin>", and dir is the current folder). Not thread-safe with respect to errs only. */
 int df_workflow_load_file(const char *path, df_workflow **out, df_errlist *errs);
 
+/* Files of at least n bytes (default 4 MiB) are loaded as a stream (workflow_stream.c: one
+ * task's JSON in memory at a time instead of the whole document; wf->doc then holds "tasks" as
+ * an empty array); smaller ones as one jansson document. Both load the same workflow and give the
+ * same messages. For tests and benchmarks; not thread-safe (set it before loading). */
+void df_workflow_set_stream_bytes(size_t n);
+
 /* The name messages give a workflow read from standard input (path "-"). */
 #define DF_WORKFLOW_STDIN "<stdin>"
 
@@ -123,6 +129,15 @@ json_t *df_workflow_read_doc(const char *path, df_errlist *errs);
  * workflow takes its own reference); path is used in messages and dir as the base folder. */
 int df_workflow_load_json(json_t *doc, const char *path, const char *dir, df_workflow **out,
                           df_errlist *errs);
+
+/* The same for a document given as text (len bytes, not necessarily NUL-terminated; borrowed):
+ * a stored DAG on resume, or a service's workflow started again from its file's bytes. A text of
+ * df_workflow_set_stream_bytes or more is streamed when it can be; otherwise it is parsed by
+ * jansson with flags (e.g. JSON_ALLOW_NUL). The workflow keeps a copy of the text as
+ * wf->source. path NULL means "<stored>", dir NULL the current directory. Returns 0 or -1 with
+ * errs filled, as df_workflow_load_file. */
+int df_workflow_load_text(const char *text, size_t len, size_t flags, const char *path,
+                          const char *dir, df_workflow **out, df_errlist *errs);
 
 /* Index of the task with this id, or -1. */
 long df_workflow_find_task(const df_workflow *wf, const char *id);

@@ -25,7 +25,29 @@ typedef struct df_wfl_loader {
     df_errlist *errs; /* borrowed: where messages go */
     size_t nerr0;     /* errs->n when loading began */
     df_workflow *wf;  /* the workflow being filled in (owned by the caller of the load) */
+    /* A streamed load (workflow_stream.c): the text whose top-level "tasks" array is read
+     * element by element (the document holds it empty), and its element count; text NULL
+     * otherwise. */
+    const char *stream_text;
+    size_t stream_len;
+    size_t stream_n;
 } df_wfl_loader;
+
+/* ---- workflow_stream.c: a big file's tasks one at a time ---- */
+
+/* Called with task element i (borrowed; freed when the call returns). Returns 0 to go on, -1 to
+ * stop the parse. */
+typedef int (*df_wfl_task_fn)(void *ctx, size_t i, json_t *task);
+
+/* Parses text (len bytes) as the loader's json_loadb(JSON_REJECT_DUPLICATES) would, but builds
+ * the elements of the top-level object's "tasks" array one at a time, each handed to fn (when
+ * not NULL) in order and freed; *skeleton (when not NULL) gets the document (a new reference)
+ * with "tasks" an empty array, *n_tasks (when not NULL) the number of elements. Returns 0, or -1
+ * when the text is not a JSON object with a "tasks" array, is not what jansson would accept
+ * (syntax, duplicate key, "\u0000", number range, depth), fn stopped it, or memory ran out: the
+ * caller then uses jansson for the document and its message. */
+int df_wfl_stream(const char *text, size_t len, json_t **skeleton, size_t *n_tasks,
+                  df_wfl_task_fn fn, void *ctx);
 
 /* ---- workflow_fields.c: messages and typed fields ---- */
 

@@ -434,11 +434,16 @@ typedef struct task_pass {
     size_t suggestions_left; /* "did you mean" searches among task ids still allowed */
     const char *const *pool_names;
     const char *const *breaker_names;
+    const json_t *cur; /* a streamed load: the element of task cur_i now parsed (borrowed) */
+    size_t cur_i;
 } task_pass;
 
-/* The JSON object of task i: tasks[i], or on_exit[i - n_dag] for a handler (borrowed). */
+/* The JSON object of task i: tasks[i] (in a streamed load, the element being parsed), or
+ * on_exit[i - n_dag] for a handler (borrowed). */
 static const json_t *task_obj(const task_pass *tp, size_t i)
 {
+    if (i < tp->n_dag && tp->L->stream_text)
+        return i == tp->cur_i ? tp->cur : NULL;
     return i < tp->n_dag ? json_array_get(tp->tasks, i)
                          : json_array_get(tp->on_exit, i - tp->n_dag);
 }
@@ -719,6 +724,52 @@ static void check_graph(task_pass *tp)
     check_cycles(tp->L);
 }
 
+/* One pass over every task: pass(tp, i) for the tasks in file order, then the handlers. In a
+ * streamed load the tasks array is parsed again, each element current while its pass runs.
+ * Returns 0, or -1 when a pass ran out of memory (reported). */
+typedef int (*pass_fn)(task_pass *tp, size_t i);
+
+typedef struct stream_pass {
+    task_pass *tp;
+    pass_fn fn;
+} stream_pass;
+
+static int stream_one(void *ctx, size_t i, json_t *task)
+{
+    stream_pass *sp = ctx;
+    if (i >= sp->tp->n_dag)
+        return -1;
+    sp->tp->cur = task;
+    sp->tp->cur_i = i;
+    int rc = sp->fn(sp->tp, i);
+    sp->tp->cur = NULL;
+    return rc;
+}
+
+static int each_task(task_pass *tp, size_t n, pass_fn fn)
+{
+    df_wfl_loader *L = tp->L;
+    size_t i = 0;
+    if (L->stream_text) {
+        stream_pass sp = {.tp = tp, .fn = fn};
+        if (df_wfl_stream(L->stream_text, L->stream_len, NULL, NULL, stream_one, &sp) != 0) {
+            df_wfl_err(L, NULL, "out of memory");
+            return -1;
+        }
+        i = tp->n_dag;
+    }
+    for (; i < n; i++)
+        if (fn(tp, i) != 0)
+            return -1;
+    return 0;
+}
+
+static int read_task_pass(task_pass *tp, size_t i)
+{
+    read_task(tp, i);
+    return 0;
+}
+
 /* See workflow_loader.h. */
 void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const json_t *on_exit,
                        const df_task_def *base, const char *const *pool_names,
@@ -731,7 +782,7 @@ void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const json_t *on_e
                    df_wfl_describe(tasks, d, sizeof d));
         return;
     }
-    size_t n_dag = json_array_size(tasks);
+    size_t n_dag = L->stream_text ? L->stream_n : json_array_size(tasks);
     if (n_dag == 0) {
         df_wfl_err(L, NULL, "tasks: must not be empty");
         return;
@@ -768,12 +819,11 @@ void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const json_t *on_e
         }
     }
     /* Pass 1: ids, so that dependencies can be looked up whatever their order. */
-    for (size_t i = 0; i < n; i++)
-        if (read_task_id(&tp, i) != 0)
-            goto out;
+    if (each_task(&tp, n, read_task_id) != 0)
+        goto out;
     /* Pass 2: everything else. */
-    for (size_t i = 0; i < n; i++)
-        read_task(&tp, i);
+    if (each_task(&tp, n, read_task_pass) != 0)
+        goto out;
     if (link_downstream(L, tp.stamp) == 0) { /* the stamps are no longer needed */
         check_branches(&tp);
         check_graph(&tp);
