@@ -676,20 +676,63 @@ int df_workflow_load_text(const char *text, size_t len, size_t flags, const char
     return rc;
 }
 
-/* Index of the task with this id, or -1 (also for NULL). O(1) through wf->ids when the workflow
- * was loaded; a linear scan otherwise. Thread-safe for concurrent readers. */
+/* FNV-1a of a task id. */
+static size_t id_hash(const char *id)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* Index of the task with this id, or -1 (also for NULL). O(1) through wf->id_slots when the
+ * workflow was loaded; a linear scan otherwise. Thread-safe for concurrent readers. */
 long df_workflow_find_task(const df_workflow *wf, const char *id)
 {
     if (!wf || !id)
         return -1;
-    if (wf->ids) {
-        const json_t *v = json_object_get(wf->ids, id);
-        return v ? (long)json_integer_value(v) : -1;
+    if (wf->id_slots) {
+        for (size_t k = id_hash(id) & wf->id_mask;; k = (k + 1) & wf->id_mask) {
+            uint32_t v = wf->id_slots[k];
+            if (v == 0)
+                return -1;
+            if (strcmp(wf->tasks[v - 1].id, id) == 0)
+                return (long)v - 1;
+        }
     }
     for (size_t i = 0; i < wf->n_tasks; i++)
         if (wf->tasks[i].id && strcmp(wf->tasks[i].id, id) == 0)
             return (long)i;
     return -1;
+}
+
+/* See workflow_loader.h. */
+int df_wfl_ids_init(df_workflow *wf, size_t n)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    if (n >= UINT32_MAX || !(wf->id_slots = calloc(cap, sizeof *wf->id_slots)))
+        return -1;
+    wf->id_mask = cap - 1;
+    return 0;
+}
+
+/* See workflow_loader.h. */
+void df_wfl_ids_suggest(const df_workflow *wf, df_suggester *sg)
+{
+    for (size_t i = 0; i < wf->n_tasks; i++)
+        if (wf->tasks[i].id && df_workflow_find_task(wf, wf->tasks[i].id) == (long)i)
+            df_suggest_add(sg, wf->tasks[i].id);
+}
+
+/* See workflow_loader.h. */
+void df_wfl_ids_add(df_workflow *wf, size_t i)
+{
+    size_t k = id_hash(wf->tasks[i].id) & wf->id_mask;
+    while (wf->id_slots[k] != 0)
+        k = (k + 1) & wf->id_mask;
+    wf->id_slots[k] = (uint32_t)(i + 1);
 }
 
 /* Frees the workflow and everything it owns (see the field comments in workflow.h). */
@@ -716,7 +759,7 @@ void df_workflow_free(df_workflow *wf)
     free(wf->breakers);
     free(wf->topo);
     df_schedule_free(wf->schedule);
-    json_decref(wf->ids);
+    free(wf->id_slots);
     json_decref(wf->alerts);
     json_decref(wf->params);
     df_workflow_drop_doc(wf);

@@ -92,8 +92,11 @@ typedef struct df_workflow {
     size_t n_tasks;     /* both */
     size_t n_dag;       /* the DAG's tasks: tasks[0 .. n_dag); handlers have .handler set */
     size_t *topo;       /* owned: task indexes in a topological order (upstreams first) */
-    json_t *ids; /* owned reference: id -> index (object of integers) for df_workflow_find_task;
-                    NULL in a workflow built by hand (lookups then scan the tasks) */
+    /* owned: id -> index for df_workflow_find_task, an open-addressing table of task index + 1
+     * (0: free) over the tasks' own id strings, id_mask + 1 slots (a power of two, at least
+     * twice the tasks); NULL in a workflow built by hand (lookups then scan the tasks) */
+    uint32_t *id_slots;
+    size_t id_mask;
     struct df_schedule *schedule; /* owned, or NULL: the "schedule" object (SPEC §9, schedule.h) */
     json_t *env;                  /* owned reference: "env" (object of strings), or NULL */
     char **env_passthrough; /* owned: "env_passthrough" names and NAME* patterns, NULL-ended */

@@ -33,6 +33,18 @@ typedef struct df_wfl_loader {
     size_t stream_n;
 } df_wfl_loader;
 
+/* ---- workflow.c: the id index (wf->id_slots) ---- */
+
+/* Allocates the index for n tasks. Returns 0, or -1 when out of memory. */
+int df_wfl_ids_init(df_workflow *wf, size_t n);
+
+/* Adds task i (its id set, not in the index yet: look it up first) to the index. */
+void df_wfl_ids_add(df_workflow *wf, size_t i);
+
+/* Feeds the indexed task ids, in file order, to sg (suggest.h). */
+struct df_suggester;
+void df_wfl_ids_suggest(const df_workflow *wf, struct df_suggester *sg);
+
 /* ---- workflow_stream.c: a big file's tasks one at a time ---- */
 
 /* Called with task element i (borrowed; freed when the call returns). Returns 0 to go on, -1 to
@@ -104,7 +116,7 @@ bool df_wfl_map_key(df_wfl_loader *L, const char *where, const char *key, const 
  * for_each string that is exactly one ${params...}, ${env...} or ${tasks.ID...} reference, ID
  * an upstream. */
 void df_wfl_map_check(df_wfl_loader *L, const char *where, const df_task_def *t, const json_t *obj,
-                      const json_t *ids, const size_t *stamp, size_t self);
+                      const df_workflow *wf, const size_t *stamp, size_t self);
 
 /* A reference in t's params (at path): ${item...}, ${item_index} and ${task.map_index} need
  * for_each. */
@@ -122,7 +134,7 @@ void df_wfl_load_defaults(df_wfl_loader *L, const json_t *defaults, df_task_def 
 
 /* Loads the `tasks` array into wf->tasks, each task starting from *base: ids, keys, params,
  * depends_on (into upstream and downstream lists), template references, and finally cycles
- * (filling wf->topo when there are none). wf->ids maps ids to indexes afterwards. */
+ * (filling wf->topo when there are none). wf->id_slots maps ids to indexes afterwards. */
 void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const json_t *on_exit,
                        const df_task_def *base, const char *const *pool_names,
                        const char *const *breaker_names);
@@ -142,7 +154,7 @@ int df_wfl_handler_upstream(df_wfl_loader *L, size_t i, size_t n_dag, size_t *st
  * any DAG task but no handler. Returns true when the reference is fully checked here (an error
  * was reported, or a handler's task reference is fine); false to go on with the usual checks. */
 bool df_wfl_handler_ref(df_wfl_loader *L, const char *where, const char *path, const char *ref,
-                        bool handler, const json_t *ids, size_t n_dag);
+                        bool handler, const df_workflow *wf, size_t n_dag);
 
 /* ---- workflow_schedule.c: the `schedule` object (SPEC §9) ---- */
 

@@ -55,26 +55,21 @@ static int take_ref(void *ud, const char *ref)
 }
 
 /* The task named by a ${tasks.ID...} reference must be an upstream of task self. */
-static void check_task_ref(df_wfl_loader *L, const char *where, const char *ref, const json_t *ids,
-                           const size_t *stamp, size_t self)
+static void check_task_ref(df_wfl_loader *L, const char *where, const char *ref,
+                           const df_workflow *wf, const size_t *stamp, size_t self)
 {
     const char *id = ref + 6;
     char name[129];
     snprintf(name, sizeof name, "%.*s", (int)strcspn(id, "."), id);
-    const json_t *idx = json_object_get((json_t *)ids, name);
-    if (!idx) {
+    long idx = df_workflow_find_task(wf, name);
+    if (idx < 0) {
         df_suggester sg;
         df_suggest_init(&sg, name);
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)ids, k, x)
-        {
-            df_suggest_add(&sg, k);
-        }
+        df_wfl_ids_suggest(wf, &sg);
         const char *s = df_suggest_best(&sg);
         df_wfl_err(L, where, "for_each: ${%s} references task \"%s\", which does not exist%s%s%s",
                    ref, name, s ? "; did you mean \"" : "", s ? s : "", s ? "\"?" : "");
-    } else if (stamp[json_integer_value(idx)] != self + 1) {
+    } else if (stamp[idx] != self + 1) {
         df_wfl_err(L, where,
                    "for_each: ${%s} references task \"%s\", which is not an upstream (add it to "
                    "depends_on)",
@@ -84,7 +79,7 @@ static void check_task_ref(df_wfl_loader *L, const char *where, const char *ref,
 
 /* See workflow_loader.h. */
 void df_wfl_map_check(df_wfl_loader *L, const char *where, const df_task_def *t, const json_t *obj,
-                      const json_t *ids, const size_t *stamp, size_t self)
+                      const df_workflow *wf, const size_t *stamp, size_t self)
 {
     if (!t->for_each) {
         if (json_object_get(obj, "max_parallel") && t->max_parallel > 0)
@@ -112,7 +107,7 @@ void df_wfl_map_check(df_wfl_loader *L, const char *where, const df_task_def *t,
         return;
     }
     if (strncmp(m.ref, "tasks.", 6) == 0)
-        check_task_ref(L, where, m.ref, ids, stamp, self);
+        check_task_ref(L, where, m.ref, wf, stamp, self);
     else if (strncmp(m.ref, "params.", 7) != 0 && strncmp(m.ref, "env.", 4) != 0)
         df_wfl_err(L, where,
                    "for_each: ${%s} cannot give the array (use ${params.NAME...} or "

@@ -45,7 +45,7 @@ static bool handler_only(const char *ref)
 }
 
 bool df_wfl_handler_ref(df_wfl_loader *L, const char *where, const char *path, const char *ref,
-                        bool handler, const json_t *ids, size_t n_dag)
+                        bool handler, const df_workflow *wf, size_t n_dag)
 {
     if (!handler) {
         if (!handler_only(ref))
@@ -62,10 +62,10 @@ bool df_wfl_handler_ref(df_wfl_loader *L, const char *where, const char *path, c
     size_t n = strcspn(id, ".");
     char name[129];
     snprintf(name, sizeof name, "%.*s", (int)(n > 128 ? 128 : n), id);
-    const json_t *idx = json_object_get(ids, name);
-    if (!idx)
+    long idx = df_workflow_find_task(wf, name);
+    if (idx < 0)
         return false; /* the usual check reports it, with a suggestion */
-    if ((size_t)json_integer_value(idx) >= n_dag)
+    if ((size_t)idx >= n_dag)
         df_wfl_err(L, where,
                    "%s: ${%s} references on_exit handler \"%s\" (handlers read the tasks' "
                    "results, not each other's)",

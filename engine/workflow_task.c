@@ -4,10 +4,9 @@
  * ${tasks.X} references of its params, then the downstream lists and the search for cycles. See
  * workflow_loader.h; the document and its other sections are workflow.c's.
  *
- * Work is linear in the size of the file: ids are looked up in a hash map (wf->ids, a jansson
- * object), dependencies are de-duplicated with a stamp array, cycles are found by
- * df_dag_toposort in O(V+E), and "did you mean" among task ids (O(n) each) is offered for the
- * first 50 unknown ones only. */
+ * Work is linear in the size of the file: ids are looked up in a hash map (wf->id_slots),
+ * dependencies are de-duplicated with a stamp array, cycles are found by df_dag_toposort in O(V+E),
+ * and "did you mean" among task ids (O(n) each) is offered for the first 50 unknown ones only. */
 #include "workflow_loader.h"
 
 #include <stdio.h>
@@ -178,19 +177,14 @@ void df_wfl_load_defaults(df_wfl_loader *L, const json_t *defaults, df_task_def 
 
 /* The task id closest to name, while *suggestions_left allows one more search (each costs O(n):
  * many errors must not cost O(n^2)); NULL otherwise. Borrowed from ids. */
-static const char *suggest_task(json_t *ids, const char *name, size_t *suggestions_left)
+static const char *suggest_task(const df_workflow *wf, const char *name, size_t *suggestions_left)
 {
     if (*suggestions_left == 0)
         return NULL;
     (*suggestions_left)--;
     df_suggester sg;
     df_suggest_init(&sg, name);
-    const char *k;
-    json_t *v;
-    json_object_foreach(ids, k, v)
-    {
-        df_suggest_add(&sg, k);
-    }
+    df_wfl_ids_suggest(wf, &sg);
     return df_suggest_best(&sg);
 }
 
@@ -201,7 +195,7 @@ typedef struct ref_check {
     const char *path;  /* e.g. params.argv[1] */
     size_t self;       /* the task's index */
     const df_task_def *task;
-    json_t *ids;
+    const df_workflow *wf;
     const size_t *stamp; /* stamp[j] == self + 1 when j is in the task's depends_on */
     size_t n_dag;        /* tasks before this index are DAG tasks, the others on_exit handlers */
     size_t *suggestions_left;
@@ -212,7 +206,7 @@ static int check_ref(void *ud, const char *ref)
 {
     ref_check *c = ud;
     df_wfl_map_check_ref(c->L, c->where, c->path, c->task, ref);
-    if (df_wfl_handler_ref(c->L, c->where, c->path, ref, c->task->handler, c->ids, c->n_dag))
+    if (df_wfl_handler_ref(c->L, c->where, c->path, ref, c->task->handler, c->wf, c->n_dag))
         return 0;
     if (strncmp(ref, "tasks.", 6) != 0)
         return 0;
@@ -225,9 +219,9 @@ static int check_ref(void *ud, const char *ref)
         df_wfl_err(c->L, c->where, "%s: ${%s} references the task itself", c->path, ref);
         return 0;
     }
-    const json_t *idx = json_object_get(c->ids, name);
-    if (!idx) {
-        const char *s = suggest_task(c->ids, name, c->suggestions_left);
+    long idx = df_workflow_find_task(c->wf, name);
+    if (idx < 0) {
+        const char *s = suggest_task(c->wf, name, c->suggestions_left);
         df_wfl_err(c->L, c->where, "%s: ${%s} references task \"%s\", which does not exist%s%s%s",
                    c->path, ref, name, s ? "; did you mean \"" : "", s ? s : "", s ? "\"?" : "");
         return 0;
@@ -239,7 +233,7 @@ static int check_ref(void *ud, const char *ref)
                    c->path, ref);
         return 0;
     }
-    size_t j = (size_t)json_integer_value(idx);
+    size_t j = (size_t)idx;
     if (c->stamp[j] != c->self + 1)
         df_wfl_err(c->L, c->where,
                    "%s: ${%s} references task \"%s\", which is not an upstream (add it to "
@@ -436,7 +430,19 @@ typedef struct task_pass {
     const char *const *breaker_names;
     const json_t *cur; /* a streamed load: the element of task cur_i now parsed (borrowed) */
     size_t cur_i;
+    json_t *empty; /* owned: the one empty params object the tasks without params share */
 } task_pass;
+
+/* A new reference to the empty params object the tasks share (~200 bytes each otherwise: a
+ * million-task DAG of no-ops holds 0.2 GB of `{}`). Shared safely: params are never changed in
+ * place (plugin.c's param rules change a copy), and jansson's reference counts are atomic.
+ * NULL when out of memory. */
+static json_t *empty_params(task_pass *tp)
+{
+    if (!tp->empty)
+        tp->empty = json_object();
+    return json_incref(tp->empty);
+}
 
 /* The JSON object of task i: tasks[i] (in a streamed load, the element being parsed), or
  * on_exit[i - n_dag] for a handler (borrowed). */
@@ -485,17 +491,17 @@ static int read_task_id(task_pass *tp, size_t i)
                    json_string_value(id));
     } else {
         const char *s = json_string_value(id);
-        const json_t *prev = json_object_get(wf->ids, s);
+        long prev = df_workflow_find_task(wf, s);
         t->id = strdup(s);
         if (!t->id) {
             df_wfl_err(L, NULL, "out of memory");
             return -1;
         }
-        if (prev) {
+        if (prev >= 0) {
             /* on_exit handlers share the tasks' namespace (SPEC §8) */
             if (asprintf(&tp->label[i], "%s \"%s\" (%s)", what, s, pos) < 0)
                 tp->label[i] = NULL;
-            task_pos(tp, (size_t)json_integer_value(prev), first, sizeof first);
+            task_pos(tp, (size_t)prev, first, sizeof first);
             if (i < tp->n_dag)
                 df_wfl_err(L, pos, "duplicate task id \"%s\" (first defined at %s)", s, first);
             else
@@ -504,10 +510,7 @@ static int read_task_id(task_pass *tp, size_t i)
                            "share one namespace with tasks)",
                            s, first);
         } else {
-            if (json_object_set_new(wf->ids, s, json_integer((json_int_t)i)) != 0) {
-                df_wfl_err(L, NULL, "out of memory");
-                return -1;
-            }
+            df_wfl_ids_add(wf, i);
             if (asprintf(&tp->label[i], "%s \"%s\"", what, s) < 0)
                 tp->label[i] = NULL;
         }
@@ -542,9 +545,12 @@ static const json_t *read_task_keys(task_pass *tp, size_t i, const json_t *obj)
                 !(t->plugin = strdup(json_string_value(v))))
                 df_wfl_err(L, NULL, "out of memory");
         } else if (strcmp(key, "params") == 0) {
-            if (json_is_object(v))
+            if (json_is_object(v) && json_object_size(v) == 0) {
+                if (!(t->params = empty_params(tp)))
+                    df_wfl_err(L, NULL, "out of memory");
+            } else if (json_is_object(v)) {
                 t->params = json_incref(v);
-            else
+            } else
                 df_wfl_err(L, where, "params: must be an object, got %s",
                            df_wfl_describe(v, d, sizeof d));
         } else if (strcmp(key, "depends_on") == 0) {
@@ -571,7 +577,7 @@ static const json_t *read_task_keys(task_pass *tp, size_t i, const json_t *obj)
     }
     if (!json_object_get(obj, "plugin"))
         df_wfl_err(L, where, "missing required key \"plugin\"");
-    if (!t->params && !(t->params = json_object()))
+    if (!t->params && !(t->params = empty_params(tp)))
         df_wfl_err(L, NULL, "out of memory");
     return deps;
 }
@@ -597,14 +603,14 @@ static void read_dependency(task_pass *tp, size_t i, size_t k, const json_t *dv)
         df_wfl_err(L, where, "depends_on: a task cannot depend on itself");
         return;
     }
-    const json_t *idx = json_object_get(wf->ids, dep);
-    if (!idx) {
-        const char *s = suggest_task(wf->ids, dep, &tp->suggestions_left);
+    long idx = df_workflow_find_task(wf, dep);
+    if (idx < 0) {
+        const char *s = suggest_task(wf, dep, &tp->suggestions_left);
         df_wfl_err(L, where, "depends_on: unknown task \"%.200s\"%s%s%s", dep,
                    s ? "; did you mean \"" : "", s ? s : "", s ? "\"?" : "");
         return;
     }
-    size_t j = (size_t)json_integer_value(idx);
+    size_t j = (size_t)idx;
     if (tp->stamp[j] == i + 1) {
         df_wfl_err(L, where, "depends_on: \"%s\" is listed more than once", dep);
         return;
@@ -649,14 +655,14 @@ static void read_task(task_pass *tp, size_t i)
     if (t->handler ? df_wfl_handler_upstream(tp->L, i, tp->n_dag, tp->stamp) != 0
                    : read_depends_on(tp, i, deps) != 0)
         return;
-    df_wfl_map_check(tp->L, tp->label[i], t, obj, wf->ids, tp->stamp, i);
+    df_wfl_map_check(tp->L, tp->label[i], t, obj, wf, tp->stamp, i);
     if (t->params) {
         char path[512] = "params";
         ref_check c = {.L = tp->L,
                        .where = tp->label[i],
                        .self = i,
                        .task = t,
-                       .ids = wf->ids,
+                       .wf = wf,
                        .stamp = tp->stamp,
                        .n_dag = tp->n_dag,
                        .suggestions_left = &tp->suggestions_left};
@@ -803,8 +809,7 @@ void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const json_t *on_e
                     .pool_names = pool_names,
                     .breaker_names = breaker_names};
     wf->tasks = calloc(n, sizeof *wf->tasks);
-    wf->ids = json_object();
-    if (!wf->tasks || !tp.label || !tp.stamp || !wf->ids) {
+    if (!wf->tasks || !tp.label || !tp.stamp || df_wfl_ids_init(wf, n) != 0) {
         df_wfl_err(L, NULL, "out of memory");
         goto out;
     }
@@ -834,4 +839,5 @@ out:
             free(tp.label[i]);
     free(tp.label);
     free(tp.stamp);
+    json_decref(tp.empty);
 }
