@@ -4,7 +4,8 @@
  * keys come after its tasks, with on_exit handlers, a byte order mark, escapes and numbers of
  * every kind; texts the stream gives up on (a syntax error inside the tasks, a duplicate key in
  * a task, "\u0000", an integer out of range) with jansson's messages; the streamed document
- * holds no tasks and the file's bytes are kept; df_workflow_load_text. */
+ * holds no tasks and the file's bytes are kept; tasks without params share one empty object;
+ * df_workflow_load_text. */
 #include <dirent.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -204,6 +205,13 @@ static void test_rich_file(void **state)
     assert_int_equal(json_array_size(json_object_get(wf->doc, "tasks")), 0);
     assert_int_equal(wf->source_len, sizeof rich - 1 - 3);
     assert_memory_equal(wf->source, rich + 3, wf->source_len);
+    /* tasks without params share one empty object; the id index finds every task */
+    assert_ptr_equal(wf->tasks[2].params, wf->tasks[3].params);
+    assert_ptr_equal(wf->tasks[2].params, wf->tasks[4].params);
+    assert_int_equal(json_object_size(wf->tasks[2].params), 0);
+    for (size_t i = 0; i < wf->n_tasks; i++)
+        assert_int_equal(df_workflow_find_task(wf, wf->tasks[i].id), (long)i);
+    assert_int_equal(df_workflow_find_task(wf, "nope"), -1);
     assert_true(json_is_real(json_object_get(wf->tasks[0].params, "e")));
     assert_true(json_is_integer(json_object_get(wf->tasks[0].params, "neg")));
     assert_string_equal(json_string_value(json_object_get(wf->tasks[0].params, "s")),
