@@ -29,6 +29,9 @@ static char *plugins_text(const df_run_record *run)
 }
 
 /* Inserts the runs row of a new run; sets *id. */
+/* DAGs of this many bytes or more are stored without SQLite checking them (insert_run_row). */
+#define DF_SQLITE_UNCHECKED_DAG (1 << 20)
+
 static int insert_run_row(df_sqlite_store *s, const df_run_record *run, long long *id,
                           const char *W)
 {
@@ -58,11 +61,13 @@ static int insert_run_row(df_sqlite_store *s, const df_run_record *run, long lon
     if (run->parent_run_id > 0)
         sqlite3_bind_int64(st, 14, run->parent_run_id);
     df_sqlite_bind_text(st, 15, run->parent_task_id);
-    /* Without the CHECK constraints for this one row: json_valid(dag) would parse the whole
-     * document again (the engine's loader parsed it), and SQLite's parse of a million-task DAG
-     * takes ~0.4 GB and a second. The pragma is the connection's, read when a statement is
-     * compiled (changing it re-prepares them), and is set back at once. */
+    /* A big DAG goes in without the CHECK constraints for this one row: json_valid(dag) would
+     * parse the whole document again (the engine's loader parsed it), and SQLite's parse of a
+     * million-task DAG takes ~0.4 GB and a second. The pragma is the connection's, read when a
+     * statement is compiled (changing it re-prepares the cached ones: not worth it for a small
+     * DAG), and is set back at once. */
     bool unchecked =
+        strlen(run->dag_json) >= DF_SQLITE_UNCHECKED_DAG &&
         sqlite3_exec(s->db, "PRAGMA ignore_check_constraints=ON", NULL, NULL, NULL) == SQLITE_OK;
     code = df_sqlite_run_write(s, st, W);
     if (unchecked)
