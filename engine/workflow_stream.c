@@ -68,13 +68,18 @@ static int add(builder *b, json_t *v, bool container)
     } else {
         json_t *parent = b->stack[b->depth - 1];
         if (json_is_object(parent)) {
-            int bad = !b->key || json_object_get(parent, b->key) ||
-                      json_object_set_new(parent, b->key, v) != 0;
-            if (!bad && b->depth == 1 && strcmp(b->key, "tasks") == 0 && json_is_array(v))
+            int bad = 0;
+            if (!b->key || json_object_get(parent, b->key)) {
+                json_decref(v); /* a duplicate key: jansson's message */
+                bad = 1;
+            } else if (json_object_set_new(parent, b->key, v) != 0) {
+                bad = 1; /* out of memory (v is freed) */
+            } else if (b->depth == 1 && strcmp(b->key, "tasks") == 0 && json_is_array(v)) {
                 b->tasks = v;
+            }
             free(b->key);
             b->key = NULL;
-            if (bad) { /* a duplicate key (jansson's message), or out of memory */
+            if (bad) {
                 b->failed = true;
                 return 0;
             }
