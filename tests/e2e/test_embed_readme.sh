@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 df_setup
 
 command -v cc >/dev/null || skip "no C compiler"
-pkg-config --exists libuv jansson sqlite3 libcurl libpq glib-2.0 libmicrohttpd || skip "pkg-config does not know the libraries"
+pkg-config --exists libuv jansson sqlite3 libcurl libpq glib-2.0 libmicrohttpd yajl || skip "pkg-config does not know the libraries"
 lib="$DF_BUILD_DIR/libdagflow_core.a"
 [[ -f "$lib" ]] || skip "no $lib"
 
@@ -25,7 +25,7 @@ fi
 # shellcheck disable=SC2046
 cc "${san[@]}" -Wall -Wextra -Werror -I"$DF_SOURCE_DIR/include" embed.c -o embed -rdynamic \
     -Wl,--whole-archive "$lib" -Wl,--no-whole-archive \
-    $(pkg-config --libs libuv jansson sqlite3 libcurl libpq glib-2.0 libmicrohttpd) -ljq -lpthread -ldl -lm ||
+    $(pkg-config --libs libuv jansson sqlite3 libcurl libpq glib-2.0 libmicrohttpd yajl) -ljq -lpthread -ldl -lm ||
     fail "the README's example does not build"
 mkdir -p build workflows
 ln -s "$DF_PLUGIN_DIR" build/plugins # the example's plugin folder, relative to where it runs
