@@ -333,29 +333,13 @@ static int add_operand(df_cli *cli, char *arg)
     return 0;
 }
 
-/* Handles one recognised option. Returns 0, or an exit code. */
-static int apply_option(df_cli *cli, int val, char *arg)
+/* apply_*: the options of one kind; NOT_MINE for an option of another kind. */
+#define NOT_MINE (-1)
+
+/* Flags: no value. Returns 0 or NOT_MINE. */
+static int apply_flag(df_cli *cli, int val)
 {
-    const char *cmd = cli->command;
     switch (val) {
-    case OPT_DB:
-        if (!*arg) {
-            df_cli_error("%s: --db needs a non-empty path", cmd);
-            return DF_EXIT_USAGE;
-        }
-        cli->db_path = arg;
-        return 0;
-    case OPT_PLUGIN_DIR: {
-        const char **d =
-            realloc(cli->plugin_dirs, (cli->n_plugin_dirs + 1) * sizeof *cli->plugin_dirs);
-        if (!d) {
-            df_cli_error("out of memory");
-            return DF_EXIT_INTERNAL;
-        }
-        cli->plugin_dirs = d;
-        cli->plugin_dirs[cli->n_plugin_dirs++] = arg;
-        return 0;
-    }
     case OPT_JSON:
         cli->json = true;
         return 0;
@@ -365,6 +349,24 @@ static int apply_option(df_cli *cli, int val, char *arg)
     case OPT_ALLOW_INSECURE_PLUGINS:
         cli->allow_insecure_plugins = true;
         return 0;
+    case OPT_HELP:
+        cli->help = true;
+        return 0;
+    case OPT_DRY_RUN:
+        cli->dry_run = true;
+        return 0;
+    case OPT_EXPAND:
+        cli->expand = true;
+        return 0;
+    }
+    return NOT_MINE;
+}
+
+/* Numbers, sizes, loads and run ids. Returns 0, DF_EXIT_USAGE (printed), or NOT_MINE. */
+static int apply_number(df_cli *cli, int val, char *arg)
+{
+    const char *cmd = cli->command;
+    switch (val) {
     case OPT_MAX_PARAMS_BYTES:
         return parse_cap(cmd, "max-params-bytes", arg, &cli->max_params_bytes) ? DF_EXIT_USAGE : 0;
     case OPT_MAX_RESULT_BYTES:
@@ -386,25 +388,6 @@ static int apply_option(df_cli *cli, int val, char *arg)
         cli->max_load = v;
         return 0;
     }
-    case OPT_PASS_ENV: {
-        if (!*arg || strchr(arg, '=')) {
-            df_cli_error("%s: --pass-env needs a variable name or pattern, got \"%s\"", cmd, arg);
-            return DF_EXIT_USAGE;
-        }
-        const char **l = realloc(cli->pass_env, (cli->n_pass_env + 1) * sizeof *l);
-        if (!l) {
-            df_cli_error("out of memory");
-            return DF_EXIT_INTERNAL;
-        }
-        cli->pass_env = l;
-        cli->pass_env[cli->n_pass_env++] = arg;
-        return 0;
-    }
-    case OPT_HELP:
-        cli->help = true;
-        return 0;
-    case OPT_PARAM:
-        return parse_param(cli, arg);
     case OPT_WORKERS_MIN:
         return parse_workers(cmd, "workers-min", arg, &cli->workers_min) ? DF_EXIT_USAGE : 0;
     case OPT_WORKERS_MAX:
@@ -419,6 +402,77 @@ static int apply_option(df_cli *cli, int val, char *arg)
         return parse_count(cmd, "count", arg, &cli->count) ? DF_EXIT_USAGE : 0;
     case OPT_ATTEMPT:
         return parse_count(cmd, "attempt", arg, &cli->attempt) ? DF_EXIT_USAGE : 0;
+    case OPT_LEASE_MS:
+        if (parse_count(cmd, "lease-ms", arg, &cli->lease_ms))
+            return DF_EXIT_USAGE;
+        if (cli->lease_ms < 300) {
+            df_cli_error("%s: --lease-ms must be at least 300, got %s", cmd, arg);
+            return DF_EXIT_USAGE;
+        }
+        return 0;
+    case OPT_BEFORE:
+        if (df_cli_parse_run_id(arg, &cli->before) != 0) {
+            df_cli_error("%s: --before needs a run id (a positive integer), got \"%s\"", cmd, arg);
+            return DF_EXIT_USAGE;
+        }
+        return 0;
+    case OPT_OLDER_THAN:
+        return parse_days(cmd, arg, &cli->older_than) ? DF_EXIT_USAGE : 0;
+    case OPT_STACK_SIZE:
+        return parse_bytes(cmd, arg, &cli->stack_size) ? DF_EXIT_USAGE : 0;
+    }
+    return NOT_MINE;
+}
+
+/* Options that add to a list (repeatable). Returns 0, an exit code (printed), or NOT_MINE. */
+static int apply_list(df_cli *cli, int val, char *arg)
+{
+    const char *cmd = cli->command;
+    switch (val) {
+    case OPT_PLUGIN_DIR: {
+        const char **d =
+            realloc(cli->plugin_dirs, (cli->n_plugin_dirs + 1) * sizeof *cli->plugin_dirs);
+        if (!d) {
+            df_cli_error("out of memory");
+            return DF_EXIT_INTERNAL;
+        }
+        cli->plugin_dirs = d;
+        cli->plugin_dirs[cli->n_plugin_dirs++] = arg;
+        return 0;
+    }
+    case OPT_PASS_ENV: {
+        if (!*arg || strchr(arg, '=')) {
+            df_cli_error("%s: --pass-env needs a variable name or pattern, got \"%s\"", cmd, arg);
+            return DF_EXIT_USAGE;
+        }
+        const char **l = realloc(cli->pass_env, (cli->n_pass_env + 1) * sizeof *l);
+        if (!l) {
+            df_cli_error("out of memory");
+            return DF_EXIT_INTERNAL;
+        }
+        cli->pass_env = l;
+        cli->pass_env[cli->n_pass_env++] = arg;
+        return 0;
+    }
+    case OPT_PARAM:
+        return parse_param(cli, arg);
+    }
+    return NOT_MINE;
+}
+
+/* Text values (paths, names, times), checked here when a bad one is plain. Returns 0,
+ * DF_EXIT_USAGE (printed), or NOT_MINE. */
+static int apply_text(df_cli *cli, int val, char *arg)
+{
+    const char *cmd = cli->command;
+    switch (val) {
+    case OPT_DB:
+        if (!*arg) {
+            df_cli_error("%s: --db needs a non-empty path", cmd);
+            return DF_EXIT_USAGE;
+        }
+        cli->db_path = arg;
+        return 0;
     case OPT_FROM:
         cli->from = arg; /* checked by the command (df_parse_time) */
         return 0;
@@ -446,33 +500,11 @@ static int apply_option(df_cli *cli, int val, char *arg)
         cli->queues[cli->n_queues++] = arg;
         return 0;
     }
-    case OPT_LEASE_MS:
-        if (parse_count(cmd, "lease-ms", arg, &cli->lease_ms))
-            return DF_EXIT_USAGE;
-        if (cli->lease_ms < 300) {
-            df_cli_error("%s: --lease-ms must be at least 300, got %s", cmd, arg);
-            return DF_EXIT_USAGE;
-        }
-        return 0;
     case OPT_STATE:
         cli->state = arg; /* checked by the engine */
         return 0;
     case OPT_SINCE:
         cli->since = arg; /* checked by the command */
-        return 0;
-    case OPT_BEFORE:
-        if (df_cli_parse_run_id(arg, &cli->before) != 0) {
-            df_cli_error("%s: --before needs a run id (a positive integer), got \"%s\"", cmd, arg);
-            return DF_EXIT_USAGE;
-        }
-        return 0;
-    case OPT_OLDER_THAN:
-        return parse_days(cmd, arg, &cli->older_than) ? DF_EXIT_USAGE : 0;
-    case OPT_DRY_RUN:
-        cli->dry_run = true;
-        return 0;
-    case OPT_EXPAND:
-        cli->expand = true;
         return 0;
     case OPT_OUTPUT:
         if (!*arg) {
@@ -481,8 +513,6 @@ static int apply_option(df_cli *cli, int val, char *arg)
         }
         cli->output = arg;
         return 0;
-    case OPT_STACK_SIZE:
-        return parse_bytes(cmd, arg, &cli->stack_size) ? DF_EXIT_USAGE : 0;
     case OPT_TASK:
         if (!*arg) {
             df_cli_error("%s: --task needs a task id", cmd);
@@ -505,7 +535,22 @@ static int apply_option(df_cli *cli, int val, char *arg)
         cli->format = arg;
         return 0;
     }
-    df_cli_error("%s: internal error: unhandled option %d", cmd, val);
+    return NOT_MINE;
+}
+
+/* Handles one recognised option. Returns 0, or an exit code. */
+static int apply_option(df_cli *cli, int val, char *arg)
+{
+    int rc = apply_flag(cli, val);
+    if (rc == NOT_MINE)
+        rc = apply_number(cli, val, arg);
+    if (rc == NOT_MINE)
+        rc = apply_list(cli, val, arg);
+    if (rc == NOT_MINE)
+        rc = apply_text(cli, val, arg);
+    if (rc != NOT_MINE)
+        return rc;
+    df_cli_error("%s: internal error: unhandled option %d", cli->command, val);
     return DF_EXIT_INTERNAL;
 }
 
