@@ -1,8 +1,9 @@
 /* service: `dagflow serve` as a library (SPEC §9; dagflow.h's df_service_*) — its life (open,
  * run, stop, close), the loop's handles (folder events and rescans, the fire timer, the
  * housekeeping timer that frees ended runs, starts queued fire times and publishes the workflow
- * list, the stop check), runs asked for by other threads (a mutex-guarded queue and a
- * uv_async: the asker waits on a condition variable, the engine thread never waits), and the log.
+ * list, the stop check), requests of other threads — runs started, cancelled, retried, resumed
+ * (a mutex-guarded queue and a uv_async: the asker waits on a condition variable, the engine
+ * thread never waits) — and the log.
  * The folder is service_dir.c's, schedules service_fire.c's. */
 #include "service.h"
 
@@ -14,6 +15,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "runner.h"
 
 #define HOUSEKEEP_MS 100
 #define FS_EVENT_DELAY_MS 50 /* an fs event rescans after this (editors write in steps) */
@@ -146,6 +148,17 @@ int df_service_workflows(df_service *s, json_t **out)
 
 /* ---- runs asked for by other threads ---- */
 
+static void req_free(df_svc_req *r)
+{
+    if (!r)
+        return;
+    free(r->workflow);
+    free(r->task);
+    json_decref(r->params);
+    df_errlist_clear(&r->errs);
+    free(r);
+}
+
 static void answer(df_service *s, df_svc_req *r)
 {
     pthread_mutex_lock(&s->mu);
@@ -153,24 +166,17 @@ static void answer(df_service *s, df_svc_req *r)
     bool free_it = r->abandoned;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    if (free_it) {
-        free(r->workflow);
-        json_decref(r->params);
-        df_errlist_clear(&r->errs);
-        free(r);
-    }
+    if (free_it)
+        req_free(r);
 }
 
-static void serve_request(df_service *s, df_svc_req *r)
+static void serve_start(df_service *s, df_svc_req *r)
 {
     df_svc_wf *w = df_svc_find(s, r->workflow);
     bool known = w != NULL;
     for (size_t i = 0; !known && i < s->n_wfs; i++)
         known = s->wfs[i]->name && strcmp(s->wfs[i]->name, r->workflow) == 0;
-    if (s->stopping || s->e->fatal) {
-        df_errlist_add(&r->errs, "the service is stopping: no new run starts");
-        r->rc = DF_EINTERRUPTED;
-    } else if (!w) {
+    if (!w) {
         df_errlist_add(&r->errs, known ? "workflow %s is invalid" : "no workflow %s", r->workflow);
         r->rc = known ? DF_EREFUSED : DF_ENOTFOUND;
     } else {
@@ -179,6 +185,59 @@ static void serve_request(df_service *s, df_svc_req *r)
         if (r->rc != 0 && r->rc != DF_EINPUT)
             df_svc_log(s, "workflow %s: an API run could not start: %s", r->workflow,
                        r->errs.n ? r->errs.msgs[0] : df_strerror(r->rc));
+    }
+}
+
+/* A run this engine took over (resume, retry, a cancel that runs the handlers): it becomes its
+ * workflow's last run. */
+static void note_taken(df_service *s, long long run_id, const char *how)
+{
+    const char *name = NULL;
+    for (size_t i = 0; i < s->e->n_runs && !name; i++)
+        if (df_run_id(s->e->runs[i]) == run_id)
+            name = s->e->runs[i]->wf->name;
+    df_svc_log(s, "run %lld (%s) %s", run_id, name ? name : "?", how);
+    df_svc_wf *w = name ? df_svc_find(s, name) : NULL;
+    if (w && run_id >= w->last_run_id) {
+        w->last_run_id = run_id;
+        w->last_state = DF_RS_RUNNING;
+    }
+    s->dirty = true;
+}
+
+/* cancel as `dagflow cancel` does: the request stored (and acted on now when this engine owns
+ * the run, within 1 s by its owner otherwise); a run no live engine owns is taken over, as
+ * resume would, so that its handlers run and it ends CANCELLED. */
+static void serve_cancel(df_service *s, df_svc_req *r)
+{
+    df_run_state st = DF_RS_RUNNING;
+    r->rc = df_engine_request_cancel(s->e, r->run_id, "HTTP API", &st, &r->errs);
+    if (r->rc != 0)
+        return;
+    df_svc_log(s, "run %lld: cancel asked through the HTTP API", r->run_id);
+    if (st == DF_RS_INTERRUPTED) {
+        r->rc = df_engine_start_resume(s->e, r->run_id, &r->errs);
+        if (r->rc == 0)
+            note_taken(s, r->run_id, "taken over to be cancelled");
+    }
+}
+
+static void serve_request(df_service *s, df_svc_req *r)
+{
+    if (s->stopping || s->e->fatal) {
+        df_errlist_add(&r->errs, "the service is stopping: no new run starts");
+        r->rc = DF_EINTERRUPTED;
+    } else if (r->kind == DF_SVC_REQ_START) {
+        serve_start(s, r);
+    } else if (r->kind == DF_SVC_REQ_CANCEL) {
+        serve_cancel(s, r);
+    } else {
+        bool retry = r->kind == DF_SVC_REQ_RETRY;
+        r->rc = retry ? df_engine_start_retry(s->e, r->run_id, r->task, &r->errs)
+                      : df_engine_start_resume(s->e, r->run_id, &r->errs);
+        if (r->rc == 0)
+            note_taken(s, r->run_id,
+                       retry ? "retried through the HTTP API" : "resumed through the HTTP API");
     }
     answer(s, r);
 }
@@ -205,19 +264,12 @@ static void on_requests(uv_async_t *h)
     }
 }
 
-int df_service_start_run(df_service *s, const char *workflow, const json_t *params,
-                         unsigned timeout_ms, long long *run_id, df_errlist *errs)
+/* Hands r to the engine thread and waits for its answer, at most timeout_ms (0 = 30000). Takes
+ * r (freed here, or by the engine thread when the wait times out). Returns the request's code
+ * with its messages appended to errs; *run_id (may be NULL) gets the request's run. */
+static int submit(df_service *s, df_svc_req *r, unsigned timeout_ms, long long *run_id,
+                  df_errlist *errs)
 {
-    *run_id = 0;
-    df_svc_req *r = calloc(1, sizeof *r);
-    if (!r || !(r->workflow = strdup(workflow)) ||
-        (params && !(r->params = json_deep_copy(params)))) {
-        if (r)
-            free(r->workflow);
-        free(r);
-        df_errlist_add(errs, "out of memory");
-        return DF_ENOMEM;
-    }
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     uint64_t ms = timeout_ms ? timeout_ms : 30000;
@@ -230,9 +282,7 @@ int df_service_start_run(df_service *s, const char *workflow, const json_t *para
     pthread_mutex_lock(&s->mu);
     if (!s->accepting) {
         pthread_mutex_unlock(&s->mu);
-        free(r->workflow);
-        json_decref(r->params);
-        free(r);
+        req_free(r);
         df_errlist_add(errs, "the service is not running");
         return DF_EINTERRUPTED;
     }
@@ -250,14 +300,68 @@ int df_service_start_run(df_service *s, const char *workflow, const json_t *para
     }
     pthread_mutex_unlock(&s->mu);
     int rc = r->rc;
-    *run_id = r->run_id;
+    if (run_id)
+        *run_id = r->run_id;
     for (size_t i = 0; i < r->errs.n; i++)
         df_errlist_add(errs, "%s", r->errs.msgs[i]);
-    free(r->workflow);
-    json_decref(r->params);
-    df_errlist_clear(&r->errs);
-    free(r);
+    req_free(r);
     return rc;
+}
+
+/* A new request, or NULL (errs says out of memory). */
+static df_svc_req *req_new(df_svc_req_kind kind, const char *workflow, const json_t *params,
+                           const char *task, long long run_id, df_errlist *errs)
+{
+    df_svc_req *r = calloc(1, sizeof *r);
+    if (r) {
+        r->kind = kind;
+        r->run_id = run_id;
+        if ((workflow && !(r->workflow = strdup(workflow))) ||
+            (params && !(r->params = json_deep_copy(params))) ||
+            (task && !(r->task = strdup(task)))) {
+            req_free(r);
+            r = NULL;
+        }
+    }
+    if (!r)
+        df_errlist_add(errs, "out of memory");
+    return r;
+}
+
+int df_service_start_run(df_service *s, const char *workflow, const json_t *params,
+                         unsigned timeout_ms, long long *run_id, df_errlist *errs)
+{
+    *run_id = 0;
+    df_svc_req *r = req_new(DF_SVC_REQ_START, workflow, params, NULL, 0, errs);
+    return r ? submit(s, r, timeout_ms, run_id, errs) : DF_ENOMEM;
+}
+
+/* The run actions: a positive run id, then the request. */
+static int run_action(df_service *s, df_svc_req_kind kind, long long run_id, const char *task,
+                      unsigned timeout_ms, df_errlist *errs)
+{
+    if (run_id <= 0) {
+        df_errlist_add(errs, "run id must be positive, not %lld", run_id);
+        return DF_EINPUT;
+    }
+    df_svc_req *r = req_new(kind, NULL, NULL, task, run_id, errs);
+    return r ? submit(s, r, timeout_ms, NULL, errs) : DF_ENOMEM;
+}
+
+int df_service_cancel_run(df_service *s, long long run_id, unsigned timeout_ms, df_errlist *errs)
+{
+    return run_action(s, DF_SVC_REQ_CANCEL, run_id, NULL, timeout_ms, errs);
+}
+
+int df_service_retry_run(df_service *s, long long run_id, const char *task, unsigned timeout_ms,
+                         df_errlist *errs)
+{
+    return run_action(s, DF_SVC_REQ_RETRY, run_id, task, timeout_ms, errs);
+}
+
+int df_service_resume_run(df_service *s, long long run_id, unsigned timeout_ms, df_errlist *errs)
+{
+    return run_action(s, DF_SVC_REQ_RESUME, run_id, NULL, timeout_ms, errs);
 }
 
 /* ---- the loop ---- */

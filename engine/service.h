@@ -43,12 +43,22 @@ typedef struct df_svc_wf {
     df_run_state last_state;
 } df_svc_wf;
 
-/* A run asked for by another thread (df_service_start_run). */
+/* What another thread asks the engine thread for. */
+typedef enum df_svc_req_kind {
+    DF_SVC_REQ_START,  /* df_service_start_run */
+    DF_SVC_REQ_CANCEL, /* df_service_cancel_run */
+    DF_SVC_REQ_RETRY,  /* df_service_retry_run */
+    DF_SVC_REQ_RESUME  /* df_service_resume_run */
+} df_svc_req_kind;
+
+/* A request of another thread (df_service_start_run, _cancel_run, _retry_run, _resume_run). */
 typedef struct df_svc_req {
-    char *workflow;
-    json_t *params;
+    df_svc_req_kind kind;
+    char *workflow; /* START: the workflow's name */
+    json_t *params; /* START: params, or NULL */
+    char *task;     /* RETRY: the task, or NULL */
     int rc;
-    long long run_id;
+    long long run_id; /* START: set by the engine thread; the others: the run asked about */
     df_errlist errs;
     bool done;      /* answered (guarded by the service's mutex) */
     bool abandoned; /* the asker gave up waiting: the engine thread frees it */

@@ -25,6 +25,8 @@ static int start_fired(df_service *s, df_svc_wf *w, int64_t lt)
         .params = w->wf->schedule->params, .trigger = DF_TRIGGER_SCHEDULE, .logical_time = lt};
     long long run_id = 0;
     int rc = df_svc_start(s, w, &o, &run_id, &errs);
+    if (rc == 0) /* GET /metrics's dagflow_schedule_lateness_seconds */
+        df_metrics_schedule_lateness(&s->e->metrics, df_now_ms() - lt);
     /* A stop that came in meanwhile: the fire time waits as queued for the next serve. */
     bool requeue = rc == DF_EINTERRUPTED && !s->e->fatal;
     if ((rc == 0 || requeue) &&

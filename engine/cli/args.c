@@ -54,6 +54,8 @@ enum {
     OPT_EXECUTOR,
     OPT_QUEUE,
     OPT_LEASE_MS,
+    OPT_LISTEN,
+    OPT_TOKEN_FILE,
 };
 
 #define DF_OPT_COMMON UINT64_C(0) /* mask value meaning "every command" */
@@ -98,6 +100,13 @@ static const df_cli_option OPTIONS[] = {
     {"lease-ms", "MS", OPT_LEASE_MS, DF_OPT_LEASE_MS,
      "lease of each claimed attempt, renewed every third of it; an attempt whose lease expires "
      "is LOST and queued again (default: 15000, at least 300)"},
+    {"listen", "HOST:PORT|off", OPT_LISTEN, DF_OPT_LISTEN,
+     "where the HTTP API and web UI listen (default: 127.0.0.1:8080; [::1]:8080 for IPv6; port 0: "
+     "any free port, the log says which; off: no HTTP server); an address that is not loopback "
+     "needs --token-file"},
+    {"token-file", "FILE", OPT_TOKEN_FILE, DF_OPT_LISTEN,
+     "a file holding the bearer token the HTTP API asks for (Authorization: Bearer TOKEN) on "
+     "/api/ and /metrics; keep it readable by you alone"},
     {"format", "dot|mermaid", OPT_FORMAT, DF_OPT_FORMAT,
      "output format: Graphviz DOT or Mermaid flowchart (default: dot)"},
     {"from", "TIME", OPT_FROM, DF_OPT_FROM,
@@ -500,6 +509,12 @@ static int apply_text(df_cli *cli, int val, char *arg)
         cli->queues[cli->n_queues++] = arg;
         return 0;
     }
+    case OPT_LISTEN:
+        cli->listen = arg; /* checked by the HTTP server */
+        return 0;
+    case OPT_TOKEN_FILE:
+        cli->token_file = arg; /* read by the HTTP server */
+        return 0;
     case OPT_STATE:
         cli->state = arg; /* checked by the engine */
         return 0;

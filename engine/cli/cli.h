@@ -12,6 +12,7 @@
 #ifndef DF_CLI_H
 #define DF_CLI_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +60,7 @@
 #define DF_OPT_EXECUTOR (UINT64_C(1) << 40)   /* --executor local|workers (SPEC §11) */
 #define DF_OPT_QUEUE (UINT64_C(1) << 41)      /* --queue NAME (worker, repeatable) */
 #define DF_OPT_LEASE_MS (UINT64_C(1) << 42)   /* --lease-ms MS (worker) */
+#define DF_OPT_LISTEN (UINT64_C(1) << 50)     /* --listen HOST:PORT|off, --token-file F (serve) */
 /* The engine options of run, resume and retry. */
 #define DF_OPT_ADMISSION (UINT64_C(1) << 48) /* --max-memory SIZE, --max-load X (issue 10) */
 
@@ -123,6 +125,35 @@ int df_cmd_report(const df_cli *cli);
  * DF_EXIT_INTERNAL. Returns DF_EXIT_OK and sets *out (json_decref it). */
 int df_cli_read_attempts(df_engine *e, long long run_id, const char *task, json_t **out);
 
+/* ---- serve_http.c: serve's HTTP API ---------------------------------------------------------- */
+
+/* The address serve listens on without --listen (SPEC §9). */
+#define DF_CLI_DEFAULT_LISTEN "127.0.0.1:8080"
+
+/* The HTTP server of one serve and what its hooks need. */
+typedef struct df_cli_http {
+    df_service *service;     /* borrowed */
+    _Atomic(df_http *) http; /* NULL until started, and with --listen off */
+} df_cli_http;
+
+/* Whether --listen is `off` (serve without the HTTP API). */
+bool df_cli_http_off(const df_cli *cli);
+
+/* Starts serve's HTTP API on cli's --listen and --token-file with every hook wired to s (ctx must
+ * outlive the server; the service must run, or soon run, df_service_run). url (len bytes) gets
+ * "http://HOST:PORT/" with the port bound, or "" with --listen off. Prints why it failed as
+ * `dagflow: serve: ...` lines. Returns DF_EXIT_OK, DF_EXIT_USAGE (bad address, a non-loopback
+ * address without --token-file, a bad token file, the address cannot be bound: all of them fixed
+ * by changing the options) or DF_EXIT_INTERNAL (out of memory). Call after df_cli_signals_block
+ * (the server's threads inherit the mask). */
+int df_cli_http_start(const df_cli *cli, df_service *s, df_cli_http *ctx, char *url, size_t len);
+
+/* The service engine's on_event (ud = the df_cli_http): wakes the long polls. Thread-safe. */
+void df_cli_http_on_event(void *ud, const df_engine_event *ev);
+
+/* Stops the server (requests in flight answer first). Before df_service_close. */
+void df_cli_http_stop(df_cli_http *ctx);
+
 /* ---- args.c: parsing ------------------------------------------------------------------------ */
 
 /* The parsed command line of one command. Strings are borrowed from argv or the environment
@@ -149,6 +180,8 @@ struct df_cli {
     const char *format;        /* --format: "dot" (default) or "mermaid" */
     const char *from;          /* --from TIME as given, or NULL */
     const char *workflows_dir; /* serve's --workflows DIR, or NULL */
+    const char *listen;        /* serve's --listen HOST:PORT or "off", or NULL (the default) */
+    const char *token_file;    /* serve's --token-file F, or NULL */
     long count;                /* --count, 0 when not given */
     long attempt;              /* --attempt, 0 when not given (the latest) */
     const char *state;         /* --state, or NULL (checked by the engine) */

@@ -1,7 +1,8 @@
 /* cmd_serve: the `serve --workflows DIR` command (SPEC §9), a thin front end of the service
  * (dagflow.h's df_service_*, engine/service.c): the process-wide settings of a command that
- * drives an engine, SIGINT/SIGTERM made df_engine_stop calls, and the service's log lines on
- * stderr, each after its UTC time. */
+ * drives an engine, SIGINT/SIGTERM made df_engine_stop calls, the HTTP API on --listen
+ * (serve_http.c; started before the service runs, stopped after it), and the service's log lines
+ * on stderr, each after its UTC time. */
 #include "cli.h"
 
 #include <stdio.h>
@@ -31,9 +32,12 @@ int df_cmd_serve(const df_cli *cli)
     }
     df_cli_process_setup();
     df_cli_crash_install(cli);
-    df_cli_signals_block(); /* before the engine's threads exist, so that none of them takes one */
+    df_cli_signals_block();  /* before the engine's threads exist, so that none of them takes one */
+    static df_cli_http http; /* its hooks may still be running until df_cli_http_stop */
     df_service_config cfg = {.workflows_dir = cli->workflows_dir, .log = log_line};
     df_cli_engine_config(cli, &cfg.engine);
+    cfg.engine.on_event = df_cli_http_on_event;
+    cfg.engine.ud = &http;
     df_service *s = NULL;
     df_errlist errs = {0};
     int rc = df_service_open(&cfg, &s, &errs);
@@ -43,12 +47,20 @@ int df_cmd_serve(const df_cli *cli)
         df_cli_signals_stop();
         return rc == DF_EINPUT ? DF_EXIT_USAGE : DF_EXIT_INTERNAL;
     }
-    if (df_cli_signals_watch(df_service_engine(s)) != 0) {
+    char url[320];
+    int hrc = df_cli_http_start(cli, s, &http, url, sizeof url);
+    if (hrc != DF_EXIT_OK || df_cli_signals_watch(df_service_engine(s)) != 0) {
+        df_cli_http_stop(&http);
         df_service_close(s);
         df_cli_signals_stop();
-        return DF_EXIT_INTERNAL;
+        return hrc != DF_EXIT_OK ? hrc : DF_EXIT_INTERNAL;
     }
+    char line[400];
+    snprintf(line, sizeof line, "HTTP API and web UI on %s%s", url[0] ? url : "(--listen off)",
+             url[0] && !cli->token_file ? " (no token: loopback only)" : "");
+    log_line(NULL, url[0] ? line : "no HTTP API (--listen off)");
     rc = df_service_run(s, &errs);
+    df_cli_http_stop(&http);   /* before the service goes: the hooks use it */
     df_cli_signals_run_over(); /* a signal now leaves at once */
     int halted = df_cli_signals_received() >= 2;
     if (halted)

@@ -173,11 +173,17 @@ static const df_cli_command COMMANDS[] = {
      "that died left RUNNING or INTERRUPTED for these workflows (runs of `dagflow run` are left\n"
      "to their owner). Writes one line on stderr per run start and end and per error.\n"
      "SIGINT or SIGTERM: starts no more runs, interrupts the runs in flight (resumable by the\n"
-     "next serve) and exits 0; a second signal leaves at once.\n",
+     "next serve) and exits 0; a second signal leaves at once.\n"
+     "The HTTP API (SPEC §9: /api/v1/..., /metrics, /healthz) and the web UI listen on --listen\n"
+     "(default 127.0.0.1:8080); the log says the URL (\"HTTP API and web UI on http://...\").\n"
+     "With --token-file, /api/ and /metrics need \"Authorization: Bearer TOKEN\"; an address\n"
+     "that is not loopback is refused without it.\n",
      "  0    stopped by SIGINT/SIGTERM\n"
-     "  2    bad usage, or DIR is not a folder\n"
+     "  2    bad usage, DIR is not a folder, or the HTTP API cannot listen as --listen and\n"
+     "       --token-file say (bad address, address in use, no token file for a non-loopback\n"
+     "       address, unreadable or empty token file)\n"
      "  3    store or internal error\n",
-     DF_OPT_WORKFLOWS | DF_OPT_ENGINE, 0, 0},
+     DF_OPT_WORKFLOWS | DF_OPT_LISTEN | DF_OPT_ENGINE, 0, 0},
     {"worker", df_cmd_worker, "run tasks for engines started with --executor workers",
      "worker --db URI [options]", "",
      "A worker process (SPEC §11): claims queued attempts of its queues (--queue, default\n"

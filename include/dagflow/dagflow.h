@@ -687,9 +687,10 @@ int df_http_metrics_text(const json_t *counts, const json_t *engine, char **text
  * settings, or a workflow name another file has, is invalid.
  *
  * Threads: df_service_run drives everything on the thread that calls it (the engine thread)
- * until df_service_stop. df_service_start_run, df_service_workflows and df_service_stop may be
- * called from any other thread meanwhile (an HTTP server's): they take a mutex and wake the
- * engine thread with uv_async_send; the engine thread never waits for them. */
+ * until df_service_stop. df_service_start_run, _cancel_run, _retry_run, _resume_run,
+ * df_service_workflows and df_service_stop may be called from any other thread meanwhile (an
+ * HTTP server's): they take a mutex and wake the engine thread with uv_async_send; the engine
+ * thread never waits for them. */
 
 typedef struct df_service df_service;
 
@@ -740,6 +741,25 @@ void df_service_stop(df_service *s);
  * may still be created), DF_ESTORE. Thread-safe; must not be called from the engine thread. */
 int df_service_start_run(df_service *s, const char *workflow, const json_t *params,
                          unsigned timeout_ms, long long *run_id, df_errlist *errs);
+
+/* The run actions of SPEC §9's POST /api/v1/runs/ID/cancel, /retry and /resume, asked from
+ * another thread (an HTTP server's) and done on the engine thread, as the commands of the same
+ * names (SPEC §10, §6): cancel stores the request (reason "HTTP API") and acts on it now when this
+ * service owns the run (its owner acts within 1 s otherwise), and takes over, as resume would, a
+ * run no live engine owns, so that its on_exit handlers run and it ends CANCELLED; retry reopens a
+ * finished run (task NULL: its failed part; else that task and what is downstream of it) and
+ * resume takes over an INTERRUPTED run or one whose engine is dead, both then advancing in this
+ * service like its other runs. Each blocks the calling thread until the engine thread has acted,
+ * at most timeout_ms (0 = 30000); it never waits for the run to end. Returns 0; DF_EINPUT (run_id
+ * not positive); DF_ENOTFOUND (no such run); DF_EREFUSED (the run's state does not allow it: a
+ * finished run for cancel and resume, an unfinished one for retry, a run whose engine is alive for
+ * resume, an unknown task or nothing to retry; why in errs); DF_EINTERRUPTED (stopping or not
+ * running); DF_EBUSY (timed out: the action may still happen); DF_ESTORE; or resume's errors.
+ * Thread-safe; must not be called from the engine thread. */
+int df_service_cancel_run(df_service *s, long long run_id, unsigned timeout_ms, df_errlist *errs);
+int df_service_retry_run(df_service *s, long long run_id, const char *task, unsigned timeout_ms,
+                         df_errlist *errs);
+int df_service_resume_run(df_service *s, long long run_id, unsigned timeout_ms, df_errlist *errs);
 
 /* The workflows served, as a new array sorted by name (then file), each
  *   {"name", "file", "valid", "errors": [...], "schedule": the file's schedule object or null,

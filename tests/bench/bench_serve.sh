@@ -30,7 +30,7 @@ if [[ $what == schedules ]]; then
         printf '{"name": "w%d", "schedule": {"cron": "* * * * * *", "catchup": "none"},
  "tasks": [{"id": "a", "plugin": "noop"}]}\n' "$i" >"wf/w$i.json"
     done
-    "$bin" serve --workflows wf --db s.db 2>serve.log &
+    "$bin" serve --workflows wf --db s.db --listen off 2>serve.log &
     pid=$!
     t0=$(date +%s%3N)
     sleep "$secs"
@@ -84,7 +84,7 @@ fire=$((($(date +%s) + 5) * 1000))
 names=()
 for ((i = 0; i < r; i++)); do names+=("d$i"); done
 dag "$fire" "${names[@]}"
-"$bin" serve --workflows wf --db s.db 2>serve.log &
+"$bin" serve --workflows wf --db s.db --listen off 2>serve.log &
 pid=$!
 while [[ $(sqlite3 s.db "SELECT count(*) FROM runs WHERE state <> 'RUNNING'" 2>/dev/null || echo 0) -lt $r ]]; do
     sleep 0.2

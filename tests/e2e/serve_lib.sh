@@ -8,15 +8,25 @@ SERVE_N=0
 
 # serve_start [ARGS...]: starts `dagflow serve --workflows $WORK/wf --db $DB` in the background;
 # SERVE_PID is its pid, SERVE_LOG its stderr. Waits until it says it is serving (at most 30 s).
+# Without --listen in ARGS its HTTP API listens on a free loopback port (--listen 127.0.0.1:0, so
+# that serves started at once never fight for 8080); SERVE_URL is its URL
+# (http://127.0.0.1:PORT/), "" with --listen off.
 serve_start() {
     SERVE_N=$((SERVE_N + 1))
     SERVE_LOG="$WORK/serve.$SERVE_N.log"
-    "$DF_BIN" serve --workflows "$WORK/wf" --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" "$@" \
-        >"$WORK/serve.$SERVE_N.out" 2>"$SERVE_LOG" &
+    local listen=(--listen 127.0.0.1:0) a
+    for a in "$@"; do [[ "$a" == --listen ]] && listen=(); done
+    "$DF_BIN" serve --workflows "$WORK/wf" --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" \
+        "${listen[@]}" "$@" >"$WORK/serve.$SERVE_N.out" 2>"$SERVE_LOG" &
     SERVE_PID=$!
+    SERVE_URL=""
     local i
     for ((i = 0; i < 300; i++)); do
-        grep -q 'dagflow serve: serving' "$SERVE_LOG" 2>/dev/null && return 0
+        if grep -q 'dagflow serve: serving' "$SERVE_LOG" 2>/dev/null; then
+            SERVE_URL=$(grep -o 'HTTP API and web UI on http://[^ ]*' "$SERVE_LOG" | head -1 |
+                sed 's/.* on //')
+            return 0
+        fi
         kill -0 "$SERVE_PID" 2>/dev/null || fail "serve exited at start: $(cat "$SERVE_LOG")"
         sleep 0.1
     done
