@@ -239,6 +239,12 @@ static void serve_request(df_service *s, df_svc_req *r)
             note_taken(s, r->run_id,
                        retry ? "retried through the HTTP API" : "resumed through the HTTP API");
     }
+    /* What the asker is told happened is in the store before it hears so: a read right after
+     * (GET /api/v1/runs/ID) sees the run RUNNING again, the cancel request stored. */
+    if (r->rc == 0 && df_engine_commit(s->e) != 0) {
+        df_errlist_add(&r->errs, "%s", s->e->fatal_msg);
+        r->rc = DF_ESTORE;
+    }
     answer(s, r);
 }
 

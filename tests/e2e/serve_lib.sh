@@ -15,7 +15,9 @@ serve_start() {
     SERVE_N=$((SERVE_N + 1))
     SERVE_LOG="$WORK/serve.$SERVE_N.log"
     local listen=(--listen 127.0.0.1:0) a
-    for a in "$@"; do [[ "$a" == --listen ]] && listen=(); done
+    for a in "$@"; do
+        if [[ "$a" == --listen ]]; then listen=(); fi
+    done
     "$DF_BIN" serve --workflows "$WORK/wf" --db "$DB" --plugin-dir "$DF_TEST_PLUGIN_DIR" \
         "${listen[@]}" "$@" >"$WORK/serve.$SERVE_N.out" 2>"$SERVE_LOG" &
     SERVE_PID=$!
@@ -24,7 +26,7 @@ serve_start() {
     for ((i = 0; i < 300; i++)); do
         if grep -q 'dagflow serve: serving' "$SERVE_LOG" 2>/dev/null; then
             SERVE_URL=$(grep -o 'HTTP API and web UI on http://[^ ]*' "$SERVE_LOG" | head -1 |
-                sed 's/.* on //')
+                sed 's/.* on //' || true)
             return 0
         fi
         kill -0 "$SERVE_PID" 2>/dev/null || fail "serve exited at start: $(cat "$SERVE_LOG")"

@@ -23,10 +23,12 @@ import subprocess
 import sys
 import time
 
-PORT = int(os.environ["API_PORT"])
-TOKEN = os.environ["API_TOKEN"]
-OK_RUN = int(os.environ["API_OK"])
-BAD_RUN = int(os.environ["API_BAD"])
+# Set from the environment when run as a script; serve_api_check.py imports this module and sets
+# them itself.
+PORT = int(os.environ.get("API_PORT", "0"))
+TOKEN = os.environ.get("API_TOKEN", "")
+OK_RUN = int(os.environ.get("API_OK", "0"))
+BAD_RUN = int(os.environ.get("API_BAD", "0"))
 CHECKS = 0
 
 
@@ -38,10 +40,15 @@ def check(cond, what):
         sys.exit(1)
 
 
-def request(method, path, body=None, token=TOKEN, headers=None, raw=False):
+_TOKEN = object()  # request()'s default: the TOKEN of the time of the call
+
+
+def request(method, path, body=None, token=_TOKEN, headers=None, raw=False):
     """(status, headers dict, parsed JSON or text)."""
     c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
     h = dict(headers or {})
+    if token is _TOKEN:
+        token = TOKEN
     if token is not None:
         h["Authorization"] = f"Bearer {token}"
     if body is not None and not isinstance(body, (bytes, str)):
@@ -383,4 +390,5 @@ def main():
     print(f"PASS: {CHECKS} checks")
 
 
-main()
+if __name__ == "__main__":
+    main()
