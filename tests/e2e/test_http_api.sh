@@ -24,7 +24,7 @@ expect_rc 1 "a FAILED run"
 bad_run=$(last_run)
 cat >slow.json <<'JSON'
 {"name": "slow", "tasks": [
-  {"id": "nap", "plugin": "shell", "params": {"script": "sleep 4"}},
+  {"id": "nap", "plugin": "shell", "params": {"script": "sleep 6"}},
   {"id": "after", "plugin": "shell", "depends_on": ["nap"], "params": {"script": "true"}}]}
 JSON
 cat >sched.json <<'JSON'

@@ -224,11 +224,8 @@ def check_long_poll():
         check(s == 200, f"events {s} {body}")
         if not body["events"]:
             break  # the run is final
-        first = body["events"][0]
-        at = time.mktime(time.strptime(first["at"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
-        at += int(first["at"][20:23]) / 1000.0
         if took > 0.2:  # this poll waited for the event
-            delays.append((got - at) * 1000)
+            delays.append((got - hc.event_time(body["events"][0])) * 1000)
         last = body["last_seq"]
     check(delays, "a long poll waited for an event")
     worst = max(delays)
