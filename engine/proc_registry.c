@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "proc_cgroup.h"
 #include "proc_limits.h"
+#include "proc_orphans.h"
 
 /* Every child that has not been reaped yet, in any loop of the process, with its owner (see
  * df_proc_set_owner) and when a kill from outside its loop escalates to SIGKILL (0: not asked).
@@ -77,6 +78,17 @@ bool df_proc_reg_remove(int pid)
         }
     pthread_mutex_unlock(&live_mu);
     return cpu_killed;
+}
+
+/* See proc_registry.h. */
+bool df_proc_reg_has(int pid)
+{
+    bool has = false;
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < live_n && !has; i++)
+        has = live[i].pid == pid;
+    pthread_mutex_unlock(&live_mu);
+    return has;
 }
 
 /* Control groups whose child exited while processes it started still ran in them. */
@@ -218,6 +230,7 @@ size_t df_proc_escalate(void)
         }
     }
     pthread_mutex_unlock(&live_mu);
+    df_proc_reap_orphans(DF_PROC_ORPHAN_SCAN_MS);
     return n;
 }
 

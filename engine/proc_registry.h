@@ -28,10 +28,15 @@ size_t df_proc_kill_owned(const void *group, uint64_t id);
  * tracked children left populated when they exited are killed and removed. Thread-safe. */
 void df_proc_kill_owned_now(const void *group);
 
+/* Milliseconds between two scans for adopted zombies by df_proc_escalate (proc_orphans.h). */
+#define DF_PROC_ORPHAN_SCAN_MS 1000
+
 /* SIGKILLs the groups whose df_proc_kill_owned grace has passed, and those of the children
  * whose control group used more CPU time than their whole-task cpu_seconds (see
- * df_proc_reg_cpu_limit); returns how many. Called periodically by the engine's thread (every
- * DF_PROC_ESCALATE_MS, so a group runs at most that long past its cpu_seconds). Thread-safe. */
+ * df_proc_reg_cpu_limit); returns how many. Also reaps, at most once per
+ * DF_PROC_ORPHAN_SCAN_MS, the zombies adopted as a child subreaper (df_proc_reap_orphans). Called
+ * periodically by the engine's thread (every DF_PROC_ESCALATE_MS, so a group runs at most that long
+ * past its cpu_seconds). Thread-safe. */
 size_t df_proc_escalate(void);
 
 /* A child listed for an owner (df_proc_reg_list). */
@@ -60,6 +65,9 @@ void df_proc_reg_cpu_limit(int pid, const char *usage_file, int v2, uint64_t lim
 /* Unlists a child once reaped (its pid may be reused from then on). Returns whether
  * df_proc_escalate killed it for its cpu limit. */
 bool df_proc_reg_remove(int pid);
+
+/* Whether pid is a child of proc.c not reaped yet. Thread-safe. */
+bool df_proc_reg_has(int pid);
 
 /* Keeps a control group's directory (dir: new, taken) whose child exited while processes it
  * started still ran in it, for df_proc_kill_owned_now to kill and remove. */
