@@ -22,7 +22,7 @@
 #include "remote.h"
 #include "takeover.h"
 
-#define DF_HEARTBEAT_MS 5000
+#define DF_HEARTBEAT_MS 5000 /* at most; a third of the run lease when that is shorter */
 #define DF_STOP_GRACE_MS 5000
 
 void df_engine_config_default(df_engine_config *cfg)
@@ -56,11 +56,18 @@ void df_engine_taken_over(df_engine *e, long long run_id)
         return;
     df_engine_fail(e,
                    "run %lld was taken over by another engine (its heartbeat was older than "
-                   "%d s, so `dagflow resume` treated this engine as dead); this engine stops and "
-                   "leaves the run to the other one",
-                   run_id, DF_HEARTBEAT_STALE_MS / 1000);
+                   "%d s, so `dagflow resume` treated this engine as dead, or its lease of %lld ms "
+                   "ended and a serve adopted it); this engine stops and leaves the run to the "
+                   "other one",
+                   run_id, DF_HEARTBEAT_STALE_MS / 1000, df_engine_lease_ms(e));
     e->taken_over = true;
 }
+
+long long df_engine_lease_ms(const df_engine *e)
+{
+    return e->cfg.run_lease_ms > 0 ? e->cfg.run_lease_ms : DF_RUN_LEASE_DEFAULT_MS;
+}
+
 
 int df_engine_tx(df_engine *e)
 {
@@ -317,17 +324,21 @@ static void on_heartbeat(uv_timer_t *h)
     if (!e->fatal && df_store_check_file(e->store) != DF_STORE_OK)
         df_engine_fail(e, "%s", df_store_error(e->store));
     for (size_t i = 0; i < e->n_runs; i++) {
-        if (df_run_ended(e->runs[i]) || df_engine_tx(e) != 0)
+        if (df_run_ended(e->runs[i]) || df_run_lease_is_lost(e->runs[i]) || df_engine_tx(e) != 0)
             continue;
-        /* A compare-and-set on the owner: an engine that was frozen past DF_HEARTBEAT_STALE_MS
-         * and whose run was resumed elsewhere learns here that it lost the run. */
+        /* A compare-and-set on the owner, renewing the run's lease: an engine that was frozen
+         * past its lease (or DF_HEARTBEAT_STALE_MS) and whose run was adopted or resumed
+         * elsewhere learns here that it lost the run. */
         int rc = df_store_run_claim(e->store, df_run_id(e->runs[i]), &e->engine_info,
                                     &e->engine_info, now);
         if (rc == DF_STORE_CONFLICT)
-            df_engine_taken_over(e, df_run_id(e->runs[i]));
+            df_engine_run_lost(e, e->runs[i]);
         else if (rc != DF_STORE_OK)
             df_engine_fail(e, "%s", df_store_error(e->store));
     }
+    /* Renewed now, not at the next tick's commit: a lease is as good as its last commit. */
+    if (!e->fatal && e->in_tx)
+        df_engine_commit(e);
     df_engine_wake(e);
 }
 
@@ -424,7 +435,9 @@ int df_engine_open_handles(df_engine *e, df_errlist *errs)
     e->heartbeat.data = e;
     uv_timer_init(&e->loop, &e->resubmit);
     e->resubmit.data = e;
-    uv_timer_start(&e->heartbeat, on_heartbeat, DF_HEARTBEAT_MS, DF_HEARTBEAT_MS);
+    long long beat = df_engine_lease_ms(e) / 3;
+    beat = beat > DF_HEARTBEAT_MS ? DF_HEARTBEAT_MS : beat < 50 ? 50 : beat;
+    uv_timer_start(&e->heartbeat, on_heartbeat, (uint64_t)beat, (uint64_t)beat);
     /* Children of tasks are killed from this thread too, whatever their worker is doing. */
     uv_timer_init(&e->loop, &e->proc_escalate);
     e->proc_escalate.data = e;
@@ -698,6 +711,12 @@ int df_engine_open_store(df_engine *e, bool create, bool name_path, df_errlist *
     }
     char err[1024];
     int rc = df_store_open(e->db, &e->store, err, sizeof err);
+    if (rc == DF_STORE_OK &&
+        (rc = df_store_set_lease(e->store, &e->engine_info, df_engine_lease_ms(e))) != 0) {
+        snprintf(err, sizeof err, "%s", df_store_error(e->store));
+        df_store_close(e->store);
+        e->store = NULL;
+    }
     if (rc != DF_STORE_OK) {
         /* A database URI is not repeated: it may hold a password. */
         if (!name_path || !df_store_is_path(e->db) || strstr(err, e->db))

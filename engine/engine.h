@@ -28,6 +28,11 @@ int df_engine_can_start(df_engine *e, df_errlist *errs);
 int df_engine_start_loaded(df_engine *e, df_workflow *wf, const df_run_options *opts,
                            long long *run_id, df_errlist *errs);
 
+/* Adopts a run whose lease ended (SPEC §11; a service's): resume semantics, the claim being
+ * df_store_run_adopt. Returns as df_engine_start_resume; DF_EREFUSED when the run is not
+ * adoptable (any more). */
+int df_engine_start_adopt(df_engine *e, long long run_id, df_errlist *errs);
+
 /* df_engine_start_resume (retry false) and df_engine_start_retry. */
 int df_engine_start_stored(df_engine *e, long long run_id, bool retry, const char *task,
                            df_errlist *errs);

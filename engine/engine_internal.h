@@ -127,6 +127,17 @@ int df_engine_tx(df_engine *e);
 /* Stops the engine because another engine claimed run_id (compare-and-set lost). */
 void df_engine_taken_over(df_engine *e, long long run_id);
 
+/* Another engine owns r now (its lease was lost: a fence or the heartbeat's compare-and-set
+ * failed). A service stops that run only (a notice event says why; its attempts are cancelled,
+ * nothing more of it is recorded); any other engine stops (df_engine_taken_over). */
+void df_engine_run_lost(df_engine *e, df_run *r);
+
+/* Whether df_engine_run_lost stopped r. */
+bool df_run_lease_is_lost(const df_run *r);
+
+/* The engine's run lease (cfg.run_lease_ms, or DF_RUN_LEASE_DEFAULT_MS), ms. */
+long long df_engine_lease_ms(const df_engine *e);
+
 /* Commits the group-commit transaction, then starts delivering the alerts it recorded.
  * Returns 0, or DF_ESTORE when the engine is (or became) fatal. */
 int df_engine_commit(df_engine *e);
@@ -234,6 +245,12 @@ void df_run_mark_invalid(df_run *r, const unsigned char *invalid, const char *co
  * one whose engine is alive; closes open attempts as LOST (failing a task after three in a row),
  * requeues work, restores retry timers and pending alerts. DF_ESTORE on a store failure. */
 int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, size_t errlen);
+
+/* Adopts a stored run of a `serve` whose lease ended (SPEC §11) as resume does, but the claim is
+ * df_store_run_adopt's compare-and-set (committed before anything else), the old owner is not
+ * killed (its writes are fenced off), and its attempts' process groups on this host are. Returns
+ * 0, DF_EREFUSED (not adoptable; reason in err), DF_ESTORE, DF_ENOMEM. */
+int df_run_adopt_prepare(df_run *r, const df_stored_run *loaded, char *err, size_t errlen);
 
 /* Reopens a finished stored run for `retry` (task NULL or an id). Returns 0, DF_EREFUSED (reason
  * in err), DF_ESTORE (store failure), DF_ENOMEM. */

@@ -428,8 +428,25 @@ static int engine_load_stored(df_engine *e, long long run_id, df_stored_run **lo
     return 0;
 }
 
+/* How a stored run is started again. */
+enum stored_mode { STORED_RESUME, STORED_RETRY, STORED_ADOPT };
+
+static int start_stored(df_engine *e, long long run_id, enum stored_mode mode, const char *task,
+                        df_errlist *errs);
+
 int df_engine_start_stored(df_engine *e, long long run_id, bool retry, const char *task,
                            df_errlist *errs)
+{
+    return start_stored(e, run_id, retry ? STORED_RETRY : STORED_RESUME, task, errs);
+}
+
+int df_engine_start_adopt(df_engine *e, long long run_id, df_errlist *errs)
+{
+    return start_stored(e, run_id, STORED_ADOPT, NULL, errs);
+}
+
+static int start_stored(df_engine *e, long long run_id, enum stored_mode mode, const char *task,
+                        df_errlist *errs)
 {
     int st = df_engine_can_start(e, errs);
     if (st != 0)
@@ -456,8 +473,9 @@ int df_engine_start_stored(df_engine *e, long long run_id, bool retry, const cha
         engine_drop_run(e, r);
         return st;
     }
-    st = retry ? df_run_retry_prepare(r, loaded, task, err, sizeof err)
-               : df_run_resume_prepare(r, loaded, err, sizeof err);
+    st = mode == STORED_RETRY   ? df_run_retry_prepare(r, loaded, task, err, sizeof err)
+         : mode == STORED_ADOPT ? df_run_adopt_prepare(r, loaded, err, sizeof err)
+                                : df_run_resume_prepare(r, loaded, err, sizeof err);
     df_stored_run_free(loaded);
     if (st == 0)
         st = df_engine_open_handles(e, errs);

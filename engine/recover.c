@@ -182,6 +182,8 @@ static int apply_cancel_request(df_run *r)
     return r->e->fatal ? DF_ESTORE : 0;
 }
 
+static int resume_owned(df_run *r, const df_stored_run *loaded);
+
 int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, size_t errlen)
 {
     df_run_state st = loaded->state;
@@ -206,6 +208,69 @@ int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, siz
         rc = df_takeover_forget_procs(r->e, r->id);
     if (rc != 0)
         return rc;
+    return resume_owned(r, loaded);
+}
+
+/* Adoption's claim (SPEC §11): in a transaction of its own (what the engine had open is
+ * committed first), the compare-and-set of df_store_run_adopt, then the run RUNNING in a new
+ * running period, committed. Returns 0, DF_EREFUSED (err filled) when the run is not adoptable,
+ * DF_ESTORE (err filled). */
+static int adopt_claim(df_run *r, const df_stored_run *loaded, char *err, size_t errlen)
+{
+    df_engine *e = r->e;
+    if (df_engine_commit(e) != 0 || df_engine_tx(e) != 0) {
+        snprintf(err, errlen, "%s", e->fatal_msg);
+        return DF_ESTORE;
+    }
+    int64_t now = df_now_ms();
+    int rc = df_store_run_adopt(e->store, r->id, loaded->has_engine ? &loaded->engine : NULL,
+                                &e->engine_info, now);
+    if (rc == DF_STORE_CONFLICT) {
+        snprintf(err, errlen, "%s", df_store_error(e->store));
+        return df_engine_commit(e) != 0 ? DF_ESTORE : DF_EREFUSED;
+    }
+    int64_t last = loaded->heartbeat_at && loaded->heartbeat_at < now ? loaded->heartbeat_at : now;
+    if (rc != DF_STORE_OK ||
+        df_store_run_set_state(e->store, r->id, DF_RS_RUNNING, 0) != DF_STORE_OK ||
+        df_store_run_period_start(e->store, r->id, now, last) != DF_STORE_OK) {
+        df_engine_fail(e, "%s", df_store_error(e->store));
+        snprintf(err, errlen, "%s", e->fatal_msg);
+        return DF_ESTORE;
+    }
+    if (df_engine_commit(e) != 0) {
+        snprintf(err, errlen, "%s", e->fatal_msg);
+        return DF_ESTORE;
+    }
+    return 0;
+}
+
+int df_run_adopt_prepare(df_run *r, const df_stored_run *loaded, char *err, size_t errlen)
+{
+    df_run_state st = loaded->state;
+    if (st != DF_RS_RUNNING && st != DF_RS_INTERRUPTED) {
+        snprintf(err, errlen, "run %lld has finished (%s); nothing to adopt", r->id,
+                 df_run_state_name(st));
+        return DF_EREFUSED;
+    }
+    /* The claim first, committed: only then are the old owner's attempts' processes on this host
+     * killed (its engine, if it still runs, is not: its writes are fenced off from now on). */
+    int rc = restore(r, loaded, err, errlen);
+    if (rc == 0)
+        rc = adopt_claim(r, loaded, err, errlen);
+    if (rc == 0)
+        rc = df_takeover_clear_procs(r->e, r->id, err, errlen);
+    if (rc == 0)
+        rc = df_takeover_forget_procs(r->e, r->id);
+    if (rc != 0)
+        return rc;
+    return resume_owned(r, loaded);
+}
+
+/* Resume and adoption, once the run is this engine's: open attempts closed as LOST (charged to
+ * the task its dead owner's crash record names), the core resumed, a stored cancel request
+ * applied, pending alerts delivered again. */
+static int resume_owned(df_run *r, const df_stored_run *loaded)
+{
     /* The owner is gone now: whether its crash was attributed to a task (SPEC §12). */
     culprit crashed = {0};
     if (loaded->has_engine)
@@ -225,7 +290,7 @@ int df_run_resume_prepare(df_run *r, const df_stored_run *loaded, char *err, siz
     df_run_perform(r);
     if (r->e->fatal)
         return DF_ESTORE;
-    rc = apply_cancel_request(r);
+    int rc = apply_cancel_request(r);
     return rc != 0 ? rc : redeliver_pending_alerts(r);
 }
 

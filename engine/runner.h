@@ -54,6 +54,7 @@ struct df_run {
     df_latency ready_to_running; /* every attempt's wait, from ready_us to execute's start */
     json_t *admission;           /* the admission pauses it saw (engine_admission.c), or NULL */
     int64_t admission_since;     /* ms: a pause holds it since then (0: none) */
+    bool lease_lost; /* another engine adopted the run: nothing more is written for it */
 };
 
 /* Notes that task (not a mapped instance) became ready (QUEUED) in the open transaction: its

@@ -17,11 +17,39 @@ df_run_clock df_run_now(void)
     return (df_run_clock){.now_ms = df_now_ms(), .mono_ms = df_mono_ms()};
 }
 
+/* See engine_internal.h. */
+void df_engine_run_lost(df_engine *e, df_run *r)
+{
+    if (!e->cfg.service) {
+        df_engine_taken_over(e, df_run_id(r));
+        return;
+    }
+    if (r->lease_lost || e->fatal)
+        return;
+    r->lease_lost = true;
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "run %lld: this engine lost its lease on the run (not renewed within %lld ms) and "
+             "another engine adopted it; its attempts here are cancelled and nothing more is "
+             "recorded for it by this engine",
+             df_run_id(r), df_engine_lease_ms(e));
+    df_engine_event ev = {.run_id = df_run_id(r), .workflow = r->wf->name, .notice = msg};
+    df_engine_emit(e, &ev);
+    df_run_fail(r);
+    df_engine_wake(e);
+}
+
+bool df_run_lease_is_lost(const df_run *r)
+{
+    return r->lease_lost;
+}
+
+
 /* A store write's status: a lost compare-and-set means another engine took the run over. */
 static void store_status(df_run *r, int rc)
 {
     if (rc == DF_STORE_CONFLICT)
-        df_engine_taken_over(r->e, r->id);
+        df_engine_run_lost(r->e, r);
     else if (rc != DF_STORE_OK)
         df_engine_fail(r->e, "%s", df_store_error(r->e->store));
 }
@@ -107,8 +135,15 @@ static void write_run_end(df_run *r, const df_effect *fx)
 static void perform_write(df_run *r, const df_effect *fx)
 {
     df_engine *e = r->e;
-    if (df_engine_tx(e) != 0)
+    if (r->lease_lost || df_engine_tx(e) != 0)
         return;
+    /* The run's lease first (once per transaction): an engine that lost it writes nothing of
+     * the run, and stops it (SPEC §11). */
+    int rc = df_store_run_fence(e->store, r->id);
+    if (rc != DF_STORE_OK) {
+        store_status(r, rc);
+        return;
+    }
     long long mi = -1;
     const char *task_id = fx->task == DF_RUN_NO_TASK
                               ? NULL

@@ -63,7 +63,9 @@ static void on_event(void *ud, const df_engine_event *ev)
     df_service *s = ud;
     if (s->user_event)
         s->user_event(s->user_ud, ev);
-    if (ev->notice && ev->run_id == 0) /* the engine's: admission paused or resumed */
+    /* the engine's notices: admission paused or resumed (run 0), a run stopped here because its
+     * lease was lost */
+    if (ev->notice && (ev->run_id == 0 || !ev->task_id))
         df_svc_log(s, "%s", ev->notice);
     if (ev->task_id || ev->notice || ev->run_state == DF_RS_RUNNING)
         return;
@@ -440,6 +442,11 @@ static void on_housekeep(uv_timer_t *h)
             close_handles(s);
         }
         return;
+    }
+    if (df_mono_ms() >= s->next_adopt_ms) {
+        long long every = df_engine_lease_ms(s->e) / 4;
+        s->next_adopt_ms = df_mono_ms() + (every < 250 ? 250 : every > 5000 ? 5000 : every);
+        df_svc_adopt(s);
     }
     if (s->place_freed) {
         s->place_freed = false;

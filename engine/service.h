@@ -90,6 +90,7 @@ struct df_service {
     bool place_freed; /* a run ended: queued fire times may start */
     bool dirty;       /* the snapshot is out of date */
     bool starting;    /* the first scan: schedules wait until the runs left behind resumed */
+    uint64_t next_adopt_ms; /* monotonic ms of the next look for runs to adopt (SPEC §11) */
 
     pthread_mutex_t mu; /* guards what follows */
     pthread_cond_t cv;
@@ -139,5 +140,10 @@ void df_svc_start_queued(df_service *s);
 /* Resumes the runs a serve engine left RUNNING (its engine dead) or INTERRUPTED for the
  * workflows served. */
 void df_svc_resume_left(df_service *s);
+
+/* Adopts the runs of a `serve` (another, or this one's dropped) whose lease ended or that a
+ * serve left INTERRUPTED, for the workflows served (SPEC §11); each is logged. Called from the
+ * housekeeping timer every quarter of the run lease (250 ms .. 5 s). */
+void df_svc_adopt(df_service *s);
 
 #endif

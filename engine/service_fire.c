@@ -312,3 +312,43 @@ void df_svc_resume_left(df_service *s)
     free(names);
     free(ids);
 }
+
+/* Whether this engine runs run_id (in flight, or ending). */
+static bool runs_here(df_service *s, long long run_id)
+{
+    for (size_t k = 0; k < s->e->n_runs; k++)
+        if (df_run_id(s->e->runs[k]) == run_id)
+            return true;
+    return false;
+}
+
+void df_svc_adopt(df_service *s)
+{
+    df_engine *e = s->e;
+    if (s->stopping || s->starting || e->fatal || e->stopping || !e->store)
+        return;
+    long long *ids = NULL;
+    char **names = NULL;
+    size_t n = 0;
+    if (df_store_adoptable_runs(e->store, &e->engine_info, df_now_ms(), &ids, &names, &n) != 0) {
+        df_svc_log(s, "looking for runs to adopt: %s", df_store_error(e->store));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        df_svc_wf *w = runs_here(s, ids[i]) || e->fatal ? NULL : df_svc_find(s, names[i]);
+        df_errlist errs = {0};
+        int rc = w ? df_engine_start_adopt(e, ids[i], &errs) : 0;
+        if (w && rc == 0) {
+            df_svc_log(s, "run %lld (%s) adopted", ids[i], names[i]);
+            w->last_run_id = ids[i] > w->last_run_id ? ids[i] : w->last_run_id;
+            w->last_state = DF_RS_RUNNING;
+            s->dirty = true;
+        } else if (w && rc != DF_EREFUSED && errs.n) {
+            df_svc_log(s, "run %lld (%s) not adopted: %s", ids[i], names[i], errs.msgs[0]);
+        }
+        df_errlist_clear(&errs);
+        free(names[i]);
+    }
+    free(names);
+    free(ids);
+}

@@ -15,7 +15,32 @@
 struct df_store {
     const df_store_ops *ops;    /* the backend's table (static, never NULL) */
     char err[DF_STORE_ERR_MAX]; /* the last failure's message, "" after a successful open */
+    /* Run leases (store/lease.c, df_store_set_lease): zero until an engine sets them. */
+    int64_t lease_ms;           /* a run lease's length; 0: DF_RUN_LEASE_DEFAULT_MS */
+    bool fence_on;              /* every run write checks that fence_owner holds the run */
+    df_engine_id fence_owner;   /* host points at fence_host, kind is NULL */
+    char fence_host[256];
+    bool in_tx;                 /* the caller's transaction is open (df_store_begin) */
+    long long *fenced;          /* runs whose lease this transaction checked already */
+    size_t n_fenced, cap_fenced;
 };
+
+/* The lease length a backend writes with an owner (lease_until = now + this, ms). */
+static inline int64_t df_store_lease_ms(const df_store *s)
+{
+    return s->lease_ms > 0 ? s->lease_ms : DF_RUN_LEASE_DEFAULT_MS;
+}
+
+/* store/lease.c: before a write of run_id's rows, checks (once per transaction) that this store's
+ * fence owner still holds the run's lease, renewing it; opens a transaction of its own around the
+ * write when the caller has none (*own set: end it with df_store_fence_end). Returns DF_STORE_OK,
+ * DF_STORE_CONFLICT ("the lease was lost"), or the backend's failure. */
+int df_store_fence(df_store *s, long long run_id, bool *own);
+/* Ends the transaction df_store_fence opened (own): commits when code is DF_STORE_OK, else rolls
+ * back. Returns code, or the commit's failure. */
+int df_store_fence_end(df_store *s, bool own, int code);
+/* Forgets the runs checked in the transaction (it began, committed or rolled back). */
+void df_store_fence_reset(df_store *s);
 
 /* Writes the message of a failure (printf-style) into s->err and returns code, so that
  * `return df_store_failf(s, DF_STORE_ERROR, "store: %s: ...", W)` records and fails at once.

@@ -15,8 +15,10 @@
 /* See store.h. */
 void df_store_close(df_store *s)
 {
-    if (s)
-        s->ops->close(s);
+    if (!s)
+        return;
+    free(s->fenced);
+    s->ops->close(s);
 }
 
 /* See store.h. */
@@ -41,20 +43,42 @@ static int bad_args(df_store *s, const char *what)
     return df_store_failf(s, DF_STORE_ERROR, "store: %s: invalid arguments", what);
 }
 
+/* A write of run_id's rows, fenced by the run's lease (store/lease.c) when an engine set one. */
+#define FENCED(s, run_id, call)                                                                    \
+    do {                                                                                           \
+        bool own_;                                                                                 \
+        int code_ = df_store_fence((s), (run_id), &own_);                                          \
+        if (code_ != DF_STORE_OK)                                                                  \
+            return code_;                                                                          \
+        return df_store_fence_end((s), own_, (call));                                              \
+    } while (0)
+
 /* ---- group commit --------------------------------------------------------------------------- */
 
 int df_store_begin(df_store *s)
 {
-    return s->ops->begin(s);
+    int code = s->ops->begin(s);
+    if (code == DF_STORE_OK) {
+        s->in_tx = true;
+        df_store_fence_reset(s);
+    }
+    return code;
 }
 
 int df_store_commit(df_store *s)
 {
-    return s->ops->commit(s);
+    int code = s->ops->commit(s);
+    if (code == DF_STORE_OK) {
+        s->in_tx = false;
+        df_store_fence_reset(s);
+    }
+    return code;
 }
 
 int df_store_rollback(df_store *s)
 {
+    s->in_tx = false;
+    df_store_fence_reset(s);
     return s->ops->rollback(s);
 }
 
@@ -127,7 +151,7 @@ int df_store_transition(df_store *s, const df_transition *t)
 {
     if (!t || !t->task_id || (unsigned)t->from >= DF_TS__COUNT || (unsigned)t->to >= DF_TS__COUNT)
         return bad_args(s, "record transition");
-    return s->ops->transition(s, t);
+    FENCED(s, t->run_id, s->ops->transition(s, t));
 }
 
 int df_store_attempt_open(df_store *s, long long run_id, const char *task_id, unsigned attempt,
@@ -141,7 +165,7 @@ int df_store_instance_attempt_open(df_store *s, long long run_id, const char *ta
 {
     if (!task_id || attempt == 0 || map_index < DF_NO_MAP_INDEX)
         return bad_args(s, "open attempt");
-    return s->ops->attempt_open(s, run_id, task_id, map_index, attempt, started_at);
+    FENCED(s, run_id, s->ops->attempt_open(s, run_id, task_id, map_index, attempt, started_at));
 }
 
 int df_store_attempt_close(df_store *s, long long run_id, const char *task_id, unsigned attempt,
@@ -160,8 +184,8 @@ int df_store_instance_attempt_close(df_store *s, long long run_id, const char *t
     if (!task_id || outcome == DF_AO_RUNNING || (unsigned)outcome >= DF_AO__COUNT ||
         map_index < DF_NO_MAP_INDEX)
         return bad_args(s, "close attempt");
-    return s->ops->attempt_close(s, run_id, task_id, map_index, attempt, outcome, ended_at, error,
-                                 log);
+    FENCED(s, run_id, s->ops->attempt_close(s, run_id, task_id, map_index, attempt, outcome, ended_at, error,
+                                 log));
 }
 
 int df_store_map_expand(df_store *s, long long run_id, const char *task_id, long long from,
@@ -169,7 +193,7 @@ int df_store_map_expand(df_store *s, long long run_id, const char *task_id, long
 {
     if (!task_id || from < 0 || n <= from)
         return bad_args(s, "expand mapped task");
-    return s->ops->map_expand(s, run_id, task_id, from, n, at);
+    FENCED(s, run_id, s->ops->map_expand(s, run_id, task_id, from, n, at));
 }
 
 int df_store_run_set_state(df_store *s, long long run_id, df_run_state state, int64_t ended_at)
@@ -177,12 +201,12 @@ int df_store_run_set_state(df_store *s, long long run_id, df_run_state state, in
     if ((unsigned)state >= DF_RS__COUNT)
         return df_store_failf(s, DF_STORE_ERROR, "store: set run state: invalid run state %d",
                               (int)state);
-    return s->ops->run_set_state(s, run_id, state, ended_at);
+    FENCED(s, run_id, s->ops->run_set_state(s, run_id, state, ended_at));
 }
 
 int df_store_run_set_error(df_store *s, long long run_id, const char *error)
 {
-    return s->ops->run_set_error(s, run_id, error);
+    FENCED(s, run_id, s->ops->run_set_error(s, run_id, error));
 }
 
 /* The failure of a call given no engine, or one without its host. */
@@ -208,12 +232,12 @@ int df_store_run_claim(df_store *s, long long run_id, const df_engine_id *expect
 
 int df_store_run_heartbeat(df_store *s, long long run_id, int64_t at)
 {
-    return s->ops->run_heartbeat(s, run_id, at);
+    FENCED(s, run_id, s->ops->run_heartbeat(s, run_id, at));
 }
 
 int df_store_run_set_metrics(df_store *s, long long run_id, const json_t *metrics)
 {
-    return s->ops->run_set_metrics(s, run_id, metrics);
+    FENCED(s, run_id, s->ops->run_set_metrics(s, run_id, metrics));
 }
 
 int df_store_breaker_event(df_store *s, long long run_id, const char *task_id, const char *breaker,
@@ -222,7 +246,7 @@ int df_store_breaker_event(df_store *s, long long run_id, const char *task_id, c
 {
     if (!breaker || (unsigned)from >= DF_BREAKER__COUNT || (unsigned)to >= DF_BREAKER__COUNT)
         return bad_args(s, "record breaker change");
-    return s->ops->breaker_event(s, run_id, task_id, breaker, from, to, failure_rate, calls, at);
+    FENCED(s, run_id, s->ops->breaker_event(s, run_id, task_id, breaker, from, to, failure_rate, calls, at));
 }
 
 int df_store_alert_add(df_store *s, long long run_id, const char *task_id, const char *event,
@@ -231,8 +255,8 @@ int df_store_alert_add(df_store *s, long long run_id, const char *task_id, const
 {
     if (!event || !sink || !payload || !alert_id)
         return bad_args(s, "add alert");
-    return s->ops->alert_add(s, run_id, task_id, event, sink, sink_index, payload, created_at,
-                             alert_id);
+    FENCED(s, run_id, s->ops->alert_add(s, run_id, task_id, event, sink, sink_index, payload, created_at,
+                             alert_id));
 }
 
 int df_store_alert_update(df_store *s, long long alert_id, df_alert_status status, int tries,
@@ -694,7 +718,7 @@ int df_store_cancel_request(df_store *s, long long run_id, const char *reason, i
 
 int df_store_cancel_clear(df_store *s, long long run_id)
 {
-    return s->ops->cancel_clear(s, run_id);
+    FENCED(s, run_id, s->ops->cancel_clear(s, run_id));
 }
 
 int df_store_cancel_requests(df_store *s, long long run_id, df_cancel_request **out, size_t *n)
@@ -731,8 +755,8 @@ int df_store_attempt_proc_add(df_store *s, long long run_id, const char *task_id
 {
     if (!task_id || !host || attempt == 0 || pgid <= 0 || map_index < DF_NO_MAP_INDEX)
         return bad_args(s, "record attempt process");
-    return s->ops->attempt_proc_add(s, run_id, task_id, map_index, attempt, pgid, pid_started_at,
-                                    host, cgroup);
+    FENCED(s, run_id, s->ops->attempt_proc_add(s, run_id, task_id, map_index, attempt, pgid, pid_started_at,
+                                    host, cgroup));
 }
 
 int df_store_attempt_procs(df_store *s, long long run_id, df_attempt_proc **out, size_t *n)
@@ -759,7 +783,7 @@ int df_store_attempt_procs_forget(df_store *s, long long run_id, const char *hos
 {
     if (!host)
         return bad_args(s, "forget attempt processes");
-    return s->ops->attempt_procs_forget(s, run_id, host);
+    FENCED(s, run_id, s->ops->attempt_procs_forget(s, run_id, host));
 }
 
 int df_store_attempt_charge(df_store *s, long long run_id, const char *task_id, long long map_index,
@@ -767,17 +791,17 @@ int df_store_attempt_charge(df_store *s, long long run_id, const char *task_id, 
 {
     if (!task_id || attempt == 0 || map_index < DF_NO_MAP_INDEX)
         return bad_args(s, "charge attempt");
-    return s->ops->attempt_charge(s, run_id, task_id, map_index, attempt);
+    FENCED(s, run_id, s->ops->attempt_charge(s, run_id, task_id, map_index, attempt));
 }
 
 int df_store_run_period_start(df_store *s, long long run_id, int64_t at, int64_t close_open_at)
 {
-    return s->ops->run_period_start(s, run_id, at, close_open_at);
+    FENCED(s, run_id, s->ops->run_period_start(s, run_id, at, close_open_at));
 }
 
 int df_store_run_period_end(df_store *s, long long run_id, int64_t at)
 {
-    return s->ops->run_period_end(s, run_id, at);
+    FENCED(s, run_id, s->ops->run_period_end(s, run_id, at));
 }
 
 /* ---- schedules and the service ---- */

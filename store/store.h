@@ -418,6 +418,54 @@ int df_store_run_set_engine(df_store *s, long long run_id, const df_engine_id *e
 int df_store_run_claim(df_store *s, long long run_id, const df_engine_id *expected,
                        const df_engine_id *engine, int64_t at);
 
+/* ---- run leases (SPEC §11; store/lease.c) -------------------------------------------------
+ * Each run is owned by one engine with a lease: runs.lease_until (ms) is set to now + the lease
+ * by every write that names the owner (create_run, run_set_engine, run_claim, run_heartbeat,
+ * run_adopt) and by the fence below. "now" is the database's clock on PostgreSQL
+ * (dagflow_now_ms()) and the local clock (the call's `at`) on SQLite, so on PostgreSQL engines on
+ * hosts whose clocks differ still agree on when a lease expired. */
+
+/* The lease length when an engine sets none (ms). */
+#define DF_RUN_LEASE_DEFAULT_MS 30000
+
+/* Makes this store an engine's: owner (borrowed; copied, kind ignored) is the engine whose runs
+ * its writes are for, lease_ms (> 0; 0 = DF_RUN_LEASE_DEFAULT_MS) the lease each owning write
+ * sets. From then on every write of a run's rows (transitions, attempts, the run's state, error,
+ * heartbeat and metrics, breaker events, alerts, process records, running periods) is fenced: the
+ * first one of each run in a transaction first renews the lease as a compare-and-set on the
+ * owner (SQLite: inside BEGIN IMMEDIATE; PostgreSQL: it keeps the run's row locked until the
+ * commit, so an adopter's claim waits for it and then re-checks), and fails with
+ * DF_STORE_CONFLICT, changing nothing, when another engine owns the run now ("store: run N: this
+ * engine no longer holds the run's lease: another engine adopted it"). A write outside a
+ * transaction gets one of its own for the check and the write. On PostgreSQL a transaction left
+ * idle longer than the lease is ended by the server (idle_in_transaction_session_timeout), so a
+ * paused engine never holds a run's row past its lease. Returns DF_STORE_OK or DF_STORE_ERROR. */
+int df_store_set_lease(df_store *s, const df_engine_id *owner, int64_t lease_ms);
+
+/* The fence of df_store_set_lease on its own: checks (and renews) this engine's lease on run_id
+ * now, once per transaction (a later write of the run in the same transaction is not checked
+ * again). DF_STORE_OK also when no lease was set; DF_STORE_CONFLICT when another engine owns the
+ * run. */
+int df_store_run_fence(df_store *s, long long run_id);
+
+/* Adopts a run whose lease expired (SPEC §11): a compare-and-set that makes engine (borrowed) the
+ * owner, with heartbeat at (ms) and a fresh lease, applied only while the run is still owned by
+ * expected (borrowed; NULL: none), was started by a `serve` engine, and either is INTERRUPTED, or
+ * is RUNNING with its lease expired by the store's clock (a run recorded before leases existed:
+ * heartbeat + DF_RUN_LEASE_DEFAULT_MS), or is owned by engine itself (an engine taking back a run
+ * it dropped). On PostgreSQL a run row locked by its owner's open transaction is skipped (SKIP
+ * LOCKED), not waited for. DF_STORE_CONFLICT when not applied (the owner renewed, another engine
+ * adopted it first, or the run ended). */
+int df_store_run_adopt(df_store *s, long long run_id, const df_engine_id *expected,
+                       const df_engine_id *engine, int64_t at);
+
+/* The runs df_store_run_adopt may adopt for engine me (borrowed) at now (ms; SQLite's clock;
+ * PostgreSQL uses its own), oldest first: a new array of *n ids in *ids and of their workflow
+ * names in *workflows (free each name, then both arrays), as df_store_serve_runs. Runs owned by
+ * me are listed too (the caller skips those it still runs). */
+int df_store_adoptable_runs(df_store *s, const df_engine_id *me, int64_t now, long long **ids,
+                            char ***workflows, size_t *n);
+
 /* Refreshes the run's heartbeat (at, ms). DF_STORE_NOTFOUND for an unknown run. */
 int df_store_run_heartbeat(df_store *s, long long run_id, int64_t at);
 
@@ -763,6 +811,16 @@ struct df_store_ops {
     int (*serve_runs)(df_store *s, long long **ids, char ***workflows, size_t *n);
     /* the worker queue (work.h), or NULL: a backend without one (SQLite) */
     const struct df_store_work_ops *work;
+    /* store/lease.c's: the fence (renews the lease while owner holds the run; DF_STORE_CONFLICT
+     * when another engine does, DF_STORE_NOTFOUND for an unknown run), adoption, and the list */
+    int (*run_fence)(df_store *s, long long run_id, const df_engine_id *owner, int64_t lease_ms,
+                     int64_t now);
+    int (*run_adopt)(df_store *s, long long run_id, const df_engine_id *expected,
+                     const df_engine_id *engine, int64_t at, int64_t lease_ms);
+    int (*adoptable_runs)(df_store *s, const df_engine_id *me, int64_t now, long long **ids,
+                          char ***workflows, size_t *n);
+    /* the lease changed (PostgreSQL: the idle transaction timeout); may be NULL */
+    int (*lease_changed)(df_store *s);
 };
 
 #endif

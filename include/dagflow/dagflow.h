@@ -282,6 +282,13 @@ typedef struct df_engine_config {
      * running it in its own pool; it still records every state change itself. Needs a
      * PostgreSQL store (DF_EINPUT otherwise). Default false. */
     bool executor_workers;
+    /* The lease this engine holds on each run it owns (SPEC §11), in ms; 0 = 30000. Renewed every
+     * third of it (every 5 s at most) and by every transaction writing the run; judged by the
+     * database's clock on PostgreSQL, by the local clock on SQLite. A service adopts the runs of
+     * a `serve` whose lease ended; every write of a run checks its lease first, so an engine
+     * that lost one (paused, cut off) writes nothing more for that run and stops it.
+     * `--run-lease-ms` on the command line. */
+    long long run_lease_ms;
 } df_engine_config;
 
 /* The defaults of df_engine_config's caps. */

@@ -45,6 +45,7 @@ static bool connect_once(df_pg_store *s)
     if (s->conn)
         PQfinish(s->conn);
     memset(s->prepared, 0, sizeof s->prepared);
+    s->session_prepared = false;
     /* Defaults first: the URI's own settings (expanded from dbname) override them. A server
      * that does not answer a connection within 10 s, or a connection whose peer stops answering
      * TCP keepalives for about 25 s (a network cut), counts as lost; a Unix socket ignores
@@ -54,10 +55,34 @@ static bool connect_once(df_pg_store *s)
         "keepalives_count", "dbname",     "fallback_application_name", NULL};
     const char *const vals[] = {"10", "1", "10", "5", "3", s->uri, "dagflow", NULL};
     s->conn = PQconnectdbParams(keys, vals, 1);
-    if (!s->conn || PQstatus(s->conn) != CONNECTION_OK)
+    if (!s->conn || PQstatus(s->conn) != CONNECTION_OK || df_pg_session_setup(s) != DF_STORE_OK)
         return false;
     df_pg_work_relisten(s);
     return true;
+}
+
+/* See internal.h. Prepared once per connection, on a connection new enough to have none. */
+int df_pg_session_setup(df_pg_store *s)
+{
+    if (s->base.lease_ms <= 0 || !s->conn)
+        return DF_STORE_OK;
+    char ms[32];
+    snprintf(ms, sizeof ms, "%lld", (long long)(s->base.lease_ms < 5000 ? 5000 : s->base.lease_ms));
+    const char *v[1] = {ms};
+    PGresult *r = NULL;
+    if (!s->session_prepared) {
+        r = PQprepare(s->conn, "df_session",
+                      "SELECT set_config('idle_in_transaction_session_timeout', $1::text, false)",
+                      1, NULL);
+        s->session_prepared = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        r = NULL;
+    }
+    if (s->session_prepared)
+        r = PQexecPrepared(s->conn, "df_session", 1, v, NULL, NULL, 0);
+    int code = r && PQresultStatus(r) == PGRES_TUPLES_OK ? DF_STORE_OK : DF_STORE_ERROR;
+    PQclear(r);
+    return code;
 }
 
 /* See internal.h. Only a server that does not answer (down, restarting, starting up) is waited

@@ -98,6 +98,10 @@ enum df_pg_stmt_id {
     PG_WORK_EXPIRE,
     PG_WORK_CANCEL,
     PG_WORK_FORGET,
+    PG_RUN_FENCE, /* lease.c: run leases */
+    PG_RUN_EXISTS,
+    PG_RUN_ADOPT,
+    PG_ADOPTABLE_RUNS,
     PG__COUNT
 };
 
@@ -109,6 +113,7 @@ typedef struct df_pg_store {
     PGconn *conn;
     bool prepared[PG__COUNT];
     char listen[2][16]; /* channels LISTENed to (work.c), again after each reconnection */
+    bool session_prepared; /* df_pg_session_setup's statement, on this connection */
     long retry_ms; /* how long a lost connection is retried (DF_PG_RETRY_MS, or the environment) */
 } df_pg_store;
 
@@ -253,6 +258,23 @@ int df_pg_schedule_set_run(df_store *s, const char *workflow, int64_t logical_ti
 int df_pg_schedule_queued(df_store *s, const char *workflow, size_t max, int64_t **out, size_t *n);
 int df_pg_active_runs(df_store *s, const char *workflow, long long *n);
 int df_pg_serve_runs(df_store *s, long long **ids, char ***workflows, size_t *n);
+/* Reads (run_id, workflow) rows of r (cleared) into new arrays as df_store_serve_runs gives
+ * them. */
+int df_pg_run_names(df_pg_store *s, PGresult *r, const char *W, long long **ids,
+                    char ***workflows, size_t *n);
+/* runs.c: parameters 1..5 of the engine statements: pid, host, started_at, at, run_id. */
+void df_pg_engine_params(df_pg_params *p, long long run_id, const df_engine_id *engine, int64_t at);
+/* lease.c: run leases (store.h) */
+int df_pg_run_fence(df_store *s, long long run_id, const df_engine_id *owner, int64_t lease_ms,
+                    int64_t now);
+int df_pg_run_adopt(df_store *s, long long run_id, const df_engine_id *expected,
+                    const df_engine_id *engine, int64_t at, int64_t lease_ms);
+int df_pg_adoptable_runs(df_store *s, const df_engine_id *me, int64_t now, long long **ids,
+                         char ***workflows, size_t *n);
+int df_pg_lease_changed(df_store *s);
+/* conn.c: applies the session settings the lease asks for on the current connection (a
+ * transaction left idle longer than the lease, 5 s at least, is ended by the server). */
+int df_pg_session_setup(df_pg_store *s);
 int df_pg_run_set_engine(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
 int df_pg_run_claim(df_store *s, long long run_id, const df_engine_id *expected,
                     const df_engine_id *engine, int64_t at);

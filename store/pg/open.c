@@ -13,12 +13,14 @@ extern const char df_pgsql_005_map_index[];
 extern const char df_pgsql_006_cancel_request[];
 extern const char df_pgsql_007_harden[];
 extern const char df_pgsql_008_work_queue[];
+extern const char df_pgsql_009_run_lease[];
 
 /* The migrations, in order: entry i brings a database from version i-1 to version i. */
 static const char *const migrations[] = {df_pgsql_001_schema,    df_pgsql_002_cancelled,
                                          df_pgsql_003_skipped,   df_pgsql_004_service,
                                          df_pgsql_005_map_index, df_pgsql_006_cancel_request,
-                                         df_pgsql_007_harden,    df_pgsql_008_work_queue};
+                                         df_pgsql_007_harden,    df_pgsql_008_work_queue,
+                                         df_pgsql_009_run_lease};
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_PG_SCHEMA_VERSION,
                "one migration per schema version");
@@ -193,6 +195,10 @@ static const df_store_ops pg_ops = {
     .serve_runs = df_pg_serve_runs,
     .run_set_engine = df_pg_run_set_engine,
     .run_claim = df_pg_run_claim,
+    .run_fence = df_pg_run_fence,
+    .run_adopt = df_pg_run_adopt,
+    .adoptable_runs = df_pg_adoptable_runs,
+    .lease_changed = df_pg_lease_changed,
     .run_heartbeat = df_pg_run_heartbeat,
     .run_set_metrics = df_pg_run_set_metrics,
     .breaker_event = df_pg_breaker_event,

@@ -61,6 +61,7 @@ static int insert_run_row(df_pg_store *s, const df_run_record *run, long long *i
         df_pg_text(&p, NULL);
     df_pg_text(&p, run->parent_task_id);
     df_pg_text(&p, run->engine ? run->engine->kind : NULL);
+    df_pg_i64(&p, df_store_lease_ms(&s->base));
     int code;
     PGresult *r = df_pg_exec(s, PG_RUN_INSERT, &p, W, &code);
     free(plugins);
@@ -167,7 +168,7 @@ int df_pg_run_set_error(df_store *store, long long run_id, const char *error)
 }
 
 /* Parameters 1..5 of the engine statements: pid, host, started_at, at, run_id. */
-static void engine_params(df_pg_params *p, long long run_id, const df_engine_id *engine, int64_t at)
+void df_pg_engine_params(df_pg_params *p, long long run_id, const df_engine_id *engine, int64_t at)
 {
     df_pg_i64(p, engine->pid);
     df_pg_text(p, engine->host);
@@ -180,8 +181,9 @@ static void engine_params(df_pg_params *p, long long run_id, const df_engine_id 
 int df_pg_run_set_engine(df_store *store, long long run_id, const df_engine_id *engine, int64_t at)
 {
     df_pg_params p = {0};
-    engine_params(&p, run_id, engine, at);
+    df_pg_engine_params(&p, run_id, engine, at);
     df_pg_text(&p, engine->kind);
+    df_pg_i64(&p, df_store_lease_ms(store));
     return run_update(df_pg_of(store), PG_RUN_SET_ENGINE, &p, run_id, "set run engine");
 }
 
@@ -193,7 +195,7 @@ int df_pg_run_claim(df_store *store, long long run_id, const df_engine_id *expec
     df_pg_store *s = df_pg_of(store);
     const char *W = "claim run";
     df_pg_params p = {0};
-    engine_params(&p, run_id, engine, at);
+    df_pg_engine_params(&p, run_id, engine, at);
     if (expected) {
         df_pg_i64(&p, expected->pid);
         df_pg_text(&p, expected->host);
@@ -203,6 +205,7 @@ int df_pg_run_claim(df_store *store, long long run_id, const df_engine_id *expec
             df_pg_text(&p, NULL);
     }
     df_pg_text(&p, engine->kind);
+    df_pg_i64(&p, df_store_lease_ms(store));
     long long n = 0;
     int code = df_pg_write(s, PG_RUN_CLAIM, &p, W, &n);
     if (code == DF_STORE_OK && n == 0)
@@ -218,6 +221,7 @@ int df_pg_run_heartbeat(df_store *store, long long run_id, int64_t at)
     df_pg_params p = {0};
     df_pg_i64(&p, at);
     df_pg_i64(&p, run_id);
+    df_pg_i64(&p, df_store_lease_ms(store));
     return run_update(df_pg_of(store), PG_RUN_HEARTBEAT, &p, run_id, "heartbeat");
 }
 

@@ -135,6 +135,13 @@ int df_pg_serve_runs(df_store *store, long long **ids, char ***workflows, size_t
     PGresult *r = df_pg_exec(s, PG_SERVE_RUNS, NULL, W, &code);
     if (!r)
         return code;
+    return df_pg_run_names(s, r, W, ids, workflows, n);
+}
+
+/* See internal.h. */
+int df_pg_run_names(df_pg_store *s, PGresult *r, const char *W, long long **ids,
+                    char ***workflows, size_t *n)
+{
     int rows = PQntuples(r);
     long long *id = calloc(rows ? (size_t)rows : 1, sizeof *id);
     char **wf = calloc(rows ? (size_t)rows : 1, sizeof *wf);

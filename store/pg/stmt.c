@@ -24,10 +24,12 @@ static const char *const pg_sql[PG__COUNT] = {
     [PG_RUN_INSERT] =
         "INSERT INTO runs (workflow, state, started_at, dag, path, dir, params, plugins,"
         " engine_pid, engine_host, engine_started_at, heartbeat_at, trigger, logical_time,"
-        " parent_run_id, parent_task_id, engine_kind)"
+        " parent_run_id, parent_task_id, engine_kind, lease_until)"
         " VALUES ($1::text, 'RUNNING', $2::bigint, $3::text, $4::text, $5::text, $6::text,"
         " $7::text, $8::bigint, $9::text, $10::bigint, $11::bigint, $12::text, $13::bigint,"
-        " $14::bigint, $15::text, $16::text) RETURNING run_id",
+        " $14::bigint, $15::text, $16::text,"
+        " CASE WHEN $11::bigint IS NULL THEN NULL ELSE dagflow_now_ms() + $17::bigint END)"
+        " RETURNING run_id",
     /* $2: [{"id", "plugin"}, ...] in file order. */
     [PG_TASKS_INSERT] = "INSERT INTO task_instances (run_id, task_id, idx, plugin, state)"
                         " SELECT $1::bigint, t.v->>'id', (t.i - 1)::integer, t.v->>'plugin',"
@@ -94,17 +96,47 @@ static const char *const pg_sql[PG__COUNT] = {
                          " WHERE run_id = $3::bigint",
     [PG_RUN_SET_ENGINE] = "UPDATE runs SET engine_pid = $1::bigint, engine_host = $2::text,"
                           " engine_started_at = $3::bigint, heartbeat_at = $4::bigint,"
-                          " engine_kind = $6::text WHERE run_id = $5::bigint",
+                          " engine_kind = $6::text, lease_until = dagflow_now_ms() + $7::bigint"
+                          " WHERE run_id = $5::bigint",
     [PG_RUN_SET_ERROR] = "UPDATE runs SET error = $1::text WHERE run_id = $2::bigint",
     /* The compare-and-set of a takeover: a concurrent claim waits for this row's lock and then
      * finds the new owner (READ COMMITTED re-checks the WHERE on the updated row). */
     [PG_RUN_CLAIM] = "UPDATE runs SET engine_pid = $1::bigint, engine_host = $2::text,"
                      " engine_started_at = $3::bigint, heartbeat_at = $4::bigint,"
-                     " engine_kind = $9::text"
+                     " engine_kind = $9::text, lease_until = dagflow_now_ms() + $10::bigint"
                      " WHERE run_id = $5::bigint AND engine_pid IS NOT DISTINCT FROM $6::bigint"
                      " AND engine_host IS NOT DISTINCT FROM $7::text"
                      " AND engine_started_at IS NOT DISTINCT FROM $8::bigint",
-    [PG_RUN_HEARTBEAT] = "UPDATE runs SET heartbeat_at = $1::bigint WHERE run_id = $2::bigint",
+    [PG_RUN_HEARTBEAT] = "UPDATE runs SET heartbeat_at = $1::bigint,"
+                         " lease_until = dagflow_now_ms() + $3::bigint WHERE run_id = $2::bigint",
+    /* The fence (store/lease.c): renews the lease (the database's clock) while the engine
+     * $3..$5 still owns the run, keeping the row locked until the commit. */
+    [PG_RUN_FENCE] = "UPDATE runs SET heartbeat_at = $1::bigint,"
+                     " lease_until = dagflow_now_ms() + $2::bigint WHERE run_id = $6::bigint"
+                     " AND engine_pid = $3::bigint AND engine_host = $4::text"
+                     " AND engine_started_at = $5::bigint",
+    [PG_RUN_EXISTS] = "SELECT 1 FROM runs WHERE run_id = $1::bigint",
+    /* Adoption (SPEC §11): $1..$5 and $9 as PG_RUN_CLAIM, $6..$8 the owner read before, $10 the
+     * lease; a serve's run, INTERRUPTED, or RUNNING past its lease by the database's clock, or
+     * this engine's own; a row its owner's open transaction holds is skipped, not waited for. */
+    [PG_RUN_ADOPT] =
+        "UPDATE runs SET engine_pid = $1::bigint, engine_host = $2::text,"
+        " engine_started_at = $3::bigint, heartbeat_at = $4::bigint, engine_kind = $9::text,"
+        " lease_until = dagflow_now_ms() + $10::bigint"
+        " WHERE run_id = (SELECT run_id FROM runs WHERE run_id = $5::bigint"
+        " AND engine_pid IS NOT DISTINCT FROM $6::bigint"
+        " AND engine_host IS NOT DISTINCT FROM $7::text"
+        " AND engine_started_at IS NOT DISTINCT FROM $8::bigint AND engine_kind = 'serve'"
+        " AND (state = 'INTERRUPTED' OR (state = 'RUNNING' AND"
+        " (COALESCE(lease_until, heartbeat_at + 30000, 0) < dagflow_now_ms()"
+        " OR (engine_pid = $1::bigint AND engine_host = $2::text"
+        " AND engine_started_at = $3::bigint)))) FOR UPDATE SKIP LOCKED)",
+    [PG_ADOPTABLE_RUNS] =
+        "SELECT run_id, workflow FROM runs WHERE engine_kind = 'serve'"
+        " AND (state = 'INTERRUPTED' OR (state = 'RUNNING' AND"
+        " (COALESCE(lease_until, heartbeat_at + 30000, 0) < dagflow_now_ms()"
+        " OR (engine_pid = $1::bigint AND engine_host = $2::text"
+        " AND engine_started_at = $3::bigint)))) ORDER BY run_id",
     [PG_RUN_SET_METRICS] = "UPDATE runs SET metrics = $1::text WHERE run_id = $2::bigint",
     [PG_RUN_GET_METRICS] = "SELECT metrics FROM runs WHERE run_id = $1::bigint FOR UPDATE",
     [PG_BREAKER_EVENT] = "INSERT INTO breaker_log (run_id, task_id, breaker, from_state, to_state,"

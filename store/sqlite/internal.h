@@ -81,6 +81,10 @@ enum df_sqlite_stmt_id {
     ST_SCHED_QUEUED,
     ST_ACTIVE_RUNS,
     ST_SERVE_RUNS,
+    ST_RUN_FENCE, /* lease.c: run leases */
+    ST_RUN_EXISTS,
+    ST_RUN_ADOPT,
+    ST_ADOPTABLE_RUNS,
     ST__COUNT
 };
 
@@ -263,6 +267,22 @@ int df_sqlite_schedule_queued(df_store *s, const char *workflow, size_t max, int
                               size_t *n);
 int df_sqlite_active_runs(df_store *s, const char *workflow, long long *n);
 int df_sqlite_serve_runs(df_store *s, long long **ids, char ***workflows, size_t *n);
+/* Steps st (bound) to its end, reading (run_id, workflow) rows into new arrays as
+ * df_store_serve_runs gives them; finishes st. */
+int df_sqlite_run_names(df_sqlite_store *s, sqlite3_stmt *st, const char *W, long long **ids,
+                        char ***workflows, size_t *n);
+/* runs.c: statement id with an engine bound (1 pid, 2 host, 3 started_at, 4 at, 5 run_id, 9 kind,
+ * 10 the lease); NULL with *code set on an error (recorded). */
+sqlite3_stmt *df_sqlite_engine_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id,
+                                    long long run_id, const df_engine_id *engine, int64_t at,
+                                    const char *W, int *code);
+/* lease.c: run leases (store.h) */
+int df_sqlite_run_fence(df_store *s, long long run_id, const df_engine_id *owner, int64_t lease_ms,
+                        int64_t now);
+int df_sqlite_run_adopt(df_store *s, long long run_id, const df_engine_id *expected,
+                        const df_engine_id *engine, int64_t at, int64_t lease_ms);
+int df_sqlite_adoptable_runs(df_store *s, const df_engine_id *me, int64_t now, long long **ids,
+                             char ***workflows, size_t *n);
 int df_sqlite_run_set_engine(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
 int df_sqlite_run_claim(df_store *s, long long run_id, const df_engine_id *expected,
                         const df_engine_id *engine, int64_t at);

@@ -19,6 +19,7 @@ extern const char df_sql_005_service[];
 extern const char df_sql_006_map_index[];
 extern const char df_sql_007_cancel_request[];
 extern const char df_sql_008_harden[];
+extern const char df_sql_009_run_lease[];
 
 /* The migrations, in order: applying entries 1..N to an empty file yields schema version N.
  * Entry i brings the file from version i-1 to version i. A migration is "compatible" when this
@@ -46,6 +47,8 @@ static const struct {
     /* New tables, a column and views: a file not upgraded yet is used without SPEC §12's records
      * (store/sqlite/safety.c does nothing on it, loads count no charged losses). */
     {8, 1, df_sql_008_harden},
+    /* A column the statements name (run leases, SPEC §11). */
+    {9, 0, df_sql_009_run_lease},
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_STORE_SCHEMA_VERSION,
@@ -472,6 +475,9 @@ static const df_store_ops sqlite_ops = {
     .serve_runs = df_sqlite_serve_runs,
     .run_set_engine = df_sqlite_run_set_engine,
     .run_claim = df_sqlite_run_claim,
+    .run_fence = df_sqlite_run_fence,
+    .run_adopt = df_sqlite_run_adopt,
+    .adoptable_runs = df_sqlite_adoptable_runs,
     .run_heartbeat = df_sqlite_run_heartbeat,
     .run_set_metrics = df_sqlite_run_set_metrics,
     .breaker_event = df_sqlite_breaker_event,

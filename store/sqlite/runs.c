@@ -55,6 +55,7 @@ static int insert_run_row(df_sqlite_store *s, const df_run_record *run, long lon
         sqlite3_bind_int64(st, 10, run->engine->started_at);
         sqlite3_bind_int64(st, 11, run->started_at);
         df_sqlite_bind_text(st, 16, run->engine->kind);
+        sqlite3_bind_int64(st, 17, df_store_lease_ms(&s->base));
     }
     sqlite3_bind_text(st, 12, df_run_trigger_name(run->trigger), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 13, run->logical_time ? run->logical_time : run->started_at);
@@ -295,7 +296,7 @@ int df_sqlite_run_set_error(df_store *store, long long run_id, const char *error
 
 /* The cached statement id with the engine of a run bound: 1 pid, 2 host, 3 started_at (ms), 4 at
  * (the heartbeat, ms), 5 run_id. NULL with *code set on an error (recorded). */
-static sqlite3_stmt *engine_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id, long long run_id,
+sqlite3_stmt *df_sqlite_engine_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id, long long run_id,
                                  const df_engine_id *engine, int64_t at, const char *W, int *code)
 {
     sqlite3_stmt *st = df_sqlite_stmt(s, id, W, code);
@@ -307,6 +308,7 @@ static sqlite3_stmt *engine_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id, 
     sqlite3_bind_int64(st, 4, at);
     sqlite3_bind_int64(st, 5, run_id);
     df_sqlite_bind_text(st, 9, engine->kind);
+    sqlite3_bind_int64(st, 10, df_store_lease_ms(&s->base));
     return st;
 }
 
@@ -317,7 +319,7 @@ int df_sqlite_run_set_engine(df_store *store, long long run_id, const df_engine_
     df_sqlite_store *s = df_sqlite_of(store);
     const char *W = "set run engine";
     int code;
-    sqlite3_stmt *st = engine_stmt(s, ST_RUN_SET_ENGINE, run_id, engine, at, W, &code);
+    sqlite3_stmt *st = df_sqlite_engine_stmt(s, ST_RUN_SET_ENGINE, run_id, engine, at, W, &code);
     if (!st)
         return code;
     return run_update(s, st, run_id, W);
@@ -331,7 +333,7 @@ int df_sqlite_run_claim(df_store *store, long long run_id, const df_engine_id *e
     df_sqlite_store *s = df_sqlite_of(store);
     const char *W = "claim run";
     int code;
-    sqlite3_stmt *st = engine_stmt(s, ST_RUN_CLAIM, run_id, engine, at, W, &code);
+    sqlite3_stmt *st = df_sqlite_engine_stmt(s, ST_RUN_CLAIM, run_id, engine, at, W, &code);
     if (!st)
         return code;
     if (expected) {
@@ -358,6 +360,7 @@ int df_sqlite_run_heartbeat(df_store *store, long long run_id, int64_t at)
         return code;
     sqlite3_bind_int64(st, 1, at);
     sqlite3_bind_int64(st, 2, run_id);
+    sqlite3_bind_int64(st, 3, df_store_lease_ms(&s->base));
     return run_update(s, st, run_id, W);
 }
 

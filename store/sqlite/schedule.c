@@ -161,6 +161,14 @@ int df_sqlite_serve_runs(df_store *store, long long **ids, char ***workflows, si
     sqlite3_stmt *st = df_sqlite_stmt(s, ST_SERVE_RUNS, W, &code);
     if (!st)
         return code;
+    return df_sqlite_run_names(s, st, W, ids, workflows, n);
+}
+
+/* See internal.h. */
+int df_sqlite_run_names(df_sqlite_store *s, sqlite3_stmt *st, const char *W, long long **ids,
+                        char ***workflows, size_t *n)
+{
+    int code;
     long long *id = NULL;
     char **wf = NULL;
     size_t len = 0, cap = 0, cap2 = 0;

@@ -16,9 +16,9 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_RUN_INSERT] =
         "INSERT INTO runs (workflow, state, started_at, dag, path, dir, params, plugins,"
         " engine_pid, engine_host, engine_started_at, heartbeat_at, trigger, logical_time,"
-        " parent_run_id, parent_task_id, engine_kind)"
+        " parent_run_id, parent_task_id, engine_kind, lease_until)"
         " VALUES (?1, 'RUNNING', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-        " ?16)",
+        " ?16, ?11 + ?17)",
     [ST_TASK_INSERT] = "INSERT INTO task_instances (run_id, task_id, idx, plugin, state)"
                        " VALUES (?1, ?2, ?3, ?4, 'PENDING')",
     [ST_EVENT_INSERT] = "INSERT INTO task_event_log"
@@ -62,13 +62,36 @@ static const char *const stmt_sql[ST__COUNT] = {
                          " ended_at = CASE WHEN ?1 = 'RUNNING' THEN NULL ELSE ?2 END"
                          " WHERE run_id = ?3",
     [ST_RUN_SET_ENGINE] = "UPDATE runs SET engine_pid = ?1, engine_host = ?2,"
-                          " engine_started_at = ?3, heartbeat_at = ?4, engine_kind = ?9"
-                          " WHERE run_id = ?5",
+                          " engine_started_at = ?3, heartbeat_at = ?4, engine_kind = ?9,"
+                          " lease_until = ?4 + ?10 WHERE run_id = ?5",
     [ST_RUN_SET_ERROR] = "UPDATE runs SET error = ?1 WHERE run_id = ?2",
     [ST_RUN_CLAIM] = "UPDATE runs SET engine_pid = ?1, engine_host = ?2, engine_started_at = ?3,"
-                     " heartbeat_at = ?4, engine_kind = ?9 WHERE run_id = ?5 AND engine_pid IS ?6"
+                     " heartbeat_at = ?4, engine_kind = ?9, lease_until = ?4 + ?10"
+                     " WHERE run_id = ?5 AND engine_pid IS ?6"
                      " AND engine_host IS ?7 AND engine_started_at IS ?8",
-    [ST_RUN_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?1 WHERE run_id = ?2",
+    [ST_RUN_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?1, lease_until = ?1 + ?3"
+                         " WHERE run_id = ?2",
+    /* The fence (store/lease.c): renews the lease while the engine ?3..?5 still owns the run. */
+    [ST_RUN_FENCE] = "UPDATE runs SET heartbeat_at = ?1, lease_until = ?1 + ?2"
+                     " WHERE run_id = ?6 AND engine_pid = ?3 AND engine_host = ?4"
+                     " AND engine_started_at = ?5",
+    [ST_RUN_EXISTS] = "SELECT 1 FROM runs WHERE run_id = ?1",
+    /* Adoption (SPEC §11): ?1..?5 and ?9 as ST_RUN_CLAIM, ?6..?8 the owner read before, ?10 the
+     * lease; a serve's run, INTERRUPTED, or RUNNING past its lease, or this engine's own. */
+    [ST_RUN_ADOPT] =
+        "UPDATE runs SET engine_pid = ?1, engine_host = ?2, engine_started_at = ?3,"
+        " heartbeat_at = ?4, engine_kind = ?9, lease_until = ?4 + ?10"
+        " WHERE run_id = ?5 AND engine_pid IS ?6 AND engine_host IS ?7"
+        " AND engine_started_at IS ?8 AND engine_kind = 'serve'"
+        " AND (state = 'INTERRUPTED' OR (state = 'RUNNING' AND"
+        " (COALESCE(lease_until, heartbeat_at + 30000, 0) < ?4"
+        " OR (engine_pid IS ?1 AND engine_host IS ?2 AND engine_started_at IS ?3))))",
+    [ST_ADOPTABLE_RUNS] =
+        "SELECT run_id, workflow FROM runs WHERE engine_kind = 'serve'"
+        " AND (state = 'INTERRUPTED' OR (state = 'RUNNING' AND"
+        " (COALESCE(lease_until, heartbeat_at + 30000, 0) < ?1"
+        " OR (engine_pid IS ?2 AND engine_host IS ?3 AND engine_started_at IS ?4))))"
+        " ORDER BY run_id",
     [ST_RUN_SET_METRICS] = "UPDATE runs SET metrics = ?1 WHERE run_id = ?2",
     [ST_RUN_GET_METRICS] = "SELECT metrics FROM runs WHERE run_id = ?1",
     [ST_BREAKER_EVENT] = "INSERT INTO breaker_log (run_id, task_id, breaker, from_state, to_state,"
