@@ -56,6 +56,7 @@ enum {
     OPT_LEASE_MS,
     OPT_LISTEN,
     OPT_TOKEN_FILE,
+    OPT_RUN_LEASE_MS,
 };
 
 #define DF_OPT_COMMON UINT64_C(0) /* mask value meaning "every command" */
@@ -144,6 +145,9 @@ static const df_cli_option OPTIONS[] = {
     {"max-load", "X", OPT_MAX_LOAD, DF_OPT_ADMISSION,
      "start no new task attempt while the 1-minute load average per CPU is over X, a number "
      "above 0 (default: no limit)"},
+    {"run-lease-ms", "MS", OPT_RUN_LEASE_MS, DF_OPT_RUN_LEASE,
+     "the lease this engine holds on each run it owns, 100 to 3600000 ms (default: 30000), renewed "
+     "every third of it; another serve adopts a serve's run whose lease ended"},
     {"db", "PATH", OPT_DB, DF_OPT_COMMON,
      "SQLite history file (default: $DAGFLOW_DB, else ./dagflow.db; created on first use)"},
     {"plugin-dir", "DIR", OPT_PLUGIN_DIR, DF_OPT_COMMON,
@@ -401,6 +405,14 @@ static int apply_number(df_cli *cli, int val, char *arg)
         return parse_workers(cmd, "workers-min", arg, &cli->workers_min) ? DF_EXIT_USAGE : 0;
     case OPT_WORKERS_MAX:
         return parse_workers(cmd, "workers-max", arg, &cli->workers_max) ? DF_EXIT_USAGE : 0;
+    case OPT_RUN_LEASE_MS:
+        if (parse_count(cmd, "run-lease-ms", arg, &cli->run_lease_ms) != 0)
+            return DF_EXIT_USAGE;
+        if (cli->run_lease_ms < 100 || cli->run_lease_ms > 3600000) {
+            df_cli_error("%s: --run-lease-ms is 100 to 3600000 ms, got %s", cmd, arg);
+            return DF_EXIT_USAGE;
+        }
+        return 0;
     case OPT_CONCURRENCY:
         return parse_count(cmd, "concurrency", arg, &cli->concurrency) ? DF_EXIT_USAGE : 0;
     case OPT_QUEUE_CAPACITY:
@@ -725,6 +737,7 @@ void df_cli_engine_config(const df_cli *cli, df_engine_config *out)
     cfg.max_log_bytes = cli->max_log_bytes;
     cfg.max_memory = cli->max_memory;
     cfg.max_load = cli->max_load;
+    cfg.run_lease_ms = cli->run_lease_ms;
     cfg.pass_env = cli->pass_env;
     cfg.n_pass_env = cli->n_pass_env;
     cfg.executor_workers = cli->executor_workers;

@@ -61,12 +61,14 @@
 #define DF_OPT_QUEUE (UINT64_C(1) << 41)      /* --queue NAME (worker, repeatable) */
 #define DF_OPT_LEASE_MS (UINT64_C(1) << 42)   /* --lease-ms MS (worker) */
 #define DF_OPT_LISTEN (UINT64_C(1) << 50)     /* --listen HOST:PORT|off, --token-file F (serve) */
+#define DF_OPT_RUN_LEASE (UINT64_C(1) << 45)  /* --run-lease-ms MS (SPEC §11) */
 /* The engine options of run, resume and retry. */
 #define DF_OPT_ADMISSION (UINT64_C(1) << 48) /* --max-memory SIZE, --max-load X (issue 10) */
 
 #define DF_OPT_ENGINE                                                                              \
     (DF_OPT_WORKERS_MIN | DF_OPT_WORKERS_MAX | DF_OPT_CONCURRENCY | DF_OPT_QUEUE_CAPACITY |        \
-     DF_OPT_STACK_SIZE | DF_OPT_PASS_ENV | DF_OPT_CAPS | DF_OPT_ADMISSION | DF_OPT_EXECUTOR)
+     DF_OPT_STACK_SIZE | DF_OPT_PASS_ENV | DF_OPT_CAPS | DF_OPT_ADMISSION | DF_OPT_EXECUTOR |      \
+     DF_OPT_RUN_LEASE)
 
 /* The default of --concurrency (SPEC §6). */
 #define DF_CLI_DEFAULT_CONCURRENCY 256
@@ -205,7 +207,8 @@ struct df_cli {
     bool executor_workers;   /* --executor workers */
     const char **queues;     /* owned array (strings borrowed): worker's --queue values */
     size_t n_queues;
-    long lease_ms; /* worker's --lease-ms, 0 when not given */
+    long lease_ms;     /* worker's --lease-ms, 0 when not given */
+    long run_lease_ms; /* --run-lease-ms, 0 when not given (30000) */
 };
 
 /* One option as the parser and the help know it. Static data. */

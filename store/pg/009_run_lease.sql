@@ -5,3 +5,5 @@
 -- their heartbeat + 30 s counts.
 
 ALTER TABLE runs ADD COLUMN lease_until bigint;
+
+INSERT INTO dagflow_schema (version) VALUES (8);

@@ -124,7 +124,7 @@ static inline df_pg_store *df_pg_of(df_store *s)
 
 /* ---- parameters ---- */
 
-#define DF_PG_MAX_PARAMS 16
+#define DF_PG_MAX_PARAMS 20
 
 /* The text parameters of one statement (libpq's text format): values point into buf for numbers,
  * or at borrowed strings; NULL is SQL NULL. */
@@ -260,8 +260,8 @@ int df_pg_active_runs(df_store *s, const char *workflow, long long *n);
 int df_pg_serve_runs(df_store *s, long long **ids, char ***workflows, size_t *n);
 /* Reads (run_id, workflow) rows of r (cleared) into new arrays as df_store_serve_runs gives
  * them. */
-int df_pg_run_names(df_pg_store *s, PGresult *r, const char *W, long long **ids,
-                    char ***workflows, size_t *n);
+int df_pg_run_names(df_pg_store *s, PGresult *r, const char *W, long long **ids, char ***workflows,
+                    size_t *n);
 /* runs.c: parameters 1..5 of the engine statements: pid, host, started_at, at, run_id. */
 void df_pg_engine_params(df_pg_params *p, long long run_id, const df_engine_id *engine, int64_t at);
 /* lease.c: run leases (store.h) */
