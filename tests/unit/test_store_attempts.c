@@ -1,6 +1,6 @@
 /* test_store_attempts: df_store_task_attempts on SQLite (the scenario of store_attempts_check.h,
  * which test_store_pg.c runs on PostgreSQL), and its rows against the attempt_history view; the
- * cancel requests (store_cancel_check.h, likewise). */
+ * cancel requests (store_cancel_check.h, likewise); run leases (store_lease_check.h, likewise). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 
 #include "store_attempts_check.h"
 #include "store_cancel_check.h"
+#include "store_lease_check.h"
 
 static void test_task_attempts(void **state)
 {
@@ -26,6 +27,18 @@ static void test_cancel_requests(void **state)
     fx *f = *state;
     f->s = open_ok(f);
     check_cancel_requests(f->s);
+}
+
+/* Run leases (store_lease_check.h, which test_store_pg.c runs on PostgreSQL): three handles on
+ * one file as three engines. */
+static void test_run_leases(void **state)
+{
+    fx *f = *state;
+    f->s = open_ok(f);
+    df_store *b = open_ok(f), *c = open_ok(f);
+    check_run_leases(f->s, b, c);
+    df_store_close(c);
+    df_store_close(b);
 }
 
 /* The attempt rows are the attempt_history view's (same outcome, times, error and log). */
@@ -57,6 +70,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_task_attempts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_attempts_match_the_view, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_leases, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

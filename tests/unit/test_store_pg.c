@@ -24,6 +24,7 @@
 #include "store_attempts_check.h"
 #include "store_history_check.h"
 #include "store_cancel_check.h"
+#include "store_lease_check.h"
 
 typedef struct pgfx {
     char uri[1024];
@@ -299,6 +300,20 @@ static void test_cancel_requests(void **state)
     check_cancel_requests(f->s);
 }
 
+/* Run leases: the scenario SQLite passes too (store_lease_check.h), with three handles. */
+static void test_run_leases(void **state)
+{
+    pgfx *f = *state;
+    NEED_PG(f);
+    char err[512] = "";
+    df_store *b = NULL, *c = NULL;
+    assert_int_equal(df_store_open(f->uri, &b, err, sizeof err), DF_STORE_OK);
+    assert_int_equal(df_store_open(f->uri, &c, err, sizeof err), DF_STORE_OK);
+    check_run_leases(f->s, b, c);
+    df_store_close(c);
+    df_store_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +329,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_leases, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
