@@ -6,4 +6,4 @@
 
 ALTER TABLE runs ADD COLUMN lease_until bigint;
 
-INSERT INTO dagflow_schema (version) VALUES (8);
+INSERT INTO dagflow_schema (version) VALUES (9);

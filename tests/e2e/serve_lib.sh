@@ -47,12 +47,30 @@ serve_stop() {
     if kill -0 "$SERVE_PID" 2>/dev/null; then
         command -v gdb >/dev/null &&
             gdb -p "$SERVE_PID" -batch -ex 'thread apply all bt 8' 2>/dev/null | grep -E '^#|^Thread' | head -60 >&2
+        serve_pg_diag
         fail "serve did not stop within 60 s after SIG$sig: $(tail -30 "$SERVE_LOG")"
     fi
     set +e
     wait "$SERVE_PID"
     SERVE_RC=$?
     set -e
+}
+
+# serve_pg_diag: on PostgreSQL, what every connection to the test's database is doing and the
+# locks they hold or wait for (pg_stat_activity, pg_locks), on stderr: what a serve that seems
+# stuck waits for.
+serve_pg_diag() {
+    df_is_pg_uri "$DB" || return 0
+    {
+        echo "--- pg_stat_activity of the test database"
+        psql -X -q -A -F ' | ' -d "$DB" -c "SELECT pid, application_name, state, wait_event_type,
+            wait_event, now() - xact_start AS xact_age, now() - state_change AS state_age,
+            left(regexp_replace(query, '\s+', ' ', 'g'), 160) AS query FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()" 2>&1
+        echo "--- pg_locks not granted, and who blocks them"
+        psql -X -q -A -F ' | ' -d "$DB" -c "SELECT l.pid, l.locktype, l.mode, l.relation::regclass,
+            pg_blocking_pids(l.pid) AS blocked_by FROM pg_locks l WHERE NOT l.granted" 2>&1
+    } >&2 || true
 }
 
 # wait_for SECONDS SQL EXPECTED: polls q SQL until it prints EXPECTED (every 0.2 s); fails after
@@ -64,6 +82,7 @@ wait_for() {
         [[ "$got" == "$3" ]] && return 0
         sleep 0.2
     done
+    serve_pg_diag
     fail "waited $1 s for [$2] to give [$3]; last [$got]"
 }
 
