@@ -122,6 +122,17 @@ int df_alerts_flush(df_alerts *a)
     return rc;
 }
 
+void df_alerts_drop_queued(df_alerts *a)
+{
+    while (a && a->q_head) {
+        queued *q = a->q_head;
+        a->q_head = q->next;
+        queued_free(q);
+    }
+    if (a)
+        a->q_tail = &a->q_head;
+}
+
 bool df_alerts_queued(const df_alerts *a)
 {
     return a && a->q_head != NULL;

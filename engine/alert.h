@@ -57,6 +57,10 @@ int df_alerts_queue(df_alerts *a, long long alert_id, const json_t *sink, const 
  * one could not start (out of memory; the others still do, and the record stays "pending"). */
 int df_alerts_flush(df_alerts *a);
 
+/* Forgets every alert waiting in the outbox without delivering it: the transaction that recorded
+ * them was lost (never committed), so their rows do not exist. */
+void df_alerts_drop_queued(df_alerts *a);
+
 /* True while alerts wait in the outbox. */
 bool df_alerts_queued(const df_alerts *a);
 

@@ -32,6 +32,34 @@ void df_engine_config_default(df_engine_config *cfg)
     cfg->concurrency = 256;
 }
 
+/* A service whose transaction was lost with its connection to the server (PostgreSQL restarted
+ * or cut off): what it wrote is not recorded, so the runs it wrote for stop here, without writing
+ * anything more, and the service takes them up again from the store (df_svc_adopt: its own runs
+ * no longer in memory), the others go on; the alerts it recorded are forgotten (their rows were
+ * lost too). Returns false when that does not apply (the failure is fatal). */
+static bool engine_drop_lost_tx(df_engine *e, const char *msg)
+{
+    const long long *ids = NULL;
+    size_t n = 0;
+    if (!e->cfg.service || e->halted || !e->store || !df_store_tx_lost(e->store, &ids, &n))
+        return false;
+    long long *lost = n ? malloc(n * sizeof *lost) : NULL;
+    if (n && !lost)
+        return false;
+    if (n)
+        memcpy(lost, ids, n * sizeof *lost);
+    df_store_rollback(e->store);
+    e->in_tx = false;
+    df_alerts_drop_queued(e->alerts);
+    for (size_t i = 0; i < e->n_runs; i++)
+        for (size_t k = 0; k < n; k++)
+            if (df_run_id(e->runs[i]) == lost[k] && !df_run_ended(e->runs[i]))
+                df_engine_run_dropped(e, e->runs[i], msg);
+    free(lost);
+    df_engine_wake(e);
+    return true;
+}
+
 void df_engine_fail(df_engine *e, const char *fmt, ...)
 {
     if (e->fatal)
@@ -40,6 +68,10 @@ void df_engine_fail(df_engine *e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->fatal_msg, sizeof e->fatal_msg, fmt, ap);
     va_end(ap);
+    if (engine_drop_lost_tx(e, e->fatal_msg)) {
+        e->fatal_msg[0] = '\0';
+        return;
+    }
     e->fatal = true;
     if (e->in_tx) {
         df_store_rollback(e->store);
@@ -67,7 +99,6 @@ long long df_engine_lease_ms(const df_engine *e)
 {
     return e->cfg.run_lease_ms > 0 ? e->cfg.run_lease_ms : DF_RUN_LEASE_DEFAULT_MS;
 }
-
 
 int df_engine_tx(df_engine *e)
 {

@@ -132,7 +132,12 @@ void df_engine_taken_over(df_engine *e, long long run_id);
  * nothing more of it is recorded); any other engine stops (df_engine_taken_over). */
 void df_engine_run_lost(df_engine *e, df_run *r);
 
-/* Whether df_engine_run_lost stopped r. */
+/* A service's transaction that wrote for r was lost with the connection (why: msg): r stops as
+ * df_engine_run_lost stops it (a notice says why), and the service takes it up again from the
+ * store. */
+void df_engine_run_dropped(df_engine *e, df_run *r, const char *msg);
+
+/* Whether df_engine_run_lost (or df_engine_run_dropped) stopped r. */
 bool df_run_lease_is_lost(const df_run *r);
 
 /* The engine's run lease (cfg.run_lease_ms, or DF_RUN_LEASE_DEFAULT_MS), ms. */

@@ -39,11 +39,25 @@ void df_engine_run_lost(df_engine *e, df_run *r)
     df_engine_wake(e);
 }
 
+void df_engine_run_dropped(df_engine *e, df_run *r, const char *msg)
+{
+    if (r->lease_lost || e->fatal)
+        return;
+    r->lease_lost = true;
+    char note[1400];
+    snprintf(note, sizeof note,
+             "run %lld: its last changes were lost with the connection to the store (%s); the run "
+             "stops here and is taken up again from the store",
+             df_run_id(r), msg);
+    df_engine_event ev = {.run_id = df_run_id(r), .workflow = r->wf->name, .notice = note};
+    df_engine_emit(e, &ev);
+    df_run_fail(r);
+}
+
 bool df_run_lease_is_lost(const df_run *r)
 {
     return r->lease_lost;
 }
-
 
 /* A store write's status: a lost compare-and-set means another engine took the run over. */
 static void store_status(df_run *r, int rc)

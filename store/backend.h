@@ -16,12 +16,13 @@ struct df_store {
     const df_store_ops *ops;    /* the backend's table (static, never NULL) */
     char err[DF_STORE_ERR_MAX]; /* the last failure's message, "" after a successful open */
     /* Run leases (store/lease.c, df_store_set_lease): zero until an engine sets them. */
-    int64_t lease_ms;           /* a run lease's length; 0: DF_RUN_LEASE_DEFAULT_MS */
-    bool fence_on;              /* every run write checks that fence_owner holds the run */
-    df_engine_id fence_owner;   /* host points at fence_host, kind is NULL */
+    int64_t lease_ms;         /* a run lease's length; 0: DF_RUN_LEASE_DEFAULT_MS */
+    bool fence_on;            /* every run write checks that fence_owner holds the run */
+    df_engine_id fence_owner; /* host points at fence_host, kind is NULL */
     char fence_host[256];
-    bool in_tx;                 /* the caller's transaction is open (df_store_begin) */
-    long long *fenced;          /* runs whose lease this transaction checked already */
+    bool in_tx;   /* the caller's transaction is open (df_store_begin) */
+    bool tx_lost; /* the last failure lost the open transaction with the connection (PostgreSQL) */
+    long long *fenced; /* runs whose lease this transaction checked already */
     size_t n_fenced, cap_fenced;
 };
 

@@ -24,8 +24,8 @@ int df_store_set_lease(df_store *s, const df_engine_id *owner, int64_t lease_ms)
                  : DF_STORE_ERROR;
     s->lease_ms = lease_ms;
     snprintf(s->fence_host, sizeof s->fence_host, "%s", owner->host);
-    s->fence_owner = (df_engine_id){
-        .pid = owner->pid, .host = s->fence_host, .started_at = owner->started_at};
+    s->fence_owner =
+        (df_engine_id){.pid = owner->pid, .host = s->fence_host, .started_at = owner->started_at};
     s->fence_on = true;
     df_store_fence_reset(s);
     return s->ops->lease_changed ? s->ops->lease_changed(s) : DF_STORE_OK;
@@ -101,6 +101,18 @@ int df_store_fence_end(df_store *s, bool own, int code)
     df_store_rollback(s);
     memcpy(s->err, saved, sizeof saved);
     return code;
+}
+
+/* See store.h. */
+bool df_store_tx_lost(df_store *s, const long long **runs, size_t *n)
+{
+    if (!s || !s->tx_lost)
+        return false;
+    if (runs)
+        *runs = s->fenced;
+    if (n)
+        *n = s->n_fenced;
+    return true;
 }
 
 /* See store.h. */

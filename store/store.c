@@ -57,6 +57,7 @@ static int bad_args(df_store *s, const char *what)
 
 int df_store_begin(df_store *s)
 {
+    s->tx_lost = false;
     int code = s->ops->begin(s);
     if (code == DF_STORE_OK) {
         s->in_tx = true;
@@ -78,7 +79,8 @@ int df_store_commit(df_store *s)
 int df_store_rollback(df_store *s)
 {
     s->in_tx = false;
-    df_store_fence_reset(s);
+    if (!s->tx_lost) /* df_store_tx_lost still names the runs of a lost one */
+        df_store_fence_reset(s);
     return s->ops->rollback(s);
 }
 
@@ -184,7 +186,8 @@ int df_store_instance_attempt_close(df_store *s, long long run_id, const char *t
     if (!task_id || outcome == DF_AO_RUNNING || (unsigned)outcome >= DF_AO__COUNT ||
         map_index < DF_NO_MAP_INDEX)
         return bad_args(s, "close attempt");
-    FENCED(s, run_id, s->ops->attempt_close(s, run_id, task_id, map_index, attempt, outcome, ended_at, error,
+    FENCED(s, run_id,
+           s->ops->attempt_close(s, run_id, task_id, map_index, attempt, outcome, ended_at, error,
                                  log));
 }
 
@@ -246,7 +249,8 @@ int df_store_breaker_event(df_store *s, long long run_id, const char *task_id, c
 {
     if (!breaker || (unsigned)from >= DF_BREAKER__COUNT || (unsigned)to >= DF_BREAKER__COUNT)
         return bad_args(s, "record breaker change");
-    FENCED(s, run_id, s->ops->breaker_event(s, run_id, task_id, breaker, from, to, failure_rate, calls, at));
+    FENCED(s, run_id,
+           s->ops->breaker_event(s, run_id, task_id, breaker, from, to, failure_rate, calls, at));
 }
 
 int df_store_alert_add(df_store *s, long long run_id, const char *task_id, const char *event,
@@ -255,7 +259,8 @@ int df_store_alert_add(df_store *s, long long run_id, const char *task_id, const
 {
     if (!event || !sink || !payload || !alert_id)
         return bad_args(s, "add alert");
-    FENCED(s, run_id, s->ops->alert_add(s, run_id, task_id, event, sink, sink_index, payload, created_at,
+    FENCED(s, run_id,
+           s->ops->alert_add(s, run_id, task_id, event, sink, sink_index, payload, created_at,
                              alert_id));
 }
 
@@ -755,7 +760,8 @@ int df_store_attempt_proc_add(df_store *s, long long run_id, const char *task_id
 {
     if (!task_id || !host || attempt == 0 || pgid <= 0 || map_index < DF_NO_MAP_INDEX)
         return bad_args(s, "record attempt process");
-    FENCED(s, run_id, s->ops->attempt_proc_add(s, run_id, task_id, map_index, attempt, pgid, pid_started_at,
+    FENCED(s, run_id,
+           s->ops->attempt_proc_add(s, run_id, task_id, map_index, attempt, pgid, pid_started_at,
                                     host, cgroup));
 }
 

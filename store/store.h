@@ -448,6 +448,13 @@ int df_store_set_lease(df_store *s, const df_engine_id *owner, int64_t lease_ms)
  * run. */
 int df_store_run_fence(df_store *s, long long run_id);
 
+/* Whether the last failure on s lost the caller's open transaction with the connection to the
+ * server (PostgreSQL restarted or cut off during begin..commit): what the transaction wrote is not
+ * recorded, and the next call reconnects. When true, *runs (may be NULL) is set to the runs the
+ * lost transaction wrote (the fenced ones; borrowed, valid until the next call on s) and *n to
+ * their number. SQLite: always false. */
+bool df_store_tx_lost(df_store *s, const long long **runs, size_t *n);
+
 /* Adopts a run whose lease expired (SPEC §11): a compare-and-set that makes engine (borrowed) the
  * owner, with heartbeat at (ms) and a fresh lease, applied only while the run is still owned by
  * expected (borrowed; NULL: none), was started by a `serve` engine, and either is INTERRUPTED, or

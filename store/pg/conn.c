@@ -199,6 +199,7 @@ PGresult *df_pg_exec(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *
         PQclear(r);
         trimmed(PQerrorMessage(s->conn), buf, sizeof buf);
         if (in_tx || id == PG_COMMIT) {
+            s->base.tx_lost = true;
             *code = df_store_failf(&s->base, DF_STORE_ERROR,
                                    "store: %s: lost the connection to PostgreSQL during a "
                                    "transaction (%s); what it wrote may not be recorded, "
