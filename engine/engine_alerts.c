@@ -38,9 +38,10 @@ int df_engine_raise_alert(df_engine *e, long long run_id, const df_workflow *wf,
             break;
         char *desc = df_alert_sink_describe(sink);
         long long id = 0;
-        if (df_store_alert_add(e->store, run_id, task_id, event, desc ? desc : "?", (int)i, text,
-                               now, &id) != DF_STORE_OK) {
-            df_engine_fail(e, "%s", df_store_error(e->store));
+        int code = df_store_alert_add(e->store, run_id, task_id, event, desc ? desc : "?", (int)i,
+                                      text, now, &id);
+        if (code != DF_STORE_OK) {
+            df_engine_store_failed(e, run_id, code);
             rc = DF_ESTORE;
         } else {
             /* delivered once the transaction that recorded it has committed */

@@ -137,6 +137,10 @@ void df_engine_run_lost(df_engine *e, df_run *r);
  * store. */
 void df_engine_run_dropped(df_engine *e, df_run *r, const char *msg);
 
+/* A store write for run_id failed with rc: a lost lease (DF_STORE_CONFLICT) stops that run
+ * (df_engine_run_lost), anything else is df_engine_fail's. */
+void df_engine_store_failed(df_engine *e, long long run_id, int rc);
+
 /* Whether df_engine_run_lost (or df_engine_run_dropped) stopped r. */
 bool df_run_lease_is_lost(const df_run *r);
 

@@ -54,6 +54,16 @@ void df_engine_run_dropped(df_engine *e, df_run *r, const char *msg)
     df_run_fail(r);
 }
 
+void df_engine_store_failed(df_engine *e, long long run_id, int rc)
+{
+    for (size_t i = 0; rc == DF_STORE_CONFLICT && i < e->n_runs; i++)
+        if (df_run_id(e->runs[i]) == run_id) {
+            df_engine_run_lost(e, e->runs[i]);
+            return;
+        }
+    df_engine_fail(e, "%s", df_store_error(e->store));
+}
+
 bool df_run_lease_is_lost(const df_run *r)
 {
     return r->lease_lost;

@@ -78,7 +78,7 @@ void df_run_map_expanded(df_run *r, const df_effect *fx)
     int rc = df_store_map_expand(e->store, r->id, r->wf->tasks[fx->task].id, fx->map_from,
                                  fx->map_n, fx->at);
     if (rc != DF_STORE_OK)
-        df_engine_fail(e, "%s", df_store_error(e->store));
+        df_engine_store_failed(e, r->id, rc);
 }
 
 void df_run_map_free_io(df_run *r)

@@ -45,10 +45,11 @@ void df_engine_record_procs(df_engine *e)
         if (df_engine_tx(e) != 0)
             break;
         const df_proc_note *p = &notes[i];
-        if (df_store_attempt_proc_add(e->store, p->run_id, p->task_id, p->map_index, p->attempt,
-                                      p->pgid, p->pid_started_at, e->engine_host,
-                                      p->cgroup) != DF_STORE_OK)
-            df_engine_fail(e, "%s", df_store_error(e->store));
+        int rc =
+            df_store_attempt_proc_add(e->store, p->run_id, p->task_id, p->map_index, p->attempt,
+                                      p->pgid, p->pid_started_at, e->engine_host, p->cgroup);
+        if (rc != DF_STORE_OK)
+            df_engine_store_failed(e, p->run_id, rc);
     }
     if (n)
         df_engine_wake(e); /* commits at the end of the tick */
