@@ -232,7 +232,10 @@ static int adopt_claim(df_run *r, const df_stored_run *loaded, char *err, size_t
     int64_t last = loaded->heartbeat_at && loaded->heartbeat_at < now ? loaded->heartbeat_at : now;
     if (rc != DF_STORE_OK ||
         df_store_run_set_state(e->store, r->id, DF_RS_RUNNING, 0) != DF_STORE_OK ||
-        df_store_run_period_start(e->store, r->id, now, last) != DF_STORE_OK) {
+        df_store_run_period_start(e->store, r->id, now, last) != DF_STORE_OK ||
+        /* what the old owner handed to workers is no longer waited for, as on resume */
+        (df_store_has_work(e->store) &&
+         df_store_work_forget(e->store, r->id, -1, 0) != DF_STORE_OK)) {
         df_engine_fail(e, "%s", df_store_error(e->store));
         snprintf(err, errlen, "%s", e->fatal_msg);
         return DF_ESTORE;
