@@ -90,6 +90,10 @@ enum df_pg_stmt_id {
     PG_SCHED_QUEUED,
     PG_ACTIVE_RUNS,
     PG_SERVE_RUNS,
+    PG_RUN_FENCE, /* lease.c: run leases */
+    PG_RUN_EXISTS,
+    PG_RUN_ADOPT,
+    PG_ADOPTABLE_RUNS,
     PG_WORK_ENQUEUE, /* work.c: the worker queue (store/work.h); SQL in work.c */
     PG_WORK_CLAIM,
     PG_WORK_RENEW,
@@ -98,10 +102,6 @@ enum df_pg_stmt_id {
     PG_WORK_EXPIRE,
     PG_WORK_CANCEL,
     PG_WORK_FORGET,
-    PG_RUN_FENCE, /* lease.c: run leases */
-    PG_RUN_EXISTS,
-    PG_RUN_ADOPT,
-    PG_ADOPTABLE_RUNS,
     PG__COUNT
 };
 
