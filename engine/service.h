@@ -86,10 +86,10 @@ struct df_service {
     uv_check_t stop_check;
     uv_async_t req_async;
     bool handles_open;
-    bool stopping;    /* no new run starts; waiting for the runs in flight to end */
-    bool place_freed; /* a run ended: queued fire times may start */
-    bool dirty;       /* the snapshot is out of date */
-    bool starting;    /* the first scan: schedules wait until the runs left behind resumed */
+    bool stopping;          /* no new run starts; waiting for the runs in flight to end */
+    bool place_freed;       /* a run ended: queued fire times may start */
+    bool dirty;             /* the snapshot is out of date */
+    bool starting;          /* the first scan: schedules wait until the runs left behind resumed */
     uint64_t next_adopt_ms; /* monotonic ms of the next look for runs to adopt (SPEC §11) */
 
     pthread_mutex_t mu; /* guards what follows */

@@ -71,7 +71,8 @@ int df_run_page_html(const json_t *data, char **html)
 {
     *html = NULL;
     /* JSON_ESCAPE_SLASH: "</script>" in a log becomes "<\/script>", inert inside the element */
-    char *json = json_dumps(data, JSON_COMPACT | JSON_ESCAPE_SLASH | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+    char *json =
+        json_dumps(data, JSON_COMPACT | JSON_ESCAPE_SLASH | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
     if (!json)
         return DF_ENOMEM;
     const char *mark = "/*DAGFLOW_DATA*/";

@@ -112,7 +112,7 @@ typedef struct df_pg_store {
     char *uri;
     PGconn *conn;
     bool prepared[PG__COUNT];
-    char listen[2][16]; /* channels LISTENed to (work.c), again after each reconnection */
+    char listen[2][16];    /* channels LISTENed to (work.c), again after each reconnection */
     bool session_prepared; /* df_pg_session_setup's statement, on this connection */
     long retry_ms; /* how long a lost connection is retried (DF_PG_RETRY_MS, or the environment) */
 } df_pg_store;

@@ -139,8 +139,8 @@ int df_pg_serve_runs(df_store *store, long long **ids, char ***workflows, size_t
 }
 
 /* See internal.h. */
-int df_pg_run_names(df_pg_store *s, PGresult *r, const char *W, long long **ids,
-                    char ***workflows, size_t *n)
+int df_pg_run_names(df_pg_store *s, PGresult *r, const char *W, long long **ids, char ***workflows,
+                    size_t *n)
 {
     int rows = PQntuples(r);
     long long *id = calloc(rows ? (size_t)rows : 1, sizeof *id);

@@ -131,12 +131,11 @@ static const char *const pg_sql[PG__COUNT] = {
         " (COALESCE(lease_until, heartbeat_at + 30000, 0) < dagflow_now_ms()"
         " OR (engine_pid = $1::bigint AND engine_host = $2::text"
         " AND engine_started_at = $3::bigint)))) FOR UPDATE SKIP LOCKED)",
-    [PG_ADOPTABLE_RUNS] =
-        "SELECT run_id, workflow FROM runs WHERE engine_kind = 'serve'"
-        " AND (state = 'INTERRUPTED' OR (state = 'RUNNING' AND"
-        " (COALESCE(lease_until, heartbeat_at + 30000, 0) < dagflow_now_ms()"
-        " OR (engine_pid = $1::bigint AND engine_host = $2::text"
-        " AND engine_started_at = $3::bigint)))) ORDER BY run_id",
+    [PG_ADOPTABLE_RUNS] = "SELECT run_id, workflow FROM runs WHERE engine_kind = 'serve'"
+                          " AND (state = 'INTERRUPTED' OR (state = 'RUNNING' AND"
+                          " (COALESCE(lease_until, heartbeat_at + 30000, 0) < dagflow_now_ms()"
+                          " OR (engine_pid = $1::bigint AND engine_host = $2::text"
+                          " AND engine_started_at = $3::bigint)))) ORDER BY run_id",
     [PG_RUN_SET_METRICS] = "UPDATE runs SET metrics = $1::text WHERE run_id = $2::bigint",
     [PG_RUN_GET_METRICS] = "SELECT metrics FROM runs WHERE run_id = $1::bigint FOR UPDATE",
     [PG_BREAKER_EVENT] = "INSERT INTO breaker_log (run_id, task_id, breaker, from_state, to_state,"

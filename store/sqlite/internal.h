@@ -273,9 +273,9 @@ int df_sqlite_run_names(df_sqlite_store *s, sqlite3_stmt *st, const char *W, lon
                         char ***workflows, size_t *n);
 /* runs.c: statement id with an engine bound (1 pid, 2 host, 3 started_at, 4 at, 5 run_id, 9 kind,
  * 10 the lease); NULL with *code set on an error (recorded). */
-sqlite3_stmt *df_sqlite_engine_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id,
-                                    long long run_id, const df_engine_id *engine, int64_t at,
-                                    const char *W, int *code);
+sqlite3_stmt *df_sqlite_engine_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id, long long run_id,
+                                    const df_engine_id *engine, int64_t at, const char *W,
+                                    int *code);
 /* lease.c: run leases (store.h) */
 int df_sqlite_run_fence(df_store *s, long long run_id, const df_engine_id *owner, int64_t lease_ms,
                         int64_t now);

@@ -297,7 +297,8 @@ int df_sqlite_run_set_error(df_store *store, long long run_id, const char *error
 /* The cached statement id with the engine of a run bound: 1 pid, 2 host, 3 started_at (ms), 4 at
  * (the heartbeat, ms), 5 run_id. NULL with *code set on an error (recorded). */
 sqlite3_stmt *df_sqlite_engine_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id, long long run_id,
-                                 const df_engine_id *engine, int64_t at, const char *W, int *code)
+                                    const df_engine_id *engine, int64_t at, const char *W,
+                                    int *code)
 {
     sqlite3_stmt *st = df_sqlite_stmt(s, id, W, code);
     if (!st)

@@ -78,14 +78,13 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_RUN_EXISTS] = "SELECT 1 FROM runs WHERE run_id = ?1",
     /* Adoption (SPEC §11): ?1..?5 and ?9 as ST_RUN_CLAIM, ?6..?8 the owner read before, ?10 the
      * lease; a serve's run, INTERRUPTED, or RUNNING past its lease, or this engine's own. */
-    [ST_RUN_ADOPT] =
-        "UPDATE runs SET engine_pid = ?1, engine_host = ?2, engine_started_at = ?3,"
-        " heartbeat_at = ?4, engine_kind = ?9, lease_until = ?4 + ?10"
-        " WHERE run_id = ?5 AND engine_pid IS ?6 AND engine_host IS ?7"
-        " AND engine_started_at IS ?8 AND engine_kind = 'serve'"
-        " AND (state = 'INTERRUPTED' OR (state = 'RUNNING' AND"
-        " (COALESCE(lease_until, heartbeat_at + 30000, 0) < ?4"
-        " OR (engine_pid IS ?1 AND engine_host IS ?2 AND engine_started_at IS ?3))))",
+    [ST_RUN_ADOPT] = "UPDATE runs SET engine_pid = ?1, engine_host = ?2, engine_started_at = ?3,"
+                     " heartbeat_at = ?4, engine_kind = ?9, lease_until = ?4 + ?10"
+                     " WHERE run_id = ?5 AND engine_pid IS ?6 AND engine_host IS ?7"
+                     " AND engine_started_at IS ?8 AND engine_kind = 'serve'"
+                     " AND (state = 'INTERRUPTED' OR (state = 'RUNNING' AND"
+                     " (COALESCE(lease_until, heartbeat_at + 30000, 0) < ?4"
+                     " OR (engine_pid IS ?1 AND engine_host IS ?2 AND engine_started_at IS ?3))))",
     [ST_ADOPTABLE_RUNS] =
         "SELECT run_id, workflow FROM runs WHERE engine_kind = 'serve'"
         " AND (state = 'INTERRUPTED' OR (state = 'RUNNING' AND"
