@@ -29,6 +29,7 @@ struct df_http {
     int port;
     char token_digest[65]; /* SHA-256 hex of the token; "" without a token file */
     bool has_token;
+    bool loopback; /* --listen is a loopback address: Host is checked (guard.c) */
     df_http_hooks hooks;
     df_http_readers readers;
     /* long polls wait here: df_http_notify bumps gen and broadcasts */
@@ -93,6 +94,17 @@ bool df_http_auth_needed(const char *path);
 struct sockaddr_storage;
 int df_http_resolve(const char *listen, struct sockaddr_storage *addr, unsigned *addr_len,
                     bool *loopback, df_errlist *errs);
+
+/* ---- guard.c ---- */
+/* On a loopback listen, whether the Host header value (NULL: absent) names a loopback host
+ * (127.0.0.0/8, [::1], localhost) with the port listened on; on any other listen, always.
+ * Returns 0, or sets a 403 reply saying why and returns -1. */
+int df_http_guard_host(const df_http *h, const char *host_header, df_http_reply *rep);
+/* For a request on /api/ other than GET and HEAD: an Origin header (NULL: absent) must be
+ * "http://" + the Host header (else 403), and Content-Type must be application/json, parameters
+ * allowed (else 415). Other requests pass. Returns 0, or sets the reply and returns -1. */
+int df_http_guard_write(const char *method, const char *path, const char *host_header,
+                        const char *content_type, const char *origin, df_http_reply *rep);
 
 /* ---- readers.c ---- */
 int df_http_readers_open(df_http_readers *rs, const char *db, size_t n, df_errlist *errs);

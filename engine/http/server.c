@@ -2,7 +2,8 @@
  * libmicrohttpd (loaded when a server starts, mhd_dl.h): starting the daemon (one thread per
  * connection, so that a long poll or a slow client holds only its own thread, never an engine's),
  * reading a request's body up to 1 MiB (413 beyond: the rest is read and dropped, up to 16 MiB),
- * refusing /api/ and /metrics without the token at once (401, before any body is read), handing the
+ * refusing at once, before any body is read, a foreign Host on a loopback listen and cross-site
+ * writes (guard.c: 403, 415) and /api/ and /metrics without the token (401), handing the
  * request to routing.c and sending its reply. */
 #include "http_internal.h"
 
@@ -70,9 +71,15 @@ static enum MHD_Result early_error(struct MHD_Connection *c, int status, const c
 }
 
 /* The first call of a request: the checks that need no body. Returns true when it answered. */
-static bool first_checks(df_http *h, struct MHD_Connection *c, const char *url,
+static bool first_checks(df_http *h, struct MHD_Connection *c, const char *url, const char *method,
                          enum MHD_Result *ret)
 {
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    df_http_reply rep = {0};
+    if (df_http_guard_host(h, host, &rep) != 0) {
+        *ret = send_reply(c, &rep);
+        return true;
+    }
     if (h->has_token && df_http_auth_needed(url)) {
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
         if (!df_http_auth_ok(h, auth)) {
@@ -82,6 +89,12 @@ static bool first_checks(df_http *h, struct MHD_Connection *c, const char *url,
                                       "(the token of --token-file)");
             return true;
         }
+    }
+    if (df_http_guard_write(method, url, host,
+                            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
+                            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"), &rep) != 0) {
+        *ret = send_reply(c, &rep);
+        return true;
     }
     /* A body announced over 1 MiB is still read (and dropped) up to 16 MiB, so that the client,
      * which is still sending, reads the 413 rather than a reset connection; beyond that the
@@ -126,7 +139,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     conn_state *st = *con_cls;
     if (!st) {
         enum MHD_Result ret;
-        if (first_checks(h, c, url, &ret))
+        if (first_checks(h, c, url, method, &ret))
             return ret;
         st = calloc(1, sizeof *st);
         if (!st)
@@ -224,6 +237,7 @@ static int start_impl(const df_http_config *cfg, df_http **out, df_errlist *errs
     if (!h)
         return DF_ENOMEM;
     h->hooks = cfg->hooks;
+    h->loopback = loopback;
     pthread_mutex_init(&h->notify_mu, NULL);
     pthread_cond_init(&h->notify_cond, NULL);
     if (cfg->token_file)

@@ -55,7 +55,7 @@ url=$(grep -o 'HTTP API and web UI on http://[^ ]*' serve.log | sed 's/.* on //'
 [[ -n "$url" ]] || { cat serve.log; echo "serve did not start" >&2; exit 1; }
 
 start() { # start WORKFLOW: prints the run id
-    curl -sf -X POST "${url}api/v1/workflows/$1/runs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])'
+    curl -sf -X POST -H 'Content-Type: application/json' "${url}api/v1/workflows/$1/runs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])'
 }
 wait_end() { # wait_end RUN_ID: waits for a final state, prints duration_ms
     local body

@@ -74,7 +74,8 @@ note "without --token-file the API is open on loopback"
 start_host --listen 127.0.0.1:0
 code=$(curl -s -o body.json -w '%{http_code}' "http://127.0.0.1:$HOST_PORT/api/v1/runs/$ok_run")
 assert_eq "200" "$code" "no token needed"
-code=$(curl -s -o body.json -w '%{http_code}' -X POST "http://127.0.0.1:$HOST_PORT/api/v1/workflows/x/runs")
+code=$(curl -s -o body.json -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    "http://127.0.0.1:$HOST_PORT/api/v1/workflows/x/runs")
 assert_eq "501" "$code" "no workflows hook: 501"
 stop_host
 

@@ -56,6 +56,46 @@ assert_contains "$(cat "$SERVE_LOG")" "cancel asked through the HTTP API" "the l
 assert_eq "api" "$(q "SELECT trigger FROM run_history WHERE workflow = 'hello' ORDER BY run_id LIMIT 1")" \
     "run_history records trigger api"
 
+note "no token on loopback: Host and cross-site write checks (DNS rebinding, simple cross-origin POSTs)"
+serve_start --listen 127.0.0.1:0
+port=${SERVE_URL##*:}
+port=${port%/}
+# http_code ARGS...: curl's status code for a request to this serve; its body in sec.json.
+http_code() { curl -s -o sec.json -w '%{http_code}' "$@"; }
+hello_runs() { q "SELECT COUNT(*) FROM run_history WHERE workflow = 'hello'"; }
+before=$(hello_runs)
+assert_eq "403" "$(http_code -H 'Host: evil.example' "${SERVE_URL}api/v1/runs")" "a foreign Host is refused"
+assert_contains "$(cat sec.json)" '"error"' "the refusal is a JSON error"
+assert_contains "$(cat sec.json)" "Host" "the refusal names the Host header"
+assert_eq "403" "$(http_code -H "Host: evil.example:$port" "${SERVE_URL}")" "a foreign Host: no web UI either"
+assert_eq "403" "$(http_code -H "Host: 127.0.0.1:1" "${SERVE_URL}api/v1/runs")" "a loopback Host with another port"
+assert_eq "403" "$(http_code -H "Host: 10.0.0.1:$port" "${SERVE_URL}api/v1/runs")" "a non-loopback address as Host"
+assert_eq "200" "$(http_code -H "Host: localhost:$port" "${SERVE_URL}api/v1/runs")" "Host localhost:PORT is served"
+assert_eq "200" "$(http_code -H "Host: [::1]:$port" "${SERVE_URL}healthz")" "Host [::1]:PORT is served"
+assert_eq "200" "$(http_code -H "Host: 127.0.0.2:$port" "${SERVE_URL}healthz")" "Host 127.0.0.2:PORT (127/8) is served"
+assert_eq "415" "$(http_code -X POST -H 'Content-Type: text/plain' --data '{}' \
+    "${SERVE_URL}api/v1/workflows/hello/runs")" "a text/plain POST (a simple cross-origin request) is 415"
+assert_contains "$(cat sec.json)" "application/json" "the 415 says what to send"
+assert_eq "415" "$(http_code -X POST "${SERVE_URL}api/v1/workflows/hello/runs")" "a POST without Content-Type is 415"
+assert_eq "403" "$(http_code -X POST -H 'Content-Type: application/json' -H 'Origin: http://evil.example' \
+    --data '{}' "${SERVE_URL}api/v1/workflows/hello/runs")" "a POST from a foreign Origin is 403"
+assert_contains "$(cat sec.json)" "Origin" "the 403 names the Origin header"
+assert_eq "403" "$(http_code -X POST -H 'Content-Type: application/json' -H "Origin: http://localhost:$port" \
+    --data '{}' "${SERVE_URL}api/v1/workflows/hello/runs")" "an Origin of another host name than Host is 403"
+assert_eq "403" "$(http_code -X POST -H 'Content-Type: application/json' -H 'Origin: null' \
+    --data '{}' "${SERVE_URL}api/v1/workflows/hello/runs")" "Origin null is 403"
+assert_eq "201" "$(http_code -X POST -H 'Content-Type: application/json; charset=utf-8' \
+    -H "Origin: http://127.0.0.1:$port" --data '{}' "${SERVE_URL}api/v1/workflows/hello/runs")" \
+    "a same-origin JSON POST starts a run"
+assert_eq "201" "$(http_code -X POST -H 'Content-Type: application/json' --data '{}' \
+    "${SERVE_URL}api/v1/workflows/hello/runs")" "a JSON POST without Origin (curl, scripts) starts a run"
+# the store commits on a timer: wait for the two accepted runs, then make sure no third appears
+wait_for 30 "SELECT COUNT(*) FROM run_history WHERE workflow = 'hello'" "$((before + 2))"
+sleep 1
+assert_eq "$((before + 2))" "$(hello_runs)" "only the two accepted POSTs started runs, no refused one"
+serve_stop
+assert_eq "0" "$SERVE_RC" "serve stops"
+
 note "--listen off: no HTTP server"
 serve_start --listen off
 assert_eq "" "$SERVE_URL" "no URL"

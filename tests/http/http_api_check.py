@@ -52,6 +52,8 @@ def request(method, path, body=None, token=_TOKEN, headers=None, raw=False):
         token = TOKEN
     if token is not None:
         h["Authorization"] = f"Bearer {token}"
+    if method not in ("GET", "HEAD"):  # the server takes state changes only as JSON (415)
+        h.setdefault("Content-Type", "application/json")
     if body is not None and not isinstance(body, (bytes, str)):
         body = json.dumps(body)
     c.request(method, path, body=body, headers=h)
@@ -178,6 +180,7 @@ def check_413():
     c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
     c.putrequest("POST", f"/api/v1/runs/{BAD_RUN}/retry")
     c.putheader("Authorization", f"Bearer {TOKEN}")
+    c.putheader("Content-Type", "application/json")
     c.putheader("Transfer-Encoding", "chunked")
     c.endheaders()
     chunk = b"x" * 65536
