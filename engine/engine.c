@@ -50,6 +50,7 @@ static bool engine_drop_lost_tx(df_engine *e, const char *msg)
         memcpy(lost, ids, n * sizeof *lost);
     df_store_rollback(e->store);
     e->in_tx = false;
+    e->lost_txs++; /* the service decides the fire times it claimed in it again */
     df_alerts_drop_queued(e->alerts);
     for (size_t i = 0; i < e->n_runs; i++)
         for (size_t k = 0; k < n; k++)

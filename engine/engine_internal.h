@@ -88,6 +88,7 @@ struct df_engine {
     df_run **runs;
     size_t n_runs;
     size_t rr_next;            /* fair dispatch: the run each tick's first round starts with */
+    unsigned lost_txs;         /* transactions a service lost with its connection (counted) */
     bool keep_handles;         /* a service: the loop's handles stay open with no run in flight */
     df_run_limits limits;      /* engine concurrency and attempts in flight, all runs */
     df_slot_pool **slot_pools; /* each allocated alone: the runs' cores point to them */

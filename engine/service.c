@@ -448,6 +448,16 @@ static void on_housekeep(uv_timer_t *h)
         s->next_adopt_ms = df_mono_ms() + (every < 250 ? 250 : every > 5000 ? 5000 : every);
         df_svc_adopt(s);
     }
+    if (s->e->lost_txs != s->lost_txs_seen) {
+        /* the fire times decided in a lost transaction are undecided again (SPEC §9: no fire
+         * time is lost): each schedule catches up from its last recorded decision */
+        s->lost_txs_seen = s->e->lost_txs;
+        df_svc_log(s, "a transaction was lost with the connection: deciding fire times again");
+        for (size_t i = 0; i < s->n_wfs; i++)
+            if (s->wfs[i]->valid && s->wfs[i]->scheduled)
+                df_svc_schedule_init(s, s->wfs[i]);
+        df_svc_arm(s);
+    }
     if (s->place_freed) {
         s->place_freed = false;
         df_svc_start_queued(s);

@@ -90,6 +90,7 @@ struct df_service {
     bool place_freed;       /* a run ended: queued fire times may start */
     bool dirty;             /* the snapshot is out of date */
     bool starting;          /* the first scan: schedules wait until the runs left behind resumed */
+    unsigned lost_txs_seen; /* e->lost_txs when the schedules were last decided again */
     uint64_t next_adopt_ms; /* monotonic ms of the next look for runs to adopt (SPEC §11) */
 
     pthread_mutex_t mu; /* guards what follows */
