@@ -452,7 +452,7 @@ static void on_housekeep(uv_timer_t *h)
         /* the fire times decided in a lost transaction are undecided again (SPEC §9: no fire
          * time is lost): each schedule catches up from its last recorded decision */
         s->lost_txs_seen = s->e->lost_txs;
-        df_svc_log(s, "a transaction was lost with the connection: deciding fire times again");
+        df_svc_log(s, "schedules: deciding again the fire times of a transaction the store lost");
         for (size_t i = 0; i < s->n_wfs; i++)
             if (s->wfs[i]->valid && s->wfs[i]->scheduled)
                 df_svc_schedule_init(s, s->wfs[i]);

@@ -96,7 +96,7 @@ assert_eq "" "$(q "SELECT run_id, task_id FROM task_events WHERE to_state = 'SUC
                    GROUP BY run_id, task_id HAVING count(*) > 1")" "no double SUCCESS"
 assert_eq "" "$(q "SELECT run_id, task_id FROM attempt_history GROUP BY run_id, task_id
                    HAVING count(*) <> max(attempt)")" "attempts contiguous"
-dropped=$(cat "$A_LOG" "$B_LOG" | grep -c 'lost with the connection' || true)
+dropped=$(cat "$A_LOG" "$B_LOG" | grep -c 'last changes were lost with the connection' || true)
 adopted=$(cat "$A_LOG" "$B_LOG" | grep -c ') adopted' || true)
 note "runs dropped with the lost transaction: $dropped, taken up again: $adopted"
 ((dropped >= 1)) || fail "no serve dropped a run: $(cat "$A_LOG" "$B_LOG" | tail -30)"
