@@ -9,38 +9,7 @@
 # the server is stopped while a serve waits in it: that serve must drop the runs it wrote in the
 # lost transaction and take them up again.
 set -euo pipefail
-source "$(dirname "$0")/../e2e/lib.sh"
-source "$(dirname "$0")/../e2e/run_lib.sh"
-source "$(dirname "$0")/../e2e/serve_lib.sh"
-PG_SH="$(cd "$(dirname "$0")" && pwd)/pg_cluster.sh"
-df_setup
-command -v psql >/dev/null || skip "psql is not installed"
-STATE="$WORK/cluster"
-DAGFLOW_TEST_PG_URI="$(bash "$PG_SH" start "$STATE")" || {
-    rc=$?
-    [[ $rc == 77 ]] && skip "no PostgreSQL server binaries"
-    fail "cannot start a cluster"
-}
-export DAGFLOW_TEST_PG_URI
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    bash "$PG_SH" stop "$STATE"
-    df_remove_work
-}
-trap cleanup EXIT
-need_builtin sleep
-df_pg_new_db
-DB="$DF_PG_NEW"
-DATA="$(cat "$STATE/dir")/data"
-BINDIR="$(dirname "$(ls -d /usr/lib/postgresql/*/bin/pg_ctl | tail -1)")"
-PORT="$(sed -E 's/.*port=([0-9]+).*/\1/' <<<"$DAGFLOW_TEST_PG_URI")"
-SOCK="$(cat "$STATE/dir")"
-as_owner() {
-    if [[ $(id -u) == 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
-}
-"$DF_BIN" history --db "$DB" >/dev/null || fail "cannot open the test database"
+source "$(dirname "$0")/own_cluster_lib.sh"
 
 # Four runs (a fire time a second, from 2 s from now on) of 12 sleeps of 300 ms one after another:
 # about 4 s each, a write every 300 ms.
