@@ -6,8 +6,10 @@
  *
  * The stream accepts exactly what json_loadb(JSON_REJECT_DUPLICATES) accepts, or gives up: on a
  * syntax error, a duplicate key, a "\u0000", a number jansson would refuse, or nesting deeper
- * than jansson's limit it returns -1 and the caller parses the text with jansson, whose message
- * (line and column) is the one users see. See workflow_loader.h. */
+ * than jansson's limit, or a form feed or vertical tab in the text (yajl takes them for whitespace
+ * between tokens, JSON does not; inside a string they are invalid anyway) it returns -1 and the
+ * caller parses the text with jansson, whose message (line and column) is the one users see. See
+ * workflow_loader.h. */
 #include "workflow_loader.h"
 
 #include <errno.h>
@@ -181,10 +183,12 @@ static const yajl_callbacks callbacks = {.yajl_null = on_null,
 int df_wfl_stream(const char *text, size_t len, json_t **skeleton, size_t *n_tasks,
                   df_wfl_task_fn fn, void *ctx)
 {
-    builder *b = calloc(1, sizeof *b);
-    yajl_handle h = b ? yajl_alloc(&callbacks, NULL, b) : NULL;
     if (skeleton)
         *skeleton = NULL;
+    if (memchr(text, '\f', len) || memchr(text, '\v', len))
+        return -1;
+    builder *b = calloc(1, sizeof *b);
+    yajl_handle h = b ? yajl_alloc(&callbacks, NULL, b) : NULL;
     if (!h) {
         free(b);
         return -1;

@@ -12,8 +12,10 @@
 # tests/e2e/data/ (each is already a valid or deliberately broken workflow); fuzz_template gets
 # the string values of those files that contain "${" (with mode byte 0 = a plain string) and a
 # few hand-written references.
-# Needs clang (14 here) with its libFuzzer runtime (Debian: libclang-rt-14-dev), jansson's
-# development files, and sqlite3/jq for nothing (seeds are extracted with jansson-free shell).
+# fuzz_workflow also loads every input through the streaming (yajl) loader and compares.
+# Needs clang (14 here) with its libFuzzer runtime (Debian: libclang-rt-14-dev), jansson's and
+# yajl's development files, libjq (`when`), and sqlite3/jq for nothing (seeds are extracted with
+# jansson-free shell).
 # The default CMake build does not include these targets; `cmake -DDF_FUZZ=ON` builds the same
 # with CMake (see the block at the end of CMakeLists.txt).
 set -euo pipefail
@@ -26,17 +28,18 @@ mkdir -p "$OUT"
 FLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
     -fno-sanitize-recover=undefined -D_GNU_SOURCE -I"$SRC" -I"$SRC/include")
 # shellcheck disable=SC2207
-PKG=($(pkg-config --cflags --libs jansson glib-2.0))
+PKG=($(pkg-config --cflags --libs jansson glib-2.0 yajl))
 ENGINE=("$SRC/engine/workflow.c" "$SRC/engine/workflow_task.c" "$SRC/engine/workflow_fields.c"
+    "$SRC/engine/workflow_stream.c" "$SRC/engine/workflow_map.c" "$SRC/engine/workflow_on_exit.c"
     "$SRC/engine/dag.c" "$SRC/engine/template.c" "$SRC/engine/template_ref.c" "$SRC/engine/template_shell.c"
-    "$SRC/engine/suggest.c" "$SRC/engine/errlist.c" "$SRC/engine/json_kind.c"
+    "$SRC/engine/suggest.c" "$SRC/engine/errlist.c" "$SRC/engine/json_kind.c" "$SRC/engine/expr.c"
     "$SRC/engine/state.c" "$SRC/engine/path.c" "$SRC/engine/model.c"
     "$SRC/engine/workflow_schedule.c" "$SRC/engine/schedule.c" "$SRC/engine/cron.c"
     "$SRC/engine/tz.c" "$SRC/engine/civil.c")
 
 for target in workflow template; do
     echo "build.sh: $OUT/fuzz_$target"
-    "$CC" "${FLAGS[@]}" "$HERE/fuzz_$target.c" "${ENGINE[@]}" "${PKG[@]}" -lm -o "$OUT/fuzz_$target"
+    "$CC" "${FLAGS[@]}" "$HERE/fuzz_$target.c" "${ENGINE[@]}" "${PKG[@]}" -ljq -lm -o "$OUT/fuzz_$target"
 done
 
 # Seed corpora.

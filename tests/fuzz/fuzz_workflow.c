@@ -7,6 +7,10 @@
  *   - a successful load adds no error and returns a model whose ids are unique and found by
  *     df_workflow_find_task, whose upstream/downstream lists mirror each other, and whose topo
  *     array is a permutation with every upstream before its downstream tasks.
+ * The same bytes are then loaded by df_workflow_load_text twice, once as a stream (the yajl loader
+ * of workflow_stream.c, every size streamed) and once as a jansson document: both must give the
+ * same result, the same messages in the same order and, when they load, the same model and the
+ * same kept bytes (workflow.h promises it; test_workflow_stream checks it on the fixtures).
  * Build: tests/fuzz/build.sh (clang -fsanitize=fuzzer,address,undefined). */
 #include <jansson.h>
 #include <stdint.h>
@@ -105,8 +109,75 @@ static void check_model(const df_workflow *wf)
     free(pos);
 }
 
+static void same_json(const json_t *a, const json_t *b)
+{
+    CHECK((a == NULL) == (b == NULL));
+    CHECK(!a || json_equal(a, b));
+}
+
+static void same_sizes(const size_t *a, size_t na, const size_t *b, size_t nb)
+{
+    CHECK(na == nb);
+    CHECK(na == 0 || memcmp(a, b, na * sizeof *a) == 0);
+}
+
+/* The streamed model s is the document's model d (what a run reads of them). */
+static void same_model(const df_workflow *d, const df_workflow *s)
+{
+    CHECK(strcmp(d->name, s->name) == 0);
+    CHECK(d->n_tasks == s->n_tasks && d->n_dag == s->n_dag);
+    CHECK(d->n_pools == s->n_pools && d->n_breakers == s->n_breakers);
+    CHECK(d->max_active_tasks == s->max_active_tasks && d->timeout_ms == s->timeout_ms);
+    same_json(d->params, s->params);
+    same_json(d->alerts, s->alerts);
+    same_json(d->env, s->env);
+    for (size_t i = 0; i < d->n_tasks; i++) {
+        const df_task_def *x = &d->tasks[i], *y = &s->tasks[i];
+        CHECK(strcmp(x->id, y->id) == 0 && strcmp(x->plugin, y->plugin) == 0);
+        same_json(x->params, y->params);
+        same_json(x->for_each, y->for_each);
+        same_sizes(x->upstream, x->n_upstream, y->upstream, y->n_upstream);
+        same_sizes(x->downstream, x->n_downstream, y->downstream, y->n_downstream);
+        CHECK(x->trigger_rule == y->trigger_rule && x->retries == y->retries);
+        CHECK(x->retry_delay_ms == y->retry_delay_ms && x->retry_backoff == y->retry_backoff);
+        CHECK(x->timeout_ms == y->timeout_ms && x->priority == y->priority);
+        CHECK(x->pool == y->pool && x->breaker == y->breaker && x->handler == y->handler);
+        CHECK(x->branch == y->branch && x->continue_on_failure == y->continue_on_failure);
+        CHECK(x->max_parallel == y->max_parallel && (x->when == NULL) == (y->when == NULL));
+    }
+    CHECK((d->topo == NULL) == (s->topo == NULL));
+    if (d->topo)
+        CHECK(memcmp(d->topo, s->topo, d->n_tasks * sizeof *d->topo) == 0);
+    CHECK(d->source && s->source && d->source_len == s->source_len);
+    CHECK(memcmp(d->source, s->source, d->source_len) == 0);
+}
+
+/* Loads data by df_workflow_load_text as a stream and as a document: the same outcome. */
+static void stream_vs_document(const uint8_t *data, size_t size)
+{
+    df_errlist ed = {0}, es = {0};
+    df_workflow *d = NULL, *s = NULL;
+    df_workflow_set_stream_bytes(SIZE_MAX);
+    int rd = df_workflow_load_text((const char *)data, size, JSON_REJECT_DUPLICATES, FUZZ_PATH,
+                                   "/tmp", &d, &ed);
+    df_workflow_set_stream_bytes(0);
+    int rs = df_workflow_load_text((const char *)data, size, JSON_REJECT_DUPLICATES, FUZZ_PATH,
+                                   "/tmp", &s, &es);
+    CHECK(rd == rs);
+    CHECK(ed.n == es.n);
+    for (size_t i = 0; i < ed.n; i++)
+        CHECK(strcmp(ed.msgs[i], es.msgs[i]) == 0);
+    if (rd == 0)
+        same_model(d, s);
+    df_workflow_free(d);
+    df_workflow_free(s);
+    df_errlist_clear(&ed);
+    df_errlist_clear(&es);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    stream_vs_document(data, size);
     json_error_t jerr;
     json_t *doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc)

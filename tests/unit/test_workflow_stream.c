@@ -3,9 +3,9 @@
  * of tests/data/workflows and workflows/ (valid and invalid) both ways; a file whose top-level
  * keys come after its tasks, with on_exit handlers, a byte order mark, escapes and numbers of
  * every kind; texts the stream gives up on (a syntax error inside the tasks, a duplicate key in
- * a task, "\u0000", an integer out of range) with jansson's messages; the streamed document
- * holds no tasks and the file's bytes are kept; tasks without params share one empty object;
- * df_workflow_load_text. */
+ * a task, "\u0000", an integer out of range, a form feed between tokens) with jansson's messages;
+ * the streamed document holds no tasks and the file's bytes are kept; tasks without params share
+ * one empty object; df_workflow_load_text. */
 #include <dirent.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -254,6 +254,11 @@ static void test_give_up_same_messages(void **state)
         "\"plugin\": "
         "\"noop\", \"depends_on\": [\"zz\"]}, {\"id\": \"a\", \"plugin\": \"noop\"}]}",
         "",
+        /* a form feed or vertical tab between tokens: yajl's whitespace, not JSON's (found by
+         * fuzz_workflow: the stream loaded it, jansson refuses it) */
+        "{\"name\": \"x\", \"tasks\": [{\"id\": \"a\", \"plugin\": \"noop\"},\f{\"id\": \"b\", "
+        "\"plugin\": \"noop\"}]}",
+        "{\"name\": \"x\",\v\"tasks\": [{\"id\": \"a\", \"plugin\": \"noop\"}]}",
     };
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
         const char *path = write_tmp(texts[i], strlen(texts[i]));
