@@ -109,6 +109,10 @@ typedef struct df_sqlite_store {
     /* The file's schema version once opened: an older file that could not be upgraded yet (its
      * missing migrations all compatible) is used as it is. */
     int schema;
+    /* The runs whose lease this store renewed lately (lease.c): the fence skips a run renewed
+     * less than a moment ago by a committed transaction. */
+    struct df_sqlite_renewal *renewals;
+    size_t n_renewals, cap_renewals;
 } df_sqlite_store;
 
 /* The SQLite handle behind a store of this backend. */
@@ -279,6 +283,11 @@ sqlite3_stmt *df_sqlite_engine_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id i
 /* lease.c: run leases (store.h) */
 int df_sqlite_run_fence(df_store *s, long long run_id, const df_engine_id *owner, int64_t lease_ms,
                         int64_t now);
+/* The transaction committed (true) or rolled back (false): the renewals it made count, or are
+ * forgotten. */
+void df_sqlite_renewals_end(df_sqlite_store *s, bool committed);
+/* See store.h (lease_changed): forgets every renewal. */
+int df_sqlite_lease_changed(df_store *s);
 int df_sqlite_run_adopt(df_store *s, long long run_id, const df_engine_id *expected,
                         const df_engine_id *engine, int64_t at, int64_t lease_ms);
 int df_sqlite_adoptable_runs(df_store *s, const df_engine_id *me, int64_t now, long long **ids,

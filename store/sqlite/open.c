@@ -432,6 +432,7 @@ static void sqlite_close(df_store *store)
         for (int j = 0; j < 2; j++)
             sqlite3_finalize(s->rows_st[i][j]);
     df_sqlite_file_close(s);
+    free(s->renewals);
     free(s->path);
     free(s->abs_path);
     free(s);
@@ -476,6 +477,7 @@ static const df_store_ops sqlite_ops = {
     .run_set_engine = df_sqlite_run_set_engine,
     .run_claim = df_sqlite_run_claim,
     .run_fence = df_sqlite_run_fence,
+    .lease_changed = df_sqlite_lease_changed,
     .run_adopt = df_sqlite_run_adopt,
     .adoptable_runs = df_sqlite_adoptable_runs,
     .run_heartbeat = df_sqlite_run_heartbeat,

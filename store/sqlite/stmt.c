@@ -364,13 +364,17 @@ int df_sqlite_begin(df_store *store)
 int df_sqlite_commit(df_store *store)
 {
     df_sqlite_store *s = df_sqlite_of(store);
-    return df_sqlite_exec(s, ST_COMMIT, "commit");
+    int code = df_sqlite_exec(s, ST_COMMIT, "commit");
+    if (code == DF_STORE_OK)
+        df_sqlite_renewals_end(s, true);
+    return code;
 }
 
 /* See store.h. No open transaction is not an error. */
 int df_sqlite_rollback(df_store *store)
 {
     df_sqlite_store *s = df_sqlite_of(store);
+    df_sqlite_renewals_end(s, false);
     if (sqlite3_get_autocommit(s->db))
         return DF_STORE_OK;
     return df_sqlite_exec(s, ST_ROLLBACK, "rollback");
