@@ -211,6 +211,14 @@ void df_engine_add_named(df_errlist *out, const char *path, const df_errlist *ms
 /* Opens the loop's handles a run needs (inbox, tick, heartbeat), starting the pool first; they
  * close by themselves once every run has ended. Returns 0 or df_engine_start_pool's error. */
 int df_engine_open_handles(df_engine *e, df_errlist *errs);
+/* engine.c: closes the loop's handles (idempotent: nothing when they are not open); the tick
+ * calls it once every run has ended, df_engine_close always. Engine thread. */
+void df_engine_close_handles(df_engine *e);
+/* engine.c: at df_engine_open, the uv_async through which df_engine_stop reaches the loop. */
+void df_engine_stop_init(df_engine *e);
+/* How long attempts in flight get to see their cancellation at a graceful stop and at
+ * df_engine_close before they are given up unrecorded. */
+#define DF_STOP_GRACE_MS 5000
 
 /* ---- engine_cancel.c: cancel requests (SPEC §10) ---- */
 
