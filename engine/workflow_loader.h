@@ -139,6 +139,14 @@ void df_wfl_load_tasks(df_wfl_loader *L, const json_t *tasks, const json_t *on_e
                        const df_task_def *base, const char *const *pool_names,
                        const char *const *breaker_names);
 
+/* ---- workflow_cycles.c: cycles among the dependencies ---- */
+
+/* Reports cycles among the tasks' dependencies (every task has an id), each as a path. After a
+ * cycle is found its tasks are left out and the search repeats, so disjoint cycles are all
+ * reported (at most 20). On an acyclic graph fills wf->topo (allocated here) and returns 0;
+ * otherwise -1 (reported, or out of memory). */
+int df_wfl_check_cycles(df_wfl_loader *L);
+
 /* ---- workflow_on_exit.c: on_exit handlers (SPEC §8) ---- */
 
 /* Handler i's key that handlers may not have (depends_on, trigger_rule, for_each, max_parallel,

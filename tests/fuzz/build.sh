@@ -29,7 +29,8 @@ FLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undef
     -fno-sanitize-recover=undefined -D_GNU_SOURCE -I"$SRC" -I"$SRC/include")
 # shellcheck disable=SC2207
 PKG=($(pkg-config --cflags --libs jansson glib-2.0 yajl))
-ENGINE=("$SRC/engine/workflow.c" "$SRC/engine/workflow_task.c" "$SRC/engine/workflow_fields.c"
+ENGINE=("$SRC/engine/workflow.c" "$SRC/engine/workflow_task.c" "$SRC/engine/workflow_cycles.c"
+    "$SRC/engine/workflow_fields.c"
     "$SRC/engine/workflow_stream.c" "$SRC/engine/workflow_map.c" "$SRC/engine/workflow_on_exit.c"
     "$SRC/engine/dag.c" "$SRC/engine/template.c" "$SRC/engine/template_ref.c" "$SRC/engine/template_shell.c"
     "$SRC/engine/suggest.c" "$SRC/engine/errlist.c" "$SRC/engine/json_kind.c" "$SRC/engine/expr.c"
