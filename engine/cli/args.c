@@ -1,18 +1,15 @@
 /* args: the command line of one command — the option table (each option's name, value, the
  * commands that accept it and its help line), the one parser (getopt_long: options and operands
- * in any order after COMMAND, `--` ends the options; values checked), and checks of operands
- * (run ids, workflow files). */
+ * in any order after COMMAND, `--` ends the options; values checked). The engine
+ * configuration the options give is engine_config.c's, the checks of operands operands.c's. */
 #include "cli.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* ---- Options ---------------------------------------------------------------------------- */
 
@@ -481,25 +478,12 @@ static int apply_list(df_cli *cli, int val, char *arg)
     return NOT_MINE;
 }
 
-/* Text values (paths, names, times), checked here when a bad one is plain. Returns 0,
- * DF_EXIT_USAGE (printed), or NOT_MINE. */
-static int apply_text(df_cli *cli, int val, char *arg)
+/* Values from a fixed set (--executor, --format) and queue names (--queue, repeatable). Returns
+ * 0, DF_EXIT_USAGE or DF_EXIT_INTERNAL (printed), or NOT_MINE. */
+static int apply_choice(df_cli *cli, int val, char *arg)
 {
     const char *cmd = cli->command;
     switch (val) {
-    case OPT_DB:
-        if (!*arg) {
-            df_cli_error("%s: --db needs a non-empty path", cmd);
-            return DF_EXIT_USAGE;
-        }
-        cli->db_path = arg;
-        return 0;
-    case OPT_FROM:
-        cli->from = arg; /* checked by the command (df_parse_time) */
-        return 0;
-    case OPT_WORKFLOWS:
-        cli->workflows_dir = arg; /* checked by the service */
-        return 0;
     case OPT_EXECUTOR:
         if (strcmp(arg, "local") != 0 && strcmp(arg, "workers") != 0) {
             df_cli_error("%s: --executor must be local or workers, got \"%s\"", cmd, arg);
@@ -521,6 +505,36 @@ static int apply_text(df_cli *cli, int val, char *arg)
         cli->queues[cli->n_queues++] = arg;
         return 0;
     }
+    case OPT_FORMAT:
+        if (strcmp(arg, "dot") != 0 && strcmp(arg, "mermaid") != 0) {
+            df_cli_error("%s: --format must be dot or mermaid, got \"%s\"", cmd, arg);
+            return DF_EXIT_USAGE;
+        }
+        cli->format = arg;
+        return 0;
+    }
+    return NOT_MINE;
+}
+
+/* Text values (paths, names, times), checked here when a bad one is plain. Returns 0,
+ * DF_EXIT_USAGE (printed), or NOT_MINE. */
+static int apply_text(df_cli *cli, int val, char *arg)
+{
+    const char *cmd = cli->command;
+    switch (val) {
+    case OPT_DB:
+        if (!*arg) {
+            df_cli_error("%s: --db needs a non-empty path", cmd);
+            return DF_EXIT_USAGE;
+        }
+        cli->db_path = arg;
+        return 0;
+    case OPT_FROM:
+        cli->from = arg; /* checked by the command (df_parse_time) */
+        return 0;
+    case OPT_WORKFLOWS:
+        cli->workflows_dir = arg; /* checked by the service */
+        return 0;
     case OPT_LISTEN:
         cli->listen = arg; /* checked by the HTTP server */
         return 0;
@@ -554,13 +568,6 @@ static int apply_text(df_cli *cli, int val, char *arg)
         }
         cli->workflow = arg;
         return 0;
-    case OPT_FORMAT:
-        if (strcmp(arg, "dot") != 0 && strcmp(arg, "mermaid") != 0) {
-            df_cli_error("%s: --format must be dot or mermaid, got \"%s\"", cmd, arg);
-            return DF_EXIT_USAGE;
-        }
-        cli->format = arg;
-        return 0;
     }
     return NOT_MINE;
 }
@@ -573,6 +580,8 @@ static int apply_option(df_cli *cli, int val, char *arg)
         rc = apply_number(cli, val, arg);
     if (rc == NOT_MINE)
         rc = apply_list(cli, val, arg);
+    if (rc == NOT_MINE)
+        rc = apply_choice(cli, val, arg);
     if (rc == NOT_MINE)
         rc = apply_text(cli, val, arg);
     if (rc != NOT_MINE)
@@ -715,100 +724,4 @@ void df_cli_free(df_cli *cli)
     free(cli->queues);
     free(cli->operands);
     memset(cli, 0, sizeof *cli);
-}
-
-/* ---- The engine -------------------------------------------------------------------------- */
-
-void df_cli_engine_config(const df_cli *cli, df_engine_config *out)
-{
-    df_engine_config cfg;
-    df_engine_config_default(&cfg);
-    cfg.db = cli->db_path;
-    cfg.plugin_dirs = cli->plugin_dirs;
-    cfg.n_plugin_dirs = cli->n_plugin_dirs;
-    cfg.concurrency = (size_t)cli->concurrency;
-    cfg.workers_min = (unsigned)cli->workers_min; /* 0: the default */
-    cfg.workers_max = (unsigned)cli->workers_max;
-    cfg.queue_capacity = (size_t)cli->queue_capacity;
-    cfg.stack_size = cli->stack_size;
-    cfg.allow_insecure_plugins = cli->allow_insecure_plugins;
-    cfg.max_params_bytes = cli->max_params_bytes;
-    cfg.max_result_bytes = cli->max_result_bytes;
-    cfg.max_log_bytes = cli->max_log_bytes;
-    cfg.max_memory = cli->max_memory;
-    cfg.max_load = cli->max_load;
-    cfg.run_lease_ms = cli->run_lease_ms;
-    cfg.pass_env = cli->pass_env;
-    cfg.n_pass_env = cli->n_pass_env;
-    cfg.executor_workers = cli->executor_workers;
-    *out = cfg;
-}
-
-df_engine *df_cli_open_engine(const df_cli *cli,
-                              void (*on_event)(void *ud, const df_engine_event *ev), void *ud)
-{
-    df_engine_config cfg;
-    df_cli_engine_config(cli, &cfg);
-    cfg.on_event = on_event;
-    cfg.ud = ud;
-    df_engine *e = NULL;
-    df_errlist errs = {0};
-    if (df_engine_open(&cfg, &e, &errs) != 0)
-        df_cli_print_errlist(&errs);
-    df_errlist_clear(&errs);
-    return e;
-}
-
-/* ---- Operands ---------------------------------------------------------------------------- */
-
-int df_cli_parse_run_id(const char *text, long long *id)
-{
-    if (!text || !isdigit((unsigned char)text[0]))
-        return -1;
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || *end != '\0' || v <= 0)
-        return -1;
-    *id = v;
-    return 0;
-}
-
-int df_cli_file_problem(const char *path, char *msg, size_t len)
-{
-    struct stat st;
-    bool dir;
-    if (strcmp(path, "-") == 0) { /* standard input */
-        if (len)
-            msg[0] = '\0';
-        return 0;
-    }
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        int err = errno;
-        dir = err == EISDIR || (stat(path, &st) == 0 && S_ISDIR(st.st_mode));
-        if (!dir) {
-            snprintf(msg, len, "%s: cannot open: %s", path, strerror(err));
-            return DF_EXIT_USAGE;
-        }
-    } else {
-        dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
-        close(fd);
-    }
-    if (dir) {
-        snprintf(msg, len, "%s: is a directory", path);
-        return DF_EXIT_USAGE;
-    }
-    if (len)
-        msg[0] = '\0';
-    return 0;
-}
-
-int df_cli_check_file(const char *path)
-{
-    char msg[PATH_MAX + 128];
-    int code = df_cli_file_problem(path, msg, sizeof msg);
-    if (code)
-        df_cli_error("%s", msg);
-    return code;
 }
