@@ -105,12 +105,13 @@ struct df_worker {
     /* supervisor (under mu): stuck detection from the epoch */
     uint64_t sup_epoch, sup_epoch_since_ms;
     int stuck;
-    uint64_t sup_long_ns;    /* long_ns at the previous tick */
-    int cpu_bound;           /* spent half of the last tick in long coroutine runs */
-    uint64_t sup_cpu_ns;     /* the thread's CPU time at the previous tick */
-    uint64_t sup_blocked_ms; /* when it was last seen blocked inside a coroutine; 0: never */
-    int sup_stat_fd;         /* /proc/self/task/TID/stat, -1 until opened */
-    int computing;           /* not seen blocked inside a coroutine lately (see supervisor.c) */
+    uint64_t sup_long_ns;      /* long_ns at the previous tick */
+    int cpu_bound;             /* spent half of the last tick in long coroutine runs */
+    uint64_t sup_cpu_ns;       /* the thread's CPU time at the previous tick */
+    uint64_t sup_blocked_ms;   /* when it was last seen blocking inside a coroutine; 0: never */
+    unsigned sup_blocked_seen; /* consecutive readings that saw it blocked inside a coroutine */
+    int sup_stat_fd;           /* /proc/self/task/TID/stat, -1 until opened */
+    int computing;             /* not seen blocked inside a coroutine lately (see supervisor.c) */
     /* any thread: the worker thread's kernel id (0 until it runs), for its state in /proc */
     atomic_int tid;
     /* any thread: odd while inside a coroutine; changes on every resume and return */
@@ -273,5 +274,12 @@ void df_task_ctx_dispose(df_task_ctx *ctx);
 /* Closes and frees every context kept for reuse (worker thread, when the worker stops; the
  * frees happen in the close callbacks, on the next loop turn). */
 void df_task_ctx_free_all(df_worker *w);
+
+/* Tests only (tests/unit/test_pool_elastic.c): when set, the supervisor takes a worker thread's
+ * scheduler state ('R', 'S', 'D', ...; 0: unknown) from it instead of from /proc, given the
+ * worker (its tid and epoch may be read) and the state /proc gave (0 when it could not be
+ * read). Called by the supervisor under mu. NULL in the product. Set it only while no pool
+ * exists. */
+extern char (*df_pool_thread_state_hook)(const df_worker *w, char proc_state);
 
 #endif

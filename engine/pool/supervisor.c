@@ -67,13 +67,22 @@ static void retire_locked(df_pool *p, df_worker *w)
 
 /* ---- 1. stuck detection and replacement ---- */
 
-/* A worker seen blocked inside a coroutine within this long counts as blocking. */
+/* A worker seen blocking inside a coroutine within this long counts as blocking. */
 #define DF_POOL_BLOCKED_WINDOW_MS 100
+/* It is seen blocking when this many readings in a row (one a tick, each inside a coroutine)
+ * find its thread blocked: one reading is not enough, since a computing thread also sleeps now
+ * and then for a moment (a page fault waiting for the address-space lock another thread holds
+ * while it maps or unmaps memory, which the sanitizer build does all the time, and which a
+ * loaded machine stretches by descheduling the holder). A thread that blocks for real (a plugin
+ * sleeping, reading, waiting in a system call) is found blocked nearly every time. */
+#define DF_POOL_BLOCKED_READINGS 2
+
+char (*df_pool_thread_state_hook)(const df_worker *w, char proc_state) = NULL;
 
 /* The scheduler state of the worker's thread (Linux's /proc/self/task/TID/stat, opened on first
  * use and kept; df_pool_free_worker closes it): 'R' running or waiting for a CPU, 'S' or 'D'
  * blocked, ...; 0 when it cannot be read. Supervisor, under mu. */
-static char thread_state(df_worker *w)
+static char proc_thread_state(df_worker *w)
 {
     if (w->sup_stat_fd < 0) {
         int tid = atomic_load(&w->tid);
@@ -94,23 +103,33 @@ static char thread_state(df_worker *w)
     return paren && paren[1] == ' ' ? paren[2] : 0;
 }
 
-/* Whether the worker computes rather than blocks: not seen blocked inside a coroutine (a
- * plugin sleeping, reading, waiting in a system call) within DF_POOL_BLOCKED_WINDOW_MS. The
- * thread's state is read while its epoch shows it inside one coroutine run, the same before and
- * after the reading, so that a worker blocked in its own loop (waiting for the pool mutex or for
- * work) does not count. A computing thread is running or waiting for a CPU ('R') however loaded
- * the machine is; its CPU time does not tell: on a busy machine it gets little of it (when
- * computing meant an eighth of a tick in CPU time, computing workers were taken for blocked ones
- * under load, and the pool grew past the cores). That rule remains the fallback where the state
- * cannot be read. Supervisor, under mu. */
+static char thread_state(df_worker *w)
+{
+    char st = proc_thread_state(w);
+    return df_pool_thread_state_hook ? df_pool_thread_state_hook(w, st) : st;
+}
+
+/* Whether the worker computes rather than blocks: not seen blocking inside a coroutine (a
+ * plugin sleeping, reading, waiting in a system call: DF_POOL_BLOCKED_READINGS readings in a row
+ * found it blocked) within DF_POOL_BLOCKED_WINDOW_MS. The thread's state is read while its epoch
+ * shows it inside one coroutine run, the same before and after the reading, so that a worker
+ * blocked in its own loop (waiting for the pool mutex or for work) does not count; readings
+ * outside a coroutine neither count nor break the row. A computing thread is running or waiting for
+ * a CPU ('R') however loaded the machine is; its CPU time does not tell: on a busy machine it gets
+ * little of it (when computing meant an eighth of a tick in CPU time, computing workers were taken
+ * for blocked ones under load, and the pool grew past the cores). That rule remains the fallback
+ * where the state cannot be read. Supervisor, under mu. */
 static int computed_locked(df_pool *p, df_worker *w, uint64_t now)
 {
     uint64_t e = atomic_load_explicit(&w->epoch, memory_order_acquire);
     char st = thread_state(w);
     if (st) {
-        if ((e & 1) && (st == 'S' || st == 'D') &&
-            atomic_load_explicit(&w->epoch, memory_order_acquire) == e)
-            w->sup_blocked_ms = now;
+        if ((e & 1) && atomic_load_explicit(&w->epoch, memory_order_acquire) == e) {
+            if (st != 'S' && st != 'D')
+                w->sup_blocked_seen = 0;
+            else if (++w->sup_blocked_seen >= DF_POOL_BLOCKED_READINGS)
+                w->sup_blocked_ms = now;
+        }
         return !w->sup_blocked_ms || now - w->sup_blocked_ms > DF_POOL_BLOCKED_WINDOW_MS;
     }
     uint64_t tick_ns = (now - p->sup_last_ms) * 1000000ull;
