@@ -1,7 +1,7 @@
-/* pg/runs: the writes of a run's life in PostgreSQL — creating a run with its task instances,
- * events and edges; the run's state, owner (claimed as a compare-and-set), heartbeat and pool
- * metrics; compare-and-set transitions of task instances with their events; attempts. Same
- * contract and the same rows as store/sqlite/runs.c. */
+/* pg/runs: the writes of a run's life in PostgreSQL — creating a run with its task instances
+ * (their creation events synthesised by the views); the run's state, owner (claimed as a
+ * compare-and-set), heartbeat and pool metrics; compare-and-set transitions of task instances
+ * with their events; attempts. Same contract and the same rows as store/sqlite/runs.c. */
 #include "internal.h"
 
 /* JSON text of v, compact, in its key order (new string, free()); NULL on failure. */
@@ -72,48 +72,44 @@ static int insert_run_row(df_pg_store *s, const df_run_record *run, long long *i
     return DF_STORE_OK;
 }
 
-/* The run's tasks as [{"id", "plugin"}, ...] and its edges as [[up, down], ...] (JSON text, new
- * strings), for the one-statement inserts. */
-static bool tasks_and_edges(const df_run_record *run, char **tasks, char **edges)
+/* The run's tasks as [{"id", "plugin"}, ...] (JSON text, new string), for the one-statement
+ * inserts. */
+static char *tasks_text(const df_run_record *run)
 {
-    json_t *ta = json_array(), *ea = json_array();
-    bool ok = ta && ea;
+    json_t *ta = json_array();
+    bool ok = ta != NULL;
     for (size_t i = 0; ok && i < run->n_tasks; i++) {
         const df_task_record *t = &run->tasks[i];
         ok = json_array_append_new(ta, json_pack("{s:s, s:s}", "id", t->id, "plugin", t->plugin)) ==
              0;
-        for (size_t j = 0; ok && j < t->n_depends_on; j++)
-            ok = json_array_append_new(
-                     ea, json_pack("[s, s]", run->tasks[t->depends_on[j]].id, t->id)) == 0;
     }
-    *tasks = ok ? dump(ta) : NULL;
-    *edges = ok ? dump(ea) : NULL;
+    char *tasks = ok ? dump(ta) : NULL;
     json_decref(ta);
-    json_decref(ea);
-    return *tasks && *edges;
+    return tasks;
 }
 
+/* The task instances of run `id`, and the seq block of their creation events (schema 10: no
+ * edge rows, no stored creation events unless the block could not be contiguous). */
 static int insert_tasks(df_pg_store *s, const df_run_record *run, long long id, const char *W)
 {
-    char *tasks = NULL, *edges = NULL;
-    if (!tasks_and_edges(run, &tasks, &edges)) {
-        free(tasks);
-        free(edges);
+    char *tasks = tasks_text(run);
+    if (!tasks)
         return oom(s, W);
-    }
     df_pg_params p = {0};
     df_pg_i64(&p, id);
     df_pg_text(&p, tasks);
     int code = df_pg_write(s, PG_TASKS_INSERT, &p, W, NULL);
+    long long reserved = 0;
+    if (code == DF_STORE_OK && run->n_tasks > 0) {
+        df_pg_params b = {0};
+        df_pg_i64(&b, id);
+        df_pg_i64(&b, (long long)run->n_tasks);
+        code = df_pg_write(s, PG_EVENTS_RESERVE, &b, W, &reserved);
+    }
     df_pg_i64(&p, run->started_at);
-    if (code == DF_STORE_OK)
+    if (code == DF_STORE_OK && run->n_tasks > 0 && reserved != 1)
         code = df_pg_write(s, PG_EVENTS_INSERT, &p, W, NULL);
-    p.n = 1;
-    df_pg_text(&p, edges);
-    if (code == DF_STORE_OK)
-        code = df_pg_write(s, PG_EDGES_INSERT, &p, W, NULL);
     free(tasks);
-    free(edges);
     return code;
 }
 

@@ -39,10 +39,15 @@ static const char *const pg_sql[PG__COUNT] = {
                          " attempt) SELECT $1::bigint, t.v->>'id', NULL, 'PENDING', $3::bigint, 0"
                          " FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(v, i)"
                          " ORDER BY t.i",
-    /* $2: [[upstream, downstream], ...]. */
-    [PG_EDGES_INSERT] = "INSERT INTO run_edges (run_id, upstream, downstream)"
-                        " SELECT $1::bigint, e->>0, e->>1 FROM jsonb_array_elements($2::jsonb) e"
-                        " ON CONFLICT DO NOTHING",
+    /* Run $1's $2 tasks' creation events (synthesised by the view task_event_rows, schema 10):
+     * takes $2 values of task_event_log's sequence and records the first as runs.events_seq0
+     * when they are contiguous (one row changed); else nothing (another session's nextval came
+     * in between) and the caller stores the events (PG_EVENTS_INSERT). */
+    [PG_EVENTS_RESERVE] =
+        "WITH g AS (SELECT nextval(pg_get_serial_sequence('task_event_log', 'seq')) AS v"
+        " FROM generate_series(1, $2::bigint)), b AS (SELECT min(v) AS lo, max(v) AS hi FROM g)"
+        " UPDATE runs SET events_seq0 = b.lo FROM b"
+        " WHERE runs.run_id = $1::bigint AND b.hi - b.lo + 1 = $2::bigint",
     [PG_TRANSITION] =
         "WITH u AS (UPDATE task_instances SET state = $1::text, attempt = $2::bigint,"
         " started_at = CASE WHEN $1::text = 'RUNNING' AND started_at IS NULL THEN $3::bigint"
@@ -221,7 +226,11 @@ static const char *const pg_sql[PG__COUNT] = {
     [PG_EVENTS_LIST] =
         "SELECT seq, task_id, from_state, to_state, at, attempt, detail,"
         " map_index FROM task_event_log WHERE run_id = $1::bigint AND seq > $2::bigint"
-        " ORDER BY seq LIMIT $3::bigint",
+        " UNION ALL SELECT r.events_seq0 + t.idx, t.task_id, NULL, 'PENDING', r.started_at, 0,"
+        " NULL, -1 FROM runs r JOIN task_instances t ON t.run_id = r.run_id"
+        " AND t.map_index = -1 AND t.idx > $2::bigint - r.events_seq0"
+        " WHERE r.run_id = $1::bigint AND r.events_seq0 IS NOT NULL"
+        " ORDER BY 1 LIMIT $3::bigint",
     [PG_COUNT_RUNS] = "SELECT state, count(*) FROM run_history GROUP BY state",
     [PG_COUNT_TASKS] = "SELECT t.state, count(*) FROM task_instances t"
                        " JOIN runs r ON r.run_id = t.run_id WHERE r.state = 'RUNNING'"

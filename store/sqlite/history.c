@@ -133,7 +133,12 @@ static int events_body(df_sqlite_store *s, long long run_id, long long after, in
     int rc = sqlite3_prepare_v2(s->db,
                                 "SELECT seq, task_id, from_state, to_state, at, attempt, detail,"
                                 " map_index FROM task_event_log WHERE run_id = ?1 AND seq > ?2"
-                                " ORDER BY seq LIMIT ?3",
+                                " UNION ALL SELECT r.events_seq0 + t.idx, t.task_id, NULL,"
+                                " 'PENDING', r.started_at, 0, NULL, -1 FROM runs r"
+                                " JOIN task_instances t ON t.run_id = r.run_id"
+                                " AND t.map_index = -1 AND t.idx > ?2 - r.events_seq0"
+                                " WHERE r.run_id = ?1 AND r.events_seq0 IS NOT NULL"
+                                " ORDER BY 1 LIMIT ?3",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return df_sqlite_fail(s, rc, W);

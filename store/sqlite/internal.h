@@ -28,7 +28,9 @@ enum df_sqlite_stmt_id {
     ST_RUN_INSERT,
     ST_TASK_INSERT,
     ST_EVENT_INSERT,
-    ST_EDGE_INSERT,
+    ST_EVENTS_RESERVE,
+    ST_EVENTS_SEQ_GET,
+    ST_EVENTS_SEQ_INIT,
     ST_TRANSITION,
     ST_TASK_GET,
     ST_ATTEMPT_OPEN,
@@ -97,10 +99,11 @@ typedef struct df_sqlite_store {
     df_store base;
     sqlite3 *db;
     sqlite3_stmt *st[ST__COUNT];
-    sqlite3_stmt *rows_st[3][2]; /* create run's INSERTs of one row [0] and of many [1] (runs.c) */
-    char *path;                  /* the database path as given (for messages) */
-    char *abs_path;              /* the same path made absolute when the store was opened */
-    dev_t dev; /* the identity of the file opened (st_dev, st_ino), when have_id */
+    sqlite3_stmt
+        *rows_st[2]; /* create run's task INSERTs of one row [0] and of many [1] (runs.c) */
+    char *path;      /* the database path as given (for messages) */
+    char *abs_path;  /* the same path made absolute when the store was opened */
+    dev_t dev;       /* the identity of the file opened (st_dev, st_ino), when have_id */
     ino_t ino;
     bool have_id;
     dev_t side_dev[2]; /* the identity of its -wal [0] and -shm [1] once open, when side_id */

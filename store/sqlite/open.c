@@ -20,6 +20,7 @@ extern const char df_sql_006_map_index[];
 extern const char df_sql_007_cancel_request[];
 extern const char df_sql_008_harden[];
 extern const char df_sql_009_run_lease[];
+extern const char df_sql_010_append_layout[];
 
 /* The migrations, in order: applying entries 1..N to an empty file yields schema version N.
  * Entry i brings the file from version i-1 to version i. A migration is "compatible" when this
@@ -49,6 +50,9 @@ static const struct {
     {8, 1, df_sql_008_harden},
     /* A column the statements name (run leases, SPEC §11). */
     {9, 0, df_sql_009_run_lease},
+    /* A column the statements name (runs.events_seq0) and task_event_log rebuilt with
+     * AUTOINCREMENT (the append layout, issue 14). */
+    {10, 0, df_sql_010_append_layout},
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_STORE_SCHEMA_VERSION,
@@ -428,9 +432,8 @@ static void sqlite_close(df_store *store)
     df_sqlite_store *s = df_sqlite_of(store);
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(s->st[i]);
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 2; j++)
-            sqlite3_finalize(s->rows_st[i][j]);
+    for (int j = 0; j < 2; j++)
+        sqlite3_finalize(s->rows_st[j]);
     df_sqlite_file_close(s);
     free(s->renewals);
     free(s->path);

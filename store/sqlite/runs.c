@@ -1,6 +1,7 @@
-/* sqlite/runs: the writes of a run's life in SQLite — creating a run with its task instances,
- * events and edges; the run's state, owner (claimed as a compare-and-set), heartbeat and pool
- * metrics; compare-and-set transitions of task instances with their events; attempts. */
+/* sqlite/runs: the writes of a run's life in SQLite — creating a run with its task instances
+ * (and the seq block of their creation events, which the views synthesise); the run's state, owner
+ * (claimed as a compare-and-set), heartbeat and pool metrics; compare-and-set transitions of task
+ * instances with their events; attempts. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -28,12 +29,13 @@ static char *plugins_text(const df_run_record *run)
     return text;
 }
 
-/* Inserts the runs row of a new run; sets *id. */
+/* Inserts the runs row of a new run, whose tasks' creation events have the seq values from seq0
+ * (runs.events_seq0); sets *id. */
 /* DAGs of this many bytes or more are stored without SQLite checking them (insert_run_row). */
 #define DF_SQLITE_UNCHECKED_DAG (1 << 20)
 
-static int insert_run_row(df_sqlite_store *s, const df_run_record *run, long long *id,
-                          const char *W)
+static int insert_run_row(df_sqlite_store *s, const df_run_record *run, long long seq0,
+                          long long *id, const char *W)
 {
     int code;
     sqlite3_stmt *st = df_sqlite_stmt(s, ST_RUN_INSERT, W, &code);
@@ -62,6 +64,7 @@ static int insert_run_row(df_sqlite_store *s, const df_run_record *run, long lon
     if (run->parent_run_id > 0)
         sqlite3_bind_int64(st, 14, run->parent_run_id);
     df_sqlite_bind_text(st, 15, run->parent_task_id);
+    sqlite3_bind_int64(st, 18, seq0);
     /* A big DAG goes in without the CHECK constraints for this one row: json_valid(dag) would
      * parse the whole document again (the engine's loader parsed it), and SQLite's parse of a
      * million-task DAG takes ~0.4 GB and a second. The pragma is the connection's, read when a
@@ -81,56 +84,38 @@ static int insert_run_row(df_sqlite_store *s, const df_run_record *run, long lon
 
 /* ---- the rows of a new run, many per statement ---- */
 
-/* A new run's task instances, their creation events and its edges go in by INSERTs of
- * DF_SQLITE_ROWS rows each (one statement per 64 rows instead of one per row: the per-statement
- * work was a third of creating a run); the rest, and a chunk that failed (to name the row in the
- * message), one row at a time. */
+/* A new run's task instances go in by INSERTs of DF_SQLITE_ROWS rows each (one statement per 64
+ * rows instead of one per row: the per-statement work was a third of creating a run); the rest,
+ * and a chunk that failed (to name the row in the message), one row at a time. Nothing else is
+ * written per task (schema version 10, issue 14): the edges are the stored DAG's, and the tasks'
+ * creation events are synthesised by the view task_event_rows from the block of seq values the
+ * run reserved (reserve_events). */
 #define DF_SQLITE_ROWS 64
 
-enum row_kind { ROW_TASK, ROW_EVENT, ROW_EDGE };
+static const char row_head[] =
+    "INSERT INTO task_instances (run_id, task_id, idx, plugin, state) VALUES ";
+static const char row_one[] = "(?,?,?,?,'PENDING')";
+#define ROW_COLS 4
 
-static const struct {
-    const char *head;
-    const char *row;
-    int cols;
-} row_sql[3] = {
-    [ROW_TASK] = {"INSERT INTO task_instances (run_id, task_id, idx, plugin, state) VALUES ",
-                  "(?,?,?,?,'PENDING')", 4},
-    [ROW_EVENT] = {"INSERT INTO task_event_log"
-                   " (run_id, task_id, from_state, to_state, at, attempt, detail, map_index)"
-                   " VALUES ",
-                   "(?,?,NULL,'PENDING',?,0,NULL,?)", 4},
-    [ROW_EDGE] = {"INSERT OR IGNORE INTO run_edges (run_id, upstream, downstream) VALUES ",
-                  "(?,?,?)", 3},
-};
-
-/* A row: task index, and for an edge the index of its upstream. */
-typedef struct row_ref {
-    size_t task;
-    size_t up;
-} row_ref;
-
-/* The cached INSERT of kind for one row (many false) or DF_SQLITE_ROWS rows; NULL with *code. */
-static sqlite3_stmt *rows_stmt(df_sqlite_store *s, enum row_kind kind, bool many, const char *W,
-                               int *code)
+/* The cached INSERT of one row (many false) or DF_SQLITE_ROWS rows; NULL with *code. */
+static sqlite3_stmt *rows_stmt(df_sqlite_store *s, bool many, const char *W, int *code)
 {
-    sqlite3_stmt **slot = &s->rows_st[kind][many];
+    sqlite3_stmt **slot = &s->rows_st[many];
     *code = DF_STORE_OK;
     if (*slot)
         return *slot;
-    size_t n = many ? DF_SQLITE_ROWS : 1, rl = strlen(row_sql[kind].row);
-    size_t hl = strlen(row_sql[kind].head);
+    size_t n = many ? DF_SQLITE_ROWS : 1, rl = strlen(row_one), hl = strlen(row_head);
     char *sql = malloc(hl + n * (rl + 1) + 1);
     if (!sql) {
         *code = df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: out of memory", W);
         return NULL;
     }
     char *w = sql + hl;
-    memcpy(sql, row_sql[kind].head, hl);
+    memcpy(sql, row_head, hl);
     for (size_t i = 0; i < n; i++) {
         if (i)
             *w++ = ',';
-        memcpy(w, row_sql[kind].row, rl);
+        memcpy(w, row_one, rl);
         w += rl;
     }
     *w = '\0';
@@ -143,101 +128,91 @@ static sqlite3_stmt *rows_stmt(df_sqlite_store *s, enum row_kind kind, bool many
     return *slot;
 }
 
-/* Binds row r of kind at parameters base+1... */
-static void bind_row(sqlite3_stmt *st, int base, enum row_kind kind, const df_run_record *run,
-                     long long id, row_ref r)
+/* Binds the task row of task i at parameters base+1... */
+static void bind_row(sqlite3_stmt *st, int base, const df_run_record *run, long long id, size_t i)
 {
-    const df_task_record *t = &run->tasks[r.task];
+    const df_task_record *t = &run->tasks[i];
     sqlite3_bind_int64(st, base + 1, id);
-    switch (kind) {
-    case ROW_TASK:
-        sqlite3_bind_text(st, base + 2, t->id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, base + 3, (sqlite3_int64)r.task);
-        sqlite3_bind_text(st, base + 4, t->plugin, -1, SQLITE_STATIC);
-        break;
-    case ROW_EVENT:
-        sqlite3_bind_text(st, base + 2, t->id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, base + 3, run->started_at);
-        sqlite3_bind_int64(st, base + 4, DF_NO_MAP_INDEX);
-        break;
-    case ROW_EDGE:
-        sqlite3_bind_text(st, base + 2, run->tasks[r.up].id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, base + 3, t->id, -1, SQLITE_STATIC);
-        break;
-    }
+    sqlite3_bind_text(st, base + 2, t->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, base + 3, (sqlite3_int64)i);
+    sqlite3_bind_text(st, base + 4, t->plugin, -1, SQLITE_STATIC);
 }
 
-/* Writes n rows (n <= DF_SQLITE_ROWS): all at once when n is a full chunk, else (or when that
- * failed, SQLite having undone the statement) one by one, naming the row that fails. */
-static int write_rows(df_sqlite_store *s, enum row_kind kind, const df_run_record *run,
-                      long long id, const row_ref *rows, size_t n, const char *W)
+/* Writes the task rows from .. from + n - 1 (n <= DF_SQLITE_ROWS): all at once when n is a full
+ * chunk, else (or when that failed, SQLite having undone the statement) one by one, naming the
+ * task that fails. */
+static int write_rows(df_sqlite_store *s, const df_run_record *run, long long id, size_t from,
+                      size_t n, const char *W)
 {
     int code;
     if (n == DF_SQLITE_ROWS) {
-        sqlite3_stmt *st = rows_stmt(s, kind, true, W, &code);
+        sqlite3_stmt *st = rows_stmt(s, true, W, &code);
         if (!st)
             return code;
         for (size_t k = 0; k < n; k++)
-            bind_row(st, (int)k * row_sql[kind].cols, kind, run, id, rows[k]);
+            bind_row(st, (int)k * ROW_COLS, run, id, from + k);
         int rc = sqlite3_step(st);
         df_sqlite_done(st);
         if (rc == SQLITE_DONE)
             return DF_STORE_OK;
     }
-    sqlite3_stmt *one = rows_stmt(s, kind, false, W, &code);
+    sqlite3_stmt *one = rows_stmt(s, false, W, &code);
     if (!one)
         return code;
     char what[160];
     for (size_t k = 0; k < n; k++) {
-        const char *tid = run->tasks[rows[k].task].id;
-        if (kind == ROW_EDGE)
-            snprintf(what, sizeof what, "%s: edge \"%.60s\" -> \"%.60s\"", W,
-                     run->tasks[rows[k].up].id, tid);
-        else
-            snprintf(what, sizeof what, "%s: task \"%.100s\"", W, tid);
-        bind_row(one, 0, kind, run, id, rows[k]);
+        snprintf(what, sizeof what, "%s: task \"%.100s\"", W, run->tasks[from + k].id);
+        bind_row(one, 0, run, id, from + k);
         if ((code = df_sqlite_run_write(s, one, what)) != DF_STORE_OK)
             return code;
     }
     return DF_STORE_OK;
 }
 
-/* Writes the rows of kind for every task (ROW_TASK, ROW_EVENT) or every edge (ROW_EDGE). */
-static int insert_rows(df_sqlite_store *s, enum row_kind kind, const df_run_record *run,
-                       long long id, const char *W)
-{
-    row_ref rows[DF_SQLITE_ROWS];
-    size_t n = 0;
-    int code = DF_STORE_OK;
-    for (size_t i = 0; i < run->n_tasks && code == DF_STORE_OK; i++) {
-        const df_task_record *t = &run->tasks[i];
-        size_t m = kind == ROW_EDGE ? t->n_depends_on : 1;
-        for (size_t j = 0; j < m && code == DF_STORE_OK; j++) {
-            rows[n++] = (row_ref){.task = i, .up = kind == ROW_EDGE ? t->depends_on[j] : 0};
-            if (n == DF_SQLITE_ROWS) {
-                code = write_rows(s, kind, run, id, rows, n, W);
-                n = 0;
-            }
-        }
-    }
-    if (code == DF_STORE_OK && n)
-        code = write_rows(s, kind, run, id, rows, n, W);
-    return code;
-}
-
-/* Inserts the task instances of run `id`, their creation events, then its edges. */
+/* Inserts the task instances of run `id`. */
 static int insert_tasks(df_sqlite_store *s, const df_run_record *run, long long id, const char *W)
 {
-    int code = insert_rows(s, ROW_TASK, run, id, W);
-    if (code == DF_STORE_OK)
-        code = insert_rows(s, ROW_EVENT, run, id, W);
-    if (code == DF_STORE_OK)
-        code = insert_rows(s, ROW_EDGE, run, id, W);
+    int code = DF_STORE_OK;
+    for (size_t i = 0; i < run->n_tasks && code == DF_STORE_OK; i += DF_SQLITE_ROWS) {
+        size_t n = run->n_tasks - i < DF_SQLITE_ROWS ? run->n_tasks - i : DF_SQLITE_ROWS;
+        code = write_rows(s, run, id, i, n, W);
+    }
     return code;
 }
 
-/* See store.h. One transaction (or savepoint): the run, its task instances with their creation
- * events, and its edges. */
+/* Reserves n seq values of task_event_log (the counter of its AUTOINCREMENT moves past them, so
+ * every event stored later has a higher seq) and sets *seq0 to the first. */
+static int reserve_events(df_sqlite_store *s, size_t n, long long *seq0, const char *W)
+{
+    int code;
+    for (int tries = 0; tries < 2; tries++) {
+        sqlite3_stmt *up = df_sqlite_stmt(s, ST_EVENTS_RESERVE, W, &code);
+        if (!up)
+            return code;
+        sqlite3_bind_int64(up, 1, (sqlite3_int64)n);
+        if ((code = df_sqlite_run_write(s, up, W)) != DF_STORE_OK)
+            return code;
+        if (sqlite3_changes(s->db) == 1) {
+            sqlite3_stmt *get = df_sqlite_stmt(s, ST_EVENTS_SEQ_GET, W, &code);
+            if (!get)
+                return code;
+            int rc = sqlite3_step(get);
+            if (rc == SQLITE_ROW)
+                *seq0 = sqlite3_column_int64(get, 0) - (long long)n + 1;
+            df_sqlite_done(get);
+            return rc == SQLITE_ROW ? DF_STORE_OK : df_sqlite_fail(s, rc, W);
+        }
+        /* No counter row (none is made before the first event of a file): make it from the
+         * highest stored seq, then reserve. */
+        if ((code = df_sqlite_exec(s, ST_EVENTS_SEQ_INIT, W)) != DF_STORE_OK)
+            return code;
+    }
+    return df_store_failf(&s->base, DF_STORE_ERROR,
+                          "store: %s: cannot reserve the seq values of the run's events", W);
+}
+
+/* See store.h. One transaction (or savepoint): the seq block of the tasks' creation events, the
+ * run, its task instances. */
 int df_sqlite_create_run(df_store *store, const df_run_record *run, long long *run_id)
 {
     df_sqlite_store *s = df_sqlite_of(store);
@@ -246,8 +221,10 @@ int df_sqlite_create_run(df_store *store, const df_run_record *run, long long *r
     int code;
     if ((code = df_sqlite_op_begin(s, &mode, W)) != DF_STORE_OK)
         return code;
-    long long id = 0;
-    code = insert_run_row(s, run, &id, W);
+    long long id = 0, seq0 = 0;
+    code = reserve_events(s, run->n_tasks, &seq0, W);
+    if (code == DF_STORE_OK)
+        code = insert_run_row(s, run, seq0, &id, W);
     if (code == DF_STORE_OK)
         code = insert_tasks(s, run, id, W);
     code = df_sqlite_op_end(s, mode, code, W);

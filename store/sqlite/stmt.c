@@ -16,16 +16,22 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_RUN_INSERT] =
         "INSERT INTO runs (workflow, state, started_at, dag, path, dir, params, plugins,"
         " engine_pid, engine_host, engine_started_at, heartbeat_at, trigger, logical_time,"
-        " parent_run_id, parent_task_id, engine_kind, lease_until)"
+        " parent_run_id, parent_task_id, engine_kind, lease_until, events_seq0)"
         " VALUES (?1, 'RUNNING', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-        " ?16, ?11 + ?17)",
+        " ?16, ?11 + ?17, ?18)",
     [ST_TASK_INSERT] = "INSERT INTO task_instances (run_id, task_id, idx, plugin, state)"
                        " VALUES (?1, ?2, ?3, ?4, 'PENDING')",
     [ST_EVENT_INSERT] = "INSERT INTO task_event_log"
                         " (run_id, task_id, from_state, to_state, at, attempt, detail, map_index)"
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [ST_EDGE_INSERT] = "INSERT OR IGNORE INTO run_edges (run_id, upstream, downstream)"
-                       " VALUES (?1, ?2, ?3)",
+    /* A new run's block of ?1 event seq values (its tasks' creation events, synthesised by the
+     * view task_event_rows); no change when the counter has no row yet. ST_EVENTS_SEQ_GET then
+     * reads the last one. */
+    [ST_EVENTS_RESERVE] = "UPDATE sqlite_sequence SET seq = seq + ?1"
+                          " WHERE name = 'task_event_log'",
+    [ST_EVENTS_SEQ_GET] = "SELECT seq FROM sqlite_sequence WHERE name = 'task_event_log'",
+    [ST_EVENTS_SEQ_INIT] = "INSERT INTO sqlite_sequence (name, seq)"
+                           " SELECT 'task_event_log', COALESCE(max(seq), 0) FROM task_event_log",
     [ST_TRANSITION] =
         "UPDATE task_instances SET state = ?1, attempt = ?2,"
         " started_at = CASE WHEN ?1 = 'RUNNING' AND started_at IS NULL THEN ?3"

@@ -116,14 +116,15 @@ static long long check_gc(df_store *s, size_t log_bytes)
     assert_int_equal(g.rows, 0);
     assert_int_equal(df_store_gc(s, 2500, true, &g), DF_STORE_OK);
     assert_int_equal(g.runs, 1);
-    /* the run, 2 tasks, 1 edge, 2 + 2 events, 1 attempt */
-    assert_int_equal(g.rows, 9);
+    /* the run, 2 tasks, 2 events (the creation events and the edge are not rows: schema 10),
+     * 1 attempt */
+    assert_int_equal(g.rows, 6);
     long long dry_bytes = g.bytes;
     df_history_query q = {0};
     assert_int_equal(hc_ids(s, &q, ids), 4);
     assert_int_equal(df_store_gc(s, 2500, false, &g), DF_STORE_OK);
     assert_int_equal(g.runs, 1);
-    assert_int_equal(g.rows, 9);
+    assert_int_equal(g.rows, 6);
     assert_int_equal(g.bytes, dry_bytes);
     long long freed = g.bytes;
     assert_int_equal(hc_ids(s, &q, ids), 3);
@@ -169,6 +170,17 @@ static void check_events_and_counts(df_store *s)
     json_decref(o);
     assert_int_equal(df_store_run_events(s, r[0], 0, 2, &o), DF_STORE_OK); /* limit */
     assert_int_equal(json_array_size(json_object_get(o, "events")), 2);
+    long long s0 =
+        json_integer_value(json_object_get(json_array_get(json_object_get(o, "events"), 0), "seq"));
+    json_decref(o);
+    /* After the first creation event (synthesised from the task rows since schema 10): the
+     * second creation event, then the stored ones, in seq order. */
+    assert_int_equal(df_store_run_events(s, r[0], s0, 0, &o), DF_STORE_OK);
+    ev = json_object_get(o, "events");
+    assert_int_equal(json_array_size(ev), 3);
+    assert_true(json_is_null(json_object_get(json_array_get(ev, 0), "from_state")));
+    assert_true(json_integer_value(json_object_get(json_array_get(ev, 0), "seq")) > s0);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(ev, 2), "seq")), last);
     json_decref(o);
     assert_int_equal(df_store_run_events(s, 999999, 0, 0, &o), DF_STORE_NOTFOUND);
 

@@ -256,8 +256,16 @@ static void test_create_run_and_transitions(void **state)
     int64_t t0 = 1795940108123; /* 2026-11-29T08:15:08.123Z */
     long long run = create(f->s, "daily", 3, 1, t0);
     sqlite3 *db = raw_open(f->path);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM run_edges WHERE run_id=%lld", run), 2);
+    /* The append layout (schema 10): no edge rows and no stored creation events, which the view
+     * synthesises from the task rows, one seq each, in task order. */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM run_edges WHERE run_id=%lld", run), 0);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM task_event_log WHERE run_id=%lld", run), 0);
     assert_int_equal(q_int(db, "SELECT count(*) FROM task_events WHERE run_id=%lld", run), 3);
+    assert_int_equal(q_int(db,
+                           "SELECT count(DISTINCT seq) FROM task_events WHERE run_id=%lld"
+                           " AND from_state IS NULL AND to_state='PENDING' AND attempt=0",
+                           run),
+                     3);
     assert_int_equal(
         q_int(db,
               "SELECT count(*) FROM task_events WHERE run_id=%lld AND from_state IS NULL "
@@ -355,7 +363,7 @@ static void test_transition_conflicts(void **state)
     char *stt = q_text(db, "SELECT state FROM task_instances WHERE task_id='t0'");
     assert_string_equal(stt, "RUNNING");
     free(stt);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM task_event_log WHERE task_id='t0'"), 3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM task_events WHERE task_id='t0'"), 3);
     tr_ok(f->s, run, "t0", DF_TS_RUNNING, 1, DF_TS_SUCCESS, 1, t0);
 
     /* Inside a group commit a conflict undoes only itself. */
@@ -366,7 +374,7 @@ static void test_transition_conflicts(void **state)
     stt = q_text(db, "SELECT state FROM task_instances WHERE task_id='t1'");
     assert_string_equal(stt, "QUEUED");
     free(stt);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM task_event_log WHERE task_id='t1'"), 2);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM task_events WHERE task_id='t1'"), 2);
 }
 
 static void test_transition_fields(void **state)
@@ -1063,7 +1071,7 @@ static void test_perf_group_commit(void **state)
     assert_true(took < 5.0);
 #endif
     sqlite3 *db = df_store_sqlite(f->s);
-    assert_int_equal(q_int(db, "SELECT count(*) FROM task_event_log"), 5 * N);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM task_events"), 5 * N);
     assert_int_equal(q_int(db, "SELECT count(*) FROM task_instances WHERE state='QUEUED' AND "
                                "attempt=1"),
                      N);
