@@ -90,6 +90,10 @@ enum df_sqlite_stmt_id {
     ST__COUNT
 };
 
+/* The most events one INSERT appends (events.c), and the INSERTs cached: 1, 2, 4, ... 64 rows. */
+#define DF_SQLITE_EV_CHUNK 64
+#define DF_SQLITE_EV_SLOTS 7
+
 /* How long a statement waits for another connection's lock before SQLITE_BUSY (ms). */
 #define DF_SQLITE_BUSY_TIMEOUT_MS 10000
 
@@ -99,11 +103,16 @@ typedef struct df_sqlite_store {
     df_store base;
     sqlite3 *db;
     sqlite3_stmt *st[ST__COUNT];
-    sqlite3_stmt
-        *rows_st[2]; /* create run's task INSERTs of one row [0] and of many [1] (runs.c) */
-    char *path;      /* the database path as given (for messages) */
-    char *abs_path;  /* the same path made absolute when the store was opened */
-    dev_t dev;       /* the identity of the file opened (st_dev, st_ino), when have_id */
+    /* create run's task INSERTs of one row [0] and of many [1] (runs.c) */
+    sqlite3_stmt *rows_st[2];
+    /* The transitions' events not written yet, appended at the end of the transaction (events.c),
+     * and the INSERTs of 1, 2, 4, ... DF_SQLITE_EV_CHUNK of them. */
+    struct df_sqlite_event *ev;
+    size_t n_ev, cap_ev;
+    sqlite3_stmt *ev_st[DF_SQLITE_EV_SLOTS];
+    char *path;     /* the database path as given (for messages) */
+    char *abs_path; /* the same path made absolute when the store was opened */
+    dev_t dev;      /* the identity of the file opened (st_dev, st_ino), when have_id */
     ino_t ino;
     bool have_id;
     dev_t side_dev[2]; /* the identity of its -wal [0] and -shm [1] once open, when side_id */
@@ -123,6 +132,24 @@ static inline df_sqlite_store *df_sqlite_of(df_store *s)
 {
     return (df_sqlite_store *)s;
 }
+
+/* ---- the transitions' events, appended in bulk (events.c) ---- */
+
+/* Queues the event of a transition whose UPDATE was made in the open transaction (strings
+ * copied). DF_STORE_ERROR when out of memory. */
+int df_sqlite_events_add(df_sqlite_store *s, const df_transition *t);
+
+/* Writes the queued events, in order, DF_SQLITE_EV_CHUNK per INSERT; empties the queue. Called
+ * before anything that must see them or write after them: the commit, a savepoint, a read of
+ * events, the end of an operation. */
+int df_sqlite_events_flush(df_sqlite_store *s, const char *what);
+
+/* Forgets the queued events (their transaction, or the savepoint they were queued in, is being
+ * rolled back). */
+void df_sqlite_events_drop(df_sqlite_store *s);
+
+/* Frees the queue and its statements (closing the store). */
+void df_sqlite_events_free(df_sqlite_store *s);
 
 /* ---- errors and statements (stmt.c) ---- */
 

@@ -434,6 +434,7 @@ static void sqlite_close(df_store *store)
         sqlite3_finalize(s->st[i]);
     for (int j = 0; j < 2; j++)
         sqlite3_finalize(s->rows_st[j]);
+    df_sqlite_events_free(s);
     df_sqlite_file_close(s);
     free(s->renewals);
     free(s->path);

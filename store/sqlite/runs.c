@@ -450,29 +450,18 @@ static int transition_body(df_sqlite_store *s, const df_transition *t, const cha
         return code;
     }
 
-    sqlite3_stmt *ev = df_sqlite_stmt(s, ST_EVENT_INSERT, W, &code);
-    if (!ev)
-        return code;
-    sqlite3_bind_int64(ev, 1, t->run_id);
-    sqlite3_bind_text(ev, 2, t->task_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ev, 3, df_task_state_name(t->from), -1, SQLITE_STATIC);
-    sqlite3_bind_text(ev, 4, df_task_state_name(t->to), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(ev, 5, t->at);
-    sqlite3_bind_int64(ev, 6, t->to_attempt);
-    df_sqlite_bind_text(ev, 7, t->detail);
-    sqlite3_bind_int64(ev, 8, mi);
-    return df_sqlite_run_write(s, ev, W);
+    return df_sqlite_events_add(s, t); /* appended with the others at the commit (events.c) */
 }
 
-/* See store.h. A compare-and-set UPDATE on (state, attempt) followed by the event INSERT. The
- * transition table itself is the engine's (state.c): the store records whatever the caller
- * decided. Alone, both statements form one transaction. Inside the caller's transaction (the
- * engine's group commit) no savepoint is taken, since each refusal leaves nothing behind: a lost
- * compare-and-set changes no row and inserts no event, and a refused value (a result that is not
- * JSON) fails the UPDATE, which SQLite undoes by itself (statement rollback). Only an I/O error
- * in the event INSERT could leave the UPDATE without its event, and after any store failure the
- * engine rolls the whole transaction back. A savepoint and its release were 2 of the ~18
- * statements of each task's life (issue 14). */
+/* See store.h. A compare-and-set UPDATE on (state, attempt); the event is queued and appended
+ * with the transaction's others at its commit (events.c). The transition table itself is the
+ * engine's (state.c): the store records whatever the caller decided. Alone, it is one
+ * transaction. Inside the caller's transaction (the engine's group commit) no savepoint is taken,
+ * since each refusal leaves nothing behind: a lost compare-and-set changes no row and queues no
+ * event, and a refused value (a result that is not JSON) fails the UPDATE, which SQLite undoes by
+ * itself (statement rollback). An I/O error appending the events fails the commit, and after any
+ * store failure the engine rolls the whole transaction back. A savepoint and its release were 2,
+ * and each event INSERT 1, of the ~18 statements of each task's life (issue 14). */
 int df_sqlite_transition(df_store *store, const df_transition *t)
 {
     df_sqlite_store *s = df_sqlite_of(store);

@@ -314,9 +314,16 @@ int df_sqlite_exec(df_sqlite_store *s, enum df_sqlite_stmt_id id, const char *wh
 int df_sqlite_op_begin(df_sqlite_store *s, int *mode, const char *what)
 {
     if (sqlite3_get_autocommit(s->db)) {
+        /* Events queued in a transaction SQLite has rolled back by itself: gone with it. */
+        df_sqlite_events_drop(s);
         *mode = DF_SQLITE_OP_OWN;
         return df_sqlite_exec(s, ST_BEGIN, what);
     }
+    /* The events queued before go in before the savepoint, so that rolling it back keeps them
+     * and drops only the operation's own. */
+    int code = df_sqlite_events_flush(s, what);
+    if (code != DF_STORE_OK)
+        return code;
     *mode = DF_SQLITE_OP_SAVEPOINT;
     return df_sqlite_exec(s, ST_SAVEPOINT, what);
 }
@@ -329,7 +336,7 @@ int df_sqlite_op_begin_read(df_sqlite_store *s, int *mode, const char *what)
         return df_sqlite_exec(s, ST_BEGIN_READ, what);
     }
     *mode = DF_SQLITE_OP_NONE;
-    return DF_STORE_OK;
+    return df_sqlite_events_flush(s, what); /* the caller's transaction's events, to be seen */
 }
 
 /* Ends the operation: commits/releases when code is DF_STORE_OK, else rolls back what it did
@@ -338,6 +345,10 @@ int df_sqlite_op_end(df_sqlite_store *s, int mode, int code, const char *what)
 {
     if (mode == DF_SQLITE_OP_NONE)
         return code;
+    if (code == DF_STORE_OK)
+        code = df_sqlite_events_flush(s, what);
+    else
+        df_sqlite_events_drop(s); /* the operation's own, queued since op_begin */
     if (code == DF_STORE_OK) {
         code = df_sqlite_exec(s, mode == DF_SQLITE_OP_OWN ? ST_COMMIT : ST_RELEASE, what);
         if (code == DF_STORE_OK)
@@ -370,7 +381,9 @@ int df_sqlite_begin(df_store *store)
 int df_sqlite_commit(df_store *store)
 {
     df_sqlite_store *s = df_sqlite_of(store);
-    int code = df_sqlite_exec(s, ST_COMMIT, "commit");
+    int code = df_sqlite_events_flush(s, "commit");
+    if (code == DF_STORE_OK)
+        code = df_sqlite_exec(s, ST_COMMIT, "commit");
     if (code == DF_STORE_OK)
         df_sqlite_renewals_end(s, true);
     return code;
@@ -381,6 +394,7 @@ int df_sqlite_rollback(df_store *store)
 {
     df_sqlite_store *s = df_sqlite_of(store);
     df_sqlite_renewals_end(s, false);
+    df_sqlite_events_drop(s);
     if (sqlite3_get_autocommit(s->db))
         return DF_STORE_OK;
     return df_sqlite_exec(s, ST_ROLLBACK, "rollback");

@@ -931,6 +931,82 @@ static void test_group_commit(void **state)
     sqlite3_close(db);
 }
 
+/* The transitions' events of a transaction are appended at its commit (issue 14): in the order
+ * the transitions were made, each run's seq increasing; a rollback drops them with their
+ * UPDATEs; an operation that takes a savepoint (here a create_run that fails) and a read of
+ * events see or keep the events queued before them. */
+static void test_events_appended_at_commit(void **state)
+{
+    fx *f = *state;
+    f->s = open_ok(f);
+    int64_t t0 = now_ms();
+    long long a = create(f->s, "wf", 40, 0, t0), b = create(f->s, "wf", 3, 0, t0);
+    sqlite3 *db = raw_open(f->path);
+
+    assert_int_equal(df_store_begin(f->s), DF_STORE_OK);
+    char id[16];
+    for (int i = 0; i < 40; i++) { /* 40 + 3 events: chunks of 32, 8, 2, 1 */
+        snprintf(id, sizeof id, "t%d", i);
+        tr_ok(f->s, a, id, DF_TS_PENDING, 0, DF_TS_QUEUED, 0, t0 + i);
+        if (i < 3) {
+            snprintf(id, sizeof id, "t%d", 2 - i);
+            tr_ok(f->s, b, id, DF_TS_PENDING, 0, DF_TS_QUEUED, 0, t0 + i);
+        }
+    }
+    /* the queued events are visible to a read of events in the same transaction */
+    json_t *o = NULL;
+    assert_int_equal(df_store_run_events(f->s, b, 0, 0, &o), DF_STORE_OK);
+    assert_int_equal(json_array_size(json_object_get(o, "events")), 6);
+    json_decref(o);
+    tr_ok(f->s, a, "t0", DF_TS_QUEUED, 0, DF_TS_RUNNING, 1, t0 + 50);
+    /* a failing operation with its own savepoint keeps what was queued before it */
+    test_run *dup = make_run("dup", 2, 0, t0, t0);
+    dup->tasks[1].id = "t0";
+    long long none = 0;
+    assert_int_equal(df_store_create_run(f->s, &dup->rec, &none), DF_STORE_ERROR);
+    free_run(dup);
+    tr_ok(f->s, a, "t0", DF_TS_RUNNING, 1, DF_TS_SUCCESS, 1, t0 + 60);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM task_event_log"), 0); /* nothing committed */
+    assert_int_equal(df_store_commit(f->s), DF_STORE_OK);
+
+    assert_int_equal(q_int(db, "SELECT count(*) FROM task_event_log WHERE run_id=%lld", a), 42);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM task_event_log WHERE run_id=%lld", b), 3);
+    /* in the order made: run a's QUEUED events by time, then t0's RUNNING and SUCCESS */
+    assert_int_equal(q_int(db,
+                           "SELECT count(*) FROM (SELECT at, lag(at) OVER (ORDER BY seq) p"
+                           " FROM task_event_log WHERE run_id=%lld) WHERE at < p",
+                           a),
+                     0);
+    char *last = q_text(db,
+                        "SELECT to_state FROM task_events WHERE run_id=%lld"
+                        " ORDER BY seq DESC LIMIT 1",
+                        a);
+    assert_string_equal(last, "SUCCESS");
+    free(last);
+    char *bo = q_text(db,
+                      "SELECT group_concat(task_id, ',') FROM (SELECT task_id FROM task_events"
+                      " WHERE run_id=%lld AND to_state='QUEUED' ORDER BY seq)",
+                      b);
+    assert_string_equal(bo, "t2,t1,t0");
+    free(bo);
+    /* every creation event before every stored event of its run */
+    assert_int_equal(q_int(db,
+                           "SELECT (SELECT max(seq) FROM task_events WHERE run_id=%lld"
+                           " AND from_state IS NULL) < (SELECT min(seq) FROM task_event_log"
+                           " WHERE run_id=%lld)",
+                           a, a),
+                     1);
+
+    /* a rollback drops the queued events with their UPDATEs */
+    assert_int_equal(df_store_begin(f->s), DF_STORE_OK);
+    tr_ok(f->s, a, "t1", DF_TS_QUEUED, 0, DF_TS_RUNNING, 1, t0 + 70);
+    assert_int_equal(df_store_rollback(f->s), DF_STORE_OK);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM task_event_log WHERE run_id=%lld", a), 42);
+    tr_ok(f->s, a, "t1", DF_TS_QUEUED, 0, DF_TS_RUNNING, 1, t0 + 80); /* alone: its own commit */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM task_event_log WHERE run_id=%lld", a), 43);
+    sqlite3_close(db);
+}
+
 static void test_write_errors(void **state)
 {
     fx *f = *state;
@@ -1096,6 +1172,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_appended_at_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_perf_group_commit, setup, teardown),
