@@ -348,8 +348,10 @@ typedef struct df_transition {
 /* ---- writes -----------------------------------------------------------------------------------
  */
 
-/* Records a new run with its DAG snapshot, its task instances (all PENDING, one event each from
- * none to PENDING) and its edges, in one transaction (or a savepoint inside the caller's); sets
+/* Records a new run with its DAG snapshot and its task instances (all PENDING; their events from
+ * none to PENDING are not rows but shown by the views, from a block of seq values reserved here,
+ * and the edges are the DAG snapshot's: schema 10), in one transaction (or a savepoint inside the
+ * caller's); sets
  * *run_id (positive, increasing). DF_STORE_ERROR for a record missing a required field, an index
  * in depends_on out of range, duplicate task ids or JSON text that is not valid; nothing of the
  * run is left behind then. */

@@ -18,6 +18,11 @@
 -- rebuilt as 006_map_index.sql left it but for AUTOINCREMENT, every row kept, and its counter
 -- set to the highest seq. The mapped instances' events (SPEC §8) are still stored.
 --
+-- The DAG snapshot moves out of the runs row into run_dags (run_id, dag): the engine rewrites its
+-- run's row at every commit (the lease fence, the heartbeat), and SQLite reads and compares every
+-- overflow page of a row it updates, so a big DAG in that row (8.8 MB for 100,000 tasks) cost
+-- O(DAG) per commit, O(tasks x commits) per run. run_dags.dag is the file's bytes as loaded.
+--
 -- task_event_rows (internal): every event with raw values (at in ms, map_index -1 for none), the
 -- stored ones and the synthesised ones; task_events (SPEC §7/§10) is created again over it with
 -- the same columns and values as 006_map_index.sql's.
@@ -49,6 +54,13 @@ INSERT INTO sqlite_sequence (name, seq)
     SELECT 'task_event_log', COALESCE(max(seq), 0) FROM task_event_log;
 
 ALTER TABLE runs ADD COLUMN events_seq0 INTEGER;
+
+CREATE TABLE run_dags (
+    run_id INTEGER PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+    dag    TEXT    NOT NULL CHECK (json_valid(dag))
+);
+INSERT INTO run_dags (run_id, dag) SELECT run_id, dag FROM runs;
+ALTER TABLE runs DROP COLUMN dag;
 
 CREATE VIEW task_event_rows AS
 SELECT e.seq AS seq, e.run_id AS run_id, e.task_id AS task_id, e.from_state AS from_state,

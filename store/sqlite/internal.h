@@ -30,6 +30,7 @@ enum df_sqlite_stmt_id {
     ST_EVENT_INSERT,
     ST_EVENTS_RESERVE,
     ST_EVENTS_SEQ_GET,
+    ST_RUN_DAG_INSERT,
     ST_EVENTS_SEQ_INIT,
     ST_TRANSITION,
     ST_TASK_GET,

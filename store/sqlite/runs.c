@@ -29,11 +29,11 @@ static char *plugins_text(const df_run_record *run)
     return text;
 }
 
-/* Inserts the runs row of a new run, whose tasks' creation events have the seq values from seq0
- * (runs.events_seq0); sets *id. */
 /* DAGs of this many bytes or more are stored without SQLite checking them (insert_run_row). */
 #define DF_SQLITE_UNCHECKED_DAG (1 << 20)
 
+/* Inserts the runs row of a new run, whose tasks' creation events have the seq values from seq0
+ * (runs.events_seq0), and its DAG snapshot (run_dags); sets *id. */
 static int insert_run_row(df_sqlite_store *s, const df_run_record *run, long long seq0,
                           long long *id, const char *W)
 {
@@ -46,7 +46,6 @@ static int insert_run_row(df_sqlite_store *s, const df_run_record *run, long lon
         return df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: out of memory", W);
     sqlite3_bind_text(st, 1, run->workflow, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, run->started_at);
-    sqlite3_bind_text(st, 3, run->dag_json, -1, SQLITE_STATIC);
     df_sqlite_bind_text(st, 4, run->path);
     df_sqlite_bind_text(st, 5, run->dir);
     sqlite3_bind_text(st, 6, run->params_json ? run->params_json : "{}", -1, SQLITE_STATIC);
@@ -65,7 +64,19 @@ static int insert_run_row(df_sqlite_store *s, const df_run_record *run, long lon
         sqlite3_bind_int64(st, 14, run->parent_run_id);
     df_sqlite_bind_text(st, 15, run->parent_task_id);
     sqlite3_bind_int64(st, 18, seq0);
-    /* A big DAG goes in without the CHECK constraints for this one row: json_valid(dag) would
+    code = df_sqlite_run_write(s, st, W);
+    free(plugins);
+    if (code != DF_STORE_OK)
+        return code;
+    *id = sqlite3_last_insert_rowid(s->db);
+    if (!run->dag_json)
+        return df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: the run has no DAG", W);
+    sqlite3_stmt *dag = df_sqlite_stmt(s, ST_RUN_DAG_INSERT, W, &code);
+    if (!dag)
+        return code;
+    sqlite3_bind_int64(dag, 1, *id);
+    sqlite3_bind_text(dag, 2, run->dag_json, -1, SQLITE_STATIC);
+    /* A big DAG goes in without the CHECK constraint for this one row: json_valid(dag) would
      * parse the whole document again (the engine's loader parsed it), and SQLite's parse of a
      * million-task DAG takes ~0.4 GB and a second. The pragma is the connection's, read when a
      * statement is compiled (changing it re-prepares the cached ones: not worth it for a small
@@ -73,12 +84,9 @@ static int insert_run_row(df_sqlite_store *s, const df_run_record *run, long lon
     bool unchecked =
         strlen(run->dag_json) >= DF_SQLITE_UNCHECKED_DAG &&
         sqlite3_exec(s->db, "PRAGMA ignore_check_constraints=ON", NULL, NULL, NULL) == SQLITE_OK;
-    code = df_sqlite_run_write(s, st, W);
+    code = df_sqlite_run_write(s, dag, W);
     if (unchecked)
         sqlite3_exec(s->db, "PRAGMA ignore_check_constraints=OFF", NULL, NULL, NULL);
-    free(plugins);
-    if (code == DF_STORE_OK)
-        *id = sqlite3_last_insert_rowid(s->db);
     return code;
 }
 

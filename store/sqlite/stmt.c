@@ -14,10 +14,10 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_RELEASE] = "RELEASE df_op",
     [ST_ROLLBACK_TO] = "ROLLBACK TO df_op",
     [ST_RUN_INSERT] =
-        "INSERT INTO runs (workflow, state, started_at, dag, path, dir, params, plugins,"
+        "INSERT INTO runs (workflow, state, started_at, path, dir, params, plugins,"
         " engine_pid, engine_host, engine_started_at, heartbeat_at, trigger, logical_time,"
         " parent_run_id, parent_task_id, engine_kind, lease_until, events_seq0)"
-        " VALUES (?1, 'RUNNING', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+        " VALUES (?1, 'RUNNING', ?2, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
         " ?16, ?11 + ?17, ?18)",
     [ST_TASK_INSERT] = "INSERT INTO task_instances (run_id, task_id, idx, plugin, state)"
                        " VALUES (?1, ?2, ?3, ?4, 'PENDING')",
@@ -29,6 +29,8 @@ static const char *const stmt_sql[ST__COUNT] = {
      * reads the last one. */
     [ST_EVENTS_RESERVE] = "UPDATE sqlite_sequence SET seq = seq + ?1"
                           " WHERE name = 'task_event_log'",
+    /* The DAG snapshot of a new run (schema 10: its own table, out of the runs row). */
+    [ST_RUN_DAG_INSERT] = "INSERT INTO run_dags (run_id, dag) VALUES (?1, ?2)",
     [ST_EVENTS_SEQ_GET] = "SELECT seq FROM sqlite_sequence WHERE name = 'task_event_log'",
     [ST_EVENTS_SEQ_INIT] = "INSERT INTO sqlite_sequence (name, seq)"
                            " SELECT 'task_event_log', COALESCE(max(seq), 0) FROM task_event_log",
@@ -131,7 +133,9 @@ static const char *const stmt_sql[ST__COUNT] = {
                    " WHERE (?1 IS NULL OR h.workflow = ?1) AND (?3 IS NULL OR h.state = ?3)"
                    " AND (?4 IS NULL OR r.started_at >= ?4) AND (?5 IS NULL OR h.run_id < ?5)"
                    " ORDER BY h.run_id DESC LIMIT ?2",
-    [ST_LOAD_RUN] = "SELECT run_id, workflow, state, dag, path, dir, params, plugins, started_at,"
+    [ST_LOAD_RUN] = "SELECT run_id, workflow, state,"
+                    " (SELECT d.dag FROM run_dags d WHERE d.run_id = runs.run_id), path, dir,"
+                    " params, plugins, started_at,"
                     " ended_at, engine_pid, engine_host, engine_started_at, heartbeat_at,"
                     " engine_kind, trigger, COALESCE(logical_time, started_at), parent_run_id,"
                     " parent_task_id, error"

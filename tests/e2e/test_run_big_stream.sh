@@ -39,7 +39,7 @@ fi
 assert_eq 40000 "$(sqlite3 df.db "SELECT count(*) FROM task_instances")" "task instances"
 assert_eq "FAILED" "$(sqlite3 df.db "SELECT state FROM task_instances WHERE task_id = 't200_0'")" \
     "the failing task"
-assert_eq 1 "$(sqlite3 df.db "SELECT dag = CAST(readfile('wf.json') AS TEXT) FROM runs")" \
+assert_eq 1 "$(sqlite3 df.db "SELECT dag = CAST(readfile('wf.json') AS TEXT) FROM run_dags")" \
     "the stored DAG is the file's bytes"
 
 touch ok

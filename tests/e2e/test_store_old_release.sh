@@ -20,6 +20,9 @@ expect_rc 0 "status of the old FAILED run"
 assert_eq 10 "$(sqlite3 df.db 'PRAGMA user_version')" "schema version after opening"
 assert_eq ok "$(sqlite3 df.db 'PRAGMA integrity_check')" "integrity"
 assert_eq "" "$(sqlite3 df.db 'PRAGMA foreign_key_check')" "foreign keys"
+assert_eq "2|0" "$(sqlite3 df.db "SELECT count(*), sum(json_extract(d.dag, '$.name') <> r.workflow)
+                                  FROM run_dags d JOIN runs r USING (run_id)")" \
+    "the DAG snapshots moved to run_dags"
 sqlite3 -separator '|' df.db <"$data/views.sql" >views.txt
 diff "$data/views_v9.txt" views.txt >diff.txt || fail "the views changed: $(cat diff.txt)"
 DF_ASSERTS=$((DF_ASSERTS + 1))

@@ -100,7 +100,7 @@ static void write_v1_file(const char *path)
 
 static const char *const every_table[] = {
     /* the columns of version 1 (later versions add columns, with defaults) */
-    "SELECT run_id, workflow, state, started_at, ended_at, dag, path, dir, params, plugins,"
+    "SELECT run_id, workflow, state, started_at, ended_at, path, dir, params, plugins,"
     " engine_pid, engine_host, engine_started_at, heartbeat_at, metrics FROM runs ORDER BY run_id",
     "SELECT run_id, task_id, idx, plugin, state, attempt, retry_base, next_retry_at, started_at,"
     " ended_at, error, result FROM task_instances ORDER BY run_id, idx",
@@ -136,6 +136,8 @@ static void test_migrates_v1_keeping_everything(void **state)
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     for (size_t i = 0; i < N_DUMPS; i++)
         before[i] = q_dump(db, every_table[i]);
+    /* the DAG snapshots, in runs.dag before version 10, in run_dags since */
+    char *dags = q_dump(db, "SELECT run_id, dag FROM runs ORDER BY run_id");
     sqlite3_close(db);
 
     f->s = open_ok(f);
@@ -149,6 +151,10 @@ static void test_migrates_v1_keeping_everything(void **state)
         free(after);
         free(before[i]);
     }
+    char *dags_after = q_dump(db, "SELECT run_id, dag FROM run_dags ORDER BY run_id");
+    assert_string_equal(dags, dags_after);
+    free(dags);
+    free(dags_after);
     /* task_event_log counts on from its highest seq (AUTOINCREMENT since version 10). */
     assert_int_equal(q_int(db, "SELECT seq FROM sqlite_sequence WHERE name = 'task_event_log'"),
                      q_int(db, "SELECT max(seq) FROM task_event_log"));
@@ -374,6 +380,8 @@ static void test_v6_file_without_cancel_requests(void **state)
                  "DROP VIEW task_events;"
                  "DROP VIEW task_event_rows;"
                  "ALTER TABLE runs DROP COLUMN events_seq0;"
+                 "DROP TABLE run_dags;"
+                 "ALTER TABLE runs ADD COLUMN dag TEXT NOT NULL DEFAULT '{}';"
                  "PRAGMA user_version = 6;");
     char sql[256];
     snprintf(sql, sizeof sql,
