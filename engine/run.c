@@ -51,7 +51,8 @@ void df_effect_clear(df_effect *fx)
     free(fx->error);
     free(fx->result_json);
     free(fx->log);
-    fx->detail = fx->error = fx->result_json = fx->log = NULL;
+    free(fx->output);
+    fx->detail = fx->error = fx->result_json = fx->log = fx->output = NULL;
 }
 
 bool df_run_core_next(df_run_core *c, df_effect *out)

@@ -131,6 +131,7 @@ typedef struct df_effect {
     /* DF_FX_ATTEMPT_CLOSE */
     df_attempt_outcome outcome;
     char *log;
+    char *output; /* JSON text of the attempt's own stdout, stderr, exit code... (or NULL) */
     bool charged; /* LOST, charged to the task's own code (SPEC §12) */
     /* DF_FX_BREAKER, DF_FX_BREAKER_ARM */
     int breaker; /* wf->breakers index */

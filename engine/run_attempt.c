@@ -129,8 +129,33 @@ static char *outcome_error(df_run_core *c, size_t i, df_attempt_outcome outcome,
     return buf;
 }
 
+/* The keys of a `shell` result that each attempt keeps as its own output (SPEC §10). */
+static const char *const output_keys[] = {"exit_code", "stdout", "stderr", "stdout_truncated",
+                                          "stderr_truncated"};
+
+/* The JSON text (new) of the output keys result (borrowed, may be NULL) holds, or NULL when it
+ * holds none (or out of memory: *oom set). */
+static char *attempt_output(const json_t *result, bool *oom)
+{
+    if (!json_is_object(result))
+        return NULL;
+    json_t *o = json_object();
+    for (size_t k = 0; o && k < sizeof output_keys / sizeof *output_keys; k++) {
+        json_t *v = json_object_get(result, output_keys[k]);
+        if (v && json_object_set(o, output_keys[k], v) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    char *text = json_object_size(o) ? json_dumps(o, JSON_COMPACT) : NULL;
+    *oom = !o || (json_object_size(o) && !text);
+    json_decref(o);
+    return text;
+}
+
 static void close_attempt(df_run_core *c, size_t i, unsigned attempt, df_attempt_outcome outcome,
-                          const char *error, const char *log, const df_run_clock *clk)
+                          const char *error, const char *log, const json_t *result,
+                          const df_run_clock *clk)
 {
     df_effect *fx = df_run_fx_push(c, DF_FX_ATTEMPT_CLOSE, i);
     if (!fx)
@@ -141,6 +166,10 @@ static void close_attempt(df_run_core *c, size_t i, unsigned attempt, df_attempt
     fx->error =
         outcome == DF_AO_SUCCESS || outcome == DF_AO_SKIPPED ? NULL : df_run_fx_str(c, error);
     fx->log = df_run_fx_str(c, log);
+    bool oom = false;
+    fx->output = attempt_output(result, &oom);
+    if (oom)
+        c->oom = true;
 }
 
 /* SUCCESS, or SKIPPED when the plugin returned DF_TASK_SKIPPED; the result is kept either way. */
@@ -261,7 +290,7 @@ void df_run_finish_attempt(df_run_core *c, size_t i, int status, const json_t *r
     char *err = outcome_error(c, i, outcome, status, error);
     breaker_outcome(c, i, t->probe, outcome, clk);
     t->probe = false;
-    close_attempt(c, i, t->attempt, outcome, err, log, clk);
+    close_attempt(c, i, t->attempt, outcome, err, log, result, clk);
     if (outcome == DF_AO_CANCELLED && c->cancelled && !df_run_def(c, i)->handler) {
         /* A cancel request stopped it (SPEC §10): CANCELLED, no retry. */
         char msg[DF_CANCEL_MSG_MAX];

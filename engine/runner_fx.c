@@ -184,8 +184,9 @@ static void perform_write(df_run *r, const df_effect *fx)
         break;
     case DF_FX_ATTEMPT_CLOSE:
         /* a conflict: another engine closed it as LOST */
-        store_status(r, df_store_instance_attempt_close(e->store, r->id, task_id, mi, fx->attempt,
-                                                        fx->outcome, fx->at, fx->error, fx->log));
+        store_status(r, df_store_instance_attempt_close_output(e->store, r->id, task_id, mi,
+                                                               fx->attempt, fx->outcome, fx->at,
+                                                               fx->error, fx->log, fx->output));
         if (fx->charged && !e->fatal)
             store_status(r, df_store_attempt_charge(e->store, r->id, task_id, mi, fx->attempt));
         df_metrics_attempt_finished(&e->metrics, fx->outcome);

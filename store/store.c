@@ -183,12 +183,21 @@ int df_store_instance_attempt_close(df_store *s, long long run_id, const char *t
                                     df_attempt_outcome outcome, int64_t ended_at, const char *error,
                                     const char *log)
 {
+    return df_store_instance_attempt_close_output(s, run_id, task_id, map_index, attempt, outcome,
+                                                  ended_at, error, log, NULL);
+}
+
+int df_store_instance_attempt_close_output(df_store *s, long long run_id, const char *task_id,
+                                           long long map_index, unsigned attempt,
+                                           df_attempt_outcome outcome, int64_t ended_at,
+                                           const char *error, const char *log, const char *output)
+{
     if (!task_id || outcome == DF_AO_RUNNING || (unsigned)outcome >= DF_AO__COUNT ||
         map_index < DF_NO_MAP_INDEX)
         return bad_args(s, "close attempt");
     FENCED(s, run_id,
            s->ops->attempt_close(s, run_id, task_id, map_index, attempt, outcome, ended_at, error,
-                                 log));
+                                 log, output));
 }
 
 int df_store_map_expand(df_store *s, long long run_id, const char *task_id, long long from,
@@ -636,6 +645,7 @@ void df_task_attempts_free(df_task_attempts *t)
     for (size_t i = 0; i < t->n_attempts; i++) {
         free(t->attempts[i].error);
         free(t->attempts[i].log);
+        free(t->attempts[i].output);
     }
     free(t->attempts);
     free(t->result_json);
@@ -651,8 +661,9 @@ static json_t *result_key(const json_t *result, const char *key, json_type type)
     return json_null();
 }
 
-/* One attempt_history row as a new object; result (borrowed, may be NULL) is the task's result,
- * given when this attempt produced it. */
+/* One attempt_history row as a new object; result (borrowed, may be NULL) holds the attempt's
+ * output keys: its own (attempts.output), or the task's result for a latest attempt closed before
+ * attempts kept their own. */
 static json_t *attempt_json(const df_attempt_view *a, const json_t *result)
 {
     json_t *o = json_object();
@@ -668,6 +679,13 @@ static json_t *attempt_json(const df_attempt_view *a, const json_t *result)
     json_object_set_new(o, "exit_code", result_key(result, "exit_code", JSON_INTEGER));
     json_object_set_new(o, "stdout_truncated", result_key(result, "stdout_truncated", JSON_TRUE));
     json_object_set_new(o, "stderr_truncated", result_key(result, "stderr_truncated", JSON_TRUE));
+    /* a text kept whole: its flag false rather than null */
+    if (json_is_string(json_object_get(o, "stdout")) &&
+        json_is_null(json_object_get(o, "stdout_truncated")))
+        json_object_set_new(o, "stdout_truncated", json_false());
+    if (json_is_string(json_object_get(o, "stderr")) &&
+        json_is_null(json_object_get(o, "stderr_truncated")))
+        json_object_set_new(o, "stderr_truncated", json_false());
     return o;
 }
 
@@ -691,8 +709,13 @@ int df_store_instance_attempts(df_store *s, long long run_id, const char *task_i
     json_t *a = json_array();
     for (size_t i = 0; i < t->n_attempts; i++) {
         const df_attempt_view *v = &t->attempts[i];
+        json_t *output = parsed_or_null(v->output);
         bool own = v->attempt == t->attempt && v->outcome != DF_AO_RUNNING;
-        json_array_append_new(a, attempt_json(v, own && json_is_object(result) ? result : NULL));
+        const json_t *from = json_is_object(output)          ? output
+                             : own && json_is_object(result) ? result
+                                                             : NULL;
+        json_array_append_new(a, attempt_json(v, from));
+        json_decref(output);
     }
     json_decref(result);
     json_t *o = json_object();

@@ -307,6 +307,7 @@ typedef struct df_attempt_view {
     int64_t ended_at;           /* ms, or 0 while open */
     char *error;                /* or NULL */
     char *log;                  /* the lines the plugin logged (capped by the engine), or NULL */
+    char *output; /* JSON text of the attempt's own stdout, stderr, exit code..., or NULL */
 } df_attempt_view;
 
 /* A task instance with its attempts, oldest first (what a backend's task_attempts returns; new,
@@ -398,6 +399,15 @@ int df_store_instance_attempt_close(df_store *s, long long run_id, const char *t
                                     long long map_index, unsigned attempt,
                                     df_attempt_outcome outcome, int64_t ended_at, const char *error,
                                     const char *log);
+
+/* The same, also keeping the attempt's own output (SPEC §10): output (borrowed, may be NULL) is
+ * the JSON text of an object with the `shell` result keys the attempt's plugin returned
+ * ("exit_code", "stdout", "stderr", "stdout_truncated", "stderr_truncated"), stored in
+ * attempts.output and read back by df_store_instance_attempts for this attempt. */
+int df_store_instance_attempt_close_output(df_store *s, long long run_id, const char *task_id,
+                                           long long map_index, unsigned attempt,
+                                           df_attempt_outcome outcome, int64_t ended_at,
+                                           const char *error, const char *log, const char *output);
 
 /* Sets the run's state and its ended_at (ms; 0 clears it; a RUNNING run never has one).
  * DF_STORE_NOTFOUND for an unknown run. */
@@ -637,10 +647,11 @@ int df_store_state_counts(df_store *s, json_t **out);
  *  "stderr_truncated"}]}
  * shaped as SPEC §9's GET /api/v1/runs/ID/tasks/TASK/attempts rows (plus the last three keys);
  * times ISO-8601 UTC strings or null, duration_ms null while open. Attempts do not keep their own
- * result: stdout, stderr, exit_code and the truncation flags are those of the task's stored
- * result (a `shell` result's keys, when present) and are given for the latest attempt only, once
- * it has ended; null elsewhere. DF_STORE_NOTFOUND for an unknown run ("store: read attempts: no
- * run N") or task ("store: read attempts: run N has no task \"ID\""). */
+ * result: stdout, stderr, exit_code and the truncation flags are the attempt's own output
+ * (attempts.output, kept since schema version 11); for an attempt closed before that, the
+ * latest attempt's are those of the task's stored result (a `shell` result's keys, when
+ * present), once it has ended; null elsewhere. DF_STORE_NOTFOUND for an unknown run ("store: read
+ * attempts: no run N") or task ("store: read attempts: run N has no task \"ID\""). */
 int df_store_task_attempts(df_store *s, long long run_id, const char *task_id, json_t **out);
 
 /* The same for the instance map_index of a mapped task (DF_NO_MAP_INDEX: the task itself); the
@@ -758,7 +769,7 @@ struct df_store_ops {
                         unsigned attempt, int64_t started_at);
     int (*attempt_close)(df_store *s, long long run_id, const char *task_id, long long map_index,
                          unsigned attempt, df_attempt_outcome outcome, int64_t ended_at,
-                         const char *error, const char *log);
+                         const char *error, const char *log, const char *output);
     int (*map_expand)(df_store *s, long long run_id, const char *task_id, long long from,
                       long long n, int64_t at);
     int (*run_set_state)(df_store *s, long long run_id, df_run_state state, int64_t ended_at);

@@ -104,9 +104,9 @@ static const df_cli_command COMMANDS[] = {
      "  TASK    the task's id\n",
      "Prints the attempt's header (number, outcome, exit code, start, duration, error), then\n"
      "the lines its plugin logged (at most --max-log-bytes of the run, newest kept), then its\n"
-     "stdout and stderr as the task's result kept them (the shell plugin's, cut at 1 MiB each).\n"
-     "Attempts keep no result of their own: stdout and stderr are shown for the latest attempt\n"
-     "only. Default: the latest attempt. With --json, prints {\"run_id\", \"task_id\",\n"
+     "stdout and stderr as that attempt's plugin returned them (the shell plugin's, cut at\n"
+     "1 MiB each; every attempt keeps its own). Default: the latest attempt. With --json, prints "
+     "{\"run_id\", \"task_id\",\n"
      "\"state\", \"attempt\", \"outcome\", \"started_at\", \"ended_at\", \"duration_ms\",\n"
      "\"error\", \"log\", \"stdout\", \"stderr\", \"exit_code\", \"stdout_truncated\",\n"
      "\"stderr_truncated\"} (null where not kept). Never creates the database.\n",

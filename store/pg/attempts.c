@@ -82,6 +82,7 @@ static int read_attempts(df_pg_store *s, long long run_id, const char *task_id, 
         a->ended_at = df_pg_ll(r, i, 3);
         a->error = df_pg_strdup(r, i, 4, no_mem);
         a->log = df_pg_strdup(r, i, 5, no_mem);
+        a->output = df_pg_strdup(r, i, 6, no_mem);
     }
     PQclear(r);
     return code;

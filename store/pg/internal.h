@@ -244,7 +244,7 @@ int df_pg_map_expand(df_store *s, long long run_id, const char *task_id, long lo
                      long long n, int64_t at);
 int df_pg_attempt_close(df_store *s, long long run_id, const char *task_id, long long map_index,
                         unsigned attempt, df_attempt_outcome outcome, int64_t ended_at,
-                        const char *error, const char *log);
+                        const char *error, const char *log, const char *output);
 int df_pg_run_set_state(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
 int df_pg_run_set_error(df_store *s, long long run_id, const char *error);
 /* schedule.c */

@@ -380,7 +380,7 @@ int df_pg_attempt_open(df_store *store, long long run_id, const char *task_id, l
 /* See store.h. */
 int df_pg_attempt_close(df_store *store, long long run_id, const char *task_id, long long map_index,
                         unsigned attempt, df_attempt_outcome outcome, int64_t ended_at,
-                        const char *error, const char *log)
+                        const char *error, const char *log, const char *output)
 {
     df_pg_store *s = df_pg_of(store);
     const char *W = "close attempt";
@@ -393,6 +393,7 @@ int df_pg_attempt_close(df_store *store, long long run_id, const char *task_id, 
     df_pg_text(&p, task_id);
     df_pg_i64(&p, attempt);
     df_pg_i64(&p, map_index);
+    df_pg_text(&p, output);
     long long n = 0;
     int code = df_pg_write(s, PG_ATTEMPT_CLOSE, &p, W, &n);
     if (code != DF_STORE_OK || n > 0)

@@ -90,7 +90,8 @@ static const char *const pg_sql[PG__COUNT] = {
         "               AND task_id = $2::text AND map_index = $3::bigint)"
         " ON CONFLICT DO NOTHING",
     [PG_ATTEMPT_CLOSE] = "UPDATE attempts SET outcome = $1::text, ended_at = $2::bigint,"
-                         " error = $3::text, log = $4::text WHERE run_id = $5::bigint"
+                         " error = $3::text, log = $4::text, output = $9::text"
+                         " WHERE run_id = $5::bigint"
                          " AND task_id = $6::text AND attempt = $7::bigint"
                          " AND outcome = 'RUNNING' AND map_index = $8::bigint",
     [PG_ATTEMPT_GET] = "SELECT outcome FROM attempts"
@@ -212,7 +213,8 @@ static const char *const pg_sql[PG__COUNT] = {
                          " WHERE run_id = $1::bigint AND task_id = $2::text"
                          " AND map_index = $3::bigint",
     [PG_ATTEMPTS_RUN] = "SELECT 1 FROM runs WHERE run_id = $1::bigint",
-    [PG_ATTEMPTS_LIST] = "SELECT attempt, outcome, started_at, ended_at, error, log FROM attempts"
+    [PG_ATTEMPTS_LIST] = "SELECT attempt, outcome, started_at, ended_at, error, log, output"
+                         " FROM attempts"
                          " WHERE run_id = $1::bigint AND task_id = $2::text"
                          " AND map_index = $3::bigint ORDER BY attempt",
     [PG_GC_TASK_EVENT_LOG] = GC_DELETE("task_event_log"),

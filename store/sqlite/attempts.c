@@ -93,6 +93,7 @@ static int read_attempts(df_sqlite_store *s, long long run_id, const char *task_
         a->ended_at = col_ms(st, 3);
         a->error = df_sqlite_col_strdup(st, 4, oom);
         a->log = df_sqlite_col_strdup(st, 5, oom);
+        a->output = df_sqlite_col_strdup(st, 6, oom);
     }
     if (code == DF_STORE_OK && !*oom && rc != SQLITE_DONE)
         code = df_sqlite_fail(s, rc, W);

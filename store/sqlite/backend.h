@@ -10,7 +10,7 @@
 #include "../store.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define DF_STORE_SCHEMA_VERSION 10
+#define DF_STORE_SCHEMA_VERSION 11
 
 /* Opens (creating with mode 0600 if needed) and migrates the SQLite file at path: WAL mode, a
  * busy timeout of 10000 ms, foreign keys on. Safe when several processes create the same new

@@ -21,6 +21,7 @@ extern const char df_sql_007_cancel_request[];
 extern const char df_sql_008_harden[];
 extern const char df_sql_009_run_lease[];
 extern const char df_sql_010_append_layout[];
+extern const char df_sql_011_attempt_output[];
 
 /* The migrations, in order: applying entries 1..N to an empty file yields schema version N.
  * Entry i brings the file from version i-1 to version i. A migration is "compatible" when this
@@ -53,6 +54,8 @@ static const struct {
     /* A column the statements name (runs.events_seq0) and task_event_log rebuilt with
      * AUTOINCREMENT (the append layout, issue 14). */
     {10, 0, df_sql_010_append_layout},
+    /* A column the statements name (each attempt's output, SPEC §10). */
+    {11, 0, df_sql_011_attempt_output},
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_STORE_SCHEMA_VERSION,

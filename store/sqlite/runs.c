@@ -522,7 +522,8 @@ int df_sqlite_attempt_open(df_store *store, long long run_id, const char *task_i
 /* See store.h. outcome must not be DF_AO_RUNNING; ended_at in ms. */
 int df_sqlite_attempt_close(df_store *store, long long run_id, const char *task_id,
                             long long map_index, unsigned attempt, df_attempt_outcome outcome,
-                            int64_t ended_at, const char *error, const char *log)
+                            int64_t ended_at, const char *error, const char *log,
+                            const char *output)
 {
     df_sqlite_store *s = df_sqlite_of(store);
     const char *W = "close attempt";
@@ -538,6 +539,7 @@ int df_sqlite_attempt_close(df_store *store, long long run_id, const char *task_
     sqlite3_bind_text(st, 6, task_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, attempt);
     sqlite3_bind_int64(st, 8, map_index);
+    df_sqlite_bind_text(st, 9, output);
     if ((code = df_sqlite_run_write(s, st, W)) != DF_STORE_OK || sqlite3_changes(s->db) > 0)
         return code;
     sqlite3_stmt *get = df_sqlite_stmt(s, ST_ATTEMPT_GET, W, &code);

@@ -49,8 +49,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                     " AND map_index = ?3",
     [ST_ATTEMPT_OPEN] = "INSERT INTO attempts (run_id, task_id, attempt, outcome, started_at,"
                         " map_index) VALUES (?1, ?2, ?3, 'RUNNING', ?4, ?5)",
-    [ST_ATTEMPT_CLOSE] = "UPDATE attempts SET outcome = ?1, ended_at = ?2, error = ?3, log = ?4"
-                         " WHERE run_id = ?5 AND task_id = ?6 AND attempt = ?7"
+    [ST_ATTEMPT_CLOSE] = "UPDATE attempts SET outcome = ?1, ended_at = ?2, error = ?3, log = ?4,"
+                         " output = ?9 WHERE run_id = ?5 AND task_id = ?6 AND attempt = ?7"
                          " AND outcome = 'RUNNING' AND map_index = ?8",
     [ST_ATTEMPT_GET] = "SELECT outcome FROM attempts"
                        " WHERE run_id = ?1 AND task_id = ?2 AND attempt = ?3 AND map_index = ?4",
@@ -167,7 +167,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_ATTEMPTS_TASK] = "SELECT state, attempt, result FROM task_instances"
                          " WHERE run_id = ?1 AND task_id = ?2 AND map_index = ?3",
     [ST_ATTEMPTS_RUN] = "SELECT 1 FROM runs WHERE run_id = ?1",
-    [ST_ATTEMPTS_LIST] = "SELECT attempt, outcome, started_at, ended_at, error, log FROM attempts"
+    [ST_ATTEMPTS_LIST] = "SELECT attempt, outcome, started_at, ended_at, error, log, output"
+                         " FROM attempts"
                          " WHERE run_id = ?1 AND task_id = ?2 AND map_index = ?3"
                          " ORDER BY attempt",
     /* Cancel requests (cancel.c): the first request's time and reason are kept. */

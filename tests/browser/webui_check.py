@@ -5,7 +5,8 @@ prepares the runs and calls it with:
   UI_TOKEN     its API token
   UI_RUN       a finished run of 20 tasks; UI_RUN_STATES "task=STATE ..." from the store;
                UI_RUN_ATTEMPTS its number of attempts; UI_LOG_TASK a task whose stdout holds
-               UI_LOG_TEXT; UI_RETRIED a task with two attempts
+               UI_LOG_TEXT in each of its UI_LOG_ATTEMPTS attempts; UI_RETRIED a task with
+               two attempts
   UI_RUNS      "ID=STATE ..." of every run, newest first (the runs page)
   UI_LIVE_CMD  a shell command that runs a workflow named UI_LIVE_WF for a few seconds: started
                here, its run's page must follow it to SUCCESS without a reload
@@ -132,6 +133,9 @@ def finished_run(b):
     b.wait_for("[...document.querySelectorAll('#panel pre.stdout')].some(p => p.textContent.includes(%s))"
                % json.dumps(os.environ["UI_LOG_TEXT"]), what="the task's log in its panel")
     ok("clicking task %s shows its log (stdout, stderr, log lines)" % task)
+    per = js(b, "[...document.querySelectorAll('#panel pre.stdout')].filter(p => p.textContent.includes(%s)).length"
+             % json.dumps(os.environ["UI_LOG_TEXT"]))
+    expect(per == int(os.environ["UI_LOG_ATTEMPTS"]), "every attempt of %s shows its own stdout" % task, per)
     expect(js(b, "document.querySelectorAll('#panel pre.log').length") >= 1, "its log lines too")
     b.eval("document.getElementById('panel').scrollIntoView()")
     b.screenshot(os.path.join(ART, "webui_task.png"))

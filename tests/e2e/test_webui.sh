@@ -124,7 +124,7 @@ assert_eq "404" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$por
 note "the UI in headless Chromium"
 mkdir -p "$DF_BUILD_DIR/tests/artifacts"
 UI_URL="http://127.0.0.1:$port/" UI_TOKEN="$token" UI_RUN="$run20" UI_RUN_STATES="$states" \
-    UI_RUN_ATTEMPTS="$attempts" UI_LOG_TASK=t07 UI_LOG_TEXT=boom-stdout-42 UI_RETRIED=t05 UI_MAPPED="$mapped_run" \
+    UI_RUN_ATTEMPTS="$attempts" UI_LOG_TASK=t07 UI_LOG_TEXT=boom-stdout-42 UI_LOG_ATTEMPTS=2 UI_RETRIED=t05 UI_MAPPED="$mapped_run" \
     UI_BIG="$big_run" \
     UI_RUNS="$runs" UI_WORKFLOWS="twenty slow" UI_LIVE_WF=slow \
     UI_LIVE_CMD="\"$DF_BIN\" run \"$WORK/slow.json\" --db \"$DB\" --plugin-dir \"$DF_TEST_PLUGIN_DIR\"" \

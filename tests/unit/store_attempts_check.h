@@ -1,7 +1,8 @@
 /* store_attempts_check: the scenario of df_store_task_attempts that both backends must pass
  * (included by test_store_attempts.c on SQLite and test_store_pg.c on PostgreSQL): attempts in
- * order with their outcome, times, error and log; stdout, stderr, exit code and the truncation
- * flags from the task's result given to the latest ended attempt only; a task without attempts;
+ * order with their outcome, times, error and log; each attempt's own stdout, stderr, exit code and
+ * truncation flags (attempts.output), and, for attempts closed without them, the task result's
+ * given to the latest ended attempt only; a task without attempts;
  * an open attempt; an unknown task and an unknown run told apart. The caller includes cmocka and
  * store/store.h first. */
 #ifndef DF_TEST_STORE_ATTEMPTS_CHECK_H
@@ -70,7 +71,7 @@ static void check_task_attempts(df_store *s)
     assert_string_equal(att_str(a2, "stderr"), "err");
     assert_int_equal(json_integer_value(json_object_get(a2, "exit_code")), 0);
     assert_true(json_is_true(json_object_get(a2, "stdout_truncated")));
-    assert_true(json_is_null(json_object_get(a2, "stderr_truncated")));
+    assert_true(json_is_false(json_object_get(a2, "stderr_truncated"))); /* kept whole */
     json_decref(o);
 
     /* t1: no attempt yet, then one still open */
@@ -85,6 +86,41 @@ static void check_task_attempts(df_store *s)
     assert_true(json_is_null(json_object_get(a1, "ended_at")));
     assert_true(json_is_null(json_object_get(a1, "duration_ms")));
     assert_true(json_is_null(json_object_get(a1, "log")));
+    json_decref(o);
+
+    /* t1: each attempt closed with its own output (SPEC §10) shows it, whatever the task's
+     * result holds */
+    assert_int_equal(df_store_instance_attempt_close_output(
+                         s, run, "t1", DF_NO_MAP_INDEX, 1, DF_AO_FAILED, 5100, "exit code 5", NULL,
+                         "{\"exit_code\":5,\"stdout\":\"first\",\"stderr\":\"e1\"}"),
+                     DF_STORE_OK);
+    assert_int_equal(df_store_attempt_open(s, run, "t1", 2, 6000), DF_STORE_OK);
+    assert_int_equal(df_store_instance_attempt_close_output(
+                         s, run, "t1", DF_NO_MAP_INDEX, 2, DF_AO_SUCCESS, 6100, NULL, NULL,
+                         "{\"exit_code\":0,\"stdout\":\"second\",\"stderr_truncated\":true}"),
+                     DF_STORE_OK);
+    df_transition t1 = {.run_id = run,
+                        .task_id = "t1",
+                        .from = DF_TS_PENDING,
+                        .to = DF_TS_SUCCESS,
+                        .to_attempt = 2,
+                        .at = 6100,
+                        .result_json = "{\"exit_code\":9,\"stdout\":\"from-result\"}"};
+    assert_int_equal(df_store_transition(s, &t1), DF_STORE_OK);
+    assert_int_equal(df_store_task_attempts(s, run, "t1", &o), DF_STORE_OK);
+    list = json_object_get(o, "attempts");
+    assert_int_equal(json_array_size(list), 2);
+    a1 = json_array_get(list, 0);
+    a2 = json_array_get(list, 1);
+    assert_string_equal(att_str(a1, "stdout"), "first");
+    assert_string_equal(att_str(a1, "stderr"), "e1");
+    assert_int_equal(json_integer_value(json_object_get(a1, "exit_code")), 5);
+    assert_true(json_is_false(json_object_get(a1, "stdout_truncated")));
+    assert_true(json_is_false(json_object_get(a1, "stderr_truncated")));
+    assert_string_equal(att_str(a2, "stdout"), "second");
+    assert_true(json_is_null(json_object_get(a2, "stderr")));
+    assert_int_equal(json_integer_value(json_object_get(a2, "exit_code")), 0);
+    assert_true(json_is_true(json_object_get(a2, "stderr_truncated")));
     json_decref(o);
 
     /* unknown task, unknown run: told apart */

@@ -382,6 +382,8 @@ static void test_v6_file_without_cancel_requests(void **state)
                  "ALTER TABLE runs DROP COLUMN events_seq0;"
                  "DROP TABLE run_dags;"
                  "ALTER TABLE runs ADD COLUMN dag TEXT NOT NULL DEFAULT '{}';"
+                 /* and version 11's (011_attempt_output.sql) */
+                 "ALTER TABLE attempts DROP COLUMN output;"
                  "PRAGMA user_version = 6;");
     char sql[256];
     snprintf(sql, sizeof sql,
