@@ -134,6 +134,17 @@ void df_http_get_index(const df_http_req *r, df_http_reply *rep);
 void df_http_get_ui_run(const df_http_req *r, df_http_reply *rep, long long run_id);
 void df_http_get_run_report(const df_http_req *r, df_http_reply *rep, long long run_id);
 
+/* run_page.c, for the live run page: df_run_page_data's object (without log texts) with
+ * "last_seq", the highest task_events seq of the run read before that data (so that a change
+ * after it is in a later delta). New object in *out; 0 or a DF_E* code with errs filled. */
+int df_run_page_live_data(df_engine *e, long long run_id, json_t **out, df_errlist *errs);
+/* What changed after event seq `since`: {"run": the run's object with only the tasks that had an
+ * event after since, "attempts": {KEY: [...]} of those instances (no log texts), "since",
+ * "last_seq", "partial": true}; when more than 20,000 events came after since, the whole
+ * df_run_page_live_data object instead (no "partial"). New object in *out; 0 or a DF_E* code. */
+int df_run_page_delta(df_engine *e, long long run_id, long long since, json_t **out,
+                      df_errlist *errs);
+
 /* The run's object of SPEC §9 (GET /api/v1/runs/ID) read with reader e, as a new object; or a
  * reply set (404, 500) and NULL (runs.c). */
 json_t *df_http_run_object(df_engine *e, long long run_id, df_http_reply *rep);

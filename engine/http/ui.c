@@ -2,8 +2,9 @@
  * engine/http/assets/ — index.html at / (workflows with "run now", runs with filters and paging)
  * and run_page.html at /runs/ID (the page `dagflow report` writes, here with null data: it
  * fetches GET /api/v1/runs/ID/report and follows the run's events) — and that report endpoint,
- * the run page's data as one JSON object. The pages need no token (they hold no data); the
- * endpoint, under /api/, does. */
+ * the run page's data as one JSON object, or with ?since=SEQ only what changed after the event
+ * SEQ (the live page's refreshes). The pages need no token (they hold no data); the endpoint,
+ * under /api/, does. */
 #include "http_internal.h"
 
 #include <stdlib.h>
@@ -36,10 +37,14 @@ void df_http_get_ui_run(const df_http_req *r, df_http_reply *rep, long long run_
 
 void df_http_get_run_report(const df_http_req *r, df_http_reply *rep, long long run_id)
 {
+    long long since;
+    if (df_http_int_arg(r, rep, "since", 0, INT64_MAX, -1, &since))
+        return;
     df_errlist errs = {0};
     json_t *data = NULL;
     df_engine *e = df_http_reader_take(r->h);
-    int rc = df_run_page_data(e, run_id, false, &data, &errs);
+    int rc = since < 0 ? df_run_page_live_data(e, run_id, &data, &errs)
+                       : df_run_page_delta(e, run_id, since, &data, &errs);
     df_http_reader_give(r->h, e);
     if (rc == DF_ENOTFOUND)
         df_http_error(rep, 404, "unknown run %lld", run_id);

@@ -13,6 +13,8 @@ prepares the runs and calls it with:
   UI_WORKFLOWS the workflow names the server lists
   UI_MAPPED    a finished run whose task "m" is mapped over 3 items (its instance 1 failed, with
                "item-1" on stdout)
+  UI_BIGLIVE_CMD a shell command that runs the workflow "biglive" (BIG_LIVE_TASKS tasks) for some
+               seconds: its live page must read the whole report once, then only changes
   UI_ART       the folder for screenshots
 With the argument "serve" (tests/e2e/test_webui_serve.sh, against `dagflow serve`) it checks
 instead: the token prompt, a scheduled workflow's next fire time, "run now" with params
@@ -33,6 +35,7 @@ import cdp  # noqa: E402
 URL = os.environ["UI_URL"].rstrip("/") + "/"
 TOKEN = os.environ["UI_TOKEN"]
 ART = os.environ["UI_ART"]
+BIG_LIVE_TASKS = 2400  # tests/e2e/test_webui.sh's biglive.json
 checks = 0
 
 
@@ -212,18 +215,42 @@ def api_get(path):
     return body
 
 
-def live_run(b):
-    wf = os.environ["UI_LIVE_WF"]
+def live_run(b, wf=None, cmd=None, big=False):
+    wf = wf or os.environ["UI_LIVE_WF"]
     before = api_get("/api/v1/runs?limit=1")["runs"]
     newest = before[0]["run_id"] if before else 0
-    proc = subprocess.Popen(os.environ["UI_LIVE_CMD"], shell=True, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd or os.environ["UI_LIVE_CMD"], shell=True, stdout=subprocess.DEVNULL)
     try:
-        live_page(b, wf, newest)
+        live_page(b, wf, newest, big)
     finally:
-        proc.wait(timeout=120)
+        proc.wait(timeout=180)
 
 
-def live_page(b, wf, newest):
+def report_reads(b):
+    """(url, bytes received) of each GET .../report the page made since its navigation."""
+    urls = {p["requestId"]: p["request"]["url"] for s, m, p in b.events
+            if m == "Network.requestWillBeSent"}
+    return [(urls[p["requestId"]], p["encodedDataLength"]) for s, m, p in b.events
+            if m == "Network.loadingFinished" and "/report" in urls.get(p["requestId"], "")]
+
+
+def live_reads(b):
+    """A live big run's page read the whole report once, then only what changed (?since=)."""
+    reads = report_reads(b)
+    full = [n for u, n in reads if "since=" not in u]
+    deltas = [n for u, n in reads if "since=" in u]
+    print("figure: live %d-task run page: first read %s bytes, then %d refreshes of %s bytes"
+          " (mean %.0f, max %s)" % (BIG_LIVE_TASKS, full, len(deltas), sum(deltas),
+                                    sum(deltas) / max(1, len(deltas)), max(deltas or [0])))
+    expect(len(full) == 1, "the live page read the whole report once", reads)
+    expect(len(deltas) >= 2, "then refreshed with what changed since the last event (?since=)", reads)
+    # before ?since=, each refresh read the whole report again
+    expect(sum(deltas) / max(1, len(deltas)) < full[0] / 2,
+           "a refresh reads what changed, not the whole report (mean %.0f of %d bytes)"
+           % (sum(deltas) / max(1, len(deltas)), full[0]))
+
+
+def live_page(b, wf, newest, big=False):
     deadline = time.monotonic() + 60
     run = None
     while not run:
@@ -246,6 +273,13 @@ def live_page(b, wf, newest):
     expect(js(b, "window.dfMark") == 42, "the page updated without a reload")
     states = js(b, "[...document.querySelectorAll('#tasks tr[data-task] .state')].map(s => s.textContent).join(' ')")
     expect(set(states.split()) == {"SUCCESS"}, "every task of the live run SUCCESS now", states)
+    if big:
+        summary = js(b, "document.getElementById('summary').textContent")
+        expect(summary.startswith("%d task(s): %d SUCCESS" % (BIG_LIVE_TASKS, BIG_LIVE_TASKS)),
+               "the summary counts every task SUCCESS", summary)
+        live_reads(b)
+        b.screenshot(os.path.join(ART, "webui_live_big.png"))
+        return
     evs = [u for u in b.requests() if "/events?" in u]
     expect(len(evs) >= 1, "it followed the events long poll (%d requests)" % len(evs))
     expect(js(b, "document.getElementById('act-cancel').disabled"), "cancel is off once it ended")
@@ -327,6 +361,7 @@ def main():
         mapped_run(b)
         big_run(b)
         live_run(b)
+        live_run(b, "biglive", os.environ["UI_BIGLIVE_CMD"], big=True)
     print("PASS: %d checks" % checks)
 
 

@@ -8,13 +8,16 @@
 # shows its log, Enter on a focused node, the find box); a mapped task's node, bars and
 # instances; a run of 5,000 tasks (only what is in sight drawn, scrolling, find; its first-paint
 # figure printed); a live run's page following it to its
-# end without a reload; no request leaves the server. Screenshots in build/tests/artifacts/
+# end without a reload; a live run of 2,400 tasks whose page reads the whole report once, then
+# only what changed (GET /api/v1/runs/ID/report?since=SEQ, also checked with curl; the bytes of
+# each read printed); no request leaves the server. Screenshots in build/tests/artifacts/
 # (webui_*.png). Skipped (77) only where chromium is not installed.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/run_lib.sh"
 run_setup
 need_builtin shell
+need_plugin sleepy
 [[ -x "${DF_HTTP_HOST:-}" ]] || fail "the test host is not built (DF_HTTP_HOST=${DF_HTTP_HOST:-})"
 command -v python3 >/dev/null || skip "python3 is not installed"
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null ||
@@ -87,6 +90,19 @@ cat >slow.json <<'JSON'
   {"id": "then", "plugin": "shell", "depends_on": ["nap"], "params": {"script": "sleep 1"}},
   {"id": "last", "plugin": "shell", "depends_on": ["then"], "params": {"script": "true"}}]}
 JSON
+python3 - <<'PY'
+import json
+# 2,400 tasks, 40 layers of 60 sleeping 250 ms each: a live run of about 10 s, a small part of
+# it changing between two refreshes
+tasks = []
+for l in range(40):
+    for i in range(60):
+        t = {"id": "b%02d_%03d" % (l, i), "plugin": "sleepy", "params": {"ms": 250}}
+        if l:
+            t["depends_on"] = ["b%02d_%03d" % (l - 1, i)]
+        tasks.append(t)
+json.dump({"name": "biglive", "tasks": tasks}, open("biglive.json", "w"))
+PY
 printf 'ui-token-%s\n' "$$" >token
 token="ui-token-$$"
 
@@ -109,14 +125,35 @@ assert_contains "$(cat run.html)" '<script id="dagflow-data" type="application/j
 assert_eq "401" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/runs/$run20/report")" "report data needs the token"
 assert_eq "200" "$(curl -s -o rep.json -w '%{http_code}' -H "Authorization: Bearer $token" \
     "http://127.0.0.1:$port/api/v1/runs/$run20/report")" "report data with the token"
-python3 - "$run20" <<'PY' || fail "the report data"
+last_seq20=$(q "SELECT max(seq) FROM task_events WHERE run_id = $run20")
+python3 - "$run20" "$last_seq20" <<'PY' || fail "the report data"
 import json, sys
 d = json.load(open("rep.json"))
 assert d["run"]["run_id"] == int(sys.argv[1]) and len(d["run"]["tasks"]) == 20
 assert len(d["dag"]["tasks"]) == 20 and d["dag"]["tasks"][1]["depends_on"] == ["t01"]
 assert len(d["attempts"]["t05"]) == 2
 assert all("stdout" not in a and "log" not in a for a in d["attempts"]["t07"]), "no log texts in bulk"
+assert d["last_seq"] == int(sys.argv[2]), (d["last_seq"], sys.argv[2])
 PY
+note "report?since=SEQ: only the tasks with an event after SEQ, and their attempts"
+since_t05=$(q "SELECT min(seq) - 1 FROM task_events WHERE run_id = $run20 AND task_id = 't05' AND to_state = 'SUCCESS'")
+changed=$(q "SELECT group_concat(task_id, ' ') FROM (SELECT DISTINCT task_id FROM task_events WHERE run_id = $run20 AND seq > $since_t05 ORDER BY task_id)")
+assert_eq "200" "$(curl -s -o delta.json -w '%{http_code}' -H "Authorization: Bearer $token" \
+    "http://127.0.0.1:$port/api/v1/runs/$run20/report?since=$since_t05")" "report?since"
+python3 - "$since_t05" "$changed" "$last_seq20" <<'PY' || fail "the report delta"
+import json, sys
+d = json.load(open("delta.json"))
+assert d["partial"] is True and d["since"] == int(sys.argv[1]) and d["last_seq"] == int(sys.argv[3]), d
+assert "dag" not in d
+ids = sorted(t["id"] for t in d["run"]["tasks"])
+assert ids == sys.argv[2].split() and "t05" in ids, (ids, sys.argv[2])
+assert sorted(d["attempts"]) == ids and len(d["attempts"]["t05"]) == 2, d["attempts"].keys()
+assert d["run"]["state"] == "FAILED"
+PY
+curl -s -o delta2.json -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/runs/$run20/report?since=$last_seq20"
+assert_eq "0 0 $last_seq20" "$(jq -r '"\(.run.tasks | length) \(.attempts | length) \(.last_seq)"' delta2.json)" "nothing after the last event"
+assert_eq "400" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" \
+    "http://127.0.0.1:$port/api/v1/runs/$run20/report?since=x")" "a bad since"
 assert_eq "404" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" \
     "http://127.0.0.1:$port/api/v1/runs/99999/report")" "unknown run"
 assert_eq "404" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/runs/abc")" "bad run id"
@@ -128,12 +165,13 @@ UI_URL="http://127.0.0.1:$port/" UI_TOKEN="$token" UI_RUN="$run20" UI_RUN_STATES
     UI_BIG="$big_run" \
     UI_RUNS="$runs" UI_WORKFLOWS="twenty slow" UI_LIVE_WF=slow \
     UI_LIVE_CMD="\"$DF_BIN\" run \"$WORK/slow.json\" --db \"$DB\" --plugin-dir \"$DF_TEST_PLUGIN_DIR\"" \
+    UI_BIGLIVE_CMD="\"$DF_BIN\" run \"$WORK/biglive.json\" --db \"$DB\" --plugin-dir \"$DF_TEST_PLUGIN_DIR\"" \
     UI_ART="$DF_BUILD_DIR/tests/artifacts" \
     timeout 280 python3 "$DF_SOURCE_DIR/tests/browser/webui_check.py" >check.out 2>&1 ||
     { cat check.out; fail "webui_check.py failed"; }
 cat check.out
 assert_contains "$(cat check.out)" "PASS:" "the checks ran to the end"
-for f in webui_workflows webui_runs webui_run webui_task webui_big webui_live webui_live_end; do
+for f in webui_workflows webui_runs webui_run webui_task webui_big webui_live webui_live_end webui_live_big; do
     [[ -s "$DF_BUILD_DIR/tests/artifacts/$f.png" ]] || fail "no screenshot $f.png"
 done
 assert_eq "SUCCESS" "$(run_state "$(last_run)")" "the live run"
