@@ -92,15 +92,14 @@ cat >slow.json <<'JSON'
 JSON
 python3 - <<'PY'
 import json
-# 2,400 tasks, 40 layers of 60 sleeping 250 ms each: a live run of about 10 s, a small part of
-# it changing between two refreshes
-tasks = []
-for l in range(40):
-    for i in range(60):
-        t = {"id": "b%02d_%03d" % (l, i), "plugin": "sleepy", "params": {"ms": 250}}
-        if l:
-            t["depends_on"] = ["b%02d_%03d" % (l - 1, i)]
-        tasks.append(t)
+# 2,400 tasks: 2,375 quick ones, and a chain of 25 sleeping 400 ms each beside them: a live run of
+# about 10 s whose refreshes mostly see one or two tasks change
+tasks = [{"id": "w%04d" % i, "plugin": "noop"} for i in range(2375)]
+for i in range(25):
+    t = {"id": "c%02d" % i, "plugin": "sleepy", "params": {"ms": 400}}
+    if i:
+        t["depends_on"] = ["c%02d" % (i - 1)]
+    tasks.append(t)
 json.dump({"name": "biglive", "tasks": tasks}, open("biglive.json", "w"))
 PY
 printf 'ui-token-%s\n' "$$" >token
