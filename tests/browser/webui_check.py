@@ -260,6 +260,13 @@ def live_page(b, wf, newest, big=False):
             raise AssertionError("the live run did not start: %r" % rs)
         else:
             time.sleep(0.1)
+    while big:  # the live big run's page opens once its chain started (its quick tasks done)
+        ts = {t["id"]: t["state"] for t in api_get("/api/v1/runs/" + run)["tasks"]}
+        if ts.get("c00", "PENDING") != "PENDING":
+            break
+        if time.monotonic() > deadline + 120:
+            raise AssertionError("the live big run's chain did not start")
+        time.sleep(0.2)
     b.navigate(URL + "runs/" + run)
     b.wait_for("performance.getEntriesByName('dagflow-drawn').length", what="the live page drawn")
     b.eval("window.dfMark = 42")

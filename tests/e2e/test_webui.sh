@@ -92,13 +92,13 @@ cat >slow.json <<'JSON'
 JSON
 python3 - <<'PY'
 import json
-# 2,400 tasks: 2,375 quick ones, and a chain of 25 sleeping 400 ms each beside them: a live run of
-# about 10 s whose refreshes mostly see one or two tasks change
+# 2,400 tasks: 2,375 quick ones, then a chain of 25 sleeping 500 ms each after them all: the page,
+# opened once the chain has started, follows about 12 s in which one or two tasks change between
+# two refreshes
 tasks = [{"id": "w%04d" % i, "plugin": "noop"} for i in range(2375)]
 for i in range(25):
-    t = {"id": "c%02d" % i, "plugin": "sleepy", "params": {"ms": 400}}
-    if i:
-        t["depends_on"] = ["c%02d" % (i - 1)]
+    t = {"id": "c%02d" % i, "plugin": "sleepy", "params": {"ms": 500}}
+    t["depends_on"] = ["c%02d" % (i - 1)] if i else [w["id"] for w in tasks[:2375]]
     tasks.append(t)
 json.dump({"name": "biglive", "tasks": tasks}, open("biglive.json", "w"))
 PY
