@@ -8,6 +8,9 @@
 # Rows (arguments; default: all but noop1m):
 #   noop10k   10,000-task no-op layered DAG (width 100): dagflow --concurrency 8 and default,
 #             dask-threads (8 workers); TaskFlow+SQLite at 200 tasks (it cannot finish 10,000)
+#   noop100k  100,000-task no-op layered DAG: dagflow, default concurrency (peers: none fit
+#             in time and memory), with its database's bytes per task and the SQLite statements
+#             per task that may write (tests/bench/plugins/sqlite_steps.so, when built)
 #   noop1m    1,000,000-task no-op layered DAG: dagflow, default concurrency (peers: none fit)
 #   sleep10k  10,000 independent 1 s sleeps: dagflow --concurrency 10000, dask-threads 10000
 #             workers, make -j10000
@@ -119,6 +122,43 @@ row_noop10k() {
     dsummary df-noop10k-default 10000
     summary dask-noop10k-8 10000
     summary taskflow-sqlite-noop200-8 200
+}
+
+# store_figures LABEL DIR N: appends "bytes/task writes/task" of the run in DIR (df.db and its
+# -wal; steps.txt from sqlite_steps.so) to $WORK/LABEL.s
+store_figures() {
+    local bytes writes
+    bytes=$(cat "$2"/df.db "$2"/df.db-wal 2>/dev/null | wc -c)
+    writes=$(awk '{w += $4} END {print w + 0}' "$2/steps.txt" 2>/dev/null || echo 0)
+    awk -v b="$bytes" -v w="$writes" -v n="$3" 'BEGIN {printf "%.0f %.2f\n", b / n, w / n}' \
+        >>"$WORK/$1.s"
+}
+
+row_noop100k() {
+    local sp so w
+    sp=$(spec 100000 100)
+    w=$(wf "$sp" noop)
+    so="$stampdir/sqlite_steps.so"
+    echo "noop100k: 100,000-task no-op layered DAG"
+    load
+    for _ in $(seq "$REPS"); do
+        for b in "$bin" ${BEFORE:+"$BEFORE"}; do
+            local label=df-noop100k
+            [ "$b" = "$bin" ] || label=df0-noop100k
+            if [ -f "$so" ]; then
+                run "$label" "$WORK/d-$label" env LD_PRELOAD="$so" \
+                    DF_STEPS_OUT="$WORK/d-$label/steps.txt" "$b" run --db df.db "$w"
+            else
+                run "$label" "$WORK/d-$label" "$b" run --db df.db "$w"
+            fi
+            store_figures "$label" "$WORK/d-$label" 100000
+        done
+    done
+    load
+    for l in df-noop100k ${BEFORE:+df0-noop100k}; do
+        summary "$l" 100000
+        sort -n "$WORK/$l.s" | awk -v l="$l" '{b = $1; w = $2} END {printf "  %-28s db %d bytes/task, %s writing statements/task\n", l, b, w}'
+    done
 }
 
 row_noop1m() {
