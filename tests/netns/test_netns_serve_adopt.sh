@@ -52,6 +52,13 @@ assert_eq "$A_PID" "$(q "SELECT DISTINCT engine_pid FROM runs WHERE workflow = '
 note "the link of A's host goes down"
 t0=$(now_ms)
 netns_link 1 down
+# The runs to adopt are those A had not ended when its link went down: a run RUNNING when ids was
+# read may have ended (its last task done) in the moment before the cut, under load (seen: run 1
+# of 3 ended by A, then waited for in vain). A commits nothing more now, and B adopts no run
+# before A's lease (3 s) has run out, so what is RUNNING now is what B must take over.
+ids=$(q "SELECT run_id FROM runs WHERE workflow = 'cut' AND state = 'RUNNING' ORDER BY run_id")
+[[ -n "$ids" ]] || fail "no run of A left running at the cut"
+note "runs left to adopt: $(echo $ids)"
 for id in $ids; do
     for ((i = 0; i < 300; i++)); do
         grep -q "run $id (cut) adopted" "$WORK/B.log" && break
