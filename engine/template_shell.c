@@ -2,11 +2,13 @@
  * template_shell.h.
  *
  * The lexer follows POSIX sh's quoting (XCU 2.2 and 2.6.3) far enough to tell where a reference
- * stands: outside quotes (also inside $( ) and $(( ))), inside double quotes, inside single
- * quotes, or in a comment. Places where no escaping keeps a value inert are refused, so that the
- * workflow fails to load instead of running something unexpected: inside backquotes (their
- * contents are parsed twice), inside a ${...} parameter expansion, in a here-document (a value
- * line equal to the delimiter would end it), and right after a backslash. Each escaped value
+ * stands: outside quotes (also inside $( )), inside double quotes, inside single quotes, or in a
+ * comment. Places where no escaping keeps a value inert are refused, so that the workflow fails
+ * to load instead of running something unexpected: inside backquotes (their contents are parsed
+ * twice), inside a ${...} parameter expansion, inside an arithmetic expansion $(( )) (its text is
+ * expanded as in double quotes whatever quotes it holds, then evaluated: a value "a[$(cmd)]"
+ * runs cmd in bash, and a single-quoted word ran it in dash), in a here-document (a value line
+ * equal to the delimiter would end it), and right after a backslash. Each escaped value
  * leaves the quoting state as it found it, so the state at a reference depends only on the
  * script's own text: it is found once, when the workflow is loaded. */
 #include "template_shell.h"
@@ -44,7 +46,9 @@ static void push(df_sh_lexer *lx, unsigned char f)
     }
     lx->frames[lx->depth] = f;
     lx->paren[lx->depth] = 0;
+    lx->arith[lx->depth] = false;
     lx->depth++;
+    lx->paren_fresh = f == F_PAREN;
     lx->prev = 0;
     lx->word_start = f == F_PAREN;
 }
@@ -172,7 +176,7 @@ static void heredoc_open(df_sh_lexer *lx)
 }
 
 /* A character outside quotes (the script, $( ), or ${ }). */
-static void unquoted(df_sh_lexer *lx, char c)
+static void unquoted(df_sh_lexer *lx, char c, bool fresh)
 {
     unsigned char f = top(lx);
     if (lx->comment) {
@@ -200,8 +204,11 @@ static void unquoted(df_sh_lexer *lx, char c)
             push(lx, F_PAREN);
             return;
         }
-        if (f == F_PAREN)
+        if (f == F_PAREN) {
+            if (fresh) /* "$((": its "))" closes it as "( )" inside "$( )" would */
+                lx->arith[lx->depth - 1] = true;
             lx->paren[lx->depth - 1]++;
+        }
         break;
     case ')':
         if (f == F_PAREN) {
@@ -246,6 +253,8 @@ static void unquoted(df_sh_lexer *lx, char c)
 
 static void step(df_sh_lexer *lx, char c)
 {
+    bool fresh = lx->paren_fresh;
+    lx->paren_fresh = false;
     if (lx->heredoc == 3) {
         body_char(lx, c);
         return;
@@ -282,7 +291,7 @@ static void step(df_sh_lexer *lx, char c)
             lx->prev = c;
         return;
     default:
-        unquoted(lx, c);
+        unquoted(lx, c, fresh);
     }
 }
 
@@ -314,6 +323,12 @@ char df_sh_lex_context(const df_sh_lexer *lx, const char **why)
     for (unsigned i = 0; i < lx->depth; i++)
         if (lx->frames[i] == F_BQ) {
             *why = "inside backquotes (write $(...) instead)";
+            return 0;
+        }
+    for (unsigned i = 0; i < lx->depth; i++)
+        if (lx->frames[i] == F_PAREN && lx->arith[i]) {
+            *why = "inside an arithmetic expansion $((...)), whose text the shell evaluates "
+                   "(pass the value with \"env\" and check it is a number first)";
             return 0;
         }
     switch (top(lx)) {

@@ -36,6 +36,8 @@ static const char *const hostile[] = {
     "*",
     "~",
     "a}b)c",
+    "a[$(touch PWNED)]",
+    "1)); touch PWNED; echo $((1",
 };
 
 static json_t *result_of(void *ud, const char *task_id)
@@ -200,6 +202,19 @@ static void test_refused(void **state)
     expect_refused("echo \"\\${params.v}\"", "right after a backslash");
     expect_refused("echo $${x:-${params.v}}", "parameter expansion");
     expect_refused("echo ${params.v", "unterminated reference");
+    /* Arithmetic expansion: the shell expands its text as in double quotes, where single quotes
+       do not quote, so a value 'a[$(touch PWNED)]' ran the command (dash; bash also evaluates a
+       subscript inside a value) (newuser finding 1). */
+    expect_refused("echo $((${params.v}))", "arithmetic expansion");
+    expect_refused("echo $(( 1 + ${params.v} ))", "arithmetic expansion");
+    expect_refused("echo \"$(( ${params.v} ))\"", "arithmetic expansion");
+    expect_refused("echo $(( 1 + \"${params.v}\" ))", "arithmetic expansion");
+    expect_refused("echo $(( (2) * $(echo ${params.v}) ))", "arithmetic expansion");
+    expect_refused("x=$(($((1)) + ${params.v}))", "arithmetic expansion");
+    /* After the arithmetic expansion, and in a command substitution's subshell, fine again. */
+    check_prints("printf '%s|' $((1 + (2))) ${params.v}", "3|%s|");
+    check_prints("printf '%s|' \"$( (printf '%s' ${params.v}) )\"", "%s|");
+    check_prints("printf '%s|' \"$((2))${params.v}\"", "2%s|");
     /* After the here-document's delimiter line, references are fine again. */
     check_prints("cat <<'EOF'\nhi\nEOF\nprintf '%s' ${params.v}", "hi\n%s");
     check_prints("cat <<-EOF\n\thi\n\tEOF\nprintf '%s' \"${params.v}\"", "hi\n%s");
