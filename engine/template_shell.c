@@ -7,7 +7,9 @@
  * to load instead of running something unexpected: inside backquotes (their contents are parsed
  * twice), inside a ${...} parameter expansion, inside an arithmetic expansion $(( )) (its text is
  * expanded as in double quotes whatever quotes it holds, then evaluated: a value "a[$(cmd)]"
- * runs cmd in bash, and a single-quoted word ran it in dash), in a here-document (a value line
+ * runs cmd in bash, and a single-quoted word ran it in dash), anywhere after a $'...' string
+ * (bash's ANSI-C quotes, where \' does not end the string: the shells' quoting differs after
+ * it), in a here-document (a value line
  * equal to the delimiter would end it), and right after a backslash. Each escaped value
  * leaves the quoting state as it found it, so the state at a reference depends only on the
  * script's own text: it is found once, when the workflow is loaded. */
@@ -191,6 +193,8 @@ static void unquoted(df_sh_lexer *lx, char c, bool fresh)
         lx->escape = true;
         break;
     case '\'':
+        if (lx->prev == '$')
+            lx->ansi = true;
         push(lx, F_SQ);
         return;
     case '"':
@@ -314,6 +318,11 @@ char df_sh_lex_context(const df_sh_lexer *lx, const char **why)
     }
     if (lx->heredoc == 1) {
         *why = "in a here-document's delimiter";
+        return 0;
+    }
+    if (lx->ansi) {
+        *why = "after a $'...' string (bash reads a backslash there as an escape, dash does not, "
+               "so the quoting that follows differs)";
         return 0;
     }
     if (lx->escape) {

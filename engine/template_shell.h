@@ -26,7 +26,8 @@ typedef struct df_sh_lexer {
     unsigned char frames[DF_SH_DEPTH];
     unsigned paren[DF_SH_DEPTH]; /* open "(" in a $( ) frame */
     bool arith[DF_SH_DEPTH];     /* the $( ) frame is an arithmetic expansion $(( )) */
-    bool paren_fresh;            /* a $( ) frame was just opened: a "(" now makes it $(( )) */
+    bool ansi;        /* a $'...' was seen: bash and dash read the rest of the script differently */
+    bool paren_fresh; /* a $( ) frame was just opened: a "(" now makes it $(( )) */
     unsigned depth;
     bool escape;     /* the previous character was an unquoted or double-quoted backslash */
     bool word_start; /* the next character starts a word (a "#" there starts a comment) */

@@ -211,6 +211,11 @@ static void test_refused(void **state)
     expect_refused("echo $(( 1 + \"${params.v}\" ))", "arithmetic expansion");
     expect_refused("echo $(( (2) * $(echo ${params.v}) ))", "arithmetic expansion");
     expect_refused("x=$(($((1)) + ${params.v}))", "arithmetic expansion");
+    /* bash's $'...' lets \' stand inside, dash ends the string there: references after one are
+       refused, as bash (a /bin/sh elsewhere) and dash would quote them differently. */
+    expect_refused("echo $'a' ${params.v}", "after a $'...' string");
+    expect_refused("echo $'a\\' x ' ${params.v}", "after a $'...' string");
+    check_prints("printf '%s|' \"$'\" ${params.v}", "$'|%s|");
     /* After the arithmetic expansion, and in a command substitution's subshell, fine again. */
     check_prints("printf '%s|' $((1 + (2))) ${params.v}", "3|%s|");
     check_prints("printf '%s|' \"$( (printf '%s' ${params.v}) )\"", "%s|");
