@@ -484,39 +484,6 @@ void df_workflow_set_stream_bytes(size_t n)
     stream_bytes = n;
 }
 
-/* Reads all of f into a new buffer (*len bytes, NUL-terminated). NULL with errno set on failure. */
-static char *read_all(FILE *f, size_t *len)
-{
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - 1 - n, f);
-        if (ferror(f)) {
-            int err = errno ? errno : EIO;
-            free(buf);
-            errno = err;
-            return NULL;
-        }
-        if (feof(f))
-            break;
-        if (n == cap - 1) {
-            char *g = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-            if (!g) {
-                free(buf);
-                errno = ENOMEM;
-                return NULL;
-            }
-            buf = g;
-            cap *= 2;
-        }
-    }
-    if (!buf)
-        return NULL;
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* Reads the document at path ("-": standard input) and parses it; see df_workflow_read_doc. On
  * success *text (when text is not NULL) gets the bytes parsed (byte order mark skipped,
  * NUL-terminated, *len bytes; the caller frees them). With src (and text) a file of
@@ -535,15 +502,11 @@ static json_t *read_doc(const char *path, df_errlist *errs, char **text_out, siz
         return NULL;
     }
     size_t len = 0;
-    errno = 0;
-    char *text = read_all(f, &len);
-    int err = errno;
+    char *text = df_workflow_read_text(f, name, &len, errs);
     if (!in)
         fclose(f);
-    if (!text) {
-        df_errlist_add(errs, "%s: cannot read: %s", name, strerror(err));
+    if (!text)
         return NULL;
-    }
     /* A UTF-8 byte order mark, as some editors write: RFC 8259 §8.1 lets a parser ignore it. */
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
         memmove(text, text + 3, len - 3 + 1);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "errlist.h"
 #include "model.h" /* df_trigger_rule and its names */
@@ -118,6 +119,15 @@ int df_workflow_load_file(const char *path, df_workflow **out, df_errlist *errs)
  * an empty array); smaller ones as one jansson document. Both load the same workflow and give the
  * same messages. For tests and benchmarks; not thread-safe (set it before loading). */
 void df_workflow_set_stream_bytes(size_t n);
+
+/* The most bytes a workflow file (or standard input) may hold: 1 GiB (a 1,000,000-task DAG is
+ * about 90 MB). A regular file over it is refused from its size, before any read. */
+#define DF_WORKFLOW_MAX_BYTES ((size_t)1 << 30)
+
+/* Reads all of f (named name in messages) into a new NUL-terminated buffer (*len bytes, the
+ * caller frees it; f is not closed). NULL with the error appended to errs when f cannot be read,
+ * holds more than DF_WORKFLOW_MAX_BYTES, or holds a NUL byte (not JSON text). Thread-safe. */
+char *df_workflow_read_text(FILE *f, const char *name, size_t *len, df_errlist *errs);
 
 /* The name messages give a workflow read from standard input (path "-"). */
 #define DF_WORKFLOW_STDIN "<stdin>"
