@@ -29,6 +29,10 @@
 
 #define READ_CHUNK 65536
 
+/* How long after the child's exit its pipes are still read when a process it left running holds
+ * them open (see on_drain_timer). */
+#define DF_PROC_DRAIN_MS 500
+
 enum { BACKEND_SPAWN, BACKEND_UV };
 
 typedef struct capture {
@@ -263,6 +267,39 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
+/* Reads what is already in c's pipe (non-blocking, at most 64 reads: what the child wrote before
+ * it exited is there whole, a background writer cannot keep this going). */
+static void capture_drain(df_proc *p, capture *c)
+{
+    uv_os_fd_t fd;
+    if (!c->open || uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0)
+        return;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0))
+        return; /* a blocking read would wait for the background holder */
+    for (int i = 0; i < 64; i++) {
+        ssize_t n = read(fd, c->buf, sizeof c->buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        capture_append(p, c, c->buf, (size_t)n);
+    }
+}
+
+/* The child exited DF_PROC_DRAIN_MS ago and a pipe is still open: a process it left running in
+ * the background holds it (a server started with "&", nohup or setsid). The attempt ends as the
+ * shell did in a terminal: what is in the pipes is read, and reading stops. */
+static void on_drain_timer(uv_timer_t *t)
+{
+    df_proc *p = t->data;
+    capture_drain(p, &p->out);
+    capture_drain(p, &p->err);
+    capture_stop(p, &p->out);
+    capture_stop(p, &p->err);
+    maybe_complete(p);
+}
+
 static void child_exited(df_proc *p, int64_t exit_status, int term_signal)
 {
     p->cpu_killed = df_proc_reg_remove(p->pid);
@@ -287,6 +324,10 @@ static void child_exited(df_proc *p, int64_t exit_status, int term_signal)
     if (p->sigkill_sent) { /* killed: do not wait for escaped holders of the pipes */
         capture_stop(p, &p->out);
         capture_stop(p, &p->err);
+    } else if ((p->out.open || p->err.open) && !p->kill_requested) {
+        /* EOF normally follows at once; a background holder of the pipes must not keep the
+         * attempt running (a kill's own timer stops the reading after its grace) */
+        uv_timer_start(&p->kill_timer, on_drain_timer, DF_PROC_DRAIN_MS, 0);
     }
     maybe_complete(p);
 }
