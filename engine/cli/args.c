@@ -322,7 +322,8 @@ static int parse_days(const char *cmd, const char *arg, double *out)
     errno = 0;
     double d = strtod(arg, &end);
     if (!*arg || errno || *end || !(d >= 0 && d <= 36525)) {
-        df_cli_error("%s: --older-than needs a number of days >= 0 (such as 30 or 0.5), got "
+        df_cli_error("%s: --older-than needs a number of days from 0 to 36525 (100 years; such "
+                     "as 30 or 0.5), got "
                      "\"%s\"",
                      cmd, arg);
         return -1;

@@ -146,7 +146,7 @@ static const df_cli_command COMMANDS[] = {
      "nothing. With --json, prints {\"runs\", \"rows\", \"bytes\", \"dry_run\", \"cutoff\"}.\n"
      "Never creates the database.\n",
      "  0    done (or nothing to delete)\n"
-     "  2    bad usage (--older-than missing or not a number >= 0)\n"
+     "  2    bad usage (--older-than missing or not a number from 0 to 36525)\n"
      "  3    store error\n",
      DF_OPT_OLDER_THAN | DF_OPT_DRY_RUN, 0, 0},
     {"graph", df_cmd_graph, "print a workflow's DAG as Graphviz DOT or Mermaid",

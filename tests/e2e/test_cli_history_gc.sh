@@ -56,6 +56,12 @@ dfx gc --older-than -1
 expect_rc 2 "negative days"
 dfx gc --older-than ten
 expect_rc 2 "not a number"
+# The upper bound is named (newuser finding 7: "needs a number of days >= 0" for 3650000).
+dfx gc --older-than 36526
+expect_rc 2 "over 100 years"
+assert_contains "$DF_ERR" "from 0 to 36525"
+dfx gc --older-than 36525 --dry-run
+expect_rc 0 "100 years"
 
 note "gc --older-than 1: these runs are newer, nothing deleted"
 dfx gc --older-than 1
