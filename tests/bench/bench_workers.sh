@@ -66,6 +66,7 @@ cpu_rss() {
 }
 
 line() { printf '%-10s %-15s %2s %6s %8s %9s %8s %8s %7s %7s %3s\n' "$@"; }
+echo "# $(date -u +%FT%TZ) load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 line system workload w tasks wall_s tasks_per_s p50_ms p99_ms cpu_s rss_mb rc
 
 # proc_cpu_rss PID: "CPU_S RSS_MB" of a live process (utime+stime, VmHWM) from /proc.
@@ -165,4 +166,5 @@ for wl in "${workloads[@]}"; do
     done
     run_dagflow "$wl" "$n" 0 "$work/$wl.json"
 done
+echo "# $(date -u +%FT%TZ) load average $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "$have_gw" ] || echo "(graphile-worker not installed in $GW_NODE_DIR: ../shared/peers/graphile/install_gw.sh)"

@@ -22,7 +22,7 @@ EOF
 need_plugin flaky
 run_wf wf.json
 expect_rc 0 "run on PostgreSQL"
-assert_match "$DF_OUT" "^run 1 \(basics\): SUCCESS in [0-9]+ms: 3 tasks, 3 succeeded" "summary"
+assert_match "$DF_OUT" "^run 1 \(basics\): SUCCESS in [0-9.]+m?s: 3 tasks, 3 succeeded" "summary"
 assert_match "$DF_OUT" "^history: psql 'postgresql:///dft_[a-z0-9_]+\?host=" "closing line"
 expect_run 1 SUCCESS
 expect_task 1 b SUCCESS
@@ -68,6 +68,14 @@ assert_eq "0" "$(q "SELECT count(*) FROM task_events e JOIN task_event_log l USI
 # this build's schema version: one migration per store/pg/NNN_*.sql
 PG_V=$(find "$E2E_DIR/../../store/pg" -maxdepth 1 -name '[0-9][0-9][0-9]_*.sql' | wc -l)
 assert_eq "$PG_V" "$(q "SELECT max(version) FROM dagflow_schema")" "schema version"
+# runs' JSON columns are checked when written (012: triggers, not CHECKs that every UPDATE of the
+# row re-evaluated, parsing the whole DAG at each lease renewal)
+assert_eq "1" "$(q "UPDATE runs SET heartbeat_at = heartbeat_at WHERE run_id = 1 RETURNING 1")" \
+    "an UPDATE not naming the JSON columns"
+for col in dag params plugins metrics; do
+    bad=$(psql -X -q -At -d "$DB" -c "UPDATE runs SET $col = '{' WHERE run_id = 1" 2>&1 || true)
+    assert_contains "$bad" "invalid input syntax for type json" "$col checked as JSON on UPDATE"
+done
 
 # Four engines open a new database at once: one migration, four runs.
 df_pg_new_db

@@ -81,7 +81,7 @@ start_worker w2 --concurrency 8 --queue default --queue special
 P2=$W_PID
 dfg run two.json --executor workers
 expect_rc 0 "run on two workers"
-assert_match "$DF_OUT" "SUCCESS in [0-9]+ms: 42 tasks, 42 succeeded" "summary"
+assert_match "$DF_OUT" "SUCCESS in [0-9.]+m?s: 42 tasks, 42 succeeded" "summary"
 expect_invariants 1 finished
 assert_eq 0 "$(q "SELECT count(*) FROM work_queue")" "the queue is empty after the run"
 stop_worker "$P1" w1
