@@ -54,7 +54,7 @@ int df_remote_submit(df_run *r, df_attempt_rec *rec, size_t task_index, long lon
         q->cap = cap;
     }
     const df_task_def *d = &r->wf->tasks[task_index];
-    q->items[q->n++] = (df_work_item){.queue = d->queue[0] ? d->queue : "default",
+    q->items[q->n++] = (df_work_item){.queue = d->queue ? d->queue : "default",
                                       .run_id = r->id,
                                       .unit = (long long)rec->task,
                                       .attempt = rec->attempt,

@@ -22,6 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib.h>
+
 #include "path.h"
 #include "schedule.h"
 #include "suggest.h"
@@ -639,6 +641,20 @@ int df_workflow_load_text(const char *text, size_t len, size_t flags, const char
     return rc;
 }
 
+/* See workflow_loader.h. */
+char *df_wfl_intern(df_workflow *wf, const char *s)
+{
+    if (!wf->strings && !(wf->strings = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL)))
+        return NULL;
+    char *have = g_hash_table_lookup(wf->strings, s);
+    if (have)
+        return have;
+    char *copy = strdup(s);
+    if (copy)
+        g_hash_table_add(wf->strings, copy);
+    return copy;
+}
+
 /* FNV-1a of a task id. */
 static size_t id_hash(const char *id)
 {
@@ -706,7 +722,6 @@ void df_workflow_free(df_workflow *wf)
     for (size_t i = 0; i < wf->n_tasks; i++) {
         df_task_def *t = &wf->tasks[i];
         free(t->id);
-        free(t->plugin);
         json_decref(t->params);
         df_expr_free(t->when);
         json_decref(t->for_each);
@@ -723,6 +738,8 @@ void df_workflow_free(df_workflow *wf)
     free(wf->topo);
     df_schedule_free(wf->schedule);
     free(wf->id_slots);
+    if (wf->strings)
+        g_hash_table_destroy(wf->strings);
     json_decref(wf->alerts);
     json_decref(wf->params);
     df_workflow_drop_doc(wf);

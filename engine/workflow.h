@@ -17,10 +17,14 @@
 #include "errlist.h"
 #include "model.h" /* df_trigger_rule and its names */
 
+/* A task's "queue" is a name of 1 to DF_QUEUE_NAME_MAX - 1 bytes (SPEC §11). */
+#define DF_QUEUE_NAME_MAX 64
+
 typedef struct df_task_def {
     size_t index;     /* position in the file's "tasks" array */
     char *id;         /* owned */
-    char *plugin;     /* owned: name, or a path when it contains '/' (as written in the file) */
+    char *plugin;     /* name, or a path when it contains '/' (as written in the file); the
+                         workflow's copy (wf->strings), one per distinct name */
     json_t *params;   /* owned reference: the task's params object, templates unresolved */
     size_t *upstream; /* owned: indexes of depends_on, in file order, no duplicates */
     size_t n_upstream;
@@ -50,8 +54,8 @@ typedef struct df_task_def {
     bool handler;      /* an on_exit handler (SPEC §8), not a DAG task */
     int pool;          /* index into df_workflow.pools, or -1 */
     int breaker;       /* index into df_workflow.breakers, or -1 */
-    char queue[64];    /* SPEC §11: the workers' queue ("" = "default"); by value, so that
-                        * `defaults` copies it */
+    const char *queue; /* SPEC §11: the workers' queue, NULL = "default"; the workflow's copy
+                        * (wf->strings), so that `defaults` copies the pointer */
     bool params_ruled; /* the plugin's param rules were applied to params (plugin.h) */
 } df_task_def;
 
@@ -98,6 +102,9 @@ typedef struct df_workflow {
      * twice the tasks); NULL in a workflow built by hand (lookups then scan the tasks) */
     uint32_t *id_slots;
     size_t id_mask;
+    /* owned: the tasks' plugin names and queues, one copy of each distinct string (a GLib set,
+     * workflow.c's df_wfl_intern): a million tasks of one plugin hold one name */
+    struct _GHashTable *strings;
     struct df_schedule *schedule; /* owned, or NULL: the "schedule" object (SPEC §9, schedule.h) */
     json_t *env;                  /* owned reference: "env" (object of strings), or NULL */
     char **env_passthrough; /* owned: "env_passthrough" names and NAME* patterns, NULL-ended */

@@ -38,6 +38,10 @@ typedef struct df_wfl_loader {
 /* Allocates the index for n tasks. Returns 0, or -1 when out of memory. */
 int df_wfl_ids_init(df_workflow *wf, size_t n);
 
+/* The workflow's copy of s (wf->strings, created on first use; borrowed, valid until
+ * df_workflow_free), or NULL when out of memory. */
+char *df_wfl_intern(df_workflow *wf, const char *s);
+
 /* Adds task i (its id set, not in the index yet: look it up first) to the index. */
 void df_wfl_ids_add(df_workflow *wf, size_t i);
 

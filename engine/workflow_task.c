@@ -123,11 +123,11 @@ static void task_field(df_wfl_loader *L, const char *where, const char *key, con
         /* SPEC §8, §11: the queue whose workers run it (with --executor workers) */
         if (df_wfl_want_string(L, where, key, v, false)) {
             const char *q = json_string_value(v);
-            if (!*q || strlen(q) >= sizeof t->queue)
-                df_wfl_err(L, where, "queue: must be a name of 1 to %zu bytes",
-                           sizeof t->queue - 1);
-            else
-                snprintf(t->queue, sizeof t->queue, "%s", q);
+            if (!*q || strlen(q) >= DF_QUEUE_NAME_MAX)
+                df_wfl_err(L, where, "queue: must be a name of 1 to %d bytes",
+                           DF_QUEUE_NAME_MAX - 1);
+            else if (!(t->queue = df_wfl_intern(wf, q)))
+                df_wfl_err(L, NULL, "out of memory");
         }
     } else if (strcmp(key, "breaker") == 0) {
         if (df_wfl_want_string(L, where, key, v, false))
@@ -417,7 +417,7 @@ static const json_t *read_task_keys(task_pass *tp, size_t i, const json_t *obj)
             continue;
         if (strcmp(key, "plugin") == 0) {
             if (df_wfl_want_string(L, where, key, v, true) &&
-                !(t->plugin = strdup(json_string_value(v))))
+                !(t->plugin = df_wfl_intern(L->wf, json_string_value(v))))
                 df_wfl_err(L, NULL, "out of memory");
         } else if (strcmp(key, "params") == 0) {
             if (json_is_object(v) && json_object_size(v) == 0) {

@@ -515,6 +515,43 @@ static void test_load_json_stored(void **state)
     json_decref(doc);
 }
 
+/* Plugin names and queues are kept once per workflow (issue 14: a million tasks): tasks of one
+ * plugin or queue share one string; `defaults` gives its queue to every task without its own;
+ * no queue means NULL ("default"); a queue of 64 bytes or more is refused. */
+static void test_interned_plugin_and_queue(void **state)
+{
+    (void)state;
+    const char *text = "{\"name\": \"q\", \"defaults\": {\"queue\": \"gpu\"}, \"tasks\": ["
+                       "{\"id\": \"a\", \"plugin\": \"noop\"},"
+                       "{\"id\": \"b\", \"plugin\": \"noop\", \"queue\": \"special\"},"
+                       "{\"id\": \"c\", \"plugin\": \"shell\", \"queue\": \"special\"}]}";
+    df_errlist e = {0};
+    df_workflow *wf = NULL;
+    assert_int_equal(df_workflow_load_text(text, strlen(text), 0, "q.json", "/", &wf, &e), 0);
+    assert_string_equal(wf->tasks[0].plugin, "noop");
+    assert_ptr_equal(wf->tasks[0].plugin, wf->tasks[1].plugin);
+    assert_string_equal(wf->tasks[2].plugin, "shell");
+    assert_string_equal(wf->tasks[0].queue, "gpu");
+    assert_string_equal(wf->tasks[1].queue, "special");
+    assert_ptr_equal(wf->tasks[1].queue, wf->tasks[2].queue);
+    df_workflow_free(wf);
+
+    text = "{\"name\": \"q\", \"tasks\": [{\"id\": \"a\", \"plugin\": \"noop\"}]}";
+    assert_int_equal(df_workflow_load_text(text, strlen(text), 0, "q.json", "/", &wf, &e), 0);
+    assert_null(wf->tasks[0].queue);
+    df_workflow_free(wf);
+
+    char big[200];
+    snprintf(big, sizeof big,
+             "{\"name\": \"q\", \"tasks\": [{\"id\": \"a\", \"plugin\": \"noop\", \"queue\": "
+             "\"%064d\"}]}",
+             0);
+    assert_int_equal(df_workflow_load_text(big, strlen(big), 0, "q.json", "/", &wf, &e), -1);
+    assert_int_equal(e.n, 1);
+    assert_string_equal(e.msgs[0], "q.json: task \"a\": queue: must be a name of 1 to 63 bytes");
+    df_errlist_clear(&e);
+}
+
 static void test_errors_append_to_existing_list(void **state)
 {
     (void)state;
@@ -752,6 +789,7 @@ int main(void)
         cmocka_unit_test(test_several_errors_at_once),
         cmocka_unit_test(test_load_json_stored),
         cmocka_unit_test(test_errors_append_to_existing_list),
+        cmocka_unit_test(test_interned_plugin_and_queue),
         cmocka_unit_test(test_long_param_path),
         cmocka_unit_test(test_trigger_rule_names),
         cmocka_unit_test(test_resolve_path),
