@@ -5,7 +5,14 @@
  * of the lease, and sends back outcomes in batches. Pool threads never touch the store: results
  * travel through an inbox to this thread, which does all the store work. A lease that could not
  * be renewed by its expiry, or that the store says is lost, cancels the attempt (the pool kills
- * its process group); its late completion is refused by the store (fencing) and logged. */
+ * its process group); its late completion is refused by the store (fencing) and logged.
+ *
+ * The watchdog, a thread of its own, judges the leases by this host's clock whatever the loop
+ * thread is doing: a store call blocked by a network cut (up to the connection's timeout, the
+ * lease, then the reconnection's DAGFLOW_PG_RETRY_MS) must not let an attempt run on past its
+ * lease while another worker runs it again. It cancels such attempts (and escalates the kills
+ * of their process groups); their results are then not sent. slots_mu guards the list of slots
+ * and their lease fields between the two threads. */
 #include <dagflow/dagflow.h>
 
 #include <pthread.h>
@@ -14,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -26,6 +34,7 @@
 #define DF_WORKER_POLL_MS 1000 /* fallback when no notification comes */
 #define DF_WORKER_CLAIM_MAX 256
 #define DF_WORKER_STOP_GRACE_MS 5000
+#define DF_WORKER_WATCH_MS DF_PROC_ESCALATE_MS /* the watchdog's period (it escalates kills) */
 
 /* One claimed attempt. */
 typedef struct df_wslot {
@@ -34,7 +43,7 @@ typedef struct df_wslot {
     char *task_id;
     df_pool_job *job;          /* NULL when it never reached the pool */
     uint64_t lease_until_mono; /* this host's view of the lease's expiry (ms) */
-    bool lost, cancelled;
+    bool lost, cancelled;      /* lost: given up here (its result is not sent) or by the store */
     struct df_wslot *prev, *next;
 } df_wslot;
 
@@ -48,13 +57,17 @@ struct df_worker {
     df_pool_config pool_cfg;
     uv_loop_t loop;
     uv_async_t inbox_async, stop_async;
-    uv_timer_t renew, poll_timer, escalate;
+    uv_timer_t renew, poll_timer;
     uv_poll_t notify_poll;
     int notify_fd;
     bool poll_open, poll_closing;
     pthread_mutex_t inbox_mu;
     df_job_result *inbox_head, *inbox_tail;
     atomic_int stops;
+    pthread_mutex_t slots_mu; /* slots' list and lease fields, stats (with the watchdog) */
+    pthread_cond_t watch_cv;
+    pthread_t watchdog;
+    bool watch_started, watch_stop;
     df_wslot *slots; /* in flight */
     size_t n_slots;
     bool fatal, claim_again;
@@ -100,6 +113,7 @@ static void on_pool_done(df_job_result *res, void *ud)
     pthread_mutex_unlock(&w->inbox_mu);
 }
 
+/* Called with slots_mu held. */
 static void slot_unlink(df_worker *w, df_wslot *s)
 {
     if (s->prev)
@@ -135,32 +149,42 @@ static void on_inbox(uv_async_t *h)
     if (!done || !texts || !ok || !slots) {
         fail(w, "out of memory");
     } else {
-        size_t k = 0;
+        /* The results of attempts given up here (their lease ran out by this host's clock)
+         * are not sent: their leases are gone, or going, and the engine records them LOST. */
+        size_t k = 0, m = 0;
+        pthread_mutex_lock(&w->slots_mu);
         for (df_job_result *r = head; r; r = r->next, k++) {
             slots[k] = r->user;
-            texts[k] = r->result ? json_dumps(r->result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-            done[k] = (df_work_done){.id = slots[k]->id,
-                                     .claim = slots[k]->claim,
-                                     .status = r->status,
-                                     .result = texts[k],
-                                     .error = r->error,
-                                     .log = r->log};
+            if (slots[k]->lost)
+                continue;
+            texts[m] = r->result ? json_dumps(r->result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+            done[m++] = (df_work_done){.id = slots[k]->id,
+                                       .claim = slots[k]->claim,
+                                       .status = r->status,
+                                       .result = texts[m - 1],
+                                       .error = r->error,
+                                       .log = r->log};
         }
-        if (!w->fatal && df_store_work_complete(w->store, done, n, ok) != DF_STORE_OK)
+        pthread_mutex_unlock(&w->slots_mu);
+        if (!w->fatal && m && df_store_work_complete(w->store, done, m, ok) != DF_STORE_OK)
             fail(w, df_store_error(w->store));
-        for (k = 0; k < n && !w->fatal; k++) {
-            if (ok[k]) {
+        pthread_mutex_lock(&w->slots_mu);
+        for (k = 0, m = 0; k < n && !w->fatal; k++) {
+            bool sent = !slots[k]->lost;
+            if (sent && ok[m++]) {
                 w->stats.completed++;
                 continue;
             }
             w->stats.refused++;
             wlog(w,
                  "refused: the result of run %lld task %s attempt %u came after its lease was "
-                 "lost (expired or claimed again); it changes nothing",
-                 slots[k]->run_id, slots[k]->task_id, slots[k]->attempt);
+                 "lost (%s); it changes nothing",
+                 slots[k]->run_id, slots[k]->task_id, slots[k]->attempt,
+                 sent ? "expired or claimed again" : "not renewed by its expiry here: not sent");
         }
         for (k = 0; k < n; k++)
             slot_unlink(w, slots[k]);
+        pthread_mutex_unlock(&w->slots_mu);
     }
     while (head) {
         df_job_result *next = head->next;
@@ -210,12 +234,14 @@ static void start_claim(df_worker *w, const df_work_claim *c, uint64_t lease_unt
     s->run_id = c->run_id;
     s->attempt = c->attempt;
     s->lease_until_mono = lease_until;
+    pthread_mutex_lock(&w->slots_mu);
     s->next = w->slots;
     if (w->slots)
         w->slots->prev = s;
     w->slots = s;
     w->n_slots++;
     w->stats.claimed++;
+    pthread_mutex_unlock(&w->slots_mu);
     char err[1024];
     const df_plugin *p = NULL;
     if (df_plugin_get(w->plugins, c->plugin, c->workdir, &p, err, sizeof err) != 0) {
@@ -241,12 +267,19 @@ static void start_claim(df_worker *w, const df_work_claim *c, uint64_t lease_unt
     job->mapped = c->map_index >= 0;
     job->map_index = c->map_index;
     job->user = s;
-    if (df_pool_submit(w->pool, job, &s->job) != 0) {
+    df_pool_job *handle = NULL;
+    /* Under slots_mu: the watchdog cancels through s->job. */
+    pthread_mutex_lock(&w->slots_mu);
+    int rc = df_pool_submit(w->pool, job, &handle);
+    s->job = rc == 0 ? handle : NULL;
+    if (rc == 0 && s->lost)
+        df_pool_cancel(w->pool, handle);
+    pthread_mutex_unlock(&w->slots_mu);
+    if (rc != 0) {
         json_decref(job->params);
         free(job->task_id);
         free(job->workdir);
         free(job);
-        s->job = NULL;
         fail_here(w, s, "the worker's pool refused the attempt");
     }
 }
@@ -340,6 +373,7 @@ static void on_poll_timer(uv_timer_t *h)
 
 /* ---- leases ---- */
 
+/* Called with slots_mu held (both threads). */
 static void cancel_slot(df_worker *w, df_wslot *s)
 {
     if (s->cancelled)
@@ -348,6 +382,18 @@ static void cancel_slot(df_worker *w, df_wslot *s)
     w->stats.cancelled++;
     if (s->job)
         df_pool_cancel(w->pool, s->job);
+}
+
+/* Gives an attempt up: its lease is lost (why) and it is cancelled. slots_mu held. */
+static void lose_slot(df_worker *w, df_wslot *s, const char *why)
+{
+    if (s->lost)
+        return;
+    s->lost = true;
+    w->stats.lost++;
+    wlog(w, "lease of run %lld task %s attempt %u %s: cancelling the attempt", s->run_id,
+         s->task_id, s->attempt, why);
+    cancel_slot(w, s);
 }
 
 static void on_renew(uv_timer_t *h)
@@ -361,56 +407,93 @@ static void on_renew(uv_timer_t *h)
     df_wslot **slots = calloc(n, sizeof *slots);
     if (!ids || !claims || !state || !slots) {
         fail(w, "out of memory");
-    } else {
-        for (df_wslot *s = w->slots; s && k < n; s = s->next) {
-            if (s->lost)
-                continue;
-            slots[k] = s;
-            ids[k] = s->id;
-            claims[k++] = s->claim;
-        }
-        uint64_t before = df_mono_ms();
-        int rc = df_store_work_renew(w->store, ids, claims, k, w->cfg.lease_ms, state);
-        uint64_t now = df_mono_ms();
-        for (size_t j = 0; j < k; j++) {
-            df_wslot *s = slots[j];
-            if (rc != DF_STORE_OK) {
-                /* Not renewed: once its lease has run out here, the attempt is someone
-                 * else's. */
-                if (now >= s->lease_until_mono) {
-                    s->lost = true;
-                    w->stats.lost++;
-                    wlog(w,
-                         "lease of run %lld task %s attempt %u not renewed by its expiry (%s): "
-                         "cancelling the attempt",
-                         s->run_id, s->task_id, s->attempt, df_store_error(w->store));
-                    cancel_slot(w, s);
-                }
-            } else if (state[j] == 1) {
-                s->lost = true;
-                w->stats.lost++;
-                wlog(w,
-                     "lease of run %lld task %s attempt %u lost (expired or claimed again): "
-                     "cancelling the attempt",
-                     s->run_id, s->task_id, s->attempt);
+        goto out;
+    }
+    /* Only this thread adds or frees slots: the ones listed stay valid during the call. */
+    pthread_mutex_lock(&w->slots_mu);
+    for (df_wslot *s = w->slots; s && k < n; s = s->next) {
+        if (s->lost)
+            continue;
+        slots[k] = s;
+        ids[k] = s->id;
+        claims[k++] = s->claim;
+    }
+    pthread_mutex_unlock(&w->slots_mu);
+    if (k == 0)
+        goto out;
+    uint64_t before = df_mono_ms();
+    int rc = df_store_work_renew(w->store, ids, claims, k, w->cfg.lease_ms, state);
+    uint64_t now = df_mono_ms();
+    char why[700];
+    snprintf(why, sizeof why, "not renewed by its expiry (%s)",
+             rc == DF_STORE_OK ? "" : df_store_error(w->store));
+    pthread_mutex_lock(&w->slots_mu);
+    for (size_t j = 0; j < k; j++) {
+        df_wslot *s = slots[j];
+        if (s->lost)
+            continue; /* the watchdog gave it up meanwhile */
+        if (rc != DF_STORE_OK) {
+            /* Not renewed: once its lease has run out here, the attempt is someone else's. */
+            if (now >= s->lease_until_mono)
+                lose_slot(w, s, why);
+        } else if (state[j] == 1) {
+            lose_slot(w, s, "lost (expired or claimed again)");
+        } else if (now >= s->lease_until_mono) {
+            /* Renewed in the store, but the answer came after the lease ran out by this host's
+             * clock: the watchdog may be cancelling it; give it up (the row expires). */
+            lose_slot(w, s, "renewed only after its expiry here");
+        } else {
+            s->lease_until_mono = before + (uint64_t)w->cfg.lease_ms;
+            if (state[j] == 2)
                 cancel_slot(w, s);
-            } else {
-                s->lease_until_mono = before + (uint64_t)w->cfg.lease_ms;
-                if (state[j] == 2)
-                    cancel_slot(w, s);
-            }
         }
     }
+    pthread_mutex_unlock(&w->slots_mu);
+out:
     free(ids);
     free(claims);
     free(state);
     free(slots);
 }
 
-static void on_escalate(uv_timer_t *h)
+/* The watchdog thread: every DF_WORKER_WATCH_MS, gives up the attempts whose lease ran out by
+ * this host's clock (the loop thread may be blocked in a store call that cannot renew them) and
+ * escalates the kills of cancelled attempts' process groups. */
+static void *watchdog(void *arg)
 {
-    (void)h;
-    df_proc_escalate();
+    df_worker *w = arg;
+    pthread_mutex_lock(&w->slots_mu);
+    while (!w->watch_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += DF_WORKER_WATCH_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->watch_cv, &w->slots_mu, &ts);
+        uint64_t now = df_mono_ms();
+        for (df_wslot *s = w->slots; s && !w->watch_stop; s = s->next)
+            if (!s->lost && now >= s->lease_until_mono)
+                lose_slot(w, s, "not renewed by its expiry (the database did not answer in time)");
+        pthread_mutex_unlock(&w->slots_mu);
+        df_proc_escalate();
+        pthread_mutex_lock(&w->slots_mu);
+    }
+    pthread_mutex_unlock(&w->slots_mu);
+    return NULL;
+}
+
+static void watchdog_stop(df_worker *w)
+{
+    if (!w->watch_started)
+        return;
+    pthread_mutex_lock(&w->slots_mu);
+    w->watch_stop = true;
+    pthread_cond_signal(&w->watch_cv);
+    pthread_mutex_unlock(&w->slots_mu);
+    pthread_join(w->watchdog, NULL);
+    w->watch_started = false;
 }
 
 static void on_stop(uv_async_t *h)
@@ -451,11 +534,21 @@ int df_worker_open(const df_worker_config *cfg, df_worker **out, char *err, size
     gethostname(host, sizeof host - 1);
     snprintf(w->name, sizeof w->name, "%s:%ld", host, (long)getpid());
     pthread_mutex_init(&w->inbox_mu, NULL);
+    pthread_mutex_init(&w->slots_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->watch_cv, &ca);
+    pthread_condattr_destroy(&ca);
     w->plugins = df_plugin_registry_new(cfg->plugin_dirs, cfg->n_plugin_dirs);
     if (w->plugins)
         df_plugin_registry_allow_insecure(w->plugins, cfg->allow_insecure_plugins);
     int rc = df_store_open(cfg->db, &w->store, err, errlen);
-    if (rc == DF_STORE_OK && df_store_work_listen(w->store, "dagflow_work") != DF_STORE_OK) {
+    /* A renewal sent into a network cut fails once the lease is gone anyway (see work.h). */
+    if (rc == DF_STORE_OK &&
+        (df_store_work_set_timeout(w->store, w->cfg.lease_ms < 1000 ? 1000 : w->cfg.lease_ms) !=
+             DF_STORE_OK ||
+         df_store_work_listen(w->store, "dagflow_work") != DF_STORE_OK)) {
         snprintf(err, errlen, "%s", df_store_error(w->store));
         rc = DF_ESTORE;
     }
@@ -500,15 +593,20 @@ int df_worker_run(df_worker *w, char *err, size_t errlen)
     uv_timer_init(&w->loop, &w->poll_timer);
     w->poll_timer.data = w;
     uv_timer_start(&w->poll_timer, on_poll_timer, 0, DF_WORKER_POLL_MS);
-    uv_timer_init(&w->loop, &w->escalate);
-    uv_timer_start(&w->escalate, on_escalate, DF_PROC_ESCALATE_MS, DF_PROC_ESCALATE_MS);
+    if (pthread_create(&w->watchdog, NULL, watchdog, w) != 0) {
+        snprintf(err, errlen, "worker: cannot start the watchdog thread");
+        return DF_EINTERNAL;
+    }
+    w->watch_started = true;
     wlog(w, "worker %s started: queues %zu, concurrency %zu, lease %lld ms", w->name,
          w->cfg.n_queues, w->cfg.concurrency, (long long)w->cfg.lease_ms);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     /* Stopped: what is still in flight (a second stop, or a failure) is cancelled; its leases
      * expire and the engines queue those attempts again. */
+    pthread_mutex_lock(&w->slots_mu);
     for (df_wslot *s = w->slots; s; s = s->next)
         cancel_slot(w, s);
+    pthread_mutex_unlock(&w->slots_mu);
     if (w->fatal)
         snprintf(err, errlen, "%s", w->err);
     return w->fatal ? DF_ESTORE : 0;
@@ -538,6 +636,7 @@ size_t df_worker_close(df_worker *w)
         return 0;
     size_t left = 0;
     if (w->pool) {
+        watchdog_stop(w); /* before the pool goes: it cancels through it */
         left = df_pool_destroy(w->pool, DF_WORKER_STOP_GRACE_MS);
         uv_walk(&w->loop, close_handle, NULL);
         uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -564,6 +663,8 @@ size_t df_worker_close(df_worker *w)
         free(w->queues[k]);
     free(w->queues);
     pthread_mutex_destroy(&w->inbox_mu);
+    pthread_mutex_destroy(&w->slots_mu);
+    pthread_cond_destroy(&w->watch_cv);
     free(w);
     return left;
 }

@@ -126,6 +126,17 @@ int df_store_work_listen(df_store *s, const char *channel)
     return s->ops->work->listen(s, channel);
 }
 
+int df_store_work_set_timeout(df_store *s, int64_t ms)
+{
+    if (!s->ops->work)
+        return refused(s);
+    if (ms < 1000 || ms > 24LL * 3600 * 1000)
+        return df_store_failf(s, DF_STORE_ERROR,
+                              "store: network timeout: %lld ms is not between 1000 and 86400000",
+                              (long long)ms);
+    return s->ops->work->set_timeout(s, ms);
+}
+
 int df_store_work_fd(df_store *s)
 {
     return s->ops->work ? s->ops->work->fd(s) : -1;

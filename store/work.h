@@ -112,6 +112,15 @@ int df_store_work_forget(df_store *s, long long run_id, long long unit, unsigned
 /* LISTEN on channel (borrowed; "dagflow_work" or "dagflow_done"), kept across reconnections. */
 int df_store_work_listen(df_store *s, const char *channel);
 
+/* Worker: how long the store's connection may go unanswered before it counts as lost (ms, >=
+ * 1000): data sent and not acknowledged for that long (TCP_USER_TIMEOUT), and connection
+ * attempts (at most 10 s each). A worker sets its lease, so that a renewal sent into a network cut
+ * fails once the lease could not have been renewed anyway, and the worker reconnects (for
+ * DAGFLOW_PG_RETRY_MS) or stops, instead of waiting for the system's TCP retransmissions (about
+ * 15 minutes). Applies to the open connection at once and to every later one; a Unix socket
+ * ignores it. */
+int df_store_work_set_timeout(df_store *s, int64_t ms);
+
 /* The connection's socket to poll for notifications (it changes after a reconnection), or -1. */
 int df_store_work_fd(df_store *s);
 
@@ -133,6 +142,7 @@ typedef struct df_store_work_ops {
     int (*cancel)(df_store *s, long long run_id, long long unit, unsigned attempt, int status);
     int (*forget)(df_store *s, long long run_id, long long unit, unsigned attempt);
     int (*listen)(df_store *s, const char *channel);
+    int (*set_timeout)(df_store *s, int64_t ms);
     int (*fd)(df_store *s);
     int (*notified)(df_store *s);
 } df_store_work_ops;

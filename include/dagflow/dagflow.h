@@ -665,7 +665,9 @@ typedef struct df_worker_config {
     unsigned workers_min, workers_max; /* the pool's threads, as df_engine_config's */
     size_t stack_size;
     /* One line of the worker's log (a refused late write, a lost lease, a plugin that does not
-     * load here), on the thread running df_worker_run; may be NULL. */
+     * load here), on the thread running df_worker_run or on the worker's watchdog thread (a
+     * lease that ran out while that thread was blocked), so it must be thread-safe; may be
+     * NULL. */
     void (*log)(void *ud, const char *line);
     void *ud;
 } df_worker_config;

@@ -39,6 +39,27 @@ static const char *trimmed(const char *msg, char *buf, size_t len)
 
 /* ---- connecting ---- */
 
+/* The libpq settings every connection starts from, in keys/vals (room for 9 pairs and the NULL);
+ * the URI (expanded from dbname) overrides them. A server that does not answer a connection
+ * within the network timeout (2 to 10 s), data sent and not acknowledged for that timeout
+ * (TCP_USER_TIMEOUT: a network cut in the middle of a statement), or an idle connection whose
+ * peer stops answering TCP keepalives for about 25 s, counts as lost; a Unix socket ignores all
+ * three. */
+static void conn_params(const df_pg_store *s, const char **keys, const char **vals,
+                        char timeout[16], char user_timeout[24])
+{
+    long net = s->net_timeout_ms > 0 ? s->net_timeout_ms : DF_PG_NET_TIMEOUT_MS;
+    long secs = net / 1000 < 2 ? 2 : net / 1000 > 10 ? 10 : net / 1000;
+    snprintf(timeout, 16, "%ld", secs);
+    snprintf(user_timeout, 24, "%ld", net);
+    const char *const k[] = {"connect_timeout", "tcp_user_timeout",          "keepalives",
+                             "keepalives_idle", "keepalives_interval",       "keepalives_count",
+                             "dbname",          "fallback_application_name", NULL};
+    const char *const v[] = {timeout, user_timeout, "1", "10", "5", "3", s->uri, "dagflow", NULL};
+    memcpy(keys, k, sizeof k);
+    memcpy(vals, v, sizeof v);
+}
+
 /* One connection attempt; true when connected. */
 static bool connect_once(df_pg_store *s)
 {
@@ -46,19 +67,24 @@ static bool connect_once(df_pg_store *s)
         PQfinish(s->conn);
     memset(s->prepared, 0, sizeof s->prepared);
     s->session_prepared = false;
-    /* Defaults first: the URI's own settings (expanded from dbname) override them. A server
-     * that does not answer a connection within 10 s, or a connection whose peer stops answering
-     * TCP keepalives for about 25 s (a network cut), counts as lost; a Unix socket ignores
-     * both. */
-    const char *const keys[] = {
-        "connect_timeout",  "keepalives", "keepalives_idle",           "keepalives_interval",
-        "keepalives_count", "dbname",     "fallback_application_name", NULL};
-    const char *const vals[] = {"10", "1", "10", "5", "3", s->uri, "dagflow", NULL};
+    const char *keys[9], *vals[9];
+    char timeout[16], user_timeout[24];
+    conn_params(s, keys, vals, timeout, user_timeout);
     s->conn = PQconnectdbParams(keys, vals, 1);
     if (!s->conn || PQstatus(s->conn) != CONNECTION_OK || df_pg_session_setup(s) != DF_STORE_OK)
         return false;
     df_pg_work_relisten(s);
     return true;
+}
+
+/* Whether the server answers at all (with the same timeouts as a connection: a plain PQping of
+ * an unreachable host waits for the system's TCP connect timeout, about two minutes). */
+static PGPing ping(const df_pg_store *s)
+{
+    const char *keys[9], *vals[9];
+    char timeout[16], user_timeout[24];
+    conn_params(s, keys, vals, timeout, user_timeout);
+    return PQpingParams(keys, vals, 1);
 }
 
 /* See internal.h. Prepared once per connection, on a connection new enough to have none. */
@@ -100,8 +126,8 @@ int df_pg_connect(df_pg_store *s, const char *what)
         if (connect_once(s))
             return DF_STORE_OK;
         trimmed(s->conn ? PQerrorMessage(s->conn) : "out of memory", buf, sizeof buf);
-        PGPing ping = PQping(s->uri);
-        bool down = ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT;
+        PGPing answer = ping(s);
+        bool down = answer == PQPING_NO_RESPONSE || answer == PQPING_REJECT;
         if (!down)
             return df_store_failf(&s->base, DF_STORE_ERROR,
                                   "store: %s: cannot connect to PostgreSQL: %s", what, buf);

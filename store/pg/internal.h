@@ -115,6 +115,8 @@ typedef struct df_pg_store {
     char listen[2][16];    /* channels LISTENed to (work.c), again after each reconnection */
     bool session_prepared; /* df_pg_session_setup's statement, on this connection */
     long retry_ms; /* how long a lost connection is retried (DF_PG_RETRY_MS, or the environment) */
+    long net_timeout_ms; /* a TCP connection's silence that counts as lost; 0: DF_PG_NET_TIMEOUT_MS
+                          */
 } df_pg_store;
 
 static inline df_pg_store *df_pg_of(df_store *s)
@@ -190,6 +192,13 @@ static inline long long df_pg_changes(const PGresult *r)
 /* How long a lost connection is retried by default (ms), with backoff from 50 ms to 1 s between
  * tries; the environment variable DAGFLOW_PG_RETRY_MS changes it (0: no retry). */
 #define DF_PG_RETRY_MS 30000
+
+/* How long data sent on a TCP connection may stay unacknowledged (TCP_USER_TIMEOUT) before the
+ * connection counts as lost, by default (ms): a network cut then shows within this time, also in
+ * the middle of a statement, where TCP keepalives (the same 25 s for an idle connection) do not
+ * apply. A worker sets its lease instead (df_store_work_set_timeout). A connection attempt waits
+ * for a server at most this long too, between 2 and 10 s. */
+#define DF_PG_NET_TIMEOUT_MS 25000
 
 /* Connects s->conn to s->uri, retrying for s->retry_ms while the server does not answer (not
  * when it answers and refuses: a wrong password or database fails at once). Returns DF_STORE_OK

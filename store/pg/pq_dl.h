@@ -26,7 +26,7 @@
     X(PQmakeEmptyPGresult)                                                                         \
     X(PQnotifies)                                                                                  \
     X(PQntuples)                                                                                   \
-    X(PQping)                                                                                      \
+    X(PQpingParams)                                                                                \
     X(PQprepare)                                                                                   \
     X(PQresultErrorField)                                                                          \
     X(PQresultErrorMessage)                                                                        \
@@ -65,7 +65,7 @@ int df_pq_load(char *err, size_t errlen);
 #define PQmakeEmptyPGresult (df_pq.f_PQmakeEmptyPGresult)
 #define PQnotifies (df_pq.f_PQnotifies)
 #define PQntuples (df_pq.f_PQntuples)
-#define PQping (df_pq.f_PQping)
+#define PQpingParams (df_pq.f_PQpingParams)
 #define PQprepare (df_pq.f_PQprepare)
 #define PQresultErrorField (df_pq.f_PQresultErrorField)
 #define PQresultErrorMessage (df_pq.f_PQresultErrorMessage)

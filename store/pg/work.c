@@ -7,6 +7,9 @@
 #include "internal.h"
 
 #include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "../work.h"
 
@@ -359,6 +362,19 @@ static int pg_listen(df_store *store, const char *channel)
     return DF_STORE_OK;
 }
 
+/* See work.h: kept for the next connections (conn.c passes it to libpq), and set on the open
+ * one's socket, where a Unix socket refuses it harmlessly. */
+static int pg_set_timeout(df_store *store, int64_t ms)
+{
+    df_pg_store *s = df_pg_of(store);
+    s->net_timeout_ms = (long)ms;
+    if (s->conn && PQstatus(s->conn) == CONNECTION_OK && PQsocket(s->conn) >= 0) {
+        unsigned int v = (unsigned int)ms;
+        (void)setsockopt(PQsocket(s->conn), IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof v);
+    }
+    return DF_STORE_OK;
+}
+
 static int pg_fd(df_store *store)
 {
     df_pg_store *s = df_pg_of(store);
@@ -389,6 +405,7 @@ const df_store_work_ops df_pg_work_ops = {
     .cancel = pg_cancel,
     .forget = pg_forget,
     .listen = pg_listen,
+    .set_timeout = pg_set_timeout,
     .fd = pg_fd,
     .notified = pg_notified,
 };
