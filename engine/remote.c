@@ -282,7 +282,10 @@ int df_remote_open(df_engine *e, df_errlist *errs)
     df_remote *q = remote_of(e);
     if (!q)
         return DF_ENOMEM;
-    if (df_store_work_listen(e->store, "dagflow_done") != DF_STORE_OK) {
+    /* Rows of runs that ended without their engine collecting them (SIGTERM, kill -9 then
+     * resume elsewhere, cancel) would stay forever: dropped at every engine's start. */
+    if (df_store_work_prune(e->store, NULL) != DF_STORE_OK ||
+        df_store_work_listen(e->store, "dagflow_done") != DF_STORE_OK) {
         df_errlist_add(errs, "%s", df_store_error(e->store));
         return DF_ESTORE;
     }

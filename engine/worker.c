@@ -34,6 +34,7 @@
 #define DF_WORKER_POLL_MS 1000 /* fallback when no notification comes */
 #define DF_WORKER_CLAIM_MAX 256
 #define DF_WORKER_STOP_GRACE_MS 5000
+#define DF_WORKER_PRUNE_MS 60000               /* how often the rows of ended runs are dropped */
 #define DF_WORKER_WATCH_MS DF_PROC_ESCALATE_MS /* the watchdog's period (it escalates kills) */
 
 /* One claimed attempt. */
@@ -57,7 +58,7 @@ struct df_worker {
     df_pool_config pool_cfg;
     uv_loop_t loop;
     uv_async_t inbox_async, stop_async;
-    uv_timer_t renew, poll_timer;
+    uv_timer_t renew, poll_timer, prune_timer;
     uv_poll_t notify_poll;
     int notify_fd;
     bool poll_open, poll_closing;
@@ -364,6 +365,19 @@ static void on_notify(uv_poll_t *h, int status, int events)
     pump(h->data);
 }
 
+/* Drops the queue rows of runs that ended without their engine collecting them (work.h). */
+static void on_prune(uv_timer_t *h)
+{
+    df_worker *w = h->data;
+    long long n = 0;
+    if (w->fatal)
+        return;
+    if (df_store_work_prune(w->store, &n) != DF_STORE_OK)
+        fail(w, df_store_error(w->store));
+    else if (n > 0)
+        wlog(w, "dropped %lld queued attempts of runs that are no longer running", n);
+}
+
 static void on_poll_timer(uv_timer_t *h)
 {
     df_worker *w = h->data;
@@ -593,6 +607,9 @@ int df_worker_run(df_worker *w, char *err, size_t errlen)
     uv_timer_init(&w->loop, &w->poll_timer);
     w->poll_timer.data = w;
     uv_timer_start(&w->poll_timer, on_poll_timer, 0, DF_WORKER_POLL_MS);
+    uv_timer_init(&w->loop, &w->prune_timer);
+    w->prune_timer.data = w;
+    uv_timer_start(&w->prune_timer, on_prune, 0, DF_WORKER_PRUNE_MS);
     if (pthread_create(&w->watchdog, NULL, watchdog, w) != 0) {
         snprintf(err, errlen, "worker: cannot start the watchdog thread");
         return DF_EINTERNAL;

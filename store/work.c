@@ -119,6 +119,17 @@ int df_store_work_forget(df_store *s, long long run_id, long long unit, unsigned
     return s->ops->work->forget(s, run_id, unit, attempt);
 }
 
+int df_store_work_prune(df_store *s, long long *dropped)
+{
+    long long n = 0;
+    if (!s->ops->work)
+        return refused(s);
+    int code = s->ops->work->prune(s, &n);
+    if (dropped)
+        *dropped = code == DF_STORE_OK ? n : 0;
+    return code;
+}
+
 int df_store_work_listen(df_store *s, const char *channel)
 {
     if (!s->ops->work)

@@ -69,7 +69,8 @@ typedef struct df_work_outcome {
 int df_store_work_enqueue(df_store *s, const df_work_item *items, size_t n);
 
 /* Claims at most max queued attempts of the named queues (nq names, borrowed), oldest first,
- * skipping rows other workers hold locked, each with a new claim token and a lease of lease_ms
+ * of runs that are RUNNING with a live lease (an engine waits for them), skipping rows other
+ * workers hold locked, each with a new claim token and a lease of lease_ms
  * from the database's clock; worker names the claimer ("host:pid", borrowed). *out: a new array
  * of *n claims (NULL when none), freed with df_work_claims_free. */
 int df_store_work_claim(df_store *s, const char *worker, const char *const *queues, size_t nq,
@@ -109,6 +110,14 @@ int df_store_work_cancel(df_store *s, long long run_id, long long unit, unsigned
  * or every row of the run when unit < 0 (a run resumed or retried by a new engine). */
 int df_store_work_forget(df_store *s, long long run_id, long long unit, unsigned attempt);
 
+/* Drops the queue rows of runs that are no longer RUNNING (finished, cancelled, interrupted by a
+ * signal, or deleted): no engine collects them any more. Rows of a RUNNING run whose owner is gone
+ * (its lease ended) are kept for `resume` or adoption, which drop them, but no worker claims them
+ * meanwhile (df_store_work_claim takes only rows of runs whose lease is live). *dropped (may be
+ * NULL): how many rows went. Called by engines with --executor workers when they start and by
+ * workers when they start and every minute. */
+int df_store_work_prune(df_store *s, long long *dropped);
+
 /* LISTEN on channel (borrowed; "dagflow_work" or "dagflow_done"), kept across reconnections. */
 int df_store_work_listen(df_store *s, const char *channel);
 
@@ -141,6 +150,7 @@ typedef struct df_store_work_ops {
                    df_work_outcome **out, size_t *n);
     int (*cancel)(df_store *s, long long run_id, long long unit, unsigned attempt, int status);
     int (*forget)(df_store *s, long long run_id, long long unit, unsigned attempt);
+    int (*prune)(df_store *s, long long *dropped);
     int (*listen)(df_store *s, const char *channel);
     int (*set_timeout)(df_store *s, int64_t ms);
     int (*fd)(df_store *s);

@@ -102,6 +102,7 @@ enum df_pg_stmt_id {
     PG_WORK_EXPIRE,
     PG_WORK_CANCEL,
     PG_WORK_FORGET,
+    PG_WORK_PRUNE,
     PG__COUNT
 };
 

@@ -15,6 +15,14 @@
 
 #define NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
+/* The CTE that records the rows d took off the queue in work_history (013_work_history.sql):
+ * DONE_AT the SQL of their end, LOST "true" or "false". */
+#define WORK_HISTORY(DONE_AT, LOST)                                                                \
+    "h AS (INSERT INTO work_history (run_id, task_id, map_index, attempt, queue, worker,"          \
+    " enqueued_at, claimed_at, done_at, lost) SELECT d.run_id, d.task_id, d.map_index,"            \
+    " d.attempt, d.queue, d.worker, d.enqueued_at, d.claimed_at, " DONE_AT ", " LOST " FROM d"     \
+    " WHERE d.worker IS NOT NULL ON CONFLICT DO NOTHING)"
+
 static const char *const work_sql[] = {
     [PG_WORK_ENQUEUE - PG_WORK_ENQUEUE] =
         "WITH ins AS (INSERT INTO work_queue (queue, run_id, unit, attempt, task_id, map_index,"
@@ -27,9 +35,11 @@ static const char *const work_sql[] = {
     [PG_WORK_CLAIM - PG_WORK_ENQUEUE] =
         "UPDATE work_queue w SET state = 1, claim = nextval('work_claim_seq'), worker = $4::text,"
         " claimed_at = " NOW_MS ", lease_until = " NOW_MS " + $3::bigint"
-        " FROM (SELECT id FROM work_queue WHERE state = 0 AND queue IN"
-        " (SELECT json_array_elements_text($1::json)) ORDER BY id LIMIT $2::bigint"
-        " FOR UPDATE SKIP LOCKED) c WHERE w.id = c.id"
+        " FROM (SELECT id FROM work_queue q WHERE state = 0 AND queue IN"
+        " (SELECT json_array_elements_text($1::json)) AND EXISTS (SELECT 1 FROM runs r"
+        " WHERE r.run_id = q.run_id AND r.state = 'RUNNING' AND COALESCE(r.lease_until,"
+        " r.heartbeat_at + 30000) > " NOW_MS ") ORDER BY id LIMIT $2::bigint"
+        " FOR UPDATE OF q SKIP LOCKED) c WHERE w.id = c.id"
         " RETURNING w.id, w.claim, w.run_id, w.unit, w.attempt, w.map_index, w.task_id,"
         " w.plugin, w.params, w.workdir",
     [PG_WORK_RENEW - PG_WORK_ENQUEUE] =
@@ -48,15 +58,19 @@ static const char *const work_sql[] = {
         " SELECT id FROM up UNION ALL SELECT NULL FROM (SELECT pg_notify('dagflow_done', ''))"
         " n WHERE EXISTS (SELECT 1 FROM up)",
     [PG_WORK_COLLECT - PG_WORK_ENQUEUE] =
-        "DELETE FROM work_queue w WHERE w.id IN (SELECT id FROM work_queue WHERE state = 3"
-        " AND run_id = ANY($1::bigint[]) ORDER BY id LIMIT $2::bigint FOR UPDATE SKIP LOCKED)"
-        " RETURNING w.run_id, w.unit, w.attempt, w.status, w.result, w.error, w.log, w.worker,"
-        " w.claimed_at - w.enqueued_at",
+        "WITH d AS (DELETE FROM work_queue w WHERE w.id IN (SELECT id FROM work_queue"
+        " WHERE state = 3 AND run_id = ANY($1::bigint[]) ORDER BY id LIMIT $2::bigint"
+        " FOR UPDATE SKIP LOCKED) RETURNING w.*), " WORK_HISTORY(
+            "d.done_at", "false") " SELECT d.run_id, d.unit, d.attempt, d.status, d.result, "
+                                  "d.error, d.log, d.worker,"
+                                  " d.claimed_at - d.enqueued_at FROM d",
     [PG_WORK_EXPIRE - PG_WORK_ENQUEUE] =
-        "DELETE FROM work_queue w WHERE w.state IN (1, 2) AND w.run_id = ANY($1::bigint[])"
-        " AND w.lease_until <= " NOW_MS
-        " RETURNING w.run_id, w.unit, w.attempt, NULL::integer, NULL::text, NULL::text,"
-        " NULL::text, w.worker, w.claimed_at - w.enqueued_at",
+        "WITH d AS (DELETE FROM work_queue w WHERE w.state IN (1, 2)"
+        " AND w.run_id = ANY($1::bigint[]) AND w.lease_until <= " NOW_MS
+        " RETURNING w.*), " WORK_HISTORY(
+            NOW_MS,
+            "true") " SELECT d.run_id, d.unit, d.attempt, NULL::integer, NULL::text, NULL::text,"
+                    " NULL::text, d.worker, d.claimed_at - d.enqueued_at FROM d",
     [PG_WORK_CANCEL - PG_WORK_ENQUEUE] =
         "WITH up AS (UPDATE work_queue SET state = CASE WHEN state = 0 THEN 3 ELSE 2 END,"
         " status = CASE WHEN state = 0 THEN $4::integer ELSE status END,"
@@ -68,6 +82,9 @@ static const char *const work_sql[] = {
     [PG_WORK_FORGET - PG_WORK_ENQUEUE] =
         "DELETE FROM work_queue WHERE run_id = $1::bigint AND ($2::bigint < 0"
         " OR (unit = $2::bigint AND attempt = $3::bigint))",
+    [PG_WORK_PRUNE - PG_WORK_ENQUEUE] =
+        "DELETE FROM work_queue w WHERE NOT EXISTS (SELECT 1 FROM runs r"
+        " WHERE r.run_id = w.run_id AND r.state = 'RUNNING')",
 };
 
 const char *df_pg_work_sql(enum df_pg_stmt_id id)
@@ -318,6 +335,12 @@ static int pg_forget(df_store *store, long long run_id, long long unit, unsigned
     return df_pg_write(df_pg_of(store), PG_WORK_FORGET, &p, "forget a queued attempt", NULL);
 }
 
+static int pg_prune(df_store *store, long long *dropped)
+{
+    return df_pg_write(df_pg_of(store), PG_WORK_PRUNE, NULL, "drop queue rows of ended runs",
+                       dropped);
+}
+
 /* LISTEN on a fixed channel name (checked: letters and underscores only, so it may be pasted
  * into the statement). */
 static bool listen_now(df_pg_store *s, const char *channel)
@@ -404,6 +427,7 @@ const df_store_work_ops df_pg_work_ops = {
     .collect = pg_collect,
     .cancel = pg_cancel,
     .forget = pg_forget,
+    .prune = pg_prune,
     .listen = pg_listen,
     .set_timeout = pg_set_timeout,
     .fd = pg_fd,
