@@ -145,9 +145,9 @@ static void on_inbox(uv_async_t *h)
         return;
     df_work_done *done = calloc(n, sizeof *done);
     char **texts = calloc(n, sizeof *texts);
-    bool *ok = calloc(n, sizeof *ok);
+    bool *ok = calloc(n, sizeof *ok), *sent = calloc(n, sizeof *sent);
     df_wslot **slots = calloc(n, sizeof *slots);
-    if (!done || !texts || !ok || !slots) {
+    if (!done || !texts || !ok || !sent || !slots) {
         fail(w, "out of memory");
     } else {
         /* The results of attempts given up here (their lease ran out by this host's clock)
@@ -156,7 +156,8 @@ static void on_inbox(uv_async_t *h)
         pthread_mutex_lock(&w->slots_mu);
         for (df_job_result *r = head; r; r = r->next, k++) {
             slots[k] = r->user;
-            if (slots[k]->lost)
+            sent[k] = !slots[k]->lost; /* (the watchdog may mark it lost while it is sent) */
+            if (!sent[k])
                 continue;
             texts[m] = r->result ? json_dumps(r->result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
             done[m++] = (df_work_done){.id = slots[k]->id,
@@ -171,8 +172,7 @@ static void on_inbox(uv_async_t *h)
             fail(w, df_store_error(w->store));
         pthread_mutex_lock(&w->slots_mu);
         for (k = 0, m = 0; k < n && !w->fatal; k++) {
-            bool sent = !slots[k]->lost;
-            if (sent && ok[m++]) {
+            if (sent[k] && ok[m++]) {
                 w->stats.completed++;
                 continue;
             }
@@ -181,7 +181,7 @@ static void on_inbox(uv_async_t *h)
                  "refused: the result of run %lld task %s attempt %u came after its lease was "
                  "lost (%s); it changes nothing",
                  slots[k]->run_id, slots[k]->task_id, slots[k]->attempt,
-                 sent ? "expired or claimed again" : "not renewed by its expiry here: not sent");
+                 sent[k] ? "expired or claimed again" : "not renewed by its expiry here: not sent");
         }
         for (k = 0; k < n; k++)
             slot_unlink(w, slots[k]);
@@ -198,6 +198,7 @@ static void on_inbox(uv_async_t *h)
     free(done);
     free(texts);
     free(ok);
+    free(sent);
     free(slots);
     w->claim_again = true;
     pump(w);
