@@ -128,9 +128,15 @@ int df_pg_connect(df_pg_store *s, const char *what)
         trimmed(s->conn ? PQerrorMessage(s->conn) : "out of memory", buf, sizeof buf);
         PGPing answer = ping(s);
         bool down = answer == PQPING_NO_RESPONSE || answer == PQPING_REJECT;
-        if (!down)
+        if (!down) {
+            /* The server answers now: either it refuses us (fails at once), or it finished
+             * starting up (or restarting) between the two, which one more try tells. */
+            if (connect_once(s))
+                return DF_STORE_OK;
+            trimmed(s->conn ? PQerrorMessage(s->conn) : "out of memory", buf, sizeof buf);
             return df_store_failf(&s->base, DF_STORE_ERROR,
                                   "store: %s: cannot connect to PostgreSQL: %s", what, buf);
+        }
         if (mono_ms() + delay > deadline) {
             if (s->retry_ms == 0)
                 return df_store_failf(&s->base, DF_STORE_ERROR,
