@@ -3,7 +3,7 @@
 # namespaces joined to the host by veth pairs, netns_lib.sh; each reaches PostgreSQL over TCP)
 # run one 3,000-task layered DAG together (issue 13), the engine on the host with
 # --executor workers: the run ends SUCCESS with every task SUCCESS once, each worker ran at least
-# a fifth of the attempts (work_history, store/pg/011_work_history.sql, names each attempt's
+# a fifth of the attempts (work_history, store/pg/013_work_history.sql, names each attempt's
 # worker), no attempt was lost, no double SUCCESS, attempts contiguous, the queue is empty, and each worker
 # stops with exit 0 on SIGTERM.
 set -euo pipefail
