@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "../errlist.h"
 
@@ -25,11 +26,39 @@ static void digest(const char *data, size_t len, char out[65])
     g_free(hex);
 }
 
+/* Whether the open token file is a regular file that only its owner can read or write, as ssh
+ * asks of a private key: a token its group or others can read is no secret (SPEC §12's spirit,
+ * the check plugin_trust.c makes of plugins). Fills errs when not. */
+static bool private_file(FILE *f, const char *path, df_errlist *errs)
+{
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        df_errlist_add(errs, "--token-file %s: cannot stat: %s", path, strerror(errno));
+        return false;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        df_errlist_add(errs, "--token-file %s: not a regular file", path);
+        return false;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        df_errlist_add(errs,
+                       "--token-file %s: its group or others may read or write it (mode %04o), so "
+                       "the token is no secret: chmod 600 %s",
+                       path, (unsigned)(st.st_mode & 07777), path);
+        return false;
+    }
+    return true;
+}
+
 int df_http_auth_load(df_http *h, const char *path, df_errlist *errs)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
         df_errlist_add(errs, "--token-file %s: cannot open: %s", path, strerror(errno));
+        return DF_EINPUT;
+    }
+    if (!private_file(f, path, errs)) {
+        fclose(f);
         return DF_EINPUT;
     }
     char buf[4097];

@@ -41,6 +41,7 @@ cat >metrics.json <<'JSON'
  "admission_paused": 0}
 JSON
 printf '  s3cret-token-%s\n' "$$" >token
+chmod 600 token
 token="s3cret-token-$$"
 
 # start_host ARGS...: starts the host, sets HOST_PID and HOST_PORT (fails when it does not start).
@@ -108,9 +109,25 @@ run_df_host --listen localhost
 assert_eq "2" "$HOST_RC" "no port"
 assert_contains "$(cat host.err)" "not HOST:PORT" "bad address message"
 : >empty
+chmod 600 empty
 run_df_host --listen 127.0.0.1:0 --token-file empty
 assert_eq "2" "$HOST_RC" "an empty token file"
 assert_contains "$(cat host.err)" "the file is empty" "empty token message"
 run_df_host --listen 127.0.0.1:0 --token-file "$WORK/none"
 assert_eq "2" "$HOST_RC" "a missing token file"
+note "a token file its group or others can read is refused, as ssh refuses such a key"
+printf 'open-token\n' >open_token
+chmod 644 open_token
+run_df_host --listen 127.0.0.1:0 --token-file open_token
+assert_eq "2" "$HOST_RC" "a 0644 token file"
+assert_contains "$(cat host.err)" "its group or others may read or write it (mode 0644)" "open token message"
+assert_contains "$(cat host.err)" "chmod 600 open_token" "open token hint"
+chmod 640 open_token
+run_df_host --listen 127.0.0.1:0 --token-file open_token
+assert_eq "2" "$HOST_RC" "a 0640 token file"
+chmod 600 open_token
+run_df_host --listen 127.0.0.1:0 --token-file open_token
+assert_eq "0" "$HOST_RC" "a 0600 token file"
+run_df_host --listen 127.0.0.1:0 --token-file "$WORK"
+assert_eq "2" "$HOST_RC" "a folder as token file"
 df_done

@@ -120,8 +120,13 @@ serve_refused 2 --listen 127.0.0.1
 assert_contains "$(cat refused.err)" "not HOST:PORT" "no port"
 serve_refused 2 --listen 127.0.0.1:0 --token-file "$WORK/none"
 : >empty
+chmod 600 empty
 serve_refused 2 --listen 127.0.0.1:0 --token-file empty
 assert_contains "$(cat refused.err)" "the file is empty" "an empty token file"
+printf 'shared-token\n' >shared
+chmod 644 shared
+serve_refused 2 --listen 127.0.0.1:0 --token-file shared
+assert_contains "$(cat refused.err)" "its group or others may read or write it (mode 0644)" "a token file others can read"
 python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(60)' >taken.port &
 holder=$!
 for _ in $(seq 1 100); do [[ -s taken.port ]] && break; sleep 0.05; done

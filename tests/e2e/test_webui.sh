@@ -103,6 +103,7 @@ for i in range(25):
 json.dump({"name": "biglive", "tasks": tasks}, open("biglive.json", "w"))
 PY
 printf 'ui-token-%s\n' "$$" >token
+chmod 600 token
 token="ui-token-$$"
 
 "$DF_HTTP_HOST" --db "$DB" --listen 127.0.0.1:0 --token-file token \

@@ -32,6 +32,7 @@ cat >wf/sched.json <<'JSON'
  "tasks": [{"id": "a", "plugin": "noop"}]}
 JSON
 printf 'serve-ui-%s\n' "$$" >token
+chmod 600 token
 trap 'kill -TERM "${SERVE_PID:-}" 2>/dev/null || true' EXIT
 serve_start --token-file "$WORK/token"
 [[ -n "$SERVE_URL" ]] || fail "serve did not say its URL: $(cat "$SERVE_LOG")"
