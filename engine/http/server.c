@@ -190,6 +190,9 @@ static void no_log(void *cls, const char *fmt, va_list ap)
     (void)ap;
 }
 
+/* Connections one client address may hold on a non-loopback listen (of 64 in all). */
+#define DF_HTTP_PER_IP 16u
+
 /* Starts the daemon on addr. */
 static int start_daemon(df_http *h, const struct sockaddr_storage *addr, df_errlist *errs,
                         const char *listen)
@@ -200,13 +203,17 @@ static int start_daemon(df_http *h, const struct sockaddr_storage *addr, df_errl
         return DF_EINTERNAL;
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
+    /* Off loopback, one client address may hold at most DF_HTTP_PER_IP of the connections, so a
+     * remote client that opens connections and never finishes a request (the token is checked
+     * only once its header is complete) cannot take every slot from everyone else. */
+    unsigned per_ip = h->loopback ? 0 : DF_HTTP_PER_IP;
     if (addr->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->daemon =
-        MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-                         (const struct sockaddr *)addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_NOTIFY_COMPLETED,
-                         on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, no_log, h, MHD_OPTION_END);
+    h->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_EXTERNAL_LOGGER, no_log, h, MHD_OPTION_END);
     if (!h->daemon) {
         df_errlist_add(errs, "--listen %s: cannot listen there (address in use, or not allowed)",
                        listen);

@@ -115,6 +115,32 @@ assert_eq "2" "$HOST_RC" "an empty token file"
 assert_contains "$(cat host.err)" "the file is empty" "empty token message"
 run_df_host --listen 127.0.0.1:0 --token-file "$WORK/none"
 assert_eq "2" "$HOST_RC" "a missing token file"
+
+note "off loopback, one client address cannot take every connection (64) with unfinished requests"
+start_host --listen 0.0.0.0:0 --token-file token
+python3 - "$HOST_PORT" >slots.out 2>&1 <<'PY' || { cat slots.out; fail "another client was not served"; }
+import socket, sys, time, http.client
+port = int(sys.argv[1])
+held = []
+for _ in range(70):  # from 127.0.0.2: half a request line each, never finished
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    s.settimeout(5)
+    try:
+        s.connect(("127.0.0.1", port))
+        s.sendall(b"GET /healthz HT")
+        held.append(s)
+    except OSError:
+        s.close()
+time.sleep(0.5)
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)  # another client address
+c.request("GET", "/healthz", headers={"Host": "127.0.0.1:%d" % port})
+r = c.getresponse()
+print("healthz", r.status)
+sys.exit(0 if r.status == 200 else 1)
+PY
+assert_contains "$(cat slots.out)" "healthz 200" "served beside 70 unfinished requests from one address"
+stop_host
 note "a token file its group or others can read is refused, as ssh refuses such a key"
 printf 'open-token\n' >open_token
 chmod 644 open_token
