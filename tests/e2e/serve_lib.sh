@@ -45,15 +45,48 @@ serve_stop() {
         sleep 0.1
     done
     if kill -0 "$SERVE_PID" 2>/dev/null; then
-        command -v gdb >/dev/null &&
-            gdb -p "$SERVE_PID" -batch -ex 'thread apply all bt 8' 2>/dev/null | grep -E '^#|^Thread' | head -60 >&2
-        serve_pg_diag
-        fail "serve did not stop within 60 s after SIG$sig: $(tail -30 "$SERVE_LOG")"
+        serve_stuck_diag "$SERVE_PID"
+        fail "serve $SERVE_PID did not stop within 60 s after SIG$sig: $(tail -30 "$SERVE_LOG")"
     fi
     set +e
     wait "$SERVE_PID"
     SERVE_RC=$?
     set -e
+}
+
+# serve_stuck_diag PID: what a serve that did not stop is doing, on stderr: every thread's
+# backtrace, then, 3 s later, its main thread's again and the transactions the test database
+# committed meanwhile. A serve waiting in libpq for good shows the same frames and commits
+# nothing; one that loops (a run that never ends, a timer re-armed) moves and commits: a single
+# backtrace inside PQgetResult cannot tell the two apart, nor can pg_stat_activity alone (a
+# connection idle after a COMMIT 2 ms old is a live one).
+serve_stuck_diag() {
+    local pid=$1 c0 c1
+    local have_gdb=false
+    command -v gdb >/dev/null && have_gdb=true
+    $have_gdb && gdb -p "$pid" -batch -ex 'thread apply all bt 8' 2>/dev/null |
+        grep -E '^#|^Thread' | head -60 >&2
+    serve_pg_diag
+    df_is_pg_uri "$DB" && c0=$(serve_db_commits)
+    sleep 3
+    if df_is_pg_uri "$DB"; then
+        c1=$(serve_db_commits)
+        echo "--- transactions committed in the test database in the last 3 s (psql's own" \
+            "included): $((${c1:-0} - ${c0:-0}))" >&2
+    fi
+    if $have_gdb; then
+        echo "--- its main thread 3 s later" >&2
+        gdb -p "$pid" -batch -ex 'thread apply 1 bt 12' 2>/dev/null | grep -E '^#' >&2 || true
+    fi
+    echo "--- its open descriptors" >&2
+    ls -l "/proc/$pid/fd" 2>/dev/null | awk 'NR > 1 {print $(NF-2), $NF}' | head -40 >&2 || true
+}
+
+# serve_db_commits: the test database's committed transactions so far (statistics as of now).
+serve_db_commits() {
+    psql -X -q -A -t -d "$DB" -c "SELECT pg_stat_clear_snapshot();
+        SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()" 2>/dev/null |
+        tail -1 || true
 }
 
 # serve_pg_diag: on PostgreSQL, what every connection to the test's database is doing and the

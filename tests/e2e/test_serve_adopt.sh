@@ -124,6 +124,7 @@ invariants two
 serve_stop TERM
 assert_eq 0 "$SERVE_RC" "D: SIGTERM, exit 0"
 SERVE_PID=$C_PID
+SERVE_LOG=$C_LOG
 serve_stop TERM
 assert_eq 0 "$SERVE_RC" "C: SIGTERM after its lease was lost, exit 0"
 df_done

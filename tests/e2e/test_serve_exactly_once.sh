@@ -42,6 +42,7 @@ both_to=$(now_ms)
 serve_stop TERM
 assert_eq 0 "$SERVE_RC" "the second serve exits 0"
 SERVE_PID=$first
+SERVE_LOG=$first_log
 sleep 3
 serve_stop TERM
 assert_eq 0 "$SERVE_RC" "the first serve exits 0"

@@ -75,6 +75,7 @@ kill -0 "$B_PID" 2>/dev/null || fail "serve B died: $(tail -20 "$B_LOG")"
 serve_stop TERM
 assert_eq 0 "$SERVE_RC" "B: SIGTERM, exit 0"
 SERVE_PID=$A_PID
+SERVE_LOG=$A_LOG
 serve_stop TERM
 assert_eq 0 "$SERVE_RC" "A: SIGTERM, exit 0"
 df_done
