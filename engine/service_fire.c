@@ -235,11 +235,23 @@ void df_svc_fire_due(df_service *s)
     arm(s);
 }
 
-/* Starts w's queued fire times, oldest first, while places are free. */
+/* Whether a stop was asked for, including one (df_engine_stop: SIGTERM) this thread has not acted
+ * on yet: the service sees a stop only between the loop's turns (its check handle and
+ * housekeeping), so a loop of this thread that waits for s->stopping alone never ends once the
+ * engine refuses to start runs. */
+static bool stop_asked(const df_service *s)
+{
+    return s->stopping || s->e->stopping || atomic_load(&s->e->stop_requests) > 0;
+}
+
+/* Starts w's queued fire times, oldest first, while places are free and no stop was asked for.
+ * A fire time the stopping engine would not start is queued again (start_fired) and the loop
+ * ends: claiming it again would only queue it again, a transaction at every turn for ever (serve
+ * did not stop after SIGTERM). */
 static void start_queued_of(df_service *s, df_svc_wf *w)
 {
     df_engine *e = s->e;
-    while (!e->fatal && !s->stopping) {
+    while (!e->fatal && !stop_asked(s)) {
         if (df_engine_tx(e) != 0)
             return;
         size_t active = 0, queued = 0;
@@ -267,11 +279,12 @@ static void start_queued_of(df_service *s, df_svc_wf *w)
             df_engine_fail(e, "%s", df_store_error(e->store));
             return;
         }
-        if (won)
-            start_fired(s, w, lt);
+        bool requeued = won && start_fired(s, w, lt) == DF_EINTERRUPTED;
         if (df_engine_commit(e) != 0)
             return;
         s->dirty = true;
+        if (requeued)
+            return;
     }
 }
 

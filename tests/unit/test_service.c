@@ -5,7 +5,8 @@
  * runs started from another thread (trigger api, params, unknown and invalid workflows, bad
  * params); a stop from that thread. Fair dispatch: a 3-task run started after a 500-task run
  * on the same engine ends long before the big one (it used to wait for every ready task of the
- * big run to start). */
+ * big run to start). A stop asked for while fire times start (at the first run of two fired at
+ * one second): the service stops (it looped for ever on the fire time queued again). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,6 +268,73 @@ static void test_fair_dispatch(void **state)
     assert_int_equal(nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
 }
 
+/* ---- a stop while fire times start ---- */
+
+/* The service being run, for the log callback (engine thread). */
+static df_service *stop_target;
+static int stop_sent;
+
+/* At the first run started by a fire time, asks the service to stop, as a SIGTERM arriving
+ * right then does: the engine thread is still deciding that second's fire times. */
+static void stop_at_first_start(void *ud, const char *line)
+{
+    (void)ud;
+    if (!stop_sent && strstr(line, "started: trigger schedule")) {
+        stop_sent = 1;
+        df_service_stop(stop_target);
+    }
+}
+
+/* Two workflows fire at the same second: the first's run starts, the stop comes in, the
+ * second's fire time is put back as queued (for the next serve). The service then stops. Before
+ * the fix, starting the queued fire times looped for ever on that one (claimed, refused by the
+ * stopping engine, queued again, committed: a transaction every few ms), since the service
+ * notices a stop only between the loop's turns; serve did not stop after SIGTERM. */
+static void test_stop_while_fire_times_start(void **state)
+{
+    (void)state;
+    char dir[64] = "/tmp/df_svc_XXXXXX", wfdir[96], db[96];
+    assert_non_null(mkdtemp(dir));
+    snprintf(wfdir, sizeof wfdir, "%s/wf", dir);
+    snprintf(db, sizeof db, "%s/s.db", dir);
+    assert_int_equal(mkdir(wfdir, 0700), 0);
+    for (int i = 0; i < 2; i++) {
+        char name[16], text[256];
+        snprintf(name, sizeof name, "f%d.json", i);
+        snprintf(text, sizeof text,
+                 "{\"name\": \"f%d\", \"schedule\": {\"cron\": \"* * * * * *\", \"catchup\": "
+                 "\"all\", \"max_active_runs\": 5}, \"tasks\": [{\"id\": \"a\", \"plugin\": "
+                 "\"noop\"}]}",
+                 i);
+        write_file(wfdir, name, text);
+    }
+    df_service_config cfg = {.workflows_dir = wfdir, .log = stop_at_first_start};
+    engine_config(&cfg.engine, db);
+    served sv = {0};
+    df_errlist errs = {0};
+    assert_int_equal(df_service_open(&cfg, &sv.s, &errs), 0);
+    stop_target = sv.s;
+    stop_sent = 0;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, serve_thread, &sv), 0);
+    /* the first fire time comes within 1 s; the stop then takes well under a second */
+    int ended = 0;
+    for (int i = 0; i < 300 && !ended; i++) {
+        sleep_ms(100);
+        ended = pthread_tryjoin_np(th, NULL) == 0;
+    }
+    if (!ended)
+        fail_msg("the service did not stop within 30 s of a stop asked for while fire times "
+                 "started (stop asked: %d)",
+                 stop_sent);
+    assert_int_equal(stop_sent, 1);
+    assert_int_equal(sv.rc, 0);
+    df_errlist_clear(&sv.errs);
+    df_errlist_clear(&errs);
+    df_service_close(sv.s);
+    assert_int_equal(nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 int main(void)
 {
     find_dir("DF_PLUGIN_DIR", "../plugins", plugin_dir, sizeof plugin_dir);
@@ -274,6 +342,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_service_list_and_api_runs),
         cmocka_unit_test(test_fair_dispatch),
+        cmocka_unit_test(test_stop_while_fire_times_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
