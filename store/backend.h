@@ -7,6 +7,7 @@
 #define DF_STORE_BACKEND_H
 
 #include "store.h"
+#include "store_ops.h"
 
 /* Bytes kept of the last failure's message. */
 #define DF_STORE_ERR_MAX 512

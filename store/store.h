@@ -1,9 +1,9 @@
 /* store: the interface between the engine and where runs are kept. The engine calls the
  * df_store_* functions below; each checks its arguments and calls the backend chosen when the
- * store was opened through its table of operations (struct df_store_ops), as Redis's ae.c calls
- * the poller it was built with. Backends: SQLite (store/sqlite/, one file in WAL mode, the views
- * of SPEC §7 in its schema) and PostgreSQL (store/pg/, libpq, the same views). Nothing outside
- * store/ knows which backend it talks to, or SQL.
+ * store was opened through its table of operations (struct df_store_ops, store/store_ops.h), as
+ * Redis's ae.c calls the poller it was built with. Backends: SQLite (store/sqlite/, one file in WAL
+ * mode, the views of SPEC §7 in its schema) and PostgreSQL (store/pg/, libpq, the same views).
+ * Nothing outside store/ knows which backend it talks to, or SQL.
  *
  * What is stored: runs (with the DAG document they ran, their params, plugin versions, owning
  * engine and heartbeat), task instances, every state change of a task instance (an event),
@@ -515,61 +515,7 @@ int df_store_alert_add(df_store *s, long long run_id, const char *task_id, const
 int df_store_alert_update(df_store *s, long long alert_id, df_alert_status status, int tries,
                           int64_t delivered_at, const char *error);
 
-/* ---- SPEC §12: attempts' processes, charged losses, running periods ---------------------------
- */
-
-/* Records a process group that attempt `attempt` of a task started (pgid: the group's id, which
- * is its leader's pid; pid_started_at: when that leader started, ms, as Linux's /proc tells;
- * host: gethostname's; cgroup: the control group's directory the child was put in, or NULL), so
- * that an engine taking the run over can confirm those processes gone before the attempt runs
- * again. Recording the same group twice is not an error. Strings borrowed. */
-int df_store_attempt_proc_add(df_store *s, long long run_id, const char *task_id,
-                              long long map_index, unsigned attempt, long long pgid,
-                              int64_t pid_started_at, const char *host, const char *cgroup);
-
-/* One recorded process group (df_store_attempt_procs). Strings belong to the array. */
-typedef struct df_attempt_proc {
-    char *task_id;
-    long long map_index; /* DF_NO_MAP_INDEX, or a mapped instance's index */
-    unsigned attempt;
-    long long pgid;
-    int64_t pid_started_at; /* ms */
-    char *host;
-    char *cgroup; /* or NULL */
-} df_attempt_proc;
-
-/* Every process group recorded for the run's attempts: sets *out to a new array of *n entries
- * (NULL when none), freed with df_attempt_procs_free. */
-int df_store_attempt_procs(df_store *s, long long run_id, df_attempt_proc **out, size_t *n);
-
-/* Frees an array from df_store_attempt_procs; NULL is fine. */
-void df_attempt_procs_free(df_attempt_proc *procs, size_t n);
-
-/* Forgets the process groups recorded for the run on host (borrowed): they were confirmed gone.
- */
-int df_store_attempt_procs_forget(df_store *s, long long run_id, const char *host);
-
-/* Marks a LOST attempt as charged to its task's own code (the crash that lost it was attributed
- * to that task: SPEC §12); only charged losses count in df_stored_task.charged_streak.
- * DF_STORE_NOTFOUND when there is no such attempt. */
-int df_store_attempt_charge(df_store *s, long long run_id, const char *task_id, long long map_index,
-                            unsigned attempt);
-
-/* A period during which an engine runs the run starts at `at` (ms): a period still open (its
- * engine died without closing it) is first closed at close_open_at (ms; its start if earlier).
- * Called when a run is created and when an engine takes a run over (resume, retry). Durations
- * (run_history and task_history's duration_ms, status, summary, history) count time inside these
- * periods only: the idle gap before a `retry` or a `resume` does not count. */
-int df_store_run_period_start(df_store *s, long long run_id, int64_t at, int64_t close_open_at);
-
-/* The run's open running period (if any) ends at `at` (ms): the run ended or was interrupted. */
-int df_store_run_period_end(df_store *s, long long run_id, int64_t at);
-
-/* One running period (what a backend's run_periods returns; store.c computes durations). */
-typedef struct df_run_period {
-    int64_t started_at; /* ms */
-    int64_t ended_at;   /* ms, or 0 while open */
-} df_run_period;
+#include "store_procs.h"
 
 /* ---- reads ------------------------------------------------------------------------------------
  */
@@ -687,160 +633,11 @@ int df_store_cancel_requests(df_store *s, long long run_id, df_cancel_request **
 
 /* Frees an array from df_store_cancel_requests; NULL is fine. */
 void df_cancel_requests_free(df_cancel_request *r, size_t n);
-/* ---- schedules and the service (SPEC §9) ------------------------------------------------------
- * The schedule_log table holds one row per fire time decided (PRIMARY KEY workflow, logical
- * time): the row is the fire time's claim, written in the same transaction as the run it
- * creates, so that neither several engines on one store nor a crash at any point can decide a
- * fire time twice or lose one. Call these inside a transaction (df_store_begin) together with
- * df_store_create_run. */
-
-/* The decisions of schedule_history (df_fire_decision's names). */
-typedef enum df_sched_decision {
-    DF_SCHED_RUN = 0,
-    DF_SCHED_QUEUED,
-    DF_SCHED_SKIPPED,
-    DF_SCHED_DROPPED,
-    DF_SCHED__COUNT
-} df_sched_decision;
-
-/* "run", "queued", "skipped", "dropped". */
-const char *df_sched_decision_name(df_sched_decision d);
-
-/* When a serve first loaded the workflow on this store (ms): recorded as now_ms by the first
- * call, read by every later one, into *first_loaded_at. */
-int df_store_schedule_anchor(df_store *s, const char *workflow, int64_t now_ms,
-                             int64_t *first_loaded_at);
-
-/* The latest fire time decided for the workflow (ms) in *last, and *has; none: *has false. */
-int df_store_schedule_last(df_store *s, const char *workflow, int64_t *last, bool *has);
-
-/* Claims a fire time: from_queued false records it new with `decision` (applied only when no
- * row exists for it yet); from_queued true turns its `queued` row into `decision` (applied only
- * while it is still queued). run_id 0 stores NULL. *won: whether this call applied it (false:
- * another engine, or an earlier life of this one, decided it already). */
-int df_store_schedule_claim(df_store *s, const char *workflow, int64_t logical_time,
-                            bool from_queued, df_sched_decision decision, long long run_id,
-                            int64_t decided_at, bool *won);
-
-/* Sets the run of a fire time claimed `run` (after df_store_create_run, same transaction); run_id
- * 0 puts it back to `queued` instead (its run could not start because the engine is stopping:
- * the next serve starts it). */
-int df_store_schedule_set_run(df_store *s, const char *workflow, int64_t logical_time,
-                              long long run_id);
-
-/* The workflow's fire times still queued, oldest first, at most max: a new array of *n times
- * (ms) in *out (free()), NULL when none. */
-int df_store_schedule_queued(df_store *s, const char *workflow, size_t max, int64_t **out,
-                             size_t *n);
-
-/* The workflow's runs not in a final state on the store (RUNNING, stale or not, and
- * INTERRUPTED: SPEC §9's max_active_runs counts every one), in *n. */
-int df_store_active_runs(df_store *s, const char *workflow, long long *n);
-
-/* The runs a `serve` engine left RUNNING or INTERRUPTED (engine_kind 'serve'), oldest first: a
- * new array of *n ids in *ids and of their workflow names in *workflows (free each name, then
- * both arrays). */
-int df_store_serve_runs(df_store *s, long long **ids, char ***workflows, size_t *n);
+#include "store_sched.h"
 
 /* The newest child run of a parent's task (a `workflow` task, SPEC §10): sets *run_id and *state
  * (as stored). DF_STORE_NOTFOUND when the task has started none. parent_task_id borrowed. */
 int df_store_child_run(df_store *s, long long parent_run_id, const char *parent_task_id,
                        long long *run_id, df_run_state *state);
-
-/* ---- the backend's table -------------------------------------------------------------------- */
-
-/* What a backend implements: one function per df_store_* call above, with the same contract,
- * except that status, summary and history return typed views (df_run_view, df_history_row:
- * new, allocated with malloc, freed by store.c) from which store.c builds the JSON, so that
- * every backend prints the same. The df_store_* functions check the arguments first (non-NULL
- * required pointers, enums in range, depends_on indexes, history's default limit, *out cleared),
- * so a backend receives only well-formed calls; it records its failures with df_store_failf
- * (store/backend.h). A backend's handle starts with the struct df_store of store/backend.h,
- * whose ops points at its table. */
-struct df_store_ops {
-    const char *name; /* "sqlite" */
-    void (*close)(df_store *s);
-    int (*begin)(df_store *s);
-    int (*commit)(df_store *s);
-    int (*rollback)(df_store *s);
-    int (*create_run)(df_store *s, const df_run_record *run, long long *run_id);
-    int (*transition)(df_store *s, const df_transition *t);
-    int (*attempt_open)(df_store *s, long long run_id, const char *task_id, long long map_index,
-                        unsigned attempt, int64_t started_at);
-    int (*attempt_close)(df_store *s, long long run_id, const char *task_id, long long map_index,
-                         unsigned attempt, df_attempt_outcome outcome, int64_t ended_at,
-                         const char *error, const char *log, const char *output);
-    int (*map_expand)(df_store *s, long long run_id, const char *task_id, long long from,
-                      long long n, int64_t at);
-    int (*run_set_state)(df_store *s, long long run_id, df_run_state state, int64_t ended_at);
-    int (*run_set_engine)(df_store *s, long long run_id, const df_engine_id *engine, int64_t at);
-    int (*run_set_error)(df_store *s, long long run_id, const char *error);
-    int (*run_claim)(df_store *s, long long run_id, const df_engine_id *expected,
-                     const df_engine_id *engine, int64_t at);
-    int (*run_heartbeat)(df_store *s, long long run_id, int64_t at);
-    int (*run_set_metrics)(df_store *s, long long run_id, const json_t *metrics);
-    int (*breaker_event)(df_store *s, long long run_id, const char *task_id, const char *breaker,
-                         df_breaker_state from, df_breaker_state to, double failure_rate, int calls,
-                         int64_t at);
-    int (*alert_add)(df_store *s, long long run_id, const char *task_id, const char *event,
-                     const char *sink, int sink_index, const char *payload, int64_t created_at,
-                     long long *alert_id);
-    int (*alert_update)(df_store *s, long long alert_id, df_alert_status status, int tries,
-                        int64_t delivered_at, const char *error);
-    int (*alerts_pending)(df_store *s, long long run_id, df_pending_alert **out, size_t *n);
-    int (*run_status)(df_store *s, long long run_id, df_run_view **out);
-    int (*run_summary)(df_store *s, long long run_id, int max_tasks, df_run_view **out);
-    int (*latest_run)(df_store *s, long long *run_id);
-    int (*history)(df_store *s, const df_history_query *q, df_history_row **out, size_t *n);
-    /* inside a transaction store.c opened (begin) and then commits or rolls back */
-    int (*gc)(df_store *s, int64_t cutoff, df_gc_result *out);
-    int (*run_events)(df_store *s, long long run_id, long long after, int limit,
-                      df_run_state *state, df_event_row **out, size_t *n);
-    int (*state_counts)(df_store *s, size_t runs[DF_RS__COUNT], size_t tasks[DF_TS__COUNT]);
-    int (*load_run)(df_store *s, long long run_id, df_stored_run **out);
-    int (*checkpoint)(df_store *s, bool *complete); /* complete never NULL here */
-    int (*task_attempts)(df_store *s, long long run_id, const char *task_id, long long map_index,
-                         df_task_attempts **out);
-    int (*check_file)(df_store *s);
-    int (*cancel_request)(df_store *s, long long run_id, const char *reason, int64_t requested_at,
-                          df_run_state *state); /* state never NULL here */
-    int (*cancel_clear)(df_store *s, long long run_id);
-    int (*cancel_requests)(df_store *s, long long run_id, df_cancel_request **out, size_t *n);
-    int (*child_run)(df_store *s, long long parent_run_id, const char *parent_task_id,
-                     long long *run_id, df_run_state *state);
-    int (*attempt_proc_add)(df_store *s, long long run_id, const char *task_id, long long map_index,
-                            unsigned attempt, long long pgid, int64_t pid_started_at,
-                            const char *host, const char *cgroup);
-    int (*attempt_procs)(df_store *s, long long run_id, df_attempt_proc **out, size_t *n);
-    int (*attempt_procs_forget)(df_store *s, long long run_id, const char *host);
-    int (*attempt_charge)(df_store *s, long long run_id, const char *task_id, long long map_index,
-                          unsigned attempt);
-    int (*run_period_start)(df_store *s, long long run_id, int64_t at, int64_t close_open_at);
-    int (*run_period_end)(df_store *s, long long run_id, int64_t at);
-    /* the run's running periods, oldest first (new array, malloc'd; NULL and 0 when none) */
-    int (*run_periods)(df_store *s, long long run_id, df_run_period **out, size_t *n);
-    int (*schedule_anchor)(df_store *s, const char *workflow, int64_t now_ms, int64_t *first);
-    int (*schedule_last)(df_store *s, const char *workflow, int64_t *last, bool *has);
-    int (*schedule_claim)(df_store *s, const char *workflow, int64_t logical_time, bool from_queued,
-                          df_sched_decision decision, long long run_id, int64_t decided_at,
-                          bool *won);
-    int (*schedule_set_run)(df_store *s, const char *workflow, int64_t logical_time,
-                            long long run_id);
-    int (*schedule_queued)(df_store *s, const char *workflow, size_t max, int64_t **out, size_t *n);
-    int (*active_runs)(df_store *s, const char *workflow, long long *n);
-    int (*serve_runs)(df_store *s, long long **ids, char ***workflows, size_t *n);
-    /* the worker queue (work.h), or NULL: a backend without one (SQLite) */
-    const struct df_store_work_ops *work;
-    /* store/lease.c's: the fence (renews the lease while owner holds the run; DF_STORE_CONFLICT
-     * when another engine does, DF_STORE_NOTFOUND for an unknown run), adoption, and the list */
-    int (*run_fence)(df_store *s, long long run_id, const df_engine_id *owner, int64_t lease_ms,
-                     int64_t now);
-    int (*run_adopt)(df_store *s, long long run_id, const df_engine_id *expected,
-                     const df_engine_id *engine, int64_t at, int64_t lease_ms);
-    int (*adoptable_runs)(df_store *s, const df_engine_id *me, int64_t now, long long **ids,
-                          char ***workflows, size_t *n);
-    /* the lease changed (PostgreSQL: the idle transaction timeout); may be NULL */
-    int (*lease_changed)(df_store *s);
-};
 
 #endif
