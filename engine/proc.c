@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "path.h"
+#include "proc_argv.h"
 #include "proc_cgroup.h"
 #include "proc_limits.h"
 #include "proc_env.h"
@@ -586,87 +587,6 @@ static int use_uv_backend(void)
     return b && strcmp(b, "uv_spawn") == 0;
 }
 
-/* opts->cwd against base_dir, or base_dir itself when there is no opts->cwd (NULL when neither
- * is given), checked to be a directory. Returns 0 or a libuv error with err filled. */
-static int resolve_cwd(const df_spawn_opts *opts, const char *base_dir, char **out, char *err,
-                       size_t errlen)
-{
-    const char *argv0 = opts->argv[0];
-    char *cwd = opts->cwd  ? df_path_resolve(base_dir, opts->cwd)
-                : base_dir ? strdup(base_dir)
-                           : NULL;
-    *out = NULL;
-    if ((opts->cwd || base_dir) && !cwd) {
-        snprintf(err, errlen, "spawn %s: out of memory", argv0);
-        return UV_ENOMEM;
-    }
-    if (cwd) {
-        struct stat st;
-        if (stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            int e = stat(cwd, &st) != 0 ? uv_translate_sys_error(errno) : UV_ENOTDIR;
-            snprintf(err, errlen, "spawn %s: working directory \"%s\": %s", argv0, cwd,
-                     uv_strerror(e));
-            free(cwd);
-            return e;
-        }
-    }
-    *out = cwd;
-    return 0;
-}
-
-/* The child's argv (borrowing opts->argv and script; free the array only), behind a /bin/sh
- * wrapper that sets the resource limits when opts asks for any (*wrap set; the program is looked
- * up first, so that a missing one is reported as such rather than by the shell). Returns 0 or a
- * libuv error. */
-static int build_args(const df_spawn_opts *opts, const char *cwd, char **env, const char *cgroup,
-                      const df_limit_groups *lim, char *script, size_t script_len, char ***out,
-                      int *wrap)
-{
-    size_t argc = 0;
-    while (opts->argv[argc])
-        argc++;
-    *wrap = opts->limit_cpu_seconds || opts->limit_memory_mb || opts->limit_open_files || cgroup ||
-            lim->n;
-    char **args = calloc(argc + 4, sizeof *args);
-    if (!args)
-        return UV_ENOMEM;
-    size_t first = 0;
-    if (*wrap) {
-        char *found = NULL;
-        int rc = df_proc_find_program(opts->argv[0], cwd, env, &found);
-        free(found);
-        if (rc) {
-            free(args);
-            return rc;
-        }
-        size_t o = 0;
-        if (cgroup) /* joins its control group before anything else runs (best effort) */
-            o += (size_t)snprintf(script + o, script_len - o,
-                                  "echo $$ 2>/dev/null >'%s/cgroup.procs'; ", cgroup);
-        for (size_t i = 0; i < lim->n; i++) /* its limits' groups: joined, or it does not run */
-            o += (size_t)snprintf(script + o, script_len - o,
-                                  "echo $$ >'%s/cgroup.procs' || exit 126; ", lim->dirs[i]);
-        if (opts->limit_cpu_seconds)
-            o += (size_t)snprintf(script + o, script_len - o, "ulimit -t %llu && ",
-                                  (unsigned long long)opts->limit_cpu_seconds);
-        if (opts->limit_memory_mb)
-            o += (size_t)snprintf(script + o, script_len - o, "ulimit -v %llu && ",
-                                  (unsigned long long)opts->limit_memory_mb * 1024ull);
-        if (opts->limit_open_files)
-            o += (size_t)snprintf(script + o, script_len - o, "ulimit -n %llu && ",
-                                  (unsigned long long)opts->limit_open_files);
-        snprintf(script + o, script_len - o, "exec \"$0\" \"$@\"");
-        args[0] = "/bin/sh";
-        args[1] = "-c";
-        args[2] = script;
-        first = 3;
-    }
-    for (size_t i = 0; i < argc; i++)
-        args[first + i] = (char *)opts->argv[i];
-    *out = args;
-    return 0;
-}
-
 /* A tracked child's control group (proc_cgroup.h) and the groups of its whole-task limits
  * (proc_limits.h). Returns 0, or UV_EINVAL with err filled when a limit cannot be had. */
 static int make_groups(df_proc *p, const df_spawn_opts *opts, int tracked, char *err, size_t errlen)
@@ -762,7 +682,7 @@ int df_proc_run_tracked(uv_loop_t *loop, const df_spawn_opts *opts, const char *
     keep_exit_statuses();
     const char *argv0 = opts->argv[0];
     char *cwd = NULL;
-    int rc = resolve_cwd(opts, base_dir, &cwd, err, errlen);
+    int rc = df_proc_resolve_cwd(opts, base_dir, &cwd, err, errlen);
     if (rc != 0)
         return rc;
     char **env = df_proc_build_env(opts->env, extra_env);
@@ -775,8 +695,8 @@ int df_proc_run_tracked(uv_loop_t *loop, const df_spawn_opts *opts, const char *
     else if (!(p = proc_new(loop, opts, done, ud)))
         rc = UV_ENOMEM;
     else if ((rc = make_groups(p, opts, tracked, limit_err, sizeof limit_err)) != 0 ||
-             (rc = build_args(opts, cwd, env, p->cgroup, &p->limits, script, sizeof script, &args,
-                              &wrap)) != 0) {
+             (rc = df_proc_build_argv(opts, cwd, env, p->cgroup, &p->limits, script, sizeof script,
+                                      &args, &wrap)) != 0) {
         df_cgroup_remove(p->cgroup);
         p->completed = 1;
         p->out.open = p->err.open = 0;
