@@ -1,7 +1,9 @@
 /* crash_record: the file a dying engine leaves to say which task's code crashed it (SPEC §12),
- * and its reading by the engine that resumes the run. Writing happens in a fatal-signal handler,
- * so everything it needs (the path, this process's start time) is computed beforehand by
- * df_crash_record_prepare, and the handler only formats integers and calls open/write/close.
+ * its reading by the engine that resumes the run on the same host, and the report of the same
+ * culprit to the store (df_crash_report_send), which any engine on any host reads. Writing happens
+ * in a fatal-signal handler, so everything it needs (the path, this process's start time) is
+ * computed beforehand by df_crash_record_prepare, and the handler only formats integers and calls
+ * open/write/close.
  *
  * The record, text, one "key value" a line:
  *   dagflow-crash 1
@@ -174,4 +176,34 @@ bool df_crash_record_take(const df_engine_id *owner, long long run_id, char **ta
     *map_index = mi;
     unlink(path);
     return true;
+}
+
+/* ---- the reporter's side: the culprit into the store, for every host ---- */
+
+/* See dagflow.h. */
+int df_crash_report_send(const char *db, long long pid, const df_fault_info *fi, char *err,
+                         size_t errlen)
+{
+    if (!db || pid <= 0 || !fi || !fi->task_id || fi->attempt == 0 || fi->run_id <= 0) {
+        snprintf(err, errlen, "crash report: incomplete");
+        return DF_EINPUT;
+    }
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    df_store *st = NULL;
+    if (df_store_open(db, &st, err, errlen) != DF_STORE_OK)
+        return DF_ESTORE;
+    df_crash_report r = {.run_id = fi->run_id,
+                         .task_id = fi->task_id,
+                         .map_index = fi->map_index < 0 ? -1 : fi->map_index,
+                         .attempt = fi->attempt,
+                         .pid = pid,
+                         .host = host};
+    df_crash_mark mark = DF_CRASH_MARK_NONE;
+    int code = df_store_crash_report(st, &r, &mark);
+    int rc = code == DF_STORE_OK ? (int)mark : code == DF_STORE_NOTFOUND ? DF_ENOTFOUND : DF_ESTORE;
+    if (rc < 0)
+        snprintf(err, errlen, "%s", df_store_error(st));
+    df_store_close(st);
+    return rc;
 }

@@ -26,6 +26,18 @@ typedef struct culprit {
     unsigned attempt;
 } culprit;
 
+/* Whether the open attempt of st is charged to its task: the crashed engine's reporter said so
+ * in the store (any host), or its crash record on this host names it (SPEC §12). */
+static bool open_charged(const df_stored_task *st, const culprit *who)
+{
+    if (!who || st->open_attempt == 0)
+        return false; /* restore, not resume: nothing is closed */
+    if (st->open_charged)
+        return true;
+    return who->task_id && st->open_attempt == who->attempt && st->map_index == who->map_index &&
+           strcmp(who->task_id, st->id) == 0;
+}
+
 /* The stored tasks as the core takes them (borrowing loaded's strings); the open attempt of the
  * culprit (may be NULL) is charged to its task. NULL on allocation failure. */
 static df_task_snapshot *snapshots(const df_stored_run *loaded, const culprit *who)
@@ -43,10 +55,7 @@ static df_task_snapshot *snapshots(const df_stored_run *loaded, const culprit *w
                                   .lost_streak = st->lost_streak,
                                   .charged_streak = st->charged_streak,
                                   .open_attempt = st->open_attempt,
-                                  .open_charged = who && who->task_id && st->open_attempt > 0 &&
-                                                  st->open_attempt == who->attempt &&
-                                                  st->map_index == who->map_index &&
-                                                  strcmp(who->task_id, st->id) == 0,
+                                  .open_charged = open_charged(st, who),
                                   .next_retry_at = st->next_retry_at,
                                   .first_started_at = st->retry_base == 0 ? st->started_at : 0,
                                   .result_json = st->result_json};

@@ -133,12 +133,17 @@ static void apply_lost(df_engine *e, const df_work_outcome *o)
         return;
     df_run_io(r, rec->task)->rec = NULL;
     char why[512];
-    snprintf(why, sizeof why,
-             "lost: its worker %s did not renew its lease in time (killed, paused or cut off "
-             "from the database); queued again",
-             o->worker ? o->worker : "?");
+    if (o->charged)
+        snprintf(why, sizeof why,
+                 "lost: this task's plugin code crashed its worker %s during this attempt",
+                 o->worker ? o->worker : "?");
+    else
+        snprintf(why, sizeof why,
+                 "lost: its worker %s did not renew its lease in time (killed, paused or cut off "
+                 "from the database); queued again",
+                 o->worker ? o->worker : "?");
     df_run_clock clk = df_run_now();
-    df_run_core_lost(r->core, rec->task, rec->attempt, why, &clk);
+    df_run_core_lost(r->core, rec->task, rec->attempt, why, o->charged, &clk);
     df_run_perform(r);
     free(rec);
 }

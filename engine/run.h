@@ -285,10 +285,12 @@ void df_run_core_timer_due(df_run_core *c, df_run_timer_kind kind, size_t task, 
 void df_run_core_abandon(df_run_core *c, size_t task, const char *why, const df_run_clock *clk);
 
 /* task's attempt was handed to a worker whose lease expired (SPEC §11): recorded LOST (why) and
- * the task QUEUED again without using a retry (ten losses in a row fail it, as on resume); when
- * the run is cancelled or stopping, or the attempt was past its deadline, it ends as a failed
- * attempt would. Ignored unless it is task's attempt in flight. */
-void df_run_core_lost(df_run_core *c, size_t task, unsigned attempt, const char *why,
+ * the task QUEUED again without using a retry (as on resume: ten losses in a row fail it, three
+ * charged ones); charged: the worker reported that the attempt's own plugin code crashed it (SPEC
+ * §12), so the loss counts against the task. When the run is cancelled or stopping, or the
+ * attempt was past its deadline, it ends as a failed attempt would. Ignored unless it is task's
+ * attempt in flight. */
+void df_run_core_lost(df_run_core *c, size_t task, unsigned attempt, const char *why, bool charged,
                       const df_run_clock *clk);
 
 /* ---- recovery (run_recover.c): what resume and retry found in the store ---- */

@@ -110,7 +110,8 @@ static bool requeue_lost(df_run_core *c, size_t i, const char *detail, const df_
         if (t->charged_streak >= DF_MAX_LOST_STREAK)
             snprintf(msg, sizeof msg,
                      "attempt lost %u times in a row: its own plugin code crashed the engine "
-                     "each time (fix the plugin, then `dagflow retry` re-runs it)",
+                     "or the worker running it each time (fix the plugin, then `dagflow retry` "
+                     "re-runs it)",
                      t->charged_streak);
         else
             snprintf(msg, sizeof msg,
@@ -136,7 +137,7 @@ static bool requeue_lost(df_run_core *c, size_t i, const char *detail, const df_
 }
 
 /* See run.h: SPEC §11, a worker's lease expired. */
-void df_run_core_lost(df_run_core *c, size_t task, unsigned attempt, const char *why,
+void df_run_core_lost(df_run_core *c, size_t task, unsigned attempt, const char *why, bool charged,
                       const df_run_clock *clk)
 {
     df_task_rt *t = &c->t[task];
@@ -154,10 +155,16 @@ void df_run_core_lost(df_run_core *c, size_t task, unsigned attempt, const char 
         fx->outcome = DF_AO_LOST;
         fx->at = clk->now_ms;
         fx->error = df_run_fx_str(c, why);
+        fx->charged = charged;
     }
     t->probe = false;
     t->lost_streak++;
-    if (!requeue_lost(c, task, "attempt lost: its worker's lease expired", clk))
+    if (charged)
+        t->charged_streak++;
+    if (!requeue_lost(c, task,
+                      charged ? "attempt lost: its own plugin code crashed its worker"
+                              : "attempt lost: its worker's lease expired",
+                      clk))
         df_run_ready_push(c, task);
     df_run_drain_eval(c, SIZE_MAX, clk);
 }

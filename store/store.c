@@ -423,6 +423,18 @@ int df_store_attempt_charge(df_store *s, long long run_id, const char *task_id, 
     FENCED(s, run_id, s->ops->attempt_charge(s, run_id, task_id, map_index, attempt));
 }
 
+int df_store_crash_report(df_store *s, const df_crash_report *r, df_crash_mark *mark)
+{
+    df_crash_mark none = DF_CRASH_MARK_NONE;
+    if (!mark)
+        mark = &none;
+    *mark = DF_CRASH_MARK_NONE;
+    if (!r || !r->task_id || !r->host || r->attempt == 0 || r->pid <= 0 ||
+        r->map_index < DF_NO_MAP_INDEX)
+        return bad_args(s, "report a crash");
+    return s->ops->crash_report(s, r, mark);
+}
+
 int df_store_run_period_start(df_store *s, long long run_id, int64_t at, int64_t close_open_at)
 {
     FENCED(s, run_id, s->ops->run_period_start(s, run_id, at, close_open_at));

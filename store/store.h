@@ -198,6 +198,8 @@ typedef struct df_stored_task {
     unsigned failures;       /* FAILED or TIMED_OUT attempts since the retry budget was reset */
     unsigned charged_streak; /* of lost_streak's LOST attempts, those charged to the task's own
                                 code (df_store_attempt_charge) */
+    bool open_charged;       /* the open attempt's crash was reported as its own code's by the
+                                crashing engine (df_store_crash_report) */
 } df_stored_task;
 
 /* Everything needed to resume or retry a run (df_store_load_run). Every pointer, strings and

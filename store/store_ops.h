@@ -75,6 +75,7 @@ struct df_store_ops {
     int (*attempt_procs_forget)(df_store *s, long long run_id, const char *host);
     int (*attempt_charge)(df_store *s, long long run_id, const char *task_id, long long map_index,
                           unsigned attempt);
+    int (*crash_report)(df_store *s, const df_crash_report *r, df_crash_mark *mark);
     int (*run_period_start)(df_store *s, long long run_id, int64_t at, int64_t close_open_at);
     int (*run_period_end)(df_store *s, long long run_id, int64_t at);
     /* the run's running periods, oldest first (new array, malloc'd; NULL and 0 when none) */

@@ -46,6 +46,37 @@ int df_store_attempt_procs_forget(df_store *s, long long run_id, const char *hos
 int df_store_attempt_charge(df_store *s, long long run_id, const char *task_id, long long map_index,
                             unsigned attempt);
 
+/* A crash attributed to a task's own code, as the crashed process's reporter sends it (SPEC §12,
+ * df_crash_report_send). Pointers borrowed for the call. */
+typedef struct df_crash_report {
+    long long run_id;
+    const char *task_id;
+    long long map_index; /* -1: not a mapped instance */
+    unsigned attempt;
+    long long pid;    /* the process that crashed: an engine, or a `dagflow worker` */
+    const char *host; /* its host name (gethostname) */
+} df_crash_report;
+
+/* What df_store_crash_report marked. */
+typedef enum df_crash_mark {
+    DF_CRASH_MARK_NONE = 0,
+    DF_CRASH_MARK_WORK = 1,   /* a worker's claimed queue row (store/work.h) */
+    DF_CRASH_MARK_ATTEMPT = 2 /* the engine's RUNNING attempt */
+} df_crash_mark;
+
+/* Records in the store that attempt r->attempt of r->task_id crashed process r->pid on r->host
+ * in the task's own code, so that any engine on any host charges it (SPEC §12). When that
+ * process is a worker holding the attempt's claimed queue row (work_queue.worker "host:pid",
+ * PostgreSQL only), the row is marked crashed and its lease ends now: the run's engine records the
+ * attempt LOST and charged at its next expiry round (df_work_outcome.charged). Otherwise, when
+ * that process still owns the run (engine_pid and engine_host) and the attempt is still RUNNING,
+ * the attempt is marked charged (attempts.charged), and the engine that resumes the run reads it
+ * (df_stored_task.open_charged). One transaction; not fenced by a run lease (the caller is the
+ * dying owner's reporter, not an owner). *mark (may be NULL) says which applied. Returns
+ * DF_STORE_OK, DF_STORE_NOTFOUND when neither applies (the lease expired already, another engine
+ * took the run over, a SQLite file older than version 8), or another DF_STORE_* error. */
+int df_store_crash_report(df_store *s, const df_crash_report *r, df_crash_mark *mark);
+
 /* A period during which an engine runs the run starts at `at` (ms): a period still open (its
  * engine died without closing it) is first closed at close_open_at (ms; its start if earlier).
  * Called when a run is created and when an engine takes a run over (resume, retry). Durations

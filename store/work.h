@@ -62,6 +62,8 @@ typedef struct df_work_outcome {
     char *result, *error, *log; /* or NULL */
     char *worker;               /* who claimed it last, or NULL */
     int64_t wait_ms;            /* from enqueue to claim, by the database's clock; 0 unknown */
+    bool charged; /* lost: its worker reported a crash in the attempt's own plugin code
+                     (df_store_crash_report): the loss is charged to the task (SPEC §12) */
 } df_work_outcome;
 
 /* Enqueues n attempts (one statement; inside the caller's transaction if one is open) and
@@ -95,7 +97,9 @@ int df_store_work_collect(df_store *s, const long long *runs, size_t nruns, size
                           df_work_outcome **out, size_t *n);
 
 /* Engine: takes (deletes) the claimed attempts of the n runs whose lease has expired by the
- * database's clock (lost: the worker's later writes find no row and are refused). */
+ * database's clock, or whose worker reported that the attempt's own code crashed it (charged;
+ * df_store_crash_report ends such a lease at once) (lost: the worker's later writes find no row
+ * and are refused). */
 int df_store_work_expire(df_store *s, const long long *runs, size_t nruns, df_work_outcome **out,
                          size_t *n);
 void df_work_outcomes_free(df_work_outcome *o, size_t n);

@@ -390,12 +390,22 @@ void df_cli_signals_stop(void);
 /* ---- crash.c -------------------------------------------------------------------------------- */
 
 /* Installs the handler of fatal signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) that, when the
- * signal hits a thread running a task's plugin code, writes one line on stderr naming the task,
- * its run and plugin, a coroutine stack overflow as such, and the `dagflow resume` command that
- * continues the run (with cli's --db and --plugin-dir, read now: cli must be the parsed command
- * line); the process then dies of the same signal. Faults elsewhere get no message.
+ * signal is raised by a thread running a task's plugin code (not sent by another process), writes
+ * one line on stderr naming the task, its run and plugin, a coroutine stack overflow as such, and
+ * the `dagflow resume` command that continues the run (with cli's --db and --plugin-dir, read
+ * now: cli must be the parsed command line), leaves a crash record (not for `worker`) and, with a
+ * PostgreSQL --db, runs the reporter (`__crash-report`) and waits for it; the process then dies
+ * of the same signal. Faults elsewhere get no message.
  * Call once from the main thread before the engine starts; not thread-safe. Does nothing in a
  * sanitizer build (AddressSanitizer reports such faults itself). */
 void df_cli_crash_install(const df_cli *cli);
+
+/* ---- cmd_crash_report.c --------------------------------------------------------------------- */
+
+/* `dagflow __crash-report PID RUN_ID ATTEMPT MAP_INDEX TASK_ID` (argv whole, argv[1] the
+ * command; the store in $DAGFLOW_DB): the reporter that crash.c's handler starts; sends the
+ * culprit to the store (df_crash_report_send). Internal, not in the command table. Returns the
+ * exit code. */
+int df_cmd_crash_report(int argc, char **argv);
 
 #endif

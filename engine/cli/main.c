@@ -95,6 +95,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "help") == 0)
         return cmd_help(argc - 1, argv + 1);
+    if (strcmp(cmd, "__crash-report") == 0) /* internal: a crashing dagflow's reporter */
+        return df_cmd_crash_report(argc, argv);
     if (cmd[0] == '-') {
         df_cli_error("unknown option %s: the command comes first: dagflow COMMAND [options] "
                      "[operands] (see 'dagflow --help')",

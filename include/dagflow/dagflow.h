@@ -629,7 +629,8 @@ int df_pool_fault_info(const void *addr, const void *sp, df_fault_info *out);
  * alone (three charged losses in a row fail a task; losses not charged fail it after ten).
  * The record is a small file, crash.PID, in a folder of the user's own (mode 0700):
  * $XDG_RUNTIME_DIR/dagflow, else ${TMPDIR:-/tmp}/dagflow-UID; it is read (and removed) by a
- * resume on this host; a resume on another host charges nobody.
+ * resume on this host. For other hosts (a PostgreSQL store), df_crash_report_send puts the same
+ * culprit in the store.
  * df_crash_record_prepare: call once, early, outside any handler (not thread-safe with itself):
  * computes this process's record path and makes the folder. Returns 0, or DF_EREFUSED when no
  * safe folder exists (owned by someone else, group/world-accessible, a symbolic link): records are
@@ -640,6 +641,22 @@ int df_crash_record_prepare(void);
  * Async-signal-safe (open, write, close, clock_gettime); does nothing before
  * df_crash_record_prepare or when fi is NULL. */
 void df_crash_record_write(const df_fault_info *fi);
+
+/* Sends the culprit of a crash to the store db (a PostgreSQL URI or a SQLite path, borrowed), so
+ * that any engine on any host charges the lost attempt to that task alone (SPEC §12): called by
+ * the reporter process that a crashing `dagflow` starts from its fatal-signal handler (the
+ * crashed process, pid, waits for it; engine/cli/crash.c), on the crashed process's host. fi
+ * (borrowed) names the task, run, attempt and map index whose own code crashed process pid. When
+ * pid is a `dagflow worker` holding that attempt's claim, its queue row is marked and its lease
+ * ended, so the run's engine records the attempt LOST and charged within a second; when pid is
+ * the engine that owns the run and the attempt is still RUNNING, the attempt is marked charged
+ * for the engine that resumes the run. Opens and closes its own connection (one transaction);
+ * thread-safe. Returns 1 (a worker's claim marked) or 2 (the engine's attempt marked);
+ * DF_ENOTFOUND when neither applies (the lease had expired, the run was taken over); DF_EINPUT
+ * for an incomplete fi; DF_ESTORE when the store cannot be opened or written; err (errlen bytes)
+ * then says why. */
+int df_crash_report_send(const char *db, long long pid, const df_fault_info *fi, char *err,
+                         size_t errlen);
 
 /* ---- dagflow worker (SPEC §11, engine/worker.c) ----------------------------------------------
  * A worker claims attempts from a PostgreSQL store's queue (those engines with --executor

@@ -79,6 +79,8 @@ enum df_pg_stmt_id {
     PG_PROCS_LIST,
     PG_PROCS_FORGET,
     PG_ATTEMPT_CHARGE,
+    PG_CRASH_WORK,
+    PG_CRASH_ATTEMPT,
     PG_PERIOD_CLOSE,
     PG_PERIOD_OPEN,
     PG_PERIODS_LIST,
@@ -299,6 +301,7 @@ int df_pg_attempt_procs(df_store *s, long long run_id, df_attempt_proc **out, si
 int df_pg_attempt_procs_forget(df_store *s, long long run_id, const char *host);
 int df_pg_attempt_charge(df_store *s, long long run_id, const char *task_id, long long map_index,
                          unsigned attempt);
+int df_pg_crash_report(df_store *s, const df_crash_report *r, df_crash_mark *mark);
 int df_pg_run_period_start(df_store *s, long long run_id, int64_t at, int64_t close_open_at);
 int df_pg_run_period_end(df_store *s, long long run_id, int64_t at);
 int df_pg_run_periods(df_store *s, long long run_id, df_run_period **out, size_t *n);

@@ -325,6 +325,7 @@ static int load_tasks(df_pg_store *s, df_stored_run *run, bool *no_mem, const ch
         t->failures = (unsigned)df_pg_ll(r, i, 12);
         t->map_index = df_pg_ll(r, i, 13);
         t->charged_streak = (unsigned)df_pg_ll(r, i, 14);
+        t->open_charged = df_pg_ll(r, i, 15) != 0;
     }
     PQclear(r);
     return code;

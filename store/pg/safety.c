@@ -84,6 +84,49 @@ int df_pg_attempt_charge(df_store *store, long long run_id, const char *task_id,
     return code;
 }
 
+/* See store.h: the worker's queue row first, else the engine's attempt, in one transaction. */
+int df_pg_crash_report(df_store *store, const df_crash_report *r, df_crash_mark *mark)
+{
+    df_pg_store *s = df_pg_of(store);
+    const char *W = "report a crash";
+    char pid[24];
+    snprintf(pid, sizeof pid, "%lld", r->pid);
+    int mode;
+    int code = df_pg_op_begin(s, &mode, W);
+    if (code != DF_STORE_OK)
+        return code;
+    long long changes = 0;
+    df_pg_params p = {0};
+    df_pg_i64(&p, r->run_id);
+    df_pg_text(&p, r->task_id);
+    df_pg_i64(&p, r->map_index);
+    df_pg_i64(&p, r->attempt);
+    df_pg_text(&p, pid);
+    df_pg_text(&p, r->host);
+    code = df_pg_write(s, PG_CRASH_WORK, &p, W, &changes);
+    if (code == DF_STORE_OK && changes > 0) {
+        *mark = DF_CRASH_MARK_WORK;
+    } else if (code == DF_STORE_OK) {
+        df_pg_params q = {0};
+        df_pg_i64(&q, r->run_id);
+        df_pg_text(&q, r->task_id);
+        df_pg_i64(&q, r->map_index);
+        df_pg_i64(&q, r->attempt);
+        df_pg_i64(&q, r->pid);
+        df_pg_text(&q, r->host);
+        code = df_pg_write(s, PG_CRASH_ATTEMPT, &q, W, &changes);
+        if (code == DF_STORE_OK && changes > 0)
+            *mark = DF_CRASH_MARK_ATTEMPT;
+    }
+    code = df_pg_op_end(s, mode, code, W);
+    if (code == DF_STORE_OK && *mark == DF_CRASH_MARK_NONE)
+        code = df_store_failf(&s->base, DF_STORE_NOTFOUND,
+                              "store: %s: attempt %u of task \"%s\" in run %lld is neither held by "
+                              "worker %s:%lld nor open under that process",
+                              W, r->attempt, r->task_id, r->run_id, r->host, r->pid);
+    return code;
+}
+
 /* Closes the run's open period at `at` (its start when earlier). */
 static int period_close(df_pg_store *s, long long run_id, int64_t at, const char *W)
 {

@@ -207,7 +207,10 @@ static const char *const pg_sql[PG__COUNT] = {
         "   AND a.map_index = t.map_index AND a.outcome = 'LOST' AND a.charged = 1"
         "   AND a.attempt > t.retry_base AND a.attempt > COALESCE((SELECT max(b.attempt)"
         "     FROM attempts b WHERE b.run_id = t.run_id AND b.task_id = t.task_id"
-        "     AND b.map_index = t.map_index AND b.outcome NOT IN ('LOST', 'RUNNING')), 0))"
+        "     AND b.map_index = t.map_index AND b.outcome NOT IN ('LOST', 'RUNNING')), 0)),"
+        " COALESCE((SELECT max(a.charged) FROM attempts a WHERE a.run_id = t.run_id"
+        "           AND a.task_id = t.task_id AND a.map_index = t.map_index"
+        "           AND a.outcome = 'RUNNING'), 0)"
         " FROM task_instances t WHERE t.run_id = $1::bigint ORDER BY t.idx, t.map_index",
     [PG_ATTEMPTS_TASK] = "SELECT state, attempt, result FROM task_instances"
                          " WHERE run_id = $1::bigint AND task_id = $2::text"
@@ -265,6 +268,20 @@ static const char *const pg_sql[PG__COUNT] = {
         "UPDATE attempts SET charged = 1"
         " WHERE run_id = $1::bigint AND task_id = $2::text AND attempt = $3::bigint"
         " AND map_index = $4::bigint",
+    /* A crash reported by the crashed process's reporter (safety.c, SPEC §12): a worker's
+     * claimed row (its name is "host:pid", engine/worker.c) marked, its lease ended now; or the
+     * RUNNING attempt of a run that process still owns. */
+    [PG_CRASH_WORK] =
+        "UPDATE work_queue SET crashed_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint,"
+        " lease_until = LEAST(lease_until,"
+        " (extract(epoch FROM clock_timestamp()) * 1000)::bigint)"
+        " WHERE run_id = $1::bigint AND task_id = $2::text AND map_index = $3::bigint"
+        " AND attempt = $4::bigint AND state IN (1, 2) AND worker = $6::text || ':' || $5::text",
+    [PG_CRASH_ATTEMPT] =
+        "UPDATE attempts a SET charged = 1 FROM runs r"
+        " WHERE a.run_id = $1::bigint AND a.task_id = $2::text AND a.map_index = $3::bigint"
+        " AND a.attempt = $4::bigint AND a.outcome = 'RUNNING' AND r.run_id = a.run_id"
+        " AND r.state = 'RUNNING' AND r.engine_pid = $5::bigint AND r.engine_host = $6::text",
     [PG_PERIOD_CLOSE] = "UPDATE run_periods SET ended_at = GREATEST(started_at, $2::bigint)"
                         " WHERE run_id = $1::bigint AND ended_at IS NULL",
     [PG_PERIOD_OPEN] =

@@ -63,14 +63,17 @@ static const char *const work_sql[] = {
         " FOR UPDATE SKIP LOCKED) RETURNING w.*), " WORK_HISTORY(
             "d.done_at", "false") " SELECT d.run_id, d.unit, d.attempt, d.status, d.result, "
                                   "d.error, d.log, d.worker,"
-                                  " d.claimed_at - d.enqueued_at FROM d",
+                                  " d.claimed_at - d.enqueued_at, false FROM d",
+    /* A row whose worker reported a crash in the attempt's own code (crashed_at, set by
+     * safety.c's PG_CRASH_WORK with its lease ended) comes back charged. */
     [PG_WORK_EXPIRE - PG_WORK_ENQUEUE] =
         "WITH d AS (DELETE FROM work_queue w WHERE w.state IN (1, 2)"
-        " AND w.run_id = ANY($1::bigint[]) AND w.lease_until <= " NOW_MS
-        " RETURNING w.*), " WORK_HISTORY(
+        " AND w.run_id = ANY($1::bigint[]) AND (w.lease_until <= " NOW_MS
+        " OR w.crashed_at IS NOT NULL) RETURNING w.*), " WORK_HISTORY(
             NOW_MS,
             "true") " SELECT d.run_id, d.unit, d.attempt, NULL::integer, NULL::text, NULL::text,"
-                    " NULL::text, d.worker, d.claimed_at - d.enqueued_at FROM d",
+                    " NULL::text, d.worker, d.claimed_at - d.enqueued_at,"
+                    " d.crashed_at IS NOT NULL FROM d",
     [PG_WORK_CANCEL - PG_WORK_ENQUEUE] =
         "WITH up AS (UPDATE work_queue SET state = CASE WHEN state = 0 THEN 3 ELSE 2 END,"
         " status = CASE WHEN state = 0 THEN $4::integer ELSE status END,"
@@ -304,6 +307,7 @@ static int pg_collect(df_store *store, const long long *runs, size_t nruns, size
         o[i].log = df_pg_strdup(r, i, 6, &bad);
         o[i].worker = df_pg_strdup(r, i, 7, &bad);
         o[i].wait_ms = df_pg_ll(r, i, 8);
+        o[i].charged = expired && strcmp(PQgetvalue(r, i, 9), "t") == 0;
     }
     PQclear(r);
     if (bad) {

@@ -71,6 +71,7 @@ enum df_sqlite_stmt_id {
     ST_PROCS_LIST,
     ST_PROCS_FORGET,
     ST_ATTEMPT_CHARGE,
+    ST_CRASH_ATTEMPT,
     ST_PERIOD_CLOSE,
     ST_PERIOD_OPEN,
     ST_PERIODS_LIST,
@@ -344,6 +345,7 @@ int df_sqlite_attempt_procs(df_store *s, long long run_id, df_attempt_proc **out
 int df_sqlite_attempt_procs_forget(df_store *s, long long run_id, const char *host);
 int df_sqlite_attempt_charge(df_store *s, long long run_id, const char *task_id,
                              long long map_index, unsigned attempt);
+int df_sqlite_crash_report(df_store *s, const df_crash_report *r, df_crash_mark *mark);
 int df_sqlite_run_period_start(df_store *s, long long run_id, int64_t at, int64_t close_open_at);
 int df_sqlite_run_period_end(df_store *s, long long run_id, int64_t at);
 int df_sqlite_run_periods(df_store *s, long long run_id, df_run_period **out, size_t *n);

@@ -511,6 +511,7 @@ static const df_store_ops sqlite_ops = {
     .attempt_procs = df_sqlite_attempt_procs,
     .attempt_procs_forget = df_sqlite_attempt_procs_forget,
     .attempt_charge = df_sqlite_attempt_charge,
+    .crash_report = df_sqlite_crash_report,
     .run_period_start = df_sqlite_run_period_start,
     .run_period_end = df_sqlite_run_period_end,
     .run_periods = df_sqlite_run_periods,

@@ -356,6 +356,7 @@ static int load_task_row(df_sqlite_store *s, sqlite3_stmt *st, long long run_id,
     t->failures = (unsigned)sqlite3_column_int64(st, 12);
     t->map_index = sqlite3_column_int64(st, 13);
     t->charged_streak = (unsigned)sqlite3_column_int64(st, 14);
+    t->open_charged = sqlite3_column_int64(st, 15) != 0;
     return DF_STORE_OK;
 }
 

@@ -113,6 +113,34 @@ int df_sqlite_attempt_charge(df_store *store, long long run_id, const char *task
     return code;
 }
 
+/* See store.h: SQLite has no worker queue, so only the engine's own attempt. */
+int df_sqlite_crash_report(df_store *store, const df_crash_report *r, df_crash_mark *mark)
+{
+    df_sqlite_store *s = df_sqlite_of(store);
+    const char *W = "report a crash";
+    int code = DF_STORE_OK;
+    sqlite3_stmt *st = s->schema < 8 ? NULL : df_sqlite_stmt(s, ST_CRASH_ATTEMPT, W, &code);
+    if (s->schema >= 8 && !st)
+        return code;
+    if (st) {
+        sqlite3_bind_int64(st, 1, r->run_id);
+        df_sqlite_bind_text(st, 2, r->task_id);
+        sqlite3_bind_int64(st, 3, r->map_index);
+        sqlite3_bind_int64(st, 4, r->attempt);
+        sqlite3_bind_int64(st, 5, r->pid);
+        df_sqlite_bind_text(st, 6, r->host);
+        code = df_sqlite_run_write(s, st, W);
+        if (code == DF_STORE_OK && sqlite3_changes(s->db) > 0)
+            *mark = DF_CRASH_MARK_ATTEMPT;
+    }
+    if (code == DF_STORE_OK && *mark == DF_CRASH_MARK_NONE)
+        code = df_store_failf(&s->base, DF_STORE_NOTFOUND,
+                              "store: %s: attempt %u of task \"%s\" in run %lld is not open under "
+                              "process %lld on %s",
+                              W, r->attempt, r->task_id, r->run_id, r->pid, r->host);
+    return code;
+}
+
 /* Closes the run's open period at `at` (its start when earlier). */
 static int period_close(df_sqlite_store *s, long long run_id, int64_t at, const char *W)
 {

@@ -162,7 +162,10 @@ static const char *const stmt_sql[ST__COUNT] = {
         "   AND a.map_index = t.map_index AND a.outcome = 'LOST' AND a.charged = 1"
         "   AND a.attempt > t.retry_base AND a.attempt > COALESCE((SELECT max(b.attempt)"
         "     FROM attempts b WHERE b.run_id = t.run_id AND b.task_id = t.task_id"
-        "     AND b.map_index = t.map_index AND b.outcome NOT IN ('LOST', 'RUNNING')), 0))"
+        "     AND b.map_index = t.map_index AND b.outcome NOT IN ('LOST', 'RUNNING')), 0)),"
+        " COALESCE((SELECT max(a.charged) FROM attempts a WHERE a.run_id = t.run_id"
+        "           AND a.task_id = t.task_id AND a.map_index = t.map_index"
+        "           AND a.outcome = 'RUNNING'), 0)"
         " FROM task_instances t WHERE t.run_id = ?1 ORDER BY t.idx, t.map_index",
     [ST_ATTEMPTS_TASK] = "SELECT state, attempt, result FROM task_instances"
                          " WHERE run_id = ?1 AND task_id = ?2 AND map_index = ?3",
@@ -197,6 +200,14 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_ATTEMPT_CHARGE] = "UPDATE attempts SET charged = 1"
                           " WHERE run_id = ?1 AND task_id = ?2 AND attempt = ?3"
                           " AND map_index = ?4",
+    /* A crash reported by the crashed engine's reporter (safety.c, SPEC §12): the RUNNING
+     * attempt of a run that process still owns. */
+    [ST_CRASH_ATTEMPT] = "UPDATE attempts SET charged = 1"
+                         " WHERE run_id = ?1 AND task_id = ?2 AND map_index = ?3"
+                         " AND attempt = ?4 AND outcome = 'RUNNING'"
+                         " AND EXISTS (SELECT 1 FROM runs r WHERE r.run_id = ?1"
+                         " AND r.state = 'RUNNING' AND r.engine_pid = ?5"
+                         " AND r.engine_host = ?6)",
     [ST_PERIOD_CLOSE] = "UPDATE run_periods SET ended_at = max(started_at, ?2)"
                         " WHERE run_id = ?1 AND ended_at IS NULL",
     [ST_PERIODS_LIST] = "SELECT started_at, ended_at FROM run_periods WHERE run_id = ?1"
@@ -217,7 +228,7 @@ static const char *const stmt_sql[ST__COUNT] = {
         " (SELECT count(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id"
         "   AND a.map_index = t.map_index AND a.outcome IN ('FAILED', 'TIMED_OUT')"
         "   AND a.attempt > t.retry_base),"
-        " t.map_index, 0"
+        " t.map_index, 0, 0"
         " FROM task_instances t WHERE t.run_id = ?1 ORDER BY t.idx, t.map_index",
     [ST_SCHED_ANCHOR_INSERT] = "INSERT OR IGNORE INTO schedule_state (workflow, first_loaded_at)"
                                " VALUES (?1, ?2)",

@@ -661,7 +661,7 @@ static void test_lease_lost(void **state_)
     start(h);
     assert_int_equal(state(h, "a"), DF_TS_RUNNING);
     mark(h);
-    df_run_core_lost(h->c, 0, 1, "lost: its worker w1 did not renew its lease", &h->clk);
+    df_run_core_lost(h->c, 0, 1, "lost: its worker w1 did not renew its lease", false, &h->clk);
     drain(h);
     df_effect *close = find(h, DF_FX_ATTEMPT_CLOSE, 0);
     assert_non_null(close);
@@ -674,7 +674,7 @@ static void test_lease_lost(void **state_)
     assert_int_equal(state(h, "a"), DF_TS_QUEUED);
     /* a stale loss (attempt 1 again) changes nothing */
     mark(h);
-    df_run_core_lost(h->c, 0, 1, "stale", &h->clk);
+    df_run_core_lost(h->c, 0, 1, "stale", false, &h->clk);
     assert_int_equal(drain(h), 0);
     step(h);
     assert_int_equal(state(h, "a"), DF_TS_RUNNING);
@@ -688,7 +688,7 @@ static void test_lease_lost(void **state_)
     start(h);
     for (unsigned k = 1; k <= 10; k++) {
         assert_int_equal(state(h, "a"), DF_TS_RUNNING);
-        df_run_core_lost(h->c, 0, k, "lost", &h->clk);
+        df_run_core_lost(h->c, 0, k, "lost", false, &h->clk);
         drain(h);
         step(h);
     }
@@ -700,9 +700,38 @@ static void test_lease_lost(void **state_)
     start(h);
     df_run_core_request_cancel(h->c, "by test", &h->clk);
     drain(h);
-    df_run_core_lost(h->c, 0, 1, "lost", &h->clk);
+    df_run_core_lost(h->c, 0, 1, "lost", false, &h->clk);
     drain(h);
     assert_int_equal(state(h, "a"), DF_TS_CANCELLED);
+    h_free(h);
+}
+
+/* SPEC §12 across hosts: a worker that reported a crash in the attempt's own code makes the loss
+ * charged (the close effect says so): the third charged loss in a row fails the task, an
+ * uncharged loss in between not breaking the streak; uncharged losses alone need ten. */
+static void test_lease_lost_charged(void **state_)
+{
+    (void)state_;
+    harness *h = h_new("{\"name\":\"t\",\"tasks\":[{\"id\":\"a\",\"plugin\":\"x\"}]}", 4);
+    start(h);
+    const bool charged[] = {true, false, true, true};
+    for (unsigned k = 1; k <= 4; k++) {
+        assert_int_equal(state(h, "a"), DF_TS_RUNNING);
+        mark(h);
+        df_run_core_lost(h->c, 0, k, "lost", charged[k - 1], &h->clk);
+        drain(h);
+        df_effect *close = find(h, DF_FX_ATTEMPT_CLOSE, 0);
+        assert_non_null(close);
+        assert_int_equal(close->outcome, DF_AO_LOST);
+        assert_int_equal(close->charged, charged[k - 1]);
+        if (k < 4) {
+            assert_int_equal(state(h, "a"), DF_TS_QUEUED);
+            step(h);
+        }
+    }
+    assert_int_equal(state(h, "a"), DF_TS_FAILED);
+    assert_non_null(strstr(find(h, DF_FX_TRANSITION, 0)->error, "lost 3 times in a row"));
+    assert_non_null(strstr(find(h, DF_FX_TRANSITION, 0)->error, "own plugin code crashed"));
     h_free(h);
 }
 
@@ -771,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_resume_charged_losses),
+        cmocka_unit_test(test_lease_lost_charged),
         cmocka_unit_test(test_retry_command),
         cmocka_unit_test(test_lease_lost),
         cmocka_unit_test(test_finished),
