@@ -5,7 +5,8 @@
  * any host charges the lost attempt to that task alone (SPEC §12). Internal: not in the command
  * table or --help. It stops itself after DF_CRASH_REPORT_LIMIT_S (SIGALRM's default action), so
  * a store that does not answer delays the crashed process's death by that much at most. Prints
- * one `dagflow: ` line on stderr (the crashed process's): what was marked, or why nothing was.
+ * one `dagflow: ` line on stderr (the crashed process's) for a worker's marked claim, or why
+ * nothing was marked; nothing for an engine's attempt (the engine's own line is the one).
  * Exit 0 when marked, 1 when nothing applied, 2 on bad usage, 3 on a store error. */
 #include "cli.h"
 
@@ -49,11 +50,7 @@ int df_cmd_crash_report(int argc, char **argv)
         df_cli_error("the crash is recorded in the store: attempt %lld of task \"%s\" (run %lld) "
                      "is charged to it when its engine records it LOST",
                      attempt, fi.task_id, run);
-    else if (rc == 2)
-        df_cli_error("the crash is recorded in the store: attempt %lld of task \"%s\" (run %lld) "
-                     "is charged to it when the run is resumed, on any host",
-                     attempt, fi.task_id, run);
-    else
+    else if (rc != 2) /* (an engine's: its own line said it all, SPEC keeps it one line) */
         df_cli_error("the crash of task \"%s\" (run %lld, attempt %lld) is not recorded in the "
                      "store, so it is charged to nobody: %s",
                      fi.task_id, run, attempt, err);

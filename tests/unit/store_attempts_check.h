@@ -3,8 +3,10 @@
  * order with their outcome, times, error and log; each attempt's own stdout, stderr, exit code and
  * truncation flags (attempts.output), and, for attempts closed without them, the task result's
  * given to the latest ended attempt only; a task without attempts;
- * an open attempt; an unknown task and an unknown run told apart. The caller includes cmocka and
- * store/store.h first. */
+ * an open attempt; an unknown task and an unknown run told apart. And df_store_crash_report for an
+ * engine's own crash (check_crash_report): the open attempt of a run the crashed process owns is
+ * charged and df_store_load_run says so; another pid or host, or an attempt no longer open,
+ * charges nothing. The caller includes cmocka and store/store.h first. */
 #ifndef DF_TEST_STORE_ATTEMPTS_CHECK_H
 #define DF_TEST_STORE_ATTEMPTS_CHECK_H
 
@@ -133,6 +135,57 @@ static void check_task_attempts(df_store *s)
     assert_int_equal(df_store_task_attempts(s, run + 100, "t0", &o), DF_STORE_NOTFOUND);
     assert_non_null(strstr(df_store_error(s), "no run"));
     assert_null(strstr(df_store_error(s), "has no task"));
+}
+
+/* SPEC §12 across hosts: the crashed engine's reporter marks its open attempt charged. */
+static void check_crash_report(df_store *s)
+{
+    const char *dag = "{\"name\":\"cr\",\"tasks\":[{\"id\":\"t0\",\"plugin\":\"crash\"},"
+                      "{\"id\":\"t1\",\"plugin\":\"sleep\"}]}";
+    df_task_record tasks[] = {{.id = "t0", .plugin = "crash"}, {.id = "t1", .plugin = "sleep"}};
+    df_engine_id me = {.pid = 4242, .host = "host-a", .started_at = 1000};
+    df_run_record rec = {.workflow = "cr",
+                         .dag_json = dag,
+                         .started_at = 1000,
+                         .engine = &me,
+                         .tasks = tasks,
+                         .n_tasks = 2};
+    long long run = 0;
+    assert_int_equal(df_store_create_run(s, &rec, &run), DF_STORE_OK);
+    assert_int_equal(df_store_attempt_open(s, run, "t0", 1, 2000), DF_STORE_OK);
+    assert_int_equal(df_store_attempt_open(s, run, "t1", 1, 2000), DF_STORE_OK);
+    df_crash_report r = {.run_id = run,
+                         .task_id = "t0",
+                         .map_index = -1,
+                         .attempt = 1,
+                         .pid = 4243,
+                         .host = "host-a"};
+    df_crash_mark mark = DF_CRASH_MARK_WORK;
+    /* another process on the same host, the same pid on another host: not the owner */
+    assert_int_equal(df_store_crash_report(s, &r, &mark), DF_STORE_NOTFOUND);
+    assert_int_equal(mark, DF_CRASH_MARK_NONE);
+    r.pid = 4242;
+    r.host = "host-b";
+    assert_int_equal(df_store_crash_report(s, &r, &mark), DF_STORE_NOTFOUND);
+    r.host = "host-a";
+    assert_int_equal(df_store_crash_report(s, &r, &mark), DF_STORE_OK);
+    assert_int_equal(mark, DF_CRASH_MARK_ATTEMPT);
+    df_stored_run *lr = NULL;
+    assert_int_equal(df_store_load_run(s, run, &lr), DF_STORE_OK);
+    assert_int_equal(lr->n_tasks, 2);
+    assert_int_equal(lr->tasks[0].open_attempt, 1);
+    assert_true(lr->tasks[0].open_charged);
+    assert_int_equal(lr->tasks[1].open_attempt, 1);
+    assert_false(lr->tasks[1].open_charged); /* the bystander */
+    df_stored_run_free(lr);
+    /* once closed, the attempt is no longer open: a late report charges nothing */
+    assert_int_equal(df_store_attempt_close(s, run, "t1", 1, DF_AO_LOST, 3000, "lost", NULL),
+                     DF_STORE_OK);
+    r.task_id = "t1";
+    assert_int_equal(df_store_crash_report(s, &r, &mark), DF_STORE_NOTFOUND);
+    /* bad arguments */
+    r.attempt = 0;
+    assert_int_not_equal(df_store_crash_report(s, &r, NULL), DF_STORE_OK);
 }
 
 #endif

@@ -24,6 +24,14 @@ static void test_task_attempts(void **state)
     check_task_attempts(f->s);
 }
 
+/* df_store_crash_report (store_attempts_check.h, which test_store_pg.c runs on PostgreSQL). */
+static void test_crash_report(void **state)
+{
+    fx *f = *state;
+    f->s = open_ok(f);
+    check_crash_report(f->s);
+}
+
 /* Cancel requests (store_cancel_check.h, which test_store_pg.c runs on PostgreSQL). */
 static void test_cancel_requests(void **state)
 {
@@ -133,6 +141,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_task_attempts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_report, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_attempts_match_the_view, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_leases, setup, teardown),

@@ -269,6 +269,15 @@ static void test_task_attempts(void **state)
     check_task_attempts(f->s);
 }
 
+/* df_store_crash_report for an engine's own crash: the scenario SQLite passes too
+ * (store_attempts_check.h). */
+static void test_crash_report(void **state)
+{
+    pgfx *f = *state;
+    NEED_PG(f);
+    check_crash_report(f->s);
+}
+
 /* history's filters, gc, events and counts: the scenarios SQLite passes too
  * (store_history_check.h); bytes are the deleted rows' size. */
 static void test_history_filters(void **state)
@@ -325,6 +334,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_streak, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_attempts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_report, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_and_counts, setup, teardown),
