@@ -400,6 +400,15 @@ void df_cli_signals_stop(void);
  * sanitizer build (AddressSanitizer reports such faults itself). */
 void df_cli_crash_install(const df_cli *cli);
 
+/* Sends fi's culprit to the store as the fatal-signal handler does (the reporter, waited for),
+ * for a crash that is not a signal: a plugin's exit() (cmd_run.c's guard). Nothing without a
+ * PostgreSQL --db or in a sanitizer build. Async-signal-safe; after df_cli_crash_install. */
+void df_cli_crash_report(const df_fault_info *fi);
+
+/* The worker that `dagflow worker` runs (NULL before it is closed): when a task's code crashes
+ * it, the handler stops it from claiming more (df_worker_stop) while the reporter runs. */
+void df_cli_crash_worker(df_worker *w);
+
 /* ---- cmd_crash_report.c --------------------------------------------------------------------- */
 
 /* `dagflow __crash-report PID RUN_ID ATTEMPT MAP_INDEX TASK_ID` (argv whole, argv[1] the

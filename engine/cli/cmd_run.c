@@ -272,8 +272,10 @@ static void exit_guard(void)
     if (id < 0)
         return;
     df_fault_info fi; /* exit() called from a task's code: that task is to blame (SPEC §12) */
-    if (df_pool_fault_info(NULL, NULL, &fi))
+    if (df_pool_fault_info(NULL, NULL, &fi)) {
         df_crash_record_write(&fi);
+        df_cli_crash_report(&fi); /* with PostgreSQL, for every host */
+    }
     fflush(stderr);
     if (id > 0)
         fprintf(stderr,

@@ -70,9 +70,11 @@ int df_cmd_worker(const df_cli *cli)
         df_cli_error("%s", err);
         return rc == DF_EINPUT ? DF_EXIT_USAGE : DF_EXIT_INTERNAL;
     }
+    df_cli_crash_worker(w);
     pthread_t watcher;
     if (pthread_create(&watcher, NULL, watch, w) != 0) {
         df_cli_error("cannot start the signal thread");
+        df_cli_crash_worker(NULL);
         df_worker_close(w);
         return DF_EXIT_INTERNAL;
     }
@@ -89,6 +91,7 @@ int df_cmd_worker(const df_cli *cli)
     log_line(NULL, line);
     if (rc != 0)
         df_cli_error("%s", err);
+    df_cli_crash_worker(NULL);
     size_t left = df_worker_close(w);
     fflush(stdout);
     fflush(stderr);

@@ -87,6 +87,7 @@ static volatile sig_atomic_t crashing;
  * with DAGFLOW_DB set to the PostgreSQL store; NULL: no reporter). */
 static bool is_worker;
 static char **report_env;
+static df_worker *volatile worker; /* df_cli_crash_worker: stopped from claiming when it crashes */
 
 /* Whether the signal came from this process's own code (a fault, or its own abort()/raise()),
  * not from another process's kill(2) (SPEC §12: an outside signal is charged to nobody). */
@@ -225,6 +226,9 @@ static void on_fatal(int sig, siginfo_t *si, void *uctx)
             m.buf[m.n++] = '\n';
         ssize_t unused = write(STDERR_FILENO, m.buf, m.n);
         (void)unused;
+        df_worker *w = worker;
+        if (w) /* no more claims while the reporter runs: they would be lost with this process */
+            df_worker_stop(w);
         report(&fi); /* for every host: the store */
     }
     /* Die of the same signal: its default action back, then raised (a fault would also re-fault
@@ -233,6 +237,25 @@ static void on_fatal(int sig, siginfo_t *si, void *uctx)
     raise(sig);
 }
 #endif
+
+void df_cli_crash_report(const df_fault_info *fi)
+{
+#ifndef DF_SANITIZE
+    if (fi)
+        report(fi);
+#else
+    (void)fi;
+#endif
+}
+
+void df_cli_crash_worker(df_worker *w)
+{
+#ifndef DF_SANITIZE
+    worker = w;
+#else
+    (void)w;
+#endif
+}
 
 #ifndef DF_SANITIZE
 extern char **environ;

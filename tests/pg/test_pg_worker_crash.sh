@@ -14,7 +14,8 @@
 #      (another XDG_RUNTIME_DIR: the crash record file is not there): the store holds the charge
 #      (attempts.charged on the open attempt before the resume), so the third crash fails the task
 #      with three charged LOST attempts, as on the crashing host.
-# Parts 1 and 3 need the CLI's crash handler, which a sanitizer build does not install.
+#   4. a plugin that calls exit() in the engine: the open attempt is charged in the store too.
+# Parts 1, 3 and 4 need the CLI's crash handler, which a sanitizer build does not install.
 set -euo pipefail
 source "$(dirname "$0")/../e2e/lib.sh"
 source "$(dirname "$0")/../e2e/run_lib.sh"
@@ -154,5 +155,16 @@ JSON
     assert_match "$(q "SELECT error FROM task_history WHERE run_id = $run AND task_id = 'boom'")" \
         "own plugin code crashed" "error of boom"
     expect_invariants "$run" finished
+fi
+
+if ((SANITIZE == 0)); then
+    note "4. a plugin's exit() in the engine: charged in the store too (the exit guard reports it)"
+    need_plugin exiter
+    mkdir -m 700 -p hostC
+    echo '{"name": "quit", "tasks": [{"id": "bye", "plugin": "exiter", "params": {"code": 0}}]}' >quit.json
+    XDG_RUNTIME_DIR="$WORK/hostC" dfg run quit.json
+    expect_rc 3 "run ended by its plugin's exit()"
+    run=$(q "SELECT run_id FROM run_history WHERE workflow = 'quit'")
+    assert_eq "1 RUNNING 1" "$(attempts "$run" bye)" "the open attempt is charged in the store"
 fi
 df_done
