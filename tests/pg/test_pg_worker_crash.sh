@@ -56,10 +56,11 @@ else
 JSON
     bg engine run boom.json --executor workers
     ENGINE=$BG_PID
+    # (under load the engine may take a while to record the run: no worker before that)
+    wait_sql "SELECT count(*) FROM run_history WHERE workflow = 'boom'" 60 "the run recorded"
     crashes=0
     for k in 1 2 3 4; do
-        [[ "$(q "SELECT state FROM run_history WHERE workflow = 'boom'")" == RUNNING ||
-            -z "$(q "SELECT state FROM run_history WHERE workflow = 'boom'")" ]] || break
+        [[ "$(q "SELECT state FROM run_history WHERE workflow = 'boom'")" == RUNNING ]] || break
         bg "w$k" worker --lease-ms 15000
         W=$BG_PID
         t0=$(now_ms)
