@@ -1,12 +1,13 @@
 /* cmd_worker: the `worker` command (SPEC §11), a thin front end of dagflow.h's df_worker_*
  * (engine/worker.c): the process-wide settings of a command that runs tasks, SIGINT/SIGTERM
- * made df_worker_stop calls (a thread waiting for them), and the worker's log lines on stderr,
- * each after its UTC time. */
+ * made df_worker_stop calls (a thread waiting for them), the worker's log lines on stderr,
+ * each after its UTC time, and a guard that reports a plugin's exit() as its crash (SPEC §12). */
 #include "cli.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +41,29 @@ static void *watch(void *arg)
     }
 }
 
+/* The worker running, for exit_guard (set while df_worker_run runs). */
+static df_worker *volatile running;
+
+/* A plugin that calls exit() inside execute ends the worker: before the process goes, its
+ * attempt is reported to the store as its own code's crash (SPEC §12: the run's engine records it
+ * LOST and charged at once), as the fatal-signal handler does, and the worker exits with 3. An
+ * exit() elsewhere is left alone. */
+static void exit_guard(void)
+{
+    df_fault_info fi;
+    df_worker *w = running;
+    if (!w || !df_pool_fault_info(NULL, NULL, &fi))
+        return;
+    df_worker_stop(w); /* no more claims meanwhile */
+    df_cli_error("task \"%s\" (run %lld, attempt %u) called exit() in its plugin's code and "
+                 "ended this worker; the run's engine records the attempt LOST, charged to the "
+                 "task (three such losses in a row fail it)",
+                 fi.task_id, fi.run_id, fi.attempt);
+    fflush(stderr);
+    df_cli_crash_report(&fi);
+    _exit(DF_EXIT_INTERNAL);
+}
+
 int df_cmd_worker(const df_cli *cli)
 {
     df_cli_process_setup();
@@ -71,10 +95,15 @@ int df_cmd_worker(const df_cli *cli)
         return rc == DF_EINPUT ? DF_EXIT_USAGE : DF_EXIT_INTERNAL;
     }
     df_cli_crash_worker(w);
+    running = w;
+    if (atexit(exit_guard) != 0)
+        df_cli_error("cannot arm the guard against plugins that call exit(): such an exit "
+                     "is charged to nobody");
     pthread_t watcher;
     if (pthread_create(&watcher, NULL, watch, w) != 0) {
         df_cli_error("cannot start the signal thread");
         df_cli_crash_worker(NULL);
+        running = NULL;
         df_worker_close(w);
         return DF_EXIT_INTERNAL;
     }
@@ -92,6 +121,7 @@ int df_cmd_worker(const df_cli *cli)
     if (rc != 0)
         df_cli_error("%s", err);
     df_cli_crash_worker(NULL);
+    running = NULL;
     size_t left = df_worker_close(w);
     fflush(stdout);
     fflush(stderr);

@@ -15,7 +15,9 @@
 #      (attempts.charged on the open attempt before the resume), so the third crash fails the task
 #      with three charged LOST attempts, as on the crashing host.
 #   4. a plugin that calls exit() in the engine: the open attempt is charged in the store too.
-# Parts 1, 3 and 4 need the CLI's crash handler, which a sanitizer build does not install.
+#   5. a plugin that calls exit() in `dagflow worker`: as 1 (the worker's exit guard reports it;
+#      each worker exits with 3).
+# Parts 1, 3, 4 and 5 need the CLI's crash handler, which a sanitizer build does not install.
 set -euo pipefail
 source "$(dirname "$0")/../e2e/lib.sh"
 source "$(dirname "$0")/../e2e/run_lib.sh"
@@ -41,11 +43,54 @@ attempts() {
        ORDER BY attempt) FROM attempts WHERE run_id = $1 AND task_id = '$2'"
 }
 
+# crash_workers WF FILE RC LINE: runs FILE (workflow WF, whose task "boom" ends every worker that
+# runs it) with --executor workers, starting workers one after the other (15 s leases) until the
+# run ends; each crashed worker must exit with RC, say LINE and that its reporter marked the claim,
+# and its attempt must be LOST within 10 s of its death (well before the lease). Sets ENGINE and
+# crashes (how many workers boom ended).
+crash_workers() {
+    local wf="$1" file="$2" want_rc="$3" line="$4" k W t0 t_dead
+    bg "engine-$wf" run "$file" --executor workers
+    ENGINE=$BG_PID
+    # (under load the engine may take a while to record the run: no worker before that)
+    wait_sql "SELECT count(*) FROM run_history WHERE workflow = '$wf'" 60 "the run recorded"
+    crashes=0
+    for k in 1 2 3 4; do
+        [[ "$(q "SELECT state FROM run_history WHERE workflow = '$wf'")" == RUNNING ]] || break
+        bg "$wf-w$k" worker --lease-ms 15000
+        W=$BG_PID
+        t0=$(now_ms)
+        # the worker claims boom and dies of it, or (after the third) finds nothing to claim
+        while kill -0 "$W" 2>/dev/null && [[ "$(ps -o stat= -p "$W" 2>/dev/null)" != Z* ]]; do
+            [[ "$(q "SELECT state FROM run_history WHERE workflow = '$wf'")" == RUNNING ]] || break
+            (($(now_ms) - t0 < 30000)) || fail "worker $k neither crashed nor saw the run end in 30 s"
+            sleep 0.05
+        done
+        if ! kill -0 "$W" 2>/dev/null || [[ "$(ps -o stat= -p "$W" 2>/dev/null)" == Z* ]]; then
+            bg_wait "$W" 5 "$wf-w$k"
+            expect_bg_rc "$want_rc" "$wf-w$k" "worker $k ended by its task"
+            crashes=$((crashes + 1))
+            assert_contains "$(cat "$WORK/$wf-w$k.err")" "$line" "worker $k's last line"
+            assert_contains "$(cat "$WORK/$wf-w$k.err")" "the crash is recorded in the store: attempt $k of task \"boom\"" \
+                "worker $k's reporter"
+            t_dead=$(now_ms)
+            wait_sql "SELECT count(*) FROM attempts a JOIN runs r ON r.run_id = a.run_id
+                      WHERE r.workflow = '$wf' AND a.task_id = 'boom' AND a.attempt = $k
+                      AND a.outcome = 'LOST'" 10 "attempt $k of boom LOST within 10 s of the crash (lease 15 s)"
+            note "attempt $k LOST $(($(now_ms) - t_dead)) ms after worker $k died (its lease: 15 s)"
+        else
+            kill -TERM "$W"
+            bg_wait "$W" 20 "$wf-w$k"
+            expect_bg_rc 0 "$wf-w$k" "worker $k after SIGTERM"
+        fi
+    done
+}
+
 SANITIZE=0
 grep -q '^DF_SANITIZE:BOOL=ON' "$DF_BUILD_DIR/CMakeCache.txt" 2>/dev/null && SANITIZE=1
 
 if ((SANITIZE)); then
-    note "sanitizer build: parts 1 and 3 are left out (no crash handler to attribute the fault)"
+    note "sanitizer build: parts 1, 3, 4 and 5 are left out (no crash handler to attribute the fault)"
 else
     note "1. a plugin that segfaults its worker every time: three charged losses fail the task"
     cat >boom.json <<'JSON'
@@ -54,42 +99,9 @@ else
   {"id": "calm", "plugin": "noop"}
 ]}
 JSON
-    bg engine run boom.json --executor workers
-    ENGINE=$BG_PID
-    # (under load the engine may take a while to record the run: no worker before that)
-    wait_sql "SELECT count(*) FROM run_history WHERE workflow = 'boom'" 60 "the run recorded"
-    crashes=0
-    for k in 1 2 3 4; do
-        [[ "$(q "SELECT state FROM run_history WHERE workflow = 'boom'")" == RUNNING ]] || break
-        bg "w$k" worker --lease-ms 15000
-        W=$BG_PID
-        t0=$(now_ms)
-        # the worker claims boom and dies of it, or (after the third) finds nothing to claim
-        while kill -0 "$W" 2>/dev/null && [[ "$(ps -o stat= -p "$W" 2>/dev/null)" != Z* ]]; do
-            [[ "$(q "SELECT state FROM run_history WHERE workflow = 'boom'")" == RUNNING ]] || break
-            (($(now_ms) - t0 < 30000)) || fail "worker $k neither crashed nor saw the run end in 30 s"
-            sleep 0.05
-        done
-        if ! kill -0 "$W" 2>/dev/null || [[ "$(ps -o stat= -p "$W" 2>/dev/null)" == Z* ]]; then
-            bg_wait "$W" 5 "w$k"
-            expect_bg_rc 139 "w$k" "worker $k killed by its task's SIGSEGV"
-            crashes=$((crashes + 1))
-            assert_contains "$(cat "$WORK/w$k.err")" "crashed this worker with SIGSEGV" "worker $k's last line"
-            assert_contains "$(cat "$WORK/w$k.err")" "the crash is recorded in the store: attempt $k of task \"boom\"" \
-                "worker $k's reporter"
-            t_dead=$(now_ms)
-            wait_sql "SELECT count(*) FROM attempts a JOIN runs r ON r.run_id = a.run_id
-                      WHERE r.workflow = 'boom' AND a.task_id = 'boom' AND a.attempt = $k
-                      AND a.outcome = 'LOST'" 10 "attempt $k of boom LOST within 10 s of the crash (lease 15 s)"
-            note "attempt $k LOST $(($(now_ms) - t_dead)) ms after worker $k died (its lease: 15 s)"
-        else
-            kill -TERM "$W"
-            bg_wait "$W" 20 "w$k"
-            expect_bg_rc 0 "w$k" "worker $k after SIGTERM"
-        fi
-    done
-    bg_wait "$ENGINE" 30 engine
-    expect_bg_rc 1 engine "the run ended FAILED"
+    crash_workers boom boom.json 139 "crashed this worker with SIGSEGV"
+    bg_wait "$ENGINE" 30 engine-boom
+    expect_bg_rc 1 engine-boom "the run ended FAILED"
     run=$(q "SELECT run_id FROM run_history WHERE workflow = 'boom'")
     assert_eq 3 "$crashes" "workers crashed by boom"
     expect_run "$run" FAILED
@@ -167,5 +179,16 @@ if ((SANITIZE == 0)); then
     expect_rc 3 "run ended by its plugin's exit()"
     run=$(q "SELECT run_id FROM run_history WHERE workflow = 'quit'")
     assert_eq "1 RUNNING 1" "$(attempts "$run" bye)" "the open attempt is charged in the store"
+
+    note "5. a plugin that calls exit() in every worker: charged as a crash, FAILED after three"
+    echo '{"name": "bye", "tasks": [{"id": "boom", "plugin": "exiter", "params": {"code": 0}}]}' >bye.json
+    crash_workers bye bye.json 3 "called exit() in its plugin's code and ended this worker"
+    bg_wait "$ENGINE" 30 engine-bye
+    expect_bg_rc 1 engine-bye "the run ended FAILED"
+    run=$(q "SELECT run_id FROM run_history WHERE workflow = 'bye'")
+    assert_eq 3 "$crashes" "workers ended by boom's exit()"
+    expect_task "$run" boom FAILED
+    assert_eq "1 LOST 1,2 LOST 1,3 LOST 1" "$(attempts "$run" boom)" "attempts of boom (charged)"
+    expect_invariants "$run" finished
 fi
 df_done
