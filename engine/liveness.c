@@ -2,7 +2,8 @@
  * tell: on this host, its pid is no longer a process, or is a process started after that engine
  * (the pid was reused). On another host only the owner's heartbeat tells (the caller's). Used by
  * `status` (a run whose engine died shows INTERRUPTED at once, not after the heartbeat's 30 s) and
- * by resume's check of the owner. Linux's /proc gives a process's start time. */
+ * by resume's check of the owner. Linux's /proc gives a process's start time;
+ * df_proc_stat_fields reads /proc/PID/stat for proc_orphans.c too. */
 #include "liveness.h"
 
 #include <dirent.h>
@@ -30,20 +31,28 @@ static long long boot_time_s(void)
 }
 
 /* See liveness.h. */
-long long df_process_start_ms(long long pid)
+const char *df_proc_stat_fields(long long pid, char *buf, size_t len)
 {
-    char path[64], buf[1024];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%lld/stat", pid);
     FILE *f = fopen(path, "re");
     if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
+        return NULL;
+    size_t n = fread(buf, 1, len - 1, f);
     fclose(f);
     buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces and ')' */
+    return p ? p + 1 : NULL;
+}
+
+/* See liveness.h. */
+long long df_process_start_ms(long long pid)
+{
+    char buf[1024];
     /* Field 22, starttime (clock ticks after boot), counted after the ")" that ends the name. */
-    const char *p = strrchr(buf, ')');
+    const char *p = df_proc_stat_fields(pid, buf, sizeof buf);
     unsigned long long ticks = 0;
-    if (!p || sscanf(p + 1,
+    if (!p || sscanf(p,
                      " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
                      "%*d %*d %llu",
                      &ticks) != 1)
@@ -76,16 +85,9 @@ bool df_engine_owner_gone(const df_engine_id *id)
 /* Whether process pid is a zombie (exited, not reaped yet): its state in /proc is 'Z' (or 'X'). */
 static bool zombie(long long pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%lld/stat", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    return p && (p[2] == 'Z' || p[2] == 'X');
+    char buf[512];
+    const char *p = df_proc_stat_fields(pid, buf, sizeof buf);
+    return p && (p[1] == 'Z' || p[1] == 'X');
 }
 
 /* See liveness.h. */
@@ -112,20 +114,14 @@ bool df_process_group_alive(long long pgid)
     bool alive = false;
     struct dirent *de;
     while (!alive && (de = readdir(d)) != NULL) {
-        char path[300], buf[512];
-        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+        char buf[512], *end;
+        long long pid = strtoll(de->d_name, &end, 10);
+        if (*end || pid <= 0)
             continue;
-        snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
-        FILE *f = fopen(path, "re");
-        if (!f)
-            continue;
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *p = strrchr(buf, ')');
+        const char *p = df_proc_stat_fields(pid, buf, sizeof buf);
         char state = 0;
         long long ppid = 0, pgrp = 0;
-        if (p && sscanf(p + 1, " %c %lld %lld", &state, &ppid, &pgrp) == 3 && pgrp == pgid &&
+        if (p && sscanf(p, " %c %lld %lld", &state, &ppid, &pgrp) == 3 && pgrp == pgid &&
             state != 'Z' && state != 'X')
             alive = true;
     }

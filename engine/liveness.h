@@ -3,6 +3,7 @@
 #define DF_LIVENESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../store/store.h"
@@ -26,5 +27,10 @@ bool df_process_is(long long pid, int64_t started_at);
 /* Whether the process group pgid still has a member that is not a zombie (/proc is read: a
  * killed process whose parent is gone stays a zombie until a reaper takes it). Thread-safe. */
 bool df_process_group_alive(long long pgid);
+
+/* The fields of /proc/PID/stat that follow the command name (which may hold spaces and ')'): a
+ * pointer into buf (len bytes, filled with the file's start), at " STATE PPID PGRP SESSION ...";
+ * NULL when there is no such process or no /proc. Thread-safe. */
+const char *df_proc_stat_fields(long long pid, char *buf, size_t len);
 
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "liveness.h"
 #include "proc_registry.h"
 
 /* Zombies seen in the previous scan (pids), so that a child of proc.c that ended before it
@@ -30,16 +31,9 @@ static pthread_mutex_t scan_mu = PTHREAD_MUTEX_INITIALIZER;
 /* Reads state, parent, process group and session of pid from /proc/PID/stat; false if gone. */
 static bool read_stat(int pid, char *state, int *ppid, int *pgrp, int *sid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *close = strrchr(buf, ')'); /* the command name may hold spaces and ')' */
-    return close && sscanf(close + 1, " %c %d %d %d", state, ppid, pgrp, sid) == 4;
+    char buf[1024];
+    const char *p = df_proc_stat_fields(pid, buf, sizeof buf);
+    return p && sscanf(p, " %c %d %d %d", state, ppid, pgrp, sid) == 4;
 }
 
 static bool was_seen(int pid)
