@@ -1,7 +1,9 @@
 # own_cluster_lib: sourced by the PostgreSQL tests that stop and start the server: the e2e helpers,
 # a throwaway cluster of the test's own (pg_cluster.sh; the shared one cannot be stopped), a
-# cleanup trap (kills $PIDS, stops the cluster), a fresh database $DB, and DATA, BINDIR, PORT, SOCK
-# and as_owner for pg_ctl.
+# cleanup trap (kills $PIDS, stops the cluster, then runs dur_cleanup when the test sourced
+# dur_lib.sh, else removes $WORK), a fresh database $DB, DATA, BINDIR, PORT, SOCK and as_owner for
+# pg_ctl, and pg_stop / pg_start (a fast shutdown, every connection cut; a start on the same
+# socket and port).
 source "$(dirname "$0")/../e2e/lib.sh"
 source "$(dirname "$0")/../e2e/run_lib.sh"
 source "$(dirname "$0")/../e2e/serve_lib.sh"
@@ -20,7 +22,7 @@ cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     bash "$PG_SH" stop "$STATE"
-    df_remove_work
+    if declare -F dur_cleanup >/dev/null; then dur_cleanup; else df_remove_work; fi
 }
 trap cleanup EXIT
 need_builtin sleep
@@ -32,5 +34,12 @@ PORT="$(sed -E 's/.*port=([0-9]+).*/\1/' <<<"$DAGFLOW_TEST_PG_URI")"
 SOCK="$(cat "$STATE/dir")"
 as_owner() {
     if [[ $(id -u) == 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+pg_stop() {
+    as_owner "$BINDIR/pg_ctl" -D "$DATA" -m fast -w -t 30 stop >/dev/null
+}
+pg_start() {
+    as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$SOCK/server.log" -w -t 60 \
+        -o "-c listen_addresses='' -k $SOCK -p $PORT -c fsync=off" start </dev/null >/dev/null 2>&1
 }
 "$DF_BIN" history --db "$DB" >/dev/null || fail "cannot open the test database"

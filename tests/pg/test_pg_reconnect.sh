@@ -6,38 +6,9 @@
 # the engine with exit 3 and a message naming the lost connection; once the server is back,
 # `resume` finishes the run, and the store's invariants hold.
 set -euo pipefail
-source "$(dirname "$0")/../e2e/lib.sh"
-source "$(dirname "$0")/../e2e/run_lib.sh"
+source "$(dirname "$0")/own_cluster_lib.sh"
 source "$(dirname "$0")/../e2e/data/durability/dur_lib.sh"
-PG_SH="$(cd "$(dirname "$0")" && pwd)/pg_cluster.sh"
-df_setup
-command -v psql >/dev/null || skip "psql is not installed"
-STATE="$WORK/cluster"
-DAGFLOW_TEST_PG_URI="$(bash "$PG_SH" start "$STATE")" || {
-    rc=$?
-    [[ $rc == 77 ]] && skip "no PostgreSQL server binaries"
-    fail "cannot start a cluster"
-}
-export DAGFLOW_TEST_PG_URI
-trap 'bash "$PG_SH" stop "$STATE"; dur_cleanup' EXIT
-need_builtin sleep
 need_builtin noop
-df_pg_new_db
-DB="$DF_PG_NEW"
-DATA="$(cat "$STATE/dir")/data"
-BINDIR="$(dirname "$(ls -d /usr/lib/postgresql/*/bin/pg_ctl | tail -1)")"
-PORT="$(sed -E 's/.*port=([0-9]+).*/\1/' <<<"$DAGFLOW_TEST_PG_URI")"
-SOCK="$(cat "$STATE/dir")"
-as_owner() {
-    if [[ $(id -u) == 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
-}
-pg_stop() {
-    as_owner "$BINDIR/pg_ctl" -D "$DATA" -m fast -w -t 30 stop >/dev/null
-}
-pg_start() {
-    as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$SOCK/server.log" -w -t 60 \
-        -o "-c listen_addresses='' -k $SOCK -p $PORT -c fsync=off" start </dev/null >/dev/null 2>&1
-}
 
 # 12 sleeps of 300 ms one after another: about 4 s of run with a write every 300 ms. (Run 2 uses
 # 12 of 800 ms, so that it is surely still running when the server goes down, even when a loaded

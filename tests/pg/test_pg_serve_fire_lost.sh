@@ -39,10 +39,9 @@ done
 ((i < 300)) || fail "serve never reached the held fire time"
 
 note "fast shutdown of the server while serve records the held fire time, back a second later"
-as_owner "$BINDIR/pg_ctl" -D "$DATA" -m fast -w -t 30 stop >/dev/null
+pg_stop
 sleep 1
-as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$SOCK/server.log" -w -t 60 \
-    -o "-c listen_addresses='' -k $SOCK -p $PORT -c fsync=off" start </dev/null >/dev/null 2>&1
+pg_start
 psql -X -q -d "$DB" -c "DROP TRIGGER df_test_hold ON schedule_log" >/dev/null
 
 # Wait until fire times well after the held one are decided.

@@ -50,10 +50,9 @@ done
 ((i < 300)) || fail "no serve reached task s5's start"
 
 note "fast shutdown of the server while a serve is inside a transaction, back a second later"
-as_owner "$BINDIR/pg_ctl" -D "$DATA" -m fast -w -t 30 stop >/dev/null
+pg_stop
 sleep 1
-as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$SOCK/server.log" -w -t 60 \
-    -o "-c listen_addresses='' -k $SOCK -p $PORT -c fsync=off" start </dev/null >/dev/null 2>&1
+pg_start
 psql -X -q -d "$DB" -c "DROP TRIGGER df_test_hold ON task_event_log" >/dev/null
 
 for id in $(q "SELECT run_id FROM runs WHERE workflow = 'chain' ORDER BY run_id"); do
