@@ -67,31 +67,7 @@ int df_sqlite_events_add(df_sqlite_store *s, const df_transition *t)
 /* The cached INSERT of 2^slot rows; NULL with *code. */
 static sqlite3_stmt *ev_stmt(df_sqlite_store *s, int slot, const char *W, int *code)
 {
-    *code = DF_STORE_OK;
-    if (s->ev_st[slot])
-        return s->ev_st[slot];
-    size_t n = (size_t)1 << slot, hl = strlen(EV_HEAD), rl = strlen(EV_ROW);
-    char *sql = malloc(hl + n * (rl + 1) + 1);
-    if (!sql) {
-        *code = df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: out of memory", W);
-        return NULL;
-    }
-    char *w = sql + hl;
-    memcpy(sql, EV_HEAD, hl);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *w++ = ',';
-        memcpy(w, EV_ROW, rl);
-        w += rl;
-    }
-    *w = '\0';
-    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->ev_st[slot], NULL);
-    free(sql);
-    if (rc != SQLITE_OK) {
-        s->ev_st[slot] = NULL;
-        *code = df_sqlite_fail(s, rc, W);
-    }
-    return s->ev_st[slot];
+    return df_sqlite_multirow_stmt(s, &s->ev_st[slot], EV_HEAD, EV_ROW, (size_t)1 << slot, W, code);
 }
 
 /* Writes events from .. from + 2^slot - 1 by one INSERT. */

@@ -165,6 +165,12 @@ int df_sqlite_fail(df_sqlite_store *s, int rc, const char *what);
 sqlite3_stmt *df_sqlite_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id, const char *what,
                              int *code);
 
+/* A cached multi-row INSERT: head (ending in "VALUES ") followed by n copies of row ("(?,?)"),
+ * comma-separated, prepared on first use into *slot (which the caller finalizes). NULL (error
+ * recorded in *code: out of memory, or SQLite's) on failure. */
+sqlite3_stmt *df_sqlite_multirow_stmt(df_sqlite_store *s, sqlite3_stmt **slot, const char *head,
+                                      const char *row, size_t n, const char *what, int *code);
+
 /* Steps a statement that returns no rows and resets it. Returns DF_STORE_OK or the error. */
 int df_sqlite_run_write(df_sqlite_store *s, sqlite3_stmt *st, const char *what);
 

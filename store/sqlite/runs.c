@@ -108,32 +108,8 @@ static const char row_one[] = "(?,?,?,?,'PENDING')";
 /* The cached INSERT of one row (many false) or DF_SQLITE_ROWS rows; NULL with *code. */
 static sqlite3_stmt *rows_stmt(df_sqlite_store *s, bool many, const char *W, int *code)
 {
-    sqlite3_stmt **slot = &s->rows_st[many];
-    *code = DF_STORE_OK;
-    if (*slot)
-        return *slot;
-    size_t n = many ? DF_SQLITE_ROWS : 1, rl = strlen(row_one), hl = strlen(row_head);
-    char *sql = malloc(hl + n * (rl + 1) + 1);
-    if (!sql) {
-        *code = df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: out of memory", W);
-        return NULL;
-    }
-    char *w = sql + hl;
-    memcpy(sql, row_head, hl);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *w++ = ',';
-        memcpy(w, row_one, rl);
-        w += rl;
-    }
-    *w = '\0';
-    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
-    free(sql);
-    if (rc != SQLITE_OK) {
-        *code = df_sqlite_fail(s, rc, W);
-        *slot = NULL;
-    }
-    return *slot;
+    return df_sqlite_multirow_stmt(s, &s->rows_st[many], row_head, row_one,
+                                   many ? DF_SQLITE_ROWS : 1, W, code);
 }
 
 /* Binds the task row of task i at parameters base+1... */

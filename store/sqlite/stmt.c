@@ -4,6 +4,8 @@
 #include "internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -305,6 +307,37 @@ sqlite3_stmt *df_sqlite_stmt(df_sqlite_store *s, enum df_sqlite_stmt_id id, cons
         }
     }
     return s->st[id];
+}
+
+/* See internal.h: "HEAD ROW,ROW,...,ROW" (n rows) prepared once into *slot. */
+sqlite3_stmt *df_sqlite_multirow_stmt(df_sqlite_store *s, sqlite3_stmt **slot, const char *head,
+                                      const char *row, size_t n, const char *what, int *code)
+{
+    *code = DF_STORE_OK;
+    if (*slot)
+        return *slot;
+    size_t hl = strlen(head), rl = strlen(row);
+    char *sql = malloc(hl + n * (rl + 1) + 1);
+    if (!sql) {
+        *code = df_store_failf(&s->base, DF_STORE_ERROR, "store: %s: out of memory", what);
+        return NULL;
+    }
+    char *w = sql + hl;
+    memcpy(sql, head, hl);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *w++ = ',';
+        memcpy(w, row, rl);
+        w += rl;
+    }
+    *w = '\0';
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+    free(sql);
+    if (rc != SQLITE_OK) {
+        *code = df_sqlite_fail(s, rc, what);
+        *slot = NULL;
+    }
+    return *slot;
 }
 
 /* Steps a statement that returns no rows and resets it. */
