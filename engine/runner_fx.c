@@ -278,8 +278,10 @@ static void arm_timer(df_run *r, const df_effect *fx)
     }
     if (fx->timer != DF_RT_RETRY)
         io->attempt_kind = fx->timer;
-    if (fx->timer == DF_RT_RUN_DEADLINE)
-        uv_update_time(&r->e->loop); /* the loop's time may be stale since the run was created */
+    /* libuv counts a timer from the loop's time, taken when this turn of the loop began: the
+     * commits and starts done since (tens of ms on a loaded machine) would make a deadline fire
+     * that much early (a 300 ms timeout cancelled its attempt after 242 ms under load). */
+    uv_update_time(&r->e->loop);
     uv_timer_start(*slot, on_task_timer, fx->delay_ms, 0);
 }
 
