@@ -251,6 +251,10 @@ int df_engine_open_store(df_engine *e, bool create, bool name_path, df_errlist *
         df_store_close(e->store);
         e->store = NULL;
     }
+    /* Every refused write ends the engine's transaction anyway (fenced writes: a refusal is a lost
+     * run or a bug), so the store may answer them at the commit (PostgreSQL's pipeline). */
+    if (rc == DF_STORE_OK)
+        df_store_defer_checks(e->store, true);
     if (rc != DF_STORE_OK) {
         /* A database URI is not repeated: it may hold a password. */
         if (!name_path || !df_store_is_path(e->db) || strstr(err, e->db))

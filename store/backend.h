@@ -21,7 +21,8 @@ struct df_store {
     bool fence_on;            /* every run write checks that fence_owner holds the run */
     df_engine_id fence_owner; /* host points at fence_host, kind is NULL */
     char fence_host[256];
-    bool in_tx;   /* the caller's transaction is open (df_store_begin) */
+    bool in_tx;        /* the caller's transaction is open (df_store_begin) */
+    bool defer_checks; /* df_store_defer_checks: writes in it may be answered later */
     bool tx_lost; /* the last failure lost the open transaction with the connection (PostgreSQL) */
     long long *fenced; /* runs whose lease this transaction checked already */
     size_t n_fenced, cap_fenced;

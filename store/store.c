@@ -65,6 +65,12 @@ int df_store_begin(df_store *s)
     return code;
 }
 
+void df_store_defer_checks(df_store *s, bool on)
+{
+    if (s)
+        s->defer_checks = on;
+}
+
 int df_store_commit(df_store *s)
 {
     int code = s->ops->commit(s);

@@ -86,6 +86,18 @@ const char *df_store_error(const df_store *s);
  * begin, each write call is its own transaction. A failed commit may leave the transaction open:
  * call df_store_rollback. Rollback without an open transaction is not an error. */
 int df_store_begin(df_store *s);
+
+/* Lets the writes of every later begin..commit transaction report a refusal late (off by
+ * default): with it on, a write inside the transaction may return DF_STORE_OK before the store
+ * has answered (PostgreSQL: libpq's pipeline mode, store/pg/pipe.c), and a compare-and-set it
+ * made that changed nothing, or any other failure of it, is reported by the next call that reads
+ * the store's answers — a read, a savepoint, the run fence, at the latest df_store_commit — as
+ * DF_STORE_ERROR with the write's own message; the transaction then cannot commit (roll it back).
+ * With it off, each write reports its own refusal and the transaction stays usable, as SQLite's.
+ * For a caller that treats any refused write as the end of the transaction anyway (the engine:
+ * its writes are fenced by the run lease, so a refusal means a bug or a lost run). SQLite answers
+ * every write at once: no effect there. Not thread-safe (the store's own thread). */
+void df_store_defer_checks(df_store *s, bool on);
 int df_store_commit(df_store *s);
 int df_store_rollback(df_store *s);
 

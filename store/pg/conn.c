@@ -65,6 +65,7 @@ static bool connect_once(df_pg_store *s)
 {
     if (s->conn)
         PQfinish(s->conn);
+    df_pg_pipe_reset(s);
     memset(s->prepared, 0, sizeof s->prepared);
     s->session_prepared = false;
     const char *keys[9], *vals[9];
@@ -164,8 +165,8 @@ static int code_of(const PGresult *r)
     return DF_STORE_ERROR;
 }
 
-/* Records a failed statement: "store: WHAT: the server's message". */
-static int fail_result(df_pg_store *s, const PGresult *r, const char *what)
+/* See internal.h. */
+int df_pg_fail_result(df_pg_store *s, const PGresult *r, const char *what)
 {
     char buf[DF_STORE_ERR_MAX];
     const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -208,6 +209,9 @@ PGresult *df_pg_exec(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *
     snprintf(name, sizeof name, "df_%d", (int)id);
     long long deadline = 0;
     char buf[DF_STORE_ERR_MAX];
+    /* the answers of the writes queued before it first (pipe.c) */
+    if ((s->piped || s->pipe_failed) && (*code = df_pg_pipe_drain(s, what)) != DF_STORE_OK)
+        return NULL;
     for (;;) {
         if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
             if ((*code = df_pg_connect(s, what)) != DF_STORE_OK)
@@ -223,7 +227,7 @@ PGresult *df_pg_exec(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *
             return r;
         }
         if (PQstatus(s->conn) == CONNECTION_OK) {
-            *code = fail_result(s, r, what);
+            *code = df_pg_fail_result(s, r, what);
             PQclear(r);
             return NULL;
         }
@@ -331,16 +335,20 @@ int df_pg_begin(df_store *store)
     return df_pg_write(df_pg_of(store), PG_BEGIN, NULL, "begin transaction", NULL);
 }
 
-/* See store.h. */
+/* See store.h. The answers of the pipelined writes are read first: COMMIT is sent only when
+ * every one of them did what it should. */
 int df_pg_commit(df_store *store)
 {
-    return commit(df_pg_of(store), "commit");
+    df_pg_store *s = df_pg_of(store);
+    int code = df_pg_pipe_drain(s, "commit");
+    return code == DF_STORE_OK ? commit(s, "commit") : code;
 }
 
 /* See store.h. No open transaction (or none left: a lost connection took it) is not an error. */
 int df_pg_rollback(df_store *store)
 {
     df_pg_store *s = df_pg_of(store);
+    df_pg_pipe_discard(s);
     if (!df_pg_in_tx(s))
         return DF_STORE_OK;
     return df_pg_write(s, PG_ROLLBACK, NULL, "rollback", NULL);

@@ -108,8 +108,11 @@ enum df_pg_stmt_id {
     PG__COUNT
 };
 
+struct df_pg_pend;
+
 /* A PostgreSQL store: the shared start, the connection string (the --db URI, as libpq reads
- * it), the connection, and which statements this connection has prepared. */
+ * it), the connection, which statements this connection has prepared, and the writes of the
+ * open transaction whose answers are not read yet (pipe.c). */
 typedef struct df_pg_store {
     df_store base;
     char *uri;
@@ -120,6 +123,13 @@ typedef struct df_pg_store {
     long retry_ms; /* how long a lost connection is retried (DF_PG_RETRY_MS, or the environment) */
     long net_timeout_ms; /* a TCP connection's silence that counts as lost; 0: DF_PG_NET_TIMEOUT_MS
                           */
+    /* pipe.c: pipelined writes of the caller's transaction */
+    bool pipe_on;            /* DAGFLOW_PG_PIPELINE is not 0 */
+    bool piped;              /* the connection is in pipeline mode */
+    struct df_pg_pend *pend; /* queued statements, oldest first */
+    size_t n_pend, cap_pend;
+    int pipe_failed; /* a failure of this transaction found in the answers (0: none) */
+    char pipe_err[DF_STORE_ERR_MAX];
 } df_pg_store;
 
 static inline df_pg_store *df_pg_of(df_store *s)
@@ -220,6 +230,48 @@ PGresult *df_pg_exec(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *
 /* df_pg_exec for a statement whose rows are not needed. */
 int df_pg_write(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *p, const char *what,
                 long long *changes);
+
+/* The failure of a statement's result r as a DF_STORE_* code, recorded as "store: WHAT: the
+ * server's message" (conn.c). */
+int df_pg_fail_result(df_pg_store *s, const PGresult *r, const char *what);
+
+/* ---- pipelined writes (pipe.c) ---- */
+
+/* What a compare-and-set write was about, for the message when it changed no row. */
+typedef struct df_pg_cas {
+    long long run_id;
+    char *task_id; /* borrowed by the caller; pipe.c keeps its own copy */
+    long long map_index;
+    unsigned attempt; /* the attempt (open, close) or the attempt expected (transition) */
+    int from;         /* a transition's expected state (df_task_state) */
+} df_pg_cas;
+
+/* Says why a write changed no row (its diagnostic reads run in the same transaction) and
+ * returns the code: DF_STORE_CONFLICT or DF_STORE_NOTFOUND, with the message recorded. */
+typedef int (*df_pg_refused_fn)(df_pg_store *s, const df_pg_cas *cas, const char *what);
+
+/* Whether the environment lets writes be pipelined (DAGFLOW_PG_PIPELINE is not "0"). */
+bool df_pg_pipe_wanted(void);
+
+/* A write of the store: inside the caller's transaction (df_store_begin), queued in pipeline mode
+ * and DF_STORE_OK at once, its answer judged at the next df_pg_pipe_drain (refused, when not NULL,
+ * called there if it changed no row); otherwise run at once, refused called when it changed no
+ * row, as df_pg_write. Once a write of the transaction failed, every call returns DF_STORE_ERROR
+ * with that failure's message until the rollback. */
+int df_pg_write_cas(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *p, const char *what,
+                    df_pg_refused_fn refused, const df_pg_cas *cas);
+
+/* Reads the answers of the queued writes and leaves pipeline mode (df_pg_exec calls it before
+ * any statement; the commit before COMMIT). Returns DF_STORE_OK, or DF_STORE_ERROR with the first
+ * failure's message (a lost connection also sets the store's tx_lost). */
+int df_pg_pipe_drain(df_pg_store *s, const char *what);
+
+/* Forgets the queued writes and any failure of the transaction (before ROLLBACK). */
+void df_pg_pipe_discard(df_pg_store *s);
+
+/* Forgets the queued writes of a connection that is replaced (conn.c) or closed. */
+void df_pg_pipe_reset(df_pg_store *s);
+void df_pg_pipe_free(df_pg_store *s);
 
 /* True while a transaction is open on the connection. */
 bool df_pg_in_tx(const df_pg_store *s);

@@ -116,6 +116,7 @@ static void pg_close(df_store *store)
     df_pg_store *s = df_pg_of(store);
     if (s->conn)
         PQfinish(s->conn);
+    df_pg_pipe_free(s);
     free(s->uri);
     free(s);
 }
@@ -146,6 +147,7 @@ int df_pg_open(const char *uri, df_store **out, char *err, size_t errlen)
     }
     s->base.ops = &pg_ops;
     s->retry_ms = retry_ms();
+    s->pipe_on = df_pg_pipe_wanted();
     /* The scheme in lower case: libpq reads only "postgresql://" and "postgres://". */
     for (char *c = s->uri; *c && *c != ':'; c++)
         if (*c >= 'A' && *c <= 'Z')

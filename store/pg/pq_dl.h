@@ -16,21 +16,29 @@
     X(PQcmdTuples)                                                                                 \
     X(PQconnectdbParams)                                                                           \
     X(PQconsumeInput)                                                                              \
+    X(PQenterPipelineMode)                                                                         \
     X(PQerrorMessage)                                                                              \
     X(PQexec)                                                                                      \
     X(PQexecPrepared)                                                                              \
+    X(PQexitPipelineMode)                                                                          \
     X(PQfinish)                                                                                    \
+    X(PQflush)                                                                                     \
     X(PQfreemem)                                                                                   \
+    X(PQgetResult)                                                                                 \
     X(PQgetisnull)                                                                                 \
     X(PQgetvalue)                                                                                  \
     X(PQmakeEmptyPGresult)                                                                         \
     X(PQnotifies)                                                                                  \
     X(PQntuples)                                                                                   \
     X(PQpingParams)                                                                                \
+    X(PQpipelineSync)                                                                              \
     X(PQprepare)                                                                                   \
     X(PQresultErrorField)                                                                          \
     X(PQresultErrorMessage)                                                                        \
     X(PQresultStatus)                                                                              \
+    X(PQsendFlushRequest)                                                                          \
+    X(PQsendPrepare)                                                                               \
+    X(PQsendQueryPrepared)                                                                         \
     X(PQsocket)                                                                                    \
     X(PQstatus)                                                                                    \
     X(PQtransactionStatus)
@@ -55,21 +63,29 @@ int df_pq_load(char *err, size_t errlen);
 #define PQcmdTuples (df_pq.f_PQcmdTuples)
 #define PQconnectdbParams (df_pq.f_PQconnectdbParams)
 #define PQconsumeInput (df_pq.f_PQconsumeInput)
+#define PQenterPipelineMode (df_pq.f_PQenterPipelineMode)
 #define PQerrorMessage (df_pq.f_PQerrorMessage)
 #define PQexec (df_pq.f_PQexec)
 #define PQexecPrepared (df_pq.f_PQexecPrepared)
+#define PQexitPipelineMode (df_pq.f_PQexitPipelineMode)
 #define PQfinish (df_pq.f_PQfinish)
+#define PQflush (df_pq.f_PQflush)
 #define PQfreemem (df_pq.f_PQfreemem)
+#define PQgetResult (df_pq.f_PQgetResult)
 #define PQgetisnull (df_pq.f_PQgetisnull)
 #define PQgetvalue (df_pq.f_PQgetvalue)
 #define PQmakeEmptyPGresult (df_pq.f_PQmakeEmptyPGresult)
 #define PQnotifies (df_pq.f_PQnotifies)
 #define PQntuples (df_pq.f_PQntuples)
 #define PQpingParams (df_pq.f_PQpingParams)
+#define PQpipelineSync (df_pq.f_PQpipelineSync)
 #define PQprepare (df_pq.f_PQprepare)
 #define PQresultErrorField (df_pq.f_PQresultErrorField)
 #define PQresultErrorMessage (df_pq.f_PQresultErrorMessage)
 #define PQresultStatus (df_pq.f_PQresultStatus)
+#define PQsendFlushRequest (df_pq.f_PQsendFlushRequest)
+#define PQsendPrepare (df_pq.f_PQsendPrepare)
+#define PQsendQueryPrepared (df_pq.f_PQsendQueryPrepared)
 #define PQsocket (df_pq.f_PQsocket)
 #define PQstatus (df_pq.f_PQstatus)
 #define PQtransactionStatus (df_pq.f_PQtransactionStatus)

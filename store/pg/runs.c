@@ -133,15 +133,17 @@ int df_pg_create_run(df_store *store, const df_run_record *run, long long *run_i
     return code;
 }
 
+static int no_run(df_pg_store *s, const df_pg_cas *c, const char *W)
+{
+    return df_store_failf(&s->base, DF_STORE_NOTFOUND, "store: %s: no run %lld", W, c->run_id);
+}
+
 /* A one-row UPDATE of runs; DF_STORE_NOTFOUND when no such run. */
 static int run_update(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *p,
                       long long run_id, const char *W)
 {
-    long long n = 0;
-    int code = df_pg_write(s, id, p, W, &n);
-    if (code == DF_STORE_OK && n == 0)
-        code = df_store_failf(&s->base, DF_STORE_NOTFOUND, "store: %s: no run %lld", W, run_id);
-    return code;
+    df_pg_cas cas = {.run_id = run_id};
+    return df_pg_write_cas(s, id, p, W, no_run, &cas);
 }
 
 /* See store.h. */
@@ -293,12 +295,12 @@ int df_pg_run_set_metrics(df_store *store, long long run_id, const json_t *metri
 
 /* Why a transition changed nothing: the row's state and attempt (DF_STORE_CONFLICT) or no such
  * task (DF_STORE_NOTFOUND). */
-static int transition_refused(df_pg_store *s, const df_transition *t, const char *W)
+static int transition_refused(df_pg_store *s, const df_pg_cas *t, const char *W)
 {
     df_pg_params p = {0};
     df_pg_i64(&p, t->run_id);
     df_pg_text(&p, t->task_id);
-    df_pg_i64(&p, t->mapped ? t->map_index : DF_NO_MAP_INDEX);
+    df_pg_i64(&p, t->map_index);
     int code;
     PGresult *r = df_pg_exec(s, PG_TASK_GET, &p, W, &code);
     if (!r)
@@ -308,7 +310,7 @@ static int transition_refused(df_pg_store *s, const df_transition *t, const char
                               "store: %s: task \"%s\" of run %lld is %s (attempt %s), not %s "
                               "(attempt %u)",
                               W, t->task_id, t->run_id, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
-                              df_task_state_name(t->from), t->from_attempt);
+                              df_task_state_name((df_task_state)t->from), t->attempt);
     else
         code = df_store_failf(&s->base, DF_STORE_NOTFOUND, "store: %s: no task \"%s\" in run %lld",
                               W, t->task_id, t->run_id);
@@ -337,42 +339,75 @@ int df_pg_transition(df_store *store, const df_transition *t)
     df_pg_i64(&p, t->from_attempt);
     df_pg_text(&p, t->detail);
     df_pg_i64(&p, t->mapped ? t->map_index : DF_NO_MAP_INDEX);
-    long long n = 0;
-    int code = df_pg_write(s, PG_TRANSITION, &p, W, &n);
-    if (code == DF_STORE_OK && n == 0)
-        code = transition_refused(s, t, W);
-    return code;
+    df_pg_cas cas = {.run_id = t->run_id,
+                     .task_id = (char *)t->task_id,
+                     .map_index = t->mapped ? t->map_index : DF_NO_MAP_INDEX,
+                     .attempt = t->from_attempt,
+                     .from = (int)t->from};
+    return df_pg_write_cas(s, PG_TRANSITION, &p, W, transition_refused, &cas);
 }
 
 /* ---- attempts ---- */
 
-/* See store.h. */
-int df_pg_attempt_open(df_store *store, long long run_id, const char *task_id, long long map_index,
-                       unsigned attempt, int64_t started_at)
+/* Why an attempt was not opened: it exists already, or the task does not. */
+static int open_refused(df_pg_store *s, const df_pg_cas *c, const char *W)
 {
-    df_pg_store *s = df_pg_of(store);
-    const char *W = "open attempt";
     df_pg_params p = {0};
-    df_pg_i64(&p, run_id);
-    df_pg_text(&p, task_id);
-    df_pg_i64(&p, map_index);
-    df_pg_i64(&p, attempt);
-    df_pg_i64(&p, started_at);
-    long long n = 0;
-    int code = df_pg_write(s, PG_ATTEMPT_OPEN, &p, W, &n);
-    if (code != DF_STORE_OK || n == 1)
-        return code;
-    p.n = 3;
+    df_pg_i64(&p, c->run_id);
+    df_pg_text(&p, c->task_id);
+    df_pg_i64(&p, c->map_index);
+    int code;
     PGresult *r = df_pg_exec(s, PG_TASK_GET, &p, W, &code);
     if (!r)
         return code;
     if (PQntuples(r) == 1)
         code = df_store_failf(&s->base, DF_STORE_CONFLICT,
                               "store: %s: attempt %u of task \"%s\" in run %lld already exists", W,
-                              attempt, task_id, run_id);
+                              c->attempt, c->task_id, c->run_id);
     else
         code = df_store_failf(&s->base, DF_STORE_NOTFOUND, "store: %s: no task \"%s\" in run %lld",
-                              W, task_id, run_id);
+                              W, c->task_id, c->run_id);
+    PQclear(r);
+    return code;
+}
+
+/* See store.h. */
+int df_pg_attempt_open(df_store *store, long long run_id, const char *task_id, long long map_index,
+                       unsigned attempt, int64_t started_at)
+{
+    df_pg_store *s = df_pg_of(store);
+    df_pg_params p = {0};
+    df_pg_i64(&p, run_id);
+    df_pg_text(&p, task_id);
+    df_pg_i64(&p, map_index);
+    df_pg_i64(&p, attempt);
+    df_pg_i64(&p, started_at);
+    df_pg_cas cas = {
+        .run_id = run_id, .task_id = (char *)task_id, .map_index = map_index, .attempt = attempt};
+    return df_pg_write_cas(s, PG_ATTEMPT_OPEN, &p, "open attempt", open_refused, &cas);
+}
+
+/* Why an attempt was not closed: it is closed already, or it does not exist. */
+static int close_refused(df_pg_store *s, const df_pg_cas *c, const char *W)
+{
+    df_pg_params g = {0};
+    df_pg_i64(&g, c->run_id);
+    df_pg_text(&g, c->task_id);
+    df_pg_i64(&g, c->attempt);
+    df_pg_i64(&g, c->map_index);
+    int code;
+    PGresult *r = df_pg_exec(s, PG_ATTEMPT_GET, &g, W, &code);
+    if (!r)
+        return code;
+    if (PQntuples(r) == 1)
+        code = df_store_failf(
+            &s->base, DF_STORE_CONFLICT,
+            "store: %s: attempt %u of task \"%s\" in run %lld is already closed (%s)", W,
+            c->attempt, c->task_id, c->run_id, PQgetvalue(r, 0, 0));
+    else
+        code = df_store_failf(&s->base, DF_STORE_NOTFOUND,
+                              "store: %s: no attempt %u of task \"%s\" in run %lld", W, c->attempt,
+                              c->task_id, c->run_id);
     PQclear(r);
     return code;
 }
@@ -383,7 +418,6 @@ int df_pg_attempt_close(df_store *store, long long run_id, const char *task_id, 
                         const char *error, const char *log, const char *output)
 {
     df_pg_store *s = df_pg_of(store);
-    const char *W = "close attempt";
     df_pg_params p = {0};
     df_pg_text(&p, df_attempt_outcome_name(outcome));
     df_pg_i64(&p, ended_at);
@@ -394,29 +428,9 @@ int df_pg_attempt_close(df_store *store, long long run_id, const char *task_id, 
     df_pg_i64(&p, attempt);
     df_pg_i64(&p, map_index);
     df_pg_text(&p, output);
-    long long n = 0;
-    int code = df_pg_write(s, PG_ATTEMPT_CLOSE, &p, W, &n);
-    if (code != DF_STORE_OK || n > 0)
-        return code;
-    df_pg_params g = {0};
-    df_pg_i64(&g, run_id);
-    df_pg_text(&g, task_id);
-    df_pg_i64(&g, attempt);
-    df_pg_i64(&g, map_index);
-    PGresult *r = df_pg_exec(s, PG_ATTEMPT_GET, &g, W, &code);
-    if (!r)
-        return code;
-    if (PQntuples(r) == 1)
-        code = df_store_failf(
-            &s->base, DF_STORE_CONFLICT,
-            "store: %s: attempt %u of task \"%s\" in run %lld is already closed (%s)", W, attempt,
-            task_id, run_id, PQgetvalue(r, 0, 0));
-    else
-        code = df_store_failf(&s->base, DF_STORE_NOTFOUND,
-                              "store: %s: no attempt %u of task \"%s\" in run %lld", W, attempt,
-                              task_id, run_id);
-    PQclear(r);
-    return code;
+    df_pg_cas cas = {
+        .run_id = run_id, .task_id = (char *)task_id, .map_index = map_index, .attempt = attempt};
+    return df_pg_write_cas(s, PG_ATTEMPT_CLOSE, &p, "close attempt", close_refused, &cas);
 }
 
 /* ---- mapped instances (SPEC §8) ---- */

@@ -146,7 +146,7 @@ static int pg_enqueue(df_store *store, const df_work_item *items, size_t n)
         return oom(s, W);
     df_pg_params p = {0};
     df_pg_text(&p, text);
-    int code = df_pg_write(s, PG_WORK_ENQUEUE, &p, W, NULL);
+    int code = df_pg_write_cas(s, PG_WORK_ENQUEUE, &p, W, NULL, NULL);
     free(text);
     return code;
 }

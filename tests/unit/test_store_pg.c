@@ -196,6 +196,120 @@ static void test_create_run_fails_inside_a_transaction(void **state)
     json_decref(h);
 }
 
+/* A run of n independent tasks t0..t(n-1), owned by no engine. */
+static long long wide_run(df_store *s, size_t n)
+{
+    df_task_record *tasks = calloc(n, sizeof *tasks);
+    char(*ids)[16] = calloc(n, sizeof *ids);
+    assert_non_null(tasks);
+    assert_non_null(ids);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof ids[i], "t%zu", i);
+        tasks[i] = (df_task_record){ids[i], "noop", NULL, 0};
+    }
+    df_run_record r = {.workflow = "wide",
+                       .dag_json = "{}",
+                       .started_at = 1700000000000,
+                       .tasks = tasks,
+                       .n_tasks = n};
+    long long id = 0;
+    assert_int_equal(df_store_create_run(s, &r, &id), DF_STORE_OK);
+    free(tasks);
+    free(ids);
+    return id;
+}
+
+/* Deferred checks (the engine's mode, store/pg/pipe.c): a refused write inside the transaction
+ * is answered OK at once, then fails the commit with its own message, and nothing of the
+ * transaction is recorded; the next transaction works. */
+static void test_deferred_refusal_fails_the_commit(void **state)
+{
+    pgfx *f = *state;
+    NEED_PG(f);
+    long long run = new_run(f->s, &E1);
+    df_store_defer_checks(f->s, true);
+    assert_int_equal(df_store_begin(f->s), DF_STORE_OK);
+    df_transition t = tr(run, "a", DF_TS_PENDING, 0, DF_TS_QUEUED, 0);
+    assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
+    assert_int_equal(df_store_attempt_open(f->s, run, "a", 1, 1700000000200), DF_STORE_OK);
+    assert_int_equal(df_store_attempt_open(f->s, run, "a", 1, 1700000000200), DF_STORE_OK);
+    df_transition b = tr(run, "b", DF_TS_PENDING, 0, DF_TS_QUEUED, 0);
+    assert_int_equal(df_store_transition(f->s, &b), DF_STORE_OK);
+    assert_int_equal(df_store_commit(f->s), DF_STORE_ERROR);
+    assert_non_null(strstr(df_store_error(f->s), "attempt 1 of task \"a\""));
+    assert_non_null(strstr(df_store_error(f->s), "already exists"));
+    assert_int_equal(df_store_rollback(f->s), DF_STORE_OK);
+    df_stored_run *r = NULL;
+    assert_int_equal(df_store_load_run(f->s, run, &r), DF_STORE_OK);
+    assert_int_equal(r->tasks[0].state, DF_TS_PENDING);
+    assert_int_equal(r->tasks[0].open_attempt, 0);
+    assert_int_equal(r->tasks[1].state, DF_TS_PENDING);
+    df_stored_run_free(r);
+    /* a transition that finds another state: found by the next read, which fails */
+    assert_int_equal(df_store_begin(f->s), DF_STORE_OK);
+    df_transition wrong = tr(run, "a", DF_TS_QUEUED, 0, DF_TS_RUNNING, 1);
+    assert_int_equal(df_store_transition(f->s, &wrong), DF_STORE_OK);
+    assert_int_equal(df_store_load_run(f->s, run, &r), DF_STORE_ERROR);
+    assert_non_null(strstr(df_store_error(f->s), "is PENDING (attempt 0), not QUEUED (attempt 0)"));
+    assert_int_equal(df_store_transition(f->s, &t), DF_STORE_ERROR);
+    assert_int_equal(df_store_commit(f->s), DF_STORE_ERROR);
+    assert_int_equal(df_store_rollback(f->s), DF_STORE_OK);
+    /* then a good transaction commits */
+    assert_int_equal(df_store_begin(f->s), DF_STORE_OK);
+    assert_int_equal(df_store_transition(f->s, &t), DF_STORE_OK);
+    assert_int_equal(df_store_commit(f->s), DF_STORE_OK);
+    assert_int_equal(df_store_load_run(f->s, run, &r), DF_STORE_OK);
+    assert_int_equal(r->tasks[0].state, DF_TS_QUEUED);
+    df_stored_run_free(r);
+}
+
+/* Deferred checks over many writes (more than one batch of answers) and a read between them: all
+ * recorded, in order (each task's three events). */
+static void test_deferred_many_writes(void **state)
+{
+    pgfx *f = *state;
+    NEED_PG(f);
+    const size_t n = 700;
+    long long run = wide_run(f->s, n);
+    df_store_defer_checks(f->s, true);
+    char id[16];
+    assert_int_equal(df_store_begin(f->s), DF_STORE_OK);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "t%zu", i);
+        df_transition q = tr(run, id, DF_TS_PENDING, 0, DF_TS_QUEUED, 0);
+        assert_int_equal(df_store_transition(f->s, &q), DF_STORE_OK);
+    }
+    df_stored_run *r = NULL;
+    assert_int_equal(df_store_load_run(f->s, run, &r), DF_STORE_OK);
+    assert_int_equal(r->tasks[n - 1].state, DF_TS_QUEUED);
+    df_stored_run_free(r);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "t%zu", i);
+        df_transition q = tr(run, id, DF_TS_QUEUED, 0, DF_TS_RUNNING, 1);
+        assert_int_equal(df_store_transition(f->s, &q), DF_STORE_OK);
+        assert_int_equal(df_store_attempt_open(f->s, run, id, 1, 1700000000300), DF_STORE_OK);
+    }
+    assert_int_equal(df_store_commit(f->s), DF_STORE_OK);
+    assert_int_equal(df_store_load_run(f->s, run, &r), DF_STORE_OK);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(r->tasks[i].state, DF_TS_RUNNING);
+        assert_int_equal(r->tasks[i].open_attempt, 1);
+    }
+    df_stored_run_free(r);
+    json_t *o = NULL;
+    assert_int_equal(df_store_run_events(f->s, run, 0, 5000, &o), DF_STORE_OK);
+    json_t *ev = json_object_get(o, "events");
+    assert_int_equal(json_array_size(ev), 3 * n);
+    json_t *e = json_array_get(ev, n);
+    assert_string_equal(json_string_value(json_object_get(e, "task_id")), "t0");
+    assert_string_equal(json_string_value(json_object_get(e, "to_state")), "QUEUED");
+    e = json_array_get(ev, 2 * n - 1);
+    assert_string_equal(json_string_value(json_object_get(e, "task_id")), "t699");
+    e = json_array_get(ev, 2 * n);
+    assert_string_equal(json_string_value(json_object_get(e, "to_state")), "RUNNING");
+    json_decref(o);
+}
+
 static void test_claim_cas(void **state)
 {
     pgfx *f = *state;
@@ -331,6 +445,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_run_fails_inside_a_transaction, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_claim_cas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_refusal_fails_the_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_many_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_streak, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_attempts, setup, teardown),
