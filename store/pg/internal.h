@@ -31,6 +31,7 @@ enum df_pg_stmt_id {
     PG_EVENTS_INSERT,
     PG_EVENTS_RESERVE,
     PG_TRANSITION,
+    PG_TRANSITIONS, /* batch.c: many transitions in one statement */
     PG_TASK_GET,
     PG_ATTEMPT_OPEN,
     PG_ATTEMPT_CLOSE,
@@ -130,6 +131,10 @@ typedef struct df_pg_store {
     size_t n_pend, cap_pend;
     int pipe_failed; /* a failure of this transaction found in the answers (0: none) */
     char pipe_err[DF_STORE_ERR_MAX];
+    /* batch.c: transitions gathered for one statement (rows as JSON, their diagnostics) */
+    struct json_t *tr_rows;
+    struct df_pg_cas *tr_cas;
+    size_t tr_n, tr_cap;
 } df_pg_store;
 
 static inline df_pg_store *df_pg_of(df_store *s)
@@ -249,6 +254,24 @@ typedef struct df_pg_cas {
 /* Says why a write changed no row (its diagnostic reads run in the same transaction) and
  * returns the code: DF_STORE_CONFLICT or DF_STORE_NOTFOUND, with the message recorded. */
 typedef int (*df_pg_refused_fn)(df_pg_store *s, const df_pg_cas *cas, const char *what);
+
+/* Whether a write may be deferred now: the caller let checks be deferred
+ * (df_store_defer_checks), its transaction is open on a live connection. */
+bool df_pg_can_defer(const df_pg_store *s);
+
+/* Queues a multi-row statement whose answer lists, ascending, the numbers (0..n-1) of the rows
+ * that applied; rows (n, owned from here on) say what each was, for refused. */
+int df_pg_queue_rows(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *p, const char *what,
+                     df_pg_refused_fn refused, df_pg_cas *rows, size_t n);
+
+/* batch.c: gathers a transition (deferred checks only); sends the gathered ones as one queued
+ * statement (before any other statement, and by df_pg_pipe_drain); forgets them. */
+int df_pg_batch_transition(df_pg_store *s, const df_transition *t);
+int df_pg_batch_flush(df_pg_store *s);
+void df_pg_batch_clear(df_pg_store *s);
+void df_pg_batch_free(df_pg_store *s);
+/* runs.c: why a transition changed nothing (DF_STORE_CONFLICT or DF_STORE_NOTFOUND). */
+int df_pg_transition_refused(df_pg_store *s, const df_pg_cas *t, const char *W);
 
 /* Whether the environment lets writes be pipelined (DAGFLOW_PG_PIPELINE is not "0"). */
 bool df_pg_pipe_wanted(void);

@@ -26,6 +26,9 @@ struct df_pg_pend {
     bool prepare;             /* the answer of a PQsendPrepare */
     df_pg_refused_fn refused; /* called when the statement changed no row; NULL: any count */
     df_pg_cas cas;            /* its arguments for refused (task_id owned) */
+    df_pg_cas *rows;          /* a multi-row statement's rows instead (owned; batch.c) */
+    size_t n_rows;
+    size_t bad_row; /* the first of rows that did not apply */
 };
 
 bool df_pg_pipe_wanted(void)
@@ -34,15 +37,25 @@ bool df_pg_pipe_wanted(void)
     return !(v && strcmp(v, "0") == 0);
 }
 
+static void rows_free(df_pg_cas *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].task_id);
+    free(rows);
+}
+
 static void pend_clear(df_pg_store *s)
 {
-    for (size_t i = 0; i < s->n_pend; i++)
+    for (size_t i = 0; i < s->n_pend; i++) {
         free(s->pend[i].cas.task_id);
+        rows_free(s->pend[i].rows, s->pend[i].n_rows);
+    }
     s->n_pend = 0;
 }
 
 void df_pg_pipe_reset(df_pg_store *s)
 {
+    df_pg_batch_clear(s);
     pend_clear(s);
     s->piped = false;
     s->pipe_failed = 0;
@@ -50,6 +63,7 @@ void df_pg_pipe_reset(df_pg_store *s)
 
 void df_pg_pipe_free(df_pg_store *s)
 {
+    df_pg_batch_free(s);
     pend_clear(s);
     free(s->pend);
     s->pend = NULL;
@@ -105,6 +119,25 @@ static int reserve(df_pg_store *s)
     return 0;
 }
 
+/* Whether statement p's answer r says a compare-and-set did not apply: no row changed, or, for a
+ * multi-row statement, fewer row numbers returned (ascending) than rows sent (p->bad_row set to
+ * the first missing one). */
+static bool refused(struct df_pg_pend *p, const PGresult *r)
+{
+    if (!p->rows)
+        return df_pg_changes(r) == 0;
+    size_t got = (size_t)PQntuples(r);
+    if (got >= p->n_rows)
+        return false;
+    p->bad_row = got;
+    for (size_t k = 0; k < got; k++)
+        if ((size_t)df_pg_ll(r, (int)k, 0) != k) {
+            p->bad_row = k;
+            break;
+        }
+    return true;
+}
+
 /* Reads the answers of every queued statement. On a failed statement a Sync is sent, so that the
  * server, which skips everything after an error, answers again; the rest read as aborted. Returns
  * DF_STORE_OK, or the failure (recorded with pipe_fail); *refused_at is the first statement that
@@ -127,7 +160,7 @@ static int read_answers(df_pg_store *s, long *refused_at)
                                 : pipe_lost(s, p->what);
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-            if (p->refused && *refused_at < 0 && code == DF_STORE_OK && df_pg_changes(r) == 0)
+            if (p->refused && *refused_at < 0 && code == DF_STORE_OK && refused(p, r))
                 *refused_at = (long)i;
         } else if (st != PGRES_PIPELINE_ABORTED && code == DF_STORE_OK) {
             if (!connected(s)) {
@@ -161,6 +194,8 @@ static int read_answers(df_pg_store *s, long *refused_at)
 /* See internal.h. */
 int df_pg_pipe_drain(df_pg_store *s, const char *what)
 {
+    if (s->tr_n && !s->pipe_failed && df_pg_batch_flush(s) != DF_STORE_OK)
+        pipe_fail(s, DF_STORE_ERROR);
     if (!s->piped) {
         if (s->pipe_failed)
             memcpy(s->base.err, s->pipe_err, sizeof s->pipe_err);
@@ -176,6 +211,8 @@ int df_pg_pipe_drain(df_pg_store *s, const char *what)
     if (refused_at >= 0) {
         bad = s->pend[refused_at];
         s->pend[refused_at].cas.task_id = NULL;
+        s->pend[refused_at].rows = NULL;
+        s->pend[refused_at].n_rows = 0;
     }
     pend_clear(s);
     if (PQexitPipelineMode(s->conn) != 1) {
@@ -191,15 +228,16 @@ int df_pg_pipe_drain(df_pg_store *s, const char *what)
     s->piped = false;
     if (code == DF_STORE_OK && bad.refused) {
         /* the diagnostic reads of the synchronous path, in the same transaction */
-        code = pipe_fail(s, bad.refused(s, &bad.cas, bad.what));
+        code = pipe_fail(s, bad.refused(s, bad.rows ? &bad.rows[bad.bad_row] : &bad.cas, bad.what));
     }
     free(bad.cas.task_id);
+    rows_free(bad.rows, bad.n_rows);
     return code == DF_STORE_OK ? code : DF_STORE_ERROR;
 }
 
 /* Whether a write may be queued: its caller let checks be deferred (df_store_defer_checks), its
  * transaction is open on a live connection. */
-static bool can_queue(const df_pg_store *s)
+bool df_pg_can_defer(const df_pg_store *s)
 {
     return s->pipe_on && s->base.defer_checks && s->base.in_tx && connected(s) &&
            PQtransactionStatus(s->conn) != PQTRANS_IDLE;
@@ -250,14 +288,19 @@ int df_pg_write_cas(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *p
 {
     if (s->pipe_failed)
         return df_pg_pipe_drain(s, what);
-    if (!can_queue(s)) {
+    if (!df_pg_can_defer(s)) {
         long long n = 0;
         int code = df_pg_write(s, id, p, what, &n);
         if (code == DF_STORE_OK && n == 0 && refused)
             code = refused(s, cas, what);
         return code;
     }
-    int code = queue(s, id, p, what, refused, cas);
+    /* after the transitions gathered before it (attempts' rows may pass them: other tables) */
+    int code = DF_STORE_OK;
+    if (id != PG_ATTEMPT_OPEN && id != PG_ATTEMPT_CLOSE)
+        code = df_pg_batch_flush(s);
+    if (code == DF_STORE_OK)
+        code = queue(s, id, p, what, refused, cas);
     if (code == DF_STORE_OK && s->n_pend >= DF_PG_PIPE_MAX)
         code = df_pg_pipe_drain(s, what);
     return code;
@@ -278,4 +321,22 @@ void df_pg_pipe_discard(df_pg_store *s)
         }
     }
     df_pg_pipe_reset(s);
+}
+
+/* See internal.h. */
+int df_pg_queue_rows(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *p, const char *what,
+                     df_pg_refused_fn refused, df_pg_cas *rows, size_t n)
+{
+    int code = queue(s, id, p, what, NULL, NULL);
+    if (code != DF_STORE_OK) {
+        rows_free(rows, n);
+        return code;
+    }
+    struct df_pg_pend *e = &s->pend[s->n_pend - 1];
+    e->refused = refused;
+    e->rows = rows;
+    e->n_rows = n;
+    if (s->n_pend >= DF_PG_PIPE_MAX)
+        code = df_pg_pipe_drain(s, what);
+    return code;
 }

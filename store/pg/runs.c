@@ -295,7 +295,8 @@ int df_pg_run_set_metrics(df_store *store, long long run_id, const json_t *metri
 
 /* Why a transition changed nothing: the row's state and attempt (DF_STORE_CONFLICT) or no such
  * task (DF_STORE_NOTFOUND). */
-static int transition_refused(df_pg_store *s, const df_pg_cas *t, const char *W)
+/* See internal.h. */
+int df_pg_transition_refused(df_pg_store *s, const df_pg_cas *t, const char *W)
 {
     df_pg_params p = {0};
     df_pg_i64(&p, t->run_id);
@@ -324,6 +325,10 @@ int df_pg_transition(df_store *store, const df_transition *t)
 {
     df_pg_store *s = df_pg_of(store);
     const char *W = "record transition";
+    if (s->pipe_failed)
+        return df_pg_pipe_drain(s, W);
+    if (df_pg_can_defer(s) && s->pipe_on)
+        return df_pg_batch_transition(s, t);
     df_pg_params p = {0};
     df_pg_text(&p, df_task_state_name(t->to));
     df_pg_i64(&p, t->to_attempt);
@@ -344,7 +349,7 @@ int df_pg_transition(df_store *store, const df_transition *t)
                      .map_index = t->mapped ? t->map_index : DF_NO_MAP_INDEX,
                      .attempt = t->from_attempt,
                      .from = (int)t->from};
-    return df_pg_write_cas(s, PG_TRANSITION, &p, W, transition_refused, &cas);
+    return df_pg_write_cas(s, PG_TRANSITION, &p, W, df_pg_transition_refused, &cas);
 }
 
 /* ---- attempts ---- */

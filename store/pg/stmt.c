@@ -63,6 +63,26 @@ static const char *const pg_sql[PG__COUNT] = {
         " INSERT INTO task_event_log (run_id, task_id, from_state, to_state, at, attempt, detail,"
         " map_index) SELECT run_id, task_id, $11::text, $1::text, $3::bigint, $2::bigint,"
         " $13::text, $14::bigint FROM u",
+    /* PG_TRANSITION for many rows (batch.c): $1 a JSON array of rows numbered k from 0; events
+     * inserted in k's order; returns the k of the rows that applied. */
+    [PG_TRANSITIONS] =
+        "WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(k bigint, ts text, ta bigint,"
+        " at bigint, fin boolean, err text, res text, nra bigint, rst boolean, run bigint,"
+        " task text, fs text, fa bigint, det text, mi bigint)),"
+        " u AS (UPDATE task_instances t SET state = x.ts, attempt = x.ta,"
+        " started_at = CASE WHEN x.ts = 'RUNNING' AND t.started_at IS NULL THEN x.at"
+        "              ELSE t.started_at END,"
+        " ended_at = CASE WHEN x.fin THEN x.at WHEN x.ts = 'PENDING' THEN NULL"
+        "            ELSE t.ended_at END,"
+        " error = CASE WHEN x.err IS NULL THEN t.error ELSE NULLIF(x.err, '') END,"
+        " result = COALESCE(x.res, t.result), next_retry_at = x.nra,"
+        " retry_base = CASE WHEN x.rst THEN x.ta ELSE t.retry_base END"
+        " FROM x WHERE t.run_id = x.run AND t.task_id = x.task AND t.state = x.fs"
+        " AND t.attempt = x.fa AND t.map_index = x.mi"
+        " RETURNING x.k, x.run, x.task, x.fs, x.ts, x.at, x.ta, x.det, x.mi),"
+        " e AS (INSERT INTO task_event_log (run_id, task_id, from_state, to_state, at, attempt,"
+        " detail, map_index) SELECT run, task, fs, ts, at, ta, det, mi FROM u ORDER BY k)"
+        " SELECT k FROM u ORDER BY k",
     [PG_TASK_GET] = "SELECT state, attempt FROM task_instances"
                     " WHERE run_id = $1::bigint AND task_id = $2::text AND map_index = $3::bigint",
     /* A mapped task's instances $3 .. $4 - 1 (SPEC §8), QUEUED, with their two events each (the
