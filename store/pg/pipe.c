@@ -29,6 +29,7 @@ struct df_pg_pend {
     df_pg_cas *rows;          /* a multi-row statement's rows instead (owned; batch.c) */
     size_t n_rows;
     size_t bad_row; /* the first of rows that did not apply */
+    bool sync;      /* a Sync follows it */
 };
 
 bool df_pg_pipe_wanted(void)
@@ -138,17 +139,13 @@ static bool refused(struct df_pg_pend *p, const PGresult *r)
     return true;
 }
 
-/* Reads the answers of every queued statement. On a failed statement a Sync is sent, so that the
- * server, which skips everything after an error, answers again; the rest read as aborted. Returns
- * DF_STORE_OK, or the failure (recorded with pipe_fail); *refused_at is the first statement that
- * changed no row when it should have (-1: none). */
+/* Reads the answers of every queued statement (each execution is followed by its Sync: see
+ * queue()). Returns DF_STORE_OK, or the first failure (recorded with pipe_fail); *refused_at is
+ * the first statement that changed no row when it should have (-1: none). */
 static int read_answers(df_pg_store *s, long *refused_at)
 {
     *refused_at = -1;
     int code = DF_STORE_OK;
-    bool synced = false;
-    if (PQsendFlushRequest(s->conn) != 1 || PQflush(s->conn) != 0)
-        return pipe_lost(s, s->pend[0].what);
     for (size_t i = 0; i < s->n_pend; i++) {
         struct df_pg_pend *p = &s->pend[i];
         PGresult *r = PQgetResult(s->conn);
@@ -169,24 +166,24 @@ static int read_answers(df_pg_store *s, long *refused_at)
             }
             if (p->prepare)
                 s->prepared[p->id] = false;
+            /* the statements after it fail too: the transaction is aborted */
             code = pipe_fail(s, df_pg_fail_result(s, r, p->what));
-            if (PQpipelineSync(s->conn) != 1) {
-                PQclear(r);
-                return pipe_lost(s, p->what);
-            }
-            synced = true;
         }
         PQclear(r);
         /* each statement's answers end with a NULL */
         while ((r = PQgetResult(s->conn)) != NULL)
             PQclear(r);
-    }
-    if (synced) {
-        PGresult *r = PQgetResult(s->conn);
-        bool ok = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-        PQclear(r);
-        if (!ok && !connected(s))
-            return pipe_lost(s, s->n_pend ? s->pend[0].what : "pipeline");
+        if (p->sync) {
+            r = PQgetResult(s->conn);
+            bool ok = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+            PQclear(r);
+            if (!ok)
+                return connected(s) ? pipe_fail(s, df_store_failf(&s->base, DF_STORE_ERROR,
+                                                                  "store: %s: PostgreSQL's "
+                                                                  "answers are out of step",
+                                                                  p->what))
+                                    : pipe_lost(s, p->what);
+        }
     }
     return code;
 }
@@ -264,9 +261,14 @@ static int queue(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *p, c
         s->prepared[id] = true;
         s->pend[s->n_pend++] = (struct df_pg_pend){.what = what, .id = id, .prepare = true};
     }
-    if (PQsendQueryPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0) != 1)
+    /* A Sync after each statement (it does not end the transaction, BEGIN opened it): the server
+     * then reports the transaction idle between statements, so idle_in_transaction_session_timeout
+     * still ends the transaction of an engine paused past its lease (conn.c), and libpq sends the
+     * statement at once. */
+    if (PQsendQueryPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0) != 1 ||
+        PQpipelineSync(s->conn) != 1)
         return pipe_lost(s, what);
-    struct df_pg_pend e = {.what = what, .id = id, .refused = refused};
+    struct df_pg_pend e = {.what = what, .id = id, .refused = refused, .sync = true};
     if (refused && cas) {
         e.cas = *cas;
         e.cas.task_id = NULL;

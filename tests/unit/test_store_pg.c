@@ -261,6 +261,16 @@ static void test_deferred_refusal_fails_the_commit(void **state)
     assert_int_equal(df_store_load_run(f->s, run, &r), DF_STORE_OK);
     assert_int_equal(r->tasks[0].state, DF_TS_QUEUED);
     df_stored_run_free(r);
+    /* two transitions of one task in one transaction, nothing read between: both apply */
+    assert_int_equal(df_store_begin(f->s), DF_STORE_OK);
+    df_transition run1 = tr(run, "a", DF_TS_QUEUED, 0, DF_TS_RUNNING, 1);
+    df_transition ok1 = tr(run, "a", DF_TS_RUNNING, 1, DF_TS_SUCCESS, 1);
+    assert_int_equal(df_store_transition(f->s, &run1), DF_STORE_OK);
+    assert_int_equal(df_store_transition(f->s, &ok1), DF_STORE_OK);
+    assert_int_equal(df_store_commit(f->s), DF_STORE_OK);
+    assert_int_equal(df_store_load_run(f->s, run, &r), DF_STORE_OK);
+    assert_int_equal(r->tasks[0].state, DF_TS_SUCCESS);
+    df_stored_run_free(r);
 }
 
 /* Deferred checks over many writes (more than one batch of answers) and a read between them: all
