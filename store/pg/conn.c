@@ -210,7 +210,7 @@ PGresult *df_pg_exec(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *
     long long deadline = 0;
     char buf[DF_STORE_ERR_MAX];
     /* the answers of the writes queued before it first (pipe.c) */
-    if ((s->piped || s->pipe_failed || s->tr_n) &&
+    if ((s->piped || s->pipe_failed || s->batched) &&
         (*code = df_pg_pipe_drain(s, what)) != DF_STORE_OK)
         return NULL;
     for (;;) {

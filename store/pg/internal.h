@@ -31,7 +31,9 @@ enum df_pg_stmt_id {
     PG_EVENTS_INSERT,
     PG_EVENTS_RESERVE,
     PG_TRANSITION,
-    PG_TRANSITIONS, /* batch.c: many transitions in one statement */
+    PG_TRANSITIONS,    /* batch.c: many transitions in one statement */
+    PG_ATTEMPTS_OPEN,  /* batch.c: many attempts opened */
+    PG_ATTEMPTS_CLOSE, /* batch.c: many attempts closed */
     PG_TASK_GET,
     PG_ATTEMPT_OPEN,
     PG_ATTEMPT_CLOSE,
@@ -111,6 +113,15 @@ enum df_pg_stmt_id {
 
 struct df_pg_pend;
 
+/* batch.c: the rows of one kind gathered for one statement (rows as JSON, their diagnostics). */
+enum { DF_PG_B_TRANSITION, DF_PG_B_OPEN, DF_PG_B_CLOSE, DF_PG_B__COUNT };
+typedef struct df_pg_batch {
+    struct json_t *rows;
+    struct df_pg_cas *cas;
+    size_t n, cap;
+    size_t bytes; /* text in the rows, about */
+} df_pg_batch;
+
 /* A PostgreSQL store: the shared start, the connection string (the --db URI, as libpq reads
  * it), the connection, which statements this connection has prepared, and the writes of the
  * open transaction whose answers are not read yet (pipe.c). */
@@ -131,10 +142,8 @@ typedef struct df_pg_store {
     size_t n_pend, cap_pend;
     int pipe_failed; /* a failure of this transaction found in the answers (0: none) */
     char pipe_err[DF_STORE_ERR_MAX];
-    /* batch.c: transitions gathered for one statement (rows as JSON, their diagnostics) */
-    struct json_t *tr_rows;
-    struct df_pg_cas *tr_cas;
-    size_t tr_n, tr_cap;
+    df_pg_batch batch[DF_PG_B__COUNT]; /* batch.c */
+    size_t batched;                    /* rows in them */
 } df_pg_store;
 
 static inline df_pg_store *df_pg_of(df_store *s)
@@ -264,14 +273,25 @@ bool df_pg_can_defer(const df_pg_store *s);
 int df_pg_queue_rows(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *p, const char *what,
                      df_pg_refused_fn refused, df_pg_cas *rows, size_t n);
 
-/* batch.c: gathers a transition (deferred checks only); sends the gathered ones as one queued
- * statement (before any other statement, and by df_pg_pipe_drain); forgets them. */
+/* batch.c: gathers a transition, an attempt's opening or closing (deferred checks only), to be
+ * sent as one queued statement per kind by df_pg_batch_flush (before any other statement, and by
+ * df_pg_pipe_drain); DF_PG_UNBATCHED when the row cannot be gathered (text that is not UTF-8):
+ * the caller sends its own statement. df_pg_batch_clear forgets the gathered rows. */
+#define DF_PG_UNBATCHED 1
 int df_pg_batch_transition(df_pg_store *s, const df_transition *t);
+int df_pg_batch_open(df_pg_store *s, long long run_id, const char *task_id, long long map_index,
+                     unsigned attempt, int64_t started_at);
+int df_pg_batch_close(df_pg_store *s, long long run_id, const char *task_id, long long map_index,
+                      unsigned attempt, const char *outcome, int64_t ended_at, const char *error,
+                      const char *log);
 int df_pg_batch_flush(df_pg_store *s);
 void df_pg_batch_clear(df_pg_store *s);
 void df_pg_batch_free(df_pg_store *s);
-/* runs.c: why a transition changed nothing (DF_STORE_CONFLICT or DF_STORE_NOTFOUND). */
+/* runs.c: why a transition, an attempt's opening or closing changed nothing (DF_STORE_CONFLICT
+ * or DF_STORE_NOTFOUND, the message recorded). */
 int df_pg_transition_refused(df_pg_store *s, const df_pg_cas *t, const char *W);
+int df_pg_open_refused(df_pg_store *s, const df_pg_cas *c, const char *W);
+int df_pg_close_refused(df_pg_store *s, const df_pg_cas *c, const char *W);
 
 /* Whether the environment lets writes be pipelined (DAGFLOW_PG_PIPELINE is not "0"). */
 bool df_pg_pipe_wanted(void);

@@ -191,7 +191,7 @@ static int read_answers(df_pg_store *s, long *refused_at)
 /* See internal.h. */
 int df_pg_pipe_drain(df_pg_store *s, const char *what)
 {
-    if (s->tr_n && !s->pipe_failed && df_pg_batch_flush(s) != DF_STORE_OK)
+    if (s->batched && !s->pipe_failed && df_pg_batch_flush(s) != DF_STORE_OK)
         pipe_fail(s, DF_STORE_ERROR);
     if (!s->piped) {
         if (s->pipe_failed)
@@ -297,10 +297,8 @@ int df_pg_write_cas(df_pg_store *s, enum df_pg_stmt_id id, const df_pg_params *p
             code = refused(s, cas, what);
         return code;
     }
-    /* after the transitions gathered before it (attempts' rows may pass them: other tables) */
-    int code = DF_STORE_OK;
-    if (id != PG_ATTEMPT_OPEN && id != PG_ATTEMPT_CLOSE)
-        code = df_pg_batch_flush(s);
+    /* after the rows gathered before it */
+    int code = df_pg_batch_flush(s);
     if (code == DF_STORE_OK)
         code = queue(s, id, p, what, refused, cas);
     if (code == DF_STORE_OK && s->n_pend >= DF_PG_PIPE_MAX)

@@ -327,8 +327,11 @@ int df_pg_transition(df_store *store, const df_transition *t)
     const char *W = "record transition";
     if (s->pipe_failed)
         return df_pg_pipe_drain(s, W);
-    if (df_pg_can_defer(s) && s->pipe_on)
-        return df_pg_batch_transition(s, t);
+    if (df_pg_can_defer(s)) {
+        int code = df_pg_batch_transition(s, t);
+        if (code != DF_PG_UNBATCHED)
+            return code;
+    }
     df_pg_params p = {0};
     df_pg_text(&p, df_task_state_name(t->to));
     df_pg_i64(&p, t->to_attempt);
@@ -354,8 +357,8 @@ int df_pg_transition(df_store *store, const df_transition *t)
 
 /* ---- attempts ---- */
 
-/* Why an attempt was not opened: it exists already, or the task does not. */
-static int open_refused(df_pg_store *s, const df_pg_cas *c, const char *W)
+/* See internal.h: an attempt was not opened, it exists already, or the task does not. */
+int df_pg_open_refused(df_pg_store *s, const df_pg_cas *c, const char *W)
 {
     df_pg_params p = {0};
     df_pg_i64(&p, c->run_id);
@@ -381,6 +384,13 @@ int df_pg_attempt_open(df_store *store, long long run_id, const char *task_id, l
                        unsigned attempt, int64_t started_at)
 {
     df_pg_store *s = df_pg_of(store);
+    if (s->pipe_failed)
+        return df_pg_pipe_drain(s, "open attempt");
+    if (df_pg_can_defer(s)) {
+        int code = df_pg_batch_open(s, run_id, task_id, map_index, attempt, started_at);
+        if (code != DF_PG_UNBATCHED)
+            return code;
+    }
     df_pg_params p = {0};
     df_pg_i64(&p, run_id);
     df_pg_text(&p, task_id);
@@ -389,11 +399,11 @@ int df_pg_attempt_open(df_store *store, long long run_id, const char *task_id, l
     df_pg_i64(&p, started_at);
     df_pg_cas cas = {
         .run_id = run_id, .task_id = (char *)task_id, .map_index = map_index, .attempt = attempt};
-    return df_pg_write_cas(s, PG_ATTEMPT_OPEN, &p, "open attempt", open_refused, &cas);
+    return df_pg_write_cas(s, PG_ATTEMPT_OPEN, &p, "open attempt", df_pg_open_refused, &cas);
 }
 
-/* Why an attempt was not closed: it is closed already, or it does not exist. */
-static int close_refused(df_pg_store *s, const df_pg_cas *c, const char *W)
+/* See internal.h: an attempt was not closed, it is closed already, or it does not exist. */
+int df_pg_close_refused(df_pg_store *s, const df_pg_cas *c, const char *W)
 {
     df_pg_params g = {0};
     df_pg_i64(&g, c->run_id);
@@ -423,6 +433,14 @@ int df_pg_attempt_close(df_store *store, long long run_id, const char *task_id, 
                         const char *error, const char *log, const char *output)
 {
     df_pg_store *s = df_pg_of(store);
+    if (s->pipe_failed)
+        return df_pg_pipe_drain(s, "close attempt");
+    if (df_pg_can_defer(s)) {
+        int code = df_pg_batch_close(s, run_id, task_id, map_index, attempt,
+                                     df_attempt_outcome_name(outcome), ended_at, error, log);
+        if (code != DF_PG_UNBATCHED)
+            return code;
+    }
     df_pg_params p = {0};
     df_pg_text(&p, df_attempt_outcome_name(outcome));
     df_pg_i64(&p, ended_at);
@@ -435,7 +453,7 @@ int df_pg_attempt_close(df_store *store, long long run_id, const char *task_id, 
     df_pg_text(&p, output);
     df_pg_cas cas = {
         .run_id = run_id, .task_id = (char *)task_id, .map_index = map_index, .attempt = attempt};
-    return df_pg_write_cas(s, PG_ATTEMPT_CLOSE, &p, "close attempt", close_refused, &cas);
+    return df_pg_write_cas(s, PG_ATTEMPT_CLOSE, &p, "close attempt", df_pg_close_refused, &cas);
 }
 
 /* ---- mapped instances (SPEC §8) ---- */

@@ -83,6 +83,27 @@ static const char *const pg_sql[PG__COUNT] = {
         " e AS (INSERT INTO task_event_log (run_id, task_id, from_state, to_state, at, attempt,"
         " detail, map_index) SELECT run, task, fs, ts, at, ta, det, mi FROM u ORDER BY k)"
         " SELECT k FROM u ORDER BY k",
+    /* PG_ATTEMPT_OPEN for many rows (batch.c): returns the k of the rows inserted (of rows
+     * naming one attempt twice, the first). */
+    [PG_ATTEMPTS_OPEN] =
+        "WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(k bigint, run bigint,"
+        " task text, mi bigint, a bigint, at bigint)),"
+        " i AS (INSERT INTO attempts (run_id, task_id, map_index, attempt, outcome, started_at)"
+        " SELECT x.run, x.task, x.mi, x.a, 'RUNNING', x.at FROM x WHERE EXISTS (SELECT 1"
+        " FROM task_instances t WHERE t.run_id = x.run AND t.task_id = x.task"
+        " AND t.map_index = x.mi) ORDER BY x.k ON CONFLICT DO NOTHING"
+        " RETURNING run_id, task_id, map_index, attempt)"
+        " SELECT min(x.k) FROM x JOIN i ON i.run_id = x.run AND i.task_id = x.task"
+        " AND i.map_index = x.mi AND i.attempt = x.a"
+        " GROUP BY i.run_id, i.task_id, i.map_index, i.attempt ORDER BY 1",
+    /* PG_ATTEMPT_CLOSE for many rows (batch.c): returns the k of the rows that applied. */
+    [PG_ATTEMPTS_CLOSE] =
+        "WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(k bigint, o text,"
+        " at bigint, err text, log text, run bigint, task text, a bigint, mi bigint)),"
+        " u AS (UPDATE attempts t SET outcome = x.o, ended_at = x.at, error = x.err,"
+        " log = x.log FROM x WHERE t.run_id = x.run AND t.task_id = x.task AND t.attempt = x.a"
+        " AND t.outcome = 'RUNNING' AND t.map_index = x.mi RETURNING x.k)"
+        " SELECT k FROM u ORDER BY k",
     [PG_TASK_GET] = "SELECT state, attempt FROM task_instances"
                     " WHERE run_id = $1::bigint AND task_id = $2::text AND map_index = $3::bigint",
     /* A mapped task's instances $3 .. $4 - 1 (SPEC §8), QUEUED, with their two events each (the

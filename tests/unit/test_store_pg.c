@@ -200,7 +200,7 @@ static void test_create_run_fails_inside_a_transaction(void **state)
 static long long wide_run(df_store *s, size_t n)
 {
     df_task_record *tasks = calloc(n, sizeof *tasks);
-    char(*ids)[16] = calloc(n, sizeof *ids);
+    char(*ids)[24] = calloc(n, sizeof *ids);
     assert_non_null(tasks);
     assert_non_null(ids);
     for (size_t i = 0; i < n; i++) {
@@ -282,7 +282,7 @@ static void test_deferred_many_writes(void **state)
     const size_t n = 700;
     long long run = wide_run(f->s, n);
     df_store_defer_checks(f->s, true);
-    char id[16];
+    char id[24];
     assert_int_equal(df_store_begin(f->s), DF_STORE_OK);
     for (size_t i = 0; i < n; i++) {
         snprintf(id, sizeof id, "t%zu", i);
