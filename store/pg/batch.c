@@ -200,14 +200,14 @@ int df_pg_batch_open(df_pg_store *s, long long run_id, const char *task_id, long
 /* See internal.h. */
 int df_pg_batch_close(df_pg_store *s, long long run_id, const char *task_id, long long map_index,
                       unsigned attempt, const char *outcome, int64_t ended_at, const char *error,
-                      const char *log)
+                      const char *log, const char *output)
 {
     df_pg_cas c = {
         .run_id = run_id, .task_id = (char *)task_id, .map_index = map_index, .attempt = attempt};
     df_pg_batch *b = &s->batch[DF_PG_B_CLOSE];
-    json_t *row = json_pack("{s:I, s:s, s:I, s:s?, s:s?, s:I, s:s, s:I, s:I}", "k",
+    json_t *row = json_pack("{s:I, s:s, s:I, s:s?, s:s?, s:I, s:s, s:I, s:I, s:s?}", "k",
                             (json_int_t)b->n, "o", outcome, "at", (json_int_t)ended_at, "err",
                             error, "log", log, "run", (json_int_t)run_id, "task", task_id, "a",
-                            (json_int_t)attempt, "mi", (json_int_t)map_index);
-    return add(s, DF_PG_B_CLOSE, row, &c, len(error) + len(log));
+                            (json_int_t)attempt, "mi", (json_int_t)map_index, "out", output);
+    return add(s, DF_PG_B_CLOSE, row, &c, len(error) + len(log) + len(output));
 }

@@ -283,7 +283,7 @@ int df_pg_batch_open(df_pg_store *s, long long run_id, const char *task_id, long
                      unsigned attempt, int64_t started_at);
 int df_pg_batch_close(df_pg_store *s, long long run_id, const char *task_id, long long map_index,
                       unsigned attempt, const char *outcome, int64_t ended_at, const char *error,
-                      const char *log);
+                      const char *log, const char *output);
 int df_pg_batch_flush(df_pg_store *s);
 void df_pg_batch_clear(df_pg_store *s);
 void df_pg_batch_free(df_pg_store *s);

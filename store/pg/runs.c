@@ -436,8 +436,9 @@ int df_pg_attempt_close(df_store *store, long long run_id, const char *task_id, 
     if (s->pipe_failed)
         return df_pg_pipe_drain(s, "close attempt");
     if (df_pg_can_defer(s)) {
-        int code = df_pg_batch_close(s, run_id, task_id, map_index, attempt,
-                                     df_attempt_outcome_name(outcome), ended_at, error, log);
+        int code =
+            df_pg_batch_close(s, run_id, task_id, map_index, attempt,
+                              df_attempt_outcome_name(outcome), ended_at, error, log, output);
         if (code != DF_PG_UNBATCHED)
             return code;
     }

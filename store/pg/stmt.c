@@ -99,9 +99,10 @@ static const char *const pg_sql[PG__COUNT] = {
     /* PG_ATTEMPT_CLOSE for many rows (batch.c): returns the k of the rows that applied. */
     [PG_ATTEMPTS_CLOSE] =
         "WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(k bigint, o text,"
-        " at bigint, err text, log text, run bigint, task text, a bigint, mi bigint)),"
+        " at bigint, err text, log text, run bigint, task text, a bigint, mi bigint, out text)),"
         " u AS (UPDATE attempts t SET outcome = x.o, ended_at = x.at, error = x.err,"
-        " log = x.log FROM x WHERE t.run_id = x.run AND t.task_id = x.task AND t.attempt = x.a"
+        " log = x.log, output = x.out FROM x WHERE t.run_id = x.run AND t.task_id = x.task AND "
+        "t.attempt = x.a"
         " AND t.outcome = 'RUNNING' AND t.map_index = x.mi RETURNING x.k)"
         " SELECT k FROM u ORDER BY k",
     [PG_TASK_GET] = "SELECT state, attempt FROM task_instances"
