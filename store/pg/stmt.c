@@ -101,9 +101,11 @@ static const char *const pg_sql[PG__COUNT] = {
         "WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(k bigint, o text,"
         " at bigint, err text, log text, run bigint, task text, a bigint, mi bigint, out text)),"
         " u AS (UPDATE attempts t SET outcome = x.o, ended_at = x.at, error = x.err,"
-        " log = x.log, output = x.out FROM x WHERE t.run_id = x.run AND t.task_id = x.task AND "
-        "t.attempt = x.a"
-        " AND t.outcome = 'RUNNING' AND t.map_index = x.mi RETURNING x.k)"
+        " log = x.log, output = x.out, started_at = COALESCE((SELECT h.claimed_at FROM"
+        " work_history h WHERE h.run_id = x.run AND h.task_id = x.task AND h.map_index = x.mi"
+        " AND h.attempt = x.a), t.started_at) FROM x WHERE t.run_id = x.run"
+        " AND t.task_id = x.task AND t.attempt = x.a AND t.outcome = 'RUNNING'"
+        " AND t.map_index = x.mi RETURNING x.k)"
         " SELECT k FROM u ORDER BY k",
     [PG_TASK_GET] = "SELECT state, attempt FROM task_instances"
                     " WHERE run_id = $1::bigint AND task_id = $2::text AND map_index = $3::bigint",
@@ -131,8 +133,14 @@ static const char *const pg_sql[PG__COUNT] = {
         " WHERE EXISTS (SELECT 1 FROM task_instances WHERE run_id = $1::bigint"
         "               AND task_id = $2::text AND map_index = $3::bigint)"
         " ON CONFLICT DO NOTHING",
-    [PG_ATTEMPT_CLOSE] = "UPDATE attempts SET outcome = $1::text, ended_at = $2::bigint,"
-                         " error = $3::text, log = $4::text, output = $9::text"
+    /* An attempt a worker ran started when the worker claimed it (work_history, written by the
+     * statement that collected its outcome or its lost lease, in the same transaction), not when
+     * it was queued. */
+    [PG_ATTEMPT_CLOSE] = "UPDATE attempts a SET outcome = $1::text, ended_at = $2::bigint,"
+                         " error = $3::text, log = $4::text, output = $9::text,"
+                         " started_at = COALESCE((SELECT h.claimed_at FROM work_history h"
+                         " WHERE h.run_id = $5::bigint AND h.task_id = $6::text"
+                         " AND h.map_index = $8::bigint AND h.attempt = $7::bigint), a.started_at)"
                          " WHERE run_id = $5::bigint"
                          " AND task_id = $6::text AND attempt = $7::bigint"
                          " AND outcome = 'RUNNING' AND map_index = $8::bigint",

@@ -94,6 +94,24 @@ assert_eq 1 "$(q "SELECT count(*) FROM attempt_history WHERE run_id = 1 AND task
 # only w2 listens to `special`: w1 never claimed it (w1 ran no more than the 41 default ones)
 ((c1 <= 41)) || fail "w1 claimed $c1 attempts: more than the default queue's"
 
+note "an attempt's started_at is when a worker claimed it, not when it was queued"
+echo '{"name": "late", "tasks": [{"id": "a", "plugin": "noop", "queue": "late"}]}' >late.json
+bg runl run late.json --executor workers
+engine=$BG_PID
+wait_sql "SELECT count(*) FROM work_queue WHERE queue = 'late' AND state = 0" 20 "a queued"
+sleep 2 # no worker of the queue yet
+start_worker wl --queue late
+bg_wait "$engine" 30 runl
+expect_bg_rc 0 runl "the run whose attempt waited for a worker"
+run="$(q "SELECT max(run_id) FROM run_history")"
+claimed_at="$(q "SELECT claimed_at FROM work_history WHERE run_id = $run AND task_id = 'a'")"
+queued_at="$(q "SELECT enqueued_at FROM work_history WHERE run_id = $run AND task_id = 'a'")"
+assert_eq "$claimed_at" "$(q "SELECT started_at FROM attempts WHERE run_id = $run AND task_id = 'a'")" \
+    "the attempt's started_at is its claim time"
+((claimed_at - queued_at >= 1900)) || fail "claimed $((claimed_at - queued_at)) ms after queued"
+expect_invariants "$run" finished
+stop_worker "$W_PID" wl
+
 # A sleep of 3 s on a worker that then dies or stops; the other worker runs it again.
 cat >long.json <<'EOF'
 {"name": "long", "tasks": [
