@@ -8,7 +8,7 @@
 #include "../store.h"
 
 /* The schema version this build writes (the highest version in the dagflow_schema table). */
-#define DF_PG_SCHEMA_VERSION 14
+#define DF_PG_SCHEMA_VERSION 15
 
 /* Connects to the PostgreSQL database uri names (a postgresql:// or postgres:// URI, as libpq
  * reads it; borrowed) and migrates it to this build's schema (store/pg/NNN_*.sql, in one

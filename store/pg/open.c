@@ -19,6 +19,7 @@ extern const char df_pgsql_011_attempt_output[];
 extern const char df_pgsql_012_runs_json_checks[];
 extern const char df_pgsql_013_work_history[];
 extern const char df_pgsql_014_work_crash[];
+extern const char df_pgsql_015_hot_history[];
 
 /* The migrations, in order: entry i brings a database from version i-1 to version i. */
 static const char *const migrations[] = {
@@ -26,7 +27,7 @@ static const char *const migrations[] = {
     df_pgsql_004_service,       df_pgsql_005_map_index,      df_pgsql_006_cancel_request,
     df_pgsql_007_harden,        df_pgsql_008_work_queue,     df_pgsql_009_run_lease,
     df_pgsql_010_append_layout, df_pgsql_011_attempt_output, df_pgsql_012_runs_json_checks,
-    df_pgsql_013_work_history,  df_pgsql_014_work_crash};
+    df_pgsql_013_work_history,  df_pgsql_014_work_crash,     df_pgsql_015_hot_history};
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_PG_SCHEMA_VERSION,
                "one migration per schema version");

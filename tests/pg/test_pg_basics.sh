@@ -77,6 +77,15 @@ for col in dag params plugins metrics; do
     assert_contains "$bad" "invalid input syntax for type json" "$col checked as JSON on UPDATE"
 done
 
+# 015: a task instance's events and attempts go with it (a statement-level trigger in place of
+# the per-row foreign keys), as when a run row is deleted by hand
+run="$(q "SELECT max(run_id) FROM runs")"
+counts="SELECT (SELECT count(*) > 0 FROM task_event_log WHERE run_id = $run),
+    (SELECT count(*) > 0 FROM attempts WHERE run_id = $run)"
+assert_eq "t|t" "$(q "$counts")" "run $run has events and attempts"
+assert_eq "1" "$(q "DELETE FROM runs WHERE run_id = $run RETURNING 1")" "run $run deleted by hand"
+assert_eq "f|f" "$(q "$counts")" "its events and attempts went with it"
+
 # Four engines open a new database at once: one migration, four runs.
 df_pg_new_db
 DB2="$DF_PG_NEW"
