@@ -136,7 +136,7 @@ typedef struct df_pg_store {
     long net_timeout_ms; /* a TCP connection's silence that counts as lost; 0: DF_PG_NET_TIMEOUT_MS
                           */
     /* pipe.c: pipelined writes of the caller's transaction */
-    bool pipe_on;            /* DAGFLOW_PG_PIPELINE is 1 */
+    bool pipe_on;            /* DAGFLOW_PG_PIPELINE is not 0 */
     bool piped;              /* the connection is in pipeline mode */
     struct df_pg_pend *pend; /* queued statements, oldest first */
     size_t n_pend, cap_pend;
@@ -293,7 +293,7 @@ int df_pg_transition_refused(df_pg_store *s, const df_pg_cas *t, const char *W);
 int df_pg_open_refused(df_pg_store *s, const df_pg_cas *c, const char *W);
 int df_pg_close_refused(df_pg_store *s, const df_pg_cas *c, const char *W);
 
-/* Whether the environment asks for pipelined writes (DAGFLOW_PG_PIPELINE is "1"). */
+/* Whether writes are pipelined: yes unless the environment says DAGFLOW_PG_PIPELINE=0. */
 bool df_pg_pipe_wanted(void);
 
 /* A write of the store: inside the caller's transaction (df_store_begin), queued in pipeline mode

@@ -66,7 +66,7 @@ cpu_rss() {
 }
 
 line() { printf '%-10s %-15s %2s %6s %8s %9s %8s %8s %7s %7s %3s\n' "$@"; }
-echo "# $(date -u +%FT%TZ) load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs, DAGFLOW_PG_PIPELINE=${DAGFLOW_PG_PIPELINE:-0}"
+echo "# $(date -u +%FT%TZ) load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs, DAGFLOW_PG_PIPELINE=${DAGFLOW_PG_PIPELINE:-1}"
 line system workload w tasks wall_s tasks_per_s p50_ms p99_ms cpu_s rss_mb rc
 
 # proc_cpu_rss PID: "CPU_S RSS_MB" of a live process (utime+stime, VmHWM) from /proc.

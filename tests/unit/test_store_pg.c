@@ -449,7 +449,8 @@ static void test_run_leases(void **state)
 
 int main(void)
 {
-    /* the pipelined writes of the deferred-check tests (store/pg/pipe.c, opt-in) */
+    /* the pipelined writes of the deferred-check tests (store/pg/pipe.c; the default, set in case
+     * the environment says 0) */
     setenv("DAGFLOW_PG_PIPELINE", "1", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_transition_cas, setup, teardown),
