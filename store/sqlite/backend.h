@@ -20,6 +20,11 @@
  * err (and *out NULL). */
 int df_sqlite_open(const char *path, df_store **out, char *err, size_t errlen);
 
+/* Whether a new (empty) file gets its schema from store/sqlite/fresh_011.sql and then the later
+ * migrations (true, the default) or from every migration in turn (false). Not thread-safe: set
+ * it before opening. For unit test_store_fresh only, which compares the two. */
+extern bool df_sqlite_fresh_schema;
+
 /* True when a file (of any kind) exists at path. */
 bool df_sqlite_exists(const char *path);
 

@@ -1,10 +1,11 @@
 /* sqlite/open: opening a SQLite store — the connection (the file itself is files.c's: no symbolic
  * link, mode 0600, read-only fallback), WAL mode, and the schema: schema.sql and the later
  * migrations (embedded as df_sql_* strings by embed_sql.cmake), applied in one transaction,
- * upgrading an older file only when that is safe. Also the backend's table of operations and
- * closing. */
+ * upgrading an older file only when that is safe; a new file gets fresh_011.sql instead of the
+ * first eleven. Also the backend's table of operations and closing. */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,6 +23,7 @@ extern const char df_sql_008_harden[];
 extern const char df_sql_009_run_lease[];
 extern const char df_sql_010_append_layout[];
 extern const char df_sql_011_attempt_output[];
+extern const char df_sql_fresh_011[];
 
 /* The migrations, in order: applying entries 1..N to an empty file yields schema version N.
  * Entry i brings the file from version i-1 to version i. A migration is "compatible" when this
@@ -58,6 +60,13 @@ static const struct {
     {11, 0, df_sql_011_attempt_output},
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* fresh_011.sql: what migrations 1..FRESH_VERSION make of an empty file, in one script (issue 14,
+ * start-up: those migrations rebuild tables and views in turn, and SQLite parses the whole schema
+ * again after each change, ~35 ms of CPU for a new file). unit test_store_fresh checks that both
+ * ways give the same schema. */
+#define FRESH_VERSION 11
+bool df_sqlite_fresh_schema = true;
 _Static_assert(sizeof migrations / sizeof migrations[0] == DF_STORE_SCHEMA_VERSION,
                "one migration per schema version");
 
@@ -241,7 +250,23 @@ static int check_empty(df_sqlite_store *s, const char *path)
     return code;
 }
 
-/* Inside migrate's transaction: the migrations after version, the indexes and triggers users
+/* One migration script, bringing the file to schema version `to`. */
+static int run_script(df_sqlite_store *s, const char *path, const char *sql, int to)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    int code = DF_STORE_OK;
+    if (rc != SQLITE_OK)
+        code = df_store_failf(&s->base,
+                              df_sqlite_code(rc) == DF_STORE_BUSY ? DF_STORE_BUSY : DF_STORE_ERROR,
+                              "store: %s: migrating to schema version %d: %s", path, to,
+                              msg ? msg : sqlite3_errstr(rc));
+    sqlite3_free(msg);
+    return code;
+}
+
+/* Inside migrate's transaction: the migrations after version (for a new file, fresh_011.sql
+ * first), the indexes and triggers users
  * added put back (an upgrade of an existing file), and the new version set. */
 static int apply_migrations(df_sqlite_store *s, const char *path, long long version)
 {
@@ -251,18 +276,13 @@ static int apply_migrations(df_sqlite_store *s, const char *path, long long vers
     if (version > 0)
         objs = schema_objects(s, &n_objs);
     int code = query1(s, "PRAGMA legacy_alter_table=ON", &unused, NULL, 0, "migrate schema");
-    for (int i = 0; code == DF_STORE_OK && i < N_MIGRATIONS; i++) {
-        if (migrations[i].version <= version)
-            continue;
-        char *msg = NULL;
-        int rc = sqlite3_exec(s->db, migrations[i].sql, NULL, NULL, &msg);
-        if (rc != SQLITE_OK)
-            code = df_store_failf(
-                &s->base, df_sqlite_code(rc) == DF_STORE_BUSY ? DF_STORE_BUSY : DF_STORE_ERROR,
-                "store: %s: migrating to schema version %d: %s", path, migrations[i].version,
-                msg ? msg : sqlite3_errstr(rc));
-        sqlite3_free(msg);
+    if (code == DF_STORE_OK && version == 0 && df_sqlite_fresh_schema) {
+        code = run_script(s, path, df_sql_fresh_011, FRESH_VERSION);
+        version = FRESH_VERSION;
     }
+    for (int i = 0; code == DF_STORE_OK && i < N_MIGRATIONS; i++)
+        if (migrations[i].version > version)
+            code = run_script(s, path, migrations[i].sql, migrations[i].version);
     if (code == DF_STORE_OK)
         code = restore_objects(s, objs, n_objs, path);
     free_objects(objs, n_objs);
@@ -354,6 +374,17 @@ rollback:
 static const df_store_ops sqlite_ops;
 static void sqlite_close(df_store *store);
 
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+/* Once per process, before SQLite is first used (SQLite refuses it after that, harmlessly): no
+ * memory statistics. With them on, every allocation SQLite makes takes a global mutex to count
+ * it (issue 14: pthread_mutex_lock and unlock were ~7% of a one-task run's CPU and ~2% of a
+ * 100,000-task run's); nothing here reads them (sqlite3_memory_used, sqlite3_status). */
+static void sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 /* See backend.h. The file is created with open(2) and mode 0600 before SQLite opens it (SQLite
  * then gives its -wal and -shm files the same mode), never through a symbolic link (files.c;
  * SQLITE_OPEN_NOFOLLOW tells SQLite the same); a file that exists but cannot be written opens
@@ -375,6 +406,7 @@ int df_sqlite_open(const char *path, df_store **out, char *err, size_t errlen)
     code = df_sqlite_file_open(s, path);
     if (code != DF_STORE_OK)
         goto out;
+    pthread_once(&sqlite_once, sqlite_setup);
 
     int rc = sqlite3_open_v2(
         path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);

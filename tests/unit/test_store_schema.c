@@ -2,7 +2,8 @@
  * earlier dagflow releases) is migrated to the current version with every row, counter, key and
  * view intact, its constraints still enforced, and the views, indexes and triggers users added
  * kept; the upgrade waits for a safe moment (no live engine, no one holding the write lock) and
- * a read-only version 1 file is read as it is; and no statement the store writes with builds a
+ * a read-only version 1 file is read as it is; a new file made from fresh_011.sql has the schema
+ * every migration in turn would give it; and no statement the store writes with builds a
  * temporary b-tree each time it runs (the cost schema version 2 removed). */
 #include <setjmp.h>
 #include <stdbool.h>
@@ -532,6 +533,48 @@ static void test_writes_build_no_temporary_btree(void **state)
     assert_true(writes >= 12);
 }
 
+/* The schema, counters and version of the file at path, as one string. */
+static char *schema_of(const char *path)
+{
+    sqlite3 *db = raw_open(path);
+    char *objs = q_dump(db, "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name");
+    char *seqs = q_dump(db, "SELECT name, seq FROM sqlite_sequence ORDER BY name");
+    char *ver = q_dump(db, "PRAGMA user_version");
+    char *all = NULL;
+    assert_true(asprintf(&all, "%s--\n%s--\n%s", objs, seqs, ver) > 0);
+    free(objs);
+    free(seqs);
+    free(ver);
+    sqlite3_close(db);
+    return all;
+}
+
+/* A new file gets store/sqlite/fresh_011.sql (then the later migrations) instead of schema.sql
+ * and every migration: both ways must leave the same tables, indexes, views (their SQL text
+ * included), counters and schema version. */
+static void test_fresh_file_same_as_migrated(void **state)
+{
+    fx *f = *state;
+    char path2[160];
+    snprintf(path2, sizeof path2, "%s/migrated.db", f->dir);
+    df_sqlite_fresh_schema = false;
+    char err[256] = "";
+    df_store *s = NULL;
+    int rc = df_store_open(path2, &s, err, sizeof err);
+    df_sqlite_fresh_schema = true;
+    assert_int_equal(rc, DF_STORE_OK);
+    df_store_close(s);
+    f->s = open_ok(f);
+    df_store_close(f->s);
+    f->s = NULL;
+
+    char *migrated = schema_of(path2), *fresh = schema_of(f->path);
+    assert_non_null(strstr(fresh, "task_event_log|0"));
+    assert_string_equal(fresh, migrated);
+    free(migrated);
+    free(fresh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +584,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upgrade_waits_for_a_safe_moment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v6_file_without_cancel_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_v1_file_is_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fresh_file_same_as_migrated, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
