@@ -25,7 +25,8 @@
 # Usage: tests/bench/compare.sh [ROW...]
 # Environment: DF_BIN (default build/dagflow), BEFORE (a second dagflow binary, e.g. an older
 # build: every dagflow measurement is then made with both, interleaved, its labels df0-*), STAMP (stamp.so, default next to DF_BIN), REPS (5), PEERS (../shared/peers), WORK (a new
-# temporary folder, removed at the end unless KEEP=1), TMO (per-run timeout, 300 s).
+# temporary folder, removed at the end unless KEEP=1), TMO (per-run timeout, 300 s), FIFO (0: no
+# SCHED_FIFO runs in the latency row, e.g. on a machine others share).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${DF_BIN:-$here/../../build/dagflow}
@@ -131,7 +132,7 @@ row_noop10k() {
 store_figures() {
     local bytes writes
     bytes=$(cat "$2"/df.db "$2"/df.db-wal 2>/dev/null | wc -c)
-    writes=$(awk '{w += $4} END {print w + 0}' "$2/steps.txt" 2>/dev/null || echo 0)
+    writes=$(awk '/^steps /{w += $4} END {print w + 0}' "$2/steps.txt" 2>/dev/null || echo 0)
     awk -v b="$bytes" -v w="$writes" -v n="$3" 'BEGIN {printf "%.0f %.2f\n", b / n, w / n}' \
         >>"$WORK/$1.s"
 }
@@ -266,7 +267,7 @@ PY
             rm -rf "$d" && mkdir -p "$d"
             "$b" run --db "$d/df.db" --concurrency 256 "$w" >/dev/null 2>&1
             recorded "$tag rec c256     " "$b" "$d/df.db"
-            if [ "$(id -u)" = 0 ] && chrt -f 1 true 2>/dev/null; then
+            if [ "${FIFO:-1}" = 1 ] && [ "$(id -u)" = 0 ] && chrt -f 1 true 2>/dev/null; then
                 for c in 8 256; do
                     rm -rf "$d" && mkdir -p "$d"
                     timeout 120 chrt -f 1 "$b" run --db "$d/df.db" --concurrency $c "$w" >/dev/null 2>&1
