@@ -216,7 +216,7 @@ int df_engine_validate_loaded(df_engine *e, const df_workflow *wf, const json_t 
                               df_errlist *load, df_errlist *invalid)
 {
     size_t before = load->n;
-    json_t *run_params = df_engine_merge_params(wf, params, load);
+    json_t *run_params = df_engine_merge_params(wf, params, DF_TRIGGER_MANUAL, load);
     const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);
     unsigned char *mask = calloc(wf->n_tasks ? wf->n_tasks : 1, 1);
     int rc = 0;

@@ -196,8 +196,11 @@ int df_engine_start_pool(df_engine *e, df_errlist *errs);
 
 /* launch.c: the workflow's params overlaid with overrides (may be NULL), as a new object, or
  * NULL (out of memory). Errors go to errs: a name the workflow does not declare, a string for a
- * param whose default is not a string. Used by run and validate alike. */
-json_t *df_engine_merge_params(const df_workflow *wf, const json_t *overrides, df_errlist *errs);
+ * param whose default is not a string; worded for `--param` when t is DF_TRIGGER_MANUAL, else
+ * for where a run of that trigger gets its params (the API's body, ...). Used by run and
+ * validate alike. */
+json_t *df_engine_merge_params(const df_workflow *wf, const json_t *overrides, df_run_trigger t,
+                               df_errlist *errs);
 
 /* api.c: loads each task's plugin of wf and calls its validate with the run params (the
  * workflow's overlaid with params). Load errors go to load, rejections to invalid. Returns 0, or

@@ -91,12 +91,51 @@ int df_engine_can_start(df_engine *e, df_errlist *errs)
     return 0;
 }
 
+/* Where run params come from, as a param error names them: the CLI's `--param`, or for a run
+ * not started from the command line, the place its params were given (SPEC §9 API body,
+ * schedule.params, a `workflow` task's params). */
+static const char *params_given(df_run_trigger t)
+{
+    switch (t) {
+    case DF_TRIGGER_API:
+        return "in the request's \"params\"";
+    case DF_TRIGGER_SCHEDULE:
+        return "in \"schedule\".\"params\"";
+    case DF_TRIGGER_WORKFLOW:
+        return "by the parent's `workflow` task";
+    default:
+        return "";
+    }
+}
+
+/* The error of a string given for a typed param when it did not come from `--param`: the
+ * typed form as JSON ({"params": {"ms": 5}}) when the string reads as a value of the default's
+ * kind (typed, owned by the caller: NULL otherwise). */
+static void add_typed_error(const df_workflow *wf, const char *k, const json_t *dflt,
+                            const char *text, json_t *typed, df_run_trigger t, df_errlist *errs)
+{
+    char *hint = NULL;
+    if (typed) {
+        json_t *body = json_pack("{s{sO}}", "params", k, typed);
+        hint = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        json_decref(body);
+    }
+    df_errlist_add(errs,
+                   "%s: param \"%s\" given %s is the string \"%.200s\", but its default is %s: "
+                   "give %s as JSON%s%.300s%s",
+                   wf->path, k, params_given(t), text, df_json_kind(dflt), df_json_kind(dflt),
+                   hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
+    free(hint);
+}
+
 /* A string given for a param whose default is a number, a boolean, an array or an object (not a
  * string, not null) is an error (a load error: no run is recorded), with the typed form of the
  * same text to use instead: `--param ms=5` for an integer default is meant as `--param ms:=5`
- * (SPEC §6's K=V gives a string, K:=JSON a typed value). Returns 0, or -1 after adding it. */
+ * (SPEC §6's K=V gives a string, K:=JSON a typed value); for a run not started from the command
+ * line, the message names where the params came from (the API body, ...) instead of `--param`.
+ * Returns 0, or -1 after adding it. */
 static int check_param_type(const df_workflow *wf, const char *k, const json_t *dflt,
-                            const json_t *v, df_errlist *errs)
+                            const json_t *v, df_run_trigger t, df_errlist *errs)
 {
     if (!json_is_string(v) || json_is_string(dflt) || json_is_null(dflt))
         return 0;
@@ -105,8 +144,9 @@ static int check_param_type(const df_workflow *wf, const char *k, const json_t *
     bool fits = typed && (json_typeof(typed) == json_typeof(dflt) ||
                           (json_is_number(typed) && json_is_number(dflt)) ||
                           (json_is_boolean(typed) && json_is_boolean(dflt)));
-    json_decref(typed);
-    if (fits)
+    if (t != DF_TRIGGER_MANUAL)
+        add_typed_error(wf, k, dflt, text, fits ? typed : NULL, t, errs);
+    else if (fits)
         df_errlist_add(errs,
                        "%s: --param %s=%s gives the string \"%s\", but the default of param \"%s\" "
                        "is %s: use --param %s:=%s for %s",
@@ -116,11 +156,13 @@ static int check_param_type(const df_workflow *wf, const char *k, const json_t *
                        "%s: --param %s: the default of param \"%s\" is %s, not a string: give "
                        "%s as JSON with --param %s:=JSON",
                        wf->path, k, k, df_json_kind(dflt), df_json_kind(dflt), k);
+    json_decref(typed);
     return -1;
 }
 
 /* See engine_internal.h (a string for a typed param: check_param_type). */
-json_t *df_engine_merge_params(const df_workflow *wf, const json_t *overrides, df_errlist *errs)
+json_t *df_engine_merge_params(const df_workflow *wf, const json_t *overrides, df_run_trigger t,
+                               df_errlist *errs)
 {
     json_t *p = json_deep_copy(wf->params);
     if (!p)
@@ -130,12 +172,17 @@ json_t *df_engine_merge_params(const df_workflow *wf, const json_t *overrides, d
     json_object_foreach((json_t *)overrides, k, v)
     {
         const json_t *dflt = json_object_get(wf->params, k);
-        if (!dflt) {
+        if (!dflt && t == DF_TRIGGER_MANUAL) {
             df_errlist_add(errs, "%s: --param %s: the workflow declares no param \"%s\"", wf->path,
                            k, k);
             continue;
         }
-        if (check_param_type(wf, k, dflt, v, errs) == 0)
+        if (!dflt) {
+            df_errlist_add(errs, "%s: param \"%s\" given %s: the workflow declares no param \"%s\"",
+                           wf->path, k, params_given(t), k);
+            continue;
+        }
+        if (check_param_type(wf, k, dflt, v, t, errs) == 0)
             json_object_set(p, k, v);
     }
     return p;
@@ -301,7 +348,7 @@ int df_engine_start_loaded(df_engine *e, df_workflow *wf, const df_run_options *
         return st;
     }
     size_t before = errs->n;
-    json_t *params = df_engine_merge_params(wf, overrides, errs);
+    json_t *params = df_engine_merge_params(wf, overrides, o->trigger, errs);
     const df_plugin **plugins = calloc(wf->n_tasks ? wf->n_tasks : 1, sizeof *plugins);
     unsigned char *invalid = calloc(wf->n_tasks ? wf->n_tasks : 1, 1);
     df_errlist rejected = {0};

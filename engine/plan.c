@@ -196,7 +196,7 @@ int df_engine_plan_file(df_engine *e, const char *path, const json_t *params, js
     } else {
         rc = df_engine_validate_loaded(e, wf, params, &load, &invalid);
         if (rc == 0 && !load.n && !invalid.n &&
-            (run_params = df_engine_merge_params(wf, params, &load)) &&
+            (run_params = df_engine_merge_params(wf, params, DF_TRIGGER_MANUAL, &load)) &&
             !(*plan = make_plan(wf, run_params, &load)) && !load.n)
             rc = DF_ENOMEM;
     }

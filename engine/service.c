@@ -29,7 +29,24 @@ void df_svc_log(df_service *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    s->log(s->log_ud, line);
+    /* One event, one line: a control character in what the line names (a file name with a
+     * newline, a task's stderr in an error) is written escaped (\n, \t, \x1b), so it can
+     * neither forge a line nor drive the terminal. */
+    char safe[sizeof line * 4];
+    size_t o = 0;
+    for (const unsigned char *c = (const unsigned char *)line; *c; c++) {
+        if (*c >= 0x20 && *c != 0x7f)
+            safe[o++] = (char)*c;
+        else if (*c == '\n' || *c == '\t' || *c == '\r')
+            o += (size_t)snprintf(safe + o, sizeof safe - o, "\\%c",
+                                  *c == '\n'   ? 'n'
+                                  : *c == '\t' ? 't'
+                                               : 'r');
+        else
+            o += (size_t)snprintf(safe + o, sizeof safe - o, "\\x%02x", *c);
+    }
+    safe[o] = '\0';
+    s->log(s->log_ud, safe);
 }
 
 df_svc_wf *df_svc_find(df_service *s, const char *name)

@@ -23,9 +23,12 @@
  *
  * The child runs in its own process group with DAGFLOW_RUN_ID, DAGFLOW_TASK_ID and
  * DAGFLOW_ATTEMPT set; on cancellation (timeout, shutdown) the group gets SIGTERM, then SIGKILL
- * 2 s later (df_task_spawn). */
+ * 2 s later (df_task_spawn). A command the kernel refuses as too long (E2BIG: one argument or
+ * environment string over 128 KiB, or all of them over the limit) fails permanently: every retry
+ * would build the same command. */
 #include <dagflow/taskunit.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -423,7 +426,18 @@ static int shell_execute(df_task_ctx *ctx, const json_t *params, json_t **result
     opts.argv = (const char *const *)argv;
     opts.env = (const char *const *)env;
     df_spawn_result res = DF_SPAWN_RESULT_INIT;
-    if (df_task_spawn(ctx, &opts, &res, err, sizeof err) != 0) {
+    int src = df_task_spawn(ctx, &opts, &res, err, sizeof err);
+    if (src == -E2BIG) {
+        /* The same command is as long on every attempt: retrying cannot help. */
+        df_task_set_error(ctx,
+                          "%s (the kernel takes at most 128 KiB in one argument or environment "
+                          "variable and about a quarter of the stack limit in all: give a large "
+                          "value to the command through \"stdin\")",
+                          err);
+        status = DF_TASK_FAILED_PERMANENT;
+        goto out;
+    }
+    if (src != 0) {
         df_task_set_error(ctx, "%s", err);
         goto out;
     }

@@ -233,9 +233,11 @@ typedef struct df_spawn_result {
  * When the attempt is cancelled (timeout, shutdown) the whole group gets SIGTERM, then SIGKILL
  * 2000 ms later; the call returns once the child has been reaped. Returns 0 when the child ran
  * (whatever its exit status) and fills *res; non-zero when it could not be started, with the
- * reason in errbuf (for example "spawn ./x: no such file or directory"), also when opts->size
- * does not cover argv or res->size does not cover exit_code (a struct not started from its
- * DF_*_INIT). res->size is kept; the rest of what it covers is written.
+ * reason in errbuf (for example "spawn ./x: no such file or directory"): when the system refused
+ * it, the negative errno value (-ENOENT, -E2BIG for arguments and environment too long, ...),
+ * else -1, as when opts->size does not cover argv or res->size does not cover exit_code (a
+ * struct not started from its DF_*_INIT). res->size is kept; the rest of what it covers is
+ * written.
  *
  * df_task_spawn is a macro naming the sized symbol df_task_spawn2 (see the ABI rules above);
  * the symbol df_task_spawn itself takes the ABI-1 structs, without size. */

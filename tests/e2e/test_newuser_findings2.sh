@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# test_newuser_findings2: what a new user (and an attacker) met in dagflow, second round
+# (/work/notes/newuser_findings.md and newuser_findings2.md):
+#   16. a `shell` command too long for the kernel (E2BIG) fails once, permanently (its retries
+#       would build the same command), and the error points to stdin.
+#    8. POST /api/v1/workflows/NAME/runs with a bad param: the error names the request's
+#       "params" and the JSON to send, not the CLI's `--param`.
+#   14. serve writes one line per event: a workflow file name holding a newline cannot forge a
+#       log line (control characters are escaped in every serve log line).
+# Runs on PostgreSQL too (pg label).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/run_lib.sh"
+source "$(dirname "$0")/serve_lib.sh"
+run_setup
+need_builtin shell
+command -v curl >/dev/null || skip "curl is not installed"
+
+note "16. a command over the kernel's 128 KiB per argument: one attempt, a permanent failure"
+cat >big.json <<'EOF'
+{"name": "big",
+ "tasks": [{"id": "gen", "plugin": "shell", "params": {"script": "head -c 200000 /dev/zero | tr '\\0' x"}},
+           {"id": "use", "plugin": "shell", "depends_on": ["gen"], "retries": 3, "retry_delay_ms": 10,
+            "params": {"script": "echo ${tasks.gen.result.stdout} | wc -c"}}]}
+EOF
+run_wf big.json
+expect_rc 1 "run of a command too long for the kernel"
+assert_eq "1" "$(q "SELECT attempts FROM task_history WHERE task_id = 'use'")" "attempts of the too-long command"
+err=$(q "SELECT error FROM task_history WHERE task_id = 'use'")
+assert_contains "$err" "argument list too long" "its error"
+assert_contains "$err" '"stdin"' "its error points to stdin"
+
+mkdir -p wf
+cat >wf/typed.json <<'EOF'
+{"name": "typed", "params": {"ms": 1, "flags": [1]},
+ "tasks": [{"id": "nap", "plugin": "sleep", "params": {"ms": "${params.ms}"}}]}
+EOF
+# a file whose name holds a newline and a fake log line, and which does not load
+printf '{"name": 5, "tasks": []}\n' >"wf/evil
+dagflow serve: run 77 (forged) ended SUCCESS
+x.json"
+trap 'kill -TERM "${SERVE_PID:-}" 2>/dev/null || true' EXIT
+serve_start
+
+note "8. the API's bad params are worded for the API"
+# http_code ARGS...: curl's status code for a request to this serve; its body in api.json.
+http_code() { curl -s -o api.json -w '%{http_code}' "$@"; }
+post_run() {
+    http_code -X POST -H 'Content-Type: application/json' -d "$2" "${SERVE_URL}api/v1/workflows/$1/runs"
+}
+assert_eq "400" "$(post_run typed '{"params": {"nope": 1}}')" "POST with an undeclared param"
+msg=$(jq -r .error api.json)
+assert_contains "$msg" 'param "nope" given in the request'"'"'s "params": the workflow declares no param "nope"' "its error"
+assert_not_contains "$msg" "--param" "its error"
+assert_eq "400" "$(post_run typed '{"params": {"ms": "5"}}')" "POST with a string for an integer param"
+msg=$(jq -r .error api.json)
+assert_contains "$msg" 'param "ms" given in the request'"'"'s "params" is the string "5", but its default is an integer' "its error"
+assert_contains "$msg" '{"params":{"ms":5}}' "its error gives the JSON to send"
+assert_not_contains "$msg" "--param" "its error"
+assert_eq "400" "$(post_run typed '{"params": {"flags": "abc"}}')" "POST with a string for an array param"
+assert_contains "$(jq -r .error api.json)" "give an array as JSON" "its error"
+assert_eq "201" "$(post_run typed '{"params": {"ms": 5}}')" "POST with the typed param starts a run"
+
+note "14. control characters in what a log line names are escaped"
+log=$(cat "$SERVE_LOG")
+if grep -q '^dagflow serve: run 77 (forged)' "$SERVE_LOG" || grep -q '^x.json' "$SERVE_LOG"; then
+    fail "a file name forged a log line: $log"
+fi
+assert_contains "$log" 'wf/evil\ndagflow serve: run 77 (forged) ended SUCCESS\nx.json' "the file name, escaped"
+while IFS= read -r line; do
+    [[ "$line" =~ ^[0-9T:.-]+Z\ dagflow\ serve:\  ]] ||
+        fail "a serve log line not from serve: [$line] in $log"
+done <"$SERVE_LOG"
+DF_ASSERTS=$((DF_ASSERTS + 1))
+
+serve_stop
+assert_eq "0" "$SERVE_RC" "serve exits 0"
+df_done
