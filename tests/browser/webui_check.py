@@ -318,6 +318,11 @@ def serve_workflows(b):
     row = js(b, "[...document.querySelectorAll('#workflows tr[data-workflow=sched] td')].map(t => t.textContent)")
     expect("cron 0 3 * * *" in row[1], "the scheduled workflow's schedule", row)
     expect("T03:00:00" in row[2], "and its next fire time (03:00 UTC)", row)
+    bad = js(b, "[...document.querySelectorAll('#workflows a')].map(a => a.getAttribute('href'))"
+                ".filter(h => /workflow=(null|undefined)?$/.test(h))")
+    expect(not bad, "no link to the runs of a workflow without a name", bad)
+    row = js(b, "[...document.querySelectorAll('#workflows tr[data-file$=\"noname.json\"] td')].map(t => t.textContent)")
+    expect(row and "(no name)" in row[0] and "invalid" in row[0], "the file without a name: shown as such, invalid", row)
     b.screenshot(os.path.join(ART, "webui_serve_workflows.png"))
 
 

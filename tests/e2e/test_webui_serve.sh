@@ -31,6 +31,9 @@ cat >wf/sched.json <<'JSON'
 {"name": "sched", "schedule": {"cron": "0 3 * * *", "catchup": "none"},
  "tasks": [{"id": "a", "plugin": "noop"}]}
 JSON
+# a file that does not load and has no usable name: shown without a link (it had an empty
+# "#runs?workflow=null" link)
+printf '{"name": 5, "tasks": []}\n' >wf/noname.json
 printf 'serve-ui-%s\n' "$$" >token
 chmod 600 token
 trap 'kill -TERM "${SERVE_PID:-}" 2>/dev/null || true' EXIT
