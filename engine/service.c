@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "runner.h"
+#include "utf8_text.h"
 
 #define HOUSEKEEP_MS 100
 #define FS_EVENT_DELAY_MS 50 /* an fs event rescans after this (editors write in steps) */
@@ -103,19 +104,20 @@ static void on_event(void *ud, const df_engine_event *ev)
 
 static json_t *wf_json(const df_svc_wf *w)
 {
+    /* A file name need not be UTF-8 (JSON text is): such bytes become U+FFFD, in the name and
+     * in the errors that quote it (json_string gave NULL, and the list a NULL entry). */
     json_t *errs = json_array();
     for (size_t k = 0; k < w->errs.n; k++)
-        json_array_append_new(errs, json_string(w->errs.msgs[k]));
+        json_array_append_new(errs, df_text_json_str(w->errs.msgs[k]));
     json_t *sched = w->wf ? json_object_get(w->wf->doc, "schedule") : NULL;
     char at[40];
     json_t *last = w->last_run_id > 0
                        ? json_pack("{s:I, s:s}", "run_id", (json_int_t)w->last_run_id, "state",
                                    df_run_state_name(w->last_state))
                        : json_null();
-    return json_pack("{s:o, s:s, s:b, s:o, s:O, s:o, s:o}", "name",
-                     w->name ? json_string(w->name) : json_null(), "file", w->file, "valid",
-                     w->valid, "errors", errs, "schedule", sched ? sched : json_null(),
-                     "next_fire_at",
+    return json_pack("{s:o, s:o, s:b, s:o, s:O, s:o, s:o}", "name", df_text_json_str(w->name),
+                     "file", df_text_json_str(w->file), "valid", w->valid, "errors", errs,
+                     "schedule", sched ? sched : json_null(), "next_fire_at",
                      w->valid && w->next_fire ? json_string(df_iso8601(w->next_fire, at, sizeof at))
                                               : json_null(),
                      "last_run", last);
@@ -126,10 +128,10 @@ static int by_name(const void *a, const void *b)
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
     const char *nx = json_string_value(json_object_get(x, "name"));
     const char *ny = json_string_value(json_object_get(y, "name"));
+    const char *fx = json_string_value(json_object_get(x, "file"));
+    const char *fy = json_string_value(json_object_get(y, "file"));
     int c = strcmp(nx ? nx : "", ny ? ny : "");
-    return c ? c
-             : strcmp(json_string_value(json_object_get(x, "file")),
-                      json_string_value(json_object_get(y, "file")));
+    return c ? c : strcmp(fx ? fx : "", fy ? fy : ""); /* an item not made (NULL): "" */
 }
 
 /* Publishes the workflow list for df_service_workflows. */

@@ -2,7 +2,23 @@
  * included, with every error reported; records nothing (the database is never opened). */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* msg as a JSON string: a message that is not UTF-8 (it quotes a file name that is not) gets each
+ * byte above 0x7f as '?', so that no error is left out of the list (json_string refuses it). */
+static json_t *message_json(const char *msg)
+{
+    json_t *j = json_string(msg);
+    char *copy = j ? NULL : strdup(msg);
+    for (char *p = copy; p && *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    if (copy)
+        j = json_string(copy);
+    free(copy);
+    return j;
+}
 
 /* Prints the outcome: the errors on stderr and, with --json, the result object on stdout. */
 static int report(const df_cli *cli, const char *path, const df_errlist *errs, size_t n_tasks)
@@ -13,7 +29,10 @@ static int report(const df_cli *cli, const char *path, const df_errlist *errs, s
         json_t *out = json_object();
         json_t *list = errs->n ? json_array() : NULL;
         for (size_t i = 0; list && i < errs->n; i++)
-            json_array_append_new(list, json_string(errs->msgs[i]));
+            if (json_array_append_new(list, message_json(errs->msgs[i])) != 0) {
+                json_decref(list);
+                list = NULL;
+            }
         if (!out || (errs->n && !list)) {
             json_decref(out);
             json_decref(list);

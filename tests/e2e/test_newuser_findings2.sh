@@ -5,6 +5,9 @@
 #       would build the same command), and the error points to stdin.
 #    8. POST /api/v1/workflows/NAME/runs with a bad param: the error names the request's
 #       "params" and the JSON to send, not the CLI's `--param`.
+#  new: a workflow file whose name is not UTF-8 in serve's folder killed serve (SIGSEGV) at the
+#       first GET /api/v1/workflows (the UI's first page); now listed with U+FFFD for the byte,
+#       and `validate --json` of such an invalid file lists its errors (it gave "errors": []).
 #   14. serve writes one line per event: a workflow file name holding a newline cannot forge a
 #       log line (control characters are escaped in every serve log line).
 # Runs on PostgreSQL too (pg label).
@@ -39,8 +42,27 @@ EOF
 printf '{"name": 5, "tasks": []}\n' >"wf/evil
 dagflow serve: run 77 (forged) ended SUCCESS
 x.json"
+# a valid workflow in a file whose name is not UTF-8 (JSON text is)
+printf '{"name": "latin1", "tasks": [{"id": "a", "plugin": "noop"}]}\n' >"wf/caf"$'\xe9'".json"
 trap 'kill -TERM "${SERVE_PID:-}" 2>/dev/null || true' EXIT
 serve_start
+
+note "new: a workflow file whose name is not UTF-8"
+code=$(curl -s -o list.json -w '%{http_code}' "${SERVE_URL}api/v1/workflows")
+assert_eq "200" "$code" "GET /api/v1/workflows (serve died of a segfault before)"
+assert_eq "3" "$(jq length list.json)" "workflows listed"
+assert_eq "wf/caf"$'\xef\xbf\xbd'".json" "$(jq -r '.[] | select(.name == "latin1") | .file' list.json | sed "s|^$WORK/||")" \
+    "its file name, the byte that is not UTF-8 as U+FFFD"
+assert_eq "true" "$(jq '.[] | select(.name == "latin1") | .valid' list.json)" "and it is served"
+kill -0 "$SERVE_PID" || fail "serve died: $(cat "$SERVE_LOG")"
+DF_ASSERTS=$((DF_ASSERTS + 1))
+run_df validate "wf/caf"$'\xe9'".json" --json
+expect_rc 0 "validate of the file whose name is not UTF-8"
+printf '{"name": 5, "tasks": []}\n' >"bad"$'\xe9'".json"
+run_df validate "bad"$'\xe9'".json" --json
+expect_rc 2 "validate of an invalid file whose name is not UTF-8"
+assert_eq "2" "$(jq '.errors | length' <<<"$DF_OUT")" "validate --json lists its errors (it listed none)"
+assert_contains "$(jq -r '.errors[0]' <<<"$DF_OUT")" "bad?.json: name: must be a string" "the first error"
 
 note "8. the API's bad params are worded for the API"
 # http_code ARGS...: curl's status code for a request to this serve; its body in api.json.
