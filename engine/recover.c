@@ -98,6 +98,24 @@ static bool engine_alive(const df_stored_run *loaded, char *who, size_t wholen)
     return age < DF_HEARTBEAT_STALE_MS;
 }
 
+/* Why the claim of run_id found the run changed since it was read (inside the claim's
+ * transaction): deleted meanwhile (`gc` of a finished run that `retry` was reopening), or owned
+ * by another engine (two resumes or retries at once). */
+static void conflict_error(df_engine *e, long long run_id, char *err, size_t errlen)
+{
+    df_stored_run *now = NULL;
+    int rc = df_store_load_run(e->store, run_id, &now);
+    if (rc == DF_STORE_NOTFOUND)
+        snprintf(err, errlen,
+                 "run %lld was deleted just now (by `dagflow gc`, or another command on the "
+                 "database); not resuming",
+                 run_id);
+    else
+        snprintf(err, errlen, "run %lld was taken over by another engine just now; not resuming",
+                 run_id);
+    df_stored_run_free(now);
+}
+
 /* Takes ownership of the run in the store: this engine (a compare-and-set against the engine
  * read with the run, so of two resumes at once only one wins), state RUNNING. Returns 0,
  * DF_EREFUSED with err filled when another engine claimed it first, DF_ESTORE (err filled) on a
@@ -112,8 +130,7 @@ static int take_over(df_run *r, const df_stored_run *loaded, char *err, size_t e
     int rc = df_store_run_claim(e->store, r->id, loaded->has_engine ? &loaded->engine : NULL,
                                 &e->engine_info, df_now_ms());
     if (rc == DF_STORE_CONFLICT) {
-        snprintf(err, errlen, "run %lld was taken over by another engine just now; not resuming",
-                 r->id);
+        conflict_error(e, r->id, err, errlen);
         df_store_rollback(e->store);
         e->in_tx = false;
         return DF_EREFUSED;
