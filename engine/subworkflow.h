@@ -7,6 +7,10 @@
 #include "errlist.h"
 #include "workflow.h"
 
+/* Deepest chain of workflows running workflows: loading follows no deeper, and a child run is
+ * refused at this many runs above it (subworkflow.c). */
+#define DF_SUBWORKFLOW_MAX_DEPTH 32
+
 /* Loads the child workflow of every `workflow` task of wf (params.file, relative to wf's folder;
  * one with a template is skipped), recursively, adding an error to errs for a file that does not
  * load and for a workflow that runs itself (directly or not: "a workflow that runs itself:

@@ -11,9 +11,6 @@
 
 #include "path.h"
 
-/* Deepest chain of workflows running workflows that loading follows. */
-#define DF_SUBWORKFLOW_MAX_DEPTH 32
-
 /* Checks the `workflow` tasks of wf (whose file is real_path; stack holds the files of the
  * workflows that run it, depth of them): each child file loads, and none runs itself. */
 static int check(const df_workflow *wf, char **stack, size_t depth, df_errlist *errs)
