@@ -6,6 +6,9 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "liveness.h"
 
 #define ERRS_OR(scratch) (errs ? errs : &(scratch))
 
@@ -21,6 +24,111 @@ static int store_failed(df_engine *e, int src, df_errlist *l)
 {
     df_errlist_add(l, "%s", df_store_error(e->store));
     return src;
+}
+
+/* Whether the run, RUNNING in the store, has an owner that is gone from this host (its process
+ * dead, or its pid another process's now): `status` shows such a run INTERRUPTED at once, and so
+ * does the history (SPEC §7's views wait for the heartbeat to be 30 s old). */
+static bool owner_gone(df_engine *e, long long run_id)
+{
+    df_stored_run *r = NULL;
+    bool gone = df_store_load_run(e->store, run_id, &r) == DF_STORE_OK &&
+                r->state == DF_RS_RUNNING && r->has_engine && df_engine_owner_gone(&r->engine);
+    df_stored_run_free(r);
+    return gone;
+}
+
+/* Shows the RUNNING rows whose owner is gone as INTERRUPTED; with keep "RUNNING" drops them,
+ * with keep "INTERRUPTED" drops the RUNNING rows whose owner lives (keep NULL: drops nothing). */
+static void show_dead_owners(df_engine *e, json_t *rows, const char *keep)
+{
+    for (size_t i = 0; i < json_array_size(rows);) {
+        json_t *row = json_array_get(rows, i);
+        const char *st = json_string_value(json_object_get(row, "state"));
+        bool running = st && strcmp(st, "RUNNING") == 0;
+        bool gone = running && owner_gone(e, json_integer_value(json_object_get(row, "run_id")));
+        if (gone)
+            json_object_set_new(row, "state", json_string("INTERRUPTED"));
+        if (keep && running && (strcmp(keep, "RUNNING") == 0) == gone)
+            json_array_remove(rows, i);
+        else
+            i++;
+    }
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "run_id"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "run_id"));
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* rows sorted newest first and cut to limit, as a new array (rows is released). */
+static json_t *first_rows(json_t *rows, size_t limit)
+{
+    size_t n = json_array_size(rows);
+    json_t **v = calloc(n ? n : 1, sizeof *v);
+    json_t *out = json_array();
+    for (size_t i = 0; v && i < n; i++)
+        v[i] = json_array_get(rows, i);
+    if (v)
+        qsort(v, n, sizeof *v, newest_first);
+    for (size_t i = 0; v && out && i < n && i < limit; i++)
+        json_array_append(out, v[i]);
+    free(v);
+    json_decref(rows);
+    if (!v) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The history query with states as `status` shows them (show_dead_owners). For --state RUNNING
+ * or INTERRUPTED, the store's RUNNING rows are read page by page until limit rows are kept, so
+ * the filter and the state shown agree; for INTERRUPTED they add to the store's INTERRUPTED
+ * rows. Returns a DF_STORE_* code; *out a new array. */
+static int query_shown(df_engine *e, const df_history_query *q0, json_t **out)
+{
+    const char *want = q0->state;
+    if (!want || (strcmp(want, "RUNNING") != 0 && strcmp(want, "INTERRUPTED") != 0)) {
+        int src = df_store_history_query(e->store, q0, out);
+        if (src == DF_STORE_OK)
+            show_dead_owners(e, *out, NULL);
+        return src;
+    }
+    size_t limit = q0->limit > 0 ? (size_t)q0->limit : 20;
+    json_t *acc = NULL;
+    df_history_query q = *q0;
+    int src = DF_STORE_OK;
+    if (strcmp(want, "INTERRUPTED") == 0)
+        src = df_store_history_query(e->store, &q, &acc);
+    else
+        acc = json_array();
+    q.state = "RUNNING";
+    size_t kept = 0;
+    while (src == DF_STORE_OK && acc && kept < limit) {
+        json_t *page = NULL;
+        if ((src = df_store_history_query(e->store, &q, &page)) != DF_STORE_OK)
+            break;
+        size_t n = json_array_size(page);
+        long long last = n ? (long long)json_integer_value(
+                                 json_object_get(json_array_get(page, n - 1), "run_id"))
+                           : 0;
+        show_dead_owners(e, page, want);
+        kept += json_array_size(page);
+        json_array_extend(acc, page);
+        json_decref(page);
+        if (n < limit || last <= 1)
+            break;
+        q.before = last;
+    }
+    if (src != DF_STORE_OK) {
+        json_decref(acc);
+        return src;
+    }
+    *out = acc ? first_rows(acc, limit) : NULL;
+    return DF_STORE_OK;
 }
 
 int df_engine_history_query(df_engine *e, const df_history_filter *f, json_t **out,
@@ -49,7 +157,7 @@ int df_engine_history_query(df_engine *e, const df_history_filter *f, json_t **o
                               .since = f->since_ms,
                               .before = f->before,
                               .limit = f->limit > INT_MAX ? INT_MAX : (int)f->limit};
-        int src = df_store_history_query(e->store, &q, out);
+        int src = query_shown(e, &q, out);
         if (src != DF_STORE_OK)
             rc = store_failed(e, src, l);
     }

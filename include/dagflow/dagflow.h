@@ -524,8 +524,11 @@ typedef struct df_history_filter {
     size_t limit;         /* rows at most; 0 = 20 */
 } df_history_filter;
 
-/* Recent runs as df_engine_history returns them (newest first, run_history rows), filtered by f.
- * No store yet: an empty array. Returns 0, DF_EINPUT (f NULL, or a state name that is not a run
+/* Recent runs as df_engine_history returns them (newest first, run_history rows), filtered by f,
+ * except that a RUNNING run whose engine is gone from this host (its process dead, or its pid
+ * reused) shows INTERRUPTED at once, as df_engine_run_status shows it, and the state filter
+ * follows the state shown (the views wait for the heartbeat to be 30 s old). No store yet: an
+ * empty array. Returns 0, DF_EINPUT (f NULL, or a state name that is not a run
  * state), DF_ESTORE, DF_ENOMEM. Same thread rules as df_engine_run_status. */
 int df_engine_history_query(df_engine *e, const df_history_filter *f, json_t **out,
                             df_errlist *errs);

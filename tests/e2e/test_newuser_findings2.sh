@@ -8,6 +8,11 @@
 #  new: a workflow file whose name is not UTF-8 in serve's folder killed serve (SIGSEGV) at the
 #       first GET /api/v1/workflows (the UI's first page); now listed with U+FFFD for the byte,
 #       and `validate --json` of such an invalid file lists its errors (it gave "errors": []).
+#  new: a `workflow` task whose `file` is a template (`${params.f}`) escaped the load-time check
+#       for a workflow running itself: self.json started 3,437 child runs in 30 s, without end;
+#       now the child start is refused (permanently) when its file already runs above it.
+#    4. `history` (and the API's run list) showed a run whose `dagflow run` was killed RUNNING for
+#       30 s while `status` said INTERRUPTED; now both say INTERRUPTED, and --state follows.
 #   14. serve writes one line per event: a workflow file name holding a newline cannot forge a
 #       log line (control characters are escaped in every serve log line).
 # Runs on PostgreSQL too (pg label).
@@ -32,6 +37,68 @@ assert_eq "1" "$(q "SELECT attempts FROM task_history WHERE task_id = 'use'")" "
 err=$(q "SELECT error FROM task_history WHERE task_id = 'use'")
 assert_contains "$err" "argument list too long" "its error"
 assert_contains "$err" '"stdin"' "its error points to stdin"
+
+note "new: a workflow that runs itself through a templated file: refused at run time"
+cat >self.json <<'EOF'
+{"name": "self", "params": {"f": "self.json"},
+ "tasks": [{"id": "child", "plugin": "workflow", "params": {"file": "${params.f}"}}]}
+EOF
+cat >a.json <<'EOF'
+{"name": "a", "params": {"next": "b.json"},
+ "tasks": [{"id": "down", "plugin": "workflow", "params": {"file": "${params.next}"}}]}
+EOF
+cat >b.json <<'EOF'
+{"name": "b", "tasks": [{"id": "up", "plugin": "workflow", "params": {"file": "a.json"}}]}
+EOF
+RUN_LIMIT=60 run_wf self.json
+expect_rc 1 "run of a workflow that runs itself (it started child runs without end)"
+assert_eq "1" "$(q "SELECT count(*) FROM run_history WHERE workflow = 'self'")" "runs of self"
+assert_contains "$(q "SELECT error FROM task_history WHERE task_id = 'child'")" \
+    "a workflow that runs itself: $(realpath "$WORK")/self.json already runs as run" "the task's error"
+assert_eq "1" "$(q "SELECT attempts FROM task_history WHERE task_id = 'child'")" "attempts (permanent)"
+RUN_LIMIT=60 run_wf a.json
+expect_rc 1 "a -> b -> a"
+assert_eq "1 1" "$(q "SELECT count(*) FROM run_history WHERE workflow = 'a'") $(q "SELECT count(*) FROM run_history WHERE workflow = 'b'")" \
+    "runs of a and b"
+assert_contains "$(q "SELECT error FROM task_history WHERE task_id = 'up'")" "/a.json already runs as run" \
+    "b's task refused to start a again"
+
+note "4. history shows a run whose engine was killed INTERRUPTED at once, as status does"
+cat >long.json <<'EOF'
+{"name": "long", "tasks": [{"id": "nap", "plugin": "sleep", "params": {"ms": 120000}}]}
+EOF
+# running_ids: the ids of the runs of long.json the store has RUNNING, one line
+running_ids() {
+    q "SELECT run_id FROM run_history WHERE workflow = 'long' AND state = 'RUNNING' ORDER BY run_id" | paste -sd' ' -
+}
+"$DF_BIN" run long.json --db "$DB" >dead.out 2>&1 &
+DEAD_PID=$!
+for ((i = 0; i < 300; i++)); do [[ -n "$(running_ids)" ]] && break; sleep 0.1; done
+DEAD_RUN=$(running_ids)
+[[ -n "$DEAD_RUN" ]] || fail "the first run did not start: $(cat dead.out)"
+"$DF_BIN" run long.json --db "$DB" >live.out 2>&1 &
+LIVE_PID=$!
+trap 'kill -TERM "${SERVE_PID:-}" "${LIVE_PID:-}" 2>/dev/null || true' EXIT
+for ((i = 0; i < 300; i++)); do [[ "$(running_ids)" == *" "* ]] && break; sleep 0.1; done
+LIVE_RUN=$(running_ids)
+LIVE_RUN=${LIVE_RUN#"$DEAD_RUN "}
+[[ -n "$LIVE_RUN" && "$LIVE_RUN" != *" "* ]] || fail "the second run did not start: $(cat live.out)"
+kill -9 "$DEAD_PID"
+wait "$DEAD_PID" 2>/dev/null || true
+dfx history --json
+assert_eq "INTERRUPTED" "$(jq -r ".[] | select(.run_id == $DEAD_RUN) | .state" <<<"$DF_OUT")" \
+    "history: the run whose engine was killed (it showed RUNNING for 30 s)"
+assert_eq "RUNNING" "$(jq -r ".[] | select(.run_id == $LIVE_RUN) | .state" <<<"$DF_OUT")" "history: the live run"
+dfx history --state RUNNING --json
+assert_eq "$LIVE_RUN" "$(jq -r '[.[].run_id] | join(" ")' <<<"$DF_OUT")" "history --state RUNNING"
+dfx history --state INTERRUPTED --json
+assert_eq "$DEAD_RUN" "$(jq -r '[.[].run_id] | join(" ")' <<<"$DF_OUT")" "history --state INTERRUPTED"
+dfx history --state RUNNING --limit 1 --json
+assert_eq "$LIVE_RUN" "$(jq -r '[.[].run_id] | join(" ")' <<<"$DF_OUT")" "history --state RUNNING --limit 1"
+dfx status "$DEAD_RUN" --json
+assert_eq "INTERRUPTED" "$(jq -r .state <<<"$DF_OUT")" "status agrees"
+kill -TERM "$LIVE_PID"
+wait "$LIVE_PID" 2>/dev/null || true
 
 mkdir -p wf
 cat >wf/typed.json <<'EOF'
