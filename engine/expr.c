@@ -5,9 +5,14 @@
 
 #include <jq.h>
 #include <jv.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "clock.h"
 
 struct df_expr {
     jq_state *jq;
@@ -30,6 +35,68 @@ static void on_error(void *data, jv msg)
             e->msg[--n] = '\0';
     }
     jv_free(msg);
+}
+
+/* ---- the watchdog: a condition that does not end is halted ----
+ * jq has no interrupt: a condition such as `last(range(1e10))` or `repeat(.)` ran on the engine
+ * thread for ever (no heartbeat, no reaction to SIGTERM, every run of a serve stopped). One
+ * thread per process looks every DF_EXPR_CHECK_MS at the evaluation in progress (only the
+ * engine thread evaluates, one at a time) and halts one that has run DF_EXPR_LIMIT_MS with
+ * jq_halt: libjq 1.6 (Debian 12) checks the halt flag before each instruction, so jq_next
+ * returns at once; a libjq that checks it only between outputs still ends at the next one. */
+
+static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t wd_once = PTHREAD_ONCE_INIT;
+static bool wd_running;
+static jq_state *wd_jq;  /* the evaluation in progress, or NULL */
+static int64_t wd_since; /* when it started (df_mono_ms) */
+static int64_t wd_limit_ms = DF_EXPR_LIMIT_MS;
+
+static void *watchdog(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = DF_EXPR_CHECK_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&wd_mu);
+        if (wd_jq && (int64_t)df_mono_ms() - wd_since >= wd_limit_ms && !jq_halted(wd_jq))
+            /* invalid values hold no memory: libjq 1.6's jq_reset frees the two without
+             * clearing them, so anything allocated here would be freed twice by a later reset */
+            jq_halt(wd_jq, jv_invalid(), jv_invalid());
+        pthread_mutex_unlock(&wd_mu);
+    }
+    return NULL;
+}
+
+static void start_watchdog(void)
+{
+    pthread_t t;
+    pthread_attr_t a;
+    if (pthread_attr_init(&a) != 0)
+        return;
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 64 * 1024);
+    wd_running = pthread_create(&t, &a, watchdog, NULL) == 0;
+    pthread_attr_destroy(&a);
+}
+
+void df_expr_set_limit_ms(int64_t ms)
+{
+    pthread_mutex_lock(&wd_mu);
+    wd_limit_ms = ms > 0 ? ms : DF_EXPR_LIMIT_MS;
+    pthread_mutex_unlock(&wd_mu);
+}
+
+/* Marks jq as the evaluation in progress (NULL: none); returns whether it was halted. */
+static bool watch(jq_state *jq)
+{
+    pthread_once(&wd_once, start_watchdog);
+    pthread_mutex_lock(&wd_mu);
+    bool halted = wd_jq && jq_halted(wd_jq);
+    wd_jq = jq;
+    wd_since = (int64_t)df_mono_ms();
+    pthread_mutex_unlock(&wd_mu);
+    return halted;
 }
 
 df_expr *df_expr_compile(const char *src, char *err, size_t errlen)
@@ -64,10 +131,18 @@ int df_expr_truthy(df_expr *e, const json_t *input, char *err, size_t errlen)
         return -1;
     }
     e->msg[0] = '\0';
-    jq_start(e->jq, in, 0); /* takes in */
+    jq_start(e->jq, in, 0); /* takes in (and clears a halt of an earlier evaluation) */
+    watch(e->jq);
     jv out = jq_next(e->jq);
+    bool halted = watch(NULL);
     int rc;
-    if (jv_is_valid(out)) {
+    if (halted) {
+        jv_free(out);
+        snprintf(err, errlen,
+                 "jq: the condition did not finish within %lld ms and was stopped (a loop?)",
+                 (long long)wd_limit_ms);
+        rc = -1;
+    } else if (jv_is_valid(out)) {
         jv_kind k = jv_get_kind(out);
         rc = k != JV_KIND_FALSE && k != JV_KIND_NULL;
         jv_free(out);

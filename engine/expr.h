@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct df_expr df_expr;
 
@@ -18,10 +19,18 @@ typedef struct df_expr df_expr;
  * message (or "out of memory") written into err (at most errlen bytes, NUL-terminated). */
 df_expr *df_expr_compile(const char *src, char *err, size_t errlen);
 
+/* How long one evaluation may run before it is stopped (ms), and how often that is looked at. */
+#define DF_EXPR_LIMIT_MS 5000
+#define DF_EXPR_CHECK_MS 100
+
 /* Evaluates e over input (borrowed). Returns 1 when the first output is neither false nor null,
  * 0 when it is false or null or there is no output, -1 on a run-time error (jq's message into
- * err). */
+ * err), also when the evaluation ran past the limit (df_expr_set_limit_ms; a watchdog thread,
+ * started at the first call, halts it: "jq: the condition did not finish within 5000 ms"). */
 int df_expr_truthy(df_expr *e, const json_t *input, char *err, size_t errlen);
+
+/* Sets the limit of one evaluation (ms; <= 0: DF_EXPR_LIMIT_MS), process-wide. For tests. */
+void df_expr_set_limit_ms(int64_t ms);
 
 /* The source text e was compiled from (borrowed). */
 const char *df_expr_source(const df_expr *e);
