@@ -408,6 +408,7 @@ int df_engine_task_attempts(df_engine *e, long long run_id, const char *task_id,
     /* A mapped instance is named ID[N] (SPEC §10). */
     char id[200];
     long long mi = DF_NO_MAP_INDEX;
+    const char *given = task_id; /* as typed, for the message ("x[99999999999999999999]") */
     size_t len = strlen(task_id);
     const char *br = strchr(task_id, '[');
     if (br && len < sizeof id && task_id[len - 1] == ']' && br > task_id && br[1] != ']' &&
@@ -420,7 +421,7 @@ int df_engine_task_attempts(df_engine *e, long long run_id, const char *task_id,
         int src = df_store_instance_attempts(e->store, run_id, task_id, mi, out);
         if (src == DF_STORE_NOTFOUND && mi != DF_NO_MAP_INDEX &&
             strstr(df_store_error(e->store), "has no task \"")) {
-            df_errlist_add(l, "run %lld has no task \"%s[%lld]\"", run_id, task_id, mi);
+            df_errlist_add(l, "run %lld has no task \"%s\"", run_id, given);
             rc = DF_ENOTFOUND;
         } else if (src == DF_STORE_NOTFOUND) {
             attempts_not_found(e, run_id, task_id, l);

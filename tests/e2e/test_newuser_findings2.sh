@@ -11,6 +11,9 @@
 #  new: a `workflow` task whose `file` is a template (`${params.f}`) escaped the load-time check
 #       for a workflow running itself: self.json started 3,437 child runs in 30 s, without end;
 #       now the child start is refused (permanently) when its file already runs above it.
+#  new: a `when` that does not end (`last(range(1e12)) > 0`) froze the engine thread for good;
+#       it is stopped after 5 s and fails its task. `logs RUN 'each[99999999999999999999]'` quoted
+#       the index clamped to 9223372036854775807.
 #    4. `history` (and the API's run list) showed a run whose `dagflow run` was killed RUNNING for
 #       30 s while `status` said INTERRUPTED; now both say INTERRUPTED, and --state follows.
 #   14. serve writes one line per event: a workflow file name holding a newline cannot forge a
@@ -62,6 +65,26 @@ assert_eq "1 1" "$(q "SELECT count(*) FROM run_history WHERE workflow = 'a'") $(
     "runs of a and b"
 assert_contains "$(q "SELECT error FROM task_history WHERE task_id = 'up'")" "/a.json already runs as run" \
     "b's task refused to start a again"
+
+note "new: a when condition that does not end is stopped after 5 s (it froze the engine)"
+cat >jqloop.json <<'EOF'
+{"name": "jqloop", "tasks": [{"id": "a", "plugin": "noop"},
+ {"id": "b", "plugin": "noop", "depends_on": ["a"], "when": "last(range(1e12)) > 0"}]}
+EOF
+RUN_LIMIT=120 run_wf jqloop.json
+expect_rc 1 "run with an endless when (it never ended, not even on SIGTERM)"
+assert_contains "$(q "SELECT error FROM task_history WHERE task_id = 'b'")" \
+    "when: jq: the condition did not finish within 5000 ms and was stopped" "the task's error"
+
+note "new: an instance index too large is quoted as typed"
+cat >mapped.json <<'EOF'
+{"name": "mapped", "tasks": [{"id": "each", "plugin": "noop", "for_each": [1, 2]}]}
+EOF
+run_wf mapped.json
+expect_rc 0 "mapped run"
+dfx logs "$(q "SELECT max(run_id) FROM run_history")" 'each[99999999999999999999]'
+expect_rc 2 "logs of an instance past the int64 range"
+assert_contains "$DF_ERR" 'has no task "each[99999999999999999999]"' "its message (it said each[9223372036854775807])"
 
 note "4. history shows a run whose engine was killed INTERRUPTED at once, as status does"
 cat >long.json <<'EOF'
