@@ -321,17 +321,28 @@ int df_engine_latest_run(df_engine *e, long long *run_id, df_errlist *errs)
 
 /* A run the store shows RUNNING whose engine is gone from this host (its process dead, or its
  * pid taken by a later process) is shown INTERRUPTED at once, as resume would treat it, instead
- * of RUNNING until its heartbeat is 30 s old. A store that cannot say leaves the state as is. */
-static void show_dead_owner(df_engine *e, long long run_id, json_t *st)
+ * of RUNNING until its heartbeat is 30 s old. A store that cannot say leaves the state as is.
+ * Returns true when st is stale: the engine ended the run (CANCELLED, SUCCESS, ...) and exited
+ * between the read of st and the check of its pid, so the caller reads st again; the run's row
+ * is read after the pid was found dead, since only then can it not change any more. */
+static bool show_dead_owner(df_engine *e, long long run_id, json_t *st)
 {
     const char *state = json_string_value(json_object_get(st, "state"));
     if (!state || strcmp(state, "RUNNING") != 0)
-        return;
-    df_stored_run *r = NULL;
+        return false;
+    df_stored_run *r = NULL, *again = NULL;
+    bool stale = false;
     if (df_store_load_run(e->store, run_id, &r) == DF_STORE_OK && r->has_engine &&
-        df_engine_owner_gone(&r->engine))
-        json_object_set_new(st, "state", json_string("INTERRUPTED"));
+        df_engine_owner_gone(&r->engine) &&
+        df_store_load_run(e->store, run_id, &again) == DF_STORE_OK) {
+        if (again->state == DF_RS_RUNNING)
+            json_object_set_new(st, "state", json_string("INTERRUPTED"));
+        else
+            stale = true;
+    }
+    df_stored_run_free(again);
     df_stored_run_free(r);
+    return stale;
 }
 
 int df_engine_run_status(df_engine *e, long long run_id, json_t **out, df_errlist *errs)
@@ -342,10 +353,13 @@ int df_engine_run_status(df_engine *e, long long run_id, json_t **out, df_errlis
     int rc = df_engine_open_store(e, false, false, l);
     if (rc == 0) {
         int src = df_store_run_status(e->store, run_id, out);
+        if (src == DF_STORE_OK && show_dead_owner(e, run_id, *out)) {
+            json_decref(*out);
+            *out = NULL;
+            src = df_store_run_status(e->store, run_id, out);
+        }
         if (src != DF_STORE_OK)
             rc = store_failed(e, src, l);
-        else
-            show_dead_owner(e, run_id, *out);
     }
     df_errlist_clear(&scratch);
     return rc;
@@ -359,12 +373,15 @@ int df_engine_run_summary(df_engine *e, long long run_id, size_t max_tasks, json
     *out = NULL;
     int rc = df_engine_open_store(e, false, false, l);
     if (rc == 0) {
-        int src = df_store_run_summary(e->store, run_id,
-                                       max_tasks > INT_MAX ? INT_MAX : (int)max_tasks, out);
+        int most = max_tasks > INT_MAX ? INT_MAX : (int)max_tasks;
+        int src = df_store_run_summary(e->store, run_id, most, out);
+        if (src == DF_STORE_OK && show_dead_owner(e, run_id, *out)) {
+            json_decref(*out);
+            *out = NULL;
+            src = df_store_run_summary(e->store, run_id, most, out);
+        }
         if (src != DF_STORE_OK)
             rc = store_failed(e, src, l);
-        else
-            show_dead_owner(e, run_id, *out);
     }
     df_errlist_clear(&scratch);
     return rc;
