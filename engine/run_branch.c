@@ -159,7 +159,7 @@ static bool names(const df_run_core *c, size_t i, size_t j)
     bool lines;
     const json_t *dec = decision_of(c->t[i].result, &lines);
     find_ctx x = {j};
-    char err[8];
+    char err[256]; /* not read: big enough that GCC sees no truncation (-Wformat-truncation) */
     return dec && each_name(c, i, dec, lines, find_one, &x, err, sizeof err) == 1;
 }
 
