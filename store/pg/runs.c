@@ -293,17 +293,23 @@ int df_pg_run_set_metrics(df_store *store, long long run_id, const json_t *metri
 
 /* ---- task instances ---- */
 
-/* Why a transition changed nothing: the row's state and attempt (DF_STORE_CONFLICT) or no such
- * task (DF_STORE_NOTFOUND). */
-/* See internal.h. */
-int df_pg_transition_refused(df_pg_store *s, const df_pg_cas *t, const char *W)
+/* The state and attempt of c's task instance (PG_TASK_GET; new result, PQclear it), or NULL with
+ * *code set on a store error. */
+static PGresult *task_row(df_pg_store *s, const df_pg_cas *c, const char *W, int *code)
 {
     df_pg_params p = {0};
-    df_pg_i64(&p, t->run_id);
-    df_pg_text(&p, t->task_id);
-    df_pg_i64(&p, t->map_index);
+    df_pg_i64(&p, c->run_id);
+    df_pg_text(&p, c->task_id);
+    df_pg_i64(&p, c->map_index);
+    return df_pg_exec(s, PG_TASK_GET, &p, W, code);
+}
+
+/* See internal.h: why a transition changed nothing: the row's state and attempt
+ * (DF_STORE_CONFLICT) or no such task (DF_STORE_NOTFOUND). */
+int df_pg_transition_refused(df_pg_store *s, const df_pg_cas *t, const char *W)
+{
     int code;
-    PGresult *r = df_pg_exec(s, PG_TASK_GET, &p, W, &code);
+    PGresult *r = task_row(s, t, W, &code);
     if (!r)
         return code;
     if (PQntuples(r) == 1)
@@ -360,12 +366,8 @@ int df_pg_transition(df_store *store, const df_transition *t)
 /* See internal.h: an attempt was not opened, it exists already, or the task does not. */
 int df_pg_open_refused(df_pg_store *s, const df_pg_cas *c, const char *W)
 {
-    df_pg_params p = {0};
-    df_pg_i64(&p, c->run_id);
-    df_pg_text(&p, c->task_id);
-    df_pg_i64(&p, c->map_index);
     int code;
-    PGresult *r = df_pg_exec(s, PG_TASK_GET, &p, W, &code);
+    PGresult *r = task_row(s, c, W, &code);
     if (!r)
         return code;
     if (PQntuples(r) == 1)
