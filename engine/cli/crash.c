@@ -154,6 +154,60 @@ static void report(const df_fault_info *fi)
     }
 }
 
+/* The line that names the crashing task fi in m, for a worker or an engine (async-signal-safe:
+ * m's buffer only). */
+static void crash_message(msg *m, int sig, const df_fault_info *fi)
+{
+    put(m, "dagflow: task \"");
+    put(m, fi->task_id);
+    put(m, "\" (run ");
+    put_num(m, (unsigned long long)fi->run_id);
+    put(m, ", attempt ");
+    put_num(m, fi->attempt);
+    if (fi->plugin) {
+        put(m, ", plugin \"");
+        put(m, fi->plugin);
+        put(m, "\"");
+    }
+    if (fi->stack_overflow && sig == SIGSEGV) {
+        put(m, ") overflowed its ");
+        put_num(m, fi->stack_size / 1024);
+        /* four times the size, within --stack-size's 1G */
+        size_t kib = fi->stack_size / 1024, next = kib * 4 > 1024 * 1024 ? 1024 * 1024 : kib * 4;
+        if (next > kib) {
+            put(m, " KiB coroutine stack and the engine stopped; continue the run with "
+                   "bigger stacks: dagflow resume ");
+            put_num(m, (unsigned long long)fi->run_id);
+            put(m, resume_args);
+            put(m, " --stack-size ");
+            put_num(m, next);
+            put(m, "K\n");
+        } else {
+            put(m, " KiB coroutine stack (the largest --stack-size) and the engine "
+                   "stopped; the plugin must keep big data off its stack (malloc it), then "
+                   "continue the run: dagflow resume ");
+            put_num(m, (unsigned long long)fi->run_id);
+            put(m, resume_args);
+            put(m, "\n");
+        }
+    } else if (is_worker) {
+        put(m, ") crashed this worker with ");
+        put(m, signal_name(sig));
+        put(m, " in the plugin's code; the run's engine records the attempt LOST, charged "
+               "to the task (three such losses in a row fail it)\n");
+    } else {
+        put(m, ") crashed the engine with ");
+        put(m, signal_name(sig));
+        put(m, " in the plugin's code; once the plugin is fixed, continue the run: dagflow "
+               "resume ");
+        put_num(m, (unsigned long long)fi->run_id);
+        put(m, resume_args);
+        put(m, "\n");
+    }
+    if (m->buf[m->n - 1] != '\n')
+        m->buf[m->n++] = '\n';
+}
+
 static void on_fatal(int sig, siginfo_t *si, void *uctx)
 {
     /* Several threads may fault at once (tasks crashing together): the first one speaks and
@@ -176,54 +230,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uctx)
         if (!is_worker)
             df_crash_record_write(&fi);
         msg m = {.n = 0};
-        put(&m, "dagflow: task \"");
-        put(&m, fi.task_id);
-        put(&m, "\" (run ");
-        put_num(&m, (unsigned long long)fi.run_id);
-        put(&m, ", attempt ");
-        put_num(&m, fi.attempt);
-        if (fi.plugin) {
-            put(&m, ", plugin \"");
-            put(&m, fi.plugin);
-            put(&m, "\"");
-        }
-        if (fi.stack_overflow && sig == SIGSEGV) {
-            put(&m, ") overflowed its ");
-            put_num(&m, fi.stack_size / 1024);
-            /* four times the size, within --stack-size's 1G */
-            size_t kib = fi.stack_size / 1024, next = kib * 4 > 1024 * 1024 ? 1024 * 1024 : kib * 4;
-            if (next > kib) {
-                put(&m, " KiB coroutine stack and the engine stopped; continue the run with "
-                        "bigger stacks: dagflow resume ");
-                put_num(&m, (unsigned long long)fi.run_id);
-                put(&m, resume_args);
-                put(&m, " --stack-size ");
-                put_num(&m, next);
-                put(&m, "K\n");
-            } else {
-                put(&m, " KiB coroutine stack (the largest --stack-size) and the engine "
-                        "stopped; the plugin must keep big data off its stack (malloc it), then "
-                        "continue the run: dagflow resume ");
-                put_num(&m, (unsigned long long)fi.run_id);
-                put(&m, resume_args);
-                put(&m, "\n");
-            }
-        } else if (is_worker) {
-            put(&m, ") crashed this worker with ");
-            put(&m, signal_name(sig));
-            put(&m, " in the plugin's code; the run's engine records the attempt LOST, charged "
-                    "to the task (three such losses in a row fail it)\n");
-        } else {
-            put(&m, ") crashed the engine with ");
-            put(&m, signal_name(sig));
-            put(&m, " in the plugin's code; once the plugin is fixed, continue the run: dagflow "
-                    "resume ");
-            put_num(&m, (unsigned long long)fi.run_id);
-            put(&m, resume_args);
-            put(&m, "\n");
-        }
-        if (m.buf[m.n - 1] != '\n')
-            m.buf[m.n++] = '\n';
+        crash_message(&m, sig, &fi);
         ssize_t unused = write(STDERR_FILENO, m.buf, m.n);
         (void)unused;
         df_worker *w = worker;
