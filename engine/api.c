@@ -319,30 +319,36 @@ int df_engine_latest_run(df_engine *e, long long *run_id, df_errlist *errs)
     return rc;
 }
 
-/* A run the store shows RUNNING whose engine is gone from this host (its process dead, or its
- * pid taken by a later process) is shown INTERRUPTED at once, as resume would treat it, instead
- * of RUNNING until its heartbeat is 30 s old. A store that cannot say leaves the state as is.
- * Returns true when st is stale: the engine ended the run (CANCELLED, SUCCESS, ...) and exited
- * between the read of st and the check of its pid, so the caller reads st again; the run's row
- * is read after the pid was found dead, since only then can it not change any more. */
+/* See engine_internal.h. */
+df_owner_state df_engine_run_owner(df_engine *e, long long run_id)
+{
+    df_stored_run *r = NULL, *again = NULL;
+    df_owner_state st = DF_OWNER_LIVE;
+    if (df_store_load_run(e->store, run_id, &r) != DF_STORE_OK)
+        return st;
+    if (r->state != DF_RS_RUNNING)
+        st = DF_OWNER_ENDED;
+    else if (r->has_engine && df_engine_owner_gone(&r->engine) &&
+             df_store_load_run(e->store, run_id, &again) == DF_STORE_OK)
+        st = again->state == DF_RS_RUNNING ? DF_OWNER_GONE : DF_OWNER_ENDED;
+    df_stored_run_free(again);
+    df_stored_run_free(r);
+    return st;
+}
+
+/* A run st shows RUNNING whose engine is gone from this host is shown INTERRUPTED
+ * (df_engine_run_owner). Returns true when st is stale: the engine ended the run between the
+ * read of st and this check (seen once as `cancel --wait` exiting 2), so the caller reads st
+ * again. */
 static bool show_dead_owner(df_engine *e, long long run_id, json_t *st)
 {
     const char *state = json_string_value(json_object_get(st, "state"));
     if (!state || strcmp(state, "RUNNING") != 0)
         return false;
-    df_stored_run *r = NULL, *again = NULL;
-    bool stale = false;
-    if (df_store_load_run(e->store, run_id, &r) == DF_STORE_OK && r->has_engine &&
-        df_engine_owner_gone(&r->engine) &&
-        df_store_load_run(e->store, run_id, &again) == DF_STORE_OK) {
-        if (again->state == DF_RS_RUNNING)
-            json_object_set_new(st, "state", json_string("INTERRUPTED"));
-        else
-            stale = true;
-    }
-    df_stored_run_free(again);
-    df_stored_run_free(r);
-    return stale;
+    df_owner_state o = df_engine_run_owner(e, run_id);
+    if (o == DF_OWNER_GONE)
+        json_object_set_new(st, "state", json_string("INTERRUPTED"));
+    return o == DF_OWNER_ENDED;
 }
 
 int df_engine_run_status(df_engine *e, long long run_id, json_t **out, df_errlist *errs)

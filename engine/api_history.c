@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "liveness.h"
-
 #define ERRS_OR(scratch) (errs ? errs : &(scratch))
 
 /* Opens the store for a read that answers "nothing" for a store that does not exist: sets
@@ -26,19 +24,8 @@ static int store_failed(df_engine *e, int src, df_errlist *l)
     return src;
 }
 
-/* Whether the run, RUNNING in the store, has an owner that is gone from this host (its process
- * dead, or its pid another process's now): `status` shows such a run INTERRUPTED at once, and so
- * does the history (SPEC §7's views wait for the heartbeat to be 30 s old). */
-static bool owner_gone(df_engine *e, long long run_id)
-{
-    df_stored_run *r = NULL;
-    bool gone = df_store_load_run(e->store, run_id, &r) == DF_STORE_OK &&
-                r->state == DF_RS_RUNNING && r->has_engine && df_engine_owner_gone(&r->engine);
-    df_stored_run_free(r);
-    return gone;
-}
-
-/* Shows the RUNNING rows whose owner is gone as INTERRUPTED; with keep "RUNNING" drops them,
+/* Shows the RUNNING rows whose owner is gone as INTERRUPTED (df_engine_run_owner, as `status`
+ * does; SPEC §7's views wait for the heartbeat to be 30 s old); with keep "RUNNING" drops them,
  * with keep "INTERRUPTED" drops the RUNNING rows whose owner lives (keep NULL: drops nothing). */
 static void show_dead_owners(df_engine *e, json_t *rows, const char *keep)
 {
@@ -46,7 +33,10 @@ static void show_dead_owners(df_engine *e, json_t *rows, const char *keep)
         json_t *row = json_array_get(rows, i);
         const char *st = json_string_value(json_object_get(row, "state"));
         bool running = st && strcmp(st, "RUNNING") == 0;
-        bool gone = running && owner_gone(e, json_integer_value(json_object_get(row, "run_id")));
+        /* a row whose run ended since it was read stays as read: a moment old, not false */
+        bool gone =
+            running && df_engine_run_owner(e, json_integer_value(json_object_get(row, "run_id"))) ==
+                           DF_OWNER_GONE;
         if (gone)
             json_object_set_new(row, "state", json_string("INTERRUPTED"));
         if (keep && running && (strcmp(keep, "RUNNING") == 0) == gone)

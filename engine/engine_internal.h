@@ -374,6 +374,16 @@ bool df_engine_admission_paused(const df_engine *e);
 void df_engine_admission_hold(df_engine *e);
 /* Adds the run's admission record (when it has one) to its end-of-run metrics (borrowed). */
 void df_engine_admission_run_end(df_run *r, json_t *metrics);
+/* How the run's engine stands, for reads that show a dead engine's run INTERRUPTED at once (as
+ * resume would treat it) instead of RUNNING until its heartbeat is 30 s old (api.c, history).
+ * DF_OWNER_ENDED: the stored run is no longer RUNNING (its engine ended it, perhaps just now: a
+ * row read before is stale); DF_OWNER_GONE: still RUNNING after its engine was found gone from
+ * this host (process dead or pid reused; the row is read again after that check, since only then
+ * can it not change any more); DF_OWNER_LIVE otherwise, and when the store cannot say. Engine
+ * thread or the reading caller's own engine; reads the store. */
+typedef enum { DF_OWNER_LIVE, DF_OWNER_ENDED, DF_OWNER_GONE } df_owner_state;
+df_owner_state df_engine_run_owner(df_engine *e, long long run_id);
+
 /* Replaces the probe (unit tests; before the first run): the limits stay the configuration's. */
 void df_engine_set_admission_probe(df_engine *e, df_admission_probe_fn probe, void *ud);
 
